@@ -1,0 +1,30 @@
+// DryRunActuator records what it would do instead of doing it: for --dry-run and previews.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "actuators/actuator.h"
+
+namespace deskpilot::actuators {
+
+class DryRunActuator : public Actuator {
+public:
+    void move(Point to) override;
+    void click(Point at, MouseButton button, int count) override;
+    void button(MouseButton button, bool down) override;
+    void drag(Point from, Point to, MouseButton button) override;
+    void scroll(Point at, ScrollDirection direction, int clicks) override;
+    void key(const std::string& name, bool down) override;
+    void hotkey(const std::vector<std::string>& keys) override;
+    void type_text(const std::string& utf8) override;
+    void wait(std::chrono::milliseconds duration) override;
+
+    // One human-readable line per call, in order, e.g. "click left x1 at (10,20)".
+    const std::vector<std::string>& log() const { return log_; }
+
+private:
+    std::vector<std::string> log_;
+};
+
+}  // namespace deskpilot::actuators

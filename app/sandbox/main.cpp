@@ -1,0 +1,108 @@
+// deskpilot-sandbox: the practice app that end-to-end tests, demos and evaluations act on.
+//   --state FILE        every user-visible change as one JSON line; {"event":"ready"} first
+//   --layout-json FILE  every widget's name, role, label and screen rectangle
+//   --seed N            deterministic variation of labels, order, spacing and colours
+//   --geometry WxH+X+Y  window geometry in screen pixels
+//   --scale F           HiDPI scale factor
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QRegularExpression>
+#include <QTimer>
+#include <QWindow>
+
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+
+#include "sandbox_window.h"
+#include "seeded_choices.h"
+#include "state_log.h"
+
+namespace {
+
+[[noreturn]] void fail(const std::string& message) {
+    std::fprintf(stderr, "deskpilot-sandbox: %s\n", message.c_str());
+    std::exit(2);
+}
+
+// Qt reads its scale factor when the application object is built, so the flags that change
+// it are read from argv first.
+std::optional<double> early_scale(int argc, char** argv) {
+    for (int i = 1; i + 1 < argc; ++i) {
+        if (std::string(argv[i]) != "--scale") continue;
+        char* end = nullptr;
+        const double scale = std::strtod(argv[i + 1], &end);
+        if (!end || *end != '\0' || !(scale >= 0.5 && scale <= 4.0))
+            fail(std::string("--scale '") + argv[i + 1] + "': expected a number between 0.5 and 4");
+        return scale;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (const auto scale = early_scale(argc, argv)) {
+        qputenv("QT_SCALE_FACTOR", QByteArray::number(*scale));
+        qputenv("QT_ENABLE_HIGHDPI_SCALING", "1");
+    }
+    QApplication app(argc, argv);
+    QApplication::setApplicationName("deskpilot-sandbox");
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription("Deskpilot's practice app for agents, tests and demos");
+    parser.addHelpOption();
+    const QCommandLineOption state_opt("state", "Append every user-visible change as a JSON line to FILE.", "FILE");
+    const QCommandLineOption layout_opt("layout-json", "Write every widget's name, role, label and rectangle to FILE.", "FILE");
+    const QCommandLineOption seed_opt("seed", "Vary labels, order, spacing and colours deterministically.", "N");
+    const QCommandLineOption geometry_opt("geometry", "Window geometry in screen pixels.", "WxH+X+Y");
+    const QCommandLineOption scale_opt("scale", "HiDPI scale factor.", "F");
+    parser.addOptions({state_opt, layout_opt, seed_opt, geometry_opt, scale_opt});
+    parser.process(app);
+
+    std::optional<std::uint32_t> seed;
+    if (parser.isSet(seed_opt)) {
+        bool ok = false;
+        const uint value = parser.value(seed_opt).toUInt(&ok);
+        if (!ok) fail("--seed '" + parser.value(seed_opt).toStdString() + "': expected a non-negative integer");
+        seed = value;
+    }
+    QRect geometry(0, 0, 1024, 720);
+    if (parser.isSet(geometry_opt)) {
+        static const QRegularExpression re(R"(^(\d+)x(\d+)(?:\+(-?\d+)\+(-?\d+))?$)");
+        const auto m = re.match(parser.value(geometry_opt));
+        if (!m.hasMatch())
+            fail("--geometry '" + parser.value(geometry_opt).toStdString() + "': expected WxH+X+Y, e.g. 1024x720+0+0");
+        geometry = QRect(m.captured(3).toInt(), m.captured(4).toInt(), m.captured(1).toInt(), m.captured(2).toInt());
+    }
+
+    deskpilot::sandbox::StateLog log;
+    if (!log.open(parser.value(state_opt)))
+        fail("cannot open --state file '" + parser.value(state_opt).toStdString() + "' for writing");
+
+    deskpilot::sandbox::SeededChoices choices(seed);
+    deskpilot::sandbox::SandboxWindow window(choices, log, parser.value(layout_opt));
+    // Geometry is given in screen pixels; Qt positions windows in logical pixels.
+    const double scale = qEnvironmentVariableIsSet("QT_SCALE_FACTOR") ? qgetenv("QT_SCALE_FACTOR").toDouble() : 1.0;
+    window.move(qRound(geometry.x() / scale), qRound(geometry.y() / scale));
+    window.resize(qRound(geometry.width() / scale), qRound(geometry.height() / scale));
+    window.show();
+    window.raise();
+
+    // Ready once the window is mapped and exposed and has painted: the layout is exported
+    // first, so whoever sees "ready" can read rectangles that are already on screen.
+    auto* poll = new QTimer(&app);
+    poll->setInterval(10);
+    QObject::connect(poll, &QTimer::timeout, &app, [&, poll] {
+        if (!window.windowHandle() || !window.windowHandle()->isExposed()) return;
+        poll->stop();
+        window.activateWindow();
+        QTimer::singleShot(100, &app, [&] {
+            window.export_layout_now();
+            nlohmann::json ready = {{"seed", seed ? nlohmann::json(*seed) : nlohmann::json(nullptr)}};
+            log.write("ready", ready);
+        });
+    });
+    poll->start();
+    return app.exec();
+}

@@ -1,0 +1,65 @@
+// model::Vlm: a vision-language model that turns a planner::Request into text. Implemented by
+// the OpenAI-compatible remote client (model/remote/) and the native engine (model/engine/).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "planner/request.h"
+
+namespace deskpilot::model {
+
+struct GenerateOptions {
+    double temperature = 0.0;  // UI-TARS-desktop uses 0
+    double top_p = 0.7;
+    int max_tokens = 1024;
+    double frequency_penalty = 0.0;
+    std::vector<std::string> stop;
+    std::optional<unsigned long long> seed;
+};
+
+struct Response {
+    std::string text;
+    std::string finish_reason;  // "stop", "length", "cancelled", ...
+    int prompt_tokens = 0;
+    int completion_tokens = 0;
+    double time_to_first_token_ms = 0.0;
+    double total_ms = 0.0;
+};
+
+// Set from any thread; backends check it often enough to give up within 100 ms.
+class CancelToken {
+public:
+    void cancel() { cancelled_.store(true, std::memory_order_release); }
+    void reset() { cancelled_.store(false, std::memory_order_release); }
+    bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
+
+private:
+    std::atomic<bool> cancelled_{false};
+};
+
+using TextCallback = std::function<void(std::string_view chunk)>;
+
+// A model call that failed; the message is meant for the user and never contains secrets.
+class ModelError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class Vlm {
+public:
+    virtual ~Vlm() = default;
+    // Streams text through on_text as it is produced and returns the whole response.
+    // Throws ModelError on failure; returns with finish_reason "cancelled" when cancelled.
+    virtual Response generate(const planner::Request& request, const GenerateOptions& options,
+                              const TextCallback& on_text, const CancelToken& cancel) = 0;
+    // A short description for logs and session manifests, e.g. "remote ui-tars-1.5 @ host:8000".
+    virtual std::string describe() const = 0;
+};
+
+}  // namespace deskpilot::model
