@@ -22,7 +22,11 @@ namespace {
 
 [[noreturn]] void fail(const std::string& message) {
     std::fprintf(stderr, "deskpilot-sandbox: %s\n", message.c_str());
-    std::exit(2);
+    std::fflush(stderr);
+    // _Exit, not exit: Qt's X connection thread may already run, and tearing it down from
+    // exit()'s static destructors can hang. Nothing is left to flush (state lines are flushed
+    // as they are written).
+    std::_Exit(2);
 }
 
 // Qt reads its scale factor when the application object is built, so the flags that change
