@@ -29,25 +29,48 @@ namespace {
     std::_Exit(2);
 }
 
-// Qt reads its scale factor when the application object is built, so the flags that change
-// it are read from argv first.
-std::optional<double> early_scale(int argc, char** argv) {
-    for (int i = 1; i + 1 < argc; ++i) {
-        if (std::string(argv[i]) != "--scale") continue;
+// Options Qt must not see: QApplication reads its scale factor from the environment when it
+// is built, and the xcb platform claims "-geometry" for itself (in logical pixels). So these
+// are taken out of argv before Qt looks at it.
+struct EarlyOptions {
+    std::optional<double> scale;
+    std::optional<QString> geometry;
+};
+
+EarlyOptions take_early_options(int& argc, char** argv) {
+    EarlyOptions early;
+    int kept = 1;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        const bool is_scale = arg == "--scale" || arg == "-scale";
+        const bool is_geometry = arg == "--geometry" || arg == "-geometry";
+        if (!is_scale && !is_geometry) {
+            argv[kept++] = argv[i];
+            continue;
+        }
+        if (i + 1 >= argc) fail(arg + ": missing value");
+        const char* value = argv[++i];
+        if (is_geometry) {
+            early.geometry = QString::fromLocal8Bit(value);
+            continue;
+        }
         char* end = nullptr;
-        const double scale = std::strtod(argv[i + 1], &end);
+        const double scale = std::strtod(value, &end);
         if (!end || *end != '\0' || !(scale >= 0.5 && scale <= 4.0))
-            fail(std::string("--scale '") + argv[i + 1] + "': expected a number between 0.5 and 4");
-        return scale;
+            fail(std::string("--scale '") + value + "': expected a number between 0.5 and 4");
+        early.scale = scale;
     }
-    return std::nullopt;
+    argc = kept;
+    argv[argc] = nullptr;
+    return early;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (const auto scale = early_scale(argc, argv)) {
-        qputenv("QT_SCALE_FACTOR", QByteArray::number(*scale));
+    const EarlyOptions early = take_early_options(argc, argv);
+    if (early.scale) {
+        qputenv("QT_SCALE_FACTOR", QByteArray::number(*early.scale));
         qputenv("QT_ENABLE_HIGHDPI_SCALING", "1");
     }
     QApplication app(argc, argv);
@@ -59,8 +82,9 @@ int main(int argc, char** argv) {
     const QCommandLineOption state_opt("state", "Append every user-visible change as a JSON line to FILE.", "FILE");
     const QCommandLineOption layout_opt("layout-json", "Write every widget's name, role, label and rectangle to FILE.", "FILE");
     const QCommandLineOption seed_opt("seed", "Vary labels, order, spacing and colours deterministically.", "N");
+    // Listed for --help only; take_early_options has already consumed them.
     const QCommandLineOption geometry_opt("geometry", "Window geometry in screen pixels.", "WxH+X+Y");
-    const QCommandLineOption scale_opt("scale", "HiDPI scale factor.", "F");
+    const QCommandLineOption scale_opt("scale", "HiDPI scale factor (0.5 to 4).", "F");
     parser.addOptions({state_opt, layout_opt, seed_opt, geometry_opt, scale_opt});
     parser.process(app);
 
@@ -72,11 +96,11 @@ int main(int argc, char** argv) {
         seed = value;
     }
     QRect geometry(0, 0, 1024, 720);
-    if (parser.isSet(geometry_opt)) {
+    if (early.geometry) {
         static const QRegularExpression re(R"(^(\d+)x(\d+)(?:\+(-?\d+)\+(-?\d+))?$)");
-        const auto m = re.match(parser.value(geometry_opt));
+        const auto m = re.match(*early.geometry);
         if (!m.hasMatch())
-            fail("--geometry '" + parser.value(geometry_opt).toStdString() + "': expected WxH+X+Y, e.g. 1024x720+0+0");
+            fail("--geometry '" + early.geometry->toStdString() + "': expected WxH+X+Y, e.g. 1024x720+0+0");
         geometry = QRect(m.captured(3).toInt(), m.captured(4).toInt(), m.captured(1).toInt(), m.captured(2).toInt());
     }
 
@@ -87,7 +111,7 @@ int main(int argc, char** argv) {
     deskpilot::sandbox::SeededChoices choices(seed);
     deskpilot::sandbox::SandboxWindow window(choices, log, parser.value(layout_opt));
     // Geometry is given in screen pixels; Qt positions windows in logical pixels.
-    const double scale = qEnvironmentVariableIsSet("QT_SCALE_FACTOR") ? qgetenv("QT_SCALE_FACTOR").toDouble() : 1.0;
+    const double scale = early.scale.value_or(1.0);
     window.move(qRound(geometry.x() / scale), qRound(geometry.y() / scale));
     window.resize(qRound(geometry.width() / scale), qRound(geometry.height() / scale));
     window.show();
