@@ -83,7 +83,7 @@ private slots:
         auto sandbox = testing::start_sandbox(*display, {.seed = 3, .geometry = vision::Rect{0, 0, 1200, 780}});
         std::string colour;
         for (const auto& w : sandbox->layout().at("widgets"))
-            if (w.at("name") == "swatch") colour = w.at("color");
+            if (w.at("name") == "swatch") colour = w.at("color").get<std::string>();
         const auto rect = *sandbox->widget_rect("swatch");
         const int r = std::stoi(colour.substr(1, 2), nullptr, 16), g = std::stoi(colour.substr(3, 2), nullptr, 16),
                   b = std::stoi(colour.substr(5, 2), nullptr, 16);
