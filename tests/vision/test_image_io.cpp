@@ -82,7 +82,8 @@ private slots:
         auto display = testing::start_display(1280, 800);
         auto sandbox = testing::start_sandbox(*display, {.seed = 3, .geometry = vision::Rect{0, 0, 1200, 780}});
         std::string colour;
-        for (const auto& w : sandbox->layout().at("widgets"))
+        const auto layout = sandbox->layout();  // kept alive: the loop below refers into it
+        for (const auto& w : layout.at("widgets"))
             if (w.at("name") == "swatch") colour = w.at("color").get<std::string>();
         const auto rect = *sandbox->widget_rect("swatch");
         const int r = std::stoi(colour.substr(1, 2), nullptr, 16), g = std::stoi(colour.substr(3, 2), nullptr, 16),
