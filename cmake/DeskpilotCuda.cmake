@@ -15,6 +15,7 @@ if(NOT DESKPILOT_CUDA STREQUAL "OFF")
       # Ampere (A100) and Hopper (H100/H200) machine code, plus compute_90 PTX for newer GPUs.
       set(CMAKE_CUDA_ARCHITECTURES "80-real;90-real;90-virtual")
     endif()
+    set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)  # one cudart, the same one CUDA::cudart names
     enable_language(CUDA)
     find_package(CUDAToolkit)
   endif()
