@@ -1,28 +1,31 @@
 // Screen comparison: changed fraction and locating a recorded patch on the live screen.
 #include <QtTest>
 
-#include <random>
-
 #include "vision/compare.h"
 
 using namespace deskpilot::vision;
 
 namespace {
 
-// A frame of random blocks (texture so that template matching has something to hold on to).
+// A frame of pseudo-random 8x8 blocks (texture for template matching to hold on to), shifted
+// by (shift_x, shift_y): the block at (bx, by) is a hash of its coordinates and the seed.
 Frame textured(int w, int h, unsigned seed, int shift_x = 0, int shift_y = 0) {
     Frame f;
     f.width = w;
     f.height = h;
     f.stride = static_cast<std::size_t>(w) * 4;
     auto px = std::make_shared<std::vector<std::uint8_t>>(f.stride * h, 255);
-    std::mt19937 rng(seed);
-    std::vector<std::uint8_t> blocks(static_cast<std::size_t>((w / 8 + 2) * (h / 8 + 2)));
-    for (auto& b : blocks) b = static_cast<std::uint8_t>(rng() & 0xff);
+    auto block = [seed](int bx, int by) {
+        std::uint32_t v = static_cast<std::uint32_t>(bx) * 73856093u ^ static_cast<std::uint32_t>(by) * 19349663u ^ seed * 83492791u;
+        v ^= v >> 13;
+        v *= 0x5bd1e995u;
+        v ^= v >> 15;
+        return static_cast<std::uint8_t>(v & 0xff);
+    };
     for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x) {
-            const int sx = x - shift_x, sy = y - shift_y;
-            const std::uint8_t v = (sx < 0 || sy < 0) ? 0 : blocks[(sy / 8) * (w / 8 + 2) + sx / 8];
+            const int sx = x - shift_x + 64, sy = y - shift_y + 64;  // +64 keeps the division floor-like
+            const std::uint8_t v = block(sx / 8, sy / 8);
             std::uint8_t* p = px->data() + y * f.stride + 4 * x;
             p[0] = v;
             p[1] = static_cast<std::uint8_t>(v / 2);
