@@ -1,0 +1,86 @@
+#include "planner/family.h"
+
+#include <array>
+#include <cmath>
+#include <stdexcept>
+
+namespace deskpilot::planner {
+
+namespace {
+
+// Qwen2-VL's image processor (UI-TARS-1.0's base): the same bounds as Qwen2.5-VL's.
+constexpr vision::SmartResizeParams kQwen2VlResize = vision::kQwen25VlResize;
+
+constexpr std::array<ModelFamily, 5> kFamilies{{
+    {"ui-tars-1.0", CoordinateSpace::relative_1000, kQwen2VlResize, PromptStyle::ui_tars_1_0,
+     "UI-TARS 1.0 (Qwen2-VL): relative 0-1000"},
+    {"ui-tars-1.5", CoordinateSpace::resized_absolute, vision::kUiTarsResize,
+     PromptStyle::ui_tars_1_5,
+     "UI-TARS 1.5 (Qwen2.5-VL): absolute pixels of the smart-resized screenshot"},
+    {"qwen2.5-vl", CoordinateSpace::resized_absolute, vision::kQwen25VlResize,
+     PromptStyle::ui_tars_1_5, "Qwen2.5-VL: absolute pixels of the smart-resized screenshot"},
+    {"qwen3-vl", CoordinateSpace::relative_1000, vision::kQwen3VlResize, PromptStyle::doubao,
+     "Qwen3-VL: relative 0-1000"},
+    {"doubao", CoordinateSpace::relative_1000, vision::kUiTarsResize, PromptStyle::doubao,
+     "Doubao / seed UI-TARS (<point>x y</point>): relative 0-1000"},
+}};
+
+int scaled(int logical, double scale) {
+    return static_cast<int>(vision::round_half_even(logical * scale));
+}
+
+}  // namespace
+
+std::span<const ModelFamily> all_families() {
+    return kFamilies;
+}
+
+const ModelFamily* find_family(std::string_view name) {
+    for (const ModelFamily& f : kFamilies)
+        if (f.name == name) return &f;
+    return nullptr;
+}
+
+std::string family_names() {
+    std::string names;
+    for (const ModelFamily& f : kFamilies) {
+        if (!names.empty()) names += ", ";
+        names += f.name;
+    }
+    return names;
+}
+
+CoordinateMapper::CoordinateMapper(const ModelFamily& family, vision::Size screen, double scale)
+    : family_(&family) {
+    if (screen.width <= 0 || screen.height <= 0)
+        throw std::invalid_argument("screen size must be positive, not " +
+                                    std::to_string(screen.width) + "x" +
+                                    std::to_string(screen.height));
+    if (!std::isfinite(scale) || scale <= 0 || scale > 16)
+        throw std::invalid_argument("scale must be a positive number up to 16, not " +
+                                    std::to_string(scale));
+    if (static_cast<double>(screen.width) * scale > 1e6 ||
+        static_cast<double>(screen.height) * scale > 1e6)
+        throw std::invalid_argument("screen size " + std::to_string(screen.width) + "x" +
+                                    std::to_string(screen.height) + " is too large");
+    physical_ = {scaled(screen.width, scale), scaled(screen.height, scale)};
+    if (physical_.width <= 0 || physical_.height <= 0)
+        throw std::invalid_argument("screen size times scale rounds to an empty screen");
+    image_ =
+        vision::smart_resize(physical_, family.resize);  // throws ResizeError (invalid_argument)
+    extent_ = family.space == CoordinateSpace::relative_1000 ? vision::Size{1000, 1000} : image_;
+}
+
+MappedPoint CoordinateMapper::map(double model_x, double model_y) const {
+    // x·W/M rather than (x/M)·W: exact for integer inputs until the final rounding.
+    const double x = vision::round_half_even(model_x * physical_.width / extent_.width);
+    const double y = vision::round_half_even(model_y * physical_.height / extent_.height);
+    MappedPoint mapped;
+    mapped.out_of_range = !(x >= 0 && y >= 0 && x < physical_.width && y < physical_.height);
+    // Clamp only to what an int holds; the point itself is never moved onto the screen.
+    auto to_int = [](double v) { return static_cast<int>(std::fmax(-1e9, std::fmin(1e9, v))); };
+    mapped.pixel = {to_int(x), to_int(y)};
+    return mapped;
+}
+
+}  // namespace deskpilot::planner

@@ -1,0 +1,76 @@
+// Model families: how each family's coordinates map to screen pixels, as one table of data.
+//
+//   family        coordinates                                   image the model sees
+//   ui-tars-1.0   relative, 0–1000 on each axis                 Qwen2-VL processor (factor 28)
+//   ui-tars-1.5   absolute pixels of the smart-resized image     kUiTarsResize (factor 28,
+//   100·28²–16384·28²) qwen2.5-vl    absolute pixels of the smart-resized image     kQwen25VlResize
+//   (factor 28, 3136–12845056) qwen3-vl      relative, 0–1000 kQwen3VlResize (factor 32) doubao
+//   relative, 0–1000 (<point>x y</point>)          kUiTarsResize
+//
+// Screens: `screen` is the size in logical pixels and `scale` the device pixel ratio (HiDPI);
+// the screenshot the model sees and the pixels actions use are physical: round(W·S) × round(H·S).
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "vision/frame.h"
+#include "vision/smart_resize.h"
+
+namespace deskpilot::planner {
+
+enum class CoordinateSpace {
+    relative_1000,     // x in [0, 1000] spans the image width
+    resized_absolute,  // x in [0, W') where W' is smart_resize(screen).width
+};
+
+enum class PromptStyle {
+    ui_tars_1_0,  // start_box='<|box_start|>(x1,y1)<|box_end|>', Thought/Action, call_user
+    ui_tars_1_5,  // start_box='<|box_start|>(x1,y1)<|box_end|>', 1.5 README prompts
+    doubao,       // point='<point>x1 y1</point>'
+};
+
+struct ModelFamily {
+    std::string_view name;
+    CoordinateSpace space;
+    vision::SmartResizeParams resize;  // the image processor the family was trained with
+    PromptStyle prompt_style;
+    std::string_view summary;
+};
+
+std::span<const ModelFamily> all_families();
+// nullptr for an unknown name.
+const ModelFamily* find_family(std::string_view name);
+// "ui-tars-1.0, ui-tars-1.5, …" for error messages.
+std::string family_names();
+
+struct MappedPoint {
+    vision::Point pixel;
+    bool out_of_range = false;
+};
+
+// Maps a family's model coordinates to physical screen pixels for one screen. Rounds half to
+// even, like the Python code the models were trained and evaluated with.
+class CoordinateMapper {
+  public:
+    // Throws std::invalid_argument for an empty screen, a scale that is not positive and finite,
+    // or an aspect ratio smart_resize rejects.
+    CoordinateMapper(const ModelFamily& family, vision::Size screen, double scale = 1.0);
+
+    MappedPoint map(double model_x, double model_y) const;
+    vision::Size physical_screen() const { return physical_; }
+    // The extent of model coordinates: 1000×1000 or the smart-resized image size.
+    vision::Size model_extent() const { return extent_; }
+    // The size the screenshot is resized to before it reaches the model.
+    vision::Size model_image() const { return image_; }
+    const ModelFamily& family() const { return *family_; }
+
+  private:
+    const ModelFamily* family_;
+    vision::Size physical_;
+    vision::Size extent_;
+    vision::Size image_;
+};
+
+}  // namespace deskpilot::planner

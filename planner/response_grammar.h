@@ -1,0 +1,51 @@
+// The UI-TARS response grammar, before any coordinate mapping: which layout the response uses,
+// its thought / reflection / reasoning, and each call with its arguments as written.
+//
+// Layouts (see planner/README.md for the full table):
+//   Thought: … Action: …            Reflection: … Action_Summary: … Action: …
+//   Action_Summary: … Action: …     a bare call            Action： (full-width colon)
+//   <think>…</think> before any of these (kept as reasoning)
+//   <Thought>…</Thought> … Action_Summary: … Action: … </Output>   (o1)
+//   <seed:tool_call><function=click><parameter=point>…</parameter></function></seed:tool_call>
+// Several "Action:" markers: the last one followed by a call wins, as in the official parsers.
+// Several calls after it, separated by blank lines: all of them, in order.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace deskpilot::planner {
+
+struct RawArgument {
+    std::string name;   // as written, except point/start_point → start_box, end_point → end_box
+    std::string value;  // quoted values already unescaped (Python rules); XML values as written
+    std::size_t position = 0;  // byte offset of the argument in the response
+};
+
+struct RawCall {
+    std::string name;
+    std::vector<RawArgument> arguments;
+    std::size_t position = 0;  // byte offset of the call in the response
+    std::string_view text;     // the call as written (a view into the response)
+
+    const RawArgument* find(std::string_view argument) const;
+};
+
+struct RawResponse {
+    std::string thought;
+    std::string reflection;
+    std::string reasoning;
+    std::string summary;
+    std::vector<RawCall> calls;
+};
+
+// Throws ParseError for a response with no call, a malformed call, or an unclosed block.
+// Linear in the response size, apart from a bounded number of Action: markers tried.
+RawResponse parse_response_grammar(std::string_view response);
+
+// At most this many "Action:" markers are tried in one response (bounds the work on hostile input).
+inline constexpr std::size_t kMaxActionMarkers = 256;
+
+}  // namespace deskpilot::planner

@@ -1,0 +1,99 @@
+// Model families: each family's coordinate convention, HiDPI scale and out-of-range handling.
+#include <QtTest>
+
+#include "planner/parser.h"
+
+using namespace deskpilot;
+using namespace deskpilot::planner;
+
+namespace {
+
+vision::Point map(const char* family, vision::Size screen, double x, double y, double scale = 1.0) {
+    return CoordinateMapper(*find_family(family), screen, scale).map(x, y).pixel;
+}
+
+}  // namespace
+
+class FamilyTest : public QObject {
+    Q_OBJECT
+  private slots:
+    void tableListsEveryFamily() {
+        for (const char* name : {"ui-tars-1.0", "ui-tars-1.5", "qwen2.5-vl", "qwen3-vl", "doubao"})
+            QVERIFY2(find_family(name) != nullptr, name);
+        QCOMPARE(find_family("gpt-4o"), nullptr);
+        QCOMPARE(all_families().size(), std::size_t{5});
+        QVERIFY(QString::fromStdString(family_names()).contains("qwen3-vl"));
+    }
+
+    // UI-TARS README_coordinates: (235,512) on 1920×1080 → (451,553).
+    void uiTars10IsRelative1000() {
+        QCOMPARE(map("ui-tars-1.0", {1920, 1080}, 235, 512), (vision::Point{451, 553}));
+    }
+
+    void uiTars15IsAbsoluteOnTheResizedImage() {
+        const CoordinateMapper m(*find_family("ui-tars-1.5"), {1920, 1080});
+        QCOMPARE(m.model_extent(), (vision::Size{1932, 1092}));
+        QCOMPARE(m.map(966, 546).pixel, (vision::Point{960, 540}));
+        QCOMPARE(m.map(1931, 1091).pixel, (vision::Point{1919, 1079}));
+        // 4K: 3840×2160 → 3836×2156 with the UI-TARS bounds.
+        QCOMPARE(CoordinateMapper(*find_family("ui-tars-1.5"), {3840, 2160}).model_extent(),
+                 (vision::Size{3836, 2156}));
+    }
+
+    void qwen25UsesItsOwnBounds() {
+        // A small screen: UI-TARS's minimum (100·28² pixels) enlarges it, Qwen2.5-VL's (3136) does
+        // not.
+        const CoordinateMapper m(*find_family("qwen2.5-vl"), {200, 150});
+        QCOMPARE(m.model_extent(), (vision::Size{196, 140}));
+        QCOMPARE(CoordinateMapper(*find_family("ui-tars-1.5"), {200, 150}).model_extent(),
+                 vision::smart_resize({200, 150}, vision::kUiTarsResize));
+        QVERIFY(CoordinateMapper(*find_family("ui-tars-1.5"), {200, 150}).model_extent().width >
+                196);
+        QCOMPARE(m.map(98, 70).pixel, (vision::Point{100, 75}));
+    }
+
+    void qwen3AndDoubaoAreRelative1000() {
+        QCOMPARE(map("qwen3-vl", {2560, 1440}, 500, 500), (vision::Point{1280, 720}));
+        QCOMPARE(map("doubao", {1366, 768}, 1000, 0), (vision::Point{1366, 0}));
+    }
+
+    void roundsHalfToEven() {
+        // 500/1000·1365 = 682.5 → 682 (Python round), not 683 (Math.round).
+        QCOMPARE(map("ui-tars-1.0", {1365, 767}, 500, 500), (vision::Point{682, 384}));
+    }
+
+    void scaleMapsToPhysicalPixels() {
+        QCOMPARE(map("ui-tars-1.0", {1440, 900}, 500, 500, 2.0), (vision::Point{1440, 900}));
+        const CoordinateMapper m(*find_family("ui-tars-1.5"), {1440, 900}, 2.0);
+        QCOMPARE(m.physical_screen(), (vision::Size{2880, 1800}));
+        QCOMPARE(m.model_image(), vision::smart_resize({2880, 1800}, vision::kUiTarsResize));
+        QCOMPARE(map("ui-tars-1.0", {1280, 720}, 1000, 1000, 1.5), (vision::Point{1920, 1080}));
+    }
+
+    void outOfRangeIsFlaggedNotMoved() {
+        const Step s = parse_step("Action: click(start_box='(1005,-3)')",
+                                  CoordinateMapper(*find_family("ui-tars-1.0"), {1920, 1080}));
+        QVERIFY(s.actions[0].out_of_range);
+        QCOMPARE(*s.actions[0].point, (vision::Point{1930, -3}));
+        QCOMPARE(s.warnings.size(), std::size_t{1});
+        QVERIFY2(QString::fromStdString(s.warnings[0]).contains("outside the 1920x1080 screen"),
+                 s.warnings[0].c_str());
+        const Step inside = parse_step("Action: click(start_box='(999,999)')",
+                                       CoordinateMapper(*find_family("ui-tars-1.0"), {1920, 1080}));
+        QVERIFY(!inside.actions[0].out_of_range);
+        QVERIFY(inside.warnings.empty());
+    }
+
+    void badScreensAreRejected() {
+        const ModelFamily& f = *find_family("ui-tars-1.5");
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, CoordinateMapper(f, {0, 1080}));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, CoordinateMapper(f, {1920, 1080}, 0.0));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 CoordinateMapper(f, {1920, 1080}, std::nan("")));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 CoordinateMapper(f, {1920, 1}));  // aspect ratio > 200
+    }
+};
+
+QTEST_GUILESS_MAIN(FamilyTest)
+#include "test_family.moc"
