@@ -18,12 +18,12 @@ enum class ScrollDirection { up, down, left, right };
 
 // Input the backend refuses before sending anything (unknown key, point on no monitor, ...).
 class ActuatorError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 class Actuator {
-public:
+  public:
     virtual ~Actuator() = default;
     virtual void move(Point to) = 0;
     virtual void click(Point at, MouseButton button = MouseButton::left, int count = 1) = 0;

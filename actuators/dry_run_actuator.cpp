@@ -4,33 +4,45 @@ namespace deskpilot::actuators {
 
 namespace {
 
-std::string str(Point p) { return "(" + std::to_string(p.x) + "," + std::to_string(p.y) + ")"; }
+std::string str(Point p) {
+    return "(" + std::to_string(p.x) + "," + std::to_string(p.y) + ")";
+}
 
 const char* str(MouseButton b) {
     switch (b) {
-        case MouseButton::left: return "left";
-        case MouseButton::middle: return "middle";
-        case MouseButton::right: return "right";
+        case MouseButton::left:
+            return "left";
+        case MouseButton::middle:
+            return "middle";
+        case MouseButton::right:
+            return "right";
     }
     return "?";
 }
 
 const char* str(ScrollDirection d) {
     switch (d) {
-        case ScrollDirection::up: return "up";
-        case ScrollDirection::down: return "down";
-        case ScrollDirection::left: return "left";
-        case ScrollDirection::right: return "right";
+        case ScrollDirection::up:
+            return "up";
+        case ScrollDirection::down:
+            return "down";
+        case ScrollDirection::left:
+            return "left";
+        case ScrollDirection::right:
+            return "right";
     }
     return "?";
 }
 
 }  // namespace
 
-void DryRunActuator::move(Point to) { log_.push_back("move to " + str(to)); }
+void DryRunActuator::move(Point to) {
+    log_.push_back("move to " + str(to));
+}
 
 void DryRunActuator::click(Point at, MouseButton button, int count) {
-    log_.push_back(std::string("click ") + str(button) + " x" + std::to_string(count) + " at " + str(at));
+    log_.push_back(std::string("click ") + str(button) + " x" + std::to_string(count) + " at " +
+                   str(at));
 }
 
 void DryRunActuator::button(MouseButton button, bool down) {
@@ -42,7 +54,8 @@ void DryRunActuator::drag(Point from, Point to, MouseButton button) {
 }
 
 void DryRunActuator::scroll(Point at, ScrollDirection direction, int clicks) {
-    log_.push_back(std::string("scroll ") + str(direction) + " x" + std::to_string(clicks) + " at " + str(at));
+    log_.push_back(std::string("scroll ") + str(direction) + " x" + std::to_string(clicks) +
+                   " at " + str(at));
 }
 
 void DryRunActuator::key(const std::string& name, bool down) {
@@ -55,7 +68,9 @@ void DryRunActuator::hotkey(const std::vector<std::string>& keys) {
     log_.push_back(line);
 }
 
-void DryRunActuator::type_text(const std::string& utf8) { log_.push_back("type " + utf8); }
+void DryRunActuator::type_text(const std::string& utf8) {
+    log_.push_back("type " + utf8);
+}
 
 void DryRunActuator::wait(std::chrono::milliseconds duration) {
     log_.push_back("wait " + std::to_string(duration.count()) + " ms");

@@ -9,7 +9,7 @@
 namespace deskpilot::actuators {
 
 class DryRunActuator : public Actuator {
-public:
+  public:
     void move(Point to) override;
     void click(Point at, MouseButton button, int count) override;
     void button(MouseButton button, bool down) override;
@@ -23,7 +23,7 @@ public:
     // One human-readable line per call, in order, e.g. "click left x1 at (10,20)".
     const std::vector<std::string>& log() const { return log_; }
 
-private:
+  private:
     std::vector<std::string> log_;
 };
 

@@ -81,10 +81,13 @@ private slots:
     void captureSeesTheSwatchColour() {
         auto display = testing::start_display(1280, 800);
         auto sandbox = testing::start_sandbox(*display, {.seed = 3, .geometry = vision::Rect{0, 0, 1200, 780}});
+        // Keep the layout in a named value: iterating `sandbox->layout().at("widgets")` directly
+        // would walk a temporary that range-for does not keep alive (C++20).
+        const nlohmann::json layout = sandbox->layout();
         std::string colour;
-        const auto layout = sandbox->layout();  // kept alive: the loop below refers into it
         for (const auto& w : layout.at("widgets"))
             if (w.at("name") == "swatch") colour = w.at("color").get<std::string>();
+        QVERIFY2(colour.size() == 7 && colour[0] == '#', ("swatch colour missing from layout: " + colour).c_str());
         const auto rect = *sandbox->widget_rect("swatch");
         const int r = std::stoi(colour.substr(1, 2), nullptr, 16), g = std::stoi(colour.substr(3, 2), nullptr, 16),
                   b = std::stoi(colour.substr(5, 2), nullptr, 16);
