@@ -80,3 +80,36 @@ std::optional<PatchMatch> locate_patch(const Frame& recorded, const Frame& live,
 }
 
 }  // namespace deskpilot::vision
+
+namespace deskpilot::vision {
+
+Frame side_by_side(const Frame& a, const Frame& b, const Rect& a_box, const Rect& b_box) {
+    auto as_bgr = [](const Frame& f, const Rect& box) {
+        const cv::Mat bgra(f.height, f.width, CV_8UC4, const_cast<std::uint8_t*>(f.pixels->data()), f.stride);
+        cv::Mat bgr;
+        cv::cvtColor(bgra, bgr, cv::COLOR_BGRA2BGR);
+        cv::rectangle(bgr, cv::Rect(box.x, box.y, box.width, box.height), cv::Scalar(0, 0, 255), 3);
+        return bgr;
+    };
+    cv::Mat left = as_bgr(a, a_box), right = as_bgr(b, b_box);
+    if (right.rows != left.rows) {
+        cv::Mat scaled;
+        cv::resize(right, scaled, cv::Size(std::max(1, right.cols * left.rows / std::max(1, right.rows)), left.rows));
+        right = scaled;
+    }
+    cv::Mat gap(left.rows, 12, CV_8UC3, cv::Scalar(255, 255, 255));
+    cv::Mat joined;
+    cv::hconcat(std::vector<cv::Mat>{left, gap, right}, joined);
+    cv::Mat bgra;
+    cv::cvtColor(joined, bgra, cv::COLOR_BGR2BGRA);
+    Frame out;
+    out.width = bgra.cols;
+    out.height = bgra.rows;
+    out.stride = static_cast<std::size_t>(bgra.cols) * 4;
+    auto px = std::make_shared<std::vector<std::uint8_t>>(out.stride * out.height);
+    for (int y = 0; y < bgra.rows; ++y) std::copy_n(bgra.ptr<std::uint8_t>(y), out.stride, px->data() + y * out.stride);
+    out.pixels = std::move(px);
+    return out;
+}
+
+}  // namespace deskpilot::vision

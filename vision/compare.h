@@ -28,3 +28,11 @@ std::optional<PatchMatch> locate_patch(const Frame& recorded, const Frame& live,
                                        int search_radius = 96);
 
 }  // namespace deskpilot::vision
+
+namespace deskpilot::vision {
+
+// The two frames side by side (scaled to the same height) with a red box around `a_box` on the
+// left and `b_box` on the right: the picture a failed replay check leaves behind.
+Frame side_by_side(const Frame& a, const Frame& b, const Rect& a_box, const Rect& b_box);
+
+}  // namespace deskpilot::vision
