@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vision/frame.h"
+#include "vision/monitor.h"
 
 namespace deskpilot::actuators {
 
@@ -36,6 +37,9 @@ class Actuator {
     // Types UTF-8 text; "\n" types Return and "\t" Tab.
     virtual void type_text(const std::string& utf8) = 0;
     virtual void wait(std::chrono::milliseconds duration) = 0;
+    // The monitors points must lie on, so a caller can check a whole batch of actions before
+    // any is sent. Empty: this backend does not know (any point is accepted).
+    virtual std::vector<vision::Monitor> monitors() { return {}; }
 };
 
 }  // namespace deskpilot::actuators

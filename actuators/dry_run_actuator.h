@@ -10,6 +10,11 @@ namespace deskpilot::actuators {
 
 class DryRunActuator : public Actuator {
   public:
+    // With monitors, points are checked against them as a real backend would; without, any
+    // point is accepted.
+    explicit DryRunActuator(std::vector<vision::Monitor> monitors = {})
+        : monitors_(std::move(monitors)) {}
+
     void move(Point to) override;
     void click(Point at, MouseButton button, int count) override;
     void button(MouseButton button, bool down) override;
@@ -19,12 +24,14 @@ class DryRunActuator : public Actuator {
     void hotkey(const std::vector<std::string>& keys) override;
     void type_text(const std::string& utf8) override;
     void wait(std::chrono::milliseconds duration) override;
+    std::vector<vision::Monitor> monitors() override { return monitors_; }
 
     // One human-readable line per call, in order, e.g. "click left x1 at (10,20)".
     const std::vector<std::string>& log() const { return log_; }
 
   private:
     std::vector<std::string> log_;
+    std::vector<vision::Monitor> monitors_;
 };
 
 }  // namespace deskpilot::actuators

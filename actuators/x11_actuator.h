@@ -54,7 +54,7 @@ class X11Actuator : public Actuator {
     // Where the pointer is now, in root-window pixels.
     Point pointer_position();
     // The monitors as the server reports them now.
-    std::vector<vision::Monitor> monitors();
+    std::vector<vision::Monitor> monitors() override;
     const std::string& display_name() const;
     X11ActuatorOptions& options();
 

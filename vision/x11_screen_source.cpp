@@ -6,12 +6,15 @@
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
 #include <X11/extensions/XShm.h>
+#include <X11/extensions/Xfixes.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+
+#include "vision/x11_monitors.h"
 
 namespace deskpilot::vision {
 
@@ -41,6 +44,16 @@ struct ErrorTrap {
     ~ErrorTrap() { XSetErrorHandler(previous); }
 };
 
+// Desktops announce their scale through the Xft.dpi resource (96 dpi = scale 1).
+double read_device_pixel_ratio(Display* display) {
+    const char* resources = XResourceManagerString(display);
+    if (!resources) return 1.0;
+    const char* at = std::strstr(resources, "Xft.dpi:");
+    if (!at) return 1.0;
+    const double dpi = std::strtod(at + 8, nullptr);
+    return dpi >= 48 && dpi <= 960 ? dpi / 96.0 : 1.0;
+}
+
 }  // namespace
 
 struct X11ScreenSource::Impl {
@@ -49,6 +62,9 @@ struct X11ScreenSource::Impl {
     Window root = 0;
     Method method = Method::automatic;
     bool fallback_logged = false;
+    bool include_cursor = false;
+    double dpr = 1.0;
+    int xfixes = -1;  // -1 unknown, 0 absent, 1 present
 
     // MIT-SHM image reused between captures of the same size.
     XImage* shm_image = nullptr;
@@ -68,10 +84,12 @@ struct X11ScreenSource::Impl {
         if (shm_image && shm_width == width && shm_height == height) return true;
         release_shm();
         const int screen = DefaultScreen(display);
-        XImage* image = XShmCreateImage(display, DefaultVisual(display, screen), DefaultDepth(display, screen),
-                                        ZPixmap, nullptr, &shm_info, width, height);
+        XImage* image =
+            XShmCreateImage(display, DefaultVisual(display, screen), DefaultDepth(display, screen),
+                            ZPixmap, nullptr, &shm_info, width, height);
         if (!image) return false;
-        shm_info.shmid = shmget(IPC_PRIVATE, static_cast<size_t>(image->bytes_per_line) * height, IPC_CREAT | 0600);
+        shm_info.shmid = shmget(IPC_PRIVATE, static_cast<size_t>(image->bytes_per_line) * height,
+                                IPC_CREAT | 0600);
         if (shm_info.shmid < 0) {
             XDestroyImage(image);
             return false;
@@ -101,7 +119,8 @@ struct X11ScreenSource::Impl {
     void fall_back(const char* why) {
         method = Method::get_image;
         if (!fallback_logged) {
-            std::fprintf(stderr, "deskpilot: MIT-SHM capture unavailable on %s (%s); using XGetImage\n",
+            std::fprintf(stderr,
+                         "deskpilot: MIT-SHM capture unavailable on %s (%s); using XGetImage\n",
                          name.c_str(), why);
             fallback_logged = true;
         }
@@ -126,9 +145,11 @@ struct X11ScreenSource::Impl {
         frame.stride = static_cast<std::size_t>(rect.width) * 4;
         frame.origin = {rect.x, rect.y};
         frame.timestamp = std::chrono::steady_clock::now();
+        frame.device_pixel_ratio = dpr;
         auto pixels = std::make_shared<std::vector<std::uint8_t>>(frame.stride * rect.height);
         for (int y = 0; y < rect.height; ++y) {
-            const auto* src = reinterpret_cast<const std::uint8_t*>(image->data) + static_cast<std::size_t>(y) * image->bytes_per_line;
+            const auto* src = reinterpret_cast<const std::uint8_t*>(image->data) +
+                              static_cast<std::size_t>(y) * image->bytes_per_line;
             std::uint8_t* dst = pixels->data() + y * frame.stride;
             std::memcpy(dst, src, frame.stride);
             // Depth-24 visuals leave the fourth byte undefined; make it opaque.
@@ -138,13 +159,60 @@ struct X11ScreenSource::Impl {
         return frame;
     }
 
+    // Blends the pointer (premultiplied ARGB from XFixes) over the frame's pixels.
+    void composite_cursor(Frame& frame) {
+        if (xfixes < 0) {
+            int event_base, error_base;
+            xfixes = XFixesQueryExtension(display, &event_base, &error_base) ? 1 : 0;
+            if (!xfixes)
+                std::fprintf(stderr, "deskpilot: %s lacks XFixes; the pointer is not drawn\n",
+                             name.c_str());
+        }
+        if (!xfixes) return;
+        XFixesCursorImage* cursor = XFixesGetCursorImage(display);
+        if (!cursor) return;
+        auto pixels = std::make_shared<std::vector<std::uint8_t>>(*frame.pixels);
+        const int left = cursor->x - cursor->xhot - frame.origin.x,
+                  top = cursor->y - cursor->yhot - frame.origin.y;
+        for (int cy = 0; cy < cursor->height; ++cy) {
+            const int y = top + cy;
+            if (y < 0 || y >= frame.height) continue;
+            for (int cx = 0; cx < cursor->width; ++cx) {
+                const int x = left + cx;
+                if (x < 0 || x >= frame.width) continue;
+                // Xlib hands each ARGB pixel in an unsigned long, whatever its width.
+                const auto argb =
+                    static_cast<std::uint32_t>(cursor->pixels[cy * cursor->width + cx]);
+                const unsigned a = argb >> 24;
+                if (a == 0) continue;
+                std::uint8_t* p =
+                    pixels->data() + static_cast<std::size_t>(y) * frame.stride + 4 * x;
+                const unsigned src[3] = {argb & 0xff, (argb >> 8) & 0xff,
+                                         (argb >> 16) & 0xff};  // B, G, R
+                for (int c = 0; c < 3; ++c)
+                    p[c] =
+                        static_cast<std::uint8_t>(std::min(255u, src[c] + p[c] * (255 - a) / 255));
+            }
+        }
+        XFree(cursor);
+        frame.pixels = std::move(pixels);
+    }
+
     Frame grab(Rect rect) {
+        Frame frame = grab_pixels(rect);
+        if (include_cursor) composite_cursor(frame);
+        return frame;
+    }
+
+    Frame grab_pixels(Rect rect) {
         const Size screen = root_size();
         const int x1 = std::max(rect.x, 0), y1 = std::max(rect.y, 0);
-        const int x2 = std::min(rect.x + rect.width, screen.width), y2 = std::min(rect.y + rect.height, screen.height);
+        const int x2 = std::min(rect.x + rect.width, screen.width),
+                  y2 = std::min(rect.y + rect.height, screen.height);
         if (x2 <= x1 || y2 <= y1)
             throw DisplayError("X display " + name + ": capture rectangle lies outside the " +
-                               std::to_string(screen.width) + "x" + std::to_string(screen.height) + " screen");
+                               std::to_string(screen.width) + "x" + std::to_string(screen.height) +
+                               " screen");
         rect = {x1, y1, x2 - x1, y2 - y1};
 
         if (method != Method::get_image) {
@@ -164,7 +232,8 @@ struct X11ScreenSource::Impl {
         XImage* image = nullptr;
         {
             ErrorTrap trap(display);
-            image = XGetImage(display, root, rect.x, rect.y, rect.width, rect.height, AllPlanes, ZPixmap);
+            image = XGetImage(display, root, rect.x, rect.y, rect.width, rect.height, AllPlanes,
+                              ZPixmap);
             if (trap.sync_and_get() != 0 && image) {
                 XDestroyImage(image);
                 image = nullptr;
@@ -183,20 +252,24 @@ struct X11ScreenSource::Impl {
     }
 };
 
-X11ScreenSource::X11ScreenSource(const std::string& display_name, Method method) : impl_(std::make_unique<Impl>()) {
+X11ScreenSource::X11ScreenSource(const std::string& display_name, Method method)
+    : impl_(std::make_unique<Impl>()) {
     const char* env = std::getenv("DISPLAY");
     impl_->name = !display_name.empty() ? display_name : (env && *env ? env : "");
     if (impl_->name.empty())
         throw DisplayError("no X display: $DISPLAY is not set and no --display was given");
     impl_->display = XOpenDisplay(impl_->name.c_str());
     if (!impl_->display)
-        throw DisplayError("cannot open X display " + impl_->name + " (is an X server running there, and may we connect?)");
+        throw DisplayError("cannot open X display " + impl_->name +
+                           " (is an X server running there, and may we connect?)");
     impl_->root = DefaultRootWindow(impl_->display);
+    impl_->dpr = read_device_pixel_ratio(impl_->display);
     impl_->method = method;
     if (method != Method::get_image && !XShmQueryExtension(impl_->display)) {
         if (method == Method::shm) {
             XCloseDisplay(impl_->display);
-            throw DisplayError("X display " + impl_->name + " does not offer the MIT-SHM extension");
+            throw DisplayError("X display " + impl_->name +
+                               " does not offer the MIT-SHM extension");
         }
         impl_->fall_back("the server lacks the MIT-SHM extension");
     }
@@ -214,12 +287,48 @@ Frame X11ScreenSource::capture() {
     return impl_->grab({0, 0, size.width, size.height});
 }
 
-Size X11ScreenSource::screen_size() { return impl_->root_size(); }
+Size X11ScreenSource::screen_size() {
+    return impl_->root_size();
+}
 
-Frame X11ScreenSource::capture_rect(const Rect& rect) { return impl_->grab(rect); }
+Frame X11ScreenSource::capture_rect(const Rect& rect) {
+    return impl_->grab(rect);
+}
 
-X11ScreenSource::Method X11ScreenSource::method() const { return impl_->method; }
+void X11ScreenSource::set_include_cursor(bool include) {
+    impl_->include_cursor = include;
+}
 
-const std::string& X11ScreenSource::display_name() const { return impl_->name; }
+bool X11ScreenSource::include_cursor() const {
+    return impl_->include_cursor;
+}
+
+double X11ScreenSource::device_pixel_ratio() {
+    impl_->dpr = read_device_pixel_ratio(impl_->display);
+    return impl_->dpr;
+}
+
+std::vector<Monitor> X11ScreenSource::monitors() {
+    return query_x11_monitors(impl_->display);
+}
+
+Frame X11ScreenSource::capture_monitor(int index) {
+    const auto list = monitors();
+    if (index < 0 || index >= static_cast<int>(list.size()))
+        throw DisplayError("X display " + impl_->name + " has no monitor " + std::to_string(index) +
+                           " (it has " + std::to_string(list.size()) + ": 0.." +
+                           std::to_string(list.size() - 1) + ")");
+    Frame frame = impl_->grab(list[index].rect);
+    frame.monitor = index;
+    return frame;
+}
+
+X11ScreenSource::Method X11ScreenSource::method() const {
+    return impl_->method;
+}
+
+const std::string& X11ScreenSource::display_name() const {
+    return impl_->name;
+}
 
 }  // namespace deskpilot::vision

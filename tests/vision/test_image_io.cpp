@@ -34,7 +34,7 @@ vision::Frame gradient(int w, int h) {
 
 class ImageIoTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void pngRoundTripIsLossless() {
         QTemporaryDir dir;
         const auto path = std::filesystem::path(dir.path().toStdString()) / "g.png";
@@ -48,8 +48,10 @@ private slots:
 
     void jpegQualityChangesSize() {
         const auto frame = gradient(256, 256);
-        const auto low = vision::encode(frame, {.format = vision::ImageFormat::jpeg, .jpeg_quality = 10});
-        const auto high = vision::encode(frame, {.format = vision::ImageFormat::jpeg, .jpeg_quality = 95});
+        const auto low =
+            vision::encode(frame, {.format = vision::ImageFormat::jpeg, .jpeg_quality = 10});
+        const auto high =
+            vision::encode(frame, {.format = vision::ImageFormat::jpeg, .jpeg_quality = 95});
         QVERIFY(low.size() < high.size());
         QCOMPARE(static_cast<int>(high[0]), 0xFF);  // JPEG SOI marker
         QCOMPARE(static_cast<int>(high[1]), 0xD8);
@@ -80,18 +82,22 @@ private slots:
 
     void captureSeesTheSwatchColour() {
         auto display = testing::start_display(1280, 800);
-        auto sandbox = testing::start_sandbox(*display, {.seed = 3, .geometry = vision::Rect{0, 0, 1200, 780}});
+        auto sandbox = testing::start_sandbox(
+            *display, {.seed = 3, .geometry = vision::Rect{0, 0, 1200, 780}});
         // Keep the layout in a named value: iterating `sandbox->layout().at("widgets")` directly
         // would walk a temporary that range-for does not keep alive (C++20).
         const nlohmann::json layout = sandbox->layout();
         std::string colour;
         for (const auto& w : layout.at("widgets"))
             if (w.at("name") == "swatch") colour = w.at("color").get<std::string>();
-        QVERIFY2(colour.size() == 7 && colour[0] == '#', ("swatch colour missing from layout: " + colour).c_str());
+        QVERIFY2(colour.size() == 7 && colour[0] == '#',
+                 ("swatch colour missing from layout: " + colour).c_str());
         const auto rect = *sandbox->widget_rect("swatch");
-        const int r = std::stoi(colour.substr(1, 2), nullptr, 16), g = std::stoi(colour.substr(3, 2), nullptr, 16),
+        const int r = std::stoi(colour.substr(1, 2), nullptr, 16),
+                  g = std::stoi(colour.substr(3, 2), nullptr, 16),
                   b = std::stoi(colour.substr(5, 2), nullptr, 16);
-        for (const auto method : {vision::X11ScreenSource::Method::shm, vision::X11ScreenSource::Method::get_image}) {
+        for (const auto method :
+             {vision::X11ScreenSource::Method::shm, vision::X11ScreenSource::Method::get_image}) {
             vision::X11ScreenSource source(display->name(), method);
             const auto frame = source.capture();
             QCOMPARE(frame.width, 1280);
