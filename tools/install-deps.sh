@@ -10,7 +10,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   # core libraries (DESIGN.md: "Libraries we lean on")
   nlohmann-json3-dev libcurl4-openssl-dev libcli11-dev libspdlog-dev
-  libpcre2-dev libutf8proc-dev
+  libpcre2-dev libutf8proc-dev zlib1g-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   # X11: capture (MIT-SHM, RandR, XFixes, Xinerama) and actuation (XTest)
   libx11-dev libxext-dev libxtst-dev libxrandr-dev libxfixes-dev libxinerama-dev
