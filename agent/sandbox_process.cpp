@@ -131,8 +131,10 @@ nlohmann::json SandboxProcess::layout() const {
     return parsed;
 }
 
+nlohmann::json SandboxProcess::widgets() const { return layout().value("widgets", nlohmann::json::array()); }
+
 std::optional<vision::Rect> SandboxProcess::widget_rect(const std::string& name) const {
-    for (const auto& w : layout().value("widgets", nlohmann::json::array())) {
+    for (const auto& w : widgets()) {
         if (w.value("name", "") != name) continue;
         const auto& r = w.at("rect");
         return vision::Rect{r.at(0).get<int>(), r.at(1).get<int>(), r.at(2).get<int>(), r.at(3).get<int>()};

@@ -48,6 +48,9 @@ public:
                                                  std::chrono::milliseconds timeout) const;
     // The current layout JSON (the sandbox rewrites it whenever its layout changes).
     nlohmann::json layout() const;
+    // Its "widgets" array, by value: safe to iterate directly (`for (auto& w : sandbox.widgets())`),
+    // unlike `layout().at("widgets")`, which refers into a temporary.
+    nlohmann::json widgets() const;
     // The rectangle of the widget called `name` in the layout, in screen pixels.
     std::optional<vision::Rect> widget_rect(const std::string& name) const;
 

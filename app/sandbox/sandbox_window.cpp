@@ -185,7 +185,9 @@ QWidget* SandboxWindow::build_choice_panel() {
     auto* box = new QGroupBox(choices_.pick({"Options", "Preferences", "Choices"}));
     auto* layout = new QVBoxLayout(box);
     auto* check = new QCheckBox(choices_.pick({"I agree", "Remember me", "Subscribe", "Enable sync"}));
-    layout->addWidget(check);
+    // Check boxes and radio buttons keep their natural width: a stretched one reports a
+    // rectangle whose centre is empty space that does not toggle it.
+    layout->addWidget(check, 0, Qt::AlignLeft);
     track(check, "agree", "checkbox", [check] { return check->text(); });
     connect(check, &QCheckBox::toggled, this, [this](bool on) {
         log_.write("checked", {{"widget", "agree"}, {"value", on}});
@@ -199,7 +201,7 @@ QWidget* SandboxWindow::build_choice_panel() {
         auto* radio = new QRadioButton(use_alt ? alt[i] : sizes[i]);
         if (i == 0) radio->setChecked(true);
         group->addButton(radio, i);
-        layout->addWidget(radio);
+        layout->addWidget(radio, 0, Qt::AlignLeft);
         const QString name = "radio_" + QString::number(i + 1);
         track(radio, name, "radio", [radio] { return radio->text(); });
         connect(radio, &QRadioButton::toggled, this, [this, radio, name](bool on) {
@@ -354,7 +356,7 @@ QWidget* SandboxWindow::build_tab_panel() {
     auto* advanced = new QWidget;
     auto* advanced_layout = new QVBoxLayout(advanced);
     auto* advanced_check = new QCheckBox(choices_.pick({"Verbose logging", "Expert mode", "Beta features"}));
-    advanced_layout->addWidget(advanced_check);
+    advanced_layout->addWidget(advanced_check, 0, Qt::AlignLeft);
     track(advanced_check, "advanced_option", "checkbox", [advanced_check] { return advanced_check->text(); });
     connect(advanced_check, &QCheckBox::toggled, this, [this](bool on) {
         log_.write("checked", {{"widget", "advanced_option"}, {"value", on}});

@@ -1,0 +1,254 @@
+// The agent loop end to end (label x11): a private Xvfb with the sandbox, the loopback
+// OpenAI-compatible server playing a scripted UI-TARS-1.5 model whose answers are computed from
+// the sandbox's layout and the size of the screenshot it receives, real capture and XTest.
+// The sandbox's --state events prove what happened.
+#include <QElapsedTimer>
+#include <QtTest>
+
+#include "agent_fixture.h"
+
+using namespace deskpilot;
+using namespace deskpilot::testing;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+bool event_is(const json& e, const std::string& event, const std::string& widget = {}) {
+    return e.value("event", "") == event && (widget.empty() || e.value("widget", "") == widget);
+}
+
+std::string click(AgentStack& s, const std::string& widget, vision::Size image, const std::string& thought) {
+    return "Thought: " + thought + "\nAction: click(start_box=" + box(s.center(widget), s.screen_size, image) + ")";
+}
+
+}  // namespace
+
+class AgentEndToEndTest : public QObject {
+    Q_OBJECT
+private slots:
+    void formTaskCompletes() {
+        AgentStack s;
+        s.server->set_handler([&](const RecordedRequest& r) {
+            const vision::Size image = data_url_image_size(r.image_urls().back());
+            const int n = assistant_turns(r);
+            auto rect = [&](const std::string& w) { return *s.sandbox->widget_rect(w); };
+            switch (n) {
+                case 0: return ScriptedReply::answer(click(s, "name", image, "I click the name field."));
+                case 1: return ScriptedReply::answer("Thought: I type the name.\nAction: type(content='Ada Lovelace')");
+                case 2: return ScriptedReply::answer(click(s, "combo", image, "I open the colour list."));
+                case 3: return ScriptedReply::answer("Thought: Move down one entry.\nAction: hotkey(key='down')");
+                case 4: return ScriptedReply::answer("Thought: Choose it.\nAction: hotkey(key='enter')");
+                case 5: return ScriptedReply::answer(click(s, "agree", image, "I tick the checkbox."));
+                case 6: {
+                    const auto r6 = rect("slider");
+                    const vision::Point from{r6.x + 6, r6.y + r6.height / 2}, to{r6.x + r6.width * 8 / 10, r6.y + r6.height / 2};
+                    return ScriptedReply::answer("Thought: Drag the slider.\nAction: drag(start_box=" + box(from, s.screen_size, image) +
+                                                 ", end_box=" + box(to, s.screen_size, image) + ")");
+                }
+                case 7:
+                    return ScriptedReply::answer("Thought: Scroll the list.\nAction: scroll(start_box=" +
+                                                 box(s.center("list"), s.screen_size, image) + ", direction='down')");
+                case 8: {
+                    // The first item the scroll brought into view.
+                    for (const auto& w : s.sandbox->widgets())
+                        if (w.value("role", "") == "list_item" && w.value("visible", false) && w.value("index", 0) >= 10) {
+                            const auto& b = w.at("rect");
+                            const vision::Point p{b[0].get<int>() + b[2].get<int>() / 2, b[1].get<int>() + b[3].get<int>() / 2};
+                            return ScriptedReply::answer("Thought: Open it.\nAction: left_double(start_box=" +
+                                                         box(p, s.screen_size, image) + ")");
+                        }
+                    return ScriptedReply::answer("Thought: the list did not scroll\nAction: finished(content='failed')");
+                }
+                case 9: return ScriptedReply::answer("Thought: Save.\nAction: hotkey(key='ctrl s')");
+                default: return ScriptedReply::answer("Thought: All done.\nAction: finished(content='Form filled and saved')");
+            }
+        });
+        AgentRun run(s, s.config("Fill in the form and save it"));
+        const auto result = run.join();
+        QVERIFY2(result.status == agent::RunStatus::finished, (result.message + "\n" + s.observer.dump()).c_str());
+        QVERIFY2(result.message == "Form filled and saved", (result.message + "\n" + s.observer.dump()).c_str());
+        QCOMPARE(result.steps, 11);
+
+        QVERIFY(s.has_event([](const json& e) { return event_is(e, "text", "name") && e["value"] == "Ada Lovelace"; }));
+        QVERIFY(s.has_event([](const json& e) { return event_is(e, "combo") && e["index"] == 1; }));
+        QVERIFY(s.has_event([](const json& e) { return event_is(e, "checked", "agree") && e["value"] == true; }));
+        QVERIFY(s.has_event([](const json& e) { return event_is(e, "slider") && e["value"].get<int>() >= 70; }));
+        QVERIFY(s.has_event([](const json& e) { return event_is(e, "scroll", "list") && e["value"].get<int>() > 0; }));
+        QVERIFY(s.has_event([](const json& e) { return event_is(e, "opened", "list") && e["item"].get<int>() >= 10; }));
+        QVERIFY(s.has_event([](const json& e) { return event_is(e, "shortcut") && e["seq"] == "Ctrl+S"; }));
+
+        const auto session = agent::load_session(result.session_dir);
+        QCOMPARE(session.manifest.status, std::string("finished"));
+        QCOMPARE(session.steps.size(), std::size_t(11));
+        QCOMPARE(session.steps[1].actions[0]["text"].get<std::string>(), std::string("Ada Lovelace"));
+        // Each request carried at most the last 5 screenshots, each of the smart_resize size.
+        const auto requests = s.server->chat_requests();
+        QCOMPARE(requests.size(), std::size_t(11));
+        QCOMPARE(requests.back().image_urls().size(), std::size_t(5));
+        const auto expected = vision::smart_resize(s.screen_size, vision::kUiTarsResize);
+        QCOMPARE(data_url_image_size(requests.back().image_urls().back()), expected);
+        // Streamed text reached the observer.
+        QVERIFY(s.observer.streamed().find("Ada Lovelace") != std::string::npos);
+    }
+
+    void stopDuringASlowModelCallIsImmediate() {
+        AgentStack s;
+        auto slow = ScriptedReply::answer(click(s, "save", {1288, 812}, "slow"));
+        slow.delay = 20s;
+        s.server->set_default(slow);
+        AgentRun run(s, s.config("Press save"));
+        QVERIFY(s.server->wait_for_requests(1, 10s));
+        std::this_thread::sleep_for(100ms);
+        QElapsedTimer t;
+        t.start();
+        s.control.stop();
+        const auto result = run.join();
+        const auto took = t.elapsed();
+        QVERIFY2(took < 150, qPrintable(QString("the run took %1 ms to stop").arg(took)));
+        QVERIFY(result.status == agent::RunStatus::stopped);
+        std::this_thread::sleep_for(300ms);
+        QVERIFY(!s.has_event([](const json& e) { return event_is(e, "clicked"); }));
+        QCOMPARE(agent::load_session(result.session_dir).manifest.status, std::string("stopped"));
+    }
+
+    void stepRunsExactlyOneStepThenPauses() {
+        AgentStack s;
+        s.server->set_handler([&](const RecordedRequest& r) {
+            const vision::Size image = data_url_image_size(r.image_urls().back());
+            if (assistant_turns(r) < 2) return ScriptedReply::answer(click(s, assistant_turns(r) ? "cancel" : "save", image, "go"));
+            return ScriptedReply::answer("Thought: done\nAction: finished(content='ok')");
+        });
+        s.control.pause();
+        AgentRun run(s, s.config("Press save then cancel"));
+        std::this_thread::sleep_for(300ms);
+        QCOMPARE(s.server->chat_requests().size(), std::size_t(0));  // paused before the first step
+        s.control.step();
+        QTRY_VERIFY_WITH_TIMEOUT(s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }), 10000);
+        QVERIFY(s.observer.wait_for("paused", 10s));
+        std::this_thread::sleep_for(400ms);
+        QCOMPARE(s.server->chat_requests().size(), std::size_t(1));  // and stays paused
+        s.control.resume();
+        const auto result = run.join();
+        QVERIFY2(result.status == agent::RunStatus::finished, result.message.c_str());
+        QVERIFY(s.has_event([](const json& e) { return event_is(e, "clicked", "cancel"); }));
+    }
+
+    void approvalApproveEditAndRejectWithFeedback() {
+        AgentStack s;
+        s.server->set_handler([&](const RecordedRequest& r) {
+            const vision::Size image = data_url_image_size(r.image_urls().back());
+            switch (assistant_turns(r)) {
+                case 0: return ScriptedReply::answer(click(s, "cancel", image, "Cancel first."));
+                case 1: return ScriptedReply::answer(click(s, "ok", image, "Then OK."));
+                case 2: return ScriptedReply::answer(click(s, "open_dialog", image, "Open the dialog."));
+                default: return ScriptedReply::answer("Thought: ok\nAction: finished(content='done')");
+            }
+        });
+        auto config = s.config("Approve, edit and reject");
+        config.policy.mode = agent::ApprovalMode::each;
+        AgentRun run(s, config);
+
+        auto pending = s.observer.next_pending();
+        QVERIFY(pending);
+        s.control.decide({agent::ApprovalDecision::Kind::approve});
+        pending = s.observer.next_pending();
+        QVERIFY(pending);
+        QCOMPARE(pending->action.type, planner::ActionType::click);
+        // The person drags the marker from OK to Save.
+        planner::Action edited = pending->action;
+        edited.point = s.center("save");
+        s.control.decide({agent::ApprovalDecision::Kind::edit, edited});
+        pending = s.observer.next_pending();
+        QVERIFY(pending);
+        s.control.decide({agent::ApprovalDecision::Kind::reject, {}, "Do not open the dialog; just finish."});
+        const auto result = run.join();
+        QVERIFY2(result.status == agent::RunStatus::finished, result.message.c_str());
+
+        QVERIFY(s.has_event([](const json& e) { return event_is(e, "clicked", "cancel"); }));
+        QVERIFY(s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }));
+        QVERIFY(!s.has_event([](const json& e) { return event_is(e, "clicked", "ok"); }));
+        QVERIFY(!s.has_event([](const json& e) { return event_is(e, "dialog"); }));
+        const auto requests = s.server->chat_requests();
+        QVERIFY(requests.back().all_text().find("Do not open the dialog; just finish.") != std::string::npos);
+        const auto session = agent::load_session(result.session_dir);
+        QCOMPARE(session.steps[1].approvals[0].get<std::string>(), std::string("edited"));
+        QCOMPARE(session.steps[2].approvals[0].get<std::string>(), std::string("rejected"));
+    }
+
+    void loopDetectionEndsARepeatingRun() {
+        AgentStack s;
+        s.server->set_handler([&](const RecordedRequest& r) {
+            // The status label: clicking it changes nothing on screen.
+            return ScriptedReply::answer(click(s, "status", data_url_image_size(r.image_urls().back()), "Try again."));
+        });
+        AgentRun run(s, s.config("Click the label forever"));
+        const auto result = run.join();
+        QVERIFY(result.status == agent::RunStatus::error);
+        QVERIFY2(result.message.find("\"click\"") != std::string::npos && result.message.find("3 times") != std::string::npos,
+                 result.message.c_str());
+        QCOMPARE(result.steps, 3);
+    }
+
+    void denyRuleKeepsTheActionFromRunning() {
+        AgentStack s;
+        s.server->set_handler([&](const RecordedRequest& r) {
+            if (assistant_turns(r) == 0)
+                return ScriptedReply::answer(click(s, "save", data_url_image_size(r.image_urls().back()), "Save."));
+            return ScriptedReply::answer("Thought: fine\nAction: finished(content='gave up')");
+        });
+        auto config = s.config("Try to save");
+        const auto save = *s.sandbox->widget_rect("save");
+        config.policy.deny_regions = {save};
+        AgentRun run(s, config);
+        const auto result = run.join();
+        QVERIFY2(result.status == agent::RunStatus::finished, result.message.c_str());
+        QVERIFY(!s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }));
+        QVERIFY(s.server->chat_requests().back().all_text().find("not allowed") != std::string::npos);
+    }
+
+    void callUserWaitsForTheReply() {
+        AgentStack s;
+        s.server->set_handler([&](const RecordedRequest& r) {
+            if (assistant_turns(r) == 0) return ScriptedReply::answer("Thought: Which name?\nAction: call_user()");
+            return ScriptedReply::answer("Thought: thanks\nAction: finished(content='ok')");
+        });
+        AgentRun run(s, s.config("Ask me"));
+        QVERIFY(s.observer.wait_for("call_user 1"));
+        std::this_thread::sleep_for(200ms);
+        QCOMPARE(s.server->chat_requests().size(), std::size_t(1));
+        s.control.reply("Use the name Grace.");
+        const auto result = run.join();
+        QVERIFY2(result.status == agent::RunStatus::finished, result.message.c_str());
+        QVERIFY(s.server->chat_requests().back().all_text().find("Use the name Grace.") != std::string::npos);
+    }
+
+    void unusableAnswersGetACorrectionTurnThenEndTheRun() {
+        AgentStack s;
+        s.server->set_default(ScriptedReply::answer("Thought: hmm\nAction: teleport(start_box='(1,2)')"));
+        AgentRun run(s, s.config("Confuse the parser"));
+        const auto result = run.join();
+        QVERIFY(result.status == agent::RunStatus::error);
+        QCOMPARE(result.steps, 3);
+        QVERIFY2(result.message.find("teleport") != std::string::npos, result.message.c_str());
+        const auto requests = s.server->chat_requests();
+        QCOMPARE(requests.size(), std::size_t(3));
+        QVERIFY(requests[1].all_text().find("could not be used") != std::string::npos);
+        QVERIFY(requests[1].all_text().find("teleport") != std::string::npos);
+    }
+
+    void unreachableEndpointIsAClearError() {
+        AgentStack s;
+        s.model = std::make_unique<model::RemoteVlm>(model::RemoteConfig{
+            .endpoint = "http://127.0.0.1:9/v1", .model = "m", .connect_timeout = 1s,
+            .retry = {.max_retries = 0}});
+        AgentRun run(s, s.config("Anything"));
+        const auto result = run.join();
+        QVERIFY(result.status == agent::RunStatus::error);
+        QVERIFY2(result.message.find("127.0.0.1:9") != std::string::npos, result.message.c_str());
+        QCOMPARE(agent::load_session(result.session_dir).manifest.status, std::string("error"));
+    }
+};
+
+QTEST_GUILESS_MAIN(AgentEndToEndTest)
+#include "test_agent_e2e.moc"
