@@ -127,6 +127,9 @@ class ActCliTest : public QObject {
             run({"capture", "--display", dpy, "--monitor", "0", "--cursor", "-o", out});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         QCOMPARE(vision::read_image(out.toStdString()).size(), (vision::Size{800, 600}));
+        const Result no_output = run({"capture", "--display", dpy});
+        QCOMPARE(no_output.code, 2);
+        QVERIFY2(no_output.err.contains("-o FILE"), qPrintable(no_output.err));
         const Result bad = run({"capture", "--display", dpy, "--monitor", "3", "-o", out});
         QCOMPARE(bad.code, 1);
         QVERIFY2(bad.err.contains("no monitor 3"), qPrintable(bad.err));
