@@ -20,6 +20,7 @@
 
 #include "actuators/x11_actuator.h"
 #include "agent/private_display.h"
+#include "agent/sandbox_process.h"
 #include "vision/x11_screen_source.h"
 
 using namespace deskpilot;
@@ -119,13 +120,49 @@ int main(int argc, char** argv) {
             ++chars;
         }
     }
+    // Typed into the sandbox's text field, so a real toolkit client has to follow the keymap
+    // changes; after each run the field's text is compared with what was sent.
+    agent::SandboxProcess sandbox({.executable = agent::default_sandbox_path(),
+                                   .display = name,
+                                   .geometry = vision::Rect{0, 0, 1500, 1000}});
+    const auto field = sandbox.widget_rect("name")->center();
+    auto field_text = [&](const std::string& expected) {
+        const auto e = sandbox.wait_for_event(
+            [&](const nlohmann::json& j) {
+                return j.value("event", "") == "text" && j.value("widget", "") == "name" &&
+                       j.value("value", "") == expected;
+            },
+            std::chrono::milliseconds(3000));
+        return e.has_value();
+    };
+    auto clear = [&] {
+        hands.click(field);
+        hands.hotkey({"ctrl", "a"});
+        hands.hotkey({"backspace"});
+        field_text("");
+    };
     const int reps = std::max(3, iterations / 10);
-    const double type_ms = median_ms(reps, [&] { hands.type_text(text); });
-    const double xdo_type_ms = median_ms(reps, [&] {
+    int ours_ok = 0, xdo_ok = 0;
+    std::vector<double> ours_ms, xdo_ms;
+    for (int r = 0; r < reps; ++r) {
+        clear();
+        auto t0 = Clock::now();
+        hands.type_text(text);
+        ours_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        ours_ok += field_text(text);
+        clear();
+        t0 = Clock::now();
         xdotool(name, {"type", "--delay", "0", text});
-    });
-    const double ours_cps = 200 / (type_ms / 1000), xdo_cps = 200 / (xdo_type_ms / 1000);
+        xdo_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        xdo_ok += field_text(text);
+    }
+    std::sort(ours_ms.begin(), ours_ms.end());
+    std::sort(xdo_ms.begin(), xdo_ms.end());
+    const double ours_cps = 200 / (ours_ms[reps / 2] / 1000),
+                 xdo_cps = 200 / (xdo_ms[reps / 2] / 1000);
     std::printf("%-34s %10.0f c/s  %-20s %10.0f c/s  ratio %6.1fx\n", "  typing 200 mixed chars",
-                ours_cps, "xdotool", xdo_cps, ours_cps / xdo_cps);
+                ours_cps, "xdotool --delay 0", xdo_cps, ours_cps / xdo_cps);
+    std::printf("  text arrived exactly: X11Actuator %d/%d, xdotool %d/%d\n", ours_ok, reps, xdo_ok,
+                reps);
     return 0;
 }
