@@ -261,7 +261,8 @@ class X11ActuatorTest : public QObject {
         QVERIFY_THROWS_EXCEPTION(actuators::ActuatorError, f.act.move({99999, 0}));
         // Counts below one are refused too, before the pointer moves.
         QVERIFY_THROWS_EXCEPTION(actuators::ActuatorError, f.act.click(save, MouseButton::left, 0));
-        QVERIFY_THROWS_EXCEPTION(actuators::ActuatorError, f.act.scroll(save, ScrollDirection::up, 0));
+        QVERIFY_THROWS_EXCEPTION(actuators::ActuatorError,
+                                 f.act.scroll(save, ScrollDirection::up, 0));
         QVERIFY_THROWS_EXCEPTION(actuators::ActuatorError, f.act.hotkey({}));
         QCOMPARE(f.act.pointer_position(), start);
         f.act.click(save);
