@@ -38,14 +38,6 @@ json widget(const json& layout, const std::string& name) {
     return nullptr;
 }
 
-// The last "text" event of `field`, or "" when there is none.
-std::string last_text(agent::SandboxProcess& sandbox, const std::string& field) {
-    std::string value;
-    for (const auto& e : sandbox.events())
-        if (e.value("event", "") == "text" && e.value("widget", "") == field) value = e.at("value");
-    return value;
-}
-
 QString run_tool(const QString& program, const QStringList& args) {
     QProcess p;
     p.start(program, args);
