@@ -18,6 +18,8 @@ packages=(
   qt6-base-dev qt6-base-dev-tools qt6-qpa-plugins libgl-dev
   # a private X server and its helpers for tests and the demo
   xvfb xauth x11-xkb-utils x11-utils x11-xserver-utils xkb-data
+  # Xorg with the dummy driver: monitors side by side and RandR resizes, which Xvfb cannot do
+  xserver-xorg-core xserver-xorg-video-dummy
   fonts-dejavu-core fontconfig
   # benchmarks
   libbenchmark-dev xdotool

@@ -2,6 +2,7 @@
 // action JSON of DESIGN.md. Every action is parsed and checked before the first is performed,
 // so a typo in the third action does not leave the first two done.
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "actuators/dry_run_actuator.h"
@@ -43,6 +44,12 @@ class ActCommand : public Command {
                     kExitUsage);
             }
         }
+        // Under Wayland we reach only XWayland: native Wayland windows are invisible to X11.
+        if (const char* wl = std::getenv("WAYLAND_DISPLAY"); wl && *wl)
+            std::fprintf(
+                stderr,
+                "deskpilot %s: Wayland session: only XWayland windows can be seen and driven\n",
+                name().c_str());
         std::unique_ptr<actuators::Actuator> actuator;
         actuators::DryRunActuator* dry = nullptr;
         if (dry_run_) {

@@ -1,6 +1,7 @@
 // deskpilot capture -o FILE [--monitor N] [--cursor] [--display :N]: one screenshot of the
 // whole screen or of one monitor; --list-monitors prints the monitors instead.
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli/command_registry.h"
 #include "vision/image_io.h"
@@ -26,6 +27,11 @@ class CaptureCommand : public Command {
     }
 
     int run() override {
+        // Under Wayland we reach only XWayland: native Wayland windows are invisible to X11.
+        if (const char* wl = std::getenv("WAYLAND_DISPLAY"); wl && *wl)
+            std::fprintf(stderr,
+                         "deskpilot %s: Wayland session: only XWayland windows can be captured\n",
+                         name().c_str());
         vision::X11ScreenSource source(display_);
         if (list_monitors_) {
             for (const auto& m : source.monitors())

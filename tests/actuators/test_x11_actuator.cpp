@@ -38,14 +38,6 @@ json widget(const json& layout, const std::string& name) {
     return nullptr;
 }
 
-// The last "text" event of `field`, or "" when there is none.
-std::string last_text(agent::SandboxProcess& sandbox, const std::string& field) {
-    std::string value;
-    for (const auto& e : sandbox.events())
-        if (e.value("event", "") == "text" && e.value("widget", "") == field) value = e.at("value");
-    return value;
-}
-
 QString run_tool(const QString& program, const QStringList& args) {
     QProcess p;
     p.start(program, args);
@@ -259,6 +251,11 @@ class X11ActuatorTest : public QObject {
         QVERIFY_THROWS_EXCEPTION(actuators::ActuatorError,
                                  f.act.scroll({10, 900}, ScrollDirection::down, 1));
         QVERIFY_THROWS_EXCEPTION(actuators::ActuatorError, f.act.move({99999, 0}));
+        // Counts below one are refused too, before the pointer moves.
+        QVERIFY_THROWS_EXCEPTION(actuators::ActuatorError, f.act.click(save, MouseButton::left, 0));
+        QVERIFY_THROWS_EXCEPTION(actuators::ActuatorError,
+                                 f.act.scroll(save, ScrollDirection::up, 0));
+        QVERIFY_THROWS_EXCEPTION(actuators::ActuatorError, f.act.hotkey({}));
         QCOMPARE(f.act.pointer_position(), start);
         f.act.click(save);
         QVERIFY(f.sandbox->wait_for_event(is_event("clicked", {{"widget", "save"}}), kTimeout));

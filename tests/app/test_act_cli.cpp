@@ -17,8 +17,13 @@ struct Result {
     QString err;
 };
 
-Result run(const QStringList& args) {
+Result run(const QStringList& args, const QString& wayland_display = {}) {
     QProcess p;
+    if (!wayland_display.isEmpty()) {
+        auto env = QProcessEnvironment::systemEnvironment();
+        env.insert("WAYLAND_DISPLAY", wayland_display);
+        p.setProcessEnvironment(env);
+    }
     p.start(QString::fromStdString(testing::deskpilot_executable().string()), args);
     p.waitForFinished(30000);
     return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()),
@@ -121,12 +126,20 @@ class ActCliTest : public QObject {
         const Result list = run({"capture", "--display", dpy, "--list-monitors"});
         QCOMPARE(list.code, 0);
         QVERIFY2(list.out.contains("800x600+0+0 primary"), qPrintable(list.out));
+        QVERIFY(!list.err.contains("XWayland"));
+        // Under a Wayland session the user is told that only XWayland windows are reachable.
+        const Result wayland = run({"capture", "--display", dpy, "--list-monitors"}, "wayland-0");
+        QCOMPARE(wayland.code, 0);
+        QVERIFY2(wayland.err.contains("only XWayland windows"), qPrintable(wayland.err));
         QTemporaryDir dir;
         const QString out = dir.filePath("m0.png");
         const Result r =
             run({"capture", "--display", dpy, "--monitor", "0", "--cursor", "-o", out});
         QVERIFY2(r.code == 0, qPrintable(r.err));
         QCOMPARE(vision::read_image(out.toStdString()).size(), (vision::Size{800, 600}));
+        const Result no_output = run({"capture", "--display", dpy});
+        QCOMPARE(no_output.code, 2);
+        QVERIFY2(no_output.err.contains("-o FILE"), qPrintable(no_output.err));
         const Result bad = run({"capture", "--display", dpy, "--monitor", "3", "-o", out});
         QCOMPARE(bad.code, 1);
         QVERIFY2(bad.err.contains("no monitor 3"), qPrintable(bad.err));
