@@ -38,9 +38,14 @@ double changed_fraction(const Frame& a, const Frame& b, const DiffOptions& optio
     return total ? static_cast<double>(changed) / static_cast<double>(total) : 0.0;
 }
 
-std::optional<PatchMatch> locate_patch(const Frame& recorded, const Frame& live, Point at, int patch_size,
-                                       int search_radius) {
-    if (recorded.empty() || live.empty()) return std::nullopt;
+namespace {
+
+struct Located {
+    PatchMatch match;
+    bool unique = false;  // the best place beats every other place clearly
+};
+
+std::optional<Located> locate_once(const Frame& recorded, const Frame& live, Point at, int patch_size, int search_radius) {
     const int half = patch_size / 2;
     // The patch, clipped to the recorded frame; remember where `at` sits inside it.
     cv::Rect patch(at.x - half, at.y - half, patch_size, patch_size);
@@ -55,28 +60,53 @@ std::optional<PatchMatch> locate_patch(const Frame& recorded, const Frame& live,
 
     const cv::Mat templ = gray_view(recorded, patch);
     const cv::Mat search = gray_view(live, window);
-    cv::Mat scores;
-    // TM_CCOEFF_NORMED is undefined on a flat template (zero variance); TM_CCORR_NORMED is not.
+    // TM_CCOEFF_NORMED is undefined on a flat template (zero variance); TM_SQDIFF_NORMED is not.
     cv::Scalar mean, stddev;
     cv::meanStdDev(templ, mean, stddev);
-    const int method = stddev[0] < 1.0 ? cv::TM_SQDIFF_NORMED : cv::TM_CCOEFF_NORMED;
-    cv::matchTemplate(search, templ, scores, method);
-    double min_value, max_value;
-    cv::Point min_loc, max_loc;
-    cv::minMaxLoc(scores, &min_value, &max_value, &min_loc, &max_loc);
-    const bool lower_is_better = method == cv::TM_SQDIFF_NORMED;
-    const cv::Point best = lower_is_better ? min_loc : max_loc;
+    const bool flat = stddev[0] < 1.0;
+    cv::Mat scores;
+    cv::matchTemplate(search, templ, scores, flat ? cv::TM_SQDIFF_NORMED : cv::TM_CCOEFF_NORMED);
+    if (flat) scores = 1.0 - scores;  // higher is better from here on
+
+    double best_score;
+    cv::Point best;
+    cv::minMaxLoc(scores, nullptr, &best_score, nullptr, &best);
     // Prefer the recorded position when it scores as well as the best (flat regions tie).
     const cv::Point home(patch.x - window.x, patch.y - window.y);
-    cv::Point chosen = best;
-    double score = lower_is_better ? 1.0 - min_value : max_value;
-    const double home_value = scores.at<float>(home.y, home.x);
-    const double home_score = lower_is_better ? 1.0 - home_value : home_value;
-    if (home_score >= score - 1e-4) {
-        chosen = home;
-        score = home_score;
+    if (home.x < scores.cols && home.y < scores.rows && scores.at<float>(home.y, home.x) >= best_score - 1e-4) {
+        best = home;
+        best_score = scores.at<float>(home.y, home.x);
     }
-    return PatchMatch{{window.x + chosen.x + offset.x, window.y + chosen.y + offset.y}, score};
+    // The runner-up away from the best place: if it is nearly as good, the match is ambiguous
+    // (a patch inside a long text field matches all along it).
+    cv::Mat masked = scores.clone();
+    const int keep_out = std::max(3, patch_size / 16);
+    cv::rectangle(masked, cv::Rect(best.x - keep_out, best.y - keep_out, 2 * keep_out + 1, 2 * keep_out + 1),
+                  cv::Scalar(-2.0), cv::FILLED);
+    double second = -2.0;
+    cv::minMaxLoc(masked, nullptr, &second);
+    Located located;
+    located.match = {{window.x + best.x + offset.x, window.y + best.y + offset.y}, best_score};
+    located.unique = best_score - second >= 0.02;
+    return located;
+}
+
+}  // namespace
+
+std::optional<PatchMatch> locate_patch(const Frame& recorded, const Frame& live, Point at, int patch_size,
+                                       int search_radius) {
+    if (recorded.empty() || live.empty()) return std::nullopt;
+    // Coarse context only when needed: a larger patch takes in labels and borders around a
+    // featureless target and makes its position unambiguous.
+    std::optional<Located> result;
+    for (int size = patch_size; size <= patch_size * 4; size *= 2) {
+        const auto attempt = locate_once(recorded, live, at, size, search_radius);
+        if (!attempt) break;
+        result = attempt;
+        if (attempt->unique) break;
+    }
+    if (!result) return std::nullopt;
+    return result->match;
 }
 
 }  // namespace deskpilot::vision

@@ -153,6 +153,7 @@ struct AgentStack {
         c.settle.quiet = std::chrono::milliseconds(150);
         c.settle.max = std::chrono::milliseconds(2000);
         c.manifest.model = "ui-tars-1.5-7b";
+        c.manifest.endpoint_host = "127.0.0.1:" + std::to_string(server->port());
         return c;
     }
 

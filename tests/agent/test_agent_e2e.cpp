@@ -6,77 +6,27 @@
 #include <QtTest>
 
 #include "agent_fixture.h"
+#include "form_task.h"
 
 using namespace deskpilot;
 using namespace deskpilot::testing;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-namespace {
-
-bool event_is(const json& e, const std::string& event, const std::string& widget = {}) {
-    return e.value("event", "") == event && (widget.empty() || e.value("widget", "") == widget);
-}
-
-std::string click(AgentStack& s, const std::string& widget, vision::Size image, const std::string& thought) {
-    return "Thought: " + thought + "\nAction: click(start_box=" + box(s.center(widget), s.screen_size, image) + ")";
-}
-
-}  // namespace
 
 class AgentEndToEndTest : public QObject {
     Q_OBJECT
 private slots:
     void formTaskCompletes() {
         AgentStack s;
-        s.server->set_handler([&](const RecordedRequest& r) {
-            const vision::Size image = data_url_image_size(r.image_urls().back());
-            const int n = assistant_turns(r);
-            auto rect = [&](const std::string& w) { return *s.sandbox->widget_rect(w); };
-            switch (n) {
-                case 0: return ScriptedReply::answer(click(s, "name", image, "I click the name field."));
-                case 1: return ScriptedReply::answer("Thought: I type the name.\nAction: type(content='Ada Lovelace')");
-                case 2: return ScriptedReply::answer(click(s, "combo", image, "I open the colour list."));
-                case 3: return ScriptedReply::answer("Thought: Move down one entry.\nAction: hotkey(key='down')");
-                case 4: return ScriptedReply::answer("Thought: Choose it.\nAction: hotkey(key='enter')");
-                case 5: return ScriptedReply::answer(click(s, "agree", image, "I tick the checkbox."));
-                case 6: {
-                    const auto r6 = rect("slider");
-                    const vision::Point from{r6.x + 6, r6.y + r6.height / 2}, to{r6.x + r6.width * 8 / 10, r6.y + r6.height / 2};
-                    return ScriptedReply::answer("Thought: Drag the slider.\nAction: drag(start_box=" + box(from, s.screen_size, image) +
-                                                 ", end_box=" + box(to, s.screen_size, image) + ")");
-                }
-                case 7:
-                    return ScriptedReply::answer("Thought: Scroll the list.\nAction: scroll(start_box=" +
-                                                 box(s.center("list"), s.screen_size, image) + ", direction='down')");
-                case 8: {
-                    // The first item the scroll brought into view.
-                    for (const auto& w : s.sandbox->widgets())
-                        if (w.value("role", "") == "list_item" && w.value("visible", false) && w.value("index", 0) >= 10) {
-                            const auto& b = w.at("rect");
-                            const vision::Point p{b[0].get<int>() + b[2].get<int>() / 2, b[1].get<int>() + b[3].get<int>() / 2};
-                            return ScriptedReply::answer("Thought: Open it.\nAction: left_double(start_box=" +
-                                                         box(p, s.screen_size, image) + ")");
-                        }
-                    return ScriptedReply::answer("Thought: the list did not scroll\nAction: finished(content='failed')");
-                }
-                case 9: return ScriptedReply::answer("Thought: Save.\nAction: hotkey(key='ctrl s')");
-                default: return ScriptedReply::answer("Thought: All done.\nAction: finished(content='Form filled and saved')");
-            }
-        });
+        s.server->set_handler([&](const RecordedRequest& r) { return form_task_reply(s, r); });
         AgentRun run(s, s.config("Fill in the form and save it"));
         const auto result = run.join();
         QVERIFY2(result.status == agent::RunStatus::finished, (result.message + "\n" + s.observer.dump()).c_str());
         QVERIFY2(result.message == "Form filled and saved", (result.message + "\n" + s.observer.dump()).c_str());
         QCOMPARE(result.steps, 11);
 
-        QVERIFY(s.has_event([](const json& e) { return event_is(e, "text", "name") && e["value"] == "Ada Lovelace"; }));
-        QVERIFY(s.has_event([](const json& e) { return event_is(e, "combo") && e["index"] == 1; }));
-        QVERIFY(s.has_event([](const json& e) { return event_is(e, "checked", "agree") && e["value"] == true; }));
-        QVERIFY(s.has_event([](const json& e) { return event_is(e, "slider") && e["value"].get<int>() >= 70; }));
-        QVERIFY(s.has_event([](const json& e) { return event_is(e, "scroll", "list") && e["value"].get<int>() > 0; }));
-        QVERIFY(s.has_event([](const json& e) { return event_is(e, "opened", "list") && e["item"].get<int>() >= 10; }));
-        QVERIFY(s.has_event([](const json& e) { return event_is(e, "shortcut") && e["seq"] == "Ctrl+S"; }));
+        QVERIFY2(form_task_done(*s.sandbox).empty(), form_task_done(*s.sandbox).c_str());
 
         const auto session = agent::load_session(result.session_dir);
         QCOMPARE(session.manifest.status, std::string("finished"));
