@@ -1,5 +1,6 @@
 #include "planner/parser.h"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -47,7 +48,7 @@ class ActionBuilder {
         Action action;
         action.type = *type;
         const ActionShape shape = shape_of(*type);
-        used_.assign(call_.arguments.size(), false);
+        used_ = 0;
         if (shape.point) action.point = point("start_box", action);
         if (shape.end_point) action.end = point("end_box", action);
         if (shape.keys) {
@@ -94,7 +95,7 @@ class ActionBuilder {
             action.app_name = trimmed(app->value);
         }
         for (std::size_t i = 0; i < call_.arguments.size(); ++i)
-            if (!used_[i] && !call_.arguments[i].value.empty())
+            if (!(i < 64 && (used_ >> i) & 1) && !call_.arguments[i].value.empty())
                 step_.warnings.push_back(prefix() + "ignored argument '" + call_.arguments[i].name +
                                          "' of " + call_.name);
         return action;
@@ -111,11 +112,11 @@ class ActionBuilder {
                           : call_.name + ": ";
     }
 
-    const RawArgument* any_of(std::initializer_list<std::string> names) {
-        for (const std::string& name : names)
+    const RawArgument* any_of(std::initializer_list<std::string_view> names) {
+        for (std::string_view name : names)
             for (std::size_t i = 0; i < call_.arguments.size(); ++i)
                 if (call_.arguments[i].name == name) {
-                    used_[i] = true;
+                    if (i < 64) used_ |= std::uint64_t{1} << i;
                     return &call_.arguments[i];
                 }
         return nullptr;
@@ -148,18 +149,19 @@ class ActionBuilder {
     int count_;
     const CoordinateMapper& mapper_;
     Step& step_;
-    std::vector<bool> used_;
+    std::uint64_t used_ = 0;  // arguments read, by index
 };
 
 }  // namespace
 
-Step build_step(std::string_view response, const RawResponse& raw, const CoordinateMapper& mapper) {
+Step build_step(std::string_view response, RawResponse raw, const CoordinateMapper& mapper) {
     Step step;
     step.raw = std::string(response);
-    step.thought = raw.thought;
-    step.reflection = raw.reflection;
-    step.reasoning = raw.reasoning;
-    step.summary = raw.summary;
+    step.thought = std::move(raw.thought);
+    step.reflection = std::move(raw.reflection);
+    step.reasoning = std::move(raw.reasoning);
+    step.summary = std::move(raw.summary);
+    step.actions.reserve(raw.calls.size());
     const int count = static_cast<int>(raw.calls.size());
     for (int i = 0; i < count; ++i)
         step.actions.push_back(

@@ -199,6 +199,7 @@ CallResult scan_call(const Source& src, std::size_t pos) {
             argument.value = std::string(trim(s.substr(pos, i - pos)));
             pos = i;
         }
+        if (call.arguments.empty()) call.arguments.reserve(4);
         call.arguments.push_back(std::move(argument));
         pos = skip_ws(s, pos);
         if (pos >= s.size()) break;
