@@ -57,7 +57,7 @@ class ActionBuilder {
             if (!key)
                 fail(std::string(to_string(*type)) + " needs key='…'", call_.position, call_.text);
             std::string current;
-            for (char c : lower(key->value)) {
+            for (char c : lower(key->text())) {
                 if (c == ' ' || c == '\t' || c == '\n') {
                     if (!current.empty()) action.keys.push_back(std::move(current));
                     current.clear();
@@ -73,26 +73,26 @@ class ActionBuilder {
         if (shape.text) {
             const RawArgument* content = any_of({"content", "text"});
             if (!content) fail("type needs content='…'", call_.position, call_.text);
-            action.text = content->value;
+            action.text = content->text();
         } else if (*type == ActionType::finished || *type == ActionType::call_user) {
             if (const RawArgument* content = any_of({"content", "text"}))
-                action.text = content->value;
+                action.text = content->text();
         }
         if (shape.direction) {
             const RawArgument* direction = any_of({"direction"});
             if (!direction)
                 fail("scroll needs direction='up|down|left|right'", call_.position, call_.text);
-            action.direction = lower(trimmed(direction->value));
+            action.direction = lower(trimmed(direction->text()));
             if (action.direction != "up" && action.direction != "down" &&
                 action.direction != "left" && action.direction != "right")
-                fail("direction must be up, down, left or right, not '" + direction->value + "'",
+                fail("direction must be up, down, left or right, not '" + direction->text() + "'",
                      direction->position, call_.text);
         }
         if (shape.app_name) {
             const RawArgument* app = any_of({"app_name"});
-            if (!app || trimmed(app->value).empty())
+            if (!app || trimmed(app->text()).empty())
                 fail("open_app needs app_name='…'", call_.position, call_.text);
-            action.app_name = trimmed(app->value);
+            action.app_name = trimmed(app->text());
         }
         for (std::size_t i = 0; i < call_.arguments.size(); ++i)
             if (!(i < 64 && (used_ >> i) & 1) && !call_.arguments[i].value.empty())

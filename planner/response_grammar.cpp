@@ -3,6 +3,7 @@
 // kMaxActionMarkers × its length.
 #include "planner/response_grammar.h"
 
+#include <array>
 #include <optional>
 
 #include "planner/parse_error.h"
@@ -175,7 +176,8 @@ CallResult scan_call(const Source& src, std::size_t pos) {
             }
             if (!closed)
                 return fail("unterminated string in argument '" + argument.name + "'", pos);
-            argument.value = unescape_python(s.substr(pos + 1, i - pos - 1));
+            argument.value = s.substr(pos + 1, i - pos - 1);
+            argument.python_string = true;
             pos = i + 1;
         } else if (c == '(' || c == '[') {
             // Unquoted coordinates: (x,y) or [x1, y1, x2, y2].
@@ -190,13 +192,13 @@ CallResult scan_call(const Source& src, std::size_t pos) {
             }
             if (i >= s.size())
                 return fail("unbalanced brackets in argument '" + argument.name + "'", pos);
-            argument.value = std::string(s.substr(pos, i + 1 - pos));
+            argument.value = s.substr(pos, i + 1 - pos);
             pos = i + 1;
         } else {
             // A bare token: a number, a word, or unquoted <point>x y</point>.
             std::size_t i = pos;
             while (i < s.size() && s[i] != ',' && s[i] != ')' && s[i] != '\n') ++i;
-            argument.value = std::string(trim(s.substr(pos, i - pos)));
+            argument.value = trim(s.substr(pos, i - pos));
             pos = i;
         }
         if (call.arguments.empty()) call.arguments.reserve(4);
@@ -296,12 +298,30 @@ struct Marker {
 
 // "Action:" / "Action：" not preceded by an identifier character (so not "Action_Summary:", not
 // "NoAction:").
-std::vector<Marker> find_markers(std::string_view s) {
-    std::vector<Marker> markers;
+// Up to kMaxActionMarkers + 1 markers (one more tells there are too many), without allocating.
+struct Markers {
+    std::array<Marker, kMaxActionMarkers + 1> items;
+    std::size_t count = 0;
+    bool empty() const { return count == 0; }
+    std::size_t size() const { return count; }
+    const Marker& back() const { return items[count - 1]; }
+    const Marker& operator[](std::size_t i) const { return items[i]; }
+    const Marker* begin() const { return items.data(); }
+    const Marker* end() const { return items.data() + count; }
+    void push_back(Marker m) {
+        if (count < items.size()) items[count++] = m;
+    }
+};
+
+Markers find_markers(std::string_view s) {
+    Markers markers;
     for (std::size_t pos = s.find("Action"); pos != std::string_view::npos;
          pos = s.find("Action", pos + 1)) {
         if (pos > 0 && is_ident_char(s[pos - 1])) continue;
-        if (const std::size_t n = label_at(s, pos, "Action"); n > 0) markers.push_back({pos, n});
+        if (const std::size_t n = label_at(s, pos, "Action"); n > 0) {
+            markers.push_back({pos, n});
+            if (markers.size() > kMaxActionMarkers) break;
+        }
     }
     return markers;
 }
@@ -309,10 +329,9 @@ std::vector<Marker> find_markers(std::string_view s) {
 // Text of a region [0, end) with Action markers; fills thought fields and calls.
 void parse_marked(const Source& src, RawResponse& out, bool o1) {
     const std::string_view s = src.text;
-    const std::vector<Marker> markers = find_markers(s);
+    const Markers markers = find_markers(s);
     if (markers.size() > kMaxActionMarkers)
-        throw ParseError("too many 'Action:' markers (" + std::to_string(markers.size()) +
-                             ", at most " + std::to_string(kMaxActionMarkers) + ")",
+        throw ParseError("too many 'Action:' markers (more than " + std::to_string(kMaxActionMarkers) + ")",
                          src.base + markers[kMaxActionMarkers].pos,
                          s.substr(markers[kMaxActionMarkers].pos, 60));
 
@@ -427,8 +446,7 @@ void parse_seed(std::string_view s, std::size_t base, std::size_t first_block, R
                 RawArgument argument;
                 argument.name =
                     canonical_argument(trim(body.substr(p + 11, arg_name_end - p - 11)));
-                argument.value =
-                    std::string(body.substr(arg_name_end + 1, value_end - arg_name_end - 1));
+                argument.value = body.substr(arg_name_end + 1, value_end - arg_name_end - 1);
                 argument.position = base + p;
                 call.arguments.push_back(std::move(argument));
                 p = value_end + 12;
@@ -446,6 +464,10 @@ void parse_seed(std::string_view s, std::size_t base, std::size_t first_block, R
 }
 
 }  // namespace
+
+std::string RawArgument::text() const {
+    return python_string ? unescape_python(value) : std::string(value);
+}
 
 const RawArgument* RawCall::find(std::string_view argument) const {
     for (const RawArgument& a : arguments)

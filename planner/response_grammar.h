@@ -19,9 +19,14 @@
 namespace deskpilot::planner {
 
 struct RawArgument {
-    std::string name;   // as written, except point/start_point → start_box, end_point → end_box
-    std::string value;  // quoted values already unescaped (Python rules); XML values as written
+    std::string name;  // as written, except point/start_point → start_box, end_point → end_box
+    // The value as written (a view into the response), without its quotes.
+    std::string_view value;
+    bool python_string = false;  // a quoted value: text() decodes its Python escapes
     std::size_t position = 0;  // byte offset of the argument in the response
+
+    // The value as text: Python escapes decoded for a quoted value, XML values as written.
+    std::string text() const;
 };
 
 struct RawCall {
@@ -41,6 +46,7 @@ struct RawResponse {
     std::vector<RawCall> calls;
 };
 
+// The result holds views into `response`: keep the response alive while using it.
 // Throws ParseError for a response with no call, a malformed call, or an unclosed block.
 // Linear in the response size, apart from a bounded number of Action: markers tried.
 RawResponse parse_response_grammar(std::string_view response);
