@@ -36,7 +36,7 @@ double round_even(double v) {
     const double diff = v - f;
     if (diff < 0.5) return f;
     if (diff > 0.5) return f + 1;
-    return std::fmod(f, 2.0) == 0 ? f : f + 1;
+    return f * 0.5 == std::floor(f * 0.5) ? f : f + 1;  // the even neighbour
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "planner/parser.h"
 
+#include <cstddef>
 #include <cstdint>
+#include <memory_resource>
 #include <optional>
 #include <string>
 
@@ -44,7 +46,8 @@ class ActionBuilder {
 
     Action build() {
         const auto type = action_for_name(call_.name);
-        if (!type) fail("unknown action '" + call_.name + "'", call_.position, call_.text);
+        if (!type)
+            fail("unknown action '" + std::string(call_.name) + "'", call_.position, call_.text);
         Action action;
         action.type = *type;
         const ActionShape shape = shape_of(*type);
@@ -96,8 +99,9 @@ class ActionBuilder {
         }
         for (std::size_t i = 0; i < call_.arguments.size(); ++i)
             if (!(i < 64 && (used_ >> i) & 1) && !call_.arguments[i].value.empty())
-                step_.warnings.push_back(prefix() + "ignored argument '" + call_.arguments[i].name +
-                                         "' of " + call_.name);
+                step_.warnings.push_back(prefix() + "ignored argument '" +
+                                         std::string(call_.arguments[i].name) + "' of " +
+                                         std::string(call_.name));
         return action;
     }
 
@@ -108,8 +112,9 @@ class ActionBuilder {
     }
 
     std::string prefix() const {
-        return count_ > 1 ? "action " + std::to_string(index_ + 1) + " (" + call_.name + "): "
-                          : call_.name + ": ";
+        return count_ > 1
+                   ? "action " + std::to_string(index_ + 1) + " (" + std::string(call_.name) + "): "
+                   : std::string(call_.name) + ": ";
     }
 
     const RawArgument* any_of(std::initializer_list<std::string_view> names) {
@@ -125,7 +130,8 @@ class ActionBuilder {
     vision::Point point(const char* name, Action& action) {
         const RawArgument* argument = any_of({name});
         if (!argument || trimmed(argument->value).empty())
-            fail(call_.name + " needs " + name + "='(x,y)'", call_.position, call_.text);
+            fail(std::string(call_.name) + " needs " + name + "='(x,y)'", call_.position,
+                 call_.text);
         std::string problem;
         const auto model = parse_model_point(argument->value, &problem);
         if (!model)
@@ -170,7 +176,10 @@ Step build_step(std::string_view response, RawResponse raw, const CoordinateMapp
 }
 
 Step parse_step(std::string_view response, const CoordinateMapper& mapper) {
-    return build_step(response, parse_response_grammar(response), mapper);
+    // The grammar's calls and arguments are scratch: keep them in a buffer on the stack.
+    std::byte buffer[4096];
+    std::pmr::monotonic_buffer_resource scratch(buffer, sizeof buffer);
+    return build_step(response, parse_response_grammar(response, &scratch), mapper);
 }
 
 }  // namespace deskpilot::planner
