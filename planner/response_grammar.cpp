@@ -479,6 +479,10 @@ RawResponse parse_response_grammar(std::string_view response, std::pmr::memory_r
     std::string_view s = strip_end_tokens(response);
     std::size_t base = static_cast<std::size_t>(s.data() - response.data());
     if (s.empty()) throw ParseError("the response is empty", 0, response.substr(0, 60));
+    if (response.size() > kMaxResponseBytes)
+        throw ParseError("the response is " + std::to_string(response.size()) +
+                             " bytes, more than " + std::to_string(kMaxResponseBytes),
+                         0, response.substr(0, 60));
 
     if (s.starts_with("<think>")) {
         const std::size_t close = s.find("</think>");

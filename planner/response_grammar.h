@@ -75,5 +75,7 @@ RawResponse parse_response_grammar(std::string_view response, std::pmr::memory_r
 
 // At most this many "Action:" markers are tried in one response (bounds the work on hostile input).
 inline constexpr std::size_t kMaxActionMarkers = 256;
+// A longer response is rejected up front (model answers are a few KB; this bounds the work).
+inline constexpr std::size_t kMaxResponseBytes = 1 << 20;
 
 }  // namespace deskpilot::planner

@@ -344,6 +344,8 @@ class ParserTest : public QObject {
         }();
         QVERIFY(error_of(many_markers).contains("too many"));
         QVERIFY(!error_of(std::string(100000, '(')).isEmpty());
+        QVERIFY(error_of("Action: wait()" + std::string(kMaxResponseBytes, ' '))
+                    .contains("more than 1048576"));
         QVERIFY(!error_of("Action: click(start_box=" + std::string(100000, '[')).isEmpty());
         // Every quote but the last is followed by another quote, so only the last one closes.
         const Step quotes =
