@@ -2,7 +2,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <vector>
 
 namespace deskpilot::planner {
 
@@ -31,35 +30,37 @@ bool is_plain_number(std::string_view token) {
 }  // namespace
 
 std::optional<ModelPoint> parse_model_point(std::string_view value, std::string* problem) {
-    // Drop the markup tokens; what remains must be numbers and separators.
-    std::string text;
-    text.reserve(value.size());
-    for (std::size_t i = 0; i < value.size();) {
-        bool skipped = false;
-        for (std::string_view tag :
-             {"<|box_start|>", "<|box_end|>", "<point>", "</point>", "<bbox>", "</bbox>"}) {
-            if (value.substr(i).starts_with(tag)) {
-                text += ' ';
-                i += tag.size();
-                skipped = true;
-                break;
-            }
-        }
-        if (!skipped) text += value[i++];
-    }
-    std::vector<double> numbers;
+    // Markup tokens count as separators; what remains must be numbers and separators.
+    constexpr std::string_view kTags[] = {"<|box_start|>", "<|box_end|>", "<point>",
+                                          "</point>",      "<bbox>",      "</bbox>"};
+    double numbers[4];
+    std::size_t count = 0;
     std::size_t i = 0;
-    while (i < text.size()) {
-        while (i < text.size() && is_separator(text[i])) ++i;
-        if (i >= text.size()) break;
+    const std::size_t n = value.size();
+    while (i < n) {
+        if (is_separator(value[i])) {
+            ++i;
+            continue;
+        }
+        if (value[i] == '<') {
+            bool tag = false;
+            for (std::string_view t : kTags)
+                if (value.substr(i, t.size()) == t) {
+                    i += t.size();
+                    tag = true;
+                    break;
+                }
+            if (tag) continue;
+        }
         std::size_t j = i;
-        while (j < text.size() && !is_separator(text[j])) ++j;
-        const std::string_view token(text.data() + i, j - i);
+        while (j < n && !is_separator(value[j]) && value[j] != '<') ++j;
+        if (j == i) j = i + 1;  // a lone '<' that starts no tag
+        const std::string_view token = value.substr(i, j - i);
         if (!is_plain_number(token)) {
             if (problem) *problem = "'" + std::string(token.substr(0, 40)) + "' is not a number";
             return std::nullopt;
         }
-        if (numbers.size() == 4) {
+        if (count == 4) {
             if (problem) *problem = "more than 4 numbers";
             return std::nullopt;
         }
@@ -72,14 +73,12 @@ std::optional<ModelPoint> parse_model_point(std::string_view value, std::string*
                 *problem = "'" + std::string(token.substr(0, 40)) + "' is not a usable number";
             return std::nullopt;
         }
-        numbers.push_back(number);
+        numbers[count++] = number;
         i = j;
     }
-    if (numbers.size() == 2) return ModelPoint{numbers[0], numbers[1]};
-    if (numbers.size() == 4)
-        return ModelPoint{(numbers[0] + numbers[2]) / 2, (numbers[1] + numbers[3]) / 2};
-    if (problem)
-        *problem = "expected 2 numbers (x,y) or 4 (a box), found " + std::to_string(numbers.size());
+    if (count == 2) return ModelPoint{numbers[0], numbers[1]};
+    if (count == 4) return ModelPoint{(numbers[0] + numbers[2]) / 2, (numbers[1] + numbers[3]) / 2};
+    if (problem) *problem = "expected 2 numbers (x,y) or 4 (a box), found " + std::to_string(count);
     return std::nullopt;
 }
 

@@ -1,5 +1,8 @@
 #include "planner/parser.h"
 
+#include <cstddef>
+#include <cstdint>
+#include <memory_resource>
 #include <optional>
 #include <string>
 
@@ -43,11 +46,12 @@ class ActionBuilder {
 
     Action build() {
         const auto type = action_for_name(call_.name);
-        if (!type) fail("unknown action '" + call_.name + "'", call_.position, call_.text);
+        if (!type)
+            fail("unknown action '" + std::string(call_.name) + "'", call_.position, call_.text);
         Action action;
         action.type = *type;
         const ActionShape shape = shape_of(*type);
-        used_.assign(call_.arguments.size(), false);
+        used_ = 0;
         if (shape.point) action.point = point("start_box", action);
         if (shape.end_point) action.end = point("end_box", action);
         if (shape.keys) {
@@ -56,7 +60,7 @@ class ActionBuilder {
             if (!key)
                 fail(std::string(to_string(*type)) + " needs key='…'", call_.position, call_.text);
             std::string current;
-            for (char c : lower(key->value)) {
+            for (char c : lower(key->text())) {
                 if (c == ' ' || c == '\t' || c == '\n') {
                     if (!current.empty()) action.keys.push_back(std::move(current));
                     current.clear();
@@ -72,31 +76,32 @@ class ActionBuilder {
         if (shape.text) {
             const RawArgument* content = any_of({"content", "text"});
             if (!content) fail("type needs content='…'", call_.position, call_.text);
-            action.text = content->value;
+            action.text = content->text();
         } else if (*type == ActionType::finished || *type == ActionType::call_user) {
             if (const RawArgument* content = any_of({"content", "text"}))
-                action.text = content->value;
+                action.text = content->text();
         }
         if (shape.direction) {
             const RawArgument* direction = any_of({"direction"});
             if (!direction)
                 fail("scroll needs direction='up|down|left|right'", call_.position, call_.text);
-            action.direction = lower(trimmed(direction->value));
+            action.direction = lower(trimmed(direction->text()));
             if (action.direction != "up" && action.direction != "down" &&
                 action.direction != "left" && action.direction != "right")
-                fail("direction must be up, down, left or right, not '" + direction->value + "'",
+                fail("direction must be up, down, left or right, not '" + direction->text() + "'",
                      direction->position, call_.text);
         }
         if (shape.app_name) {
             const RawArgument* app = any_of({"app_name"});
-            if (!app || trimmed(app->value).empty())
+            if (!app || trimmed(app->text()).empty())
                 fail("open_app needs app_name='…'", call_.position, call_.text);
-            action.app_name = trimmed(app->value);
+            action.app_name = trimmed(app->text());
         }
         for (std::size_t i = 0; i < call_.arguments.size(); ++i)
-            if (!used_[i] && !call_.arguments[i].value.empty())
-                step_.warnings.push_back(prefix() + "ignored argument '" + call_.arguments[i].name +
-                                         "' of " + call_.name);
+            if (!(i < 64 && (used_ >> i) & 1) && !call_.arguments[i].value.empty())
+                step_.warnings.push_back(prefix() + "ignored argument '" +
+                                         std::string(call_.arguments[i].name) + "' of " +
+                                         std::string(call_.name));
         return action;
     }
 
@@ -107,15 +112,16 @@ class ActionBuilder {
     }
 
     std::string prefix() const {
-        return count_ > 1 ? "action " + std::to_string(index_ + 1) + " (" + call_.name + "): "
-                          : call_.name + ": ";
+        return count_ > 1
+                   ? "action " + std::to_string(index_ + 1) + " (" + std::string(call_.name) + "): "
+                   : std::string(call_.name) + ": ";
     }
 
-    const RawArgument* any_of(std::initializer_list<std::string> names) {
-        for (const std::string& name : names)
+    const RawArgument* any_of(std::initializer_list<std::string_view> names) {
+        for (std::string_view name : names)
             for (std::size_t i = 0; i < call_.arguments.size(); ++i)
                 if (call_.arguments[i].name == name) {
-                    used_[i] = true;
+                    if (i < 64) used_ |= std::uint64_t{1} << i;
                     return &call_.arguments[i];
                 }
         return nullptr;
@@ -124,7 +130,8 @@ class ActionBuilder {
     vision::Point point(const char* name, Action& action) {
         const RawArgument* argument = any_of({name});
         if (!argument || trimmed(argument->value).empty())
-            fail(call_.name + " needs " + name + "='(x,y)'", call_.position, call_.text);
+            fail(std::string(call_.name) + " needs " + name + "='(x,y)'", call_.position,
+                 call_.text);
         std::string problem;
         const auto model = parse_model_point(argument->value, &problem);
         if (!model)
@@ -148,18 +155,19 @@ class ActionBuilder {
     int count_;
     const CoordinateMapper& mapper_;
     Step& step_;
-    std::vector<bool> used_;
+    std::uint64_t used_ = 0;  // arguments read, by index
 };
 
 }  // namespace
 
-Step build_step(std::string_view response, const RawResponse& raw, const CoordinateMapper& mapper) {
+Step build_step(std::string_view response, RawResponse raw, const CoordinateMapper& mapper) {
     Step step;
     step.raw = std::string(response);
-    step.thought = raw.thought;
-    step.reflection = raw.reflection;
-    step.reasoning = raw.reasoning;
-    step.summary = raw.summary;
+    step.thought = std::move(raw.thought);
+    step.reflection = std::move(raw.reflection);
+    step.reasoning = std::move(raw.reasoning);
+    step.summary = std::move(raw.summary);
+    step.actions.reserve(raw.calls.size());
     const int count = static_cast<int>(raw.calls.size());
     for (int i = 0; i < count; ++i)
         step.actions.push_back(
@@ -168,7 +176,10 @@ Step build_step(std::string_view response, const RawResponse& raw, const Coordin
 }
 
 Step parse_step(std::string_view response, const CoordinateMapper& mapper) {
-    return build_step(response, parse_response_grammar(response), mapper);
+    // The grammar's calls and arguments are scratch: keep them in a buffer on the stack.
+    std::byte buffer[4096];
+    std::pmr::monotonic_buffer_resource scratch(buffer, sizeof buffer);
+    return build_step(response, parse_response_grammar(response, &scratch), mapper);
 }
 
 }  // namespace deskpilot::planner

@@ -48,6 +48,7 @@ long long read_hex(std::string_view body, std::size_t i, int digits) {
 }  // namespace
 
 std::string unescape_python(std::string_view body) {
+    if (body.find('\\') == std::string_view::npos) return std::string(body);
     std::string out;
     out.reserve(body.size());
     for (std::size_t i = 0; i < body.size(); ++i) {

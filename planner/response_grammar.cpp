@@ -3,6 +3,7 @@
 // kMaxActionMarkers × its length.
 #include "planner/response_grammar.h"
 
+#include <array>
 #include <optional>
 
 #include "planner/parse_error.h"
@@ -30,15 +31,18 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
+// Compares the first byte inline before calling memcmp: most candidates fail on it.
 bool starts_with(std::string_view s, std::size_t pos, std::string_view prefix) {
-    return pos <= s.size() && s.substr(pos).starts_with(prefix);
+    if (pos >= s.size() || prefix.empty()) return pos <= s.size() && prefix.empty();
+    return s[pos] == prefix[0] && s.size() - pos >= prefix.size() &&
+           s.compare(pos, prefix.size(), prefix) == 0;
 }
 
 // A label such as "Thought" followed by ':' or the full-width '：'; returns the length matched.
 std::size_t label_at(std::string_view s, std::size_t pos, std::string_view label) {
     if (!starts_with(s, pos, label)) return 0;
     const std::size_t after = pos + label.size();
-    if (starts_with(s, after, ":")) return label.size() + 1;
+    if (after < s.size() && s[after] == ':') return label.size() + 1;
     if (starts_with(s, after, kFullWidthColon)) return label.size() + kFullWidthColon.size();
     return 0;
 }
@@ -54,6 +58,7 @@ std::size_t find_label(std::string_view s, std::string_view label, std::size_t f
 struct Source {
     std::string_view text;
     std::size_t base = 0;
+    std::pmr::memory_resource* memory = std::pmr::get_default_resource();
 };
 
 struct Failure {
@@ -63,7 +68,7 @@ struct Failure {
 };
 
 struct CallResult {
-    std::optional<RawCall> call;
+    bool ok = false;
     std::size_t end = 0;
     Failure failure;
 };
@@ -109,15 +114,16 @@ bool quote_closes(std::string_view s, std::size_t pos) {
     return j < s.size() && s[j] == '=';
 }
 
-std::string canonical_argument(std::string_view name) {
+std::string_view canonical_argument(std::string_view name) {
     if (name == "point" || name == "start_point") return "start_box";
     if (name == "end_point") return "end_box";
-    return std::string(name);
+    return name;
 }
 
 // Scans one call `name(arg=value, …)` at pos. A missing final ')' at the very end is accepted
 // (truncated output; the Python parser appends it too).
-CallResult scan_call(const Source& src, std::size_t pos) {
+// Fills `call` (the caller's slot, so a call is built in place, not moved around).
+CallResult scan_call(const Source& src, std::size_t pos, RawCall& call) {
     const std::string_view s = src.text;
     CallResult result;
     auto fail = [&](std::string problem, std::size_t at) {
@@ -129,12 +135,11 @@ CallResult scan_call(const Source& src, std::size_t pos) {
     const std::size_t name_end = scan_ident(s, pos);
     if (name_end == pos)
         return fail("expected an action call such as click(start_box='(100,200)')", pos);
-    RawCall call;
-    call.name = std::string(s.substr(pos, name_end - pos));
+    call.name = s.substr(pos, name_end - pos);
     call.position = src.base + start;
     pos = skip_blanks(s, name_end);
     if (pos >= s.size() || s[pos] != '(')
-        return fail("expected '(' after the action name '" + call.name + "'", pos);
+        return fail("expected '(' after the action name '" + std::string(call.name) + "'", pos);
     ++pos;
     for (;;) {
         pos = skip_ws(s, pos);
@@ -146,7 +151,8 @@ CallResult scan_call(const Source& src, std::size_t pos) {
         const std::size_t arg_start = pos;
         const std::size_t arg_name_end = scan_ident(s, pos);
         if (arg_name_end == pos)
-            return fail("expected an argument name or ')' in " + call.name + "(…)", pos);
+            return fail("expected an argument name or ')' in " + std::string(call.name) + "(…)",
+                        pos);
         RawArgument argument;
         argument.name = canonical_argument(s.substr(pos, arg_name_end - pos));
         argument.position = src.base + arg_start;
@@ -157,7 +163,8 @@ CallResult scan_call(const Source& src, std::size_t pos) {
                         pos);
         pos = skip_ws(s, pos + 1);
         if (pos >= s.size())
-            return fail("missing value for argument '" + argument.name + "'", arg_start);
+            return fail("missing value for argument '" + std::string(argument.name) + "'",
+                        arg_start);
         const char c = s[pos];
         if (c == '\'' || c == '"') {
             std::size_t i = pos + 1;
@@ -174,8 +181,10 @@ CallResult scan_call(const Source& src, std::size_t pos) {
                 ++i;
             }
             if (!closed)
-                return fail("unterminated string in argument '" + argument.name + "'", pos);
-            argument.value = unescape_python(s.substr(pos + 1, i - pos - 1));
+                return fail("unterminated string in argument '" + std::string(argument.name) + "'",
+                            pos);
+            argument.value = s.substr(pos + 1, i - pos - 1);
+            argument.python_string = true;
             pos = i + 1;
         } else if (c == '(' || c == '[') {
             // Unquoted coordinates: (x,y) or [x1, y1, x2, y2].
@@ -189,16 +198,18 @@ CallResult scan_call(const Source& src, std::size_t pos) {
                 }
             }
             if (i >= s.size())
-                return fail("unbalanced brackets in argument '" + argument.name + "'", pos);
-            argument.value = std::string(s.substr(pos, i + 1 - pos));
+                return fail("unbalanced brackets in argument '" + std::string(argument.name) + "'",
+                            pos);
+            argument.value = s.substr(pos, i + 1 - pos);
             pos = i + 1;
         } else {
             // A bare token: a number, a word, or unquoted <point>x y</point>.
             std::size_t i = pos;
             while (i < s.size() && s[i] != ',' && s[i] != ')' && s[i] != '\n') ++i;
-            argument.value = std::string(trim(s.substr(pos, i - pos)));
+            argument.value = trim(s.substr(pos, i - pos));
             pos = i;
         }
+        if (call.arguments.empty()) call.arguments.reserve(4);
         call.arguments.push_back(std::move(argument));
         pos = skip_ws(s, pos);
         if (pos >= s.size()) break;
@@ -207,16 +218,19 @@ CallResult scan_call(const Source& src, std::size_t pos) {
             continue;
         }
         if (s[pos] == ')') continue;
-        return fail("expected ',' or ')' after argument '" + call.arguments.back().name + "'", pos);
+        return fail(
+            "expected ',' or ')' after argument '" + std::string(call.arguments.back().name) + "'",
+            pos);
     }
     call.text = std::string_view(s.substr(start, pos - start));
-    result.call = std::move(call);
+    result.ok = true;
     result.end = pos;
     return result;
 }
 
 struct BlockResult {
-    std::vector<RawCall> calls;
+    explicit BlockResult(std::pmr::memory_resource* memory) : calls(memory) {}
+    std::pmr::vector<RawCall> calls;
     std::size_t end = 0;  // after the last call
     std::optional<Failure> failure;
     int failed_index = 0;
@@ -225,24 +239,26 @@ struct BlockResult {
 // Calls separated by whitespace (a blank line in practice). Stops before text that does not look
 // like a call; a call that looks like one but is malformed fails the block.
 BlockResult scan_block(const Source& src, std::size_t pos) {
-    BlockResult block;
+    BlockResult block(src.memory);
     block.end = pos;
     for (;;) {
         pos = skip_ws(src.text, pos);
         if (pos >= src.text.size() || !looks_like_call(src.text, pos)) {
             if (block.calls.empty() && !block.failure) {
-                CallResult r = scan_call(src, pos);  // produces the message for "not a call"
-                block.failure = r.failure;
+                RawCall scratch;
+                block.failure =
+                    scan_call(src, pos, scratch).failure;  // the message for "not a call"
             }
             return block;
         }
-        CallResult r = scan_call(src, pos);
-        if (!r.call) {
-            block.failure = r.failure;
+        if (block.calls.empty()) block.calls.reserve(2);
+        CallResult r = scan_call(src, pos, block.calls.emplace_back());
+        if (!r.ok) {
+            block.calls.pop_back();
+            block.failure = std::move(r.failure);
             block.failed_index = static_cast<int>(block.calls.size());
             return block;
         }
-        block.calls.push_back(std::move(*r.call));
         pos = block.end = r.end;
     }
 }
@@ -256,6 +272,7 @@ std::string_view strip_end_tokens(std::string_view s) {
     for (bool again = true; again;) {
         again = false;
         s = trim(s);
+        if (s.empty() || (s.back() != '>' && s.back() != ']')) break;
         for (std::string_view token : {"<|im_end|>", "<|endoftext|>", "[EOS]", "</s>"}) {
             if (s.ends_with(token)) {
                 s.remove_suffix(token.size());
@@ -295,27 +312,22 @@ struct Marker {
 
 // "Action:" / "Action：" not preceded by an identifier character (so not "Action_Summary:", not
 // "NoAction:").
-std::vector<Marker> find_markers(std::string_view s) {
-    std::vector<Marker> markers;
-    for (std::size_t pos = s.find("Action"); pos != std::string_view::npos;
+// The next "Action:" / "Action：" at or after `from`, not preceded by an identifier character
+// (so not "Action_Summary:", not "NoAction:"); length 0 when there is none.
+Marker next_marker(std::string_view s, std::size_t from) {
+    for (std::size_t pos = s.find("Action", from); pos != std::string_view::npos;
          pos = s.find("Action", pos + 1)) {
         if (pos > 0 && is_ident_char(s[pos - 1])) continue;
-        if (const std::size_t n = label_at(s, pos, "Action"); n > 0) markers.push_back({pos, n});
+        if (const std::size_t n = label_at(s, pos, "Action"); n > 0) return {pos, n};
     }
-    return markers;
+    return {s.size(), 0};
 }
 
 // Text of a region [0, end) with Action markers; fills thought fields and calls.
 void parse_marked(const Source& src, RawResponse& out, bool o1) {
     const std::string_view s = src.text;
-    const std::vector<Marker> markers = find_markers(s);
-    if (markers.size() > kMaxActionMarkers)
-        throw ParseError("too many 'Action:' markers (" + std::to_string(markers.size()) +
-                             ", at most " + std::to_string(kMaxActionMarkers) + ")",
-                         src.base + markers[kMaxActionMarkers].pos,
-                         s.substr(markers[kMaxActionMarkers].pos, 60));
-
-    if (markers.empty()) {
+    const Marker first = next_marker(s, 0);
+    if (first.length == 0) {
         if (o1)
             throw ParseError("the o1 layout has no 'Action:' after </Thought>", src.base,
                              s.substr(0, 60));
@@ -336,8 +348,15 @@ void parse_marked(const Source& src, RawResponse& out, bool o1) {
     std::optional<std::size_t> first_candidate;
     std::optional<BlockResult> chosen;
     std::optional<Marker> failed_last;
-    BlockResult failed_block;
-    for (const Marker& m : markers) {
+    BlockResult failed_block(src.memory);
+    std::size_t tried = 0;
+    Marker last = first;
+    for (Marker m = first; m.length > 0; m = next_marker(s, m.pos + m.length)) {
+        if (++tried > kMaxActionMarkers)
+            throw ParseError(
+                "too many 'Action:' markers (more than " + std::to_string(kMaxActionMarkers) + ")",
+                src.base + m.pos, s.substr(m.pos, 60));
+        last = m;
         if (m.pos < skip_until) continue;
         const std::size_t after = m.pos + m.length;
         if (!looks_like_call(s, after)) continue;
@@ -358,7 +377,6 @@ void parse_marked(const Source& src, RawResponse& out, bool o1) {
         throw_failure(*failed_block.failure, failed_block.failed_index, count);
     }
     if (!chosen) {
-        const Marker& last = markers.back();
         throw ParseError("'Action:' is not followed by an action call", src.base + last.pos,
                          s.substr(last.pos, 60));
     }
@@ -401,21 +419,21 @@ void parse_seed(std::string_view s, std::size_t base, std::size_t first_block, R
             const std::size_t name_end = body.find('>', name_start);
             if (name_end == std::string_view::npos)
                 throw ParseError("unclosed <function= tag", base + pos, body.substr(pos, 60));
-            RawCall call;
-            call.name = std::string(trim(body.substr(name_start, name_end - name_start)));
+            RawCall call(out.calls.get_allocator());
+            call.name = trim(body.substr(name_start, name_end - name_start));
             call.position = base + call_start;
             const std::size_t fn_end = body.find("</function>", name_end);
             if (fn_end == std::string_view::npos)
-                throw ParseError("<function=" + call.name + "> has no </function>", base + pos,
-                                 body.substr(pos, 60));
+                throw ParseError("<function=" + std::string(call.name) + "> has no </function>",
+                                 base + pos, body.substr(pos, 60));
             std::size_t p = name_end + 1;
             for (;;) {
                 p = skip_ws(body, p);
                 if (p >= fn_end) break;
                 if (!starts_with(body, p, "<parameter="))
-                    throw ParseError(
-                        "expected <parameter=NAME> inside <function=" + call.name + ">", base + p,
-                        body.substr(p, 60));
+                    throw ParseError("expected <parameter=NAME> inside <function=" +
+                                         std::string(call.name) + ">",
+                                     base + p, body.substr(p, 60));
                 const std::size_t arg_name_end = body.find('>', p + 11);
                 if (arg_name_end == std::string_view::npos || arg_name_end > fn_end)
                     throw ParseError("unclosed <parameter= tag", base + p, body.substr(p, 60));
@@ -426,8 +444,7 @@ void parse_seed(std::string_view s, std::size_t base, std::size_t first_block, R
                 RawArgument argument;
                 argument.name =
                     canonical_argument(trim(body.substr(p + 11, arg_name_end - p - 11)));
-                argument.value =
-                    std::string(body.substr(arg_name_end + 1, value_end - arg_name_end - 1));
+                argument.value = body.substr(arg_name_end + 1, value_end - arg_name_end - 1);
                 argument.position = base + p;
                 call.arguments.push_back(std::move(argument));
                 p = value_end + 12;
@@ -446,18 +463,26 @@ void parse_seed(std::string_view s, std::size_t base, std::size_t first_block, R
 
 }  // namespace
 
+std::string RawArgument::text() const {
+    return python_string ? unescape_python(value) : std::string(value);
+}
+
 const RawArgument* RawCall::find(std::string_view argument) const {
     for (const RawArgument& a : arguments)
         if (a.name == argument) return &a;
     return nullptr;
 }
 
-RawResponse parse_response_grammar(std::string_view response) {
-    RawResponse out;
+RawResponse parse_response_grammar(std::string_view response, std::pmr::memory_resource* memory) {
+    RawResponse out(memory);
     // Work on the trimmed text but report offsets in the response as received.
     std::string_view s = strip_end_tokens(response);
     std::size_t base = static_cast<std::size_t>(s.data() - response.data());
     if (s.empty()) throw ParseError("the response is empty", 0, response.substr(0, 60));
+    if (response.size() > kMaxResponseBytes)
+        throw ParseError("the response is " + std::to_string(response.size()) +
+                             " bytes, more than " + std::to_string(kMaxResponseBytes),
+                         0, response.substr(0, 60));
 
     if (s.starts_with("<think>")) {
         const std::size_t close = s.find("</think>");
@@ -471,12 +496,21 @@ RawResponse parse_response_grammar(std::string_view response) {
         if (s.empty()) throw ParseError("nothing follows the </think> block", base, "");
     }
 
-    if (const std::size_t seed = s.find("<seed:tool_call>"); seed != std::string_view::npos) {
+    // One pass over the '<'s finds the first of the two layout tags.
+    std::size_t seed = std::string_view::npos, open = std::string_view::npos;
+    for (std::size_t lt = s.find('<'); lt != std::string_view::npos; lt = s.find('<', lt + 1)) {
+        if (seed == std::string_view::npos && starts_with(s, lt, "<seed:tool_call>"))
+            seed = lt;
+        else if (open == std::string_view::npos && starts_with(s, lt, "<Thought>"))
+            open = lt;
+        if (seed != std::string_view::npos) break;
+    }
+    if (seed != std::string_view::npos) {
         parse_seed(s, base, seed, out);
         return out;
     }
 
-    if (const std::size_t open = s.find("<Thought>"); open != std::string_view::npos) {
+    if (open != std::string_view::npos) {
         const std::size_t close = s.find("</Thought>", open);
         if (close == std::string_view::npos)
             throw ParseError("<Thought> is never closed by </Thought>", base + open,
@@ -485,11 +519,11 @@ RawResponse parse_response_grammar(std::string_view response) {
         const std::size_t region = close + 10;
         std::size_t region_end = s.find("</Output>", region);
         if (region_end == std::string_view::npos) region_end = s.size();
-        parse_marked({s.substr(region, region_end - region), base + region}, out, true);
+        parse_marked({s.substr(region, region_end - region), base + region, memory}, out, true);
         return out;
     }
 
-    parse_marked({s, base}, out, false);
+    parse_marked({s, base, memory}, out, false);
     return out;
 }
 

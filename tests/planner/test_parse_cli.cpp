@@ -65,6 +65,19 @@ class ParseCliTest : public QObject {
         QVERIFY2(r.err.contains("unknown action 'clik'"), qPrintable(r.err));
     }
 
+    void invalidUtf8IsReplacedNotFatal() {
+        const Result r = run({"--family", "ui-tars-1.0", "--screen", "800x600"}, "Action: type(content='a\xff')");
+        QCOMPARE(r.code, 0);
+        QCOMPARE(nlohmann::json::parse(r.out.toStdString())["actions"][0]["text"].get<std::string>(),
+                 std::string("a\xEF\xBF\xBD"));
+    }
+
+    void emptyInputIsAParseError() {
+        const Result r = run({"--family", "ui-tars-1.0", "--screen", "800x600"}, "");
+        QCOMPARE(r.code, 3);
+        QVERIFY2(r.err.contains("empty"), qPrintable(r.err));
+    }
+
     void usageErrors() {
         Result r = run({"--family", "gpt", "--screen", "1920x1080"}, "wait()");
         QCOMPARE(r.code, 2);

@@ -296,6 +296,22 @@ class ParserTest : public QObject {
         QTest::newRow("seed unclosed function")
             << "<seed:tool_call><function=click><parameter=point>1 2</parameter>"
             << "no </function>";
+        QTest::newRow("seed unclosed parameter")
+            << "<seed:tool_call><function=click><parameter=point>1 2</function>"
+            << "has no </parameter>";
+        QTest::newRow("seed junk in function") << "<seed:tool_call><function=click>junk</function>"
+                                               << "expected <parameter=NAME>";
+        QTest::newRow("seed unclosed function tag") << "<seed:tool_call><function=click"
+                                                    << "unclosed <function= tag";
+        QTest::newRow("seed unknown action")
+            << "<seed:tool_call><function=fly></function></seed:tool_call>"
+            << "unknown action 'fly'";
+        QTest::newRow("unbalanced brackets") << "Action: click(start_box=((1,2)"
+                                             << "unbalanced brackets";
+        QTest::newRow("argument name expected") << "Action: click(start_box=(1,2), 5)"
+                                                << "expected an argument name or ')'";
+        QTest::newRow("too many numbers") << "Action: click(start_box='(1,2,3,4,5)')"
+                                          << "more than 4 numbers";
         QTest::newRow("last marker malformed")
             << "Action: click(start_box='(1,2)')\nAction: click(start_box="
             << "missing value";
@@ -328,6 +344,8 @@ class ParserTest : public QObject {
         }();
         QVERIFY(error_of(many_markers).contains("too many"));
         QVERIFY(!error_of(std::string(100000, '(')).isEmpty());
+        QVERIFY(error_of("Action: wait()" + std::string(kMaxResponseBytes, ' '))
+                    .contains("more than 1048576"));
         QVERIFY(!error_of("Action: click(start_box=" + std::string(100000, '[')).isEmpty());
         // Every quote but the last is followed by another quote, so only the last one closes.
         const Step quotes =

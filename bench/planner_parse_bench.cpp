@@ -1,0 +1,74 @@
+// Parse throughput of Deskpilot's planner on a file of model responses (a JSON list of
+// strings, written by bench/planner_parse_vs_python.py). Prints one JSON line:
+//   {"responses":1000,"cpu_seconds_per_pass":…,"responses_per_second":…}
+// The Python baseline is timed on the same file by the script, in the same run.
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "planner/parser.h"
+
+int main(int argc, char** argv) {
+    using namespace deskpilot;
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: %s RESPONSES.json [family] [WxH]\n", argv[0]);
+        return 2;
+    }
+    std::ifstream in(argv[1]);
+    if (!in) {
+        std::fprintf(stderr, "%s: cannot read %s\n", argv[0], argv[1]);
+        return 1;
+    }
+    std::vector<std::string> responses;
+    try {
+        responses = nlohmann::json::parse(std::string(std::istreambuf_iterator<char>(in), {}))
+                        .get<std::vector<std::string>>();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s is not a JSON list of strings: %s\n", argv[0], argv[1],
+                     e.what());
+        return 1;
+    }
+    const planner::ModelFamily* family = planner::find_family(argc > 2 ? argv[2] : "ui-tars-1.5");
+    int w = 1920, h = 1080;
+    if (argc > 3 && std::sscanf(argv[3], "%dx%d", &w, &h) != 2) return 2;
+    if (!family || responses.empty()) return 2;
+    const planner::CoordinateMapper mapper(*family, {w, h});
+
+    std::size_t failures = 0, actions = 0;
+    auto pass = [&] {
+        for (const std::string& r : responses) {
+            try {
+                actions += planner::parse_step(r, mapper).actions.size();
+            } catch (const planner::ParseError&) {
+                ++failures;
+            }
+        }
+    };
+    // CPU time of this process, not wall time: the machine is shared, and the Python baseline is
+    // measured the same way (time.process_time), so the ratio does not depend on the load.
+    auto cpu_seconds = [] {
+        timespec ts{};
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
+    };
+    pass();  // warm up
+    const double start = cpu_seconds();
+    int passes = 0;
+    double elapsed = 0;
+    do {
+        pass();
+        ++passes;
+        elapsed = cpu_seconds() - start;
+    } while (elapsed < 1.0);
+    const double per_pass = elapsed / passes;
+    std::printf(
+        "{\"responses\":%zu,\"passes\":%d,\"seconds_per_pass\":%.9f,\"responses_per_second\":%.1f,"
+        "\"failures_per_pass\":%zu}\n",
+        responses.size(), passes, per_pass, responses.size() / per_pass, failures / (passes + 1));
+    return 0;
+}
