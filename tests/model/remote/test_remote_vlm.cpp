@@ -539,6 +539,37 @@ class RemoteVlmTest : public QObject {
         QCOMPARE(server.chat_requests().size(), std::size_t(2));
     }
 
+    void connectTimeoutIsRetriedThenNamed() {
+        // A listener whose accept queue is full drops further SYNs, so connecting hangs.
+        const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        QVERIFY(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        QVERIFY(::listen(listener, 0) == 0);
+        socklen_t len = sizeof addr;
+        ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+        const int filler = ::socket(AF_INET, SOCK_STREAM, 0);
+        QVERIFY(::connect(filler, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+
+        RemoteConfig c;
+        c.endpoint = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+        c.model = "m";
+        c.connect_timeout = 150ms;
+        c.retry.max_retries = 1;
+        c.retry.base_delay = 10ms;
+        RemoteVlm vlm(c);
+        const auto t0 = Clock::now();
+        const std::string e = error_of(vlm, text_request());
+        const double elapsed = ms_between(t0, Clock::now());
+        ::close(filler);
+        ::close(listener);
+        qInfo() << "two connect timeouts of 150 ms took" << elapsed << "ms:" << e.c_str();
+        QVERIFY2(e.find("cannot reach http://127.0.0.1:") != std::string::npos, e.c_str());
+        QVERIFY2(e.find("gave up after 2 attempts") != std::string::npos, e.c_str());
+        QVERIFY2(elapsed >= 2 * 150 - 5 && elapsed < 1500, qPrintable(QString::number(elapsed)));
+    }
+
     // ---- errors ------------------------------------------------------------------------------
 
     void unauthorizedNamesTheKeyVariable() {
