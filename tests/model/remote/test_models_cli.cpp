@@ -20,6 +20,8 @@ struct Result {
 Result run(const QStringList& args, const QMap<QString, QString>& env = {}) {
     QProcess p;
     QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert("NO_PROXY", "127.0.0.1,localhost");  // loopback never via a proxy
+    environment.insert("no_proxy", "127.0.0.1,localhost");
     for (auto it = env.begin(); it != env.end(); ++it) environment.insert(it.key(), it.value());
     p.setProcessEnvironment(environment);
     p.start(QString(DESKPILOT_BIN_DIR) + "/deskpilot", QStringList{"models"} + args);
