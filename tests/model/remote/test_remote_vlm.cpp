@@ -734,6 +734,22 @@ class RemoteVlmTest : public QObject {
                  e.c_str());
     }
 
+    void oversizedAnswersAreRefused() {
+        OpenAiServer server;
+        server.push(ScriptedReply::raw(200, "application/json", std::string(5000, ' ') + "{}"));
+        server.push(ScriptedReply::drip(std::vector<std::string>(400, "word "),
+                                        std::chrono::milliseconds(0)));
+        RemoteConfig c = config_for(server);
+        c.max_answer_bytes = 1000;
+        RemoteVlm vlm(c);
+        std::string e = error_of(vlm, text_request());
+        QVERIFY2(e.find("is larger than 1000 bytes") != std::string::npos, e.c_str());
+        e = error_of(vlm, text_request());
+        QVERIFY2(e.find("is larger than 1000 bytes; it began: 'data: {") != std::string::npos,
+                 e.c_str());
+        QCOMPARE(server.chat_requests().size(), std::size_t(2));
+    }
+
     void truncatedStreamSaysSo() {
         OpenAiServer server;
         server.push(ScriptedReply::truncated({"Thought: I will ", "click the ", "button"}, 2));
