@@ -24,6 +24,8 @@ struct Transfer {
     CURL* easy = nullptr;
     Clock::time_point last_byte;
     std::exception_ptr error;
+    std::size_t max_body = 0;
+    bool too_large = false;
     bool head_complete = false;
 };
 
@@ -67,6 +69,12 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     auto* t = static_cast<Transfer*>(user);
     const std::string_view bytes(data, size * count);
     t->last_byte = Clock::now();
+    if (t->result->body.size() + bytes.size() > t->max_body) {
+        t->result->body.append(
+            bytes.substr(0, t->max_body - t->result->body.size()));  // for messages
+        t->too_large = true;
+        return 0;  // aborts the transfer
+    }
     t->result->body.append(bytes);
     if (*t->sink) {
         try {
@@ -122,6 +130,7 @@ HttpResult perform(const HttpRequest& request, const BodySink& sink, const Cance
     t.result = &result;
     t.easy = easy.get();
     t.last_byte = start;
+    t.max_body = request.max_body_bytes;
 
     char error_buffer[CURL_ERROR_SIZE] = {0};
     CURL* e = easy.get();
@@ -183,7 +192,9 @@ HttpResult perform(const HttpRequest& request, const BodySink& sink, const Cance
             curl_multi_remove_handle(multi.get(), e);
             std::rethrow_exception(t.error);
         }
-        if (code != CURLE_OK) {
+        if (t.too_large) {
+            outcome = HttpOutcome::too_large;
+        } else if (code != CURLE_OK) {
             outcome = HttpOutcome::transport_error;
             result.transport_error = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
         }

@@ -20,6 +20,7 @@ struct HttpRequest {
     std::chrono::milliseconds connect_timeout{10000};
     std::chrono::milliseconds idle_timeout{0};  // longest silence between received bytes; 0: none
     std::chrono::milliseconds overall_timeout{0};  // whole exchange; 0: none
+    std::size_t max_body_bytes = 64u << 20;        // a longer body ends the exchange (too_large)
 };
 
 struct HttpHead {
@@ -34,6 +35,7 @@ enum class HttpOutcome {
     idle_timeout,     // nothing arrived for idle_timeout
     overall_timeout,  // the exchange took longer than overall_timeout
     transport_error,  // connection refused/reset, DNS, TLS, connect timeout, cut-off body...
+    too_large,        // the body grew past max_body_bytes
 };
 
 struct HttpResult {

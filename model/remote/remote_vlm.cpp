@@ -254,6 +254,7 @@ RemoteVlm::Attempt RemoteVlm::attempt_chat(nlohmann::json& body, bool stream, in
     request.connect_timeout = config_.connect_timeout;
     request.idle_timeout = stream ? config_.idle_timeout : milliseconds(0);
     request.overall_timeout = config_.overall_timeout;
+    request.max_body_bytes = config_.max_answer_bytes;
 
     auto emit = [&](std::string_view chunk) {
         if (chunk.empty()) return;
@@ -353,6 +354,10 @@ RemoteVlm::Attempt RemoteVlm::attempt_chat(nlohmann::json& body, bool stream, in
             if (!r.response_started)
                 return retry("cannot reach " + where + ": " + r.transport_error);
             return retry("the connection to " + where + " failed mid-answer: " + r.transport_error);
+        case HttpOutcome::too_large:
+            return fatal("the answer from " + where + " is larger than " +
+                         std::to_string(config_.max_answer_bytes) +
+                         " bytes; it began: " + remote::first_bytes(r.body));
         case HttpOutcome::completed:
             break;
     }
@@ -464,6 +469,7 @@ RemoteVlm::Attempt RemoteVlm::attempt_models(const CancelToken& cancel,
     request.headers = request_headers(false, false);
     request.connect_timeout = config_.connect_timeout;
     request.overall_timeout = std::min(config_.overall_timeout, milliseconds(60'000));
+    request.max_body_bytes = config_.max_answer_bytes;
     const remote::HttpResult r = remote::perform(request, {}, cancel);
 
     Attempt a;
@@ -485,6 +491,9 @@ RemoteVlm::Attempt RemoteVlm::attempt_models(const CancelToken& cancel,
             a.kind = Attempt::retry;
             a.message = "cannot reach " + where + ": " + r.transport_error;
             return a;
+        case HttpOutcome::too_large:
+            return fatal("the model list from " + where + " is larger than " +
+                         std::to_string(config_.max_answer_bytes) + " bytes");
         case HttpOutcome::completed:
             break;
     }

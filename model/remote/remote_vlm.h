@@ -38,6 +38,7 @@ struct RemoteConfig {
     // byte comes only when the whole answer is done.
     std::chrono::milliseconds idle_timeout{120'000};
     std::chrono::milliseconds overall_timeout{600'000};  // one attempt, start to end
+    std::size_t max_answer_bytes = 64u << 20;  // a longer answer is an error, not a memory hog
     remote::RetryPolicy retry;
 
     bool stream = true;  // ask for SSE; turned off by itself when the server refuses it

@@ -161,6 +161,11 @@ std::function<bool()> after(std::chrono::milliseconds delay) {
 class RemoteVlmTest : public QObject {
     Q_OBJECT
   private slots:
+    void initTestCase() {
+        // Loopback must never go through a proxy the developer's environment names.
+        ::setenv("NO_PROXY", "127.0.0.1,localhost", 1);
+        ::setenv("no_proxy", "127.0.0.1,localhost", 1);
+    }
     void init() { ::unsetenv(kKeyVar); }
 
     // ---- request contents ------------------------------------------------------------------
@@ -314,11 +319,14 @@ class RemoteVlmTest : public QObject {
         planner::Request request;
         request.family = "ui-tars-1.5";
         request.messages.push_back({planner::Role::user, {planner::ContentPart::of_image(shot)}});
+        const auto t_first = Clock::now();
         QVERIFY(call(vlm, request).error.empty());
+        const double first = ms_between(t_first, Clock::now());
         const auto t0 = Clock::now();
         QVERIFY(call(vlm, request).error.empty());
-        qInfo() << "second request with the same screenshot:" << ms_between(t0, Clock::now())
-                << "ms";
+        const double second = ms_between(t0, Clock::now());
+        qInfo() << "request with a new 1920x1080 screenshot (resize + PNG):" << first
+                << "ms; with the same one again:" << second << "ms";
         const auto reqs = server.chat_requests();
         QCOMPARE(reqs[0].image_urls(), reqs[1].image_urls());
     }
@@ -539,6 +547,37 @@ class RemoteVlmTest : public QObject {
         QCOMPARE(server.chat_requests().size(), std::size_t(2));
     }
 
+    void connectTimeoutIsRetriedThenNamed() {
+        // A listener whose accept queue is full drops further SYNs, so connecting hangs.
+        const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        QVERIFY(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        QVERIFY(::listen(listener, 0) == 0);
+        socklen_t len = sizeof addr;
+        ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+        const int filler = ::socket(AF_INET, SOCK_STREAM, 0);
+        QVERIFY(::connect(filler, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+
+        RemoteConfig c;
+        c.endpoint = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+        c.model = "m";
+        c.connect_timeout = 150ms;
+        c.retry.max_retries = 1;
+        c.retry.base_delay = 10ms;
+        RemoteVlm vlm(c);
+        const auto t0 = Clock::now();
+        const std::string e = error_of(vlm, text_request());
+        const double elapsed = ms_between(t0, Clock::now());
+        ::close(filler);
+        ::close(listener);
+        qInfo() << "two connect timeouts of 150 ms took" << elapsed << "ms:" << e.c_str();
+        QVERIFY2(e.find("cannot reach http://127.0.0.1:") != std::string::npos, e.c_str());
+        QVERIFY2(e.find("gave up after 2 attempts") != std::string::npos, e.c_str());
+        QVERIFY2(elapsed >= 2 * 150 - 5 && elapsed < 1500, qPrintable(QString::number(elapsed)));
+    }
+
     // ---- errors ------------------------------------------------------------------------------
 
     void unauthorizedNamesTheKeyVariable() {
@@ -693,6 +732,22 @@ class RemoteVlmTest : public QObject {
         QVERIFY2(e.find("'boom\\x01\\x02zzz") != std::string::npos &&
                      e.find("(306 bytes)") != std::string::npos,
                  e.c_str());
+    }
+
+    void oversizedAnswersAreRefused() {
+        OpenAiServer server;
+        server.push(ScriptedReply::raw(200, "application/json", std::string(5000, ' ') + "{}"));
+        server.push(ScriptedReply::drip(std::vector<std::string>(400, "word "),
+                                        std::chrono::milliseconds(0)));
+        RemoteConfig c = config_for(server);
+        c.max_answer_bytes = 1000;
+        RemoteVlm vlm(c);
+        std::string e = error_of(vlm, text_request());
+        QVERIFY2(e.find("is larger than 1000 bytes") != std::string::npos, e.c_str());
+        e = error_of(vlm, text_request());
+        QVERIFY2(e.find("is larger than 1000 bytes; it began: 'data: {") != std::string::npos,
+                 e.c_str());
+        QCOMPARE(server.chat_requests().size(), std::size_t(2));
     }
 
     void truncatedStreamSaysSo() {
