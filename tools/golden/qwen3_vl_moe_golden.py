@@ -22,6 +22,9 @@ near ties) and writes into OUT_DIR:
     logits [S, V]                prefill logits
     step.K.id [1], step.K.position [3, 1], step.K.logits [1, V]
                                  three KV-cached decode steps, each feeding the previous argmax
+    text.logits_last [V], text.greedy [3]
+                                 the same ids with plain text positions: last prompt logits
+                                 and three greedy tokens
 """
 import json
 import os
@@ -165,6 +168,20 @@ def main():
             golden[f"step.{step}.logits"] = step_logits.float().contiguous()
             next_id = int(step_logits[-1].argmax())
             next_pos += 1
+        # Text-only positions (what `deskpilot generate --ids` does): last prompt logits and
+        # three greedy tokens.
+        cache = DynamicCache(config=config.text_config)
+        pos = torch.arange(S)[None, None, :].expand(3, 1, S)
+        o = lm(input_ids=ids[None], position_ids=pos, cache=cache, use_cache=True)
+        last = model.lm_head(o.last_hidden_state)[0, -1]
+        golden["text.logits_last"] = last.float().contiguous()
+        greedy = []
+        for step in range(3):
+            greedy.append(int(last.argmax()))
+            p = torch.tensor([[[S + step]]] * 3)
+            o = lm(input_ids=torch.tensor([[greedy[-1]]]), position_ids=p, cache=cache, use_cache=True)
+            last = model.lm_head(o.last_hidden_state)[0, -1]
+        golden["text.greedy"] = torch.tensor(greedy, dtype=torch.float32)
     save_file({k: v.contiguous() for k, v in golden.items()}, os.path.join(out_dir, "golden.safetensors"))
     print("wrote", out_dir, "S =", S, {k: tuple(v.shape) for k, v in golden.items() if k.startswith(("hidden.0", "topk.0", "logits"))})
 
