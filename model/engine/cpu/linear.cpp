@@ -3,8 +3,10 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 namespace deskpilot::model::engine::cpu {
 
@@ -190,6 +192,122 @@ DP_AVX2 void in_out_avx2(const float* x, std::int64_t M, const WeightView& w, fl
     if (n < n1) in_out_scalar<D>(x, M, w, y, n, n1);
 }
 
+// ---- AVX-512F: the same loops at 16 lanes ------------------------------------------------------
+
+#define DP_AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
+// GCC 12's AVX-512 intrinsic headers raise -Wmaybe-uninitialized inside themselves (their
+// masked builtins take an undefined pass-through); the warning says nothing about our code.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+template <DType D>
+DP_AVX512 inline __m512 load16(const void* base, std::int64_t i) {
+    if constexpr (D == DType::F32) {
+        return _mm512_loadu_ps(static_cast<const float*>(base) + i);
+    } else if constexpr (D == DType::BF16) {
+        const __m256i h = _mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(static_cast<const std::uint16_t*>(base) + i));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    } else {
+        const __m256i h = _mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(static_cast<const std::uint16_t*>(base) + i));
+        return _mm512_cvtph_ps(h);
+    }
+}
+
+// Horizontal sum through memory: GCC 12's _mm512_reduce_add_ps trips -Wmaybe-uninitialized.
+DP_AVX512 inline float hsum16(__m512 v) {
+    alignas(64) float t[16];
+    _mm512_store_ps(t, v);
+    float s = 0.0f;
+    for (float x : t) s += x;
+    return s;
+}
+
+template <DType D>
+DP_AVX512 void out_in_avx512(const float* x, std::int64_t M, const WeightView& w, float* y,
+                             std::int64_t n0, std::int64_t n1) {
+    const std::int64_t K = w.cols, N = w.rows, K16 = K / 16 * 16;
+    for (std::int64_t n = n0; n < n1; ++n) {
+        const void* wr = row_ptr<D>(w, n);
+        std::int64_t m = 0;
+        for (; m + 4 <= M; m += 4) {
+            const float* x0 = x + m * K;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (std::int64_t k = 0; k < K16; k += 16) {
+                const __m512 wv = load16<D>(wr, k);
+                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x0 + k), wv, a0);
+                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x0 + K + k), wv, a1);
+                a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x0 + 2 * K + k), wv, a2);
+                a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x0 + 3 * K + k), wv, a3);
+            }
+            float s[4] = {hsum16(a0), hsum16(a1), hsum16(a2), hsum16(a3)};
+            for (std::int64_t k = K16; k < K; ++k) {
+                const float wv = load1<D>(wr, k);
+                for (int r = 0; r < 4; ++r) s[r] += x0[r * K + k] * wv;
+            }
+            for (int r = 0; r < 4; ++r) y[(m + r) * N + n] = s[r];
+        }
+        for (; m < M; ++m) {
+            const float* xr = x + m * K;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+            std::int64_t k = 0;
+            for (; k + 32 <= K16; k += 32) {
+                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k), load16<D>(wr, k), a0);
+                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k + 16), load16<D>(wr, k + 16), a1);
+            }
+            for (; k < K16; k += 16)
+                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k), load16<D>(wr, k), a0);
+            float s = hsum16(_mm512_add_ps(a0, a1));
+            for (; k < K; ++k) s += xr[k] * load1<D>(wr, k);
+            y[m * N + n] = s;
+        }
+    }
+}
+
+template <DType D>
+DP_AVX512 void in_out_avx512(const float* x, std::int64_t M, const WeightView& w, float* y,
+                             std::int64_t n0, std::int64_t n1) {
+    const std::int64_t K = w.rows, N = w.cols;
+    std::int64_t n = n0;
+    for (; n + 16 <= n1; n += 16) {
+        std::int64_t m = 0;
+        for (; m + 4 <= M; m += 4) {
+            __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                             _mm512_setzero_ps()};
+            for (std::int64_t k = 0; k < K; ++k) {
+                const __m512 wv = load16<D>(row_ptr<D>(w, k), n);
+                for (int r = 0; r < 4; ++r)
+                    acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[(m + r) * K + k]), wv, acc[r]);
+            }
+            for (int r = 0; r < 4; ++r) _mm512_storeu_ps(y + (m + r) * N + n, acc[r]);
+        }
+        for (; m < M; ++m) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+            std::int64_t k = 0;
+            for (; k + 2 <= K; k += 2) {
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[m * K + k]), load16<D>(row_ptr<D>(w, k), n),
+                                     a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[m * K + k + 1]),
+                                     load16<D>(row_ptr<D>(w, k + 1), n), a1);
+            }
+            for (; k < K; ++k)
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[m * K + k]), load16<D>(row_ptr<D>(w, k), n),
+                                     a0);
+            _mm512_storeu_ps(y + m * N + n, _mm512_add_ps(a0, a1));
+        }
+    }
+    if (n < n1) in_out_scalar<D>(x, M, w, y, n, n1);
+}
+
+#pragma GCC diagnostic pop
+
+bool cpu_has_avx512() {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
 bool cpu_has_avx2() {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
@@ -204,19 +322,23 @@ void run(const float* x, std::int64_t M, const WeightView& w, float* y, ThreadPo
         const std::int64_t grain =
             std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(1, K * M));
         pool.parallel_for(N, grain, [&](std::int64_t a, std::int64_t b) {
-            if (isa == Isa::avx2)
+            if (isa == Isa::avx512)
+                out_in_avx512<D>(x, M, w, y, a, b);
+            else if (isa == Isa::avx2)
                 out_in_avx2<D>(x, M, w, y, a, b);
             else
                 out_in_scalar<D>(x, M, w, y, a, b);
         });
     } else {
-        // Work in blocks of 16 columns so the AVX2 path never splits one.
+        // Work in blocks of 16 columns so no SIMD path ever splits one.
         const std::int64_t blocks = (N + 15) / 16;
         const std::int64_t grain =
             std::max<std::int64_t>(1, 1024 / std::max<std::int64_t>(1, K * M / 16));
         pool.parallel_for(blocks, grain, [&](std::int64_t a, std::int64_t b) {
             const std::int64_t c0 = a * 16, c1 = std::min(N, b * 16);
-            if (isa == Isa::avx2)
+            if (isa == Isa::avx512)
+                in_out_avx512<D>(x, M, w, y, c0, c1);
+            else if (isa == Isa::avx2)
                 in_out_avx2<D>(x, M, w, y, c0, c1);
             else
                 in_out_scalar<D>(x, M, w, y, c0, c1);
@@ -227,18 +349,49 @@ void run(const float* x, std::int64_t M, const WeightView& w, float* y, ThreadPo
 }  // namespace
 
 Isa best_isa() {
-    static const Isa isa = cpu_has_avx2() ? Isa::avx2 : Isa::scalar;
+    // DESKPILOT_ISA=scalar|avx2 caps the choice (for comparisons); the CPU decides the rest.
+    static const Isa isa = [] {
+        Isa best = cpu_has_avx512() ? Isa::avx512 : cpu_has_avx2() ? Isa::avx2 : Isa::scalar;
+        if (const char* cap = std::getenv("DESKPILOT_ISA")) {
+            if (std::strcmp(cap, "scalar") == 0)
+                best = Isa::scalar;
+            else if (std::strcmp(cap, "avx2") == 0 && best == Isa::avx512)
+                best = Isa::avx2;
+        }
+        return best;
+    }();
     return isa;
 }
 
+bool isa_supported(Isa isa) {
+    switch (isa) {
+        case Isa::scalar:
+            return true;
+        case Isa::avx2:
+            return cpu_has_avx2();
+        case Isa::avx512:
+            return cpu_has_avx512();
+    }
+    return false;
+}
+
 const char* isa_name(Isa isa) {
-    return isa == Isa::avx2 ? "avx2+fma" : "scalar";
+    switch (isa) {
+        case Isa::scalar:
+            return "scalar";
+        case Isa::avx2:
+            return "avx2+fma";
+        case Isa::avx512:
+            return "avx512f";
+    }
+    return "?";
 }
 
 void linear(const float* x, std::int64_t M, const WeightView& w, float* y, ThreadPool& pool,
             Isa isa) {
-    if (isa == Isa::avx2 && best_isa() != Isa::avx2)
-        throw std::runtime_error("linear: this CPU lacks AVX2/FMA/F16C");
+    if (!isa_supported(isa))
+        throw std::runtime_error(std::string("linear: this CPU cannot run the ") + isa_name(isa) +
+                                 " kernels");
     if (M <= 0 || w.out_features() <= 0) return;
     switch (w.dtype) {
         case DType::F32:

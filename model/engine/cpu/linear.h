@@ -3,8 +3,8 @@
 //   out_in: W is [N, K] (nn.Linear, per-expert tensors)        y[m, n] = Σ_k x[m, k] W[n, k]
 //   in_out: W is [K, N] (Hub-fused experts gate_up_proj, down_proj)  y[m, n] = Σ_k x[m, k] W[k, n]
 // Rows of W may be strided (`ld`), so a column slice of a fused tensor needs no copy.
-// AVX2+FMA(+F16C) kernels are chosen at run time where the CPU has them; the scalar twins are
-// the reference and are kept callable for parity tests.
+// AVX-512F or AVX2+FMA(+F16C) kernels are chosen at run time where the CPU has them; the scalar
+// twins are the reference and are kept callable for parity tests.
 #pragma once
 
 #include <cstdint>
@@ -32,8 +32,9 @@ struct WeightView {
     WeightView cols_slice(std::int64_t begin, std::int64_t end) const;
 };
 
-enum class Isa { scalar, avx2 };
-Isa best_isa();  // what the running CPU supports
+enum class Isa { scalar, avx2, avx512 };
+Isa best_isa();  // the widest the running CPU supports (DESKPILOT_ISA=scalar|avx2 caps it)
+bool isa_supported(Isa isa);
 const char* isa_name(Isa isa);
 
 // y[M, N] = x[M, K] · W (x rows are contiguous with K elements, y rows with N).
