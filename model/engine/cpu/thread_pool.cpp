@@ -63,6 +63,7 @@ void ThreadPool::parallel_for(std::int64_t n, std::int64_t grain,
         fn(0, n);
         return;
     }
+    std::lock_guard call(call_mutex_);
     {
         std::lock_guard lock(mutex_);
         job_ = &fn;

@@ -1,6 +1,7 @@
 // A fixed pool of worker threads for the CPU kernels. parallel_for splits [0, n) into chunks
 // of at least `grain` and runs them on the workers and the calling thread; it returns when all
-// are done. One parallel_for at a time per pool (the engine runs one forward pass at a time).
+// are done. Calls from several threads are serialised; a job must not call parallel_for on
+// the same pool (that would wait on itself).
 #pragma once
 
 #include <atomic>
@@ -33,6 +34,7 @@ class ThreadPool {
     void run_chunks();
 
     std::vector<std::thread> workers_;
+    std::mutex call_mutex_;  // one job at a time
     std::mutex mutex_;
     std::condition_variable wake_, done_;
     std::uint64_t generation_ = 0;
