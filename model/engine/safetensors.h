@@ -66,6 +66,7 @@ class SafetensorsFile {
   public:
     explicit SafetensorsFile(const std::filesystem::path& path);
     const std::filesystem::path& path() const { return file_->path(); }
+    const MappedFile& mapping() const { return *file_; }
     const std::vector<TensorEntry>& entries() const { return header_.tensors; }
     const std::map<std::string, std::string>& metadata() const { return header_.metadata; }
     const TensorEntry* find(const std::string& name) const;

@@ -4,8 +4,13 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <QDir>
+#include <QFile>
+
+#include <cmath>
 #include <fstream>
 
+#include "model/engine/safetensors.h"
 #include "test_data.h"
 
 namespace {
@@ -68,6 +73,84 @@ class EngineCliTest : public QObject {
         QVERIFY2(r.err.contains("99999999"), qPrintable(r.err));
         r = run({"tokenize"}, "");
         QCOMPARE(r.code, 2);
+    }
+
+    void generateMatchesTransformers() {
+        const QString tiny = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen3_vl_moe_tiny";
+        const deskpilot::model::engine::Checkpoint golden(
+            (tiny + "/golden.safetensors").toStdString());
+        const auto ids_t = golden.get("ids").to_f32();
+        QStringList ids;
+        for (std::int64_t i = 0; i < ids_t.numel(); ++i)
+            ids << QString::number(int(ids_t.data<float>()[i]));
+        const QString npy = dir_.filePath("logits.npy");
+        const Result r = run({"generate", "--model-dir", tiny, "--ids", ids.join(","),
+                              "--max-new-tokens", "3", "--logits-out", npy, "--threads", "2"},
+                             {});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const auto greedy = golden.get("text.greedy").to_f32();
+        QCOMPARE(r.out.trimmed(), QString("%1,%2,%3")
+                                      .arg(int(greedy.data<float>()[0]))
+                                      .arg(int(greedy.data<float>()[1]))
+                                      .arg(int(greedy.data<float>()[2]))
+                                      .toUtf8());
+        QVERIFY2(r.err.contains("prefill: 14 tokens") && r.err.contains("tok/s") &&
+                     r.err.contains("peak memory"),
+                 qPrintable(r.err));
+        // The .npy holds the last prompt position's logits.
+        QFile f(npy);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray bytes = f.readAll();
+        QVERIFY(bytes.startsWith("\x93NUMPY"));
+        const int header = 10 + (uchar(bytes[8]) | uchar(bytes[9]) << 8);
+        QVERIFY(bytes.mid(10, header - 10).contains("'shape': (1024,)"));
+        QCOMPARE(bytes.size() - header, 1024 * 4);
+        const auto want = golden.get("text.logits_last").to_f32();
+        const float* got = reinterpret_cast<const float*>(bytes.constData() + header);
+        for (int i = 0; i < 1024; ++i)
+            QVERIFY(std::fabs(got[i] - want.data<float>()[i]) <=
+                    1e-4f * (1 + std::fabs(want.data<float>()[i])));
+        // Sampling with a seed repeats.
+        const QStringList sampled = {"generate", "--model-dir",      tiny,  "--ids",
+                                     "1,2,3",    "--max-new-tokens", "5",   "--temperature",
+                                     "1.5",      "--top-p",          "0.9", "--seed",
+                                     "7"};
+        const Result s1 = run(sampled, {}), s2 = run(sampled, {});
+        QCOMPARE(s1.code, 0);
+        QCOMPARE(s1.out, s2.out);
+        QCOMPARE(s1.out.trimmed().split(',').size(), 5);
+    }
+
+    void generateBadInputs() {
+        const QString tiny = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen3_vl_moe_tiny";
+        Result r = run({"generate", "--model-dir", dir_.filePath("nope"), "--ids", "1"}, {});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("nope"), qPrintable(r.err));
+        r = run({"generate", "--model-dir", tiny}, {});
+        QCOMPARE(r.code, 2);
+        r = run({"generate", "--model-dir", tiny, "--ids", "1,x"}, {});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("'x' is not a token id"), qPrintable(r.err));
+        r = run({"generate", "--model-dir", tiny, "--prompt", "hi"}, {});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("no tokenizer.json"), qPrintable(r.err));
+        r = run({"generate", "--model-dir", tiny, "--ids", "1,5000"}, {});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("5000"), qPrintable(r.err));
+        // A truncated checkpoint: the header promises more data than the file holds.
+        const QString broken = dir_.filePath("broken");
+        QDir().mkpath(broken);
+        QFile::copy(tiny + "/config.json", broken + "/config.json");
+        QFile src(tiny + "/model.safetensors");
+        QVERIFY(src.open(QIODevice::ReadOnly));
+        QFile dst(broken + "/model.safetensors");
+        QVERIFY(dst.open(QIODevice::WriteOnly));
+        dst.write(src.read(src.size() / 2));
+        dst.close();
+        r = run({"generate", "--model-dir", broken, "--ids", "1"}, {});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("model.safetensors") && r.err.contains("past the data area"),
+                 qPrintable(r.err));
     }
 
   private:

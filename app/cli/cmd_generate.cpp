@@ -1,0 +1,168 @@
+// deskpilot generate --model-dir DIR (--prompt TEXT | --ids N,N,…) [--max-new-tokens N]
+//   [--temperature T] [--top-p P] [--seed S] [--logits-out FILE.npy] [--threads N]
+// Runs the native CPU engine on a text prompt: streams the generated text (or ids, when the
+// folder has no tokenizer.json) to stdout, and prefill/decode speed and peak memory to stderr.
+// --logits-out writes the last prompt position's logits as a float32 .npy.
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "cli/command_registry.h"
+#include "model/engine/arch/qwen3_vl_moe.h"
+#include "model/engine/cpu/linear.h"
+#include "model/engine/generator.h"
+#include "model/engine/tokenizer.h"
+
+namespace deskpilot::cli {
+namespace {
+
+namespace engine = model::engine;
+
+std::vector<std::int32_t> parse_ids(const std::string& text) {
+    std::vector<std::int32_t> ids;
+    std::stringstream ss(text);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        try {
+            std::size_t used = 0;
+            const long v = std::stol(item, &used);
+            if (used != item.size() || v < 0 || v > INT32_MAX) throw std::invalid_argument(item);
+            ids.push_back(std::int32_t(v));
+        } catch (const std::exception&) {
+            throw CommandError("--ids: '" + item + "' is not a token id (expected N,N,…)",
+                               kExitUsage);
+        }
+    }
+    if (ids.empty()) throw CommandError("--ids: no token ids given", kExitUsage);
+    return ids;
+}
+
+void write_npy(const std::string& path, const std::vector<float>& v) {
+    std::string header =
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(v.size()) + ",), }";
+    const std::size_t total = 10 + header.size() + 1;
+    header.append((64 - total % 64) % 64, ' ');
+    header += '\n';
+    std::ofstream out(path, std::ios::binary);
+    if (!out) throw CommandError(path + ": cannot write");
+    out.write("\x93NUMPY\x01\x00", 8);
+    const std::uint16_t len = std::uint16_t(header.size());
+    out.put(char(len & 0xff)).put(char(len >> 8));
+    out.write(header.data(), std::streamsize(header.size()));
+    out.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size() * sizeof(float)));
+    if (!out) throw CommandError(path + ": write failed");
+}
+
+class GenerateCommand : public Command {
+  public:
+    std::string name() const override { return "generate"; }
+
+    void configure(CLI::App& app) override {
+        app.add_option("--model-dir", dir_,
+                       "Checkpoint folder (config.json, *.safetensors, tokenizer.json)")
+            ->required();
+        auto* prompt =
+            app.add_option("--prompt", prompt_, "Prompt text (needs tokenizer.json in the folder)");
+        auto* ids = app.add_option("--ids", ids_, "Prompt as token ids, e.g. 9707,11,1879");
+        prompt->excludes(ids);
+        app.add_option("--max-new-tokens", max_new_, "Tokens to generate")
+            ->check(CLI::Range(0, 1 << 20));
+        app.add_option("--temperature", temperature_, "0 for greedy")
+            ->check(CLI::Range(0.0, 100.0));
+        app.add_option("--top-p", top_p_, "Nucleus sampling mass")->check(CLI::Range(0.0, 1.0));
+        app.add_option("--seed", seed_, "Sampling seed");
+        app.add_option("--logits-out", logits_out_,
+                       "Write the last prompt position's logits (.npy, float32)");
+        app.add_option("--threads", threads_, "Worker threads (default: all)")
+            ->check(CLI::Range(1, 1024));
+    }
+
+    int run() override {
+        if (prompt_.empty() && ids_.empty())
+            throw CommandError("give --prompt TEXT or --ids N,N,…", kExitUsage);
+        if (top_p_ <= 0.0f) throw CommandError("--top-p must be above 0", kExitUsage);
+        try {
+            const std::filesystem::path dir(dir_);
+            std::optional<engine::Tokenizer> tok;
+            if (std::filesystem::exists(dir / "tokenizer.json"))
+                tok = engine::Tokenizer::from_file(dir / "tokenizer.json");
+            std::vector<std::int32_t> prompt;
+            if (!prompt_.empty()) {
+                if (!tok)
+                    throw CommandError(
+                        dir_ + ": no tokenizer.json, so --prompt cannot be used (give --ids)");
+                prompt = tok->encode(prompt_);
+            } else {
+                prompt = parse_ids(ids_);
+            }
+            engine::cpu::ThreadPool pool(threads_);
+            engine::Qwen3MoeTextModel model(engine::load_model_config(dir),
+                                            std::make_shared<engine::Checkpoint>(dir), pool);
+
+            engine::GenerateOptions opts;
+            opts.max_new_tokens = max_new_;
+            opts.sampling = {temperature_, top_p_, seed_};
+            if (tok)
+                for (const char* s : {"<|im_end|>", "<|endoftext|>"})
+                    if (auto id = tok->token_to_id(s)) opts.stop_ids.push_back(*id);
+            std::optional<engine::StreamDecoder> stream;
+            if (tok) stream.emplace(*tok, /*skip_special=*/true);
+            bool first = true;
+            const auto result = engine::generate(model, prompt, opts, [&](std::int32_t id) {
+                if (stream) {
+                    const std::string piece = stream->push(id);
+                    std::fwrite(piece.data(), 1, piece.size(), stdout);
+                } else {
+                    std::printf("%s%d", first ? "" : ",", id);
+                }
+                first = false;
+                std::fflush(stdout);
+                return true;
+            });
+            if (stream) {
+                const std::string rest = stream->finish();
+                std::fwrite(rest.data(), 1, rest.size(), stdout);
+            }
+            std::printf("\n");
+            if (!logits_out_.empty()) write_npy(logits_out_, result.prompt_logits);
+
+            rusage ru{};
+            getrusage(RUSAGE_SELF, &ru);
+            const auto n = double(result.tokens.size());
+            const double decode_steps = n > 1 ? n - 1 : 0;  // the first token comes from prefill
+            std::fprintf(stderr,
+                         "prefill: %lld tokens in %.3f s (%.1f tok/s); decode: %.0f tokens in %.3f "
+                         "s (%.1f tok/s); "
+                         "peak memory %.1f MiB; %d threads, %s\n",
+                         static_cast<long long>(result.prompt_tokens), result.prefill_seconds,
+                         double(result.prompt_tokens) / std::max(result.prefill_seconds, 1e-9),
+                         decode_steps, result.decode_seconds,
+                         decode_steps / std::max(result.decode_seconds, 1e-9),
+                         double(ru.ru_maxrss) / 1024.0, pool.size(),
+                         engine::cpu::isa_name(engine::cpu::best_isa()));
+        } catch (const engine::ConfigError& e) {
+            throw CommandError(e.what());
+        } catch (const engine::CheckpointError& e) {
+            throw CommandError(e.what());
+        } catch (const engine::TokenizerError& e) {
+            throw CommandError(e.what());
+        } catch (const std::invalid_argument& e) {
+            throw CommandError(e.what());
+        }
+        return kExitOk;
+    }
+
+  private:
+    std::string dir_, prompt_, ids_, logits_out_;
+    int max_new_ = 32;
+    float temperature_ = 0.0f, top_p_ = 1.0f;
+    std::uint64_t seed_ = 0;
+    int threads_ = 0;
+};
+
+DESKPILOT_REGISTER_COMMAND(GenerateCommand);
+
+}  // namespace
+}  // namespace deskpilot::cli

@@ -1,0 +1,406 @@
+#include "model/engine/cpu/linear.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace deskpilot::model::engine::cpu {
+
+WeightView WeightView::of(const Tensor& t, Layout layout) {
+    if (t.dim() != 2)
+        throw TensorError("a weight matrix must be 2-D, not " + shape_to_string(t.shape()));
+    if (t.stride(1) != 1)
+        throw TensorError("a weight matrix needs unit stride in its last dimension");
+    WeightView w;
+    w.data = t.raw();
+    w.dtype = t.dtype();
+    w.rows = t.size(0);
+    w.cols = t.size(1);
+    w.ld = t.stride(0);
+    w.layout = layout;
+    return w;
+}
+
+WeightView WeightView::cols_slice(std::int64_t begin, std::int64_t end) const {
+    if (begin < 0 || end < begin || end > cols) throw TensorError("cols_slice out of range");
+    WeightView w = *this;
+    w.data = static_cast<const char*>(data) + begin * std::int64_t(dtype_size(dtype));
+    w.cols = end - begin;
+    return w;
+}
+
+namespace {
+
+// ---- scalar reference ----------------------------------------------------------------------
+
+template <DType D>
+inline float load1(const void* base, std::int64_t i) {
+    if constexpr (D == DType::F32)
+        return static_cast<const float*>(base)[i];
+    else if constexpr (D == DType::BF16)
+        return bf16_to_f32(static_cast<const std::uint16_t*>(base)[i]);
+    else
+        return f16_to_f32(static_cast<const std::uint16_t*>(base)[i]);
+}
+
+template <DType D>
+const void* row_ptr(const WeightView& w, std::int64_t r) {
+    return static_cast<const char*>(w.data) + r * w.ld * std::int64_t(dtype_size(D));
+}
+
+template <DType D>
+void out_in_scalar(const float* x, std::int64_t M, const WeightView& w, float* y, std::int64_t n0,
+                   std::int64_t n1) {
+    const std::int64_t K = w.cols, N = w.rows;
+    for (std::int64_t n = n0; n < n1; ++n) {
+        const void* wr = row_ptr<D>(w, n);
+        for (std::int64_t m = 0; m < M; ++m) {
+            float acc = 0.0f;
+            const float* xr = x + m * K;
+            for (std::int64_t k = 0; k < K; ++k) acc += xr[k] * load1<D>(wr, k);
+            y[m * N + n] = acc;
+        }
+    }
+}
+
+template <DType D>
+void in_out_scalar(const float* x, std::int64_t M, const WeightView& w, float* y, std::int64_t n0,
+                   std::int64_t n1) {
+    const std::int64_t K = w.rows, N = w.cols;
+    for (std::int64_t m = 0; m < M; ++m)
+        for (std::int64_t n = n0; n < n1; ++n) y[m * N + n] = 0.0f;
+    for (std::int64_t k = 0; k < K; ++k) {
+        const void* wr = row_ptr<D>(w, k);
+        for (std::int64_t m = 0; m < M; ++m) {
+            const float xv = x[m * K + k];
+            float* yr = y + m * N;
+            for (std::int64_t n = n0; n < n1; ++n) yr[n] += xv * load1<D>(wr, n);
+        }
+    }
+}
+
+// ---- AVX2 + FMA (+F16C) ----------------------------------------------------------------------
+
+#define DP_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+template <DType D>
+DP_AVX2 inline __m256 load8(const void* base, std::int64_t i) {
+    if constexpr (D == DType::F32) {
+        return _mm256_loadu_ps(static_cast<const float*>(base) + i);
+    } else if constexpr (D == DType::BF16) {
+        const __m128i h = _mm_loadu_si128(
+            reinterpret_cast<const __m128i*>(static_cast<const std::uint16_t*>(base) + i));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    } else {
+        const __m128i h = _mm_loadu_si128(
+            reinterpret_cast<const __m128i*>(static_cast<const std::uint16_t*>(base) + i));
+        return _mm256_cvtph_ps(h);
+    }
+}
+
+DP_AVX2 inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// Four activation rows against one weight row at a time: each weight vector is loaded once for
+// four products (prefill), and decode (M = 1) streams the weights at full width.
+template <DType D>
+DP_AVX2 void out_in_avx2(const float* x, std::int64_t M, const WeightView& w, float* y,
+                         std::int64_t n0, std::int64_t n1) {
+    const std::int64_t K = w.cols, N = w.rows, K8 = K / 8 * 8;
+    for (std::int64_t n = n0; n < n1; ++n) {
+        const void* wr = row_ptr<D>(w, n);
+        std::int64_t m = 0;
+        for (; m + 4 <= M; m += 4) {
+            const float* x0 = x + m * K;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (std::int64_t k = 0; k < K8; k += 8) {
+                const __m256 wv = load8<D>(wr, k);
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + k), wv, a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + K + k), wv, a1);
+                a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + 2 * K + k), wv, a2);
+                a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x0 + 3 * K + k), wv, a3);
+            }
+            float s[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};
+            for (std::int64_t k = K8; k < K; ++k) {
+                const float wv = load1<D>(wr, k);
+                for (int r = 0; r < 4; ++r) s[r] += x0[r * K + k] * wv;
+            }
+            for (int r = 0; r < 4; ++r) y[(m + r) * N + n] = s[r];
+        }
+        for (; m < M; ++m) {
+            const float* xr = x + m * K;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+            std::int64_t k = 0;
+            for (; k + 16 <= K8; k += 16) {
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + k), load8<D>(wr, k), a0);
+                a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + k + 8), load8<D>(wr, k + 8), a1);
+            }
+            for (; k < K8; k += 8)
+                a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + k), load8<D>(wr, k), a0);
+            float s = hsum(_mm256_add_ps(a0, a1));
+            for (; k < K; ++k) s += xr[k] * load1<D>(wr, k);
+            y[m * N + n] = s;
+        }
+    }
+}
+
+// Columns in blocks of 16, four activation rows at a time, accumulating over K in registers.
+template <DType D>
+DP_AVX2 void in_out_avx2(const float* x, std::int64_t M, const WeightView& w, float* y,
+                         std::int64_t n0, std::int64_t n1) {
+    const std::int64_t K = w.rows, N = w.cols;
+    std::int64_t n = n0;
+    for (; n + 16 <= n1; n += 16) {
+        std::int64_t m = 0;
+        for (; m + 4 <= M; m += 4) {
+            __m256 acc[4][2];
+            for (auto& r : acc) r[0] = r[1] = _mm256_setzero_ps();
+            for (std::int64_t k = 0; k < K; ++k) {
+                const void* wr = row_ptr<D>(w, k);
+                const __m256 w0 = load8<D>(wr, n), w1 = load8<D>(wr, n + 8);
+                for (int r = 0; r < 4; ++r) {
+                    const __m256 xv = _mm256_broadcast_ss(x + (m + r) * K + k);
+                    acc[r][0] = _mm256_fmadd_ps(xv, w0, acc[r][0]);
+                    acc[r][1] = _mm256_fmadd_ps(xv, w1, acc[r][1]);
+                }
+            }
+            for (int r = 0; r < 4; ++r) {
+                _mm256_storeu_ps(y + (m + r) * N + n, acc[r][0]);
+                _mm256_storeu_ps(y + (m + r) * N + n + 8, acc[r][1]);
+            }
+        }
+        for (; m < M; ++m) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+            for (std::int64_t k = 0; k < K; ++k) {
+                const void* wr = row_ptr<D>(w, k);
+                const __m256 xv = _mm256_broadcast_ss(x + m * K + k);
+                a0 = _mm256_fmadd_ps(xv, load8<D>(wr, n), a0);
+                a1 = _mm256_fmadd_ps(xv, load8<D>(wr, n + 8), a1);
+            }
+            _mm256_storeu_ps(y + m * N + n, a0);
+            _mm256_storeu_ps(y + m * N + n + 8, a1);
+        }
+    }
+    if (n < n1) in_out_scalar<D>(x, M, w, y, n, n1);
+}
+
+// ---- AVX-512F: the same loops at 16 lanes ------------------------------------------------------
+
+#define DP_AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
+// GCC 12's AVX-512 intrinsic headers raise -Wmaybe-uninitialized inside themselves (their
+// masked builtins take an undefined pass-through); the warning says nothing about our code.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+template <DType D>
+DP_AVX512 inline __m512 load16(const void* base, std::int64_t i) {
+    if constexpr (D == DType::F32) {
+        return _mm512_loadu_ps(static_cast<const float*>(base) + i);
+    } else if constexpr (D == DType::BF16) {
+        const __m256i h = _mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(static_cast<const std::uint16_t*>(base) + i));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    } else {
+        const __m256i h = _mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(static_cast<const std::uint16_t*>(base) + i));
+        return _mm512_cvtph_ps(h);
+    }
+}
+
+// Horizontal sum through memory: GCC 12's _mm512_reduce_add_ps trips -Wmaybe-uninitialized.
+DP_AVX512 inline float hsum16(__m512 v) {
+    alignas(64) float t[16];
+    _mm512_store_ps(t, v);
+    float s = 0.0f;
+    for (float x : t) s += x;
+    return s;
+}
+
+template <DType D>
+DP_AVX512 void out_in_avx512(const float* x, std::int64_t M, const WeightView& w, float* y,
+                             std::int64_t n0, std::int64_t n1) {
+    const std::int64_t K = w.cols, N = w.rows, K16 = K / 16 * 16;
+    for (std::int64_t n = n0; n < n1; ++n) {
+        const void* wr = row_ptr<D>(w, n);
+        std::int64_t m = 0;
+        for (; m + 4 <= M; m += 4) {
+            const float* x0 = x + m * K;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (std::int64_t k = 0; k < K16; k += 16) {
+                const __m512 wv = load16<D>(wr, k);
+                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x0 + k), wv, a0);
+                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x0 + K + k), wv, a1);
+                a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x0 + 2 * K + k), wv, a2);
+                a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x0 + 3 * K + k), wv, a3);
+            }
+            float s[4] = {hsum16(a0), hsum16(a1), hsum16(a2), hsum16(a3)};
+            for (std::int64_t k = K16; k < K; ++k) {
+                const float wv = load1<D>(wr, k);
+                for (int r = 0; r < 4; ++r) s[r] += x0[r * K + k] * wv;
+            }
+            for (int r = 0; r < 4; ++r) y[(m + r) * N + n] = s[r];
+        }
+        for (; m < M; ++m) {
+            const float* xr = x + m * K;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+            std::int64_t k = 0;
+            for (; k + 32 <= K16; k += 32) {
+                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k), load16<D>(wr, k), a0);
+                a1 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k + 16), load16<D>(wr, k + 16), a1);
+            }
+            for (; k < K16; k += 16)
+                a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k), load16<D>(wr, k), a0);
+            float s = hsum16(_mm512_add_ps(a0, a1));
+            for (; k < K; ++k) s += xr[k] * load1<D>(wr, k);
+            y[m * N + n] = s;
+        }
+    }
+}
+
+template <DType D>
+DP_AVX512 void in_out_avx512(const float* x, std::int64_t M, const WeightView& w, float* y,
+                             std::int64_t n0, std::int64_t n1) {
+    const std::int64_t K = w.rows, N = w.cols;
+    std::int64_t n = n0;
+    for (; n + 16 <= n1; n += 16) {
+        std::int64_t m = 0;
+        for (; m + 4 <= M; m += 4) {
+            __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                             _mm512_setzero_ps()};
+            for (std::int64_t k = 0; k < K; ++k) {
+                const __m512 wv = load16<D>(row_ptr<D>(w, k), n);
+                for (int r = 0; r < 4; ++r)
+                    acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[(m + r) * K + k]), wv, acc[r]);
+            }
+            for (int r = 0; r < 4; ++r) _mm512_storeu_ps(y + (m + r) * N + n, acc[r]);
+        }
+        for (; m < M; ++m) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+            std::int64_t k = 0;
+            for (; k + 2 <= K; k += 2) {
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[m * K + k]), load16<D>(row_ptr<D>(w, k), n),
+                                     a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[m * K + k + 1]),
+                                     load16<D>(row_ptr<D>(w, k + 1), n), a1);
+            }
+            for (; k < K; ++k)
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[m * K + k]), load16<D>(row_ptr<D>(w, k), n),
+                                     a0);
+            _mm512_storeu_ps(y + m * N + n, _mm512_add_ps(a0, a1));
+        }
+    }
+    if (n < n1) in_out_scalar<D>(x, M, w, y, n, n1);
+}
+
+#pragma GCC diagnostic pop
+
+bool cpu_has_avx512() {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+bool cpu_has_avx2() {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+}
+
+template <DType D>
+void run(const float* x, std::int64_t M, const WeightView& w, float* y, ThreadPool& pool, Isa isa) {
+    const std::int64_t N = w.out_features(), K = w.in_features();
+    if (w.layout == Layout::out_in) {
+        // Enough rows per chunk that a chunk is worth a wake-up (~16k multiply-adds).
+        const std::int64_t grain =
+            std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(1, K * M));
+        pool.parallel_for(N, grain, [&](std::int64_t a, std::int64_t b) {
+            if (isa == Isa::avx512)
+                out_in_avx512<D>(x, M, w, y, a, b);
+            else if (isa == Isa::avx2)
+                out_in_avx2<D>(x, M, w, y, a, b);
+            else
+                out_in_scalar<D>(x, M, w, y, a, b);
+        });
+    } else {
+        // Work in blocks of 16 columns so no SIMD path ever splits one.
+        const std::int64_t blocks = (N + 15) / 16;
+        const std::int64_t grain =
+            std::max<std::int64_t>(1, 1024 / std::max<std::int64_t>(1, K * M / 16));
+        pool.parallel_for(blocks, grain, [&](std::int64_t a, std::int64_t b) {
+            const std::int64_t c0 = a * 16, c1 = std::min(N, b * 16);
+            if (isa == Isa::avx512)
+                in_out_avx512<D>(x, M, w, y, c0, c1);
+            else if (isa == Isa::avx2)
+                in_out_avx2<D>(x, M, w, y, c0, c1);
+            else
+                in_out_scalar<D>(x, M, w, y, c0, c1);
+        });
+    }
+}
+
+}  // namespace
+
+Isa best_isa() {
+    // DESKPILOT_ISA=scalar|avx2 caps the choice (for comparisons); the CPU decides the rest.
+    static const Isa isa = [] {
+        Isa best = cpu_has_avx512() ? Isa::avx512 : cpu_has_avx2() ? Isa::avx2 : Isa::scalar;
+        if (const char* cap = std::getenv("DESKPILOT_ISA")) {
+            if (std::strcmp(cap, "scalar") == 0)
+                best = Isa::scalar;
+            else if (std::strcmp(cap, "avx2") == 0 && best == Isa::avx512)
+                best = Isa::avx2;
+        }
+        return best;
+    }();
+    return isa;
+}
+
+bool isa_supported(Isa isa) {
+    switch (isa) {
+        case Isa::scalar:
+            return true;
+        case Isa::avx2:
+            return cpu_has_avx2();
+        case Isa::avx512:
+            return cpu_has_avx512();
+    }
+    return false;
+}
+
+const char* isa_name(Isa isa) {
+    switch (isa) {
+        case Isa::scalar:
+            return "scalar";
+        case Isa::avx2:
+            return "avx2+fma";
+        case Isa::avx512:
+            return "avx512f";
+    }
+    return "?";
+}
+
+void linear(const float* x, std::int64_t M, const WeightView& w, float* y, ThreadPool& pool,
+            Isa isa) {
+    if (!isa_supported(isa))
+        throw std::runtime_error(std::string("linear: this CPU cannot run the ") + isa_name(isa) +
+                                 " kernels");
+    if (M <= 0 || w.out_features() <= 0) return;
+    switch (w.dtype) {
+        case DType::F32:
+            return run<DType::F32>(x, M, w, y, pool, isa);
+        case DType::BF16:
+            return run<DType::BF16>(x, M, w, y, pool, isa);
+        case DType::F16:
+            return run<DType::F16>(x, M, w, y, pool, isa);
+    }
+}
+
+}  // namespace deskpilot::model::engine::cpu

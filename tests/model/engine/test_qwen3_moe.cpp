@@ -1,0 +1,282 @@
+// The CPU Qwen3-VL-MoE text decoder against transformers (tools/golden/qwen3_vl_moe_golden.py):
+// per-layer hidden states, chosen experts, prefill logits and three KV-cached decode steps, in
+// f32 (fused experts, model.language_model.* names) and bf16 (per-expert, model.* names). Also
+// the AVX2 kernels against their scalar twins, and broken checkpoints.
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+
+#include "model/engine/arch/qwen3_vl_moe.h"
+#include "model/engine/cpu/linear.h"
+
+using namespace deskpilot::model::engine;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kDir = fs::path(DESKPILOT_TEST_DATA_DIR) / "engine/qwen3_vl_moe_tiny";
+
+struct Golden {
+    Checkpoint ck{kDir / "golden.safetensors"};
+    std::vector<float> get(const std::string& name) const {
+        const Tensor t = ck.get(name).to_f32();
+        return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
+    }
+    std::vector<std::int32_t> ids(const std::string& name) const {
+        std::vector<std::int32_t> out;
+        for (float f : get(name)) out.push_back(std::int32_t(f));
+        return out;
+    }
+    Positions positions(const std::string& name) const {
+        const auto p = get(name);
+        const std::size_t n = p.size() / 3;
+        Positions out;
+        for (std::size_t i = 0; i < n; ++i) {
+            out.t.push_back(std::int64_t(p[i]));
+            out.h.push_back(std::int64_t(p[n + i]));
+            out.w.push_back(std::int64_t(p[2 * n + i]));
+        }
+        return out;
+    }
+};
+
+// Largest |a - b| relative to the reference's scale, and the largest elementwise violation of
+// |a - b| <= rtol·|b| + atol.
+bool close(const float* a, const std::vector<float>& b, double rtol, double atol_scale,
+           std::string& why) {
+    double scale = 0;
+    for (float v : b) scale = std::max(scale, double(std::fabs(v)));
+    const double atol = atol_scale * std::max(scale, 1.0);
+    for (std::size_t i = 0; i < b.size(); ++i) {
+        const double d = std::fabs(double(a[i]) - double(b[i]));
+        if (!(d <= rtol * std::fabs(double(b[i])) + atol)) {
+            why = "element " + std::to_string(i) + ": " + std::to_string(a[i]) + " vs " +
+                  std::to_string(b[i]) + " (scale " + std::to_string(scale) + ")";
+            return false;
+        }
+    }
+    return true;
+}
+
+struct Captured {
+    std::map<std::string, std::vector<float>> t;
+    Trace trace() {
+        return [this](const std::string& name, int layer, const float* d, std::int64_t r,
+                      std::int64_t c) {
+            t[name + "." + std::to_string(layer)] = std::vector<float>(d, d + r * c);
+        };
+    }
+};
+
+void check_model(Qwen3MoeTextModel& m, double rtol, double atol_scale, bool check_layers) {
+    const Golden g;
+    const auto ids = g.ids("ids");
+    KvCache kv = m.new_cache(8);  // small on purpose: the cache must grow
+    Captured cap;
+    const auto logits = m.forward(ids, g.positions("positions"), kv, true, cap.trace());
+    std::string why;
+    const int L = m.config().text.num_layers;
+    for (int l = 0; l < L; ++l) {
+        // Same experts, in the same order, for every token.
+        QVERIFY2(cap.t["topk." + std::to_string(l)] == g.get("topk." + std::to_string(l)),
+                 qPrintable("layer " + QString::number(l) + " chose different experts"));
+        if (!check_layers) continue;
+        QVERIFY2(close(cap.t["hidden_in." + std::to_string(l)].data(),
+                       g.get("hidden." + std::to_string(l)), rtol, atol_scale, why),
+                 qPrintable(QString("hidden.%1 %2").arg(l).arg(why.c_str())));
+        QVERIFY2(close(cap.t["hidden_out." + std::to_string(l)].data(),
+                       g.get("hidden." + std::to_string(l + 1)), rtol, atol_scale, why),
+                 qPrintable(QString("hidden.%1 %2").arg(l + 1).arg(why.c_str())));
+    }
+    QVERIFY2(close(logits.data(), g.get("logits"), rtol, atol_scale, why),
+             qPrintable("prefill logits " + QString(why.c_str())));
+    for (int s = 0; s < 3; ++s) {
+        const std::string p = "step." + std::to_string(s) + ".";
+        const auto step = m.forward(g.ids(p + "id"), g.positions(p + "position"), kv, false);
+        QVERIFY2(close(step.data(), g.get(p + "logits"), rtol, atol_scale, why),
+                 qPrintable(QString::fromStdString(p + " " + why)));
+    }
+    QCOMPARE(kv.length, std::int64_t(ids.size() + 3));
+}
+
+std::unique_ptr<Qwen3MoeTextModel> load(const fs::path& dir,
+                                        deskpilot::model::engine::cpu::ThreadPool& pool) {
+    return std::make_unique<Qwen3MoeTextModel>(load_model_config(dir),
+                                               std::make_shared<Checkpoint>(dir), pool);
+}
+
+}  // namespace
+
+class Qwen3MoeTest : public QObject {
+    Q_OBJECT
+    cpu::ThreadPool pool_{2};
+
+  private slots:
+    void f32MatchesTransformers() {
+        auto m = load(kDir, pool_);
+        QVERIFY(m->fused_experts());
+        QCOMPARE(m->tensor_prefix(), std::string("model.language_model."));
+        check_model(*m, 1e-4, 1e-5, true);
+    }
+
+    void bf16PerExpertWithinBf16Tolerance() {
+        auto m = load(kDir / "bf16", pool_);
+        QVERIFY(!m->fused_experts());
+        QCOMPARE(m->tensor_prefix(), std::string("model."));
+        // bf16 keeps 8 bits of mantissa: a few percent of the activations' scale.
+        check_model(*m, 5e-2, 3e-2, true);
+    }
+
+    void singleThreadGivesTheSameResult() {
+        cpu::ThreadPool one(1);
+        auto m = load(kDir, one);
+        check_model(*m, 1e-4, 1e-5, false);
+    }
+
+    void unselectedExpertsAreNeverRead() {
+        // Poison every expert of layer 0 that the first token does not choose with NaN and run
+        // that token alone: the logits must not change, which fails if the block computes
+        // experts it did not select (NaN times a zero weight is still NaN).
+        QTemporaryDir tmp;
+        const fs::path dir = tmp.path().toStdString();
+        fs::copy_file(kDir / "bf16/config.json", dir / "config.json");
+        fs::copy_file(kDir / "bf16/model.safetensors", dir / "model.safetensors");
+        fs::permissions(dir / "model.safetensors", fs::perms::owner_read | fs::perms::owner_write);
+        const Golden g;
+        std::vector<bool> used(8, false);
+        const auto topk = g.get("topk.0");
+        used[std::size_t(topk[0])] = used[std::size_t(topk[1])] = true;
+        int poisoned = 0;
+        {
+            SafetensorsFile f(dir / "model.safetensors");
+            std::fstream io(dir / "model.safetensors",
+                            std::ios::in | std::ios::out | std::ios::binary);
+            std::uint64_t header_len = 0;
+            io.read(reinterpret_cast<char*>(&header_len), 8);
+            for (const auto& e : f.entries()) {
+                for (int x = 0; x < 8; ++x) {
+                    if (used[std::size_t(x)] ||
+                        e.name.rfind("model.layers.0.mlp.experts." + std::to_string(x) + ".", 0) !=
+                            0)
+                        continue;
+                    io.seekp(std::streamoff(8 + header_len + e.begin));
+                    for (std::uint64_t b = e.begin; b < e.end; b += 2)
+                        io.write("\xc0\x7f", 2);  // bf16 NaN
+                    ++poisoned;
+                }
+            }
+        }
+        QVERIFY(poisoned > 0);
+        const std::vector<std::int32_t> first = {g.ids("ids")[0]};
+        auto clean = load(kDir / "bf16", pool_);
+        auto poisoned_model = load(dir, pool_);
+        KvCache kv1 = clean->new_cache(), kv2 = poisoned_model->new_cache();
+        const auto want = clean->forward(first, Positions::text(0, 1), kv1);
+        const auto got = poisoned_model->forward(first, Positions::text(0, 1), kv2);
+        QCOMPARE(got, want);
+    }
+
+    void brokenCheckpoints() {
+        QTemporaryDir tmp;
+        const fs::path dir = tmp.path().toStdString();
+        // A config that disagrees with the weights names the first tensor that does not fit.
+        {
+            ModelConfig c = load_model_config(kDir);
+            c.text.moe_intermediate_size = 40;
+            try {
+                Qwen3MoeTextModel m(c, std::make_shared<Checkpoint>(kDir), pool_);
+                QFAIL("mismatched checkpoint accepted");
+            } catch (const CheckpointError& e) {
+                const std::string msg = e.what();
+                QVERIFY2(msg.find("model.language_model.layers.0.mlp.experts.gate_up_proj") !=
+                             std::string::npos,
+                         e.what());
+                QVERIFY2(msg.find("[8, 64, 80]") != std::string::npos, e.what());
+            }
+        }
+        // A missing tensor is named.
+        {
+            ModelConfig c = load_model_config(kDir);
+            c.text.num_layers = 5;
+            try {
+                Qwen3MoeTextModel m(c, std::make_shared<Checkpoint>(kDir), pool_);
+                QFAIL("missing layer accepted");
+            } catch (const CheckpointError& e) {
+                QVERIFY2(std::string(e.what()).find(
+                             "'model.language_model.layers.4.input_layernorm.weight' is missing") !=
+                             std::string::npos,
+                         e.what());
+            }
+        }
+        // Not a Qwen3 MoE checkpoint at all.
+        {
+            std::ofstream(dir / "x.safetensors", std::ios::binary)
+                .write("\x02\0\0\0\0\0\0\0{}", 10);
+            QVERIFY_THROWS_EXCEPTION(
+                CheckpointError,
+                Qwen3MoeTextModel(load_model_config(kDir),
+                                  std::make_shared<Checkpoint>(dir / "x.safetensors"), pool_));
+        }
+        // Bad token ids and position counts are errors, not crashes.
+        auto m = load(kDir, pool_);
+        KvCache kv = m->new_cache();
+        const std::vector<std::int32_t> bad = {5, 1024};
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, m->forward(bad, Positions::text(0, 2), kv));
+        const std::vector<std::int32_t> ok = {5, 6};
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, m->forward(ok, Positions::text(0, 3), kv));
+    }
+
+    void kernelsMatchTheirScalarTwins_data() {
+        QTest::addColumn<int>("dtype");
+        QTest::addColumn<int>("layout");
+        QTest::addColumn<int>("M");
+        for (int d = 0; d < 3; ++d)
+            for (int l = 0; l < 2; ++l)
+                for (int M : {1, 3, 4, 9})
+                    QTest::addRow("dtype%d layout%d M%d", d, l, M) << d << l << M;
+    }
+
+    void kernelsMatchTheirScalarTwins() {
+        QFETCH(int, dtype);
+        QFETCH(int, layout);
+        QFETCH(int, M);
+        const DType dt = DType(dtype);
+        // Odd sizes exercise every tail; a column slice exercises strided rows.
+        const std::int64_t rows = 37, cols = 77;
+        Tensor w = Tensor::zeros(dt, {rows, cols});
+        std::mt19937 rng(1);
+        std::normal_distribution<float> nd;
+        for (std::int64_t i = 0; i < rows * cols; ++i) {
+            const float v = nd(rng);
+            if (dt == DType::F32)
+                w.data<float>()[i] = v;
+            else if (dt == DType::BF16)
+                w.data<std::uint16_t>()[i] = f32_to_bf16(v);
+            else
+                w.data<std::uint16_t>()[i] = f32_to_f16(v);
+        }
+        const auto view = cpu::WeightView::of(w, cpu::Layout(layout)).cols_slice(3, 74);
+        std::vector<float> x(std::size_t(M * view.in_features()));
+        for (auto& v : x) v = nd(rng);
+        std::vector<float> a(std::size_t(M * view.out_features())), b(a.size());
+        cpu::linear(x.data(), M, view, a.data(), pool_, cpu::Isa::scalar);
+        int checked = 0;
+        for (auto isa : {cpu::Isa::avx2, cpu::Isa::avx512}) {
+            if (!cpu::isa_supported(isa)) continue;
+            cpu::linear(x.data(), M, view, b.data(), pool_, isa);
+            std::string why;
+            QVERIFY2(close(b.data(), a, 1e-5, 1e-5, why),
+                     (std::string(cpu::isa_name(isa)) + ": " + why).c_str());
+            ++checked;
+        }
+        if (checked == 0) QSKIP("no SIMD kernels run on this CPU");
+    }
+};
+
+QTEST_APPLESS_MAIN(Qwen3MoeTest)
+#include "test_qwen3_moe.moc"
