@@ -5,7 +5,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "model/remote/base64.h"
+#include "vision/base64.h"
 #include "model/remote/family_resize.h"
 
 namespace deskpilot::model::remote {
@@ -95,7 +95,7 @@ std::string ImageEncoder::data_url(const vision::Frame& frame,
     }
     std::string url = encoding_.format == vision::ImageFormat::jpeg ? "data:image/jpeg;base64,"
                                                                     : "data:image/png;base64,";
-    url += base64_encode(bytes);
+    url += vision::base64_encode(bytes.data(), bytes.size());
 
     std::lock_guard lock(mutex_);
     cache_.push_front({frame.pixels, frame.pixels.get(), frame.width, frame.height,

@@ -1,6 +1,5 @@
 // Which smart_resize preset a model family's images are sized with before they are sent.
-// A stand-in until the planner's per-family table exists: replace resize_params_for_family's
-// body with a lookup in that table and keep this signature.
+// Looked up in the planner's family table (planner/family.h).
 #pragma once
 
 #include <optional>
@@ -11,9 +10,9 @@
 
 namespace deskpilot::model::remote {
 
-// The preset for `family`, or nullopt for families whose images are sent as captured (doubao
-// and the empty family, for hosted models that size images themselves). Throws ModelError for
-// a family it does not know, listing the known ones.
+// The preset for `family`, or nullopt for the empty family (images sent as captured, for hosted
+// models that size images themselves). Throws ModelError for a family it does not know, listing
+// the known ones.
 std::optional<vision::SmartResizeParams> resize_params_for_family(std::string_view family);
 
 // The family names resize_params_for_family accepts, comma-separated, for messages.

@@ -6,7 +6,9 @@
 #include <random>
 #include <set>
 
-#include "model/remote/base64.h"
+#include <span>
+
+#include "vision/base64.h"
 #include "model/remote/endpoint.h"
 #include "model/remote/family_resize.h"
 #include "model/remote/messages.h"
@@ -18,6 +20,10 @@
 using namespace deskpilot;
 using namespace deskpilot::model;
 using namespace std::chrono_literals;
+
+namespace {
+std::string vision_base64(std::span<const std::uint8_t> bytes) { return deskpilot::vision::base64_encode(bytes.data(), bytes.size()); }
+}  // namespace
 
 class RemotePartsTest : public QObject {
     Q_OBJECT
@@ -103,7 +109,7 @@ class RemotePartsTest : public QObject {
 
     void base64KnownVectorsAndRoundTrip() {
         auto enc = [](std::string_view s) {
-            return remote::base64_encode(
+            return vision_base64(
                 {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()});
         };
         QCOMPARE(enc(""), std::string(""));
@@ -115,7 +121,7 @@ class RemotePartsTest : public QObject {
         for (int n = 0; n < 70; ++n) {
             std::vector<std::uint8_t> bytes(n);
             for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
-            QCOMPARE(*testing::decode_base64(remote::base64_encode(bytes)), bytes);
+            QCOMPARE(*testing::decode_base64(vision_base64(bytes)), bytes);
         }
     }
 
@@ -203,7 +209,7 @@ class RemotePartsTest : public QObject {
         QVERIFY(remote::resize_params_for_family("qwen2.5-vl")->max_pixels ==
                 vision::kQwen25VlResize.max_pixels);
         QVERIFY(remote::resize_params_for_family("qwen3-vl")->factor == 32);
-        QVERIFY(!remote::resize_params_for_family("doubao"));
+        QVERIFY(remote::resize_params_for_family("doubao")->factor == 28);
         QVERIFY(!remote::resize_params_for_family(""));
         try {
             remote::resize_params_for_family("gpt-99");

@@ -240,7 +240,7 @@ class RemoteVlmTest : public QObject {
         request.messages.push_back(
             {planner::Role::user, {planner::ContentPart::of_image(make_frame(1920, 1080))}});
         const std::pair<const char*, cv::Size> cases[] = {
-            {"qwen3-vl", {1920, 1088}}, {"qwen2.5-vl", {1932, 1092}}, {"doubao", {1920, 1080}}};
+            {"qwen3-vl", {1920, 1088}}, {"qwen2.5-vl", {1932, 1092}}, {"doubao", {1932, 1092}}};
         for (const auto& [family, size] : cases) {
             request.family = family;
             const Outcome o = call(vlm, request);
