@@ -23,6 +23,8 @@ packages=(
   fonts-dejavu-core fontconfig
   # benchmarks
   libbenchmark-dev xdotool
+  # the HTML report is checked in a real browser
+  chromium
   # fuzzing (tools/fuzz/build-planner-fuzzer.sh: clang with libFuzzer, ASan, UBSan)
   clang
 )

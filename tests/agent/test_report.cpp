@@ -1,6 +1,8 @@
 // The HTML report: self-contained (images inline, nothing fetched), escaped, every step shown;
 // and `deskpilot report` on good and bad folders.
 #include <QProcess>
+#include <QStandardPaths>
+#include <QUrl>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -8,6 +10,7 @@
 
 #include "agent/report.h"
 #include "vision/base64.h"
+#include "vision/image_io.h"
 
 using namespace deskpilot;
 using namespace deskpilot::agent;
@@ -88,6 +91,43 @@ private slots:
         std::filesystem::remove(dir / "screenshots/000002.png");
         const std::string html = render_report(load_session(dir));
         QVERIFY(html.find("screenshots/000002.png is missing") != std::string::npos);
+    }
+
+    void opensInHeadlessChromium() {
+        const QString chromium = QStandardPaths::findExecutable("chromium");
+        if (chromium.isEmpty()) QSKIP("chromium is not installed (tools/install-deps.sh installs it)");
+        QTemporaryDir tmp;
+        const auto dir = make_session(tmp);
+        const auto report = dir / "report.html";
+        write_report(load_session(dir), report);
+        const QStringList common = {"--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                                    "--user-data-dir=" + tmp.filePath("profile"), "--window-size=1280,1400"};
+        // The DOM as the browser built it holds both steps and their drawn actions.
+        QProcess dom;
+        dom.start(chromium, QStringList(common) << "--dump-dom" << QUrl::fromLocalFile(QString::fromStdString(report.string())).toString());
+        QVERIFY(dom.waitForFinished(60000));
+        const QByteArray html = dom.readAllStandardOutput();
+        QVERIFY2(html.contains("id=\"step-1\"") && html.contains("id=\"step-2\""), html.left(400).constData());
+        QVERIFY(html.contains("<circle"));
+        // And its screenshot shows them: the dark header, and the red action marker drawn over
+        // the grey screenshot of step 1.
+        const QString shot = tmp.filePath("report.png");
+        QProcess screenshot;
+        screenshot.start(chromium, QStringList(common) << "--screenshot=" + shot
+                                                        << QUrl::fromLocalFile(QString::fromStdString(report.string())).toString());
+        QVERIFY(screenshot.waitForFinished(60000));
+        const auto frame = vision::read_image(shot.toStdString());
+        QCOMPARE(frame.width, 1280);
+        const auto* header = frame.pixel(5, 5);
+        QVERIFY(header[2] < 60 && header[1] < 60 && header[0] < 80);
+        int red = 0;
+        for (int y = 0; y < frame.height; ++y)
+            for (int x = 0; x < frame.width; ++x) {
+                const auto* p = frame.pixel(x, y);
+                if (p[2] > 200 && p[1] < 100 && p[0] < 100) ++red;
+            }
+        QVERIFY2(red > 50, qPrintable(QString("%1 red pixels").arg(red)));
+        QFile::copy(shot, QString(DESKPILOT_BIN_DIR) + "/../report-screenshot.png");  // for people to look at
     }
 
     void cliWritesTheReportAndNamesBadFolders() {
