@@ -52,6 +52,8 @@ public:
         app.add_option("--deny-region", deny_regions_, "Never act inside X,Y,W,H (repeatable)");
         app.add_option("--risky-region", risky_regions_, "Ask before acting inside X,Y,W,H (repeatable)");
         app.add_option("--language", language_, "Prompt language: en or zh")->check(CLI::IsMember({"en", "zh"}));
+        app.add_option("--jpeg-quality", jpeg_quality_, "Send screenshots as JPEG of this quality (faster to encode than PNG)")
+            ->check(CLI::Range(1, 100));
         app.add_flag("--dry-run", dry_run_, "Let the model plan but send no input (actions are only recorded)");
     }
 
@@ -65,6 +67,7 @@ public:
 
         model::RemoteConfig remote{.endpoint = endpoint_, .model = model_, .api_key_env = api_key_env_};
         for (const auto& h : headers_) remote.headers.push_back(model::remote::parse_header_option(h));
+        if (jpeg_quality_ > 0) remote.image = {vision::ImageFormat::jpeg, jpeg_quality_};
         remote.log = [](const std::string& line) { std::fprintf(stderr, "deskpilot: %s\n", line.c_str()); };
         model::RemoteVlm vlm(remote);
         vlm.check_model();  // "model X not found; the server offers: ..." before anything happens
@@ -108,6 +111,7 @@ private:
     std::vector<std::string> headers_, deny_regions_, risky_regions_;
     int max_steps_ = 50;
     int history_ = 5;
+    int jpeg_quality_ = 0;  // 0: PNG
     bool dry_run_ = false;
 };
 
