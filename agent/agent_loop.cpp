@@ -36,6 +36,7 @@ struct Agent::Impl {
     LoopDetector loop_detector;
     std::unique_ptr<SessionWriter> session;
     int consecutive_errors = 0;
+    std::vector<std::future<void>> preparing;  // prepare_image calls started while settling
 
     Impl(AgentConfig c, vision::ScreenSource& s, model::Vlm& m, actuators::Actuator& a, RunControl& rc, AgentObserver& o)
         : config(std::move(c)), screen(s), model(m), actuator(a), control(rc), observer(o), executor(a),
@@ -143,10 +144,19 @@ struct Agent::Impl {
             observer.on_action_executed(step_index, static_cast<int>(i), action, "ok");
 
             const auto t_settle = Clock::now();
-            const auto settled = wait_until_settled(screen, config.settle, [&] { return control.stop_requested(); });
+            // The screen that starts the final quiet period is the next screenshot; the model
+            // backend prepares it (resize, encode) while the quiet period is being confirmed.
+            const auto settled = wait_until_settled(
+                screen, config.settle, [&] { return control.stop_requested(); },
+                [&](const vision::Frame& candidate) {
+                    if (!config.prepare_screenshots) return;
+                    preparing.push_back(std::async(std::launch::async, [this, candidate] {
+                        model.prepare_image(candidate, config.family);
+                    }));
+                });
             record.settle_ms += ms_since(t_settle);
             const bool changed = vision::changed_fraction(before, settled.last) > config.settle.threshold;
-            before = settled.last;
+            before = settled.settled ? settled.quiet_frame : settled.last;
             if (const auto loop = loop_detector.observe(action, changed)) throw RunEnd{RunStatus::error, *loop};
         }
     }
@@ -206,6 +216,8 @@ struct Agent::Impl {
                 };
                 vision::Frame before = frame;
                 try {
+                    for (auto& job : preparing) job.wait();  // the screenshot's encoding, if started
+                    preparing.clear();
                     const auto t_model = Clock::now();
                     model::Response response;
                     try {

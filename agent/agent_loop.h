@@ -34,6 +34,9 @@ struct AgentConfig {
     std::chrono::milliseconds wait_timeout{5000};  // wait(): up to this long for a change
     int max_consecutive_errors = 3;                // parse / validation errors in a row
     int loop_limit = 3;
+    // Let the model backend resize and encode the next screenshot while the screen's quiet
+    // period is being confirmed (off only to measure what it saves).
+    bool prepare_screenshots = true;
     model::GenerateOptions generate;
     std::filesystem::path session_dir;  // where the session is recorded (must be new)
     Manifest manifest;                  // model, endpoint host, ... (task and screen are filled in)

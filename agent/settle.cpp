@@ -24,11 +24,14 @@ bool sleep_unless_stopped(std::chrono::milliseconds duration, const ShouldStop& 
 
 }  // namespace
 
-SettleResult wait_until_settled(vision::ScreenSource& screen, const SettleOptions& options, const ShouldStop& should_stop) {
+SettleResult wait_until_settled(vision::ScreenSource& screen, const SettleOptions& options, const ShouldStop& should_stop,
+                                const OnQuietStart& on_quiet_start) {
     SettleResult result;
     const auto start = Clock::now();
     vision::Frame previous = screen.capture();
     result.captures = 1;
+    result.quiet_frame = previous;
+    bool announced = false;  // on_quiet_start told about quiet_frame
     auto quiet_since = Clock::now();
     while (true) {
         if (!sleep_unless_stopped(options.poll, should_stop)) {
@@ -37,7 +40,14 @@ SettleResult wait_until_settled(vision::ScreenSource& screen, const SettleOption
         }
         vision::Frame current = screen.capture();
         ++result.captures;
-        if (vision::changed_fraction(previous, current) > options.threshold) quiet_since = Clock::now();
+        if (vision::changed_fraction(previous, current) > options.threshold) {
+            quiet_since = Clock::now();
+            result.quiet_frame = current;
+            announced = false;
+        } else if (!announced && on_quiet_start) {
+            on_quiet_start(result.quiet_frame);
+            announced = true;
+        }
         previous = std::move(current);
         if (Clock::now() - quiet_since >= options.quiet) {
             result.settled = true;

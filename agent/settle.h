@@ -23,13 +23,20 @@ struct SettleResult {
     bool cancelled = false;
     double elapsed_ms = 0;
     int captures = 0;
-    vision::Frame last;      // the last capture, usable as the next step's screenshot
+    vision::Frame last;      // the last capture
+    // The capture that began the final quiet period: the settled screen. It differs from `last`
+    // by less than the threshold, and it is the frame on_quiet_start was given.
+    vision::Frame quiet_frame;
 };
 
 using ShouldStop = std::function<bool()>;
 
+// Called with each capture that starts a quiet period (the screen stopped changing), so that
+// work on a likely final screenshot can begin while the quiet period is still being confirmed.
+using OnQuietStart = std::function<void(const vision::Frame&)>;
+
 SettleResult wait_until_settled(vision::ScreenSource& screen, const SettleOptions& options,
-                                const ShouldStop& should_stop = {});
+                                const ShouldStop& should_stop = {}, const OnQuietStart& on_quiet_start = {});
 
 // For the wait() action: waits up to `timeout` for the screen to differ from `baseline`.
 // `settled` in the result means "a change was seen".

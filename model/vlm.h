@@ -60,6 +60,10 @@ public:
                               const TextCallback& on_text, const CancelToken& cancel) = 0;
     // A short description for logs and session manifests, e.g. "remote ui-tars-1.5 @ host:8000".
     virtual std::string describe() const = 0;
+    // A hint that `frame` will be sent soon for `family`: a backend may prepare it now (resize,
+    // encode) so that the next generate() does not pay for it. Called from another thread while
+    // the agent waits for the screen to settle; must be thread-safe; never throws.
+    virtual void prepare_image(const vision::Frame& /*frame*/, const std::string& /*family*/) {}
 };
 
 }  // namespace deskpilot::model

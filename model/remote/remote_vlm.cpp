@@ -1,5 +1,7 @@
 #include "model/remote/remote_vlm.h"
 
+#include "model/remote/family_resize.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -196,6 +198,14 @@ RemoteVlm::RemoteVlm(RemoteConfig config) : config_(std::move(config)), encoder_
     if (config_.image.jpeg_quality < 0 || config_.image.jpeg_quality > 100)
         throw ModelError("JPEG quality " + std::to_string(config_.image.jpeg_quality) +
                          ": must be 0-100");
+}
+
+void RemoteVlm::prepare_image(const vision::Frame& frame, const std::string& family) {
+    try {
+        encoder_.data_url(frame, remote::resize_params_for_family(family));
+    } catch (const std::exception&) {
+        // Only a hint: the real request reports the problem.
+    }
 }
 
 std::string RemoteVlm::describe() const {

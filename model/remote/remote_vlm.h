@@ -56,6 +56,9 @@ class RemoteVlm : public Vlm {
     Response generate(const planner::Request& request, const GenerateOptions& options,
                       const TextCallback& on_text, const CancelToken& cancel) override;
     std::string describe() const override;
+    // Resizes and encodes the frame into the data-URL cache, so the request that sends it
+    // finds it ready.
+    void prepare_image(const vision::Frame& frame, const std::string& family) override;
 
     // GET {base}/models: the ids the server offers, in its order.
     std::vector<std::string> list_models(const CancelToken& cancel) const;
