@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "agent/action_executor.h"
-#include "agent/history.h"
+#include "planner/conversation.h"
 #include "planner/parser.h"
 
 namespace deskpilot::agent {
@@ -32,7 +32,7 @@ struct Agent::Impl {
     AgentObserver& observer;
     const planner::ModelFamily* family = nullptr;
     ActionExecutor executor;
-    History history;
+    std::unique_ptr<planner::Conversation> history;
     LoopDetector loop_detector;
     std::unique_ptr<SessionWriter> session;
     int consecutive_errors = 0;
@@ -40,14 +40,16 @@ struct Agent::Impl {
 
     Impl(AgentConfig c, vision::ScreenSource& s, model::Vlm& m, actuators::Actuator& a, RunControl& rc, AgentObserver& o)
         : config(std::move(c)), screen(s), model(m), actuator(a), control(rc), observer(o), executor(a),
-          history(HistoryOptions{.task = config.task, .family = config.family, .language = config.language,
-                                 .max_screenshots = config.history}),
           loop_detector(config.loop_limit) {
         family = planner::find_family(config.family);
         if (!family)
             throw std::invalid_argument("unknown model family '" + config.family + "' (known: " + planner::family_names() + ")");
         if (config.max_steps < 1) throw std::invalid_argument("--max-steps must be at least 1");
         if (config.history < 1) throw std::invalid_argument("--history must be at least 1");
+        planner::ConversationOptions conversation;
+        conversation.max_screenshots = static_cast<std::size_t>(config.history);
+        conversation.prompt.language = config.language == "zh" ? planner::PromptLanguage::chinese : planner::PromptLanguage::english;
+        history = std::make_unique<planner::Conversation>(*family, config.task, conversation);
         if (config.session_dir.empty()) throw std::invalid_argument("no session folder given");
     }
 
@@ -62,7 +64,7 @@ struct Agent::Impl {
         observer.on_warning("step " + std::to_string(record.index) + ": " + error);
         if (++consecutive_errors >= config.max_consecutive_errors)
             throw RunEnd{RunStatus::error, std::to_string(consecutive_errors) + " unusable model responses in a row; the last: " + error};
-        history.add_user_text("Your previous answer could not be used: " + error +
+        history->add_user("Your previous answer could not be used: " + error +
                               "\nAnswer again in the required format: Thought: ... then Action: ...");
     }
 
@@ -84,7 +86,7 @@ struct Agent::Impl {
                 if (!reply) throw RunEnd{RunStatus::call_user, "the model asked for help and no reply came: " + action.text};
                 observer.on_resumed();
                 record.results.push_back("user replied: " + *reply);
-                history.add_user_text(*reply);
+                history->add_user(*reply);
                 continue;
             }
 
@@ -93,7 +95,7 @@ struct Agent::Impl {
                 record.approvals.push_back("denied");
                 record.results.push_back("denied: " + decision.reason);
                 observer.on_warning("step " + std::to_string(step_index) + ": denied: " + decision.reason);
-                history.add_user_text("That action was not allowed: " + decision.reason + ". Choose another way.");
+                history->add_user("That action was not allowed: " + decision.reason + ". Choose another way.");
                 return;
             }
             if (decision.kind == PolicyDecision::Kind::needs_approval) {
@@ -103,7 +105,7 @@ struct Agent::Impl {
                 if (answer->kind == ApprovalDecision::Kind::reject) {
                     record.approvals.push_back("rejected");
                     record.results.push_back("rejected: " + answer->feedback);
-                    history.add_user_text(answer->feedback.empty() ? "The user rejected that action." : answer->feedback);
+                    history->add_user(answer->feedback.empty() ? "The user rejected that action." : answer->feedback);
                     return;
                 }
                 if (answer->kind == ApprovalDecision::Kind::edit) {
@@ -202,7 +204,7 @@ struct Agent::Impl {
                     return session->write_screenshot(step_index, frame);
                 });
                 const auto shared_frame = std::make_shared<const vision::Frame>(frame);
-                history.add_screenshot(shared_frame);
+                history->add_screenshot(shared_frame);
 
                 // Every way out of this step records it first: the screenshot is joined and
                 // the line appended, so the session holds the step that ended the run.
@@ -221,7 +223,7 @@ struct Agent::Impl {
                     const auto t_model = Clock::now();
                     model::Response response;
                     try {
-                        response = model.generate(history.request(), config.generate,
+                        response = model.generate(history->build(), config.generate,
                                                   [&](std::string_view chunk) { observer.on_model_text(step_index, chunk); },
                                                   control.cancel_token());
                     } catch (const model::ModelError& e) {
@@ -235,7 +237,7 @@ struct Agent::Impl {
                     record.completion_tokens = response.completion_tokens;
                     if (response.finish_reason == "cancelled" || control.stop_requested())
                         throw RunEnd{RunStatus::stopped, "stopped by the user"};
-                    history.add_assistant(response.text);
+                    history->add_assistant(response.text);
 
                     std::optional<planner::Step> step;
                     try {
