@@ -84,6 +84,31 @@ private slots:
         QVERIFY(s.has_event([](const json& e) { return event_is(e, "clicked", "cancel"); }));
     }
 
+    void pauseHoldsTheRunAndResumeContinuesIt() {
+        AgentStack s;
+        s.server->set_handler([&](const RecordedRequest& r) {
+            const vision::Size image = data_url_image_size(r.image_urls().back());
+            return ScriptedReply::answer(click(s, assistant_turns(r) % 2 ? "cancel" : "save", image, "again"));
+        });
+        auto config = s.config("Press save and cancel for a while");
+        config.max_steps = 6;
+        AgentRun run(s, config);
+        QVERIFY(s.observer.wait_for("executed 2"));
+        s.control.pause();
+        const auto requests_at_pause = s.server->chat_requests().size();
+        std::this_thread::sleep_for(800ms);
+        // At most the step under way when pause() came may still ask the model; then nothing.
+        QVERIFY(s.server->chat_requests().size() <= requests_at_pause + 1);
+        const auto held = s.server->chat_requests().size();
+        std::this_thread::sleep_for(500ms);
+        QCOMPARE(s.server->chat_requests().size(), held);
+        QVERIFY(s.control.paused());
+        s.control.resume();
+        const auto result = run.join();
+        QVERIFY2(result.status == agent::RunStatus::max_steps, result.message.c_str());
+        QCOMPARE(s.server->chat_requests().size(), std::size_t(6));
+    }
+
     void approvalApproveEditAndRejectWithFeedback() {
         AgentStack s;
         s.server->set_handler([&](const RecordedRequest& r) {
