@@ -259,7 +259,9 @@ struct Agent::Impl {
                     throw;
                 }
                 record_step();
-                frame = before;  // the settled screen is the next step's screenshot
+                // The settled screen is the next step's screenshot; a step that acted on nothing
+                // (a parse error, a denied or rejected action) leaves no newer frame: capture anew.
+                frame = before.pixels != frame.pixels ? before : vision::Frame{};
                 control.step_done();
                 if (control.paused()) observer.on_paused();
             }
