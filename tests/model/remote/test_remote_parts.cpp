@@ -14,6 +14,7 @@
 #include "model/remote/messages.h"
 #include "model/remote/remote_vlm.h"
 #include "model/remote/retry.h"
+#include "model/remote/json_text.h"
 #include "model/remote/sse.h"
 #include "openai_server.h"
 
@@ -105,6 +106,26 @@ class RemotePartsTest : public QObject {
         QVERIFY(events.empty());
         parser.finish();
         QCOMPARE(events, std::vector<std::string>{"tail"});
+    }
+
+    void jsonTextIsByteIdenticalToDump() {
+        std::mt19937 rng(11);
+        const std::vector<std::string> pieces = {"data:image/png;base64,iVBORw0KGgo=", "plain", "quote \" in",
+                                                 "back\\slash", "tab\tnew\nline", "Grüße 世界 ✓", "\x01ctl",
+                                                 std::string(1, '\x7f'), "", "a/b+c="};
+        for (int round = 0; round < 200; ++round) {
+            nlohmann::json body = {{"model", pieces[rng() % pieces.size()]},
+                                   {"n", static_cast<int>(rng() % 1000) - 500},
+                                   {"t", (rng() % 1000) / 7.0},
+                                   {"flag", rng() % 2 == 0},
+                                   {"none", nullptr}};
+            nlohmann::json messages = nlohmann::json::array();
+            for (int m = 0; m < 4; ++m)
+                messages.push_back({{pieces[rng() % pieces.size()], pieces[rng() % pieces.size()]},
+                                    {"content", nlohmann::json::array({pieces[rng() % pieces.size()], m})}});
+            body["messages"] = messages;
+            QCOMPARE(remote::to_json_text(body), body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        }
     }
 
     void base64KnownVectorsAndRoundTrip() {
