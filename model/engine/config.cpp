@@ -218,6 +218,18 @@ VisionConfig read_vision(const Reader& v, Architecture arch) {
     c.out_hidden_size = v.positive(arch == Architecture::qwen2_5_vl && !v.has("out_hidden_size")
                                        ? "hidden_size"
                                        : "out_hidden_size");
+    if (v.has("rope_parameters"))
+        c.rope_theta = v.child("rope_parameters").number("rope_theta", 10000.0);
+    if (v.has("hidden_act")) {
+        const json& act = v.raw()["hidden_act"];
+        const std::string name = act.is_string() ? act.get<std::string>() : act.dump();
+        if (name == "gelu")
+            c.gelu_tanh = false;
+        else if (name == "gelu_pytorch_tanh")
+            c.gelu_tanh = true;
+        else if (arch == Architecture::qwen3_vl_moe)
+            v.fail("hidden_act " + name + " is not supported (gelu_pytorch_tanh or gelu)");
+    }
     if (arch == Architecture::qwen3_vl_moe) {
         c.num_position_embeddings = v.positive("num_position_embeddings");
         c.deepstack_visual_indexes = v.int_list("deepstack_visual_indexes");

@@ -60,6 +60,8 @@ struct VisionConfig {
     int spatial_merge_size = 0;
     int out_hidden_size = 0;
     int num_position_embeddings = 0;            // qwen3_vl_moe: learned position table size
+    double rope_theta = 10000.0;                // the 2-D vision rotary's base
+    bool gelu_tanh = true;                      // hidden_act gelu_pytorch_tanh (else exact gelu)
     std::vector<int> deepstack_visual_indexes;  // qwen3_vl_moe
     int window_size = 0;                        // qwen2_5_vl
     std::vector<int> fullatt_block_indexes;     // qwen2_5_vl

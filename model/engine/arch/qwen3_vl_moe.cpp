@@ -275,7 +275,7 @@ void Qwen3MoeTextModel::moe_block(int l, float* x, std::int64_t S, const Trace& 
 
 std::vector<float> Qwen3MoeTextModel::forward(std::span<const std::int32_t> ids,
                                               const Positions& pos, KvCache& kv, bool all_logits,
-                                              const Trace& trace) {
+                                              const Trace& trace, const VisualInjection* visual) {
     const TextConfig& c = config_.text;
     const std::int64_t S = std::int64_t(ids.size()), H = c.hidden_size;
     if (S == 0) throw std::invalid_argument("forward: no tokens");
@@ -294,12 +294,32 @@ std::vector<float> Qwen3MoeTextModel::forward(std::span<const std::int32_t> ids,
         const Tensor row = embed_.select(0, id).to_f32();
         std::memcpy(x.data() + i * H, row.data<float>(), std::size_t(H) * sizeof(float));
     }
+    std::vector<std::int64_t> image_rows;  // where the image tokens of this pass are
+    for (std::int64_t i = 0; i < S; ++i)
+        if (ids[std::size_t(i)] == config_.image_token_id) image_rows.push_back(i);
+    const std::int64_t n_img = std::int64_t(image_rows.size());
+    // Without features, image tokens embed like text (a generated <|image_pad|>, say); the
+    // multimodal layer above checks that prompts with images come with their features.
+    if (visual && visual->tokens != n_img)
+        throw std::invalid_argument("forward: " + std::to_string(n_img) +
+                                    " image tokens but features for " +
+                                    std::to_string(visual->tokens));
+    if (visual)
+        for (std::int64_t j = 0; j < n_img; ++j)
+            std::memcpy(x.data() + image_rows[std::size_t(j)] * H, visual->merged + j * H,
+                        std::size_t(H) * sizeof(float));
     grow(kv, kv.length + S, c.num_kv_heads, c.head_dim);
     for (int l = 0; l < c.num_layers; ++l) {
         if (trace) trace("hidden_in", l, x.data(), S, H);
         attention_block(l, x.data(), S, pos, kv, trace);
         moe_block(l, x.data(), S, trace);
-        if (trace) trace("hidden_out", l, x.data(), S, H);
+        if (trace) trace("hidden_out", l, x.data(), S, H);  // before DeepStack, as transformers
+        if (visual && std::size_t(l) < visual->deepstack.size())
+            for (std::int64_t j = 0; j < n_img; ++j) {
+                float* row = x.data() + image_rows[std::size_t(j)] * H;
+                const float* add = visual->deepstack[std::size_t(l)] + j * H;
+                for (std::int64_t k = 0; k < H; ++k) row[k] += add[k];
+            }
     }
     kv.length += S;
     const std::int64_t rows = all_logits ? S : 1;

@@ -33,9 +33,20 @@ struct Positions {
 };
 
 // Called with each named intermediate: "hidden_in" (the layer's input), "attn_out", "topk"
-// (expert indices as floats, [tokens, k]), "topk_weight", "hidden_out", and "norm_out" (layer -1).
+// (expert indices as floats, [tokens, k]), "topk_weight", "hidden_out" (the layer's output,
+// before any DeepStack addition), and "norm_out" (layer -1).
 using Trace = std::function<void(const std::string& name, int layer, const float* data,
                                  std::int64_t rows, std::int64_t cols)>;
+
+// Image features placed into one forward pass: the rows of `merged` replace the embeddings of
+// the image tokens among its ids, in order, and deepstack[k] rows are added to the hidden
+// states at those tokens after decoder layer k (Qwen3-VL DeepStack). Each pointer is
+// [image tokens in this pass, hidden_size].
+struct VisualInjection {
+    const float* merged = nullptr;
+    std::vector<const float*> deepstack;
+    std::int64_t tokens = 0;
+};
 
 class Qwen3MoeTextModel {
   public:
@@ -53,8 +64,10 @@ class Qwen3MoeTextModel {
 
     // Runs `ids` (appended after what `cache` holds) and returns logits: [ids.size(), vocab] if
     // `all_logits`, else [1, vocab] for the last token.
+    // `visual`: image features for the image_token_id tokens among `ids` (their count must match).
     std::vector<float> forward(std::span<const std::int32_t> ids, const Positions& positions,
-                               KvCache& cache, bool all_logits = false, const Trace& trace = {});
+                               KvCache& cache, bool all_logits = false, const Trace& trace = {},
+                               const VisualInjection* visual = nullptr);
 
     struct Layer;
 

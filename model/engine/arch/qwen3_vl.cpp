@@ -1,0 +1,137 @@
+#include "model/engine/arch/qwen3_vl.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace deskpilot::model::engine {
+
+Positions multimodal_positions(std::span<const std::int32_t> ids, std::int32_t image_token_id,
+                               std::span<const std::array<int, 3>> grids, int merge,
+                               std::int64_t& rope_delta) {
+    Positions p;
+    std::int64_t next = 0, max_pos = -1;
+    std::size_t image = 0;
+    auto push = [&](std::int64_t t, std::int64_t h, std::int64_t w) {
+        p.t.push_back(t);
+        p.h.push_back(h);
+        p.w.push_back(w);
+        max_pos = std::max({max_pos, t, h, w});
+    };
+    for (std::size_t i = 0; i < ids.size();) {
+        if (ids[i] != image_token_id) {
+            push(next, next, next);
+            ++next;
+            ++i;
+            continue;
+        }
+        if (image >= grids.size())
+            throw std::invalid_argument("the prompt has more image tokens than its " +
+                                        std::to_string(grids.size()) + " image(s) need");
+        const auto [gt, gh, gw] = grids[image++];
+        const std::int64_t rows = gh / merge, cols = gw / merge,
+                           count = std::int64_t(gt) * rows * cols;
+        for (std::int64_t k = 0; k < count; ++k) {
+            if (i + std::size_t(k) >= ids.size() || ids[i + std::size_t(k)] != image_token_id)
+                throw std::invalid_argument("image " + std::to_string(image) + " needs " +
+                                            std::to_string(count) + " image tokens in a row");
+            const std::int64_t frame = k / (rows * cols), r = (k / cols) % rows, c = k % cols;
+            push(next + frame, next + r, next + c);
+        }
+        i += std::size_t(count);
+        next += std::max(rows, cols);
+    }
+    if (image != grids.size())
+        throw std::invalid_argument("the prompt has image tokens for " + std::to_string(image) +
+                                    " of its " + std::to_string(grids.size()) + " images");
+    rope_delta = max_pos + 1 - std::int64_t(ids.size());
+    return p;
+}
+
+Qwen3VlModel::Qwen3VlModel(ModelConfig config, std::shared_ptr<const Checkpoint> checkpoint,
+                           cpu::ThreadPool& pool)
+    : text_(config, checkpoint, pool), vision_(config, checkpoint, pool) {}
+
+VlmState Qwen3VlModel::new_state() const {
+    VlmState s;
+    s.cache = text_.new_cache();
+    return s;
+}
+
+std::vector<float> Qwen3VlModel::prefill(std::span<const std::int32_t> ids,
+                                         std::span<const PixelValues> images, VlmState& state,
+                                         bool all_logits, const Trace& trace) {
+    if (ids.empty()) throw std::invalid_argument("prefill: no tokens");
+    const int merge = config().vision->spatial_merge_size;
+    const std::int32_t image_id = config().image_token_id;
+    std::vector<std::array<int, 3>> grids;
+    for (const PixelValues& px : images) grids.push_back(px.grid_thw);
+    std::int64_t delta = 0;
+    const Positions all = multimodal_positions(ids, image_id, grids, merge, delta);
+
+    // Reuse: the common prefix with what the cache holds, cut back to outside any image and to
+    // leave at least one token to run (its logits are the answer).
+    std::int64_t keep = 0;
+    const std::int64_t held =
+        std::min<std::int64_t>(state.cache.length, std::int64_t(state.ids.size()));
+    while (keep < held && keep < std::int64_t(ids.size()) - 1 &&
+           state.ids[std::size_t(keep)] == ids[std::size_t(keep)])
+        ++keep;
+    while (keep > 0 && ids[std::size_t(keep)] == image_id && ids[std::size_t(keep - 1)] == image_id)
+        --keep;
+    state.cache.length = keep;
+    state.ids.assign(ids.begin(), ids.begin() + keep);
+    last_reused_ = keep;
+
+    // Images whose tokens lie in the part to compute; their features, concatenated.
+    std::vector<float> merged;
+    std::vector<std::vector<float>> deepstack;
+    std::int64_t image_tokens = 0;
+    std::size_t img = 0;
+    for (std::size_t i = 0; i < ids.size();) {
+        if (ids[i] != image_id) {
+            ++i;
+            continue;
+        }
+        const std::int64_t count =
+            std::int64_t(grids[img][0]) * (grids[img][1] / merge) * (grids[img][2] / merge);
+        if (std::int64_t(i) >= keep) {
+            const VisionFeatures f = vision_.encode(images[img], trace);
+            merged.insert(merged.end(), f.merged.begin(), f.merged.end());
+            deepstack.resize(f.deepstack.size());
+            for (std::size_t k = 0; k < f.deepstack.size(); ++k)
+                deepstack[k].insert(deepstack[k].end(), f.deepstack[k].begin(),
+                                    f.deepstack[k].end());
+            image_tokens += count;
+        }
+        i += std::size_t(count);
+        ++img;
+    }
+
+    Positions part;
+    part.t.assign(all.t.begin() + keep, all.t.end());
+    part.h.assign(all.h.begin() + keep, all.h.end());
+    part.w.assign(all.w.begin() + keep, all.w.end());
+    VisualInjection inj;
+    inj.merged = merged.data();
+    inj.tokens = image_tokens;
+    for (const auto& d : deepstack) inj.deepstack.push_back(d.data());
+    const std::span<const std::int32_t> rest = ids.subspan(std::size_t(keep));
+    std::vector<float> logits =
+        text_.forward(rest, part, state.cache, all_logits, trace, image_tokens ? &inj : nullptr);
+    state.ids.assign(ids.begin(), ids.end());
+    state.rope_delta = delta;
+    return logits;
+}
+
+std::vector<float> Qwen3VlModel::decode(std::int32_t id, VlmState& state) {
+    const std::int64_t p = state.cache.length + state.rope_delta;
+    Positions pos;
+    pos.t = pos.h = pos.w = {p};
+    const std::int32_t one[1] = {id};
+    std::vector<float> logits = text_.forward(one, pos, state.cache);
+    state.ids.push_back(id);
+    return logits;
+}
+
+}  // namespace deskpilot::model::engine

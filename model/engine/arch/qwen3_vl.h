@@ -1,0 +1,63 @@
+// Qwen3-VL(-MoE) as a whole: the vision tower feeding the text decoder, with multimodal
+// rotary positions (transformers' get_rope_index) and KV-cached continuation.
+//   prompt ids (each image already expanded to t·h·w/merge² <|image_pad|> tokens)
+//   → positions: text runs count on; an image's tokens take (start, start+row, start+col) over
+//     its merged grid and the text after it resumes at start + max(rows, cols)
+//   → rope_delta = max position + 1 − length; decode step n sits at n + rope_delta on all axes.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "model/engine/arch/qwen3_vl_moe.h"
+#include "model/engine/vision/qwen3_vision.h"
+
+namespace deskpilot::model::engine {
+
+// Positions of a whole prompt and its rope_delta. `grids` are the images' grid_thw (patches),
+// in prompt order; `merge` the spatial merge size. Throws std::invalid_argument if the image
+// tokens do not add up to the grids.
+Positions multimodal_positions(std::span<const std::int32_t> ids, std::int32_t image_token_id,
+                               std::span<const std::array<int, 3>> grids, int merge,
+                               std::int64_t& rope_delta);
+
+// The decoding state of one conversation: the ids the cache holds, and the rope delta.
+struct VlmState {
+    KvCache cache;
+    std::vector<std::int32_t> ids;
+    std::int64_t rope_delta = 0;
+};
+
+class Qwen3VlModel {
+  public:
+    Qwen3VlModel(ModelConfig config, std::shared_ptr<const Checkpoint> checkpoint,
+                 cpu::ThreadPool& pool = cpu::ThreadPool::global());
+
+    const ModelConfig& config() const { return text_.config(); }
+    Qwen3MoeTextModel& text() { return text_; }
+    const Qwen3VisionModel& vision() const { return vision_; }
+    VlmState new_state() const;
+
+    // Brings `state` to `ids` (images in order) and returns the logits of the last token (all
+    // new tokens' if `all_logits`). When state.ids is a prefix of `ids` that ends outside an
+    // image, only the rest is computed (an agent's conversation that only grew); otherwise the
+    // cache is rolled back to the longest such prefix. At least the last token is recomputed.
+    std::vector<float> prefill(std::span<const std::int32_t> ids,
+                               std::span<const PixelValues> images, VlmState& state,
+                               bool all_logits = false, const Trace& trace = {});
+    // One generated token appended to the state; its logits.
+    std::vector<float> decode(std::int32_t id, VlmState& state);
+
+    // Tokens reused from the cache by the last prefill (for tests and logs).
+    std::int64_t last_reused() const { return last_reused_; }
+
+  private:
+    Qwen3MoeTextModel text_;
+    Qwen3VisionModel vision_;
+    std::int64_t last_reused_ = 0;
+};
+
+}  // namespace deskpilot::model::engine

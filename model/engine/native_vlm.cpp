@@ -1,0 +1,186 @@
+#include "model/engine/native_vlm.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <new>
+
+#include "model/engine/arch/qwen3_vl.h"
+#include "model/engine/chat_format.h"
+#include "model/engine/config.h"
+#include "model/engine/generator.h"
+#include "model/engine/tokenizer.h"
+#include "model/engine/vision/preprocess.h"
+
+namespace deskpilot::model {
+
+namespace engine_ns = engine;
+
+namespace {
+// Thrown from the trace callback to leave a forward pass when the caller cancels.
+struct Cancelled {};
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+}  // namespace
+
+struct NativeVlm::Impl {
+    NativeVlmConfig config;
+    std::unique_ptr<engine_ns::cpu::ThreadPool> pool;
+    std::optional<engine_ns::Tokenizer> tokenizer;
+    std::unique_ptr<engine_ns::Qwen3VlModel> model;
+    engine_ns::VlmState state;
+    std::vector<std::int32_t> stop_ids;
+    // Pixel values of the last request's images, by frame: a screenshot stays in the
+    // conversation for several steps and is prepared once.
+    std::map<const vision::Frame*,
+             std::pair<std::shared_ptr<const vision::Frame>, engine_ns::PixelValues>>
+        pixels;
+    std::int64_t reused = 0;
+};
+
+NativeVlm::~NativeVlm() = default;
+
+NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
+    namespace fs = std::filesystem;
+    const fs::path dir = config.model_dir;
+    const std::string where = dir.string();
+    if (!fs::is_directory(dir)) throw ModelError(where + ": no such model folder");
+    if (!fs::exists(dir / "config.json")) throw ModelError(where + ": config.json is missing");
+    if (!fs::exists(dir / "tokenizer.json"))
+        throw ModelError(where + ": tokenizer.json is missing");
+    try {
+        const engine_ns::ModelConfig mc = engine_ns::load_model_config(dir);
+        if (mc.architecture != engine_ns::Architecture::qwen3_vl_moe)
+            throw ModelError(where + ": architecture " +
+                             engine_ns::architecture_name(mc.architecture) +
+                             " is not supported by the native engine yet (qwen3_vl_moe is)");
+        impl_->pool = std::make_unique<engine_ns::cpu::ThreadPool>(config.threads);
+        impl_->tokenizer = engine_ns::Tokenizer::from_file(dir / "tokenizer.json");
+        auto ck = std::make_shared<const engine_ns::Checkpoint>(dir);
+        impl_->model = std::make_unique<engine_ns::Qwen3VlModel>(mc, ck, *impl_->pool);
+    } catch (const ModelError&) {
+        throw;
+    } catch (const std::bad_alloc&) {
+        throw ModelError(where + ": out of memory while loading the model");
+    } catch (const std::exception& e) {
+        throw ModelError(e.what());
+    }
+    for (const char* s : {"<|im_end|>", "<|endoftext|>"})
+        if (auto id = impl_->tokenizer->token_to_id(s)) impl_->stop_ids.push_back(*id);
+    impl_->state = impl_->model->new_state();
+    impl_->config = std::move(config);
+}
+
+std::string NativeVlm::describe() const {
+    return "native " +
+           std::string(engine_ns::architecture_name(impl_->model->config().architecture)) + " @ " +
+           impl_->config.model_dir.string() + " (" + std::to_string(impl_->pool->size()) +
+           " threads, " + engine_ns::cpu::isa_name(engine_ns::cpu::best_isa()) + ")";
+}
+
+std::int64_t NativeVlm::last_reused_tokens() const {
+    std::lock_guard lock(mutex_);
+    return impl_->reused;
+}
+
+Response NativeVlm::generate(const planner::Request& request, const GenerateOptions& options,
+                             const TextCallback& on_text, const CancelToken& cancel) {
+    std::lock_guard lock(mutex_);
+    Impl& m = *impl_;
+    const auto start = Clock::now();
+    Response r;
+    try {
+        // Images, in conversation order, and how many tokens each becomes.
+        std::vector<engine_ns::PixelValues> images;
+        std::vector<int> image_tokens;
+        decltype(m.pixels) kept;
+        for (const planner::Message& msg : request.messages)
+            for (const planner::ContentPart& part : msg.parts) {
+                if (part.kind != planner::ContentPart::Kind::image) continue;
+                if (!part.image) throw ModelError("request has an image part without an image");
+                auto it = m.pixels.find(part.image.get());
+                if (it == m.pixels.end())
+                    it = m.pixels
+                             .emplace(part.image.get(),
+                                      std::make_pair(part.image,
+                                                     engine_ns::preprocess_image(
+                                                         *part.image, engine_ns::kQwen3VlPreprocess,
+                                                         m.config.max_pixels)))
+                             .first;
+                kept.insert(*it);
+                images.push_back(it->second.second);
+                image_tokens.push_back(int(it->second.second.merged_tokens()));
+            }
+        m.pixels = std::move(kept);
+        engine_ns::ChatOptions chat;
+        chat.image_tokens = image_tokens;
+        const std::string text =
+            engine_ns::format_chat(engine_ns::ChatTemplate::qwen3_vl, request.messages, chat);
+        const std::vector<std::int32_t> ids = m.tokenizer->encode(text);
+        r.prompt_tokens = int(ids.size());
+
+        const engine_ns::Trace check = [&](const std::string&, int, const float*, std::int64_t,
+                                           std::int64_t) {
+            if (cancel.cancelled()) throw Cancelled{};
+        };
+        if (cancel.cancelled()) throw Cancelled{};
+        std::vector<float> logits = m.model->prefill(ids, images, m.state, false, check);
+        m.reused = m.model->last_reused();
+
+        engine_ns::Sampler sampler(
+            {float(options.temperature), float(options.top_p), options.seed.value_or(0)});
+        engine_ns::StreamDecoder stream(*m.tokenizer, /*skip_special=*/true);
+        r.finish_reason = "length";
+        auto emit = [&](const std::string& piece) {
+            if (piece.empty()) return false;
+            const std::size_t before = r.text.size();
+            r.text += piece;
+            // A stop string ends the answer where it begins (it may straddle pieces).
+            for (const std::string& s : options.stop) {
+                if (s.empty()) continue;
+                const std::size_t at =
+                    r.text.find(s, before >= s.size() ? before - s.size() + 1 : 0);
+                if (at != std::string::npos) {
+                    if (at > before && on_text)
+                        on_text(std::string_view(r.text).substr(before, at - before));
+                    r.text.resize(at);
+                    return true;
+                }
+            }
+            if (on_text) on_text(std::string_view(r.text).substr(before));
+            return false;
+        };
+        for (int n = 0; n < options.max_tokens; ++n) {
+            if (cancel.cancelled()) throw Cancelled{};
+            const std::int32_t id = sampler.sample(logits);
+            if (n == 0) r.time_to_first_token_ms = ms_since(start);
+            ++r.completion_tokens;
+            if (std::find(m.stop_ids.begin(), m.stop_ids.end(), id) != m.stop_ids.end()) {
+                r.finish_reason = "stop";
+                break;
+            }
+            if (emit(stream.push(id))) {
+                r.finish_reason = "stop";
+                break;
+            }
+            if (n + 1 == options.max_tokens) break;
+            logits = m.model->decode(id, m.state);
+        }
+        if (r.finish_reason == "length") emit(stream.finish());
+    } catch (const Cancelled&) {
+        r.finish_reason = "cancelled";
+    } catch (const ModelError&) {
+        throw;
+    } catch (const std::bad_alloc&) {
+        m.state = m.model->new_state();
+        throw ModelError("native engine: out of memory (try a lower pixel cap)");
+    } catch (const std::exception& e) {
+        throw ModelError(std::string("native engine: ") + e.what());
+    }
+    r.total_ms = ms_since(start);
+    return r;
+}
+
+}  // namespace deskpilot::model

@@ -1,0 +1,47 @@
+// model::NativeVlm: the in-process backend. A planner::Request becomes the Qwen3-VL chat
+// layout (chat_format), its screenshots pixel values (vision/preprocess), and the prompt runs
+// through the vision tower and the decoder on CPU; tokens stream out as text while they are
+// sampled. Successive calls keep the KV cache, so an agent conversation that only grew
+// recomputes only its new turns.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "model/vlm.h"
+
+namespace deskpilot::model {
+
+struct NativeVlmConfig {
+    std::filesystem::path model_dir;  // config.json, *.safetensors, tokenizer.json
+    std::int64_t max_pixels = 0;      // > 0: pixel cap per image (CPU runs); else the model's
+    int threads = 0;                  // 0: one per hardware thread
+};
+
+class NativeVlm : public Vlm {
+  public:
+    // Loads the model. Throws ModelError naming the folder and the problem: missing folder,
+    // config.json, tokenizer.json or weights, an unsupported architecture, broken tensors,
+    // out of memory.
+    explicit NativeVlm(NativeVlmConfig config);
+    ~NativeVlm() override;
+
+    // Cancellation is checked between layers and blocks during prefill and before each token.
+    Response generate(const planner::Request& request, const GenerateOptions& options,
+                      const TextCallback& on_text, const CancelToken& cancel) override;
+    std::string describe() const override;
+
+    // Prompt tokens the last generate() took from the cache instead of recomputing.
+    std::int64_t last_reused_tokens() const;
+
+    struct Impl;
+
+  private:
+    std::unique_ptr<Impl> impl_;
+    mutable std::mutex mutex_;  // one generation at a time
+};
+
+}  // namespace deskpilot::model

@@ -1,0 +1,66 @@
+// The Qwen3-VL vision tower on CPU (transformers' Qwen3VLVisionModel / Qwen3VLMoeVisionModel):
+//   patches → Conv3d patch embedding (one GEMM; for a still image the two temporal weight
+//   slices are pre-summed, halving the work) + learned positions bilinearly interpolated
+//   (align_corners) from the square table → blocks of
+//     x += proj(attn(rope2d(qkv(LN1(x)))));  x += fc2(gelu_tanh(fc1(LN2(x))))
+//   with full bidirectional attention over each image → 2×2 merger (LN, fc1, GELU, fc2).
+// DeepStack: after each configured block, a merger with the norm after the 2×2 shuffle produces
+// features the text decoder adds to its hidden states at the image positions.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/engine/arch/qwen3_vl_moe.h"
+#include "model/engine/config.h"
+#include "model/engine/cpu/linear.h"
+#include "model/engine/cpu/thread_pool.h"
+#include "model/engine/safetensors.h"
+#include "model/engine/vision/preprocess.h"
+
+namespace deskpilot::model::engine {
+
+struct VisionFeatures {
+    std::int64_t tokens = 0;                    // merged tokens (patches / 4)
+    std::int64_t width = 0;                     // out_hidden_size
+    std::vector<float> merged;                  // [tokens, width]
+    std::vector<std::vector<float>> deepstack;  // one [tokens, width] per DeepStack block
+};
+
+class Qwen3VisionModel {
+  public:
+    // Throws ConfigError without a vision config, CheckpointError naming a missing or misshapen
+    // tensor (looked up under model.visual.* or visual.*).
+    Qwen3VisionModel(const ModelConfig& config, std::shared_ptr<const Checkpoint> checkpoint,
+                     cpu::ThreadPool& pool = cpu::ThreadPool::global());
+    ~Qwen3VisionModel();
+
+    // One image (grid t·h·w patches). Trace names: "patch_embed", "pos_embed" (layer -1),
+    // "block" (layer = block index), "deepstack" (layer = DeepStack index), "merged".
+    // Throws std::invalid_argument when the pixel values do not fit the config.
+    VisionFeatures encode(const PixelValues& pixels, const Trace& trace = {}) const;
+
+    struct Block;
+    struct Merger;
+
+  private:
+    void patch_embed(const PixelValues& px, float* out) const;
+    void add_positions(int gh, int gw, float* x) const;
+    void block(const Block& b, float* x, std::int64_t S, const std::vector<float>& cos,
+               const std::vector<float>& sin) const;
+    std::vector<float> merge(const Merger& m, const float* x, std::int64_t S) const;
+
+    VisionConfig vc_;
+    std::shared_ptr<const Checkpoint> checkpoint_;
+    cpu::ThreadPool& pool_;
+    std::vector<float> patch_w_full_, patch_w_sum_, patch_b_;  // [hid, 3·t·p·p], [hid, 3·p·p]
+    Tensor pos_table_;                                         // [side², hid]
+    int side_ = 0;
+    std::vector<float> inv_freq_;  // head_dim/4 frequencies, shared by the h and w halves
+    std::vector<Block> blocks_;
+    std::vector<Merger> mergers_;  // [0]: final merger; [1 + k]: DeepStack k
+};
+
+}  // namespace deskpilot::model::engine

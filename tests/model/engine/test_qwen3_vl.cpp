@@ -1,0 +1,171 @@
+// The whole Qwen3-VL-MoE forward against transformers (tools/golden/qwen3_vl_vision_golden.py):
+// a prompt with one 64x96 image (6 merged tokens), get_rope_index positions and rope_delta,
+// the decoder's hidden states with the image features and DeepStack in place, prefill logits
+// and three greedy decode steps. Also prefix reuse across calls and bad prompts.
+#include <QtTest>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "model/engine/arch/qwen3_vl.h"
+#include "model/engine/config.h"
+
+using namespace deskpilot::model::engine;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kDir = fs::path(DESKPILOT_TEST_DATA_DIR) / "engine/qwen3_vl_moe_vision_tiny";
+
+std::vector<float> golden(const Checkpoint& ck, const std::string& name) {
+    const Tensor t = ck.get(name).to_f32();
+    return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
+}
+
+QString mismatch(const float* a, const std::vector<float>& b, double rtol = 1e-4,
+                 double atol = 1e-5) {
+    double scale = 1;
+    for (float v : b) scale = std::max(scale, double(std::fabs(v)));
+    for (std::size_t i = 0; i < b.size(); ++i)
+        if (!(std::fabs(double(a[i]) - b[i]) <= rtol * std::fabs(b[i]) + atol * scale))
+            return QString("element %1: %2 vs %3").arg(i).arg(a[i]).arg(b[i]);
+    return {};
+}
+
+struct Fixture {
+    Checkpoint g{kDir / "golden.safetensors"};
+    Qwen3VlModel model{load_model_config(kDir),
+                       std::make_shared<const Checkpoint>(kDir / "model.safetensors")};
+    std::vector<std::int32_t> ids;
+    std::vector<PixelValues> images;
+    Fixture() {
+        for (float f : golden(g, "ids")) ids.push_back(std::int32_t(f));
+        PixelValues px;
+        px.data = golden(g, "pixel_values");
+        px.grid_thw = {1, 4, 6};
+        px.rows = 24;
+        px.cols = std::int64_t(px.data.size()) / 24;
+        images.push_back(std::move(px));
+    }
+};
+
+std::int32_t argmax(const std::vector<float>& v) {
+    return std::int32_t(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+}  // namespace
+
+class TestQwen3Vl : public QObject {
+    Q_OBJECT
+
+  private slots:
+    void positions_match_get_rope_index() {
+        Fixture f;
+        const std::array<int, 3> grid{1, 4, 6};
+        std::int64_t delta = 0;
+        const Positions p =
+            multimodal_positions(f.ids, f.model.config().image_token_id, {&grid, 1}, 2, delta);
+        const auto want = golden(f.g, "positions");
+        const std::size_t S = f.ids.size();
+        QCOMPARE(p.size(), S);
+        for (std::size_t i = 0; i < S; ++i) {
+            QCOMPARE(p.t[i], std::int64_t(want[i]));
+            QCOMPARE(p.h[i], std::int64_t(want[S + i]));
+            QCOMPARE(p.w[i], std::int64_t(want[2 * S + i]));
+        }
+        QCOMPARE(delta, std::int64_t(golden(f.g, "rope_delta")[0]));
+    }
+
+    void prefill_and_decode_match_transformers() {
+        Fixture f;
+        std::map<std::string, std::vector<float>> seen;
+        VlmState state = f.model.new_state();
+        const auto logits = f.model.prefill(f.ids, f.images, state, true,
+                                            [&](const std::string& name, int layer, const float* d,
+                                                std::int64_t r, std::int64_t c) {
+                                                seen[name + "." + std::to_string(layer)] =
+                                                    std::vector<float>(d, d + r * c);
+                                            });
+        const int layers = f.model.config().text.num_layers;
+        // hidden.0: embeddings with the image features; hidden.N (N ≥ 1): the output of layer
+        // N-1 before DeepStack; the next layer's input adds DeepStack feature N-1 at the image
+        // tokens (rows 6..11).
+        QString why = mismatch(seen["hidden_in.0"].data(), golden(f.g, "hidden.0"));
+        QVERIFY2(why.isEmpty(), qPrintable("hidden.0: " + why));
+        for (int l = 0; l < layers - 1; ++l) {
+            why = mismatch(seen["hidden_out." + std::to_string(l)].data(),
+                           golden(f.g, "hidden." + std::to_string(l + 1)));
+            QVERIFY2(why.isEmpty(), qPrintable(QString("hidden.%1: ").arg(l + 1) + why));
+        }
+        for (int k = 0; k < 2; ++k) {
+            const auto& in = seen["hidden_in." + std::to_string(k + 1)];
+            const auto& out = seen["hidden_out." + std::to_string(k)];
+            const std::int64_t H = f.model.config().text.hidden_size;
+            std::vector<float> added;
+            for (std::int64_t i = 6 * H; i < 12 * H; ++i)
+                added.push_back(in[std::size_t(i)] - out[std::size_t(i)]);
+            why = mismatch(added.data(), golden(f.g, "vision.deepstack." + std::to_string(k)), 1e-3,
+                           1e-4);
+            QVERIFY2(why.isEmpty(), qPrintable(QString("deepstack %1: ").arg(k) + why));
+            QCOMPARE(in[0], out[0]);  // text rows untouched
+        }
+        why = mismatch(logits.data(), golden(f.g, "logits"));
+        QVERIFY2(why.isEmpty(), qPrintable("logits: " + why));
+
+        const auto greedy = golden(f.g, "greedy");
+        std::vector<float> last(logits.end() - f.model.config().text.vocab_size, logits.end());
+        for (int k = 0; k < 3; ++k) {
+            why = mismatch(last.data(), golden(f.g, "step." + std::to_string(k) + ".logits"));
+            QVERIFY2(why.isEmpty(), qPrintable(QString("step %1: ").arg(k) + why));
+            QCOMPARE(argmax(last), std::int32_t(greedy[std::size_t(k)]));
+            last = f.model.decode(argmax(last), state);
+        }
+    }
+
+    void grown_conversation_reuses_the_prefix() {
+        Fixture f;
+        VlmState fresh = f.model.new_state();
+        const auto want = f.model.prefill(f.ids, f.images, fresh);
+        QCOMPARE(f.model.last_reused(), std::int64_t(0));
+
+        // First call: the prompt up to the end of the image; second call: the whole prompt.
+        VlmState state = f.model.new_state();
+        const std::vector<std::int32_t> head(f.ids.begin(), f.ids.begin() + 13);
+        f.model.prefill(head, f.images, state);
+        const auto got = f.model.prefill(f.ids, f.images, state);
+        QCOMPARE(f.model.last_reused(), std::int64_t(13));
+        QVERIFY(mismatch(got.data(), want).isEmpty());
+
+        // A prefix that ends inside the image is cut back to the image's start.
+        VlmState partial = f.model.new_state();
+        partial.ids = f.ids;
+        f.model.prefill(f.ids, f.images, partial);
+        partial.ids[9] = 7;  // pretend the cache differs from the 10th token (an image token)
+        const auto again = f.model.prefill(f.ids, f.images, partial);
+        QCOMPARE(f.model.last_reused(), std::int64_t(6));
+        QVERIFY(mismatch(again.data(), want).isEmpty());
+
+        // A conversation that changed early is recomputed from there.
+        std::vector<std::int32_t> other = f.ids;
+        other[1] = (other[1] + 1) % 1000;
+        f.model.prefill(other, f.images, state);
+        QCOMPARE(f.model.last_reused(), std::int64_t(1));
+    }
+
+    void bad_prompts_are_errors() {
+        Fixture f;
+        VlmState state = f.model.new_state();
+        std::vector<std::int32_t> short_image = f.ids;
+        short_image.erase(short_image.begin() + 7);  // 5 image tokens for a 6-token image
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 f.model.prefill(short_image, f.images, state));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 f.model.prefill(f.ids, std::span<const PixelValues>{}, state));
+        const std::vector<std::int32_t> empty;
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, f.model.prefill(empty, f.images, state));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestQwen3Vl)
+#include "test_qwen3_vl.moc"
