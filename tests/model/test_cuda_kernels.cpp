@@ -297,6 +297,12 @@ class CudaKernelsTest : public QObject {
 
     // The whole decoder: logits of every prompt position, then decode steps from the cache,
     // against the CPU decoder on the same bf16 weights.
+    void decoderMatchesCpu_data() {
+        QTest::addColumn<QByteArray>("moe");
+        QTest::newRow("batched decode") << QByteArray("");
+        QTest::newRow("grouped decode") << QByteArray("grouped");
+    }
+
     void decoderMatchesCpu() {
         NEED_GPU();
         const std::filesystem::path dir =
@@ -304,7 +310,11 @@ class CudaKernelsTest : public QObject {
         engine::cpu::ThreadPool pool(2);
         const auto ck = std::make_shared<engine::Checkpoint>(dir);
         engine::Qwen3MoeTextModel cpu(engine::load_model_config(dir), ck, pool);
+        QFETCH(QByteArray, moe);
+        // Decode steps take the batched-pointer MoE path unless told to group on the host.
+        qputenv("DESKPILOT_CUDA_MOE", moe);
         cuda::CudaTextModel gpu(cpu, *ck);
+        qunsetenv("DESKPILOT_CUDA_MOE");
         const std::vector<std::int32_t> ids = {1, 77, 300, 5, 999, 12, 40, 41, 42};
         auto kv = cpu.new_cache(32);
         gpu.reset(32);

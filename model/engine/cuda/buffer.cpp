@@ -67,6 +67,9 @@ void DeviceBuffer::upload(const void* host, std::size_t bytes, std::size_t offse
                         std::to_string(bytes_) + " bytes)");
     check(cudaMemcpy(static_cast<char*>(ptr_) + offset, host, bytes, cudaMemcpyHostToDevice),
           ("upload to " + name_).c_str());
+    // A pageable upload may return before its DMA ends, and the model's non-blocking stream does
+    // not wait for the legacy stream: finish it here so no kernel reads half-copied weights.
+    check(cudaStreamSynchronize(nullptr), ("upload to " + name_).c_str());
 }
 
 void DeviceBuffer::download(void* host, std::size_t bytes, std::size_t offset) const {
@@ -78,7 +81,9 @@ void DeviceBuffer::download(void* host, std::size_t bytes, std::size_t offset) c
 }
 
 void DeviceBuffer::zero() {
-    if (ptr_) check(cudaMemset(ptr_, 0, bytes_), ("zero " + name_).c_str());
+    if (!ptr_) return;
+    check(cudaMemset(ptr_, 0, bytes_), ("zero " + name_).c_str());
+    check(cudaStreamSynchronize(nullptr), ("zero " + name_).c_str());
 }
 
 Stream::Stream() {

@@ -40,4 +40,18 @@ void Blas::linear(const std::uint16_t* x, std::int64_t M, std::int64_t K, const 
                "bf16 GEMM (cublasGemmEx)");
 }
 
+void Blas::linear_batched(const void* const* x, std::int64_t M, std::int64_t K,
+                          const void* const* w, engine::cpu::Layout layout, std::int64_t N,
+                          std::int64_t ldw, void* const* y, int batch) {
+    if (M == 0 || batch == 0) return;
+    const float alpha = 1.0f, beta = 0.0f;
+    const bool out_in = layout == engine::cpu::Layout::out_in;
+    check_blas(
+        cublasGemmBatchedEx(static_cast<cublasHandle_t>(handle_),
+                            out_in ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, int(N), int(M), int(K),
+                            &alpha, w, CUDA_R_16BF, int(ldw), x, CUDA_R_16BF, int(K), &beta, y,
+                            CUDA_R_32F, int(N), batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        "batched bf16 GEMM (cublasGemmBatchedEx)");
+}
+
 }  // namespace deskpilot::model::cuda

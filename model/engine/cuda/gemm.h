@@ -20,6 +20,12 @@ class Blas {
     void linear(const std::uint16_t* x, std::int64_t M, std::int64_t K, const std::uint16_t* w,
                 engine::cpu::Layout layout, std::int64_t N, std::int64_t ldw, float* y);
 
+    // The same for `batch` independent products whose x, W and y are given by device pointer
+    // arrays (cublasGemmBatchedEx): the decode step's selected experts in one call.
+    void linear_batched(const void* const* x, std::int64_t M, std::int64_t K, const void* const* w,
+                        engine::cpu::Layout layout, std::int64_t N, std::int64_t ldw,
+                        void* const* y, int batch);
+
   private:
     void* handle_ = nullptr;
 };

@@ -56,11 +56,9 @@ __global__ void fill_f32_k(float* x, std::int64_t n, float v) {
 
 __global__ void embed_k(const std::uint16_t* table, const std::int32_t* ids, std::int64_t H,
                         float* out) {
-    const std::int64_t row = blockIdx.y;
+    const std::int64_t row = blockIdx.x;
     const std::uint16_t* src = table + std::int64_t(ids[row]) * H;
-    for (std::int64_t c = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; c < H;
-         c += std::int64_t(gridDim.x) * blockDim.x)
-        out[row * H + c] = bf16f(src[c]);
+    for (std::int64_t c = threadIdx.x; c < H; c += blockDim.x) out[row * H + c] = bf16f(src[c]);
 }
 
 __global__ void rms_norm_k(const float* x, const float* w, std::int64_t d, float eps, float* out) {
@@ -109,14 +107,14 @@ __global__ void kv_append_k(const float* k, const float* v, std::int64_t S, std:
 constexpr int kWarps = 4;
 constexpr int kMaxD = 256;
 
-// grid (splits, heads, q_len), block 32·kWarps. Partial result per split: {m, l, o[d]}.
+// grid (q_len, heads, splits), block 32·kWarps. Partial result per split: {m, l, o[d]}.
 __global__ void attention_partial_k(const float* q, std::int64_t past, std::int64_t heads,
                                     std::int64_t KH, std::int64_t d, const float* kc,
                                     const float* vc, std::int64_t cap, float scale,
                                     float* scratch) {
-    const int split = blockIdx.x, splits = gridDim.x, lane = threadIdx.x & 31,
+    const int split = blockIdx.z, splits = gridDim.z, lane = threadIdx.x & 31,
               warp = threadIdx.x >> 5;
-    const std::int64_t h = blockIdx.y, i = blockIdx.z, g = h / (heads / KH);
+    const std::int64_t h = blockIdx.y, i = blockIdx.x, g = h / (heads / KH);
     const std::int64_t n = past + i + 1, chunk = (n + splits - 1) / splits;
     const std::int64_t begin = split * chunk, end = min(n, begin + chunk);
     const float* qv = q + (i * heads + h) * d;
@@ -163,10 +161,10 @@ __global__ void attention_partial_k(const float* q, std::int64_t past, std::int6
     }
 }
 
-// grid (heads, q_len), block d: merges the splits and normalises.
+// grid (q_len, heads), block d: merges the splits and normalises.
 __global__ void attention_merge_k(const float* scratch, std::int64_t heads, std::int64_t d,
                                   int splits, float* out) {
-    const std::int64_t h = blockIdx.x, i = blockIdx.y, c = threadIdx.x;
+    const std::int64_t i = blockIdx.x, h = blockIdx.y, c = threadIdx.x;
     const float* p = scratch + (i * heads + h) * splits * (d + 2);
     float M = -FLT_MAX;
     for (int s = 0; s < splits; ++s)
@@ -224,23 +222,37 @@ __global__ void route_k(const float* logits, std::int64_t S, std::int64_t E, int
 
 __global__ void gather_rows_k(const float* x, const std::int32_t* src, std::int64_t H,
                               std::uint16_t* out) {
-    const std::int64_t r = blockIdx.y;
+    const std::int64_t r = blockIdx.x;
     const float* s = x + std::int64_t(src[r]) * H;
-    for (std::int64_t c = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; c < H;
-         c += std::int64_t(gridDim.x) * blockDim.x)
-        out[r * H + c] = f2bf16(s[c]);
+    for (std::int64_t c = threadIdx.x; c < H; c += blockDim.x) out[r * H + c] = f2bf16(s[c]);
 }
 
 __global__ void moe_combine_k(float* x, const float* d, const std::int32_t* row_of,
                               const float* weight, int K, std::int64_t H) {
-    const std::int64_t i = blockIdx.y;
-    for (std::int64_t c = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; c < H;
-         c += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t i = blockIdx.x;
+    for (std::int64_t c = threadIdx.x; c < H; c += blockDim.x) {
         float o = 0.0f;
         for (int j = 0; j < K; ++j)
-            o += weight[i * K + j] * d[std::int64_t(row_of[i * K + j]) * H + c];
+            o += weight[i * K + j] *
+                 d[std::int64_t(row_of ? row_of[i * K + j] : std::int32_t(i * K + j)) * H + c];
         x[i * H + c] += o;
     }
+}
+
+__global__ void moe_pointers_k(const std::int32_t* index, int K, const std::uint16_t* gate_up,
+                               std::int64_t gu_stride, const std::uint16_t* down,
+                               std::int64_t down_stride, const std::uint16_t* x, float* gu,
+                               std::int64_t gu_cols, const std::uint16_t* act,
+                               std::int64_t act_cols, float* out, std::int64_t out_cols,
+                               void** ptrs) {
+    const int j = threadIdx.x;
+    if (j >= K) return;
+    ptrs[j] = const_cast<std::uint16_t*>(gate_up + std::int64_t(index[j]) * gu_stride);
+    ptrs[K + j] = const_cast<std::uint16_t*>(x);
+    ptrs[2 * K + j] = gu + j * gu_cols;
+    ptrs[3 * K + j] = const_cast<std::uint16_t*>(down + std::int64_t(index[j]) * down_stride);
+    ptrs[4 * K + j] = const_cast<std::uint16_t*>(act + j * act_cols);
+    ptrs[5 * K + j] = out + j * out_cols;
 }
 
 __global__ void add_k(float* x, const float* y, std::int64_t n) {
@@ -276,10 +288,6 @@ __global__ void argmax_k(const float* x, std::int64_t n, std::int32_t* out) {
     if (threadIdx.x == 0) out[blockIdx.x] = std::int32_t(si[0] < n ? si[0] : 0);
 }
 
-unsigned row_blocks(std::int64_t H) {
-    return unsigned(H < 256 * 8 ? (H + 255) / 256 : 8);
-}
-
 }  // namespace
 
 void to_bf16(const float* x, std::uint16_t* y, std::int64_t n, void* s) {
@@ -299,7 +307,7 @@ void fill_f32(float* x, std::int64_t n, float v, void* s) {
 }
 void embed_gather(const std::uint16_t* table, const std::int32_t* ids, std::int64_t Sq,
                   std::int64_t H, float* out, void* s) {
-    embed_k<<<dim3(row_blocks(H), unsigned(Sq)), 256, 0, S(s)>>>(table, ids, H, out);
+    embed_k<<<unsigned(Sq), 256, 0, S(s)>>>(table, ids, H, out);
     check_launch("embed_gather");
 }
 void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t d, float eps,
@@ -333,10 +341,10 @@ void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64
         throw CudaError("CUDA attention: head_dim " + std::to_string(d) +
                         " is not a multiple of 32 up to 256");
     if (splits < 1) splits = 1;
-    attention_partial_k<<<dim3(unsigned(splits), unsigned(heads), unsigned(q_len)), 32 * kWarps, 0,
+    attention_partial_k<<<dim3(unsigned(q_len), unsigned(heads), unsigned(splits)), 32 * kWarps, 0,
                           S(s)>>>(q, past, heads, KH, d, kc, vc, cap, scale, scratch);
     check_launch("attention_partial");
-    attention_merge_k<<<dim3(unsigned(heads), unsigned(q_len)), unsigned(d), 0, S(s)>>>(
+    attention_merge_k<<<dim3(unsigned(q_len), unsigned(heads)), unsigned(d), 0, S(s)>>>(
         scratch, heads, d, splits, out);
     check_launch("attention_merge");
 }
@@ -353,13 +361,22 @@ void route_top_k(const float* logits, std::int64_t Sq, std::int64_t E, int kk, b
 void gather_rows_bf16(const float* x, const std::int32_t* src, std::int64_t n, std::int64_t H,
                       std::uint16_t* out, void* s) {
     if (n == 0) return;
-    gather_rows_k<<<dim3(row_blocks(H), unsigned(n)), 256, 0, S(s)>>>(x, src, H, out);
+    gather_rows_k<<<unsigned(n), 256, 0, S(s)>>>(x, src, H, out);
     check_launch("gather_rows_bf16");
 }
 void moe_combine(float* x, const float* d, const std::int32_t* row_of, const float* weight,
                  std::int64_t Sq, int K, std::int64_t H, void* s) {
-    moe_combine_k<<<dim3(row_blocks(H), unsigned(Sq)), 256, 0, S(s)>>>(x, d, row_of, weight, K, H);
+    moe_combine_k<<<unsigned(Sq), 256, 0, S(s)>>>(x, d, row_of, weight, K, H);
     check_launch("moe_combine");
+}
+void moe_pointers(const std::int32_t* index, int K, const std::uint16_t* gate_up,
+                  std::int64_t gu_stride, const std::uint16_t* down, std::int64_t down_stride,
+                  const std::uint16_t* x, float* gu, std::int64_t gu_cols, const std::uint16_t* act,
+                  std::int64_t act_cols, float* out, std::int64_t out_cols, void** ptrs, void* s) {
+    moe_pointers_k<<<1, 32 * ((K + 31) / 32), 0, S(s)>>>(index, K, gate_up, gu_stride, down,
+                                                         down_stride, x, gu, gu_cols, act, act_cols,
+                                                         out, out_cols, ptrs);
+    check_launch("moe_pointers");
 }
 void add(float* x, const float* y, std::int64_t n, void* s) {
     if (n == 0) return;

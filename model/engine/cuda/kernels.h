@@ -49,9 +49,18 @@ void route_top_k(const float* logits, std::int64_t S, std::int64_t E, int k, boo
 void gather_rows_bf16(const float* x, const std::int32_t* src, std::int64_t n, std::int64_t H,
                       std::uint16_t* out, void* stream);
 // x[i, :] += Σ_j weight[i·K+j] · d[row_of[i·K+j], :] — the weighted sum of the token's expert
-// outputs, in a fixed order (deterministic, no atomics).
+// outputs, in a fixed order (deterministic, no atomics). row_of null: row i·K+j.
 void moe_combine(float* x, const float* d, const std::int32_t* row_of, const float* weight,
                  std::int64_t S, int K, std::int64_t H, void* stream);
+// Device pointer arrays for a batched GEMM over one token's K selected experts, with no host
+// round trip: for choice j, gu_a[j] = gate_up + index[j]·gu_stride, down_a[j] = down +
+// index[j]·down_stride (bf16 elements); the activation/output rows are j-th rows of x (shared),
+// gu, act and out. `ptrs` receives 6·K pointers: gu A, B, C, then down A, B, C.
+void moe_pointers(const std::int32_t* index, int K, const std::uint16_t* gate_up,
+                  std::int64_t gu_stride, const std::uint16_t* down, std::int64_t down_stride,
+                  const std::uint16_t* x, float* gu, std::int64_t gu_cols, const std::uint16_t* act,
+                  std::int64_t act_cols, float* out, std::int64_t out_cols, void** ptrs,
+                  void* stream);
 // x += y.
 void add(float* x, const float* y, std::int64_t n, void* stream);
 // out[r] = argmax of row r (ties to the lower index; twin: std::max_element), greedy sampling.

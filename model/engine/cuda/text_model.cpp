@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <unordered_map>
 
@@ -69,7 +70,6 @@ struct CudaTextModel::Impl {
     std::vector<DeviceBuffer> kc, vc;
     std::int64_t cap = 0, len = 0;
     std::unordered_map<std::string, DeviceBuffer> scratch;
-    std::vector<std::int32_t> last_experts;  // the last decode step's experts (bandwidth figure)
 
     void* s() const { return stream.get(); }
     const std::uint16_t* head() const { return (tied ? embed : lm_head).as<const std::uint16_t>(); }
@@ -98,6 +98,13 @@ struct CudaTextModel::Impl {
 
     void run_layers(std::span<const std::int32_t> ids, const engine::Positions& pos, float* x);
     void moe(int l, float* x, std::int64_t S);
+    void decode_moe(const LayerWeights& ly, float* x, const std::uint16_t* hb,
+                    const std::int32_t* idx_d, const float* wt_d);
+    // DESKPILOT_CUDA_MOE=grouped: decode through the host-grouped path too (for comparison).
+    bool grouped_decode = [] {
+        const char* v = std::getenv("DESKPILOT_CUDA_MOE");
+        return v && std::string(v) == "grouped";
+    }();
     float* logits(std::span<const std::int32_t> ids, const engine::Positions& pos, bool all);
 };
 
@@ -270,6 +277,28 @@ std::size_t CudaTextModel::decode_bytes_per_token() const {
     return n;
 }
 
+// One token: its K experts' GEMMs as two batched cuBLAS calls whose weight pointers a kernel
+// picks from the routing result on the device, so the step never waits for the host.
+void CudaTextModel::Impl::decode_moe(const LayerWeights& ly, float* x, const std::uint16_t* hb,
+                                     const std::int32_t* idx_d, const float* wt_d) {
+    const auto& c = cfg.text;
+    const std::int64_t H = c.hidden_size, F = ly.width;
+    const int K = c.num_experts_per_tok;
+    const bool in_out = ly.layout == Layout::in_out;
+    float* gu = tmp<float>("gu", K * 2 * F);
+    float* a = tmp<float>("act", K * F);
+    std::uint16_t* ab = tmp<std::uint16_t>("act bf16", K * F);
+    float* dn = tmp<float>("down", K * H);
+    void** p = tmp<void*>("moe pointers", 6 * K);
+    k::moe_pointers(idx_d, K, ly.gate_up.as<std::uint16_t>(), 2 * F * H,
+                    ly.down.as<std::uint16_t>(), F * H, hb, gu, 2 * F, ab, F, dn, H, p, s());
+    blas.linear_batched(p + K, 1, H, p, ly.layout, 2 * F, in_out ? 2 * F : H, p + 2 * K, K);
+    k::silu_mul(gu, K, F, a, s());
+    k::to_bf16(a, ab, K * F, s());
+    blas.linear_batched(p + 4 * K, 1, F, p + 3 * K, ly.layout, H, in_out ? H : F, p + 5 * K, K);
+    k::moe_combine(x, dn, nullptr, wt_d, 1, K, H, s());
+}
+
 void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
     const auto& c = cfg.text;
     const LayerWeights& ly = layers[std::size_t(l)];
@@ -286,6 +315,10 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
         float* rl = tmp<float>("router", S * E);
         blas.linear(hb, S, H, ly.router.as<std::uint16_t>(), Layout::out_in, E, H, rl);
         k::route_top_k(rl, S, E, K, c.norm_topk_prob, idx_d, wt_d, s());
+        if (S == 1 && !grouped_decode) {
+            decode_moe(ly, x, hb, idx_d, wt_d);
+            return;
+        }
         // The grouping below needs the choices on the host: one small copy per layer.
         check(cudaMemcpyAsync(idx.data(), idx_d, idx.size() * 4, cudaMemcpyDeviceToHost,
                               static_cast<cudaStream_t>(s())),
@@ -305,7 +338,6 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
         src[std::size_t(r)] = std::int32_t(pr / std::size_t(K));
         row_of[pr] = std::int32_t(r);
     }
-    if (S == 1 && ly.moe) last_experts = idx;
     std::int32_t* map_d = tmp<std::int32_t>("moe map", 2 * S * K);
     // The host vectors must outlive the asynchronous copy: wait for it.
     check(cudaMemcpyAsync(map_d, src.data(), src.size() * 4, cudaMemcpyHostToDevice,
