@@ -1,7 +1,9 @@
 // deskpilot generate --model-dir DIR (--prompt TEXT | --ids N,N,…) [--max-new-tokens N]
 //   [--temperature T] [--top-p P] [--seed S] [--logits-out FILE.npy] [--threads N]
-// Runs the native CPU engine on a text prompt: streams the generated text (or ids, when the
-// folder has no tokenizer.json) to stdout, and prefill/decode speed and peak memory to stderr.
+//   [--device cpu|cuda]
+// Runs the native engine (CPU, or the CUDA decoder with --device cuda) on a text prompt: streams
+// the generated text (or ids, when the folder has no tokenizer.json) to stdout, and prefill/decode
+// speed and peak memory to stderr.
 // --logits-out writes the last prompt position's logits as a float32 .npy.
 #include <sys/resource.h>
 
@@ -12,6 +14,7 @@
 #include "cli/command_registry.h"
 #include "model/engine/arch/qwen3_vl_moe.h"
 #include "model/engine/cpu/linear.h"
+#include "model/engine/cuda/text_model.h"
 #include "model/engine/generator.h"
 #include "model/engine/tokenizer.h"
 
@@ -77,6 +80,8 @@ class GenerateCommand : public Command {
                        "Write the last prompt position's logits (.npy, float32)");
         app.add_option("--threads", threads_, "Worker threads (default: all)")
             ->check(CLI::Range(1, 1024));
+        app.add_option("--device", device_, "Where the decoder runs: cpu or cuda (GPU 0)")
+            ->check(CLI::IsMember({"cpu", "cuda"}));
     }
 
     int run() override {
@@ -84,6 +89,9 @@ class GenerateCommand : public Command {
             throw CommandError("give --prompt TEXT or --ids N,N,…", kExitUsage);
         if (top_p_ <= 0.0f) throw CommandError("--top-p must be above 0", kExitUsage);
         try {
+            // Fail on a missing GPU before reading gigabytes of checkpoint.
+            std::optional<model::cuda::DeviceInfo> gpu;
+            if (device_ == "cuda") gpu = model::cuda::require_device(0);
             const std::filesystem::path dir(dir_);
             std::optional<engine::Tokenizer> tok;
             if (std::filesystem::exists(dir / "tokenizer.json"))
@@ -98,8 +106,10 @@ class GenerateCommand : public Command {
                 prompt = parse_ids(ids_);
             }
             engine::cpu::ThreadPool pool(threads_);
-            engine::Qwen3MoeTextModel model(engine::load_model_config(dir),
-                                            std::make_shared<engine::Checkpoint>(dir), pool);
+            const auto checkpoint = std::make_shared<engine::Checkpoint>(dir);
+            engine::Qwen3MoeTextModel model(engine::load_model_config(dir), checkpoint, pool);
+            std::unique_ptr<model::cuda::CudaTextModel> gpu_model;
+            if (gpu) gpu_model = std::make_unique<model::cuda::CudaTextModel>(model, *checkpoint);
 
             engine::GenerateOptions opts;
             opts.max_new_tokens = max_new_;
@@ -110,7 +120,7 @@ class GenerateCommand : public Command {
             std::optional<engine::StreamDecoder> stream;
             if (tok) stream.emplace(*tok, /*skip_special=*/true);
             bool first = true;
-            const auto result = engine::generate(model, prompt, opts, [&](std::int32_t id) {
+            const auto on_token = [&](std::int32_t id) {
                 if (stream) {
                     const std::string piece = stream->push(id);
                     std::fwrite(piece.data(), 1, piece.size(), stdout);
@@ -120,7 +130,10 @@ class GenerateCommand : public Command {
                 first = false;
                 std::fflush(stdout);
                 return true;
-            });
+            };
+            const auto result = gpu_model
+                                    ? model::cuda::generate(*gpu_model, prompt, opts, on_token)
+                                    : engine::generate(model, prompt, opts, on_token);
             if (stream) {
                 const std::string rest = stream->finish();
                 std::fwrite(rest.data(), 1, rest.size(), stdout);
@@ -135,18 +148,23 @@ class GenerateCommand : public Command {
             std::fprintf(stderr,
                          "prefill: %lld tokens in %.3f s (%.1f tok/s); decode: %.0f tokens in %.3f "
                          "s (%.1f tok/s); "
-                         "peak memory %.1f MiB; %d threads, %s\n",
+                         "peak memory %.1f MiB; %s\n",
                          static_cast<long long>(result.prompt_tokens), result.prefill_seconds,
                          double(result.prompt_tokens) / std::max(result.prefill_seconds, 1e-9),
                          decode_steps, result.decode_seconds,
                          decode_steps / std::max(result.decode_seconds, 1e-9),
-                         double(ru.ru_maxrss) / 1024.0, pool.size(),
-                         engine::cpu::isa_name(engine::cpu::best_isa()));
+                         double(ru.ru_maxrss) / 1024.0,
+                         gpu ? ("cuda: " + gpu->name).c_str()
+                             : (std::to_string(pool.size()) + " threads, " +
+                                engine::cpu::isa_name(engine::cpu::best_isa()))
+                                   .c_str());
         } catch (const engine::ConfigError& e) {
             throw CommandError(e.what());
         } catch (const engine::CheckpointError& e) {
             throw CommandError(e.what());
         } catch (const engine::TokenizerError& e) {
+            throw CommandError(e.what());
+        } catch (const model::cuda::CudaError& e) {
             throw CommandError(e.what());
         } catch (const std::invalid_argument& e) {
             throw CommandError(e.what());
@@ -160,6 +178,7 @@ class GenerateCommand : public Command {
     float temperature_ = 0.0f, top_p_ = 1.0f;
     std::uint64_t seed_ = 0;
     int threads_ = 0;
+    std::string device_ = "cpu";
 };
 
 DESKPILOT_REGISTER_COMMAND(GenerateCommand);

@@ -19,6 +19,24 @@ std::vector<DeviceInfo> devices() {
     return result;
 }
 
-bool compiled_in() { return true; }
+bool compiled_in() {
+    return true;
+}
+
+DeviceInfo require_device(int index) {
+    int count = 0;
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        throw CudaError(std::string("--device cuda: no CUDA device is available (") +
+                        cudaGetErrorString(e) + "); use --device cpu");
+    }
+    if (count == 0)
+        throw CudaError("--device cuda: no CUDA device is available (0 GPUs); use --device cpu");
+    for (const DeviceInfo& d : devices())
+        if (d.index == index) return d;
+    throw CudaError("--device cuda: GPU " + std::to_string(index) + " does not exist (" +
+                    std::to_string(count) + " present)");
+}
 
 }  // namespace deskpilot::model::cuda

@@ -1,0 +1,161 @@
+// The CUDA text decoder at Qwen3-VL-30B-A3B's real shapes with random bf16 weights generated on
+// the GPU (no checkpoint download): prefill time for a screenshot-sized prompt, batch-1 decode
+// tokens/s, and the memory bandwidth decode achieves, as a fraction of (a) a device-to-device
+// cudaMemcpy measured in the same run and (b) the device's nominal peak.
+//   bench_cuda_decode [--layers N] [--prompt-tokens N] [--decode-tokens N] [--peak-gbs G]
+// Text only: the vision tower has no CUDA path yet, so "prefill" is the ~2.7k text tokens a
+// 1920x1080 screenshot becomes, not the vision encoder.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "model/engine/cuda/text_model.h"
+
+using namespace deskpilot::model;
+namespace engine = deskpilot::model::engine;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(clock_type::time_point t0) {
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+// Device-to-device copy bandwidth (read + write bytes per second): the practical ceiling.
+double copy_gbs() {
+    const std::size_t bytes = std::size_t(2) << 30;
+    void *a = nullptr, *b = nullptr;
+    if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess) return 0;
+    cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);
+    cudaDeviceSynchronize();
+    const auto t0 = clock_type::now();
+    const int reps = 10;
+    for (int i = 0; i < reps; ++i) cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);
+    cudaDeviceSynchronize();
+    const double s = seconds_since(t0);
+    cudaFree(a);
+    cudaFree(b);
+    return 2.0 * double(bytes) * reps / s / 1e9;
+}
+
+double nominal_peak_gbs(const std::string& name) {
+    if (name.find("H200") != std::string::npos) return 4800;
+    if (name.find("H100") != std::string::npos)
+        return name.find("PCIe") != std::string::npos ? 2000 : 3350;
+    if (name.find("A100") != std::string::npos) return 2039;
+    return 0;
+}
+
+engine::ModelConfig qwen3_vl_30b_a3b_text(int layers) {
+    engine::ModelConfig c;
+    c.architecture = engine::Architecture::qwen3_vl_moe;
+    auto& t = c.text;
+    t.vocab_size = 151936;
+    t.hidden_size = 2048;
+    t.num_layers = layers;
+    t.num_heads = 32;
+    t.num_kv_heads = 4;
+    t.head_dim = 128;
+    t.intermediate_size = 6144;
+    t.moe_intermediate_size = 768;
+    t.num_experts = 128;
+    t.num_experts_per_tok = 8;
+    t.norm_topk_prob = true;
+    t.rms_norm_eps = 1e-6;
+    t.rope_theta = 5e6;
+    t.mrope_section = {24, 20, 20};
+    t.mrope_interleaved = true;
+    t.qk_norm = true;
+    t.max_position_embeddings = 262144;
+    return c;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int layers = 48, prompt_tokens = 2700, decode_tokens = 128;
+    double peak = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string a = argv[i];
+        if (a == "--layers")
+            layers = std::atoi(argv[i + 1]);
+        else if (a == "--prompt-tokens")
+            prompt_tokens = std::atoi(argv[i + 1]);
+        else if (a == "--decode-tokens")
+            decode_tokens = std::atoi(argv[i + 1]);
+        else if (a == "--peak-gbs")
+            peak = std::atof(argv[i + 1]);
+        else {
+            std::fprintf(stderr, "unknown option %s\n", a.c_str());
+            return 2;
+        }
+    }
+    if (layers < 1 || prompt_tokens < 1 || decode_tokens < 2) {
+        std::fprintf(stderr, "--layers, --prompt-tokens >= 1 and --decode-tokens >= 2\n");
+        return 2;
+    }
+    try {
+        const cuda::DeviceInfo gpu = cuda::require_device(0);
+        if (peak == 0) peak = nominal_peak_gbs(gpu.name);
+        std::printf("device: %s (%.1f GiB), sm_%d%d\n", gpu.name.c_str(),
+                    double(gpu.total_memory) / double(1ull << 30), gpu.compute_major,
+                    gpu.compute_minor);
+        const double copy = copy_gbs();
+        std::printf("baseline: device-to-device copy %.0f GB/s; nominal peak %.0f GB/s\n", copy,
+                    peak);
+
+        auto t0 = clock_type::now();
+        const auto model = cuda::CudaTextModel::synthetic(qwen3_vl_30b_a3b_text(layers), 42);
+        std::printf(
+            "model: Qwen3-VL-30B-A3B text shapes, %d layers, %.2f GB bf16 weights "
+            "(generated on the GPU in %.1f s)\n",
+            layers, double(model->weight_bytes()) / 1e9, seconds_since(t0));
+
+        std::mt19937 rng(1);
+        std::uniform_int_distribution<std::int32_t> tok(0, 151935);
+        std::vector<std::int32_t> prompt(static_cast<std::size_t>(prompt_tokens));
+        for (auto& id : prompt) id = tok(rng);
+        std::vector<double> prefill;
+        for (int rep = 0; rep < 3; ++rep) {
+            model->reset(prompt_tokens + decode_tokens + 8);
+            t0 = clock_type::now();
+            model->forward_greedy(prompt, engine::Positions::text(0, prompt_tokens));
+            prefill.push_back(seconds_since(t0));
+        }
+        std::sort(prefill.begin(), prefill.end());
+        std::printf("prefill: %d tokens in %.1f ms (median of 3; %.0f tok/s)\n", prompt_tokens,
+                    prefill[1] * 1e3, prompt_tokens / prefill[1]);
+
+        // Decode from the prefilled cache: a few warm-up steps, then the timed ones.
+        std::int32_t id = 1;
+        for (int i = 0; i < 4; ++i)
+            id = model->forward_greedy(std::span(&id, 1),
+                                       engine::Positions::text(model->length(), 1));
+        const std::size_t bytes = model->decode_bytes_per_token();
+        t0 = clock_type::now();
+        for (int i = 0; i < decode_tokens; ++i)
+            id = model->forward_greedy(std::span(&id, 1),
+                                       engine::Positions::text(model->length(), 1));
+        const double s = seconds_since(t0), tps = decode_tokens / s;
+        const double gbs = double(bytes) * tps / 1e9;
+        std::printf("decode: %.1f tok/s at context %lld (%.2f ms/token), %.2f GB read per token\n",
+                    tps, static_cast<long long>(model->length()), 1e3 / tps, double(bytes) / 1e9);
+        std::printf(
+            "decode bandwidth: %.0f GB/s = %.3f of the measured copy, %.3f of nominal peak\n", gbs,
+            copy > 0 ? gbs / copy : 0.0, peak > 0 ? gbs / peak : 0.0);
+        if (peak > 0)
+            std::printf("bandwidth bound at this context: %.0f tok/s; decode reaches %.3f of it\n",
+                        peak * 1e9 / double(bytes), tps / (peak * 1e9 / double(bytes)));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_cuda_decode: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# One-shot GPU check and benchmark for a machine with an NVIDIA GPU (written for an H200; any
+# sm_80/sm_90 GPU works). Builds only the CUDA-related targets in Release, runs the gpu-labelled
+# parity tests and the CUDA CLI test, then the real-shape decode/prefill benchmark.
+#   bench/gpu/run_h200.sh [--quick]        (--quick: 8 layers, shorter prompt; ~1 minute)
+# Output goes to stdout and to $OUT/gpu_results.txt (or bench/gpu/last_run.txt without $OUT).
+# Copy the figures into bench/RESULTS.md with the date and the device.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+QUICK=0
+[[ "${1:-}" == "--quick" ]] && QUICK=1
+LOG="${OUT:-bench/gpu}/$([[ -n "${OUT:-}" ]] && echo gpu_results.txt || echo last_run.txt)"
+exec > >(tee "$LOG") 2>&1
+echo "== $(date -u) on $(hostname)"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+JOBS=$(nproc)
+cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DDESKPILOT_CUDA=ON \
+  -DCMAKE_CUDA_ARCHITECTURES=90-real >/dev/null
+cmake --build build-gpu -j"$JOBS" --target bench_cuda_decode test_model_cuda \
+  test_model_cuda_kernels test_engine_cuda_cli deskpilot
+echo "== parity tests (kernels vs CPU twins, decoder vs CPU decoder, CLI)"
+ctest --test-dir build-gpu -R 'test_model_cuda|test_engine_cuda_cli' --output-on-failure || true
+echo "== benchmark"
+if [[ $QUICK == 1 ]]; then
+  build-gpu/bench/bench_cuda_decode --layers 8 --prompt-tokens 1024 --decode-tokens 64
+else
+  build-gpu/bench/bench_cuda_decode --layers 48 --prompt-tokens 2700 --decode-tokens 128
+fi
+echo "== done $(date -u)"

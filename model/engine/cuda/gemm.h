@@ -1,0 +1,33 @@
+// Matrix products through cuBLAS: bf16 inputs, fp32 accumulation and output (cublasGemmEx with
+// CUBLAS_COMPUTE_32F). Weight layouts as on the CPU (cpu::Layout): out_in is W [N, K]
+// (nn.Linear), in_out is W [K, N] (Hub-fused experts); `ldw` is the stored row stride.
+#pragma once
+
+#include <cstdint>
+
+#include "model/engine/cpu/linear.h"
+
+namespace deskpilot::model::cuda {
+
+class Blas {
+  public:
+    explicit Blas(void* stream);  // all calls run on `stream`
+    ~Blas();
+    Blas(const Blas&) = delete;
+    Blas& operator=(const Blas&) = delete;
+
+    // y[M, N] = x[M, K] · W; x rows contiguous (K), y rows contiguous (N).
+    void linear(const std::uint16_t* x, std::int64_t M, std::int64_t K, const std::uint16_t* w,
+                engine::cpu::Layout layout, std::int64_t N, std::int64_t ldw, float* y);
+
+    // The same for `batch` independent products whose x, W and y are given by device pointer
+    // arrays (cublasGemmBatchedEx): the decode step's selected experts in one call.
+    void linear_batched(const void* const* x, std::int64_t M, std::int64_t K, const void* const* w,
+                        engine::cpu::Layout layout, std::int64_t N, std::int64_t ldw,
+                        void* const* y, int batch);
+
+  private:
+    void* handle_ = nullptr;
+};
+
+}  // namespace deskpilot::model::cuda

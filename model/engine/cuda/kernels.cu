@@ -1,0 +1,391 @@
+// The engine's CUDA kernels. Plain, readable kernels first: each matches its CPU twin (see
+// kernels.h) within float rounding; speed work (fusion, bf16 KV) comes with GPU measurements.
+#include <cuda_runtime.h>
+
+#include <cfloat>
+
+#include "model/engine/cuda/buffer.h"
+#include "model/engine/cuda/kernels.h"
+
+namespace deskpilot::model::cuda::k {
+
+namespace {
+
+cudaStream_t S(void* s) {
+    return static_cast<cudaStream_t>(s);
+}
+unsigned blocks(std::int64_t n, int per) {
+    return unsigned((n + per - 1) / per);
+}
+
+__device__ __forceinline__ float bf16f(std::uint16_t v) {
+    return __uint_as_float(unsigned(v) << 16);
+}
+__device__ __forceinline__ std::uint16_t f2bf16(float f) {
+    unsigned u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return std::uint16_t((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return std::uint16_t(u >> 16);
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__global__ void to_bf16_k(const float* x, std::uint16_t* y, std::int64_t n) {
+    const std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
+    if (i < n) y[i] = f2bf16(x[i]);
+}
+
+__global__ void fill_random_k(std::uint16_t* w, std::int64_t n, std::uint64_t seed, float scale) {
+    const std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
+    if (i >= n) return;
+    std::uint64_t z = seed + std::uint64_t(i) * 0x9e3779b97f4a7c15ull;  // splitmix64
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    const float u = float(z >> 40) * (1.0f / 16777216.0f);  // [0, 1)
+    w[i] = f2bf16((2.0f * u - 1.0f) * scale);
+}
+
+__global__ void fill_f32_k(float* x, std::int64_t n, float v) {
+    const std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
+    if (i < n) x[i] = v;
+}
+
+__global__ void embed_k(const std::uint16_t* table, const std::int32_t* ids, std::int64_t H,
+                        float* out) {
+    const std::int64_t row = blockIdx.x;
+    const std::uint16_t* src = table + std::int64_t(ids[row]) * H;
+    for (std::int64_t c = threadIdx.x; c < H; c += blockDim.x) out[row * H + c] = bf16f(src[c]);
+}
+
+__global__ void rms_norm_k(const float* x, const float* w, std::int64_t d, float eps, float* out) {
+    const float* xr = x + blockIdx.x * d;
+    float* o = out + blockIdx.x * d;
+    float ss = 0.0f;
+    for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) ss += xr[i] * xr[i];
+    __shared__ float part[32];
+    ss = warp_sum(ss);
+    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        float v = threadIdx.x < (blockDim.x >> 5) ? part[threadIdx.x] : 0.0f;
+        v = warp_sum(v);
+        if (threadIdx.x == 0) part[0] = v;
+    }
+    __syncthreads();
+    const float inv = 1.0f / sqrtf(part[0] / float(d) + eps);
+    for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) o[i] = w[i] * (xr[i] * inv);
+}
+
+__global__ void rope_k(float* x, std::int64_t S, std::int64_t heads, std::int64_t half,
+                       const std::int32_t* pos, const float* inv_freq, const std::int32_t* axis) {
+    const std::int64_t idx = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
+    if (idx >= S * heads * half) return;
+    const std::int64_t j = idx % half, th = idx / half, t = th / heads;
+    const float angle = float(pos[axis[j] * S + t]) * inv_freq[j];
+    const float c = cosf(angle), s = sinf(angle);
+    float* v = x + th * 2 * half;
+    const float a = v[j], b = v[j + half];
+    v[j] = a * c - b * s;
+    v[j + half] = b * c + a * s;
+}
+
+__global__ void kv_append_k(const float* k, const float* v, std::int64_t S, std::int64_t KH,
+                            std::int64_t d, float* kc, float* vc, std::int64_t cap,
+                            std::int64_t past) {
+    const std::int64_t idx = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
+    if (idx >= S * KH * d) return;
+    const std::int64_t c = idx % d, g = (idx / d) % KH, i = idx / (d * KH);
+    const std::int64_t dst = (g * cap + past + i) * d + c;
+    kc[dst] = k[idx];
+    vc[dst] = v[idx];
+}
+
+constexpr int kWarps = 4;
+constexpr int kMaxD = 256;
+
+// grid (q_len, heads, splits), block 32·kWarps. Partial result per split: {m, l, o[d]}.
+__global__ void attention_partial_k(const float* q, std::int64_t past, std::int64_t heads,
+                                    std::int64_t KH, std::int64_t d, const float* kc,
+                                    const float* vc, std::int64_t cap, float scale,
+                                    float* scratch) {
+    const int split = blockIdx.z, splits = gridDim.z, lane = threadIdx.x & 31,
+              warp = threadIdx.x >> 5;
+    const std::int64_t h = blockIdx.y, i = blockIdx.x, g = h / (heads / KH);
+    const std::int64_t n = past + i + 1, chunk = (n + splits - 1) / splits;
+    const std::int64_t begin = split * chunk, end = min(n, begin + chunk);
+    const float* qv = q + (i * heads + h) * d;
+    const float* kb = kc + g * cap * d;
+    const float* vb = vc + g * cap * d;
+    const int per = int(d / 32);
+    float qr[kMaxD / 32], acc[kMaxD / 32];
+    for (int r = 0; r < per; ++r) {
+        qr[r] = qv[lane + 32 * r];
+        acc[r] = 0.0f;
+    }
+    float m = -FLT_MAX, l = 0.0f;
+    for (std::int64_t t = begin + warp; t < end; t += kWarps) {
+        float s = 0.0f;
+        for (int r = 0; r < per; ++r) s += qr[r] * kb[t * d + lane + 32 * r];
+        s = warp_sum(s) * scale;
+        const float mn = fmaxf(m, s), corr = __expf(m - mn), p = __expf(s - mn);
+        l = l * corr + p;
+        for (int r = 0; r < per; ++r) acc[r] = acc[r] * corr + p * vb[t * d + lane + 32 * r];
+        m = mn;
+    }
+    __shared__ float sm[kWarps], sl[kWarps], so[kWarps][kMaxD];
+    if (lane == 0) {
+        sm[warp] = m;
+        sl[warp] = l;
+    }
+    for (int r = 0; r < per; ++r) so[warp][lane + 32 * r] = acc[r];
+    __syncthreads();
+    float M = -FLT_MAX;
+    for (int w = 0; w < kWarps; ++w) M = fmaxf(M, sm[w]);
+    float* out = scratch + ((i * heads + h) * splits + split) * (d + 2);
+    for (std::int64_t c = threadIdx.x; c < d; c += blockDim.x) {
+        float o = 0.0f;
+        for (int w = 0; w < kWarps; ++w)
+            if (sl[w] > 0.0f) o += so[w][c] * __expf(sm[w] - M);
+        out[2 + c] = o;
+    }
+    if (threadIdx.x == 0) {
+        float L = 0.0f;
+        for (int w = 0; w < kWarps; ++w)
+            if (sl[w] > 0.0f) L += sl[w] * __expf(sm[w] - M);
+        out[0] = M;
+        out[1] = L;
+    }
+}
+
+// grid (q_len, heads), block d: merges the splits and normalises.
+__global__ void attention_merge_k(const float* scratch, std::int64_t heads, std::int64_t d,
+                                  int splits, float* out) {
+    const std::int64_t i = blockIdx.x, h = blockIdx.y, c = threadIdx.x;
+    const float* p = scratch + (i * heads + h) * splits * (d + 2);
+    float M = -FLT_MAX;
+    for (int s = 0; s < splits; ++s)
+        if (p[s * (d + 2) + 1] > 0.0f) M = fmaxf(M, p[s * (d + 2)]);
+    float L = 0.0f, o = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+        const float* ps = p + s * (d + 2);
+        if (ps[1] <= 0.0f) continue;
+        const float w = __expf(ps[0] - M);
+        L += ps[1] * w;
+        o += ps[2 + c] * w;
+    }
+    out[(i * heads + h) * d + c] = o / L;
+}
+
+__global__ void silu_mul_k(const float* gu, std::int64_t rows, std::int64_t F, float* out) {
+    const std::int64_t idx = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
+    if (idx >= rows * F) return;
+    const std::int64_t r = idx / F, j = idx % F;
+    const float g = gu[r * 2 * F + j];
+    out[idx] = g / (1.0f + expf(-g)) * gu[r * 2 * F + F + j];
+}
+
+__global__ void route_k(const float* logits, std::int64_t S, std::int64_t E, int k, bool norm,
+                        std::int32_t* index, float* weight) {
+    const std::int64_t t = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
+    if (t >= S) return;
+    const float* x = logits + t * E;
+    float mx = -FLT_MAX;
+    for (std::int64_t e = 0; e < E; ++e) mx = fmaxf(mx, x[e]);
+    double sum = 0.0;
+    for (std::int64_t e = 0; e < E; ++e) sum += expf(x[e] - mx);
+    double total = 0.0;
+    std::int32_t* idx = index + t * k;
+    float* wt = weight + t * k;
+    for (int j = 0; j < k; ++j) {
+        int best = -1;
+        float bp = -1.0f;
+        for (std::int64_t e = 0; e < E; ++e) {
+            bool taken = false;
+            for (int q = 0; q < j; ++q) taken |= idx[q] == e;
+            const float p = float(expf(x[e] - mx) / sum);
+            if (!taken && p > bp) {
+                bp = p;
+                best = int(e);
+            }
+        }
+        idx[j] = best;
+        wt[j] = bp;
+        total += bp;
+    }
+    if (norm)
+        for (int j = 0; j < k; ++j) wt[j] = float(wt[j] / total);
+}
+
+__global__ void gather_rows_k(const float* x, const std::int32_t* src, std::int64_t H,
+                              std::uint16_t* out) {
+    const std::int64_t r = blockIdx.x;
+    const float* s = x + std::int64_t(src[r]) * H;
+    for (std::int64_t c = threadIdx.x; c < H; c += blockDim.x) out[r * H + c] = f2bf16(s[c]);
+}
+
+__global__ void moe_combine_k(float* x, const float* d, const std::int32_t* row_of,
+                              const float* weight, int K, std::int64_t H) {
+    const std::int64_t i = blockIdx.x;
+    for (std::int64_t c = threadIdx.x; c < H; c += blockDim.x) {
+        float o = 0.0f;
+        for (int j = 0; j < K; ++j)
+            o += weight[i * K + j] *
+                 d[std::int64_t(row_of ? row_of[i * K + j] : std::int32_t(i * K + j)) * H + c];
+        x[i * H + c] += o;
+    }
+}
+
+__global__ void moe_pointers_k(const std::int32_t* index, int K, const std::uint16_t* gate_up,
+                               std::int64_t gu_stride, const std::uint16_t* down,
+                               std::int64_t down_stride, const std::uint16_t* x, float* gu,
+                               std::int64_t gu_cols, const std::uint16_t* act,
+                               std::int64_t act_cols, float* out, std::int64_t out_cols,
+                               void** ptrs) {
+    const int j = threadIdx.x;
+    if (j >= K) return;
+    ptrs[j] = const_cast<std::uint16_t*>(gate_up + std::int64_t(index[j]) * gu_stride);
+    ptrs[K + j] = const_cast<std::uint16_t*>(x);
+    ptrs[2 * K + j] = gu + j * gu_cols;
+    ptrs[3 * K + j] = const_cast<std::uint16_t*>(down + std::int64_t(index[j]) * down_stride);
+    ptrs[4 * K + j] = const_cast<std::uint16_t*>(act + j * act_cols);
+    ptrs[5 * K + j] = out + j * out_cols;
+}
+
+__global__ void add_k(float* x, const float* y, std::int64_t n) {
+    const std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
+    if (i < n) x[i] += y[i];
+}
+
+__global__ void argmax_k(const float* x, std::int64_t n, std::int32_t* out) {
+    const float* r = x + blockIdx.x * n;
+    float bv = -INFINITY;
+    std::int64_t bi = n;
+    for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x)
+        if (r[i] > bv) {  // strictly greater: the lower index wins ties within a thread
+            bv = r[i];
+            bi = i;
+        }
+    __shared__ float sv[1024];
+    __shared__ std::int64_t si[1024];
+    sv[threadIdx.x] = bv;
+    si[threadIdx.x] = bi;
+    __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) {
+            const float ov = sv[threadIdx.x + s];
+            const std::int64_t oi = si[threadIdx.x + s];
+            if (ov > sv[threadIdx.x] || (ov == sv[threadIdx.x] && oi < si[threadIdx.x])) {
+                sv[threadIdx.x] = ov;
+                si[threadIdx.x] = oi;
+            }
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) out[blockIdx.x] = std::int32_t(si[0] < n ? si[0] : 0);
+}
+
+}  // namespace
+
+void to_bf16(const float* x, std::uint16_t* y, std::int64_t n, void* s) {
+    if (n == 0) return;
+    to_bf16_k<<<blocks(n, 256), 256, 0, S(s)>>>(x, y, n);
+    check_launch("to_bf16");
+}
+void fill_random_bf16(std::uint16_t* w, std::int64_t n, std::uint64_t seed, float scale, void* s) {
+    if (n == 0) return;
+    fill_random_k<<<blocks(n, 256), 256, 0, S(s)>>>(w, n, seed, scale);
+    check_launch("fill_random_bf16");
+}
+void fill_f32(float* x, std::int64_t n, float v, void* s) {
+    if (n == 0) return;
+    fill_f32_k<<<blocks(n, 256), 256, 0, S(s)>>>(x, n, v);
+    check_launch("fill_f32");
+}
+void embed_gather(const std::uint16_t* table, const std::int32_t* ids, std::int64_t Sq,
+                  std::int64_t H, float* out, void* s) {
+    embed_k<<<unsigned(Sq), 256, 0, S(s)>>>(table, ids, H, out);
+    check_launch("embed_gather");
+}
+void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t d, float eps,
+              float* out, void* s) {
+    if (rows == 0) return;
+    rms_norm_k<<<unsigned(rows), d >= 1024 ? 512 : 128, 0, S(s)>>>(x, w, d, eps, out);
+    check_launch("rms_norm");
+}
+void rope(float* x, std::int64_t Sq, std::int64_t heads, std::int64_t half, const std::int32_t* pos,
+          const float* inv_freq, const std::int32_t* axis, void* s) {
+    const std::int64_t n = Sq * heads * half;
+    if (n == 0) return;
+    rope_k<<<blocks(n, 256), 256, 0, S(s)>>>(x, Sq, heads, half, pos, inv_freq, axis);
+    check_launch("rope");
+}
+void kv_append(const float* kk, const float* v, std::int64_t Sq, std::int64_t KH, std::int64_t d,
+               float* kc, float* vc, std::int64_t cap, std::int64_t past, void* s) {
+    const std::int64_t n = Sq * KH * d;
+    if (n == 0) return;
+    kv_append_k<<<blocks(n, 256), 256, 0, S(s)>>>(kk, v, Sq, KH, d, kc, vc, cap, past);
+    check_launch("kv_append");
+}
+std::int64_t attention_scratch_floats(std::int64_t q_len, std::int64_t heads, std::int64_t d,
+                                      int splits) {
+    return q_len * heads * splits * (d + 2);
+}
+void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
+               std::int64_t KH, std::int64_t d, const float* kc, const float* vc, std::int64_t cap,
+               float scale, int splits, float* scratch, float* out, void* s) {
+    if (d % 32 != 0 || d > kMaxD)
+        throw CudaError("CUDA attention: head_dim " + std::to_string(d) +
+                        " is not a multiple of 32 up to 256");
+    if (splits < 1) splits = 1;
+    attention_partial_k<<<dim3(unsigned(q_len), unsigned(heads), unsigned(splits)), 32 * kWarps, 0,
+                          S(s)>>>(q, past, heads, KH, d, kc, vc, cap, scale, scratch);
+    check_launch("attention_partial");
+    attention_merge_k<<<dim3(unsigned(q_len), unsigned(heads)), unsigned(d), 0, S(s)>>>(
+        scratch, heads, d, splits, out);
+    check_launch("attention_merge");
+}
+void silu_mul(const float* gu, std::int64_t rows, std::int64_t F, float* out, void* s) {
+    if (rows * F == 0) return;
+    silu_mul_k<<<blocks(rows * F, 256), 256, 0, S(s)>>>(gu, rows, F, out);
+    check_launch("silu_mul");
+}
+void route_top_k(const float* logits, std::int64_t Sq, std::int64_t E, int kk, bool normalise,
+                 std::int32_t* index, float* weight, void* s) {
+    route_k<<<blocks(Sq, 64), 64, 0, S(s)>>>(logits, Sq, E, kk, normalise, index, weight);
+    check_launch("route_top_k");
+}
+void gather_rows_bf16(const float* x, const std::int32_t* src, std::int64_t n, std::int64_t H,
+                      std::uint16_t* out, void* s) {
+    if (n == 0) return;
+    gather_rows_k<<<unsigned(n), 256, 0, S(s)>>>(x, src, H, out);
+    check_launch("gather_rows_bf16");
+}
+void moe_combine(float* x, const float* d, const std::int32_t* row_of, const float* weight,
+                 std::int64_t Sq, int K, std::int64_t H, void* s) {
+    moe_combine_k<<<unsigned(Sq), 256, 0, S(s)>>>(x, d, row_of, weight, K, H);
+    check_launch("moe_combine");
+}
+void moe_pointers(const std::int32_t* index, int K, const std::uint16_t* gate_up,
+                  std::int64_t gu_stride, const std::uint16_t* down, std::int64_t down_stride,
+                  const std::uint16_t* x, float* gu, std::int64_t gu_cols, const std::uint16_t* act,
+                  std::int64_t act_cols, float* out, std::int64_t out_cols, void** ptrs, void* s) {
+    moe_pointers_k<<<1, 32 * ((K + 31) / 32), 0, S(s)>>>(index, K, gate_up, gu_stride, down,
+                                                         down_stride, x, gu, gu_cols, act, act_cols,
+                                                         out, out_cols, ptrs);
+    check_launch("moe_pointers");
+}
+void add(float* x, const float* y, std::int64_t n, void* s) {
+    if (n == 0) return;
+    add_k<<<blocks(n, 256), 256, 0, S(s)>>>(x, y, n);
+    check_launch("add");
+}
+void argmax(const float* x, std::int64_t rows, std::int64_t n, std::int32_t* out, void* s) {
+    argmax_k<<<unsigned(rows), 1024, 0, S(s)>>>(x, n, out);
+    check_launch("argmax");
+}
+
+}  // namespace deskpilot::model::cuda::k

@@ -1,0 +1,69 @@
+// Launchers of the engine's CUDA kernels (model/engine/cuda/kernels.cu). Each mirrors a CPU twin
+// with the same arguments and layout (cpu/ops.h, or the loop named beside it), so the gpu-labelled
+// parity tests compare them directly. Pointers are device pointers; `stream` is a cudaStream_t.
+// Activations are f32; weights and GEMM inputs bf16 (raw uint16 bits).
+#pragma once
+
+#include <cstdint>
+
+namespace deskpilot::model::cuda::k {
+
+// y = bf16(x), round to nearest even (twin: engine::f32_to_bf16).
+void to_bf16(const float* x, std::uint16_t* y, std::int64_t n, void* stream);
+// Deterministic uniform values in [-scale, scale) as bf16 (synthetic benchmark weights).
+void fill_random_bf16(std::uint16_t* w, std::int64_t n, std::uint64_t seed, float scale,
+                      void* stream);
+void fill_f32(float* x, std::int64_t n, float value, void* stream);
+// out[i, :] = f32(table[ids[i], :]) (twin: Tensor::select(0, id).to_f32()).
+void embed_gather(const std::uint16_t* table, const std::int32_t* ids, std::int64_t S,
+                  std::int64_t H, float* out, void* stream);
+// Twin: cpu::rms_norm (also the per-head q/k norm, with rows = tokens·heads).
+void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t d, float eps,
+              float* out, void* stream);
+// Rotate-half rotary on x [S, heads, 2·half] in place; pos is [3][S] (T, H, W), axis[j] the
+// position axis of frequency j (cpu::Rope::axis: interleaved or chunked MRoPE). Twin:
+// cpu::Rope::tables + cpu::apply_rope.
+void rope(float* x, std::int64_t S, std::int64_t heads, std::int64_t half, const std::int32_t* pos,
+          const float* inv_freq, const std::int32_t* axis, void* stream);
+// Copies k, v [S, kv_heads, d] into caches [kv_heads, cap, d] at rows past..past+S-1.
+void kv_append(const float* k, const float* v, std::int64_t S, std::int64_t kv_heads,
+               std::int64_t d, float* k_cache, float* v_cache, std::int64_t cap, std::int64_t past,
+               void* stream);
+// Causal GQA attention (twin: cpu::attention). Each query's keys are split into `splits` chunks
+// processed by separate blocks (split-K, for decode) and merged by a second kernel; `scratch`
+// holds q_len·heads·splits·(d+2) floats. d must be a multiple of 32, at most 256.
+void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
+               std::int64_t kv_heads, std::int64_t d, const float* k_cache, const float* v_cache,
+               std::int64_t cap, float scale, int splits, float* scratch, float* out, void* stream);
+std::int64_t attention_scratch_floats(std::int64_t q_len, std::int64_t heads, std::int64_t d,
+                                      int splits);
+// out[r, j] = silu(gu[r, j]) · gu[r, F + j] for rows of [gate | up] (twin: the loop in
+// Qwen3MoeTextModel::moe_block).
+void silu_mul(const float* gu, std::int64_t rows, std::int64_t F, float* out, void* stream);
+// Per token: softmax over E logits, top-k (ties to the lower index), renormalised when
+// `normalise` (twin: cpu::route_top_k).
+void route_top_k(const float* logits, std::int64_t S, std::int64_t E, int k, bool normalise,
+                 std::int32_t* index, float* weight, void* stream);
+// out[r, :] = bf16(x[src[r], :]): rows of the tokens each (token, expert) pair reads, sorted
+// by expert so each expert's rows are contiguous.
+void gather_rows_bf16(const float* x, const std::int32_t* src, std::int64_t n, std::int64_t H,
+                      std::uint16_t* out, void* stream);
+// x[i, :] += Σ_j weight[i·K+j] · d[row_of[i·K+j], :] — the weighted sum of the token's expert
+// outputs, in a fixed order (deterministic, no atomics). row_of null: row i·K+j.
+void moe_combine(float* x, const float* d, const std::int32_t* row_of, const float* weight,
+                 std::int64_t S, int K, std::int64_t H, void* stream);
+// Device pointer arrays for a batched GEMM over one token's K selected experts, with no host
+// round trip: for choice j, gu_a[j] = gate_up + index[j]·gu_stride, down_a[j] = down +
+// index[j]·down_stride (bf16 elements); the activation/output rows are j-th rows of x (shared),
+// gu, act and out. `ptrs` receives 6·K pointers: gu A, B, C, then down A, B, C.
+void moe_pointers(const std::int32_t* index, int K, const std::uint16_t* gate_up,
+                  std::int64_t gu_stride, const std::uint16_t* down, std::int64_t down_stride,
+                  const std::uint16_t* x, float* gu, std::int64_t gu_cols, const std::uint16_t* act,
+                  std::int64_t act_cols, float* out, std::int64_t out_cols, void** ptrs,
+                  void* stream);
+// x += y.
+void add(float* x, const float* y, std::int64_t n, void* stream);
+// out[r] = argmax of row r (ties to the lower index; twin: std::max_element), greedy sampling.
+void argmax(const float* x, std::int64_t rows, std::int64_t n, std::int32_t* out, void* stream);
+
+}  // namespace deskpilot::model::cuda::k

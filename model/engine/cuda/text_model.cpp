@@ -1,0 +1,528 @@
+#include "model/engine/cuda/text_model.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <unordered_map>
+
+#include "model/engine/cuda/buffer.h"
+#include "model/engine/cuda/gemm.h"
+#include "model/engine/cuda/kernels.h"
+
+namespace deskpilot::model::cuda {
+
+using engine::cpu::Layout;
+
+namespace {
+
+struct LayerWeights {
+    DeviceBuffer input_norm, post_norm, q_norm, k_norm;  // f32
+    DeviceBuffer q, k, v, o;                             // bf16, out_in
+    bool moe = false;
+    DeviceBuffer router;  // bf16 [E, H]
+    // Experts back to back. in_out (Hub-fused): gate_up [E][H][2F], down [E][F][H]; out_in
+    // (per-expert tensors, packed here): gate_up [E][2F][H] (gate rows, then up), down [E][H][F].
+    // A dense layer is one expert.
+    DeviceBuffer gate_up, down;
+    Layout layout = Layout::out_in;
+    std::int64_t experts = 1, width = 0;  // E, F
+};
+
+DeviceBuffer f32_buffer(const std::vector<float>& v, const std::string& name) {
+    DeviceBuffer b(v.size() * sizeof(float), name);
+    b.upload(v.data(), b.bytes());
+    return b;
+}
+
+// Copies a checkpoint tensor (any dtype) to `dst` at byte `offset` as bf16.
+void upload_bf16(DeviceBuffer& dst, std::size_t offset, const engine::Tensor& t) {
+    const engine::Tensor c = t.is_contiguous() ? t : t.copy_contiguous();
+    if (c.dtype() == engine::DType::BF16) {
+        dst.upload(c.raw(), c.nbytes(), offset);
+        return;
+    }
+    const engine::Tensor f = c.to_f32();
+    std::vector<std::uint16_t> bf(std::size_t(f.numel()));
+    for (std::size_t i = 0; i < bf.size(); ++i) bf[i] = engine::f32_to_bf16(f.data<float>()[i]);
+    dst.upload(bf.data(), bf.size() * 2, offset);
+}
+
+DeviceBuffer bf16_buffer(const engine::Tensor& t, const std::string& name) {
+    DeviceBuffer b(std::size_t(t.numel()) * 2, name);
+    upload_bf16(b, 0, t);
+    return b;
+}
+
+}  // namespace
+
+struct CudaTextModel::Impl {
+    engine::ModelConfig cfg;
+    int device = 0;
+    Stream stream;
+    Blas blas{stream.get()};
+    DeviceBuffer embed, lm_head, final_norm, inv_freq, axis;
+    bool tied = false;
+    std::vector<LayerWeights> layers;
+    std::vector<DeviceBuffer> kc, vc;
+    std::int64_t cap = 0, len = 0;
+    std::unordered_map<std::string, DeviceBuffer> scratch;
+
+    void* s() const { return stream.get(); }
+    const std::uint16_t* head() const { return (tied ? embed : lm_head).as<const std::uint16_t>(); }
+
+    template <typename T>
+    T* tmp(const std::string& name, std::int64_t count) {
+        DeviceBuffer& b = scratch[name];
+        const std::size_t need = std::size_t(std::max<std::int64_t>(count, 1)) * sizeof(T);
+        if (b.bytes() < need) {
+            stream.sync("scratch resize");
+            b = DeviceBuffer(need, "scratch " + name);
+        }
+        return b.as<T>();
+    }
+
+    void init_rope() {
+        const auto& c = cfg.text;
+        const engine::cpu::Rope rope(c.head_dim, c.rope_theta, c.mrope_section,
+                                     c.mrope_interleaved);
+        std::vector<std::int32_t> ax(rope.inv_freq.size());
+        for (std::size_t j = 0; j < ax.size(); ++j) ax[j] = rope.axis(int(j));
+        inv_freq = f32_buffer(rope.inv_freq, "rope inv_freq");
+        axis = DeviceBuffer(ax.size() * 4, "rope axis");
+        axis.upload(ax.data(), axis.bytes());
+    }
+
+    void run_layers(std::span<const std::int32_t> ids, const engine::Positions& pos, float* x);
+    void moe(int l, float* x, std::int64_t S);
+    void decode_moe(const LayerWeights& ly, float* x, const std::uint16_t* hb,
+                    const std::int32_t* idx_d, const float* wt_d);
+    // DESKPILOT_CUDA_MOE=grouped: decode through the host-grouped path too (for comparison).
+    bool grouped_decode = [] {
+        const char* v = std::getenv("DESKPILOT_CUDA_MOE");
+        return v && std::string(v) == "grouped";
+    }();
+    float* logits(std::span<const std::int32_t> ids, const engine::Positions& pos, bool all);
+};
+
+CudaTextModel::CudaTextModel() = default;
+CudaTextModel::~CudaTextModel() = default;
+
+CudaTextModel::CudaTextModel(const engine::Qwen3MoeTextModel& model, const engine::Checkpoint& ck,
+                             int device) {
+    require_device(device);
+    check(cudaSetDevice(device), "cudaSetDevice");
+    impl_ = std::make_unique<Impl>();
+    Impl& m = *impl_;
+    m.cfg = model.config();
+    m.device = device;
+    const auto& c = m.cfg.text;
+    const std::string P = model.tensor_prefix();
+    auto get = [&](const std::string& name) { return ck.get(P + name); };
+    auto vec = [&](const std::string& name) {
+        const engine::Tensor t = get(name).to_f32();
+        return f32_buffer(std::vector<float>(t.data<float>(), t.data<float>() + t.numel()), name);
+    };
+    m.embed = bf16_buffer(get("embed_tokens.weight"), "embed_tokens.weight");
+    m.final_norm = vec("norm.weight");
+    m.tied = c.tie_word_embeddings;
+    if (!m.tied) m.lm_head = bf16_buffer(ck.get("lm_head.weight"), "lm_head.weight");
+    m.init_rope();
+    const std::int64_t H = c.hidden_size;
+    for (int l = 0; l < c.num_layers; ++l) {
+        const std::string p = "layers." + std::to_string(l) + ".";
+        LayerWeights ly;
+        ly.input_norm = vec(p + "input_layernorm.weight");
+        ly.post_norm = vec(p + "post_attention_layernorm.weight");
+        ly.q_norm = vec(p + "self_attn.q_norm.weight");
+        ly.k_norm = vec(p + "self_attn.k_norm.weight");
+        for (auto [buf, n] : {std::pair{&ly.q, "q_proj"}, std::pair{&ly.k, "k_proj"},
+                              std::pair{&ly.v, "v_proj"}, std::pair{&ly.o, "o_proj"}})
+            *buf = bf16_buffer(get(p + "self_attn." + n + ".weight"), p + "self_attn." + n);
+        ly.moe = c.is_moe_layer(l);
+        if (ly.moe && model.fused_experts()) {
+            ly.router = bf16_buffer(get(p + "mlp.gate.weight"), p + "mlp.gate.weight");
+            ly.layout = Layout::in_out;
+            ly.experts = c.num_experts;
+            ly.width = c.moe_intermediate_size;
+            ly.gate_up =
+                bf16_buffer(get(p + "mlp.experts.gate_up_proj"), p + "mlp.experts.gate_up_proj");
+            ly.down = bf16_buffer(get(p + "mlp.experts.down_proj"), p + "mlp.experts.down_proj");
+        } else {
+            ly.layout = Layout::out_in;
+            ly.experts = ly.moe ? c.num_experts : 1;
+            ly.width = ly.moe ? c.moe_intermediate_size : c.intermediate_size;
+            if (ly.moe) ly.router = bf16_buffer(get(p + "mlp.gate.weight"), p + "mlp.gate.weight");
+            const std::int64_t E = ly.experts, F = ly.width;
+            ly.gate_up = DeviceBuffer(std::size_t(E * 2 * F * H) * 2, p + "mlp experts gate/up");
+            ly.down = DeviceBuffer(std::size_t(E * H * F) * 2, p + "mlp experts down");
+            for (std::int64_t e = 0; e < E; ++e) {
+                const std::string q =
+                    ly.moe ? p + "mlp.experts." + std::to_string(e) + "." : p + "mlp.";
+                const std::size_t gu = std::size_t(e * 2 * F * H) * 2,
+                                  half = std::size_t(F * H) * 2;
+                upload_bf16(ly.gate_up, gu, get(q + "gate_proj.weight"));
+                upload_bf16(ly.gate_up, gu + half, get(q + "up_proj.weight"));
+                upload_bf16(ly.down, std::size_t(e * H * F) * 2, get(q + "down_proj.weight"));
+            }
+        }
+        m.layers.push_back(std::move(ly));
+    }
+}
+
+std::unique_ptr<CudaTextModel> CudaTextModel::synthetic(const engine::ModelConfig& config,
+                                                        std::uint64_t seed, int device) {
+    require_device(device);
+    check(cudaSetDevice(device), "cudaSetDevice");
+    std::unique_ptr<CudaTextModel> model(new CudaTextModel());
+    model->impl_ = std::make_unique<Impl>();
+    Impl& m = *model->impl_;
+    m.cfg = config;
+    m.device = device;
+    const auto& c = config.text;
+    const std::int64_t H = c.hidden_size, D = c.head_dim;
+    std::uint64_t n = seed;
+    auto rnd = [&](std::int64_t count, std::int64_t fan_in, const std::string& name) {
+        DeviceBuffer b(std::size_t(count) * 2, name);
+        k::fill_random_bf16(b.as<std::uint16_t>(), count, (n += 0x1234567ull),
+                            1.0f / std::sqrt(float(fan_in)), m.s());
+        return b;
+    };
+    auto ones = [&](std::int64_t count, const std::string& name) {
+        DeviceBuffer b(std::size_t(count) * 4, name);
+        k::fill_f32(b.as<float>(), count, 1.0f, m.s());
+        return b;
+    };
+    m.embed = rnd(std::int64_t(c.vocab_size) * H, 1, "embed_tokens");
+    m.final_norm = ones(H, "norm");
+    m.tied = c.tie_word_embeddings;
+    if (!m.tied) m.lm_head = rnd(std::int64_t(c.vocab_size) * H, H, "lm_head");
+    m.init_rope();
+    for (int l = 0; l < c.num_layers; ++l) {
+        const std::string p = "layer " + std::to_string(l) + " ";
+        LayerWeights ly;
+        ly.input_norm = ones(H, p + "input_norm");
+        ly.post_norm = ones(H, p + "post_norm");
+        ly.q_norm = ones(D, p + "q_norm");
+        ly.k_norm = ones(D, p + "k_norm");
+        ly.q = rnd(c.num_heads * D * H, H, p + "q");
+        ly.k = rnd(c.num_kv_heads * D * H, H, p + "k");
+        ly.v = rnd(c.num_kv_heads * D * H, H, p + "v");
+        ly.o = rnd(c.num_heads * D * H, c.num_heads * D, p + "o");
+        ly.moe = c.is_moe_layer(l);
+        ly.layout = Layout::in_out;  // the Hub-fused layout of Qwen3-VL-MoE checkpoints
+        ly.experts = ly.moe ? c.num_experts : 1;
+        ly.width = ly.moe ? c.moe_intermediate_size : c.intermediate_size;
+        if (ly.moe) ly.router = rnd(c.num_experts * H, H, p + "router");
+        ly.gate_up = rnd(ly.experts * H * 2 * ly.width, H, p + "gate_up");
+        ly.down = rnd(ly.experts * ly.width * H, ly.width, p + "down");
+        m.layers.push_back(std::move(ly));
+    }
+    m.stream.sync("synthetic weights");
+    return model;
+}
+
+const engine::ModelConfig& CudaTextModel::config() const {
+    return impl_->cfg;
+}
+std::int64_t CudaTextModel::length() const {
+    return impl_->len;
+}
+void CudaTextModel::synchronize() const {
+    impl_->stream.sync("synchronize");
+}
+
+void CudaTextModel::reset(std::int64_t capacity) {
+    Impl& m = *impl_;
+    const auto& c = m.cfg.text;
+    capacity = std::max<std::int64_t>(capacity, 1);
+    m.len = 0;
+    if (capacity <= m.cap) return;
+    m.stream.sync("KV cache reset");
+    m.kc.clear();
+    m.vc.clear();
+    const std::size_t bytes = std::size_t(c.num_kv_heads) * std::size_t(capacity) *
+                              std::size_t(c.head_dim) * sizeof(float);
+    for (int l = 0; l < c.num_layers; ++l) {
+        m.kc.emplace_back(bytes, "KV cache K, layer " + std::to_string(l));
+        m.vc.emplace_back(bytes, "KV cache V, layer " + std::to_string(l));
+    }
+    m.cap = capacity;
+}
+
+std::size_t CudaTextModel::weight_bytes() const {
+    const Impl& m = *impl_;
+    std::size_t n = m.embed.bytes() + m.lm_head.bytes() + m.final_norm.bytes();
+    for (const auto& ly : m.layers)
+        for (const DeviceBuffer* b : {&ly.input_norm, &ly.post_norm, &ly.q_norm, &ly.k_norm, &ly.q,
+                                      &ly.k, &ly.v, &ly.o, &ly.router, &ly.gate_up, &ly.down})
+            n += b->bytes();
+    return n;
+}
+
+std::size_t CudaTextModel::decode_bytes_per_token() const {
+    const Impl& m = *impl_;
+    const auto& c = m.cfg.text;
+    const std::size_t H = std::size_t(c.hidden_size);
+    std::size_t n = std::size_t(c.vocab_size) * H * 2 + H * 2;  // lm head + one embedding row
+    for (const auto& ly : m.layers) {
+        n += ly.q.bytes() + ly.k.bytes() + ly.v.bytes() + ly.o.bytes() + ly.router.bytes();
+        const std::size_t k = ly.moe ? std::size_t(c.num_experts_per_tok) : 1;
+        n += k * (ly.gate_up.bytes() + ly.down.bytes()) / std::size_t(ly.experts);
+        n += 2 * std::size_t(c.num_kv_heads) * std::size_t(m.len) * std::size_t(c.head_dim) * 4;
+    }
+    return n;
+}
+
+// One token: its K experts' GEMMs as two batched cuBLAS calls whose weight pointers a kernel
+// picks from the routing result on the device, so the step never waits for the host.
+void CudaTextModel::Impl::decode_moe(const LayerWeights& ly, float* x, const std::uint16_t* hb,
+                                     const std::int32_t* idx_d, const float* wt_d) {
+    const auto& c = cfg.text;
+    const std::int64_t H = c.hidden_size, F = ly.width;
+    const int K = c.num_experts_per_tok;
+    const bool in_out = ly.layout == Layout::in_out;
+    float* gu = tmp<float>("gu", K * 2 * F);
+    float* a = tmp<float>("act", K * F);
+    std::uint16_t* ab = tmp<std::uint16_t>("act bf16", K * F);
+    float* dn = tmp<float>("down", K * H);
+    void** p = tmp<void*>("moe pointers", 6 * K);
+    k::moe_pointers(idx_d, K, ly.gate_up.as<std::uint16_t>(), 2 * F * H,
+                    ly.down.as<std::uint16_t>(), F * H, hb, gu, 2 * F, ab, F, dn, H, p, s());
+    blas.linear_batched(p + K, 1, H, p, ly.layout, 2 * F, in_out ? 2 * F : H, p + 2 * K, K);
+    k::silu_mul(gu, K, F, a, s());
+    k::to_bf16(a, ab, K * F, s());
+    blas.linear_batched(p + 4 * K, 1, F, p + 3 * K, ly.layout, H, in_out ? H : F, p + 5 * K, K);
+    k::moe_combine(x, dn, nullptr, wt_d, 1, K, H, s());
+}
+
+void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
+    const auto& c = cfg.text;
+    const LayerWeights& ly = layers[std::size_t(l)];
+    const std::int64_t H = c.hidden_size, E = ly.experts, F = ly.width;
+    const int K = ly.moe ? c.num_experts_per_tok : 1;
+    float* h = tmp<float>("h", S * H);
+    k::rms_norm(x, ly.post_norm.as<float>(), S, H, float(c.rms_norm_eps), h, s());
+    std::int32_t* idx_d = tmp<std::int32_t>("idx", S * K);
+    float* wt_d = tmp<float>("wt", S * K);
+    std::vector<std::int32_t> idx(std::size_t(S * K), 0);
+    if (ly.moe) {
+        std::uint16_t* hb = tmp<std::uint16_t>("hb", S * H);
+        k::to_bf16(h, hb, S * H, s());
+        float* rl = tmp<float>("router", S * E);
+        blas.linear(hb, S, H, ly.router.as<std::uint16_t>(), Layout::out_in, E, H, rl);
+        k::route_top_k(rl, S, E, K, c.norm_topk_prob, idx_d, wt_d, s());
+        if (S == 1 && !grouped_decode) {
+            decode_moe(ly, x, hb, idx_d, wt_d);
+            return;
+        }
+        // The grouping below needs the choices on the host: one small copy per layer.
+        check(cudaMemcpyAsync(idx.data(), idx_d, idx.size() * 4, cudaMemcpyDeviceToHost,
+                              static_cast<cudaStream_t>(s())),
+              "download expert choices");
+        stream.sync("routing");
+    } else {
+        k::fill_f32(wt_d, S * K, 1.0f, s());
+    }
+    // Sort the (token, choice) pairs by expert: each expert's rows are contiguous.
+    std::vector<std::int64_t> count(std::size_t(E) + 1, 0);
+    for (const auto e : idx) ++count[std::size_t(e) + 1];
+    for (std::size_t e = 1; e < count.size(); ++e) count[e] += count[e - 1];
+    std::vector<std::int32_t> src(idx.size()), row_of(idx.size());
+    std::vector<std::int64_t> fill(count.begin(), count.end() - 1);
+    for (std::size_t pr = 0; pr < idx.size(); ++pr) {
+        const std::int64_t r = fill[std::size_t(idx[pr])]++;
+        src[std::size_t(r)] = std::int32_t(pr / std::size_t(K));
+        row_of[pr] = std::int32_t(r);
+    }
+    std::int32_t* map_d = tmp<std::int32_t>("moe map", 2 * S * K);
+    // The host vectors must outlive the asynchronous copy: wait for it.
+    check(cudaMemcpyAsync(map_d, src.data(), src.size() * 4, cudaMemcpyHostToDevice,
+                          static_cast<cudaStream_t>(s())),
+          "upload expert rows");
+    check(cudaMemcpyAsync(map_d + S * K, row_of.data(), row_of.size() * 4, cudaMemcpyHostToDevice,
+                          static_cast<cudaStream_t>(s())),
+          "upload expert rows");
+    const std::int64_t n = S * K;
+    std::uint16_t* xe = tmp<std::uint16_t>("xe", n * H);
+    k::gather_rows_bf16(h, map_d, n, H, xe, s());
+    float* gu = tmp<float>("gu", n * 2 * F);
+    float* a = tmp<float>("act", n * F);
+    std::uint16_t* ab = tmp<std::uint16_t>("act bf16", n * F);
+    float* dn = tmp<float>("down", n * H);
+    const bool in_out = ly.layout == Layout::in_out;
+    for (std::int64_t e = 0; e < E; ++e) {
+        const std::int64_t off = count[std::size_t(e)], rows = count[std::size_t(e) + 1] - off;
+        if (rows == 0) continue;  // experts no token chose are never read
+        blas.linear(xe + off * H, rows, H, ly.gate_up.as<std::uint16_t>() + e * 2 * F * H,
+                    ly.layout, 2 * F, in_out ? 2 * F : H, gu + off * 2 * F);
+    }
+    k::silu_mul(gu, n, F, a, s());
+    k::to_bf16(a, ab, n * F, s());
+    for (std::int64_t e = 0; e < E; ++e) {
+        const std::int64_t off = count[std::size_t(e)], rows = count[std::size_t(e) + 1] - off;
+        if (rows == 0) continue;
+        blas.linear(ab + off * F, rows, F, ly.down.as<std::uint16_t>() + e * F * H, ly.layout, H,
+                    in_out ? H : F, dn + off * H);
+    }
+    k::moe_combine(x, dn, map_d + S * K, wt_d, S, K, H, s());
+    stream.sync("MoE block");  // keeps src/row_of alive until their copies are done
+}
+
+void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
+                                     const engine::Positions& pos, float* x) {
+    const auto& c = cfg.text;
+    const std::int64_t S = std::int64_t(ids.size()), H = c.hidden_size, D = c.head_dim,
+                       NH = c.num_heads, KH = c.num_kv_heads;
+    if (S == 0) throw std::invalid_argument("forward: no tokens");
+    if (pos.size() != ids.size())
+        throw std::invalid_argument("forward: " + std::to_string(ids.size()) +
+                                    " tokens but positions for " + std::to_string(pos.size()));
+    if (len + S > cap)
+        throw CudaError("CUDA KV cache holds " + std::to_string(cap) + " tokens; " +
+                        std::to_string(len) + " cached + " + std::to_string(S) +
+                        " new do not fit (reset with a larger capacity)");
+    std::vector<std::int32_t> hp(std::size_t(3 * S));
+    for (std::int64_t i = 0; i < S; ++i) {
+        const std::int32_t id = ids[std::size_t(i)];
+        if (id < 0 || id >= c.vocab_size)
+            throw std::invalid_argument("token id " + std::to_string(id) +
+                                        " is outside the vocabulary of " +
+                                        std::to_string(c.vocab_size));
+        hp[std::size_t(i)] = std::int32_t(pos.t[std::size_t(i)]);
+        hp[std::size_t(S + i)] = std::int32_t(pos.h[std::size_t(i)]);
+        hp[std::size_t(2 * S + i)] = std::int32_t(pos.w[std::size_t(i)]);
+    }
+    std::int32_t* ids_d = tmp<std::int32_t>("ids", 4 * S);
+    check(cudaMemcpyAsync(ids_d, ids.data(), std::size_t(S) * 4, cudaMemcpyHostToDevice,
+                          static_cast<cudaStream_t>(s())),
+          "upload token ids");
+    check(cudaMemcpyAsync(ids_d + S, hp.data(), hp.size() * 4, cudaMemcpyHostToDevice,
+                          static_cast<cudaStream_t>(s())),
+          "upload positions");
+    k::embed_gather(embed.as<std::uint16_t>(), ids_d, S, H, x, s());
+    const std::int64_t past = len;
+    // Split-K for decode: enough blocks to fill the GPU when one query meets a long cache.
+    const int splits = S == 1 ? int(std::clamp<std::int64_t>((past + 1) / 256, 1, 32)) : 1;
+    float* h = tmp<float>("h", S * H);
+    std::uint16_t* hb = tmp<std::uint16_t>("hb", S * std::max(H, NH * D));
+    float* q = tmp<float>("q", S * NH * D);
+    float* kk = tmp<float>("k", S * KH * D);
+    float* v = tmp<float>("v", S * KH * D);
+    float* att = tmp<float>("att", S * NH * D);
+    float* o = tmp<float>("o", S * H);
+    float* sc = tmp<float>("att scratch", k::attention_scratch_floats(S, NH, D, splits));
+    const float eps = float(c.rms_norm_eps);
+    for (int l = 0; l < c.num_layers; ++l) {
+        const LayerWeights& ly = layers[std::size_t(l)];
+        k::rms_norm(x, ly.input_norm.as<float>(), S, H, eps, h, s());
+        k::to_bf16(h, hb, S * H, s());
+        blas.linear(hb, S, H, ly.q.as<std::uint16_t>(), Layout::out_in, NH * D, H, q);
+        blas.linear(hb, S, H, ly.k.as<std::uint16_t>(), Layout::out_in, KH * D, H, kk);
+        blas.linear(hb, S, H, ly.v.as<std::uint16_t>(), Layout::out_in, KH * D, H, v);
+        k::rms_norm(q, ly.q_norm.as<float>(), S * NH, D, eps, q, s());
+        k::rms_norm(kk, ly.k_norm.as<float>(), S * KH, D, eps, kk, s());
+        k::rope(q, S, NH, D / 2, ids_d + S, inv_freq.as<float>(), axis.as<std::int32_t>(), s());
+        k::rope(kk, S, KH, D / 2, ids_d + S, inv_freq.as<float>(), axis.as<std::int32_t>(), s());
+        k::kv_append(kk, v, S, KH, D, kc[std::size_t(l)].as<float>(),
+                     vc[std::size_t(l)].as<float>(), cap, past, s());
+        k::attention(q, S, past, NH, KH, D, kc[std::size_t(l)].as<float>(),
+                     vc[std::size_t(l)].as<float>(), cap, 1.0f / std::sqrt(float(D)), splits, sc,
+                     att, s());
+        k::to_bf16(att, hb, S * NH * D, s());
+        blas.linear(hb, S, NH * D, ly.o.as<std::uint16_t>(), Layout::out_in, H, NH * D, o);
+        k::add(x, o, S * H, s());
+        moe(l, x, S);
+    }
+    len += S;
+}
+
+float* CudaTextModel::Impl::logits(std::span<const std::int32_t> ids, const engine::Positions& pos,
+                                   bool all) {
+    check(cudaSetDevice(device), "cudaSetDevice");
+    const auto& c = cfg.text;
+    const std::int64_t S = std::int64_t(ids.size()), H = c.hidden_size;
+    float* x = tmp<float>("x", S * H);
+    run_layers(ids, pos, x);
+    const std::int64_t rows = all ? S : 1;
+    float* hn = tmp<float>("hn", rows * H);
+    k::rms_norm(x + (S - rows) * H, final_norm.as<float>(), rows, H, float(c.rms_norm_eps), hn,
+                s());
+    std::uint16_t* hb = tmp<std::uint16_t>("hn bf16", rows * H);
+    k::to_bf16(hn, hb, rows * H, s());
+    float* lg = tmp<float>("logits", rows * c.vocab_size);
+    blas.linear(hb, rows, H, head(), Layout::out_in, c.vocab_size, H, lg);
+    return lg;
+}
+
+std::vector<float> CudaTextModel::forward(std::span<const std::int32_t> ids,
+                                          const engine::Positions& pos, bool all_logits) {
+    Impl& m = *impl_;
+    const float* lg = m.logits(ids, pos, all_logits);
+    std::vector<float> out(
+        std::size_t((all_logits ? std::int64_t(ids.size()) : 1) * m.cfg.text.vocab_size));
+    check(cudaMemcpyAsync(out.data(), lg, out.size() * 4, cudaMemcpyDeviceToHost,
+                          static_cast<cudaStream_t>(m.s())),
+          "download logits");
+    m.stream.sync("forward");
+    return out;
+}
+
+std::int32_t CudaTextModel::forward_greedy(std::span<const std::int32_t> ids,
+                                           const engine::Positions& pos) {
+    Impl& m = *impl_;
+    const float* lg = m.logits(ids, pos, false);
+    std::int32_t* id_d = m.tmp<std::int32_t>("argmax", 1);
+    k::argmax(lg, 1, m.cfg.text.vocab_size, id_d, m.s());
+    std::int32_t id = 0;
+    check(cudaMemcpyAsync(&id, id_d, 4, cudaMemcpyDeviceToHost, static_cast<cudaStream_t>(m.s())),
+          "download token");
+    m.stream.sync("forward_greedy");
+    return id;
+}
+
+engine::GenerateResult generate(CudaTextModel& model, std::span<const std::int32_t> prompt,
+                                const engine::GenerateOptions& options,
+                                const std::function<bool(std::int32_t)>& on_token) {
+    if (prompt.empty()) throw std::invalid_argument("generate: the prompt is empty");
+    if (options.max_new_tokens < 0)
+        throw std::invalid_argument("generate: max_new_tokens must be >= 0");
+    using clock = std::chrono::steady_clock;
+    engine::GenerateResult r;
+    r.prompt_tokens = std::int64_t(prompt.size());
+    engine::Sampler sampler(options.sampling);
+    const bool greedy = options.sampling.temperature == 0.0f;
+    model.reset(std::int64_t(prompt.size()) + options.max_new_tokens + 1);
+    auto t0 = clock::now();
+    r.prompt_logits =
+        model.forward(prompt, engine::Positions::text(0, std::int64_t(prompt.size())));
+    r.prefill_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    std::vector<float> logits = r.prompt_logits;
+    std::int32_t next = -1;  // the argmax computed on the device, when greedy
+    t0 = clock::now();
+    for (int i = 0; i < options.max_new_tokens; ++i) {
+        const std::int32_t id = next >= 0 ? next : sampler.sample(logits);
+        r.tokens.push_back(id);
+        const bool stop = std::find(options.stop_ids.begin(), options.stop_ids.end(), id) !=
+                          options.stop_ids.end();
+        if (on_token && !on_token(id)) break;
+        if (stop) {
+            r.stopped = true;
+            break;
+        }
+        if (i + 1 == options.max_new_tokens) break;
+        const std::int32_t one[1] = {id};
+        const auto pos = engine::Positions::text(model.length(), 1);
+        if (greedy)
+            next = model.forward_greedy(one, pos);
+        else
+            logits = model.forward(one, pos);
+    }
+    r.decode_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    return r;
+}
+
+}  // namespace deskpilot::model::cuda

@@ -1,0 +1,66 @@
+// The Qwen3-VL-MoE / Qwen3-MoE text decoder on one CUDA GPU: the same recipe as
+// engine::Qwen3MoeTextModel (arch/qwen3_vl_moe.h), with the weights uploaded once as bf16, the
+// KV cache on the device (f32, [layers][kv_heads][capacity][head_dim]), one stream, cuBLAS
+// GEMMs (bf16 in, fp32 accumulate) and the kernels of cuda/kernels.h. MoE tokens are grouped by
+// expert on the host after routing, so only the selected experts' weights are read.
+// In a build without CUDA the constructors throw CudaError (see cuda/text_model_none.cpp).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "model/engine/arch/qwen3_vl_moe.h"
+#include "model/engine/cuda/device.h"
+#include "model/engine/generator.h"
+
+namespace deskpilot::model::cuda {
+
+class CudaTextModel {
+  public:
+    // Uploads the weights of `model` (a CPU model, which validated the checkpoint's names and
+    // shapes) to GPU `device`. Throws CudaError for no device or out of memory (naming the
+    // tensor and its size).
+    CudaTextModel(const engine::Qwen3MoeTextModel& model, const engine::Checkpoint& checkpoint,
+                  int device = 0);
+    // Random bf16 weights at the config's real shapes, generated on the device (benchmarks).
+    static std::unique_ptr<CudaTextModel> synthetic(const engine::ModelConfig& config,
+                                                    std::uint64_t seed, int device = 0);
+    ~CudaTextModel();
+    CudaTextModel(const CudaTextModel&) = delete;
+    CudaTextModel& operator=(const CudaTextModel&) = delete;
+
+    const engine::ModelConfig& config() const;
+    // An empty KV cache for up to `capacity` tokens (reallocated when it grows).
+    void reset(std::int64_t capacity);
+    std::int64_t length() const;
+
+    // Runs `ids` after the cached tokens; logits [ids.size(), vocab] if `all_logits`, else
+    // [1, vocab] for the last token.
+    std::vector<float> forward(std::span<const std::int32_t> ids, const engine::Positions& pos,
+                               bool all_logits = false);
+    // The same for the last token, but argmax on the device: only the id comes back.
+    std::int32_t forward_greedy(std::span<const std::int32_t> ids, const engine::Positions& pos);
+    void synchronize() const;
+
+    std::size_t weight_bytes() const;
+    // Bytes one decode step reads at the current length: attention weights, the router, the
+    // selected experts' weights, the lm head, one embedding row and the KV cache.
+    std::size_t decode_bytes_per_token() const;
+
+    struct Impl;
+
+  private:
+    CudaTextModel();
+    std::unique_ptr<Impl> impl_;
+};
+
+// engine::generate on the GPU: prefill, then greedy decode with the argmax on the device, or
+// sampling (engine::Sampler) on the downloaded logits when temperature > 0.
+engine::GenerateResult generate(CudaTextModel& model, std::span<const std::int32_t> prompt,
+                                const engine::GenerateOptions& options,
+                                const std::function<bool(std::int32_t)>& on_token = {});
+
+}  // namespace deskpilot::model::cuda

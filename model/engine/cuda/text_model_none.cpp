@@ -1,0 +1,50 @@
+// The CUDA decoder in a build without CUDA: every entry point says so.
+#include "model/engine/cuda/text_model.h"
+
+namespace deskpilot::model::cuda {
+
+struct CudaTextModel::Impl {};
+
+CudaTextModel::CudaTextModel() {
+    require_device();
+}
+CudaTextModel::CudaTextModel(const engine::Qwen3MoeTextModel&, const engine::Checkpoint&,
+                             int device) {
+    require_device(device);
+}
+std::unique_ptr<CudaTextModel> CudaTextModel::synthetic(const engine::ModelConfig&, std::uint64_t,
+                                                        int device) {
+    require_device(device);
+    return nullptr;
+}
+CudaTextModel::~CudaTextModel() = default;
+const engine::ModelConfig& CudaTextModel::config() const {
+    throw CudaError("no CUDA backend");
+}
+void CudaTextModel::reset(std::int64_t) {}
+std::int64_t CudaTextModel::length() const {
+    return 0;
+}
+std::vector<float> CudaTextModel::forward(std::span<const std::int32_t>, const engine::Positions&,
+                                          bool) {
+    throw CudaError("no CUDA backend");
+}
+std::int32_t CudaTextModel::forward_greedy(std::span<const std::int32_t>,
+                                           const engine::Positions&) {
+    throw CudaError("no CUDA backend");
+}
+void CudaTextModel::synchronize() const {}
+std::size_t CudaTextModel::weight_bytes() const {
+    return 0;
+}
+std::size_t CudaTextModel::decode_bytes_per_token() const {
+    return 0;
+}
+
+engine::GenerateResult generate(CudaTextModel&, std::span<const std::int32_t>,
+                                const engine::GenerateOptions&,
+                                const std::function<bool(std::int32_t)>&) {
+    throw CudaError("no CUDA backend");
+}
+
+}  // namespace deskpilot::model::cuda

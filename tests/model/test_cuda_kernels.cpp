@@ -1,0 +1,343 @@
+// Every CUDA kernel against its CPU twin, cuBLAS GEMMs against cpu::linear, the CUDA decoder
+// against the CPU decoder on the tiny checkpoint, and a clear out-of-memory error. Labelled
+// `gpu`: each case skips cleanly where no GPU is present (or the build has no CUDA).
+#include <QtTest>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "model/engine/arch/qwen3_vl_moe.h"
+#include "model/engine/config.h"
+#include "model/engine/cpu/linear.h"
+#include "model/engine/cpu/ops.h"
+#include "model/engine/cuda/device.h"
+#include "model/engine/cuda/text_model.h"
+#ifdef DESKPILOT_HAVE_CUDA
+#include "model/engine/cuda/buffer.h"
+#include "model/engine/cuda/gemm.h"
+#include "model/engine/cuda/kernels.h"
+#endif
+
+using namespace deskpilot::model;
+namespace engine = deskpilot::model::engine;
+
+namespace {
+
+std::vector<float> randn(std::size_t n, std::uint64_t seed, float scale = 1.0f) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> d(0.0f, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(rng);
+    return v;
+}
+
+// max |a - b| / (1 + max |b|): one number per comparison, printed when it fails.
+float rel_err(const std::vector<float>& a, const std::vector<float>& b) {
+    float worst = 0, mag = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        worst = std::max(worst, std::fabs(a[i] - b[i]));
+        mag = std::max(mag, std::fabs(b[i]));
+    }
+    return a.size() == b.size() ? worst / (1.0f + mag) : INFINITY;
+}
+
+#define CLOSE(a, b, tol)                                                         \
+    do {                                                                         \
+        const float e_ = rel_err(a, b);                                          \
+        QVERIFY2(e_ <= (tol), qPrintable(QString("relative error %1").arg(e_))); \
+    } while (0)
+
+#ifdef DESKPILOT_HAVE_CUDA
+template <typename T>
+cuda::DeviceBuffer dev(const std::vector<T>& v, const char* name = "test") {
+    cuda::DeviceBuffer b(v.size() * sizeof(T), name);
+    b.upload(v.data(), b.bytes());
+    return b;
+}
+template <typename T>
+std::vector<T> host(const cuda::DeviceBuffer& b, std::size_t n) {
+    std::vector<T> v(n);
+    b.download(v.data(), n * sizeof(T));
+    return v;
+}
+std::vector<std::uint16_t> to_bf16(const std::vector<float>& v) {
+    std::vector<std::uint16_t> o(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) o[i] = engine::f32_to_bf16(v[i]);
+    return o;
+}
+std::vector<float> round_bf16(const std::vector<float>& v) {
+    std::vector<float> o(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i)
+        o[i] = engine::bf16_to_f32(engine::f32_to_bf16(v[i]));
+    return o;
+}
+#endif
+
+}  // namespace
+
+class CudaKernelsTest : public QObject {
+    Q_OBJECT
+
+    bool skip() { return cuda::devices().empty(); }
+#define NEED_GPU() \
+    if (skip()) QSKIP("no CUDA device on this machine (or no CUDA in this build)")
+
+  private slots:
+#ifdef DESKPILOT_HAVE_CUDA
+    void rmsNormAndQkNorm() {
+        NEED_GPU();
+        for (auto [rows, d] : {std::pair{7, 2048}, std::pair{7 * 32, 128}, std::pair { 3, 64 }}) {
+            const auto x = randn(std::size_t(rows * d), 1), w = randn(std::size_t(d), 2);
+            std::vector<float> want(x.size());
+            engine::cpu::rms_norm(x.data(), w.data(), rows, d, 1e-6f, want.data());
+            auto xd = dev(x), wd = dev(w);
+            cuda::k::rms_norm(xd.as<float>(), wd.as<float>(), rows, d, 1e-6f, xd.as<float>(),
+                              nullptr);  // in place, as for q/k norm
+            CLOSE(host<float>(xd, x.size()), want, 1e-5f);
+        }
+    }
+
+    void mropeBothLayouts() {
+        NEED_GPU();
+        struct Case {
+            std::vector<int> section;
+            bool interleaved;
+        };
+        for (const Case& c : {Case{{24, 20, 20}, true}, Case{{16, 24, 24}, false}, Case {
+                                  {},
+                                  false
+                              }}) {
+            const int D = 128, half = D / 2, S = 5, heads = 4;
+            const engine::cpu::Rope rope(D, 5e6, c.section, c.interleaved);
+            std::vector<std::int32_t> pos(3 * S), axis(static_cast<std::size_t>(half));
+            for (int i = 0; i < S; ++i) {
+                pos[std::size_t(i)] = 100 + i;
+                pos[std::size_t(S + i)] = 3 * i;
+                pos[std::size_t(2 * S + i)] = 4000 - 7 * i;
+            }
+            for (int j = 0; j < half; ++j) axis[std::size_t(j)] = rope.axis(j);
+            auto x = randn(std::size_t(S * heads * D), 3);
+            std::vector<float> want = x, cs(static_cast<std::size_t>(half)),
+                               sn(static_cast<std::size_t>(half));
+            for (int i = 0; i < S; ++i) {
+                rope.tables(pos[std::size_t(i)], pos[std::size_t(S + i)],
+                            pos[std::size_t(2 * S + i)], cs.data(), sn.data());
+                engine::cpu::apply_rope(want.data() + i * heads * D, heads, half, cs.data(),
+                                        sn.data());
+            }
+            auto xd = dev(x), pd = dev(pos), fd = dev(rope.inv_freq), ad = dev(axis);
+            cuda::k::rope(xd.as<float>(), S, heads, half, pd.as<std::int32_t>(), fd.as<float>(),
+                          ad.as<std::int32_t>(), nullptr);
+            CLOSE(host<float>(xd, x.size()), want, 1e-5f);
+        }
+    }
+
+    void siluGate() {
+        NEED_GPU();
+        const int rows = 9, F = 768;
+        const auto gu = randn(std::size_t(rows * 2 * F), 4, 3.0f);
+        std::vector<float> want(std::size_t(rows * F));
+        for (int r = 0; r < rows; ++r)
+            for (int j = 0; j < F; ++j)
+                want[std::size_t(r * F + j)] = engine::cpu::silu(gu[std::size_t(r * 2 * F + j)]) *
+                                               gu[std::size_t(r * 2 * F + F + j)];
+        auto gd = dev(gu);
+        cuda::DeviceBuffer od(want.size() * 4, "out");
+        cuda::k::silu_mul(gd.as<float>(), rows, F, od.as<float>(), nullptr);
+        CLOSE(host<float>(od, want.size()), want, 1e-5f);
+    }
+
+    void routerTopK() {
+        NEED_GPU();
+        const int S = 6, E = 128, K = 8;
+        auto logits = randn(std::size_t(S * E), 5);
+        logits[7] = logits[9] = 50.0f;  // a tie: the lower index comes first
+        for (bool norm : {true, false}) {
+            std::vector<int> wi(std::size_t(S * K));
+            std::vector<float> ww(std::size_t(S * K));
+            for (int i = 0; i < S; ++i)
+                engine::cpu::route_top_k(logits.data() + i * E, E, K, norm, wi.data() + i * K,
+                                         ww.data() + i * K);
+            auto ld = dev(logits);
+            cuda::DeviceBuffer id(std::size_t(S * K) * 4, "idx"), wd(std::size_t(S * K) * 4, "wt");
+            cuda::k::route_top_k(ld.as<float>(), S, E, K, norm, id.as<std::int32_t>(),
+                                 wd.as<float>(), nullptr);
+            const auto gi = host<std::int32_t>(id, wi.size());
+            QCOMPARE(std::vector<int>(gi.begin(), gi.end()), wi);
+            CLOSE(host<float>(wd, ww.size()), ww, 1e-6f);
+        }
+    }
+
+    void attentionDecodeSplitKAndPrefill() {
+        NEED_GPU();
+        const std::int64_t NH = 8, KH = 2, D = 128, cap = 1200;
+        engine::cpu::ThreadPool pool(2);
+        const auto kc = randn(std::size_t(KH * cap * D), 6),
+                   vc = randn(std::size_t(KH * cap * D), 7);
+        auto kd = dev(kc), vd = dev(vc);
+        struct Case {
+            std::int64_t q_len, past;
+            int splits;
+        };
+        for (const Case& c :
+             {Case{1, 1000, 1}, Case{1, 1000, 8}, Case{1, 3, 32}, Case{37, 5, 1}, Case {
+                  300,
+                  0,
+                  1
+              }}) {
+            const auto q = randn(std::size_t(c.q_len * NH * D), 8);
+            std::vector<float> want(q.size());
+            const float scale = 1.0f / std::sqrt(float(D));
+            engine::cpu::attention(q.data(), c.q_len, c.past, NH, KH, D, kc.data(), vc.data(), cap,
+                                   scale, want.data(), pool);
+            auto qd = dev(q);
+            cuda::DeviceBuffer od(q.size() * 4, "out"),
+                sd(std::size_t(cuda::k::attention_scratch_floats(c.q_len, NH, D, c.splits)) * 4,
+                   "scratch");
+            cuda::k::attention(qd.as<float>(), c.q_len, c.past, NH, KH, D, kd.as<float>(),
+                               vd.as<float>(), cap, scale, c.splits, sd.as<float>(), od.as<float>(),
+                               nullptr);
+            CLOSE(host<float>(od, q.size()), want, 1e-4f);
+        }
+    }
+
+    void embeddingGather() {
+        NEED_GPU();
+        const int V = 50, H = 96;
+        const auto table = to_bf16(randn(std::size_t(V * H), 9));
+        const std::vector<std::int32_t> ids = {3, 49, 0, 3};
+        std::vector<float> want;
+        for (auto id : ids)
+            for (int c = 0; c < H; ++c)
+                want.push_back(engine::bf16_to_f32(table[std::size_t(id * H + c)]));
+        auto td = dev(table), idd = dev(ids);
+        cuda::DeviceBuffer od(want.size() * 4, "out");
+        cuda::k::embed_gather(td.as<std::uint16_t>(), idd.as<std::int32_t>(), 4, H, od.as<float>(),
+                              nullptr);
+        QCOMPARE(host<float>(od, want.size()), want);
+    }
+
+    void greedyArgmax() {
+        NEED_GPU();
+        auto x = randn(151936, 10);
+        x[70000] = x[120000] = 99.0f;  // tie: the lower id
+        auto xd = dev(x);
+        cuda::DeviceBuffer od(4, "id");
+        cuda::k::argmax(xd.as<float>(), 1, std::int64_t(x.size()), od.as<std::int32_t>(), nullptr);
+        QCOMPARE(host<std::int32_t>(od, 1)[0], 70000);
+    }
+
+    void bf16GemmBothLayouts() {
+        NEED_GPU();
+        engine::cpu::ThreadPool pool(2);
+        cuda::Stream stream;
+        cuda::Blas blas(stream.get());
+        const std::int64_t M = 5, K = 256, N = 96;
+        const auto x = round_bf16(randn(std::size_t(M * K), 11));
+        const auto wb = to_bf16(randn(std::size_t(N * K), 12, 0.05f));
+        for (auto layout : {engine::cpu::Layout::out_in, engine::cpu::Layout::in_out}) {
+            const bool oi = layout == engine::cpu::Layout::out_in;
+            engine::cpu::WeightView wv{wb.data(),  engine::DType::BF16, oi ? N : K,
+                                       oi ? K : N, oi ? K : N,          layout};
+            std::vector<float> want(std::size_t(M * N));
+            engine::cpu::linear(x.data(), M, wv, want.data(), pool, engine::cpu::Isa::scalar);
+            auto xd = dev(to_bf16(x)), wd = dev(wb);
+            cuda::DeviceBuffer yd(want.size() * 4, "y");
+            blas.linear(xd.as<std::uint16_t>(), M, K, wd.as<std::uint16_t>(), layout, N, oi ? K : N,
+                        yd.as<float>());
+            stream.sync("gemm");
+            CLOSE(host<float>(yd, want.size()), want, 1e-4f);
+        }
+    }
+
+    void outOfMemoryNamesTheAllocation() {
+        NEED_GPU();
+        try {
+            cuda::DeviceBuffer b(std::size_t(1) << 52, "layers.0.mlp.experts.gate_up_proj");
+            QFAIL("a 4 PiB allocation succeeded");
+        } catch (const cuda::CudaError& e) {
+            const QString m = e.what();
+            QVERIFY2(m.contains("out of memory") && m.contains("4503599627370496") &&
+                         m.contains("layers.0.mlp.experts.gate_up_proj") && m.contains("free"),
+                     qPrintable(m));
+        }
+    }
+#else
+    // Same slots in a build without CUDA, so moc sees one class either way.
+    void rmsNormAndQkNorm() {
+        QSKIP("built without CUDA");
+    }
+    void mropeBothLayouts() {
+        QSKIP("built without CUDA");
+    }
+    void siluGate() {
+        QSKIP("built without CUDA");
+    }
+    void routerTopK() {
+        QSKIP("built without CUDA");
+    }
+    void attentionDecodeSplitKAndPrefill() {
+        QSKIP("built without CUDA");
+    }
+    void embeddingGather() {
+        QSKIP("built without CUDA");
+    }
+    void greedyArgmax() {
+        QSKIP("built without CUDA");
+    }
+    void bf16GemmBothLayouts() {
+        QSKIP("built without CUDA");
+    }
+    void outOfMemoryNamesTheAllocation() {
+        QSKIP("built without CUDA");
+    }
+#endif
+
+    // The whole decoder: logits of every prompt position, then decode steps from the cache,
+    // against the CPU decoder on the same bf16 weights.
+    void decoderMatchesCpu_data() {
+        QTest::addColumn<QByteArray>("moe");
+        QTest::newRow("batched decode") << QByteArray("");
+        QTest::newRow("grouped decode") << QByteArray("grouped");
+    }
+
+    void decoderMatchesCpu() {
+        NEED_GPU();
+        const std::filesystem::path dir =
+            std::filesystem::path(DESKPILOT_TEST_DATA_DIR) / "engine/qwen3_vl_moe_tiny/bf16";
+        engine::cpu::ThreadPool pool(2);
+        const auto ck = std::make_shared<engine::Checkpoint>(dir);
+        engine::Qwen3MoeTextModel cpu(engine::load_model_config(dir), ck, pool);
+        QFETCH(QByteArray, moe);
+        // Decode steps take the batched-pointer MoE path unless told to group on the host.
+        qputenv("DESKPILOT_CUDA_MOE", moe);
+        cuda::CudaTextModel gpu(cpu, *ck);
+        qunsetenv("DESKPILOT_CUDA_MOE");
+        const std::vector<std::int32_t> ids = {1, 77, 300, 5, 999, 12, 40, 41, 42};
+        auto kv = cpu.new_cache(32);
+        gpu.reset(32);
+        const auto pos = engine::Positions::text(0, std::int64_t(ids.size()));
+        const auto want = cpu.forward(ids, pos, kv, true);
+        const auto got = gpu.forward(ids, pos, true);
+        CLOSE(got, want, 3e-2f);
+        for (std::int32_t step = 0; step < 4; ++step) {
+            const std::int32_t one[1] = {std::int32_t(100 + step)};
+            const auto p = engine::Positions::text(kv.length, 1);
+            CLOSE(gpu.forward(one, p), cpu.forward(one, p, kv), 3e-2f);
+        }
+        QCOMPARE(gpu.length(), kv.length);
+        // Past the cache's capacity: a clear error, not a write out of bounds.
+        const std::vector<std::int32_t> many(40, 1);
+        try {
+            gpu.forward(many, engine::Positions::text(gpu.length(), 40));
+            QFAIL("overflowing the KV cache was accepted");
+        } catch (const cuda::CudaError& e) {
+            QVERIFY2(QString(e.what()).contains("KV cache holds 32 tokens"), e.what());
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(CudaKernelsTest)
+#include "test_cuda_kernels.moc"
