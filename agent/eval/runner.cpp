@@ -1,0 +1,393 @@
+#include "agent/eval/runner.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "actuators/x11_actuator.h"
+#include "agent/agent_loop.h"
+#include "agent/eval/grounding.h"
+#include "agent/private_display.h"
+#include "planner/conversation.h"
+#include "vision/image_io.h"
+#include "vision/x11_screen_source.h"
+
+namespace deskpilot::agent::eval {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+double ms_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+void check_options(const EvalOptions& o) {
+    if (!planner::find_family(o.family))
+        throw EvalError("unknown family '" + o.family + "' (known: " + planner::family_names() +
+                        ")");
+    if (!o.make_model) throw EvalError("no model: make_model is not set");
+    if (o.jobs < 1) throw EvalError("jobs must be at least 1");
+    if (o.repeat < 1) throw EvalError("repeat must be at least 1");
+    if (o.out_dir.empty()) throw EvalError("no output folder for screenshots and sessions");
+}
+
+// Runs `count` items on `jobs` threads, each with its own Xvfb display and model. `work` fills
+// in its item; an exception from it is recorded as the item's error.
+void run_parallel(
+    const EvalOptions& o, std::vector<json>& items,
+    const std::function<void(int job, PrivateDisplay&, model::Vlm&, json& item)>& work) {
+    std::atomic<std::size_t> next{0};
+    std::mutex mutex;
+    std::string fatal;
+    const int jobs =
+        std::min<int>(o.jobs, static_cast<int>(std::max<std::size_t>(items.size(), 1)));
+    std::vector<std::thread> threads;
+    for (int job = 0; job < jobs; ++job)
+        threads.emplace_back([&, job] {
+            std::unique_ptr<PrivateDisplay> display;
+            std::unique_ptr<model::Vlm> model;
+            try {
+                display = std::make_unique<PrivateDisplay>(XvfbOptions{.screens = {o.screen}});
+                model = o.make_model(job);
+            } catch (const std::exception& e) {
+                std::lock_guard lock(mutex);
+                if (fatal.empty()) fatal = "job " + std::to_string(job) + ": " + e.what();
+                return;
+            }
+            for (std::size_t i = next++; i < items.size(); i = next++) {
+                json& item = items[i];
+                const auto start = Clock::now();
+                try {
+                    work(job, *display, *model, item);
+                } catch (const std::exception& e) {
+                    item["error"] = e.what();
+                }
+                item["job"] = job;
+                item["wall_ms"] = ms_since(start);
+                if (o.progress) {
+                    std::lock_guard lock(mutex);
+                    o.progress(item.dump());
+                }
+            }
+        });
+    for (auto& t : threads) t.join();
+    if (!fatal.empty()) throw EvalError(fatal);
+}
+
+SandboxOptions sandbox_options(const EvalOptions& o, const PrivateDisplay& display, unsigned seed,
+                               const std::filesystem::path& work_dir) {
+    SandboxOptions s;
+    s.executable = o.sandbox;
+    s.display = display.name();
+    s.work_dir = work_dir;
+    s.seed = seed;
+    s.geometry = vision::Rect{0, 0, o.screen.width, o.screen.height};
+    return s;
+}
+
+json rect_json(const vision::Rect& r) {
+    return {r.x, r.y, r.width, r.height};
+}
+
+std::string percent(double fraction) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * fraction);
+    return buf;
+}
+
+std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+}
+
+// Collects each recorded step's timings.
+class StepTimes : public AgentObserver {
+  public:
+    void on_step_recorded(const StepRecord& s) override {
+        latency_ms.push_back(s.capture_ms + s.model_ms + s.act_ms + s.settle_ms);
+        model_ms.push_back(s.model_ms);
+    }
+    std::vector<double> latency_ms, model_ms;
+};
+
+}  // namespace
+
+double median(std::vector<double> values) {
+    if (values.empty()) return 0;
+    std::sort(values.begin(), values.end());
+    const std::size_t n = values.size();
+    return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// ---- grounding ----------------------------------------------------------------------------
+
+json summarize_grounding(const json& items) {
+    struct Tally {
+        int n = 0, hits = 0;
+        std::vector<double> miss;
+    };
+    Tally all;
+    std::map<std::string, Tally> roles;
+    for (const auto& seed_item : items)
+        for (const auto& t : seed_item.value("targets", json::array())) {
+            for (Tally* tally : {&all, &roles[t.value("role", std::string())]}) {
+                ++tally->n;
+                if (t.value("hit", false))
+                    ++tally->hits;
+                else if (t.contains("point"))
+                    tally->miss.push_back(t.value("distance", 0.0));
+            }
+        }
+    auto summary = [](const Tally& t) {
+        return json{{"targets", t.n},
+                    {"hits", t.hits},
+                    {"accuracy", t.n ? static_cast<double>(t.hits) / t.n : 0.0},
+                    {"misses_with_point", t.miss.size()},
+                    {"median_miss_distance", median(t.miss)}};
+    };
+    json by_role = json::object();
+    for (const auto& [role, tally] : roles) by_role[role] = summary(tally);
+    int errors = 0;
+    for (const auto& i : items)
+        if (i.contains("error")) ++errors;
+    return {{"overall", summary(all)}, {"by_role", by_role}, {"failed_screens", errors}};
+}
+
+json run_grounding(const EvalOptions& o) {
+    check_options(o);
+    if (o.seeds.empty()) throw EvalError("no seeds to evaluate");
+    const planner::ModelFamily& family = *planner::find_family(o.family);
+    std::vector<json> items;
+    for (int r = 0; r < o.repeat; ++r)
+        for (unsigned seed : o.seeds) items.push_back({{"repeat", r}, {"seed", seed}});
+
+    const auto start = Clock::now();
+    run_parallel(o, items, [&](int job, PrivateDisplay& display, model::Vlm& vlm, json& item) {
+        const unsigned seed = item.at("seed").get<unsigned>();
+        const auto dir = o.out_dir / "grounding" /
+                         ("repeat-" + std::to_string(item.at("repeat").get<int>())) /
+                         ("seed-" + std::to_string(seed));
+        std::filesystem::create_directories(dir);
+        SandboxProcess sandbox(sandbox_options(o, display, seed, dir));
+        vision::X11ScreenSource screen(display.name());
+        const SettleResult settled = wait_until_settled(screen, o.settle);
+        auto frame = std::make_shared<const vision::Frame>(settled.settled ? settled.quiet_frame
+                                                                           : settled.last);
+        vision::write_image(*frame, dir / "screen.png");
+        item["screenshot"] = std::filesystem::relative(dir / "screen.png", o.out_dir).string();
+        const planner::CoordinateMapper mapper(family, {frame->width, frame->height});
+
+        json targets = json::array();
+        for (const GroundingTarget& target : pick_grounding_targets(sandbox.widgets(), seed)) {
+            json t = {{"widget", target.widget},
+                      {"role", target.role},
+                      {"label", target.label},
+                      {"rect", rect_json(target.rect)},
+                      {"instruction", target.instruction}};
+            if (o.on_item)
+                o.on_item(job, sandbox,
+                          {{"suite", "grounding"},
+                           {"repeat", item.at("repeat")},
+                           {"seed", seed},
+                           {"widget", target.widget}});
+            planner::ConversationOptions conversation_options;
+            conversation_options.prompt.kind = planner::PromptKind::grounding;
+            planner::Conversation conversation(family, target.instruction, conversation_options);
+            conversation.add_screenshot(frame);
+            const auto asked = Clock::now();
+            try {
+                model::CancelToken cancel;
+                const model::Response response =
+                    vlm.generate(conversation.build(), o.generate, {}, cancel);
+                t["model_ms"] = ms_since(asked);
+                t["response"] = response.text;
+                const GroundingScore score = score_grounding(target, response.text, mapper);
+                if (score.point) {
+                    t["point"] = {score.point->x, score.point->y};
+                    t["distance"] = score.distance;
+                }
+                t["hit"] = score.hit;
+                if (!score.error.empty()) t["error"] = score.error;
+            } catch (const std::exception& e) {
+                t["model_ms"] = ms_since(asked);
+                t["hit"] = false;
+                t["error"] = std::string("model: ") + e.what();
+            }
+            targets.push_back(std::move(t));
+        }
+        item["targets"] = std::move(targets);
+    });
+
+    json results = {{"suite", "grounding"},       {"family", o.family}, {"model", o.model_name},
+                    {"seeds", o.seeds},           {"repeat", o.repeat}, {"jobs", o.jobs},
+                    {"wall_ms", ms_since(start)}, {"items", items}};
+    results["summary"] = summarize_grounding(results["items"]);
+    json per_repeat = json::array();
+    for (int r = 0; r < o.repeat; ++r) {
+        json subset = json::array();
+        for (const auto& i : items)
+            if (i.at("repeat") == r) subset.push_back(i);
+        per_repeat.push_back(summarize_grounding(subset).at("overall").at("accuracy"));
+    }
+    results["summary"]["accuracy_per_repeat"] = per_repeat;
+    return results;
+}
+
+// ---- tasks --------------------------------------------------------------------------------
+
+json summarize_tasks(const json& items) {
+    struct Tally {
+        int n = 0, ok = 0;
+        std::vector<double> steps, latency, model;
+    };
+    Tally all;
+    std::map<std::string, Tally> tasks;
+    for (const auto& i : items)
+        for (Tally* t : {&all, &tasks[i.value("task", std::string())]}) {
+            ++t->n;
+            if (i.value("success", false)) ++t->ok;
+            t->steps.push_back(i.value("steps", 0));
+            for (const auto& v : i.value("step_ms", json::array()))
+                t->latency.push_back(v.get<double>());
+            for (const auto& v : i.value("model_ms", json::array()))
+                t->model.push_back(v.get<double>());
+        }
+    auto summary = [](const Tally& t) {
+        double model_total = 0;
+        for (double m : t.model) model_total += m;
+        return json{{"runs", t.n},
+                    {"successes", t.ok},
+                    {"success_rate", t.n ? static_cast<double>(t.ok) / t.n : 0.0},
+                    {"median_steps", median(t.steps)},
+                    {"median_step_ms", median(t.latency)},
+                    {"median_model_ms", median(t.model)},
+                    {"model_ms_per_run", t.n ? model_total / t.n : 0.0}};
+    };
+    json per_task = json::object();
+    for (const auto& [id, t] : tasks) per_task[id] = summary(t);
+    return {{"overall", summary(all)}, {"by_task", per_task}};
+}
+
+json run_tasks(const EvalOptions& o, const std::vector<EvalTask>& tasks) {
+    check_options(o);
+    if (tasks.empty()) throw EvalError("no tasks to evaluate");
+    std::vector<json> items;
+    for (int r = 0; r < o.repeat; ++r)
+        for (std::size_t t = 0; t < tasks.size(); ++t)
+            items.push_back(
+                {{"repeat", r}, {"task", tasks[t].id}, {"seed", tasks[t].seed}, {"index", t}});
+
+    const auto start = Clock::now();
+    run_parallel(o, items, [&](int job, PrivateDisplay& display, model::Vlm& vlm, json& item) {
+        const EvalTask& task = tasks[item.at("index").get<std::size_t>()];
+        item.erase("index");
+        item["success"] = false;
+        const auto dir = o.out_dir / "tasks" /
+                         ("repeat-" + std::to_string(item.at("repeat").get<int>())) / task.id;
+        std::filesystem::create_directories(dir / "sandbox");
+        std::filesystem::remove_all(dir / "session");
+        SandboxProcess sandbox(sandbox_options(o, display, task.seed, dir / "sandbox"));
+        const std::string text = render_task_text(task, sandbox.widgets());
+        item["text"] = text;
+        if (o.on_item)
+            o.on_item(job, sandbox,
+                      {{"suite", "tasks"},
+                       {"repeat", item.at("repeat")},
+                       {"seed", task.seed},
+                       {"task", task.id}});
+
+        vision::X11ScreenSource screen(display.name());
+        actuators::X11Actuator actuator(display.name());
+        AgentConfig config;
+        config.task = text;
+        config.family = o.family;
+        config.max_steps = task.max_steps;
+        config.settle = o.settle;
+        config.generate = o.generate;
+        config.session_dir = dir / "session";
+        config.manifest.model = o.model_name;
+        RunControl control;
+        StepTimes times;
+        Agent agent(config, screen, vlm, actuator, control, times);
+        const RunResult result = agent.run();
+
+        // The last action's event may still be on its way to the log.
+        std::string unmet = unmet_conditions(task, sandbox.events());
+        for (int i = 0; i < 5 && !unmet.empty(); ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            unmet = unmet_conditions(task, sandbox.events());
+        }
+        item["status"] = std::string(to_string(result.status));
+        if (result.status == RunStatus::error) item["message"] = result.message;
+        item["success"] = unmet.empty();
+        if (!unmet.empty()) item["unmet"] = unmet;
+        item["steps"] = result.steps;
+        item["step_ms"] = times.latency_ms;
+        item["model_ms"] = times.model_ms;
+        item["session"] = std::filesystem::relative(dir / "session", o.out_dir).string();
+    });
+
+    json results = {{"suite", "tasks"},   {"family", o.family}, {"model", o.model_name},
+                    {"repeat", o.repeat}, {"jobs", o.jobs},     {"wall_ms", ms_since(start)},
+                    {"items", items}};
+    results["summary"] = summarize_tasks(results["items"]);
+    json per_repeat = json::array();
+    for (int r = 0; r < o.repeat; ++r) {
+        json subset = json::array();
+        for (const auto& i : items)
+            if (i.at("repeat") == r) subset.push_back(i);
+        per_repeat.push_back(summarize_tasks(subset).at("overall").at("success_rate"));
+    }
+    results["summary"]["success_rate_per_repeat"] = per_repeat;
+    return results;
+}
+
+// ---- Markdown -----------------------------------------------------------------------------
+
+std::string results_markdown(const json& results) {
+    const std::string suite = results.value("suite", std::string());
+    const json& summary = results.at("summary");
+    const json& all = summary.at("overall");
+    std::string md = "# deskpilot eval " + suite + "\n\nmodel `" +
+                     results.value("model", std::string()) + "`, family `" +
+                     results.value("family", std::string()) + "`, repeat " +
+                     std::to_string(results.value("repeat", 1)) + ", jobs " +
+                     std::to_string(results.value("jobs", 1)) + "\n\n";
+    if (suite == "grounding") {
+        md +=
+            "| role | targets | hits | accuracy | median miss distance (px) "
+            "|\n|---|---:|---:|---:|---:|\n";
+        auto row = [&](const std::string& name, const json& s) {
+            md += "| " + name + " | " + std::to_string(s.at("targets").get<int>()) + " | " +
+                  std::to_string(s.at("hits").get<int>()) + " | " +
+                  percent(s.at("accuracy").get<double>()) + " | " +
+                  number(s.at("median_miss_distance").get<double>()) + " |\n";
+        };
+        for (const auto& [role, s] : summary.at("by_role").items()) row(role, s);
+        row("**all**", all);
+    } else {
+        md +=
+            "| task | runs | success | median steps | median step (ms) | median model (ms) | model "
+            "ms per run |\n"
+            "|---|---:|---:|---:|---:|---:|---:|\n";
+        auto row = [&](const std::string& name, const json& s) {
+            md += "| " + name + " | " + std::to_string(s.at("runs").get<int>()) + " | " +
+                  percent(s.at("success_rate").get<double>()) + " | " +
+                  number(s.at("median_steps").get<double>()) + " | " +
+                  number(s.at("median_step_ms").get<double>()) + " | " +
+                  number(s.at("median_model_ms").get<double>()) + " | " +
+                  number(s.at("model_ms_per_run").get<double>()) + " |\n";
+        };
+        for (const auto& [id, s] : summary.at("by_task").items()) row(id, s);
+        row("**all**", all);
+    }
+    return md;
+}
+
+}  // namespace deskpilot::agent::eval

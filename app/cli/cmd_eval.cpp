@@ -1,0 +1,169 @@
+// deskpilot eval grounding|tasks (--endpoint URL --model NAME | --model-dir DIR) --family F
+//   [--seeds A..B] [--tasks FILE] [--jobs J] [--repeat K] [-o results.json]
+// Benchmarks a model on seeded sandboxes, each job on its own private Xvfb display: grounding
+// (click the named widget; hit when inside its rectangle) or multi-step tasks (success from the
+// sandbox's state events). Writes the results JSON, a Markdown table beside it, and keeps every
+// screenshot and agent session under <results>.d/.
+#include <cstdio>
+#include <fstream>
+
+#include "agent/eval/runner.h"
+#include "agent/eval/task_set.h"
+#include "cli/command_registry.h"
+#include "model/remote/remote_vlm.h"
+#include "planner/family.h"
+
+namespace deskpilot::cli {
+namespace {
+
+// "A..B" (inclusive) or "N".
+std::vector<unsigned> parse_seeds(const std::string& text) {
+    unsigned long a = 0, b = 0;
+    char tail = 0;
+    const auto dots = text.find("..");
+    bool ok;
+    if (dots == std::string::npos) {
+        ok = std::sscanf(text.c_str(), "%lu%c", &a, &tail) == 1;
+        b = a;
+    } else {
+        ok = std::sscanf(text.substr(0, dots).c_str(), "%lu%c", &a, &tail) == 1 &&
+             std::sscanf(text.substr(dots + 2).c_str(), "%lu%c", &b, &tail) == 1;
+    }
+    if (!ok || text.find('-') != std::string::npos || a > b || b > 0xFFFFFFFFul || b - a >= 100000)
+        throw CommandError(
+            "--seeds '" + text +
+                "': expected A..B with 0 <= A <= B (at most 100000 seeds), or one seed N",
+            kExitUsage);
+    std::vector<unsigned> seeds;
+    for (unsigned long s = a; s <= b; ++s) seeds.push_back(static_cast<unsigned>(s));
+    return seeds;
+}
+
+class EvalCommand : public Command {
+  public:
+    std::string name() const override { return "eval"; }
+
+    void configure(CLI::App& app) override {
+        app.add_option("suite", suite_, "grounding or tasks")
+            ->required()
+            ->check(CLI::IsMember({"grounding", "tasks"}));
+        app.add_option("--endpoint", endpoint_,
+                       "OpenAI-compatible base URL, e.g. http://localhost:8000/v1");
+        app.add_option("--model", model_, "Model name the endpoint serves");
+        app.add_option("--api-key-env", api_key_env_, "Environment variable holding the API key");
+        app.add_option("--model-dir", model_dir_, "Local model folder for the native engine");
+        app.add_option("--family", family_, "Model family: " + planner::family_names());
+        app.add_option("--seeds", seeds_, "Grounding screens: seeds A..B (inclusive) or one seed");
+        app.add_option("--tasks", tasks_file_,
+                       "Task file (JSON); default: the bundled eval/tasks/sandbox.json");
+        app.add_option("--task", only_tasks_, "Run only this task id (repeatable)");
+        app.add_option("--jobs,-j", jobs_, "Sandboxes run at once, each on its own Xvfb")
+            ->check(CLI::Range(1, 256));
+        app.add_option("--repeat", repeat_, "Run everything this many times (variance)")
+            ->check(CLI::Range(1, 1000));
+        app.add_option("-o,--output", output_, "Results JSON (a .md table is written beside it)");
+    }
+
+    int run() override {
+        if (!model_dir_.empty())
+            throw CommandError(
+                "--model-dir: the native engine backend is not built yet; use --endpoint and "
+                "--model",
+                kExitUsage);
+        if (endpoint_.empty() || model_.empty())
+            throw CommandError("give --endpoint URL and --model NAME (or --model-dir DIR)",
+                               kExitUsage);
+        if (!planner::find_family(family_))
+            throw CommandError(
+                "unknown --family '" + family_ + "' (known: " + planner::family_names() + ")",
+                kExitUsage);
+
+        agent::eval::EvalOptions options;
+        options.family = family_;
+        options.model_name = model_;
+        options.seeds = parse_seeds(seeds_);
+        options.jobs = jobs_;
+        options.repeat = repeat_;
+        const std::filesystem::path output = output_.empty() ? "eval-" + suite_ + ".json" : output_;
+        options.out_dir = std::filesystem::path(output.string() + ".d");
+        model::RemoteConfig remote{
+            .endpoint = endpoint_, .model = model_, .api_key_env = api_key_env_};
+        remote.log = [](const std::string& line) {
+            std::fprintf(stderr, "deskpilot: %s\n", line.c_str());
+        };
+        {
+            model::RemoteVlm probe(
+                remote);  // a bad endpoint or model fails here, before any display starts
+            probe.check_model();
+        }
+        options.make_model = [remote](int) { return std::make_unique<model::RemoteVlm>(remote); };
+        options.progress = [](const std::string& line) {
+            const auto item = nlohmann::json::parse(line);
+            std::string what = item.contains("task")
+                                   ? item.value("task", std::string())
+                                   : "seed " + std::to_string(item.value("seed", 0u));
+            std::string verdict;
+            if (item.contains("targets")) {
+                int hits = 0;
+                for (const auto& t : item["targets"]) hits += t.value("hit", false) ? 1 : 0;
+                verdict =
+                    std::to_string(hits) + "/" + std::to_string(item["targets"].size()) + " hits";
+            } else {
+                verdict = item.value("success", false) ? "success" : "fail";
+                if (item.contains("steps"))
+                    verdict += " in " + std::to_string(item.value("steps", 0)) + " steps";
+            }
+            if (item.contains("error")) verdict += " (" + item.value("error", std::string()) + ")";
+            std::printf("  %s: %s\n", what.c_str(), verdict.c_str());
+            std::fflush(stdout);
+        };
+
+        nlohmann::json results;
+        try {
+            if (suite_ == "grounding") {
+                results = agent::eval::run_grounding(options);
+            } else {
+                auto tasks = agent::eval::load_tasks(tasks_file_);
+                if (!only_tasks_.empty()) {
+                    std::vector<agent::eval::EvalTask> chosen;
+                    for (const auto& id : only_tasks_) {
+                        auto it = std::find_if(tasks.begin(), tasks.end(),
+                                               [&](const auto& t) { return t.id == id; });
+                        if (it == tasks.end())
+                            throw CommandError(
+                                "--task '" + id + "': no such task in " + tasks_file_, kExitUsage);
+                        chosen.push_back(*it);
+                    }
+                    tasks = std::move(chosen);
+                }
+                results = agent::eval::run_tasks(options, tasks);
+            }
+        } catch (const agent::eval::EvalError& e) {
+            throw CommandError(e.what(), kExitError);
+        }
+
+        std::ofstream json_out(output);
+        json_out << results.dump(1) << "\n";
+        std::filesystem::path md_path = output;
+        md_path.replace_extension(".md");
+        const std::string md = agent::eval::results_markdown(results);
+        std::ofstream md_out(md_path);
+        md_out << md;
+        if (!json_out || !md_out)
+            throw CommandError("cannot write the results to '" + output.string() + "'", kExitError);
+        std::printf("\n%s\n  results: %s\n  table: %s\n  screenshots and sessions: %s\n",
+                    md.c_str(), output.c_str(), md_path.c_str(), options.out_dir.c_str());
+        return 0;
+    }
+
+  private:
+    std::string suite_, endpoint_, model_, api_key_env_, model_dir_, output_;
+    std::string family_ = "ui-tars-1.5", seeds_ = "0..9", tasks_file_ = DESKPILOT_EVAL_TASKS;
+    std::vector<std::string> only_tasks_;
+    int jobs_ = 1, repeat_ = 1;
+};
+
+DESKPILOT_REGISTER_COMMAND(EvalCommand);
+
+}  // namespace
+}  // namespace deskpilot::cli
