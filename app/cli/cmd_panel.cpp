@@ -1,0 +1,60 @@
+// deskpilot panel: the Qt control panel to start, supervise, approve, stop and review runs.
+#include <QApplication>
+#include <QSettings>
+
+#include "agent/session.h"
+#include "cli/command_registry.h"
+#include "panel/main_window.h"
+
+namespace deskpilot::cli {
+namespace {
+
+class PanelCommand : public Command {
+  public:
+    std::string name() const override { return "panel"; }
+    void configure(CLI::App& app) override {
+        app.add_option("--sessions", sessions_,
+                       "Folder of recorded sessions (default ~/.local/share/deskpilot/sessions)");
+        app.add_option("--settings", settings_,
+                       "Settings file (INI) instead of the user's Deskpilot settings");
+        app.add_option("--hotkey", hotkey_,
+                       "X keysym of the emergency stop key, pressed with Ctrl+Alt; '' disables it")
+            ->capture_default_str();
+    }
+    int run() override {
+        int argc = 1;
+        static char arg0[] = "deskpilot";
+        char* argv[] = {arg0, nullptr};
+        if (qEnvironmentVariableIsEmpty("DISPLAY") &&
+            qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") &&
+            qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+            throw CommandError(
+                "no display to show the panel on: set DISPLAY (or QT_QPA_PLATFORM=offscreen)");
+        QApplication app(argc, argv);
+        QApplication::setOrganizationName(QStringLiteral("deskpilot"));
+        QApplication::setApplicationName(QStringLiteral("deskpilot"));
+        auto settings = settings_.empty()
+                            ? std::make_shared<QSettings>()
+                            : std::make_shared<QSettings>(QString::fromStdString(settings_),
+                                                          QSettings::IniFormat);
+        const std::filesystem::path root =
+            sessions_.empty() ? agent::default_sessions_root() : std::filesystem::path(sessions_);
+        std::error_code ec;
+        std::filesystem::create_directories(root, ec);
+        if (ec)
+            throw CommandError("cannot create the sessions folder " + root.string() + ": " +
+                               ec.message());
+        panel::MainWindow window(settings, root);
+        window.set_hotkey(QString::fromStdString(hotkey_));
+        window.show();
+        return QApplication::exec() == 0 ? kExitOk : kExitError;
+    }
+
+  private:
+    std::string sessions_, settings_, hotkey_ = "Escape";
+};
+
+DESKPILOT_REGISTER_COMMAND(PanelCommand);
+
+}  // namespace
+}  // namespace deskpilot::cli

@@ -1,0 +1,562 @@
+#include "panel/main_window.h"
+
+#include <QApplication>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSettings>
+#include <QShortcut>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTableView>
+#include <QVBoxLayout>
+
+#include "actuators/x11_actuator.h"
+#include "agent/replay.h"
+#include "agent/report.h"
+#include "model/remote/remote_vlm.h"
+#include "panel/agent_bridge.h"
+#include "panel/approval_panel.h"
+#include "panel/global_hotkey.h"
+#include "panel/screenshot_view.h"
+#include "panel/session_list_model.h"
+#include "panel/timeline_model.h"
+#include "vision/x11_screen_source.h"
+
+namespace deskpilot::panel {
+
+namespace {
+
+std::string host_of(const std::string& endpoint) {
+    auto rest =
+        endpoint.substr(endpoint.find("://") == std::string::npos ? 0 : endpoint.find("://") + 3);
+    return rest.substr(0, rest.find_first_of("/?#"));
+}
+
+QPushButton* control_button(const QString& text, const QString& name, const QKeySequence& key,
+                            const QString& tip) {
+    auto* b = new QPushButton(text);
+    b->setObjectName(name);
+    b->setAccessibleName(name);
+    b->setShortcut(key);
+    b->setToolTip(tip + QStringLiteral(" (") + key.toString(QKeySequence::NativeText) +
+                  QLatin1Char(')'));
+    return b;
+}
+
+}  // namespace
+
+Backend make_default_backend(const RunSettings& s) {
+    Backend b;
+    const std::string display = s.display.toStdString();
+    b.screen = std::make_unique<vision::X11ScreenSource>(display);
+    b.actuator = std::make_unique<actuators::X11Actuator>(display);
+    if (!s.endpoint.isEmpty()) {
+        model::RemoteConfig config;
+        config.endpoint = s.endpoint.toStdString();
+        config.model = s.model.toStdString();
+        config.api_key_env = s.api_key_env.toStdString();
+        b.model = std::make_unique<model::RemoteVlm>(config);
+        b.model_name = config.model;
+        b.endpoint_host = host_of(config.endpoint);
+    }
+    return b;
+}
+
+MainWindow::MainWindow(std::shared_ptr<QSettings> settings, std::filesystem::path sessions_root,
+                       QWidget* parent)
+    : QMainWindow(parent),
+      settings_(std::move(settings)),
+      sessions_root_(std::move(sessions_root)) {
+    bridge_ = new AgentBridge(this);
+    build_ui();
+    connect_bridge();
+    form_->load(*settings_);
+    restoreGeometry(settings_->value(QStringLiteral("window/geometry")).toByteArray());
+    restoreState(settings_->value(QStringLiteral("window/state")).toByteArray());
+    sessions_model_->set_root(sessions_root_);
+    set_state(RunState::idle);
+}
+
+MainWindow::~MainWindow() {
+    if (control_) control_->stop();
+    hotkey_.reset();
+    if (worker_.joinable()) worker_.join();
+}
+
+void MainWindow::build_ui() {
+    setWindowTitle(tr("Deskpilot"));
+    form_ = new StartForm;
+    view_ = new ScreenshotView;
+    thought_ = new QPlainTextEdit;
+    thought_->setReadOnly(true);
+    thought_->setAccessibleName(tr("Model thought"));
+    thought_->setPlaceholderText(tr("The model's answer streams here."));
+    thought_->setMaximumBlockCount(2000);
+    log_ = new QPlainTextEdit;
+    log_->setReadOnly(true);
+    log_->setAccessibleName(tr("Run log"));
+    approval_ = new ApprovalPanel;
+
+    timeline_model_ = new TimelineModel(this);
+    timeline_view_ = new QTableView;
+    timeline_view_->setModel(timeline_model_);
+    timeline_view_->setAccessibleName(tr("Timeline"));
+    timeline_view_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    timeline_view_->setSelectionMode(QAbstractItemView::SingleSelection);
+    timeline_view_->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    timeline_view_->horizontalHeader()->setStretchLastSection(true);
+    connect(
+        timeline_view_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+        [this](const QModelIndex& i) {
+            if (!i.isValid() || state_ != RunState::idle)
+                return;  // during a run the view follows the agent
+            view_->set_image(timeline_model_->screenshot(i.row()));
+            const auto& s = timeline_model_->step(i.row());
+            view_->set_action(s.actions.empty()
+                                  ? std::nullopt
+                                  : std::optional(planner::action_from_json(s.actions.front())));
+            thought_->setPlainText(
+                QString::fromStdString(s.raw_response.empty() ? s.thought : s.raw_response));
+        });
+
+    sessions_model_ = new SessionListModel(this);
+    sessions_view_ = new QTableView;
+    sessions_view_->setModel(sessions_model_);
+    sessions_view_->setAccessibleName(tr("Sessions"));
+    sessions_view_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    sessions_view_->setSelectionMode(QAbstractItemView::SingleSelection);
+    sessions_view_->horizontalHeader()->setStretchLastSection(true);
+    auto selected_session = [this]() -> QString {
+        const auto i = sessions_view_->currentIndex();
+        return i.isValid() ? sessions_model_->data(i, SessionListModel::PathRole).toString()
+                           : QString();
+    };
+    auto* open = control_button(tr("&Open"), tr("Open session"), QKeySequence(Qt::CTRL | Qt::Key_O),
+                                tr("Show the session in the timeline"));
+    auto* replay =
+        control_button(tr("Re&play"), tr("Replay session"), QKeySequence(Qt::CTRL | Qt::Key_P),
+                       tr("Replay the session on the display"));
+    auto* report = control_button(tr("E&xport report"), tr("Export report"),
+                                  QKeySequence(Qt::CTRL | Qt::Key_X), tr("Write the HTML report"));
+    auto* refresh = control_button(tr("Re&fresh"), tr("Refresh sessions"), QKeySequence(Qt::Key_F5),
+                                   tr("List the sessions again"));
+    replay_speed_ = new QDoubleSpinBox;
+    replay_speed_->setAccessibleName(tr("Replay speed"));
+    replay_speed_->setRange(0.25, 16);
+    replay_speed_->setValue(1);
+    replay_verify_ = new QComboBox;
+    replay_verify_->setAccessibleName(tr("Replay verification"));
+    replay_verify_->addItems(
+        {QStringLiteral("loose"), QStringLiteral("strict"), QStringLiteral("off")});
+    connect(open, &QPushButton::clicked, this, [this, selected_session] {
+        if (!selected_session().isEmpty()) open_session(selected_session());
+    });
+    connect(sessions_view_, &QTableView::doubleClicked, this,
+            [this, selected_session] { open_session(selected_session()); });
+    connect(replay, &QPushButton::clicked, this, [this, selected_session] {
+        if (!selected_session().isEmpty()) replay_session(selected_session());
+    });
+    connect(report, &QPushButton::clicked, this, [this, selected_session] {
+        const QString dir = selected_session();
+        if (dir.isEmpty()) return;
+        const QString out = QFileDialog::getSaveFileName(
+            this, tr("Export report"), dir + QStringLiteral("/report.html"), tr("HTML (*.html)"));
+        if (!out.isEmpty()) export_report(dir, out);
+    });
+    connect(refresh, &QPushButton::clicked, this, [this] { sessions_model_->refresh(); });
+    auto* sessions_page = new QWidget;
+    auto* sl = new QVBoxLayout(sessions_page);
+    sl->addWidget(sessions_view_);
+    auto* sb = new QHBoxLayout;
+    for (QWidget* w : std::initializer_list<QWidget*>{open, replay, new QLabel(tr("Speed:")),
+                                                      replay_speed_, new QLabel(tr("Verify:")),
+                                                      replay_verify_, report, refresh})
+        sb->addWidget(w);
+    sl->addLayout(sb);
+
+    run_ = control_button(tr("&Run"), tr("Run"), QKeySequence(Qt::CTRL | Qt::Key_R),
+                          tr("Start a run with these settings"));
+    pause_ = control_button(tr("Pa&use"), tr("Pause"), QKeySequence(Qt::Key_F6),
+                            tr("Pause after the current step"));
+    resume_ = control_button(tr("Res&ume"), tr("Resume"), QKeySequence(Qt::Key_F7),
+                             tr("Continue the run"));
+    step_ = control_button(tr("S&tep"), tr("Step"), QKeySequence(Qt::Key_F8),
+                           tr("Run one more step, then pause"));
+    stop_ = control_button(tr("&Stop"), tr("Stop"), QKeySequence(Qt::Key_Escape),
+                           tr("Stop the run now"));
+    connect(run_, &QPushButton::clicked, this, &MainWindow::start_run);
+    connect(pause_, &QPushButton::clicked, this, &MainWindow::pause);
+    connect(resume_, &QPushButton::clicked, this, &MainWindow::resume);
+    connect(step_, &QPushButton::clicked, this, &MainWindow::step);
+    connect(stop_, &QPushButton::clicked, this, &MainWindow::stop);
+    stop_->setShortcut({});  // the window-wide Esc shortcut below; two would be ambiguous
+    // Esc stops from anywhere in the window, even when focus is in a text field.
+    auto* esc = new QShortcut(QKeySequence(Qt::Key_Escape), this, this, &MainWindow::stop);
+    esc->setContext(Qt::WindowShortcut);
+
+    connect(approval_, &ApprovalPanel::decided, this, [this](const agent::ApprovalDecision& d) {
+        view_->set_editable(false);
+        if (!control_) return;
+        set_state(RunState::running);
+        control_->decide(d);
+    });
+    connect(approval_, &ApprovalPanel::editingChanged, view_, &ScreenshotView::set_editable);
+    connect(view_, &ScreenshotView::actionEdited, approval_, &ApprovalPanel::set_edited_action);
+
+    auto* controls = new QHBoxLayout;
+    for (auto* b : {run_, pause_, resume_, step_, stop_}) controls->addWidget(b);
+    auto* left = new QWidget;
+    auto* ll = new QVBoxLayout(left);
+    ll->addWidget(form_);
+    ll->addLayout(controls);
+    ll->addWidget(approval_);
+    ll->addWidget(new QLabel(tr("Thought:")));
+    ll->addWidget(thought_, 1);
+
+    tabs_ = new QTabWidget;
+    tabs_->setAccessibleName(tr("Views"));
+    tabs_->addTab(timeline_view_, tr("Time&line"));
+    tabs_->addTab(sessions_page, tr("Sess&ions"));
+    tabs_->addTab(log_, tr("Lo&g"));
+
+    auto* right = new QSplitter(Qt::Vertical);
+    right->addWidget(view_);
+    right->addWidget(tabs_);
+    right->setStretchFactor(0, 3);
+    right->setStretchFactor(1, 2);
+    auto* main = new QSplitter(Qt::Horizontal);
+    main->setObjectName(QStringLiteral("MainSplitter"));
+    main->addWidget(left);
+    main->addWidget(right);
+    main->setStretchFactor(1, 2);
+    setCentralWidget(main);
+
+    status_state_ = new QLabel;
+    status_state_->setAccessibleName(tr("Run state"));
+    status_step_ = new QLabel;
+    status_step_->setAccessibleName(tr("Step"));
+    status_model_ = new QLabel;
+    status_model_->setAccessibleName(tr("Model latency"));
+    status_capture_ = new QLabel;
+    status_capture_->setAccessibleName(tr("Capture time"));
+    for (auto* l : {status_state_, status_step_, status_model_, status_capture_})
+        statusBar()->addPermanentWidget(l);
+}
+
+QPushButton* MainWindow::button(const QString& name) const {
+    for (auto* b : {run_, pause_, resume_, step_, stop_})
+        if (b->objectName() == name) return b;
+    return findChild<QPushButton*>(name);
+}
+
+void MainWindow::set_state(RunState state) {
+    state_ = state;
+    const ControlEnables e = enables_for(state);
+    run_->setEnabled(e.run);
+    pause_->setEnabled(e.pause);
+    resume_->setEnabled(e.resume);
+    step_->setEnabled(e.step);
+    stop_->setEnabled(e.stop);
+    form_->setEnabled(e.form);
+    approval_->setEnabled(e.approval);
+    update_status();
+    emit stateChanged(state);
+}
+
+void MainWindow::update_status() {
+    status_state_->setText(to_string(state_));
+    status_step_->setText(tr("step %1/%2").arg(current_step_).arg(max_steps_));
+    status_model_->setText(tr("model %1 ms").arg(last_model_ms_, 0, 'f', 0));
+    status_capture_->setText(tr("capture %1 ms").arg(last_capture_ms_, 0, 'f', 0));
+}
+
+void MainWindow::show_error(const QString& message) {
+    last_error_ = message;
+    log_->appendPlainText(tr("error: ") + message);
+    statusBar()->showMessage(message, 10000);
+}
+
+void MainWindow::connect_bridge() {
+    const auto q = Qt::QueuedConnection;
+    connect(
+        bridge_, &AgentBridge::runStarted, this,
+        [this](const QString& dir) {
+            session_dir_ = dir;
+            timeline_model_->set_session_dir(dir.toStdString());
+            log_->appendPlainText(tr("recording to %1").arg(dir));
+        },
+        q);
+    connect(
+        bridge_, &AgentBridge::screenshot, this,
+        [this](int step, const QImage& image, const QPoint& origin) {
+            current_step_ = step;
+            streamed_.clear();
+            thought_->clear();
+            view_->set_image(image, origin);
+            view_->set_action(std::nullopt);
+            update_status();
+        },
+        q);
+    connect(
+        bridge_, &AgentBridge::modelText, this,
+        [this](int, const QString& chunk) {
+            thought_->moveCursor(QTextCursor::End);
+            thought_->insertPlainText(chunk);
+        },
+        q);
+    connect(
+        bridge_, &AgentBridge::actionPending, this,
+        [this](const agent::ApprovalRequest& r) {
+            view_->set_action(r.action);
+            approval_->show_request(r);
+            set_state(RunState::awaiting_approval);
+            QApplication::alert(this);
+        },
+        q);
+    connect(
+        bridge_, &AgentBridge::actionExecuted, this,
+        [this](int step, const QString& what, const QString& result) {
+            log_->appendPlainText(tr("step %1: %2 → %3").arg(step).arg(what, result));
+        },
+        q);
+    connect(
+        bridge_, &AgentBridge::stepRecorded, this,
+        [this](const agent::StepRecord& r) {
+            timeline_model_->add_step(r, view_->image());
+            timeline_view_->scrollToBottom();
+            if (!r.actions.empty()) {
+                try {
+                    view_->set_action(planner::action_from_json(r.actions.front()));
+                } catch (const std::exception&) {
+                }
+            }
+            last_model_ms_ = r.model_ms;
+            last_capture_ms_ = r.capture_ms;
+            update_status();
+        },
+        q);
+    connect(
+        bridge_, &AgentBridge::callUser, this,
+        [this](int, const QString& question) {
+            set_state(RunState::awaiting_reply);
+            auto* dialog = new QDialog(this);
+            dialog->setObjectName(QStringLiteral("CallUserDialog"));
+            dialog->setWindowTitle(tr("The agent asks"));
+            dialog->setAccessibleName(tr("The agent asks"));
+            dialog->setAttribute(Qt::WA_DeleteOnClose);
+            auto* layout = new QVBoxLayout(dialog);
+            auto* label = new QLabel(question);
+            label->setWordWrap(true);
+            label->setAccessibleName(tr("Question"));
+            auto* answer = new QLineEdit;
+            answer->setObjectName(QStringLiteral("Reply"));
+            answer->setAccessibleName(tr("Reply"));
+            auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+            layout->addWidget(label);
+            layout->addWidget(answer);
+            layout->addWidget(buttons);
+            connect(buttons, &QDialogButtonBox::accepted, dialog, &QDialog::accept);
+            connect(buttons, &QDialogButtonBox::rejected, dialog, &QDialog::reject);
+            connect(dialog, &QDialog::accepted, this, [this, answer] {
+                if (!control_) return;
+                set_state(RunState::running);
+                control_->reply(answer->text().toStdString());
+            });
+            // Cancel leaves the run waiting; Stop ends it.
+            call_user_dialog_ = dialog;
+            dialog->open();
+            emit callUserAsked(question);
+        },
+        q);
+    connect(
+        bridge_, &AgentBridge::paused, this,
+        [this] {
+            if (state_ == RunState::running) set_state(RunState::paused);
+        },
+        q);
+    connect(
+        bridge_, &AgentBridge::warning, this,
+        [this](const QString& w) { log_->appendPlainText(tr("warning: ") + w); }, q);
+    connect(
+        bridge_, &AgentBridge::error, this, [this](const QString& e) { show_error(e); }, q);
+    connect(
+        bridge_, &AgentBridge::runFinished, this,
+        [this](agent::RunStatus status, const QString& message) {
+            finish_worker();
+            const QString s = QString::fromUtf8(agent::to_string(status));
+            log_->appendPlainText(tr("run ended: %1 %2").arg(s, message));
+            statusBar()->showMessage(tr("Run ended: %1 %2").arg(s, message));
+            sessions_model_->refresh();
+            emit runEnded(s, message);
+        },
+        q);
+}
+
+void MainWindow::start_run() {
+    if (state_ != RunState::idle) return;
+    const RunSettings s = form_->settings();
+    if (s.task.trimmed().isEmpty()) {
+        show_error(tr("Enter a task first."));
+        form_->task_edit()->setFocus();
+        return;
+    }
+    form_->save(*settings_);
+    try {
+        backend_ = factory_(s);
+        if (!backend_.model) throw std::runtime_error("no model endpoint is set");
+    } catch (const std::exception& e) {
+        backend_ = {};
+        show_error(tr("Cannot start: %1").arg(QString::fromUtf8(e.what())));
+        return;
+    }
+    agent::AgentConfig config;
+    config.task = s.task.toStdString();
+    config.family = s.family.toStdString();
+    config.max_steps = s.max_steps;
+    config.history = s.history;
+    config.policy.mode = agent::approval_mode_from_string(s.approval.toStdString())
+                             .value_or(agent::ApprovalMode::each);
+    config.session_dir = sessions_root_ / agent::session_folder_name(config.task);
+    config.manifest.model = backend_.model_name;
+    config.manifest.endpoint_host = backend_.endpoint_host;
+    if (config_hook_) config_hook_(config);
+    control_ = std::make_unique<agent::RunControl>();
+    try {
+        agent_ = std::make_unique<agent::Agent>(config, *backend_.screen, *backend_.model,
+                                                *backend_.actuator, *control_, *bridge_);
+    } catch (const std::exception& e) {
+        control_.reset();
+        backend_ = {};
+        show_error(tr("Cannot start: %1").arg(QString::fromUtf8(e.what())));
+        return;
+    }
+    if (!hotkey_key_.isEmpty()) {
+        try {
+            agent::RunControl* control = control_.get();
+            hotkey_ = std::make_unique<GlobalHotkey>(
+                s.display.toStdString(), hotkey_key_.toStdString(), GlobalHotkey::ctrl_alt(),
+                [control] { control->stop(); });
+        } catch (const std::exception& e) {
+            log_->appendPlainText(
+                tr("warning: no emergency hotkey: %1").arg(QString::fromUtf8(e.what())));
+        }
+    }
+    timeline_model_->clear();
+    last_error_.clear();
+    current_step_ = 0;
+    max_steps_ = s.max_steps;
+    set_state(RunState::running);
+    worker_ = std::thread([agent = agent_.get()] { agent->run(); });
+}
+
+void MainWindow::pause() {
+    if (!control_ || state_ != RunState::running) return;
+    control_->pause();
+    set_state(RunState::paused);
+}
+
+void MainWindow::resume() {
+    if (!control_ || state_ != RunState::paused) return;
+    set_state(RunState::running);
+    control_->resume();
+}
+
+void MainWindow::step() {
+    if (!control_ || state_ != RunState::paused) return;
+    set_state(RunState::running);
+    control_->step();
+}
+
+void MainWindow::stop() {
+    if (!control_ || state_ == RunState::idle || state_ == RunState::stopping) return;
+    set_state(RunState::stopping);
+    approval_->clear();
+    view_->set_editable(false);
+    if (call_user_dialog_) call_user_dialog_->close();
+    control_->stop();
+}
+
+void MainWindow::finish_worker() {
+    hotkey_.reset();
+    if (worker_.joinable()) worker_.join();
+    agent_.reset();
+    backend_ = {};
+    control_.reset();
+    approval_->clear();
+    if (call_user_dialog_) call_user_dialog_->close();
+    set_state(RunState::idle);
+}
+
+void MainWindow::open_session(const QString& dir) {
+    try {
+        const auto session = agent::load_session(dir.toStdString());
+        timeline_model_->load(session);
+        tabs_->setCurrentWidget(timeline_view_);
+        if (timeline_model_->rowCount() > 0) timeline_view_->selectRow(0);
+        for (const auto& w : session.warnings)
+            log_->appendPlainText(tr("warning: ") + QString::fromStdString(w));
+    } catch (const std::exception& e) {
+        show_error(tr("Cannot open %1: %2").arg(dir, QString::fromUtf8(e.what())));
+    }
+}
+
+void MainWindow::export_report(const QString& dir, const QString& output) {
+    try {
+        agent::write_report(agent::load_session(dir.toStdString()), output.toStdString());
+        statusBar()->showMessage(tr("Report written to %1").arg(output), 10000);
+        log_->appendPlainText(tr("report written to %1").arg(output));
+    } catch (const std::exception& e) {
+        show_error(tr("Cannot export %1: %2").arg(dir, QString::fromUtf8(e.what())));
+    }
+}
+
+void MainWindow::replay_session(const QString& dir) {
+    if (state_ != RunState::idle) return;
+    RunSettings s = form_->settings();
+    s.endpoint.clear();  // a replay needs no model
+    try {
+        backend_ = factory_(s);
+    } catch (const std::exception& e) {
+        backend_ = {};
+        show_error(tr("Cannot replay: %1").arg(QString::fromUtf8(e.what())));
+        return;
+    }
+    agent::ReplayOptions options;
+    options.source = dir.toStdString();
+    options.session_dir = sessions_root_ / agent::session_folder_name("replay");
+    options.speed = replay_speed_->value();
+    options.verify = agent::verify_mode_from_string(replay_verify_->currentText().toStdString())
+                         .value_or(agent::VerifyMode::loose);
+    control_ = std::make_unique<agent::RunControl>();
+    timeline_model_->clear();
+    max_steps_ = 0;
+    set_state(RunState::running);
+    worker_ = std::thread([this, options] {
+        // replay() reports its end through the observer (run_finished), like a run.
+        agent::replay(options, *backend_.screen, *backend_.actuator, *control_, *bridge_);
+    });
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    stop();
+    if (worker_.joinable()) worker_.join();
+    hotkey_.reset();
+    form_->save(*settings_);
+    settings_->setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings_->setValue(QStringLiteral("window/state"), saveState());
+    settings_->sync();
+    QMainWindow::closeEvent(event);
+}
+
+}  // namespace deskpilot::panel

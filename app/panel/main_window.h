@@ -1,0 +1,139 @@
+// panel::MainWindow: the supervision console. A start-run form, the live screenshot with the
+// pending action, the streaming thought, the timeline, Run / Pause / Resume / Step / Stop, the
+// approval panel, a session browser, a status bar. The agent runs on a worker thread and is
+// reached only through RunControl; its events arrive through AgentBridge's queued signals.
+#pragma once
+
+#include <QMainWindow>
+#include <QPointer>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "actuators/actuator.h"
+#include "agent/agent_loop.h"
+#include "model/vlm.h"
+#include "panel/run_state.h"
+#include "panel/start_form.h"
+#include "vision/screen_source.h"
+
+class QAction;
+class QLabel;
+class QPlainTextEdit;
+class QPushButton;
+class QSettings;
+class QTableView;
+class QTabWidget;
+class QDoubleSpinBox;
+class QComboBox;
+
+namespace deskpilot::panel {
+
+class AgentBridge;
+class ApprovalPanel;
+class GlobalHotkey;
+class ScreenshotView;
+class SessionListModel;
+class TimelineModel;
+
+// What a run drives: built from the form's settings when Run is pressed (X11 and a remote model
+// by default; tests may put in their own).
+struct Backend {
+    std::unique_ptr<vision::ScreenSource> screen;
+    std::unique_ptr<model::Vlm> model;
+    std::unique_ptr<actuators::Actuator> actuator;
+    std::string model_name, endpoint_host;
+};
+using BackendFactory = std::function<Backend(const RunSettings&)>;
+Backend make_default_backend(const RunSettings& settings);
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+  public:
+    // `settings` stores the form and window state; `sessions_root` is where runs are recorded
+    // and browsed.
+    MainWindow(std::shared_ptr<QSettings> settings, std::filesystem::path sessions_root,
+               QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    void set_backend_factory(BackendFactory factory) { factory_ = std::move(factory); }
+    // Applied to every AgentConfig before a run starts (tests shorten settle times).
+    void set_config_hook(std::function<void(agent::AgentConfig&)> hook) {
+        config_hook_ = std::move(hook);
+    }
+    // The emergency hotkey's X keysym name; empty disables it.
+    void set_hotkey(const QString& key) { hotkey_key_ = key; }
+
+    RunState state() const { return state_; }
+    StartForm* form() const { return form_; }
+    TimelineModel* timeline() const { return timeline_model_; }
+    SessionListModel* sessions() const { return sessions_model_; }
+    ScreenshotView* view() const { return view_; }
+    ApprovalPanel* approval() const { return approval_; }
+    QPushButton* button(const QString& name) const;
+    QString last_error() const { return last_error_; }
+    QString session_dir() const { return session_dir_; }
+    bool hotkey_active() const { return hotkey_ != nullptr; }
+
+  public slots:
+    void start_run();
+    void pause();
+    void resume();
+    void step();
+    void stop();
+    // Session browser actions on the selected (or given) session.
+    void open_session(const QString& dir);
+    void export_report(const QString& dir, const QString& output);
+    void replay_session(const QString& dir);
+
+  signals:
+    void stateChanged(deskpilot::panel::RunState state);
+    void callUserAsked(const QString& question);
+    void runEnded(const QString& status, const QString& message);
+
+  protected:
+    void closeEvent(QCloseEvent*) override;
+
+  private:
+    void set_state(RunState state);
+    void connect_bridge();
+    void finish_worker();
+    void show_error(const QString& message);
+    void build_ui();
+    void update_status();
+
+    std::shared_ptr<QSettings> settings_;
+    std::filesystem::path sessions_root_;
+    BackendFactory factory_ = make_default_backend;
+    std::function<void(agent::AgentConfig&)> config_hook_;
+    QString hotkey_key_ = QStringLiteral("Escape");
+
+    RunState state_ = RunState::idle;
+    std::unique_ptr<agent::RunControl> control_;
+    Backend backend_;
+    std::unique_ptr<agent::Agent> agent_;
+    std::thread worker_;
+    std::unique_ptr<GlobalHotkey> hotkey_;
+    AgentBridge* bridge_;
+    QString last_error_, session_dir_, streamed_;
+    int current_step_ = 0, max_steps_ = 0;
+    double last_model_ms_ = 0, last_capture_ms_ = 0;
+
+    StartForm* form_;
+    ScreenshotView* view_;
+    QPlainTextEdit* thought_;
+    QPlainTextEdit* log_;
+    TimelineModel* timeline_model_;
+    QTableView* timeline_view_;
+    SessionListModel* sessions_model_;
+    QTableView* sessions_view_;
+    ApprovalPanel* approval_;
+    QTabWidget* tabs_;
+    QPushButton *run_, *pause_, *resume_, *step_, *stop_;
+    QDoubleSpinBox* replay_speed_;
+    QComboBox* replay_verify_;
+    QLabel *status_state_, *status_step_, *status_model_, *status_capture_;
+    QPointer<QWidget> call_user_dialog_;
+};
+
+}  // namespace deskpilot::panel

@@ -1,0 +1,144 @@
+#include "panel/start_form.h"
+
+#include <QComboBox>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSettings>
+#include <QSpinBox>
+
+#include "model/remote/remote_vlm.h"
+#include "planner/family.h"
+
+namespace deskpilot::panel {
+
+namespace {
+template <typename W>
+W* named(W* w, const QString& name) {
+    w->setObjectName(name);
+    w->setAccessibleName(name);
+    return w;
+}
+}  // namespace
+
+StartForm::StartForm(QWidget* parent) : QWidget(parent) {
+    auto* form = new QFormLayout(this);
+    task_ = named(new QLineEdit, tr("Task"));
+    task_->setPlaceholderText(tr("What should the agent do?"));
+    endpoint_ = named(new QLineEdit, tr("Endpoint"));
+    endpoint_->setPlaceholderText(QStringLiteral("http://127.0.0.1:8000/v1"));
+    model_ = named(new QLineEdit, tr("Model"));
+    key_env_ = named(new QLineEdit, tr("API key variable"));
+    key_env_->setPlaceholderText(tr("environment variable holding the key (optional)"));
+    display_ = named(new QLineEdit, tr("Display"));
+    display_->setText(qEnvironmentVariable("DISPLAY"));
+    family_ = named(new QComboBox, tr("Family"));
+    for (const auto& f : planner::all_families())
+        family_->addItem(QString::fromStdString(std::string(f.name)));
+    approval_ = named(new QComboBox, tr("Approval mode"));
+    approval_->addItems({QStringLiteral("auto"), QStringLiteral("each"), QStringLiteral("risky")});
+    max_steps_ = named(new QSpinBox, tr("Max steps"));
+    max_steps_->setRange(1, 1000);
+    history_ = named(new QSpinBox, tr("History"));
+    history_->setRange(1, 50);
+    check_ = named(new QPushButton(tr("Chec&k endpoint")), tr("Check endpoint"));
+    check_result_ = named(new QLabel, tr("Endpoint check result"));
+    check_result_->setWordWrap(true);
+    connect(check_, &QPushButton::clicked, this, &StartForm::check_endpoint);
+
+    auto label = [](const QString& text, QWidget* buddy) {
+        auto* l = new QLabel(text);
+        l->setBuddy(buddy);
+        return l;
+    };
+    form->addRow(label(tr("&Task:"), task_), task_);
+    auto* endpoint_row = new QHBoxLayout;
+    endpoint_row->addWidget(endpoint_);
+    endpoint_row->addWidget(check_);
+    form->addRow(label(tr("E&ndpoint:"), endpoint_), endpoint_row);
+    form->addRow(label(tr("&Model:"), model_), model_);
+    form->addRow(label(tr("API &key variable:"), key_env_), key_env_);
+    form->addRow(label(tr("&Family:"), family_), family_);
+    form->addRow(label(tr("Max &steps:"), max_steps_), max_steps_);
+    form->addRow(label(tr("&Approval:"), approval_), approval_);
+    form->addRow(label(tr("&History:"), history_), history_);
+    form->addRow(label(tr("&Display:"), display_), display_);
+    form->addRow(check_result_);
+    set_settings({});
+}
+
+RunSettings StartForm::settings() const {
+    return {task_->text(),    endpoint_->text(),      model_->text(),
+            key_env_->text(), family_->currentText(), approval_->currentText(),
+            display_->text(), max_steps_->value(),    history_->value()};
+}
+
+void StartForm::set_settings(const RunSettings& s) {
+    task_->setText(s.task);
+    endpoint_->setText(s.endpoint);
+    model_->setText(s.model);
+    key_env_->setText(s.api_key_env);
+    if (!s.family.isEmpty()) family_->setCurrentText(s.family);
+    if (!s.approval.isEmpty()) approval_->setCurrentText(s.approval);
+    if (!s.display.isEmpty()) display_->setText(s.display);
+    max_steps_->setValue(s.max_steps);
+    history_->setValue(s.history);
+}
+
+void StartForm::load(QSettings& store) {
+    store.beginGroup(QStringLiteral("run"));
+    RunSettings s;
+    s.task = store.value(QStringLiteral("task")).toString();
+    s.endpoint = store.value(QStringLiteral("endpoint")).toString();
+    s.model = store.value(QStringLiteral("model")).toString();
+    s.api_key_env = store.value(QStringLiteral("api_key_env")).toString();
+    s.family = store.value(QStringLiteral("family"), QStringLiteral("ui-tars-1.5")).toString();
+    s.approval = store.value(QStringLiteral("approval"), QStringLiteral("each")).toString();
+    s.display = store.value(QStringLiteral("display")).toString();
+    s.max_steps = store.value(QStringLiteral("max_steps"), 50).toInt();
+    s.history = store.value(QStringLiteral("history"), 5).toInt();
+    store.endGroup();
+    set_settings(s);
+}
+
+void StartForm::save(QSettings& store) const {
+    const RunSettings s = settings();
+    store.beginGroup(QStringLiteral("run"));
+    store.setValue(QStringLiteral("task"), s.task);
+    store.setValue(QStringLiteral("endpoint"), s.endpoint);
+    store.setValue(QStringLiteral("model"), s.model);
+    store.setValue(QStringLiteral("api_key_env"),
+                   s.api_key_env);  // the variable's name, never the key
+    store.setValue(QStringLiteral("family"), s.family);
+    store.setValue(QStringLiteral("approval"), s.approval);
+    store.setValue(QStringLiteral("display"), s.display);
+    store.setValue(QStringLiteral("max_steps"), s.max_steps);
+    store.setValue(QStringLiteral("history"), s.history);
+    store.endGroup();
+}
+
+void StartForm::check_endpoint() {
+    QString result;
+    try {
+        model::RemoteConfig config;
+        config.endpoint = endpoint_->text().toStdString();
+        config.model = model_->text().toStdString();
+        config.api_key_env = key_env_->text().toStdString();
+        config.connect_timeout = std::chrono::milliseconds(3000);
+        config.overall_timeout = std::chrono::milliseconds(5000);
+        const model::RemoteVlm vlm(config);
+        QStringList names;
+        for (const auto& m : vlm.list_models()) names << QString::fromStdString(m);
+        result =
+            tr("The server offers: %1")
+                .arg(names.isEmpty() ? tr("(no models listed)") : names.join(QStringLiteral(", ")));
+    } catch (const std::exception& e) {
+        result = tr("Endpoint check failed: %1").arg(QString::fromUtf8(e.what()));
+    }
+    check_result_->setText(result);
+    emit checked(result);
+}
+
+}  // namespace deskpilot::panel

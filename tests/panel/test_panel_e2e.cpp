@@ -1,0 +1,154 @@
+// The panel end to end on a private Xvfb with the sandbox and the loopback scripted model: a run
+// started from the panel's form drives the real sandbox through X11; two actions are approved,
+// one is edited by dragging its marker (the click lands where the marker was dropped), one is
+// rejected with feedback (the feedback reaches the server), and Ctrl+Alt+Esc, sent to the X
+// server while the panel has no focus and a model call is slow, stops the run with nothing run
+// after. A PNG of the panel mid-run is saved under the build folder.
+#include <QDir>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QtTest>
+
+#include "form_task.h"
+#include "panel/approval_panel.h"
+#include "panel/screenshot_view.h"
+#include "panel/timeline_model.h"
+#include "panel_fixture.h"
+
+using namespace deskpilot;
+using namespace deskpilot::testing;
+using nlohmann::json;
+using panel::RunState;
+
+class PanelE2ETest : public QObject {
+    Q_OBJECT
+  private slots:
+    void superviseARunOnTheSandbox() {
+        AgentStack s;
+        s.server->set_handler([&](const RecordedRequest& r) {
+            const vision::Size image = data_url_image_size(r.image_urls().back());
+            switch (assistant_turns(r)) {
+                case 0:
+                    return ScriptedReply::answer(click(s, "agree", image, "I tick the checkbox."));
+                case 1:
+                    return ScriptedReply::answer(click(s, "cancel", image, "I press Cancel."));
+                case 2:
+                    return ScriptedReply::answer(
+                        click(s, "save", image, "I save (the person moves this to OK)."));
+                case 3:
+                    return ScriptedReply::answer(
+                        click(s, "save", image, "I save again (the person refuses)."));
+                default: {
+                    // A slow model: the emergency key arrives while this answer is being prepared.
+                    auto reply = ScriptedReply::answer(click(s, "save", image, "Too late."));
+                    reply.delay = std::chrono::milliseconds(20000);
+                    return reply;
+                }
+            }
+        });
+
+        QTemporaryDir tmp;
+        auto settings =
+            std::make_shared<QSettings>(tmp.filePath("panel.ini"), QSettings::IniFormat);
+        panel::MainWindow window(settings, tmp.filePath("sessions").toStdString());
+        window.set_config_hook([](agent::AgentConfig& c) {
+            c.settle.quiet = std::chrono::milliseconds(150);
+            c.settle.max = std::chrono::milliseconds(2000);
+        });
+        panel::RunSettings rs;
+        rs.task = "Tick, cancel, press OK";
+        rs.endpoint = QString::fromStdString(s.server->base_url());
+        rs.model = "ui-tars-1.5-7b";
+        rs.family = "ui-tars-1.5";
+        rs.approval = "each";
+        rs.display = QString::fromStdString(s.display->name());
+        rs.max_steps = 10;
+        window.form()->set_settings(rs);
+        window.resize(1280, 820);
+        window.show();
+
+        QTest::mouseClick(window.button("Run"), Qt::LeftButton);
+        QVERIFY2(window.state() == RunState::running, qPrintable(window.last_error()));
+        QVERIFY(window.hotkey_active());
+        auto* approval = window.approval();
+
+        // 1 and 2: approved as proposed.
+        QTRY_COMPARE_WITH_TIMEOUT(window.state(), RunState::awaiting_approval, 30000);
+        QTest::mouseClick(approval->approve_button(), Qt::LeftButton);
+        QVERIFY(
+            s.sandbox->wait_for_event([](const json& e) { return event_is(e, "checked", "agree"); },
+                                      std::chrono::seconds(10)));
+        QTRY_COMPARE_WITH_TIMEOUT(window.state(), RunState::awaiting_approval, 30000);
+        QTest::mouseClick(approval->approve_button(), Qt::LeftButton);
+        QVERIFY(s.sandbox->wait_for_event(
+            [](const json& e) { return event_is(e, "clicked", "cancel"); },
+            std::chrono::seconds(10)));
+
+        // 3: the model wants Save; the person drags the marker onto OK.
+        QTRY_COMPARE_WITH_TIMEOUT(window.state(), RunState::awaiting_approval, 30000);
+        auto* view = window.view();
+        QCOMPARE(*view->action()->point, s.center("save"));
+        QTest::mouseClick(approval->edit_button(), Qt::LeftButton);
+        const QPoint from = view->to_widget(s.center("save")).toPoint();
+        const QPoint to = view->to_widget(s.center("ok")).toPoint();
+        QTest::mousePress(view, Qt::LeftButton, {}, from);
+        QMouseEvent move(QEvent::MouseMove, QPointF(to), view->mapToGlobal(QPointF(to)),
+                         Qt::NoButton, Qt::LeftButton, {});
+        QApplication::sendEvent(view, &move);
+        QTest::mouseRelease(view, Qt::LeftButton, {}, to);
+        QVERIFY(s.sandbox->widget_rect("ok")->contains(*approval->current()->point));
+
+        // The panel mid-run, marker dragged onto OK: an artifact anyone can look at.
+        QDir().mkpath(DESKPILOT_ARTIFACT_DIR);
+        const QString artifact = QStringLiteral(DESKPILOT_ARTIFACT_DIR "/panel_midrun.png");
+        QVERIFY(window.grab().save(artifact));
+        QVERIFY(QImage(artifact).width() >= 1000);
+
+        QTest::mouseClick(approval->approve_button(), Qt::LeftButton);
+        QVERIFY(s.sandbox->wait_for_event(
+            [](const json& e) { return event_is(e, "clicked", "ok"); }, std::chrono::seconds(10)));
+        QVERIFY(!s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }));
+
+        // 4: rejected with feedback, which is the model's next user turn.
+        QTRY_COMPARE_WITH_TIMEOUT(window.state(), RunState::awaiting_approval, 30000);
+        approval->feedback_edit()->setText("Do not save yet, the form is not complete.");
+        QTest::mouseClick(approval->reject_button(), Qt::LeftButton);
+        QVERIFY(s.server->wait_for_requests(5, std::chrono::seconds(30)));
+        QVERIFY(server_saw_user_text(*s.server, "Do not save yet, the form is not complete."));
+
+        // 5: the model is slow; Ctrl+Alt+Esc goes to the X server (the panel has no part in
+        // delivering it) and the root grab stops the run.
+        QSignalSpy ended(&window, &panel::MainWindow::runEnded);
+        actuators::X11Actuator keyboard(s.display->name());
+        const auto t0 = std::chrono::steady_clock::now();
+        keyboard.hotkey({"ctrl", "alt", "escape"});
+        QTRY_COMPARE_WITH_TIMEOUT(ended.count(), 1, 10000);
+        QVERIFY(std::chrono::steady_clock::now() - t0 <
+                std::chrono::seconds(10));  // not the 20 s answer
+        QCOMPARE(ended.first().at(0).toString(), QString("stopped"));
+        QCOMPARE(window.state(), RunState::idle);
+        QVERIFY(!window.hotkey_active());
+        // Nothing ran after the stop: no Save click, no further model call.
+        const auto events_at_stop = s.sandbox->events().size();
+        QTRY_VERIFY_WITH_TIMEOUT(s.sandbox->events().size() == events_at_stop, 500);
+        QVERIFY(!s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }));
+        QCOMPARE(s.server->chat_requests().size(), std::size_t(5));
+
+        // The timeline shows the decisions.
+        auto* t = window.timeline();
+        QVERIFY(t->rowCount() >= 4);
+        const auto approval_of = [&](int row) {
+            return t->data(t->index(row, panel::TimelineModel::ApprovalColumn), Qt::DisplayRole)
+                .toString();
+        };
+        QCOMPARE(approval_of(0), QString("approved"));
+        QCOMPARE(approval_of(1), QString("approved"));
+        QCOMPARE(approval_of(2), QString("edited"));
+        QCOMPARE(approval_of(3), QString("rejected"));
+    }
+};
+
+QTEST_MAIN(PanelE2ETest)
+#include "test_panel_e2e.moc"
