@@ -275,6 +275,32 @@ class EvalE2eTest : public QObject {
         QVERIFY(results_markdown(results).find("| **all** | 6 | 100.0% |") != std::string::npos);
     }
 
+    // Every bundled task, and 60 grounding screens, with the oracle: proves the task data (plans
+    // and conditions agree with the sandbox) and the targets on many seeds. Slow for CI, so only
+    // with DESKPILOT_EVAL_FULL=1.
+    void oracleCompletesEveryBundledTask() {
+        if (qEnvironmentVariableIntValue("DESKPILOT_EVAL_FULL") != 1)
+            QSKIP("set DESKPILOT_EVAL_FULL=1 to run all tasks");
+        Oracle oracle;
+        const auto tasks = load_tasks(DESKPILOT_SOURCE_DIR "/eval/tasks/sandbox.json");
+        for (const auto& t : tasks) oracle.tasks[t.id] = t;
+        QTemporaryDir out;
+        auto o = oracle.options(out.path().toStdString());
+        o.jobs = 3;
+        const json results = run_tasks(o, tasks);
+        qInfo("%s", results_markdown(results).c_str());
+        QVERIFY2(results["summary"]["overall"]["success_rate"].get<double>() == 1.0,
+                 results.dump(1).c_str());
+
+        QTemporaryDir grounding_out;
+        auto g = oracle.options(grounding_out.path().toStdString());
+        g.jobs = 4;
+        for (unsigned seed = 0; seed < 60; ++seed) g.seeds.push_back(seed);
+        const json grounding = run_grounding(g);
+        qInfo("%s", results_markdown(grounding).c_str());
+        QCOMPARE(accuracy(grounding), 1.0);
+    }
+
     void noisyModelFailsThePointingTasks() {
         Oracle noisy({400, 300});
         const auto tasks = bundled({"shortcut-save", "tick-agree", "second-tab"});
