@@ -314,6 +314,33 @@ class EvalE2eTest : public QObject {
         QCOMPARE(results["summary"]["overall"]["successes"].get<int>(), 1);
     }
 
+    void aJobThatCannotStartLeavesItsShareToTheOthers() {
+        Oracle oracle;
+        QTemporaryDir out;
+        auto o = oracle.options(out.path().toStdString());
+        auto make = o.make_model;
+        o.make_model = [make](int job) -> std::unique_ptr<model::Vlm> {
+            if (job == 1) throw model::ModelError("job 1 has no model");
+            return make(job);
+        };
+        o.seeds = {1, 2};
+        o.jobs = 2;
+        const json results = run_grounding(o);
+        QCOMPARE(accuracy(results), 1.0);
+        QCOMPARE(results["job_errors"], json({"job 1: job 1 has no model"}));
+        for (const auto& item : results["items"]) QCOMPARE(item["job"].get<int>(), 0);
+
+        o.make_model = [](int) -> std::unique_ptr<model::Vlm> {
+            throw model::ModelError("no model at all");
+        };
+        try {
+            run_grounding(o);
+            QFAIL("no error");
+        } catch (const EvalError& e) {
+            QVERIFY(std::string(e.what()).find("no model at all") != std::string::npos);
+        }
+    }
+
     void unreachableModelIsRecordedPerItem() {
         Oracle oracle;
         QTemporaryDir out;
