@@ -148,8 +148,11 @@ class EvalCommand : public Command {
             throw CommandError(e.what(), kExitError);
         }
 
-        results["out_dir"] =
-            options.out_dir.string();  // screenshot and session paths are relative to it
+        for (const auto& e : results.value("job_errors", nlohmann::json::array()))
+            std::fprintf(stderr, "deskpilot eval: warning: %s (its share ran on the other jobs)\n",
+                         e.get<std::string>().c_str());
+        // Screenshot and session paths in the items are relative to it.
+        results["out_dir"] = options.out_dir.string();
         std::ofstream json_out(output);
         json_out << results.dump(1) << "\n";
         std::filesystem::path md_path = output;
