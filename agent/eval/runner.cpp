@@ -14,6 +14,7 @@
 #include "agent/private_display.h"
 #include "planner/conversation.h"
 #include "vision/image_io.h"
+#include "vision/image_ops.h"
 #include "vision/x11_screen_source.h"
 
 namespace deskpilot::agent::eval {
@@ -231,6 +232,24 @@ json run_grounding(const EvalOptions& o) {
                 }
                 targets.push_back(std::move(t));
             }
+            // Where the model clicked, for looking at failures: green hits, red misses, named.
+            std::vector<vision::Annotation> marks;
+            for (const auto& t : targets) {
+                if (!t.contains("point")) continue;
+                const vision::Point p{t["point"][0].get<int>(), t["point"][1].get<int>()};
+                const vision::Colour colour = t.value("hit", false) ? vision::Colour{20, 160, 40}
+                                                                    : vision::Colour{230, 30, 30};
+                auto marker = vision::click_marker(p);
+                marker.colour = colour;
+                auto name =
+                    vision::text_label({p.x + 10, p.y + 6}, t.value("widget", std::string()));
+                name.colour = colour;
+                marks.push_back(marker);
+                marks.push_back(name);
+            }
+            vision::write_image(vision::annotate(*frame, marks), dir / "answers.png");
+            item["answers_image"] =
+                std::filesystem::relative(dir / "answers.png", o.out_dir).string();
             item["targets"] = std::move(targets);
         });
 

@@ -195,6 +195,8 @@ class EvalE2eTest : public QObject {
             jobs.insert(item["job"].get<int>());
             QVERIFY(std::filesystem::exists(out.path().toStdString() + "/" +
                                             item["screenshot"].get<std::string>()));
+            QVERIFY(std::filesystem::exists(out.path().toStdString() + "/" +
+                                            item["answers_image"].get<std::string>()));
         }
         QCOMPARE(jobs.size(), std::size_t(2));
         const std::string md = results_markdown(results);
