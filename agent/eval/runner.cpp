@@ -14,6 +14,7 @@
 #include "agent/private_display.h"
 #include "planner/conversation.h"
 #include "vision/image_io.h"
+#include "vision/image_ops.h"
 #include "vision/x11_screen_source.h"
 
 namespace deskpilot::agent::eval {
@@ -37,13 +38,16 @@ void check_options(const EvalOptions& o) {
 }
 
 // Runs `count` items on `jobs` threads, each with its own Xvfb display and model. `work` fills
-// in its item; an exception from it is recorded as the item's error.
-void run_parallel(
+// in its item; an exception from it is recorded as the item's error. A job whose display or
+// model cannot start leaves its share to the others (its error is returned); when none starts,
+// that is an EvalError.
+std::vector<std::string> run_parallel(
     const EvalOptions& o, std::vector<json>& items,
     const std::function<void(int job, PrivateDisplay&, model::Vlm&, json& item)>& work) {
     std::atomic<std::size_t> next{0};
     std::mutex mutex;
-    std::string fatal;
+    std::vector<std::string> job_errors;
+    int started = 0;
     const int jobs =
         std::min<int>(o.jobs, static_cast<int>(std::max<std::size_t>(items.size(), 1)));
     std::vector<std::thread> threads;
@@ -56,8 +60,12 @@ void run_parallel(
                 model = o.make_model(job);
             } catch (const std::exception& e) {
                 std::lock_guard lock(mutex);
-                if (fatal.empty()) fatal = "job " + std::to_string(job) + ": " + e.what();
+                job_errors.push_back("job " + std::to_string(job) + ": " + e.what());
                 return;
+            }
+            {
+                std::lock_guard lock(mutex);
+                ++started;
             }
             for (std::size_t i = next++; i < items.size(); i = next++) {
                 json& item = items[i];
@@ -76,7 +84,8 @@ void run_parallel(
             }
         });
     for (auto& t : threads) t.join();
-    if (!fatal.empty()) throw EvalError(fatal);
+    if (started == 0) throw EvalError(job_errors.empty() ? "no job started" : job_errors.front());
+    return job_errors;
 }
 
 SandboxOptions sandbox_options(const EvalOptions& o, const PrivateDisplay& display, unsigned seed,
@@ -168,65 +177,86 @@ json run_grounding(const EvalOptions& o) {
         for (unsigned seed : o.seeds) items.push_back({{"repeat", r}, {"seed", seed}});
 
     const auto start = Clock::now();
-    run_parallel(o, items, [&](int job, PrivateDisplay& display, model::Vlm& vlm, json& item) {
-        const unsigned seed = item.at("seed").get<unsigned>();
-        const auto dir = o.out_dir / "grounding" /
-                         ("repeat-" + std::to_string(item.at("repeat").get<int>())) /
-                         ("seed-" + std::to_string(seed));
-        std::filesystem::create_directories(dir);
-        SandboxProcess sandbox(sandbox_options(o, display, seed, dir));
-        vision::X11ScreenSource screen(display.name());
-        const SettleResult settled = wait_until_settled(screen, o.settle);
-        auto frame = std::make_shared<const vision::Frame>(settled.settled ? settled.quiet_frame
-                                                                           : settled.last);
-        vision::write_image(*frame, dir / "screen.png");
-        item["screenshot"] = std::filesystem::relative(dir / "screen.png", o.out_dir).string();
-        const planner::CoordinateMapper mapper(family, {frame->width, frame->height});
+    const auto job_errors =
+        run_parallel(o, items, [&](int job, PrivateDisplay& display, model::Vlm& vlm, json& item) {
+            const unsigned seed = item.at("seed").get<unsigned>();
+            const auto dir = o.out_dir / "grounding" /
+                             ("repeat-" + std::to_string(item.at("repeat").get<int>())) /
+                             ("seed-" + std::to_string(seed));
+            std::filesystem::create_directories(dir);
+            SandboxProcess sandbox(sandbox_options(o, display, seed, dir));
+            vision::X11ScreenSource screen(display.name());
+            const SettleResult settled = wait_until_settled(screen, o.settle);
+            auto frame = std::make_shared<const vision::Frame>(settled.settled ? settled.quiet_frame
+                                                                               : settled.last);
+            vision::write_image(*frame, dir / "screen.png");
+            item["screenshot"] = std::filesystem::relative(dir / "screen.png", o.out_dir).string();
+            const planner::CoordinateMapper mapper(family, {frame->width, frame->height});
 
-        json targets = json::array();
-        for (const GroundingTarget& target : pick_grounding_targets(sandbox.widgets(), seed)) {
-            json t = {{"widget", target.widget},
-                      {"role", target.role},
-                      {"label", target.label},
-                      {"rect", rect_json(target.rect)},
-                      {"instruction", target.instruction}};
-            if (o.on_item)
-                o.on_item(job, sandbox,
-                          {{"suite", "grounding"},
-                           {"repeat", item.at("repeat")},
-                           {"seed", seed},
-                           {"widget", target.widget}});
-            planner::ConversationOptions conversation_options;
-            conversation_options.prompt.kind = planner::PromptKind::grounding;
-            planner::Conversation conversation(family, target.instruction, conversation_options);
-            conversation.add_screenshot(frame);
-            const auto asked = Clock::now();
-            try {
-                model::CancelToken cancel;
-                const model::Response response =
-                    vlm.generate(conversation.build(), o.generate, {}, cancel);
-                t["model_ms"] = ms_since(asked);
-                t["response"] = response.text;
-                const GroundingScore score = score_grounding(target, response.text, mapper);
-                if (score.point) {
-                    t["point"] = {score.point->x, score.point->y};
-                    t["distance"] = score.distance;
+            json targets = json::array();
+            for (const GroundingTarget& target : pick_grounding_targets(sandbox.widgets(), seed)) {
+                json t = {{"widget", target.widget},
+                          {"role", target.role},
+                          {"label", target.label},
+                          {"rect", rect_json(target.rect)},
+                          {"instruction", target.instruction}};
+                if (o.on_item)
+                    o.on_item(job, sandbox,
+                              {{"suite", "grounding"},
+                               {"repeat", item.at("repeat")},
+                               {"seed", seed},
+                               {"widget", target.widget}});
+                planner::ConversationOptions conversation_options;
+                conversation_options.prompt.kind = planner::PromptKind::grounding;
+                planner::Conversation conversation(family, target.instruction,
+                                                   conversation_options);
+                conversation.add_screenshot(frame);
+                const auto asked = Clock::now();
+                try {
+                    model::CancelToken cancel;
+                    const model::Response response =
+                        vlm.generate(conversation.build(), o.generate, {}, cancel);
+                    t["model_ms"] = ms_since(asked);
+                    t["response"] = response.text;
+                    const GroundingScore score = score_grounding(target, response.text, mapper);
+                    if (score.point) {
+                        t["point"] = {score.point->x, score.point->y};
+                        t["distance"] = score.distance;
+                    }
+                    t["hit"] = score.hit;
+                    if (!score.error.empty()) t["error"] = score.error;
+                } catch (const std::exception& e) {
+                    t["model_ms"] = ms_since(asked);
+                    t["hit"] = false;
+                    t["error"] = std::string("model: ") + e.what();
                 }
-                t["hit"] = score.hit;
-                if (!score.error.empty()) t["error"] = score.error;
-            } catch (const std::exception& e) {
-                t["model_ms"] = ms_since(asked);
-                t["hit"] = false;
-                t["error"] = std::string("model: ") + e.what();
+                targets.push_back(std::move(t));
             }
-            targets.push_back(std::move(t));
-        }
-        item["targets"] = std::move(targets);
-    });
+            // Where the model clicked, for looking at failures: green hits, red misses, named.
+            std::vector<vision::Annotation> marks;
+            for (const auto& t : targets) {
+                if (!t.contains("point")) continue;
+                const vision::Point p{t["point"][0].get<int>(), t["point"][1].get<int>()};
+                const vision::Colour colour = t.value("hit", false) ? vision::Colour{20, 160, 40}
+                                                                    : vision::Colour{230, 30, 30};
+                auto marker = vision::click_marker(p);
+                marker.colour = colour;
+                auto name =
+                    vision::text_label({p.x + 10, p.y + 6}, t.value("widget", std::string()));
+                name.colour = colour;
+                marks.push_back(marker);
+                marks.push_back(name);
+            }
+            vision::write_image(vision::annotate(*frame, marks), dir / "answers.png");
+            item["answers_image"] =
+                std::filesystem::relative(dir / "answers.png", o.out_dir).string();
+            item["targets"] = std::move(targets);
+        });
 
     json results = {{"suite", "grounding"},       {"family", o.family}, {"model", o.model_name},
                     {"seeds", o.seeds},           {"repeat", o.repeat}, {"jobs", o.jobs},
                     {"wall_ms", ms_since(start)}, {"items", items}};
+    if (!job_errors.empty()) results["job_errors"] = job_errors;
     results["summary"] = summarize_grounding(results["items"]);
     json per_repeat = json::array();
     for (int r = 0; r < o.repeat; ++r) {
@@ -284,58 +314,60 @@ json run_tasks(const EvalOptions& o, const std::vector<EvalTask>& tasks) {
                 {{"repeat", r}, {"task", tasks[t].id}, {"seed", tasks[t].seed}, {"index", t}});
 
     const auto start = Clock::now();
-    run_parallel(o, items, [&](int job, PrivateDisplay& display, model::Vlm& vlm, json& item) {
-        const EvalTask& task = tasks[item.at("index").get<std::size_t>()];
-        item.erase("index");
-        item["success"] = false;
-        const auto dir = o.out_dir / "tasks" /
-                         ("repeat-" + std::to_string(item.at("repeat").get<int>())) / task.id;
-        std::filesystem::create_directories(dir / "sandbox");
-        std::filesystem::remove_all(dir / "session");
-        SandboxProcess sandbox(sandbox_options(o, display, task.seed, dir / "sandbox"));
-        const std::string text = render_task_text(task, sandbox.widgets());
-        item["text"] = text;
-        if (o.on_item)
-            o.on_item(job, sandbox,
-                      {{"suite", "tasks"},
-                       {"repeat", item.at("repeat")},
-                       {"seed", task.seed},
-                       {"task", task.id}});
+    const auto job_errors =
+        run_parallel(o, items, [&](int job, PrivateDisplay& display, model::Vlm& vlm, json& item) {
+            const EvalTask& task = tasks[item.at("index").get<std::size_t>()];
+            item.erase("index");
+            item["success"] = false;
+            const auto dir = o.out_dir / "tasks" /
+                             ("repeat-" + std::to_string(item.at("repeat").get<int>())) / task.id;
+            std::filesystem::create_directories(dir / "sandbox");
+            std::filesystem::remove_all(dir / "session");
+            SandboxProcess sandbox(sandbox_options(o, display, task.seed, dir / "sandbox"));
+            const std::string text = render_task_text(task, sandbox.widgets());
+            item["text"] = text;
+            if (o.on_item)
+                o.on_item(job, sandbox,
+                          {{"suite", "tasks"},
+                           {"repeat", item.at("repeat")},
+                           {"seed", task.seed},
+                           {"task", task.id}});
 
-        vision::X11ScreenSource screen(display.name());
-        actuators::X11Actuator actuator(display.name());
-        AgentConfig config;
-        config.task = text;
-        config.family = o.family;
-        config.max_steps = task.max_steps;
-        config.settle = o.settle;
-        config.generate = o.generate;
-        config.session_dir = dir / "session";
-        config.manifest.model = o.model_name;
-        RunControl control;
-        StepTimes times;
-        Agent agent(config, screen, vlm, actuator, control, times);
-        const RunResult result = agent.run();
+            vision::X11ScreenSource screen(display.name());
+            actuators::X11Actuator actuator(display.name());
+            AgentConfig config;
+            config.task = text;
+            config.family = o.family;
+            config.max_steps = task.max_steps;
+            config.settle = o.settle;
+            config.generate = o.generate;
+            config.session_dir = dir / "session";
+            config.manifest.model = o.model_name;
+            RunControl control;
+            StepTimes times;
+            Agent agent(config, screen, vlm, actuator, control, times);
+            const RunResult result = agent.run();
 
-        // The last action's event may still be on its way to the log.
-        std::string unmet = unmet_conditions(task, sandbox.events());
-        for (int i = 0; i < 5 && !unmet.empty(); ++i) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            unmet = unmet_conditions(task, sandbox.events());
-        }
-        item["status"] = std::string(to_string(result.status));
-        if (result.status == RunStatus::error) item["message"] = result.message;
-        item["success"] = unmet.empty();
-        if (!unmet.empty()) item["unmet"] = unmet;
-        item["steps"] = result.steps;
-        item["step_ms"] = times.latency_ms;
-        item["model_ms"] = times.model_ms;
-        item["session"] = std::filesystem::relative(dir / "session", o.out_dir).string();
-    });
+            // The last action's event may still be on its way to the log.
+            std::string unmet = unmet_conditions(task, sandbox.events());
+            for (int i = 0; i < 5 && !unmet.empty(); ++i) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                unmet = unmet_conditions(task, sandbox.events());
+            }
+            item["status"] = std::string(to_string(result.status));
+            if (result.status == RunStatus::error) item["message"] = result.message;
+            item["success"] = unmet.empty();
+            if (!unmet.empty()) item["unmet"] = unmet;
+            item["steps"] = result.steps;
+            item["step_ms"] = times.latency_ms;
+            item["model_ms"] = times.model_ms;
+            item["session"] = std::filesystem::relative(dir / "session", o.out_dir).string();
+        });
 
     json results = {{"suite", "tasks"},   {"family", o.family}, {"model", o.model_name},
                     {"repeat", o.repeat}, {"jobs", o.jobs},     {"wall_ms", ms_since(start)},
                     {"items", items}};
+    if (!job_errors.empty()) results["job_errors"] = job_errors;
     results["summary"] = summarize_tasks(results["items"]);
     json per_repeat = json::array();
     for (int r = 0; r < o.repeat; ++r) {

@@ -21,8 +21,8 @@ namespace deskpilot::agent::eval {
 
 struct EvalOptions {
     std::string family = "ui-tars-1.5";
-    std::string model_name;          // recorded in the results and sessions
-    std::vector<unsigned> seeds{0};  // grounding: the screens
+    std::string model_name;       // recorded in the results and sessions
+    std::vector<unsigned> seeds;  // grounding: the screens
     int jobs = 1;
     int repeat = 1;
     std::filesystem::path out_dir;  // screenshots, sandbox logs and agent sessions are kept here

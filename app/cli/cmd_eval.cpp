@@ -4,6 +4,7 @@
 // (click the named widget; hit when inside its rectangle) or multi-step tasks (success from the
 // sandbox's state events). Writes the results JSON, a Markdown table beside it, and keeps every
 // screenshot and agent session under <results>.d/.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -86,6 +87,27 @@ class EvalCommand : public Command {
         options.repeat = repeat_;
         const std::filesystem::path output = output_.empty() ? "eval-" + suite_ + ".json" : output_;
         options.out_dir = std::filesystem::path(output.string() + ".d");
+        // The task file is checked before any model call or display starts.
+        std::vector<agent::eval::EvalTask> tasks;
+        if (suite_ == "tasks") {
+            try {
+                tasks = agent::eval::load_tasks(tasks_file_);
+            } catch (const agent::eval::EvalError& e) {
+                throw CommandError(e.what(), kExitError);
+            }
+            if (!only_tasks_.empty()) {
+                std::vector<agent::eval::EvalTask> chosen;
+                for (const auto& id : only_tasks_) {
+                    auto it = std::find_if(tasks.begin(), tasks.end(),
+                                           [&](const auto& t) { return t.id == id; });
+                    if (it == tasks.end())
+                        throw CommandError("--task '" + id + "': no such task in " + tasks_file_,
+                                           kExitUsage);
+                    chosen.push_back(*it);
+                }
+                tasks = std::move(chosen);
+            }
+        }
         model::RemoteConfig remote{
             .endpoint = endpoint_, .model = model_, .api_key_env = api_key_env_};
         remote.log = [](const std::string& line) {
@@ -120,28 +142,17 @@ class EvalCommand : public Command {
 
         nlohmann::json results;
         try {
-            if (suite_ == "grounding") {
-                results = agent::eval::run_grounding(options);
-            } else {
-                auto tasks = agent::eval::load_tasks(tasks_file_);
-                if (!only_tasks_.empty()) {
-                    std::vector<agent::eval::EvalTask> chosen;
-                    for (const auto& id : only_tasks_) {
-                        auto it = std::find_if(tasks.begin(), tasks.end(),
-                                               [&](const auto& t) { return t.id == id; });
-                        if (it == tasks.end())
-                            throw CommandError(
-                                "--task '" + id + "': no such task in " + tasks_file_, kExitUsage);
-                        chosen.push_back(*it);
-                    }
-                    tasks = std::move(chosen);
-                }
-                results = agent::eval::run_tasks(options, tasks);
-            }
+            results = suite_ == "grounding" ? agent::eval::run_grounding(options)
+                                            : agent::eval::run_tasks(options, tasks);
         } catch (const agent::eval::EvalError& e) {
             throw CommandError(e.what(), kExitError);
         }
 
+        for (const auto& e : results.value("job_errors", nlohmann::json::array()))
+            std::fprintf(stderr, "deskpilot eval: warning: %s (its share ran on the other jobs)\n",
+                         e.get<std::string>().c_str());
+        // Screenshot and session paths in the items are relative to it.
+        results["out_dir"] = options.out_dir.string();
         std::ofstream json_out(output);
         json_out << results.dump(1) << "\n";
         std::filesystem::path md_path = output;

@@ -195,6 +195,8 @@ class EvalE2eTest : public QObject {
             jobs.insert(item["job"].get<int>());
             QVERIFY(std::filesystem::exists(out.path().toStdString() + "/" +
                                             item["screenshot"].get<std::string>()));
+            QVERIFY(std::filesystem::exists(out.path().toStdString() + "/" +
+                                            item["answers_image"].get<std::string>()));
         }
         QCOMPARE(jobs.size(), std::size_t(2));
         const std::string md = results_markdown(results);
@@ -275,6 +277,32 @@ class EvalE2eTest : public QObject {
         QVERIFY(results_markdown(results).find("| **all** | 6 | 100.0% |") != std::string::npos);
     }
 
+    // Every bundled task, and 60 grounding screens, with the oracle: proves the task data (plans
+    // and conditions agree with the sandbox) and the targets on many seeds. Slow for CI, so only
+    // with DESKPILOT_EVAL_FULL=1.
+    void oracleCompletesEveryBundledTask() {
+        if (qEnvironmentVariableIntValue("DESKPILOT_EVAL_FULL") != 1)
+            QSKIP("set DESKPILOT_EVAL_FULL=1 to run all tasks");
+        Oracle oracle;
+        const auto tasks = load_tasks(DESKPILOT_SOURCE_DIR "/eval/tasks/sandbox.json");
+        for (const auto& t : tasks) oracle.tasks[t.id] = t;
+        QTemporaryDir out;
+        auto o = oracle.options(out.path().toStdString());
+        o.jobs = 3;
+        const json results = run_tasks(o, tasks);
+        qInfo("%s", results_markdown(results).c_str());
+        QVERIFY2(results["summary"]["overall"]["success_rate"].get<double>() == 1.0,
+                 results.dump(1).c_str());
+
+        QTemporaryDir grounding_out;
+        auto g = oracle.options(grounding_out.path().toStdString());
+        g.jobs = 4;
+        for (unsigned seed = 0; seed < 60; ++seed) g.seeds.push_back(seed);
+        const json grounding = run_grounding(g);
+        qInfo("%s", results_markdown(grounding).c_str());
+        QCOMPARE(accuracy(grounding), 1.0);
+    }
+
     void noisyModelFailsThePointingTasks() {
         Oracle noisy({400, 300});
         const auto tasks = bundled({"shortcut-save", "tick-agree", "second-tab"});
@@ -286,6 +314,33 @@ class EvalE2eTest : public QObject {
             QCOMPARE(item["success"].get<bool>(),
                      !plan_uses_pointer(noisy.tasks.at(item["task"].get<std::string>())));
         QCOMPARE(results["summary"]["overall"]["successes"].get<int>(), 1);
+    }
+
+    void aJobThatCannotStartLeavesItsShareToTheOthers() {
+        Oracle oracle;
+        QTemporaryDir out;
+        auto o = oracle.options(out.path().toStdString());
+        auto make = o.make_model;
+        o.make_model = [make](int job) -> std::unique_ptr<model::Vlm> {
+            if (job == 1) throw model::ModelError("job 1 has no model");
+            return make(job);
+        };
+        o.seeds = {1, 2};
+        o.jobs = 2;
+        const json results = run_grounding(o);
+        QCOMPARE(accuracy(results), 1.0);
+        QCOMPARE(results["job_errors"], json({"job 1: job 1 has no model"}));
+        for (const auto& item : results["items"]) QCOMPARE(item["job"].get<int>(), 0);
+
+        o.make_model = [](int) -> std::unique_ptr<model::Vlm> {
+            throw model::ModelError("no model at all");
+        };
+        try {
+            run_grounding(o);
+            QFAIL("no error");
+        } catch (const EvalError& e) {
+            QVERIFY(std::string(e.what()).find("no model at all") != std::string::npos);
+        }
     }
 
     void unreachableModelIsRecordedPerItem() {

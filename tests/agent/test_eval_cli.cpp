@@ -1,0 +1,136 @@
+// `deskpilot eval` as a user runs it (label x11: it starts its own private Xvfb displays),
+// against the loopback scripted model; and its answers to bad input.
+#include <QProcess>
+#include <QtTest>
+
+#include <fstream>
+
+#include "agent_fixture.h"
+
+using namespace deskpilot;
+using namespace deskpilot::testing;
+using nlohmann::json;
+
+namespace {
+
+struct Run {
+    int code = -1;
+    QString out, err;
+};
+
+Run run_cli(const QStringList& args) {
+    QProcess p;
+    p.start(QString::fromStdString(deskpilot_executable().string()), args);
+    p.closeWriteChannel();
+    p.waitForFinished(180000);
+    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()),
+            QString::fromUtf8(p.readAllStandardError())};
+}
+
+json read_json(const QString& path) {
+    std::ifstream in(path.toStdString());
+    return json::parse(in);
+}
+
+}  // namespace
+
+class EvalCliTest : public QObject {
+    Q_OBJECT
+  private slots:
+    void groundingWritesResultsTableAndScreenshots() {
+        OpenAiServer server;
+        server.set_default(
+            ScriptedReply::answer("Action: click(start_box='<|box_start|>(640,790)<|box_end|>')"));
+        QTemporaryDir dir;
+        const QString out = dir.filePath("g.json");
+        const Run r =
+            run_cli({"eval", "grounding", "--endpoint", QString::fromStdString(server.base_url()),
+                     "--model", "ui-tars-1.5-7b", "--family", "ui-tars-1.5", "--seeds", "3..4",
+                     "--jobs", "2", "-o", out});
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        const json results = read_json(out);
+        QCOMPARE(results["items"].size(), std::size_t(2));
+        QCOMPARE(results["summary"]["overall"]["targets"].get<int>(), 2 * 9);
+        for (const auto& item : results["items"])
+            QVERIFY(std::filesystem::exists(results["out_dir"].get<std::string>() + "/" +
+                                            item["screenshot"].get<std::string>()));
+        QVERIFY(QFile::exists(dir.filePath("g.md")));
+        QVERIFY2(r.out.contains("| **all** | 18 |"), qPrintable(r.out));
+        QCOMPARE(server.chat_requests().size(), std::size_t(18));
+    }
+
+    void tasksRunTheAgentAndKeepSessions() {
+        OpenAiServer server;
+        server.set_handler([](const RecordedRequest& r) {
+            return ScriptedReply::answer(assistant_turns(r) == 0
+                                             ? "Thought: Save.\nAction: hotkey(key='ctrl s')"
+                                             : "Thought: Done.\nAction: finished(content='saved')");
+        });
+        QTemporaryDir dir;
+        const QString out = dir.filePath("t.json");
+        const Run r =
+            run_cli({"eval", "tasks", "--endpoint", QString::fromStdString(server.base_url()),
+                     "--model", "ui-tars-1.5-7b", "--task", "shortcut-save", "--task", "tick-agree",
+                     "--repeat", "2", "-o", out});
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        const json results = read_json(out);
+        QCOMPARE(results["items"].size(), std::size_t(4));
+        QCOMPARE(results["summary"]["by_task"]["shortcut-save"]["success_rate"].get<double>(), 1.0);
+        QCOMPARE(results["summary"]["by_task"]["tick-agree"]["success_rate"].get<double>(), 0.0);
+        QCOMPARE(results["summary"]["success_rate_per_repeat"], json({0.5, 0.5}));
+        for (const auto& item : results["items"])
+            QVERIFY(std::filesystem::exists(results["out_dir"].get<std::string>() + "/" +
+                                            item["session"].get<std::string>() + "/steps.jsonl"));
+    }
+
+    void badInputGivesOneClearErrorAndStatus_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<int>("code");
+        QTest::addColumn<QString>("message");
+        const QString url = "http://127.0.0.1:1/v1";
+        QTest::newRow("no suite") << QStringList{"eval", "--endpoint", url, "--model", "m"} << 2
+                                  << "suite";
+        QTest::newRow("unknown suite")
+            << QStringList{"eval", "screens", "--endpoint", url, "--model", "m"} << 2 << "screens";
+        QTest::newRow("no model") << QStringList{"eval", "grounding"} << 2
+                                  << "--endpoint URL and --model NAME";
+        QTest::newRow("model dir")
+            << QStringList{"eval", "grounding", "--model-dir", "/nowhere"} << 2 << "--model-dir";
+        QTest::newRow("family") << QStringList{"eval",    "grounding", "--endpoint", url,
+                                               "--model", "m",         "--family",   "gpt"}
+                                << 2 << "unknown --family 'gpt'";
+        QTest::newRow("seeds reversed") << QStringList{"eval",    "grounding", "--endpoint", url,
+                                                       "--model", "m",         "--seeds",    "5..2"}
+                                        << 2 << "--seeds '5..2'";
+        QTest::newRow("seeds text") << QStringList{"eval",    "grounding", "--endpoint", url,
+                                                   "--model", "m",         "--seeds",    "a..b"}
+                                    << 2 << "--seeds 'a..b'";
+        QTest::newRow("jobs zero")
+            << QStringList{"eval", "grounding", "--endpoint", url, "--model", "m", "--jobs", "0"}
+            << 2 << "--jobs";
+        QTest::newRow("unknown task")
+            << QStringList{"eval", "tasks", "--endpoint", url, "--model", "m", "--task", "fly"} << 2
+            << "--task 'fly'";
+        QTest::newRow("missing task file")
+            << QStringList{"eval",    "tasks", "--endpoint", url,
+                           "--model", "m",     "--tasks",    "/nowhere/tasks.json"}
+            << 1 << "'/nowhere/tasks.json': cannot be read";
+        QTest::newRow("unreachable endpoint")
+            << QStringList{"eval", "grounding", "--endpoint", url, "--model", "m", "--seeds", "1"}
+            << 1 << "127.0.0.1:1";
+    }
+    void badInputGivesOneClearErrorAndStatus() {
+        QFETCH(QStringList, args);
+        QFETCH(int, code);
+        QFETCH(QString, message);
+        QTemporaryDir dir;
+        args << "-o" << dir.filePath("r.json");
+        const Run r = run_cli(args);
+        QVERIFY2(r.code == code, qPrintable(QString::number(r.code) + ": " + r.err));
+        QVERIFY2(r.err.contains(message), qPrintable(r.err));
+        QVERIFY(!QFile::exists(dir.filePath("r.json")));
+    }
+};
+
+QTEST_GUILESS_MAIN(EvalCliTest)
+#include "test_eval_cli.moc"
