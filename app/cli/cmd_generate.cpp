@@ -1,10 +1,13 @@
 // deskpilot generate --model-dir DIR (--prompt TEXT | --ids N,N,…) [--max-new-tokens N]
 //   [--temperature T] [--top-p P] [--seed S] [--logits-out FILE.npy] [--threads N]
 //   [--device cpu|cuda]
+// deskpilot generate --model-dir DIR --image PNG --prompt TEXT [--max-pixels N] [...]
 // Runs the native engine (CPU, or the CUDA decoder with --device cuda) on a text prompt: streams
 // the generated text (or ids, when the folder has no tokenizer.json) to stdout, and prefill/decode
 // speed and peak memory to stderr.
 // --logits-out writes the last prompt position's logits as a float32 .npy.
+// With --image, the prompt is one user turn (the image, then the text) in the model's chat
+// layout, run by model::NativeVlm exactly as the agent would.
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -16,7 +19,9 @@
 #include "model/engine/cpu/linear.h"
 #include "model/engine/cuda/text_model.h"
 #include "model/engine/generator.h"
+#include "model/engine/native_vlm.h"
 #include "model/engine/tokenizer.h"
+#include "vision/image_io.h"
 
 namespace deskpilot::cli {
 namespace {
@@ -82,9 +87,59 @@ class GenerateCommand : public Command {
             ->check(CLI::Range(1, 1024));
         app.add_option("--device", device_, "Where the decoder runs: cpu or cuda (GPU 0)")
             ->check(CLI::IsMember({"cpu", "cuda"}));
+        auto* image =
+            app.add_option("--image", image_, "Image for a vision-language prompt (PNG, JPEG)");
+        image->excludes(ids);
+        app.add_option("--max-pixels", max_pixels_, "With --image: pixel cap for the image")
+            ->check(CLI::Range(std::int64_t(65536), std::int64_t(1) << 40));
+    }
+
+    int run_vlm() {
+        if (prompt_.empty()) throw CommandError("--image needs --prompt TEXT", kExitUsage);
+        if (device_ != "cpu")
+            throw CommandError("--device cuda runs text prompts only for now; the vision path is CPU", kExitUsage);
+        if (!logits_out_.empty())
+            throw CommandError("--logits-out is for text prompts (not with --image)", kExitUsage);
+        std::shared_ptr<const vision::Frame> frame;
+        try {
+            frame = std::make_shared<const vision::Frame>(vision::read_image(image_));
+        } catch (const std::exception& e) {
+            throw CommandError(std::string("--image: ") + e.what());
+        }
+        try {
+            model::NativeVlm vlm(
+                {.model_dir = dir_, .max_pixels = max_pixels_, .threads = threads_});
+            planner::Request request;
+            request.messages.push_back(
+                {planner::Role::user,
+                 {planner::ContentPart::of_image(frame), planner::ContentPart::of_text(prompt_)}});
+            model::GenerateOptions opts;
+            opts.temperature = temperature_;
+            opts.top_p = top_p_;
+            opts.max_tokens = max_new_;
+            opts.seed = seed_;
+            model::CancelToken cancel;
+            const model::Response r = vlm.generate(
+                request, opts,
+                [](std::string_view s) {
+                    std::fwrite(s.data(), 1, s.size(), stdout);
+                    std::fflush(stdout);
+                },
+                cancel);
+            std::printf("\n");
+            std::fprintf(stderr,
+                         "%s: %d prompt tokens, first token after %.0f ms; %d tokens in %.0f ms "
+                         "(%s)\n",
+                         vlm.describe().c_str(), r.prompt_tokens, r.time_to_first_token_ms,
+                         r.completion_tokens, r.total_ms, r.finish_reason.c_str());
+        } catch (const model::ModelError& e) {
+            throw CommandError(e.what());
+        }
+        return kExitOk;
     }
 
     int run() override {
+        if (!image_.empty()) return run_vlm();
         if (prompt_.empty() && ids_.empty())
             throw CommandError("give --prompt TEXT or --ids N,N,…", kExitUsage);
         if (top_p_ <= 0.0f) throw CommandError("--top-p must be above 0", kExitUsage);
@@ -173,7 +228,8 @@ class GenerateCommand : public Command {
     }
 
   private:
-    std::string dir_, prompt_, ids_, logits_out_;
+    std::string dir_, prompt_, ids_, logits_out_, image_;
+    std::int64_t max_pixels_ = 0;
     int max_new_ = 32;
     float temperature_ = 0.0f, top_p_ = 1.0f;
     std::uint64_t seed_ = 0;

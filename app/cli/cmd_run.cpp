@@ -1,4 +1,5 @@
-// deskpilot run --task TEXT --endpoint URL --model NAME [...]: the agent on the desktop, printing
+// deskpilot run --task TEXT (--endpoint URL --model NAME | --model-dir DIR) [...]: the agent on
+// the desktop (a model server, or the native engine in-process), printing
 // each step as it goes. Exit status: 0 finished, 4 call_user unanswered, 5 max steps,
 // 6 stopped, 1 error.
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include "cli/agent_setup.h"
 #include "cli/command_registry.h"
 #include "cli/console.h"
+#include "model/engine/native_vlm.h"
 #include "model/remote/remote_vlm.h"
 #include "planner/family.h"
 
@@ -17,9 +19,10 @@ namespace {
 vision::Rect parse_region(const std::string& text) {
     vision::Rect r;
     char tail = 0;
-    if (std::sscanf(text.c_str(), "%d,%d,%d,%d%c", &r.x, &r.y, &r.width, &r.height, &tail) != 4 || r.width <= 0 ||
-        r.height <= 0)
-        throw CommandError("region '" + text + "': expected X,Y,W,H with a positive width and height", kExitUsage);
+    if (std::sscanf(text.c_str(), "%d,%d,%d,%d%c", &r.x, &r.y, &r.width, &r.height, &tail) != 4 ||
+        r.width <= 0 || r.height <= 0)
+        throw CommandError(
+            "region '" + text + "': expected X,Y,W,H with a positive width and height", kExitUsage);
     return r;
 }
 
@@ -32,45 +35,89 @@ std::string host_of(const std::string& url) {
 }
 
 class RunCommand : public Command {
-public:
+  public:
     std::string name() const override { return "run"; }
 
     void configure(CLI::App& app) override {
         app.add_option("--task", task_, "What the agent should do")->required();
-        app.add_option("--endpoint", endpoint_, "OpenAI-compatible base URL, e.g. http://localhost:8000/v1");
+        app.add_option("--endpoint", endpoint_,
+                       "OpenAI-compatible base URL, e.g. http://localhost:8000/v1");
         app.add_option("--model", model_, "Model name the endpoint serves");
         app.add_option("--api-key-env", api_key_env_, "Environment variable holding the API key");
         app.add_option("--header", headers_, "Extra request header 'Name: value' (repeatable)");
-        app.add_option("--model-dir", model_dir_, "Local model folder for the native engine");
-        app.add_option("--family", family_, "Model family: " + planner::family_names());
+        app.add_option("--model-dir", model_dir_,
+                       "Local model folder for the native engine (Qwen3-VL-MoE)");
+        app.add_option("--max-pixels", max_pixels_,
+                       "Native engine: pixel cap per screenshot (speeds up CPU runs)")
+            ->check(CLI::Range(std::int64_t(65536), std::int64_t(1) << 40));
+        app.add_option("--threads", threads_, "Native engine: worker threads (default: all)")
+            ->check(CLI::Range(1, 1024));
+        app.add_option("--family", family_,
+                       "Model family: " + planner::family_names() +
+                           " (default: ui-tars-1.5; qwen3-vl with --model-dir)");
         app.add_option("--display", display_, "X display, e.g. :1 (default: $DISPLAY)");
-        app.add_option("--max-steps", max_steps_, "Stop after this many steps")->check(CLI::Range(1, 10000));
-        app.add_option("--approve", approve_, "Which actions wait for a person: auto, each or risky")
+        app.add_option("--max-steps", max_steps_, "Stop after this many steps")
+            ->check(CLI::Range(1, 10000));
+        app.add_option("--approve", approve_,
+                       "Which actions wait for a person: auto, each or risky")
             ->check(CLI::IsMember({"auto", "each", "risky"}));
-        app.add_option("--history", history_, "Screenshots kept in the model's context")->check(CLI::Range(1, 50));
-        app.add_option("--session", session_, "Session folder to record into (default: a new one under ~/.local/share)");
+        app.add_option("--history", history_, "Screenshots kept in the model's context")
+            ->check(CLI::Range(1, 50));
+        app.add_option("--session", session_,
+                       "Session folder to record into (default: a new one under ~/.local/share)");
         app.add_option("--deny-region", deny_regions_, "Never act inside X,Y,W,H (repeatable)");
-        app.add_option("--risky-region", risky_regions_, "Ask before acting inside X,Y,W,H (repeatable)");
-        app.add_option("--language", language_, "Prompt language: en or zh")->check(CLI::IsMember({"en", "zh"}));
-        app.add_option("--jpeg-quality", jpeg_quality_, "Send screenshots as JPEG of this quality (faster to encode than PNG)")
+        app.add_option("--risky-region", risky_regions_,
+                       "Ask before acting inside X,Y,W,H (repeatable)");
+        app.add_option("--language", language_, "Prompt language: en or zh")
+            ->check(CLI::IsMember({"en", "zh"}));
+        app.add_option("--jpeg-quality", jpeg_quality_,
+                       "Send screenshots as JPEG of this quality (faster to encode than PNG)")
             ->check(CLI::Range(1, 100));
-        app.add_flag("--dry-run", dry_run_, "Let the model plan but send no input (actions are only recorded)");
+        app.add_flag("--dry-run", dry_run_,
+                     "Let the model plan but send no input (actions are only recorded)");
     }
 
     int run() override {
-        if (!model_dir_.empty())
-            throw CommandError("--model-dir: the native engine backend is not built yet; use --endpoint and --model", kExitUsage);
-        if (endpoint_.empty() || model_.empty())
-            throw CommandError("give --endpoint URL and --model NAME (or --model-dir DIR)", kExitUsage);
+        const bool native = !model_dir_.empty();
+        if (native && (!endpoint_.empty() || !model_.empty()))
+            throw CommandError(
+                "--model-dir (the native engine) and --endpoint/--model exclude each other",
+                kExitUsage);
+        if (!native && (endpoint_.empty() || model_.empty()))
+            throw CommandError("give --endpoint URL and --model NAME (or --model-dir DIR)",
+                               kExitUsage);
+        if (family_.empty())
+            family_ = native ? "qwen3-vl" : "ui-tars-1.5";  // the engine runs Qwen3-VL
         if (!planner::find_family(family_))
-            throw CommandError("unknown --family '" + family_ + "' (known: " + planner::family_names() + ")", kExitUsage);
+            throw CommandError(
+                "unknown --family '" + family_ + "' (known: " + planner::family_names() + ")",
+                kExitUsage);
 
-        model::RemoteConfig remote{.endpoint = endpoint_, .model = model_, .api_key_env = api_key_env_};
-        for (const auto& h : headers_) remote.headers.push_back(model::remote::parse_header_option(h));
-        if (jpeg_quality_ > 0) remote.image = {vision::ImageFormat::jpeg, jpeg_quality_};
-        remote.log = [](const std::string& line) { std::fprintf(stderr, "deskpilot: %s\n", line.c_str()); };
-        model::RemoteVlm vlm(remote);
-        vlm.check_model();  // "model X not found; the server offers: ..." before anything happens
+        std::unique_ptr<model::Vlm> vlm;
+        std::string endpoint_host;
+        if (native) {
+            try {
+                vlm = std::make_unique<model::NativeVlm>(model::NativeVlmConfig{
+                    .model_dir = model_dir_, .max_pixels = max_pixels_, .threads = threads_});
+            } catch (const model::ModelError& e) {
+                throw CommandError(e.what());
+            }
+            std::fprintf(stderr, "deskpilot: %s\n", vlm->describe().c_str());
+        } else {
+            model::RemoteConfig remote{
+                .endpoint = endpoint_, .model = model_, .api_key_env = api_key_env_};
+            for (const auto& h : headers_)
+                remote.headers.push_back(model::remote::parse_header_option(h));
+            if (jpeg_quality_ > 0) remote.image = {vision::ImageFormat::jpeg, jpeg_quality_};
+            remote.log = [](const std::string& line) {
+                std::fprintf(stderr, "deskpilot: %s\n", line.c_str());
+            };
+            auto remote_vlm = std::make_unique<model::RemoteVlm>(remote);
+            remote_vlm->check_model();  // "model X not found; the server offers: ..." before
+                                        // anything happens
+            endpoint_host = host_of(remote_vlm->endpoint().display);
+            vlm = std::move(remote_vlm);
+        }
 
         Desktop desktop = open_desktop(display_, dry_run_);
         agent::AgentConfig config;
@@ -82,18 +129,22 @@ public:
         config.policy.mode = *agent::approval_mode_from_string(approve_);
         for (const auto& r : deny_regions_) config.policy.deny_regions.push_back(parse_region(r));
         for (const auto& r : risky_regions_) config.policy.risky_regions.push_back(parse_region(r));
-        config.session_dir = session_.empty() ? agent::default_sessions_root() / agent::session_folder_name(task_)
-                                              : std::filesystem::path(session_);
-        config.manifest.model = model_;
-        config.manifest.endpoint_host = host_of(vlm.endpoint().display);
+        config.session_dir =
+            session_.empty() ? agent::default_sessions_root() / agent::session_folder_name(task_)
+                             : std::filesystem::path(session_);
+        config.manifest.model = native ? vlm->describe() : model_;
+        config.manifest.endpoint_host = endpoint_host;
         config.manifest.monitors = nlohmann::json::array();
         for (const auto& m : desktop.screen->monitors())
-            config.manifest.monitors.push_back({{"name", m.name}, {"rect", {m.rect.x, m.rect.y, m.rect.width, m.rect.height}},
-                                                {"primary", m.primary}});
+            config.manifest.monitors.push_back(
+                {{"name", m.name},
+                 {"rect", {m.rect.x, m.rect.y, m.rect.width, m.rect.height}},
+                 {"primary", m.primary}});
 
         agent::RunControl control;
         ConsoleObserver console;
-        agent::Agent agent(std::move(config), *desktop.screen, vlm, *desktop.actuator, control, console);
+        agent::Agent agent(std::move(config), *desktop.screen, *vlm, *desktop.actuator, control,
+                           console);
         agent::RunResult result;
         {
             StopOnSignal stop_on_signal(control);
@@ -105,9 +156,11 @@ public:
         return agent::exit_code(result.status);
     }
 
-private:
+  private:
     std::string task_, endpoint_, model_, api_key_env_, model_dir_, display_, session_;
-    std::string family_ = "ui-tars-1.5", approve_ = "auto", language_ = "en";
+    std::int64_t max_pixels_ = 0;
+    int threads_ = 0;
+    std::string family_, approve_ = "auto", language_ = "en";
     std::vector<std::string> headers_, deny_regions_, risky_regions_;
     int max_steps_ = 50;
     int history_ = 5;

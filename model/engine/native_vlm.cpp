@@ -125,8 +125,11 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
                                            std::int64_t) {
             if (cancel.cancelled()) throw Cancelled{};
         };
-        if (cancel.cancelled()) throw Cancelled{};
-        std::vector<float> logits = m.model->prefill(ids, images, m.state, false, check);
+        const std::function<void()> poll = [&] {
+            if (cancel.cancelled()) throw Cancelled{};
+        };
+        poll();
+        std::vector<float> logits = m.model->prefill(ids, images, m.state, false, check, poll);
         m.reused = m.model->last_reused();
 
         engine_ns::Sampler sampler(

@@ -26,17 +26,28 @@ struct Run {
 };
 
 QStringList base_args(AgentStack& s, const QString& session) {
-    return {"run", "--task", "Fill in the form", "--endpoint", QString::fromStdString(s.server->base_url()), "--model",
-            "ui-tars-1.5-7b", "--display", QString::fromStdString(s.display->name()), "--session", session};
+    return {"run",
+            "--task",
+            "Fill in the form",
+            "--endpoint",
+            QString::fromStdString(s.server->base_url()),
+            "--model",
+            "ui-tars-1.5-7b",
+            "--display",
+            QString::fromStdString(s.display->name()),
+            "--session",
+            session};
 }
 
-Run run_cli(const QStringList& args, const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment()) {
+Run run_cli(const QStringList& args,
+            const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment()) {
     QProcess p;
     p.setProcessEnvironment(env);
     p.start(QString::fromStdString(deskpilot_executable().string()), args);
     p.closeWriteChannel();  // no one at the terminal
     p.waitForFinished(120000);
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()),
+            QString::fromUtf8(p.readAllStandardError())};
 }
 
 std::string read_tree(const std::filesystem::path& dir) {
@@ -55,7 +66,7 @@ std::string read_tree(const std::filesystem::path& dir) {
 
 class RunCliTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void finishesWithStatusZeroAndKeepsTheKeySecret() {
         AgentStack s;
         s.server->set_api_key(kSecret);
@@ -63,9 +74,11 @@ private slots:
         const QString session = s.sessions.filePath("ok");
         auto env = QProcessEnvironment::systemEnvironment();
         env.insert("DESKPILOT_TEST_KEY", kSecret);
-        const Run r = run_cli(base_args(s, session) << "--api-key-env" << "DESKPILOT_TEST_KEY", env);
+        const Run r = run_cli(base_args(s, session) << "--api-key-env"
+                                                    << "DESKPILOT_TEST_KEY",
+                              env);
         QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
-        QVERIFY(r.out.contains("Ada Lovelace"));   // thoughts and actions printed as they go
+        QVERIFY(r.out.contains("Ada Lovelace"));  // thoughts and actions printed as they go
         QVERIFY(r.out.contains("finished: Form filled and saved"));
         QVERIFY2(form_task_done(*s.sandbox).empty(), form_task_done(*s.sandbox).c_str());
         // The key went to the server and nowhere else.
@@ -81,9 +94,11 @@ private slots:
     void maxStepsIsStatusFive() {
         AgentStack s;
         s.server->set_handler([&](const RecordedRequest& r) { return form_task_reply(s, r); });
-        const Run r = run_cli(base_args(s, s.sessions.filePath("max")) << "--max-steps" << "2");
+        const Run r = run_cli(base_args(s, s.sessions.filePath("max")) << "--max-steps"
+                                                                       << "2");
         QCOMPARE(r.code, 5);
-        QCOMPARE(agent::load_session(s.sessions.filePath("max").toStdString()).steps.size(), std::size_t(2));
+        QCOMPARE(agent::load_session(s.sessions.filePath("max").toStdString()).steps.size(),
+                 std::size_t(2));
     }
 
     void unknownModelIsNamedBeforeAnythingHappens() {
@@ -96,6 +111,34 @@ private slots:
         QVERIFY2(r.err.contains("ui-tars-72b") && r.err.contains("qwen3-vl"), qPrintable(r.err));
         QCOMPARE(s.server->chat_requests().size(), std::size_t(0));
         QVERIFY(s.sandbox->events().size() == 1);  // only "ready": nothing was done
+    }
+
+    void nativeEngineRunsInProcess() {
+        // The tiny random Qwen3-VL-MoE answers nonsense, but the whole path runs: screenshot →
+        // NativeVlm → planner → (dry-run) actuator, with no server involved.
+        AgentStack s;
+        const QString session = s.sessions.filePath("native");
+        const QString tiny = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen3_vl_moe_vision_tiny";
+        const Run r = run_cli({"run", "--task", "Fill in the form", "--model-dir", tiny,
+                               "--display", QString::fromStdString(s.display->name()), "--session",
+                               session, "--dry-run", "--max-steps", "1", "--max-pixels", "65536"});
+        QVERIFY2(r.code != 2, qPrintable(r.out + r.err));
+        QVERIFY2(r.err.contains("native qwen3_vl_moe"), qPrintable(r.err));
+        QCOMPARE(s.server->chat_requests().size(), std::size_t(0));
+        const auto manifest = agent::load_session(session.toStdString()).manifest;
+        QVERIFY2(QString::fromStdString(manifest.model).contains("native qwen3_vl_moe"),
+                 manifest.model.c_str());
+        QVERIFY(manifest.endpoint_host.empty());
+        QVERIFY(s.sandbox->events().size() == 1);  // dry run: nothing was done
+    }
+
+    void missingModelFolderIsAnError() {
+        AgentStack s;
+        const Run r = run_cli({"run", "--task", "x", "--model-dir", "/nonexistent/model",
+                               "--display", QString::fromStdString(s.display->name()), "--session",
+                               s.sessions.filePath("none")});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("/nonexistent/model: no such model folder"), qPrintable(r.err));
     }
 
     void badArgumentsAreUsageErrors_data() {
@@ -137,8 +180,11 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(!s.server->chat_requests().empty(), 20000);
         ::kill(static_cast<pid_t>(p.processId()), SIGINT);
         QVERIFY(p.waitForFinished(5000));
-        QVERIFY2(p.exitCode() == 6, qPrintable(QString::number(p.exitCode()) + p.readAllStandardOutput() + p.readAllStandardError()));
-        QCOMPARE(agent::load_session(session.toStdString()).manifest.status, std::string("stopped"));
+        QVERIFY2(p.exitCode() == 6,
+                 qPrintable(QString::number(p.exitCode()) + p.readAllStandardOutput() +
+                            p.readAllStandardError()));
+        QCOMPARE(agent::load_session(session.toStdString()).manifest.status,
+                 std::string("stopped"));
     }
 };
 

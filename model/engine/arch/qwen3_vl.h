@@ -47,7 +47,11 @@ class Qwen3VlModel {
     // cache is rolled back to the longest such prefix. At least the last token is recomputed.
     std::vector<float> prefill(std::span<const std::int32_t> ids,
                                std::span<const PixelValues> images, VlmState& state,
-                               bool all_logits = false, const Trace& trace = {});
+                               bool all_logits = false, const Trace& trace = {},
+                               const std::function<void()>& poll = {});
+    // `poll` is called between vision attention blocks (see Qwen3VisionModel::encode); the
+    // decoder reports per layer through `trace`. Throwing from either abandons the pass and
+    // leaves `state` at the reused prefix.
     // One generated token appended to the state; its logits.
     std::vector<float> decode(std::int32_t id, VlmState& state);
 

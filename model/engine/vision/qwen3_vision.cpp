@@ -230,7 +230,8 @@ void Qwen3VisionModel::add_positions(int gh, int gw, float* x) const {
 }
 
 void Qwen3VisionModel::block(const Block& b, float* x, std::int64_t S,
-                             const std::vector<float>& cos, const std::vector<float>& sin) const {
+                             const std::vector<float>& cos, const std::vector<float>& sin,
+                             const std::function<void()>& poll) const {
     const std::int64_t hid = vc_.hidden_size, heads = vc_.num_heads, hd = hid / heads,
                        half = hd / 2, I = vc_.intermediate_size;
     std::vector<float> n(std::size_t(S * hid)), qkv(std::size_t(S * 3 * hid));
@@ -271,6 +272,7 @@ void Qwen3VisionModel::block(const Block& b, float* x, std::int64_t S,
                 }
             });
             cpu::linear(scores.data(), rows, vw, out.data(), pool_);
+            if (poll) poll();
             for (std::int64_t r = 0; r < rows; ++r)
                 std::memcpy(&attn[std::size_t((q0 + r) * hid + h * hd)], &out[std::size_t(r * hd)],
                             std::size_t(hd) * sizeof(float));
@@ -305,7 +307,8 @@ std::vector<float> Qwen3VisionModel::merge(const Merger& m, const float* x, std:
     return out;
 }
 
-VisionFeatures Qwen3VisionModel::encode(const PixelValues& px, const Trace& trace) const {
+VisionFeatures Qwen3VisionModel::encode(const PixelValues& px, const Trace& trace,
+                                        const std::function<void()>& poll) const {
     const int m = vc_.spatial_merge_size;
     const std::int64_t hid = vc_.hidden_size, cols = std::int64_t(3) * vc_.temporal_patch_size *
                                                      vc_.patch_size * vc_.patch_size;
@@ -348,7 +351,7 @@ VisionFeatures Qwen3VisionModel::encode(const PixelValues& px, const Trace& trac
     out.tokens = S / (m * m);
     out.width = vc_.out_hidden_size;
     for (int n = 0; n < vc_.depth; ++n) {
-        block(blocks_[std::size_t(n)], x.data(), S, cos, sin);
+        block(blocks_[std::size_t(n)], x.data(), S, cos, sin, poll);
         if (trace) trace("block", n, x.data(), S, hid);
         const auto& ds = vc_.deepstack_visual_indexes;
         const auto it = std::find(ds.begin(), ds.end(), n);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,7 +41,10 @@ class Qwen3VisionModel {
     // One image (grid t·h·w patches). Trace names: "patch_embed", "pos_embed" (layer -1),
     // "block" (layer = block index), "deepstack" (layer = DeepStack index), "merged".
     // Throws std::invalid_argument when the pixel values do not fit the config.
-    VisionFeatures encode(const PixelValues& pixels, const Trace& trace = {}) const;
+    // `poll` is called often (after every block of attention rows, about every few ms on real
+    // screenshots) so a caller can abandon the pass by throwing from it.
+    VisionFeatures encode(const PixelValues& pixels, const Trace& trace = {},
+                          const std::function<void()>& poll = {}) const;
 
     struct Block;
     struct Merger;
@@ -49,7 +53,7 @@ class Qwen3VisionModel {
     void patch_embed(const PixelValues& px, float* out) const;
     void add_positions(int gh, int gw, float* x) const;
     void block(const Block& b, float* x, std::int64_t S, const std::vector<float>& cos,
-               const std::vector<float>& sin) const;
+               const std::vector<float>& sin, const std::function<void()>& poll) const;
     std::vector<float> merge(const Merger& m, const float* x, std::int64_t S) const;
 
     VisionConfig vc_;

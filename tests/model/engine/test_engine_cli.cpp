@@ -10,8 +10,10 @@
 #include <cmath>
 #include <fstream>
 
+#include "model/engine/native_vlm.h"
 #include "model/engine/safetensors.h"
 #include "test_data.h"
+#include "vision/image_io.h"
 
 namespace {
 
@@ -119,6 +121,50 @@ class EngineCliTest : public QObject {
         QCOMPARE(s1.code, 0);
         QCOMPARE(s1.out, s2.out);
         QCOMPARE(s1.out.trimmed().split(',').size(), 5);
+    }
+
+    void generateWithImage() {
+        // The CLI prints what model::NativeVlm answers for one user turn (image, then text).
+        const QString dir = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen3_vl_moe_vision_tiny";
+        const Result r = run({"generate", "--model-dir", dir, "--image", dir + "/image.png",
+                              "--prompt", "click Apply", "--max-new-tokens", "6"},
+                             {});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.err.contains("prompt tokens") && r.err.contains("qwen3_vl_moe"),
+                 qPrintable(r.err));
+        namespace dp = deskpilot;
+        dp::model::NativeVlm vlm({.model_dir = dir.toStdString()});
+        dp::planner::Request req;
+        req.messages.push_back(
+            {dp::planner::Role::user,
+             {dp::planner::ContentPart::of_image(std::make_shared<const dp::vision::Frame>(
+                  dp::vision::read_image((dir + "/image.png").toStdString()))),
+              dp::planner::ContentPart::of_text("click Apply")}});
+        dp::model::GenerateOptions o;
+        o.temperature = 0;
+        o.top_p = 1;
+        o.max_tokens = 6;
+        dp::model::CancelToken cancel;
+        const auto want = vlm.generate(req, o, {}, cancel);
+        QCOMPARE(r.out, QByteArray::fromStdString(want.text + "\n"));
+    }
+
+    void generateWithImageBadInputs() {
+        const QString dir = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen3_vl_moe_vision_tiny";
+        Result r = run(
+            {"generate", "--model-dir", dir, "--image", dir_.filePath("none.png"), "--prompt", "x"},
+            {});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("--image") && r.err.contains("none.png"), qPrintable(r.err));
+        r = run({"generate", "--model-dir", dir, "--image", dir + "/image.png"}, {});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("--prompt"), qPrintable(r.err));
+        const QString text_only = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen3_vl_moe_tiny";
+        r = run(
+            {"generate", "--model-dir", text_only, "--image", dir + "/image.png", "--prompt", "x"},
+            {});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("tokenizer.json is missing"), qPrintable(r.err));
     }
 
     void generateBadInputs() {

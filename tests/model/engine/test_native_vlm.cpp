@@ -146,6 +146,46 @@ class TestNativeVlm : public QObject {
         QVERIFY(r.finish_reason != "cancelled");
     }
 
+    void cancellation_during_prefill() {
+        // A 1920x1080 screenshot: 8160 patches through the vision tower and 2040 image tokens
+        // through the decoder — long enough to cancel in the middle of the prompt.
+        model::NativeVlm vlm(tiny());
+        auto frame = std::make_shared<const vision::Frame>(vision::read_image(
+            fs::path(DESKPILOT_TEST_DATA_DIR) / "engine/preprocess/screen_1920x1080.png"));
+        planner::Request req;
+        req.messages.push_back({planner::Role::user,
+                                {planner::ContentPart::of_image(frame),
+                                 planner::ContentPart::of_text("click Apply")}});
+        model::CancelToken cancel;
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto full = vlm.generate(req, greedy(1), {}, cancel);
+        const double full_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
+        if (full_ms < 60) QSKIP("prefill too fast here to cancel in the middle");
+
+        model::NativeVlm fresh(tiny());
+        std::chrono::steady_clock::time_point cancelled_at{};
+        std::thread canceller([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(int(full_ms / 3)));
+            cancelled_at = std::chrono::steady_clock::now();
+            cancel.cancel();
+        });
+        const auto r = fresh.generate(req, greedy(1), {}, cancel);
+        const auto returned = std::chrono::steady_clock::now();
+        canceller.join();
+        QCOMPARE(r.finish_reason, std::string("cancelled"));
+        QCOMPARE(r.completion_tokens, 0);
+        const double ms =
+            std::chrono::duration<double, std::milli>(returned - cancelled_at).count();
+        QVERIFY2(ms < 100, qPrintable(QString("returned %1 ms after cancel").arg(ms)));
+        // The state is still sound: the same request now gives the uncancelled answer.
+        cancel.reset();
+        const auto again = fresh.generate(req, greedy(1), {}, cancel);
+        QCOMPARE(again.text, full.text);
+        QCOMPARE(again.prompt_tokens, full.prompt_tokens);
+    }
+
     void bad_model_folders_are_clear_errors() {
         QVERIFY(load_error("/nonexistent/model").contains("no such model folder"));
         QTemporaryDir tmp;

@@ -1,0 +1,191 @@
+// The CPU Qwen3-VL vision path on a 1920x1080 screenshot: preprocessing, then a synthetic vision
+// tower at Qwen3-VL-30B-A3B's real widths (hidden 1152, 16 heads, MLP 4304, patch 16, 48x48
+// position table, output 2048, DeepStack after block 0) with random bf16 weights, written once.
+//   bench_engine_vision_cpu [--dir DIR] [--blocks N] [--max-pixels N] [--threads N]
+// Prints times per stage; the in-run baseline is the patch embedding with the full Conv3d
+// kernel (two frames) against the pre-summed one the engine uses for still images (ratio).
+// The full tower has 27 blocks: multiply the per-block time. No llama.cpp comparison yet.
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "model/engine/cpu/linear.h"
+#include "model/engine/dtype.h"
+#include "model/engine/vision/qwen3_vision.h"
+#include "vision/image_io.h"
+
+using namespace deskpilot;
+using namespace deskpilot::model::engine;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kHid = 1152, kHeads = 16, kMlp = 4304, kOut = 2048, kSide = 48;
+
+double seconds(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+}
+
+void write_tower(const fs::path& file, int blocks) {
+    struct Spec {
+        std::string name;
+        std::vector<std::int64_t> shape;
+        bool norm = false;
+    };
+    std::vector<Spec> s = {{"model.visual.patch_embed.proj.weight", {kHid, 3, 2, 16, 16}},
+                           {"model.visual.patch_embed.proj.bias", {kHid}},
+                           {"model.visual.pos_embed.weight", {kSide * kSide, kHid}}};
+    for (int b = 0; b < blocks; ++b) {
+        const std::string p = "model.visual.blocks." + std::to_string(b) + ".";
+        for (const char* n : {"norm1", "norm2"}) {
+            s.push_back({p + n + ".weight", {kHid}, true});
+            s.push_back({p + n + ".bias", {kHid}});
+        }
+        s.push_back({p + "attn.qkv.weight", {3 * kHid, kHid}});
+        s.push_back({p + "attn.qkv.bias", {3 * kHid}});
+        s.push_back({p + "attn.proj.weight", {kHid, kHid}});
+        s.push_back({p + "attn.proj.bias", {kHid}});
+        s.push_back({p + "mlp.linear_fc1.weight", {kMlp, kHid}});
+        s.push_back({p + "mlp.linear_fc1.bias", {kMlp}});
+        s.push_back({p + "mlp.linear_fc2.weight", {kHid, kMlp}});
+        s.push_back({p + "mlp.linear_fc2.bias", {kHid}});
+    }
+    for (const std::string m : {"model.visual.merger", "model.visual.deepstack_merger_list.0"}) {
+        const std::int64_t nd = m.find("deepstack") != std::string::npos ? 4 * kHid : kHid;
+        s.push_back({m + ".norm.weight", {nd}, true});
+        s.push_back({m + ".norm.bias", {nd}});
+        s.push_back({m + ".linear_fc1.weight", {4 * kHid, 4 * kHid}});
+        s.push_back({m + ".linear_fc1.bias", {4 * kHid}});
+        s.push_back({m + ".linear_fc2.weight", {kOut, 4 * kHid}});
+        s.push_back({m + ".linear_fc2.bias", {kOut}});
+    }
+    std::string header = "{";
+    std::uint64_t off = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        std::uint64_t n = 2;
+        std::string shape;
+        for (auto d : s[i].shape) {
+            n *= std::uint64_t(d);
+            shape += (shape.empty() ? "" : ",") + std::to_string(d);
+        }
+        header += (i ? "," : "") + std::string("\"") + s[i].name +
+                  "\":{\"dtype\":\"BF16\",\"shape\":[" + shape + "],\"data_offsets\":[" +
+                  std::to_string(off) + "," + std::to_string(off + n) + "]}";
+        off += n;
+    }
+    header += "}";
+    while ((8 + header.size()) % 8) header += ' ';
+    std::ofstream out(file, std::ios::binary);
+    const std::uint64_t len = header.size();
+    out.write(reinterpret_cast<const char*>(&len), 8);
+    out.write(header.data(), std::streamsize(header.size()));
+    std::uint64_t state = 88172645463325252ull;
+    std::vector<std::uint16_t> buf(1 << 20);
+    for (const auto& sp : s) {
+        std::uint64_t n = 1;
+        for (auto d : sp.shape) n *= std::uint64_t(d);
+        while (n) {
+            const std::size_t c = std::size_t(std::min<std::uint64_t>(n, buf.size()));
+            for (std::size_t i = 0; i < c; ++i) {
+                state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+                const float u = float(state >> 40) / float(1 << 24) * 2.0f - 1.0f;
+                buf[i] = f32_to_bf16(sp.norm ? 1.0f + 0.1f * u : 0.03f * u);
+            }
+            out.write(reinterpret_cast<const char*>(buf.data()), std::streamsize(c * 2));
+            n -= c;
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    fs::path dir = fs::temp_directory_path() / "deskpilot-bench-vision";
+    int blocks = 2, threads = 0;
+    std::int64_t max_pixels = 1003520;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string a = argv[i];
+        if (a == "--dir")
+            dir = argv[i + 1];
+        else if (a == "--blocks")
+            blocks = std::atoi(argv[i + 1]);
+        else if (a == "--max-pixels")
+            max_pixels = std::atoll(argv[i + 1]);
+        else if (a == "--threads")
+            threads = std::atoi(argv[i + 1]);
+        else {
+            std::fprintf(stderr, "unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    const fs::path file = dir / ("tower" + std::to_string(blocks) + ".safetensors");
+    if (!fs::exists(file)) {
+        fs::create_directories(dir);
+        write_tower(file, blocks);
+    }
+    const vision::Frame frame = vision::read_image(
+        fs::path(DESKPILOT_SOURCE_DIR) / "tests/data/engine/preprocess/screen_1920x1080.png");
+    auto t0 = Clock::now();
+    const PixelValues px = preprocess_image(frame, kQwen3VlPreprocess, max_pixels);
+    auto t1 = Clock::now();
+    std::printf("preprocess 1920x1080 -> %dx%d (%lld patches, %lld tokens): %.1f ms\n",
+                px.resized.width, px.resized.height, static_cast<long long>(px.rows),
+                static_cast<long long>(px.merged_tokens()), 1e3 * seconds(t0, t1));
+
+    ModelConfig mc;
+    mc.architecture = Architecture::qwen3_vl_moe;
+    VisionConfig vc;
+    vc.depth = blocks;
+    vc.hidden_size = kHid;
+    vc.num_heads = kHeads;
+    vc.intermediate_size = kMlp;
+    vc.patch_size = 16;
+    vc.temporal_patch_size = 2;
+    vc.spatial_merge_size = 2;
+    vc.out_hidden_size = kOut;
+    vc.num_position_embeddings = kSide * kSide;
+    vc.deepstack_visual_indexes = {0};
+    mc.vision = vc;
+    cpu::ThreadPool pool(threads);
+    const Qwen3VisionModel tower(mc, std::make_shared<const Checkpoint>(file), pool);
+
+    struct Enough {};
+    auto run = [&](const PixelValues& p, bool report) {
+        Clock::time_point last = Clock::now(), start = last;
+        double patch = 0, block_total = 0;
+        try {
+            tower.encode(p, [&](const std::string& name, int layer, const float*, std::int64_t,
+                                std::int64_t) {
+                const auto now = Clock::now();
+                if (name == "patch_embed") {
+                    patch = seconds(last, now);
+                    if (!report) throw Enough{};  // the baseline needs only the patch embedding
+                }
+                if (name == "block") {
+                    block_total += seconds(last, now);
+                    if (report) std::printf("  block %d: %.2f s\n", layer, seconds(last, now));
+                }
+                if (name != "pos_embed") last = now;
+            });
+        } catch (const Enough&) {
+        }
+        const double total = seconds(start, Clock::now());
+        if (report)
+            std::printf(
+                "vision tower, %d blocks: %.2f s (patch embed %.1f ms); 27 blocks ≈ %.1f s\n",
+                blocks, total, 1e3 * patch, total - block_total + block_total / blocks * 27);
+        return patch;
+    };
+    const double summed = run(px, true);
+    PixelValues moving = px;  // a second frame that differs: the full two-frame kernel
+    moving.data[std::size_t(16 * 16)] += 1.0f;
+    const double full = run(moving, false);
+    std::printf("patch embed: pre-summed %.1f ms vs full Conv3d kernel %.1f ms (%.2fx faster)\n",
+                1e3 * summed, 1e3 * full, full / summed);
+    std::printf("%d threads, %s\n", pool.size(), cpu::isa_name(cpu::best_isa()));
+    return 0;
+}
