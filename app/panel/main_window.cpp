@@ -441,23 +441,26 @@ void MainWindow::start_run() {
         show_error(tr("Cannot start: %1").arg(QString::fromUtf8(e.what())));
         return;
     }
-    if (!hotkey_key_.isEmpty()) {
-        try {
-            agent::RunControl* control = control_.get();
-            hotkey_ = std::make_unique<GlobalHotkey>(
-                s.display.toStdString(), hotkey_key_.toStdString(), GlobalHotkey::ctrl_alt(),
-                [control] { control->stop(); });
-        } catch (const std::exception& e) {
-            log_->appendPlainText(
-                tr("warning: no emergency hotkey: %1").arg(QString::fromUtf8(e.what())));
-        }
-    }
+    start_hotkey(s.display);
     timeline_model_->clear();
     last_error_.clear();
     current_step_ = 0;
     max_steps_ = s.max_steps;
     set_state(RunState::running);
     worker_ = std::thread([agent = agent_.get()] { agent->run(); });
+}
+
+void MainWindow::start_hotkey(const QString& display) {
+    if (hotkey_key_.isEmpty()) return;
+    try {
+        agent::RunControl* control = control_.get();
+        hotkey_ = std::make_unique<GlobalHotkey>(display.toStdString(), hotkey_key_.toStdString(),
+                                                 GlobalHotkey::ctrl_alt(),
+                                                 [control] { control->stop(); });
+    } catch (const std::exception& e) {
+        log_->appendPlainText(
+            tr("warning: no emergency hotkey: %1").arg(QString::fromUtf8(e.what())));
+    }
 }
 
 void MainWindow::pause() {
@@ -539,6 +542,7 @@ void MainWindow::replay_session(const QString& dir) {
     options.verify = agent::verify_mode_from_string(replay_verify_->currentText().toStdString())
                          .value_or(agent::VerifyMode::loose);
     control_ = std::make_unique<agent::RunControl>();
+    start_hotkey(s.display);
     timeline_model_->clear();
     max_steps_ = 0;
     set_state(RunState::running);

@@ -71,6 +71,8 @@ class MainWindow : public QMainWindow {
     ScreenshotView* view() const { return view_; }
     ApprovalPanel* approval() const { return approval_; }
     QPushButton* button(const QString& name) const;
+    QDoubleSpinBox* replay_speed() const { return replay_speed_; }
+    QTableView* sessions_view() const { return sessions_view_; }
     QString last_error() const { return last_error_; }
     QString session_dir() const { return session_dir_; }
     bool hotkey_active() const { return hotkey_ != nullptr; }
@@ -96,6 +98,7 @@ class MainWindow : public QMainWindow {
 
   private:
     void set_state(RunState state);
+    void start_hotkey(const QString& display);
     void connect_bridge();
     void finish_worker();
     void show_error(const QString& message);
