@@ -4,6 +4,7 @@
 
 #include "agent/session.h"
 #include "cli/command_registry.h"
+#include "panel/global_hotkey.h"
 #include "panel/main_window.h"
 
 namespace deskpilot::cli {
@@ -22,6 +23,13 @@ class PanelCommand : public Command {
             ->capture_default_str();
     }
     int run() override {
+        if (!hotkey_.empty()) {
+            try {
+                panel::GlobalHotkey::parse(hotkey_);
+            } catch (const std::invalid_argument& e) {
+                throw CommandError(e.what(), kExitUsage);
+            }
+        }
         int argc = 1;
         static char arg0[] = "deskpilot";
         char* argv[] = {arg0, nullptr};
@@ -51,7 +59,7 @@ class PanelCommand : public Command {
     }
 
   private:
-    std::string sessions_, settings_, hotkey_ = "Escape";
+    std::string sessions_, settings_, hotkey_ = "ctrl+alt+Escape";
 };
 
 DESKPILOT_REGISTER_COMMAND(PanelCommand);

@@ -451,11 +451,10 @@ void MainWindow::start_run() {
 }
 
 void MainWindow::start_hotkey(const QString& display) {
-    if (hotkey_key_.isEmpty()) return;
+    if (hotkey_spec_.isEmpty()) return;
     try {
         agent::RunControl* control = control_.get();
-        hotkey_ = std::make_unique<GlobalHotkey>(display.toStdString(), hotkey_key_.toStdString(),
-                                                 GlobalHotkey::ctrl_alt(),
+        hotkey_ = std::make_unique<GlobalHotkey>(display.toStdString(), hotkey_spec_.toStdString(),
                                                  [control] { control->stop(); });
     } catch (const std::exception& e) {
         log_->appendPlainText(

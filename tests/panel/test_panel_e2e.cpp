@@ -16,6 +16,7 @@
 #include "form_task.h"
 
 #include "panel/approval_panel.h"
+#include "panel/global_hotkey.h"
 #include "panel/screenshot_view.h"
 #include "panel/session_list_model.h"
 #include "panel/timeline_model.h"
@@ -152,6 +153,24 @@ class PanelE2ETest : public QObject {
         QCOMPARE(approval_of(2), QString("edited"));
         QCOMPARE(approval_of(3), QString("rejected"));
     }
+    void hotkeyErrorsNameTheProblem() {
+        auto display = start_display(320, 200);
+        auto error_of = [](const std::string& d, const std::string& spec) -> QString {
+            try {
+                panel::GlobalHotkey h(d, spec, [] {});
+            } catch (const std::exception& e) {
+                return QString::fromUtf8(e.what());
+            }
+            return {};
+        };
+        QVERIFY2(error_of(":4711", "ctrl+alt+Escape").contains(":4711"),
+                 qPrintable(error_of(":4711", "ctrl+alt+Escape")));
+        // A key another client holds already cannot be grabbed a second time.
+        panel::GlobalHotkey first(display->name(), "ctrl+alt+Escape", [] {});
+        const QString taken = error_of(display->name(), "ctrl+alt+Escape");
+        QVERIFY2(taken.contains("already grabbed"), qPrintable(taken));
+    }
+
     // Session browser: the bundled form-task session is listed, opens in the timeline, replays
     // on a fresh sandbox from the panel (reaching the same state), and exports its report.
     void replayASessionFromTheBrowser() {

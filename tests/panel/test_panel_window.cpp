@@ -5,6 +5,7 @@
 #include <QComboBox>
 #include <QDialog>
 #include <QLineEdit>
+#include <QProcess>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
@@ -357,6 +358,51 @@ class PanelWindowTest : public QObject {
         QVERIFY2(h.window->last_error().startsWith("Cannot start: ") &&
                      h.window->last_error().contains("ftp:/nowhere"),
                  qPrintable(h.window->last_error()));
+    }
+
+    void zoomKeepsTheMappingExact() {
+        panel::ScreenshotView view;
+        view.resize(640, 400);
+        QImage image(1280, 800, QImage::Format_RGB32);
+        image.fill(Qt::gray);
+        view.set_image(image, QPoint(100, 50));  // a monitor whose top-left is at (100, 50)
+        for (double zoom : {1.0, 2.0, 3.5}) {
+            view.set_zoom(zoom);
+            for (vision::Point p :
+                 {vision::Point{100, 50}, vision::Point{740, 450}, vision::Point{1379, 849}}) {
+                const QPointF w = view.to_widget(p);
+                QCOMPARE(view.to_screen(w), p);
+            }
+        }
+        view.set_zoom(1.0);
+        QCOMPARE(view.to_widget({100, 50}).toPoint(), QPoint(0, 0));  // fits 640x400 exactly
+        QTest::keyClick(&view, Qt::Key_Plus);
+        QVERIFY(view.zoom() > 1.0);
+        QTest::keyClick(&view, Qt::Key_0);
+        QCOMPARE(view.zoom(), 1.0);
+    }
+
+    void panelCommandNamesBadInput() {
+        auto run = [](const QStringList& args, bool with_platform) {
+            QProcess p;
+            QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+            env.remove("DISPLAY");
+            env.remove("WAYLAND_DISPLAY");
+            if (!with_platform) env.remove("QT_QPA_PLATFORM");
+            p.setProcessEnvironment(env);
+            p.start(DESKPILOT_BIN_DIR "/deskpilot", QStringList{"panel"} + args);
+            p.waitForFinished(20000);
+            return std::pair{p.exitCode(), QString::fromUtf8(p.readAllStandardError())};
+        };
+        auto [code, err] = run({}, false);
+        QCOMPARE(code, 1);
+        QVERIFY2(err.contains("DISPLAY"), qPrintable(err));
+        std::tie(code, err) = run({"--hotkey", "ctrl+hyper+Escape"}, true);
+        QCOMPARE(code, 2);
+        QVERIFY2(err.contains("unknown modifier 'hyper'"), qPrintable(err));
+        std::tie(code, err) = run({"--sessions", "/proc/deskpilot-no/sessions"}, true);
+        QCOMPARE(code, 1);
+        QVERIFY2(err.contains("/proc/deskpilot-no/sessions"), qPrintable(err));
     }
 
     void everyControlHasAnAccessibleName() {
