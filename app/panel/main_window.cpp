@@ -99,6 +99,7 @@ void MainWindow::build_ui() {
     form_ = new StartForm;
     view_ = new ScreenshotView;
     thought_ = new QPlainTextEdit;
+    thought_->setObjectName(QStringLiteral("Thought"));
     thought_->setReadOnly(true);
     thought_->setAccessibleName(tr("Model thought"));
     thought_->setPlaceholderText(tr("The model's answer streams here."));
@@ -245,8 +246,10 @@ void MainWindow::build_ui() {
     status_state_ = new QLabel;
     status_state_->setAccessibleName(tr("Run state"));
     status_step_ = new QLabel;
+    status_step_->setObjectName(QStringLiteral("StatusStep"));
     status_step_->setAccessibleName(tr("Step"));
     status_model_ = new QLabel;
+    status_model_->setObjectName(QStringLiteral("StatusModel"));
     status_model_->setAccessibleName(tr("Model latency"));
     status_capture_ = new QLabel;
     status_capture_->setAccessibleName(tr("Capture time"));

@@ -4,7 +4,9 @@
 // picture and the hands are a click recorder (see panel_fixture.h).
 #include <QComboBox>
 #include <QDialog>
+#include <QLabel>
 #include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QProcess>
 #include <QPushButton>
 #include <QSettings>
@@ -150,8 +152,12 @@ class PanelWindowTest : public QObject {
         Harness h("each");
         h.server.set_handler([](const RecordedRequest& r) {
             switch (assistant_turns(r)) {
-                case 0:
-                    return ScriptedReply::answer(click_answer(r, {200, 150}, "first"));
+                case 0: {
+                    // Streamed in two pieces with a pause between: the panel shows the first alone.
+                    const std::string text = click_answer(r, {200, 150}, "first");
+                    return ScriptedReply::drip({"Thought: fir", text.substr(12)},
+                                               std::chrono::milliseconds(700));
+                }
                 case 1:
                     return ScriptedReply::answer(click_answer(r, {300, 150}, "second"));
                 case 2:
@@ -164,8 +170,14 @@ class PanelWindowTest : public QObject {
         });
         h.window->start_run();
 
+        // The thought streams in as it arrives.
+        auto* thought = h.window->findChild<QPlainTextEdit*>("Thought");
+        QTRY_COMPARE(thought->toPlainText(), QString("Thought: fir"));
+        QCOMPARE(h.window->state(), RunState::running);
+
         // 1: approve as is.
         QTRY_COMPARE(h.window->state(), RunState::awaiting_approval);
+        QVERIFY(thought->toPlainText().startsWith("Thought: first\nAction: click("));
         QCOMPARE(h.enabled(), QString("....SA."));
         QCOMPARE(h.window->view()->action()->point, (vision::Point{200, 150}));
         QTest::mouseClick(h.window->approval()->approve_button(), Qt::LeftButton);
@@ -217,6 +229,8 @@ class PanelWindowTest : public QObject {
         QTRY_COMPARE(ended.count(), 1);
         QCOMPARE(ended.first().at(0).toString(), QString("finished"));
         QVERIFY(server_saw_user_text(h.server, "The blue one."));
+        QCOMPARE(h.window->findChild<QLabel*>("StatusStep")->text(), QString("step 5/30"));
+        QVERIFY(h.window->findChild<QLabel*>("StatusModel")->text().startsWith("model "));
 
         // The timeline holds the five steps with their approval decisions.
         auto* t = h.window->timeline();
