@@ -111,6 +111,7 @@ void MainWindow::build_ui() {
 
     timeline_model_ = new TimelineModel(this);
     timeline_view_ = new QTableView;
+    timeline_view_->setObjectName(QStringLiteral("Timeline"));
     timeline_view_->setModel(timeline_model_);
     timeline_view_->setAccessibleName(tr("Timeline"));
     timeline_view_->setSelectionBehavior(QAbstractItemView::SelectRows);

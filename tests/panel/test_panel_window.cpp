@@ -12,6 +12,7 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QTableView>
 #include <QtTest>
 
 #include "panel/approval_panel.h"
@@ -258,6 +259,11 @@ class PanelWindowTest : public QObject {
         h.window->open_session(dir);
         QCOMPARE(t->rowCount(), 5);
         QVERIFY(!t->screenshot(0).isNull());
+        // Selecting a row shows that step's screenshot, action and answer.
+        h.window->findChild<QTableView*>("Timeline")->selectRow(1);
+        QCOMPARE(h.window->view()->image(), t->screenshot(1));
+        QCOMPARE(h.window->view()->action()->point, std::optional(edited));
+        QVERIFY(h.window->findChild<QPlainTextEdit*>("Thought")->toPlainText().contains("second"));
         const QString report = h.tmp.filePath("report.html");
         h.window->export_report(dir, report);
         QFile file(report);
