@@ -144,14 +144,15 @@ void MainWindow::build_ui() {
         return i.isValid() ? sessions_model_->data(i, SessionListModel::PathRole).toString()
                            : QString();
     };
-    auto* open = control_button(tr("&Open"), tr("Open session"), QKeySequence(Qt::CTRL | Qt::Key_O),
+    auto* open = control_button(tr("Open"), tr("Open session"), QKeySequence(Qt::CTRL | Qt::Key_O),
                                 tr("Show the session in the timeline"));
     auto* replay =
-        control_button(tr("Re&play"), tr("Replay session"), QKeySequence(Qt::CTRL | Qt::Key_P),
+        control_button(tr("Replay"), tr("Replay session"), QKeySequence(Qt::CTRL | Qt::Key_P),
                        tr("Replay the session on the display"));
-    auto* report = control_button(tr("E&xport report"), tr("Export report"),
-                                  QKeySequence(Qt::CTRL | Qt::Key_X), tr("Write the HTML report"));
-    auto* refresh = control_button(tr("Re&fresh"), tr("Refresh sessions"), QKeySequence(Qt::Key_F5),
+    auto* report =
+        control_button(tr("Export report"), tr("Export report"),
+                       QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R), tr("Write the HTML report"));
+    auto* refresh = control_button(tr("Refresh"), tr("Refresh sessions"), QKeySequence(Qt::Key_F5),
                                    tr("List the sessions again"));
     replay_speed_ = new QDoubleSpinBox;
     replay_speed_->setAccessibleName(tr("Replay speed"));
@@ -187,15 +188,15 @@ void MainWindow::build_ui() {
         sb->addWidget(w);
     sl->addLayout(sb);
 
-    run_ = control_button(tr("&Run"), tr("Run"), QKeySequence(Qt::CTRL | Qt::Key_R),
+    run_ = control_button(tr("Run"), tr("Run"), QKeySequence(Qt::CTRL | Qt::Key_R),
                           tr("Start a run with these settings"));
-    pause_ = control_button(tr("Pa&use"), tr("Pause"), QKeySequence(Qt::Key_F6),
+    pause_ = control_button(tr("Pause"), tr("Pause"), QKeySequence(Qt::Key_F6),
                             tr("Pause after the current step"));
-    resume_ = control_button(tr("Res&ume"), tr("Resume"), QKeySequence(Qt::Key_F7),
+    resume_ = control_button(tr("Resume"), tr("Resume"), QKeySequence(Qt::Key_F7),
                              tr("Continue the run"));
-    step_ = control_button(tr("S&tep"), tr("Step"), QKeySequence(Qt::Key_F8),
+    step_ = control_button(tr("Step"), tr("Step"), QKeySequence(Qt::Key_F8),
                            tr("Run one more step, then pause"));
-    stop_ = control_button(tr("&Stop"), tr("Stop"), QKeySequence(Qt::Key_Escape),
+    stop_ = control_button(tr("Stop"), tr("Stop"), QKeySequence(Qt::Key_Escape),
                            tr("Stop the run now"));
     connect(run_, &QPushButton::clicked, this, &MainWindow::start_run);
     connect(pause_, &QPushButton::clicked, this, &MainWindow::pause);
@@ -203,6 +204,7 @@ void MainWindow::build_ui() {
     connect(step_, &QPushButton::clicked, this, &MainWindow::step);
     connect(stop_, &QPushButton::clicked, this, &MainWindow::stop);
     stop_->setShortcut({});  // the window-wide Esc shortcut below; two would be ambiguous
+    stop_->setToolTip(tr("Stop the run now (Esc; Ctrl+Alt+Esc anywhere on the driven display)"));
     // Esc stops from anywhere in the window, even when focus is in a text field.
     auto* esc = new QShortcut(QKeySequence(Qt::Key_Escape), this, this, &MainWindow::stop);
     esc->setContext(Qt::WindowShortcut);

@@ -43,7 +43,9 @@ StartForm::StartForm(QWidget* parent) : QWidget(parent) {
     max_steps_->setRange(1, 1000);
     history_ = named(new QSpinBox, tr("History"));
     history_->setRange(1, 50);
-    check_ = named(new QPushButton(tr("Chec&k endpoint")), tr("Check endpoint"));
+    check_ = named(new QPushButton(tr("Check endpoint")), tr("Check endpoint"));
+    check_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_K));
+    check_->setToolTip(tr("List the models the server offers (Ctrl+K)"));
     check_result_ = named(new QLabel, tr("Endpoint check result"));
     check_result_->setWordWrap(true);
     connect(check_, &QPushButton::clicked, this, &StartForm::check_endpoint);

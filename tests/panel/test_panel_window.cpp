@@ -10,6 +10,7 @@
 #include <QProcess>
 #include <QPushButton>
 #include <QSettings>
+#include <QShortcut>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTableView>
@@ -423,6 +424,23 @@ class PanelWindowTest : public QObject {
         std::tie(code, err) = run({"--sessions", "/proc/deskpilot-no/sessions"}, true);
         QCOMPARE(code, 1);
         QVERIFY2(err.contains("/proc/deskpilot-no/sessions"), qPrintable(err));
+    }
+
+    void shortcutsAreUnique() {
+        Harness h("auto");
+        QMap<QString, QString> owner;
+        auto add = [&](const QKeySequence& key, const QString& who) {
+            if (key.isEmpty()) return;
+            const QString k = key.toString();
+            QVERIFY2(!owner.contains(k),
+                     qPrintable(k + " is used by " + owner.value(k) + " and " + who));
+            owner.insert(k, who);
+        };
+        for (auto* b : h.window->findChildren<QPushButton*>())
+            add(b->shortcut(), b->accessibleName());
+        for (auto* s : h.window->findChildren<QShortcut*>()) add(s->key(), "a window shortcut");
+        QVERIFY(owner.contains("Esc"));
+        QVERIFY(owner.size() >= 12);
     }
 
     void everyControlHasAnAccessibleName() {
