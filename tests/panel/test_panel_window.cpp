@@ -348,11 +348,13 @@ class PanelWindowTest : public QObject {
         form.set_settings(s);
         QSignalSpy checked(&form, &panel::StartForm::checked);
         form.check_endpoint();
+        QVERIFY(checked.wait(10000));
         QCOMPARE(checked.first().at(0).toString(),
                  QString("The server offers: ui-tars-1.5-7b, qwen3-vl"));
         s.endpoint = "not a url";
         form.set_settings(s);
         form.check_endpoint();
+        QVERIFY(checked.wait(10000));
         QVERIFY2(checked.last().at(0).toString().startsWith("Endpoint check failed: "),
                  qPrintable(checked.last().at(0).toString()));
     }
@@ -424,6 +426,19 @@ class PanelWindowTest : public QObject {
         std::tie(code, err) = run({"--sessions", "/proc/deskpilot-no/sessions"}, true);
         QCOMPARE(code, 1);
         QVERIFY2(err.contains("/proc/deskpilot-no/sessions"), qPrintable(err));
+    }
+
+    void closingTheWindowStopsTheRun() {
+        Harness h("each");
+        h.server.set_handler([](const RecordedRequest& r) {
+            return ScriptedReply::answer(click_answer(r, {200, 150}, "waits for a person"));
+        });
+        h.window->start_run();
+        QTRY_COMPARE(h.window->state(), RunState::awaiting_approval);
+        const QString dir = h.window->session_dir();
+        h.window->close();  // returns only when the worker has ended
+        QVERIFY(h.clicks->all().empty());
+        QCOMPARE(agent::load_session(dir.toStdString()).manifest.status, std::string("stopped"));
     }
 
     void shortcutsAreUnique() {
