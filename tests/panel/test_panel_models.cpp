@@ -123,6 +123,20 @@ class PanelModelsTest : public QObject {
         QCOMPARE(model.rowCount(), 0);
     }
 
+    void liveStepsOnDiskAreNotHeldInMemory() {
+        QTemporaryDir tmp;
+        const std::filesystem::path dir = tmp.filePath("s").toStdString();
+        write_session(dir, "t", "2026-11-28T10:00:00.000Z", 1);
+        panel::TimelineModel model;
+        model.set_session_dir(dir);
+        auto s = agent::load_session(dir).steps.at(0);
+        model.add_step(s, panel::to_qimage(solid_frame(1280, 800, 7)));  // what the view showed
+        // The full picture comes from the file (value 40), the thumbnail from the live frame.
+        QCOMPARE(qGray(model.screenshot(0).pixel(1, 1)), 40);
+        const auto thumb = model.data(model.index(0, 1), Qt::DecorationRole).value<QImage>();
+        QCOMPARE(qGray(thumb.pixel(1, 1)), 7);
+    }
+
     void unreadableActionJsonIsShownAsIs() {
         panel::TimelineModel model;
         auto s = sample_step(1);
