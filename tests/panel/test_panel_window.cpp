@@ -458,6 +458,28 @@ class PanelWindowTest : public QObject {
         QVERIFY(owner.size() >= 12);
     }
 
+    void panelCommandSavesSettingsOnSigterm() {
+        QTemporaryDir tmp;
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("QT_QPA_PLATFORM", "offscreen");
+        p.setProcessEnvironment(env);
+        p.start(DESKPILOT_BIN_DIR "/deskpilot",
+                {"panel", "--sessions", tmp.filePath("sessions"), "--settings",
+                 tmp.filePath("panel.ini"), "--hotkey", ""});
+        QByteArray out;
+        QTRY_VERIFY2_WITH_TIMEOUT(
+            (out += p.readAllStandardOutput()).contains("deskpilot panel: sessions in"),
+            out + p.readAllStandardError(), 20000);
+        p.terminate();
+        QVERIFY(p.waitForFinished(20000));
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), 0);
+        QSettings saved(tmp.filePath("panel.ini"), QSettings::IniFormat);
+        QVERIFY(saved.contains("window/geometry"));
+        QCOMPARE(saved.value("run/approval").toString(), QString("each"));
+    }
+
     void everyControlHasAnAccessibleName() {
         Harness h("auto");
         for (auto* w : h.window->findChildren<QWidget*>()) {
