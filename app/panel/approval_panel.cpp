@@ -33,17 +33,17 @@ ApprovalPanel::ApprovalPanel(QWidget* parent) : QGroupBox(tr("Pending action"), 
     feedback_ = new QLineEdit;
     feedback_->setAccessibleName(tr("Rejection feedback"));
     feedback_->setPlaceholderText(tr("Why not? (sent to the model when you reject)"));
-    approve_ = new QPushButton(tr("&Approve"));
+    approve_ = new QPushButton(tr("Approve"));
     approve_->setAccessibleName(tr("Approve"));
     approve_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
     approve_->setToolTip(tr("Run this action (Ctrl+Enter)"));
-    edit_ = new QPushButton(tr("&Edit"));
+    edit_ = new QPushButton(tr("Edit"));
     edit_->setAccessibleName(tr("Edit"));
     edit_->setCheckable(true);
     edit_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
     edit_->setToolTip(
         tr("Drag the marker on the screenshot or edit the text, then Approve (Ctrl+E)"));
-    reject_ = new QPushButton(tr("Re&ject"));
+    reject_ = new QPushButton(tr("Reject"));
     reject_->setAccessibleName(tr("Reject"));
     reject_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_J));
     reject_->setToolTip(tr("Refuse this action and send the feedback to the model (Ctrl+J)"));

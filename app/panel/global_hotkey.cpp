@@ -5,7 +5,9 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <stdexcept>
+#include <vector>
 
 namespace deskpilot::panel {
 
@@ -23,6 +25,41 @@ int record_error(Display*, XErrorEvent* e) {
 unsigned GlobalHotkey::ctrl_alt() {
     return ControlMask | Mod1Mask;
 }
+
+GlobalHotkey::Spec GlobalHotkey::parse(const std::string& spec) {
+    Spec result;
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (std::size_t plus; (plus = spec.find('+', start)) != std::string::npos; start = plus + 1)
+        parts.push_back(spec.substr(start, plus - start));
+    parts.push_back(spec.substr(start));
+    result.key = parts.back();
+    if (result.key.empty())
+        throw std::invalid_argument("hotkey '" + spec + "' names no key after its modifiers");
+    if (XStringToKeysym(result.key.c_str()) == NoSymbol)
+        throw std::invalid_argument("hotkey '" + spec + "': '" + result.key +
+                                    "' is not an X key name (e.g. Escape, F12, Pause)");
+    for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+        std::string m = parts[i];
+        for (auto& ch : m) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (m == "ctrl" || m == "control")
+            result.modifiers |= ControlMask;
+        else if (m == "alt")
+            result.modifiers |= Mod1Mask;
+        else if (m == "shift")
+            result.modifiers |= ShiftMask;
+        else if (m == "super" || m == "meta" || m == "win")
+            result.modifiers |= Mod4Mask;
+        else
+            throw std::invalid_argument("hotkey '" + spec + "': unknown modifier '" + parts[i] +
+                                        "' (use ctrl, alt, shift, super)");
+    }
+    return result;
+}
+
+GlobalHotkey::GlobalHotkey(const std::string& display, const std::string& spec,
+                           std::function<void()> on_press)
+    : GlobalHotkey(display, parse(spec).key, parse(spec).modifiers, std::move(on_press)) {}
 
 GlobalHotkey::GlobalHotkey(const std::string& display, const std::string& key, unsigned modifiers,
                            std::function<void()> on_press)

@@ -4,7 +4,6 @@
 // thread-safe, so it can be called from there directly).
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <string>
 #include <thread>
@@ -21,8 +20,18 @@ class GlobalHotkey {
     GlobalHotkey(const GlobalHotkey&) = delete;
     GlobalHotkey& operator=(const GlobalHotkey&) = delete;
 
+    // "ctrl+alt+Escape" style: modifiers (ctrl, alt, shift, super), then an X keysym name.
+    GlobalHotkey(const std::string& display, const std::string& spec,
+                 std::function<void()> on_press);
+
     // Ctrl+Alt as an X modifier mask.
     static unsigned ctrl_alt();
+    struct Spec {
+        std::string key;
+        unsigned modifiers = 0;
+    };
+    // Throws std::invalid_argument naming the spec and the part that is wrong.
+    static Spec parse(const std::string& spec);
 
   private:
     void loop();

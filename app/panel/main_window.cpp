@@ -99,6 +99,7 @@ void MainWindow::build_ui() {
     form_ = new StartForm;
     view_ = new ScreenshotView;
     thought_ = new QPlainTextEdit;
+    thought_->setObjectName(QStringLiteral("Thought"));
     thought_->setReadOnly(true);
     thought_->setAccessibleName(tr("Model thought"));
     thought_->setPlaceholderText(tr("The model's answer streams here."));
@@ -110,6 +111,7 @@ void MainWindow::build_ui() {
 
     timeline_model_ = new TimelineModel(this);
     timeline_view_ = new QTableView;
+    timeline_view_->setObjectName(QStringLiteral("Timeline"));
     timeline_view_->setModel(timeline_model_);
     timeline_view_->setAccessibleName(tr("Timeline"));
     timeline_view_->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -142,14 +144,15 @@ void MainWindow::build_ui() {
         return i.isValid() ? sessions_model_->data(i, SessionListModel::PathRole).toString()
                            : QString();
     };
-    auto* open = control_button(tr("&Open"), tr("Open session"), QKeySequence(Qt::CTRL | Qt::Key_O),
+    auto* open = control_button(tr("Open"), tr("Open session"), QKeySequence(Qt::CTRL | Qt::Key_O),
                                 tr("Show the session in the timeline"));
     auto* replay =
-        control_button(tr("Re&play"), tr("Replay session"), QKeySequence(Qt::CTRL | Qt::Key_P),
+        control_button(tr("Replay"), tr("Replay session"), QKeySequence(Qt::CTRL | Qt::Key_P),
                        tr("Replay the session on the display"));
-    auto* report = control_button(tr("E&xport report"), tr("Export report"),
-                                  QKeySequence(Qt::CTRL | Qt::Key_X), tr("Write the HTML report"));
-    auto* refresh = control_button(tr("Re&fresh"), tr("Refresh sessions"), QKeySequence(Qt::Key_F5),
+    auto* report =
+        control_button(tr("Export report"), tr("Export report"),
+                       QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R), tr("Write the HTML report"));
+    auto* refresh = control_button(tr("Refresh"), tr("Refresh sessions"), QKeySequence(Qt::Key_F5),
                                    tr("List the sessions again"));
     replay_speed_ = new QDoubleSpinBox;
     replay_speed_->setAccessibleName(tr("Replay speed"));
@@ -185,15 +188,15 @@ void MainWindow::build_ui() {
         sb->addWidget(w);
     sl->addLayout(sb);
 
-    run_ = control_button(tr("&Run"), tr("Run"), QKeySequence(Qt::CTRL | Qt::Key_R),
+    run_ = control_button(tr("Run"), tr("Run"), QKeySequence(Qt::CTRL | Qt::Key_R),
                           tr("Start a run with these settings"));
-    pause_ = control_button(tr("Pa&use"), tr("Pause"), QKeySequence(Qt::Key_F6),
+    pause_ = control_button(tr("Pause"), tr("Pause"), QKeySequence(Qt::Key_F6),
                             tr("Pause after the current step"));
-    resume_ = control_button(tr("Res&ume"), tr("Resume"), QKeySequence(Qt::Key_F7),
+    resume_ = control_button(tr("Resume"), tr("Resume"), QKeySequence(Qt::Key_F7),
                              tr("Continue the run"));
-    step_ = control_button(tr("S&tep"), tr("Step"), QKeySequence(Qt::Key_F8),
+    step_ = control_button(tr("Step"), tr("Step"), QKeySequence(Qt::Key_F8),
                            tr("Run one more step, then pause"));
-    stop_ = control_button(tr("&Stop"), tr("Stop"), QKeySequence(Qt::Key_Escape),
+    stop_ = control_button(tr("Stop"), tr("Stop"), QKeySequence(Qt::Key_Escape),
                            tr("Stop the run now"));
     connect(run_, &QPushButton::clicked, this, &MainWindow::start_run);
     connect(pause_, &QPushButton::clicked, this, &MainWindow::pause);
@@ -201,6 +204,7 @@ void MainWindow::build_ui() {
     connect(step_, &QPushButton::clicked, this, &MainWindow::step);
     connect(stop_, &QPushButton::clicked, this, &MainWindow::stop);
     stop_->setShortcut({});  // the window-wide Esc shortcut below; two would be ambiguous
+    stop_->setToolTip(tr("Stop the run now (Esc; Ctrl+Alt+Esc anywhere on the driven display)"));
     // Esc stops from anywhere in the window, even when focus is in a text field.
     auto* esc = new QShortcut(QKeySequence(Qt::Key_Escape), this, this, &MainWindow::stop);
     esc->setContext(Qt::WindowShortcut);
@@ -245,8 +249,10 @@ void MainWindow::build_ui() {
     status_state_ = new QLabel;
     status_state_->setAccessibleName(tr("Run state"));
     status_step_ = new QLabel;
+    status_step_->setObjectName(QStringLiteral("StatusStep"));
     status_step_->setAccessibleName(tr("Step"));
     status_model_ = new QLabel;
+    status_model_->setObjectName(QStringLiteral("StatusModel"));
     status_model_->setAccessibleName(tr("Model latency"));
     status_capture_ = new QLabel;
     status_capture_->setAccessibleName(tr("Capture time"));
@@ -441,23 +447,25 @@ void MainWindow::start_run() {
         show_error(tr("Cannot start: %1").arg(QString::fromUtf8(e.what())));
         return;
     }
-    if (!hotkey_key_.isEmpty()) {
-        try {
-            agent::RunControl* control = control_.get();
-            hotkey_ = std::make_unique<GlobalHotkey>(
-                s.display.toStdString(), hotkey_key_.toStdString(), GlobalHotkey::ctrl_alt(),
-                [control] { control->stop(); });
-        } catch (const std::exception& e) {
-            log_->appendPlainText(
-                tr("warning: no emergency hotkey: %1").arg(QString::fromUtf8(e.what())));
-        }
-    }
+    start_hotkey(s.display);
     timeline_model_->clear();
     last_error_.clear();
     current_step_ = 0;
     max_steps_ = s.max_steps;
     set_state(RunState::running);
     worker_ = std::thread([agent = agent_.get()] { agent->run(); });
+}
+
+void MainWindow::start_hotkey(const QString& display) {
+    if (hotkey_spec_.isEmpty()) return;
+    try {
+        agent::RunControl* control = control_.get();
+        hotkey_ = std::make_unique<GlobalHotkey>(display.toStdString(), hotkey_spec_.toStdString(),
+                                                 [control] { control->stop(); });
+    } catch (const std::exception& e) {
+        log_->appendPlainText(
+            tr("warning: no emergency hotkey: %1").arg(QString::fromUtf8(e.what())));
+    }
 }
 
 void MainWindow::pause() {
@@ -539,6 +547,7 @@ void MainWindow::replay_session(const QString& dir) {
     options.verify = agent::verify_mode_from_string(replay_verify_->currentText().toStdString())
                          .value_or(agent::VerifyMode::loose);
     control_ = std::make_unique<agent::RunControl>();
+    start_hotkey(s.display);
     timeline_model_->clear();
     max_steps_ = 0;
     set_state(RunState::running);

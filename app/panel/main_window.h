@@ -61,8 +61,8 @@ class MainWindow : public QMainWindow {
     void set_config_hook(std::function<void(agent::AgentConfig&)> hook) {
         config_hook_ = std::move(hook);
     }
-    // The emergency hotkey's X keysym name; empty disables it.
-    void set_hotkey(const QString& key) { hotkey_key_ = key; }
+    // The emergency hotkey, "ctrl+alt+Escape" style (GlobalHotkey::parse); empty disables it.
+    void set_hotkey(const QString& spec) { hotkey_spec_ = spec; }
 
     RunState state() const { return state_; }
     StartForm* form() const { return form_; }
@@ -71,6 +71,8 @@ class MainWindow : public QMainWindow {
     ScreenshotView* view() const { return view_; }
     ApprovalPanel* approval() const { return approval_; }
     QPushButton* button(const QString& name) const;
+    QDoubleSpinBox* replay_speed() const { return replay_speed_; }
+    QTableView* sessions_view() const { return sessions_view_; }
     QString last_error() const { return last_error_; }
     QString session_dir() const { return session_dir_; }
     bool hotkey_active() const { return hotkey_ != nullptr; }
@@ -96,6 +98,7 @@ class MainWindow : public QMainWindow {
 
   private:
     void set_state(RunState state);
+    void start_hotkey(const QString& display);
     void connect_bridge();
     void finish_worker();
     void show_error(const QString& message);
@@ -106,7 +109,7 @@ class MainWindow : public QMainWindow {
     std::filesystem::path sessions_root_;
     BackendFactory factory_ = make_default_backend;
     std::function<void(agent::AgentConfig&)> config_hook_;
-    QString hotkey_key_ = QStringLiteral("Escape");
+    QString hotkey_spec_ = QStringLiteral("ctrl+alt+Escape");
 
     RunState state_ = RunState::idle;
     std::unique_ptr<agent::RunControl> control_;

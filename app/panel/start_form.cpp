@@ -1,13 +1,16 @@
 #include "panel/start_form.h"
 
+#include <QApplication>
 #include <QComboBox>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QPointer>
 #include <QPushButton>
 #include <QSettings>
 #include <QSpinBox>
+#include <thread>
 
 #include "model/remote/remote_vlm.h"
 #include "planner/family.h"
@@ -43,7 +46,9 @@ StartForm::StartForm(QWidget* parent) : QWidget(parent) {
     max_steps_->setRange(1, 1000);
     history_ = named(new QSpinBox, tr("History"));
     history_->setRange(1, 50);
-    check_ = named(new QPushButton(tr("Chec&k endpoint")), tr("Check endpoint"));
+    check_ = named(new QPushButton(tr("Check endpoint")), tr("Check endpoint"));
+    check_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_K));
+    check_->setToolTip(tr("List the models the server offers (Ctrl+K)"));
     check_result_ = named(new QLabel, tr("Endpoint check result"));
     check_result_->setWordWrap(true);
     connect(check_, &QPushButton::clicked, this, &StartForm::check_endpoint);
@@ -120,25 +125,36 @@ void StartForm::save(QSettings& store) const {
 }
 
 void StartForm::check_endpoint() {
-    QString result;
-    try {
-        model::RemoteConfig config;
-        config.endpoint = endpoint_->text().toStdString();
-        config.model = model_->text().toStdString();
-        config.api_key_env = key_env_->text().toStdString();
-        config.connect_timeout = std::chrono::milliseconds(3000);
-        config.overall_timeout = std::chrono::milliseconds(5000);
-        const model::RemoteVlm vlm(config);
-        QStringList names;
-        for (const auto& m : vlm.list_models()) names << QString::fromStdString(m);
-        result =
-            tr("The server offers: %1")
-                .arg(names.isEmpty() ? tr("(no models listed)") : names.join(QStringLiteral(", ")));
-    } catch (const std::exception& e) {
-        result = tr("Endpoint check failed: %1").arg(QString::fromUtf8(e.what()));
-    }
-    check_result_->setText(result);
-    emit checked(result);
+    model::RemoteConfig config;
+    config.endpoint = endpoint_->text().toStdString();
+    config.model = model_->text().toStdString();
+    config.api_key_env = key_env_->text().toStdString();
+    config.connect_timeout = std::chrono::milliseconds(3000);
+    config.overall_timeout = std::chrono::milliseconds(5000);
+    check_->setEnabled(false);
+    check_result_->setText(tr("Checking %1 …").arg(endpoint_->text()));
+    // The request runs on its own thread so the panel never freezes on a slow server; the
+    // answer comes back to the GUI thread through the event queue.
+    QPointer<StartForm> self(this);
+    std::thread([self, config] {
+        QString result;
+        try {
+            const model::RemoteVlm vlm(config);
+            QStringList names;
+            for (const auto& m : vlm.list_models()) names << QString::fromStdString(m);
+            result = tr("The server offers: %1")
+                         .arg(names.isEmpty() ? tr("(no models listed)")
+                                              : names.join(QStringLiteral(", ")));
+        } catch (const std::exception& e) {
+            result = tr("Endpoint check failed: %1").arg(QString::fromUtf8(e.what()));
+        }
+        QMetaObject::invokeMethod(qApp, [self, result] {
+            if (!self) return;
+            self->check_->setEnabled(true);
+            self->check_result_->setText(result);
+            emit self->checked(result);
+        });
+    }).detach();
 }
 
 }  // namespace deskpilot::panel

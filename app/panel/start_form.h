@@ -27,7 +27,8 @@ class StartForm : public QWidget {
     void set_settings(const RunSettings& s);
     void load(QSettings& store);
     void save(QSettings& store) const;
-    // Lists the endpoint's models in the status line (blocking; a few seconds at most).
+    // Lists the endpoint's models below the form, in the background; checked() brings the
+    // result (at most about 5 s later).
     void check_endpoint();
 
     QLineEdit* task_edit() const { return task_; }

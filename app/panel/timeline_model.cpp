@@ -91,7 +91,10 @@ QVariant TimelineModel::headerData(int section, Qt::Orientation orientation, int
 void TimelineModel::add_step(const agent::StepRecord& step, const QImage& screenshot) {
     const int row = rowCount();
     beginInsertRows({}, row, row);
-    rows_.push_back({step, screenshot, thumbnail_of(screenshot)});
+    // A step whose screenshot is on disk is read back when asked for: a long run must not hold
+    // every full-size frame in memory.
+    const bool on_disk = !step.screenshot.empty() && !session_dir_.empty();
+    rows_.push_back({step, on_disk ? QImage() : screenshot, thumbnail_of(screenshot)});
     endInsertRows();
 }
 

@@ -45,7 +45,8 @@ class TimelineModel : public QAbstractTableModel {
     const agent::StepRecord& step(int row) const {
         return rows_.at(static_cast<std::size_t>(row)).record;
     }
-    // The full screenshot of a row: kept in memory for live steps, read from disk for sessions.
+    // The full screenshot of a row: read from the session folder, or kept in memory for a step
+    // that has no file there.
     QImage screenshot(int row) const;
     const std::filesystem::path& session_dir() const { return session_dir_; }
     void set_session_dir(const std::filesystem::path& dir) { session_dir_ = dir; }

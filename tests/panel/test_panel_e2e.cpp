@@ -11,9 +11,14 @@
 #include <QSignalSpy>
 #include <QtTest>
 
+#include <QDoubleSpinBox>
+#include <QTableView>
 #include "form_task.h"
+
 #include "panel/approval_panel.h"
+#include "panel/global_hotkey.h"
 #include "panel/screenshot_view.h"
+#include "panel/session_list_model.h"
 #include "panel/timeline_model.h"
 #include "panel_fixture.h"
 
@@ -147,6 +152,64 @@ class PanelE2ETest : public QObject {
         QCOMPARE(approval_of(1), QString("approved"));
         QCOMPARE(approval_of(2), QString("edited"));
         QCOMPARE(approval_of(3), QString("rejected"));
+    }
+    void hotkeyErrorsNameTheProblem() {
+        auto display = start_display(320, 200);
+        auto error_of = [](const std::string& d, const std::string& spec) -> QString {
+            try {
+                panel::GlobalHotkey h(d, spec, [] {});
+            } catch (const std::exception& e) {
+                return QString::fromUtf8(e.what());
+            }
+            return {};
+        };
+        QVERIFY2(error_of(":4711", "ctrl+alt+Escape").contains(":4711"),
+                 qPrintable(error_of(":4711", "ctrl+alt+Escape")));
+        // A key another client holds already cannot be grabbed a second time.
+        panel::GlobalHotkey first(display->name(), "ctrl+alt+Escape", [] {});
+        const QString taken = error_of(display->name(), "ctrl+alt+Escape");
+        QVERIFY2(taken.contains("already grabbed"), qPrintable(taken));
+    }
+
+    // Session browser: the bundled form-task session is listed, opens in the timeline, replays
+    // on a fresh sandbox from the panel (reaching the same state), and exports its report.
+    void replayASessionFromTheBrowser() {
+        AgentStack s;
+        QTemporaryDir tmp;
+        const std::filesystem::path root = tmp.filePath("sessions").toStdString();
+        std::filesystem::create_directories(root);
+        std::filesystem::copy(test_data_dir() / "sessions/form-task", root / "form-task",
+                              std::filesystem::copy_options::recursive);
+        auto settings =
+            std::make_shared<QSettings>(tmp.filePath("panel.ini"), QSettings::IniFormat);
+        panel::MainWindow window(settings, root);
+        panel::RunSettings rs;
+        rs.display = QString::fromStdString(s.display->name());
+        window.form()->set_settings(rs);
+        window.show();
+
+        QCOMPARE(window.sessions()->rowCount(), 1);
+        const QString dir = QString::fromStdString((root / "form-task").string());
+        window.open_session(dir);
+        QCOMPARE(window.timeline()->rowCount(), kFormTaskSteps);
+        QVERIFY(!window.view()->image().isNull());  // the first step's screenshot is shown
+
+        window.sessions_view()->selectRow(0);
+        window.replay_speed()->setValue(16);
+        QSignalSpy ended(&window, &panel::MainWindow::runEnded);
+        QTest::mouseClick(window.button("Replay session"), Qt::LeftButton);
+        QCOMPARE(window.state(), RunState::running);
+        QTRY_COMPARE_WITH_TIMEOUT(ended.count(), 1, 120000);
+        QVERIFY2(ended.first().at(0).toString() == "finished",
+                 qPrintable(ended.first().at(1).toString()));
+        QVERIFY2(form_task_done(*s.sandbox).empty(), form_task_done(*s.sandbox).c_str());
+        QCOMPARE(window.timeline()->rowCount(), kFormTaskSteps);
+        QCOMPARE(window.sessions()->rowCount(), 2);  // the replay is itself a session
+
+        const QString report = tmp.filePath("report.html");
+        window.export_report(dir, report);
+        QVERIFY2(window.last_error().isEmpty(), qPrintable(window.last_error()));
+        QVERIFY(QFileInfo(report).size() > 1000);
     }
 };
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/session.h"
+#include "panel/global_hotkey.h"
 #include "panel/qt_convert.h"
 #include "panel/run_state.h"
 #include "panel/session_list_model.h"
@@ -122,6 +123,20 @@ class PanelModelsTest : public QObject {
         QCOMPARE(model.rowCount(), 0);
     }
 
+    void liveStepsOnDiskAreNotHeldInMemory() {
+        QTemporaryDir tmp;
+        const std::filesystem::path dir = tmp.filePath("s").toStdString();
+        write_session(dir, "t", "2026-11-28T10:00:00.000Z", 1);
+        panel::TimelineModel model;
+        model.set_session_dir(dir);
+        auto s = agent::load_session(dir).steps.at(0);
+        model.add_step(s, panel::to_qimage(solid_frame(1280, 800, 7)));  // what the view showed
+        // The full picture comes from the file (value 40), the thumbnail from the live frame.
+        QCOMPARE(qGray(model.screenshot(0).pixel(1, 1)), 40);
+        const auto thumb = model.data(model.index(0, 1), Qt::DecorationRole).value<QImage>();
+        QCOMPARE(qGray(thumb.pixel(1, 1)), 7);
+    }
+
     void unreadableActionJsonIsShownAsIs() {
         panel::TimelineModel model;
         auto s = sample_step(1);
@@ -187,6 +202,29 @@ class PanelModelsTest : public QObject {
         for (int i = 0; i < 7; ++i) text += got[i] ? enabled[i] : QChar('.');
         QCOMPARE(text, enabled);
         for (int i = 0; i < 7; ++i) QCOMPARE(got[i], enabled[i] != QChar('.'));
+    }
+
+    void hotkeySpecs() {
+        using panel::GlobalHotkey;
+        const auto def = GlobalHotkey::parse("ctrl+alt+Escape");
+        QCOMPARE(def.key, std::string("Escape"));
+        QCOMPARE(def.modifiers, GlobalHotkey::ctrl_alt());
+        const auto f12 = GlobalHotkey::parse("Shift+F12");
+        QCOMPARE(f12.key, std::string("F12"));
+        QVERIFY(f12.modifiers != 0 && f12.modifiers != GlobalHotkey::ctrl_alt());
+        auto error_of = [](const std::string& spec) -> QString {
+            try {
+                GlobalHotkey::parse(spec);
+            } catch (const std::invalid_argument& e) {
+                return QString::fromUtf8(e.what());
+            }
+            return {};
+        };
+        QVERIFY2(error_of("ctrl+hyper+Escape").contains("unknown modifier 'hyper'"),
+                 qPrintable(error_of("ctrl+hyper+Escape")));
+        QVERIFY2(error_of("ctrl+alt+").contains("names no key"), qPrintable(error_of("ctrl+alt+")));
+        QVERIFY2(error_of("ctrl+NoSuchKey").contains("'NoSuchKey' is not an X key name"),
+                 qPrintable(error_of("ctrl+NoSuchKey")));
     }
 };
 

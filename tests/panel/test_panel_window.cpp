@@ -4,11 +4,16 @@
 // picture and the hands are a click recorder (see panel_fixture.h).
 #include <QComboBox>
 #include <QDialog>
+#include <QLabel>
 #include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QProcess>
 #include <QPushButton>
 #include <QSettings>
+#include <QShortcut>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QTableView>
 #include <QtTest>
 
 #include "panel/approval_panel.h"
@@ -149,8 +154,12 @@ class PanelWindowTest : public QObject {
         Harness h("each");
         h.server.set_handler([](const RecordedRequest& r) {
             switch (assistant_turns(r)) {
-                case 0:
-                    return ScriptedReply::answer(click_answer(r, {200, 150}, "first"));
+                case 0: {
+                    // Streamed in two pieces with a pause between: the panel shows the first alone.
+                    const std::string text = click_answer(r, {200, 150}, "first");
+                    return ScriptedReply::drip({"Thought: fir", text.substr(12)},
+                                               std::chrono::milliseconds(700));
+                }
                 case 1:
                     return ScriptedReply::answer(click_answer(r, {300, 150}, "second"));
                 case 2:
@@ -163,8 +172,14 @@ class PanelWindowTest : public QObject {
         });
         h.window->start_run();
 
+        // The thought streams in as it arrives.
+        auto* thought = h.window->findChild<QPlainTextEdit*>("Thought");
+        QTRY_COMPARE(thought->toPlainText(), QString("Thought: fir"));
+        QCOMPARE(h.window->state(), RunState::running);
+
         // 1: approve as is.
         QTRY_COMPARE(h.window->state(), RunState::awaiting_approval);
+        QVERIFY(thought->toPlainText().startsWith("Thought: first\nAction: click("));
         QCOMPARE(h.enabled(), QString("....SA."));
         QCOMPARE(h.window->view()->action()->point, (vision::Point{200, 150}));
         QTest::mouseClick(h.window->approval()->approve_button(), Qt::LeftButton);
@@ -216,6 +231,8 @@ class PanelWindowTest : public QObject {
         QTRY_COMPARE(ended.count(), 1);
         QCOMPARE(ended.first().at(0).toString(), QString("finished"));
         QVERIFY(server_saw_user_text(h.server, "The blue one."));
+        QCOMPARE(h.window->findChild<QLabel*>("StatusStep")->text(), QString("step 5/30"));
+        QVERIFY(h.window->findChild<QLabel*>("StatusModel")->text().startsWith("model "));
 
         // The timeline holds the five steps with their approval decisions.
         auto* t = h.window->timeline();
@@ -243,6 +260,11 @@ class PanelWindowTest : public QObject {
         h.window->open_session(dir);
         QCOMPARE(t->rowCount(), 5);
         QVERIFY(!t->screenshot(0).isNull());
+        // Selecting a row shows that step's screenshot, action and answer.
+        h.window->findChild<QTableView*>("Timeline")->selectRow(1);
+        QCOMPARE(h.window->view()->image(), t->screenshot(1));
+        QCOMPARE(h.window->view()->action()->point, std::optional(edited));
+        QVERIFY(h.window->findChild<QPlainTextEdit*>("Thought")->toPlainText().contains("second"));
         const QString report = h.tmp.filePath("report.html");
         h.window->export_report(dir, report);
         QFile file(report);
@@ -326,11 +348,13 @@ class PanelWindowTest : public QObject {
         form.set_settings(s);
         QSignalSpy checked(&form, &panel::StartForm::checked);
         form.check_endpoint();
+        QVERIFY(checked.wait(10000));
         QCOMPARE(checked.first().at(0).toString(),
                  QString("The server offers: ui-tars-1.5-7b, qwen3-vl"));
         s.endpoint = "not a url";
         form.set_settings(s);
         form.check_endpoint();
+        QVERIFY(checked.wait(10000));
         QVERIFY2(checked.last().at(0).toString().startsWith("Endpoint check failed: "),
                  qPrintable(checked.last().at(0).toString()));
     }
@@ -357,6 +381,103 @@ class PanelWindowTest : public QObject {
         QVERIFY2(h.window->last_error().startsWith("Cannot start: ") &&
                      h.window->last_error().contains("ftp:/nowhere"),
                  qPrintable(h.window->last_error()));
+    }
+
+    void zoomKeepsTheMappingExact() {
+        panel::ScreenshotView view;
+        view.resize(640, 400);
+        QImage image(1280, 800, QImage::Format_RGB32);
+        image.fill(Qt::gray);
+        view.set_image(image, QPoint(100, 50));  // a monitor whose top-left is at (100, 50)
+        for (double zoom : {1.0, 2.0, 3.5}) {
+            view.set_zoom(zoom);
+            for (vision::Point p :
+                 {vision::Point{100, 50}, vision::Point{740, 450}, vision::Point{1379, 849}}) {
+                const QPointF w = view.to_widget(p);
+                QCOMPARE(view.to_screen(w), p);
+            }
+        }
+        view.set_zoom(1.0);
+        QCOMPARE(view.to_widget({100, 50}).toPoint(), QPoint(0, 0));  // fits 640x400 exactly
+        QTest::keyClick(&view, Qt::Key_Plus);
+        QVERIFY(view.zoom() > 1.0);
+        QTest::keyClick(&view, Qt::Key_0);
+        QCOMPARE(view.zoom(), 1.0);
+    }
+
+    void panelCommandNamesBadInput() {
+        auto run = [](const QStringList& args, bool with_platform) {
+            QProcess p;
+            QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+            env.remove("DISPLAY");
+            env.remove("WAYLAND_DISPLAY");
+            if (!with_platform) env.remove("QT_QPA_PLATFORM");
+            p.setProcessEnvironment(env);
+            p.start(DESKPILOT_BIN_DIR "/deskpilot", QStringList{"panel"} + args);
+            p.waitForFinished(20000);
+            return std::pair{p.exitCode(), QString::fromUtf8(p.readAllStandardError())};
+        };
+        auto [code, err] = run({}, false);
+        QCOMPARE(code, 1);
+        QVERIFY2(err.contains("DISPLAY"), qPrintable(err));
+        std::tie(code, err) = run({"--hotkey", "ctrl+hyper+Escape"}, true);
+        QCOMPARE(code, 2);
+        QVERIFY2(err.contains("unknown modifier 'hyper'"), qPrintable(err));
+        std::tie(code, err) = run({"--sessions", "/proc/deskpilot-no/sessions"}, true);
+        QCOMPARE(code, 1);
+        QVERIFY2(err.contains("/proc/deskpilot-no/sessions"), qPrintable(err));
+    }
+
+    void closingTheWindowStopsTheRun() {
+        Harness h("each");
+        h.server.set_handler([](const RecordedRequest& r) {
+            return ScriptedReply::answer(click_answer(r, {200, 150}, "waits for a person"));
+        });
+        h.window->start_run();
+        QTRY_COMPARE(h.window->state(), RunState::awaiting_approval);
+        const QString dir = h.window->session_dir();
+        h.window->close();  // returns only when the worker has ended
+        QVERIFY(h.clicks->all().empty());
+        QCOMPARE(agent::load_session(dir.toStdString()).manifest.status, std::string("stopped"));
+    }
+
+    void shortcutsAreUnique() {
+        Harness h("auto");
+        QMap<QString, QString> owner;
+        auto add = [&](const QKeySequence& key, const QString& who) {
+            if (key.isEmpty()) return;
+            const QString k = key.toString();
+            QVERIFY2(!owner.contains(k),
+                     qPrintable(k + " is used by " + owner.value(k) + " and " + who));
+            owner.insert(k, who);
+        };
+        for (auto* b : h.window->findChildren<QPushButton*>())
+            add(b->shortcut(), b->accessibleName());
+        for (auto* s : h.window->findChildren<QShortcut*>()) add(s->key(), "a window shortcut");
+        QVERIFY(owner.contains("Esc"));
+        QVERIFY(owner.size() >= 12);
+    }
+
+    void panelCommandSavesSettingsOnSigterm() {
+        QTemporaryDir tmp;
+        QProcess p;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("QT_QPA_PLATFORM", "offscreen");
+        p.setProcessEnvironment(env);
+        p.start(DESKPILOT_BIN_DIR "/deskpilot",
+                {"panel", "--sessions", tmp.filePath("sessions"), "--settings",
+                 tmp.filePath("panel.ini"), "--hotkey", ""});
+        QByteArray out;
+        QTRY_VERIFY2_WITH_TIMEOUT(
+            (out += p.readAllStandardOutput()).contains("deskpilot panel: sessions in"),
+            out + p.readAllStandardError(), 20000);
+        p.terminate();
+        QVERIFY(p.waitForFinished(20000));
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), 0);
+        QSettings saved(tmp.filePath("panel.ini"), QSettings::IniFormat);
+        QVERIFY(saved.contains("window/geometry"));
+        QCOMPARE(saved.value("run/approval").toString(), QString("each"));
     }
 
     void everyControlHasAnAccessibleName() {
