@@ -406,7 +406,7 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
     k::embed_gather(embed.as<std::uint16_t>(), ids_d, S, H, x, s());
     const std::int64_t past = len;
     // Split-K for decode: enough blocks to fill the GPU when one query meets a long cache.
-    const int splits = S == 1 ? int(std::clamp<std::int64_t>((past + 1) / 256, 1, 32)) : 1;
+    const int splits = S == 1 ? int(std::clamp<std::int64_t>((past + 64) / 64, 1, 32)) : 1;
     float* h = tmp<float>("h", S * H);
     std::uint16_t* hb = tmp<std::uint16_t>("hb", S * std::max(H, NH * D));
     float* q = tmp<float>("q", S * NH * D);
