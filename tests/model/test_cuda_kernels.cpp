@@ -27,7 +27,7 @@ namespace engine = deskpilot::model::engine;
 
 namespace {
 
-std::vector<float> randn(std::size_t n, std::uint64_t seed, float scale = 1.0f) {
+[[maybe_unused]] std::vector<float> randn(std::size_t n, std::uint64_t seed, float scale = 1.0f) {
     std::mt19937_64 rng(seed);
     std::normal_distribution<float> d(0.0f, scale);
     std::vector<float> v(n);
