@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "model/engine/arch/qwen3_vl_moe.h"
@@ -19,13 +20,14 @@
 #include "model/engine/cuda/gemm.h"
 #include "model/engine/cuda/kernels.h"
 #endif
+#include "model/engine/cuda/sample_twin.h"
 
 using namespace deskpilot::model;
 namespace engine = deskpilot::model::engine;
 
 namespace {
 
-std::vector<float> randn(std::size_t n, std::uint64_t seed, float scale = 1.0f) {
+[[maybe_unused]] std::vector<float> randn(std::size_t n, std::uint64_t seed, float scale = 1.0f) {
     std::mt19937_64 rng(seed);
     std::normal_distribution<float> d(0.0f, scale);
     std::vector<float> v(n);
@@ -229,6 +231,29 @@ class CudaKernelsTest : public QObject {
         QCOMPARE(host<std::int32_t>(od, 1)[0], 70000);
     }
 
+    void topPSampling() {
+        NEED_GPU();
+        const std::int64_t V = 151936;
+        const auto x = randn(std::size_t(V), 13, 3.0f);
+        auto xd = dev(x);
+        cuda::DeviceBuffer pd(std::size_t(V) * 4, "p"), id(4, "id"), info(8, "info");
+        for (auto [t, top_p, u] : {std::tuple{1.0f, 0.9f, 0.1f}, std::tuple{0.7f, 0.5f, 0.63f},
+                                   std::tuple{2.0f, 1.0f, 0.999f}, std::tuple {
+                                       1.0f,
+                                       0.01f,
+                                       0.5f
+                                   }}) {
+            const cuda::TopP want = cuda::sample_top_p_cpu(x.data(), V, t, top_p, u);
+            cuda::k::sample_top_p(xd.as<float>(), V, t, top_p, u, pd.as<float>(),
+                                  id.as<std::int32_t>(), info.as<float>(), nullptr);
+            const auto got_info = host<float>(info, 2);
+            QCOMPARE(host<std::int32_t>(id, 1)[0], want.id);
+            QCOMPARE(got_info[0], want.threshold);
+            QVERIFY(std::fabs(got_info[1] - want.kept_mass) < 1e-5f);
+            QVERIFY(want.kept_mass >= top_p - 1e-6f);
+        }
+    }
+
     void bf16GemmBothLayouts() {
         NEED_GPU();
         engine::cpu::ThreadPool pool(2);
@@ -269,6 +294,9 @@ class CudaKernelsTest : public QObject {
     void rmsNormAndQkNorm() {
         QSKIP("built without CUDA");
     }
+    void topPSampling() {
+        QSKIP("built without CUDA");
+    }
     void mropeBothLayouts() {
         QSKIP("built without CUDA");
     }
@@ -297,6 +325,22 @@ class CudaKernelsTest : public QObject {
 
     // The whole decoder: logits of every prompt position, then decode steps from the cache,
     // against the CPU decoder on the same bf16 weights.
+    // The twin itself (runs everywhere): the nucleus is the smallest top set reaching top_p, and
+    // a draw walks the kept tokens in id order.
+    void topPTwin() {
+        const std::vector<float> logits = {std::log(0.5f), std::log(0.3f), std::log(0.15f),
+                                           std::log(0.05f)};
+        cuda::TopP r = cuda::sample_top_p_cpu(logits.data(), 4, 1.0f, 0.75f, 0.0f);
+        QVERIFY(std::fabs(r.kept_mass - 0.8f) < 1e-4f);  // {0.5, 0.3}
+        QCOMPARE(r.id, 0);
+        r = cuda::sample_top_p_cpu(logits.data(), 4, 1.0f, 0.75f, 0.7f);  // 0.56 of 0.8: token 1
+        QCOMPARE(r.id, 1);
+        r = cuda::sample_top_p_cpu(logits.data(), 4, 1.0f, 1.0f, 0.99f);
+        QCOMPARE(r.id, 3);
+        r = cuda::sample_top_p_cpu(logits.data(), 4, 1.0f, 0.1f, 0.99f);  // only the top token
+        QCOMPARE(r.id, 0);
+    }
+
     void decoderMatchesCpu_data() {
         QTest::addColumn<QByteArray>("moe");
         QTest::newRow("batched decode") << QByteArray("");

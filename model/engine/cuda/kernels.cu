@@ -6,6 +6,7 @@
 
 #include "model/engine/cuda/buffer.h"
 #include "model/engine/cuda/kernels.h"
+#include "model/engine/cuda/sample_twin.h"
 
 namespace deskpilot::model::cuda::k {
 
@@ -288,7 +289,100 @@ __global__ void argmax_k(const float* x, std::int64_t n, std::int32_t* out) {
     if (threadIdx.x == 0) out[blockIdx.x] = std::int32_t(si[0] < n ? si[0] : 0);
 }
 
+// Block-wide reductions for the single-block sampler (blockDim.x a power of two, <= 1024).
+template <typename T, typename Op>
+__device__ T block_reduce(T v, T* sh, Op op) {
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) sh[threadIdx.x] = op(sh[threadIdx.x], sh[threadIdx.x + s]);
+        __syncthreads();
+    }
+    const T r = sh[0];
+    __syncthreads();
+    return r;
+}
+
+struct MaxF {
+    __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+struct SumD {
+    __device__ double operator()(double a, double b) const { return a + b; }
+};
+
+constexpr int kSampleThreads = 1024;
+
+__global__ void top_p_k(const float* x, std::int64_t n, float temp, float top_p, float u, float* p,
+                        std::int32_t* out, float* info) {
+    __shared__ float shf[kSampleThreads];
+    __shared__ double shd[kSampleThreads];
+    float mx = -INFINITY;
+    for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) mx = fmaxf(mx, x[i]);
+    mx = block_reduce(mx, shf, MaxF{});
+    double s = 0;
+    for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+        const float e = expf((x[i] - mx) / temp);
+        p[i] = e;
+        s += e;
+    }
+    s = block_reduce(s, shd, SumD{});
+    for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x) p[i] = float(p[i] / s);
+    __syncthreads();
+    auto mass = [&](float t) {
+        double m = 0;
+        for (std::int64_t i = threadIdx.x; i < n; i += blockDim.x)
+            if (p[i] >= t) m += p[i];
+        return block_reduce(m, shd, SumD{});
+    };
+    float lo = 0.0f, hi = 1.0f;
+    for (int it = 0; it < kTopPBisections; ++it) {
+        const float mid = top_p_threshold_step(lo, hi);
+        if (mass(mid) >= double(top_p))
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const float kept = float(mass(lo));
+    // Each thread sums a contiguous chunk; thread 0 walks the chunks, then the chosen chunk.
+    const std::int64_t chunk = (n + blockDim.x - 1) / blockDim.x;
+    const std::int64_t b = threadIdx.x * chunk, e = min(n, b + chunk);
+    double cs = 0;
+    for (std::int64_t i = b; i < e; ++i)
+        if (p[i] >= lo) cs += p[i];
+    shd[threadIdx.x] = cs;
+    __syncthreads();
+    if (threadIdx.x != 0) return;
+    const double target = double(u) * double(kept);
+    double c = 0;
+    std::int32_t id = -1;
+    for (unsigned t = 0; t < blockDim.x && id < 0; ++t) {
+        if (c + shd[t] <= target) {
+            c += shd[t];
+            continue;
+        }
+        for (std::int64_t i = t * chunk; i < min(n, (t + 1) * chunk); ++i)
+            if (p[i] >= lo) {
+                c += p[i];
+                if (c > target) {
+                    id = std::int32_t(i);
+                    break;
+                }
+            }
+    }
+    for (std::int64_t i = n - 1; id < 0 && i >= 0; --i)  // rounding left c <= target
+        if (p[i] >= lo) id = std::int32_t(i);
+    out[0] = id;
+    info[0] = lo;
+    info[1] = kept;
+}
+
 }  // namespace
+
+void sample_top_p(const float* logits, std::int64_t n, float temperature, float top_p, float u,
+                  float* p, std::int32_t* out, float* info, void* s) {
+    top_p_k<<<1, kSampleThreads, 0, S(s)>>>(logits, n, temperature, top_p, u, p, out, info);
+    check_launch("sample_top_p");
+}
 
 void to_bf16(const float* x, std::uint16_t* y, std::int64_t n, void* s) {
     if (n == 0) return;

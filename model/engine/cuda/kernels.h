@@ -66,4 +66,10 @@ void add(float* x, const float* y, std::int64_t n, void* stream);
 // out[r] = argmax of row r (ties to the lower index; twin: std::max_element), greedy sampling.
 void argmax(const float* x, std::int64_t rows, std::int64_t n, std::int32_t* out, void* stream);
 
+// Temperature + top-p sampling of one row of logits with the uniform draw `u` in [0, 1), in one
+// block (twin: cuda::sample_top_p_cpu in sample_twin.h). `p` is scratch for n floats; `info`
+// receives {threshold, kept mass}.
+void sample_top_p(const float* logits, std::int64_t n, float temperature, float top_p, float u,
+                  float* p, std::int32_t* out, float* info, void* stream);
+
 }  // namespace deskpilot::model::cuda::k

@@ -12,6 +12,7 @@
 #include "model/engine/cuda/buffer.h"
 #include "model/engine/cuda/gemm.h"
 #include "model/engine/cuda/kernels.h"
+#include "model/engine/cuda/sample_twin.h"
 
 namespace deskpilot::model::cuda {
 
@@ -406,7 +407,7 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
     k::embed_gather(embed.as<std::uint16_t>(), ids_d, S, H, x, s());
     const std::int64_t past = len;
     // Split-K for decode: enough blocks to fill the GPU when one query meets a long cache.
-    const int splits = S == 1 ? int(std::clamp<std::int64_t>((past + 1) / 256, 1, 32)) : 1;
+    const int splits = S == 1 ? int(std::clamp<std::int64_t>((past + 64) / 64, 1, 32)) : 1;
     float* h = tmp<float>("h", S * H);
     std::uint16_t* hb = tmp<std::uint16_t>("hb", S * std::max(H, NH * D));
     float* q = tmp<float>("q", S * NH * D);
@@ -484,6 +485,23 @@ std::int32_t CudaTextModel::forward_greedy(std::span<const std::int32_t> ids,
     return id;
 }
 
+std::int32_t CudaTextModel::forward_sample(std::span<const std::int32_t> ids,
+                                           const engine::Positions& pos, float temperature,
+                                           float top_p, float u) {
+    Impl& m = *impl_;
+    const float* lg = m.logits(ids, pos, false);
+    const std::int64_t V = m.cfg.text.vocab_size;
+    float* p = m.tmp<float>("probabilities", V);
+    std::int32_t* id_d = m.tmp<std::int32_t>("argmax", 1);
+    float* info = m.tmp<float>("top-p info", 2);
+    k::sample_top_p(lg, V, temperature, top_p, u, p, id_d, info, m.s());
+    std::int32_t id = 0;
+    check(cudaMemcpyAsync(&id, id_d, 4, cudaMemcpyDeviceToHost, static_cast<cudaStream_t>(m.s())),
+          "download token");
+    m.stream.sync("forward_sample");
+    return id;
+}
+
 engine::GenerateResult generate(CudaTextModel& model, std::span<const std::int32_t> prompt,
                                 const engine::GenerateOptions& options,
                                 const std::function<bool(std::int32_t)>& on_token) {
@@ -493,18 +511,24 @@ engine::GenerateResult generate(CudaTextModel& model, std::span<const std::int32
     using clock = std::chrono::steady_clock;
     engine::GenerateResult r;
     r.prompt_tokens = std::int64_t(prompt.size());
-    engine::Sampler sampler(options.sampling);
+    engine::Sampler sampler(options.sampling);  // validates the options
+    std::mt19937_64 rng(options.sampling.seed);
+    std::uniform_real_distribution<float> draw(0.0f, 1.0f);
     const bool greedy = options.sampling.temperature == 0.0f;
     model.reset(std::int64_t(prompt.size()) + options.max_new_tokens + 1);
     auto t0 = clock::now();
     r.prompt_logits =
         model.forward(prompt, engine::Positions::text(0, std::int64_t(prompt.size())));
     r.prefill_seconds = std::chrono::duration<double>(clock::now() - t0).count();
-    std::vector<float> logits = r.prompt_logits;
-    std::int32_t next = -1;  // the argmax computed on the device, when greedy
+    const auto& pl = r.prompt_logits;
+    std::int32_t next =
+        greedy ? std::int32_t(std::max_element(pl.begin(), pl.end()) - pl.begin())
+               : sample_top_p_cpu(pl.data(), std::int64_t(pl.size()), options.sampling.temperature,
+                                  options.sampling.top_p, draw(rng))
+                     .id;
     t0 = clock::now();
     for (int i = 0; i < options.max_new_tokens; ++i) {
-        const std::int32_t id = next >= 0 ? next : sampler.sample(logits);
+        const std::int32_t id = next;
         r.tokens.push_back(id);
         const bool stop = std::find(options.stop_ids.begin(), options.stop_ids.end(), id) !=
                           options.stop_ids.end();
@@ -516,10 +540,9 @@ engine::GenerateResult generate(CudaTextModel& model, std::span<const std::int32
         if (i + 1 == options.max_new_tokens) break;
         const std::int32_t one[1] = {id};
         const auto pos = engine::Positions::text(model.length(), 1);
-        if (greedy)
-            next = model.forward_greedy(one, pos);
-        else
-            logits = model.forward(one, pos);
+        next = greedy ? model.forward_greedy(one, pos)
+                      : model.forward_sample(one, pos, options.sampling.temperature,
+                                             options.sampling.top_p, draw(rng));
     }
     r.decode_seconds = std::chrono::duration<double>(clock::now() - t0).count();
     return r;

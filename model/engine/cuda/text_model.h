@@ -43,6 +43,10 @@ class CudaTextModel {
                                bool all_logits = false);
     // The same for the last token, but argmax on the device: only the id comes back.
     std::int32_t forward_greedy(std::span<const std::int32_t> ids, const engine::Positions& pos);
+    // The same with temperature/top-p sampling on the device for the uniform draw `u` in [0, 1)
+    // (k::sample_top_p; its CPU twin is sample_top_p_cpu in sample_twin.h).
+    std::int32_t forward_sample(std::span<const std::int32_t> ids, const engine::Positions& pos,
+                                float temperature, float top_p, float u);
     void synchronize() const;
 
     std::size_t weight_bytes() const;
@@ -57,8 +61,9 @@ class CudaTextModel {
     std::unique_ptr<Impl> impl_;
 };
 
-// engine::generate on the GPU: prefill, then greedy decode with the argmax on the device, or
-// sampling (engine::Sampler) on the downloaded logits when temperature > 0.
+// engine::generate on the GPU: prefill, then decode with the next token chosen on the device
+// (argmax, or top-p with draws from a generator seeded by options.sampling.seed, so runs
+// repeat; the first token, from the prefill logits, through the CPU twins).
 engine::GenerateResult generate(CudaTextModel& model, std::span<const std::int32_t> prompt,
                                 const engine::GenerateOptions& options,
                                 const std::function<bool(std::int32_t)>& on_token = {});

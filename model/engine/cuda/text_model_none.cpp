@@ -33,6 +33,10 @@ std::int32_t CudaTextModel::forward_greedy(std::span<const std::int32_t>,
                                            const engine::Positions&) {
     throw CudaError("no CUDA backend");
 }
+std::int32_t CudaTextModel::forward_sample(std::span<const std::int32_t>, const engine::Positions&,
+                                           float, float, float) {
+    throw CudaError("no CUDA backend");
+}
 void CudaTextModel::synchronize() const {}
 std::size_t CudaTextModel::weight_bytes() const {
     return 0;
