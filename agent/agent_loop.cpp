@@ -13,7 +13,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
+double ms_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
 
 // A run ends with a status and a message; thrown inside the loop, caught in run().
 struct RunEnd {
@@ -38,17 +40,26 @@ struct Agent::Impl {
     int consecutive_errors = 0;
     std::vector<std::future<void>> preparing;  // prepare_image calls started while settling
 
-    Impl(AgentConfig c, vision::ScreenSource& s, model::Vlm& m, actuators::Actuator& a, RunControl& rc, AgentObserver& o)
-        : config(std::move(c)), screen(s), model(m), actuator(a), control(rc), observer(o), executor(a),
+    Impl(AgentConfig c, vision::ScreenSource& s, model::Vlm& m, actuators::Actuator& a,
+         RunControl& rc, AgentObserver& o)
+        : config(std::move(c)),
+          screen(s),
+          model(m),
+          actuator(a),
+          control(rc),
+          observer(o),
+          executor(a),
           loop_detector(config.loop_limit) {
         family = planner::find_family(config.family);
         if (!family)
-            throw std::invalid_argument("unknown model family '" + config.family + "' (known: " + planner::family_names() + ")");
+            throw std::invalid_argument("unknown model family '" + config.family +
+                                        "' (known: " + planner::family_names() + ")");
         if (config.max_steps < 1) throw std::invalid_argument("--max-steps must be at least 1");
         if (config.history < 1) throw std::invalid_argument("--history must be at least 1");
         planner::ConversationOptions conversation;
         conversation.max_screenshots = static_cast<std::size_t>(config.history);
-        conversation.prompt.language = config.language == "zh" ? planner::PromptLanguage::chinese : planner::PromptLanguage::english;
+        conversation.prompt.language = config.language == "zh" ? planner::PromptLanguage::chinese
+                                                               : planner::PromptLanguage::english;
         history = std::make_unique<planner::Conversation>(*family, config.task, conversation);
         if (config.session_dir.empty()) throw std::invalid_argument("no session folder given");
     }
@@ -63,9 +74,11 @@ struct Agent::Impl {
         record.results.push_back("error: " + error);
         observer.on_warning("step " + std::to_string(record.index) + ": " + error);
         if (++consecutive_errors >= config.max_consecutive_errors)
-            throw RunEnd{RunStatus::error, std::to_string(consecutive_errors) + " unusable model responses in a row; the last: " + error};
+            throw RunEnd{RunStatus::error,
+                         std::to_string(consecutive_errors) +
+                             " unusable model responses in a row; the last: " + error};
         history->add_user("Your previous answer could not be used: " + error +
-                              "\nAnswer again in the required format: Thought: ... then Action: ...");
+                          "\nAnswer again in the required format: Thought: ... then Action: ...");
     }
 
     // Runs the step's actions; returns true when the step ended the run normally (finished).
@@ -83,7 +96,9 @@ struct Agent::Impl {
                 observer.on_call_user(step_index, action.text.empty() ? step.thought : action.text);
                 observer.on_paused();
                 const auto reply = control.wait_for_reply();
-                if (!reply) throw RunEnd{RunStatus::call_user, "the model asked for help and no reply came: " + action.text};
+                if (!reply)
+                    throw RunEnd{RunStatus::call_user,
+                                 "the model asked for help and no reply came: " + action.text};
                 observer.on_resumed();
                 record.results.push_back("user replied: " + *reply);
                 history->add_user(*reply);
@@ -94,18 +109,22 @@ struct Agent::Impl {
             if (decision.kind == PolicyDecision::Kind::deny) {
                 record.approvals.push_back("denied");
                 record.results.push_back("denied: " + decision.reason);
-                observer.on_warning("step " + std::to_string(step_index) + ": denied: " + decision.reason);
-                history->add_user("That action was not allowed: " + decision.reason + ". Choose another way.");
+                observer.on_warning("step " + std::to_string(step_index) +
+                                    ": denied: " + decision.reason);
+                history->add_user("That action was not allowed: " + decision.reason +
+                                  ". Choose another way.");
                 return;
             }
             if (decision.kind == PolicyDecision::Kind::needs_approval) {
-                observer.on_action_pending({step_index, static_cast<int>(i), action, decision.reason});
+                observer.on_action_pending(
+                    {step_index, static_cast<int>(i), action, decision.reason});
                 const auto answer = control.wait_for_decision();
                 if (!answer) throw RunEnd{RunStatus::stopped, "stopped by the user"};
                 if (answer->kind == ApprovalDecision::Kind::reject) {
                     record.approvals.push_back("rejected");
                     record.results.push_back("rejected: " + answer->feedback);
-                    history->add_user(answer->feedback.empty() ? "The user rejected that action." : answer->feedback);
+                    history->add_user(answer->feedback.empty() ? "The user rejected that action."
+                                                               : answer->feedback);
                     return;
                 }
                 if (answer->kind == ApprovalDecision::Kind::edit) {
@@ -120,11 +139,13 @@ struct Agent::Impl {
             }
 
             if (action.type == planner::ActionType::wait) {
-                const auto seen = wait_for_change(screen, before, config.wait_timeout, config.settle.threshold,
-                                                  [&] { return control.stop_requested(); });
+                const auto seen =
+                    wait_for_change(screen, before, config.wait_timeout, config.settle.threshold,
+                                    [&] { return control.stop_requested(); });
                 record.results.push_back(seen.settled ? "ok: the screen changed" : "ok: no change");
                 before = seen.last;
-                observer.on_action_executed(step_index, static_cast<int>(i), action, record.results.back());
+                observer.on_action_executed(step_index, static_cast<int>(i), action,
+                                            record.results.back());
                 continue;
             }
 
@@ -157,9 +178,11 @@ struct Agent::Impl {
                     }));
                 });
             record.settle_ms += ms_since(t_settle);
-            const bool changed = vision::changed_fraction(before, settled.last) > config.settle.threshold;
+            const bool changed =
+                vision::changed_fraction(before, settled.last) > config.settle.threshold;
             before = settled.settled ? settled.quiet_frame : settled.last;
-            if (const auto loop = loop_detector.observe(action, changed)) throw RunEnd{RunStatus::error, *loop};
+            if (const auto loop = loop_detector.observe(action, changed))
+                throw RunEnd{RunStatus::error, *loop};
         }
     }
 
@@ -189,7 +212,9 @@ struct Agent::Impl {
                 check_stop();
                 if (!control.wait_until_runnable()) check_stop();
                 if (step_index >= config.max_steps)
-                    throw RunEnd{RunStatus::max_steps, "reached the limit of " + std::to_string(config.max_steps) + " steps"};
+                    throw RunEnd{
+                        RunStatus::max_steps,
+                        "reached the limit of " + std::to_string(config.max_steps) + " steps"};
                 ++step_index;
                 StepRecord record;
                 record.index = step_index;
@@ -218,14 +243,18 @@ struct Agent::Impl {
                 };
                 vision::Frame before = frame;
                 try {
-                    for (auto& job : preparing) job.wait();  // the screenshot's encoding, if started
+                    for (auto& job : preparing)
+                        job.wait();  // the screenshot's encoding, if started
                     preparing.clear();
                     const auto t_model = Clock::now();
                     model::Response response;
                     try {
-                        response = model.generate(history->build(), config.generate,
-                                                  [&](std::string_view chunk) { observer.on_model_text(step_index, chunk); },
-                                                  control.cancel_token());
+                        response = model.generate(
+                            history->build(), config.generate,
+                            [&](std::string_view chunk) {
+                                observer.on_model_text(step_index, chunk);
+                            },
+                            control.cancel_token());
                     } catch (const model::ModelError& e) {
                         record.model_ms = ms_since(t_model);
                         record.results.push_back(std::string("model error: ") + e.what());
@@ -241,7 +270,8 @@ struct Agent::Impl {
 
                     std::optional<planner::Step> step;
                     try {
-                        step = planner::parse_step(response.text, planner::CoordinateMapper(*family, frame.size(), 1.0));
+                        step = planner::parse_step(
+                            response.text, planner::CoordinateMapper(*family, frame.size(), 1.0));
                     } catch (const planner::ParseError& e) {
                         model_mistake(record, e.what());
                     }
@@ -249,7 +279,8 @@ struct Agent::Impl {
                         record.thought = step->thought;
                         record.reflection = step->reflection;
                         for (const auto& a : step->actions) record.actions.push_back(to_json(a));
-                        for (const auto& w : step->warnings) observer.on_warning("step " + std::to_string(step_index) + ": " + w);
+                        for (const auto& w : step->warnings)
+                            observer.on_warning("step " + std::to_string(step_index) + ": " + w);
                         observer.on_step_parsed(step_index, *step);
                         consecutive_errors = 0;
                         act(step_index, *step, record, before);
@@ -284,12 +315,15 @@ struct Agent::Impl {
     }
 };
 
-Agent::Agent(AgentConfig config, vision::ScreenSource& screen, model::Vlm& model, actuators::Actuator& actuator,
-             RunControl& control, AgentObserver& observer)
-    : impl_(std::make_unique<Impl>(std::move(config), screen, model, actuator, control, observer)) {}
+Agent::Agent(AgentConfig config, vision::ScreenSource& screen, model::Vlm& model,
+             actuators::Actuator& actuator, RunControl& control, AgentObserver& observer)
+    : impl_(std::make_unique<Impl>(std::move(config), screen, model, actuator, control, observer)) {
+}
 
 Agent::~Agent() = default;
 
-RunResult Agent::run() { return impl_->run(); }
+RunResult Agent::run() {
+    return impl_->run();
+}
 
 }  // namespace deskpilot::agent

@@ -50,17 +50,17 @@ struct RunResult {
 };
 
 class Agent {
-public:
+  public:
     // Throws std::invalid_argument for an unknown family or a bad configuration.
-    Agent(AgentConfig config, vision::ScreenSource& screen, model::Vlm& model, actuators::Actuator& actuator,
-          RunControl& control, AgentObserver& observer);
+    Agent(AgentConfig config, vision::ScreenSource& screen, model::Vlm& model,
+          actuators::Actuator& actuator, RunControl& control, AgentObserver& observer);
     ~Agent();
 
     // Runs to the end on the calling thread. Never throws: failures end the run with
     // RunStatus::error and a message (the session records it).
     RunResult run();
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -32,7 +32,8 @@ PreparedExec prepare(const SpawnOptions& options, std::vector<std::string>& argv
         const std::string key = entry.substr(0, entry.find('='));
         const bool replaced = std::any_of(options.env_set.begin(), options.env_set.end(),
                                           [&](const auto& kv) { return kv.first == key; });
-        const bool removed = std::find(options.env_unset.begin(), options.env_unset.end(), key) != options.env_unset.end();
+        const bool removed = std::find(options.env_unset.begin(), options.env_unset.end(), key) !=
+                             options.env_unset.end();
         if (!replaced && !removed) p.env_storage.push_back(entry);
     }
     for (const auto& [key, value] : options.env_set) p.env_storage.push_back(key + "=" + value);
@@ -61,7 +62,8 @@ ChildProcess::ChildProcess(const SpawnOptions& options) {
     if (out_fd < 0 || err_fd < 0) {
         if (out_fd >= 0) ::close(out_fd);
         if (err_fd >= 0) ::close(err_fd);
-        throw ProcessError("cannot open output files for " + program_ + ": " + std::strerror(errno));
+        throw ProcessError("cannot open output files for " + program_ + ": " +
+                           std::strerror(errno));
     }
     // The exec-error pipe is close-on-exec: it reads EOF on a successful exec, errno otherwise.
     int report[2];
@@ -123,7 +125,9 @@ ChildProcess::~ChildProcess() {
     if (pid_ > 0) terminate(std::chrono::milliseconds(1000));
 }
 
-bool ChildProcess::running() { return !wait_status().has_value(); }
+bool ChildProcess::running() {
+    return !wait_status().has_value();
+}
 
 std::optional<int> ChildProcess::wait_status() {
     if (status_ || pid_ <= 0) return status_;
@@ -155,7 +159,8 @@ void ChildProcess::terminate(std::chrono::milliseconds grace) {
 std::string describe_wait_status(int status) {
     if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status))
-        return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) + ")";
+        return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+               ::strsignal(WTERMSIG(status)) + ")";
     return "ended with wait status " + std::to_string(status);
 }
 

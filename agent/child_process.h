@@ -16,12 +16,12 @@
 namespace deskpilot::agent {
 
 class ProcessError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 struct SpawnOptions {
-    std::vector<std::string> argv;  // argv[0] is looked up on PATH
+    std::vector<std::string> argv;                             // argv[0] is looked up on PATH
     std::vector<std::pair<std::string, std::string>> env_set;  // added or replaced
     std::vector<std::string> env_unset;
     std::filesystem::path stdout_path;  // empty: /dev/null
@@ -30,7 +30,7 @@ struct SpawnOptions {
 };
 
 class ChildProcess {
-public:
+  public:
     // Throws ProcessError naming the program when it cannot be started (e.g. not installed).
     explicit ChildProcess(const SpawnOptions& options);
     ~ChildProcess();
@@ -49,7 +49,7 @@ public:
     // SIGTERM, then SIGKILL after `grace`; returns once the process is reaped.
     void terminate(std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
 
-private:
+  private:
     pid_t pid_ = -1;
     std::string program_;
     std::optional<int> status_;

@@ -34,14 +34,15 @@ struct ApprovalDecision {
 };
 
 class AgentObserver {
-public:
+  public:
     virtual ~AgentObserver() = default;
     virtual void on_run_started(const Manifest&, const std::filesystem::path& /*session_dir*/) {}
     virtual void on_screenshot(int /*step*/, const vision::Frame&) {}
     virtual void on_model_text(int /*step*/, std::string_view /*chunk*/) {}
     virtual void on_step_parsed(int /*step*/, const planner::Step&) {}
     virtual void on_action_pending(const ApprovalRequest&) {}
-    virtual void on_action_executed(int /*step*/, int /*index*/, const planner::Action&, const std::string& /*result*/) {}
+    virtual void on_action_executed(int /*step*/, int /*index*/, const planner::Action&,
+                                    const std::string& /*result*/) {}
     virtual void on_step_recorded(const StepRecord&) {}
     virtual void on_call_user(int /*step*/, const std::string& /*question*/) {}
     virtual void on_paused() {}

@@ -23,9 +23,12 @@ std::size_t code_points(const std::string& utf8) {
     }));
 }
 
-std::string describe(const planner::Action& action) { return to_json(action).dump(); }
+std::string describe(const planner::Action& action) {
+    return to_json(action).dump();
+}
 
-bool inside_any(const std::vector<vision::Rect>& regions, const planner::Action& action, vision::Rect* hit) {
+bool inside_any(const std::vector<vision::Rect>& regions, const planner::Action& action,
+                vision::Rect* hit) {
     for (const auto& r : regions) {
         const bool start = action.point && r.contains(*action.point);
         const bool end = action.end && r.contains(*action.end);
@@ -38,7 +41,8 @@ bool inside_any(const std::vector<vision::Rect>& regions, const planner::Action&
 }
 
 std::string rect_text(const vision::Rect& r) {
-    return std::to_string(r.x) + "," + std::to_string(r.y) + " " + std::to_string(r.width) + "x" + std::to_string(r.height);
+    return std::to_string(r.x) + "," + std::to_string(r.y) + " " + std::to_string(r.width) + "x" +
+           std::to_string(r.height);
 }
 
 }  // namespace
@@ -54,9 +58,9 @@ std::string canonical_key(const std::string& key) {
     std::string k;
     for (unsigned char c : key) k += static_cast<char>(std::tolower(c));
     static const std::map<std::string, std::string> aliases = {
-        {"control", "ctrl"}, {"del", "delete"},   {"return", "enter"}, {"win", "meta"},
-        {"super", "meta"},   {"cmd", "meta"},     {"command", "meta"}, {"esc", "escape"},
-        {"option", "alt"},   {"arrowup", "up"},   {"arrowdown", "down"}, {"arrowleft", "left"},
+        {"control", "ctrl"},     {"del", "delete"}, {"return", "enter"},   {"win", "meta"},
+        {"super", "meta"},       {"cmd", "meta"},   {"command", "meta"},   {"esc", "escape"},
+        {"option", "alt"},       {"arrowup", "up"}, {"arrowdown", "down"}, {"arrowleft", "left"},
         {"arrowright", "right"},
     };
     const auto it = aliases.find(k);
@@ -71,27 +75,36 @@ PolicyDecision evaluate(const PolicyConfig& config, const planner::Action& actio
     if (action.type == planner::ActionType::hotkey || action.type == planner::ActionType::press) {
         const auto pressed = key_set(action.keys);
         for (const auto& denied : config.deny_hotkeys)
-            if (key_set(denied) == pressed) return {Kind::deny, "the hotkey " + describe(action) + " is denied"};
+            if (key_set(denied) == pressed)
+                return {Kind::deny, "the hotkey " + describe(action) + " is denied"};
     }
-    if (action.type == planner::ActionType::type && code_points(action.text) > config.max_typed_length)
-        return {Kind::deny, "typing " + std::to_string(code_points(action.text)) + " characters exceeds the limit of " +
+    if (action.type == planner::ActionType::type &&
+        code_points(action.text) > config.max_typed_length)
+        return {Kind::deny, "typing " + std::to_string(code_points(action.text)) +
+                                " characters exceeds the limit of " +
                                 std::to_string(config.max_typed_length)};
 
     switch (config.mode) {
-        case ApprovalMode::automatic: return {Kind::allow, {}};
-        case ApprovalMode::each: return {Kind::needs_approval, "every action is approved by a person (--approve each)"};
+        case ApprovalMode::automatic:
+            return {Kind::allow, {}};
+        case ApprovalMode::each:
+            return {Kind::needs_approval, "every action is approved by a person (--approve each)"};
         case ApprovalMode::risky:
-            if (action.type == planner::ActionType::hotkey) return {Kind::needs_approval, "hotkeys are risky"};
-            if (action.type == planner::ActionType::type && !action.text.empty() && action.text.back() == '\n')
+            if (action.type == planner::ActionType::hotkey)
+                return {Kind::needs_approval, "hotkeys are risky"};
+            if (action.type == planner::ActionType::type && !action.text.empty() &&
+                action.text.back() == '\n')
                 return {Kind::needs_approval, "typed text ending in Enter submits something"};
             if (inside_any(config.risky_regions, action, &hit))
-                return {Kind::needs_approval, "the action falls inside the risky region " + rect_text(hit)};
+                return {Kind::needs_approval,
+                        "the action falls inside the risky region " + rect_text(hit)};
             return {Kind::allow, {}};
     }
     return {Kind::allow, {}};
 }
 
-std::optional<std::string> LoopDetector::observe(const planner::Action& action, bool screen_changed) {
+std::optional<std::string> LoopDetector::observe(const planner::Action& action,
+                                                 bool screen_changed) {
     if (screen_changed) {
         reset();
         return std::nullopt;

@@ -24,7 +24,8 @@ struct PolicyConfig {
     ApprovalMode mode = ApprovalMode::automatic;
     std::vector<vision::Rect> risky_regions;
     std::vector<vision::Rect> deny_regions;
-    std::vector<std::vector<std::string>> deny_hotkeys{{"ctrl", "alt", "delete"}, {"ctrl", "alt", "backspace"}};
+    std::vector<std::vector<std::string>> deny_hotkeys{{"ctrl", "alt", "delete"},
+                                                       {"ctrl", "alt", "backspace"}};
     std::size_t max_typed_length = 2000;  // characters (UTF-8 code points)
 };
 
@@ -43,14 +44,14 @@ std::string canonical_key(const std::string& key);
 // Ends a run that repeats itself: the same action at the same place `limit` times in a row
 // while the screen does not change.
 class LoopDetector {
-public:
+  public:
     explicit LoopDetector(int limit = 3) : limit_(limit) {}
     // Call once per executed action with whether the screen changed after it. Returns a message
     // naming the action when the loop limit is reached.
     std::optional<std::string> observe(const planner::Action& action, bool screen_changed);
     void reset();
 
-private:
+  private:
     int limit_;
     std::optional<planner::Action> last_;
     int repeats_ = 0;

@@ -28,7 +28,8 @@ std::string tail_of(const std::filesystem::path& path, std::size_t max_bytes = 6
 PrivateDisplay::PrivateDisplay(const XvfbOptions& options) {
     if (options.screens.empty()) throw ProcessError("Xvfb needs at least one screen");
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw ProcessError(std::string("cannot start Xvfb: pipe: ") + std::strerror(errno));
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+        throw ProcessError(std::string("cannot start Xvfb: pipe: ") + std::strerror(errno));
 
     char log_template[] = "/tmp/deskpilot-xvfb-XXXXXX";
     const int log_fd = ::mkstemp(log_template);
@@ -36,12 +37,14 @@ PrivateDisplay::PrivateDisplay(const XvfbOptions& options) {
     log_path_ = log_template;
 
     SpawnOptions spawn;
-    spawn.argv = {options.program, "-displayfd", std::to_string(fds[1]), "-nolisten", "tcp", "-noreset"};
+    spawn.argv = {options.program, "-displayfd", std::to_string(fds[1]),
+                  "-nolisten",     "tcp",        "-noreset"};
     for (std::size_t i = 0; i < options.screens.size(); ++i) {
         const auto& s = options.screens[i];
-        spawn.argv.insert(spawn.argv.end(), {"-screen", std::to_string(i),
-                                             std::to_string(s.width) + "x" + std::to_string(s.height) + "x" +
-                                                 std::to_string(options.depth)});
+        spawn.argv.insert(spawn.argv.end(),
+                          {"-screen", std::to_string(i),
+                           std::to_string(s.width) + "x" + std::to_string(s.height) + "x" +
+                               std::to_string(options.depth)});
     }
     if (options.xinerama) spawn.argv.push_back("+xinerama");
     spawn.stderr_path = log_path_;
@@ -59,7 +62,8 @@ PrivateDisplay::PrivateDisplay(const XvfbOptions& options) {
     std::string text;
     const auto deadline = std::chrono::steady_clock::now() + options.start_timeout;
     while (text.find('\n') == std::string::npos) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) break;
         pollfd pfd{fds[0], POLLIN, 0};
         const int r = ::poll(&pfd, 1, static_cast<int>(left.count()));
@@ -74,7 +78,8 @@ PrivateDisplay::PrivateDisplay(const XvfbOptions& options) {
     if (text.find('\n') == std::string::npos) {
         process_->terminate(std::chrono::milliseconds(500));
         const auto status = process_->wait_status();
-        std::string why = status ? describe_wait_status(*status) : "did not report a display within the timeout";
+        std::string why =
+            status ? describe_wait_status(*status) : "did not report a display within the timeout";
         const std::string log = tail_of(log_path_);
         std::filesystem::remove(log_path_);
         throw ProcessError("Xvfb failed to start (" + why + ")" + (log.empty() ? "" : ": " + log));
@@ -83,7 +88,9 @@ PrivateDisplay::PrivateDisplay(const XvfbOptions& options) {
     name_ = ":" + std::to_string(number_);
 }
 
-PrivateDisplay::~PrivateDisplay() { stop(); }
+PrivateDisplay::~PrivateDisplay() {
+    stop();
+}
 
 void PrivateDisplay::stop() {
     if (process_) process_->terminate();

@@ -24,7 +24,7 @@ struct XvfbOptions {
 };
 
 class PrivateDisplay {
-public:
+  public:
     // Starts Xvfb with -displayfd and waits until it accepts connections. Throws ProcessError
     // with Xvfb's own complaint when it does not come up in time.
     explicit PrivateDisplay(const XvfbOptions& options = {});
@@ -39,7 +39,7 @@ public:
     bool running() { return process_->running(); }
     void stop();
 
-private:
+  private:
     std::unique_ptr<ChildProcess> process_;
     std::filesystem::path log_path_;
     std::string name_;

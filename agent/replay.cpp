@@ -14,7 +14,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
+double ms_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
 
 struct Thresholds {
     double min_score;
@@ -23,9 +25,12 @@ struct Thresholds {
 
 Thresholds thresholds(VerifyMode mode, int search_radius) {
     switch (mode) {
-        case VerifyMode::strict: return {0.93, 4};
-        case VerifyMode::loose: return {0.80, search_radius};
-        case VerifyMode::off: return {0.0, 0};
+        case VerifyMode::strict:
+            return {0.93, 4};
+        case VerifyMode::loose:
+            return {0.80, search_radius};
+        case VerifyMode::off:
+            return {0.0, 0};
     }
     return {0.8, search_radius};
 }
@@ -34,8 +39,8 @@ Thresholds thresholds(VerifyMode mode, int search_radius) {
 std::optional<double> parse_timestamp(const std::string& text) {
     std::tm tm{};
     int ms = 0;
-    if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-                    &tm.tm_sec, &ms) < 6)
+    if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
         return std::nullopt;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
@@ -55,8 +60,8 @@ std::optional<VerifyMode> verify_mode_from_string(const std::string& text) {
     return std::nullopt;
 }
 
-ReplayResult replay(const ReplayOptions& options, vision::ScreenSource& screen, actuators::Actuator& actuator,
-                    RunControl& control, AgentObserver& observer) {
+ReplayResult replay(const ReplayOptions& options, vision::ScreenSource& screen,
+                    actuators::Actuator& actuator, RunControl& control, AgentObserver& observer) {
     ReplayResult result;
     result.session_dir = options.session_dir;
     LoadedSession source;
@@ -87,7 +92,8 @@ ReplayResult replay(const ReplayOptions& options, vision::ScreenSource& screen, 
     try {
         for (const StepRecord& recorded : source.steps) {
             if (recorded.index < options.from || recorded.index > options.to) continue;
-            if (control.stop_requested() || !control.wait_until_runnable()) throw RunStatus::stopped;
+            if (control.stop_requested() || !control.wait_until_runnable())
+                throw RunStatus::stopped;
 
             // Keep the recording's rhythm, scaled by --speed and capped: settling already waits
             // for the screen, this only restores deliberate pauses.
@@ -117,9 +123,11 @@ ReplayResult replay(const ReplayOptions& options, vision::ScreenSource& screen, 
             bool ended = false;
             for (std::size_t i = 0; i < recorded.actions.size() && !ended; ++i) {
                 planner::Action action = planner::action_from_json(recorded.actions[i]);
-                if (action.type == planner::ActionType::finished || action.type == planner::ActionType::call_user) {
+                if (action.type == planner::ActionType::finished ||
+                    action.type == planner::ActionType::call_user) {
                     step.actions.push_back(to_json(action));
-                    step.results.push_back("skipped: " + std::string(planner::to_string(action.type)));
+                    step.results.push_back("skipped: " +
+                                           std::string(planner::to_string(action.type)));
                     continue;
                 }
                 if (action.point && recorded_frame) {
@@ -128,42 +136,56 @@ ReplayResult replay(const ReplayOptions& options, vision::ScreenSource& screen, 
                     std::optional<vision::PatchMatch> best;
                     while (true) {
                         if (control.stop_requested()) throw RunStatus::stopped;
-                        const auto match = vision::locate_patch(*recorded_frame, live, *action.point, options.patch_size,
-                                                                options.search_radius);
+                        const auto match =
+                            vision::locate_patch(*recorded_frame, live, *action.point,
+                                                 options.patch_size, options.search_radius);
                         if (match && (!best || match->score > best->score)) best = match;
-                        const bool close = match && std::abs(match->found.x - action.point->x) <= limits.max_shift &&
-                                           std::abs(match->found.y - action.point->y) <= limits.max_shift;
+                        const bool close =
+                            match &&
+                            std::abs(match->found.x - action.point->x) <= limits.max_shift &&
+                            std::abs(match->found.y - action.point->y) <= limits.max_shift;
                         if (match && match->score >= limits.min_score && close) {
                             best = match;
                             break;
                         }
                         if (Clock::now() >= deadline) {
                             const int half = options.patch_size / 2;
-                            const vision::Rect want{action.point->x - half, action.point->y - half, options.patch_size,
-                                                    options.patch_size};
-                            const vision::Rect got = best ? vision::Rect{best->found.x - half, best->found.y - half,
-                                                                         options.patch_size, options.patch_size}
-                                                          : want;
-                            result.mismatch_image = session->dir() / ("mismatch-step-" + std::to_string(step.index) + ".png");
-                            vision::write_image(vision::side_by_side(*recorded_frame, live, want, got), result.mismatch_image);
+                            const vision::Rect want{action.point->x - half, action.point->y - half,
+                                                    options.patch_size, options.patch_size};
+                            const vision::Rect got =
+                                best ? vision::Rect{best->found.x - half, best->found.y - half,
+                                                    options.patch_size, options.patch_size}
+                                     : want;
+                            result.mismatch_image =
+                                session->dir() /
+                                ("mismatch-step-" + std::to_string(step.index) + ".png");
+                            vision::write_image(
+                                vision::side_by_side(*recorded_frame, live, want, got),
+                                result.mismatch_image);
                             char score[16];
                             std::snprintf(score, sizeof score, "%.2f", best ? best->score : 0.0);
-                            throw Mismatch{"step " + std::to_string(step.index) + ": the screen around (" +
-                                           std::to_string(action.point->x) + "," + std::to_string(action.point->y) +
-                                           ") does not match the recording (best similarity " + score + ", need " +
-                                           std::to_string(limits.min_score).substr(0, 4) + "); nothing was clicked. See " +
-                                           result.mismatch_image.string()};
+                            throw Mismatch{
+                                "step " + std::to_string(step.index) + ": the screen around (" +
+                                std::to_string(action.point->x) + "," +
+                                std::to_string(action.point->y) +
+                                ") does not match the recording (best similarity " + score +
+                                ", need " + std::to_string(limits.min_score).substr(0, 4) +
+                                "); nothing was clicked. See " + result.mismatch_image.string()};
                         }
                         std::this_thread::sleep_for(std::chrono::milliseconds(100));
                         live = screen.capture();
                     }
-                    const vision::Point shift{best->found.x - action.point->x, best->found.y - action.point->y};
+                    const vision::Point shift{best->found.x - action.point->x,
+                                              best->found.y - action.point->y};
                     if (shift.x != 0 || shift.y != 0) {
                         action.point = best->found;
-                        if (action.end) action.end = vision::Point{action.end->x + shift.x, action.end->y + shift.y};
+                        if (action.end)
+                            action.end =
+                                vision::Point{action.end->x + shift.x, action.end->y + shift.y};
                         ++result.retargeted;
-                        observer.on_warning("step " + std::to_string(step.index) + ": re-targeted by (" +
-                                            std::to_string(shift.x) + "," + std::to_string(shift.y) + ")");
+                        observer.on_warning("step " + std::to_string(step.index) +
+                                            ": re-targeted by (" + std::to_string(shift.x) + "," +
+                                            std::to_string(shift.y) + ")");
                     }
                 }
                 step.actions.push_back(to_json(action));
@@ -178,7 +200,9 @@ ReplayResult replay(const ReplayOptions& options, vision::ScreenSource& screen, 
                 step.results.push_back("ok");
                 observer.on_action_executed(step.index, static_cast<int>(i), action, "ok");
                 const auto t_settle = Clock::now();
-                live = wait_until_settled(screen, options.settle, [&] { return control.stop_requested(); }).last;
+                live = wait_until_settled(screen, options.settle, [&] {
+                           return control.stop_requested();
+                       }).last;
                 step.settle_ms += ms_since(t_settle);
             }
             session->append_step(step);

@@ -45,7 +45,7 @@ struct ReplayResult {
 };
 
 // Never throws for bad input: an unreadable session or a mismatch ends with status error.
-ReplayResult replay(const ReplayOptions& options, vision::ScreenSource& screen, actuators::Actuator& actuator,
-                    RunControl& control, AgentObserver& observer);
+ReplayResult replay(const ReplayOptions& options, vision::ScreenSource& screen,
+                    actuators::Actuator& actuator, RunControl& control, AgentObserver& observer);
 
 }  // namespace deskpilot::agent

@@ -16,12 +16,23 @@ std::string escape(const std::string& text) {
     out.reserve(text.size());
     for (char c : text) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
@@ -46,9 +57,11 @@ std::optional<Png> read_png(const std::filesystem::path& path) {
     Png png;
     png.bytes.assign(std::istreambuf_iterator<char>(in), {});
     static const std::uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
-    if (png.bytes.size() < 24 || !std::equal(kSignature, kSignature + 8, png.bytes.begin())) return std::nullopt;
+    if (png.bytes.size() < 24 || !std::equal(kSignature, kSignature + 8, png.bytes.begin()))
+        return std::nullopt;
     auto be32 = [&](std::size_t at) {
-        return static_cast<int>((png.bytes[at] << 24) | (png.bytes[at + 1] << 16) | (png.bytes[at + 2] << 8) | png.bytes[at + 3]);
+        return static_cast<int>((png.bytes[at] << 24) | (png.bytes[at + 1] << 16) |
+                                (png.bytes[at + 2] << 8) | png.bytes[at + 3]);
     };
     png.width = be32(16);
     png.height = be32(20);
@@ -68,8 +81,9 @@ std::string overlay(const nlohmann::json& action, double unit) {
         if (type == "left_double")
             svg << "<circle cx='" << x << "' cy='" << y << "' r='" << r * 1.6 << "' class='mark'/>";
         if (type == "drag" && action.contains("x2")) {
-            svg << "<line x1='" << x << "' y1='" << y << "' x2='" << action["x2"].get<double>() << "' y2='"
-                << action["y2"].get<double>() << "' class='arrow' marker-end='url(#head)'/>";
+            svg << "<line x1='" << x << "' y1='" << y << "' x2='" << action["x2"].get<double>()
+                << "' y2='" << action["y2"].get<double>()
+                << "' class='arrow' marker-end='url(#head)'/>";
         }
         if (type == "scroll") {
             const std::string d = action.value("direction", "down");
@@ -79,23 +93,30 @@ std::string overlay(const nlohmann::json& action, double unit) {
             svg << "<line x1='" << x << "' y1='" << y << "' x2='" << x + dx << "' y2='" << y + dy
                 << "' class='arrow' marker-end='url(#head)'/>";
         }
-        std::string label = type == "right_single" ? "right click" : type == "left_double" ? "double click" : type;
-        svg << "<text x='" << x + r * 1.3 << "' y='" << y - r * 1.3 << "' font-size='" << 16 * unit << "'>"
-            << escape(label) << "</text>";
+        std::string label = type == "right_single"  ? "right click"
+                            : type == "left_double" ? "double click"
+                                                    : type;
+        svg << "<text x='" << x + r * 1.3 << "' y='" << y - r * 1.3 << "' font-size='" << 16 * unit
+            << "'>" << escape(label) << "</text>";
     }
     return svg.str();
 }
 
 std::string action_summary(const nlohmann::json& action) {
     std::string s = action.value("type", "?");
-    if (action.contains("x")) s += " (" + std::to_string(action["x"].get<int>()) + "," + std::to_string(action["y"].get<int>()) + ")";
-    if (action.contains("x2")) s += " → (" + std::to_string(action["x2"].get<int>()) + "," + std::to_string(action["y2"].get<int>()) + ")";
+    if (action.contains("x"))
+        s += " (" + std::to_string(action["x"].get<int>()) + "," +
+             std::to_string(action["y"].get<int>()) + ")";
+    if (action.contains("x2"))
+        s += " → (" + std::to_string(action["x2"].get<int>()) + "," +
+             std::to_string(action["y2"].get<int>()) + ")";
     if (action.contains("keys")) {
         s += " ";
         for (const auto& k : action["keys"]) s += k.get<std::string>() + "+";
         s.pop_back();
     }
-    if (action.contains("text") && !action["text"].get<std::string>().empty()) s += " “" + action["text"].get<std::string>() + "”";
+    if (action.contains("text") && !action["text"].get<std::string>().empty())
+        s += " “" + action["text"].get<std::string>() + "”";
     if (action.contains("direction")) s += " " + action["direction"].get<std::string>();
     return s;
 }
@@ -123,13 +144,18 @@ std::string render_report(const LoadedSession& session) {
     std::ostringstream html;
     html << "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
          << "<meta name='viewport' content='width=device-width,initial-scale=1'>"
-         << "<title>Deskpilot report: " << escape(m.task) << "</title><style>" << kStyle << "</style></head><body>\n";
-    html << "<header><h1>" << escape(m.task.empty() ? "(no task)" : m.task) << "</h1><div class='meta'>"
-         << "<span>status <span class='status " << escape(m.status) << "'>" << escape(m.status) << "</span></span>"
-         << "<span>model " << escape(m.model) << (m.family.empty() ? "" : " (" + escape(m.family) + ")") << "</span>";
+         << "<title>Deskpilot report: " << escape(m.task) << "</title><style>" << kStyle
+         << "</style></head><body>\n";
+    html << "<header><h1>" << escape(m.task.empty() ? "(no task)" : m.task)
+         << "</h1><div class='meta'>"
+         << "<span>status <span class='status " << escape(m.status) << "'>" << escape(m.status)
+         << "</span></span>"
+         << "<span>model " << escape(m.model)
+         << (m.family.empty() ? "" : " (" + escape(m.family) + ")") << "</span>";
     if (!m.endpoint_host.empty()) html << "<span>endpoint " << escape(m.endpoint_host) << "</span>";
     html << "<span>screen " << m.screen.width << "×" << m.screen.height << "</span>"
-         << "<span>started " << escape(m.started_at) << "</span><span>ended " << escape(m.ended_at) << "</span>"
+         << "<span>started " << escape(m.started_at) << "</span><span>ended " << escape(m.ended_at)
+         << "</span>"
          << "<span>" << session.steps.size() << " steps</span>";
     if (!m.replay_of.empty()) html << "<span>replay of " << escape(m.replay_of) << "</span>";
     html << "</div>";
@@ -137,44 +163,61 @@ std::string render_report(const LoadedSession& session) {
     html << "</header><main>\n";
     for (const auto& w : session.warnings) html << "<p class='warn'>⚠ " << escape(w) << "</p>\n";
 
-    html << "<h2>Timeline</h2><table><tr><th>#</th><th>thought</th><th>actions</th><th>approval</th>"
-         << "<th>capture ms</th><th>model ms</th><th>act ms</th><th>settle ms</th><th>tokens</th></tr>\n";
+    html
+        << "<h2>Timeline</h2><table><tr><th>#</th><th>thought</th><th>actions</th><th>approval</th>"
+        << "<th>capture ms</th><th>model ms</th><th>act ms</th><th>settle "
+           "ms</th><th>tokens</th></tr>\n";
     for (const auto& s : session.steps) {
         std::string actions;
-        for (const auto& a : s.actions) actions += (actions.empty() ? "" : "; ") + action_summary(a);
+        for (const auto& a : s.actions)
+            actions += (actions.empty() ? "" : "; ") + action_summary(a);
         std::string approvals;
-        for (const auto& a : s.approvals) approvals += (approvals.empty() ? "" : ", ") + (a.is_string() ? a.get<std::string>() : a.dump());
+        for (const auto& a : s.approvals)
+            approvals +=
+                (approvals.empty() ? "" : ", ") + (a.is_string() ? a.get<std::string>() : a.dump());
         std::string thought = s.thought.size() > 160 ? s.thought.substr(0, 157) + "…" : s.thought;
-        html << "<tr><td><a href='#step-" << s.index << "'>" << s.index << "</a></td><td>" << escape(thought) << "</td><td>"
-             << escape(actions) << "</td><td>" << escape(approvals) << "</td><td>" << fmt_ms(s.capture_ms) << "</td><td>"
-             << fmt_ms(s.model_ms) << "</td><td>" << fmt_ms(s.act_ms) << "</td><td>" << fmt_ms(s.settle_ms) << "</td><td>"
-             << s.prompt_tokens << " / " << s.completion_tokens << "</td></tr>\n";
+        html << "<tr><td><a href='#step-" << s.index << "'>" << s.index << "</a></td><td>"
+             << escape(thought) << "</td><td>" << escape(actions) << "</td><td>"
+             << escape(approvals) << "</td><td>" << fmt_ms(s.capture_ms) << "</td><td>"
+             << fmt_ms(s.model_ms) << "</td><td>" << fmt_ms(s.act_ms) << "</td><td>"
+             << fmt_ms(s.settle_ms) << "</td><td>" << s.prompt_tokens << " / "
+             << s.completion_tokens << "</td></tr>\n";
     }
     html << "</table>\n";
 
     for (const auto& s : session.steps) {
-        html << "<section class='step' id='step-" << s.index << "'><h2>Step " << s.index << "</h2>\n";
+        html << "<section class='step' id='step-" << s.index << "'><h2>Step " << s.index
+             << "</h2>\n";
         const auto png = s.screenshot.empty() ? std::nullopt : read_png(session.dir / s.screenshot);
         if (png) {
             const double unit = std::max(1.0, png->width / 1280.0);
-            html << "<svg viewBox='0 0 " << png->width << " " << png->height << "' role='img' aria-label='screenshot of step "
-                 << s.index << "'><defs><marker id='head' viewBox='0 0 10 10' refX='8' refY='5' markerWidth='5' "
-                 << "markerHeight='5' orient='auto-start-reverse'><path d='M0,0L10,5L0,10z' fill='#e53e3e'/></marker></defs>"
-                 << "<image width='" << png->width << "' height='" << png->height << "' href='data:image/png;base64,"
-                 << vision::base64_encode(png->bytes) << "'/><g stroke-width='" << 3 * unit << "'>";
+            html << "<svg viewBox='0 0 " << png->width << " " << png->height
+                 << "' role='img' aria-label='screenshot of step " << s.index
+                 << "'><defs><marker id='head' viewBox='0 0 10 10' refX='8' refY='5' "
+                    "markerWidth='5' "
+                 << "markerHeight='5' orient='auto-start-reverse'><path d='M0,0L10,5L0,10z' "
+                    "fill='#e53e3e'/></marker></defs>"
+                 << "<image width='" << png->width << "' height='" << png->height
+                 << "' href='data:image/png;base64," << vision::base64_encode(png->bytes)
+                 << "'/><g stroke-width='" << 3 * unit << "'>";
             for (const auto& a : s.actions) html << overlay(a, unit);
             html << "</g></svg>\n";
         } else {
-            html << "<div class='missing'>screenshot " << escape(s.screenshot) << " is missing</div>\n";
+            html << "<div class='missing'>screenshot " << escape(s.screenshot)
+                 << " is missing</div>\n";
         }
         if (!s.thought.empty()) html << "<h3>Thought</h3><p>" << escape(s.thought) << "</p>\n";
-        if (!s.reflection.empty()) html << "<h3>Reflection</h3><p>" << escape(s.reflection) << "</p>\n";
+        if (!s.reflection.empty())
+            html << "<h3>Reflection</h3><p>" << escape(s.reflection) << "</p>\n";
         html << "<h3>Actions</h3><pre>" << escape(s.actions.dump(2)) << "</pre>\n";
-        if (!s.results.empty()) html << "<h3>Results</h3><pre>" << escape(s.results.dump()) << "</pre>\n";
-        html << "<details><summary>Model response</summary><pre>" << escape(s.raw_response) << "</pre></details>\n";
-        html << "<p>capture " << fmt_ms(s.capture_ms) << " ms · model " << fmt_ms(s.model_ms) << " ms · act "
-             << fmt_ms(s.act_ms) << " ms · settle " << fmt_ms(s.settle_ms) << " ms · tokens " << s.prompt_tokens << " in, "
-             << s.completion_tokens << " out</p></section>\n";
+        if (!s.results.empty())
+            html << "<h3>Results</h3><pre>" << escape(s.results.dump()) << "</pre>\n";
+        html << "<details><summary>Model response</summary><pre>" << escape(s.raw_response)
+             << "</pre></details>\n";
+        html << "<p>capture " << fmt_ms(s.capture_ms) << " ms · model " << fmt_ms(s.model_ms)
+             << " ms · act " << fmt_ms(s.act_ms) << " ms · settle " << fmt_ms(s.settle_ms)
+             << " ms · tokens " << s.prompt_tokens << " in, " << s.completion_tokens
+             << " out</p></section>\n";
     }
     html << "</main></body></html>\n";
     return html.str();

@@ -4,22 +4,32 @@ namespace deskpilot::agent {
 
 std::string_view to_string(RunStatus status) {
     switch (status) {
-        case RunStatus::finished: return "finished";
-        case RunStatus::call_user: return "call_user";
-        case RunStatus::max_steps: return "max_steps";
-        case RunStatus::stopped: return "stopped";
-        case RunStatus::error: return "error";
+        case RunStatus::finished:
+            return "finished";
+        case RunStatus::call_user:
+            return "call_user";
+        case RunStatus::max_steps:
+            return "max_steps";
+        case RunStatus::stopped:
+            return "stopped";
+        case RunStatus::error:
+            return "error";
     }
     return "error";
 }
 
 int exit_code(RunStatus status) {
     switch (status) {
-        case RunStatus::finished: return 0;
-        case RunStatus::call_user: return 4;
-        case RunStatus::max_steps: return 5;
-        case RunStatus::stopped: return 6;
-        case RunStatus::error: return 1;
+        case RunStatus::finished:
+            return 0;
+        case RunStatus::call_user:
+            return 4;
+        case RunStatus::max_steps:
+            return 5;
+        case RunStatus::stopped:
+            return 6;
+        case RunStatus::error:
+            return 1;
     }
     return 1;
 }

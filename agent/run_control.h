@@ -15,7 +15,7 @@
 namespace deskpilot::agent {
 
 class RunControl {
-public:
+  public:
     void pause();
     void resume();
     // Runs exactly one more step, then pauses.
@@ -41,7 +41,7 @@ public:
     std::mutex& action_mutex() { return action_mutex_; }
     void reset();
 
-private:
+  private:
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     bool stopped_ = false;

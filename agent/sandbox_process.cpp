@@ -18,8 +18,10 @@ std::string read_all(const std::filesystem::path& path) {
 }
 
 std::filesystem::path make_temp_dir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "deskpilot-sandbox-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw ProcessError("cannot create a temporary folder for the sandbox");
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "deskpilot-sandbox-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data()))
+        throw ProcessError("cannot create a temporary folder for the sandbox");
     return tmpl;
 }
 
@@ -50,12 +52,16 @@ SandboxProcess::SandboxProcess(SandboxOptions options) : options_(std::move(opti
 
     SpawnOptions spawn;
     const auto exe = options_.executable.empty() ? default_sandbox_path() : options_.executable;
-    spawn.argv = {exe.string(), "--state", state_path_.string(), "--layout-json", layout_path_.string()};
-    if (options_.seed) spawn.argv.insert(spawn.argv.end(), {"--seed", std::to_string(*options_.seed)});
+    spawn.argv = {exe.string(), "--state", state_path_.string(), "--layout-json",
+                  layout_path_.string()};
+    if (options_.seed)
+        spawn.argv.insert(spawn.argv.end(), {"--seed", std::to_string(*options_.seed)});
     if (options_.geometry) {
         const auto& g = *options_.geometry;
-        spawn.argv.insert(spawn.argv.end(), {"--geometry", std::to_string(g.width) + "x" + std::to_string(g.height) +
-                                                               "+" + std::to_string(g.x) + "+" + std::to_string(g.y)});
+        spawn.argv.insert(
+            spawn.argv.end(),
+            {"--geometry", std::to_string(g.width) + "x" + std::to_string(g.height) + "+" +
+                               std::to_string(g.x) + "+" + std::to_string(g.y)});
     }
     if (options_.scale) {
         std::ostringstream s;
@@ -70,16 +76,17 @@ SandboxProcess::SandboxProcess(SandboxOptions options) : options_(std::move(opti
     spawn.stderr_path = stderr_path_;
     process_ = std::make_unique<ChildProcess>(spawn);
 
-    const auto ready = wait_for_event([](const nlohmann::json& e) { return e.value("event", "") == "ready"; },
-                                      options_.ready_timeout);
+    const auto ready =
+        wait_for_event([](const nlohmann::json& e) { return e.value("event", "") == "ready"; },
+                       options_.ready_timeout);
     if (!ready) {
         const auto status = process_->wait_status();
         process_->terminate(std::chrono::milliseconds(500));
         std::string err = read_all(stderr_path_);
         if (err.size() > 800) err = "..." + err.substr(err.size() - 800);
         throw ProcessError("deskpilot-sandbox on " + options_.display + " did not become ready (" +
-                           (status ? describe_wait_status(*status) : std::string("timed out")) + ")" +
-                           (err.empty() ? "" : ": " + err));
+                           (status ? describe_wait_status(*status) : std::string("timed out")) +
+                           ")" + (err.empty() ? "" : ": " + err));
     }
 }
 
@@ -107,8 +114,9 @@ std::vector<nlohmann::json> SandboxProcess::events() const {
     return result;
 }
 
-std::optional<nlohmann::json> SandboxProcess::wait_for_event(const std::function<bool(const nlohmann::json&)>& match,
-                                                             std::chrono::milliseconds timeout) const {
+std::optional<nlohmann::json> SandboxProcess::wait_for_event(
+    const std::function<bool(const nlohmann::json&)>& match,
+    std::chrono::milliseconds timeout) const {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
         for (const auto& e : events())
@@ -127,17 +135,21 @@ std::optional<nlohmann::json> SandboxProcess::wait_for_event(const std::function
 nlohmann::json SandboxProcess::layout() const {
     const std::string text = read_all(layout_path_);
     auto parsed = nlohmann::json::parse(text, nullptr, false);
-    if (parsed.is_discarded()) throw ProcessError(layout_path_.string() + ": not valid layout JSON");
+    if (parsed.is_discarded())
+        throw ProcessError(layout_path_.string() + ": not valid layout JSON");
     return parsed;
 }
 
-nlohmann::json SandboxProcess::widgets() const { return layout().value("widgets", nlohmann::json::array()); }
+nlohmann::json SandboxProcess::widgets() const {
+    return layout().value("widgets", nlohmann::json::array());
+}
 
 std::optional<vision::Rect> SandboxProcess::widget_rect(const std::string& name) const {
     for (const auto& w : widgets()) {
         if (w.value("name", "") != name) continue;
         const auto& r = w.at("rect");
-        return vision::Rect{r.at(0).get<int>(), r.at(1).get<int>(), r.at(2).get<int>(), r.at(3).get<int>()};
+        return vision::Rect{r.at(0).get<int>(), r.at(1).get<int>(), r.at(2).get<int>(),
+                            r.at(3).get<int>()};
     }
     return std::nullopt;
 }

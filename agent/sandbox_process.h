@@ -29,7 +29,7 @@ struct SandboxOptions {
 };
 
 class SandboxProcess {
-public:
+  public:
     // Starts the sandbox and waits for its {"event":"ready"} line. Throws ProcessError if it
     // exits or does not become ready in time (with the tail of its stderr).
     explicit SandboxProcess(SandboxOptions options);
@@ -44,19 +44,20 @@ public:
     // All complete state lines so far, parsed.
     std::vector<nlohmann::json> events() const;
     // Waits until an event satisfies `match`; returns it, or nullopt on timeout.
-    std::optional<nlohmann::json> wait_for_event(const std::function<bool(const nlohmann::json&)>& match,
-                                                 std::chrono::milliseconds timeout) const;
+    std::optional<nlohmann::json> wait_for_event(
+        const std::function<bool(const nlohmann::json&)>& match,
+        std::chrono::milliseconds timeout) const;
     // The current layout JSON (the sandbox rewrites it whenever its layout changes).
     nlohmann::json layout() const;
-    // Its "widgets" array, by value: safe to iterate directly (`for (auto& w : sandbox.widgets())`),
-    // unlike `layout().at("widgets")`, which refers into a temporary.
+    // Its "widgets" array, by value: safe to iterate directly (`for (auto& w :
+    // sandbox.widgets())`), unlike `layout().at("widgets")`, which refers into a temporary.
     nlohmann::json widgets() const;
     // The rectangle of the widget called `name` in the layout, in screen pixels.
     std::optional<vision::Rect> widget_rect(const std::string& name) const;
 
     void terminate();
 
-private:
+  private:
     SandboxOptions options_;
     std::filesystem::path state_path_;
     std::filesystem::path layout_path_;

@@ -17,7 +17,9 @@ namespace deskpilot::agent {
 
 namespace {
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+    return std::strerror(errno);
+}
 
 void write_all(int fd, const std::string& data, const std::filesystem::path& path) {
     std::size_t done = 0;
@@ -109,7 +111,11 @@ nlohmann::json to_json(const StepRecord& s) {
             {"actions", s.actions},
             {"approvals", s.approvals},
             {"results", s.results},
-            {"timings_ms", {{"capture", s.capture_ms}, {"model", s.model_ms}, {"act", s.act_ms}, {"settle", s.settle_ms}}},
+            {"timings_ms",
+             {{"capture", s.capture_ms},
+              {"model", s.model_ms},
+              {"act", s.act_ms},
+              {"settle", s.settle_ms}}},
             {"tokens", {{"prompt", s.prompt_tokens}, {"completion", s.completion_tokens}}}};
 }
 
@@ -138,12 +144,15 @@ StepRecord step_from_json(const nlohmann::json& j) {
 std::string utc_timestamp() {
     const auto now = std::chrono::system_clock::now();
     const std::time_t secs = std::chrono::system_clock::to_time_t(now);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
     std::tm tm{};
     ::gmtime_r(&secs, &tm);
     char buf[40];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms));
     return buf;
 }
 
@@ -155,8 +164,10 @@ std::string session_folder_name(const std::string& task) {
     std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
     std::string slug;
     for (unsigned char c : task) {
-        if (std::isalnum(c)) slug += static_cast<char>(std::tolower(c));
-        else if (!slug.empty() && slug.back() != '-') slug += '-';
+        if (std::isalnum(c))
+            slug += static_cast<char>(std::tolower(c));
+        else if (!slug.empty() && slug.back() != '-')
+            slug += '-';
         if (slug.size() >= 40) break;
     }
     while (!slug.empty() && slug.back() == '-') slug.pop_back();
@@ -164,7 +175,8 @@ std::string session_folder_name(const std::string& task) {
 }
 
 std::filesystem::path default_sessions_root() {
-    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return std::filesystem::path(xdg) / "deskpilot/sessions";
+    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg)
+        return std::filesystem::path(xdg) / "deskpilot/sessions";
     const char* home = std::getenv("HOME");
     return std::filesystem::path(home && *home ? home : "/tmp") / ".local/share/deskpilot/sessions";
 }
@@ -173,9 +185,11 @@ SessionWriter::SessionWriter(std::filesystem::path dir, Manifest manifest)
     : dir_(std::move(dir)), manifest_(std::move(manifest)) {
     std::error_code ec;
     std::filesystem::create_directories(dir_ / "screenshots", ec);
-    if (ec) throw SessionError(dir_.string() + ": cannot create the session folder: " + ec.message());
+    if (ec)
+        throw SessionError(dir_.string() + ": cannot create the session folder: " + ec.message());
     if (std::filesystem::exists(dir_ / "steps.jsonl"))
-        throw SessionError(dir_.string() + ": already holds a session; choose another --session folder");
+        throw SessionError(dir_.string() +
+                           ": already holds a session; choose another --session folder");
     if (manifest_.started_at.empty()) manifest_.started_at = utc_timestamp();
     manifest_.status = "running";
     write_manifest();
@@ -198,10 +212,12 @@ std::string SessionWriter::write_screenshot(int step_index, const vision::Frame&
 }
 
 void SessionWriter::append_step(const StepRecord& step) {
-    const std::string line = to_json(step).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    const std::string line =
+        to_json(step).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     const auto path = dir_ / "steps.jsonl";
     write_all(steps_fd_, line, path);
-    if (::fsync(steps_fd_) != 0) throw SessionError(path.string() + ": fsync failed: " + errno_text());
+    if (::fsync(steps_fd_) != 0)
+        throw SessionError(path.string() + ": fsync failed: " + errno_text());
 }
 
 void SessionWriter::finish(const std::string& status, const std::string& message) {
@@ -211,21 +227,26 @@ void SessionWriter::finish(const std::string& status, const std::string& message
     write_manifest();
 }
 
-void SessionWriter::write_manifest() { write_file_durably(dir_ / "manifest.json", to_json(manifest_).dump(2) + "\n"); }
+void SessionWriter::write_manifest() {
+    write_file_durably(dir_ / "manifest.json", to_json(manifest_).dump(2) + "\n");
+}
 
 LoadedSession load_session(const std::filesystem::path& dir) {
     LoadedSession session;
     session.dir = dir;
     const auto manifest_path = dir / "manifest.json";
     std::ifstream manifest_in(manifest_path);
-    if (!manifest_in) throw SessionError(manifest_path.string() + ": not found (is " + dir.string() + " a session folder?)");
+    if (!manifest_in)
+        throw SessionError(manifest_path.string() + ": not found (is " + dir.string() +
+                           " a session folder?)");
     std::stringstream text;
     text << manifest_in.rdbuf();
     const auto manifest_json = nlohmann::json::parse(text.str(), nullptr, false);
     if (manifest_json.is_discarded() || !manifest_json.is_object())
         throw SessionError(manifest_path.string() + ": not valid JSON");
     session.manifest = manifest_from_json(manifest_json);
-    if (session.manifest.format_version < 1 || session.manifest.format_version > kSessionFormatVersion)
+    if (session.manifest.format_version < 1 ||
+        session.manifest.format_version > kSessionFormatVersion)
         throw SessionError(manifest_path.string() + ": unsupported session format version " +
                            std::to_string(session.manifest.format_version));
 
@@ -248,16 +269,19 @@ LoadedSession load_session(const std::filesystem::path& dir) {
         const bool last = pos >= data.size();
         if (parsed.is_discarded() || !complete) {
             if (last) {
-                session.warnings.push_back(steps_path.string() + ": line " + std::to_string(line_number) +
-                                           " is incomplete (the run was interrupted while writing it); skipped");
+                session.warnings.push_back(
+                    steps_path.string() + ": line " + std::to_string(line_number) +
+                    " is incomplete (the run was interrupted while writing it); skipped");
                 break;
             }
-            throw SessionError(steps_path.string() + ": line " + std::to_string(line_number) + " is not valid JSON");
+            throw SessionError(steps_path.string() + ": line " + std::to_string(line_number) +
+                               " is not valid JSON");
         }
         try {
             session.steps.push_back(step_from_json(parsed));
         } catch (const nlohmann::json::exception& e) {
-            throw SessionError(steps_path.string() + ": line " + std::to_string(line_number) + ": " + e.what());
+            throw SessionError(steps_path.string() + ": line " + std::to_string(line_number) +
+                               ": " + e.what());
         }
     }
     return session;

@@ -24,7 +24,7 @@ namespace deskpilot::agent {
 inline constexpr int kSessionFormatVersion = 1;
 
 class SessionError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -56,8 +56,9 @@ struct StepRecord {
     std::string thought;
     std::string reflection;
     nlohmann::json actions = nlohmann::json::array();
-    nlohmann::json approvals = nlohmann::json::array();  // per action: "auto", "approved", "edited", ...
-    nlohmann::json results = nlohmann::json::array();    // per action: "ok" or an error message
+    nlohmann::json approvals =
+        nlohmann::json::array();  // per action: "auto", "approved", "edited", ...
+    nlohmann::json results = nlohmann::json::array();  // per action: "ok" or an error message
     double capture_ms = 0, model_ms = 0, act_ms = 0, settle_ms = 0;
     int prompt_tokens = 0, completion_tokens = 0;
 };
@@ -73,7 +74,7 @@ std::string session_folder_name(const std::string& task);
 std::filesystem::path default_sessions_root();
 
 class SessionWriter {
-public:
+  public:
     // Creates `dir` (which must not hold a session already) and writes the manifest.
     SessionWriter(std::filesystem::path dir, Manifest manifest);
     ~SessionWriter();
@@ -90,7 +91,7 @@ public:
     // Records the final status (rewrites the manifest atomically).
     void finish(const std::string& status, const std::string& message = {});
 
-private:
+  private:
     void write_manifest();
 
     std::filesystem::path dir_;

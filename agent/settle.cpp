@@ -17,15 +17,16 @@ bool sleep_unless_stopped(std::chrono::milliseconds duration, const ShouldStop& 
     const auto until = Clock::now() + duration;
     while (Clock::now() < until) {
         if (should_stop && should_stop()) return false;
-        std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(10), until - Clock::now()));
+        std::this_thread::sleep_for(
+            std::min<Clock::duration>(std::chrono::milliseconds(10), until - Clock::now()));
     }
     return !(should_stop && should_stop());
 }
 
 }  // namespace
 
-SettleResult wait_until_settled(vision::ScreenSource& screen, const SettleOptions& options, const ShouldStop& should_stop,
-                                const OnQuietStart& on_quiet_start) {
+SettleResult wait_until_settled(vision::ScreenSource& screen, const SettleOptions& options,
+                                const ShouldStop& should_stop, const OnQuietStart& on_quiet_start) {
     SettleResult result;
     const auto start = Clock::now();
     vision::Frame previous = screen.capture();
@@ -60,8 +61,9 @@ SettleResult wait_until_settled(vision::ScreenSource& screen, const SettleOption
     return result;
 }
 
-SettleResult wait_for_change(vision::ScreenSource& screen, const vision::Frame& baseline, std::chrono::milliseconds timeout,
-                             double threshold, const ShouldStop& should_stop) {
+SettleResult wait_for_change(vision::ScreenSource& screen, const vision::Frame& baseline,
+                             std::chrono::milliseconds timeout, double threshold,
+                             const ShouldStop& should_stop) {
     SettleResult result;
     const auto start = Clock::now();
     while (true) {

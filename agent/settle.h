@@ -19,11 +19,11 @@ struct SettleOptions {
 };
 
 struct SettleResult {
-    bool settled = false;    // false: still changing at `max`, or cancelled
+    bool settled = false;  // false: still changing at `max`, or cancelled
     bool cancelled = false;
     double elapsed_ms = 0;
     int captures = 0;
-    vision::Frame last;      // the last capture
+    vision::Frame last;  // the last capture
     // The capture that began the final quiet period: the settled screen. It differs from `last`
     // by less than the threshold, and it is the frame on_quiet_start was given.
     vision::Frame quiet_frame;
@@ -36,7 +36,8 @@ using ShouldStop = std::function<bool()>;
 using OnQuietStart = std::function<void(const vision::Frame&)>;
 
 SettleResult wait_until_settled(vision::ScreenSource& screen, const SettleOptions& options,
-                                const ShouldStop& should_stop = {}, const OnQuietStart& on_quiet_start = {});
+                                const ShouldStop& should_stop = {},
+                                const OnQuietStart& on_quiet_start = {});
 
 // For the wait() action: waits up to `timeout` for the screen to differ from `baseline`.
 // `settled` in the result means "a change was seen".

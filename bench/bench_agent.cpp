@@ -31,10 +31,11 @@ double median(std::vector<double> v) {
 
 // Times each step from its screenshot to its record, so that the recording is included.
 class StepClock : public agent::AgentObserver {
-public:
+  public:
     void on_screenshot(int, const vision::Frame&) override { start_ = Clock::now(); }
     void on_step_recorded(const agent::StepRecord& s) override {
-        const double wall = std::chrono::duration<double, std::milli>(Clock::now() - start_).count();
+        const double wall =
+            std::chrono::duration<double, std::milli>(Clock::now() - start_).count();
         std::lock_guard lock(mutex_);
         records.push_back(s);
         walls.push_back(wall + s.capture_ms);
@@ -43,7 +44,7 @@ public:
     std::vector<agent::StepRecord> records;
     std::vector<double> walls;
 
-private:
+  private:
     Clock::time_point start_;
 };
 
@@ -52,19 +53,25 @@ private:
 int main(int argc, char** argv) {
     int steps = 20, model_ms = 300, jpeg = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--model-ms")) model_ms = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--jpeg")) jpeg = std::atoi(argv[i + 1]);
+        if (!std::strcmp(argv[i], "--steps"))
+            steps = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--model-ms"))
+            model_ms = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--jpeg"))
+            jpeg = std::atoi(argv[i + 1]);
     }
     agent::PrivateDisplay display({.screens = {{1920, 1080}}});
-    agent::SandboxProcess sandbox({.display = display.name(), .geometry = vision::Rect{0, 0, 1920, 1080}});
+    agent::SandboxProcess sandbox(
+        {.display = display.name(), .geometry = vision::Rect{0, 0, 1920, 1080}});
     const auto status = *sandbox.widget_rect("status");
     const vision::Size image = vision::smart_resize({1920, 1080}, vision::kUiTarsResize);
-    const long x = std::lround((status.x + 4.0) * image.width / 1920), y = std::lround((status.y + 4.0) * image.height / 1080);
+    const long x = std::lround((status.x + 4.0) * image.width / 1920),
+               y = std::lround((status.y + 4.0) * image.height / 1080);
 
     testing::OpenAiServer server;
-    auto reply = testing::ScriptedReply::answer("Thought: Click the status line.\nAction: click(start_box='<|box_start|>(" +
-                                                std::to_string(x) + "," + std::to_string(y) + ")<|box_end|>')");
+    auto reply = testing::ScriptedReply::answer(
+        "Thought: Click the status line.\nAction: click(start_box='<|box_start|>(" +
+        std::to_string(x) + "," + std::to_string(y) + ")<|box_end|>')");
     reply.delay = std::chrono::milliseconds(model_ms);
     server.set_default(reply);
 
@@ -99,13 +106,15 @@ int main(int argc, char** argv) {
             settle.push_back(s.settle_ms);
             overhead.push_back(clock.walls[i] - model_ms - s.settle_ms);
         }
-        return Medians{median(capture), median(request), median(act), median(overhead), median(settle)};
+        return Medians{median(capture), median(request), median(act), median(overhead),
+                       median(settle)};
     };
     const Medians base = measure(false);
     const Medians ours = measure(true);
 
-    std::printf("agent step overhead on a 1920x1080 screen (%d steps each, %s screenshots, medians, ms)\n", steps - 1,
-                jpeg > 0 ? "JPEG" : "PNG");
+    std::printf(
+        "agent step overhead on a 1920x1080 screen (%d steps each, %s screenshots, medians, ms)\n",
+        steps - 1, jpeg > 0 ? "JPEG" : "PNG");
     std::printf("  %-40s %10s %12s %8s\n", "", "baseline", "prepared", "ratio");
     auto row = [](const char* what, double b, double o) {
         std::printf("  %-40s %10.2f %12.2f %7.1fx\n", what, b, o, o > 0 ? b / o : 0.0);
@@ -114,9 +123,10 @@ int main(int argc, char** argv) {
     row("request: resize + encode + HTTP", base.request, ours.request);
     row("dispatch (XTest click)", base.act, ours.act);
     row("whole step without model and settle", base.overhead, ours.overhead);
-    std::printf("  target <= 10 ms per step: %s (%.2f ms)\n", ours.overhead <= 10 ? "met" : "NOT met", ours.overhead);
-    std::printf("  model call of the same step (simulated): %d ms; overhead/model = %.3f\n", model_ms,
-                ours.overhead / std::max(1, model_ms));
+    std::printf("  target <= 10 ms per step: %s (%.2f ms)\n",
+                ours.overhead <= 10 ? "met" : "NOT met", ours.overhead);
+    std::printf("  model call of the same step (simulated): %d ms; overhead/model = %.3f\n",
+                model_ms, ours.overhead / std::max(1, model_ms));
     std::printf("  settle (waiting for a still screen, not overhead): %.0f ms\n", ours.settle);
     std::filesystem::remove_all(dir);
     return 0;

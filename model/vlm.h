@@ -34,12 +34,12 @@ struct Response {
 
 // Set from any thread; backends check it often enough to give up within 100 ms.
 class CancelToken {
-public:
+  public:
     void cancel() { cancelled_.store(true, std::memory_order_release); }
     void reset() { cancelled_.store(false, std::memory_order_release); }
     bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
 
-private:
+  private:
     std::atomic<bool> cancelled_{false};
 };
 
@@ -47,12 +47,12 @@ using TextCallback = std::function<void(std::string_view chunk)>;
 
 // A model call that failed; the message is meant for the user and never contains secrets.
 class ModelError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 class Vlm {
-public:
+  public:
     virtual ~Vlm() = default;
     // Streams text through on_text as it is produced and returns the whole response.
     // Throws ModelError on failure; returns with finish_reason "cancelled" when cancelled.

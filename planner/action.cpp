@@ -35,8 +35,10 @@ int required_int(const nlohmann::json& json, const char* key, std::string_view t
     if (it == json.end())
         throw ActionError("action \"" + std::string(type) + "\" needs \"" + key + "\"");
     if (!it->is_number())
-        throw ActionError("action \"" + std::string(type) + "\": \"" + key + "\" must be a number, not " + it->dump());
-    return it->is_number_integer() ? it->get<int>() : static_cast<int>(std::lround(it->get<double>()));
+        throw ActionError("action \"" + std::string(type) + "\": \"" + key +
+                          "\" must be a number, not " + it->dump());
+    return it->is_number_integer() ? it->get<int>()
+                                   : static_cast<int>(std::lround(it->get<double>()));
 }
 
 std::string required_string(const nlohmann::json& json, const char* key, std::string_view type) {
@@ -44,7 +46,8 @@ std::string required_string(const nlohmann::json& json, const char* key, std::st
     if (it == json.end())
         throw ActionError("action \"" + std::string(type) + "\" needs \"" + key + "\"");
     if (!it->is_string())
-        throw ActionError("action \"" + std::string(type) + "\": \"" + key + "\" must be a string, not " + it->dump());
+        throw ActionError("action \"" + std::string(type) + "\": \"" + key +
+                          "\" must be a string, not " + it->dump());
     return it->get<std::string>();
 }
 
@@ -68,19 +71,27 @@ ActionShape shape_of(ActionType type) {
         case ActionType::left_double:
         case ActionType::right_single:
         case ActionType::long_press:
-        case ActionType::hover: return {.point = true};
-        case ActionType::drag: return {.point = true, .end_point = true};
+        case ActionType::hover:
+            return {.point = true};
+        case ActionType::drag:
+            return {.point = true, .end_point = true};
         case ActionType::hotkey:
         case ActionType::press:
-        case ActionType::release: return {.keys = true};
-        case ActionType::type: return {.text = true};
-        case ActionType::scroll: return {.point = true, .direction = true};
+        case ActionType::release:
+            return {.keys = true};
+        case ActionType::type:
+            return {.text = true};
+        case ActionType::scroll:
+            return {.point = true, .direction = true};
         case ActionType::finished:
-        case ActionType::call_user: return {};  // text optional
-        case ActionType::open_app: return {.app_name = true};
+        case ActionType::call_user:
+            return {};  // text optional
+        case ActionType::open_app:
+            return {.app_name = true};
         case ActionType::wait:
         case ActionType::press_home:
-        case ActionType::press_back: return {};
+        case ActionType::press_back:
+            return {};
     }
     return {};
 }
@@ -109,7 +120,8 @@ Action action_from_json(const nlohmann::json& json) {
     if (!json.is_object()) throw ActionError("an action must be a JSON object, not " + json.dump());
     const auto type_it = json.find("type");
     if (type_it == json.end() || !type_it->is_string())
-        throw ActionError("an action needs a \"type\" string, e.g. {\"type\":\"click\",\"x\":10,\"y\":20}");
+        throw ActionError(
+            "an action needs a \"type\" string, e.g. {\"type\":\"click\",\"x\":10,\"y\":20}");
     const std::string name = type_it->get<std::string>();
     const auto type = action_type_from_string(name);
     if (!type) throw ActionError("unknown action type \"" + name + "\"");
@@ -124,23 +136,29 @@ Action action_from_json(const nlohmann::json& json) {
     if (shape.keys || json.contains("keys")) {
         const auto it = json.find("keys");
         if (it == json.end() || !it->is_array() || it->empty())
-            throw ActionError("action \"" + name + "\" needs \"keys\": a non-empty list of key names");
+            throw ActionError("action \"" + name +
+                              "\" needs \"keys\": a non-empty list of key names");
         for (const auto& key : *it) {
             if (!key.is_string() || key.get<std::string>().empty())
-                throw ActionError("action \"" + name + "\": every key must be a non-empty string, not " + key.dump());
+                throw ActionError("action \"" + name +
+                                  "\": every key must be a non-empty string, not " + key.dump());
             action.keys.push_back(key.get<std::string>());
         }
     }
-    if (shape.text) action.text = required_string(json, "text", name);
-    else if (json.contains("text")) action.text = required_string(json, "text", name);
+    if (shape.text)
+        action.text = required_string(json, "text", name);
+    else if (json.contains("text"))
+        action.text = required_string(json, "text", name);
     if (shape.direction || json.contains("direction")) {
         action.direction = required_string(json, "direction", name);
         if (action.direction != "up" && action.direction != "down" && action.direction != "left" &&
             action.direction != "right")
-            throw ActionError("action \"" + name + "\": direction must be up, down, left or right, not \"" +
+            throw ActionError("action \"" + name +
+                              "\": direction must be up, down, left or right, not \"" +
                               action.direction + "\"");
     }
-    if (shape.app_name || json.contains("app_name")) action.app_name = required_string(json, "app_name", name);
+    if (shape.app_name || json.contains("app_name"))
+        action.app_name = required_string(json, "app_name", name);
     if (const auto it = json.find("out_of_range"); it != json.end() && it->is_boolean())
         action.out_of_range = it->get<bool>();
     return action;
@@ -151,7 +169,8 @@ Action action_from_json_text(std::string_view text) {
     try {
         json = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
-        throw ActionError("invalid action JSON '" + std::string(text.substr(0, 80)) + "': " + e.what());
+        throw ActionError("invalid action JSON '" + std::string(text.substr(0, 80)) +
+                          "': " + e.what());
     }
     return action_from_json(json);
 }

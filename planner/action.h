@@ -68,7 +68,7 @@ struct Action {
 
 // Bad action JSON; the message names the field and what was wrong.
 class ActionError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

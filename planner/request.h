@@ -20,7 +20,9 @@ struct ContentPart {
     std::shared_ptr<const vision::Frame> image;
 
     static ContentPart of_text(std::string t) { return {Kind::text, std::move(t), nullptr}; }
-    static ContentPart of_image(std::shared_ptr<const vision::Frame> f) { return {Kind::image, {}, std::move(f)}; }
+    static ContentPart of_image(std::shared_ptr<const vision::Frame> f) {
+        return {Kind::image, {}, std::move(f)};
+    }
 };
 
 struct Message {

@@ -10,7 +10,8 @@ namespace deskpilot::vision {
 namespace {
 
 cv::Mat gray_view(const Frame& f, const cv::Rect& roi) {
-    const cv::Mat bgra(f.height, f.width, CV_8UC4, const_cast<std::uint8_t*>(f.pixels->data()), f.stride);
+    const cv::Mat bgra(f.height, f.width, CV_8UC4, const_cast<std::uint8_t*>(f.pixels->data()),
+                       f.stride);
     cv::Mat gray;
     cv::cvtColor(bgra(roi), gray, cv::COLOR_BGRA2GRAY);
     return gray;
@@ -45,7 +46,8 @@ struct Located {
     bool unique = false;  // the best place beats every other place clearly
 };
 
-std::optional<Located> locate_once(const Frame& recorded, const Frame& live, Point at, int patch_size, int search_radius) {
+std::optional<Located> locate_once(const Frame& recorded, const Frame& live, Point at,
+                                   int patch_size, int search_radius) {
     const int half = patch_size / 2;
     // The patch, clipped to the recorded frame; remember where `at` sits inside it.
     cv::Rect patch(at.x - half, at.y - half, patch_size, patch_size);
@@ -53,8 +55,8 @@ std::optional<Located> locate_once(const Frame& recorded, const Frame& live, Poi
     if (patch.width < 8 || patch.height < 8) return std::nullopt;
     const Point offset{at.x - patch.x, at.y - patch.y};
 
-    cv::Rect window(patch.x - search_radius, patch.y - search_radius, patch.width + 2 * search_radius,
-                    patch.height + 2 * search_radius);
+    cv::Rect window(patch.x - search_radius, patch.y - search_radius,
+                    patch.width + 2 * search_radius, patch.height + 2 * search_radius);
     window &= cv::Rect(0, 0, live.width, live.height);
     if (window.width < patch.width || window.height < patch.height) return std::nullopt;
 
@@ -73,7 +75,8 @@ std::optional<Located> locate_once(const Frame& recorded, const Frame& live, Poi
     cv::minMaxLoc(scores, nullptr, &best_score, nullptr, &best);
     // Prefer the recorded position when it scores as well as the best (flat regions tie).
     const cv::Point home(patch.x - window.x, patch.y - window.y);
-    if (home.x < scores.cols && home.y < scores.rows && scores.at<float>(home.y, home.x) >= best_score - 1e-4) {
+    if (home.x < scores.cols && home.y < scores.rows &&
+        scores.at<float>(home.y, home.x) >= best_score - 1e-4) {
         best = home;
         best_score = scores.at<float>(home.y, home.x);
     }
@@ -81,8 +84,9 @@ std::optional<Located> locate_once(const Frame& recorded, const Frame& live, Poi
     // (a patch inside a long text field matches all along it).
     cv::Mat masked = scores.clone();
     const int keep_out = std::max(3, patch_size / 16);
-    cv::rectangle(masked, cv::Rect(best.x - keep_out, best.y - keep_out, 2 * keep_out + 1, 2 * keep_out + 1),
-                  cv::Scalar(-2.0), cv::FILLED);
+    cv::rectangle(
+        masked, cv::Rect(best.x - keep_out, best.y - keep_out, 2 * keep_out + 1, 2 * keep_out + 1),
+        cv::Scalar(-2.0), cv::FILLED);
     double second = -2.0;
     cv::minMaxLoc(masked, nullptr, &second);
     Located located;
@@ -93,8 +97,8 @@ std::optional<Located> locate_once(const Frame& recorded, const Frame& live, Poi
 
 }  // namespace
 
-std::optional<PatchMatch> locate_patch(const Frame& recorded, const Frame& live, Point at, int patch_size,
-                                       int search_radius) {
+std::optional<PatchMatch> locate_patch(const Frame& recorded, const Frame& live, Point at,
+                                       int patch_size, int search_radius) {
     if (recorded.empty() || live.empty()) return std::nullopt;
     // Coarse context only when needed: a larger patch takes in labels and borders around a
     // featureless target and makes its position unambiguous.
@@ -115,7 +119,8 @@ namespace deskpilot::vision {
 
 Frame side_by_side(const Frame& a, const Frame& b, const Rect& a_box, const Rect& b_box) {
     auto as_bgr = [](const Frame& f, const Rect& box) {
-        const cv::Mat bgra(f.height, f.width, CV_8UC4, const_cast<std::uint8_t*>(f.pixels->data()), f.stride);
+        const cv::Mat bgra(f.height, f.width, CV_8UC4, const_cast<std::uint8_t*>(f.pixels->data()),
+                           f.stride);
         cv::Mat bgr;
         cv::cvtColor(bgra, bgr, cv::COLOR_BGRA2BGR);
         cv::rectangle(bgr, cv::Rect(box.x, box.y, box.width, box.height), cv::Scalar(0, 0, 255), 3);
@@ -124,7 +129,9 @@ Frame side_by_side(const Frame& a, const Frame& b, const Rect& a_box, const Rect
     cv::Mat left = as_bgr(a, a_box), right = as_bgr(b, b_box);
     if (right.rows != left.rows) {
         cv::Mat scaled;
-        cv::resize(right, scaled, cv::Size(std::max(1, right.cols * left.rows / std::max(1, right.rows)), left.rows));
+        cv::resize(
+            right, scaled,
+            cv::Size(std::max(1, right.cols * left.rows / std::max(1, right.rows)), left.rows));
         right = scaled;
     }
     cv::Mat gap(left.rows, 12, CV_8UC3, cv::Scalar(255, 255, 255));
@@ -137,7 +144,8 @@ Frame side_by_side(const Frame& a, const Frame& b, const Rect& a_box, const Rect
     out.height = bgra.rows;
     out.stride = static_cast<std::size_t>(bgra.cols) * 4;
     auto px = std::make_shared<std::vector<std::uint8_t>>(out.stride * out.height);
-    for (int y = 0; y < bgra.rows; ++y) std::copy_n(bgra.ptr<std::uint8_t>(y), out.stride, px->data() + y * out.stride);
+    for (int y = 0; y < bgra.rows; ++y)
+        std::copy_n(bgra.ptr<std::uint8_t>(y), out.stride, px->data() + y * out.stride);
     out.pixels = std::move(px);
     return out;
 }

@@ -39,17 +39,21 @@ struct Rect {
 struct Frame {
     int width = 0;
     int height = 0;
-    std::size_t stride = 0;                                // bytes per row
+    std::size_t stride = 0;                                   // bytes per row
     std::shared_ptr<const std::vector<std::uint8_t>> pixels;  // stride * height bytes
-    Point origin;                                          // top-left in root-window pixels
-    int monitor = -1;                                      // -1: the whole root window
+    Point origin;                                             // top-left in root-window pixels
+    int monitor = -1;                                         // -1: the whole root window
     double device_pixel_ratio = 1.0;
-    std::chrono::steady_clock::time_point timestamp{};     // monotonic capture time
+    std::chrono::steady_clock::time_point timestamp{};  // monotonic capture time
 
     bool empty() const { return width <= 0 || height <= 0 || !pixels; }
     Size size() const { return {width, height}; }
-    const std::uint8_t* row(int y) const { return pixels->data() + static_cast<std::size_t>(y) * stride; }
-    const std::uint8_t* pixel(int x, int y) const { return row(y) + 4 * static_cast<std::size_t>(x); }
+    const std::uint8_t* row(int y) const {
+        return pixels->data() + static_cast<std::size_t>(y) * stride;
+    }
+    const std::uint8_t* pixel(int x, int y) const {
+        return row(y) + 4 * static_cast<std::size_t>(x);
+    }
 };
 
 }  // namespace deskpilot::vision

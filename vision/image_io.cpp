@@ -22,10 +22,12 @@ cv::Mat bgr_of(const Frame& frame) {
 
 ImageFormat format_of(const std::filesystem::path& path) {
     std::string ext = path.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     if (ext == ".png") return ImageFormat::png;
     if (ext == ".jpg" || ext == ".jpeg") return ImageFormat::jpeg;
-    throw ImageError(path.string() + ": unknown image extension '" + ext + "' (use .png, .jpg or .jpeg)");
+    throw ImageError(path.string() + ": unknown image extension '" + ext +
+                     "' (use .png, .jpg or .jpeg)");
 }
 
 }  // namespace
@@ -51,7 +53,8 @@ void write_image(const Frame& frame, const std::filesystem::path& path, int jpeg
     const auto bytes = encode(frame, options);
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     if (!out) throw ImageError(path.string() + ": cannot open for writing");
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
     out.close();
     if (!out) throw ImageError(path.string() + ": write failed");
 }
@@ -66,7 +69,8 @@ Frame read_image(const std::filesystem::path& path) {
     frame.height = bgra.rows;
     frame.stride = static_cast<std::size_t>(bgra.cols) * 4;
     auto pixels = std::make_shared<std::vector<std::uint8_t>>(frame.stride * frame.height);
-    for (int y = 0; y < bgra.rows; ++y) std::copy_n(bgra.ptr<std::uint8_t>(y), frame.stride, pixels->data() + y * frame.stride);
+    for (int y = 0; y < bgra.rows; ++y)
+        std::copy_n(bgra.ptr<std::uint8_t>(y), frame.stride, pixels->data() + y * frame.stride);
     frame.pixels = std::move(pixels);
     frame.timestamp = std::chrono::steady_clock::now();
     return frame;

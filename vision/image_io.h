@@ -12,7 +12,7 @@
 namespace deskpilot::vision {
 
 class ImageError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
@@ -20,7 +20,7 @@ enum class ImageFormat { png, jpeg };
 
 struct EncodeOptions {
     ImageFormat format = ImageFormat::png;
-    int jpeg_quality = 90;   // 0..100
+    int jpeg_quality = 90;    // 0..100
     int png_compression = 1;  // 0..9; 1 is fast and still small for screen content
 };
 

@@ -11,12 +11,12 @@ namespace deskpilot::vision {
 
 // A display that is missing, unreachable or refuses us; the message names the display.
 class DisplayError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 class ScreenSource {
-public:
+  public:
     virtual ~ScreenSource() = default;
     // The whole screen (root window) as it is now.
     virtual Frame capture() = 0;

@@ -23,8 +23,9 @@ Size smart_resize(Size original, const SmartResizeParams& p) {
         throw ResizeError("cannot resize an empty image (" + std::to_string(original.width) + "x" +
                           std::to_string(original.height) + ")");
     if (std::max(h, w) / std::min(h, w) > p.max_aspect_ratio)
-        throw ResizeError("image " + std::to_string(original.width) + "x" + std::to_string(original.height) +
-                          " has an aspect ratio above " + std::to_string(static_cast<int>(p.max_aspect_ratio)));
+        throw ResizeError("image " + std::to_string(original.width) + "x" +
+                          std::to_string(original.height) + " has an aspect ratio above " +
+                          std::to_string(static_cast<int>(p.max_aspect_ratio)));
     const double f = p.factor;
     double h_bar = std::max(f, round_half_even(h / f) * f);
     double w_bar = std::max(f, round_half_even(w / f) * f);

@@ -12,8 +12,8 @@
 namespace deskpilot::vision {
 
 struct SmartResizeParams {
-    int factor = 28;                 // both sides become multiples of this
-    std::int64_t min_pixels = 0;     // area bounds of the result
+    int factor = 28;              // both sides become multiples of this
+    std::int64_t min_pixels = 0;  // area bounds of the result
     std::int64_t max_pixels = 0;
     double max_aspect_ratio = 200.0;  // larger ratios are rejected, as the processors do
 };
@@ -26,7 +26,7 @@ inline constexpr SmartResizeParams kQwen25VlResize{28, 3136, 12845056, 200.0};
 inline constexpr SmartResizeParams kQwen3VlResize{32, 65536, 16777216, 200.0};
 
 class ResizeError : public std::invalid_argument {
-public:
+  public:
     using std::invalid_argument::invalid_argument;
 };
 

@@ -11,8 +11,10 @@ namespace deskpilot::cli {
 Desktop open_desktop(const std::string& display, bool dry_run) {
     Desktop desktop;
     desktop.screen = std::make_unique<vision::X11ScreenSource>(display);
-    if (dry_run) desktop.actuator = std::make_unique<actuators::DryRunActuator>(desktop.screen->monitors());
-    else desktop.actuator = std::make_unique<actuators::X11Actuator>(desktop.screen->display_name());
+    if (dry_run)
+        desktop.actuator = std::make_unique<actuators::DryRunActuator>(desktop.screen->monitors());
+    else
+        desktop.actuator = std::make_unique<actuators::X11Actuator>(desktop.screen->display_name());
     return desktop;
 }
 

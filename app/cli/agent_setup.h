@@ -22,11 +22,11 @@ Desktop open_desktop(const std::string& display, bool dry_run);
 
 // Turns SIGINT/SIGTERM into control.stop() for as long as it lives.
 class StopOnSignal {
-public:
+  public:
     explicit StopOnSignal(agent::RunControl& control);
     ~StopOnSignal();
 
-private:
+  private:
     std::atomic<bool> done_{false};
     std::thread watcher_;
 };

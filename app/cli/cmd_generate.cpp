@@ -97,7 +97,8 @@ class GenerateCommand : public Command {
     int run_vlm() {
         if (prompt_.empty()) throw CommandError("--image needs --prompt TEXT", kExitUsage);
         if (device_ != "cpu")
-            throw CommandError("--device cuda runs text prompts only for now; the vision path is CPU", kExitUsage);
+            throw CommandError(
+                "--device cuda runs text prompts only for now; the vision path is CPU", kExitUsage);
         if (!logits_out_.empty())
             throw CommandError("--logits-out is for text prompts (not with --image)", kExitUsage);
         std::shared_ptr<const vision::Frame> frame;

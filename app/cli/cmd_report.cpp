@@ -8,7 +8,7 @@ namespace deskpilot::cli {
 namespace {
 
 class ReportCommand : public Command {
-public:
+  public:
     std::string name() const override { return "report"; }
 
     void configure(CLI::App& app) override {
@@ -18,14 +18,17 @@ public:
 
     int run() override {
         const agent::LoadedSession session = agent::load_session(dir_);
-        for (const auto& warning : session.warnings) std::fprintf(stderr, "deskpilot report: warning: %s\n", warning.c_str());
-        const std::filesystem::path output = output_.empty() ? std::filesystem::path(dir_) / "report.html" : std::filesystem::path(output_);
+        for (const auto& warning : session.warnings)
+            std::fprintf(stderr, "deskpilot report: warning: %s\n", warning.c_str());
+        const std::filesystem::path output = output_.empty()
+                                                 ? std::filesystem::path(dir_) / "report.html"
+                                                 : std::filesystem::path(output_);
         agent::write_report(session, output);
         std::printf("%s\n", output.c_str());
         return kExitOk;
     }
 
-private:
+  private:
     std::string dir_;
     std::string output_;
 };

@@ -19,17 +19,17 @@ inline constexpr int kExitUsage = 2;  // bad command line, or a subcommand that 
 
 // A failure the user can act on; main prints "deskpilot <command>: <message>".
 class CommandError : public std::runtime_error {
-public:
+  public:
     explicit CommandError(const std::string& message, int exit_code = kExitError)
         : std::runtime_error(message), exit_code_(exit_code) {}
     int exit_code() const { return exit_code_; }
 
-private:
+  private:
     int exit_code_;
 };
 
 class Command {
-public:
+  public:
     virtual ~Command() = default;
     virtual std::string name() const = 0;
     // Adds this command's options to its CLI11 subcommand.
@@ -57,5 +57,6 @@ struct CommandRegistrar {
 
 #define DESKPILOT_CONCAT_INNER(a, b) a##b
 #define DESKPILOT_CONCAT(a, b) DESKPILOT_CONCAT_INNER(a, b)
-#define DESKPILOT_REGISTER_COMMAND(Type) \
-    static const ::deskpilot::cli::CommandRegistrar<Type> DESKPILOT_CONCAT(deskpilot_registrar_, __LINE__)
+#define DESKPILOT_REGISTER_COMMAND(Type)                                                         \
+    static const ::deskpilot::cli::CommandRegistrar<Type> DESKPILOT_CONCAT(deskpilot_registrar_, \
+                                                                           __LINE__)

@@ -12,9 +12,13 @@ namespace {
 
 std::atomic<bool> g_stop_signal{false};
 
-void on_signal(int) { g_stop_signal.store(true); }
+void on_signal(int) {
+    g_stop_signal.store(true);
+}
 
-std::string action_text(const planner::Action& a) { return to_json(a).dump(); }
+std::string action_text(const planner::Action& a) {
+    return to_json(a).dump();
+}
 
 }  // namespace
 
@@ -37,8 +41,10 @@ void ConsoleObserver::on_model_text(int step, std::string_view chunk) {
 }
 
 void ConsoleObserver::on_step_parsed(int step, const planner::Step& s) {
-    if (!streaming_) std::printf("\nstep %d\n  Thought: %s\n", step, s.thought.c_str());
-    else std::printf("\n");
+    if (!streaming_)
+        std::printf("\nstep %d\n  Thought: %s\n", step, s.thought.c_str());
+    else
+        std::printf("\n");
     streaming_ = false;
 }
 
@@ -48,7 +54,8 @@ void ConsoleObserver::on_action_pending(const agent::ApprovalRequest& r) {
     changed_.notify_all();
 }
 
-void ConsoleObserver::on_action_executed(int, int, const planner::Action& a, const std::string& result) {
+void ConsoleObserver::on_action_executed(int, int, const planner::Action& a,
+                                         const std::string& result) {
     std::printf("  -> %s %s\n", action_text(a).c_str(), result.c_str());
     std::fflush(stdout);
 }
@@ -56,8 +63,9 @@ void ConsoleObserver::on_action_executed(int, int, const planner::Action& a, con
 void ConsoleObserver::on_step_recorded(const agent::StepRecord& s) {
     if (streaming_) std::printf("\n");
     streaming_ = false;
-    std::printf("  [capture %.0f ms, model %.0f ms, act %.0f ms, settle %.0f ms, tokens %d/%d]\n", s.capture_ms,
-                s.model_ms, s.act_ms, s.settle_ms, s.prompt_tokens, s.completion_tokens);
+    std::printf("  [capture %.0f ms, model %.0f ms, act %.0f ms, settle %.0f ms, tokens %d/%d]\n",
+                s.capture_ms, s.model_ms, s.act_ms, s.settle_ms, s.prompt_tokens,
+                s.completion_tokens);
     std::fflush(stdout);
 }
 
@@ -67,12 +75,17 @@ void ConsoleObserver::on_call_user(int, const std::string& question) {
     changed_.notify_all();
 }
 
-void ConsoleObserver::on_warning(const std::string& w) { std::fprintf(stderr, "deskpilot: warning: %s\n", w.c_str()); }
+void ConsoleObserver::on_warning(const std::string& w) {
+    std::fprintf(stderr, "deskpilot: warning: %s\n", w.c_str());
+}
 
-void ConsoleObserver::on_error(const std::string& e) { std::fprintf(stderr, "deskpilot: error: %s\n", e.c_str()); }
+void ConsoleObserver::on_error(const std::string& e) {
+    std::fprintf(stderr, "deskpilot: error: %s\n", e.c_str());
+}
 
 void ConsoleObserver::on_run_finished(agent::RunStatus s, const std::string& m) {
-    std::printf("\ndeskpilot: %s%s%s\n", std::string(agent::to_string(s)).c_str(), m.empty() ? "" : ": ", m.c_str());
+    std::printf("\ndeskpilot: %s%s%s\n", std::string(agent::to_string(s)).c_str(),
+                m.empty() ? "" : ": ", m.c_str());
     std::fflush(stdout);
     std::lock_guard lock(mutex_);
     finished_ = true;
@@ -89,7 +102,7 @@ std::optional<ConsoleObserver::Question> ConsoleObserver::next_question() {
 }
 
 std::atomic<bool>& install_stop_signals() {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;  // no SA_RESTART: a blocked read of the terminal returns at once
@@ -102,7 +115,8 @@ void answer_from_terminal(ConsoleObserver& console, agent::RunControl& control) 
     while (auto q = console.next_question()) {
         std::string line;
         if (q->approval) {
-            std::printf("  %s\n  [y] approve, [n FEEDBACK] reject, [e X Y] run it at X,Y instead: ", q->text.c_str());
+            std::printf("  %s\n  [y] approve, [n FEEDBACK] reject, [e X Y] run it at X,Y instead: ",
+                        q->text.c_str());
         } else {
             std::printf("  the model asks: %s\n  your reply: ", q->text.c_str());
         }
@@ -127,7 +141,8 @@ void answer_from_terminal(ConsoleObserver& console, agent::RunControl& control) 
                 continue;
             }
             std::printf("  (e needs two numbers; rejecting)\n");
-            control.decide({agent::ApprovalDecision::Kind::reject, {}, "The user rejected that action."});
+            control.decide(
+                {agent::ApprovalDecision::Kind::reject, {}, "The user rejected that action."});
         } else if (verb == "n" || verb == "no" || verb == "r" || verb == "reject") {
             std::string feedback;
             std::getline(words >> std::ws, feedback);

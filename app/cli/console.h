@@ -16,12 +16,13 @@
 namespace deskpilot::cli {
 
 class ConsoleObserver : public agent::AgentObserver {
-public:
+  public:
     void on_run_started(const agent::Manifest&, const std::filesystem::path& dir) override;
     void on_model_text(int step, std::string_view chunk) override;
     void on_step_parsed(int step, const planner::Step& s) override;
     void on_action_pending(const agent::ApprovalRequest& r) override;
-    void on_action_executed(int step, int index, const planner::Action& a, const std::string& result) override;
+    void on_action_executed(int step, int index, const planner::Action& a,
+                            const std::string& result) override;
     void on_step_recorded(const agent::StepRecord& s) override;
     void on_call_user(int step, const std::string& question) override;
     void on_warning(const std::string& w) override;
@@ -36,7 +37,7 @@ public:
     // Waits for a question or the end of the run (nullopt).
     std::optional<Question> next_question();
 
-private:
+  private:
     std::mutex mutex_;
     std::condition_variable changed_;
     std::deque<Question> questions_;

@@ -30,15 +30,18 @@ std::string version_text() {
 
 int main(int argc, char** argv) {
     using namespace deskpilot::cli;
-    CLI::App app{"Deskpilot: a vision-language agent that operates a real desktop, under a person's supervision",
-                 "deskpilot"};
+    CLI::App app{
+        "Deskpilot: a vision-language agent that operates a real desktop, under a person's "
+        "supervision",
+        "deskpilot"};
     app.require_subcommand(1);
     app.set_version_flag("--version", version_text());
     app.footer("Run 'deskpilot COMMAND --help' for a command's options.");
 
     for (const auto& info : all_commands()) {
         Command* command = find_command(info.name);
-        CLI::App* sub = app.add_subcommand(info.name, command ? info.summary : std::string(info.summary) + " (not built yet)");
+        CLI::App* sub = app.add_subcommand(
+            info.name, command ? info.summary : std::string(info.summary) + " (not built yet)");
         if (command) {
             command->configure(*sub);
         } else {

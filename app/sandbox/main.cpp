@@ -79,11 +79,15 @@ int main(int argc, char** argv) {
     QCommandLineParser parser;
     parser.setApplicationDescription("Deskpilot's practice app for agents, tests and demos");
     parser.addHelpOption();
-    const QCommandLineOption state_opt("state", "Append every user-visible change as a JSON line to FILE.", "FILE");
-    const QCommandLineOption layout_opt("layout-json", "Write every widget's name, role, label and rectangle to FILE.", "FILE");
-    const QCommandLineOption seed_opt("seed", "Vary labels, order, spacing and colours deterministically.", "N");
+    const QCommandLineOption state_opt(
+        "state", "Append every user-visible change as a JSON line to FILE.", "FILE");
+    const QCommandLineOption layout_opt(
+        "layout-json", "Write every widget's name, role, label and rectangle to FILE.", "FILE");
+    const QCommandLineOption seed_opt(
+        "seed", "Vary labels, order, spacing and colours deterministically.", "N");
     // Listed for --help only; take_early_options has already consumed them.
-    const QCommandLineOption geometry_opt("geometry", "Window geometry in screen pixels.", "WxH+X+Y");
+    const QCommandLineOption geometry_opt("geometry", "Window geometry in screen pixels.",
+                                          "WxH+X+Y");
     const QCommandLineOption scale_opt("scale", "HiDPI scale factor (0.5 to 4).", "F");
     parser.addOptions({state_opt, layout_opt, seed_opt, geometry_opt, scale_opt});
     parser.process(app);
@@ -92,7 +96,9 @@ int main(int argc, char** argv) {
     if (parser.isSet(seed_opt)) {
         bool ok = false;
         const uint value = parser.value(seed_opt).toUInt(&ok);
-        if (!ok) fail("--seed '" + parser.value(seed_opt).toStdString() + "': expected a non-negative integer");
+        if (!ok)
+            fail("--seed '" + parser.value(seed_opt).toStdString() +
+                 "': expected a non-negative integer");
         seed = value;
     }
     QRect geometry(0, 0, 1024, 720);
@@ -100,13 +106,16 @@ int main(int argc, char** argv) {
         static const QRegularExpression re(R"(^(\d+)x(\d+)(?:\+(-?\d+)\+(-?\d+))?$)");
         const auto m = re.match(*early.geometry);
         if (!m.hasMatch())
-            fail("--geometry '" + early.geometry->toStdString() + "': expected WxH+X+Y, e.g. 1024x720+0+0");
-        geometry = QRect(m.captured(3).toInt(), m.captured(4).toInt(), m.captured(1).toInt(), m.captured(2).toInt());
+            fail("--geometry '" + early.geometry->toStdString() +
+                 "': expected WxH+X+Y, e.g. 1024x720+0+0");
+        geometry = QRect(m.captured(3).toInt(), m.captured(4).toInt(), m.captured(1).toInt(),
+                         m.captured(2).toInt());
     }
 
     deskpilot::sandbox::StateLog log;
     if (!log.open(parser.value(state_opt)))
-        fail("cannot open --state file '" + parser.value(state_opt).toStdString() + "' for writing");
+        fail("cannot open --state file '" + parser.value(state_opt).toStdString() +
+             "' for writing");
 
     deskpilot::sandbox::SeededChoices choices(seed);
     deskpilot::sandbox::SandboxWindow window(choices, log, parser.value(layout_opt));
@@ -127,7 +136,8 @@ int main(int argc, char** argv) {
         window.activateWindow();
         QTimer::singleShot(100, &app, [&] {
             window.export_layout_now();
-            nlohmann::json ready = {{"seed", seed ? nlohmann::json(*seed) : nlohmann::json(nullptr)}};
+            nlohmann::json ready = {
+                {"seed", seed ? nlohmann::json(*seed) : nlohmann::json(nullptr)}};
             log.write("ready", ready);
         });
     });

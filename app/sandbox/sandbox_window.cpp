@@ -37,7 +37,9 @@ namespace deskpilot::sandbox {
 
 namespace {
 
-std::string s(const QString& text) { return text.toStdString(); }
+std::string s(const QString& text) {
+    return text.toStdString();
+}
 
 // Qt 6 keeps a screen's top-left in native pixels and scales sizes from there, so a logical
 // global point maps to screen pixels as origin + (p - origin) * ratio.
@@ -48,21 +50,30 @@ QRect to_screen_pixels(const QWidget* widget, const QRect& global) {
     const double r = screen->devicePixelRatio();
     const int x1 = origin.x() + static_cast<int>(std::lround((global.left() - origin.x()) * r));
     const int y1 = origin.y() + static_cast<int>(std::lround((global.top() - origin.y()) * r));
-    const int x2 = origin.x() + static_cast<int>(std::lround((global.left() + global.width() - origin.x()) * r));
-    const int y2 = origin.y() + static_cast<int>(std::lround((global.top() + global.height() - origin.y()) * r));
+    const int x2 = origin.x() +
+                   static_cast<int>(std::lround((global.left() + global.width() - origin.x()) * r));
+    const int y2 = origin.y() +
+                   static_cast<int>(std::lround((global.top() + global.height() - origin.y()) * r));
     return QRect(x1, y1, x2 - x1, y2 - y1);
 }
 
-nlohmann::json rect_json(const QRect& r) { return {r.x(), r.y(), r.width(), r.height()}; }
+nlohmann::json rect_json(const QRect& r) {
+    return {r.x(), r.y(), r.width(), r.height()};
+}
 
-QRect global_rect(const QWidget* w) { return QRect(w->mapToGlobal(QPoint(0, 0)), w->size()); }
+QRect global_rect(const QWidget* w) {
+    return QRect(w->mapToGlobal(QPoint(0, 0)), w->size());
+}
 
-bool really_visible(const QWidget* w) { return w->isVisible() && !w->visibleRegion().isEmpty(); }
+bool really_visible(const QWidget* w) {
+    return w->isVisible() && !w->visibleRegion().isEmpty();
+}
 
-const std::vector<QColor> kSwatchPalette = {QColor("#d62728"), QColor("#1f77b4"), QColor("#2ca02c"),
-                                            QColor("#ff7f0e"), QColor("#9467bd"), QColor("#17becf")};
-const std::vector<QColor> kBackgroundPalette = {QColor("#efefef"), QColor("#f6f1e7"), QColor("#e8f0f7"),
-                                                QColor("#eef5ea"), QColor("#f4eaf2")};
+const std::vector<QColor> kSwatchPalette = {QColor("#d62728"), QColor("#1f77b4"),
+                                            QColor("#2ca02c"), QColor("#ff7f0e"),
+                                            QColor("#9467bd"), QColor("#17becf")};
+const std::vector<QColor> kBackgroundPalette = {
+    QColor("#efefef"), QColor("#f6f1e7"), QColor("#e8f0f7"), QColor("#eef5ea"), QColor("#f4eaf2")};
 
 }  // namespace
 
@@ -89,8 +100,8 @@ SandboxWindow::SandboxWindow(SeededChoices& choices, StateLog& log, QString layo
     grid->setVerticalSpacing(choices_.range(8, 18));
 
     // Seven panels in a 3-column grid; the seed permutes which cell each lands in.
-    std::vector<QWidget*> panels = {build_form_panel(),   build_choice_panel(), build_button_panel(),
-                                    build_list_panel(),   build_slider_panel(), build_hscroll_panel(),
+    std::vector<QWidget*> panels = {build_form_panel(), build_choice_panel(), build_button_panel(),
+                                    build_list_panel(), build_slider_panel(), build_hscroll_panel(),
                                     build_tab_panel()};
     const auto order = choices_.order(static_cast<int>(panels.size()));
     for (std::size_t i = 0; i < panels.size(); ++i) {
@@ -113,13 +124,16 @@ SandboxWindow::SandboxWindow(SeededChoices& choices, StateLog& log, QString layo
     qApp->installEventFilter(this);
 }
 
-void SandboxWindow::track(QWidget* widget, const QString& name, const QString& role, std::function<QString()> label) {
+void SandboxWindow::track(QWidget* widget, const QString& name, const QString& role,
+                          std::function<QString()> label) {
     widget->setObjectName(name);
     widget->setAccessibleName(label());
     entries_.push_back({name, role, std::move(label), widget});
 }
 
-void SandboxWindow::set_status(const QString& text) { static_cast<QLabel*>(status_)->setText(text); }
+void SandboxWindow::set_status(const QString& text) {
+    static_cast<QLabel*>(status_)->setText(text);
+}
 
 void SandboxWindow::track_menu(QMenu* menu, const QString& path) {
     menus_.emplace_back(menu, path);
@@ -169,8 +183,9 @@ QWidget* SandboxWindow::build_form_panel() {
     form->addWidget(notes, 1, 1);
     track(name, "name", "text_field", [name_label] { return name_label->text(); });
     track(notes, "notes", "text_area", [notes_label] { return notes_label->text(); });
-    connect(name, &QLineEdit::textChanged, this,
-            [this](const QString& text) { log_.write("text", {{"widget", "name"}, {"value", s(text)}}); });
+    connect(name, &QLineEdit::textChanged, this, [this](const QString& text) {
+        log_.write("text", {{"widget", "name"}, {"value", s(text)}});
+    });
     connect(name, &QLineEdit::returnPressed, this, [this, name] {
         log_.write("submitted", {{"widget", "name"}, {"value", s(name->text())}});
         set_status("Submitted: " + name->text());
@@ -184,7 +199,8 @@ QWidget* SandboxWindow::build_form_panel() {
 QWidget* SandboxWindow::build_choice_panel() {
     auto* box = new QGroupBox(choices_.pick({"Options", "Preferences", "Choices"}));
     auto* layout = new QVBoxLayout(box);
-    auto* check = new QCheckBox(choices_.pick({"I agree", "Remember me", "Subscribe", "Enable sync"}));
+    auto* check =
+        new QCheckBox(choices_.pick({"I agree", "Remember me", "Subscribe", "Enable sync"}));
     // Check boxes and radio buttons keep their natural width: a stretched one reports a
     // rectangle whose centre is empty space that does not toggle it.
     layout->addWidget(check, 0, Qt::AlignLeft);
@@ -216,7 +232,8 @@ QWidget* SandboxWindow::build_choice_panel() {
     layout->addWidget(combo);
     track(combo, "combo", "combo", [combo] { return combo->currentText(); });
     connect(combo, &QComboBox::currentIndexChanged, this, [this, combo](int index) {
-        log_.write("combo", {{"widget", "combo"}, {"value", s(combo->itemText(index))}, {"index", index}});
+        log_.write("combo",
+                   {{"widget", "combo"}, {"value", s(combo->itemText(index))}, {"index", index}});
         schedule_layout_export();
     });
     return box;
@@ -336,10 +353,12 @@ QWidget* SandboxWindow::build_hscroll_panel() {
     area->setWidgetResizable(false);
     area->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     area->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOn);
-    area->setMinimumHeight(strip->sizeHint().height() + area->horizontalScrollBar()->sizeHint().height() + 6);
+    area->setMinimumHeight(strip->sizeHint().height() +
+                           area->horizontalScrollBar()->sizeHint().height() + 6);
     track(area, "hscroll", "scroll_area", [] { return QString("Tiles"); });
     connect(area->horizontalScrollBar(), &QScrollBar::valueChanged, this, [this](int value) {
-        log_.write("scroll", {{"widget", "hscroll"}, {"value", value}, {"orientation", "horizontal"}});
+        log_.write("scroll",
+                   {{"widget", "hscroll"}, {"value", value}, {"orientation", "horizontal"}});
         schedule_layout_export();
     });
     return area;
@@ -355,9 +374,11 @@ QWidget* SandboxWindow::build_tab_panel() {
     general_layout->addWidget(new QLabel("Settings for " + first));
     auto* advanced = new QWidget;
     auto* advanced_layout = new QVBoxLayout(advanced);
-    auto* advanced_check = new QCheckBox(choices_.pick({"Verbose logging", "Expert mode", "Beta features"}));
+    auto* advanced_check =
+        new QCheckBox(choices_.pick({"Verbose logging", "Expert mode", "Beta features"}));
     advanced_layout->addWidget(advanced_check, 0, Qt::AlignLeft);
-    track(advanced_check, "advanced_option", "checkbox", [advanced_check] { return advanced_check->text(); });
+    track(advanced_check, "advanced_option", "checkbox",
+          [advanced_check] { return advanced_check->text(); });
     connect(advanced_check, &QCheckBox::toggled, this, [this](bool on) {
         log_.write("checked", {{"widget", "advanced_option"}, {"value", on}});
     });
@@ -365,7 +386,8 @@ QWidget* SandboxWindow::build_tab_panel() {
     tabs->addTab(advanced, second);
     track(tabs, "tabs", "tab_widget", [tabs] { return tabs->tabText(tabs->currentIndex()); });
     connect(tabs, &QTabWidget::currentChanged, this, [this, tabs](int index) {
-        log_.write("tab", {{"widget", "tabs"}, {"value", s(tabs->tabText(index))}, {"index", index}});
+        log_.write("tab",
+                   {{"widget", "tabs"}, {"value", s(tabs->tabText(index))}, {"index", index}});
         schedule_layout_export();
     });
     return tabs;
@@ -379,7 +401,8 @@ void SandboxWindow::open_dialog() {
     auto* layout = new QVBoxLayout(&dialog);
     auto* input = new QLineEdit;
     input->setObjectName("dialog_input");
-    layout->addWidget(new QLabel(choices_.pick({"Enter a code:", "Type a reference:", "Your answer:"})));
+    layout->addWidget(
+        new QLabel(choices_.pick({"Enter a code:", "Type a reference:", "Your answer:"})));
     layout->addWidget(input);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
     buttons->button(QDialogButtonBox::Ok)->setObjectName("dialog_ok");
@@ -387,13 +410,15 @@ void SandboxWindow::open_dialog() {
     layout->addWidget(buttons);
     connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
-    connect(input, &QLineEdit::textChanged, this,
-            [this](const QString& text) { log_.write("text", {{"widget", "dialog_input"}, {"value", s(text)}}); });
+    connect(input, &QLineEdit::textChanged, this, [this](const QString& text) {
+        log_.write("text", {{"widget", "dialog_input"}, {"value", s(text)}});
+    });
     dialog.installEventFilter(this);
     log_.write("dialog", {{"state", "opened"}});
     const int result = dialog.exec();
     dialog_ = nullptr;
-    log_.write("dialog", {{"state", result == QDialog::Accepted ? "accepted" : "rejected"}, {"value", s(input->text())}});
+    log_.write("dialog", {{"state", result == QDialog::Accepted ? "accepted" : "rejected"},
+                          {"value", s(input->text())}});
     schedule_layout_export();
 }
 
@@ -404,7 +429,8 @@ void SandboxWindow::closeEvent(QCloseEvent* event) {
 
 bool SandboxWindow::eventFilter(QObject* watched, QEvent* event) {
     const auto type = event->type();
-    if (type == QEvent::Show || type == QEvent::Hide || type == QEvent::Move || type == QEvent::Resize) {
+    if (type == QEvent::Show || type == QEvent::Hide || type == QEvent::Move ||
+        type == QEvent::Resize) {
         if (watched == this || qobject_cast<QMenu*>(watched) || qobject_cast<QDialog*>(watched))
             schedule_layout_export();
     }
@@ -417,9 +443,13 @@ void SandboxWindow::schedule_layout_export() {
 
 nlohmann::json SandboxWindow::layout_json() const {
     nlohmann::json widgets = nlohmann::json::array();
-    auto add = [&](const QString& name, const QString& role, const QString& label, const QRect& rect, bool visible,
+    auto add = [&](const QString& name, const QString& role, const QString& label,
+                   const QRect& rect, bool visible,
                    nlohmann::json extra = nlohmann::json::object()) {
-        nlohmann::json w = {{"name", s(name)}, {"role", s(role)}, {"label", s(label)}, {"rect", rect_json(rect)},
+        nlohmann::json w = {{"name", s(name)},
+                            {"role", s(role)},
+                            {"label", s(label)},
+                            {"rect", rect_json(rect)},
                             {"visible", visible}};
         for (auto it = extra.begin(); it != extra.end(); ++it) w[it.key()] = it.value();
         widgets.push_back(std::move(w));
@@ -430,7 +460,8 @@ nlohmann::json SandboxWindow::layout_json() const {
         const QRect r = menuBar()->actionGeometry(action);
         const QRect global(menuBar()->mapToGlobal(r.topLeft()), r.size());
         const QString title = action->text().remove('&');
-        add("menu_" + title.toLower(), "menu", title, to_screen_pixels(menuBar(), global), menuBar()->isVisible());
+        add("menu_" + title.toLower(), "menu", title, to_screen_pixels(menuBar(), global),
+            menuBar()->isVisible());
     }
     for (const Entry& e : entries_) {
         if (!e.widget) continue;
@@ -441,13 +472,15 @@ nlohmann::json SandboxWindow::layout_json() const {
             extra["minimum"] = slider->minimum();
             extra["maximum"] = slider->maximum();
         }
-        if (auto* check = qobject_cast<QCheckBox*>(e.widget.data())) extra["checked"] = check->isChecked();
+        if (auto* check = qobject_cast<QCheckBox*>(e.widget.data()))
+            extra["checked"] = check->isChecked();
         if (auto* combo = qobject_cast<QComboBox*>(e.widget.data())) {
             nlohmann::json items = nlohmann::json::array();
             for (int i = 0; i < combo->count(); ++i) items.push_back(s(combo->itemText(i)));
             extra["items"] = items;
         }
-        add(e.name, e.role, e.label(), to_screen_pixels(e.widget, global_rect(e.widget)), really_visible(e.widget), extra);
+        add(e.name, e.role, e.label(), to_screen_pixels(e.widget, global_rect(e.widget)),
+            really_visible(e.widget), extra);
     }
     // Tabs of the tab bar.
     if (tabs_) {
@@ -455,8 +488,8 @@ nlohmann::json SandboxWindow::layout_json() const {
         for (int i = 0; i < bar->count(); ++i) {
             const QRect r = bar->tabRect(i);
             add("tab_" + QString::number(i + 1), "tab", bar->tabText(i),
-                to_screen_pixels(bar, QRect(bar->mapToGlobal(r.topLeft()), r.size())), really_visible(bar),
-                {{"selected", i == bar->currentIndex()}});
+                to_screen_pixels(bar, QRect(bar->mapToGlobal(r.topLeft()), r.size())),
+                really_visible(bar), {{"selected", i == bar->currentIndex()}});
         }
     }
     // List items, with whether each is scrolled into view.
@@ -467,8 +500,9 @@ nlohmann::json SandboxWindow::layout_json() const {
             const QRect shown = r.intersected(viewport);
             const bool visible = really_visible(list_) && shown.height() >= r.height() / 2;
             add("item_" + QString::number(i + 1), "list_item", list_->item(i)->text(),
-                to_screen_pixels(list_, QRect(list_->viewport()->mapToGlobal(r.topLeft()), r.size())), visible,
-                {{"index", i + 1}});
+                to_screen_pixels(list_,
+                                 QRect(list_->viewport()->mapToGlobal(r.topLeft()), r.size())),
+                visible, {{"index", i + 1}});
         }
     }
     // Open menus (menu bar drop-downs and the list's context menu).
@@ -485,12 +519,16 @@ nlohmann::json SandboxWindow::layout_json() const {
     }
     // The modal dialog while it is open.
     if (dialog_ && dialog_->isVisible()) {
-        add("dialog", "dialog", dialog_->windowTitle(), to_screen_pixels(dialog_, global_rect(dialog_)), true);
+        add("dialog", "dialog", dialog_->windowTitle(),
+            to_screen_pixels(dialog_, global_rect(dialog_)), true);
         for (QWidget* w : dialog_->findChildren<QWidget*>()) {
             if (!w->objectName().startsWith("dialog_")) continue;
             const QString role = qobject_cast<QLineEdit*>(w) ? "text_field" : "button";
-            const QString label = qobject_cast<QPushButton*>(w) ? static_cast<QPushButton*>(w)->text() : w->objectName();
-            add(w->objectName(), role, label, to_screen_pixels(w, global_rect(w)), really_visible(w));
+            const QString label = qobject_cast<QPushButton*>(w)
+                                      ? static_cast<QPushButton*>(w)->text()
+                                      : w->objectName();
+            add(w->objectName(), role, label, to_screen_pixels(w, global_rect(w)),
+                really_visible(w));
         }
     }
 

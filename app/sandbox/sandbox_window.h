@@ -31,7 +31,7 @@ namespace deskpilot::sandbox {
 
 class SandboxWindow : public QMainWindow {
     Q_OBJECT
-public:
+  public:
     SandboxWindow(SeededChoices& choices, StateLog& log, QString layout_path);
 
     // The layout as JSON (rectangles in screen pixels).
@@ -40,11 +40,11 @@ public:
     void schedule_layout_export();
     void export_layout_now();
 
-protected:
+  protected:
     void closeEvent(QCloseEvent* event) override;
     bool eventFilter(QObject* watched, QEvent* event) override;
 
-private:
+  private:
     struct Entry {
         QString name;
         QString role;
@@ -61,7 +61,8 @@ private:
     QWidget* build_hscroll_panel();
     QWidget* build_tab_panel();
     void open_dialog();
-    void track(QWidget* widget, const QString& name, const QString& role, std::function<QString()> label);
+    void track(QWidget* widget, const QString& name, const QString& role,
+               std::function<QString()> label);
     void track_menu(QMenu* menu, const QString& path);
     void set_status(const QString& text);
 

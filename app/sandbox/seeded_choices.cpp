@@ -34,7 +34,8 @@ std::vector<int> SeededChoices::order(int n) {
     std::vector<int> result(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) result[i] = i;
     if (!randomised_) return result;
-    for (int i = n - 1; i > 0; --i) std::swap(result[i], result[below(static_cast<std::uint32_t>(i + 1))]);
+    for (int i = n - 1; i > 0; --i)
+        std::swap(result[i], result[below(static_cast<std::uint32_t>(i + 1))]);
     return result;
 }
 

@@ -15,7 +15,7 @@
 namespace deskpilot::sandbox {
 
 class SeededChoices {
-public:
+  public:
     explicit SeededChoices(std::optional<std::uint32_t> seed);
 
     bool randomised() const { return randomised_; }
@@ -26,7 +26,7 @@ public:
     // A permutation of 0..n-1 (identity when not randomised).
     std::vector<int> order(int n);
 
-private:
+  private:
     // Our own uniform draw: std::uniform_int_distribution differs between standard libraries,
     // and the same seed must give the same layout everywhere.
     std::uint32_t below(std::uint32_t n);

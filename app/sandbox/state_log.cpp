@@ -19,7 +19,8 @@ void StateLog::write(const std::string& event, nlohmann::json fields) {
     line["t"] = static_cast<double>(clock_.nsecsElapsed() / 100000) / 10.0;
     line["event"] = event;
     for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();
-    const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    const std::string text =
+        line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     std::fwrite(text.data(), 1, text.size(), file_);
     std::fflush(file_);
 }

@@ -11,7 +11,7 @@
 namespace deskpilot::sandbox {
 
 class StateLog {
-public:
+  public:
     StateLog() = default;
     ~StateLog();
     StateLog(const StateLog&) = delete;
@@ -22,7 +22,7 @@ public:
     // Appends {"t": ms since start, "event": event, ...fields}.
     void write(const std::string& event, nlohmann::json fields = nlohmann::json::object());
 
-private:
+  private:
     std::FILE* file_ = nullptr;
     QElapsedTimer clock_;
 };

@@ -5,8 +5,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "vision/base64.h"
 #include "model/remote/family_resize.h"
+#include "vision/base64.h"
 
 namespace deskpilot::model::remote {
 

@@ -10,10 +10,14 @@ namespace deskpilot::model::remote {
 std::optional<vision::SmartResizeParams> resize_params_for_family(std::string_view family) {
     if (family.empty()) return std::nullopt;
     const planner::ModelFamily* entry = planner::find_family(family);
-    if (!entry) throw ModelError("unknown model family '" + std::string(family) + "' (known: " + known_families() + ")");
+    if (!entry)
+        throw ModelError("unknown model family '" + std::string(family) +
+                         "' (known: " + known_families() + ")");
     return entry->resize;
 }
 
-std::string known_families() { return planner::family_names(); }
+std::string known_families() {
+    return planner::family_names();
+}
 
 }  // namespace deskpilot::model::remote

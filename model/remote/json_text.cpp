@@ -49,8 +49,11 @@ void append(std::string& out, const nlohmann::json& value) {
             out += ']';
             break;
         }
-        case nlohmann::json::value_t::string: append_string(out, value.get_ref<const std::string&>()); break;
-        default: out += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        case nlohmann::json::value_t::string:
+            append_string(out, value.get_ref<const std::string&>());
+            break;
+        default:
+            out += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
 }
 

@@ -261,7 +261,8 @@ RemoteVlm::Attempt RemoteVlm::attempt_chat(nlohmann::json& body, bool stream, in
     request.url = endpoint_.url("/chat/completions");
     request.headers = request_headers(true, stream);
     // Invalid UTF-8 in a text part becomes U+FFFD rather than a failed step.
-    request.body = remote::to_json_text(body);  // byte-identical to dump(), without escaping 3 MB of base64
+    request.body =
+        remote::to_json_text(body);  // byte-identical to dump(), without escaping 3 MB of base64
     request.connect_timeout = config_.connect_timeout;
     request.idle_timeout = stream ? config_.idle_timeout : milliseconds(0);
     request.overall_timeout = config_.overall_timeout;

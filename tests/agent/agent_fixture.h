@@ -23,18 +23,24 @@ namespace deskpilot::testing {
 
 // Records what observers see; tests wait on it.
 class RecordingObserver : public agent::AgentObserver {
-public:
-    void on_step_parsed(int step, const planner::Step& s) override { add("parsed " + std::to_string(step) + ": " + s.thought); }
+  public:
+    void on_step_parsed(int step, const planner::Step& s) override {
+        add("parsed " + std::to_string(step) + ": " + s.thought);
+    }
     void on_action_pending(const agent::ApprovalRequest& r) override {
         std::lock_guard lock(mutex_);
         pending_.push_back(r);
         events_.push_back("pending " + std::to_string(r.step));
         changed_.notify_all();
     }
-    void on_action_executed(int step, int, const planner::Action& a, const std::string& result) override {
-        add("executed " + std::to_string(step) + " " + std::string(planner::to_string(a.type)) + " " + result);
+    void on_action_executed(int step, int, const planner::Action& a,
+                            const std::string& result) override {
+        add("executed " + std::to_string(step) + " " + std::string(planner::to_string(a.type)) +
+            " " + result);
     }
-    void on_call_user(int step, const std::string& q) override { add("call_user " + std::to_string(step) + " " + q); }
+    void on_call_user(int step, const std::string& q) override {
+        add("call_user " + std::to_string(step) + " " + q);
+    }
     void on_paused() override { add("paused"); }
     void on_warning(const std::string& w) override { add("warning " + w); }
     void on_error(const std::string& e) override { add("error " + e); }
@@ -46,7 +52,8 @@ public:
         add("finished " + std::string(agent::to_string(s)) + " " + m);
     }
 
-    bool wait_for(const std::string& prefix, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    bool wait_for(const std::string& prefix,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
         std::unique_lock lock(mutex_);
         return changed_.wait_for(lock, timeout, [&] {
             for (const auto& e : events_)
@@ -54,9 +61,11 @@ public:
             return false;
         });
     }
-    std::optional<agent::ApprovalRequest> next_pending(std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    std::optional<agent::ApprovalRequest> next_pending(
+        std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
         std::unique_lock lock(mutex_);
-        if (!changed_.wait_for(lock, timeout, [&] { return !pending_.empty(); })) return std::nullopt;
+        if (!changed_.wait_for(lock, timeout, [&] { return !pending_.empty(); }))
+            return std::nullopt;
         auto r = pending_.front();
         pending_.pop_front();
         return r;
@@ -75,7 +84,7 @@ public:
         return all;
     }
 
-private:
+  private:
     void add(std::string e) {
         std::lock_guard lock(mutex_);
         events_.push_back(std::move(e));
@@ -103,7 +112,8 @@ inline vision::Size data_url_image_size(const std::string& url) {
         if (bytes[i] != 0xFF) return {};
         const int marker = bytes[i + 1];
         const int length = (bytes[i + 2] << 8) | bytes[i + 3];
-        if (marker == 0xC0 || marker == 0xC2) return {(bytes[i + 7] << 8) | bytes[i + 8], (bytes[i + 5] << 8) | bytes[i + 6]};
+        if (marker == 0xC0 || marker == 0xC2)
+            return {(bytes[i + 7] << 8) | bytes[i + 8], (bytes[i + 5] << 8) | bytes[i + 6]};
         i += 2 + static_cast<std::size_t>(length);
     }
     return {};
@@ -142,7 +152,8 @@ struct AgentStack {
         sandbox = start_sandbox(*display, sandbox_options);
         screen = std::make_unique<vision::X11ScreenSource>(display->name());
         actuator = std::make_unique<actuators::X11Actuator>(display->name());
-        model = std::make_unique<model::RemoteVlm>(model::RemoteConfig{.endpoint = server->base_url(), .model = "ui-tars-1.5-7b"});
+        model = std::make_unique<model::RemoteVlm>(
+            model::RemoteConfig{.endpoint = server->base_url(), .model = "ui-tars-1.5-7b"});
     }
 
     agent::AgentConfig config(const std::string& task) {
@@ -175,8 +186,8 @@ struct AgentRun {
     agent::RunResult result;
     std::thread thread;
     AgentRun(AgentStack& stack, agent::AgentConfig config) {
-        auto agent = std::make_shared<agent::Agent>(std::move(config), *stack.screen, *stack.model, *stack.actuator,
-                                                    stack.control, stack.observer);
+        auto agent = std::make_shared<agent::Agent>(std::move(config), *stack.screen, *stack.model,
+                                                    *stack.actuator, stack.control, stack.observer);
         thread = std::thread([this, agent] { result = agent->run(); });
     }
     agent::RunResult join() {

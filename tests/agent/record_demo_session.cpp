@@ -13,12 +13,15 @@ int main(int argc, char** argv) {
     }
     AgentStack s;
     s.server->set_handler([&](const RecordedRequest& r) { return form_task_reply(s, r); });
-    auto config = s.config("Fill in the form: name Ada Lovelace, colour Green, tick the box, volume 80%, open an item, save");
+    auto config = s.config(
+        "Fill in the form: name Ada Lovelace, colour Green, tick the box, volume 80%, open an "
+        "item, save");
     config.session_dir = argv[1];
     AgentRun run(s, config);
     const auto result = run.join();
     const std::string missing = form_task_done(*s.sandbox);
-    std::printf("%s: %s (%d steps)%s%s\n", argv[1], std::string(deskpilot::agent::to_string(result.status)).c_str(),
-                result.steps, missing.empty() ? "" : "; missing: ", missing.c_str());
+    std::printf("%s: %s (%d steps)%s%s\n", argv[1],
+                std::string(deskpilot::agent::to_string(result.status)).c_str(), result.steps,
+                missing.empty() ? "" : "; missing: ", missing.c_str());
     return result.status == deskpilot::agent::RunStatus::finished && missing.empty() ? 0 : 1;
 }

@@ -13,17 +13,18 @@ using namespace deskpilot::testing;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-
 class AgentEndToEndTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void formTaskCompletes() {
         AgentStack s;
         s.server->set_handler([&](const RecordedRequest& r) { return form_task_reply(s, r); });
         AgentRun run(s, s.config("Fill in the form and save it"));
         const auto result = run.join();
-        QVERIFY2(result.status == agent::RunStatus::finished, (result.message + "\n" + s.observer.dump()).c_str());
-        QVERIFY2(result.message == "Form filled and saved", (result.message + "\n" + s.observer.dump()).c_str());
+        QVERIFY2(result.status == agent::RunStatus::finished,
+                 (result.message + "\n" + s.observer.dump()).c_str());
+        QVERIFY2(result.message == "Form filled and saved",
+                 (result.message + "\n" + s.observer.dump()).c_str());
         QCOMPARE(result.steps, 11);
 
         QVERIFY2(form_task_done(*s.sandbox).empty(), form_task_done(*s.sandbox).c_str());
@@ -31,7 +32,8 @@ private slots:
         const auto session = agent::load_session(result.session_dir);
         QCOMPARE(session.manifest.status, std::string("finished"));
         QCOMPARE(session.steps.size(), std::size_t(11));
-        QCOMPARE(session.steps[1].actions[0]["text"].get<std::string>(), std::string("Ada Lovelace"));
+        QCOMPARE(session.steps[1].actions[0]["text"].get<std::string>(),
+                 std::string("Ada Lovelace"));
         // Each request carried at most the last 5 screenshots, each of the smart_resize size.
         const auto requests = s.server->chat_requests();
         QCOMPARE(requests.size(), std::size_t(11));
@@ -66,7 +68,9 @@ private slots:
         AgentStack s;
         s.server->set_handler([&](const RecordedRequest& r) {
             const vision::Size image = data_url_image_size(r.image_urls().back());
-            if (assistant_turns(r) < 2) return ScriptedReply::answer(click(s, assistant_turns(r) ? "cancel" : "save", image, "go"));
+            if (assistant_turns(r) < 2)
+                return ScriptedReply::answer(
+                    click(s, assistant_turns(r) ? "cancel" : "save", image, "go"));
             return ScriptedReply::answer("Thought: done\nAction: finished(content='ok')");
         });
         s.control.pause();
@@ -74,7 +78,8 @@ private slots:
         std::this_thread::sleep_for(300ms);
         QCOMPARE(s.server->chat_requests().size(), std::size_t(0));  // paused before the first step
         s.control.step();
-        QTRY_VERIFY_WITH_TIMEOUT(s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }), 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }), 10000);
         QVERIFY(s.observer.wait_for("paused", 10s));
         std::this_thread::sleep_for(400ms);
         QCOMPARE(s.server->chat_requests().size(), std::size_t(1));  // and stays paused
@@ -88,7 +93,8 @@ private slots:
         AgentStack s;
         s.server->set_handler([&](const RecordedRequest& r) {
             const vision::Size image = data_url_image_size(r.image_urls().back());
-            return ScriptedReply::answer(click(s, assistant_turns(r) % 2 ? "cancel" : "save", image, "again"));
+            return ScriptedReply::answer(
+                click(s, assistant_turns(r) % 2 ? "cancel" : "save", image, "again"));
         });
         auto config = s.config("Press save and cancel for a while");
         config.max_steps = 6;
@@ -114,10 +120,15 @@ private slots:
         s.server->set_handler([&](const RecordedRequest& r) {
             const vision::Size image = data_url_image_size(r.image_urls().back());
             switch (assistant_turns(r)) {
-                case 0: return ScriptedReply::answer(click(s, "cancel", image, "Cancel first."));
-                case 1: return ScriptedReply::answer(click(s, "ok", image, "Then OK."));
-                case 2: return ScriptedReply::answer(click(s, "open_dialog", image, "Open the dialog."));
-                default: return ScriptedReply::answer("Thought: ok\nAction: finished(content='done')");
+                case 0:
+                    return ScriptedReply::answer(click(s, "cancel", image, "Cancel first."));
+                case 1:
+                    return ScriptedReply::answer(click(s, "ok", image, "Then OK."));
+                case 2:
+                    return ScriptedReply::answer(
+                        click(s, "open_dialog", image, "Open the dialog."));
+                default:
+                    return ScriptedReply::answer("Thought: ok\nAction: finished(content='done')");
             }
         });
         auto config = s.config("Approve, edit and reject");
@@ -136,7 +147,8 @@ private slots:
         s.control.decide({agent::ApprovalDecision::Kind::edit, edited});
         pending = s.observer.next_pending();
         QVERIFY(pending);
-        s.control.decide({agent::ApprovalDecision::Kind::reject, {}, "Do not open the dialog; just finish."});
+        s.control.decide(
+            {agent::ApprovalDecision::Kind::reject, {}, "Do not open the dialog; just finish."});
         const auto result = run.join();
         QVERIFY2(result.status == agent::RunStatus::finished, result.message.c_str());
 
@@ -145,7 +157,8 @@ private slots:
         QVERIFY(!s.has_event([](const json& e) { return event_is(e, "clicked", "ok"); }));
         QVERIFY(!s.has_event([](const json& e) { return event_is(e, "dialog"); }));
         const auto requests = s.server->chat_requests();
-        QVERIFY(requests.back().all_text().find("Do not open the dialog; just finish.") != std::string::npos);
+        QVERIFY(requests.back().all_text().find("Do not open the dialog; just finish.") !=
+                std::string::npos);
         const auto session = agent::load_session(result.session_dir);
         QCOMPARE(session.steps[1].approvals[0].get<std::string>(), std::string("edited"));
         QCOMPARE(session.steps[2].approvals[0].get<std::string>(), std::string("rejected"));
@@ -155,12 +168,14 @@ private slots:
         AgentStack s;
         s.server->set_handler([&](const RecordedRequest& r) {
             // The status label: clicking it changes nothing on screen.
-            return ScriptedReply::answer(click(s, "status", data_url_image_size(r.image_urls().back()), "Try again."));
+            return ScriptedReply::answer(
+                click(s, "status", data_url_image_size(r.image_urls().back()), "Try again."));
         });
         AgentRun run(s, s.config("Click the label forever"));
         const auto result = run.join();
         QVERIFY(result.status == agent::RunStatus::error);
-        QVERIFY2(result.message.find("\"click\"") != std::string::npos && result.message.find("3 times") != std::string::npos,
+        QVERIFY2(result.message.find("\"click\"") != std::string::npos &&
+                     result.message.find("3 times") != std::string::npos,
                  result.message.c_str());
         QCOMPARE(result.steps, 3);
     }
@@ -169,7 +184,8 @@ private slots:
         AgentStack s;
         s.server->set_handler([&](const RecordedRequest& r) {
             if (assistant_turns(r) == 0)
-                return ScriptedReply::answer(click(s, "save", data_url_image_size(r.image_urls().back()), "Save."));
+                return ScriptedReply::answer(
+                    click(s, "save", data_url_image_size(r.image_urls().back()), "Save."));
             return ScriptedReply::answer("Thought: fine\nAction: finished(content='gave up')");
         });
         auto config = s.config("Try to save");
@@ -179,13 +195,15 @@ private slots:
         const auto result = run.join();
         QVERIFY2(result.status == agent::RunStatus::finished, result.message.c_str());
         QVERIFY(!s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }));
-        QVERIFY(s.server->chat_requests().back().all_text().find("not allowed") != std::string::npos);
+        QVERIFY(s.server->chat_requests().back().all_text().find("not allowed") !=
+                std::string::npos);
     }
 
     void callUserWaitsForTheReply() {
         AgentStack s;
         s.server->set_handler([&](const RecordedRequest& r) {
-            if (assistant_turns(r) == 0) return ScriptedReply::answer("Thought: Which name?\nAction: call_user()");
+            if (assistant_turns(r) == 0)
+                return ScriptedReply::answer("Thought: Which name?\nAction: call_user()");
             return ScriptedReply::answer("Thought: thanks\nAction: finished(content='ok')");
         });
         AgentRun run(s, s.config("Ask me"));
@@ -195,12 +213,14 @@ private slots:
         s.control.reply("Use the name Grace.");
         const auto result = run.join();
         QVERIFY2(result.status == agent::RunStatus::finished, result.message.c_str());
-        QVERIFY(s.server->chat_requests().back().all_text().find("Use the name Grace.") != std::string::npos);
+        QVERIFY(s.server->chat_requests().back().all_text().find("Use the name Grace.") !=
+                std::string::npos);
     }
 
     void unusableAnswersGetACorrectionTurnThenEndTheRun() {
         AgentStack s;
-        s.server->set_default(ScriptedReply::answer("Thought: hmm\nAction: teleport(start_box='(1,2)')"));
+        s.server->set_default(
+            ScriptedReply::answer("Thought: hmm\nAction: teleport(start_box='(1,2)')"));
         AgentRun run(s, s.config("Confuse the parser"));
         const auto result = run.join();
         QVERIFY(result.status == agent::RunStatus::error);
@@ -214,9 +234,11 @@ private slots:
 
     void unreachableEndpointIsAClearError() {
         AgentStack s;
-        s.model = std::make_unique<model::RemoteVlm>(model::RemoteConfig{
-            .endpoint = "http://127.0.0.1:9/v1", .model = "m", .connect_timeout = 1s,
-            .retry = {.max_retries = 0}});
+        s.model = std::make_unique<model::RemoteVlm>(
+            model::RemoteConfig{.endpoint = "http://127.0.0.1:9/v1",
+                                .model = "m",
+                                .connect_timeout = 1s,
+                                .retry = {.max_retries = 0}});
         AgentRun run(s, s.config("Anything"));
         const auto result = run.join();
         QVERIFY(result.status == agent::RunStatus::error);

@@ -7,7 +7,7 @@ using namespace deskpilot::agent;
 
 class ChildProcessTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void reportsExitStatus() {
         ChildProcess p({.argv = {"sh", "-c", "exit 3"}});
         QVERIFY(p.wait_for(std::chrono::seconds(5)));
@@ -28,10 +28,11 @@ private slots:
         QTemporaryDir dir;
         const std::string out = dir.filePath("env.txt").toStdString();
         qputenv("DESKPILOT_TEST_UNSET_ME", "1");
-        ChildProcess p({.argv = {"sh", "-c", "echo \"$DESKPILOT_A|${DESKPILOT_TEST_UNSET_ME:-gone}\""},
-                        .env_set = {{"DESKPILOT_A", "x y"}},
-                        .env_unset = {"DESKPILOT_TEST_UNSET_ME"},
-                        .stdout_path = out});
+        ChildProcess p(
+            {.argv = {"sh", "-c", "echo \"$DESKPILOT_A|${DESKPILOT_TEST_UNSET_ME:-gone}\""},
+             .env_set = {{"DESKPILOT_A", "x y"}},
+             .env_unset = {"DESKPILOT_TEST_UNSET_ME"},
+             .stdout_path = out});
         QVERIFY(p.wait_for(std::chrono::seconds(5)));
         QFile f(QString::fromStdString(out));
         QVERIFY(f.open(QIODevice::ReadOnly));

@@ -11,15 +11,21 @@ using Kind = PolicyDecision::Kind;
 
 namespace {
 
-Action click(int x, int y) { return Action{.type = ActionType::click, .point = vision::Point{x, y}}; }
-Action hotkey(std::vector<std::string> keys) { return Action{.type = ActionType::hotkey, .keys = std::move(keys)}; }
-Action type(std::string text) { return Action{.type = ActionType::type, .text = std::move(text)}; }
+Action click(int x, int y) {
+    return Action{.type = ActionType::click, .point = vision::Point{x, y}};
+}
+Action hotkey(std::vector<std::string> keys) {
+    return Action{.type = ActionType::hotkey, .keys = std::move(keys)};
+}
+Action type(std::string text) {
+    return Action{.type = ActionType::type, .text = std::move(text)};
+}
 
 }  // namespace
 
 class PolicyTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void modesParse() {
         QVERIFY(approval_mode_from_string("auto") == ApprovalMode::automatic);
         QVERIFY(approval_mode_from_string("each") == ApprovalMode::each);
@@ -50,7 +56,8 @@ private slots:
     }
 
     void denyRulesWinOverApproval() {
-        PolicyConfig c{.mode = ApprovalMode::each, .deny_regions = {{0, 0, 20, 20}}, .max_typed_length = 5};
+        PolicyConfig c{
+            .mode = ApprovalMode::each, .deny_regions = {{0, 0, 20, 20}}, .max_typed_length = 5};
         QVERIFY(evaluate(c, click(5, 5)).kind == Kind::deny);
         // Order and spelling of the keys do not matter.
         const auto d = evaluate(c, hotkey({"Delete", "Control", "ALT"}));
@@ -59,7 +66,9 @@ private slots:
         QVERIFY(evaluate(c, type("héllo")).kind == Kind::needs_approval);  // 5 code points, 6 bytes
         QVERIFY(evaluate(c, type("héllo!")).kind == Kind::deny);
         // A drag that ends in a denied region is denied too.
-        Action drag{.type = ActionType::drag, .point = vision::Point{100, 100}, .end = vision::Point{10, 10}};
+        Action drag{.type = ActionType::drag,
+                    .point = vision::Point{100, 100},
+                    .end = vision::Point{10, 10}};
         QVERIFY(evaluate(c, drag).kind == Kind::deny);
     }
 

@@ -2,8 +2,8 @@
 // and `deskpilot report` on good and bad folders.
 #include <QProcess>
 #include <QStandardPaths>
-#include <QUrl>
 #include <QTemporaryDir>
+#include <QUrl>
 #include <QtTest>
 
 #include <regex>
@@ -28,9 +28,13 @@ vision::Frame grey(int w, int h) {
 
 std::filesystem::path make_session(const QTemporaryDir& tmp) {
     const std::filesystem::path dir = tmp.filePath("session").toStdString();
-    SessionWriter writer(dir, {.task = "Save <the> form", .model = "ui-tars-1.5-7b", .family = "ui-tars-1.5",
-                               .endpoint_host = "127.0.0.1:8000", .screen = {320, 200}});
-    StepRecord click{.index = 1, .thought = "Click <script>alert(1)</script> Save", .reflection = "looked fine"};
+    SessionWriter writer(dir, {.task = "Save <the> form",
+                               .model = "ui-tars-1.5-7b",
+                               .family = "ui-tars-1.5",
+                               .endpoint_host = "127.0.0.1:8000",
+                               .screen = {320, 200}});
+    StepRecord click{
+        .index = 1, .thought = "Click <script>alert(1)</script> Save", .reflection = "looked fine"};
     click.screenshot = writer.write_screenshot(1, grey(320, 200));
     click.actions = nlohmann::json::array({{{"type", "click"}, {"x", 100}, {"y", 50}}});
     click.approvals = {"approved"};
@@ -38,8 +42,9 @@ std::filesystem::path make_session(const QTemporaryDir& tmp) {
     writer.append_step(click);
     StepRecord drag{.index = 2, .thought = "Drag the slider"};
     drag.screenshot = writer.write_screenshot(2, grey(320, 200));
-    drag.actions = nlohmann::json::array({{{"type", "drag"}, {"x", 10}, {"y", 10}, {"x2", 300}, {"y2", 10}},
-                                          {{"type", "type"}, {"text", "hi\n"}}});
+    drag.actions =
+        nlohmann::json::array({{{"type", "drag"}, {"x", 10}, {"y", 10}, {"x2", 300}, {"y2", 10}},
+                               {{"type", "type"}, {"text", "hi\n"}}});
     writer.append_step(drag);
     writer.finish("finished", "all done");
     return dir;
@@ -49,7 +54,7 @@ std::filesystem::path make_session(const QTemporaryDir& tmp) {
 
 class ReportTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void base64RoundTrips() {
         const std::vector<std::uint8_t> data = {0, 1, 2, 250, 251, 252, 'M', 'a'};
         for (std::size_t n = 0; n <= data.size(); ++n) {
@@ -58,7 +63,8 @@ private slots:
             QVERIFY(vision::base64_decode(vision::base64_encode(part), back));
             QCOMPARE(back, part);
         }
-        QCOMPARE(vision::base64_encode(std::vector<std::uint8_t>{'M', 'a', 'n'}), std::string("TWFu"));
+        QCOMPARE(vision::base64_encode(std::vector<std::uint8_t>{'M', 'a', 'n'}),
+                 std::string("TWFu"));
         std::vector<std::uint8_t> out;
         QVERIFY(!vision::base64_decode("TW=u", out));
         QVERIFY(!vision::base64_decode("TWF", out));
@@ -75,10 +81,12 @@ private slots:
         // Nothing is fetched: no external URLs of any kind, every image is inline.
         QVERIFY(!std::regex_search(html, std::regex("(src|href)=['\"](https?:|//)")));
         const std::regex inline_png("href='data:image/png;base64,");
-        const auto images = std::distance(std::sregex_iterator(html.begin(), html.end(), inline_png), std::sregex_iterator());
+        const auto images = std::distance(
+            std::sregex_iterator(html.begin(), html.end(), inline_png), std::sregex_iterator());
         QCOMPARE(images, 2);
         // Both steps, their actions drawn (a marker at the click, an arrow for the drag).
-        QVERIFY(html.find("id='step-1'") != std::string::npos && html.find("id='step-2'") != std::string::npos);
+        QVERIFY(html.find("id='step-1'") != std::string::npos &&
+                html.find("id='step-2'") != std::string::npos);
         QVERIFY(html.find("<circle cx='100' cy='50'") != std::string::npos);
         QVERIFY(html.find("<line x1='10' y1='10' x2='300' y2='10'") != std::string::npos);
         QVERIFY(html.find("812") != std::string::npos);
@@ -95,26 +103,38 @@ private slots:
 
     void opensInHeadlessChromium() {
         const QString chromium = QStandardPaths::findExecutable("chromium");
-        if (chromium.isEmpty()) QSKIP("chromium is not installed (tools/install-deps.sh installs it)");
+        if (chromium.isEmpty())
+            QSKIP("chromium is not installed (tools/install-deps.sh installs it)");
         QTemporaryDir tmp;
         const auto dir = make_session(tmp);
         const auto report = dir / "report.html";
         write_report(load_session(dir), report);
-        const QStringList common = {"--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                                    "--user-data-dir=" + tmp.filePath("profile"), "--window-size=1280,1400"};
+        const QStringList common = {"--headless=new",
+                                    "--no-sandbox",
+                                    "--disable-gpu",
+                                    "--hide-scrollbars",
+                                    "--user-data-dir=" + tmp.filePath("profile"),
+                                    "--window-size=1280,1400"};
         // The DOM as the browser built it holds both steps and their drawn actions.
         QProcess dom;
-        dom.start(chromium, QStringList(common) << "--dump-dom" << QUrl::fromLocalFile(QString::fromStdString(report.string())).toString());
+        dom.start(chromium,
+                  QStringList(common)
+                      << "--dump-dom"
+                      << QUrl::fromLocalFile(QString::fromStdString(report.string())).toString());
         QVERIFY(dom.waitForFinished(60000));
         const QByteArray html = dom.readAllStandardOutput();
-        QVERIFY2(html.contains("id=\"step-1\"") && html.contains("id=\"step-2\""), html.left(400).constData());
+        QVERIFY2(html.contains("id=\"step-1\"") && html.contains("id=\"step-2\""),
+                 html.left(400).constData());
         QVERIFY(html.contains("<circle"));
         // And its screenshot shows them: the dark header, and the red action marker drawn over
         // the grey screenshot of step 1.
         const QString shot = tmp.filePath("report.png");
         QProcess screenshot;
-        screenshot.start(chromium, QStringList(common) << "--screenshot=" + shot
-                                                        << QUrl::fromLocalFile(QString::fromStdString(report.string())).toString());
+        screenshot.start(
+            chromium,
+            QStringList(common)
+                << "--screenshot=" + shot
+                << QUrl::fromLocalFile(QString::fromStdString(report.string())).toString());
         QVERIFY(screenshot.waitForFinished(60000));
         const auto frame = vision::read_image(shot.toStdString());
         QCOMPARE(frame.width, 1280);
@@ -127,7 +147,8 @@ private slots:
                 if (p[2] > 200 && p[1] < 100 && p[0] < 100) ++red;
             }
         QVERIFY2(red > 50, qPrintable(QString("%1 red pixels").arg(red)));
-        QFile::copy(shot, QString(DESKPILOT_BIN_DIR) + "/../report-screenshot.png");  // for people to look at
+        QFile::copy(shot, QString(DESKPILOT_BIN_DIR) +
+                              "/../report-screenshot.png");  // for people to look at
     }
 
     void cliWritesTheReportAndNamesBadFolders() {
@@ -144,7 +165,8 @@ private slots:
         bad.start(exe, {"report", tmp.filePath("nowhere")});
         QVERIFY(bad.waitForFinished(20000));
         QCOMPARE(bad.exitCode(), 1);
-        QVERIFY2(bad.readAllStandardError().contains("nowhere/manifest.json: not found"), "error names the manifest");
+        QVERIFY2(bad.readAllStandardError().contains("nowhere/manifest.json: not found"),
+                 "error names the manifest");
     }
 };
 

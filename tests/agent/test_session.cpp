@@ -29,7 +29,8 @@ StepRecord step(int index) {
     StepRecord s;
     s.index = index;
     s.started_at = utc_timestamp();
-    s.raw_response = "Thought: step " + std::to_string(index) + "\nAction: click(start_box='(1,2)')";
+    s.raw_response =
+        "Thought: step " + std::to_string(index) + "\nAction: click(start_box='(1,2)')";
     s.thought = "step " + std::to_string(index);
     s.actions = nlohmann::json::array({{{"type", "click"}, {"x", index}, {"y", 2}}});
     s.approvals = {"auto"};
@@ -43,16 +44,20 @@ StepRecord step(int index) {
 
 class SessionTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void roundTrip() {
         QTemporaryDir tmp;
         const std::filesystem::path dir = tmp.filePath("s").toStdString();
         {
-            SessionWriter writer(dir, {.task = "Fill the form", .model = "ui-tars", .family = "ui-tars-1.5",
-                                       .endpoint_host = "localhost:8000", .screen = {64, 48}});
+            SessionWriter writer(dir, {.task = "Fill the form",
+                                       .model = "ui-tars",
+                                       .family = "ui-tars-1.5",
+                                       .endpoint_host = "localhost:8000",
+                                       .screen = {64, 48}});
             for (int i = 1; i <= 3; ++i) {
                 StepRecord s = step(i);
-                s.screenshot = writer.write_screenshot(i, solid(64, 48, static_cast<std::uint8_t>(i * 10)));
+                s.screenshot =
+                    writer.write_screenshot(i, solid(64, 48, static_cast<std::uint8_t>(i * 10)));
                 writer.append_step(s);
             }
             writer.finish("finished", "done");
@@ -119,7 +124,8 @@ private slots:
             writer.append_step(step(1));
             writer.append_step(step(2));
         }
-        std::ofstream(dir / "steps.jsonl", std::ios::app) << "{\"index\":3,\"thought\":\"half a li";  // no raw string: moc 6.4 misreads it
+        std::ofstream(dir / "steps.jsonl", std::ios::app)
+            << "{\"index\":3,\"thought\":\"half a li";  // no raw string: moc 6.4 misreads it
         const LoadedSession loaded = load_session(dir);
         QCOMPARE(loaded.steps.size(), std::size_t(2));
         QCOMPARE(loaded.warnings.size(), std::size_t(1));
@@ -135,7 +141,8 @@ private slots:
             load_session(dir);
             QFAIL("expected SessionError");
         } catch (const SessionError& e) {
-            QVERIFY2(std::string(e.what()).find("steps.jsonl: line 2") != std::string::npos, e.what());
+            QVERIFY2(std::string(e.what()).find("steps.jsonl: line 2") != std::string::npos,
+                     e.what());
         }
     }
 
@@ -145,7 +152,8 @@ private slots:
             load_session(tmp.path().toStdString());
             QFAIL("expected SessionError");
         } catch (const SessionError& e) {
-            QVERIFY2(std::string(e.what()).find("manifest.json: not found") != std::string::npos, e.what());
+            QVERIFY2(std::string(e.what()).find("manifest.json: not found") != std::string::npos,
+                     e.what());
         }
     }
 

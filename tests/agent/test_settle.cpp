@@ -16,7 +16,7 @@ namespace {
 
 // The frame's content is the number of whole `period`s elapsed, until `stop_after`.
 class ScheduledScreen : public vision::ScreenSource {
-public:
+  public:
     ScheduledScreen(std::chrono::milliseconds period, std::chrono::milliseconds stop_after)
         : period_(period), stop_after_(stop_after), start_(std::chrono::steady_clock::now()) {}
 
@@ -28,12 +28,13 @@ public:
         f.width = 64;
         f.height = 64;
         f.stride = 256;
-        f.pixels = std::make_shared<std::vector<std::uint8_t>>(256 * 64, static_cast<std::uint8_t>(tick * 40));
+        f.pixels = std::make_shared<std::vector<std::uint8_t>>(
+            256 * 64, static_cast<std::uint8_t>(tick * 40));
         return f;
     }
     vision::Size screen_size() override { return {64, 64}; }
 
-private:
+  private:
     std::chrono::milliseconds period_, stop_after_;
     std::chrono::steady_clock::time_point start_;
 };
@@ -42,26 +43,29 @@ private:
 
 class SettleTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void stableScreenSettlesAfterQuiet() {
         ScheduledScreen screen(1000ms, 0ms);
         const auto r = agent::wait_until_settled(screen, {.quiet = 200ms, .max = 3000ms});
         QVERIFY(r.settled);
-        QVERIFY2(r.elapsed_ms >= 200 && r.elapsed_ms < 600, qPrintable(QString::number(r.elapsed_ms)));
+        QVERIFY2(r.elapsed_ms >= 200 && r.elapsed_ms < 600,
+                 qPrintable(QString::number(r.elapsed_ms)));
     }
 
     void settlesOnceTheChangesStop() {
         ScheduledScreen screen(60ms, 500ms);
         const auto r = agent::wait_until_settled(screen, {.quiet = 200ms, .max = 3000ms});
         QVERIFY(r.settled);
-        QVERIFY2(r.elapsed_ms >= 650 && r.elapsed_ms < 1200, qPrintable(QString::number(r.elapsed_ms)));
+        QVERIFY2(r.elapsed_ms >= 650 && r.elapsed_ms < 1200,
+                 qPrintable(QString::number(r.elapsed_ms)));
     }
 
     void givesUpAtMax() {
         ScheduledScreen screen(30ms, 60000ms);
         const auto r = agent::wait_until_settled(screen, {.quiet = 200ms, .max = 500ms});
         QVERIFY(!r.settled);
-        QVERIFY2(r.elapsed_ms >= 500 && r.elapsed_ms < 900, qPrintable(QString::number(r.elapsed_ms)));
+        QVERIFY2(r.elapsed_ms >= 500 && r.elapsed_ms < 900,
+                 qPrintable(QString::number(r.elapsed_ms)));
     }
 
     void stopIsNoticedQuickly() {

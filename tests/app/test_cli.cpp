@@ -17,19 +17,20 @@ Result run(const QStringList& args) {
     QProcess p;
     p.start(QString::fromStdString(deskpilot::testing::deskpilot_executable().string()), args);
     p.waitForFinished(30000);
-    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError())};
+    return {p.exitCode(), QString::fromUtf8(p.readAllStandardOutput()),
+            QString::fromUtf8(p.readAllStandardError())};
 }
 
 }  // namespace
 
 class CliTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void helpListsEverySubcommand() {
         const Result r = run({"--help"});
         QCOMPARE(r.code, 0);
-        for (const char* name : {"run", "replay", "record", "report", "act", "capture", "parse", "models", "tokenize",
-                                 "generate", "eval", "panel", "bench"})
+        for (const char* name : {"run", "replay", "record", "report", "act", "capture", "parse",
+                                 "models", "tokenize", "generate", "eval", "panel", "bench"})
             QVERIFY2(r.out.contains(QString("  ") + name), name);
     }
 
@@ -61,7 +62,8 @@ private slots:
         auto display = deskpilot::testing::start_display(640, 480);
         QTemporaryDir dir;
         const QString out = dir.filePath("screen.png");
-        const Result r = run({"capture", "-o", out, "--display", QString::fromStdString(display->name())});
+        const Result r =
+            run({"capture", "-o", out, "--display", QString::fromStdString(display->name())});
         QCOMPARE(r.code, 0);
         QVERIFY2(r.out.contains("640x480"), qPrintable(r.out));
         QVERIFY(QFileInfo(out).size() > 0);

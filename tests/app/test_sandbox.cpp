@@ -12,9 +12,9 @@ using nlohmann::json;
 namespace {
 
 const std::set<std::string> kRequiredWidgets = {
-    "menu_file", "menu_edit", "save",   "cancel", "ok",       "open_dialog", "name",  "notes",
+    "menu_file", "menu_edit", "save",    "cancel",  "ok",     "open_dialog", "name",   "notes",
     "agree",     "radio_1",   "radio_2", "radio_3", "combo",  "list",        "slider", "hscroll",
-    "swatch",    "tabs",      "tab_1",  "tab_2",  "item_1",  "item_100",    "status"};
+    "swatch",    "tabs",      "tab_1",   "tab_2",   "item_1", "item_100",    "status"};
 
 // name -> [label, rect] for the widgets a person can see.
 std::map<std::string, json> visible_widgets(const json& layout) {
@@ -28,10 +28,11 @@ std::map<std::string, json> visible_widgets(const json& layout) {
 
 class SandboxTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void readyThenLayoutListsEveryWidgetOnScreen() {
         auto display = testing::start_display(1280, 800);
-        auto sandbox = testing::start_sandbox(*display, {.geometry = vision::Rect{0, 0, 1200, 780}});
+        auto sandbox =
+            testing::start_sandbox(*display, {.geometry = vision::Rect{0, 0, 1200, 780}});
         const auto events = sandbox->events();
         QVERIFY(!events.empty());
         QCOMPARE(events.front().at("event").get<std::string>(), std::string("ready"));
@@ -54,7 +55,8 @@ private slots:
             QVERIFY2(names.count(required), ("missing from layout: " + required).c_str());
         // Canonical labels without a seed; the first list items are in view, the last is not.
         for (const auto& w : layout.at("widgets")) {
-            if (w.at("name") == "save") QCOMPARE(w.at("label").get<std::string>(), std::string("Save"));
+            if (w.at("name") == "save")
+                QCOMPARE(w.at("label").get<std::string>(), std::string("Save"));
             if (w.at("name") == "item_1") QVERIFY(w.at("visible").get<bool>());
             if (w.at("name") == "item_100") QVERIFY(!w.at("visible").get<bool>());
         }
@@ -64,7 +66,8 @@ private slots:
     void sameSeedSameLayoutDifferentSeedsDiffer() {
         auto display = testing::start_display(1280, 800);
         auto layout_for = [&](unsigned seed) {
-            auto sandbox = testing::start_sandbox(*display, {.seed = seed, .geometry = vision::Rect{0, 0, 1200, 780}});
+            auto sandbox = testing::start_sandbox(
+                *display, {.seed = seed, .geometry = vision::Rect{0, 0, 1200, 780}});
             return visible_widgets(sandbox->layout());
         };
         const auto a = layout_for(7);
@@ -81,7 +84,8 @@ private slots:
 
     void scaleReportsScreenPixels() {
         auto display = testing::start_display(1600, 1000);
-        auto sandbox = testing::start_sandbox(*display, {.geometry = vision::Rect{0, 0, 1500, 960}, .scale = 1.5});
+        auto sandbox = testing::start_sandbox(
+            *display, {.geometry = vision::Rect{0, 0, 1500, 960}, .scale = 1.5});
         const json layout = sandbox->layout();
         QCOMPARE(layout.at("scale").get<double>(), 1.5);
         const auto window = layout.at("window").at("rect");
@@ -91,7 +95,8 @@ private slots:
 
     void closingTheWindowEndsTheProcess() {
         auto display = testing::start_display(1280, 800);
-        auto sandbox = testing::start_sandbox(*display, {.geometry = vision::Rect{0, 0, 1200, 780}});
+        auto sandbox =
+            testing::start_sandbox(*display, {.geometry = vision::Rect{0, 0, 1200, 780}});
         // As a window manager would close it: WM_DELETE_WINDOW.
         QVERIFY(testing::request_window_close(display->name(), "Deskpilot Sandbox"));
         QVERIFY(sandbox->process().wait_for(std::chrono::seconds(10)));
@@ -107,7 +112,8 @@ private slots:
         QTest::newRow("geometry") << QStringList{"--geometry", "huge"} << "--geometry 'huge'";
         QTest::newRow("seed") << QStringList{"--seed", "-3"} << "--seed '-3'";
         QTest::newRow("scale") << QStringList{"--scale", "nine"} << "--scale 'nine'";
-        QTest::newRow("state") << QStringList{"--state", "/nonexistent-dir/state.jsonl"} << "/nonexistent-dir/state.jsonl";
+        QTest::newRow("state") << QStringList{"--state", "/nonexistent-dir/state.jsonl"}
+                               << "/nonexistent-dir/state.jsonl";
     }
 
     void badArgumentsNameTheInput() {

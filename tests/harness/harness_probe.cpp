@@ -13,9 +13,7 @@
 int main(int argc, char** argv) {
     if (argc != 3) return 2;
     auto display = deskpilot::testing::start_display(320, 240);
-    {
-        std::ofstream(argv[2]) << display->pid() << "\n";
-    }
+    { std::ofstream(argv[2]) << display->pid() << "\n"; }
     if (std::strcmp(argv[1], "abort") == 0) std::abort();
     if (std::strcmp(argv[1], "hang") == 0) std::this_thread::sleep_for(std::chrono::minutes(5));
     return 1;

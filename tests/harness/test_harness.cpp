@@ -13,7 +13,7 @@ using namespace deskpilot;
 
 class HarnessTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void startsPrivateDisplay() {
         auto display = testing::start_display(640, 480);
         QVERIFY(display->running());
@@ -35,7 +35,8 @@ private slots:
             agent::PrivateDisplay display({.program = "deskpilot-no-such-xvfb"});
             QFAIL("expected an error");
         } catch (const agent::ProcessError& e) {
-            QVERIFY2(std::string(e.what()).find("deskpilot-no-such-xvfb") != std::string::npos, e.what());
+            QVERIFY2(std::string(e.what()).find("deskpilot-no-such-xvfb") != std::string::npos,
+                     e.what());
         }
     }
 
@@ -51,7 +52,8 @@ private slots:
         QTemporaryDir dir;
         const QString pidfile = dir.filePath("xvfb.pid");
         QProcess probe;
-        probe.start(QString::fromStdString((testing::bin_dir().parent_path() / "tests/bin/harness_probe").string()),
+        probe.start(QString::fromStdString(
+                        (testing::bin_dir().parent_path() / "tests/bin/harness_probe").string()),
                     {mode, pidfile});
         QVERIFY(probe.waitForStarted());
         QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(pidfile) && QFileInfo(pidfile).size() > 0, 15000);

@@ -13,17 +13,28 @@
 
 namespace deskpilot::testing {
 
-std::filesystem::path bin_dir() { return DESKPILOT_BIN_DIR; }
-std::filesystem::path sandbox_executable() { return bin_dir() / "deskpilot-sandbox"; }
-std::filesystem::path deskpilot_executable() { return bin_dir() / "deskpilot"; }
-std::filesystem::path test_data_dir() { return DESKPILOT_TEST_DATA_DIR; }
-
-std::unique_ptr<agent::PrivateDisplay> start_display(int width, int height) {
-    return std::make_unique<agent::PrivateDisplay>(agent::XvfbOptions{.screens = {{width, height}}});
+std::filesystem::path bin_dir() {
+    return DESKPILOT_BIN_DIR;
+}
+std::filesystem::path sandbox_executable() {
+    return bin_dir() / "deskpilot-sandbox";
+}
+std::filesystem::path deskpilot_executable() {
+    return bin_dir() / "deskpilot";
+}
+std::filesystem::path test_data_dir() {
+    return DESKPILOT_TEST_DATA_DIR;
 }
 
-std::unique_ptr<agent::PrivateDisplay> start_multi_monitor_display(const std::vector<vision::Size>& monitors) {
-    return std::make_unique<agent::PrivateDisplay>(agent::XvfbOptions{.screens = monitors, .xinerama = true});
+std::unique_ptr<agent::PrivateDisplay> start_display(int width, int height) {
+    return std::make_unique<agent::PrivateDisplay>(
+        agent::XvfbOptions{.screens = {{width, height}}});
+}
+
+std::unique_ptr<agent::PrivateDisplay> start_multi_monitor_display(
+    const std::vector<vision::Size>& monitors) {
+    return std::make_unique<agent::PrivateDisplay>(
+        agent::XvfbOptions{.screens = monitors, .xinerama = true});
 }
 
 std::unique_ptr<agent::SandboxProcess> start_sandbox(const agent::PrivateDisplay& display,

@@ -23,7 +23,8 @@ std::filesystem::path test_data_dir();
 // Starts Xvfb with one screen of the given size.
 std::unique_ptr<agent::PrivateDisplay> start_display(int width = 1280, int height = 800);
 // Starts Xvfb with several screens side by side (+xinerama), as several monitors.
-std::unique_ptr<agent::PrivateDisplay> start_multi_monitor_display(const std::vector<vision::Size>& monitors);
+std::unique_ptr<agent::PrivateDisplay> start_multi_monitor_display(
+    const std::vector<vision::Size>& monitors);
 
 // Starts the sandbox from the build tree on `display` and waits for "ready".
 std::unique_ptr<agent::SandboxProcess> start_sandbox(const agent::PrivateDisplay& display,

@@ -8,7 +8,7 @@ using namespace deskpilot::model;
 
 class CudaDeviceTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void buildFlagMatchesProbe() { QCOMPARE(cuda::compiled_in(), deskpilot::build::kCuda); }
 
     void listsTheGpus() {

@@ -10,7 +10,7 @@ using nlohmann::json;
 
 class ActionTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void roundTripsEveryType_data() {
         QTest::addColumn<QString>("text");
         QTest::newRow("click") << R"({"type":"click","x":100,"y":200})";
@@ -28,14 +28,16 @@ private slots:
         QFETCH(QString, text);
         const Action action = action_from_json_text(text.toStdString());
         const json expected = json::parse(text.toStdString());
-        QCOMPARE(QString::fromStdString(to_json(action).dump()), QString::fromStdString(expected.dump()));
+        QCOMPARE(QString::fromStdString(to_json(action).dump()),
+                 QString::fromStdString(expected.dump()));
         QCOMPARE(action_from_json(to_json(action)), action);
     }
 
     void everyNameIsKnown() {
-        for (const char* name : {"click", "left_double", "right_single", "drag", "hotkey", "type", "scroll", "wait",
-                                 "finished", "call_user", "long_press", "open_app", "press_home", "press_back",
-                                 "press", "release", "hover"}) {
+        for (const char* name :
+             {"click", "left_double", "right_single", "drag", "hotkey", "type", "scroll", "wait",
+              "finished", "call_user", "long_press", "open_app", "press_home", "press_back",
+              "press", "release", "hover"}) {
             const auto type = action_type_from_string(name);
             QVERIFY2(type.has_value(), name);
             QCOMPARE(QString::fromStdString(std::string(to_string(*type))), QString(name));
@@ -45,15 +47,24 @@ private slots:
     void badActionsNameTheProblem_data() {
         QTest::addColumn<QString>("text");
         QTest::addColumn<QString>("expected");
-        QTest::newRow("not json") << "{click" << "invalid action JSON";
-        QTest::newRow("not object") << "[1,2]" << "must be a JSON object";
-        QTest::newRow("no type") << R"({"x":1})" << "needs a \"type\"";
-        QTest::newRow("unknown type") << R"({"type":"teleport"})" << "unknown action type \"teleport\"";
-        QTest::newRow("missing y") << R"({"type":"click","x":1})" << "needs \"y\"";
-        QTest::newRow("string x") << R"({"type":"click","x":"1","y":2})" << "\"x\" must be a number";
-        QTest::newRow("empty keys") << R"({"type":"hotkey","keys":[]})" << "non-empty list";
-        QTest::newRow("bad direction") << R"({"type":"scroll","x":1,"y":2,"direction":"sideways"})" << "sideways";
-        QTest::newRow("missing text") << R"({"type":"type"})" << "needs \"text\"";
+        QTest::newRow("not json") << "{click"
+                                  << "invalid action JSON";
+        QTest::newRow("not object") << "[1,2]"
+                                    << "must be a JSON object";
+        QTest::newRow("no type") << R"({"x":1})"
+                                 << "needs a \"type\"";
+        QTest::newRow("unknown type") << R"({"type":"teleport"})"
+                                      << "unknown action type \"teleport\"";
+        QTest::newRow("missing y") << R"({"type":"click","x":1})"
+                                   << "needs \"y\"";
+        QTest::newRow("string x") << R"({"type":"click","x":"1","y":2})"
+                                  << "\"x\" must be a number";
+        QTest::newRow("empty keys") << R"({"type":"hotkey","keys":[]})"
+                                    << "non-empty list";
+        QTest::newRow("bad direction") << R"({"type":"scroll","x":1,"y":2,"direction":"sideways"})"
+                                       << "sideways";
+        QTest::newRow("missing text") << R"({"type":"type"})"
+                                      << "needs \"text\"";
     }
 
     void badActionsNameTheProblem() {

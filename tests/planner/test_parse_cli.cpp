@@ -66,10 +66,12 @@ class ParseCliTest : public QObject {
     }
 
     void invalidUtf8IsReplacedNotFatal() {
-        const Result r = run({"--family", "ui-tars-1.0", "--screen", "800x600"}, "Action: type(content='a\xff')");
+        const Result r = run({"--family", "ui-tars-1.0", "--screen", "800x600"},
+                             "Action: type(content='a\xff')");
         QCOMPARE(r.code, 0);
-        QCOMPARE(nlohmann::json::parse(r.out.toStdString())["actions"][0]["text"].get<std::string>(),
-                 std::string("a\xEF\xBF\xBD"));
+        QCOMPARE(
+            nlohmann::json::parse(r.out.toStdString())["actions"][0]["text"].get<std::string>(),
+            std::string("a\xEF\xBF\xBD"));
     }
 
     void emptyInputIsAParseError() {

@@ -16,7 +16,8 @@ Frame textured(int w, int h, unsigned seed, int shift_x = 0, int shift_y = 0) {
     f.stride = static_cast<std::size_t>(w) * 4;
     auto px = std::make_shared<std::vector<std::uint8_t>>(f.stride * h, 255);
     auto block = [seed](int bx, int by) {
-        std::uint32_t v = static_cast<std::uint32_t>(bx) * 73856093u ^ static_cast<std::uint32_t>(by) * 19349663u ^ seed * 83492791u;
+        std::uint32_t v = static_cast<std::uint32_t>(bx) * 73856093u ^
+                          static_cast<std::uint32_t>(by) * 19349663u ^ seed * 83492791u;
         v ^= v >> 13;
         v *= 0x5bd1e995u;
         v ^= v >> 15;
@@ -24,7 +25,8 @@ Frame textured(int w, int h, unsigned seed, int shift_x = 0, int shift_y = 0) {
     };
     for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x) {
-            const int sx = x - shift_x + 64, sy = y - shift_y + 64;  // +64 keeps the division floor-like
+            const int sx = x - shift_x + 64,
+                      sy = y - shift_y + 64;  // +64 keeps the division floor-like
             const std::uint8_t v = block(sx / 8, sy / 8);
             std::uint8_t* p = px->data() + y * f.stride + 4 * x;
             p[0] = v;
@@ -39,7 +41,7 @@ Frame textured(int w, int h, unsigned seed, int shift_x = 0, int shift_y = 0) {
 
 class CompareTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void identicalFramesDoNotDiffer() {
         const auto a = textured(200, 100, 1);
         QCOMPARE(changed_fraction(a, a), 0.0);

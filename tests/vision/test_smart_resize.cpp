@@ -9,7 +9,7 @@ Q_DECLARE_METATYPE(deskpilot::vision::SmartResizeParams)
 
 class SmartResizeTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void roundsHalfToEven() {
         QCOMPARE(round_half_even(2.5), 2.0);
         QCOMPARE(round_half_even(3.5), 4.0);

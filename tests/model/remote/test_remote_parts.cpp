@@ -8,22 +8,24 @@
 
 #include <span>
 
-#include "vision/base64.h"
 #include "model/remote/endpoint.h"
 #include "model/remote/family_resize.h"
+#include "model/remote/json_text.h"
 #include "model/remote/messages.h"
 #include "model/remote/remote_vlm.h"
 #include "model/remote/retry.h"
-#include "model/remote/json_text.h"
 #include "model/remote/sse.h"
 #include "openai_server.h"
+#include "vision/base64.h"
 
 using namespace deskpilot;
 using namespace deskpilot::model;
 using namespace std::chrono_literals;
 
 namespace {
-std::string vision_base64(std::span<const std::uint8_t> bytes) { return deskpilot::vision::base64_encode(bytes.data(), bytes.size()); }
+std::string vision_base64(std::span<const std::uint8_t> bytes) {
+    return deskpilot::vision::base64_encode(bytes.data(), bytes.size());
+}
 }  // namespace
 
 class RemotePartsTest : public QObject {
@@ -110,9 +112,16 @@ class RemotePartsTest : public QObject {
 
     void jsonTextIsByteIdenticalToDump() {
         std::mt19937 rng(11);
-        const std::vector<std::string> pieces = {"data:image/png;base64,iVBORw0KGgo=", "plain", "quote \" in",
-                                                 "back\\slash", "tab\tnew\nline", "Grüße 世界 ✓", "\x01ctl",
-                                                 std::string(1, '\x7f'), "", "a/b+c="};
+        const std::vector<std::string> pieces = {"data:image/png;base64,iVBORw0KGgo=",
+                                                 "plain",
+                                                 "quote \" in",
+                                                 "back\\slash",
+                                                 "tab\tnew\nline",
+                                                 "Grüße 世界 ✓",
+                                                 "\x01ctl",
+                                                 std::string(1, '\x7f'),
+                                                 "",
+                                                 "a/b+c="};
         for (int round = 0; round < 200; ++round) {
             nlohmann::json body = {{"model", pieces[rng() % pieces.size()]},
                                    {"n", static_cast<int>(rng() % 1000) - 500},
@@ -121,17 +130,18 @@ class RemotePartsTest : public QObject {
                                    {"none", nullptr}};
             nlohmann::json messages = nlohmann::json::array();
             for (int m = 0; m < 4; ++m)
-                messages.push_back({{pieces[rng() % pieces.size()], pieces[rng() % pieces.size()]},
-                                    {"content", nlohmann::json::array({pieces[rng() % pieces.size()], m})}});
+                messages.push_back(
+                    {{pieces[rng() % pieces.size()], pieces[rng() % pieces.size()]},
+                     {"content", nlohmann::json::array({pieces[rng() % pieces.size()], m})}});
             body["messages"] = messages;
-            QCOMPARE(remote::to_json_text(body), body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+            QCOMPARE(remote::to_json_text(body),
+                     body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         }
     }
 
     void base64KnownVectorsAndRoundTrip() {
         auto enc = [](std::string_view s) {
-            return vision_base64(
-                {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()});
+            return vision_base64({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()});
         };
         QCOMPARE(enc(""), std::string(""));
         QCOMPARE(enc("f"), std::string("Zg=="));
