@@ -4,18 +4,13 @@
 #include <stdexcept>
 
 #include "agent/action_executor.h"
+#include "agent/timing.h"
 #include "planner/conversation.h"
 #include "planner/parser.h"
 
 namespace deskpilot::agent {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point start) {
-    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 // A run ends with a status and a message; thrown inside the loop, caught in run().
 struct RunEnd {

@@ -5,18 +5,13 @@
 #include <thread>
 
 #include "agent/action_executor.h"
+#include "agent/timing.h"
 #include "vision/compare.h"
 #include "vision/image_io.h"
 
 namespace deskpilot::agent {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point start) {
-    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 struct Thresholds {
     double min_score;

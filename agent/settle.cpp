@@ -1,16 +1,11 @@
 #include "agent/settle.h"
+#include "agent/timing.h"
 
 #include <thread>
 
 namespace deskpilot::agent {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point start) {
-    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 // Sleeps up to `duration` in short slices so that a stop request is noticed quickly.
 bool sleep_unless_stopped(std::chrono::milliseconds duration, const ShouldStop& should_stop) {

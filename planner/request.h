@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vision/frame.h"
@@ -24,6 +25,19 @@ struct ContentPart {
         return {Kind::image, {}, std::move(f)};
     }
 };
+
+// "system", "user", "assistant": the names chat templates and the OpenAI API use.
+constexpr std::string_view to_string(Role role) {
+    switch (role) {
+        case Role::system:
+            return "system";
+        case Role::user:
+            return "user";
+        case Role::assistant:
+            return "assistant";
+    }
+    return "user";
+}
 
 struct Message {
     Role role = Role::user;

@@ -5,15 +5,15 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "vision/cv_frame.h"
+
 namespace deskpilot::vision {
 
 namespace {
 
 cv::Mat gray_view(const Frame& f, const cv::Rect& roi) {
-    const cv::Mat bgra(f.height, f.width, CV_8UC4, const_cast<std::uint8_t*>(f.pixels->data()),
-                       f.stride);
     cv::Mat gray;
-    cv::cvtColor(bgra(roi), gray, cv::COLOR_BGRA2GRAY);
+    cv::cvtColor(detail::view_of(f)(roi), gray, cv::COLOR_BGRA2GRAY);
     return gray;
 }
 
@@ -119,10 +119,8 @@ namespace deskpilot::vision {
 
 Frame side_by_side(const Frame& a, const Frame& b, const Rect& a_box, const Rect& b_box) {
     auto as_bgr = [](const Frame& f, const Rect& box) {
-        const cv::Mat bgra(f.height, f.width, CV_8UC4, const_cast<std::uint8_t*>(f.pixels->data()),
-                           f.stride);
         cv::Mat bgr;
-        cv::cvtColor(bgra, bgr, cv::COLOR_BGRA2BGR);
+        cv::cvtColor(detail::view_of(f), bgr, cv::COLOR_BGRA2BGR);
         cv::rectangle(bgr, cv::Rect(box.x, box.y, box.width, box.height), cv::Scalar(0, 0, 255), 3);
         return bgr;
     };
@@ -139,15 +137,7 @@ Frame side_by_side(const Frame& a, const Frame& b, const Rect& a_box, const Rect
     cv::hconcat(std::vector<cv::Mat>{left, gap, right}, joined);
     cv::Mat bgra;
     cv::cvtColor(joined, bgra, cv::COLOR_BGR2BGRA);
-    Frame out;
-    out.width = bgra.cols;
-    out.height = bgra.rows;
-    out.stride = static_cast<std::size_t>(bgra.cols) * 4;
-    auto px = std::make_shared<std::vector<std::uint8_t>>(out.stride * out.height);
-    for (int y = 0; y < bgra.rows; ++y)
-        std::copy_n(bgra.ptr<std::uint8_t>(y), out.stride, px->data() + y * out.stride);
-    out.pixels = std::move(px);
-    return out;
+    return detail::frame_from(bgra);
 }
 
 }  // namespace deskpilot::vision

@@ -7,16 +7,16 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "vision/cv_frame.h"
+
 namespace deskpilot::vision {
 
 namespace {
 
 cv::Mat bgr_of(const Frame& frame) {
     if (frame.empty()) throw ImageError("cannot encode an empty frame");
-    const cv::Mat bgra(frame.height, frame.width, CV_8UC4,
-                       const_cast<std::uint8_t*>(frame.pixels->data()), frame.stride);
     cv::Mat bgr;
-    cv::cvtColor(bgra, bgr, cv::COLOR_BGRA2BGR);
+    cv::cvtColor(detail::view_of(frame), bgr, cv::COLOR_BGRA2BGR);
     return bgr;
 }
 
@@ -64,14 +64,7 @@ Frame read_image(const std::filesystem::path& path) {
     if (image.empty()) throw ImageError(path.string() + ": not a readable PNG or JPEG image");
     cv::Mat bgra;
     cv::cvtColor(image, bgra, cv::COLOR_BGR2BGRA);
-    Frame frame;
-    frame.width = bgra.cols;
-    frame.height = bgra.rows;
-    frame.stride = static_cast<std::size_t>(bgra.cols) * 4;
-    auto pixels = std::make_shared<std::vector<std::uint8_t>>(frame.stride * frame.height);
-    for (int y = 0; y < bgra.rows; ++y)
-        std::copy_n(bgra.ptr<std::uint8_t>(y), frame.stride, pixels->data() + y * frame.stride);
-    frame.pixels = std::move(pixels);
+    Frame frame = detail::frame_from(bgra);
     frame.timestamp = std::chrono::steady_clock::now();
     return frame;
 }

@@ -5,27 +5,14 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "vision/cv_frame.h"
+
 namespace deskpilot::vision {
 
 namespace {
 
-cv::Mat view_of(const Frame& frame) {
-    return cv::Mat(frame.height, frame.width, CV_8UC4,
-                   const_cast<std::uint8_t*>(frame.pixels->data()), frame.stride);
-}
-
-Frame frame_from(const cv::Mat& bgra, const Frame& like, Point origin) {
-    Frame out = like;
-    out.width = bgra.cols;
-    out.height = bgra.rows;
-    out.stride = static_cast<std::size_t>(bgra.cols) * 4;
-    out.origin = origin;
-    auto pixels = std::make_shared<std::vector<std::uint8_t>>(out.stride * out.height);
-    for (int y = 0; y < bgra.rows; ++y)
-        std::memcpy(pixels->data() + y * out.stride, bgra.ptr(y), out.stride);
-    out.pixels = std::move(pixels);
-    return out;
-}
+using detail::frame_from;
+using detail::view_of;
 
 void require(const Frame& frame, const char* what) {
     if (frame.empty()) throw ImageError(std::string("cannot ") + what + " an empty frame");

@@ -12,6 +12,7 @@
 #include "agent/agent_loop.h"
 #include "agent/eval/grounding.h"
 #include "agent/private_display.h"
+#include "agent/timing.h"
 #include "planner/conversation.h"
 #include "vision/image_io.h"
 #include "vision/image_ops.h"
@@ -20,12 +21,7 @@
 namespace deskpilot::agent::eval {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using nlohmann::json;
-
-double ms_since(Clock::time_point start) {
-    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 void check_options(const EvalOptions& o) {
     if (!planner::find_family(o.family))

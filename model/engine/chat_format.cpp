@@ -6,18 +6,6 @@ namespace deskpilot::model::engine {
 
 namespace {
 
-const char* role_name(planner::Role r) {
-    switch (r) {
-        case planner::Role::system:
-            return "system";
-        case planner::Role::user:
-            return "user";
-        case planner::Role::assistant:
-            return "assistant";
-    }
-    return "user";
-}
-
 class Writer {
   public:
     Writer(const ChatOptions& o) : options_(o) {}
@@ -76,7 +64,9 @@ std::string format_chat(ChatTemplate tmpl, const std::vector<planner::Message>& 
             const auto& m = messages[i];
             if (i == 0 && m.role != planner::Role::system)
                 w.out += "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n";
-            w.out += std::string("<|im_start|>") + role_name(m.role) + "\n";
+            w.out += "<|im_start|>";
+            w.out += planner::to_string(m.role);
+            w.out += "\n";
             w.all_parts(m);
             w.out += "<|im_end|>\n";
         }

@@ -14,18 +14,6 @@ namespace {
 
 constexpr std::size_t kCachedImages = 16;
 
-const char* role_name(planner::Role role) {
-    switch (role) {
-        case planner::Role::system:
-            return "system";
-        case planner::Role::user:
-            return "user";
-        case planner::Role::assistant:
-            return "assistant";
-    }
-    return "user";
-}
-
 // The frame's pixels at `target` size, encoded. Alpha is dropped before resizing: a 3-channel
 // resize is a quarter cheaper, and no model sees alpha.
 std::vector<std::uint8_t> encode_at(const vision::Frame& frame, vision::Size target,
@@ -132,7 +120,8 @@ ChatBody build_chat_body(const planner::Request& request, const GenerateOptions&
                 }
             }
         }
-        messages.push_back({{"role", role_name(message.role)}, {"content", std::move(content)}});
+        messages.push_back({{"role", std::string(planner::to_string(message.role))},
+                            {"content", std::move(content)}});
     }
     if (messages.empty()) throw ModelError("the request has no messages");
 

@@ -1,4 +1,5 @@
 #include "model/remote/http.h"
+#include "model/remote/text.h"
 
 #include <curl/curl.h>
 
@@ -28,20 +29,6 @@ struct Transfer {
     bool too_large = false;
     bool head_complete = false;
 };
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
-
-std::string trim(std::string_view s) {
-    const auto first = s.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos) return {};
-    const auto last = s.find_last_not_of(" \t\r\n");
-    return std::string(s.substr(first, last - first + 1));
-}
 
 size_t on_header(char* data, size_t size, size_t count, void* user) {
     auto* t = static_cast<Transfer*>(user);

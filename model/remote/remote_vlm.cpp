@@ -14,6 +14,7 @@
 #include "model/remote/http.h"
 #include "model/remote/messages.h"
 #include "model/remote/sse.h"
+#include "model/remote/text.h"
 
 namespace deskpilot::model {
 
@@ -21,21 +22,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using remote::HttpOutcome;
+using remote::lower;
+using remote::trim;
 using std::chrono::milliseconds;
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
-
-std::string trim(std::string_view s) {
-    const auto first = s.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos) return {};
-    const auto last = s.find_last_not_of(" \t\r\n");
-    return std::string(s.substr(first, last - first + 1));
-}
 
 std::string seconds_text(milliseconds ms) {
     char buf[32];
