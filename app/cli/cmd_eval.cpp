@@ -11,6 +11,7 @@
 #include "agent/eval/runner.h"
 #include "agent/eval/task_set.h"
 #include "cli/command_registry.h"
+#include "model/engine/native_vlm.h"
 #include "model/remote/remote_vlm.h"
 #include "planner/family.h"
 
@@ -53,6 +54,9 @@ class EvalCommand : public Command {
         app.add_option("--model", model_, "Model name the endpoint serves");
         app.add_option("--api-key-env", api_key_env_, "Environment variable holding the API key");
         app.add_option("--model-dir", model_dir_, "Local model folder for the native engine");
+        app.add_option("--max-pixels", max_pixels_,
+                       "With --model-dir: pixel cap per screenshot (CPU runs)")
+            ->check(CLI::Range(std::int64_t(65536), std::int64_t(1) << 40));
         app.add_option("--family", family_, "Model family: " + planner::family_names());
         app.add_option("--seeds", seeds_, "Grounding screens: seeds A..B (inclusive) or one seed");
         app.add_option("--tasks", tasks_file_,
@@ -66,12 +70,12 @@ class EvalCommand : public Command {
     }
 
     int run() override {
-        if (!model_dir_.empty())
-            throw CommandError(
-                "--model-dir: the native engine backend is not built yet; use --endpoint and "
-                "--model",
-                kExitUsage);
-        if (endpoint_.empty() || model_.empty())
+        const bool native = !model_dir_.empty();
+        if (native && !endpoint_.empty())
+            throw CommandError("give either --model-dir or --endpoint, not both", kExitUsage);
+        if (family_.empty())
+            family_ = native ? "qwen3-vl" : "ui-tars-1.5";  // the engine runs Qwen3-VL
+        if (!native && (endpoint_.empty() || model_.empty()))
             throw CommandError("give --endpoint URL and --model NAME (or --model-dir DIR)",
                                kExitUsage);
         if (!planner::find_family(family_))
@@ -81,7 +85,7 @@ class EvalCommand : public Command {
 
         agent::eval::EvalOptions options;
         options.family = family_;
-        options.model_name = model_;
+        options.model_name = native ? model_dir_ : model_;
         options.seeds = parse_seeds(seeds_);
         options.jobs = jobs_;
         options.repeat = repeat_;
@@ -108,17 +112,32 @@ class EvalCommand : public Command {
                 tasks = std::move(chosen);
             }
         }
+        if (native) {
+            // One engine per job (each holds its own KV cache); the first load also checks the
+            // folder before any display starts.
+            const model::NativeVlmConfig engine{.model_dir = model_dir_, .max_pixels = max_pixels_};
+            auto first = std::make_shared<std::unique_ptr<model::Vlm>>(
+                std::make_unique<model::NativeVlm>(engine));
+            options.make_model = [engine, first](int job) -> std::unique_ptr<model::Vlm> {
+                if (job == 0 && *first) return std::move(*first);
+                return std::make_unique<model::NativeVlm>(engine);
+            };
+        }
         model::RemoteConfig remote{
             .endpoint = endpoint_, .model = model_, .api_key_env = api_key_env_};
         remote.log = [](const std::string& line) {
             std::fprintf(stderr, "deskpilot: %s\n", line.c_str());
         };
-        {
-            model::RemoteVlm probe(
-                remote);  // a bad endpoint or model fails here, before any display starts
-            probe.check_model();
+        if (!native) {
+            {
+                model::RemoteVlm probe(
+                    remote);  // a bad endpoint or model fails here, before any display starts
+                probe.check_model();
+            }
+            options.make_model = [remote](int) {
+                return std::make_unique<model::RemoteVlm>(remote);
+            };
         }
-        options.make_model = [remote](int) { return std::make_unique<model::RemoteVlm>(remote); };
         options.progress = [](const std::string& line) {
             const auto item = nlohmann::json::parse(line);
             std::string what = item.contains("task")
@@ -169,7 +188,8 @@ class EvalCommand : public Command {
 
   private:
     std::string suite_, endpoint_, model_, api_key_env_, model_dir_, output_;
-    std::string family_ = "ui-tars-1.5", seeds_ = "0..9", tasks_file_ = DESKPILOT_EVAL_TASKS;
+    std::string family_, seeds_ = "0..9", tasks_file_ = DESKPILOT_EVAL_TASKS;
+    std::int64_t max_pixels_ = 0;
     std::vector<std::string> only_tasks_;
     int jobs_ = 1, repeat_ = 1;
 };

@@ -83,6 +83,23 @@ class EvalCliTest : public QObject {
                                             item["session"].get<std::string>() + "/steps.jsonl"));
     }
 
+    void groundingRunsOnTheNativeEngine() {
+        // The tiny random Qwen3-VL-MoE answers nonsense, so accuracy is whatever it is; what is
+        // checked is that the in-process engine is driven through the whole suite.
+        const QString tiny = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen3_vl_moe_vision_tiny";
+        QTemporaryDir dir;
+        const QString out = dir.filePath("native.json");
+        const Run r =
+            run_cli({"eval", "grounding", "--model-dir", tiny, "--seeds", "2", "-o", out});
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        QFile f(out);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const auto results = nlohmann::json::parse(f.readAll().toStdString());
+        QVERIFY2(results.dump().find("qwen3-vl") != std::string::npos,
+                 results.dump().substr(0, 300).c_str());
+        QVERIFY(results.dump().find("qwen3_vl_moe_vision_tiny") != std::string::npos);
+    }
+
     void badInputGivesOneClearErrorAndStatus_data() {
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<int>("code");
@@ -94,8 +111,11 @@ class EvalCliTest : public QObject {
             << QStringList{"eval", "screens", "--endpoint", url, "--model", "m"} << 2 << "screens";
         QTest::newRow("no model") << QStringList{"eval", "grounding"} << 2
                                   << "--endpoint URL and --model NAME";
-        QTest::newRow("model dir")
-            << QStringList{"eval", "grounding", "--model-dir", "/nowhere"} << 2 << "--model-dir";
+        QTest::newRow("model dir missing")
+            << QStringList{"eval", "grounding", "--model-dir", "/nowhere"} << 1 << "/nowhere";
+        QTest::newRow("model dir and endpoint")
+            << QStringList{"eval", "grounding", "--model-dir", "/nowhere", "--endpoint", url} << 2
+            << "not both";
         QTest::newRow("family") << QStringList{"eval",    "grounding", "--endpoint", url,
                                                "--model", "m",         "--family",   "gpt"}
                                 << 2 << "unknown --family 'gpt'";
