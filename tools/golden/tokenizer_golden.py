@@ -2,7 +2,7 @@
 """Golden ids for the C++ tokenizer, from the `tokenizers` library (the reference).
 
     pip install tokenizers
-    tools/golden/tokenizer_golden.py /work/shared/models/qwen3-tokenizer/tokenizer.json \
+    tools/golden/tokenizer_golden.py ../shared/models/qwen3-tokenizer/tokenizer.json \
         tests/data/engine/tokenizer/golden.json
 
 Writes {"cases": [{"text", "ids", "decoded"}...]}: `ids` from encode(text) (added tokens
