@@ -140,9 +140,11 @@ std::pair<std::string, std::string> parse_header_option(std::string_view text) {
     const auto colon = text.find(':');
     const std::string name =
         trim(text.substr(0, colon == std::string_view::npos ? text.size() : colon));
-    if (colon == std::string_view::npos || name.empty())
-        throw ModelError("header '" + std::string(text.substr(0, 40)) +
-                         "': expected 'Name: value'");
+    if (colon == std::string_view::npos || name.empty()) {
+        // Show only the first word: the rest may be a secret value typed without its colon.
+        const std::string word = trim(text).substr(0, trim(text).find_first_of(" \t"));
+        throw ModelError("header '" + word.substr(0, 40) + "…': expected 'Name: value'");
+    }
     const std::string value = trim(text.substr(colon + 1));
     return {name, value};
 }

@@ -256,6 +256,13 @@ class RemotePartsTest : public QObject {
         QCOMPARE(remote::parse_header_option("X-Org:  acme "),
                  (std::pair<std::string, std::string>{"X-Org", "acme"}));
         QVERIFY_THROWS_EXCEPTION(ModelError, remote::parse_header_option("no colon"));
+        try {
+            remote::parse_header_option("Authorization Bearer sk-secret-123");
+            QFAIL("accepted a header without a colon");
+        } catch (const ModelError& e) {
+            QVERIFY2(!QString(e.what()).contains("sk-secret-123"), e.what());
+            QVERIFY2(QString(e.what()).contains("Authorization"), e.what());
+        }
         QVERIFY_THROWS_EXCEPTION(ModelError, remote::parse_header_option(": value"));
     }
 };

@@ -750,6 +750,37 @@ class RemoteVlmTest : public QObject {
         QCOMPARE(server.chat_requests().size(), std::size_t(2));
     }
 
+    void oddButWellFormedAnswersAreNamed() {
+        OpenAiServer server;
+        server.push(ScriptedReply::raw(
+            200, "application/json",
+            R"({"choices":[{"message":{"content":42},"finish_reason":"stop"}]})"));
+        server.push(ScriptedReply::raw(
+            200, "application/json",
+            R"json({"choices":[{"message":{"content":[{"type":"text","text":"Act"},{"type":"text","text":"ion: wait()"}]}}]})json"));
+        RemoteConfig c = config_for(server);
+        c.stream = false;
+        RemoteVlm vlm(c);
+        const std::string e = error_of(vlm, text_request());
+        QVERIFY2(e.find("has a choices[0].message.content that is not text") != std::string::npos,
+                 e.c_str());
+        const Outcome parts = call(vlm, text_request());
+        QVERIFY2(parts.error.empty(), parts.error.c_str());
+        QCOMPARE(parts.response.text, std::string("Action: wait()"));
+
+        server.set_models_reply(
+            ScriptedReply::raw(200, "application/json", R"({"object":"list"})"));
+        try {
+            vlm.list_models();
+            QFAIL("accepted a model list without data");
+        } catch (const ModelError& err) {
+            QVERIFY2(QString(err.what()).contains("has no \"data\" array"), err.what());
+        }
+        RemoteConfig bad = config_for(server);
+        bad.image.jpeg_quality = 101;
+        QVERIFY_THROWS_EXCEPTION(ModelError, RemoteVlm{bad});
+    }
+
     void truncatedStreamSaysSo() {
         OpenAiServer server;
         server.push(ScriptedReply::truncated({"Thought: I will ", "click the ", "button"}, 2));
