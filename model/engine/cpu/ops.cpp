@@ -66,9 +66,10 @@ void apply_rope(float* x, std::int64_t heads, std::int64_t half, const float* co
     }
 }
 
-void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
-               std::int64_t kv_heads, std::int64_t d, const float* k_cache, const float* v_cache,
-               std::int64_t cap, float scale, float* out, ThreadPool& pool) {
+void attention_reference(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
+                         std::int64_t kv_heads, std::int64_t d, const float* k_cache,
+                         const float* v_cache, std::int64_t cap, float scale, float* out,
+                         ThreadPool& pool) {
     const std::int64_t group = heads / kv_heads;
     pool.parallel_for(q_len * heads, 1, [&](std::int64_t a, std::int64_t b) {
         std::vector<float> scores(std::size_t(past + q_len));

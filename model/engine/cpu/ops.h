@@ -36,9 +36,15 @@ void apply_rope(float* x, std::int64_t heads, std::int64_t half, const float* co
 // Causal GQA attention of `q_len` new queries at absolute positions past..past+q_len-1 against a
 // cache holding past+q_len keys/values. q: [q_len, heads, d]; k_cache/v_cache: [kv_heads, cap, d];
 // out: [q_len, heads, d].
+// attention() runs Q·Kᵀ and P·V through the SIMD GEMM kernels per KV head (query blocks keep
+// the score matrix small); attention_reference() is its plain-loop twin.
 void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                std::int64_t kv_heads, std::int64_t d, const float* k_cache, const float* v_cache,
                std::int64_t cap, float scale, float* out, ThreadPool& pool);
+void attention_reference(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
+                         std::int64_t kv_heads, std::int64_t d, const float* k_cache,
+                         const float* v_cache, std::int64_t cap, float scale, float* out,
+                         ThreadPool& pool);
 
 // Router: softmax over `experts` logits in fp32, top-k (descending, ties to the lower index),
 // weights renormalised to sum 1 when `normalise`.

@@ -231,6 +231,24 @@ class Qwen3MoeTest : public QObject {
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, m->forward(ok, Positions::text(0, 3), kv));
     }
 
+    void attentionMatchesItsReference() {
+        std::mt19937 rng(3);
+        std::normal_distribution<float> nd;
+        // 8 heads over 2 KV heads, 300 queries after 45 cached keys: several query blocks.
+        const std::int64_t heads = 8, kvh = 2, d = 32, past = 45, S = 300, cap = 400;
+        std::vector<float> q(std::size_t(S * heads * d)), k(std::size_t(kvh * cap * d)),
+            v(k.size());
+        for (auto* vec : {&q, &k, &v})
+            for (auto& x : *vec) x = nd(rng);
+        std::vector<float> a(q.size()), b(q.size());
+        cpu::attention_reference(q.data(), S, past, heads, kvh, d, k.data(), v.data(), cap, 0.17f,
+                                 a.data(), pool_);
+        cpu::attention(q.data(), S, past, heads, kvh, d, k.data(), v.data(), cap, 0.17f, b.data(),
+                       pool_);
+        std::string why;
+        QVERIFY2(close(b.data(), a, 1e-4, 1e-5, why), why.c_str());
+    }
+
     void kernelsMatchTheirScalarTwins_data() {
         QTest::addColumn<int>("dtype");
         QTest::addColumn<int>("layout");
