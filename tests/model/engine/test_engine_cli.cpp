@@ -10,8 +10,11 @@
 #include <cmath>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "model/engine/native_vlm.h"
 #include "model/engine/safetensors.h"
+#include "model/engine/tokenizer.h"
 #include "test_data.h"
 #include "vision/image_io.h"
 
@@ -165,6 +168,62 @@ class EngineCliTest : public QObject {
             {});
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("tokenizer.json is missing"), qPrintable(r.err));
+    }
+
+    void generatePromptStreamsText() {
+        // A folder with the tiny model and a made-up byte-level tokenizer whose ids fit its
+        // 1024-token vocabulary: id b < 256 is byte b, 256..999 are "tok<id>", 1000/1001 special.
+        const QString tiny = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen3_vl_moe_tiny";
+        const QString dir = dir_.filePath("with-tokenizer");
+        QDir().mkpath(dir);
+        QVERIFY(QFile::copy(tiny + "/config.json", dir + "/config.json"));
+        QVERIFY(QFile::copy(tiny + "/model.safetensors", dir + "/model.safetensors"));
+        nlohmann::json vocab = nlohmann::json::object();
+        int next = 256;
+        for (int b = 0; b < 256; ++b) {
+            const bool direct = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+            const char32_t cp = direct ? char32_t(b) : char32_t(next++);
+            std::string sym;
+            if (cp < 0x80)
+                sym += char(cp);
+            else
+                sym += char(0xC0 | (cp >> 6)), sym += char(0x80 | (cp & 0x3F));
+            vocab[sym] = b;
+        }
+        for (int id = 256; id < 1000; ++id) vocab["tok" + std::to_string(id)] = id;
+        const nlohmann::json tj = {
+            {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::json::array()}}},
+            {"added_tokens",
+             {{{"id", 1000}, {"content", "<|im_end|>"}, {"special", true}},
+              {{"id", 1001}, {"content", "<|endoftext|>"}, {"special", true}}}},
+            {"normalizer", nullptr},
+            {"pre_tokenizer",
+             {{"type", "Sequence"},
+              {"pretokenizers",
+               {{{"type", "Split"},
+                 {"pattern", {{"Regex", "\\s+|\\S+"}}},
+                 {"behavior", "Isolated"},
+                 {"invert", false}},
+                {{"type", "ByteLevel"}, {"use_regex", false}}}}}},
+            {"decoder", {{"type", "ByteLevel"}}}};
+        std::ofstream((dir + "/tokenizer.json").toStdString()) << tj.dump();
+        const auto tok =
+            deskpilot::model::engine::Tokenizer::from_file((dir + "/tokenizer.json").toStdString());
+        const auto ids = tok.encode("hi there");
+        QCOMPARE(ids, (std::vector<deskpilot::model::engine::TokenId>{104, 105, 32, 116, 104, 101,
+                                                                      114, 101}));
+        // The same prompt given as ids and as text generates the same tokens; as text they are
+        // streamed decoded.
+        const Result by_ids = run({"generate", "--model-dir", tiny, "--ids",
+                                   "104,105,32,116,104,101,114,101", "--max-new-tokens", "4"},
+                                  {});
+        QCOMPARE(by_ids.code, 0);
+        std::vector<deskpilot::model::engine::TokenId> gen;
+        for (const auto& part : by_ids.out.trimmed().split(',')) gen.push_back(part.toInt());
+        const Result by_text = run(
+            {"generate", "--model-dir", dir, "--prompt", "hi there", "--max-new-tokens", "4"}, {});
+        QVERIFY2(by_text.code == 0, qPrintable(by_text.err));
+        QCOMPARE(by_text.out.toStdString(), tok.decode(gen, true) + "\n");
     }
 
     void generateBadInputs() {
