@@ -101,6 +101,18 @@ class RunCliTest : public QObject {
                  std::size_t(2));
     }
 
+    void unansweredCallUserIsStatusFour() {
+        AgentStack s;
+        s.server->set_default(
+            ScriptedReply::answer("Thought: Which name should I use?\nAction: call_user()"));
+        const Run r =
+            run_cli(base_args(s, s.sessions.filePath("ask")));  // stdin is closed: nobody answers
+        QVERIFY2(r.code == 4, qPrintable(QString::number(r.code) + r.out + r.err));
+        QVERIFY(r.out.contains("Which name should I use?"));
+        QCOMPARE(agent::load_session(s.sessions.filePath("ask").toStdString()).manifest.status,
+                 std::string("call_user"));
+    }
+
     void unknownModelIsNamedBeforeAnythingHappens() {
         AgentStack s;
         s.server->set_models({"ui-tars-1.5-7b", "qwen3-vl"});
