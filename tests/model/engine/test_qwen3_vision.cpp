@@ -11,30 +11,15 @@
 #include "model/engine/config.h"
 #include "model/engine/vision/qwen3_vision.h"
 #include "vision/image_io.h"
+#include "vision_golden.h"
 
 using namespace deskpilot;
 using namespace deskpilot::model::engine;
 namespace fs = std::filesystem;
 
+using namespace deskpilot::testing::vision_golden;
+
 namespace {
-
-const fs::path kDir = fs::path(DESKPILOT_TEST_DATA_DIR) / "engine/qwen3_vl_moe_vision_tiny";
-
-std::vector<float> golden(const Checkpoint& ck, const std::string& name) {
-    const Tensor t = ck.get(name).to_f32();
-    return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
-}
-
-// |a - b| <= rtol·|b| + atol·max|b| elementwise; the reason for the first violation otherwise.
-QString mismatch(const float* a, const std::vector<float>& b, double rtol = 1e-4,
-                 double atol = 1e-5) {
-    double scale = 1;
-    for (float v : b) scale = std::max(scale, double(std::fabs(v)));
-    for (std::size_t i = 0; i < b.size(); ++i)
-        if (!(std::fabs(double(a[i]) - b[i]) <= rtol * std::fabs(b[i]) + atol * scale))
-            return QString("element %1: %2 vs %3").arg(i).arg(a[i]).arg(b[i]);
-    return {};
-}
 
 PixelValues golden_pixels(const Checkpoint& g) {
     PixelValues px;
