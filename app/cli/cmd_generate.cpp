@@ -163,9 +163,17 @@ class GenerateCommand : public Command {
             }
             engine::cpu::ThreadPool pool(threads_);
             const auto checkpoint = std::make_shared<engine::Checkpoint>(dir);
-            engine::Qwen3MoeTextModel model(engine::load_model_config(dir), checkpoint, pool);
+            const std::unique_ptr<engine::TextDecoder> model =
+                engine::make_text_decoder(engine::load_model_config(dir), checkpoint, pool);
             std::unique_ptr<model::cuda::CudaTextModel> gpu_model;
-            if (gpu) gpu_model = std::make_unique<model::cuda::CudaTextModel>(model, *checkpoint);
+            if (gpu) {
+                const auto* moe = dynamic_cast<const engine::Qwen3MoeTextModel*>(model.get());
+                if (!moe)
+                    throw CommandError(dir_ + ": --device cuda runs Qwen3 MoE decoders only; " +
+                                       engine::architecture_name(model->config().architecture) +
+                                       " runs on the CPU (--device cpu)");
+                gpu_model = std::make_unique<model::cuda::CudaTextModel>(*moe, *checkpoint);
+            }
 
             engine::GenerateOptions opts;
             opts.max_new_tokens = max_new_;
@@ -189,7 +197,7 @@ class GenerateCommand : public Command {
             };
             const auto result = gpu_model
                                     ? model::cuda::generate(*gpu_model, prompt, opts, on_token)
-                                    : engine::generate(model, prompt, opts, on_token);
+                                    : engine::generate(*model, prompt, opts, on_token);
             if (stream) {
                 const std::string rest = stream->finish();
                 std::fwrite(rest.data(), 1, rest.size(), stdout);
