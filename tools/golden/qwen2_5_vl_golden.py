@@ -17,7 +17,8 @@ model.visual.*), image.png and golden.safetensors:
   text.logits [S, V]                       prefill logits
   text.step.K.id [1], text.step.K.position [3, 1], text.step.K.logits [1, V]
                                            three KV-cached decode steps (argmax fed back)
-  text.greedy [3]                          three greedy tokens after text.ids at plain positions
+  text.logits_last [V], text.greedy [3]    text.ids at plain text positions: last prompt logits
+                                           and three greedy tokens
   pixel_values [140, 1176], grid [3]       the processor's output for image.png
   vision.patch_embed [140, 32]             Conv3d patch embedding (raster 2x2-block order)
   vision.window_index [35]                 transformers' window permutation of merged patches
@@ -123,6 +124,7 @@ def text_only(model, rng, g):
         pos = torch.arange(S)[None, None, :].expand(3, 1, S)
         last = model.lm_head(lm(input_ids=ids[None], position_ids=pos, cache=cache, use_cache=True)
                              .last_hidden_state)[0, -1]
+        g["text.logits_last"] = last.float().contiguous()
         greedy = []
         for step in range(3):
             greedy.append(int(last.argmax()))
