@@ -89,22 +89,37 @@ void Qwen25VisionModel::block(const Block& b, float* x, std::int64_t S,
                               const std::function<void()>& poll) const {
     const std::int64_t hid = vc_.hidden_size, heads = vc_.num_heads, hd = hid / heads,
                        I = vc_.intermediate_size;
-    std::vector<float> n(std::size_t(S * hid)), qkv(std::size_t(S * 3 * hid)),
-        attn(std::size_t(S * hid));
-    cpu::rms_norm(x, b.norm1.data(), S, hid, 1e-6f, n.data());
-    apply(b.qkv, n.data(), S, qkv.data(), pool_);
+    // The row-wise parts run in blocks of rows, polling between them: on a full screenshot one
+    // GEMM over all ~10k patches takes seconds on a CPU, too long to wait for a cancel, and the
+    // MLP's intermediate stays small.
+    const std::int64_t step = 512;
+    auto by_rows = [&](const auto& fn) {
+        for (std::int64_t r0 = 0; r0 < S; r0 += step) {
+            fn(r0, std::min(step, S - r0));
+            if (poll) poll();
+        }
+    };
+    std::vector<float> qkv(std::size_t(S * 3 * hid)), attn(std::size_t(S * hid)),
+        n(std::size_t(step * hid)), g(std::size_t(step * I)), u(std::size_t(step * I));
+    by_rows([&](std::int64_t r0, std::int64_t rows) {
+        cpu::rms_norm(x + r0 * hid, b.norm1.data(), rows, hid, 1e-6f, n.data());
+        apply(b.qkv, n.data(), rows, &qkv[std::size_t(r0 * 3 * hid)], pool_);
+    });
     vblocks::segment_attention(qkv.data(), S, heads, hd, cos, sin, segments, attn.data(), pool_,
                                poll);
-    apply(b.proj, attn.data(), S, n.data(), pool_);
-    for (std::int64_t i = 0; i < S * hid; ++i) x[i] += n[std::size_t(i)];
-
-    std::vector<float> g(std::size_t(S * I)), u(std::size_t(S * I));
-    cpu::rms_norm(x, b.norm2.data(), S, hid, 1e-6f, n.data());
-    apply(b.gate, n.data(), S, g.data(), pool_);
-    apply(b.up, n.data(), S, u.data(), pool_);
-    for (std::size_t i = 0; i < g.size(); ++i) g[i] = cpu::silu(g[i]) * u[i];
-    apply(b.down, g.data(), S, n.data(), pool_);
-    for (std::int64_t i = 0; i < S * hid; ++i) x[i] += n[std::size_t(i)];
+    by_rows([&](std::int64_t r0, std::int64_t rows) {
+        apply(b.proj, &attn[std::size_t(r0 * hid)], rows, n.data(), pool_);
+        for (std::int64_t i = 0; i < rows * hid; ++i) x[r0 * hid + i] += n[std::size_t(i)];
+    });
+    by_rows([&](std::int64_t r0, std::int64_t rows) {
+        cpu::rms_norm(x + r0 * hid, b.norm2.data(), rows, hid, 1e-6f, n.data());
+        apply(b.gate, n.data(), rows, g.data(), pool_);
+        apply(b.up, n.data(), rows, u.data(), pool_);
+        for (std::int64_t i = 0; i < rows * I; ++i)
+            g[std::size_t(i)] = cpu::silu(g[std::size_t(i)]) * u[std::size_t(i)];
+        apply(b.down, g.data(), rows, n.data(), pool_);
+        for (std::int64_t i = 0; i < rows * hid; ++i) x[r0 * hid + i] += n[std::size_t(i)];
+    });
 }
 
 VisionFeatures Qwen25VisionModel::encode(const PixelValues& px, const Trace& trace,

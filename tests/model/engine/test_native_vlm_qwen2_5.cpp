@@ -5,7 +5,9 @@
 // planner family a qwen2_5_vl folder defaults to, and the pixel-cap/family conflict.
 #include <QtTest>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/chat_format.h"
@@ -111,6 +113,44 @@ class TestNativeVlmQwen25 : public QObject {
         const auto a = full.generate(request("x"), greedy(1), {}, cancel);
         const auto b = capped.generate(request("x"), greedy(1), {}, cancel);
         QCOMPARE(a.prompt_tokens - b.prompt_tokens, 35 - 12);  // 140x196 → 84x112: 6x8 / 4
+    }
+
+    void cancellation_during_prefill() {
+        // A 1920x1080 screenshot: 10764 patches through the window-attention tower and 2691
+        // image tokens through the decoder; a cancel in the middle returns within 100 ms.
+        auto frame = std::make_shared<const vision::Frame>(vision::read_image(
+            fs::path(DESKPILOT_TEST_DATA_DIR) / "engine/preprocess/screen_1920x1080.png"));
+        planner::Request req;
+        req.messages.push_back({planner::Role::user,
+                                {planner::ContentPart::of_image(frame),
+                                 planner::ContentPart::of_text("click Apply")}});
+        model::CancelToken cancel;
+        model::NativeVlm vlm({.model_dir = kDir, .threads = 2});
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto full = vlm.generate(req, greedy(1), {}, cancel);
+        const double full_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
+        QCOMPARE(full.prompt_tokens > 2691, true);
+        if (full_ms < 60) QSKIP("prefill too fast here to cancel in the middle");
+
+        model::NativeVlm fresh({.model_dir = kDir, .threads = 2});
+        std::chrono::steady_clock::time_point cancelled_at{};
+        std::thread canceller([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(int(full_ms / 3)));
+            cancelled_at = std::chrono::steady_clock::now();
+            cancel.cancel();
+        });
+        const auto r = fresh.generate(req, greedy(1), {}, cancel);
+        const auto returned = std::chrono::steady_clock::now();
+        canceller.join();
+        QCOMPARE(r.finish_reason, std::string("cancelled"));
+        const double ms =
+            std::chrono::duration<double, std::milli>(returned - cancelled_at).count();
+        QVERIFY2(ms < 100, qPrintable(QString("returned %1 ms after cancel").arg(ms)));
+        cancel.reset();
+        const auto again = fresh.generate(req, greedy(1), {}, cancel);
+        QCOMPARE(again.text, full.text);
     }
 
     void family_defaults_and_the_pixel_cap_conflict() {
