@@ -10,8 +10,10 @@ vision tower of depth 4 (hidden 32, 2 heads, SwiGLU MLP 48 with biases, patch 14
 px = 4x4 merged patches, full attention in block 2 only). A 140x196 image gives a 10x14 patch
 grid, 5x7 merged, which is not a multiple of the 4x4 window: the padding path runs (windows of
 16, 12, 4 and 3 merged patches). Image/vision token ids sit inside the 1024-token vocabulary.
-Writes config.json, model.safetensors (transformers' own layout, model.language_model.* and
-model.visual.*), image.png and golden.safetensors:
+Writes config.json, model.safetensors (what save_pretrained writes: the Hub's model.* and
+visual.* names), image.png, bf16/ (the same weights in bf16 with an untied lm_head.weight and a
+flat UI-TARS-1.5-style config.json: text fields at the top, rope_scaling "mrope") and
+golden.safetensors:
   text.ids [S], text.positions [3, S]      decoder-only prompt with a pretend 2x3 image span
   text.hidden.N [S, 64]                    input of decoder layer N (N = 0..L-1)
   text.logits [S, V]                       prefill logits
@@ -152,6 +154,34 @@ def vision(model, pv, grid, g):
     g["vision.cu_window_seqlens"] = cu.float()
 
 
+def write_bf16_flat(out_dir, config, model):
+    """bf16 weights, lm_head.weight written out (untied), and the older flat config layout."""
+    os.makedirs(os.path.join(out_dir, "bf16"), exist_ok=True)
+    sd = {k: v.detach().clone().contiguous().bfloat16() for k, v in model.state_dict().items()}
+    sd = {k.replace("model.language_model.", "model.").replace("model.visual.", "visual."): v
+          for k, v in sd.items()}
+    sd["lm_head.weight"] = sd["model.embed_tokens.weight"].clone()
+    save_file(sd, os.path.join(out_dir, "bf16", "model.safetensors"), metadata={"format": "pt"})
+    t = config.text_config
+    flat = dict(model_type="qwen2_5_vl", architectures=["Qwen2_5_VLForConditionalGeneration"],
+                vocab_size=t.vocab_size, hidden_size=t.hidden_size, intermediate_size=t.intermediate_size,
+                num_hidden_layers=t.num_hidden_layers, num_attention_heads=t.num_attention_heads,
+                num_key_value_heads=t.num_key_value_heads, rms_norm_eps=t.rms_norm_eps, hidden_act="silu",
+                max_position_embeddings=t.max_position_embeddings, rope_theta=t.rope_parameters["rope_theta"],
+                rope_scaling={"type": "mrope", "mrope_section": t.rope_parameters["mrope_section"]},
+                tie_word_embeddings=False, torch_dtype="bfloat16", image_token_id=IMAGE, video_token_id=VIDEO,
+                vision_start_token_id=VSTART, vision_end_token_id=VEND)
+    v = config.vision_config
+    flat["vision_config"] = dict(depth=v.depth, hidden_size=v.hidden_size, intermediate_size=v.intermediate_size,
+                                 num_heads=v.num_heads, patch_size=v.patch_size, in_chans=3,
+                                 temporal_patch_size=v.temporal_patch_size, spatial_merge_size=v.spatial_merge_size,
+                                 out_hidden_size=v.out_hidden_size, window_size=v.window_size,
+                                 fullatt_block_indexes=v.fullatt_block_indexes, hidden_act="silu",
+                                 tokens_per_second=2)
+    with open(os.path.join(out_dir, "bf16", "config.json"), "w") as f:
+        json.dump(flat, f, indent=1, sort_keys=True)
+
+
 def main():
     out_dir = sys.argv[1]
     os.makedirs(out_dir, exist_ok=True)
@@ -167,6 +197,8 @@ def main():
     for extra in ("generation_config.json",):
         if os.path.exists(os.path.join(out_dir, extra)):
             os.remove(os.path.join(out_dir, extra))
+
+    write_bf16_flat(out_dir, config, model)
 
     rng = np.random.default_rng(25)
     g = {}

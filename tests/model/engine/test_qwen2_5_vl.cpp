@@ -101,6 +101,22 @@ class TestQwen25Vl : public QObject {
         }
     }
 
+    void bf16_flat_checkpoint_within_bf16_tolerance() {
+        // The same weights in bf16, an untied lm_head.weight and UI-TARS-1.5's flat config
+        // (text fields at the top, rope_scaling "mrope"): within bf16's few percent.
+        Fixture f;
+        const auto dir = kDir / "bf16";
+        const ModelConfig c = load_model_config(dir);
+        QVERIFY(!c.text.tie_word_embeddings);
+        QCOMPARE(c.text.mrope_section, (std::vector<int>{4, 6, 6}));
+        QCOMPARE(c.vision->fullatt_block_indexes, std::vector<int>{2});
+        VlModel bf16(c, std::make_shared<const Checkpoint>(dir / "model.safetensors"));
+        VlmState state = bf16.new_state();
+        const auto logits = bf16.prefill(f.ids, f.images, state, true);
+        const QString why = mismatch(logits.data(), golden(f.g, "logits"), 5e-2, 3e-2);
+        QVERIFY2(why.isEmpty(), qPrintable("bf16 logits: " + why));
+    }
+
     void grown_prompt_reuses_the_prefix() {
         Fixture f;
         VlmState fresh = f.model.new_state();
