@@ -74,7 +74,7 @@ class EvalCommand : public Command {
         if (native && !endpoint_.empty())
             throw CommandError("give either --model-dir or --endpoint, not both", kExitUsage);
         if (family_.empty())
-            family_ = native ? "qwen3-vl" : "ui-tars-1.5";  // the engine runs Qwen3-VL
+            family_ = native ? model::native_default_family(model_dir_) : "ui-tars-1.5";
         if (!native && (endpoint_.empty() || model_.empty()))
             throw CommandError("give --endpoint URL and --model NAME (or --model-dir DIR)",
                                kExitUsage);
@@ -82,6 +82,10 @@ class EvalCommand : public Command {
             throw CommandError(
                 "unknown --family '" + family_ + "' (known: " + planner::family_names() + ")",
                 kExitUsage);
+        if (native) {
+            const std::string problem = model::native_pixel_cap_problem(family_, max_pixels_);
+            if (!problem.empty()) throw CommandError(problem, kExitUsage);
+        }
 
         agent::eval::EvalOptions options;
         options.family = family_;

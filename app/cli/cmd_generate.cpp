@@ -145,10 +145,15 @@ class GenerateCommand : public Command {
             throw CommandError("give --prompt TEXT or --ids N,N,…", kExitUsage);
         if (top_p_ <= 0.0f) throw CommandError("--top-p must be above 0", kExitUsage);
         try {
+            const std::filesystem::path dir(dir_);
+            const engine::ModelConfig config = engine::load_model_config(dir);
+            if (device_ == "cuda" && config.architecture == engine::Architecture::qwen2_5_vl)
+                throw CommandError(dir_ + ": --device cuda runs Qwen3 MoE decoders only; " +
+                                   engine::architecture_name(config.architecture) +
+                                   " runs on the CPU (--device cpu)");
             // Fail on a missing GPU before reading gigabytes of checkpoint.
             std::optional<model::cuda::DeviceInfo> gpu;
             if (device_ == "cuda") gpu = model::cuda::require_device(0);
-            const std::filesystem::path dir(dir_);
             std::optional<engine::Tokenizer> tok;
             if (std::filesystem::exists(dir / "tokenizer.json"))
                 tok = engine::Tokenizer::from_file(dir / "tokenizer.json");
@@ -163,9 +168,12 @@ class GenerateCommand : public Command {
             }
             engine::cpu::ThreadPool pool(threads_);
             const auto checkpoint = std::make_shared<engine::Checkpoint>(dir);
-            engine::Qwen3MoeTextModel model(engine::load_model_config(dir), checkpoint, pool);
+            const std::unique_ptr<engine::TextDecoder> model =
+                engine::make_text_decoder(config, checkpoint, pool);
             std::unique_ptr<model::cuda::CudaTextModel> gpu_model;
-            if (gpu) gpu_model = std::make_unique<model::cuda::CudaTextModel>(model, *checkpoint);
+            if (gpu)
+                gpu_model = std::make_unique<model::cuda::CudaTextModel>(
+                    dynamic_cast<const engine::Qwen3MoeTextModel&>(*model), *checkpoint);
 
             engine::GenerateOptions opts;
             opts.max_new_tokens = max_new_;
@@ -189,7 +197,7 @@ class GenerateCommand : public Command {
             };
             const auto result = gpu_model
                                     ? model::cuda::generate(*gpu_model, prompt, opts, on_token)
-                                    : engine::generate(model, prompt, opts, on_token);
+                                    : engine::generate(*model, prompt, opts, on_token);
             if (stream) {
                 const std::string rest = stream->finish();
                 std::fwrite(rest.data(), 1, rest.size(), stdout);

@@ -45,8 +45,9 @@ class RunCommand : public Command {
         app.add_option("--model", model_, "Model name the endpoint serves");
         app.add_option("--api-key-env", api_key_env_, "Environment variable holding the API key");
         app.add_option("--header", headers_, "Extra request header 'Name: value' (repeatable)");
-        app.add_option("--model-dir", model_dir_,
-                       "Local model folder for the native engine (Qwen3-VL-MoE)");
+        app.add_option(
+            "--model-dir", model_dir_,
+            "Local model folder for the native engine (Qwen3-VL-MoE or Qwen2.5-VL / UI-TARS-1.5)");
         app.add_option("--max-pixels", max_pixels_,
                        "Native engine: pixel cap per screenshot (speeds up CPU runs)")
             ->check(CLI::Range(std::int64_t(65536), std::int64_t(1) << 40));
@@ -54,7 +55,8 @@ class RunCommand : public Command {
             ->check(CLI::Range(1, 1024));
         app.add_option("--family", family_,
                        "Model family: " + planner::family_names() +
-                           " (default: ui-tars-1.5; qwen3-vl with --model-dir)");
+                           " (default: ui-tars-1.5; with --model-dir, the checkpoint's: qwen3-vl "
+                           "or ui-tars-1.5)");
         app.add_option("--display", display_, "X display, e.g. :1 (default: $DISPLAY)");
         app.add_option("--max-steps", max_steps_, "Stop after this many steps")
             ->check(CLI::Range(1, 10000));
@@ -87,11 +89,15 @@ class RunCommand : public Command {
             throw CommandError("give --endpoint URL and --model NAME (or --model-dir DIR)",
                                kExitUsage);
         if (family_.empty())
-            family_ = native ? "qwen3-vl" : "ui-tars-1.5";  // the engine runs Qwen3-VL
+            family_ = native ? model::native_default_family(model_dir_) : "ui-tars-1.5";
         if (!planner::find_family(family_))
             throw CommandError(
                 "unknown --family '" + family_ + "' (known: " + planner::family_names() + ")",
                 kExitUsage);
+        if (native) {
+            const std::string problem = model::native_pixel_cap_problem(family_, max_pixels_);
+            if (!problem.empty()) throw CommandError(problem, kExitUsage);
+        }
 
         std::unique_ptr<model::Vlm> vlm;
         std::string endpoint_host;

@@ -12,6 +12,7 @@
 
 #include "model/engine/arch/qwen3_vl_moe.h"
 #include "model/engine/cpu/linear.h"
+#include "random_checkpoint.h"
 
 using namespace deskpilot::model::engine;
 namespace fs = std::filesystem;
@@ -21,11 +22,7 @@ namespace {
 constexpr int kHidden = 2048, kHeads = 32, kKv = 4, kHeadDim = 128, kExperts = 128, kTopK = 8,
               kExpert = 768, kVocab = 32000;
 
-struct Spec {
-    std::string name;
-    std::vector<std::int64_t> shape;
-    bool norm = false;
-};
+using Spec = deskpilot::bench::TensorSpec;
 
 void write_checkpoint(const fs::path& dir, int layers) {
     fs::create_directories(dir);
@@ -46,44 +43,9 @@ void write_checkpoint(const fs::path& dir, int layers) {
         specs.push_back({p + "mlp.experts.gate_up_proj", {kExperts, kHidden, 2 * kExpert}});
         specs.push_back({p + "mlp.experts.down_proj", {kExperts, kExpert, kHidden}});
     }
-    std::string header = "{";
-    std::uint64_t off = 0;
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-        std::uint64_t n = 2;
-        std::string shape;
-        for (auto d : specs[i].shape) {
-            n *= std::uint64_t(d);
-            shape += (shape.empty() ? "" : ",") + std::to_string(d);
-        }
-        header += (i ? "," : "") + std::string("\"") + specs[i].name +
-                  "\":{\"dtype\":\"BF16\",\"shape\":[" + shape + "],\"data_offsets\":[" +
-                  std::to_string(off) + "," + std::to_string(off + n) + "]}";
-        off += n;
-    }
-    header += "}";
-    while ((8 + header.size()) % 8) header += ' ';
-    std::ofstream out(dir / "model.safetensors", std::ios::binary);
-    const std::uint64_t len = header.size();
-    out.write(reinterpret_cast<const char*>(&len), 8);
-    out.write(header.data(), std::streamsize(header.size()));
-    std::uint64_t state = 88172645463325252ull;
-    std::vector<std::uint16_t> buf(1 << 20);
-    for (const auto& s : specs) {
-        std::uint64_t n = 1;
-        for (auto d : s.shape) n *= std::uint64_t(d);
-        // Norms near 1; matrices uniform in ±0.05 (router ±1 for distinct experts).
-        const float scale = s.name.find("mlp.gate.") != std::string::npos ? 1.0f : 0.05f;
-        while (n) {
-            const std::size_t c = std::size_t(std::min<std::uint64_t>(n, buf.size()));
-            for (std::size_t i = 0; i < c; ++i) {
-                state ^= state << 13, state ^= state >> 7, state ^= state << 17;
-                const float u = float(state >> 40) / float(1 << 24) * 2.0f - 1.0f;
-                buf[i] = f32_to_bf16(s.norm ? 1.0f + 0.1f * u : scale * u);
-            }
-            out.write(reinterpret_cast<const char*>(buf.data()), std::streamsize(c * 2));
-            n -= c;
-        }
-    }
+    // Norms near 1; matrices uniform in ±0.05 (router ±1 for distinct experts).
+    for (Spec& sp : specs) sp.scale = sp.name.find("mlp.gate.") != std::string::npos ? 1.0f : 0.05f;
+    deskpilot::bench::write_random_bf16(dir / "model.safetensors", specs);
     std::ofstream(dir / "config.json")
         << "{\"model_type\":\"qwen3_moe\",\"vocab_size\":" << kVocab
         << ",\"hidden_size\":" << kHidden << ",\"num_hidden_layers\":" << layers

@@ -15,6 +15,7 @@
 #include "model/engine/cpu/linear.h"
 #include "model/engine/dtype.h"
 #include "model/engine/vision/qwen3_vision.h"
+#include "random_checkpoint.h"
 #include "vision/image_io.h"
 
 using namespace deskpilot;
@@ -31,11 +32,7 @@ double seconds(Clock::time_point a, Clock::time_point b) {
 }
 
 void write_tower(const fs::path& file, int blocks) {
-    struct Spec {
-        std::string name;
-        std::vector<std::int64_t> shape;
-        bool norm = false;
-    };
+    using Spec = bench::TensorSpec;
     std::vector<Spec> s = {{"model.visual.patch_embed.proj.weight", {kHid, 3, 2, 16, 16}},
                            {"model.visual.patch_embed.proj.bias", {kHid}},
                            {"model.visual.pos_embed.weight", {kSide * kSide, kHid}}};
@@ -63,42 +60,7 @@ void write_tower(const fs::path& file, int blocks) {
         s.push_back({m + ".linear_fc2.weight", {kOut, 4 * kHid}});
         s.push_back({m + ".linear_fc2.bias", {kOut}});
     }
-    std::string header = "{";
-    std::uint64_t off = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        std::uint64_t n = 2;
-        std::string shape;
-        for (auto d : s[i].shape) {
-            n *= std::uint64_t(d);
-            shape += (shape.empty() ? "" : ",") + std::to_string(d);
-        }
-        header += (i ? "," : "") + std::string("\"") + s[i].name +
-                  "\":{\"dtype\":\"BF16\",\"shape\":[" + shape + "],\"data_offsets\":[" +
-                  std::to_string(off) + "," + std::to_string(off + n) + "]}";
-        off += n;
-    }
-    header += "}";
-    while ((8 + header.size()) % 8) header += ' ';
-    std::ofstream out(file, std::ios::binary);
-    const std::uint64_t len = header.size();
-    out.write(reinterpret_cast<const char*>(&len), 8);
-    out.write(header.data(), std::streamsize(header.size()));
-    std::uint64_t state = 88172645463325252ull;
-    std::vector<std::uint16_t> buf(1 << 20);
-    for (const auto& sp : s) {
-        std::uint64_t n = 1;
-        for (auto d : sp.shape) n *= std::uint64_t(d);
-        while (n) {
-            const std::size_t c = std::size_t(std::min<std::uint64_t>(n, buf.size()));
-            for (std::size_t i = 0; i < c; ++i) {
-                state ^= state << 13, state ^= state >> 7, state ^= state << 17;
-                const float u = float(state >> 40) / float(1 << 24) * 2.0f - 1.0f;
-                buf[i] = f32_to_bf16(sp.norm ? 1.0f + 0.1f * u : 0.03f * u);
-            }
-            out.write(reinterpret_cast<const char*>(buf.data()), std::streamsize(c * 2));
-            n -= c;
-        }
-    }
+    bench::write_random_bf16(file, s);
 }
 
 }  // namespace

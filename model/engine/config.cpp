@@ -291,7 +291,13 @@ ModelConfig parse_model_config(const std::string& text, const std::string& label
             const Reader text_r = top.has("text_config") ? top.child("text_config") : top;
             read_text(text_r, c.architecture, c.text);
             check_text(text_r, c.text);
+            c.text.tie_word_embeddings =
+                top.boolean("tie_word_embeddings", c.text.tie_word_embeddings);
             c.vision = read_vision(top.child("vision_config"), c.architecture);
+            if (c.vision->out_hidden_size != c.text.hidden_size)
+                top.fail("vision_config.out_hidden_size (" +
+                         std::to_string(c.vision->out_hidden_size) +
+                         ") differs from hidden_size (" + std::to_string(c.text.hidden_size) + ")");
         }
         c.image_token_id = top.integer("image_token_id", c.image_token_id);
         c.video_token_id = top.integer("video_token_id", c.video_token_id);

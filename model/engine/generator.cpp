@@ -41,7 +41,7 @@ std::int32_t Sampler::sample(std::span<const float> logits) {
     return order[pick(rng_)];
 }
 
-GenerateResult generate(Qwen3MoeTextModel& model, std::span<const std::int32_t> prompt,
+GenerateResult generate(TextDecoder& model, std::span<const std::int32_t> prompt,
                         const GenerateOptions& options,
                         const std::function<bool(std::int32_t)>& on_token) {
     if (prompt.empty()) throw std::invalid_argument("generate: the prompt is empty");

@@ -9,7 +9,7 @@
 #include <span>
 #include <vector>
 
-#include "model/engine/arch/qwen3_vl_moe.h"
+#include "model/engine/arch/text_decoder.h"
 
 namespace deskpilot::model::engine {
 
@@ -44,7 +44,7 @@ struct GenerateResult {
 };
 
 // `on_token` returns false to stop early.
-GenerateResult generate(Qwen3MoeTextModel& model, std::span<const std::int32_t> prompt,
+GenerateResult generate(TextDecoder& model, std::span<const std::int32_t> prompt,
                         const GenerateOptions& options,
                         const std::function<bool(std::int32_t)>& on_token = {});
 

@@ -5,12 +5,14 @@
 #include <map>
 #include <new>
 
-#include "model/engine/arch/qwen3_vl.h"
+#include "model/engine/arch/vl_model.h"
+#include "model/engine/cpu/linear.h"
 #include "model/engine/chat_format.h"
 #include "model/engine/config.h"
 #include "model/engine/generator.h"
 #include "model/engine/tokenizer.h"
 #include "model/engine/vision/preprocess.h"
+#include "planner/family.h"
 
 namespace deskpilot::model {
 
@@ -29,7 +31,9 @@ struct NativeVlm::Impl {
     NativeVlmConfig config;
     std::unique_ptr<engine_ns::cpu::ThreadPool> pool;
     std::optional<engine_ns::Tokenizer> tokenizer;
-    std::unique_ptr<engine_ns::Qwen3VlModel> model;
+    std::unique_ptr<engine_ns::VlModel> model;
+    engine_ns::PreprocessParams preprocess;
+    engine_ns::ChatTemplate chat = engine_ns::ChatTemplate::qwen3_vl;
     engine_ns::VlmState state;
     std::vector<std::int32_t> stop_ids;
     // Pixel values of the last request's images, by frame: a screenshot stays in the
@@ -39,6 +43,28 @@ struct NativeVlm::Impl {
         pixels;
     std::int64_t reused = 0;
 };
+
+std::string native_default_family(const std::filesystem::path& model_dir) {
+    try {
+        if (engine_ns::load_model_config(model_dir).architecture ==
+            engine_ns::Architecture::qwen2_5_vl)
+            return "ui-tars-1.5";
+    } catch (const std::exception&) {
+    }
+    return "qwen3-vl";
+}
+
+std::string native_pixel_cap_problem(const std::string& family, std::int64_t max_pixels) {
+    const planner::ModelFamily* f = planner::find_family(family);
+    if (max_pixels <= 0 || !f || f->space != planner::CoordinateSpace::resized_absolute ||
+        max_pixels >= f->resize.max_pixels)
+        return "";
+    return "--max-pixels " + std::to_string(max_pixels) + " with family " + family +
+           ": its coordinates are pixels of the screenshot resized to at most " +
+           std::to_string(f->resize.max_pixels) +
+           " pixels, so clicks would land in the wrong place; leave out --max-pixels or use a "
+           "family with relative coordinates";
+}
 
 NativeVlm::~NativeVlm() = default;
 
@@ -52,14 +78,20 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
         throw ModelError(where + ": tokenizer.json is missing");
     try {
         const engine_ns::ModelConfig mc = engine_ns::load_model_config(dir);
-        if (mc.architecture != engine_ns::Architecture::qwen3_vl_moe)
+        if (mc.architecture != engine_ns::Architecture::qwen3_vl_moe &&
+            mc.architecture != engine_ns::Architecture::qwen2_5_vl)
             throw ModelError(where + ": architecture " +
                              engine_ns::architecture_name(mc.architecture) +
-                             " is not supported by the native engine yet (qwen3_vl_moe is)");
+                             " is not supported by the native VLM (qwen3_vl_moe and qwen2_5_vl "
+                             "are; it has no vision tower)");
         impl_->pool = std::make_unique<engine_ns::cpu::ThreadPool>(config.threads);
         impl_->tokenizer = engine_ns::Tokenizer::from_file(dir / "tokenizer.json");
         auto ck = std::make_shared<const engine_ns::Checkpoint>(dir);
-        impl_->model = std::make_unique<engine_ns::Qwen3VlModel>(mc, ck, *impl_->pool);
+        impl_->model = std::make_unique<engine_ns::VlModel>(mc, ck, *impl_->pool);
+        impl_->preprocess = impl_->model->preprocess_params();
+        impl_->chat = mc.architecture == engine_ns::Architecture::qwen2_5_vl
+                          ? engine_ns::ChatTemplate::qwen2_vl
+                          : engine_ns::ChatTemplate::qwen3_vl;
     } catch (const ModelError&) {
         throw;
     } catch (const std::bad_alloc&) {
@@ -104,10 +136,9 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
                 if (it == m.pixels.end())
                     it = m.pixels
                              .emplace(part.image.get(),
-                                      std::make_pair(part.image,
-                                                     engine_ns::preprocess_image(
-                                                         *part.image, engine_ns::kQwen3VlPreprocess,
-                                                         m.config.max_pixels)))
+                                      std::make_pair(part.image, engine_ns::preprocess_image(
+                                                                     *part.image, m.preprocess,
+                                                                     m.config.max_pixels)))
                              .first;
                 kept.insert(*it);
                 images.push_back(it->second.second);
@@ -116,8 +147,7 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
         m.pixels = std::move(kept);
         engine_ns::ChatOptions chat;
         chat.image_tokens = image_tokens;
-        const std::string text =
-            engine_ns::format_chat(engine_ns::ChatTemplate::qwen3_vl, request.messages, chat);
+        const std::string text = engine_ns::format_chat(m.chat, request.messages, chat);
         const std::vector<std::int32_t> ids = m.tokenizer->encode(text);
         r.prompt_tokens = int(ids.size());
 

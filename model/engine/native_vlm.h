@@ -21,6 +21,16 @@ struct NativeVlmConfig {
     int threads = 0;                  // 0: one per hardware thread
 };
 
+// The planner family a model folder speaks unless told otherwise: "ui-tars-1.5" for a
+// qwen2_5_vl checkpoint (UI-TARS-1.5-7B), "qwen3-vl" for the rest — also when config.json cannot
+// be read (loading the model then reports why).
+std::string native_default_family(const std::filesystem::path& model_dir);
+
+// With a pixel cap the engine shows the model a smaller screenshot than `family`'s own resize
+// bounds give; a family whose coordinates are pixels of the resized image would then be mapped
+// back wrongly. Returns that problem as a sentence, or "" when the combination is sound.
+std::string native_pixel_cap_problem(const std::string& family, std::int64_t max_pixels);
+
 class NativeVlm : public Vlm {
   public:
     // Loads the model. Throws ModelError naming the folder and the problem: missing folder,

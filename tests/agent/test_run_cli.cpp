@@ -144,6 +144,38 @@ class RunCliTest : public QObject {
         QVERIFY(s.sandbox->events().size() == 1);  // dry run: nothing was done
     }
 
+    void nativeQwen25RunsAsUiTars() {
+        // A qwen2_5_vl folder (UI-TARS-1.5's architecture) runs in-process with the ui-tars-1.5
+        // family by default; its window-attention tower sees the full-size screenshot.
+        AgentStack s;
+        const QString session = s.sessions.filePath("native25");
+        const QString tiny = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen2_5_vl_tiny";
+        const Run r = run_cli({"run", "--task", "Fill in the form", "--model-dir", tiny,
+                               "--display", QString::fromStdString(s.display->name()), "--session",
+                               session, "--dry-run", "--max-steps", "1"});
+        QVERIFY2(r.code != 2, qPrintable(r.out + r.err));
+        QVERIFY2(r.err.contains("native qwen2_5_vl"), qPrintable(r.err));
+        QCOMPARE(s.server->chat_requests().size(), std::size_t(0));
+        const auto manifest = agent::load_session(session.toStdString()).manifest;
+        QCOMPARE(manifest.family, std::string("ui-tars-1.5"));
+        QVERIFY(s.sandbox->events().size() == 1);  // dry run: nothing was done
+    }
+
+    void pixelCapWithAbsoluteCoordinatesIsAUsageError() {
+        // UI-TARS-1.5 answers in pixels of the resized screenshot; a smaller image than its
+        // family's bounds would misplace every click, so the combination is refused up front.
+        AgentStack s;
+        const QString tiny = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen2_5_vl_tiny";
+        const Run r =
+            run_cli({"run", "--task", "x", "--model-dir", tiny, "--display",
+                     QString::fromStdString(s.display->name()), "--session",
+                     s.sessions.filePath("capped"), "--dry-run", "--max-pixels", "65536"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("--max-pixels 65536") && r.err.contains("ui-tars-1.5"),
+                 qPrintable(r.err));
+        QCOMPARE(s.sandbox->events().size(), std::size_t(1));
+    }
+
     void missingModelFolderIsAnError() {
         AgentStack s;
         const Run r = run_cli({"run", "--task", "x", "--model-dir", "/nonexistent/model",

@@ -1,5 +1,7 @@
 #include "model/engine/arch/qwen3_vl_moe.h"
 
+#include "model/engine/arch/decoder_blocks.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -14,52 +16,12 @@ struct Expert {
 };
 
 struct Qwen3MoeTextModel::Layer {
-    std::vector<float> input_norm, post_norm, q_norm, k_norm;
-    WeightView q, k, v, o;
+    blocks::Attention attn;
+    std::vector<float> post_norm;
     bool moe = false;
     WeightView router;
     std::vector<Expert> experts;  // for a dense layer: one, with weight 1
 };
-
-Positions Positions::text(std::int64_t start, std::int64_t count) {
-    Positions p;
-    for (std::int64_t i = 0; i < count; ++i) {
-        p.t.push_back(start + i);
-        p.h.push_back(start + i);
-        p.w.push_back(start + i);
-    }
-    return p;
-}
-
-namespace {
-
-class Loader {
-  public:
-    Loader(const Checkpoint& c, std::string prefix) : ckpt_(c), prefix_(std::move(prefix)) {}
-
-    Tensor need(const std::string& name, const Shape& shape, bool prefixed = true) const {
-        const std::string full = prefixed ? prefix_ + name : name;
-        if (!ckpt_.has(full))
-            throw CheckpointError(ckpt_.path().string() + ": tensor '" + full + "' is missing");
-        Tensor t = ckpt_.get(full);
-        if (t.shape() != shape)
-            throw CheckpointError(ckpt_.path().string() + ": tensor '" + full + "' has shape " +
-                                  shape_to_string(t.shape()) + " but the config needs " +
-                                  shape_to_string(shape));
-        return t;
-    }
-    std::vector<float> vec(const std::string& name, std::int64_t n) const {
-        const Tensor t = need(name, {n}).to_f32();
-        return std::vector<float>(t.data<float>(), t.data<float>() + n);
-    }
-    bool has(const std::string& name) const { return ckpt_.has(prefix_ + name); }
-
-  private:
-    const Checkpoint& ckpt_;
-    std::string prefix_;
-};
-
-}  // namespace
 
 Qwen3MoeTextModel::~Qwen3MoeTextModel() = default;
 
@@ -78,43 +40,20 @@ Qwen3MoeTextModel::Qwen3MoeTextModel(ModelConfig config,
     if (c.attention_bias)
         throw ConfigError("attention_bias is not supported by the qwen3 MoE recipe");
     const Checkpoint& ck = *checkpoint_;
-    for (const char* p : {"model.language_model.", "model."})
-        if (ck.has(std::string(p) + "embed_tokens.weight")) {
-            prefix_ = p;
-            break;
-        }
-    if (prefix_.empty())
-        throw CheckpointError(ck.path().string() +
-                              ": no embed_tokens.weight under model.language_model.* or model.* "
-                              "(is this a Qwen3 MoE checkpoint?)");
-    const Loader L(ck, prefix_);
-    const std::int64_t H = c.hidden_size, D = c.head_dim, E = c.num_experts,
-                       I = c.moe_intermediate_size;
+    prefix_ = blocks::text_prefix(ck, "Qwen3 MoE");
+    const blocks::TensorLoader L(ck, prefix_);
+    const std::int64_t H = c.hidden_size, E = c.num_experts, I = c.moe_intermediate_size;
     embed_ = L.need("embed_tokens.weight", {c.vocab_size, H});
     final_norm_ = L.vec("norm.weight", H);
-    if (c.tie_word_embeddings)
-        lm_head_ = WeightView::of(embed_, Layout::out_in);
-    else
-        lm_head_ =
-            WeightView::of(L.need("lm_head.weight", {c.vocab_size, H}, false), Layout::out_in);
+    lm_head_ = blocks::lm_head(L, c, embed_);
 
     fused_ = L.has("layers.0.mlp.experts.gate_up_proj");
     layers_.resize(std::size_t(c.num_layers));
     for (int l = 0; l < c.num_layers; ++l) {
         Layer& ly = layers_[std::size_t(l)];
         const std::string p = "layers." + std::to_string(l) + ".";
-        ly.input_norm = L.vec(p + "input_layernorm.weight", H);
+        ly.attn = blocks::load_attention(L, c, p);
         ly.post_norm = L.vec(p + "post_attention_layernorm.weight", H);
-        ly.q_norm = L.vec(p + "self_attn.q_norm.weight", D);
-        ly.k_norm = L.vec(p + "self_attn.k_norm.weight", D);
-        ly.q = WeightView::of(L.need(p + "self_attn.q_proj.weight", {c.num_heads * D, H}),
-                              Layout::out_in);
-        ly.k = WeightView::of(L.need(p + "self_attn.k_proj.weight", {c.num_kv_heads * D, H}),
-                              Layout::out_in);
-        ly.v = WeightView::of(L.need(p + "self_attn.v_proj.weight", {c.num_kv_heads * D, H}),
-                              Layout::out_in);
-        ly.o = WeightView::of(L.need(p + "self_attn.o_proj.weight", {H, c.num_heads * D}),
-                              Layout::out_in);
         ly.moe = c.is_moe_layer(l);
         if (ly.moe) {
             ly.router = WeightView::of(L.need(p + "mlp.gate.weight", {E, H}), Layout::out_in);
@@ -146,70 +85,7 @@ Qwen3MoeTextModel::Qwen3MoeTextModel(ModelConfig config,
 }
 
 KvCache Qwen3MoeTextModel::new_cache(std::int64_t capacity) const {
-    KvCache kv;
-    kv.capacity = std::max<std::int64_t>(1, capacity);
-    const std::size_t n =
-        std::size_t(config_.text.num_kv_heads * kv.capacity * config_.text.head_dim);
-    kv.k.assign(std::size_t(config_.text.num_layers), std::vector<float>(n));
-    kv.v.assign(std::size_t(config_.text.num_layers), std::vector<float>(n));
-    return kv;
-}
-
-namespace {
-
-void grow(KvCache& kv, std::int64_t needed, std::int64_t kv_heads, std::int64_t d) {
-    if (needed <= kv.capacity) return;
-    const std::int64_t cap = std::max(needed, 2 * kv.capacity);
-    for (auto* side : {&kv.k, &kv.v})
-        for (auto& buf : *side) {
-            std::vector<float> nb(std::size_t(kv_heads * cap * d));
-            for (std::int64_t h = 0; h < kv_heads; ++h)
-                std::memcpy(nb.data() + h * cap * d, buf.data() + h * kv.capacity * d,
-                            std::size_t(kv.length * d) * sizeof(float));
-            buf.swap(nb);
-        }
-    kv.capacity = cap;
-}
-
-}  // namespace
-
-void Qwen3MoeTextModel::attention_block(int l, float* x, std::int64_t S, const Positions& pos,
-                                        KvCache& kv, const Trace& trace) {
-    const TextConfig& c = config_.text;
-    const Layer& ly = layers_[std::size_t(l)];
-    const std::int64_t H = c.hidden_size, D = c.head_dim, NH = c.num_heads, KH = c.num_kv_heads,
-                       half = D / 2;
-    const float eps = float(c.rms_norm_eps);
-    std::vector<float> h(std::size_t(S * H)), q(std::size_t(S * NH * D)),
-        k(std::size_t(S * KH * D)), v(std::size_t(S * KH * D));
-    cpu::rms_norm(x, ly.input_norm.data(), S, H, eps, h.data());
-    cpu::linear(h.data(), S, ly.q, q.data(), pool_);
-    cpu::linear(h.data(), S, ly.k, k.data(), pool_);
-    cpu::linear(h.data(), S, ly.v, v.data(), pool_);
-    cpu::rms_norm(q.data(), ly.q_norm.data(), S * NH, D, eps, q.data());
-    cpu::rms_norm(k.data(), ly.k_norm.data(), S * KH, D, eps, k.data());
-    std::vector<float> cs(static_cast<std::size_t>(half)), sn(static_cast<std::size_t>(half));
-    const std::int64_t past = kv.length;
-    for (std::int64_t i = 0; i < S; ++i) {
-        rope_.tables(pos.t[std::size_t(i)], pos.h[std::size_t(i)], pos.w[std::size_t(i)], cs.data(),
-                     sn.data());
-        cpu::apply_rope(q.data() + i * NH * D, NH, half, cs.data(), sn.data());
-        cpu::apply_rope(k.data() + i * KH * D, KH, half, cs.data(), sn.data());
-        for (std::int64_t g = 0; g < KH; ++g) {
-            const std::size_t dst = std::size_t((g * kv.capacity + past + i) * D);
-            std::memcpy(kv.k[std::size_t(l)].data() + dst, k.data() + (i * KH + g) * D,
-                        std::size_t(D) * sizeof(float));
-            std::memcpy(kv.v[std::size_t(l)].data() + dst, v.data() + (i * KH + g) * D,
-                        std::size_t(D) * sizeof(float));
-        }
-    }
-    std::vector<float> att(std::size_t(S * NH * D)), o(std::size_t(S * H));
-    cpu::attention(q.data(), S, past, NH, KH, D, kv.k[std::size_t(l)].data(),
-                   kv.v[std::size_t(l)].data(), kv.capacity, 1.0f / std::sqrt(float(D)), att.data(),
-                   pool_);
-    cpu::linear(att.data(), S, ly.o, o.data(), pool_);
-    if (trace) trace("attn_out", l, o.data(), S, H);
-    for (std::int64_t i = 0; i < S * H; ++i) x[i] += o[std::size_t(i)];
+    return blocks::new_cache(config_.text, capacity);
 }
 
 void Qwen3MoeTextModel::moe_block(int l, float* x, std::int64_t S, const Trace& trace) {
@@ -277,59 +153,27 @@ std::vector<float> Qwen3MoeTextModel::forward(std::span<const std::int32_t> ids,
                                               const Positions& pos, KvCache& kv, bool all_logits,
                                               const Trace& trace, const VisualInjection* visual) {
     const TextConfig& c = config_.text;
+    blocks::check_forward(c, ids, pos, kv);
     const std::int64_t S = std::int64_t(ids.size()), H = c.hidden_size;
-    if (S == 0) throw std::invalid_argument("forward: no tokens");
-    if (pos.t.size() != ids.size() || pos.h.size() != ids.size() || pos.w.size() != ids.size())
-        throw std::invalid_argument("forward: " + std::to_string(ids.size()) +
-                                    " tokens but positions for " + std::to_string(pos.t.size()));
-    if (kv.k.size() != std::size_t(c.num_layers))
-        throw std::invalid_argument("forward: KV cache made for another model");
     std::vector<float> x(std::size_t(S * H));
-    for (std::int64_t i = 0; i < S; ++i) {
-        const std::int32_t id = ids[std::size_t(i)];
-        if (id < 0 || id >= c.vocab_size)
-            throw std::invalid_argument("token id " + std::to_string(id) +
-                                        " is outside the vocabulary of " +
-                                        std::to_string(c.vocab_size));
-        const Tensor row = embed_.select(0, id).to_f32();
-        std::memcpy(x.data() + i * H, row.data<float>(), std::size_t(H) * sizeof(float));
-    }
-    std::vector<std::int64_t> image_rows;  // where the image tokens of this pass are
-    for (std::int64_t i = 0; i < S; ++i)
-        if (ids[std::size_t(i)] == config_.image_token_id) image_rows.push_back(i);
-    const std::int64_t n_img = std::int64_t(image_rows.size());
-    // Without features, image tokens embed like text (a generated <|image_pad|>, say); the
-    // multimodal layer above checks that prompts with images come with their features.
-    if (visual && visual->tokens != n_img)
-        throw std::invalid_argument("forward: " + std::to_string(n_img) +
-                                    " image tokens but features for " +
-                                    std::to_string(visual->tokens));
-    if (visual)
-        for (std::int64_t j = 0; j < n_img; ++j)
-            std::memcpy(x.data() + image_rows[std::size_t(j)] * H, visual->merged + j * H,
-                        std::size_t(H) * sizeof(float));
-    grow(kv, kv.length + S, c.num_kv_heads, c.head_dim);
+    const std::vector<std::int64_t> image_rows =
+        blocks::embed(config_, embed_, ids, visual, x.data());
+    blocks::reserve(kv, kv.length + S, c.num_kv_heads, c.head_dim);
     for (int l = 0; l < c.num_layers; ++l) {
         if (trace) trace("hidden_in", l, x.data(), S, H);
-        attention_block(l, x.data(), S, pos, kv, trace);
+        blocks::attention(c, layers_[std::size_t(l)].attn, rope_, l, x.data(), S, pos, kv, trace,
+                          pool_);
         moe_block(l, x.data(), S, trace);
         if (trace) trace("hidden_out", l, x.data(), S, H);  // before DeepStack, as transformers
         if (visual && std::size_t(l) < visual->deepstack.size())
-            for (std::int64_t j = 0; j < n_img; ++j) {
-                float* row = x.data() + image_rows[std::size_t(j)] * H;
-                const float* add = visual->deepstack[std::size_t(l)] + j * H;
+            for (std::size_t j = 0; j < image_rows.size(); ++j) {
+                float* row = x.data() + image_rows[j] * H;
+                const float* add = visual->deepstack[std::size_t(l)] + std::int64_t(j) * H;
                 for (std::int64_t k = 0; k < H; ++k) row[k] += add[k];
             }
     }
     kv.length += S;
-    const std::int64_t rows = all_logits ? S : 1;
-    const float* last = x.data() + (S - rows) * H;
-    std::vector<float> hn(std::size_t(rows * H));
-    cpu::rms_norm(last, final_norm_.data(), rows, H, float(c.rms_norm_eps), hn.data());
-    if (trace) trace("norm_out", -1, hn.data(), rows, H);
-    std::vector<float> logits(std::size_t(rows * c.vocab_size));
-    cpu::linear(hn.data(), rows, lm_head_, logits.data(), pool_);
-    return logits;
+    return blocks::logits(c, final_norm_, lm_head_, x.data(), S, all_logits, trace, pool_);
 }
 
 }  // namespace deskpilot::model::engine

@@ -14,29 +14,23 @@
 #include <string>
 #include <vector>
 
-#include "model/engine/arch/qwen3_vl_moe.h"
 #include "model/engine/config.h"
 #include "model/engine/cpu/linear.h"
 #include "model/engine/cpu/thread_pool.h"
 #include "model/engine/safetensors.h"
 #include "model/engine/vision/preprocess.h"
+#include "model/engine/vision/vision_blocks.h"
+#include "model/engine/vision/vision_encoder.h"
 
 namespace deskpilot::model::engine {
 
-struct VisionFeatures {
-    std::int64_t tokens = 0;                    // merged tokens (patches / 4)
-    std::int64_t width = 0;                     // out_hidden_size
-    std::vector<float> merged;                  // [tokens, width]
-    std::vector<std::vector<float>> deepstack;  // one [tokens, width] per DeepStack block
-};
-
-class Qwen3VisionModel {
+class Qwen3VisionModel : public VisionEncoder {
   public:
     // Throws ConfigError without a vision config, CheckpointError naming a missing or misshapen
     // tensor (looked up under model.visual.* or visual.*).
     Qwen3VisionModel(const ModelConfig& config, std::shared_ptr<const Checkpoint> checkpoint,
                      cpu::ThreadPool& pool = cpu::ThreadPool::global());
-    ~Qwen3VisionModel();
+    ~Qwen3VisionModel() override;
 
     // One image (grid t·h·w patches). Trace names: "patch_embed", "pos_embed" (layer -1),
     // "block" (layer = block index), "deepstack" (layer = DeepStack index), "merged".
@@ -44,13 +38,12 @@ class Qwen3VisionModel {
     // `poll` is called often (after every block of attention rows, about every few ms on real
     // screenshots) so a caller can abandon the pass by throwing from it.
     VisionFeatures encode(const PixelValues& pixels, const Trace& trace = {},
-                          const std::function<void()>& poll = {}) const;
+                          const std::function<void()>& poll = {}) const override;
 
     struct Block;
     struct Merger;
 
   private:
-    void patch_embed(const PixelValues& px, float* out) const;
     void add_positions(int gh, int gw, float* x) const;
     void block(const Block& b, float* x, std::int64_t S, const std::vector<float>& cos,
                const std::vector<float>& sin, const std::function<void()>& poll) const;
@@ -59,8 +52,8 @@ class Qwen3VisionModel {
     VisionConfig vc_;
     std::shared_ptr<const Checkpoint> checkpoint_;
     cpu::ThreadPool& pool_;
-    std::vector<float> patch_w_full_, patch_w_sum_, patch_b_;  // [hid, 3·t·p·p], [hid, 3·p·p]
-    Tensor pos_table_;                                         // [side², hid]
+    vblocks::PatchEmbed patch_;
+    Tensor pos_table_;  // [side², hid]
     int side_ = 0;
     std::vector<float> inv_freq_;  // head_dim/4 frequencies, shared by the h and w halves
     std::vector<Block> blocks_;

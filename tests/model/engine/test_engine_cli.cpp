@@ -152,6 +152,53 @@ class EngineCliTest : public QObject {
         QCOMPARE(r.out, QByteArray::fromStdString(want.text + "\n"));
     }
 
+    void generateQwen25() {
+        // The Qwen2.5-VL decoder through the CLI: greedy text after text.ids (decoded, since the
+        // folder has a tokenizer), the last prompt logits, an image prompt through NativeVlm,
+        // and --device cuda refused for this architecture before any GPU is looked for.
+        namespace dp = deskpilot;
+        const QString tiny = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen2_5_vl_tiny";
+        const dp::model::engine::Checkpoint golden((tiny + "/golden.safetensors").toStdString());
+        const auto ids_t = golden.get("text.ids").to_f32();
+        QStringList ids;
+        for (std::int64_t i = 0; i < ids_t.numel(); ++i)
+            ids << QString::number(int(ids_t.data<float>()[i]));
+        const QString npy = dir_.filePath("qwen25_logits.npy");
+        Result r = run({"generate", "--model-dir", tiny, "--ids", ids.join(","), "--max-new-tokens",
+                        "3", "--logits-out", npy, "--threads", "2"},
+                       {});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const auto tok =
+            dp::model::engine::Tokenizer::from_file((tiny + "/tokenizer.json").toStdString());
+        dp::model::engine::StreamDecoder stream(tok, true);
+        std::string want;
+        const auto greedy = golden.get("text.greedy").to_f32();
+        for (int k = 0; k < 3; ++k) want += stream.push(int(greedy.data<float>()[k]));
+        want += stream.finish();
+        QCOMPARE(r.out, QByteArray::fromStdString(want + "\n"));
+        QFile f(npy);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray bytes = f.readAll();
+        const int header = 10 + (uchar(bytes[8]) | uchar(bytes[9]) << 8);
+        QCOMPARE(bytes.size() - header, 1024 * 4);
+        const auto want_logits = golden.get("text.logits_last").to_f32();
+        const float* last = want_logits.data<float>();
+        const float* got = reinterpret_cast<const float*>(bytes.constData() + header);
+        for (int i = 0; i < 1024; ++i)
+            QVERIFY(std::fabs(got[i] - last[i]) <= 1e-4f * (1 + std::fabs(last[i])));
+
+        r = run({"generate", "--model-dir", tiny, "--image", tiny + "/image.png", "--prompt",
+                 "click Apply", "--max-new-tokens", "4"},
+                {});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.err.contains("native qwen2_5_vl") && r.err.contains("prompt tokens"),
+                 qPrintable(r.err));
+
+        r = run({"generate", "--model-dir", tiny, "--ids", "1,2", "--device", "cuda"}, {});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("qwen2_5_vl runs on the CPU"), qPrintable(r.err));
+    }
+
     void generateWithImageBadInputs() {
         const QString dir = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen3_vl_moe_vision_tiny";
         Result r = run(

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <map>
 
-#include "model/engine/arch/qwen3_vl.h"
+#include "model/engine/arch/vl_model.h"
 #include "model/engine/config.h"
 #include "vision_golden.h"
 

@@ -1,5 +1,6 @@
-// Qwen3-VL(-MoE) as a whole: the vision tower feeding the text decoder, with multimodal
-// rotary positions (transformers' get_rope_index) and KV-cached continuation.
+// A Qwen vision-language model as a whole (Qwen3-VL-MoE or Qwen2.5-VL): the vision tower
+// feeding the text decoder, with multimodal rotary positions (transformers' get_rope_index, the
+// same for both on still images) and KV-cached continuation.
 //   prompt ids (each image already expanded to t·h·w/merge² <|image_pad|> tokens)
 //   → positions: text runs count on; an image's tokens take (start, start+row, start+col) over
 //     its merged grid and the text after it resumes at start + max(rows, cols)
@@ -12,8 +13,9 @@
 #include <span>
 #include <vector>
 
-#include "model/engine/arch/qwen3_vl_moe.h"
-#include "model/engine/vision/qwen3_vision.h"
+#include "model/engine/arch/text_decoder.h"
+#include "model/engine/vision/preprocess.h"
+#include "model/engine/vision/vision_encoder.h"
 
 namespace deskpilot::model::engine {
 
@@ -31,14 +33,20 @@ struct VlmState {
     std::int64_t rope_delta = 0;
 };
 
-class Qwen3VlModel {
+class VlModel {
   public:
-    Qwen3VlModel(ModelConfig config, std::shared_ptr<const Checkpoint> checkpoint,
-                 cpu::ThreadPool& pool = cpu::ThreadPool::global());
+    // The decoder and tower for config.architecture (qwen3_vl_moe, qwen2_5_vl). Throws
+    // ConfigError for an architecture without a vision tower, CheckpointError for broken
+    // tensors.
+    VlModel(ModelConfig config, std::shared_ptr<const Checkpoint> checkpoint,
+            cpu::ThreadPool& pool = cpu::ThreadPool::global());
 
-    const ModelConfig& config() const { return text_.config(); }
-    Qwen3MoeTextModel& text() { return text_; }
-    const Qwen3VisionModel& vision() const { return vision_; }
+    const ModelConfig& config() const { return text_->config(); }
+    TextDecoder& text() { return *text_; }
+    const VisionEncoder& vision() const { return *vision_; }
+    // The image processor settings this model was trained with (patch and merge sizes from the
+    // config; resize bounds and mean/std of its family).
+    PreprocessParams preprocess_params() const;
     VlmState new_state() const;
 
     // Brings `state` to `ids` (images in order) and returns the logits of the last token (all
@@ -49,7 +57,7 @@ class Qwen3VlModel {
                                std::span<const PixelValues> images, VlmState& state,
                                bool all_logits = false, const Trace& trace = {},
                                const std::function<void()>& poll = {});
-    // `poll` is called between vision attention blocks (see Qwen3VisionModel::encode); the
+    // `poll` is called between vision attention blocks (see VisionEncoder::encode); the
     // decoder reports per layer through `trace`. Throwing from either abandons the pass and
     // leaves `state` at the reused prefix.
     // One generated token appended to the state; its logits.
@@ -59,9 +67,12 @@ class Qwen3VlModel {
     std::int64_t last_reused() const { return last_reused_; }
 
   private:
-    Qwen3MoeTextModel text_;
-    Qwen3VisionModel vision_;
+    std::unique_ptr<TextDecoder> text_;
+    std::unique_ptr<VisionEncoder> vision_;
     std::int64_t last_reused_ = 0;
 };
+
+// The name this class had when it ran Qwen3-VL only.
+using Qwen3VlModel = VlModel;
 
 }  // namespace deskpilot::model::engine

@@ -1,8 +1,13 @@
-#include "model/engine/arch/qwen3_vl.h"
+#include "model/engine/arch/vl_model.h"
 
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+
+#include "model/engine/arch/qwen2_5_vl.h"
+#include "model/engine/arch/qwen3_vl_moe.h"
+#include "model/engine/vision/qwen2_5_vision.h"
+#include "model/engine/vision/qwen3_vision.h"
 
 namespace deskpilot::model::engine {
 
@@ -48,20 +53,51 @@ Positions multimodal_positions(std::span<const std::int32_t> ids, std::int32_t i
     return p;
 }
 
-Qwen3VlModel::Qwen3VlModel(ModelConfig config, std::shared_ptr<const Checkpoint> checkpoint,
-                           cpu::ThreadPool& pool)
-    : text_(config, checkpoint, pool), vision_(config, checkpoint, pool) {}
+namespace {
 
-VlmState Qwen3VlModel::new_state() const {
+std::unique_ptr<VisionEncoder> make_vision(const ModelConfig& c,
+                                           std::shared_ptr<const Checkpoint> ck,
+                                           cpu::ThreadPool& pool) {
+    switch (c.architecture) {
+        case Architecture::qwen3_vl_moe:
+            return std::make_unique<Qwen3VisionModel>(c, std::move(ck), pool);
+        case Architecture::qwen2_5_vl:
+            return std::make_unique<Qwen25VisionModel>(c, std::move(ck), pool);
+        default:
+            throw ConfigError(std::string(architecture_name(c.architecture)) +
+                              " has no vision tower (qwen3_vl_moe and qwen2_5_vl have)");
+    }
+}
+
+}  // namespace
+
+VlModel::VlModel(ModelConfig config, std::shared_ptr<const Checkpoint> checkpoint,
+                 cpu::ThreadPool& pool)
+    : vision_(make_vision(config, checkpoint, pool)) {
+    text_ = make_text_decoder(config, std::move(checkpoint), pool);
+}
+
+PreprocessParams VlModel::preprocess_params() const {
+    const ModelConfig& c = config();
+    PreprocessParams p =
+        c.architecture == Architecture::qwen2_5_vl ? kQwen25VlPreprocess : kQwen3VlPreprocess;
+    p.patch_size = c.vision->patch_size;
+    p.temporal_patch_size = c.vision->temporal_patch_size;
+    p.merge_size = c.vision->spatial_merge_size;
+    p.resize.factor = p.patch_size * p.merge_size;
+    return p;
+}
+
+VlmState VlModel::new_state() const {
     VlmState s;
-    s.cache = text_.new_cache();
+    s.cache = text_->new_cache();
     return s;
 }
 
-std::vector<float> Qwen3VlModel::prefill(std::span<const std::int32_t> ids,
-                                         std::span<const PixelValues> images, VlmState& state,
-                                         bool all_logits, const Trace& trace,
-                                         const std::function<void()>& poll) {
+std::vector<float> VlModel::prefill(std::span<const std::int32_t> ids,
+                                    std::span<const PixelValues> images, VlmState& state,
+                                    bool all_logits, const Trace& trace,
+                                    const std::function<void()>& poll) {
     if (ids.empty()) throw std::invalid_argument("prefill: no tokens");
     const int merge = config().vision->spatial_merge_size;
     const std::int32_t image_id = config().image_token_id;
@@ -97,7 +133,7 @@ std::vector<float> Qwen3VlModel::prefill(std::span<const std::int32_t> ids,
         const std::int64_t count =
             std::int64_t(grids[img][0]) * (grids[img][1] / merge) * (grids[img][2] / merge);
         if (std::int64_t(i) >= keep) {
-            const VisionFeatures f = vision_.encode(images[img], trace, poll);
+            const VisionFeatures f = vision_->encode(images[img], trace, poll);
             merged.insert(merged.end(), f.merged.begin(), f.merged.end());
             deepstack.resize(f.deepstack.size());
             for (std::size_t k = 0; k < f.deepstack.size(); ++k)
@@ -119,18 +155,18 @@ std::vector<float> Qwen3VlModel::prefill(std::span<const std::int32_t> ids,
     for (const auto& d : deepstack) inj.deepstack.push_back(d.data());
     const std::span<const std::int32_t> rest = ids.subspan(std::size_t(keep));
     std::vector<float> logits =
-        text_.forward(rest, part, state.cache, all_logits, trace, image_tokens ? &inj : nullptr);
+        text_->forward(rest, part, state.cache, all_logits, trace, image_tokens ? &inj : nullptr);
     state.ids.assign(ids.begin(), ids.end());
     state.rope_delta = delta;
     return logits;
 }
 
-std::vector<float> Qwen3VlModel::decode(std::int32_t id, VlmState& state) {
+std::vector<float> VlModel::decode(std::int32_t id, VlmState& state) {
     const std::int64_t p = state.cache.length + state.rope_delta;
     Positions pos;
     pos.t = pos.h = pos.w = {p};
     const std::int32_t one[1] = {id};
-    std::vector<float> logits = text_.forward(one, pos, state.cache);
+    std::vector<float> logits = text_->forward(one, pos, state.cache);
     state.ids.push_back(id);
     return logits;
 }

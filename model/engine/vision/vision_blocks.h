@@ -1,0 +1,86 @@
+// Blocks the Qwen vision towers share: their tensors (under model.visual.* or visual.*), linear
+// layers with bias, the Conv3d patch embedding as one GEMM, the 2-D rotary tables, and
+// bidirectional multi-head attention within segments (a whole image, or Qwen2.5-VL's windows).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/engine/config.h"
+#include "model/engine/cpu/linear.h"
+#include "model/engine/cpu/thread_pool.h"
+#include "model/engine/safetensors.h"
+#include "model/engine/vision/preprocess.h"
+
+namespace deskpilot::model::engine::vblocks {
+
+struct Linear {
+    cpu::WeightView w;
+    std::vector<float> b;
+};
+// y = x·Wᵀ + b for `rows` rows.
+void apply(const Linear& l, const float* x, std::int64_t rows, float* y, cpu::ThreadPool& pool);
+
+std::vector<float> to_vec(const Tensor& t);
+
+class VisionWeights {
+  public:
+    // Throws CheckpointError when there is no vision tower under either prefix.
+    explicit VisionWeights(const Checkpoint& ck);
+    Tensor need(const std::string& name, const Shape& shape) const;
+    std::vector<float> vec(const std::string& name, std::int64_t n) const {
+        return to_vec(need(name, {n}));
+    }
+    Linear linear(const std::string& name, std::int64_t out, std::int64_t in) const;
+
+  private:
+    const Checkpoint& ck_;
+    std::string prefix_;
+};
+
+inline float gelu_tanh(float x) {
+    return 0.5f * x * (1.0f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
+inline float gelu_erf(float x) {
+    return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865476f));
+}
+
+// The Conv3d patch embedding as a GEMM. A still image repeats one frame, so
+// Σ_t W[.., t, ..]·x == (Σ_t W[.., t, ..])·x: the summed weights halve the work.
+class PatchEmbed {
+  public:
+    PatchEmbed() = default;
+    // weight [hid, 3, tp, p, p]; bias [hid] or empty.
+    PatchEmbed(std::vector<float> weight, std::vector<float> bias, std::int64_t hid, int tp, int p);
+    void run(const PixelValues& px, float* out, cpu::ThreadPool& pool) const;
+
+  private:
+    std::vector<float> full_, sum_, bias_;
+    std::int64_t hid_ = 0;
+    int tp_ = 0, p_ = 0;
+};
+
+// Row and column of patch i in the image, patches being in merge×merge block order.
+void patch_rc(std::int64_t i, int gw, int merge, int& r, int& c);
+
+// cos/sin [patches, head_dim/2] for the patches `order` (indices in block order): the first
+// head_dim/4 angles follow the patch row, the next head_dim/4 its column.
+void rope2d_tables(std::span<const std::int64_t> order, int gw, int merge,
+                   const std::vector<float>& inv_freq, std::vector<float>& cos,
+                   std::vector<float>& sin);
+// θ^(-2j/(head_dim/2)) for j < head_dim/4, in f32 as transformers computes it.
+std::vector<float> rope2d_inv_freq(int head_dim, double theta);
+
+// qkv rows are (3, heads, hd) for S tokens: rotates q and k in place, then for each segment
+// [seg[i], seg[i+1]) runs full softmax attention of its queries over its keys (scale hd^-½).
+// out: [S, heads·hd]. `poll` is called after every block of query rows.
+void segment_attention(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
+                       const std::vector<float>& cos, const std::vector<float>& sin,
+                       std::span<const std::int64_t> segments, float* out, cpu::ThreadPool& pool,
+                       const std::function<void()>& poll);
+
+}  // namespace deskpilot::model::engine::vblocks
