@@ -11,6 +11,11 @@ namespace {
 QString actions_text(const agent::StepRecord& step) {
     QStringList parts;
     for (const auto& a : step.actions) parts << describe_json(a);
+    // What went wrong is part of the step: a parse error (no action at all), a refused or
+    // failed action.
+    for (const auto& r : step.results)
+        if (r.is_string() && r.get<std::string>() != "ok")
+            parts << QString::fromStdString(r.get<std::string>());
     return parts.join(QStringLiteral("; "));
 }
 

@@ -68,6 +68,30 @@ class RecordingActuator : public actuators::Actuator {
     std::shared_ptr<ClickLog> log_;
 };
 
+// A screen that changes with every click the RecordingActuator records: a dark square moves
+// 40 px to the right per click, so each step's screenshot differs from the one before.
+class ClickCountScreen : public vision::ScreenSource {
+  public:
+    explicit ClickCountScreen(std::shared_ptr<ClickLog> log) : log_(std::move(log)) {}
+    vision::Frame capture() override {
+        vision::Frame f = still_.capture();
+        auto pixels = std::make_shared<std::vector<std::uint8_t>>(*f.pixels);
+        const int left = 20 + 40 * static_cast<int>(log_->all().size() % 30);
+        for (int y = 20; y < 60; ++y)
+            for (int x = left; x < left + 40; ++x) {
+                auto* p = pixels->data() + (static_cast<std::size_t>(y) * 1280 + x) * 4;
+                p[0] = p[1] = p[2] = 10;
+            }
+        f.pixels = pixels;
+        return f;
+    }
+    vision::Size screen_size() override { return {1280, 800}; }
+
+  private:
+    std::shared_ptr<ClickLog> log_;
+    StillScreen still_;
+};
+
 // A UI-TARS-1.5 answer clicking a screen point of the 1280x800 screen.
 inline std::string click_answer(const RecordedRequest& r, vision::Point at,
                                 const std::string& thought) {

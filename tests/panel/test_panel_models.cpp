@@ -146,6 +146,16 @@ class PanelModelsTest : public QObject {
                  QString("{\"type\":\"teleport\"}"));
     }
 
+    void errorsOfAStepAreShownWithItsActions() {
+        panel::TimelineModel model;
+        auto s = sample_step(1);
+        s.actions = nlohmann::json::array();
+        s.results = nlohmann::json::array({"error: no Action: line in the answer"});
+        model.add_step(s, {});
+        QCOMPARE(cell(model, 0, panel::TimelineModel::ActionsColumn),
+                 QString("error: no Action: line in the answer"));
+    }
+
     void sessionListShowsTaskDateStatusSteps() {
         QTemporaryDir tmp;
         const std::filesystem::path root = tmp.path().toStdString();
