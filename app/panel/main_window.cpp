@@ -280,6 +280,7 @@ void MainWindow::build_ui() {
     setCentralWidget(main);
 
     status_state_ = new QLabel;
+    status_state_->setObjectName(QStringLiteral("StatusState"));
     status_state_->setAccessibleName(tr("Run state"));
     status_step_ = new QLabel;
     status_step_->setObjectName(QStringLiteral("StatusStep"));
@@ -288,6 +289,7 @@ void MainWindow::build_ui() {
     status_model_->setObjectName(QStringLiteral("StatusModel"));
     status_model_->setAccessibleName(tr("Model latency"));
     status_capture_ = new QLabel;
+    status_capture_->setObjectName(QStringLiteral("StatusCapture"));
     status_capture_->setAccessibleName(tr("Capture time"));
     // Shown while a run has no emergency hotkey (the grab failed), so the person knows that
     // only Stop / Esc in the panel will stop it.
@@ -335,7 +337,7 @@ void MainWindow::show_step(int row) {
         }
     }
     view_->set_editable(false);
-    view_->set_image(timeline_model_->screenshot(row));
+    view_->set_image(timeline_model_->screenshot(row), timeline_model_->origin(row));
     view_->set_action(action);
     // The step's details: the model's whole answer, then any result that was not "ok" (a parse
     // error, a refused or failed action).
@@ -486,7 +488,7 @@ void MainWindow::connect_bridge() {
     connect(
         bridge_, &AgentBridge::stepRecorded, this,
         [this](const agent::StepRecord& r) {
-            timeline_model_->add_step(r, live_image_);
+            timeline_model_->add_step(r, live_image_, live_origin_);
             if (!r.actions.empty()) {
                 try {
                     live_action_ = planner::action_from_json(r.actions.front());

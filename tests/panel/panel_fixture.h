@@ -43,9 +43,14 @@ class StillScreen : public vision::ScreenSource {
 struct ClickLog {
     std::mutex mutex;
     std::vector<vision::Point> clicks;
+    std::vector<std::vector<std::string>> hotkeys;
     std::vector<vision::Point> all() {
         std::lock_guard lock(mutex);
         return clicks;
+    }
+    std::size_t hotkey_count() {
+        std::lock_guard lock(mutex);
+        return hotkeys.size();
     }
 };
 class RecordingActuator : public actuators::Actuator {
@@ -60,7 +65,10 @@ class RecordingActuator : public actuators::Actuator {
     void drag(vision::Point, vision::Point, actuators::MouseButton) override {}
     void scroll(vision::Point, actuators::ScrollDirection, int) override {}
     void key(const std::string&, bool) override {}
-    void hotkey(const std::vector<std::string>&) override {}
+    void hotkey(const std::vector<std::string>& keys) override {
+        std::lock_guard lock(log_->mutex);
+        log_->hotkeys.push_back(keys);
+    }
     void type_text(const std::string&) override {}
     void wait(std::chrono::milliseconds) override {}
 

@@ -156,6 +156,17 @@ class PanelModelsTest : public QObject {
                  QString("error: no Action: line in the answer"));
     }
 
+    void liveStepsKeepTheirScreenOrigin() {
+        // A step seen on a second monitor: its action is drawn relative to that monitor later.
+        panel::TimelineModel model;
+        QImage shot(64, 40, QImage::Format_RGB32);
+        shot.fill(Qt::gray);
+        model.add_step(sample_step(1), shot, QPoint(1920, 0));
+        model.add_step(sample_step(2), shot);
+        QCOMPARE(model.origin(0), QPoint(1920, 0));
+        QCOMPARE(model.origin(1), QPoint(0, 0));
+    }
+
     void sessionListShowsTaskDateStatusSteps() {
         QTemporaryDir tmp;
         const std::filesystem::path root = tmp.path().toStdString();

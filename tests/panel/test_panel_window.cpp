@@ -243,6 +243,8 @@ class PanelWindowTest : public QObject {
         QVERIFY(server_saw_user_text(h.server, "The blue one."));
         QCOMPARE(h.window->findChild<QLabel*>("StatusStep")->text(), QString("step 5/30"));
         QVERIFY(h.window->findChild<QLabel*>("StatusModel")->text().startsWith("model "));
+        QVERIFY(h.window->findChild<QLabel*>("StatusCapture")->text().startsWith("capture "));
+        QCOMPARE(h.window->findChild<QLabel*>("StatusState")->text(), QString("Idle"));
 
         // The timeline holds the five steps with their approval decisions.
         auto* t = h.window->timeline();
@@ -672,6 +674,110 @@ class PanelWindowTest : public QObject {
             w.timeline_view()->horizontalHeader()->sectionSize(panel::TimelineModel::ThoughtColumn),
             333);
         QCOMPARE(w.findChild<QTabWidget*>()->currentIndex(), 2);
+    }
+
+    // Risky mode: a plain click runs without asking; a hotkey waits for Approve / Edit / Reject
+    // with the reason shown, and runs only once approved.
+    void riskyModeAsksOnlyForRiskyActions() {
+        Harness h("risky");
+        h.server.set_handler([](const RecordedRequest& r) {
+            switch (assistant_turns(r)) {
+                case 0:
+                    return ScriptedReply::answer(click_answer(r, {200, 150}, "harmless"));
+                case 1:
+                    return ScriptedReply::answer("Thought: Save it.\nAction: hotkey(key='ctrl s')");
+                default:
+                    return ScriptedReply::answer("Thought: Done.\nAction: finished(content='ok')");
+            }
+        });
+        QSignalSpy ended(h.window.get(), &panel::MainWindow::runEnded);
+        h.window->start_run();
+        QTRY_COMPARE(h.window->state(), RunState::awaiting_approval);
+        QCOMPARE(h.clicks->all().size(), std::size_t(1));  // the click did not ask
+        QCOMPARE(h.clicks->hotkey_count(), std::size_t(0));
+        QCOMPARE(h.enabled(), QString("....SA."));
+        QVERIFY(h.window->approval()->current()->keys == (std::vector<std::string>{"ctrl", "s"}));
+        const QLabel* reason = nullptr;
+        for (auto* l : h.window->approval()->findChildren<QLabel*>())
+            if (l->accessibleName() == "Why approval is needed") reason = l;
+        QVERIFY(reason && !reason->text().isEmpty());
+        QTest::mouseClick(h.window->approval()->approve_button(), Qt::LeftButton);
+        QTRY_COMPARE(ended.count(), 1);
+        QCOMPARE(ended.first().at(0).toString(), QString("finished"));
+        QCOMPARE(h.clicks->hotkey_count(), std::size_t(1));
+        auto* t = h.window->timeline();
+        QCOMPARE(
+            t->data(t->index(0, panel::TimelineModel::ApprovalColumn), Qt::DisplayRole).toString(),
+            QString("auto"));
+        QCOMPARE(
+            t->data(t->index(1, panel::TimelineModel::ApprovalColumn), Qt::DisplayRole).toString(),
+            QString("approved"));
+    }
+
+    // What the live view draws for each kind of action, checked on the rendered pixels (at the
+    // device pixel ratio the test runs with): a drag's arrow, a scroll's direction, typed text;
+    // and a drag's end can be moved in edit mode.
+    void actionsAreDrawnAndADragEndCanBeMoved() {
+        panel::ScreenshotView view;
+        view.resize(640, 400);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        QImage image(1280, 800, QImage::Format_RGB32);
+        image.fill(Qt::gray);
+        view.set_image(image);
+        auto pixel = [&](QPointF w) {
+            const QImage shot = view.grab().toImage();
+            return shot.pixelColor((w * shot.devicePixelRatio()).toPoint());
+        };
+        auto is_red = [](QColor c) { return c.red() > 200 && c.green() < 80 && c.blue() < 80; };
+
+        planner::Action drag;
+        drag.type = planner::ActionType::drag;
+        drag.point = vision::Point{200, 200};
+        drag.end = vision::Point{800, 200};
+        view.set_action(drag);
+        const QPointF a = view.to_widget(*drag.point), b = view.to_widget(*drag.end);
+        QVERIFY(is_red(pixel((a + b) / 2)));                    // the arrow's shaft
+        QVERIFY(is_red(pixel(b - QPointF(4, 0))));              // its head
+        QVERIFY(!is_red(pixel((a + b) / 2 + QPointF(0, 20))));  // and nothing beside it
+
+        // Edit: the end handle follows the mouse; the start stays.
+        view.set_editable(true);
+        QSignalSpy edited(&view, &panel::ScreenshotView::actionEdited);
+        const QPoint to = view.to_widget({800, 600}).toPoint();
+        QTest::mousePress(&view, Qt::LeftButton, {}, b.toPoint());
+        QMouseEvent move(QEvent::MouseMove, QPointF(to), view.mapToGlobal(QPointF(to)),
+                         Qt::NoButton, Qt::LeftButton, {});
+        QApplication::sendEvent(&view, &move);
+        QTest::mouseRelease(&view, Qt::LeftButton, {}, to);
+        QVERIFY(edited.count() >= 1);
+        QCOMPARE(view.action()->point, drag.point);
+        const vision::Point end = *view.action()->end;
+        QVERIFY2(std::abs(end.x - 800) <= 2 && std::abs(end.y - 600) <= 2,
+                 qPrintable(QString("%1,%2").arg(end.x).arg(end.y)));
+        view.set_editable(false);
+
+        planner::Action scroll;
+        scroll.type = planner::ActionType::scroll;
+        scroll.point = vision::Point{640, 400};
+        scroll.direction = "down";
+        view.set_action(scroll);
+        const QPointF c = view.to_widget(*scroll.point);
+        QVERIFY(is_red(pixel(c + QPointF(0, 30))));    // the arrow points down
+        QVERIFY(!is_red(pixel(c + QPointF(0, -30))));  // not up
+        scroll.direction = "up";
+        view.set_action(scroll);
+        QVERIFY(is_red(pixel(c + QPointF(0, -30))));
+
+        // Typed text without a point: a dark label in the top-left corner names it.
+        planner::Action type;
+        type.type = planner::ActionType::type;
+        type.text = "hello\n";
+        view.set_action(type);
+        const QColor label = pixel({14, 26});
+        QVERIFY2(label.lightness() < 100 || label == Qt::white, qPrintable(label.name()));
+        view.set_action(std::nullopt);
+        QCOMPARE(pixel({14, 26}), QColor(Qt::gray));
     }
 
     void checkEndpointListsModelsOrSaysWhy() {
