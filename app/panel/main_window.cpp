@@ -112,6 +112,7 @@ MainWindow::MainWindow(std::shared_ptr<QSettings> settings, std::filesystem::pat
 MainWindow::~MainWindow() {
     if (control_) control_->stop();
     hotkey_.reset();
+    if (loader_.joinable()) loader_.join();
     if (worker_.joinable()) worker_.join();
 }
 
@@ -570,14 +571,44 @@ void MainWindow::start_run() {
         return;
     }
     form_->save(*settings_);
-    try {
-        backend_ = factory_(s);
-        if (!backend_.model) throw std::runtime_error("no model endpoint is set");
-    } catch (const std::exception& e) {
-        backend_ = {};
-        show_error(tr("Cannot start: %1").arg(QString::fromUtf8(e.what())));
+    last_error_.clear();
+    start_cancelled_ = false;
+    set_state(RunState::starting);
+    statusBar()->showMessage(s.backend == kBackendLocal
+                                 ? tr("Loading the model from %1 …").arg(s.model_dir)
+                                 : tr("Starting …"));
+    // Building the backend can take seconds (a local model's tokenizer and weight index, the
+    // display connection): it happens on its own thread so that the panel never freezes, and
+    // the result comes back through the event queue.
+    auto prepared = std::make_shared<PreparedBackend>();
+    loader_ = std::thread([this, s, factory = factory_, prepared] {
+        try {
+            prepared->backend = factory(s);
+            if (!prepared->backend.model) throw std::runtime_error("no model endpoint is set");
+        } catch (const std::exception& e) {
+            prepared->backend = {};
+            prepared->error = QString::fromUtf8(e.what());
+        }
+        QMetaObject::invokeMethod(
+            this, [this, s, prepared] { backend_ready(s, *prepared); }, Qt::QueuedConnection);
+    });
+}
+
+void MainWindow::backend_ready(const RunSettings& s, PreparedBackend& prepared) {
+    if (loader_.joinable()) loader_.join();
+    if (start_cancelled_ || state_ != RunState::starting) {
+        prepared.backend = {};
+        set_state(RunState::idle);
+        statusBar()->showMessage(tr("Stopped before the run started."), 10000);
+        log_->appendPlainText(tr("stopped before the run started"));
         return;
     }
+    if (!prepared.error.isEmpty()) {
+        set_state(RunState::idle);
+        show_error(tr("Cannot start: %1").arg(prepared.error));
+        return;
+    }
+    backend_ = std::move(prepared.backend);
     agent::AgentConfig config;
     config.task = s.task.toStdString();
     config.family = s.family.toStdString();
@@ -596,16 +627,17 @@ void MainWindow::start_run() {
     } catch (const std::exception& e) {
         control_.reset();
         backend_ = {};
+        set_state(RunState::idle);
         show_error(tr("Cannot start: %1").arg(QString::fromUtf8(e.what())));
         return;
     }
+    statusBar()->clearMessage();
     start_hotkey(s.display);
     timeline_model_->clear();
     live_image_ = {};
     live_action_.reset();
     streamed_.clear();
     set_following(true);
-    last_error_.clear();
     current_step_ = 0;
     max_steps_ = s.max_steps;
     set_state(RunState::running);
@@ -644,6 +676,12 @@ void MainWindow::step() {
 }
 
 void MainWindow::stop() {
+    if (state_ == RunState::starting) {
+        // The backend is still being built: it is dropped when it arrives.
+        start_cancelled_ = true;
+        set_state(RunState::stopping);
+        return;
+    }
     if (!control_ || state_ == RunState::idle || state_ == RunState::stopping) return;
     set_state(RunState::stopping);
     approval_->clear();
@@ -722,6 +760,7 @@ void MainWindow::replay_session(const QString& dir) {
 
 void MainWindow::closeEvent(QCloseEvent* event) {
     stop();
+    if (loader_.joinable()) loader_.join();
     if (worker_.joinable()) worker_.join();
     hotkey_.reset();
     form_->save(*settings_);

@@ -47,6 +47,7 @@ struct Backend {
     std::unique_ptr<actuators::Actuator> actuator;
     std::string model_name, endpoint_host;
 };
+// Called on a loader thread (building a backend may take seconds), never on the GUI thread.
 using BackendFactory = std::function<Backend(const RunSettings&)>;
 Backend make_default_backend(const RunSettings& settings);
 
@@ -111,6 +112,13 @@ class MainWindow : public QMainWindow {
     void closeEvent(QCloseEvent*) override;
 
   private:
+    struct PreparedBackend {
+        Backend backend;
+        QString error;
+    };
+    // The second half of start_run, on the GUI thread once the loader thread has built the
+    // backend (or failed to).
+    void backend_ready(const RunSettings& settings, PreparedBackend& prepared);
     void set_state(RunState state);
     void start_hotkey(const QString& display);
     void connect_bridge();
@@ -141,6 +149,8 @@ class MainWindow : public QMainWindow {
     Backend backend_;
     std::unique_ptr<agent::Agent> agent_;
     std::thread worker_;
+    std::thread loader_;  // builds the backend of the run being started
+    bool start_cancelled_ = false;
     std::unique_ptr<GlobalHotkey> hotkey_;
     AgentBridge* bridge_;
     QString last_error_, session_dir_, hotkey_error_;

@@ -79,7 +79,8 @@ class PanelE2ETest : public QObject {
         window.show();
 
         QTest::mouseClick(window.button("Run"), Qt::LeftButton);
-        QVERIFY2(window.state() == RunState::running, qPrintable(window.last_error()));
+        QTRY_VERIFY_WITH_TIMEOUT(window.state() != RunState::starting, 20000);
+        QVERIFY2(window.state() != RunState::idle, qPrintable(window.last_error()));
         QVERIFY(window.hotkey_active());
         auto* approval = window.approval();
 
@@ -185,7 +186,8 @@ class PanelE2ETest : public QObject {
 
         QSignalSpy ended(&window, &panel::MainWindow::runEnded);
         QTest::mouseClick(window.button("Run"), Qt::LeftButton);
-        QVERIFY2(window.state() == RunState::running, qPrintable(window.last_error()));
+        QTRY_VERIFY_WITH_TIMEOUT(window.state() != RunState::starting, 60000);
+        QVERIFY2(window.state() != RunState::idle, qPrintable(window.last_error()));
         // One step: a parse error ends it (max steps 1), or a parsed action waits for approval.
         QTRY_VERIFY_WITH_TIMEOUT(
             ended.count() == 1 || window.state() == RunState::awaiting_approval, 120000);
@@ -268,7 +270,8 @@ class PanelE2ETest : public QObject {
         auto run_until_approval = [&] {
             ended_with.clear();
             QTest::mouseClick(window.button("Run"), Qt::LeftButton);
-            QVERIFY2(window.state() == RunState::running, qPrintable(window.last_error()));
+            QTRY_VERIFY_WITH_TIMEOUT(window.state() != RunState::starting, 20000);
+            QVERIFY2(window.state() != RunState::idle, qPrintable(window.last_error()));
             QTRY_VERIFY_WITH_TIMEOUT(
                 window.state() == RunState::awaiting_approval || !ended_with.isEmpty(), 20000);
             QVERIFY2(window.state() == RunState::awaiting_approval, qPrintable(ended_with));

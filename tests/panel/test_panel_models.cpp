@@ -213,6 +213,7 @@ class PanelModelsTest : public QObject {
         QTest::newRow("awaiting approval") << int(RunState::awaiting_approval) << "....SA.";
         QTest::newRow("awaiting reply") << int(RunState::awaiting_reply) << "....S..";
         QTest::newRow("stopping") << int(RunState::stopping) << ".......";
+        QTest::newRow("starting") << int(RunState::starting) << "....S..";
     }
     void controlsPerState() {
         QFETCH(int, state);

@@ -20,7 +20,9 @@
 #include <QTableView>
 #include <QtTest>
 
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 
 #include "panel/approval_panel.h"
 #include "panel/screenshot_view.h"
@@ -105,7 +107,7 @@ class PanelWindowTest : public QObject {
         QCOMPARE(h.enabled(), QString("R.....F"));
         QSignalSpy states(h.window.get(), &panel::MainWindow::stateChanged);
         QTest::mouseClick(h.window->button("Run"), Qt::LeftButton);
-        QCOMPARE(h.window->state(), RunState::running);
+        QTRY_COMPARE(h.window->state(), RunState::running);
         QCOMPARE(h.enabled(), QString(".P..S.."));
         QTRY_VERIFY(h.window->timeline()->rowCount() >= 1);
 
@@ -149,7 +151,7 @@ class PanelWindowTest : public QObject {
         });
         QSignalSpy states(h.window.get(), &panel::MainWindow::stateChanged);
         h.window->start_run();
-        QVERIFY(h.server.wait_for_requests(1, std::chrono::seconds(10)));
+        QTRY_VERIFY_WITH_TIMEOUT(!h.server.chat_requests().empty(), 10000);
         QString during_stop;
         connect(h.window.get(), &panel::MainWindow::stateChanged, this, [&](RunState s) {
             if (s == RunState::stopping) during_stop = h.enabled();
@@ -450,8 +452,9 @@ class PanelWindowTest : public QObject {
         w.show();
         QSignalSpy states(&w, &panel::MainWindow::stateChanged);
         QTest::mouseClick(w.button("Run"), Qt::LeftButton);
-        QCOMPARE(w.state(), RunState::idle);
-        QCOMPARE(states.count(), 0);  // never running, not even for a moment
+        QTRY_COMPARE_WITH_TIMEOUT(w.state(), RunState::idle, 20000);
+        for (const auto& args : states)  // never running, not even for a moment
+            QVERIFY(args.at(0).value<RunState>() != RunState::running);
         const QString error = w.last_error();
         QVERIFY2(error.startsWith("Cannot start: ") && error.contains(expected), qPrintable(error));
         if (!dir.isEmpty()) QVERIFY2(error.contains(dir), qPrintable(error));
@@ -780,6 +783,67 @@ class PanelWindowTest : public QObject {
         QCOMPARE(pixel({14, 26}), QColor(Qt::gray));
     }
 
+    // Building the backend (a local model can take seconds) happens off the GUI thread: the
+    // panel keeps answering, only Stop is offered, and Stop drops the run before it starts.
+    void startingDoesNotBlockAndCanBeStopped() {
+        Harness h("auto");
+        std::mutex mutex;
+        std::condition_variable cv;
+        bool release = false, building = false;
+        h.window->set_backend_factory([&](const panel::RunSettings& s) {
+            {
+                std::unique_lock lock(mutex);
+                building = true;
+                cv.notify_all();
+                cv.wait(lock, [&] { return release; });  // a slow model load
+            }
+            panel::Backend b;
+            b.screen = std::make_unique<StillScreen>();
+            b.actuator = std::make_unique<RecordingActuator>(h.clicks);
+            b.model = std::make_unique<model::RemoteVlm>(model::RemoteConfig{
+                .endpoint = s.endpoint.toStdString(), .model = s.model.toStdString()});
+            return b;
+        });
+        auto unblock = [&] {
+            std::lock_guard lock(mutex);
+            release = true;
+            cv.notify_all();
+        };
+        h.window->start_run();
+        QCOMPARE(h.window->state(), RunState::starting);
+        QCOMPARE(h.enabled(), QString("....S.."));
+        // The GUI thread is free while the factory is stuck: events are processed, a timer fires.
+        QTRY_VERIFY([&] {
+            std::lock_guard lock(mutex);
+            return building;
+        }());
+        bool timer_fired = false;
+        QTimer::singleShot(10, [&] { timer_fired = true; });
+        QTRY_VERIFY(timer_fired);
+        QCOMPARE(h.window->state(), RunState::starting);
+
+        QSignalSpy ended(h.window.get(), &panel::MainWindow::runEnded);
+        QTest::keyClick(h.window.get(), Qt::Key_Escape);
+        QCOMPARE(h.window->state(), RunState::stopping);
+        unblock();
+        QTRY_COMPARE(h.window->state(), RunState::idle);
+        QCOMPARE(h.server.chat_requests().size(), std::size_t(0));  // nothing ran
+        QVERIFY(h.window->session_dir().isEmpty());
+        QCOMPARE(h.window->timeline()->rowCount(), 0);
+        QVERIFY(h.window->button("Run")->isEnabled());
+
+        // Not stopped: the run starts once the backend is there.
+        release = false;
+        h.server.set_handler([](const RecordedRequest&) {
+            return ScriptedReply::answer("Thought: Done.\nAction: finished(content='ok')");
+        });
+        h.window->start_run();
+        QCOMPARE(h.window->state(), RunState::starting);
+        unblock();
+        QTRY_COMPARE(ended.count(), 1);
+        QCOMPARE(ended.first().at(0).toString(), QString("finished"));
+    }
+
     void checkEndpointListsModelsOrSaysWhy() {
         OpenAiServer server;
         server.set_models({"ui-tars-1.5-7b", "qwen3-vl"}, false);
@@ -812,13 +876,13 @@ class PanelWindowTest : public QObject {
         s.endpoint.clear();
         h.window->form()->set_settings(s);
         h.window->start_run();
-        QCOMPARE(h.window->state(), RunState::idle);
+        QTRY_COMPARE(h.window->state(), RunState::idle);
         QVERIFY2(h.window->last_error().contains("no model endpoint"),
                  qPrintable(h.window->last_error()));
         s.endpoint = "ftp:/nowhere";
         h.window->form()->set_settings(s);
         h.window->start_run();
-        QCOMPARE(h.window->state(), RunState::idle);
+        QTRY_COMPARE(h.window->state(), RunState::idle);
         QVERIFY2(h.window->last_error().startsWith("Cannot start: ") &&
                      h.window->last_error().contains("ftp:/nowhere"),
                  qPrintable(h.window->last_error()));
