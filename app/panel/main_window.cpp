@@ -75,8 +75,8 @@ Backend make_default_backend(const RunSettings& s) {
             throw std::runtime_error("no local model directory is set");
         // Throws ModelError naming the folder: missing, no config.json / tokenizer.json /
         // weights, an architecture the engine does not run.
-        auto native = std::make_unique<model::NativeVlm>(
-            model::NativeVlmConfig{.model_dir = s.model_dir.toStdString()});
+        auto native = std::make_unique<model::NativeVlm>(model::NativeVlmConfig{
+            .model_dir = s.model_dir.toStdString(), .max_pixels = s.max_pixels});
         b.model_name = native->describe();
         b.model = std::move(native);
     }

@@ -46,6 +46,13 @@ StartForm::StartForm(QWidget* parent) : QWidget(parent) {
             QFileDialog::getExistingDirectory(this, tr("Model directory"), model_dir_->text());
         if (!dir.isEmpty()) model_dir_->setText(dir);
     });
+    max_pixels_ = named(new QSpinBox, tr("Max pixels"));
+    // A smaller screenshot is much faster on a CPU; 65536 is the engine's smallest cap.
+    max_pixels_->setRange(0, 64 << 20);
+    max_pixels_->setSingleStep(65536);
+    max_pixels_->setSpecialValueText(tr("model default"));
+    max_pixels_->setToolTip(
+        tr("Pixel cap per screenshot for the local model (0: the model's own)"));
     model_ = named(new QLineEdit, tr("Model"));
     key_env_ = named(new QLineEdit, tr("API key variable"));
     key_env_->setPlaceholderText(tr("environment variable holding the key (optional)"));
@@ -84,6 +91,7 @@ StartForm::StartForm(QWidget* parent) : QWidget(parent) {
     dir_row->addWidget(model_dir_);
     dir_row->addWidget(browse_);
     form->addRow(label(tr("Model f&older:"), model_dir_), dir_row);
+    form->addRow(label(tr("Ma&x pixels:"), max_pixels_), max_pixels_);
     form->addRow(label(tr("&Family:"), family_), family_);
     form->addRow(label(tr("Max &steps:"), max_steps_), max_steps_);
     form->addRow(label(tr("&Approval:"), approval_), approval_);
@@ -106,6 +114,7 @@ void StartForm::backend_changed() {
         w->setEnabled(!local);
     model_dir_->setEnabled(local);
     browse_->setEnabled(local);
+    max_pixels_->setEnabled(local);
 }
 
 RunSettings StartForm::settings() const {
@@ -114,7 +123,7 @@ RunSettings StartForm::settings() const {
             family_->currentText(), approval_->currentText(),
             display_->text(),       max_steps_->value(),
             history_->value(),      backend_->currentData().toString(),
-            model_dir_->text()};
+            model_dir_->text(),     max_pixels_->value()};
 }
 
 void StartForm::set_settings(const RunSettings& s) {
@@ -123,6 +132,7 @@ void StartForm::set_settings(const RunSettings& s) {
     model_->setText(s.model);
     key_env_->setText(s.api_key_env);
     model_dir_->setText(s.model_dir);
+    max_pixels_->setValue(s.max_pixels);
     {
         // Set before the family, which the backend switch would otherwise override.
         const QSignalBlocker block(backend_);
@@ -146,6 +156,7 @@ void StartForm::load(QSettings& store) {
     s.api_key_env = store.value(QStringLiteral("api_key_env")).toString();
     s.backend = store.value(QStringLiteral("backend"), kBackendEndpoint).toString();
     s.model_dir = store.value(QStringLiteral("model_dir")).toString();
+    s.max_pixels = store.value(QStringLiteral("max_pixels"), 0).toInt();
     s.family = store.value(QStringLiteral("family"), QStringLiteral("ui-tars-1.5")).toString();
     s.approval = store.value(QStringLiteral("approval"), QStringLiteral("each")).toString();
     s.display = store.value(QStringLiteral("display")).toString();
@@ -165,6 +176,7 @@ void StartForm::save(QSettings& store) const {
                    s.api_key_env);  // the variable's name, never the key
     store.setValue(QStringLiteral("backend"), s.backend);
     store.setValue(QStringLiteral("model_dir"), s.model_dir);
+    store.setValue(QStringLiteral("max_pixels"), s.max_pixels);
     store.setValue(QStringLiteral("family"), s.family);
     store.setValue(QStringLiteral("approval"), s.approval);
     store.setValue(QStringLiteral("display"), s.display);

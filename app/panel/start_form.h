@@ -24,6 +24,7 @@ struct RunSettings {
     int max_steps = 50, history = 5;
     QString backend = kBackendEndpoint;  // kBackendEndpoint or kBackendLocal
     QString model_dir;                   // the local backend's model folder
+    int max_pixels = 0;  // the local backend's pixel cap per screenshot (0: the model's own)
 };
 
 class StartForm : public QWidget {
@@ -52,7 +53,7 @@ class StartForm : public QWidget {
 
     QLineEdit *task_, *endpoint_, *model_, *key_env_, *display_, *model_dir_;
     QComboBox *backend_, *family_, *approval_;
-    QSpinBox *max_steps_, *history_;
+    QSpinBox *max_steps_, *history_, *max_pixels_;
     QPushButton *check_, *browse_;
     QLabel* check_result_;
 };

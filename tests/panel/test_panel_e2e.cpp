@@ -180,29 +180,35 @@ class PanelE2ETest : public QObject {
         rs.approval = "each";  // whatever it proposes waits for a person: nothing is sent
         rs.display = QString::fromStdString(s.display->name());
         rs.max_steps = 1;
+        rs.max_pixels = 65536;  // a 1280x800 screenshot becomes 60 image tokens, not 1000
         window.form()->set_settings(rs);
         window.resize(1280, 820);
         window.show();
 
         QSignalSpy ended(&window, &panel::MainWindow::runEnded);
-        QTest::mouseClick(window.button("Run"), Qt::LeftButton);
-        QTRY_VERIFY_WITH_TIMEOUT(window.state() != RunState::starting, 60000);
-        QVERIFY2(window.state() != RunState::idle, qPrintable(window.last_error()));
-        // One step: a parse error ends it (max steps 1), or a parsed action waits for approval.
-        QTRY_VERIFY_WITH_TIMEOUT(
-            ended.count() == 1 || window.state() == RunState::awaiting_approval, 120000);
-        if (window.state() == RunState::awaiting_approval) {
-            QVERIFY(window.view()->action().has_value());
-            window.stop();
-        }
-        QTRY_COMPARE_WITH_TIMEOUT(ended.count(), 1, 30000);
+        // One step: a parse error ends it (max steps 1), or a parsed action waits for approval
+        // and is stopped.
+        auto run_one_step = [&] {
+            ended.clear();
+            QTest::mouseClick(window.button("Run"), Qt::LeftButton);
+            QTRY_VERIFY_WITH_TIMEOUT(window.state() != RunState::starting, 60000);
+            QVERIFY2(window.state() != RunState::idle, qPrintable(window.last_error()));
+            QTRY_VERIFY_WITH_TIMEOUT(
+                ended.count() == 1 || window.state() == RunState::awaiting_approval, 120000);
+            if (window.state() == RunState::awaiting_approval) {
+                QVERIFY(window.view()->action().has_value());
+                window.stop();
+            }
+            QTRY_COMPARE_WITH_TIMEOUT(ended.count(), 1, 30000);
+        };
+        run_one_step();
         QCOMPARE(s.server->chat_requests().size(), std::size_t(0));  // no server involved
         QCOMPARE(s.sandbox->events().size(), std::size_t(1));        // only "ready"
 
         auto* t = window.timeline();
         QCOMPARE(t->rowCount(), 1);
-        const agent::StepRecord& step = t->step(0);
-        QVERIFY2(step.prompt_tokens > 100, qPrintable(QString::number(step.prompt_tokens)));
+        const agent::StepRecord step = t->step(0);
+        QVERIFY(step.prompt_tokens > 100);
         QVERIFY(step.completion_tokens >= 1);
         QVERIFY(step.model_ms > 0);
         const auto manifest = agent::load_session(window.session_dir().toStdString()).manifest;
@@ -226,6 +232,14 @@ class PanelE2ETest : public QObject {
         } else {
             QVERIFY(!actions.isEmpty());
         }
+
+        // The form's pixel cap reaches the engine: uncapped, the 1280x800 screenshot is 40x25
+        // merged patches = 1000 image tokens; capped at 65536 pixels it is 320x192 = 10x6 = 60.
+        rs.max_pixels = 0;
+        window.form()->set_settings(rs);
+        run_one_step();
+        QCOMPARE(t->rowCount(), 1);
+        QCOMPARE(t->step(0).prompt_tokens - step.prompt_tokens, 1000 - 60);
     }
 
     // Another client holds Ctrl+Alt+Esc on the display's root window: the run still starts, and

@@ -377,6 +377,7 @@ class PanelWindowTest : public QObject {
             QVERIFY(form->model_dir_edit()->isEnabled() && browse->isEnabled());
             QCOMPARE(form->settings().family, QString("qwen3-vl"));
             form->model_dir_edit()->setText("/models/Qwen3-VL-30B-A3B");
+            form->findChild<QSpinBox*>("Max pixels")->setValue(65536 * 4);
             // The endpoint typed before stays remembered for when the person switches back.
             auto s = form->settings();
             QCOMPARE(s.backend, panel::kBackendLocal);
@@ -390,12 +391,14 @@ class PanelWindowTest : public QObject {
             const auto s = w.form()->settings();
             QCOMPARE(s.backend, panel::kBackendLocal);
             QCOMPARE(s.model_dir, QString("/models/Qwen3-VL-30B-A3B"));
+            QCOMPARE(s.max_pixels, 65536 * 4);
             QCOMPARE(s.family, QString("qwen3-vl"));
             QVERIFY(w.form()->model_dir_edit()->isEnabled());
             QVERIFY(!w.form()->findChild<QLineEdit*>("Endpoint")->isEnabled());
             // Back to the endpoint: the form says so and the choice is saved too.
             w.form()->backend_box()->setCurrentIndex(0);
             QVERIFY(!w.form()->model_dir_edit()->isEnabled());
+            QVERIFY(!w.form()->findChild<QSpinBox*>("Max pixels")->isEnabled());
             w.close();
         }
         QSettings saved(path, QSettings::IniFormat);
