@@ -24,6 +24,7 @@
 #include "actuators/x11_actuator.h"
 #include "agent/replay.h"
 #include "agent/report.h"
+#include "model/engine/native_vlm.h"
 #include "model/remote/remote_vlm.h"
 #include "panel/agent_bridge.h"
 #include "panel/approval_panel.h"
@@ -43,6 +44,16 @@ std::string host_of(const std::string& endpoint) {
     return rest.substr(0, rest.find_first_of("/?#"));
 }
 
+// A folder for a new session that no session holds yet: folder names have a one-second
+// resolution, and a person may stop and start the same task again within that second.
+std::filesystem::path new_session_dir(const std::filesystem::path& root, const std::string& task) {
+    const std::string name = agent::session_folder_name(task);
+    std::filesystem::path dir = root / name;
+    for (int n = 2; std::filesystem::exists(dir); ++n)
+        dir = root / (name + "-" + std::to_string(n));
+    return dir;
+}
+
 QPushButton* control_button(const QString& text, const QString& name, const QKeySequence& key,
                             const QString& tip) {
     auto* b = new QPushButton(text);
@@ -58,10 +69,21 @@ QPushButton* control_button(const QString& text, const QString& name, const QKey
 
 Backend make_default_backend(const RunSettings& s) {
     Backend b;
+    // The model first: a mistyped model folder is named before the display is touched.
+    if (s.backend == kBackendLocal) {
+        if (s.model_dir.trimmed().isEmpty())
+            throw std::runtime_error("no local model directory is set");
+        // Throws ModelError naming the folder: missing, no config.json / tokenizer.json /
+        // weights, an architecture the engine does not run.
+        auto native = std::make_unique<model::NativeVlm>(model::NativeVlmConfig{
+            .model_dir = s.model_dir.toStdString(), .max_pixels = s.max_pixels});
+        b.model_name = native->describe();
+        b.model = std::move(native);
+    }
     const std::string display = s.display.toStdString();
     b.screen = std::make_unique<vision::X11ScreenSource>(display);
     b.actuator = std::make_unique<actuators::X11Actuator>(display);
-    if (!s.endpoint.isEmpty()) {
+    if (s.backend != kBackendLocal && !s.endpoint.isEmpty()) {
         model::RemoteConfig config;
         config.endpoint = s.endpoint.toStdString();
         config.model = s.model.toStdString();
@@ -82,8 +104,7 @@ MainWindow::MainWindow(std::shared_ptr<QSettings> settings, std::filesystem::pat
     build_ui();
     connect_bridge();
     form_->load(*settings_);
-    restoreGeometry(settings_->value(QStringLiteral("window/geometry")).toByteArray());
-    restoreState(settings_->value(QStringLiteral("window/state")).toByteArray());
+    restore_window_state();
     sessions_model_->set_root(sessions_root_);
     set_state(RunState::idle);
 }
@@ -91,6 +112,7 @@ MainWindow::MainWindow(std::shared_ptr<QSettings> settings, std::filesystem::pat
 MainWindow::~MainWindow() {
     if (control_) control_->stop();
     hotkey_.reset();
+    if (loader_.joinable()) loader_.join();
     if (worker_.joinable()) worker_.join();
 }
 
@@ -118,19 +140,16 @@ void MainWindow::build_ui() {
     timeline_view_->setSelectionMode(QAbstractItemView::SingleSelection);
     timeline_view_->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     timeline_view_->horizontalHeader()->setStretchLastSection(true);
-    connect(
-        timeline_view_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-        [this](const QModelIndex& i) {
-            if (!i.isValid() || state_ != RunState::idle)
-                return;  // during a run the view follows the agent
-            view_->set_image(timeline_model_->screenshot(i.row()));
-            const auto& s = timeline_model_->step(i.row());
-            view_->set_action(s.actions.empty()
-                                  ? std::nullopt
-                                  : std::optional(planner::action_from_json(s.actions.front())));
-            thought_->setPlainText(
-                QString::fromStdString(s.raw_response.empty() ? s.thought : s.raw_response));
-        });
+    connect(timeline_view_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            [this](const QModelIndex& i) {
+                if (!i.isValid() || selecting_) return;
+                if (state_ == RunState::idle) return show_step(i.row());
+                // During a run the newest row means "follow the run"; an earlier one holds the
+                // view on that step while the run goes on.
+                if (i.row() == timeline_model_->rowCount() - 1) return set_following(true);
+                set_following(false);
+                show_step(i.row());
+            });
 
     sessions_model_ = new SessionListModel(this);
     sessions_view_ = new QTableView;
@@ -204,7 +223,13 @@ void MainWindow::build_ui() {
     connect(step_, &QPushButton::clicked, this, &MainWindow::step);
     connect(stop_, &QPushButton::clicked, this, &MainWindow::stop);
     stop_->setShortcut({});  // the window-wide Esc shortcut below; two would be ambiguous
-    stop_->setToolTip(tr("Stop the run now (Esc; Ctrl+Alt+Esc anywhere on the driven display)"));
+    follow_ =
+        control_button(tr("Follow latest"), tr("Follow latest"), QKeySequence(Qt::CTRL | Qt::Key_L),
+                       tr("Show each new step as it happens (selecting an earlier step in "
+                          "the timeline holds the view on it)"));
+    follow_->setCheckable(true);
+    follow_->setChecked(true);
+    connect(follow_, &QPushButton::toggled, this, [this](bool on) { set_following(on); });
     // Esc stops from anywhere in the window, even when focus is in a text field.
     auto* esc = new QShortcut(QKeySequence(Qt::Key_Escape), this, this, &MainWindow::stop);
     esc->setContext(Qt::WindowShortcut);
@@ -215,11 +240,17 @@ void MainWindow::build_ui() {
         set_state(RunState::running);
         control_->decide(d);
     });
-    connect(approval_, &ApprovalPanel::editingChanged, view_, &ScreenshotView::set_editable);
-    connect(view_, &ScreenshotView::actionEdited, approval_, &ApprovalPanel::set_edited_action);
+    connect(approval_, &ApprovalPanel::editingChanged, this, [this](bool on) {
+        if (on) set_following(true);  // a correction is made on the live screenshot only
+        view_->set_editable(on);
+    });
+    connect(view_, &ScreenshotView::actionEdited, this, [this](const planner::Action& a) {
+        live_action_ = a;
+        approval_->set_edited_action(a);
+    });
 
     auto* controls = new QHBoxLayout;
-    for (auto* b : {run_, pause_, resume_, step_, stop_}) controls->addWidget(b);
+    for (auto* b : {run_, pause_, resume_, step_, stop_, follow_}) controls->addWidget(b);
     auto* left = new QWidget;
     auto* ll = new QVBoxLayout(left);
     ll->addWidget(form_);
@@ -235,6 +266,8 @@ void MainWindow::build_ui() {
     tabs_->addTab(log_, tr("Lo&g"));
 
     auto* right = new QSplitter(Qt::Vertical);
+    right->setObjectName(QStringLiteral("ViewSplitter"));
+    view_splitter_ = right;
     right->addWidget(view_);
     right->addWidget(tabs_);
     right->setStretchFactor(0, 3);
@@ -244,9 +277,11 @@ void MainWindow::build_ui() {
     main->addWidget(left);
     main->addWidget(right);
     main->setStretchFactor(1, 2);
+    main_splitter_ = main;
     setCentralWidget(main);
 
     status_state_ = new QLabel;
+    status_state_->setObjectName(QStringLiteral("StatusState"));
     status_state_->setAccessibleName(tr("Run state"));
     status_step_ = new QLabel;
     status_step_->setObjectName(QStringLiteral("StatusStep"));
@@ -255,9 +290,114 @@ void MainWindow::build_ui() {
     status_model_->setObjectName(QStringLiteral("StatusModel"));
     status_model_->setAccessibleName(tr("Model latency"));
     status_capture_ = new QLabel;
+    status_capture_->setObjectName(QStringLiteral("StatusCapture"));
     status_capture_->setAccessibleName(tr("Capture time"));
-    for (auto* l : {status_state_, status_step_, status_model_, status_capture_})
+    // Shown while a run has no emergency hotkey (the grab failed), so the person knows that
+    // only Stop / Esc in the panel will stop it.
+    status_hotkey_ = new QLabel;
+    status_hotkey_->setObjectName(QStringLiteral("HotkeyWarning"));
+    status_hotkey_->setAccessibleName(tr("Emergency hotkey warning"));
+    status_hotkey_->setStyleSheet(QStringLiteral("color: #b00000; font-weight: bold"));
+    status_hotkey_->hide();
+    for (auto* l : {status_hotkey_, status_state_, status_step_, status_model_, status_capture_})
         statusBar()->addPermanentWidget(l);
+    set_hotkey_warning({});
+}
+
+void MainWindow::set_hotkey_warning(const QString& error) {
+    hotkey_error_ = error;
+    const QString key = hotkey_spec_.isEmpty() ? QString() : hotkey_spec_;
+    if (error.isEmpty()) {
+        status_hotkey_->hide();
+        stop_->setToolTip(
+            key.isEmpty()
+                ? tr("Stop the run now (Esc)")
+                : tr("Stop the run now (Esc; %1 anywhere on the driven display)").arg(key));
+        return;
+    }
+    const QString warning =
+        tr("No emergency hotkey for this run: %1. Only Stop or Esc in the panel stop it.")
+            .arg(error);
+    status_hotkey_->setText(tr("No emergency hotkey"));
+    status_hotkey_->setToolTip(warning);
+    status_hotkey_->show();
+    stop_->setToolTip(
+        tr("Stop the run now (Esc). The emergency hotkey %1 is NOT available: %2").arg(key, error));
+    log_->appendPlainText(tr("warning: ") + warning);
+    statusBar()->showMessage(warning);
+}
+
+void MainWindow::show_step(int row) {
+    if (row < 0 || row >= timeline_model_->rowCount()) return;
+    const agent::StepRecord& s = timeline_model_->step(row);
+    std::optional<planner::Action> action;
+    if (!s.actions.empty()) {
+        try {
+            action = planner::action_from_json(s.actions.front());
+        } catch (const std::exception&) {
+        }
+    }
+    view_->set_editable(false);
+    view_->set_image(timeline_model_->screenshot(row), timeline_model_->origin(row));
+    view_->set_action(action);
+    // The step's details: the model's whole answer, then any result that was not "ok" (a parse
+    // error, a refused or failed action).
+    QString text = QString::fromStdString(s.raw_response.empty() ? s.thought : s.raw_response);
+    for (const auto& r : s.results)
+        if (r.is_string() && r.get<std::string>() != "ok")
+            text += QStringLiteral("\n\n") + QString::fromStdString(r.get<std::string>());
+    thought_->setPlainText(text);
+}
+
+void MainWindow::show_live() {
+    view_->set_image(live_image_, live_origin_);
+    view_->set_action(live_action_);
+    view_->set_editable(approval_->editing());
+    thought_->setPlainText(streamed_);
+    thought_->moveCursor(QTextCursor::End);
+}
+
+void MainWindow::set_following(bool on) {
+    {
+        const QSignalBlocker block(follow_);
+        follow_->setChecked(on);
+    }
+    const bool was = following_;
+    following_ = on;
+    if (!on || state_ == RunState::idle) return;
+    if (!was) show_live();
+    select_last_row();
+}
+
+void MainWindow::select_last_row() {
+    const int last = timeline_model_->rowCount() - 1;
+    if (last < 0) return;
+    selecting_ = true;
+    timeline_view_->selectRow(last);
+    timeline_view_->scrollToBottom();
+    selecting_ = false;
+}
+
+void MainWindow::save_window_state() {
+    settings_->setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings_->setValue(QStringLiteral("window/state"), saveState());
+    settings_->setValue(QStringLiteral("window/main_splitter"), main_splitter_->saveState());
+    settings_->setValue(QStringLiteral("window/view_splitter"), view_splitter_->saveState());
+    settings_->setValue(QStringLiteral("window/timeline_header"),
+                        timeline_view_->horizontalHeader()->saveState());
+    settings_->setValue(QStringLiteral("window/tab"), tabs_->currentIndex());
+}
+
+void MainWindow::restore_window_state() {
+    const auto bytes = [this](const char* key) {
+        return settings_->value(QLatin1String(key)).toByteArray();
+    };
+    restoreGeometry(bytes("window/geometry"));
+    restoreState(bytes("window/state"));
+    main_splitter_->restoreState(bytes("window/main_splitter"));
+    view_splitter_->restoreState(bytes("window/view_splitter"));
+    timeline_view_->horizontalHeader()->restoreState(bytes("window/timeline_header"));
+    tabs_->setCurrentIndex(settings_->value(QStringLiteral("window/tab"), 0).toInt());
 }
 
 QPushButton* MainWindow::button(const QString& name) const {
@@ -308,15 +448,22 @@ void MainWindow::connect_bridge() {
         [this](int step, const QImage& image, const QPoint& origin) {
             current_step_ = step;
             streamed_.clear();
-            thought_->clear();
-            view_->set_image(image, origin);
-            view_->set_action(std::nullopt);
+            live_image_ = image;
+            live_origin_ = origin;
+            live_action_.reset();
+            if (following_) {
+                thought_->clear();
+                view_->set_image(image, origin);
+                view_->set_action(std::nullopt);
+            }
             update_status();
         },
         q);
     connect(
         bridge_, &AgentBridge::modelText, this,
         [this](int, const QString& chunk) {
+            streamed_ += chunk;
+            if (!following_) return;
             thought_->moveCursor(QTextCursor::End);
             thought_->insertPlainText(chunk);
         },
@@ -324,6 +471,9 @@ void MainWindow::connect_bridge() {
     connect(
         bridge_, &AgentBridge::actionPending, this,
         [this](const agent::ApprovalRequest& r) {
+            // The decision is made on the live screenshot: back to it.
+            live_action_ = r.action;
+            set_following(true);
             view_->set_action(r.action);
             approval_->show_request(r);
             set_state(RunState::awaiting_approval);
@@ -339,13 +489,16 @@ void MainWindow::connect_bridge() {
     connect(
         bridge_, &AgentBridge::stepRecorded, this,
         [this](const agent::StepRecord& r) {
-            timeline_model_->add_step(r, view_->image());
-            timeline_view_->scrollToBottom();
+            timeline_model_->add_step(r, live_image_, live_origin_);
             if (!r.actions.empty()) {
                 try {
-                    view_->set_action(planner::action_from_json(r.actions.front()));
+                    live_action_ = planner::action_from_json(r.actions.front());
                 } catch (const std::exception&) {
                 }
+            }
+            if (following_) {
+                view_->set_action(live_action_);
+                select_last_row();
             }
             last_model_ms_ = r.model_ms;
             last_capture_ms_ = r.capture_ms;
@@ -418,14 +571,44 @@ void MainWindow::start_run() {
         return;
     }
     form_->save(*settings_);
-    try {
-        backend_ = factory_(s);
-        if (!backend_.model) throw std::runtime_error("no model endpoint is set");
-    } catch (const std::exception& e) {
-        backend_ = {};
-        show_error(tr("Cannot start: %1").arg(QString::fromUtf8(e.what())));
+    last_error_.clear();
+    start_cancelled_ = false;
+    set_state(RunState::starting);
+    statusBar()->showMessage(s.backend == kBackendLocal
+                                 ? tr("Loading the model from %1 …").arg(s.model_dir)
+                                 : tr("Starting …"));
+    // Building the backend can take seconds (a local model's tokenizer and weight index, the
+    // display connection): it happens on its own thread so that the panel never freezes, and
+    // the result comes back through the event queue.
+    auto prepared = std::make_shared<PreparedBackend>();
+    loader_ = std::thread([this, s, factory = factory_, prepared] {
+        try {
+            prepared->backend = factory(s);
+            if (!prepared->backend.model) throw std::runtime_error("no model endpoint is set");
+        } catch (const std::exception& e) {
+            prepared->backend = {};
+            prepared->error = QString::fromUtf8(e.what());
+        }
+        QMetaObject::invokeMethod(
+            this, [this, s, prepared] { backend_ready(s, *prepared); }, Qt::QueuedConnection);
+    });
+}
+
+void MainWindow::backend_ready(const RunSettings& s, PreparedBackend& prepared) {
+    if (loader_.joinable()) loader_.join();
+    if (start_cancelled_ || state_ != RunState::starting) {
+        prepared.backend = {};
+        set_state(RunState::idle);
+        statusBar()->showMessage(tr("Stopped before the run started."), 10000);
+        log_->appendPlainText(tr("stopped before the run started"));
         return;
     }
+    if (!prepared.error.isEmpty()) {
+        set_state(RunState::idle);
+        show_error(tr("Cannot start: %1").arg(prepared.error));
+        return;
+    }
+    backend_ = std::move(prepared.backend);
     agent::AgentConfig config;
     config.task = s.task.toStdString();
     config.family = s.family.toStdString();
@@ -433,7 +616,7 @@ void MainWindow::start_run() {
     config.history = s.history;
     config.policy.mode = agent::approval_mode_from_string(s.approval.toStdString())
                              .value_or(agent::ApprovalMode::each);
-    config.session_dir = sessions_root_ / agent::session_folder_name(config.task);
+    config.session_dir = new_session_dir(sessions_root_, config.task);
     config.manifest.model = backend_.model_name;
     config.manifest.endpoint_host = backend_.endpoint_host;
     if (config_hook_) config_hook_(config);
@@ -444,12 +627,17 @@ void MainWindow::start_run() {
     } catch (const std::exception& e) {
         control_.reset();
         backend_ = {};
+        set_state(RunState::idle);
         show_error(tr("Cannot start: %1").arg(QString::fromUtf8(e.what())));
         return;
     }
+    statusBar()->clearMessage();
     start_hotkey(s.display);
     timeline_model_->clear();
-    last_error_.clear();
+    live_image_ = {};
+    live_action_.reset();
+    streamed_.clear();
+    set_following(true);
     current_step_ = 0;
     max_steps_ = s.max_steps;
     set_state(RunState::running);
@@ -457,14 +645,15 @@ void MainWindow::start_run() {
 }
 
 void MainWindow::start_hotkey(const QString& display) {
+    set_hotkey_warning({});
     if (hotkey_spec_.isEmpty()) return;
     try {
         agent::RunControl* control = control_.get();
         hotkey_ = std::make_unique<GlobalHotkey>(display.toStdString(), hotkey_spec_.toStdString(),
                                                  [control] { control->stop(); });
     } catch (const std::exception& e) {
-        log_->appendPlainText(
-            tr("warning: no emergency hotkey: %1").arg(QString::fromUtf8(e.what())));
+        // Shown, not only logged: the person must know the key will not stop this run.
+        set_hotkey_warning(QString::fromUtf8(e.what()));
     }
 }
 
@@ -487,6 +676,12 @@ void MainWindow::step() {
 }
 
 void MainWindow::stop() {
+    if (state_ == RunState::starting) {
+        // The backend is still being built: it is dropped when it arrives.
+        start_cancelled_ = true;
+        set_state(RunState::stopping);
+        return;
+    }
     if (!control_ || state_ == RunState::idle || state_ == RunState::stopping) return;
     set_state(RunState::stopping);
     approval_->clear();
@@ -497,6 +692,7 @@ void MainWindow::stop() {
 
 void MainWindow::finish_worker() {
     hotkey_.reset();
+    set_hotkey_warning({});
     if (worker_.joinable()) worker_.join();
     agent_.reset();
     backend_ = {};
@@ -532,6 +728,7 @@ void MainWindow::export_report(const QString& dir, const QString& output) {
 void MainWindow::replay_session(const QString& dir) {
     if (state_ != RunState::idle) return;
     RunSettings s = form_->settings();
+    s.backend = kBackendEndpoint;
     s.endpoint.clear();  // a replay needs no model
     try {
         backend_ = factory_(s);
@@ -542,13 +739,17 @@ void MainWindow::replay_session(const QString& dir) {
     }
     agent::ReplayOptions options;
     options.source = dir.toStdString();
-    options.session_dir = sessions_root_ / agent::session_folder_name("replay");
+    options.session_dir = new_session_dir(sessions_root_, "replay");
     options.speed = replay_speed_->value();
     options.verify = agent::verify_mode_from_string(replay_verify_->currentText().toStdString())
                          .value_or(agent::VerifyMode::loose);
     control_ = std::make_unique<agent::RunControl>();
     start_hotkey(s.display);
     timeline_model_->clear();
+    live_image_ = {};
+    live_action_.reset();
+    streamed_.clear();
+    set_following(true);
     max_steps_ = 0;
     set_state(RunState::running);
     worker_ = std::thread([this, options] {
@@ -559,11 +760,11 @@ void MainWindow::replay_session(const QString& dir) {
 
 void MainWindow::closeEvent(QCloseEvent* event) {
     stop();
+    if (loader_.joinable()) loader_.join();
     if (worker_.joinable()) worker_.join();
     hotkey_.reset();
     form_->save(*settings_);
-    settings_->setValue(QStringLiteral("window/geometry"), saveGeometry());
-    settings_->setValue(QStringLiteral("window/state"), saveState());
+    save_window_state();
     settings_->sync();
     QMainWindow::closeEvent(event);
 }

@@ -4,10 +4,12 @@
 // reached only through RunControl; its events arrive through AgentBridge's queued signals.
 #pragma once
 
+#include <QImage>
 #include <QMainWindow>
 #include <QPointer>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "actuators/actuator.h"
@@ -26,6 +28,7 @@ class QTableView;
 class QTabWidget;
 class QDoubleSpinBox;
 class QComboBox;
+class QSplitter;
 
 namespace deskpilot::panel {
 
@@ -44,6 +47,7 @@ struct Backend {
     std::unique_ptr<actuators::Actuator> actuator;
     std::string model_name, endpoint_host;
 };
+// Called on a loader thread (building a backend may take seconds), never on the GUI thread.
 using BackendFactory = std::function<Backend(const RunSettings&)>;
 Backend make_default_backend(const RunSettings& settings);
 
@@ -76,6 +80,17 @@ class MainWindow : public QMainWindow {
     QString last_error() const { return last_error_; }
     QString session_dir() const { return session_dir_; }
     bool hotkey_active() const { return hotkey_ != nullptr; }
+    // Why the emergency hotkey could not be grabbed for the current run (empty when it was).
+    QString hotkey_error() const { return hotkey_error_; }
+    QLabel* hotkey_warning() const { return status_hotkey_; }
+    QTableView* timeline_view() const { return timeline_view_; }
+    // Whether the live view follows the newest step (off while the person looks at an earlier
+    // one during a run).
+    bool following() const { return following_; }
+    QPushButton* follow_button() const { return follow_; }
+    QPlainTextEdit* thought_view() const { return thought_; }
+    QSplitter* main_splitter() const { return main_splitter_; }
+    QSplitter* view_splitter() const { return view_splitter_; }
 
   public slots:
     void start_run();
@@ -97,6 +112,13 @@ class MainWindow : public QMainWindow {
     void closeEvent(QCloseEvent*) override;
 
   private:
+    struct PreparedBackend {
+        Backend backend;
+        QString error;
+    };
+    // The second half of start_run, on the GUI thread once the loader thread has built the
+    // backend (or failed to).
+    void backend_ready(const RunSettings& settings, PreparedBackend& prepared);
     void set_state(RunState state);
     void start_hotkey(const QString& display);
     void connect_bridge();
@@ -104,6 +126,17 @@ class MainWindow : public QMainWindow {
     void show_error(const QString& message);
     void build_ui();
     void update_status();
+    // Live view vs an earlier step: show_step() puts a timeline row in the view and the thought
+    // pane; set_following(true) brings back the live screenshot, action and streamed text.
+    void show_step(int row);
+    void show_live();
+    void set_following(bool on);
+    void select_last_row();
+    void save_window_state();
+    // Empty: the hotkey is grabbed (or disabled); else the warning in the status bar and on
+    // the Stop button's tooltip.
+    void set_hotkey_warning(const QString& error);
+    void restore_window_state();
 
     std::shared_ptr<QSettings> settings_;
     std::filesystem::path sessions_root_;
@@ -116,9 +149,19 @@ class MainWindow : public QMainWindow {
     Backend backend_;
     std::unique_ptr<agent::Agent> agent_;
     std::thread worker_;
+    std::thread loader_;  // builds the backend of the run being started
+    bool start_cancelled_ = false;
     std::unique_ptr<GlobalHotkey> hotkey_;
     AgentBridge* bridge_;
-    QString last_error_, session_dir_, streamed_;
+    QString last_error_, session_dir_, hotkey_error_;
+    // The live run's latest screenshot, action and streamed answer, kept while the person looks
+    // at an earlier step.
+    QImage live_image_;
+    QPoint live_origin_;
+    std::optional<planner::Action> live_action_;
+    QString streamed_;
+    bool following_ = true;
+    bool selecting_ = false;  // the window itself moves the timeline selection
     int current_step_ = 0, max_steps_ = 0;
     double last_model_ms_ = 0, last_capture_ms_ = 0;
 
@@ -132,10 +175,11 @@ class MainWindow : public QMainWindow {
     QTableView* sessions_view_;
     ApprovalPanel* approval_;
     QTabWidget* tabs_;
-    QPushButton *run_, *pause_, *resume_, *step_, *stop_;
+    QPushButton *run_, *pause_, *resume_, *step_, *stop_, *follow_;
+    QSplitter *main_splitter_, *view_splitter_;
     QDoubleSpinBox* replay_speed_;
     QComboBox* replay_verify_;
-    QLabel *status_state_, *status_step_, *status_model_, *status_capture_;
+    QLabel *status_state_, *status_step_, *status_model_, *status_capture_, *status_hotkey_;
     QPointer<QWidget> call_user_dialog_;
 };
 

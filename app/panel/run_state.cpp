@@ -22,6 +22,9 @@ ControlEnables enables_for(RunState state) {
             break;
         case RunState::stopping:
             break;  // everything waits for the worker to end
+        case RunState::starting:
+            e.stop = true;  // drops the backend being built
+            break;
     }
     return e;
 }
@@ -40,6 +43,8 @@ QString to_string(RunState state) {
             return QStringLiteral("Waiting for your reply");
         case RunState::stopping:
             return QStringLiteral("Stopping");
+        case RunState::starting:
+            return QStringLiteral("Starting");
     }
     return {};
 }

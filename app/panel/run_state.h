@@ -6,7 +6,16 @@
 
 namespace deskpilot::panel {
 
-enum class RunState { idle, running, paused, awaiting_approval, awaiting_reply, stopping };
+// starting: the backend (model, display) is being built off the GUI thread; only Stop works.
+enum class RunState {
+    idle,
+    running,
+    paused,
+    awaiting_approval,
+    awaiting_reply,
+    stopping,
+    starting
+};
 
 struct ControlEnables {
     bool run = false, pause = false, resume = false, step = false, stop = false;

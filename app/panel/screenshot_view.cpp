@@ -55,18 +55,33 @@ void ScreenshotView::set_editable(bool editable) {
 
 void ScreenshotView::set_zoom(double zoom) {
     zoom_ = std::clamp(zoom, 1.0, 8.0);
-    if (zoom_ == 1.0) pan_ = {};
+    pan_ = clamped_pan(pan_);
     update();
 }
 
-QRectF ScreenshotView::image_rect() const {
+QSizeF ScreenshotView::scaled_size() const {
     if (image_.isNull()) return {};
     const double fit =
         std::min(width() / double(image_.width()), height() / double(image_.height()));
     const double scale = fit * zoom_;
-    const QSizeF size(image_.width() * scale, image_.height() * scale);
-    const QPointF top_left((width() - size.width()) / 2 + pan_.x(),
-                           (height() - size.height()) / 2 + pan_.y());
+    return {image_.width() * scale, image_.height() * scale};
+}
+
+QPointF ScreenshotView::clamped_pan(QPointF pan) const {
+    // The picture moves until its edge meets the view's edge, not beyond: panning never
+    // leaves an empty view, and a picture smaller than the view stays centred.
+    const QSizeF size = scaled_size();
+    const double mx = std::max(0.0, (size.width() - width()) / 2);
+    const double my = std::max(0.0, (size.height() - height()) / 2);
+    return {std::clamp(pan.x(), -mx, mx), std::clamp(pan.y(), -my, my)};
+}
+
+QRectF ScreenshotView::image_rect() const {
+    if (image_.isNull()) return {};
+    const QSizeF size = scaled_size();
+    const QPointF pan = clamped_pan(pan_);
+    const QPointF top_left((width() - size.width()) / 2 + pan.x(),
+                           (height() - size.height()) / 2 + pan.y());
     return {top_left, size};
 }
 
@@ -161,7 +176,7 @@ void ScreenshotView::mousePressEvent(QMouseEvent* event) {
 
 void ScreenshotView::mouseMoveEvent(QMouseEvent* event) {
     if (pan_start_) {
-        pan_ = event->position() - *pan_start_;
+        pan_ = clamped_pan(event->position() - *pan_start_);
         update();
         return;
     }
@@ -193,7 +208,17 @@ void ScreenshotView::keyPressEvent(QKeyEvent* event) {
         set_zoom(zoom_ * 0.8);
     else if (event->key() == Qt::Key_0)
         set_zoom(1.0);
-    else
+    else if (zoom_ > 1.0 && (event->key() == Qt::Key_Left || event->key() == Qt::Key_Right ||
+                             event->key() == Qt::Key_Up || event->key() == Qt::Key_Down)) {
+        // The arrow shows the part of the picture in that direction (the picture moves back).
+        const double dx = width() / 8.0, dy = height() / 8.0;
+        const QPointF step = event->key() == Qt::Key_Left    ? QPointF(dx, 0)
+                             : event->key() == Qt::Key_Right ? QPointF(-dx, 0)
+                             : event->key() == Qt::Key_Up    ? QPointF(0, dy)
+                                                             : QPointF(0, -dy);
+        pan_ = clamped_pan(pan_ + step);
+        update();
+    } else
         QWidget::keyPressEvent(event);
 }
 

@@ -1,7 +1,8 @@
-// panel::ScreenshotView: the latest screenshot scaled to fit (Ctrl+wheel or +/- zoom, drag with
-// the middle button to pan), with an action drawn on it: a click marker, a drag arrow, a scroll
-// direction, typed text. In edit mode the marker (and a drag's end) can be dragged with the
-// left button; the action is updated in screen pixels and actionEdited() is emitted.
+// panel::ScreenshotView: the latest screenshot scaled to fit (Ctrl+wheel or +/- zoom; pan with
+// the middle button, the left button when zoomed and not editing, or the arrow keys), with an
+// action drawn on it: a click marker, a drag arrow, a scroll direction, typed text. In edit mode
+// the marker (and a drag's end) can be dragged with the left button; the action is updated in
+// screen pixels and actionEdited() is emitted.
 #pragma once
 
 #include <QImage>
@@ -26,6 +27,9 @@ class ScreenshotView : public QWidget {
     bool editable() const { return editable_; }
     void set_zoom(double zoom);  // 1 = fit
     double zoom() const { return zoom_; }
+    // How far the zoomed picture is moved from centred, in widget pixels (kept so that the
+    // picture always fills the view along an axis where it is larger than the view).
+    QPointF pan() const { return clamped_pan(pan_); }
 
     // Widget ↔ screen pixel mapping of the current layout (what tests and painting use).
     QPointF to_widget(vision::Point screen) const;
@@ -46,6 +50,8 @@ class ScreenshotView : public QWidget {
 
   private:
     QRectF image_rect() const;
+    QSizeF scaled_size() const;
+    QPointF clamped_pan(QPointF pan) const;
     enum class Handle { none, start, end };
 
     QImage image_;

@@ -2,6 +2,7 @@
 
 #include <QApplication>
 #include <QComboBox>
+#include <QFileDialog>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -32,6 +33,26 @@ StartForm::StartForm(QWidget* parent) : QWidget(parent) {
     task_->setPlaceholderText(tr("What should the agent do?"));
     endpoint_ = named(new QLineEdit, tr("Endpoint"));
     endpoint_->setPlaceholderText(QStringLiteral("http://127.0.0.1:8000/v1"));
+    backend_ = named(new QComboBox, tr("Backend"));
+    backend_->addItem(tr("Endpoint (OpenAI-compatible server)"), kBackendEndpoint);
+    backend_->addItem(tr("Local model directory (native engine)"), kBackendLocal);
+    model_dir_ = named(new QLineEdit, tr("Model directory"));
+    model_dir_->setPlaceholderText(tr("folder with config.json, tokenizer.json, *.safetensors"));
+    browse_ = named(new QPushButton(tr("Browse…")), tr("Browse model directory"));
+    browse_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_B));
+    browse_->setToolTip(tr("Choose the local model directory (Ctrl+B)"));
+    connect(browse_, &QPushButton::clicked, this, [this] {
+        const QString dir =
+            QFileDialog::getExistingDirectory(this, tr("Model directory"), model_dir_->text());
+        if (!dir.isEmpty()) model_dir_->setText(dir);
+    });
+    max_pixels_ = named(new QSpinBox, tr("Max pixels"));
+    // A smaller screenshot is much faster on a CPU; 65536 is the engine's smallest cap.
+    max_pixels_->setRange(0, 64 << 20);
+    max_pixels_->setSingleStep(65536);
+    max_pixels_->setSpecialValueText(tr("model default"));
+    max_pixels_->setToolTip(
+        tr("Pixel cap per screenshot for the local model (0: the model's own)"));
     model_ = named(new QLineEdit, tr("Model"));
     key_env_ = named(new QLineEdit, tr("API key variable"));
     key_env_->setPlaceholderText(tr("environment variable holding the key (optional)"));
@@ -59,25 +80,50 @@ StartForm::StartForm(QWidget* parent) : QWidget(parent) {
         return l;
     };
     form->addRow(label(tr("&Task:"), task_), task_);
+    form->addRow(label(tr("&Backend:"), backend_), backend_);
     auto* endpoint_row = new QHBoxLayout;
     endpoint_row->addWidget(endpoint_);
     endpoint_row->addWidget(check_);
     form->addRow(label(tr("E&ndpoint:"), endpoint_), endpoint_row);
     form->addRow(label(tr("&Model:"), model_), model_);
     form->addRow(label(tr("API &key variable:"), key_env_), key_env_);
+    auto* dir_row = new QHBoxLayout;
+    dir_row->addWidget(model_dir_);
+    dir_row->addWidget(browse_);
+    form->addRow(label(tr("Model f&older:"), model_dir_), dir_row);
+    form->addRow(label(tr("Ma&x pixels:"), max_pixels_), max_pixels_);
     form->addRow(label(tr("&Family:"), family_), family_);
     form->addRow(label(tr("Max &steps:"), max_steps_), max_steps_);
     form->addRow(label(tr("&Approval:"), approval_), approval_);
     form->addRow(label(tr("&History:"), history_), history_);
     form->addRow(label(tr("&Display:"), display_), display_);
     form->addRow(check_result_);
+    connect(backend_, &QComboBox::currentIndexChanged, this, [this] {
+        // The native engine runs Qwen3-VL: its prompt family is the matching default (as
+        // `deskpilot run --model-dir` does); the person can still choose another.
+        if (backend_->currentData().toString() == kBackendLocal)
+            family_->setCurrentText(QStringLiteral("qwen3-vl"));
+        backend_changed();
+    });
     set_settings({});
 }
 
+void StartForm::backend_changed() {
+    const bool local = backend_->currentData().toString() == kBackendLocal;
+    for (QWidget* w : std::initializer_list<QWidget*>{endpoint_, model_, key_env_, check_})
+        w->setEnabled(!local);
+    model_dir_->setEnabled(local);
+    browse_->setEnabled(local);
+    max_pixels_->setEnabled(local);
+}
+
 RunSettings StartForm::settings() const {
-    return {task_->text(),    endpoint_->text(),      model_->text(),
-            key_env_->text(), family_->currentText(), approval_->currentText(),
-            display_->text(), max_steps_->value(),    history_->value()};
+    return {task_->text(),          endpoint_->text(),
+            model_->text(),         key_env_->text(),
+            family_->currentText(), approval_->currentText(),
+            display_->text(),       max_steps_->value(),
+            history_->value(),      backend_->currentData().toString(),
+            model_dir_->text(),     max_pixels_->value()};
 }
 
 void StartForm::set_settings(const RunSettings& s) {
@@ -85,6 +131,15 @@ void StartForm::set_settings(const RunSettings& s) {
     endpoint_->setText(s.endpoint);
     model_->setText(s.model);
     key_env_->setText(s.api_key_env);
+    model_dir_->setText(s.model_dir);
+    max_pixels_->setValue(s.max_pixels);
+    {
+        // Set before the family, which the backend switch would otherwise override.
+        const QSignalBlocker block(backend_);
+        const int i = backend_->findData(s.backend);
+        backend_->setCurrentIndex(i < 0 ? 0 : i);
+    }
+    backend_changed();
     if (!s.family.isEmpty()) family_->setCurrentText(s.family);
     if (!s.approval.isEmpty()) approval_->setCurrentText(s.approval);
     if (!s.display.isEmpty()) display_->setText(s.display);
@@ -99,6 +154,9 @@ void StartForm::load(QSettings& store) {
     s.endpoint = store.value(QStringLiteral("endpoint")).toString();
     s.model = store.value(QStringLiteral("model")).toString();
     s.api_key_env = store.value(QStringLiteral("api_key_env")).toString();
+    s.backend = store.value(QStringLiteral("backend"), kBackendEndpoint).toString();
+    s.model_dir = store.value(QStringLiteral("model_dir")).toString();
+    s.max_pixels = store.value(QStringLiteral("max_pixels"), 0).toInt();
     s.family = store.value(QStringLiteral("family"), QStringLiteral("ui-tars-1.5")).toString();
     s.approval = store.value(QStringLiteral("approval"), QStringLiteral("each")).toString();
     s.display = store.value(QStringLiteral("display")).toString();
@@ -116,6 +174,9 @@ void StartForm::save(QSettings& store) const {
     store.setValue(QStringLiteral("model"), s.model);
     store.setValue(QStringLiteral("api_key_env"),
                    s.api_key_env);  // the variable's name, never the key
+    store.setValue(QStringLiteral("backend"), s.backend);
+    store.setValue(QStringLiteral("model_dir"), s.model_dir);
+    store.setValue(QStringLiteral("max_pixels"), s.max_pixels);
     store.setValue(QStringLiteral("family"), s.family);
     store.setValue(QStringLiteral("approval"), s.approval);
     store.setValue(QStringLiteral("display"), s.display);

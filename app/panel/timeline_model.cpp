@@ -11,6 +11,11 @@ namespace {
 QString actions_text(const agent::StepRecord& step) {
     QStringList parts;
     for (const auto& a : step.actions) parts << describe_json(a);
+    // What went wrong is part of the step: a parse error (no action at all), a refused or
+    // failed action.
+    for (const auto& r : step.results)
+        if (r.is_string() && r.get<std::string>() != "ok")
+            parts << QString::fromStdString(r.get<std::string>());
     return parts.join(QStringLiteral("; "));
 }
 
@@ -88,13 +93,14 @@ QVariant TimelineModel::headerData(int section, Qt::Orientation orientation, int
     return section >= 0 && section < ColumnCount ? QString::fromLatin1(names[section]) : QVariant();
 }
 
-void TimelineModel::add_step(const agent::StepRecord& step, const QImage& screenshot) {
+void TimelineModel::add_step(const agent::StepRecord& step, const QImage& screenshot,
+                             QPoint origin) {
     const int row = rowCount();
     beginInsertRows({}, row, row);
     // A step whose screenshot is on disk is read back when asked for: a long run must not hold
     // every full-size frame in memory.
     const bool on_disk = !step.screenshot.empty() && !session_dir_.empty();
-    rows_.push_back({step, on_disk ? QImage() : screenshot, thumbnail_of(screenshot)});
+    rows_.push_back({step, on_disk ? QImage() : screenshot, thumbnail_of(screenshot), origin});
     endInsertRows();
 }
 

@@ -36,8 +36,10 @@ class TimelineModel : public QAbstractTableModel {
     QVariant data(const QModelIndex& index, int role) const override;
     QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
 
-    // A live step: `screenshot` is the frame the step saw (thumbnailed here).
-    void add_step(const agent::StepRecord& step, const QImage& screenshot);
+    // A live step: `screenshot` is the frame the step saw (thumbnailed here); `origin` is the
+    // screen position of its top-left pixel (a monitor's offset), so that the step's action is
+    // drawn at the right place on it later.
+    void add_step(const agent::StepRecord& step, const QImage& screenshot, QPoint origin = {});
     // Replaces everything with a recorded session (thumbnails read from its screenshots).
     void load(const agent::LoadedSession& session);
     void clear();
@@ -48,6 +50,8 @@ class TimelineModel : public QAbstractTableModel {
     // The full screenshot of a row: read from the session folder, or kept in memory for a step
     // that has no file there.
     QImage screenshot(int row) const;
+    // Where the row's screenshot sits on the screen ({0, 0} for recorded sessions).
+    QPoint origin(int row) const { return rows_.at(static_cast<std::size_t>(row)).origin; }
     const std::filesystem::path& session_dir() const { return session_dir_; }
     void set_session_dir(const std::filesystem::path& dir) { session_dir_ = dir; }
 
@@ -56,6 +60,7 @@ class TimelineModel : public QAbstractTableModel {
         agent::StepRecord record;
         QImage full;  // live runs only
         QImage thumbnail;
+        QPoint origin;
     };
     std::vector<Row> rows_;
     std::filesystem::path session_dir_;

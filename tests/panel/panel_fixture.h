@@ -43,9 +43,14 @@ class StillScreen : public vision::ScreenSource {
 struct ClickLog {
     std::mutex mutex;
     std::vector<vision::Point> clicks;
+    std::vector<std::vector<std::string>> hotkeys;
     std::vector<vision::Point> all() {
         std::lock_guard lock(mutex);
         return clicks;
+    }
+    std::size_t hotkey_count() {
+        std::lock_guard lock(mutex);
+        return hotkeys.size();
     }
 };
 class RecordingActuator : public actuators::Actuator {
@@ -60,12 +65,39 @@ class RecordingActuator : public actuators::Actuator {
     void drag(vision::Point, vision::Point, actuators::MouseButton) override {}
     void scroll(vision::Point, actuators::ScrollDirection, int) override {}
     void key(const std::string&, bool) override {}
-    void hotkey(const std::vector<std::string>&) override {}
+    void hotkey(const std::vector<std::string>& keys) override {
+        std::lock_guard lock(log_->mutex);
+        log_->hotkeys.push_back(keys);
+    }
     void type_text(const std::string&) override {}
     void wait(std::chrono::milliseconds) override {}
 
   private:
     std::shared_ptr<ClickLog> log_;
+};
+
+// A screen that changes with every click the RecordingActuator records: a dark square moves
+// 40 px to the right per click, so each step's screenshot differs from the one before.
+class ClickCountScreen : public vision::ScreenSource {
+  public:
+    explicit ClickCountScreen(std::shared_ptr<ClickLog> log) : log_(std::move(log)) {}
+    vision::Frame capture() override {
+        vision::Frame f = still_.capture();
+        auto pixels = std::make_shared<std::vector<std::uint8_t>>(*f.pixels);
+        const int left = 20 + 40 * static_cast<int>(log_->all().size() % 30);
+        for (int y = 20; y < 60; ++y)
+            for (int x = left; x < left + 40; ++x) {
+                auto* p = pixels->data() + (static_cast<std::size_t>(y) * 1280 + x) * 4;
+                p[0] = p[1] = p[2] = 10;
+            }
+        f.pixels = pixels;
+        return f;
+    }
+    vision::Size screen_size() override { return {1280, 800}; }
+
+  private:
+    std::shared_ptr<ClickLog> log_;
+    StillScreen still_;
 };
 
 // A UI-TARS-1.5 answer clicking a screen point of the 1280x800 screen.

@@ -12,6 +12,9 @@
 #include <QtTest>
 
 #include <QDoubleSpinBox>
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QStatusBar>
 #include <QTableView>
 #include "form_task.h"
 
@@ -21,6 +24,7 @@
 #include "panel/session_list_model.h"
 #include "panel/timeline_model.h"
 #include "panel_fixture.h"
+#include "x_key_grab.h"
 
 using namespace deskpilot;
 using namespace deskpilot::testing;
@@ -75,7 +79,8 @@ class PanelE2ETest : public QObject {
         window.show();
 
         QTest::mouseClick(window.button("Run"), Qt::LeftButton);
-        QVERIFY2(window.state() == RunState::running, qPrintable(window.last_error()));
+        QTRY_VERIFY_WITH_TIMEOUT(window.state() != RunState::starting, 20000);
+        QVERIFY2(window.state() != RunState::idle, qPrintable(window.last_error()));
         QVERIFY(window.hotkey_active());
         auto* approval = window.approval();
 
@@ -153,6 +158,173 @@ class PanelE2ETest : public QObject {
         QCOMPARE(approval_of(2), QString("edited"));
         QCOMPARE(approval_of(3), QString("rejected"));
     }
+    // The local backend from the panel's form: the tiny random Qwen3-VL-MoE checkpoint runs in
+    // process through the default backend (NativeVlm, X11 screen and hands on the private
+    // display). It answers nonsense, so what is checked is the path: a step happens, the model
+    // (not the server) is called, and its answer or the parse error is shown in the panel.
+    void localModelDirectoryRunsTheNativeEngine() {
+        AgentStack s;
+        QTemporaryDir tmp;
+        auto settings =
+            std::make_shared<QSettings>(tmp.filePath("panel.ini"), QSettings::IniFormat);
+        panel::MainWindow window(settings, tmp.filePath("sessions").toStdString());
+        window.set_config_hook([](agent::AgentConfig& c) {
+            c.settle.quiet = std::chrono::milliseconds(150);
+            c.settle.max = std::chrono::milliseconds(2000);
+        });
+        panel::RunSettings rs;
+        rs.task = "Fill in the form";
+        rs.backend = panel::kBackendLocal;
+        rs.model_dir = DESKPILOT_TEST_DATA_DIR "/engine/qwen3_vl_moe_vision_tiny";
+        rs.family = "qwen3-vl";
+        rs.approval = "each";  // whatever it proposes waits for a person: nothing is sent
+        rs.display = QString::fromStdString(s.display->name());
+        rs.max_steps = 1;
+        rs.max_pixels = 65536;  // a 1280x800 screenshot becomes 60 image tokens, not 1000
+        window.form()->set_settings(rs);
+        window.resize(1280, 820);
+        window.show();
+
+        QSignalSpy ended(&window, &panel::MainWindow::runEnded);
+        // One step: a parse error ends it (max steps 1), or a parsed action waits for approval
+        // and is stopped.
+        auto run_one_step = [&] {
+            ended.clear();
+            QTest::mouseClick(window.button("Run"), Qt::LeftButton);
+            QTRY_VERIFY_WITH_TIMEOUT(window.state() != RunState::starting, 60000);
+            QVERIFY2(window.state() != RunState::idle, qPrintable(window.last_error()));
+            QTRY_VERIFY_WITH_TIMEOUT(
+                ended.count() == 1 || window.state() == RunState::awaiting_approval, 120000);
+            if (window.state() == RunState::awaiting_approval) {
+                QVERIFY(window.view()->action().has_value());
+                window.stop();
+            }
+            QTRY_COMPARE_WITH_TIMEOUT(ended.count(), 1, 30000);
+        };
+        run_one_step();
+        QCOMPARE(s.server->chat_requests().size(), std::size_t(0));  // no server involved
+        QCOMPARE(s.sandbox->events().size(), std::size_t(1));        // only "ready"
+
+        auto* t = window.timeline();
+        QCOMPARE(t->rowCount(), 1);
+        const agent::StepRecord step = t->step(0);
+        QVERIFY(step.prompt_tokens > 100);
+        QVERIFY(step.completion_tokens >= 1);
+        QVERIFY(step.model_ms > 0);
+        const auto manifest = agent::load_session(window.session_dir().toStdString()).manifest;
+        QVERIFY2(QString::fromStdString(manifest.model).contains("native qwen3_vl_moe"),
+                 manifest.model.c_str());
+
+        // Shown: the answer streamed into the thought pane as it came; the timeline row has
+        // the action or the parse error; selecting the row shows both together.
+        const QString raw = QString::fromStdString(step.raw_response).trimmed();
+        QVERIFY2(window.thought_view()->toPlainText().contains(raw),
+                 qPrintable(window.thought_view()->toPlainText()));
+        window.timeline_view()->setCurrentIndex({});
+        window.timeline_view()->selectRow(0);
+        const QString shown = window.thought_view()->toPlainText();
+        QVERIFY2(shown.contains(raw), qPrintable(shown));
+        const QString actions =
+            t->data(t->index(0, panel::TimelineModel::ActionsColumn), Qt::DisplayRole).toString();
+        if (step.actions.empty()) {
+            QVERIFY2(actions.startsWith("error: "), qPrintable(actions));
+            QVERIFY2(shown.contains(actions), qPrintable(shown));
+        } else {
+            QVERIFY(!actions.isEmpty());
+        }
+
+        // The form's pixel cap reaches the engine: uncapped, the 1280x800 screenshot is 40x25
+        // merged patches = 1000 image tokens; capped at 65536 pixels it is 320x192 = 10x6 = 60.
+        rs.max_pixels = 0;
+        window.form()->set_settings(rs);
+        run_one_step();
+        QCOMPARE(t->rowCount(), 1);
+        QCOMPARE(t->step(0).prompt_tokens - step.prompt_tokens, 1000 - 60);
+    }
+
+    // Another client holds Ctrl+Alt+Esc on the display's root window: the run still starts, and
+    // the person is told, in the status bar and on the Stop button, that only Stop / Esc in the
+    // panel will stop it. Without the other grab there is no warning.
+    void failedHotkeyGrabIsShownToThePerson() {
+        auto display = start_display(640, 400);
+        OpenAiServer server;
+        server.set_handler([](const RecordedRequest& r) {
+            return ScriptedReply::answer(click_answer(r, {200, 150}, "waits for a person"));
+        });
+        QTemporaryDir tmp;
+        auto settings =
+            std::make_shared<QSettings>(tmp.filePath("panel.ini"), QSettings::IniFormat);
+        panel::MainWindow window(settings, tmp.filePath("sessions").toStdString());
+        auto clicks = std::make_shared<ClickLog>();
+        window.set_backend_factory([&](const panel::RunSettings& rs) {
+            panel::Backend b;
+            b.screen = std::make_unique<StillScreen>();
+            b.actuator = std::make_unique<RecordingActuator>(clicks);
+            b.model = std::make_unique<model::RemoteVlm>(model::RemoteConfig{
+                .endpoint = rs.endpoint.toStdString(), .model = rs.model.toStdString()});
+            return b;
+        });
+        window.set_config_hook(quick_settle);
+        panel::RunSettings rs;
+        rs.task = "Wait for me";
+        rs.endpoint = QString::fromStdString(server.base_url());
+        rs.model = "ui-tars-1.5-7b";
+        rs.approval = "each";
+        rs.display = QString::fromStdString(display->name());
+        window.form()->set_settings(rs);
+        window.show();
+        auto* warning = window.findChild<QLabel*>("HotkeyWarning");
+        QVERIFY(warning);
+
+        QString ended_with;
+        connect(&window, &panel::MainWindow::runEnded, this,
+                [&](const QString& status, const QString& message) {
+                    ended_with = status + ": " + message;
+                });
+        auto run_until_approval = [&] {
+            ended_with.clear();
+            QTest::mouseClick(window.button("Run"), Qt::LeftButton);
+            QTRY_VERIFY_WITH_TIMEOUT(window.state() != RunState::starting, 20000);
+            QVERIFY2(window.state() != RunState::idle, qPrintable(window.last_error()));
+            QTRY_VERIFY_WITH_TIMEOUT(
+                window.state() == RunState::awaiting_approval || !ended_with.isEmpty(), 20000);
+            QVERIFY2(window.state() == RunState::awaiting_approval, qPrintable(ended_with));
+        };
+        auto stop = [&] {
+            window.stop();
+            QTRY_COMPARE_WITH_TIMEOUT(window.state(), RunState::idle, 20000);
+        };
+
+        // The key is free: grabbed, no warning.
+        run_until_approval();
+        QVERIFY(window.hotkey_active());
+        QVERIFY(window.hotkey_error().isEmpty());
+        QVERIFY(!warning->isVisible());
+        QVERIFY(!window.button("Stop")->toolTip().contains("NOT available"));
+        stop();
+
+        {
+            XKeyGrab other(display->name(), "Escape");
+            run_until_approval();
+            QVERIFY(!window.hotkey_active());
+            QVERIFY2(window.hotkey_error().contains("already grabbed"),
+                     qPrintable(window.hotkey_error()));
+            QVERIFY(warning->isVisible());
+            QVERIFY2(warning->toolTip().contains("already grabbed"),
+                     qPrintable(warning->toolTip()));
+            QVERIFY2(window.statusBar()->currentMessage().contains("No emergency hotkey"),
+                     qPrintable(window.statusBar()->currentMessage()));
+            const QString tip = window.button("Stop")->toolTip();
+            QVERIFY2(tip.contains("NOT available") && tip.contains("already grabbed") &&
+                         tip.contains("ctrl+alt+Escape"),
+                     qPrintable(tip));
+            // The run itself is unaffected: it waits for a decision, and Stop ends it.
+            stop();
+            QVERIFY(!warning->isVisible());  // the warning belonged to that run
+        }
+        QVERIFY(clicks->all().empty());
+    }
+
     void hotkeyErrorsNameTheProblem() {
         auto display = start_display(320, 200);
         auto error_of = [](const std::string& d, const std::string& spec) -> QString {

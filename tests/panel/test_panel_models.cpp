@@ -146,6 +146,27 @@ class PanelModelsTest : public QObject {
                  QString("{\"type\":\"teleport\"}"));
     }
 
+    void errorsOfAStepAreShownWithItsActions() {
+        panel::TimelineModel model;
+        auto s = sample_step(1);
+        s.actions = nlohmann::json::array();
+        s.results = nlohmann::json::array({"error: no Action: line in the answer"});
+        model.add_step(s, {});
+        QCOMPARE(cell(model, 0, panel::TimelineModel::ActionsColumn),
+                 QString("error: no Action: line in the answer"));
+    }
+
+    void liveStepsKeepTheirScreenOrigin() {
+        // A step seen on a second monitor: its action is drawn relative to that monitor later.
+        panel::TimelineModel model;
+        QImage shot(64, 40, QImage::Format_RGB32);
+        shot.fill(Qt::gray);
+        model.add_step(sample_step(1), shot, QPoint(1920, 0));
+        model.add_step(sample_step(2), shot);
+        QCOMPARE(model.origin(0), QPoint(1920, 0));
+        QCOMPARE(model.origin(1), QPoint(0, 0));
+    }
+
     void sessionListShowsTaskDateStatusSteps() {
         QTemporaryDir tmp;
         const std::filesystem::path root = tmp.path().toStdString();
@@ -192,6 +213,7 @@ class PanelModelsTest : public QObject {
         QTest::newRow("awaiting approval") << int(RunState::awaiting_approval) << "....SA.";
         QTest::newRow("awaiting reply") << int(RunState::awaiting_reply) << "....S..";
         QTest::newRow("stopping") << int(RunState::stopping) << ".......";
+        QTest::newRow("starting") << int(RunState::starting) << "....S..";
     }
     void controlsPerState() {
         QFETCH(int, state);

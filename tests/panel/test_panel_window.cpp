@@ -4,6 +4,7 @@
 // picture and the hands are a click recorder (see panel_fixture.h).
 #include <QComboBox>
 #include <QDialog>
+#include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -13,8 +14,15 @@
 #include <QShortcut>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTabWidget>
 #include <QTableView>
 #include <QtTest>
+
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
 
 #include "panel/approval_panel.h"
 #include "panel/screenshot_view.h"
@@ -35,14 +43,18 @@ struct Harness {
     std::shared_ptr<QSettings> settings;
     std::unique_ptr<panel::MainWindow> window;
 
-    explicit Harness(const QString& approval) {
+    // `changing_screen`: every click changes the picture (ClickCountScreen), so steps differ.
+    explicit Harness(const QString& approval, bool changing_screen = false) {
         settings = std::make_shared<QSettings>(tmp.filePath("panel.ini"), QSettings::IniFormat);
         window =
             std::make_unique<panel::MainWindow>(settings, tmp.filePath("sessions").toStdString());
         window->set_hotkey({});  // no X display here
-        window->set_backend_factory([this](const panel::RunSettings& s) {
+        window->set_backend_factory([this, changing_screen](const panel::RunSettings& s) {
             panel::Backend b;
-            b.screen = std::make_unique<StillScreen>();
+            if (changing_screen)
+                b.screen = std::make_unique<ClickCountScreen>(clicks);
+            else
+                b.screen = std::make_unique<StillScreen>();
             b.actuator = std::make_unique<RecordingActuator>(clicks);
             if (!s.endpoint.isEmpty())
                 b.model = std::make_unique<model::RemoteVlm>(model::RemoteConfig{
@@ -95,7 +107,7 @@ class PanelWindowTest : public QObject {
         QCOMPARE(h.enabled(), QString("R.....F"));
         QSignalSpy states(h.window.get(), &panel::MainWindow::stateChanged);
         QTest::mouseClick(h.window->button("Run"), Qt::LeftButton);
-        QCOMPARE(h.window->state(), RunState::running);
+        QTRY_COMPARE(h.window->state(), RunState::running);
         QCOMPARE(h.enabled(), QString(".P..S.."));
         QTRY_VERIFY(h.window->timeline()->rowCount() >= 1);
 
@@ -139,7 +151,7 @@ class PanelWindowTest : public QObject {
         });
         QSignalSpy states(h.window.get(), &panel::MainWindow::stateChanged);
         h.window->start_run();
-        QVERIFY(h.server.wait_for_requests(1, std::chrono::seconds(10)));
+        QTRY_VERIFY_WITH_TIMEOUT(!h.server.chat_requests().empty(), 10000);
         QString during_stop;
         connect(h.window.get(), &panel::MainWindow::stateChanged, this, [&](RunState s) {
             if (s == RunState::stopping) during_stop = h.enabled();
@@ -233,6 +245,8 @@ class PanelWindowTest : public QObject {
         QVERIFY(server_saw_user_text(h.server, "The blue one."));
         QCOMPARE(h.window->findChild<QLabel*>("StatusStep")->text(), QString("step 5/30"));
         QVERIFY(h.window->findChild<QLabel*>("StatusModel")->text().startsWith("model "));
+        QVERIFY(h.window->findChild<QLabel*>("StatusCapture")->text().startsWith("capture "));
+        QCOMPARE(h.window->findChild<QLabel*>("StatusState")->text(), QString("Idle"));
 
         // The timeline holds the five steps with their approval decisions.
         auto* t = h.window->timeline();
@@ -339,6 +353,500 @@ class PanelWindowTest : public QObject {
         QVERIFY(settings->contains("window/geometry"));
     }
 
+    void localModelDirectoryIsAFormChoiceAndRemembered() {
+        QTemporaryDir tmp;
+        const QString path = tmp.filePath("panel.ini");
+        {
+            auto settings = std::make_shared<QSettings>(path, QSettings::IniFormat);
+            panel::MainWindow w(settings, tmp.filePath("sessions").toStdString());
+            auto* form = w.form();
+            auto* endpoint = form->findChild<QLineEdit*>("Endpoint");
+            auto* check = form->findChild<QPushButton*>("Check endpoint");
+            auto* browse = form->findChild<QPushButton*>("Browse model directory");
+            QCOMPARE(form->settings().backend, panel::kBackendEndpoint);
+            QVERIFY(endpoint->isEnabled() && check->isEnabled());
+            QVERIFY(!form->model_dir_edit()->isEnabled() && !browse->isEnabled());
+
+            // Choosing the local backend: only its fields are live, and the family follows the
+            // engine (Qwen3-VL).
+            form->backend_box()->setCurrentIndex(
+                form->backend_box()->findData(panel::kBackendLocal));
+            QVERIFY(!endpoint->isEnabled() && !check->isEnabled());
+            QVERIFY(!form->findChild<QLineEdit*>("Model")->isEnabled());
+            QVERIFY(!form->findChild<QLineEdit*>("API key variable")->isEnabled());
+            QVERIFY(form->model_dir_edit()->isEnabled() && browse->isEnabled());
+            QCOMPARE(form->settings().family, QString("qwen3-vl"));
+            form->model_dir_edit()->setText("/models/Qwen3-VL-30B-A3B");
+            form->findChild<QSpinBox*>("Max pixels")->setValue(65536 * 4);
+            // The endpoint typed before stays remembered for when the person switches back.
+            auto s = form->settings();
+            QCOMPARE(s.backend, panel::kBackendLocal);
+            QCOMPARE(s.model_dir, QString("/models/Qwen3-VL-30B-A3B"));
+            w.close();
+        }
+        {
+            auto settings = std::make_shared<QSettings>(path, QSettings::IniFormat);
+            QCOMPARE(settings->value("run/backend").toString(), QString("local"));
+            panel::MainWindow w(settings, tmp.filePath("sessions").toStdString());
+            const auto s = w.form()->settings();
+            QCOMPARE(s.backend, panel::kBackendLocal);
+            QCOMPARE(s.model_dir, QString("/models/Qwen3-VL-30B-A3B"));
+            QCOMPARE(s.max_pixels, 65536 * 4);
+            QCOMPARE(s.family, QString("qwen3-vl"));
+            QVERIFY(w.form()->model_dir_edit()->isEnabled());
+            QVERIFY(!w.form()->findChild<QLineEdit*>("Endpoint")->isEnabled());
+            // Back to the endpoint: the form says so and the choice is saved too.
+            w.form()->backend_box()->setCurrentIndex(0);
+            QVERIFY(!w.form()->model_dir_edit()->isEnabled());
+            QVERIFY(!w.form()->findChild<QSpinBox*>("Max pixels")->isEnabled());
+            w.close();
+        }
+        QSettings saved(path, QSettings::IniFormat);
+        QCOMPARE(saved.value("run/backend").toString(), QString("endpoint"));
+        QCOMPARE(saved.value("run/model_dir").toString(), QString("/models/Qwen3-VL-30B-A3B"));
+    }
+
+    // The default backend with a bad local model directory: one clear error naming the folder
+    // and the problem, nothing started (no session folder, no worker), no crash.
+    void badModelDirectoryIsOneClearError_data() {
+        QTest::addColumn<QString>("case_name");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("empty") << "empty"
+                               << "no local model directory is set";
+        QTest::newRow("missing") << "missing"
+                                 << "no such model folder";
+        QTest::newRow("no config.json") << "no-config"
+                                        << "config.json is missing";
+        QTest::newRow("unsupported architecture") << "text-only"
+                                                  << "not supported";
+    }
+
+    void badModelDirectoryIsOneClearError() {
+        QFETCH(QString, case_name);
+        QFETCH(QString, expected);
+        QTemporaryDir tmp;
+        QString dir;
+        if (case_name == "missing") dir = tmp.filePath("no-such-model");
+        if (case_name == "no-config" || case_name == "text-only") {
+            dir = tmp.filePath("model");
+            QVERIFY(QDir().mkpath(dir));
+            QVERIFY(QFile::copy(DESKPILOT_TEST_DATA_DIR "/engine/qwen3_vl_moe_vision_tiny/"
+                                                        "tokenizer.json",
+                                dir + "/tokenizer.json"));
+        }
+        if (case_name == "text-only")
+            std::ofstream((dir + "/config.json").toStdString())
+                << "{\"model_type\": \"qwen3_moe\", \"vocab_size\": 1024, \"hidden_size\": 64, "
+                   "\"num_hidden_layers\": 1, \"num_attention_heads\": 4, "
+                   "\"num_key_value_heads\": 2, \"head_dim\": 32, \"num_experts\": 8, "
+                   "\"num_experts_per_tok\": 2, \"moe_intermediate_size\": 48, "
+                   "\"intermediate_size\": 96}";
+        auto settings =
+            std::make_shared<QSettings>(tmp.filePath("panel.ini"), QSettings::IniFormat);
+        const QString sessions = tmp.filePath("sessions");
+        panel::MainWindow w(settings, sessions.toStdString());
+        w.set_hotkey({});
+        panel::RunSettings s;
+        s.task = "Anything";
+        s.backend = panel::kBackendLocal;
+        s.model_dir = dir;
+        s.display = ":4711";  // never reached: the model folder is checked first
+        w.form()->set_settings(s);
+        w.show();
+        QSignalSpy states(&w, &panel::MainWindow::stateChanged);
+        QTest::mouseClick(w.button("Run"), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(w.state(), RunState::idle, 20000);
+        for (const auto& args : states)  // never running, not even for a moment
+            QVERIFY(args.at(0).value<RunState>() != RunState::running);
+        const QString error = w.last_error();
+        QVERIFY2(error.startsWith("Cannot start: ") && error.contains(expected), qPrintable(error));
+        if (!dir.isEmpty()) QVERIFY2(error.contains(dir), qPrintable(error));
+        QVERIFY2(!error.contains(":4711"), qPrintable(error));
+        QCOMPARE(w.statusBar()->currentMessage(), error);  // shown, not only logged
+        QVERIFY(!QDir(sessions).exists() || QDir(sessions).isEmpty());
+        QVERIFY(w.button("Run")->isEnabled());
+    }
+
+    // Selecting an earlier step during a run holds the view on it (screenshot, action, answer)
+    // while new steps arrive; selecting the newest row, or the Follow latest button, goes back
+    // to the live view.
+    void earlierStepStaysShownWhileTheRunGoesOn() {
+        Harness h("auto", /*changing_screen=*/true);
+        h.server.set_handler([](const RecordedRequest& r) {
+            const int turn = assistant_turns(r);
+            auto reply = ScriptedReply::answer(
+                click_answer(r, {100 + 20 * turn, 100}, "step " + std::to_string(turn)));
+            reply.delay = std::chrono::milliseconds(120);
+            return reply;
+        });
+        auto* view = h.window->view();
+        auto* table = h.window->timeline_view();
+        auto* t = h.window->timeline();
+        auto* thought = h.window->thought_view();
+        auto settings = h.window->form()->settings();
+        settings.max_steps = 1000;  // the run must outlast the test
+        h.window->form()->set_settings(settings);
+        h.window->start_run();
+        QVERIFY(h.window->following());
+        QTRY_VERIFY_WITH_TIMEOUT(t->rowCount() >= 3, 20000);
+        // Following: the newest row is selected and the view moves on with the run.
+        QTRY_COMPARE(table->currentIndex().row(), t->rowCount() - 1);
+
+        table->selectRow(1);  // as a click on the second row does
+        QVERIFY(!h.window->following());
+        QVERIFY(!h.window->follow_button()->isChecked());
+        const QImage second = t->screenshot(1);
+        QVERIFY(second != t->screenshot(0));  // the steps really look different
+        QCOMPARE(view->image(), second);
+        QCOMPARE(view->action()->point, (std::optional(vision::Point{120, 100})));
+        QVERIFY2(thought->toPlainText().contains("Thought: step 1"),
+                 qPrintable(thought->toPlainText()));
+
+        // Three more steps later the view still shows step 2, and the selection stays on it.
+        const int rows = t->rowCount();
+        QTRY_VERIFY_WITH_TIMEOUT(t->rowCount() >= rows + 3, 20000);
+        QCOMPARE(h.window->state(), RunState::running);
+        QCOMPARE(view->image(), second);
+        QCOMPARE(view->action()->point, (std::optional(vision::Point{120, 100})));
+        QVERIFY(thought->toPlainText().contains("Thought: step 1"));
+        QCOMPARE(table->currentIndex().row(), 1);
+        // The timeline keeps recording each new step with its own screenshot meanwhile.
+        QVERIFY(t->screenshot(rows) != second);
+
+        // The newest row: back to live; the view follows new steps again.
+        table->selectRow(t->rowCount() - 1);
+        QVERIFY(h.window->following());
+        QVERIFY(h.window->follow_button()->isChecked());
+        QVERIFY(view->image() != second);  // the live screenshot again
+        const QImage at_follow = view->image();
+        const int now = t->rowCount();
+        QTRY_VERIFY_WITH_TIMEOUT(t->rowCount() >= now + 2, 20000);
+        QTRY_VERIFY(view->image() != at_follow);  // the view moved on with the run
+        QTRY_COMPARE(table->currentIndex().row(), t->rowCount() - 1);
+
+        // Again away, then the Follow latest button (Ctrl+L) brings the live view back.
+        QCOMPARE(h.window->state(), RunState::running);
+        table->selectRow(0);
+        QVERIFY(!h.window->following());
+        QCOMPARE(view->image(), t->screenshot(0));
+        QTest::keyClick(h.window.get(), Qt::Key_L, Qt::ControlModifier);
+        QTRY_VERIFY(h.window->following());  // a shortcut "animates" the click: not at once
+        QVERIFY(view->image() != t->screenshot(0));
+        const QImage at_button = view->image();
+        const int later = t->rowCount();
+        QTRY_VERIFY_WITH_TIMEOUT(t->rowCount() >= later + 2, 20000);
+        QTRY_VERIFY(view->image() != at_button);
+        QTRY_COMPARE(table->currentIndex().row(), t->rowCount() - 1);
+        h.window->stop();
+        QTRY_COMPARE(h.window->state(), RunState::idle);
+    }
+
+    // A pending approval brings the view back to the live step: the person decides on what
+    // the agent sees now, never on an old screenshot.
+    void approvalReturnsToTheLiveView() {
+        Harness h("each", /*changing_screen=*/true);
+        h.server.set_handler([](const RecordedRequest& r) {
+            const int turn = assistant_turns(r);
+            return ScriptedReply::answer(
+                click_answer(r, {100 + 20 * turn, 100}, "step " + std::to_string(turn)));
+        });
+        h.window->start_run();
+        for (int i = 0; i < 2; ++i) {
+            QTRY_COMPARE(h.window->state(), RunState::awaiting_approval);
+            h.window->approval()->approve_button()->click();
+        }
+        QTRY_COMPARE(h.window->state(), RunState::awaiting_approval);
+        QTRY_COMPARE(h.window->timeline()->rowCount(), 2);
+        const QImage live = h.window->view()->image();
+        h.window->timeline_view()->selectRow(0);
+        QVERIFY(!h.window->following());
+        QVERIFY(h.window->view()->image() != live);
+        // Edit goes back to the live screenshot and its pending action before anything moves.
+        QTest::mouseClick(h.window->approval()->edit_button(), Qt::LeftButton);
+        QVERIFY(h.window->following());
+        QCOMPARE(h.window->view()->image(), live);
+        QCOMPARE(h.window->view()->action()->point, (std::optional(vision::Point{140, 100})));
+        QVERIFY(h.window->view()->editable());
+        h.window->stop();
+        QTRY_COMPARE(h.window->state(), RunState::idle);
+    }
+
+    // Pan: the middle button (or the left one when zoomed and not editing) and the arrow keys
+    // move the zoomed picture; the widget ↔ screen mapping stays exact, the marker is drawn on
+    // the very device pixel of its screen point (at any device pixel ratio), and the picture
+    // never leaves the view.
+    void panMovesTheViewAndMarkersStayOnTheirPixel() {
+        panel::ScreenshotView view;
+        view.resize(640, 400);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        QImage image(1280, 800, QImage::Format_RGB32);
+        image.fill(Qt::gray);
+        view.set_image(image, QPoint(100, 50));
+        planner::Action click;
+        click.type = planner::ActionType::click;
+        click.point = vision::Point{740, 450};  // the middle of the picture
+        view.set_action(click);
+        view.set_zoom(2.0);
+        const QPointF before = view.to_widget(*click.point);
+        QCOMPARE(view.pan(), QPointF(0, 0));
+
+        auto drag = [&](Qt::MouseButton button, QPoint from, QPoint to) {
+            QTest::mousePress(&view, button, {}, from);
+            QMouseEvent move(QEvent::MouseMove, QPointF(to), view.mapToGlobal(QPointF(to)),
+                             Qt::NoButton, button, {});
+            QApplication::sendEvent(&view, &move);
+            QTest::mouseRelease(&view, button, {}, to);
+        };
+        drag(Qt::MiddleButton, {300, 200}, {200, 150});
+        QCOMPARE(view.pan(), QPointF(-100, -50));
+        QCOMPARE(view.to_widget(*click.point), before + QPointF(-100, -50));
+        for (vision::Point p : {vision::Point{100, 50}, vision::Point{740, 450},
+                                vision::Point{1379, 849}, vision::Point{333, 222}})
+            QCOMPARE(view.to_screen(view.to_widget(p)), p);
+        // The action did not move: panning is not editing.
+        QCOMPARE(view.action()->point, click.point);
+
+        // The marker's cross is drawn where the mapping says, in device pixels.
+        auto marker_is_at = [&](QPointF w) {
+            const QImage shot = view.grab().toImage();
+            const double dpr = shot.devicePixelRatio();
+            const QColor c = shot.pixelColor((w * dpr).toPoint());
+            return c.red() > 200 && c.green() < 80 && c.blue() < 80;
+        };
+        QVERIFY(marker_is_at(view.to_widget(*click.point)));
+        QVERIFY(!marker_is_at(before));  // not where it was before the pan
+
+        // Left drag pans too when zoomed (and not editing).
+        drag(Qt::LeftButton, {200, 150}, {260, 150});
+        QCOMPARE(view.pan(), QPointF(-40, -50));
+        QVERIFY(marker_is_at(view.to_widget(*click.point)));
+
+        // Arrow keys: Right shows more of the right side (the picture moves left by 1/8).
+        QTest::keyClick(&view, Qt::Key_Right);
+        QCOMPARE(view.pan(), QPointF(-120, -50));
+        QTest::keyClick(&view, Qt::Key_Up);
+        QCOMPARE(view.pan(), QPointF(-120, 0));
+
+        // The picture never leaves the view: at zoom 2 it is 1280x800 in a 640x400 view, so it
+        // moves at most 320 / 200 px either way.
+        drag(Qt::MiddleButton, {100, 100}, {630, 390});
+        QCOMPARE(view.pan(), QPointF(320, 200));
+        QCOMPARE(view.to_widget({100, 50}), QPointF(0.5, 0.5));  // its top-left at the corner
+        drag(Qt::MiddleButton, {630, 390}, {0, 0});
+        drag(Qt::MiddleButton, {630, 390}, {0, 0});
+        QCOMPARE(view.pan(), QPointF(-320, -200));
+        QCOMPARE(view.to_widget({1379, 849}), QPointF(639.5, 399.5));  // bottom-right corner
+        QVERIFY(marker_is_at(view.to_widget(*click.point)));
+        // Zooming back out re-centres the picture.
+        view.set_zoom(1.0);
+        QCOMPARE(view.pan(), QPointF(0, 0));
+        QCOMPARE(view.to_widget({100, 50}).toPoint(), QPoint(0, 0));
+    }
+
+    // Geometry, both splitters, the timeline's columns and the open tab come back on the next
+    // launch.
+    void windowStateIsRestored() {
+        QTemporaryDir tmp;
+        const QString path = tmp.filePath("panel.ini");
+        QList<int> main_sizes, view_sizes;
+        {
+            auto settings = std::make_shared<QSettings>(path, QSettings::IniFormat);
+            panel::MainWindow w(settings, tmp.filePath("sessions").toStdString());
+            w.resize(1400, 900);
+            w.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&w));
+            const int main_total =
+                w.main_splitter()->sizes().value(0) + w.main_splitter()->sizes().value(1);
+            const int view_total =
+                w.view_splitter()->sizes().value(0) + w.view_splitter()->sizes().value(1);
+            w.main_splitter()->setSizes({main_total - 700, 700});
+            w.view_splitter()->setSizes({view_total - 200, 200});
+            main_sizes = w.main_splitter()->sizes();
+            view_sizes = w.view_splitter()->sizes();
+            w.timeline_view()->horizontalHeader()->resizeSection(
+                panel::TimelineModel::ThoughtColumn, 333);
+            w.findChild<QTabWidget*>()->setCurrentIndex(2);
+            w.close();
+        }
+        auto settings = std::make_shared<QSettings>(path, QSettings::IniFormat);
+        panel::MainWindow w(settings, tmp.filePath("sessions").toStdString());
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QCOMPARE(w.size(), QSize(1400, 900));
+        QTRY_COMPARE(w.main_splitter()->sizes(), main_sizes);
+        QCOMPARE(w.view_splitter()->sizes(), view_sizes);
+        QCOMPARE(
+            w.timeline_view()->horizontalHeader()->sectionSize(panel::TimelineModel::ThoughtColumn),
+            333);
+        QCOMPARE(w.findChild<QTabWidget*>()->currentIndex(), 2);
+    }
+
+    // Risky mode: a plain click runs without asking; a hotkey waits for Approve / Edit / Reject
+    // with the reason shown, and runs only once approved.
+    void riskyModeAsksOnlyForRiskyActions() {
+        Harness h("risky");
+        h.server.set_handler([](const RecordedRequest& r) {
+            switch (assistant_turns(r)) {
+                case 0:
+                    return ScriptedReply::answer(click_answer(r, {200, 150}, "harmless"));
+                case 1:
+                    return ScriptedReply::answer("Thought: Save it.\nAction: hotkey(key='ctrl s')");
+                default:
+                    return ScriptedReply::answer("Thought: Done.\nAction: finished(content='ok')");
+            }
+        });
+        QSignalSpy ended(h.window.get(), &panel::MainWindow::runEnded);
+        h.window->start_run();
+        QTRY_COMPARE(h.window->state(), RunState::awaiting_approval);
+        QCOMPARE(h.clicks->all().size(), std::size_t(1));  // the click did not ask
+        QCOMPARE(h.clicks->hotkey_count(), std::size_t(0));
+        QCOMPARE(h.enabled(), QString("....SA."));
+        QVERIFY(h.window->approval()->current()->keys == (std::vector<std::string>{"ctrl", "s"}));
+        const QLabel* reason = nullptr;
+        for (auto* l : h.window->approval()->findChildren<QLabel*>())
+            if (l->accessibleName() == "Why approval is needed") reason = l;
+        QVERIFY(reason && !reason->text().isEmpty());
+        QTest::mouseClick(h.window->approval()->approve_button(), Qt::LeftButton);
+        QTRY_COMPARE(ended.count(), 1);
+        QCOMPARE(ended.first().at(0).toString(), QString("finished"));
+        QCOMPARE(h.clicks->hotkey_count(), std::size_t(1));
+        auto* t = h.window->timeline();
+        QCOMPARE(
+            t->data(t->index(0, panel::TimelineModel::ApprovalColumn), Qt::DisplayRole).toString(),
+            QString("auto"));
+        QCOMPARE(
+            t->data(t->index(1, panel::TimelineModel::ApprovalColumn), Qt::DisplayRole).toString(),
+            QString("approved"));
+    }
+
+    // What the live view draws for each kind of action, checked on the rendered pixels (at the
+    // device pixel ratio the test runs with): a drag's arrow, a scroll's direction, typed text;
+    // and a drag's end can be moved in edit mode.
+    void actionsAreDrawnAndADragEndCanBeMoved() {
+        panel::ScreenshotView view;
+        view.resize(640, 400);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        QImage image(1280, 800, QImage::Format_RGB32);
+        image.fill(Qt::gray);
+        view.set_image(image);
+        auto pixel = [&](QPointF w) {
+            const QImage shot = view.grab().toImage();
+            return shot.pixelColor((w * shot.devicePixelRatio()).toPoint());
+        };
+        auto is_red = [](QColor c) { return c.red() > 200 && c.green() < 80 && c.blue() < 80; };
+
+        planner::Action drag;
+        drag.type = planner::ActionType::drag;
+        drag.point = vision::Point{200, 200};
+        drag.end = vision::Point{800, 200};
+        view.set_action(drag);
+        const QPointF a = view.to_widget(*drag.point), b = view.to_widget(*drag.end);
+        QVERIFY(is_red(pixel((a + b) / 2)));                    // the arrow's shaft
+        QVERIFY(is_red(pixel(b - QPointF(4, 0))));              // its head
+        QVERIFY(!is_red(pixel((a + b) / 2 + QPointF(0, 20))));  // and nothing beside it
+
+        // Edit: the end handle follows the mouse; the start stays.
+        view.set_editable(true);
+        QSignalSpy edited(&view, &panel::ScreenshotView::actionEdited);
+        const QPoint to = view.to_widget({800, 600}).toPoint();
+        QTest::mousePress(&view, Qt::LeftButton, {}, b.toPoint());
+        QMouseEvent move(QEvent::MouseMove, QPointF(to), view.mapToGlobal(QPointF(to)),
+                         Qt::NoButton, Qt::LeftButton, {});
+        QApplication::sendEvent(&view, &move);
+        QTest::mouseRelease(&view, Qt::LeftButton, {}, to);
+        QVERIFY(edited.count() >= 1);
+        QCOMPARE(view.action()->point, drag.point);
+        const vision::Point end = *view.action()->end;
+        QVERIFY2(std::abs(end.x - 800) <= 2 && std::abs(end.y - 600) <= 2,
+                 qPrintable(QString("%1,%2").arg(end.x).arg(end.y)));
+        view.set_editable(false);
+
+        planner::Action scroll;
+        scroll.type = planner::ActionType::scroll;
+        scroll.point = vision::Point{640, 400};
+        scroll.direction = "down";
+        view.set_action(scroll);
+        const QPointF c = view.to_widget(*scroll.point);
+        QVERIFY(is_red(pixel(c + QPointF(0, 30))));    // the arrow points down
+        QVERIFY(!is_red(pixel(c + QPointF(0, -30))));  // not up
+        scroll.direction = "up";
+        view.set_action(scroll);
+        QVERIFY(is_red(pixel(c + QPointF(0, -30))));
+
+        // Typed text without a point: a dark label in the top-left corner names it.
+        planner::Action type;
+        type.type = planner::ActionType::type;
+        type.text = "hello\n";
+        view.set_action(type);
+        const QColor label = pixel({14, 26});
+        QVERIFY2(label.lightness() < 100 || label == Qt::white, qPrintable(label.name()));
+        view.set_action(std::nullopt);
+        QCOMPARE(pixel({14, 26}), QColor(Qt::gray));
+    }
+
+    // Building the backend (a local model can take seconds) happens off the GUI thread: the
+    // panel keeps answering, only Stop is offered, and Stop drops the run before it starts.
+    void startingDoesNotBlockAndCanBeStopped() {
+        Harness h("auto");
+        std::mutex mutex;
+        std::condition_variable cv;
+        bool release = false, building = false;
+        h.window->set_backend_factory([&](const panel::RunSettings& s) {
+            {
+                std::unique_lock lock(mutex);
+                building = true;
+                cv.notify_all();
+                cv.wait(lock, [&] { return release; });  // a slow model load
+            }
+            panel::Backend b;
+            b.screen = std::make_unique<StillScreen>();
+            b.actuator = std::make_unique<RecordingActuator>(h.clicks);
+            b.model = std::make_unique<model::RemoteVlm>(model::RemoteConfig{
+                .endpoint = s.endpoint.toStdString(), .model = s.model.toStdString()});
+            return b;
+        });
+        auto unblock = [&] {
+            std::lock_guard lock(mutex);
+            release = true;
+            cv.notify_all();
+        };
+        h.window->start_run();
+        QCOMPARE(h.window->state(), RunState::starting);
+        QCOMPARE(h.enabled(), QString("....S.."));
+        // The GUI thread is free while the factory is stuck: events are processed, a timer fires.
+        QTRY_VERIFY([&] {
+            std::lock_guard lock(mutex);
+            return building;
+        }());
+        bool timer_fired = false;
+        QTimer::singleShot(10, [&] { timer_fired = true; });
+        QTRY_VERIFY(timer_fired);
+        QCOMPARE(h.window->state(), RunState::starting);
+
+        QSignalSpy ended(h.window.get(), &panel::MainWindow::runEnded);
+        QTest::keyClick(h.window.get(), Qt::Key_Escape);
+        QCOMPARE(h.window->state(), RunState::stopping);
+        unblock();
+        QTRY_COMPARE(h.window->state(), RunState::idle);
+        QCOMPARE(h.server.chat_requests().size(), std::size_t(0));  // nothing ran
+        QVERIFY(h.window->session_dir().isEmpty());
+        QCOMPARE(h.window->timeline()->rowCount(), 0);
+        QVERIFY(h.window->button("Run")->isEnabled());
+
+        // Not stopped: the run starts once the backend is there.
+        release = false;
+        h.server.set_handler([](const RecordedRequest&) {
+            return ScriptedReply::answer("Thought: Done.\nAction: finished(content='ok')");
+        });
+        h.window->start_run();
+        QCOMPARE(h.window->state(), RunState::starting);
+        unblock();
+        QTRY_COMPARE(ended.count(), 1);
+        QCOMPARE(ended.first().at(0).toString(), QString("finished"));
+    }
+
     void checkEndpointListsModelsOrSaysWhy() {
         OpenAiServer server;
         server.set_models({"ui-tars-1.5-7b", "qwen3-vl"}, false);
@@ -371,13 +879,13 @@ class PanelWindowTest : public QObject {
         s.endpoint.clear();
         h.window->form()->set_settings(s);
         h.window->start_run();
-        QCOMPARE(h.window->state(), RunState::idle);
+        QTRY_COMPARE(h.window->state(), RunState::idle);
         QVERIFY2(h.window->last_error().contains("no model endpoint"),
                  qPrintable(h.window->last_error()));
         s.endpoint = "ftp:/nowhere";
         h.window->form()->set_settings(s);
         h.window->start_run();
-        QCOMPARE(h.window->state(), RunState::idle);
+        QTRY_COMPARE(h.window->state(), RunState::idle);
         QVERIFY2(h.window->last_error().startsWith("Cannot start: ") &&
                      h.window->last_error().contains("ftp:/nowhere"),
                  qPrintable(h.window->last_error()));
@@ -426,6 +934,36 @@ class PanelWindowTest : public QObject {
         std::tie(code, err) = run({"--sessions", "/proc/deskpilot-no/sessions"}, true);
         QCOMPARE(code, 1);
         QVERIFY2(err.contains("/proc/deskpilot-no/sessions"), qPrintable(err));
+    }
+
+    // Session folders are named to the second: the same task started again within that second
+    // (stop, then Run at once) must get a folder of its own, not fail.
+    void restartingTheSameTaskGetsItsOwnSessionFolder() {
+        Harness h("each");
+        h.server.set_handler([](const RecordedRequest& r) {
+            return ScriptedReply::answer(click_answer(r, {200, 150}, "waits for a person"));
+        });
+        const auto root = std::filesystem::path(h.tmp.filePath("sessions").toStdString());
+        std::filesystem::create_directories(root);
+        // The folder this second's run would take is taken already.
+        const auto taken = root / agent::session_folder_name("Press the buttons");
+        std::filesystem::create_directories(taken);
+        std::ofstream(taken / "manifest.json") << "{}";
+        QSignalSpy ended(h.window.get(), &panel::MainWindow::runEnded);
+        h.window->start_run();
+        QTRY_VERIFY(h.window->state() == RunState::awaiting_approval || ended.count() > 0);
+        QVERIFY2(ended.isEmpty(), qPrintable(ended.value(0).value(1).toString()));
+        QVERIFY(std::filesystem::path(h.window->session_dir().toStdString()) != taken);
+        const QString first = h.window->session_dir();
+        h.window->stop();
+        QTRY_COMPARE(h.window->state(), RunState::idle);
+        ended.clear();
+        h.window->start_run();
+        QTRY_VERIFY(h.window->state() == RunState::awaiting_approval || ended.count() > 0);
+        QVERIFY2(ended.isEmpty(), qPrintable(ended.value(0).value(1).toString()));
+        QVERIFY(h.window->session_dir() != first);
+        h.window->stop();
+        QTRY_COMPARE(h.window->state(), RunState::idle);
     }
 
     void closingTheWindowStopsTheRun() {
