@@ -11,6 +11,7 @@
 #include "model/engine/generator.h"
 #include "model/engine/tokenizer.h"
 #include "model/engine/vision/preprocess.h"
+#include "planner/family.h"
 
 namespace deskpilot::model {
 
@@ -37,6 +38,7 @@ struct NativeVlm::Impl {
     std::map<const vision::Frame*,
              std::pair<std::shared_ptr<const vision::Frame>, engine_ns::PixelValues>>
         pixels;
+    vision::SmartResizeParams pixels_resize = engine_ns::kQwen3VlPreprocess.resize;
     std::int64_t reused = 0;
 };
 
@@ -92,6 +94,19 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
     const auto start = Clock::now();
     Response r;
     try {
+        // The family's image processor sizes the screenshot, so the coordinates the model writes
+        // map back exactly (deskpilot-nano caps its images at 640·400 pixels); families of
+        // another patch grid (factor 28) keep the engine's own Qwen3-VL sizing.
+        engine_ns::PreprocessParams preprocess = engine_ns::kQwen3VlPreprocess;
+        if (const planner::ModelFamily* family = planner::find_family(request.family))
+            if (family->resize.factor == preprocess.resize.factor)
+                preprocess.resize = family->resize;
+        const vision::SmartResizeParams& sizing = preprocess.resize;
+        if (sizing.min_pixels != m.pixels_resize.min_pixels ||
+            sizing.max_pixels != m.pixels_resize.max_pixels) {
+            m.pixels.clear();  // prepared for another size
+            m.pixels_resize = sizing;
+        }
         // Images, in conversation order, and how many tokens each becomes.
         std::vector<engine_ns::PixelValues> images;
         std::vector<int> image_tokens;
@@ -104,10 +119,9 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
                 if (it == m.pixels.end())
                     it = m.pixels
                              .emplace(part.image.get(),
-                                      std::make_pair(part.image,
-                                                     engine_ns::preprocess_image(
-                                                         *part.image, engine_ns::kQwen3VlPreprocess,
-                                                         m.config.max_pixels)))
+                                      std::make_pair(part.image, engine_ns::preprocess_image(
+                                                                     *part.image, preprocess,
+                                                                     m.config.max_pixels)))
                              .first;
                 kept.insert(*it);
                 images.push_back(it->second.second);
