@@ -40,6 +40,7 @@ struct NativeVlm::Impl {
         pixels;
     vision::SmartResizeParams pixels_resize = engine_ns::kQwen3VlPreprocess.resize;
     std::int64_t reused = 0;
+    std::vector<float> prompt_logits;
 };
 
 NativeVlm::~NativeVlm() = default;
@@ -80,6 +81,11 @@ std::string NativeVlm::describe() const {
            std::string(engine_ns::architecture_name(impl_->model->config().architecture)) + " @ " +
            impl_->config.model_dir.string() + " (" + std::to_string(impl_->pool->size()) +
            " threads, " + engine_ns::cpu::isa_name(engine_ns::cpu::best_isa()) + ")";
+}
+
+std::vector<float> NativeVlm::last_prompt_logits() const {
+    std::lock_guard lock(mutex_);
+    return impl_->prompt_logits;
 }
 
 std::int64_t NativeVlm::last_reused_tokens() const {
@@ -145,6 +151,7 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
         poll();
         std::vector<float> logits = m.model->prefill(ids, images, m.state, false, check, poll);
         m.reused = m.model->last_reused();
+        m.prompt_logits = logits;
 
         engine_ns::Sampler sampler(
             {float(options.temperature), float(options.top_p), options.seed.value_or(0)});
