@@ -7,7 +7,7 @@
 //   --screenshot FILE   paint the screen to FILE (PNG) once ready, after any --do steps, and exit;
 //                       works without X (QT_QPA_PLATFORM=offscreen), for training data
 //   --do STEP           before the screenshot: click:NAME, double:NAME, right:NAME, type:TEXT,
-//                       key:SEQ (repeatable, in order)
+//                       key:SEQ, scroll:NAME:DIRECTION (repeatable, in order)
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QRegularExpression>
@@ -99,8 +99,8 @@ int main(int argc, char** argv) {
         "FILE");
     const QCommandLineOption do_opt(
         "do",
-        "Before --screenshot: click:NAME, double:NAME, right:NAME, type:TEXT or key:SEQ "
-        "(repeatable).",
+        "Before --screenshot: click:NAME, double:NAME, right:NAME, type:TEXT, key:SEQ or "
+        "scroll:NAME:DIRECTION (repeatable).",
         "STEP");
     parser.addOptions(
         {state_opt, layout_opt, seed_opt, geometry_opt, scale_opt, screenshot_opt, do_opt});

@@ -6,6 +6,7 @@
 #include <QPixmap>
 #include <QTest>
 #include <QTimer>
+#include <QWheelEvent>
 #include <QWidget>
 
 #include <algorithm>
@@ -20,6 +21,8 @@ namespace {
 // Long enough for a click's effects (a menu popping up, a dialog opening, a layout export) to
 // show; the offscreen platform paints synchronously, so this is event-loop turns, not frames.
 constexpr int kStepDelayMs = 120;
+// Wheel clicks per scroll step: agent::ActionExecutorOptions::scroll_clicks.
+constexpr int kScrollClicks = 5;
 
 struct Target {
     QWidget* widget = nullptr;
@@ -108,6 +111,20 @@ bool run_step(SandboxWindow& window, const ScriptStep& step, QString* error) {
             if (enter) QTest::keyClick(key_receiver(window), Qt::Key_Return);
             return true;
         }
+        case Kind::scroll: {
+            const auto target = find_target(window, step.arg, error);
+            if (!target) return false;
+            const int d = step.direction == "up" || step.direction == "left" ? 120 : -120;
+            const bool vertical = step.direction == "up" || step.direction == "down";
+            const QPoint angle = vertical ? QPoint(0, d) : QPoint(d, 0);
+            for (int i = 0; i < kScrollClicks; ++i) {
+                QWheelEvent wheel(QPointF(target->local),
+                                  QPointF(target->widget->mapToGlobal(target->local)), QPoint(),
+                                  angle, Qt::NoButton, Qt::NoModifier, Qt::NoScrollPhase, false);
+                QApplication::sendEvent(target->widget, &wheel);
+            }
+            return true;
+        }
         case Kind::key: {
             const QKeySequence seq(step.arg, QKeySequence::PortableText);
             if (seq.isEmpty() || seq[0].key() == Qt::Key_unknown) {
@@ -128,11 +145,9 @@ std::optional<ScriptStep> parse_script_step(const QString& text, QString* error)
     const QString verb = colon < 0 ? text : text.left(colon);
     QString arg = colon < 0 ? QString() : text.mid(colon + 1);
     static const std::pair<const char*, ScriptStep::Kind> kVerbs[] = {
-        {"click", ScriptStep::Kind::click},
-        {"double", ScriptStep::Kind::double_click},
-        {"right", ScriptStep::Kind::right_click},
-        {"type", ScriptStep::Kind::type},
-        {"key", ScriptStep::Kind::key}};
+        {"click", ScriptStep::Kind::click},       {"double", ScriptStep::Kind::double_click},
+        {"right", ScriptStep::Kind::right_click}, {"type", ScriptStep::Kind::type},
+        {"key", ScriptStep::Kind::key},           {"scroll", ScriptStep::Kind::scroll}};
     for (const auto& [name, kind] : kVerbs) {
         if (verb != name) continue;
         if (arg.isEmpty()) {
@@ -140,10 +155,20 @@ std::optional<ScriptStep> parse_script_step(const QString& text, QString* error)
             return std::nullopt;
         }
         if (kind == ScriptStep::Kind::type) arg.replace("\\n", "\n");
-        return ScriptStep{kind, arg};
+        if (kind == ScriptStep::Kind::scroll) {
+            const qsizetype at = arg.lastIndexOf(':');
+            const QString direction = at < 0 ? QString() : arg.mid(at + 1);
+            if (!QStringList{"up", "down", "left", "right"}.contains(direction)) {
+                *error = "step '" + text + "': expected scroll:NAME:up|down|left|right";
+                return std::nullopt;
+            }
+            return ScriptStep{kind, arg.left(at), direction};
+        }
+        return ScriptStep{kind, arg, {}};
     }
-    *error =
-        "step '" + text + "': expected click:NAME, double:NAME, right:NAME, type:TEXT or key:SEQ";
+    *error = "step '" + text +
+             "': expected click:NAME, double:NAME, right:NAME, type:TEXT, key:SEQ or "
+             "scroll:NAME:DIRECTION";
     return std::nullopt;
 }
 

@@ -18,11 +18,13 @@ namespace deskpilot::sandbox {
 class SandboxWindow;
 
 struct ScriptStep {
-    enum class Kind { click, double_click, right_click, type, key } kind;
-    QString arg;  // widget name, text or key sequence
+    enum class Kind { click, double_click, right_click, type, key, scroll } kind;
+    QString arg;        // widget name, text or key sequence
+    QString direction;  // scroll: up, down, left, right
 };
 
-// Parses "click:save", "type:Ada", "key:ctrl+s", …; nullopt with `error` set for a bad step.
+// Parses "click:save", "type:Ada", "key:ctrl+s", "scroll:list:down", …; nullopt with `error` set
+// for a bad step.
 std::optional<ScriptStep> parse_script_step(const QString& text, QString* error);
 
 // The screen as a user would see it: black where no window is, the sandbox window, then every

@@ -1,6 +1,7 @@
 // deskpilot-sandbox --screenshot without X (QT_QPA_PLATFORM=offscreen): the PNG has the screen's
 // size, the window is painted, visible layout rectangles lie inside it, --do steps reach the
 // screen (an open menu), and bad steps end in one clear error.
+#include <QFile>
 #include <QImage>
 #include <QProcess>
 #include <QTemporaryDir>
@@ -122,6 +123,21 @@ class SandboxOffscreenTest : public QObject {
                 QImage(plain).convertToFormat(image.format()).copy(menu_rect));
     }
 
+    // scroll:NAME:DIRECTION turns the wheel over the widget as the agent does (5 clicks).
+    void scrollStepMovesTheList() {
+        QTemporaryDir dir;
+        const QString layout_path = dir.filePath("layout.json"), state = dir.filePath("s.jsonl");
+        const Run r = run_sandbox({"--seed", "18", "--geometry", "1280x800", "--screenshot",
+                                   dir.filePath("x.png"), "--layout-json", layout_path, "--state",
+                                   state, "--do", "scroll:list:down"});
+        QVERIFY2(r.exit_code == 0, qPrintable(r.stderr_text));
+        const json layout = read_json(layout_path);
+        QVERIFY(!find_widget(layout, "item_1")->at("visible").get<bool>());
+        QFile log(state);
+        QVERIFY(log.open(QIODevice::ReadOnly));
+        QVERIFY(log.readAll().contains("\"event\":\"scroll\""));
+    }
+
     void badStepsAreRejected_data() {
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<QString>("message");
@@ -132,6 +148,8 @@ class SandboxOffscreenTest : public QObject {
         QTest::newRow("hidden widget")
             << QStringList{"--do", "click:item_100"} << "widget 'item_100' is not visible";
         QTest::newRow("bad key") << QStringList{"--do", "key:ctrl+"} << "is not a key sequence";
+        QTest::newRow("bad scroll direction")
+            << QStringList{"--do", "scroll:list:sideways"} << "expected scroll:NAME:up|down";
         QTest::newRow("not png") << QStringList{} << "expected a .png";
         QTest::newRow("do without screenshot")
             << QStringList{"--do", "click:save"} << "--do needs --screenshot";

@@ -17,6 +17,7 @@ Written to OUT/examples.jsonl ({"id", "split", "seed", "kind", "images", "messag
 and OUT/screens/*.png; a mid-task screen is rendered by replaying the earlier steps (--do).
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import random
@@ -38,17 +39,19 @@ def parse_range(text):
 
 
 class Sandbox:
-    """Runs deskpilot-sandbox offscreen; caches screens by (seed, steps)."""
+    """Runs deskpilot-sandbox offscreen for one seed; caches screens by the steps replayed, and
+    names them by seed and order, so the output does not depend on --jobs."""
 
-    def __init__(self, binary, out_dir):
-        self.binary, self.out_dir, self.cache, self.renders = binary, out_dir, {}, 0
+    def __init__(self, binary, out_dir, seed):
+        self.binary, self.out_dir, self.seed, self.cache = binary, out_dir, seed, {}
         os.makedirs(os.path.join(out_dir, "screens"), exist_ok=True)
 
     def screen(self, seed, do_steps=()):
-        key = (seed, tuple(do_steps))
+        assert seed == self.seed
+        key = tuple(do_steps)
         if key in self.cache:
             return self.cache[key]
-        name = f"s{seed}_{len(self.cache):06d}.png"
+        name = f"s{seed}_{len(self.cache):03d}.png"
         png = os.path.join(self.out_dir, "screens", name)
         with tempfile.TemporaryDirectory() as tmp:
             layout_path = os.path.join(tmp, "layout.json")
@@ -63,7 +66,6 @@ class Sandbox:
                 raise RuntimeError(f"sandbox seed {seed} steps {do_steps}: {r.stderr.strip()}")
             with open(layout_path) as f:
                 layout = json.load(f)
-        self.renders += 1
         widgets = {w["name"]: w for w in layout["widgets"]}
         self.cache[key] = ("screens/" + name, widgets)
         return self.cache[key]
@@ -204,13 +206,14 @@ def step_answer(step, widgets, fill):
     if "scroll" in step:
         w = widgets[step["scroll"]]
         d = step.get("direction", "down")
-        return (f"I'll scroll {describe(w)} {d}.", f"scroll(start_box='{box(centre(w))}', direction='{d}')", None)
+        return (f"I'll scroll {describe(w)} {d}.", f"scroll(start_box='{box(centre(w))}', direction='{d}')",
+                f"scroll:{w['name']}:{d}")
     raise ValueError(f"unknown plan step {step}")
 
 
 def task_examples(sandbox, seed, template, rng):
     fill = rng.choice(NAMES)
-    _, widgets0 = sandbox.screen(seed)
+    _, widgets0 = sandbox.screen(seed)  # the first screen: labels for the instruction
     try:
         text = render_text(template["text"], widgets0, fill)
     except KeyError:
@@ -261,6 +264,7 @@ def main():
     ap.add_argument("--tasks-per-seed", type=int, default=3)
     ap.add_argument("--tasks", default=os.path.join(nc.ROOT, "eval", "tasks", "sandbox.json"))
     ap.add_argument("--seed", type=int, default=0, help="seed of the choices made here")
+    ap.add_argument("--jobs", type=int, default=1, help="sandboxes rendering at once")
     a = ap.parse_args()
     train, val = parse_range(a.train_seeds), parse_range(a.val_seeds)
     if set(train) & set(val):
@@ -273,22 +277,30 @@ def main():
         templates = [{"id": t["id"], "text": t["text"], "plan": t["plan"]} for t in json.load(f)["tasks"]]
     templates += extra_task_templates()
 
-    rng = random.Random(a.seed)
-    sandbox = Sandbox(a.sandbox, a.out)
+    def one_seed(seed):
+        # Each seed draws from its own generator: the same examples whatever --jobs is.
+        rng = random.Random(f"{a.seed}:{seed}")
+        sandbox = Sandbox(a.sandbox, a.out, seed)
+        examples = grounding_examples(sandbox, seed, rng)
+        for t in rng.sample(templates, a.tasks_per_seed):
+            examples += task_examples(sandbox, seed, t, rng)
+        return examples, len(sandbox.cache)
+
+    os.makedirs(os.path.join(a.out, "screens"), exist_ok=True)
     n = {"train": 0, "val": 0}
-    with open(os.path.join(a.out, "examples.jsonl"), "w", encoding="utf-8") as out:
+    screens = 0
+    with open(os.path.join(a.out, "examples.jsonl"), "w", encoding="utf-8") as out, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as pool:
         for split, seeds in (("train", train), ("val", val)):
-            for seed in seeds:
-                examples = grounding_examples(sandbox, seed, rng)
-                for t in rng.sample(templates, a.tasks_per_seed):
-                    examples += task_examples(sandbox, seed, t, rng)
+            for seed, (examples, rendered) in zip(seeds, pool.map(one_seed, seeds)):
+                screens += rendered
                 for e in examples:
                     e["id"] = f"{split}-{n[split]:06d}"
                     e["split"] = split
                     n[split] += 1
                     out.write(json.dumps(e, ensure_ascii=False) + "\n")
-                print(f"{split} seed {seed}: {len(examples)} examples, {sandbox.renders} screens", flush=True)
-    print(f"wrote {a.out}/examples.jsonl: {n['train']} train, {n['val']} val, {sandbox.renders} screens")
+                print(f"{split} seed {seed}: {len(examples)} examples, {rendered} screens", flush=True)
+    print(f"wrote {a.out}/examples.jsonl: {n['train']} train, {n['val']} val, {screens} screens")
 
 
 if __name__ == "__main__":
