@@ -6,7 +6,9 @@
 
 Reproducible: one --seed fixes the initial weights and the example order (a fresh permutation per
 epoch, drawn from the seed and the epoch). Resumable: --work holds state.pt (weights, optimiser,
-step) written every --save-every steps, and a run with the same --work continues from it. Loss:
+step) written every --save-every steps, and a run with the same --work continues from it.
+Grounding examples of one screen train together (--group): the vision tower runs once per
+screen, which is most of an example's cost. Loss:
 cross-entropy on the assistant's answer tokens only (the target turn and its <|im_end|>), plus
 the MoE load-balancing loss. CPU threads: --threads (default 1; the dev machine is shared).
 """
@@ -62,6 +64,37 @@ class Examples:
         prompt = nc.render_chat(e["messages"], counts)
         return self.tok.encode(prompt).ids, self.tok.encode(e["target"]).ids + [self.im_end]
 
+    def units(self, group):
+        """Training units: up to `group` grounding examples of one screen together (the vision
+        tower runs once for all of them), every other example alone."""
+        by_screen, units = {}, []
+        for i, e in enumerate(self.items):
+            if group > 1 and e["kind"] == "grounding" and len(e["images"]) == 1:
+                by_screen.setdefault(e["images"][0], []).append(i)
+            else:
+                units.append([i])
+        for members in by_screen.values():
+            units += [members[k:k + group] for k in range(0, len(members), group)]
+        units.sort(key=lambda u: u[0])
+        return units
+
+    def batch(self, indices):
+        """Several examples of one screenshot as one right-padded batch."""
+        rows = [self.encode(self.items[i]) for i in indices]
+        width = max(len(p) + len(a) for p, a in rows)
+        pad = self.tok.token_to_id("<|endoftext|>")
+        ids = torch.full((len(rows), width), pad)
+        labels = torch.full((len(rows), width), -100)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, (p, a) in enumerate(rows):
+            n = len(p) + len(a)
+            ids[r, :n] = torch.tensor(p + a)
+            labels[r, len(p):n] = torch.tensor(a)
+            mask[r, :n] = 1
+        pv, grid = self.pixels(self.items[indices[0]]["images"][0])
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask, "pixel_values": pv,
+                "image_grid_thw": grid, "mm_token_type_ids": (ids == self.image_pad).int(), "shared_image": True}
+
     def __getitem__(self, i):
         e = self.items[i]
         prompt, answer = self.encode(e)
@@ -75,11 +108,24 @@ class Examples:
 
 
 def forward_loss(model, batch, aux_coef):
-    out = model(input_ids=batch["input_ids"], attention_mask=torch.ones_like(batch["input_ids"]),
-                pixel_values=batch["pixel_values"], image_grid_thw=batch["image_grid_thw"],
-                mm_token_type_ids=batch["mm_token_type_ids"], output_router_logits=aux_coef > 0)
-    logits = out.logits[0, :-1].float()
-    labels = batch["labels"][0, 1:]
+    """(loss, answer cross-entropy, answer token accuracy) of one example or one shared-image batch."""
+    ids = batch["input_ids"]
+    mask = batch.get("attention_mask", torch.ones_like(ids))
+    kwargs = {}
+    if batch.get("shared_image"):
+        # The screenshot goes through the vision tower once; every row reuses its output (and
+        # sends its gradient back into it).
+        enc = model.model.get_image_features(batch["pixel_values"], batch["image_grid_thw"], return_dict=True)
+        rows = ids.shape[0]
+        enc.pooler_output = tuple(enc.pooler_output) * rows
+        enc.deepstack_features = [tuple(f) * rows for f in enc.deepstack_features]
+        kwargs = {"mm_encoder_outputs": {"image": enc}, "image_grid_thw": batch["image_grid_thw"].repeat(rows, 1)}
+    else:
+        kwargs = {"pixel_values": batch["pixel_values"], "image_grid_thw": batch["image_grid_thw"]}
+    out = model(input_ids=ids, attention_mask=mask, mm_token_type_ids=batch["mm_token_type_ids"],
+                output_router_logits=aux_coef > 0, **kwargs)
+    logits = out.logits[:, :-1].float()
+    labels = batch["labels"][:, 1:]
     keep = labels != -100
     lm = torch.nn.functional.cross_entropy(logits[keep], labels[keep])
     correct = (logits[keep].argmax(-1) == labels[keep]).float().mean()
@@ -119,7 +165,9 @@ def main():
     ap.add_argument("--work", required=True, help="state.pt and log.jsonl (resumable)")
     ap.add_argument("--out", default=os.path.join(nc.ROOT, "models", "deskpilot-nano"))
     ap.add_argument("--steps", type=int, default=3000, help="optimiser steps in all")
-    ap.add_argument("--accumulate", type=int, default=4, help="examples per optimiser step")
+    ap.add_argument("--accumulate", type=int, default=4, help="training units per optimiser step")
+    ap.add_argument("--group", type=int, default=8,
+                    help="grounding examples of one screen per unit (vision runs once for them); 1: none")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--aux-coef", type=float, default=0.01, help="MoE load-balancing loss weight")
@@ -139,6 +187,7 @@ def main():
     train, val = Examples(a.data, tok, "train"), Examples(a.data, tok, "val")
     if not len(train):
         sys.exit(f"train.py: no training examples in {a.data}")
+    units = train.units(a.group)
     config = nano_model.build_config(tok)
     model = nano_model.build_model(config, a.seed)
     model.train()
@@ -149,19 +198,20 @@ def main():
     step, seen = 0, 0
     if os.path.exists(state_path):
         state = torch.load(state_path, weights_only=False)
-        if state["seed"] != a.seed:
-            sys.exit(f"train.py: {state_path} was trained with --seed {state['seed']}, not {a.seed}")
+        if state["seed"] != a.seed or state.get("group", 1) != a.group:
+            sys.exit(f"train.py: {state_path} was trained with --seed {state['seed']} --group "
+                     f"{state.get('group', 1)}, not --seed {a.seed} --group {a.group}")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, seen = state["step"], state["seen"]
         torch.set_rng_state(state["torch_rng"])
-        print(f"resumed at step {step} ({seen} examples seen)")
+        print(f"resumed at step {step} ({seen} units seen)")
     print(f"{total / 1e6:.2f} M parameters ({vision / 1e6:.2f} M vision), {len(train)} train / {len(val)} val "
-          f"examples, {a.threads} thread(s)", flush=True)
+          f"examples in {len(units)} units, {a.threads} thread(s)", flush=True)
 
     def save_state():
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "seen": seen,
-                    "seed": a.seed, "torch_rng": torch.get_rng_state()}, state_path + ".tmp")
+                    "seed": a.seed, "group": a.group, "torch_rng": torch.get_rng_state()}, state_path + ".tmp")
         os.replace(state_path + ".tmp", state_path)
 
     log = open(os.path.join(a.work, "log.jsonl"), "a")
@@ -172,21 +222,28 @@ def main():
             g["lr"] = lr_at(step, a.steps, a.lr, a.warmup)
         opt.zero_grad(set_to_none=True)
         lm_sum = acc_sum = 0.0
-        tokens = 0
+        tokens = examples = 0
+        picked = []
         for _ in range(a.accumulate):
-            epoch, pos = divmod(seen, len(train))
-            batch = train[order(len(train), a.seed, epoch)[pos]]
+            epoch, pos = divmod(seen, len(units))
+            picked.append(units[order(len(units), a.seed, epoch)[pos]])
             seen += 1
+        total_examples = sum(len(u) for u in picked)
+        for unit in picked:
+            batch = train.batch(unit) if len(unit) > 1 else train[unit[0]]
             loss, lm, acc = forward_loss(model, batch, a.aux_coef)
-            (loss / a.accumulate).backward()
-            lm_sum += lm.item()
-            acc_sum += acc.item()
-            tokens += batch["input_ids"].shape[1]
+            # Each unit weighs as many examples as it holds.
+            (loss * len(unit) / total_examples).backward()
+            lm_sum += lm.item() * len(unit)
+            acc_sum += acc.item() * len(unit)
+            tokens += batch["input_ids"].numel()
+            examples += len(unit)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
-        rec = {"step": step, "loss": lm_sum / a.accumulate, "token_acc": acc_sum / a.accumulate,
-               "lr": opt.param_groups[0]["lr"], "seconds": time.time() - t0, "tokens": tokens}
+        rec = {"step": step, "loss": lm_sum / examples, "token_acc": acc_sum / examples,
+               "lr": opt.param_groups[0]["lr"], "seconds": time.time() - t0, "tokens": tokens,
+               "examples": examples}
         if step % a.eval_every == 0 or step == a.steps:
             rec["val_loss"], rec["val_token_acc"] = evaluate(model, val, a.eval_examples)
         log.write(json.dumps(rec) + "\n")
