@@ -30,12 +30,12 @@ import nano_common as nc  # noqa: E402
 class Examples:
     """examples.jsonl turned into model inputs: ids, labels, pixel values, grids."""
 
-    def __init__(self, data_dir, tokenizer, split):
+    def __init__(self, data_dir, tokenizer, split, kinds=("grounding", "task")):
         from PIL import Image
         self.Image = Image
         self.dir, self.tok = data_dir, tokenizer
         with open(os.path.join(data_dir, "examples.jsonl"), encoding="utf-8") as f:
-            self.items = [e for e in map(json.loads, f) if e["split"] == split]
+            self.items = [e for e in map(json.loads, f) if e["split"] == split and e["kind"] in kinds]
         self.proc = nc.image_processor()
         w, h = nc.smart_resize(*nc.SCREEN)
         self.image_tokens = (w // 32) * (h // 32)
@@ -172,6 +172,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--aux-coef", type=float, default=0.01, help="MoE load-balancing loss weight")
     ap.add_argument("--seed", type=int, default=12)
+    ap.add_argument("--kinds", default="grounding,task", help="example kinds to train on (a curriculum stage)")
+    ap.add_argument("--init", help="start from the weights of another run's state.pt (the previous stage)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--save-every", type=int, default=50)
     ap.add_argument("--eval-every", type=int, default=200)
@@ -184,7 +186,10 @@ def main():
     torch.manual_seed(a.seed)
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(a.tokenizer)
-    train, val = Examples(a.data, tok, "train"), Examples(a.data, tok, "val")
+    kinds = tuple(a.kinds.split(","))
+    if not set(kinds) <= {"grounding", "task"}:
+        sys.exit(f"train.py: --kinds '{a.kinds}': expected grounding, task or both")
+    train, val = Examples(a.data, tok, "train", kinds), Examples(a.data, tok, "val", kinds)
     if not len(train):
         sys.exit(f"train.py: no training examples in {a.data}")
     units = train.units(a.group)
@@ -196,6 +201,9 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     state_path = os.path.join(a.work, "state.pt")
     step, seen = 0, 0
+    if a.init and not os.path.exists(state_path):
+        model.load_state_dict(torch.load(a.init, weights_only=False)["model"])
+        print(f"weights from {a.init}")
     if os.path.exists(state_path):
         state = torch.load(state_path, weights_only=False)
         if state["seed"] != a.seed or state.get("group", 1) != a.group:
