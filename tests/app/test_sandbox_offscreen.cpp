@@ -151,6 +151,7 @@ class SandboxOffscreenTest : public QObject {
         QTest::newRow("bad scroll direction")
             << QStringList{"--do", "scroll:list:sideways"} << "expected scroll:NAME:up|down";
         QTest::newRow("not png") << QStringList{} << "expected a .png";
+        QTest::newRow("empty geometry") << QStringList{"--geometry", "0x800"} << "empty size";
         QTest::newRow("do without screenshot")
             << QStringList{"--do", "click:save"} << "--do needs --screenshot";
     }
