@@ -11,7 +11,11 @@ namespace {
 // Qwen2-VL's image processor (UI-TARS-1.0's base): the same bounds as Qwen2.5-VL's.
 constexpr vision::SmartResizeParams kQwen2VlResize = vision::kQwen25VlResize;
 
-constexpr std::array<ModelFamily, 5> kFamilies{{
+// Deskpilot's own nano model (tools/train_nano): a Qwen3-VL processor (factor 32) capped at
+// 640·400 pixels, so a 1280×800 screen reaches the model as 640×384 (240 image tokens).
+constexpr vision::SmartResizeParams kDeskpilotNanoResize{32, 65536, 640 * 400, 200.0};
+
+constexpr std::array<ModelFamily, 6> kFamilies{{
     {"ui-tars-1.0", CoordinateSpace::relative_1000, kQwen2VlResize, PromptStyle::ui_tars_1_0,
      "UI-TARS 1.0 (Qwen2-VL): relative 0-1000"},
     {"ui-tars-1.5", CoordinateSpace::resized_absolute, vision::kUiTarsResize,
@@ -23,6 +27,9 @@ constexpr std::array<ModelFamily, 5> kFamilies{{
      "Qwen3-VL: relative 0-1000"},
     {"doubao", CoordinateSpace::relative_1000, vision::kUiTarsResize, PromptStyle::doubao,
      "Doubao / seed UI-TARS (<point>x y</point>): relative 0-1000"},
+    {"deskpilot-nano", CoordinateSpace::resized_absolute, kDeskpilotNanoResize,
+     PromptStyle::ui_tars_1_5,
+     "Deskpilot nano (Qwen3-VL-MoE, 640x400 pixel cap): absolute pixels of the resized screenshot"},
 }};
 
 int scaled(int logical, double scale) {

@@ -1,11 +1,14 @@
 // Model families: how each family's coordinates map to screen pixels, as one table of data.
 //
-//   family        coordinates                                   image the model sees
-//   ui-tars-1.0   relative, 0–1000 on each axis                 Qwen2-VL processor (factor 28)
-//   ui-tars-1.5   absolute pixels of the smart-resized image     kUiTarsResize (factor 28,
-//   100·28²–16384·28²) qwen2.5-vl    absolute pixels of the smart-resized image     kQwen25VlResize
-//   (factor 28, 3136–12845056) qwen3-vl      relative, 0–1000 kQwen3VlResize (factor 32) doubao
-//   relative, 0–1000 (<point>x y</point>)          kUiTarsResize
+//   family          coordinates                                 image the model sees
+//   ui-tars-1.0     relative, 0–1000 on each axis               Qwen2-VL processor (factor 28)
+//   ui-tars-1.5     absolute pixels of the smart-resized image  kUiTarsResize (factor 28,
+//                                                               100·28²–16384·28²)
+//   qwen2.5-vl      absolute pixels of the smart-resized image  kQwen25VlResize (factor 28,
+//                                                               3136–12845056)
+//   qwen3-vl        relative, 0–1000                            kQwen3VlResize (factor 32)
+//   doubao          relative, 0–1000 (<point>x y</point>)       kUiTarsResize
+//   deskpilot-nano  absolute pixels of the smart-resized image  factor 32, 65536–640·400
 //
 // Screens: `screen` is the size in logical pixels and `scale` the device pixel ratio (HiDPI);
 // the screenshot the model sees and the pixels actions use are physical: round(W·S) × round(H·S).

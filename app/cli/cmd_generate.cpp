@@ -5,7 +5,7 @@
 // Runs the native engine (CPU, or the CUDA decoder with --device cuda) on a text prompt: streams
 // the generated text (or ids, when the folder has no tokenizer.json) to stdout, and prefill/decode
 // speed and peak memory to stderr.
-// --logits-out writes the last prompt position's logits as a float32 .npy.
+// --logits-out writes the last prompt position's logits as a float32 .npy (with --image too).
 // With --image, the prompt is one user turn (the image, then the text) in the model's chat
 // layout, run by model::NativeVlm exactly as the agent would.
 #include <sys/resource.h>
@@ -99,8 +99,6 @@ class GenerateCommand : public Command {
         if (device_ != "cpu")
             throw CommandError(
                 "--device cuda runs text prompts only for now; the vision path is CPU", kExitUsage);
-        if (!logits_out_.empty())
-            throw CommandError("--logits-out is for text prompts (not with --image)", kExitUsage);
         std::shared_ptr<const vision::Frame> frame;
         try {
             frame = std::make_shared<const vision::Frame>(vision::read_image(image_));
@@ -128,6 +126,7 @@ class GenerateCommand : public Command {
                 },
                 cancel);
             std::printf("\n");
+            if (!logits_out_.empty()) write_npy(logits_out_, vlm.last_prompt_logits());
             std::fprintf(stderr,
                          "%s: %d prompt tokens, first token after %.0f ms; %d tokens in %.0f ms "
                          "(%s)\n",

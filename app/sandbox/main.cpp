@@ -4,6 +4,10 @@
 //   --seed N            deterministic variation of labels, order, spacing and colours
 //   --geometry WxH+X+Y  window geometry in screen pixels
 //   --scale F           HiDPI scale factor
+//   --screenshot FILE   paint the screen to FILE (PNG) once ready, after any --do steps, and exit;
+//                       works without X (QT_QPA_PLATFORM=offscreen), for training data
+//   --do STEP           before the screenshot: click:NAME, double:NAME, right:NAME, type:TEXT,
+//                       key:SEQ, scroll:NAME:DIRECTION (repeatable, in order)
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QRegularExpression>
@@ -14,6 +18,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "offscreen_shot.h"
 #include "sandbox_window.h"
 #include "seeded_choices.h"
 #include "state_log.h"
@@ -89,7 +94,16 @@ int main(int argc, char** argv) {
     const QCommandLineOption geometry_opt("geometry", "Window geometry in screen pixels.",
                                           "WxH+X+Y");
     const QCommandLineOption scale_opt("scale", "HiDPI scale factor (0.5 to 4).", "F");
-    parser.addOptions({state_opt, layout_opt, seed_opt, geometry_opt, scale_opt});
+    const QCommandLineOption screenshot_opt(
+        "screenshot", "Paint the screen to FILE (PNG) once ready, then exit (works offscreen).",
+        "FILE");
+    const QCommandLineOption do_opt(
+        "do",
+        "Before --screenshot: click:NAME, double:NAME, right:NAME, type:TEXT, key:SEQ or "
+        "scroll:NAME:DIRECTION (repeatable).",
+        "STEP");
+    parser.addOptions(
+        {state_opt, layout_opt, seed_opt, geometry_opt, scale_opt, screenshot_opt, do_opt});
     parser.process(app);
 
     std::optional<std::uint32_t> seed;
@@ -112,6 +126,20 @@ int main(int argc, char** argv) {
                          m.captured(2).toInt());
     }
 
+    std::vector<deskpilot::sandbox::ScriptStep> script;
+    for (const QString& text : parser.values(do_opt)) {
+        QString error;
+        const auto step = deskpilot::sandbox::parse_script_step(text, &error);
+        if (!step) fail("--do " + error.toStdString());
+        script.push_back(*step);
+    }
+    const QString screenshot = parser.value(screenshot_opt);
+    if (!script.empty() && screenshot.isEmpty()) fail("--do needs --screenshot FILE");
+    if (!screenshot.isEmpty() && !screenshot.endsWith(".png", Qt::CaseInsensitive))
+        fail("--screenshot '" + screenshot.toStdString() + "': expected a .png file name");
+    if (geometry.width() <= 0 || geometry.height() <= 0)
+        fail("--geometry '" + early.geometry.value_or("").toStdString() + "': empty size");
+
     deskpilot::sandbox::StateLog log;
     if (!log.open(parser.value(state_opt)))
         fail("cannot open --state file '" + parser.value(state_opt).toStdString() +
@@ -121,6 +149,9 @@ int main(int argc, char** argv) {
     deskpilot::sandbox::SandboxWindow window(choices, log, parser.value(layout_opt));
     // Geometry is given in screen pixels; Qt positions windows in logical pixels.
     const double scale = early.scale.value_or(1.0);
+    // Offscreen windows get an emulated 2-pixel frame; on a bare X server (evaluations, Xvfb
+    // without a window manager) the client area starts at the geometry's corner, so match that.
+    if (!screenshot.isEmpty()) window.setWindowFlag(Qt::FramelessWindowHint);
     window.move(qRound(geometry.x() / scale), qRound(geometry.y() / scale));
     window.resize(qRound(geometry.width() / scale), qRound(geometry.height() / scale));
     window.show();
@@ -139,6 +170,15 @@ int main(int argc, char** argv) {
             nlohmann::json ready = {
                 {"seed", seed ? nlohmann::json(*seed) : nlohmann::json(nullptr)}};
             log.write("ready", ready);
+            if (screenshot.isEmpty()) return;
+            deskpilot::sandbox::run_script(window, script, [&](const QString& error) {
+                if (!error.isEmpty()) fail("--do " + error.toStdString());
+                const QImage image = deskpilot::sandbox::render_screen(geometry, scale);
+                if (!image.save(screenshot, "PNG"))
+                    fail("--screenshot '" + screenshot.toStdString() + "': cannot write");
+                // Every loop, including a menu's or dialog's nested one, is told to leave.
+                QApplication::exit(0);
+            });
         });
     });
     poll->start();

@@ -41,7 +41,9 @@ struct NativeVlm::Impl {
     std::map<const vision::Frame*,
              std::pair<std::shared_ptr<const vision::Frame>, engine_ns::PixelValues>>
         pixels;
+    vision::SmartResizeParams pixels_resize = engine_ns::kQwen3VlPreprocess.resize;
     std::int64_t reused = 0;
+    std::vector<float> prompt_logits;
 };
 
 std::string native_default_family(const std::filesystem::path& model_dir) {
@@ -112,6 +114,11 @@ std::string NativeVlm::describe() const {
            " threads, " + engine_ns::cpu::isa_name(engine_ns::cpu::best_isa()) + ")";
 }
 
+std::vector<float> NativeVlm::last_prompt_logits() const {
+    std::lock_guard lock(mutex_);
+    return impl_->prompt_logits;
+}
+
 std::int64_t NativeVlm::last_reused_tokens() const {
     std::lock_guard lock(mutex_);
     return impl_->reused;
@@ -124,6 +131,19 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
     const auto start = Clock::now();
     Response r;
     try {
+        // The family's image processor sizes the screenshot, so the coordinates the model writes
+        // map back exactly (deskpilot-nano caps its images at 640·400 pixels, UI-TARS-1.5 uses
+        // its own bounds); a family of another patch grid keeps the architecture's sizing.
+        engine_ns::PreprocessParams preprocess = m.preprocess;
+        if (const planner::ModelFamily* family = planner::find_family(request.family))
+            if (family->resize.factor == preprocess.resize.factor)
+                preprocess.resize = family->resize;
+        const vision::SmartResizeParams& sizing = preprocess.resize;
+        if (sizing.min_pixels != m.pixels_resize.min_pixels ||
+            sizing.max_pixels != m.pixels_resize.max_pixels) {
+            m.pixels.clear();  // prepared for another size
+            m.pixels_resize = sizing;
+        }
         // Images, in conversation order, and how many tokens each becomes.
         std::vector<engine_ns::PixelValues> images;
         std::vector<int> image_tokens;
@@ -137,7 +157,7 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
                     it = m.pixels
                              .emplace(part.image.get(),
                                       std::make_pair(part.image, engine_ns::preprocess_image(
-                                                                     *part.image, m.preprocess,
+                                                                     *part.image, preprocess,
                                                                      m.config.max_pixels)))
                              .first;
                 kept.insert(*it);
@@ -161,6 +181,7 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
         poll();
         std::vector<float> logits = m.model->prefill(ids, images, m.state, false, check, poll);
         m.reused = m.model->last_reused();
+        m.prompt_logits = logits;
 
         engine_ns::Sampler sampler(
             {float(options.temperature), float(options.top_p), options.seed.value_or(0)});

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "model/vlm.h"
 
@@ -46,6 +47,9 @@ class NativeVlm : public Vlm {
 
     // Prompt tokens the last generate() took from the cache instead of recomputing.
     std::int64_t last_reused_tokens() const;
+    // The logits after the last generate()'s prompt (before the first sampled token), for
+    // parity checks against a reference; empty before any call.
+    std::vector<float> last_prompt_logits() const;
 
     struct Impl;
 

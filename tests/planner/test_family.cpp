@@ -18,10 +18,11 @@ class FamilyTest : public QObject {
     Q_OBJECT
   private slots:
     void tableListsEveryFamily() {
-        for (const char* name : {"ui-tars-1.0", "ui-tars-1.5", "qwen2.5-vl", "qwen3-vl", "doubao"})
+        for (const char* name :
+             {"ui-tars-1.0", "ui-tars-1.5", "qwen2.5-vl", "qwen3-vl", "doubao", "deskpilot-nano"})
             QVERIFY2(find_family(name) != nullptr, name);
         QCOMPARE(find_family("gpt-4o"), nullptr);
-        QCOMPARE(all_families().size(), std::size_t{5});
+        QCOMPARE(all_families().size(), std::size_t{6});
         QVERIFY(QString::fromStdString(family_names()).contains("qwen3-vl"));
     }
 
@@ -50,6 +51,27 @@ class FamilyTest : public QObject {
         QVERIFY(CoordinateMapper(*find_family("ui-tars-1.5"), {200, 150}).model_extent().width >
                 196);
         QCOMPARE(m.map(98, 70).pixel, (vision::Point{100, 75}));
+    }
+
+    // Deskpilot's nano model: absolute pixels of a factor-32 image capped at 640·400 pixels.
+    void deskpilotNanoIsAbsoluteOnItsSmallImage() {
+        const CoordinateMapper m(*find_family("deskpilot-nano"), {1280, 800});
+        QCOMPARE(m.model_image(), (vision::Size{640, 384}));  // 400/32 = 12.5 → floor 12 rows
+        QCOMPARE(m.model_extent(), m.model_image());
+        QCOMPARE(m.map(320, 192).pixel, (vision::Point{640, 400}));
+        QCOMPARE(m.map(0, 0).pixel, (vision::Point{0, 0}));
+        // 383·800/384 = 797.92 → 798; 639·2 = 1278.
+        QCOMPARE(m.map(639, 383).pixel, (vision::Point{1278, 798}));
+        // 100.5·2 = 201 exactly; 101·800/384 = 210.42 → 210.
+        QCOMPARE(m.map(100.5, 101).pixel, (vision::Point{201, 210}));
+        QVERIFY(m.map(640, 100).out_of_range);
+        // Other screens keep their aspect within the cap: 1920×1080 → 672×352.
+        const CoordinateMapper hd(*find_family("deskpilot-nano"), {1920, 1080});
+        QCOMPARE(hd.model_image(), (vision::Size{672, 352}));
+        QCOMPARE(hd.map(336, 176).pixel, (vision::Point{960, 540}));
+        // Unlike qwen3-vl (relative 0-1000, no pixel cap) on the same screen.
+        QCOMPARE(CoordinateMapper(*find_family("qwen3-vl"), {1280, 800}).model_image(),
+                 (vision::Size{1280, 800}));
     }
 
     void qwen3AndDoubaoAreRelative1000() {

@@ -150,6 +150,25 @@ class EngineCliTest : public QObject {
         dp::model::CancelToken cancel;
         const auto want = vlm.generate(req, o, {}, cancel);
         QCOMPARE(r.out, QByteArray::fromStdString(want.text + "\n"));
+
+        // --logits-out with --image: the logits after the whole prompt, image included, equal to
+        // what NativeVlm computed (tools/train_nano/parity.py compares them with transformers).
+        const QString npy = dir_.filePath("image_logits.npy");
+        const Result l =
+            run({"generate", "--model-dir", dir, "--image", dir + "/image.png", "--prompt",
+                 "click Apply", "--max-new-tokens", "1", "--logits-out", npy},
+                {});
+        QVERIFY2(l.code == 0, qPrintable(l.err));
+        QFile f(npy);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray bytes = f.readAll();
+        const int header = 10 + (uchar(bytes[8]) | uchar(bytes[9]) << 8);
+        QVERIFY(bytes.mid(10, header - 10).contains("'shape': (1024,)"));
+        QCOMPARE(bytes.size() - header, 1024 * 4);
+        const std::vector<float> expected = vlm.last_prompt_logits();
+        QCOMPARE(expected.size(), std::size_t{1024});
+        const float* got = reinterpret_cast<const float*>(bytes.constData() + header);
+        for (int i = 0; i < 1024; ++i) QCOMPARE(got[i], expected[std::size_t(i)]);
     }
 
     void generateQwen25() {

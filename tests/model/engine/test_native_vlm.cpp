@@ -101,6 +101,34 @@ class TestNativeVlm : public QObject {
         QCOMPARE(second.prompt_tokens, want.prompt_tokens);
     }
 
+    // The request's family sizes the screenshot: deskpilot-nano caps a 1280x800 screen at
+    // 640x384 (240 image tokens), qwen3-vl sends it whole (1000); the answer's coordinates are
+    // in that image, so the two must agree.
+    void the_family_sizes_the_screenshot() {
+        vision::Frame f;
+        f.width = 1280, f.height = 800, f.stride = 1280 * 4;
+        auto px = std::make_shared<std::vector<std::uint8_t>>(f.stride * f.height);
+        for (std::size_t i = 0; i < px->size(); ++i) (*px)[i] = std::uint8_t(i * 7 % 251);
+        f.pixels = px;
+        auto frame = std::make_shared<const vision::Frame>(f);
+        auto ask = [&](model::NativeVlm& vlm, const char* family) {
+            planner::Request r;
+            r.family = family;
+            r.messages.push_back({planner::Role::user,
+                                  {planner::ContentPart::of_image(frame),
+                                   planner::ContentPart::of_text("click Apply")}});
+            model::CancelToken cancel;
+            return vlm.generate(r, greedy(1), {}, cancel).prompt_tokens;
+        };
+        model::NativeVlm vlm(tiny());
+        const int nano = ask(vlm, "deskpilot-nano");
+        const int whole = ask(vlm, "qwen3-vl");
+        QCOMPARE(whole - nano, 1000 - 240);
+        QCOMPARE(ask(vlm, "deskpilot-nano"), nano);  // re-prepared, not the cached 1000 tokens
+        // A factor-28 family keeps the engine's own Qwen3-VL sizing.
+        QCOMPARE(ask(vlm, "ui-tars-1.5"), whole);
+    }
+
     void stop_string_ends_the_answer() {
         model::CancelToken cancel;
         model::NativeVlm vlm(tiny());

@@ -1,0 +1,93 @@
+"""The deskpilot-nano architecture: Qwen3-VL-MoE (transformers' Qwen3VLMoeForConditionalGeneration)
+at about 14 M parameters, and how its checkpoint is laid out for Deskpilot's engine.
+
+Vision: 4 blocks, hidden 192, 3 heads, MLP 768, patch 16, temporal patch 2, merge 2, a 40x40
+learned position table (a 640x384 image is a 24x40 patch grid), DeepStack from blocks 1 and 2.
+Text: 4 decoder layers, hidden 256, 4 query heads and 2 KV heads of 64, 8 experts (top 2) of
+width 384, interleaved MRoPE [12, 10, 10], untied lm_head.
+"""
+import json
+import os
+
+import torch
+
+import nano_common as nc
+
+VISION = dict(depth=4, hidden_size=192, intermediate_size=768, num_heads=3, patch_size=16, temporal_patch_size=2,
+              spatial_merge_size=2, num_position_embeddings=1600, deepstack_visual_indexes=[1, 2],
+              hidden_act="gelu_pytorch_tanh", in_channels=3)
+# moe_intermediate_size must differ from hidden_size: transformers' loader turns Hub-layout expert
+# tensors back into its own layout only when their shapes differ, so with I == H it would load
+# down_proj [E, I, H] untransposed (and disagree with the engine, which reads the Hub layout).
+TEXT = dict(hidden_size=256, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4,
+            num_key_value_heads=2, head_dim=64, num_experts=8, num_experts_per_tok=2, moe_intermediate_size=384,
+            decoder_sparse_step=1, mlp_only_layers=[], rms_norm_eps=1e-6, max_position_embeddings=8192,
+            tie_word_embeddings=False, router_aux_loss_coef=0.01,
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [12, 10, 10],
+                             "mrope_interleaved": True})
+
+
+def build_config(tokenizer):
+    """Config with the tokenizer's vocabulary and special ids."""
+    if TEXT["moe_intermediate_size"] == TEXT["hidden_size"]:
+        raise ValueError("moe_intermediate_size == hidden_size: transformers would load the experts wrongly")
+    from transformers import Qwen3VLMoeConfig
+    ids = {s: tokenizer.token_to_id(s) for s in nc.SPECIAL_TOKENS}
+    missing = [s for s, i in ids.items() if i is None]
+    if missing:
+        raise ValueError(f"tokenizer lacks {missing}")
+    text = dict(TEXT, vocab_size=tokenizer.get_vocab_size(), bos_token_id=None, eos_token_id=ids["<|im_end|>"],
+                pad_token_id=ids["<|endoftext|>"])
+    vision = dict(VISION, out_hidden_size=TEXT["hidden_size"])
+    config = Qwen3VLMoeConfig(text_config=text, vision_config=vision, tie_word_embeddings=False,
+                              image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+                              vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
+    config.text_config.output_router_logits = True  # the load-balancing loss during training
+    return config
+
+
+def build_model(config, seed):
+    from transformers import Qwen3VLMoeForConditionalGeneration
+    torch.manual_seed(seed)
+    config._attn_implementation = "sdpa"
+    model = Qwen3VLMoeForConditionalGeneration(config)
+    return model
+
+
+def count_parameters(model):
+    total = sum(p.numel() for p in model.parameters())
+    vision = sum(p.numel() for n, p in model.named_parameters() if ".visual." in n or n.startswith("visual."))
+    return total, vision
+
+
+def hub_state_dict(model, dtype):
+    """Weights as Hub checkpoints store them: fused experts transposed to [E, H, 2I] / [E, I, H]
+    (tools/golden/qwen3_vl_moe_golden.py, which the engine's loader is tested against)."""
+    out = {}
+    for name, p in model.state_dict().items():
+        t = p.detach().to(dtype).contiguous()
+        if name.endswith("mlp.experts.gate_up_proj") or name.endswith("mlp.experts.down_proj"):
+            t = t.transpose(1, 2).contiguous()
+        out[name] = t
+    return out
+
+
+def save_checkpoint(model, config, tokenizer_path, out_dir, dtype=torch.bfloat16):
+    """models/deskpilot-nano/: model.safetensors, config.json, tokenizer.json,
+    preprocessor_config.json (the layout `deskpilot generate/run --model-dir` loads)."""
+    from safetensors.torch import save_file
+    os.makedirs(out_dir, exist_ok=True)
+    cfg = config.to_dict()
+    cfg["text_config"]["output_router_logits"] = False
+    cfg["architectures"] = ["Qwen3VLMoeForConditionalGeneration"]
+    cfg["dtype"] = "bfloat16" if dtype == torch.bfloat16 else "float32"
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1, sort_keys=True)
+    save_file(hub_state_dict(model, dtype), os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
+    with open(tokenizer_path, "rb") as src, open(os.path.join(out_dir, "tokenizer.json"), "wb") as dst:
+        dst.write(src.read())
+    with open(os.path.join(out_dir, "preprocessor_config.json"), "w") as f:
+        json.dump(nc.preprocessor_config(), f, indent=1)
+    with open(os.path.join(out_dir, "generation_config.json"), "w") as f:
+        json.dump({"do_sample": False, "eos_token_id": [config.text_config.eos_token_id],
+                   "pad_token_id": config.text_config.pad_token_id}, f, indent=1)

@@ -1,0 +1,100 @@
+"""Shared pieces of the deskpilot-nano pipeline: the prompt templates (read from the C++ planner,
+so the text the model is trained on is the text the agent sends), the Qwen3-VL chat layout as
+model/engine/chat_format.cpp writes it, smart_resize with the deskpilot-nano family's bounds, and
+the image processor settings."""
+import math
+import os
+import re
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+# planner/family.cpp: deskpilot-nano = factor 32, 65536 to 640*400 pixels, absolute coordinates.
+FACTOR, MIN_PIXELS, MAX_PIXELS = 32, 65536, 640 * 400
+SCREEN = (1280, 800)  # the sandbox screen (eval's default); the model sees it as 640x384
+SYSTEM_MESSAGE = "You are a helpful assistant."  # planner::ConversationOptions
+MAX_SCREENSHOTS = 5  # agent::AgentConfig::history
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+                  "<|image_pad|>", "<|video_pad|>", "<|box_start|>", "<|box_end|>"]
+
+
+def smart_resize(width, height, factor=FACTOR, min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS):
+    """(width, height) the model sees; Python's round (half to even), as the processors."""
+    if max(height, width) / min(height, width) > 200:
+        raise ValueError(f"aspect ratio of {width}x{height} is above 200")
+    h = max(factor, round(height / factor) * factor)
+    w = max(factor, round(width / factor) * factor)
+    if h * w > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        h = max(factor, math.floor(height / beta / factor) * factor)
+        w = max(factor, math.floor(width / beta / factor) * factor)
+    elif h * w < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h = math.ceil(height * beta / factor) * factor
+        w = math.ceil(width * beta / factor) * factor
+    return w, h
+
+
+def to_model_point(x, y, screen=SCREEN):
+    """Screen pixel -> the absolute pixel of the resized image the model writes."""
+    w, h = smart_resize(*screen)
+    return round(x * w / screen[0]), round(y * h / screen[1])
+
+
+def prompt_template(kind):
+    """The ui_tars_1_5 template of `kind` (computer, grounding) from planner/prompt_templates.cpp."""
+    with open(os.path.join(ROOT, "planner", "prompt_templates.cpp"), encoding="utf-8") as f:
+        src = f.read()
+    m = re.search(r"\{PromptStyle::ui_tars_1_5, PromptKind::" + kind + r', R"DP\((.*?)\)DP"\}', src, re.S)
+    if not m:
+        raise RuntimeError(f"no ui_tars_1_5 {kind} template in planner/prompt_templates.cpp")
+    return m.group(1)
+
+
+def render_prompt(kind, instruction):
+    return prompt_template(kind).replace("{language}", "English").replace("{instruction}", instruction)
+
+
+def render_chat(messages, image_tokens, add_generation_prompt=True):
+    """model/engine/chat_format.cpp, ChatTemplate::qwen3_vl. messages: [{"role", "parts": [str or
+    {"image": i}]}]; image_tokens[i]: <|image_pad|> count of image i."""
+    out = []
+    if messages and messages[0]["role"] == "system":
+        out.append("<|im_start|>system\n" + "".join(p for p in messages[0]["parts"] if isinstance(p, str))
+                   + "<|im_end|>\n")
+    for m in messages:
+        if m["role"] == "user":
+            body = ""
+            for p in m["parts"]:
+                if isinstance(p, str):
+                    body += p
+                else:
+                    body += "<|vision_start|>" + "<|image_pad|>" * image_tokens[p["image"]] + "<|vision_end|>"
+            out.append("<|im_start|>user\n" + body + "<|im_end|>\n")
+        elif m["role"] == "assistant":
+            out.append("<|im_start|>assistant\n" + "".join(p for p in m["parts"] if isinstance(p, str))
+                       + "<|im_end|>\n")
+    if add_generation_prompt:
+        out.append("<|im_start|>assistant\n")
+    return "".join(out)
+
+
+def strip_special(text):
+    """What NativeVlm's stream decoder returns (special tokens skipped): the history the agent
+    sends back."""
+    return text.replace("<|box_start|>", "").replace("<|box_end|>", "")
+
+
+def image_processor():
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    return Qwen2VLImageProcessorPil(patch_size=16, temporal_patch_size=2, merge_size=2, image_mean=[0.5] * 3,
+                                    image_std=[0.5] * 3,
+                                    size={"shortest_edge": MIN_PIXELS, "longest_edge": MAX_PIXELS})
+
+
+def preprocessor_config():
+    return {"image_processor_type": "Qwen2VLImageProcessor", "do_resize": True, "do_rescale": True,
+            "do_normalize": True, "do_convert_rgb": True, "resample": 3, "rescale_factor": 1 / 255,
+            "image_mean": [0.5] * 3, "image_std": [0.5] * 3, "patch_size": 16, "temporal_patch_size": 2,
+            "merge_size": 2, "size": {"shortest_edge": MIN_PIXELS, "longest_edge": MAX_PIXELS},
+            "min_pixels": MIN_PIXELS, "max_pixels": MAX_PIXELS}

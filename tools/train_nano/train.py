@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Trains deskpilot-nano on make_dataset.py's examples and writes the checkpoint the engine loads.
+
+    tools/train_nano/train.py --data data/nano --tokenizer tests/data/engine/nano_tokenizer/tokenizer.json \
+        --work work/nano --out models/deskpilot-nano --steps 3000
+
+Reproducible: one --seed fixes the initial weights and the example order (a fresh permutation per
+epoch, drawn from the seed and the epoch). Resumable: --work holds state.pt (weights, optimiser,
+step) written every --save-every steps, and a run with the same --work continues from it.
+Grounding examples of one screen train together (--group): the vision tower runs once per
+screen, which is most of an example's cost. Loss:
+cross-entropy on the assistant's answer tokens only (the target turn and its <|im_end|>), plus
+the MoE load-balancing loss. CPU threads: --threads (default 1; the dev machine is shared).
+"""
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model as nano_model  # noqa: E402
+import nano_common as nc  # noqa: E402
+
+
+class Examples:
+    """examples.jsonl turned into model inputs: ids, labels, pixel values, grids."""
+
+    def __init__(self, data_dir, tokenizer, split, kinds=("grounding", "task")):
+        from PIL import Image
+        self.Image = Image
+        self.dir, self.tok = data_dir, tokenizer
+        with open(os.path.join(data_dir, "examples.jsonl"), encoding="utf-8") as f:
+            self.items = [e for e in map(json.loads, f) if e["split"] == split and e["kind"] in kinds]
+        self.proc = nc.image_processor()
+        w, h = nc.smart_resize(*nc.SCREEN)
+        self.image_tokens = (w // 32) * (h // 32)
+        self.im_end = tokenizer.token_to_id("<|im_end|>")
+        self.image_pad = tokenizer.token_to_id("<|image_pad|>")
+        self.cache = {}
+
+    def __len__(self):
+        return len(self.items)
+
+    def pixels(self, rel):
+        if rel not in self.cache:
+            if len(self.cache) > 64:
+                self.cache.pop(next(iter(self.cache)))
+            image = self.Image.open(os.path.join(self.dir, rel)).convert("RGB")
+            r = self.proc(images=[image], return_tensors="pt")
+            self.cache[rel] = (r["pixel_values"], r["image_grid_thw"])
+        return self.cache[rel]
+
+    def encode(self, e):
+        """(prompt ids, answer ids): the chat up to '<|im_start|>assistant\\n', then the answer."""
+        counts = []
+        for rel in e["images"]:
+            _, grid = self.pixels(rel)
+            counts.append(int(grid.prod()) // 4)
+        prompt = nc.render_chat(e["messages"], counts)
+        return self.tok.encode(prompt).ids, self.tok.encode(e["target"]).ids + [self.im_end]
+
+    def units(self, group):
+        """Training units: up to `group` grounding examples of one screen together (the vision
+        tower runs once for all of them), every other example alone."""
+        by_screen, units = {}, []
+        for i, e in enumerate(self.items):
+            if group > 1 and e["kind"] == "grounding" and len(e["images"]) == 1:
+                by_screen.setdefault(e["images"][0], []).append(i)
+            else:
+                units.append([i])
+        for members in by_screen.values():
+            units += [members[k:k + group] for k in range(0, len(members), group)]
+        units.sort(key=lambda u: u[0])
+        return units
+
+    def batch(self, indices):
+        """Several examples of one screenshot as one right-padded batch."""
+        rows = [self.encode(self.items[i]) for i in indices]
+        width = max(len(p) + len(a) for p, a in rows)
+        pad = self.tok.token_to_id("<|endoftext|>")
+        ids = torch.full((len(rows), width), pad)
+        labels = torch.full((len(rows), width), -100)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, (p, a) in enumerate(rows):
+            n = len(p) + len(a)
+            ids[r, :n] = torch.tensor(p + a)
+            labels[r, len(p):n] = torch.tensor(a)
+            mask[r, :n] = 1
+        pv, grid = self.pixels(self.items[indices[0]]["images"][0])
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask, "pixel_values": pv,
+                "image_grid_thw": grid, "mm_token_type_ids": (ids == self.image_pad).int(), "shared_image": True}
+
+    def __getitem__(self, i):
+        e = self.items[i]
+        prompt, answer = self.encode(e)
+        ids = torch.tensor([prompt + answer])
+        labels = torch.tensor([[-100] * len(prompt) + answer])
+        pv = [self.pixels(rel) for rel in e["images"]]
+        return {"input_ids": ids, "labels": labels,
+                "pixel_values": torch.cat([p for p, _ in pv]) if pv else None,
+                "image_grid_thw": torch.cat([g for _, g in pv]) if pv else None,
+                "mm_token_type_ids": (ids == self.image_pad).int()}
+
+
+def forward_loss(model, batch, aux_coef):
+    """(loss, answer cross-entropy, answer token accuracy) of one example or one shared-image batch."""
+    ids = batch["input_ids"]
+    mask = batch.get("attention_mask", torch.ones_like(ids))
+    kwargs = {}
+    if batch.get("shared_image"):
+        # The screenshot goes through the vision tower once; every row reuses its output (and
+        # sends its gradient back into it).
+        enc = model.model.get_image_features(batch["pixel_values"], batch["image_grid_thw"], return_dict=True)
+        rows = ids.shape[0]
+        enc.pooler_output = tuple(enc.pooler_output) * rows
+        enc.deepstack_features = [tuple(f) * rows for f in enc.deepstack_features]
+        kwargs = {"mm_encoder_outputs": {"image": enc}, "image_grid_thw": batch["image_grid_thw"].repeat(rows, 1)}
+    else:
+        kwargs = {"pixel_values": batch["pixel_values"], "image_grid_thw": batch["image_grid_thw"]}
+    out = model(input_ids=ids, attention_mask=mask, mm_token_type_ids=batch["mm_token_type_ids"],
+                output_router_logits=aux_coef > 0, **kwargs)
+    logits = out.logits[:, :-1].float()
+    labels = batch["labels"][:, 1:]
+    keep = labels != -100
+    lm = torch.nn.functional.cross_entropy(logits[keep], labels[keep])
+    correct = (logits[keep].argmax(-1) == labels[keep]).float().mean()
+    aux = out.aux_loss if aux_coef > 0 and getattr(out, "aux_loss", None) is not None else torch.zeros(())
+    return lm + aux_coef * aux, lm.detach(), correct.detach()
+
+
+def lr_at(step, total, peak, warmup):
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+def order(n, seed, epoch):
+    idx = list(range(n))
+    random.Random(seed * 1000003 + epoch).shuffle(idx)
+    return idx
+
+
+def evaluate(model, data, limit):
+    model.eval()
+    losses, accs = [], []
+    with torch.no_grad():
+        for i in range(min(limit, len(data))):
+            _, lm, acc = forward_loss(model, data[i], 0.0)
+            losses.append(lm.item())
+            accs.append(acc.item())
+    model.train()
+    return sum(losses) / max(1, len(losses)), sum(accs) / max(1, len(accs))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="make_dataset.py's --out")
+    ap.add_argument("--tokenizer", default=os.path.join(nc.ROOT, "tests/data/engine/nano_tokenizer/tokenizer.json"))
+    ap.add_argument("--work", required=True, help="state.pt and log.jsonl (resumable)")
+    ap.add_argument("--out", default=os.path.join(nc.ROOT, "models", "deskpilot-nano"))
+    ap.add_argument("--steps", type=int, default=3000, help="optimiser steps in all")
+    ap.add_argument("--accumulate", type=int, default=4, help="training units per optimiser step")
+    ap.add_argument("--group", type=int, default=8,
+                    help="grounding examples of one screen per unit (vision runs once for them); 1: none")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--aux-coef", type=float, default=0.01, help="MoE load-balancing loss weight")
+    ap.add_argument("--seed", type=int, default=12)
+    ap.add_argument("--kinds", default="grounding,task", help="example kinds to train on (a curriculum stage)")
+    ap.add_argument("--init", help="start from the weights of another run's state.pt (the previous stage)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--save-every", type=int, default=50)
+    ap.add_argument("--eval-every", type=int, default=200)
+    ap.add_argument("--eval-examples", type=int, default=32)
+    ap.add_argument("--max-seconds", type=float, default=0, help="stop (and save) after this long; 0: no limit")
+    ap.add_argument("--dtype", choices=["bf16", "f32"], default="bf16", help="of the written checkpoint")
+    a = ap.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(a.tokenizer)
+    kinds = tuple(a.kinds.split(","))
+    if not set(kinds) <= {"grounding", "task"}:
+        sys.exit(f"train.py: --kinds '{a.kinds}': expected grounding, task or both")
+    train, val = Examples(a.data, tok, "train", kinds), Examples(a.data, tok, "val", kinds)
+    if not len(train):
+        sys.exit(f"train.py: no training examples in {a.data}")
+    units = train.units(a.group)
+    config = nano_model.build_config(tok)
+    model = nano_model.build_model(config, a.seed)
+    model.train()
+    total, vision = nano_model.count_parameters(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.05)
+    os.makedirs(a.work, exist_ok=True)
+    state_path = os.path.join(a.work, "state.pt")
+    step, seen = 0, 0
+    if a.init and not os.path.exists(state_path):
+        model.load_state_dict(torch.load(a.init, weights_only=False)["model"])
+        print(f"weights from {a.init}")
+    if os.path.exists(state_path):
+        state = torch.load(state_path, weights_only=False)
+        if state["seed"] != a.seed or state.get("group", 1) != a.group:
+            sys.exit(f"train.py: {state_path} was trained with --seed {state['seed']} --group "
+                     f"{state.get('group', 1)}, not --seed {a.seed} --group {a.group}")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, seen = state["step"], state["seen"]
+        torch.set_rng_state(state["torch_rng"])
+        print(f"resumed at step {step} ({seen} units seen)")
+    print(f"{total / 1e6:.2f} M parameters ({vision / 1e6:.2f} M vision), {len(train)} train / {len(val)} val "
+          f"examples in {len(units)} units, {a.threads} thread(s)", flush=True)
+
+    def save_state():
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "seen": seen,
+                    "seed": a.seed, "group": a.group, "torch_rng": torch.get_rng_state()}, state_path + ".tmp")
+        os.replace(state_path + ".tmp", state_path)
+
+    log = open(os.path.join(a.work, "log.jsonl"), "a")
+    start = time.time()
+    while step < a.steps:
+        t0 = time.time()
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, a.steps, a.lr, a.warmup)
+        opt.zero_grad(set_to_none=True)
+        lm_sum = acc_sum = 0.0
+        tokens = examples = 0
+        picked = []
+        for _ in range(a.accumulate):
+            epoch, pos = divmod(seen, len(units))
+            picked.append(units[order(len(units), a.seed, epoch)[pos]])
+            seen += 1
+        total_examples = sum(len(u) for u in picked)
+        for unit in picked:
+            batch = train.batch(unit) if len(unit) > 1 else train[unit[0]]
+            loss, lm, acc = forward_loss(model, batch, a.aux_coef)
+            # Each unit weighs as many examples as it holds.
+            (loss * len(unit) / total_examples).backward()
+            lm_sum += lm.item() * len(unit)
+            acc_sum += acc.item() * len(unit)
+            tokens += batch["input_ids"].numel()
+            examples += len(unit)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        rec = {"step": step, "loss": lm_sum / examples, "token_acc": acc_sum / examples,
+               "lr": opt.param_groups[0]["lr"], "seconds": time.time() - t0, "tokens": tokens,
+               "examples": examples}
+        if step % a.eval_every == 0 or step == a.steps:
+            rec["val_loss"], rec["val_token_acc"] = evaluate(model, val, a.eval_examples)
+        log.write(json.dumps(rec) + "\n")
+        log.flush()
+        print(json.dumps(rec), flush=True)
+        out_of_time = a.max_seconds and time.time() - start > a.max_seconds
+        if step % a.save_every == 0 or step == a.steps or out_of_time:
+            save_state()
+        if out_of_time:
+            print(f"stopping after {time.time() - start:.0f} s at step {step} (--max-seconds)")
+            break
+    save_state()
+    model.eval()
+    nano_model.save_checkpoint(model, config, a.tokenizer, a.out,
+                               torch.bfloat16 if a.dtype == "bf16" else torch.float32)
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
