@@ -177,19 +177,49 @@ DP_AVX2 void in_out_avx2(const float* x, std::int64_t M, const WeightView& w, fl
                 _mm256_storeu_ps(y + (m + r) * N + n + 8, acc[r][1]);
             }
         }
-        for (; m < M; ++m) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    }
+    const std::int64_t M4 = M / 4 * 4;
+    if (n < n1) in_out_scalar<D>(x, M4, w, y, n, n1);
+    // The remaining rows (all of them in decode) one at a time, 64 columns per pass: each weight
+    // row is read as whole cache lines, not 32 bytes from each (the column loop above).
+    for (std::int64_t m = M4; m < M; ++m) {
+        const float* xr = x + m * K;
+        float* yr = y + m * N;
+        std::int64_t c = n0;
+        for (; c + 64 <= n1; c += 64) {
+            // Named accumulators: GCC keeps an unrolled array of them in memory.
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+                   a7 = a0;
             for (std::int64_t k = 0; k < K; ++k) {
                 const void* wr = row_ptr<D>(w, k);
-                const __m256 xv = _mm256_broadcast_ss(x + m * K + k);
-                a0 = _mm256_fmadd_ps(xv, load8<D>(wr, n), a0);
-                a1 = _mm256_fmadd_ps(xv, load8<D>(wr, n + 8), a1);
+                const __m256 xv = _mm256_broadcast_ss(xr + k);
+                a0 = _mm256_fmadd_ps(xv, load8<D>(wr, c), a0);
+                a1 = _mm256_fmadd_ps(xv, load8<D>(wr, c + 8), a1);
+                a2 = _mm256_fmadd_ps(xv, load8<D>(wr, c + 16), a2);
+                a3 = _mm256_fmadd_ps(xv, load8<D>(wr, c + 24), a3);
+                a4 = _mm256_fmadd_ps(xv, load8<D>(wr, c + 32), a4);
+                a5 = _mm256_fmadd_ps(xv, load8<D>(wr, c + 40), a5);
+                a6 = _mm256_fmadd_ps(xv, load8<D>(wr, c + 48), a6);
+                a7 = _mm256_fmadd_ps(xv, load8<D>(wr, c + 56), a7);
             }
-            _mm256_storeu_ps(y + m * N + n, a0);
-            _mm256_storeu_ps(y + m * N + n + 8, a1);
+            _mm256_storeu_ps(yr + c, a0);
+            _mm256_storeu_ps(yr + c + 8, a1);
+            _mm256_storeu_ps(yr + c + 16, a2);
+            _mm256_storeu_ps(yr + c + 24, a3);
+            _mm256_storeu_ps(yr + c + 32, a4);
+            _mm256_storeu_ps(yr + c + 40, a5);
+            _mm256_storeu_ps(yr + c + 48, a6);
+            _mm256_storeu_ps(yr + c + 56, a7);
         }
+        for (; c + 8 <= n1; c += 8) {
+            __m256 a0 = _mm256_setzero_ps();
+            for (std::int64_t k = 0; k < K; ++k)
+                a0 =
+                    _mm256_fmadd_ps(_mm256_broadcast_ss(xr + k), load8<D>(row_ptr<D>(w, k), c), a0);
+            _mm256_storeu_ps(yr + c, a0);
+        }
+        if (c < n1) in_out_scalar<D>(xr, 1, w, yr, c, n1);
     }
-    if (n < n1) in_out_scalar<D>(x, M, w, y, n, n1);
 }
 
 // ---- AVX-512F: the same loops at 16 lanes ------------------------------------------------------
@@ -282,22 +312,64 @@ DP_AVX512 void in_out_avx512(const float* x, std::int64_t M, const WeightView& w
             }
             for (int r = 0; r < 4; ++r) _mm512_storeu_ps(y + (m + r) * N + n, acc[r]);
         }
-        for (; m < M; ++m) {
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-            std::int64_t k = 0;
-            for (; k + 2 <= K; k += 2) {
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[m * K + k]), load16<D>(row_ptr<D>(w, k), n),
-                                     a0);
-                a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[m * K + k + 1]),
-                                     load16<D>(row_ptr<D>(w, k + 1), n), a1);
-            }
-            for (; k < K; ++k)
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[m * K + k]), load16<D>(row_ptr<D>(w, k), n),
-                                     a0);
-            _mm512_storeu_ps(y + m * N + n, _mm512_add_ps(a0, a1));
-        }
     }
-    if (n < n1) in_out_scalar<D>(x, M, w, y, n, n1);
+    const std::int64_t M4 = M / 4 * 4;
+    if (n < n1) in_out_scalar<D>(x, M4, w, y, n, n1);
+    // The remaining rows (all of them in decode) one at a time, 128 (or 64) columns per pass:
+    // each weight row is read as whole cache lines, not 32 bytes from each (the column loop above),
+    // which left the expert GEMVs at a third of the weight bandwidth of the out_in ones.
+    for (std::int64_t m = M4; m < M; ++m) {
+        const float* xr = x + m * K;
+        float* yr = y + m * N;
+        std::int64_t c = n0;
+        for (; c + 128 <= n1; c += 128) {
+            // Named accumulators: GCC keeps an unrolled array of them in memory.
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+                   a7 = a0;
+            for (std::int64_t k = 0; k < K; ++k) {
+                const void* wr = row_ptr<D>(w, k);
+                const __m512 xv = _mm512_set1_ps(xr[k]);
+                a0 = _mm512_fmadd_ps(xv, load16<D>(wr, c), a0);
+                a1 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 16), a1);
+                a2 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 32), a2);
+                a3 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 48), a3);
+                a4 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 64), a4);
+                a5 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 80), a5);
+                a6 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 96), a6);
+                a7 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 112), a7);
+            }
+            _mm512_storeu_ps(yr + c, a0);
+            _mm512_storeu_ps(yr + c + 16, a1);
+            _mm512_storeu_ps(yr + c + 32, a2);
+            _mm512_storeu_ps(yr + c + 48, a3);
+            _mm512_storeu_ps(yr + c + 64, a4);
+            _mm512_storeu_ps(yr + c + 80, a5);
+            _mm512_storeu_ps(yr + c + 96, a6);
+            _mm512_storeu_ps(yr + c + 112, a7);
+        }
+        for (; c + 64 <= n1; c += 64) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (std::int64_t k = 0; k < K; ++k) {
+                const void* wr = row_ptr<D>(w, k);
+                const __m512 xv = _mm512_set1_ps(xr[k]);
+                a0 = _mm512_fmadd_ps(xv, load16<D>(wr, c), a0);
+                a1 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 16), a1);
+                a2 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 32), a2);
+                a3 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 48), a3);
+            }
+            _mm512_storeu_ps(yr + c, a0);
+            _mm512_storeu_ps(yr + c + 16, a1);
+            _mm512_storeu_ps(yr + c + 32, a2);
+            _mm512_storeu_ps(yr + c + 48, a3);
+        }
+        for (; c + 16 <= n1; c += 16) {
+            __m512 a0 = _mm512_setzero_ps();
+            for (std::int64_t k = 0; k < K; ++k)
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(xr[k]), load16<D>(row_ptr<D>(w, k), c), a0);
+            _mm512_storeu_ps(yr + c, a0);
+        }
+        if (c < n1) in_out_scalar<D>(xr, 1, w, yr, c, n1);
+    }
 }
 
 #pragma GCC diagnostic pop
@@ -330,12 +402,13 @@ void run(const float* x, std::int64_t M, const WeightView& w, float* y, ThreadPo
                 out_in_scalar<D>(x, M, w, y, a, b);
         });
     } else {
-        // Work in blocks of 16 columns so no SIMD path ever splits one.
-        const std::int64_t blocks = (N + 15) / 16;
+        // Work in units of 64 columns so no SIMD path ever splits a block and the single-row
+        // kernels read whole cache lines; only the last unit has tails.
+        const std::int64_t units = (N + 63) / 64;
         const std::int64_t grain =
-            std::max<std::int64_t>(1, 1024 / std::max<std::int64_t>(1, K * M / 16));
-        pool.parallel_for(blocks, grain, [&](std::int64_t a, std::int64_t b) {
-            const std::int64_t c0 = a * 16, c1 = std::min(N, b * 16);
+            std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, K * M));
+        pool.parallel_for(units, grain, [&](std::int64_t a, std::int64_t b) {
+            const std::int64_t c0 = a * 64, c1 = std::min(N, b * 64);
             if (isa == Isa::avx512)
                 in_out_avx512<D>(x, M, w, y, c0, c1);
             else if (isa == Isa::avx2)
