@@ -255,12 +255,12 @@ DP_AVX512 inline float hsum16(__m512 v) {
 }
 
 template <DType D>
-DP_AVX512 void out_in_avx512(const float* x, std::int64_t M, const WeightView& w, float* y,
-                             std::int64_t n0, std::int64_t n1) {
+DP_AVX512 void out_in_rows_avx512(const float* x, std::int64_t m0, std::int64_t M,
+                                  const WeightView& w, float* y, std::int64_t n0, std::int64_t n1) {
     const std::int64_t K = w.cols, N = w.rows, K16 = K / 16 * 16;
     for (std::int64_t n = n0; n < n1; ++n) {
         const void* wr = row_ptr<D>(w, n);
-        std::int64_t m = 0;
+        std::int64_t m = m0;
         for (; m + 4 <= M; m += 4) {
             const float* x0 = x + m * K;
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -295,14 +295,63 @@ DP_AVX512 void out_in_avx512(const float* x, std::int64_t M, const WeightView& w
     }
 }
 
+// Four activation rows by four weight rows: each of the four converted weight vectors feeds four
+// FMAs and each activation vector four (prefill); the rest through the loops above.
 template <DType D>
-DP_AVX512 void in_out_avx512(const float* x, std::int64_t M, const WeightView& w, float* y,
+DP_AVX512 void out_in_avx512(const float* x, std::int64_t M, const WeightView& w, float* y,
                              std::int64_t n0, std::int64_t n1) {
+    const std::int64_t K = w.cols, N = w.rows, K16 = K / 16 * 16, M4 = M / 4 * 4,
+                       n4 = M4 > 0 ? n0 + (n1 - n0) / 4 * 4 : n0;
+    // Activation rows in chunks that stay in L2 (64 rows of up to 2048 floats) while every
+    // weight row of the range passes; without the chunks a long prompt's activations would be
+    // streamed from memory once per four weight rows.
+    const std::int64_t chunk =
+        std::max<std::int64_t>(4, (64 * 2048 / std::max<std::int64_t>(1, K)) / 4 * 4);
+    for (std::int64_t mc = 0; mc < M4; mc += chunk)
+        for (std::int64_t n = n0; n < n4; n += 4) {
+            const void* wr[4] = {row_ptr<D>(w, n), row_ptr<D>(w, n + 1), row_ptr<D>(w, n + 2),
+                                 row_ptr<D>(w, n + 3)};
+            for (std::int64_t m = mc; m < std::min(M4, mc + chunk); m += 4) {
+                const float* xm = x + m * K;
+                __m512 a[4][4];
+#pragma GCC unroll 4
+                for (int r = 0; r < 4; ++r)
+#pragma GCC unroll 4
+                    for (int j = 0; j < 4; ++j) a[r][j] = _mm512_setzero_ps();
+                for (std::int64_t k = 0; k < K16; k += 16) {
+                    const __m512 w0 = load16<D>(wr[0], k), w1 = load16<D>(wr[1], k),
+                                 w2 = load16<D>(wr[2], k), w3 = load16<D>(wr[3], k);
+#pragma GCC unroll 4
+                    for (int r = 0; r < 4; ++r) {
+                        const __m512 xv = _mm512_loadu_ps(xm + r * K + k);
+                        a[r][0] = _mm512_fmadd_ps(xv, w0, a[r][0]);
+                        a[r][1] = _mm512_fmadd_ps(xv, w1, a[r][1]);
+                        a[r][2] = _mm512_fmadd_ps(xv, w2, a[r][2]);
+                        a[r][3] = _mm512_fmadd_ps(xv, w3, a[r][3]);
+                    }
+                }
+                for (int r = 0; r < 4; ++r)
+                    for (int j = 0; j < 4; ++j) {
+                        float s = hsum16(a[r][j]);
+                        for (std::int64_t k = K16; k < K; ++k)
+                            s += xm[r * K + k] * load1<D>(wr[j], k);
+                        y[(m + r) * N + n + j] = s;
+                    }
+            }
+        }
+    out_in_rows_avx512<D>(x, 0, M4, w, y, n4, n1);  // columns the tiles left, their rows
+    out_in_rows_avx512<D>(x, M4, M, w, y, n0, n1);  // the last rows (decode: all of them)
+}
+
+// Rows [m0, m1) (a multiple of 4 apart), columns [c0, c1): four rows by 16 columns.
+template <DType D>
+DP_AVX512 void in_out_rows4_avx512(const float* x, std::int64_t m0, std::int64_t m1,
+                                   const WeightView& w, float* y, std::int64_t c0,
+                                   std::int64_t c1) {
     const std::int64_t K = w.rows, N = w.cols;
-    std::int64_t n = n0;
-    for (; n + 16 <= n1; n += 16) {
-        std::int64_t m = 0;
-        for (; m + 4 <= M; m += 4) {
+    std::int64_t n = c0;
+    for (; n + 16 <= c1; n += 16) {
+        for (std::int64_t m = m0; m + 4 <= m1; m += 4) {
             __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
                              _mm512_setzero_ps()};
             for (std::int64_t k = 0; k < K; ++k) {
@@ -313,8 +362,41 @@ DP_AVX512 void in_out_avx512(const float* x, std::int64_t M, const WeightView& w
             for (int r = 0; r < 4; ++r) _mm512_storeu_ps(y + (m + r) * N + n, acc[r]);
         }
     }
-    const std::int64_t M4 = M / 4 * 4;
-    if (n < n1) in_out_scalar<D>(x, M4, w, y, n, n1);
+    if (n < c1 && m1 > m0) in_out_scalar<D>(x + m0 * K, m1 - m0, w, y + m0 * N, n, c1);
+}
+
+template <DType D>
+DP_AVX512 void in_out_avx512(const float* x, std::int64_t M, const WeightView& w, float* y,
+                             std::int64_t n0, std::int64_t n1) {
+    const std::int64_t K = w.rows, N = w.cols;
+    const std::int64_t M8 = M / 8 * 8, M4 = M / 4 * 4, n32 = n0 + (n1 - n0) / 32 * 32;
+    // Eight rows by 32 columns: each pair of weight vectors, converted once, feeds sixteen FMAs
+    // (prefill, where each expert sees tens of tokens). Unrolled so the tile stays in registers.
+    // Columns outermost: one 32-column slab of W (K x 64 bytes) stays in L2 for every row block.
+    for (std::int64_t n = n0; n < n32; n += 32)
+        for (std::int64_t m = 0; m < M8; m += 8) {
+            __m512 a[8][2];
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; ++r) a[r][0] = a[r][1] = _mm512_setzero_ps();
+            const float* xm = x + m * K;
+            for (std::int64_t k = 0; k < K; ++k) {
+                const void* wr = row_ptr<D>(w, k);
+                const __m512 w0 = load16<D>(wr, n), w1 = load16<D>(wr, n + 16);
+#pragma GCC unroll 8
+                for (int r = 0; r < 8; ++r) {
+                    const __m512 xv = _mm512_set1_ps(xm[r * K + k]);
+                    a[r][0] = _mm512_fmadd_ps(xv, w0, a[r][0]);
+                    a[r][1] = _mm512_fmadd_ps(xv, w1, a[r][1]);
+                }
+            }
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; ++r) {
+                _mm512_storeu_ps(y + (m + r) * N + n, a[r][0]);
+                _mm512_storeu_ps(y + (m + r) * N + n + 16, a[r][1]);
+            }
+        }
+    in_out_rows4_avx512<D>(x, 0, M8, w, y, n32, n1);  // what the tiles left of their rows
+    in_out_rows4_avx512<D>(x, M8, M4, w, y, n0, n1);
     // The remaining rows (all of them in decode) one at a time, 128 (or 64) columns per pass:
     // each weight row is read as whole cache lines, not 32 bytes from each (the column loop above),
     // which left the expert GEMVs at a third of the weight bandwidth of the out_in ones.
