@@ -262,6 +262,10 @@ class Qwen3MoeTest : public QObject {
                     for (int cols : {77, 221})
                         QTest::addRow("dtype%d layout%d M%d cols%d", d, l, M, cols)
                             << d << l << M << cols;
+        // Prefill shapes: several 8-row in_out tiles, and out_in activation chunks (32 rows at
+        // K = 4096) with a partial last chunk.
+        for (int l = 0; l < 2; ++l)
+            QTest::addRow("bf16 layout%d M45 cols4102", l) << int(DType::BF16) << l << 45 << 4102;
     }
 
     void kernelsMatchTheirScalarTwins() {
