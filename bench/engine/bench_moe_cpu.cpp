@@ -3,10 +3,13 @@
 // weights in the Hub's fused-expert layout, written once to a safetensors folder.
 //   bench_engine_moe_cpu [--dir DIR] [--layers N] [--prompt N] [--decode N] [--depth N]
 //                        [--reps N] [--threads N] [--write-only 1]
+//                        [--logits-ids N,N,... --logits-out FILE]
 // Prints one JSON line: the median prefill tokens/s over --reps runs of a --prompt-token batch
 // on an empty cache, and the median decode tokens/s over --reps runs of --decode single-token
 // steps after --depth cached tokens (0: an empty cache). These are the tests llama-bench runs as
 // ppN and tgN (@ dN); tools/bench/moe_vs_llama_cpp.sh runs both on the same weights.
+// --logits-out writes the last position's logits for --logits-ids as raw float32 and exits (the
+// harness compares them with llama.cpp's on the converted GGUF).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -105,6 +108,7 @@ int main(int argc, char** argv) {
     fs::path dir = fs::temp_directory_path() / "deskpilot-bench-moe";
     int layers = 2, prompt = 128, decode = 32, depth = 0, reps = 1, threads = 0;
     bool write_only = false;
+    std::string logits_ids, logits_out;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--dir")
@@ -119,6 +123,10 @@ int main(int argc, char** argv) {
             depth = std::atoi(argv[i + 1]);
         else if (a == "--reps")
             reps = std::max(1, std::atoi(argv[i + 1]));
+        else if (a == "--logits-ids")
+            logits_ids = argv[i + 1];
+        else if (a == "--logits-out")
+            logits_out = argv[i + 1];
         else if (a == "--write-only")
             write_only = std::atoi(argv[i + 1]) != 0;
         else if (a == "--threads")
@@ -140,6 +148,24 @@ int main(int argc, char** argv) {
     cpu::ThreadPool pool(threads);
     Qwen3MoeTextModel model(load_model_config(layer_dir), std::make_shared<Checkpoint>(layer_dir),
                             pool);
+    if (!logits_out.empty()) {
+        std::vector<std::int32_t> ids;
+        for (std::size_t p = 0; p < logits_ids.size();) {
+            ids.push_back(std::int32_t(std::stol(logits_ids.substr(p))));
+            const std::size_t c = logits_ids.find(',', p);
+            p = c == std::string::npos ? logits_ids.size() : c + 1;
+        }
+        if (ids.empty()) {
+            std::fprintf(stderr, "--logits-out needs --logits-ids\n");
+            return 2;
+        }
+        KvCache kv = model.new_cache(std::int64_t(ids.size()));
+        const auto logits = model.forward(ids, Positions::text(0, std::int64_t(ids.size())), kv);
+        std::ofstream(logits_out, std::ios::binary)
+            .write(reinterpret_cast<const char*>(logits.data()),
+                   std::streamsize(logits.size() * sizeof(float)));
+        return 0;
+    }
     auto tokens = [](int n, int salt) {
         std::vector<std::int32_t> ids(static_cast<std::size_t>(n));
         for (int i = 0; i < n; ++i) ids[std::size_t(i)] = (i * 7919 + salt) % kVocab;

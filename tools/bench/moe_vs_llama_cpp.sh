@@ -27,6 +27,30 @@ if [[ ! -s "$gguf" || "$gguf" -ot "$dir/model.safetensors" ]]; then
 fi
 
 log=$(mktemp -d)
+# The same model on both sides: last-position logits of a short prompt must agree up to
+# llama.cpp's bf16 activations and f16 KV cache (a near tie among the router's top-8 may pick
+# another expert): correlation above 0.99. Dropping one of the two layers gives about 0.5.
+llama_logits=$(dirname "$llama_bench")/llama_logits
+if [[ -x "$llama_logits" ]]; then
+  ids="1 2 3 4 5 6 7 8 100 1000 10000 31999"
+  "$ours" --layers "$layers" --logits-ids "${ids// /,}" --logits-out "$log/ours.f32"
+  # shellcheck disable=SC2086
+  "$llama_logits" "$gguf" "$log/llama.f32" $ids 2>/dev/null
+  python3 - "$log" <<'PY'
+import sys
+import numpy as np
+a = np.fromfile(f"{sys.argv[1]}/ours.f32", np.float32)
+b = np.fromfile(f"{sys.argv[1]}/llama.f32", np.float32)
+top_a, top_b = np.argsort(-a)[:5], np.argsort(-b)[:5]
+r = np.corrcoef(a, b)[0, 1]
+print(f"model check: top-5 {top_a.tolist()} vs {top_b.tolist()}, correlation {r:.6f}, "
+      f"max |diff| {np.abs(a - b).max():.4f} of max |logit| {np.abs(a).max():.3f}")
+if a.shape != b.shape or r < 0.99:
+    sys.exit("error: llama.cpp computes a different model from the GGUF (conversion bug?)")
+PY
+else
+  echo "warning: $llama_logits not found (rebuild with tools/bench/build_llama_cpp.sh): model check skipped" >&2
+fi
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$log/machine"
 # Each process warms up before it measures (llama-bench: a full prompt run before ppN, and the
 # ppN run or the depth prompt before tgN; ours: a pass of at least 256 tokens), so neither side
