@@ -343,64 +343,79 @@ DP_AVX512 void out_in_avx512(const float* x, std::int64_t M, const WeightView& w
     out_in_rows_avx512<D>(x, M4, M, w, y, n0, n1);  // the last rows (decode: all of them)
 }
 
-// Rows [m0, m1) (a multiple of 4 apart), columns [c0, c1): four rows by 16 columns.
-template <DType D>
-DP_AVX512 void in_out_rows4_avx512(const float* x, std::int64_t m0, std::int64_t m1,
-                                   const WeightView& w, float* y, std::int64_t c0,
-                                   std::int64_t c1) {
+// R activation rows (x, y at the first) by 32 columns from n: each pair of weight vectors,
+// converted once, feeds 2R FMAs. Unrolled so the tile stays in registers.
+template <DType D, int R>
+DP_AVX512 inline void in_out_tile_avx512(const float* x, const WeightView& w, float* y,
+                                         std::int64_t n) {
     const std::int64_t K = w.rows, N = w.cols;
-    std::int64_t n = c0;
-    for (; n + 16 <= c1; n += 16) {
-        for (std::int64_t m = m0; m + 4 <= m1; m += 4) {
-            __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                             _mm512_setzero_ps()};
-            for (std::int64_t k = 0; k < K; ++k) {
-                const __m512 wv = load16<D>(row_ptr<D>(w, k), n);
-                for (int r = 0; r < 4; ++r)
-                    acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[(m + r) * K + k]), wv, acc[r]);
-            }
-            for (int r = 0; r < 4; ++r) _mm512_storeu_ps(y + (m + r) * N + n, acc[r]);
+    __m512 a[R][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm512_setzero_ps();
+    for (std::int64_t k = 0; k < K; ++k) {
+        const void* wr = row_ptr<D>(w, k);
+        const __m512 w0 = load16<D>(wr, n), w1 = load16<D>(wr, n + 16);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+            const __m512 xv = _mm512_set1_ps(x[r * K + k]);
+            a[r][0] = _mm512_fmadd_ps(xv, w0, a[r][0]);
+            a[r][1] = _mm512_fmadd_ps(xv, w1, a[r][1]);
         }
     }
-    if (n < c1 && m1 > m0) in_out_scalar<D>(x + m0 * K, m1 - m0, w, y + m0 * N, n, c1);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+        _mm512_storeu_ps(y + r * N + n, a[r][0]);
+        _mm512_storeu_ps(y + r * N + n + 16, a[r][1]);
+    }
 }
 
 template <DType D>
 DP_AVX512 void in_out_avx512(const float* x, std::int64_t M, const WeightView& w, float* y,
                              std::int64_t n0, std::int64_t n1) {
     const std::int64_t K = w.rows, N = w.cols;
-    const std::int64_t M8 = M / 8 * 8, M4 = M / 4 * 4, n32 = n0 + (n1 - n0) / 32 * 32;
-    // Eight rows by 32 columns: each pair of weight vectors, converted once, feeds sixteen FMAs
-    // (prefill, where each expert sees tens of tokens). Unrolled so the tile stays in registers.
-    // Columns outermost: one 32-column slab of W (K x 64 bytes) stays in L2 for every row block.
-    for (std::int64_t n = n0; n < n32; n += 32)
-        for (std::int64_t m = 0; m < M8; m += 8) {
-            __m512 a[8][2];
-#pragma GCC unroll 8
-            for (int r = 0; r < 8; ++r) a[r][0] = a[r][1] = _mm512_setzero_ps();
-            const float* xm = x + m * K;
-            for (std::int64_t k = 0; k < K; ++k) {
-                const void* wr = row_ptr<D>(w, k);
-                const __m512 w0 = load16<D>(wr, n), w1 = load16<D>(wr, n + 16);
-#pragma GCC unroll 8
-                for (int r = 0; r < 8; ++r) {
-                    const __m512 xv = _mm512_set1_ps(xm[r * K + k]);
-                    a[r][0] = _mm512_fmadd_ps(xv, w0, a[r][0]);
-                    a[r][1] = _mm512_fmadd_ps(xv, w1, a[r][1]);
-                }
-            }
-#pragma GCC unroll 8
-            for (int r = 0; r < 8; ++r) {
-                _mm512_storeu_ps(y + (m + r) * N + n, a[r][0]);
-                _mm512_storeu_ps(y + (m + r) * N + n + 16, a[r][1]);
+    // Prefill (each expert sees several tokens): tiles of eight rows by 32 columns, the last
+    // rows in one tile of their own height. Columns outermost: one 32-column slab of W
+    // (K x 64 bytes) stays in L2 while every row block passes.
+    const std::int64_t M8 = M / 8 * 8, rest = M - M8, n32 = n0 + (n1 - n0) / 32 * 32;
+    if (M >= 4) {
+        for (std::int64_t n = n0; n < n32; n += 32) {
+            for (std::int64_t m = 0; m < M8; m += 8)
+                in_out_tile_avx512<D, 8>(x + m * K, w, y + m * N, n);
+            const float* xr = x + M8 * K;
+            float* yr = y + M8 * N;
+            switch (rest) {
+                case 1:
+                    in_out_tile_avx512<D, 1>(xr, w, yr, n);
+                    break;
+                case 2:
+                    in_out_tile_avx512<D, 2>(xr, w, yr, n);
+                    break;
+                case 3:
+                    in_out_tile_avx512<D, 3>(xr, w, yr, n);
+                    break;
+                case 4:
+                    in_out_tile_avx512<D, 4>(xr, w, yr, n);
+                    break;
+                case 5:
+                    in_out_tile_avx512<D, 5>(xr, w, yr, n);
+                    break;
+                case 6:
+                    in_out_tile_avx512<D, 6>(xr, w, yr, n);
+                    break;
+                case 7:
+                    in_out_tile_avx512<D, 7>(xr, w, yr, n);
+                    break;
+                default:
+                    break;
             }
         }
-    in_out_rows4_avx512<D>(x, 0, M8, w, y, n32, n1);  // what the tiles left of their rows
-    in_out_rows4_avx512<D>(x, M8, M4, w, y, n0, n1);
-    // The remaining rows (all of them in decode) one at a time, 128 (or 64) columns per pass:
-    // each weight row is read as whole cache lines, not 32 bytes from each (the column loop above),
+        if (n32 < n1) in_out_scalar<D>(x, M, w, y, n32, n1);  // only the last unit has a tail
+        return;
+    }
+    // Decode (one to three rows) one row at a time, 128 (or 64) columns per pass: each weight
+    // row is read as whole cache lines, not 32 bytes from each (the column loop above),
     // which left the expert GEMVs at a third of the weight bandwidth of the out_in ones.
-    for (std::int64_t m = M4; m < M; ++m) {
+    for (std::int64_t m = 0; m < M; ++m) {
         const float* xr = x + m * K;
         float* yr = y + m * N;
         std::int64_t c = n0;

@@ -258,7 +258,7 @@ class Qwen3MoeTest : public QObject {
         // the single-row in_out kernels, 64 + 8 for AVX2, and a scalar tail).
         for (int d = 0; d < 3; ++d)
             for (int l = 0; l < 2; ++l)
-                for (int M : {1, 3, 4, 9})
+                for (int M : {1, 3, 4, 6, 7, 9, 10, 11, 14})
                     for (int cols : {77, 221})
                         QTest::addRow("dtype%d layout%d M%d cols%d", d, l, M, cols)
                             << d << l << M << cols;
