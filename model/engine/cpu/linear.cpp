@@ -152,37 +152,72 @@ DP_AVX2 void out_in_avx2(const float* x, std::int64_t M, const WeightView& w, fl
     }
 }
 
-// Columns in blocks of 16, four activation rows at a time, accumulating over K in registers.
+// R activation rows (x, y at the first) by 16 columns from n: each pair of weight vectors,
+// converted once, feeds 2R FMAs. At most six rows: twelve accumulators, two weight vectors and a
+// broadcast fill AVX2's sixteen registers.
+template <DType D, int R>
+DP_AVX2 inline void in_out_tile_avx2(const float* x, const WeightView& w, float* y,
+                                     std::int64_t n) {
+    const std::int64_t K = w.rows, N = w.cols;
+    __m256 a[R][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm256_setzero_ps();
+    for (std::int64_t k = 0; k < K; ++k) {
+        const void* wr = row_ptr<D>(w, k);
+        const __m256 w0 = load8<D>(wr, n), w1 = load8<D>(wr, n + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < R; ++r) {
+            const __m256 xv = _mm256_broadcast_ss(x + r * K + k);
+            a[r][0] = _mm256_fmadd_ps(xv, w0, a[r][0]);
+            a[r][1] = _mm256_fmadd_ps(xv, w1, a[r][1]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+        _mm256_storeu_ps(y + r * N + n, a[r][0]);
+        _mm256_storeu_ps(y + r * N + n + 8, a[r][1]);
+    }
+}
+
+// Prefill: tiles of six rows by 16 columns, the last rows in one tile of their own height,
+// columns outermost so a 16-column slab of W stays in cache while every row block passes.
 template <DType D>
 DP_AVX2 void in_out_avx2(const float* x, std::int64_t M, const WeightView& w, float* y,
                          std::int64_t n0, std::int64_t n1) {
     const std::int64_t K = w.rows, N = w.cols;
-    std::int64_t n = n0;
-    for (; n + 16 <= n1; n += 16) {
-        std::int64_t m = 0;
-        for (; m + 4 <= M; m += 4) {
-            __m256 acc[4][2];
-            for (auto& r : acc) r[0] = r[1] = _mm256_setzero_ps();
-            for (std::int64_t k = 0; k < K; ++k) {
-                const void* wr = row_ptr<D>(w, k);
-                const __m256 w0 = load8<D>(wr, n), w1 = load8<D>(wr, n + 8);
-                for (int r = 0; r < 4; ++r) {
-                    const __m256 xv = _mm256_broadcast_ss(x + (m + r) * K + k);
-                    acc[r][0] = _mm256_fmadd_ps(xv, w0, acc[r][0]);
-                    acc[r][1] = _mm256_fmadd_ps(xv, w1, acc[r][1]);
-                }
-            }
-            for (int r = 0; r < 4; ++r) {
-                _mm256_storeu_ps(y + (m + r) * N + n, acc[r][0]);
-                _mm256_storeu_ps(y + (m + r) * N + n + 8, acc[r][1]);
+    if (M >= 4) {
+        const std::int64_t M6 = M / 6 * 6, rest = M - M6, n16 = n0 + (n1 - n0) / 16 * 16;
+        for (std::int64_t n = n0; n < n16; n += 16) {
+            for (std::int64_t m = 0; m < M6; m += 6)
+                in_out_tile_avx2<D, 6>(x + m * K, w, y + m * N, n);
+            const float* xr = x + M6 * K;
+            float* yr = y + M6 * N;
+            switch (rest) {
+                case 1:
+                    in_out_tile_avx2<D, 1>(xr, w, yr, n);
+                    break;
+                case 2:
+                    in_out_tile_avx2<D, 2>(xr, w, yr, n);
+                    break;
+                case 3:
+                    in_out_tile_avx2<D, 3>(xr, w, yr, n);
+                    break;
+                case 4:
+                    in_out_tile_avx2<D, 4>(xr, w, yr, n);
+                    break;
+                case 5:
+                    in_out_tile_avx2<D, 5>(xr, w, yr, n);
+                    break;
+                default:
+                    break;
             }
         }
+        if (n16 < n1) in_out_scalar<D>(x, M, w, y, n16, n1);
+        return;
     }
-    const std::int64_t M4 = M / 4 * 4;
-    if (n < n1) in_out_scalar<D>(x, M4, w, y, n, n1);
-    // The remaining rows (all of them in decode) one at a time, 64 columns per pass: each weight
-    // row is read as whole cache lines, not 32 bytes from each (the column loop above).
-    for (std::int64_t m = M4; m < M; ++m) {
+    // Decode (one to three rows) one row at a time, 64 columns per pass: each weight row is read
+    // as whole cache lines, not 32 bytes from each (as 16-column blocks would).
+    for (std::int64_t m = 0; m < M; ++m) {
         const float* xr = x + m * K;
         float* yr = y + m * N;
         std::int64_t c = n0;
