@@ -35,10 +35,20 @@ std::array<char32_t, 256> byte_to_code_point() {
     return map;
 }
 
+// An added token as `tokenizers` defines it. `pattern` is what is searched for: the content
+// itself, or for a `normalized` token the content after the normaliser (matched against
+// normalised text).
 struct AddedToken {
-    std::string content;
+    std::string content, pattern;
     TokenId id;
-    bool special;
+    bool special, lstrip, rstrip, single_word, normalized;
+};
+
+// One piece of the text after added tokens are found: [begin, end) with the token it stands for
+// (nullptr: plain text).
+struct Split {
+    std::size_t begin, end;
+    const AddedToken* token;
 };
 
 struct PairHash {
@@ -62,7 +72,8 @@ struct Tokenizer::Impl {
     std::array<TokenId, 256> byte_token{};                      // id of each single-byte symbol
     std::array<std::string, 256> byte_symbol;                   // UTF-8 of each byte's symbol
     std::unordered_map<char32_t, std::uint8_t> symbol_byte;     // the reverse mapping
-    std::vector<AddedToken> added;                              // longest first
+    std::vector<AddedToken> added;     // matched in the raw text, longest pattern first
+    std::vector<AddedToken> added_nf;  // `normalized` ones, matched after normalisation
     bool nfc = false;
     pcre2_code* regex = nullptr;
 
@@ -78,7 +89,9 @@ struct Tokenizer::Impl {
     }
 
     void bpe(std::string_view piece, std::vector<TokenId>& out) const;
-    void encode_plain(std::string_view text, std::vector<TokenId>& out) const;
+    std::string normalize(std::string_view text) const;
+    // Pre-tokenizes already normalised text and appends its BPE ids.
+    void encode_normalized(std::string_view text, std::vector<TokenId>& out) const;
 };
 
 namespace {
@@ -235,21 +248,29 @@ Tokenizer Tokenizer::from_json(std::string_view text, const std::string& label) 
                 const std::string content =
                     need(a, "content", *impl, "added token").get<std::string>();
                 if (content.empty()) impl->fail("an added token is empty");
-                if (a.value("lstrip", false) || a.value("rstrip", false) ||
-                    a.value("single_word", false))
-                    impl->fail("added token '" + content +
-                               "' uses lstrip/rstrip/single_word, which is not supported");
                 const bool special = a.value("special", false);
                 const TokenId id = need(a, "id", *impl, "added token").get<TokenId>();
                 set_token(content, id, std::uint8_t(1 | (special ? 2 : 0)));
-                impl->added.push_back({content, id, special});
+                // `normalized` defaults to !special, as in tokenizers' AddedToken::from.
+                AddedToken t{content,
+                             content,
+                             id,
+                             special,
+                             a.value("lstrip", false),
+                             a.value("rstrip", false),
+                             a.value("single_word", false),
+                             a.value("normalized", !special)};
+                (t.normalized ? impl->added_nf : impl->added).push_back(std::move(t));
             }
-            std::stable_sort(impl->added.begin(), impl->added.end(),
-                             [](const AddedToken& x, const AddedToken& y) {
-                                 return x.content.size() > y.content.size();
-                             });
         }
         load_normalizer(doc.value("normalizer", json()), *impl);
+        // Normalised tokens are searched for in their normalised spelling.
+        for (auto& t : impl->added_nf) t.pattern = impl->normalize(t.content);
+        for (auto* set : {&impl->added, &impl->added_nf})
+            std::stable_sort(set->begin(), set->end(),
+                             [](const AddedToken& x, const AddedToken& y) {
+                                 return x.pattern.size() > y.pattern.size();
+                             });
         load_pre_tokenizer(doc.value("pre_tokenizer", json()), *impl);
         if (!impl->regex) impl->fail("no Split regex pre-tokenizer found");
         const json dec = doc.value("decoder", json());
@@ -299,20 +320,21 @@ void Tokenizer::Impl::bpe(std::string_view piece, std::vector<TokenId>& out) con
     cache.emplace(std::string(piece), std::move(word));
 }
 
-void Tokenizer::Impl::encode_plain(std::string_view text, std::vector<TokenId>& out) const {
+std::string Tokenizer::Impl::normalize(std::string_view text) const {
+    if (!nfc || text.empty()) return std::string(text);
+    // Length-delimited (not NUL-terminated) so a NUL inside the text survives.
+    utf8proc_uint8_t* n = nullptr;
+    const utf8proc_ssize_t len = utf8proc_map(
+        reinterpret_cast<const utf8proc_uint8_t*>(text.data()), utf8proc_ssize_t(text.size()), &n,
+        utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    if (len < 0) fail(std::string("NFC normalisation failed: ") + utf8proc_errmsg(len));
+    std::string normalized(reinterpret_cast<const char*>(n), std::size_t(len));
+    std::free(n);
+    return normalized;
+}
+
+void Tokenizer::Impl::encode_normalized(std::string_view text, std::vector<TokenId>& out) const {
     if (text.empty()) return;
-    std::string normalized;
-    if (nfc) {
-        // Length-delimited (not NUL-terminated) so a NUL inside the text survives.
-        utf8proc_uint8_t* n = nullptr;
-        const utf8proc_ssize_t len = utf8proc_map(
-            reinterpret_cast<const utf8proc_uint8_t*>(text.data()), utf8proc_ssize_t(text.size()),
-            &n, utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
-        if (len < 0) fail(std::string("NFC normalisation failed: ") + utf8proc_errmsg(len));
-        normalized.assign(reinterpret_cast<const char*>(n), std::size_t(len));
-        std::free(n);
-        text = normalized;
-    }
     pcre2_match_data* md = pcre2_match_data_create_from_pattern(regex, nullptr);
     const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
     std::size_t pos = 0;
@@ -345,6 +367,117 @@ void Tokenizer::Impl::encode_plain(std::string_view text, std::vector<TokenId>& 
     pcre2_match_data_free(md);
 }
 
+namespace {
+
+// Unicode White_Space, which Rust's regex `\s` (used by tokenizers for lstrip/rstrip) matches.
+bool is_space(char32_t c) {
+    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+           c == 0x205F || c == 0x3000;
+}
+
+// Rust's Unicode `\w` (single_word): Alphabetic, marks, decimal digits, connector punctuation
+// and Join_Control. Alphabetic is the letters, letter numbers and Other_Alphabetic, whose
+// members outside the marks are the circled/squared Latin letters.
+bool is_word(char32_t c) {
+    if (c == 0x200C || c == 0x200D) return true;
+    if ((c >= 0x24B6 && c <= 0x24E9) || (c >= 0x1F130 && c <= 0x1F149) ||
+        (c >= 0x1F150 && c <= 0x1F169) || (c >= 0x1F170 && c <= 0x1F189))
+        return true;
+    switch (utf8proc_category(utf8proc_int32_t(c))) {
+        case UTF8PROC_CATEGORY_LU:
+        case UTF8PROC_CATEGORY_LL:
+        case UTF8PROC_CATEGORY_LT:
+        case UTF8PROC_CATEGORY_LM:
+        case UTF8PROC_CATEGORY_LO:
+        case UTF8PROC_CATEGORY_NL:
+        case UTF8PROC_CATEGORY_MN:
+        case UTF8PROC_CATEGORY_MC:
+        case UTF8PROC_CATEGORY_ME:
+        case UTF8PROC_CATEGORY_ND:
+        case UTF8PROC_CATEGORY_PC:
+            return true;
+        default:
+            return false;
+    }
+}
+
+char32_t first_char(std::string_view s) {
+    utf8proc_int32_t cp = 0;
+    utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                     utf8proc_ssize_t(s.size()), &cp);
+    return char32_t(cp);
+}
+
+char32_t last_char(std::string_view s) {
+    std::size_t i = s.size() - 1;
+    while (i > 0 && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) --i;
+    return first_char(s.substr(i));
+}
+
+// Where the run of white space that ends `s` begins (s.size() when there is none).
+std::size_t trailing_space_start(std::string_view s) {
+    std::size_t i = s.size();
+    while (i > 0) {
+        std::size_t j = i - 1;
+        while (j > 0 && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80) --j;
+        if (!is_space(first_char(s.substr(j, i - j)))) break;
+        i = j;
+    }
+    return i;
+}
+
+// The length of the run of white space that starts `s`.
+std::size_t leading_space_length(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        std::size_t n = 1;
+        while (i + n < s.size() && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80) ++n;
+        if (!is_space(first_char(s.substr(i, n)))) break;
+        i += n;
+    }
+    return i;
+}
+
+// tokenizers' AddedVocabulary::find_matches: non-overlapping leftmost-longest matches of the
+// set's patterns; a single_word match with a word character next to it, or a special token when
+// specials are not parsed, is dropped (its span stays plain text and is not searched again);
+// lstrip/rstrip widen the match over adjacent white space, which the token then absorbs.
+std::vector<Split> find_added(std::string_view text, const std::vector<AddedToken>& set,
+                              bool parse_special) {
+    std::vector<Split> splits;
+    std::size_t done = 0, i = 0;
+    while (i < text.size()) {
+        const AddedToken* hit = nullptr;
+        for (const auto& a : set)
+            if (text.compare(i, a.pattern.size(), a.pattern) == 0) {
+                hit = &a;
+                break;
+            }
+        if (!hit) {
+            ++i;
+            continue;
+        }
+        std::size_t start = i, stop = i + hit->pattern.size();
+        i = stop;  // the search resumes after the match whether or not it is kept
+        if (hit->special && !parse_special) continue;
+        if (hit->single_word) {
+            const bool word_before = start > 0 && is_word(last_char(text.substr(0, start)));
+            const bool word_after = stop < text.size() && is_word(first_char(text.substr(stop)));
+            if (word_before || word_after) continue;
+        }
+        if (hit->lstrip) start = std::max(trailing_space_start(text.substr(0, start)), done);
+        if (hit->rstrip) stop += leading_space_length(text.substr(stop));
+        if (done < start) splits.push_back({done, start, nullptr});
+        splits.push_back({start, stop, hit});
+        done = stop;
+    }
+    if (done < text.size()) splits.push_back({done, text.size(), nullptr});
+    return splits;
+}
+
+}  // namespace
+
 std::vector<TokenId> Tokenizer::encode(std::string_view text, bool parse_special) const {
     const std::size_t bad = utf8::first_invalid(text);
     if (bad != std::string_view::npos)
@@ -352,30 +485,27 @@ std::vector<TokenId> Tokenizer::encode(std::string_view text, bool parse_special
                              std::to_string(bad) + ")");
     std::vector<TokenId> out;
     out.reserve(text.size() / 3 + 4);
-    if (!parse_special || impl_->added.empty()) {
-        impl_->encode_plain(text, out);
-        return out;
-    }
-    // Added tokens are found leftmost, longest first, before any normalisation.
-    std::size_t start = 0, i = 0;
-    while (i < text.size()) {
-        const AddedToken* hit = nullptr;
-        for (const auto& a : impl_->added) {
-            if (text.compare(i, a.content.size(), a.content) == 0) {
-                hit = &a;
-                break;
-            }
-        }
-        if (!hit) {
-            ++i;
+    // As tokenizers' extract_and_normalize: tokens that are not `normalized` are found in the
+    // raw text; each remaining piece is normalised, searched for the normalized tokens, and
+    // what is left goes through the pre-tokenizer and BPE.
+    for (const Split& raw : find_added(text, impl_->added, parse_special)) {
+        if (raw.token) {
+            out.push_back(raw.token->id);
             continue;
         }
-        impl_->encode_plain(text.substr(start, i - start), out);
-        out.push_back(hit->id);
-        i += hit->content.size();
-        start = i;
+        const std::string piece = impl_->normalize(text.substr(raw.begin, raw.end - raw.begin));
+        if (impl_->added_nf.empty()) {
+            impl_->encode_normalized(piece, out);
+            continue;
+        }
+        for (const Split& s : find_added(piece, impl_->added_nf, parse_special)) {
+            if (s.token)
+                out.push_back(s.token->id);
+            else
+                impl_->encode_normalized(std::string_view(piece).substr(s.begin, s.end - s.begin),
+                                         out);
+        }
     }
-    impl_->encode_plain(text.substr(start), out);
     return out;
 }
 

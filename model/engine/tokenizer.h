@@ -1,6 +1,8 @@
 // Byte-level BPE tokenizer read from a Hugging Face tokenizer.json (the Qwen2/2.5/3 family):
-// added tokens are found in the raw text first, the rest is NFC-normalised, split by the
-// pre-tokenizer's regex (PCRE2 with JIT), mapped to byte-level symbols and merged by rank.
+// added tokens are found in the raw text first (those marked `normalized` in the normalised
+// text), with their lstrip / rstrip / single_word rules as the `tokenizers` library applies
+// them; the rest is NFC-normalised, split by the pre-tokenizer's regex (PCRE2 with JIT), mapped
+// to byte-level symbols and merged by rank.
 #pragma once
 
 #include <cstdint>
@@ -29,8 +31,10 @@ class Tokenizer {
     static Tokenizer from_file(const std::filesystem::path& path);
     static Tokenizer from_json(std::string_view json_text, const std::string& label);
 
-    // `parse_special`: recognise added tokens such as <|im_start|> in the text (as the
-    // `tokenizers` library does); false treats them as plain text. Invalid UTF-8 is an error.
+    // `parse_special`: recognise special tokens such as <|im_start|> in the text (as the
+    // `tokenizers` library does); false treats them as plain text, as tokenizers'
+    // encode_special_tokens does (added tokens that are not special are still recognised).
+    // Invalid UTF-8 is an error.
     std::vector<TokenId> encode(std::string_view text, bool parse_special = true) const;
     // Invalid byte sequences become U+FFFD, as in `tokenizers`.
     std::string decode(std::span<const TokenId> ids, bool skip_special = false) const;

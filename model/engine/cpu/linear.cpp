@@ -152,44 +152,109 @@ DP_AVX2 void out_in_avx2(const float* x, std::int64_t M, const WeightView& w, fl
     }
 }
 
-// Columns in blocks of 16, four activation rows at a time, accumulating over K in registers.
+// R activation rows (x, y at the first) by 16 columns from n: each pair of weight vectors,
+// converted once, feeds 2R FMAs. At most six rows: twelve accumulators, two weight vectors and a
+// broadcast fill AVX2's sixteen registers.
+template <DType D, int R>
+DP_AVX2 inline void in_out_tile_avx2(const float* x, const WeightView& w, float* y,
+                                     std::int64_t n) {
+    const std::int64_t K = w.rows, N = w.cols;
+    __m256 a[R][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm256_setzero_ps();
+    for (std::int64_t k = 0; k < K; ++k) {
+        const void* wr = row_ptr<D>(w, k);
+        const __m256 w0 = load8<D>(wr, n), w1 = load8<D>(wr, n + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < R; ++r) {
+            const __m256 xv = _mm256_broadcast_ss(x + r * K + k);
+            a[r][0] = _mm256_fmadd_ps(xv, w0, a[r][0]);
+            a[r][1] = _mm256_fmadd_ps(xv, w1, a[r][1]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+        _mm256_storeu_ps(y + r * N + n, a[r][0]);
+        _mm256_storeu_ps(y + r * N + n + 8, a[r][1]);
+    }
+}
+
+// Prefill: tiles of six rows by 16 columns, the last rows in one tile of their own height,
+// columns outermost so a 16-column slab of W stays in cache while every row block passes.
 template <DType D>
 DP_AVX2 void in_out_avx2(const float* x, std::int64_t M, const WeightView& w, float* y,
                          std::int64_t n0, std::int64_t n1) {
     const std::int64_t K = w.rows, N = w.cols;
-    std::int64_t n = n0;
-    for (; n + 16 <= n1; n += 16) {
-        std::int64_t m = 0;
-        for (; m + 4 <= M; m += 4) {
-            __m256 acc[4][2];
-            for (auto& r : acc) r[0] = r[1] = _mm256_setzero_ps();
-            for (std::int64_t k = 0; k < K; ++k) {
-                const void* wr = row_ptr<D>(w, k);
-                const __m256 w0 = load8<D>(wr, n), w1 = load8<D>(wr, n + 8);
-                for (int r = 0; r < 4; ++r) {
-                    const __m256 xv = _mm256_broadcast_ss(x + (m + r) * K + k);
-                    acc[r][0] = _mm256_fmadd_ps(xv, w0, acc[r][0]);
-                    acc[r][1] = _mm256_fmadd_ps(xv, w1, acc[r][1]);
-                }
-            }
-            for (int r = 0; r < 4; ++r) {
-                _mm256_storeu_ps(y + (m + r) * N + n, acc[r][0]);
-                _mm256_storeu_ps(y + (m + r) * N + n + 8, acc[r][1]);
+    if (M >= 4) {
+        const std::int64_t M6 = M / 6 * 6, rest = M - M6, n16 = n0 + (n1 - n0) / 16 * 16;
+        for (std::int64_t n = n0; n < n16; n += 16) {
+            for (std::int64_t m = 0; m < M6; m += 6)
+                in_out_tile_avx2<D, 6>(x + m * K, w, y + m * N, n);
+            const float* xr = x + M6 * K;
+            float* yr = y + M6 * N;
+            switch (rest) {
+                case 1:
+                    in_out_tile_avx2<D, 1>(xr, w, yr, n);
+                    break;
+                case 2:
+                    in_out_tile_avx2<D, 2>(xr, w, yr, n);
+                    break;
+                case 3:
+                    in_out_tile_avx2<D, 3>(xr, w, yr, n);
+                    break;
+                case 4:
+                    in_out_tile_avx2<D, 4>(xr, w, yr, n);
+                    break;
+                case 5:
+                    in_out_tile_avx2<D, 5>(xr, w, yr, n);
+                    break;
+                default:
+                    break;
             }
         }
-        for (; m < M; ++m) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-            for (std::int64_t k = 0; k < K; ++k) {
-                const void* wr = row_ptr<D>(w, k);
-                const __m256 xv = _mm256_broadcast_ss(x + m * K + k);
-                a0 = _mm256_fmadd_ps(xv, load8<D>(wr, n), a0);
-                a1 = _mm256_fmadd_ps(xv, load8<D>(wr, n + 8), a1);
-            }
-            _mm256_storeu_ps(y + m * N + n, a0);
-            _mm256_storeu_ps(y + m * N + n + 8, a1);
-        }
+        if (n16 < n1) in_out_scalar<D>(x, M, w, y, n16, n1);
+        return;
     }
-    if (n < n1) in_out_scalar<D>(x, M, w, y, n, n1);
+    // Decode (one to three rows) one row at a time, 64 columns per pass: each weight row is read
+    // as whole cache lines, not 32 bytes from each (as 16-column blocks would).
+    for (std::int64_t m = 0; m < M; ++m) {
+        const float* xr = x + m * K;
+        float* yr = y + m * N;
+        std::int64_t c = n0;
+        for (; c + 64 <= n1; c += 64) {
+            // Named accumulators: GCC keeps an unrolled array of them in memory.
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+                   a7 = a0;
+            for (std::int64_t k = 0; k < K; ++k) {
+                const void* wr = row_ptr<D>(w, k);
+                const __m256 xv = _mm256_broadcast_ss(xr + k);
+                a0 = _mm256_fmadd_ps(xv, load8<D>(wr, c), a0);
+                a1 = _mm256_fmadd_ps(xv, load8<D>(wr, c + 8), a1);
+                a2 = _mm256_fmadd_ps(xv, load8<D>(wr, c + 16), a2);
+                a3 = _mm256_fmadd_ps(xv, load8<D>(wr, c + 24), a3);
+                a4 = _mm256_fmadd_ps(xv, load8<D>(wr, c + 32), a4);
+                a5 = _mm256_fmadd_ps(xv, load8<D>(wr, c + 40), a5);
+                a6 = _mm256_fmadd_ps(xv, load8<D>(wr, c + 48), a6);
+                a7 = _mm256_fmadd_ps(xv, load8<D>(wr, c + 56), a7);
+            }
+            _mm256_storeu_ps(yr + c, a0);
+            _mm256_storeu_ps(yr + c + 8, a1);
+            _mm256_storeu_ps(yr + c + 16, a2);
+            _mm256_storeu_ps(yr + c + 24, a3);
+            _mm256_storeu_ps(yr + c + 32, a4);
+            _mm256_storeu_ps(yr + c + 40, a5);
+            _mm256_storeu_ps(yr + c + 48, a6);
+            _mm256_storeu_ps(yr + c + 56, a7);
+        }
+        for (; c + 8 <= n1; c += 8) {
+            __m256 a0 = _mm256_setzero_ps();
+            for (std::int64_t k = 0; k < K; ++k)
+                a0 =
+                    _mm256_fmadd_ps(_mm256_broadcast_ss(xr + k), load8<D>(row_ptr<D>(w, k), c), a0);
+            _mm256_storeu_ps(yr + c, a0);
+        }
+        if (c < n1) in_out_scalar<D>(xr, 1, w, yr, c, n1);
+    }
 }
 
 // ---- AVX-512F: the same loops at 16 lanes ------------------------------------------------------
@@ -225,12 +290,12 @@ DP_AVX512 inline float hsum16(__m512 v) {
 }
 
 template <DType D>
-DP_AVX512 void out_in_avx512(const float* x, std::int64_t M, const WeightView& w, float* y,
-                             std::int64_t n0, std::int64_t n1) {
+DP_AVX512 void out_in_rows_avx512(const float* x, std::int64_t m0, std::int64_t M,
+                                  const WeightView& w, float* y, std::int64_t n0, std::int64_t n1) {
     const std::int64_t K = w.cols, N = w.rows, K16 = K / 16 * 16;
     for (std::int64_t n = n0; n < n1; ++n) {
         const void* wr = row_ptr<D>(w, n);
-        std::int64_t m = 0;
+        std::int64_t m = m0;
         for (; m + 4 <= M; m += 4) {
             const float* x0 = x + m * K;
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -265,39 +330,178 @@ DP_AVX512 void out_in_avx512(const float* x, std::int64_t M, const WeightView& w
     }
 }
 
+// Four activation rows by four weight rows: each of the four converted weight vectors feeds four
+// FMAs and each activation vector four (prefill); the rest through the loops above.
+template <DType D>
+DP_AVX512 void out_in_avx512(const float* x, std::int64_t M, const WeightView& w, float* y,
+                             std::int64_t n0, std::int64_t n1) {
+    const std::int64_t K = w.cols, N = w.rows, K16 = K / 16 * 16, M4 = M / 4 * 4,
+                       n4 = M4 > 0 ? n0 + (n1 - n0) / 4 * 4 : n0;
+    // Activation rows in chunks that stay in L2 (64 rows of up to 2048 floats) while every
+    // weight row of the range passes; without the chunks a long prompt's activations would be
+    // streamed from memory once per four weight rows.
+    const std::int64_t chunk =
+        std::max<std::int64_t>(4, (64 * 2048 / std::max<std::int64_t>(1, K)) / 4 * 4);
+    for (std::int64_t mc = 0; mc < M4; mc += chunk)
+        for (std::int64_t n = n0; n < n4; n += 4) {
+            const void* wr[4] = {row_ptr<D>(w, n), row_ptr<D>(w, n + 1), row_ptr<D>(w, n + 2),
+                                 row_ptr<D>(w, n + 3)};
+            for (std::int64_t m = mc; m < std::min(M4, mc + chunk); m += 4) {
+                const float* xm = x + m * K;
+                __m512 a[4][4];
+#pragma GCC unroll 4
+                for (int r = 0; r < 4; ++r)
+#pragma GCC unroll 4
+                    for (int j = 0; j < 4; ++j) a[r][j] = _mm512_setzero_ps();
+                for (std::int64_t k = 0; k < K16; k += 16) {
+                    const __m512 w0 = load16<D>(wr[0], k), w1 = load16<D>(wr[1], k),
+                                 w2 = load16<D>(wr[2], k), w3 = load16<D>(wr[3], k);
+#pragma GCC unroll 4
+                    for (int r = 0; r < 4; ++r) {
+                        const __m512 xv = _mm512_loadu_ps(xm + r * K + k);
+                        a[r][0] = _mm512_fmadd_ps(xv, w0, a[r][0]);
+                        a[r][1] = _mm512_fmadd_ps(xv, w1, a[r][1]);
+                        a[r][2] = _mm512_fmadd_ps(xv, w2, a[r][2]);
+                        a[r][3] = _mm512_fmadd_ps(xv, w3, a[r][3]);
+                    }
+                }
+                for (int r = 0; r < 4; ++r)
+                    for (int j = 0; j < 4; ++j) {
+                        float s = hsum16(a[r][j]);
+                        for (std::int64_t k = K16; k < K; ++k)
+                            s += xm[r * K + k] * load1<D>(wr[j], k);
+                        y[(m + r) * N + n + j] = s;
+                    }
+            }
+        }
+    out_in_rows_avx512<D>(x, 0, M4, w, y, n4, n1);  // columns the tiles left, their rows
+    out_in_rows_avx512<D>(x, M4, M, w, y, n0, n1);  // the last rows (decode: all of them)
+}
+
+// R activation rows (x, y at the first) by 32 columns from n: each pair of weight vectors,
+// converted once, feeds 2R FMAs. Unrolled so the tile stays in registers.
+template <DType D, int R>
+DP_AVX512 inline void in_out_tile_avx512(const float* x, const WeightView& w, float* y,
+                                         std::int64_t n) {
+    const std::int64_t K = w.rows, N = w.cols;
+    __m512 a[R][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm512_setzero_ps();
+    for (std::int64_t k = 0; k < K; ++k) {
+        const void* wr = row_ptr<D>(w, k);
+        const __m512 w0 = load16<D>(wr, n), w1 = load16<D>(wr, n + 16);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+            const __m512 xv = _mm512_set1_ps(x[r * K + k]);
+            a[r][0] = _mm512_fmadd_ps(xv, w0, a[r][0]);
+            a[r][1] = _mm512_fmadd_ps(xv, w1, a[r][1]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+        _mm512_storeu_ps(y + r * N + n, a[r][0]);
+        _mm512_storeu_ps(y + r * N + n + 16, a[r][1]);
+    }
+}
+
 template <DType D>
 DP_AVX512 void in_out_avx512(const float* x, std::int64_t M, const WeightView& w, float* y,
                              std::int64_t n0, std::int64_t n1) {
     const std::int64_t K = w.rows, N = w.cols;
-    std::int64_t n = n0;
-    for (; n + 16 <= n1; n += 16) {
-        std::int64_t m = 0;
-        for (; m + 4 <= M; m += 4) {
-            __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                             _mm512_setzero_ps()};
-            for (std::int64_t k = 0; k < K; ++k) {
-                const __m512 wv = load16<D>(row_ptr<D>(w, k), n);
-                for (int r = 0; r < 4; ++r)
-                    acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[(m + r) * K + k]), wv, acc[r]);
+    // Prefill (each expert sees several tokens): tiles of eight rows by 32 columns, the last
+    // rows in one tile of their own height. Columns outermost: one 32-column slab of W
+    // (K x 64 bytes) stays in L2 while every row block passes.
+    const std::int64_t M8 = M / 8 * 8, rest = M - M8, n32 = n0 + (n1 - n0) / 32 * 32;
+    if (M >= 4) {
+        for (std::int64_t n = n0; n < n32; n += 32) {
+            for (std::int64_t m = 0; m < M8; m += 8)
+                in_out_tile_avx512<D, 8>(x + m * K, w, y + m * N, n);
+            const float* xr = x + M8 * K;
+            float* yr = y + M8 * N;
+            switch (rest) {
+                case 1:
+                    in_out_tile_avx512<D, 1>(xr, w, yr, n);
+                    break;
+                case 2:
+                    in_out_tile_avx512<D, 2>(xr, w, yr, n);
+                    break;
+                case 3:
+                    in_out_tile_avx512<D, 3>(xr, w, yr, n);
+                    break;
+                case 4:
+                    in_out_tile_avx512<D, 4>(xr, w, yr, n);
+                    break;
+                case 5:
+                    in_out_tile_avx512<D, 5>(xr, w, yr, n);
+                    break;
+                case 6:
+                    in_out_tile_avx512<D, 6>(xr, w, yr, n);
+                    break;
+                case 7:
+                    in_out_tile_avx512<D, 7>(xr, w, yr, n);
+                    break;
+                default:
+                    break;
             }
-            for (int r = 0; r < 4; ++r) _mm512_storeu_ps(y + (m + r) * N + n, acc[r]);
         }
-        for (; m < M; ++m) {
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-            std::int64_t k = 0;
-            for (; k + 2 <= K; k += 2) {
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[m * K + k]), load16<D>(row_ptr<D>(w, k), n),
-                                     a0);
-                a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[m * K + k + 1]),
-                                     load16<D>(row_ptr<D>(w, k + 1), n), a1);
-            }
-            for (; k < K; ++k)
-                a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[m * K + k]), load16<D>(row_ptr<D>(w, k), n),
-                                     a0);
-            _mm512_storeu_ps(y + m * N + n, _mm512_add_ps(a0, a1));
-        }
+        if (n32 < n1) in_out_scalar<D>(x, M, w, y, n32, n1);  // only the last unit has a tail
+        return;
     }
-    if (n < n1) in_out_scalar<D>(x, M, w, y, n, n1);
+    // Decode (one to three rows) one row at a time, 128 (or 64) columns per pass: each weight
+    // row is read as whole cache lines, not 32 bytes from each (the column loop above),
+    // which left the expert GEMVs at a third of the weight bandwidth of the out_in ones.
+    for (std::int64_t m = 0; m < M; ++m) {
+        const float* xr = x + m * K;
+        float* yr = y + m * N;
+        std::int64_t c = n0;
+        for (; c + 128 <= n1; c += 128) {
+            // Named accumulators: GCC keeps an unrolled array of them in memory.
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+                   a7 = a0;
+            for (std::int64_t k = 0; k < K; ++k) {
+                const void* wr = row_ptr<D>(w, k);
+                const __m512 xv = _mm512_set1_ps(xr[k]);
+                a0 = _mm512_fmadd_ps(xv, load16<D>(wr, c), a0);
+                a1 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 16), a1);
+                a2 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 32), a2);
+                a3 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 48), a3);
+                a4 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 64), a4);
+                a5 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 80), a5);
+                a6 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 96), a6);
+                a7 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 112), a7);
+            }
+            _mm512_storeu_ps(yr + c, a0);
+            _mm512_storeu_ps(yr + c + 16, a1);
+            _mm512_storeu_ps(yr + c + 32, a2);
+            _mm512_storeu_ps(yr + c + 48, a3);
+            _mm512_storeu_ps(yr + c + 64, a4);
+            _mm512_storeu_ps(yr + c + 80, a5);
+            _mm512_storeu_ps(yr + c + 96, a6);
+            _mm512_storeu_ps(yr + c + 112, a7);
+        }
+        for (; c + 64 <= n1; c += 64) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (std::int64_t k = 0; k < K; ++k) {
+                const void* wr = row_ptr<D>(w, k);
+                const __m512 xv = _mm512_set1_ps(xr[k]);
+                a0 = _mm512_fmadd_ps(xv, load16<D>(wr, c), a0);
+                a1 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 16), a1);
+                a2 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 32), a2);
+                a3 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 48), a3);
+            }
+            _mm512_storeu_ps(yr + c, a0);
+            _mm512_storeu_ps(yr + c + 16, a1);
+            _mm512_storeu_ps(yr + c + 32, a2);
+            _mm512_storeu_ps(yr + c + 48, a3);
+        }
+        for (; c + 16 <= n1; c += 16) {
+            __m512 a0 = _mm512_setzero_ps();
+            for (std::int64_t k = 0; k < K; ++k)
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(xr[k]), load16<D>(row_ptr<D>(w, k), c), a0);
+            _mm512_storeu_ps(yr + c, a0);
+        }
+        if (c < n1) in_out_scalar<D>(xr, 1, w, yr, c, n1);
+    }
 }
 
 #pragma GCC diagnostic pop
@@ -330,12 +534,13 @@ void run(const float* x, std::int64_t M, const WeightView& w, float* y, ThreadPo
                 out_in_scalar<D>(x, M, w, y, a, b);
         });
     } else {
-        // Work in blocks of 16 columns so no SIMD path ever splits one.
-        const std::int64_t blocks = (N + 15) / 16;
+        // Work in units of 64 columns so no SIMD path ever splits a block and the single-row
+        // kernels read whole cache lines; only the last unit has tails.
+        const std::int64_t units = (N + 63) / 64;
         const std::int64_t grain =
-            std::max<std::int64_t>(1, 1024 / std::max<std::int64_t>(1, K * M / 16));
-        pool.parallel_for(blocks, grain, [&](std::int64_t a, std::int64_t b) {
-            const std::int64_t c0 = a * 16, c1 = std::min(N, b * 16);
+            std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, K * M));
+        pool.parallel_for(units, grain, [&](std::int64_t a, std::int64_t b) {
+            const std::int64_t c0 = a * 64, c1 = std::min(N, b * 64);
             if (isa == Isa::avx512)
                 in_out_avx512<D>(x, M, w, y, c0, c1);
             else if (isa == Isa::avx2)

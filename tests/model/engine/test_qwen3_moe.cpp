@@ -253,19 +253,29 @@ class Qwen3MoeTest : public QObject {
         QTest::addColumn<int>("dtype");
         QTest::addColumn<int>("layout");
         QTest::addColumn<int>("M");
+        QTest::addColumn<int>("cols");
+        // 77 columns (a 71-wide slice) and 221 (215 = 128 + 64 + 16 + 7: every block width of
+        // the single-row in_out kernels, 64 + 8 for AVX2, and a scalar tail).
         for (int d = 0; d < 3; ++d)
             for (int l = 0; l < 2; ++l)
-                for (int M : {1, 3, 4, 9})
-                    QTest::addRow("dtype%d layout%d M%d", d, l, M) << d << l << M;
+                for (int M : {1, 3, 4, 6, 7, 9, 10, 11, 14})
+                    for (int cols : {77, 221})
+                        QTest::addRow("dtype%d layout%d M%d cols%d", d, l, M, cols)
+                            << d << l << M << cols;
+        // Prefill shapes: several 8-row in_out tiles, and out_in activation chunks (32 rows at
+        // K = 4096) with a partial last chunk.
+        for (int l = 0; l < 2; ++l)
+            QTest::addRow("bf16 layout%d M45 cols4102", l) << int(DType::BF16) << l << 45 << 4102;
     }
 
     void kernelsMatchTheirScalarTwins() {
         QFETCH(int, dtype);
         QFETCH(int, layout);
         QFETCH(int, M);
+        QFETCH(int, cols);
         const DType dt = DType(dtype);
         // Odd sizes exercise every tail; a column slice exercises strided rows.
-        const std::int64_t rows = 37, cols = 77;
+        const std::int64_t rows = 37;
         Tensor w = Tensor::zeros(dt, {rows, cols});
         std::mt19937 rng(1);
         std::normal_distribution<float> nd;
@@ -278,7 +288,7 @@ class Qwen3MoeTest : public QObject {
             else
                 w.data<std::uint16_t>()[i] = f32_to_f16(v);
         }
-        const auto view = cpu::WeightView::of(w, cpu::Layout(layout)).cols_slice(3, 74);
+        const auto view = cpu::WeightView::of(w, cpu::Layout(layout)).cols_slice(3, cols - 3);
         std::vector<float> x(std::size_t(M * view.in_features()));
         for (auto& v : x) v = nd(rng);
         std::vector<float> a(std::size_t(M * view.out_features())), b(a.size());

@@ -68,6 +68,41 @@ class TokenizerTest : public QObject {
         QCOMPARE(mismatches, 0);
     }
 
+    // Added tokens with lstrip / rstrip / single_word / normalized / special flags
+    // (tools/golden/added_tokens_golden.py): the golden file's extra tokens are appended to the
+    // Qwen3 tokenizer.json, as tokenizers serialises them.
+    void addedTokenFlags() {
+        std::ifstream in(std::string(DESKPILOT_TEST_DATA_DIR) +
+                         "/engine/tokenizer/added_tokens_golden.json");
+        const auto golden = nlohmann::json::parse(in);
+        auto doc = nlohmann::json::parse(
+            deskpilot::test::gunzip_file(deskpilot::test::qwen3_tokenizer_path()));
+        for (const auto& a : golden["added_tokens"]) doc["added_tokens"].push_back(a);
+        const Tokenizer tok = Tokenizer::from_json(doc.dump(), "qwen3 + added tokens");
+        int n = 0;
+        for (const auto& c : golden["cases"]) {
+            const std::string text = c["text"];
+            const std::string shown = nlohmann::json(text).dump();
+            const auto ids = tok.encode(text);
+            const auto expected = c["ids"].get<std::vector<TokenId>>();
+            if (ids != expected)
+                QFAIL(("ids differ for " + shown + "\n  ours:   " + ids_text(ids) +
+                       "\n  golden: " + ids_text(expected))
+                          .c_str());
+            const auto split = tok.encode(text, /*parse_special=*/false);
+            const auto expected_split = c["ids_split_special"].get<std::vector<TokenId>>();
+            if (split != expected_split)
+                QFAIL(("ids (specials as text) differ for " + shown +
+                       "\n  ours:   " + ids_text(split) + "\n  golden: " + ids_text(expected_split))
+                          .c_str());
+            QCOMPARE(tok.decode(expected), c["decoded"].get<std::string>());
+            QCOMPARE(tok.decode(expected, /*skip_special=*/true),
+                     c["decoded_skip_special"].get<std::string>());
+            ++n;
+        }
+        QVERIFY(n >= 60);
+    }
+
     void specialTokens() {
         const auto& tok = qwen3_tokenizer();
         QCOMPARE(tok.token_to_id("<|im_start|>").value(), 151644);
