@@ -61,7 +61,7 @@ std::string_view to_string(ActionType type) {
 
 std::optional<ActionType> action_type_from_string(std::string_view name) {
     for (const auto& [t, n] : kNames)
-        if (n == name) return t;
+        if (n.size() == name.size() && n[0] == name[0] && n == name) return t;
     return std::nullopt;
 }
 

@@ -2,37 +2,62 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+
+#include "planner/char_class.h"
 
 namespace deskpilot::planner {
 
 namespace {
 
 bool is_separator(char c) {
-    return c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '(' || c == ')' ||
-           c == '[' || c == ']';
+    return chars::is(c, chars::kCoordinateSeparator);
 }
 
-// A plain decimal: optional sign, digits with at most one '.'; no exponent, inf or nan.
-bool is_plain_number(std::string_view token) {
+enum class Number { ok, not_a_number, unusable };
+
+// A plain decimal: optional sign, digits with at most one '.'; no exponent, inf or nan. The value
+// is what std::from_chars gives (correctly rounded): for up to 15 digits the mantissa and the
+// power of ten are exact doubles, so one IEEE division rounds the exact quotient correctly
+// (Clinger's fast path); longer numbers go through std::from_chars.
+Number parse_plain_number(std::string_view token, double* value) {
+    static constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                        1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
     std::size_t i = (token.starts_with('-') || token.starts_with('+')) ? 1 : 0;
-    bool digit = false, dot = false;
+    std::uint64_t mantissa = 0;
+    int digits = 0, fraction = 0;
+    bool dot = false;
     for (; i < token.size(); ++i) {
-        if (token[i] >= '0' && token[i] <= '9')
-            digit = true;
-        else if (token[i] == '.' && !dot)
+        const char c = token[i];
+        if (c >= '0' && c <= '9') {
+            if (digits < 19) mantissa = mantissa * 10 + static_cast<std::uint64_t>(c - '0');
+            ++digits;
+            fraction += dot;
+        } else if (c == '.' && !dot) {
             dot = true;
-        else
-            return false;
+        } else {
+            return Number::not_a_number;
+        }
     }
-    return digit;
+    if (digits == 0) return Number::not_a_number;
+    if (digits <= 15) {
+        const double magnitude = static_cast<double>(mantissa) / kPow10[fraction];
+        *value = token.starts_with('-') ? -magnitude : magnitude;
+        return Number::ok;
+    }
+    const std::string_view text = token.starts_with('+') ? token.substr(1) : token;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *value);
+    if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(*value))
+        return Number::unusable;
+    return Number::ok;
 }
 
 }  // namespace
 
 std::optional<ModelPoint> parse_model_point(std::string_view value, std::string* problem) {
     // Markup tokens count as separators; what remains must be numbers and separators.
-    constexpr std::string_view kTags[] = {"<|box_start|>", "<|box_end|>", "<point>",
-                                          "</point>",      "<bbox>",      "</bbox>"};
+    static constexpr std::string_view kTags[] = {"<|box_start|>", "<|box_end|>", "<point>",
+                                                 "</point>",      "<bbox>",      "</bbox>"};
     double numbers[4];
     std::size_t count = 0;
     std::size_t i = 0;
@@ -56,7 +81,9 @@ std::optional<ModelPoint> parse_model_point(std::string_view value, std::string*
         while (j < n && !is_separator(value[j]) && value[j] != '<') ++j;
         if (j == i) j = i + 1;  // a lone '<' that starts no tag
         const std::string_view token = value.substr(i, j - i);
-        if (!is_plain_number(token)) {
+        double number = 0;
+        const Number parsed = parse_plain_number(token, &number);
+        if (parsed == Number::not_a_number) {
             if (problem) *problem = "'" + std::string(token.substr(0, 40)) + "' is not a number";
             return std::nullopt;
         }
@@ -64,11 +91,7 @@ std::optional<ModelPoint> parse_model_point(std::string_view value, std::string*
             if (problem) *problem = "more than 4 numbers";
             return std::nullopt;
         }
-        double number = 0;
-        const std::string_view digits = token.starts_with('+') ? token.substr(1) : token;
-        const auto [ptr, ec] =
-            std::from_chars(digits.data(), digits.data() + digits.size(), number);
-        if (ec != std::errc() || ptr != digits.data() + digits.size() || !std::isfinite(number)) {
+        if (parsed == Number::unusable) {
             if (problem)
                 *problem = "'" + std::string(token.substr(0, 40)) + "' is not a usable number";
             return std::nullopt;
