@@ -14,42 +14,23 @@ bool is_separator(char c) {
     return chars::is(c, chars::kCoordinateSeparator);
 }
 
-enum class Number { ok, not_a_number, unusable };
-
-// A plain decimal: optional sign, digits with at most one '.'; no exponent, inf or nan. The value
-// is what std::from_chars gives (correctly rounded): for up to 15 digits the mantissa and the
-// power of ten are exact doubles, so one IEEE division rounds the exact quotient correctly
-// (Clinger's fast path); longer numbers go through std::from_chars.
-Number parse_plain_number(std::string_view token, double* value) {
+// A plain decimal as std::from_chars reads it (correctly rounded), from the text of one that
+// was already checked: optional sign, digits with at most one '.'. For up to 15 digits the
+// mantissa and the power of ten are exact doubles, so one IEEE division rounds the exact quotient
+// correctly (Clinger's fast path); longer numbers go through std::from_chars, which may find them
+// out of range.
+bool decimal_value(std::string_view token, std::uint64_t mantissa, int digits, int fraction,
+                   double* value) {
     static constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                         1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-    std::size_t i = (token.starts_with('-') || token.starts_with('+')) ? 1 : 0;
-    std::uint64_t mantissa = 0;
-    int digits = 0, fraction = 0;
-    bool dot = false;
-    for (; i < token.size(); ++i) {
-        const char c = token[i];
-        if (c >= '0' && c <= '9') {
-            if (digits < 19) mantissa = mantissa * 10 + static_cast<std::uint64_t>(c - '0');
-            ++digits;
-            fraction += dot;
-        } else if (c == '.' && !dot) {
-            dot = true;
-        } else {
-            return Number::not_a_number;
-        }
-    }
-    if (digits == 0) return Number::not_a_number;
     if (digits <= 15) {
         const double magnitude = static_cast<double>(mantissa) / kPow10[fraction];
         *value = token.starts_with('-') ? -magnitude : magnitude;
-        return Number::ok;
+        return true;
     }
     const std::string_view text = token.starts_with('+') ? token.substr(1) : token;
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *value);
-    if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(*value))
-        return Number::unusable;
-    return Number::ok;
+    return ec == std::errc() && ptr == text.data() + text.size() && std::isfinite(*value);
 }
 
 }  // namespace
@@ -77,26 +58,43 @@ std::optional<ModelPoint> parse_model_point(std::string_view value, std::string*
                 }
             if (tag) continue;
         }
-        std::size_t j = i;
-        while (j < n && !is_separator(value[j]) && value[j] != '<') ++j;
-        if (j == i) j = i + 1;  // a lone '<' that starts no tag
-        const std::string_view token = value.substr(i, j - i);
-        double number = 0;
-        const Number parsed = parse_plain_number(token, &number);
-        if (parsed == Number::not_a_number) {
-            if (problem) *problem = "'" + std::string(token.substr(0, 40)) + "' is not a number";
+        // A token runs to the next separator or '<'. It must be a plain decimal: optional sign,
+        // digits with at most one '.' (no exponent, inf or nan); read its digits on the way.
+        std::size_t j = i + ((value[i] == '-' || value[i] == '+') ? 1 : 0);
+        std::uint64_t mantissa = 0;
+        int digits = 0, fraction = 0;
+        bool dot = false;
+        for (; j < n; ++j) {
+            const char c = value[j];
+            if (c >= '0' && c <= '9') {
+                if (digits < 19) mantissa = mantissa * 10 + static_cast<std::uint64_t>(c - '0');
+                ++digits;
+                fraction += dot;
+            } else if (c == '.' && !dot) {
+                dot = true;
+            } else {
+                break;
+            }
+        }
+        if (digits == 0 || (j < n && !is_separator(value[j]) && value[j] != '<')) {
+            while (j < n && !is_separator(value[j]) && value[j] != '<') ++j;
+            if (j == i) j = i + 1;  // a lone '<' that starts no tag
+            if (problem)
+                *problem =
+                    "'" + std::string(value.substr(i, j - i).substr(0, 40)) + "' is not a number";
             return std::nullopt;
         }
+        const std::string_view token = value.substr(i, j - i);
         if (count == 4) {
             if (problem) *problem = "more than 4 numbers";
             return std::nullopt;
         }
-        if (parsed == Number::unusable) {
+        if (!decimal_value(token, mantissa, digits, fraction, &numbers[count])) {
             if (problem)
                 *problem = "'" + std::string(token.substr(0, 40)) + "' is not a usable number";
             return std::nullopt;
         }
-        numbers[count++] = number;
+        ++count;
         i = j;
     }
     if (count == 2) return ModelPoint{numbers[0], numbers[1]};

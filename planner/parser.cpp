@@ -130,12 +130,17 @@ class ActionBuilder {
 
     // hotkey(key='Ctrl Shift T') → ["ctrl", "shift", "t"].
     static void split_keys(std::string_view text, std::vector<std::string>& keys) {
+        auto is_separator = [](char c) { return c == ' ' || c == '\t' || c == '\n'; };
+        std::size_t count = 0;  // reserve once: most hotkeys have two or three keys
+        for (std::size_t i = 0; i < text.size(); ++i)
+            count += !is_separator(text[i]) && (i == 0 || is_separator(text[i - 1]));
+        keys.reserve(count);
         std::size_t i = 0;
         for (;;) {
-            while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n')) ++i;
+            while (i < text.size() && is_separator(text[i])) ++i;
             if (i >= text.size()) return;
             const std::size_t start = i;
-            while (i < text.size() && text[i] != ' ' && text[i] != '\t' && text[i] != '\n') ++i;
+            while (i < text.size() && !is_separator(text[i])) ++i;
             lower_in_place(keys.emplace_back(text.substr(start, i - start)));
         }
     }

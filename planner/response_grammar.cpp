@@ -77,8 +77,9 @@ void parse_head(std::string_view head, RawResponse& out) {
         out.thought = trim(head.substr(n));
         return;
     }
-    if (const std::size_t pos = find_label(head, "Thought"); pos != npos)
-        out.thought = trim(head.substr(pos + label_at(head, pos, "Thought")));
+    // The first "Thought:" anywhere in the head; usually the head starts with it.
+    std::size_t pos = label_at(head, 0, "Thought") > 0 ? 0 : find_label(head, "Thought");
+    if (pos != npos) out.thought = trim(head.substr(pos + label_at(head, pos, "Thought")));
 }
 
 struct Marker {
