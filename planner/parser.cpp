@@ -36,13 +36,23 @@ std::string_view text_of(const RawArgument& argument, std::string& storage) {
     return storage;
 }
 
-// Names some UI-TARS variants use for our actions.
-std::optional<ActionType> action_for_name(std::string_view name) {
-    if (auto type = action_type_from_string(name)) return type;
-    if (name == "left_single") return ActionType::click;
-    if (name == "move_to" || name == "mouse_move") return ActionType::hover;
-    if (name == "select") return ActionType::drag;
-    return std::nullopt;
+// Our action for a call name: UI-TARS's names, and names some variants use for our actions.
+// Returns false for an unknown name. (Not a std::optional: GCC copies that through the stack in
+// pieces and reads it back whole, a store-forwarding stall on every action.)
+bool action_for_name(std::string_view name, ActionType* type) {
+    if (const auto known = action_type_from_string(name)) {
+        *type = *known;
+        return true;
+    }
+    if (name == "left_single")
+        *type = ActionType::click;
+    else if (name == "move_to" || name == "mouse_move")
+        *type = ActionType::hover;
+    else if (name == "select")
+        *type = ActionType::drag;
+    else
+        return false;
+    return true;
 }
 
 class ActionBuilder {
@@ -59,34 +69,39 @@ class ActionBuilder {
           mapper_(mapper),
           step_(step) {}
 
-    // Fills `action` (a fresh one, in place in the step).
-    void build(Action& action) {
-        const auto type = action_for_name(name_);
-        if (!type) fail("unknown action '" + std::string(name_) + "'", position_, text_);
-        action.type = *type;
-        const ActionShape shape = shape_of(*type);
+    // Appends the call's action to the step.
+    void build() {
+        ActionType type{};
+        if (!action_for_name(name_, &type))
+            fail("unknown action '" + std::string(name_) + "'", position_, text_);
+        // Built in place. Action(type), not Action{} or emplace_back(): value-initialisation
+        // zero-fills the whole object first (`rep stos`, slow at this size), and building a local
+        // and moving it in copies each short string's buffer right after it was written, a
+        // store-forwarding stall.
+        Action& action = step_.actions.emplace_back(type);
+        const ActionShape shape = shape_of(type);
         if (shape.point) action.point = point("start_box", action);
         if (shape.end_point) action.end = point("end_box", action);
         std::string storage;
         if (shape.keys) {
-            const RawArgument* key = any_of({"key", "hotkey", "keys", to_string(*type)});
-            if (!key) fail(std::string(to_string(*type)) + " needs key='…'", position_, text_);
+            const RawArgument* key = any_of({"key", "hotkey", "keys", to_string(type)});
+            if (!key) fail(std::string(to_string(type)) + " needs key='…'", position_, text_);
             split_keys(text_of(*key, storage), action.keys);
             if (action.keys.empty())
-                fail(std::string(to_string(*type)) + " has an empty key", key->position, text_);
+                fail(std::string(to_string(type)) + " has an empty key", key->position, text_);
         }
         if (shape.text) {
             const RawArgument* content = any_of({"content", "text"});
             if (!content) fail("type needs content='…'", position_, text_);
-            action.text = std::string(text_of(*content, storage));
-        } else if (*type == ActionType::finished || *type == ActionType::call_user) {
+            action.text.assign(text_of(*content, storage));
+        } else if (type == ActionType::finished || type == ActionType::call_user) {
             if (const RawArgument* content = any_of({"content", "text"}))
-                action.text = std::string(text_of(*content, storage));
+                action.text.assign(text_of(*content, storage));
         }
         if (shape.direction) {
             const RawArgument* direction = any_of({"direction"});
             if (!direction) fail("scroll needs direction='up|down|left|right'", position_, text_);
-            action.direction = std::string(trimmed(text_of(*direction, storage)));
+            action.direction.assign(trimmed(text_of(*direction, storage)));
             lower_in_place(action.direction);
             if (action.direction != "up" && action.direction != "down" &&
                 action.direction != "left" && action.direction != "right")
@@ -97,7 +112,7 @@ class ActionBuilder {
             const RawArgument* app = any_of({"app_name"});
             if (!app || trimmed(text_of(*app, storage)).empty())
                 fail("open_app needs app_name='…'", position_, text_);
-            action.app_name = std::string(trimmed(text_of(*app, storage)));
+            action.app_name.assign(trimmed(text_of(*app, storage)));
         }
         for (std::size_t i = 0; i < arguments_.size(); ++i)
             if (!(i < 64 && (used_ >> i) & 1) && !arguments_[i].value.empty())
@@ -181,19 +196,23 @@ class ActionBuilder {
 }  // namespace
 
 Step build_step(std::string_view response, const RawResponse& raw, const CoordinateMapper& mapper) {
-    // Constructed, not assigned: std::string's assignment from a view takes a slower path.
-    Step step{.thought = std::string(raw.thought),
-              .reflection = std::string(raw.reflection),
-              .reasoning = std::string(raw.reasoning),
-              .summary = std::string(raw.summary),
-              .raw = std::string(response)};
+    // Default-initialised, then given moved-in strings: value-initialising a Step or an Action
+    // (Step{…}, emplace_back()) zero-fills the whole object first with `rep stos`, slow for
+    // objects this small; and std::string's assignment from a view is slower than building a
+    // string and moving it in.
+    Step step;
+    step.raw = std::string(response);
+    if (!raw.thought.empty()) step.thought = std::string(raw.thought);
+    if (!raw.reflection.empty()) step.reflection = std::string(raw.reflection);
+    if (!raw.reasoning.empty()) step.reasoning = std::string(raw.reasoning);
+    if (!raw.summary.empty()) step.summary = std::string(raw.summary);
     const int count = static_cast<int>(raw.calls.size());
     step.actions.reserve(raw.calls.size());
     for (int i = 0; i < count; ++i) {
         const RawCall& call = raw.calls[static_cast<std::size_t>(i)];
         ActionBuilder(call.name, call.text, call.position, raw.arguments_of(call), i, count, mapper,
                       step)
-            .build(step.actions.emplace_back());
+            .build();
     }
     return step;
 }
