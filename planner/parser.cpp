@@ -74,11 +74,13 @@ class ActionBuilder {
         ActionType type{};
         if (!action_for_name(name_, &type))
             fail("unknown action '" + std::string(name_) + "'", position_, text_);
-        // Built in place. Action(type), not Action{} or emplace_back(): value-initialisation
-        // zero-fills the whole object first (`rep stos`, slow at this size), and building a local
-        // and moving it in copies each short string's buffer right after it was written, a
-        // store-forwarding stall.
-        Action& action = step_.actions.emplace_back(type);
+        // Built in place from a copy of a blank action. Not emplace_back() or Action(type):
+        // value-initialisation zero-fills the whole object first (`rep stos`, slow at this size);
+        // and not a local moved in: moving a short string copies its buffer right after it was
+        // written, a store-forwarding stall.
+        static const Action kBlank;
+        Action& action = step_.actions.emplace_back(kBlank);
+        action.type = type;
         const ActionShape shape = shape_of(type);
         if (shape.point) action.point = point("start_box", action);
         if (shape.end_point) action.end = point("end_box", action);
@@ -196,10 +198,8 @@ class ActionBuilder {
 }  // namespace
 
 Step build_step(std::string_view response, const RawResponse& raw, const CoordinateMapper& mapper) {
-    // Default-initialised, then given moved-in strings: value-initialising a Step or an Action
-    // (Step{…}, emplace_back()) zero-fills the whole object first with `rep stos`, slow for
-    // objects this small; and std::string's assignment from a view is slower than building a
-    // string and moving it in.
+    // Default-initialised, then given moved-in strings: Step{…} zero-fills the whole object first
+    // (`rep stos`, slow at this size), and std::string's assign() from a view measured slower.
     Step step;
     step.raw = std::string(response);
     if (!raw.thought.empty()) step.thought = std::string(raw.thought);
