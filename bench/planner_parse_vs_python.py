@@ -19,7 +19,8 @@ official parser is timed two ways:
           would make the baseline slower, so it is not used.
 
 Runs alternate Python and C++ so both see the same machine load; CPU time (not wall time) on
-both sides. Prints each run and the medians.
+both sides, each side's fastest pass within a run (Python: best of 3 passes over the 1000;
+C++: best of 5 batches of at least 0.2 s). Prints each run and the medians over runs.
 """
 import argparse
 import contextlib
