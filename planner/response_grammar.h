@@ -27,8 +27,8 @@ struct RawArgument {
     std::string_view name;
     // The value as written, without its quotes.
     std::string_view value;
-    std::size_t position;  // byte offset of the argument in the response
-    bool python_string;    // a quoted value: text() decodes its Python escapes
+    std::size_t position = 0;    // byte offset of the argument in the response
+    bool python_string = false;  // a quoted value: text() decodes its Python escapes
 
     // The value as text: Python escapes decoded for a quoted value, XML values as written.
     std::string text() const;
@@ -36,10 +36,11 @@ struct RawArgument {
 
 struct RawCall {
     std::string_view name;
-    std::string_view text;         // the call as written
-    std::size_t position;          // byte offset of the call in the response
-    std::uint32_t first_argument;  // its arguments: RawResponse::arguments[first, first + count)
-    std::uint32_t argument_count;
+    std::string_view text;     // the call as written
+    std::size_t position = 0;  // byte offset of the call in the response
+    // Its arguments: RawResponse::arguments[first_argument, first_argument + argument_count).
+    std::uint32_t first_argument = 0;
+    std::uint32_t argument_count = 0;
 };
 
 struct RawResponse {
@@ -48,7 +49,7 @@ struct RawResponse {
     std::string_view reasoning;
     std::string_view summary;
     SmallVector<RawCall, 4> calls;          // the chosen calls, in order
-    SmallVector<RawArgument, 8> arguments;  // theirs (and perhaps some of discarded blocks)
+    SmallVector<RawArgument, 8> arguments;  // their arguments (RawCall::first_argument…)
 
     std::span<const RawArgument> arguments_of(const RawCall& call) const {
         return arguments.span(call.first_argument, call.argument_count);
