@@ -2,7 +2,6 @@
 
 #include <array>
 #include <cmath>
-#include <cstdint>
 #include <stdexcept>
 
 namespace deskpilot::planner {
@@ -30,8 +29,6 @@ int scaled(int logical, double scale) {
     return static_cast<int>(vision::round_half_even(logical * scale));
 }
 
-// Python's round() (half to even) without touching the FPU rounding mode: map() runs for every
-// coordinate the model writes, and vision::round_half_even's fesetround costs more than the parse.
 }  // namespace
 
 std::span<const ModelFamily> all_families() {

@@ -60,8 +60,8 @@ class CoordinateMapper {
     // or an aspect ratio smart_resize rejects.
     CoordinateMapper(const ModelFamily& family, vision::Size screen, double scale = 1.0);
 
-    // Inline: it runs for every coordinate a model writes, and a call returning MappedPoint
-    // costs a store-forwarding stall (GCC packs the struct through the stack).
+    // Inline: it runs for every coordinate a model writes (and GCC returns MappedPoint from a
+    // call by packing it through the stack).
     MappedPoint map(double model_x, double model_y) const {
         // x·W/M rather than (x/M)·W: exact for integer inputs until the final rounding.
         const double x = round_even(model_x * physical_.width / extent_.width);
