@@ -51,6 +51,21 @@ std::string required_string(const nlohmann::json& json, const char* key, std::st
     return it->get<std::string>();
 }
 
+// kNames by first letter (at most three names share one): the parser looks up every call it
+// reads, and this compares one to three names instead of seventeen.
+struct Bucket {
+    std::size_t count = 0;
+    std::array<std::size_t, 3> index{};
+};
+constexpr auto kByFirstLetter = [] {
+    std::array<Bucket, 26> buckets{};
+    for (std::size_t i = 0; i < kNames.size(); ++i) {
+        Bucket& b = buckets[static_cast<std::size_t>(kNames[i].second[0] - 'a')];
+        b.index[b.count++] = i;  // a fourth name on one letter fails to compile here
+    }
+    return buckets;
+}();
+
 }  // namespace
 
 std::string_view to_string(ActionType type) {
@@ -60,12 +75,18 @@ std::string_view to_string(ActionType type) {
 }
 
 std::optional<ActionType> action_type_from_string(std::string_view name) {
-    for (const auto& [t, n] : kNames)
-        if (n == name) return t;
+    if (name.empty() || name[0] < 'a' || name[0] > 'z') return std::nullopt;
+    const Bucket& bucket = kByFirstLetter[static_cast<std::size_t>(name[0] - 'a')];
+    for (std::size_t k = 0; k < bucket.count; ++k) {
+        const auto& [type, known] = kNames[bucket.index[k]];
+        if (known == name) return type;
+    }
     return std::nullopt;
 }
 
-ActionShape shape_of(ActionType type) {
+namespace {
+
+constexpr ActionShape shape_by_type(ActionType type) {
     switch (type) {
         case ActionType::click:
         case ActionType::left_double:
@@ -94,6 +115,22 @@ ActionShape shape_of(ActionType type) {
             return {};
     }
     return {};
+}
+
+// shape_by_type as a table: the compiled switch builds the struct byte by byte on the stack and
+// reads it back whole, a store-forwarding stall on every call (the parser asks for every action).
+constexpr auto kShapes = [] {
+    std::array<ActionShape, kNames.size()> shapes{};
+    for (std::size_t i = 0; i < shapes.size(); ++i)
+        shapes[i] = shape_by_type(static_cast<ActionType>(i));
+    return shapes;
+}();
+
+}  // namespace
+
+ActionShape shape_of(ActionType type) {
+    const auto i = static_cast<std::size_t>(type);
+    return i < kShapes.size() ? kShapes[i] : ActionShape{};
 }
 
 nlohmann::json to_json(const Action& action) {

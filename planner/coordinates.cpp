@@ -2,37 +2,43 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+
+#include "planner/char_class.h"
 
 namespace deskpilot::planner {
 
 namespace {
 
 bool is_separator(char c) {
-    return c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '(' || c == ')' ||
-           c == '[' || c == ']';
+    return chars::is(c, chars::kCoordinateSeparator);
 }
 
-// A plain decimal: optional sign, digits with at most one '.'; no exponent, inf or nan.
-bool is_plain_number(std::string_view token) {
-    std::size_t i = (token.starts_with('-') || token.starts_with('+')) ? 1 : 0;
-    bool digit = false, dot = false;
-    for (; i < token.size(); ++i) {
-        if (token[i] >= '0' && token[i] <= '9')
-            digit = true;
-        else if (token[i] == '.' && !dot)
-            dot = true;
-        else
-            return false;
+// A plain decimal as std::from_chars reads it (correctly rounded), from the text of one that
+// was already checked: optional sign, digits with at most one '.'. For up to 15 digits the
+// mantissa and the power of ten are exact doubles, so one IEEE division rounds the exact quotient
+// correctly (Clinger's fast path); longer numbers go through std::from_chars, which may find them
+// out of range.
+bool decimal_value(std::string_view token, std::uint64_t mantissa, int digits, int fraction,
+                   double* value) {
+    static constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                        1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    if (digits <= 15) {
+        const double magnitude = static_cast<double>(mantissa) / kPow10[fraction];
+        *value = token.starts_with('-') ? -magnitude : magnitude;
+        return true;
     }
-    return digit;
+    const std::string_view text = token.starts_with('+') ? token.substr(1) : token;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *value);
+    return ec == std::errc() && ptr == text.data() + text.size() && std::isfinite(*value);
 }
 
 }  // namespace
 
 std::optional<ModelPoint> parse_model_point(std::string_view value, std::string* problem) {
     // Markup tokens count as separators; what remains must be numbers and separators.
-    constexpr std::string_view kTags[] = {"<|box_start|>", "<|box_end|>", "<point>",
-                                          "</point>",      "<bbox>",      "</bbox>"};
+    static constexpr std::string_view kTags[] = {"<|box_start|>", "<|box_end|>", "<point>",
+                                                 "</point>",      "<bbox>",      "</bbox>"};
     double numbers[4];
     std::size_t count = 0;
     std::size_t i = 0;
@@ -52,28 +58,43 @@ std::optional<ModelPoint> parse_model_point(std::string_view value, std::string*
                 }
             if (tag) continue;
         }
-        std::size_t j = i;
-        while (j < n && !is_separator(value[j]) && value[j] != '<') ++j;
-        if (j == i) j = i + 1;  // a lone '<' that starts no tag
-        const std::string_view token = value.substr(i, j - i);
-        if (!is_plain_number(token)) {
-            if (problem) *problem = "'" + std::string(token.substr(0, 40)) + "' is not a number";
+        // A token runs to the next separator or '<'. It must be a plain decimal: optional sign,
+        // digits with at most one '.' (no exponent, inf or nan); read its digits on the way.
+        std::size_t j = i + ((value[i] == '-' || value[i] == '+') ? 1 : 0);
+        std::uint64_t mantissa = 0;
+        int digits = 0, fraction = 0;
+        bool dot = false;
+        for (; j < n; ++j) {
+            const char c = value[j];
+            if (c >= '0' && c <= '9') {
+                if (digits < 19) mantissa = mantissa * 10 + static_cast<std::uint64_t>(c - '0');
+                ++digits;
+                fraction += dot;
+            } else if (c == '.' && !dot) {
+                dot = true;
+            } else {
+                break;
+            }
+        }
+        if (digits == 0 || (j < n && !is_separator(value[j]) && value[j] != '<')) {
+            while (j < n && !is_separator(value[j]) && value[j] != '<') ++j;
+            if (j == i) j = i + 1;  // a lone '<' that starts no tag
+            if (problem)
+                *problem =
+                    "'" + std::string(value.substr(i, j - i).substr(0, 40)) + "' is not a number";
             return std::nullopt;
         }
+        const std::string_view token = value.substr(i, j - i);
         if (count == 4) {
             if (problem) *problem = "more than 4 numbers";
             return std::nullopt;
         }
-        double number = 0;
-        const std::string_view digits = token.starts_with('+') ? token.substr(1) : token;
-        const auto [ptr, ec] =
-            std::from_chars(digits.data(), digits.data() + digits.size(), number);
-        if (ec != std::errc() || ptr != digits.data() + digits.size() || !std::isfinite(number)) {
+        if (!decimal_value(token, mantissa, digits, fraction, &numbers[count])) {
             if (problem)
                 *problem = "'" + std::string(token.substr(0, 40)) + "' is not a usable number";
             return std::nullopt;
         }
-        numbers[count++] = number;
+        ++count;
         i = j;
     }
     if (count == 2) return ModelPoint{numbers[0], numbers[1]};

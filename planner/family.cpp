@@ -36,16 +36,6 @@ int scaled(int logical, double scale) {
     return static_cast<int>(vision::round_half_even(logical * scale));
 }
 
-// Python's round() (half to even) without touching the FPU rounding mode: map() runs for every
-// coordinate the model writes, and vision::round_half_even's fesetround costs more than the parse.
-double round_even(double v) {
-    const double f = std::floor(v);
-    const double diff = v - f;
-    if (diff < 0.5) return f;
-    if (diff > 0.5) return f + 1;
-    return f * 0.5 == std::floor(f * 0.5) ? f : f + 1;  // the even neighbour
-}
-
 }  // namespace
 
 std::span<const ModelFamily> all_families() {
@@ -86,18 +76,6 @@ CoordinateMapper::CoordinateMapper(const ModelFamily& family, vision::Size scree
     image_ =
         vision::smart_resize(physical_, family.resize);  // throws ResizeError (invalid_argument)
     extent_ = family.space == CoordinateSpace::relative_1000 ? vision::Size{1000, 1000} : image_;
-}
-
-MappedPoint CoordinateMapper::map(double model_x, double model_y) const {
-    // x·W/M rather than (x/M)·W: exact for integer inputs until the final rounding.
-    const double x = round_even(model_x * physical_.width / extent_.width);
-    const double y = round_even(model_y * physical_.height / extent_.height);
-    MappedPoint mapped;
-    mapped.out_of_range = !(x >= 0 && y >= 0 && x < physical_.width && y < physical_.height);
-    // Clamp only to what an int holds; the point itself is never moved onto the screen.
-    auto to_int = [](double v) { return static_cast<int>(std::fmax(-1e9, std::fmin(1e9, v))); };
-    mapped.pixel = {to_int(x), to_int(y)};
-    return mapped;
 }
 
 }  // namespace deskpilot::planner

@@ -14,6 +14,8 @@
 // the screenshot the model sees and the pixels actions use are physical: round(W·S) × round(H·S).
 #pragma once
 
+#include <cmath>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -61,7 +63,19 @@ class CoordinateMapper {
     // or an aspect ratio smart_resize rejects.
     CoordinateMapper(const ModelFamily& family, vision::Size screen, double scale = 1.0);
 
-    MappedPoint map(double model_x, double model_y) const;
+    // Inline: it runs for every coordinate a model writes (and GCC returns MappedPoint from a
+    // call by packing it through the stack).
+    MappedPoint map(double model_x, double model_y) const {
+        // x·W/M rather than (x/M)·W: exact for integer inputs until the final rounding.
+        const double x = round_even(model_x * physical_.width / extent_.width);
+        const double y = round_even(model_y * physical_.height / extent_.height);
+        // Clamp only to what an int holds; the point itself is never moved onto the screen.
+        auto to_int = [](double v) {
+            return static_cast<int>(v < -1e9 ? -1e9 : v <= 1e9 ? v : 1e9);
+        };
+        return {{to_int(x), to_int(y)},
+                !(x >= 0 && y >= 0 && x < physical_.width && y < physical_.height)};
+    }
     vision::Size physical_screen() const { return physical_; }
     // The extent of model coordinates: 1000×1000 or the smart-resized image size.
     vision::Size model_extent() const { return extent_; }
@@ -70,6 +84,22 @@ class CoordinateMapper {
     const ModelFamily& family() const { return *family_; }
 
   private:
+    // std::floor is a library call without SSE4.1; below 2^52 the integer conversion is exact.
+    static double floor_of(double v) {
+        if (!(std::fabs(v) < 4503599627370496.0)) return std::floor(v);  // huge, or NaN
+        const double t = static_cast<double>(static_cast<std::int64_t>(v));
+        return t > v ? t - 1 : t;
+    }
+    // Python's round() (half to even) without touching the FPU rounding mode
+    // (vision::round_half_even's fesetround costs more than a whole parse).
+    static double round_even(double v) {
+        const double f = floor_of(v);
+        const double diff = v - f;
+        if (diff < 0.5) return f;
+        if (diff > 0.5) return f + 1;
+        return f * 0.5 == floor_of(f * 0.5) ? f : f + 1;  // the even neighbour
+    }
+
     const ModelFamily* family_;
     vision::Size physical_;
     vision::Size extent_;

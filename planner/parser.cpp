@@ -2,107 +2,125 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory_resource>
 #include <optional>
 #include <string>
 
 #include "planner/coordinates.h"
+#include "planner/python_string.h"
 
 namespace deskpilot::planner {
 
 namespace {
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
+void lower_in_place(std::string& s) {
+    for (char& c : s)
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
 }
 
-std::string trimmed(std::string_view s) {
-    while (!s.empty() &&
-           (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r'))
-        s.remove_prefix(1);
-    while (!s.empty() &&
-           (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
-        s.remove_suffix(1);
-    return std::string(s);
+bool is_line_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-// Names some UI-TARS variants use for our actions.
-std::optional<ActionType> action_for_name(std::string_view name) {
-    if (auto type = action_type_from_string(name)) return type;
-    if (name == "left_single") return ActionType::click;
-    if (name == "move_to" || name == "mouse_move") return ActionType::hover;
-    if (name == "select") return ActionType::drag;
-    return std::nullopt;
+std::string_view trimmed(std::string_view s) {
+    while (!s.empty() && is_line_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_line_space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+// An argument's text as a view: the value itself unless Python escapes need decoding into
+// *storage (most values have none, so most arguments cost no copy here).
+std::string_view text_of(const RawArgument& argument, std::string& storage) {
+    if (!argument.python_string || argument.value.find('\\') == std::string_view::npos)
+        return argument.value;
+    storage = unescape_python(argument.value);
+    return storage;
+}
+
+// Our action for a call name: UI-TARS's names, and names some variants use for our actions.
+// Returns false for an unknown name. (Not a std::optional: GCC copies that through the stack in
+// pieces and reads it back whole, a store-forwarding stall on every action.)
+bool action_for_name(std::string_view name, ActionType* type) {
+    if (const auto known = action_type_from_string(name)) {
+        *type = *known;
+        return true;
+    }
+    if (name == "left_single")
+        *type = ActionType::click;
+    else if (name == "move_to" || name == "mouse_move")
+        *type = ActionType::hover;
+    else if (name == "select")
+        *type = ActionType::drag;
+    else
+        return false;
+    return true;
 }
 
 class ActionBuilder {
   public:
-    ActionBuilder(const RawCall& call, int index, int count, const CoordinateMapper& mapper,
-                  Step& step)
-        : call_(call), index_(index), count_(count), mapper_(mapper), step_(step) {}
+    ActionBuilder(std::string_view name, std::string_view text, std::size_t position,
+                  std::span<const RawArgument> arguments, int index, int count,
+                  const CoordinateMapper& mapper, Step& step)
+        : name_(name),
+          text_(text),
+          position_(position),
+          arguments_(arguments),
+          index_(index),
+          count_(count),
+          mapper_(mapper),
+          step_(step) {}
 
-    Action build() {
-        const auto type = action_for_name(call_.name);
-        if (!type)
-            fail("unknown action '" + std::string(call_.name) + "'", call_.position, call_.text);
-        Action action;
-        action.type = *type;
-        const ActionShape shape = shape_of(*type);
-        used_ = 0;
+    // Appends the call's action to the step.
+    void build() {
+        ActionType type{};
+        if (!action_for_name(name_, &type))
+            fail("unknown action '" + std::string(name_) + "'", position_, text_);
+        // Built in place from a copy of a blank action. Not emplace_back() or Action(type):
+        // value-initialisation zero-fills the whole object first (`rep stos`, slow at this size);
+        // and not a local moved in: moving a short string copies its buffer right after it was
+        // written, a store-forwarding stall.
+        static const Action kBlank;
+        Action& action = step_.actions.emplace_back(kBlank);
+        action.type = type;
+        const ActionShape shape = shape_of(type);
         if (shape.point) action.point = point("start_box", action);
         if (shape.end_point) action.end = point("end_box", action);
+        std::string storage;
         if (shape.keys) {
-            const RawArgument* key =
-                any_of({"key", "hotkey", "keys", std::string(to_string(*type))});
-            if (!key)
-                fail(std::string(to_string(*type)) + " needs key='…'", call_.position, call_.text);
-            std::string current;
-            for (char c : lower(key->text())) {
-                if (c == ' ' || c == '\t' || c == '\n') {
-                    if (!current.empty()) action.keys.push_back(std::move(current));
-                    current.clear();
-                } else {
-                    current += c;
-                }
-            }
-            if (!current.empty()) action.keys.push_back(std::move(current));
+            const RawArgument* key = any_of({"key", "hotkey", "keys", to_string(type)});
+            if (!key) fail(std::string(to_string(type)) + " needs key='…'", position_, text_);
+            split_keys(text_of(*key, storage), action.keys);
             if (action.keys.empty())
-                fail(std::string(to_string(*type)) + " has an empty key", key->position,
-                     call_.text);
+                fail(std::string(to_string(type)) + " has an empty key", key->position, text_);
         }
         if (shape.text) {
             const RawArgument* content = any_of({"content", "text"});
-            if (!content) fail("type needs content='…'", call_.position, call_.text);
-            action.text = content->text();
-        } else if (*type == ActionType::finished || *type == ActionType::call_user) {
+            if (!content) fail("type needs content='…'", position_, text_);
+            action.text.assign(text_of(*content, storage));
+        } else if (type == ActionType::finished || type == ActionType::call_user) {
             if (const RawArgument* content = any_of({"content", "text"}))
-                action.text = content->text();
+                action.text.assign(text_of(*content, storage));
         }
         if (shape.direction) {
             const RawArgument* direction = any_of({"direction"});
-            if (!direction)
-                fail("scroll needs direction='up|down|left|right'", call_.position, call_.text);
-            action.direction = lower(trimmed(direction->text()));
+            if (!direction) fail("scroll needs direction='up|down|left|right'", position_, text_);
+            action.direction.assign(trimmed(text_of(*direction, storage)));
+            lower_in_place(action.direction);
             if (action.direction != "up" && action.direction != "down" &&
                 action.direction != "left" && action.direction != "right")
                 fail("direction must be up, down, left or right, not '" + direction->text() + "'",
-                     direction->position, call_.text);
+                     direction->position, text_);
         }
         if (shape.app_name) {
             const RawArgument* app = any_of({"app_name"});
-            if (!app || trimmed(app->text()).empty())
-                fail("open_app needs app_name='…'", call_.position, call_.text);
-            action.app_name = trimmed(app->text());
+            if (!app || trimmed(text_of(*app, storage)).empty())
+                fail("open_app needs app_name='…'", position_, text_);
+            action.app_name.assign(trimmed(text_of(*app, storage)));
         }
-        for (std::size_t i = 0; i < call_.arguments.size(); ++i)
-            if (!(i < 64 && (used_ >> i) & 1) && !call_.arguments[i].value.empty())
+        for (std::size_t i = 0; i < arguments_.size(); ++i)
+            if (!(i < 64 && (used_ >> i) & 1) && !arguments_[i].value.empty())
                 step_.warnings.push_back(prefix() + "ignored argument '" +
-                                         std::string(call_.arguments[i].name) + "' of " +
-                                         std::string(call_.name));
-        return action;
+                                         std::string(arguments_[i].name) + "' of " +
+                                         std::string(name_));
     }
 
   private:
@@ -113,25 +131,41 @@ class ActionBuilder {
 
     std::string prefix() const {
         return count_ > 1
-                   ? "action " + std::to_string(index_ + 1) + " (" + std::string(call_.name) + "): "
-                   : std::string(call_.name) + ": ";
+                   ? "action " + std::to_string(index_ + 1) + " (" + std::string(name_) + "): "
+                   : std::string(name_) + ": ";
     }
 
     const RawArgument* any_of(std::initializer_list<std::string_view> names) {
         for (std::string_view name : names)
-            for (std::size_t i = 0; i < call_.arguments.size(); ++i)
-                if (call_.arguments[i].name == name) {
+            for (std::size_t i = 0; i < arguments_.size(); ++i)
+                if (arguments_[i].name == name) {
                     if (i < 64) used_ |= std::uint64_t{1} << i;
-                    return &call_.arguments[i];
+                    return &arguments_[i];
                 }
         return nullptr;
+    }
+
+    // hotkey(key='Ctrl Shift T') → ["ctrl", "shift", "t"].
+    static void split_keys(std::string_view text, std::vector<std::string>& keys) {
+        auto is_separator = [](char c) { return c == ' ' || c == '\t' || c == '\n'; };
+        std::size_t count = 0;  // reserve once: most hotkeys have two or three keys
+        for (std::size_t i = 0; i < text.size(); ++i)
+            count += !is_separator(text[i]) && (i == 0 || is_separator(text[i - 1]));
+        keys.reserve(count);
+        std::size_t i = 0;
+        for (;;) {
+            while (i < text.size() && is_separator(text[i])) ++i;
+            if (i >= text.size()) return;
+            const std::size_t start = i;
+            while (i < text.size() && !is_separator(text[i])) ++i;
+            lower_in_place(keys.emplace_back(text.substr(start, i - start)));
+        }
     }
 
     vision::Point point(const char* name, Action& action) {
         const RawArgument* argument = any_of({name});
         if (!argument || trimmed(argument->value).empty())
-            fail(std::string(call_.name) + " needs " + name + "='(x,y)'", call_.position,
-                 call_.text);
+            fail(std::string(name_) + " needs " + name + "='(x,y)'", position_, text_);
         std::string problem;
         const auto model = parse_model_point(argument->value, &problem);
         if (!model)
@@ -141,16 +175,19 @@ class ActionBuilder {
         if (mapped.out_of_range) {
             action.out_of_range = true;
             const vision::Size screen = mapper_.physical_screen();
-            step_.warnings.push_back(prefix() + name + " (" + trimmed(argument->value) +
-                                     ") maps to (" + std::to_string(mapped.pixel.x) + "," +
-                                     std::to_string(mapped.pixel.y) + "), outside the " +
-                                     std::to_string(screen.width) + "x" +
-                                     std::to_string(screen.height) + " screen; kept as is");
+            step_.warnings.push_back(
+                prefix() + name + " (" + std::string(trimmed(argument->value)) + ") maps to (" +
+                std::to_string(mapped.pixel.x) + "," + std::to_string(mapped.pixel.y) +
+                "), outside the " + std::to_string(screen.width) + "x" +
+                std::to_string(screen.height) + " screen; kept as is");
         }
         return mapped.pixel;
     }
 
-    const RawCall& call_;
+    std::string_view name_;
+    std::string_view text_;
+    std::size_t position_;
+    std::span<const RawArgument> arguments_;
     int index_;
     int count_;
     const CoordinateMapper& mapper_;
@@ -160,26 +197,30 @@ class ActionBuilder {
 
 }  // namespace
 
-Step build_step(std::string_view response, RawResponse raw, const CoordinateMapper& mapper) {
+Step build_step(std::string_view response, const RawResponse& raw, const CoordinateMapper& mapper) {
+    // Default-initialised, then given moved-in strings: Step{…} zero-fills the whole object first
+    // (`rep stos`, slow at this size), and std::string's assign() from a view measured slower.
     Step step;
     step.raw = std::string(response);
-    step.thought = std::move(raw.thought);
-    step.reflection = std::move(raw.reflection);
-    step.reasoning = std::move(raw.reasoning);
-    step.summary = std::move(raw.summary);
-    step.actions.reserve(raw.calls.size());
+    if (!raw.thought.empty()) step.thought = std::string(raw.thought);
+    if (!raw.reflection.empty()) step.reflection = std::string(raw.reflection);
+    if (!raw.reasoning.empty()) step.reasoning = std::string(raw.reasoning);
+    if (!raw.summary.empty()) step.summary = std::string(raw.summary);
     const int count = static_cast<int>(raw.calls.size());
-    for (int i = 0; i < count; ++i)
-        step.actions.push_back(
-            ActionBuilder(raw.calls[static_cast<std::size_t>(i)], i, count, mapper, step).build());
+    step.actions.reserve(raw.calls.size());
+    for (int i = 0; i < count; ++i) {
+        const RawCall& call = raw.calls[static_cast<std::size_t>(i)];
+        ActionBuilder(call.name, call.text, call.position, raw.arguments_of(call), i, count, mapper,
+                      step)
+            .build();
+    }
     return step;
 }
 
 Step parse_step(std::string_view response, const CoordinateMapper& mapper) {
-    // The grammar's calls and arguments are scratch: keep them in a buffer on the stack.
-    std::byte buffer[4096];
-    std::pmr::monotonic_buffer_resource scratch(buffer, sizeof buffer);
-    return build_step(response, parse_response_grammar(response, &scratch), mapper);
+    RawResponse raw;  // views into response; calls and arguments inline for a typical answer
+    parse_response_grammar(response, raw);
+    return build_step(response, raw, mapper);
 }
 
 }  // namespace deskpilot::planner

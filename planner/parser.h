@@ -19,6 +19,6 @@ namespace deskpilot::planner {
 Step parse_step(std::string_view response, const CoordinateMapper& mapper);
 
 // The same after the grammar ran (for callers that already hold a RawResponse).
-Step build_step(std::string_view response, RawResponse raw, const CoordinateMapper& mapper);
+Step build_step(std::string_view response, const RawResponse& raw, const CoordinateMapper& mapper);
 
 }  // namespace deskpilot::planner

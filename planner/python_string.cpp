@@ -53,7 +53,15 @@ std::string unescape_python(std::string_view body) {
     out.reserve(body.size());
     for (std::size_t i = 0; i < body.size(); ++i) {
         const char c = body[i];
-        if (c != '\\' || i + 1 >= body.size()) {
+        if (c != '\\') {
+            // Copy the run up to the next backslash at once.
+            std::size_t end = body.find('\\', i);
+            if (end == std::string_view::npos) end = body.size();
+            out.append(body.data() + i, end - i);
+            i = end - 1;
+            continue;
+        }
+        if (i + 1 >= body.size()) {
             out += c;
             continue;
         }

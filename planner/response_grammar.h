@@ -12,66 +12,54 @@
 #pragma once
 
 #include <cstddef>
-#include <memory_resource>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include "planner/small_vector.h"
 
 namespace deskpilot::planner {
 
+// Everything below is a view into the response: keep the response alive while using it.
 struct RawArgument {
-    // As written (a view into the response), except point/start_point → start_box and
-    // end_point → end_box.
+    // As written, except point/start_point → start_box and end_point → end_box.
     std::string_view name;
-    // The value as written (a view into the response), without its quotes.
+    // The value as written, without its quotes.
     std::string_view value;
-    bool python_string = false;  // a quoted value: text() decodes its Python escapes
     std::size_t position = 0;    // byte offset of the argument in the response
+    bool python_string = false;  // a quoted value: text() decodes its Python escapes
 
     // The value as text: Python escapes decoded for a quoted value, XML values as written.
     std::string text() const;
 };
 
-// The calls and their arguments live in a memory resource the caller may give (parse_step
-// uses a buffer on its stack, so parsing a typical response allocates only what the Step keeps).
 struct RawCall {
-    using allocator_type = std::pmr::polymorphic_allocator<RawArgument>;
-
-    std::string_view name;  // a view into the response
-    std::pmr::vector<RawArgument> arguments;
+    std::string_view name;
+    std::string_view text;     // the call as written
     std::size_t position = 0;  // byte offset of the call in the response
-    std::string_view text;     // the call as written (a view into the response)
-
-    RawCall() = default;
-    explicit RawCall(const allocator_type& a) : arguments(a) {}
-    RawCall(const RawCall& o, const allocator_type& a)
-        : name(o.name), arguments(o.arguments, a), position(o.position), text(o.text) {}
-    RawCall(RawCall&& o, const allocator_type& a)
-        : name(o.name), arguments(std::move(o.arguments), a), position(o.position), text(o.text) {}
-    RawCall(const RawCall&) = default;
-    RawCall(RawCall&&) = default;
-    RawCall& operator=(const RawCall&) = default;
-    RawCall& operator=(RawCall&&) = default;
-
-    const RawArgument* find(std::string_view argument) const;
+    // Its arguments: RawResponse::arguments[first_argument, first_argument + argument_count).
+    std::uint32_t first_argument = 0;
+    std::uint32_t argument_count = 0;
 };
 
 struct RawResponse {
-    explicit RawResponse(std::pmr::memory_resource* memory = std::pmr::get_default_resource())
-        : calls(memory) {}
+    std::string_view thought;
+    std::string_view reflection;
+    std::string_view reasoning;
+    std::string_view summary;
+    SmallVector<RawCall, 4> calls;          // the chosen calls, in order
+    SmallVector<RawArgument, 8> arguments;  // their arguments (RawCall::first_argument…)
 
-    std::string thought;
-    std::string reflection;
-    std::string reasoning;
-    std::string summary;
-    std::pmr::vector<RawCall> calls;
+    std::span<const RawArgument> arguments_of(const RawCall& call) const {
+        return arguments.span(call.first_argument, call.argument_count);
+    }
 };
 
-// The result holds views into `response`: keep the response alive while using it.
+// Fills `out` (empty) from `response`; `out` holds views into `response`.
 // Throws ParseError for a response with no call, a malformed call, or an unclosed block.
 // Linear in the response size, apart from a bounded number of Action: markers tried.
-RawResponse parse_response_grammar(std::string_view response, std::pmr::memory_resource* memory =
-                                                                  std::pmr::get_default_resource());
+void parse_response_grammar(std::string_view response, RawResponse& out);
 
 // At most this many "Action:" markers are tried in one response (bounds the work on hostile input).
 inline constexpr std::size_t kMaxActionMarkers = 256;

@@ -1,6 +1,9 @@
 // The UI-TARS response grammar: every layout and argument form, and the errors for bad input.
 #include <QtTest>
 
+#include <charconv>
+
+#include "planner/coordinates.h"
 #include "planner/parser.h"
 #include "planner/python_string.h"
 
@@ -156,6 +159,22 @@ class ParserTest : public QObject {
         const Step s = parse("Action: click(start_box=" + value.toStdString() + ")");
         QCOMPARE(s.actions[0].point->x, x);
         QCOMPARE(s.actions[0].point->y, y);
+    }
+
+    void coordinateNumbersAreExact() {
+        // The fast decimal path (up to 15 digits) and the long one must both give exactly the
+        // double std::from_chars gives; a digit-by-digit sum of powers of ten would not.
+        for (const char* n : {"0.1", "0.7", "1.005", "2.675", "123456.789012345", "999999999999999",
+                              "0.000000000000001", "9007199254740993", "1234567890123456789.5",
+                              "-0.3", "+2.5", ".5", "5.", "007.25", "-0"}) {
+            std::string_view text(n);
+            if (text.starts_with('+')) text.remove_prefix(1);
+            double expected = 0;
+            std::from_chars(text.data(), text.data() + text.size(), expected);
+            const auto point = parse_model_point(std::string(n) + "," + n, nullptr);
+            QVERIFY2(point.has_value(), n);
+            QVERIFY2(point->x == expected && point->y == expected, n);
+        }
     }
 
     void argumentNames() {

@@ -11,7 +11,8 @@ flags="-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 clang++ $flags \
   "$root/tests/fuzz/planner_parser_fuzzer.cpp" \
   "$root"/planner/coordinates.cpp "$root"/planner/family.cpp "$root"/planner/parse_error.cpp \
-  "$root"/planner/parser.cpp "$root"/planner/python_string.cpp "$root"/planner/response_grammar.cpp \
+  "$root"/planner/parser.cpp "$root"/planner/python_call.cpp "$root"/planner/python_string.cpp \
+  "$root"/planner/response_grammar.cpp "$root"/planner/seed_tool_call.cpp \
   "$root"/planner/step.cpp "$root"/planner/action.cpp "$root"/vision/smart_resize.cpp \
   -o "$out/planner_parser_fuzzer"
 echo "$out/planner_parser_fuzzer"
