@@ -84,7 +84,7 @@ class EvalCommand : public Command {
                 kExitUsage);
         if (native) {
             const std::string problem = model::native_pixel_cap_problem(family_, max_pixels_);
-            if (!problem.empty()) throw CommandError(problem, kExitUsage);
+            if (!problem.empty()) throw CommandError("--max-pixels: " + problem, kExitUsage);
         }
 
         agent::eval::EvalOptions options;

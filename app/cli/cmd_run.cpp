@@ -96,7 +96,7 @@ class RunCommand : public Command {
                 kExitUsage);
         if (native) {
             const std::string problem = model::native_pixel_cap_problem(family_, max_pixels_);
-            if (!problem.empty()) throw CommandError(problem, kExitUsage);
+            if (!problem.empty()) throw CommandError("--max-pixels: " + problem, kExitUsage);
         }
 
         std::unique_ptr<model::Vlm> vlm;

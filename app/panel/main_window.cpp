@@ -73,6 +73,12 @@ Backend make_default_backend(const RunSettings& s) {
     if (s.backend == kBackendLocal) {
         if (s.model_dir.trimmed().isEmpty())
             throw std::runtime_error("no local model directory is set");
+        // A cap would show the model a smaller screenshot than a family with absolute
+        // coordinates maps its clicks from.
+        if (const std::string problem =
+                model::native_pixel_cap_problem(s.family.toStdString(), s.max_pixels);
+            !problem.empty())
+            throw std::runtime_error(problem);
         // Throws ModelError naming the folder: missing, no config.json / tokenizer.json /
         // weights, an architecture the engine does not run.
         auto native = std::make_unique<model::NativeVlm>(model::NativeVlmConfig{

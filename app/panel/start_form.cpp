@@ -13,6 +13,7 @@
 #include <QSpinBox>
 #include <thread>
 
+#include "model/engine/native_vlm.h"
 #include "model/remote/remote_vlm.h"
 #include "planner/family.h"
 
@@ -44,7 +45,10 @@ StartForm::StartForm(QWidget* parent) : QWidget(parent) {
     connect(browse_, &QPushButton::clicked, this, [this] {
         const QString dir =
             QFileDialog::getExistingDirectory(this, tr("Model directory"), model_dir_->text());
-        if (!dir.isEmpty()) model_dir_->setText(dir);
+        if (!dir.isEmpty()) {
+            model_dir_->setText(dir);
+            follow_model_family();
+        }
     });
     max_pixels_ = named(new QSpinBox, tr("Max pixels"));
     // A smaller screenshot is much faster on a CPU; 65536 is the engine's smallest cap.
@@ -99,13 +103,20 @@ StartForm::StartForm(QWidget* parent) : QWidget(parent) {
     form->addRow(label(tr("&Display:"), display_), display_);
     form->addRow(check_result_);
     connect(backend_, &QComboBox::currentIndexChanged, this, [this] {
-        // The native engine runs Qwen3-VL: its prompt family is the matching default (as
-        // `deskpilot run --model-dir` does); the person can still choose another.
-        if (backend_->currentData().toString() == kBackendLocal)
-            family_->setCurrentText(QStringLiteral("qwen3-vl"));
+        follow_model_family();
         backend_changed();
     });
+    connect(model_dir_, &QLineEdit::editingFinished, this, [this] { follow_model_family(); });
     set_settings({});
+}
+
+void StartForm::follow_model_family() {
+    // The local model's prompt family is the one its folder speaks (ui-tars-1.5 for a
+    // Qwen2.5-VL checkpoint such as UI-TARS-1.5-7B, qwen3-vl otherwise), as `deskpilot run
+    // --model-dir` chooses it; the person can still pick another afterwards.
+    if (backend_->currentData().toString() != kBackendLocal) return;
+    family_->setCurrentText(QString::fromStdString(
+        model::native_default_family(model_dir_->text().trimmed().toStdString())));
 }
 
 void StartForm::backend_changed() {

@@ -50,6 +50,7 @@ class StartForm : public QWidget {
   private:
     // Enables the fields of the chosen backend only, so it is clear which ones a run uses.
     void backend_changed();
+    void follow_model_family();
 
     QLineEdit *task_, *endpoint_, *model_, *key_env_, *display_, *model_dir_;
     QComboBox *backend_, *family_, *approval_;

@@ -6,9 +6,9 @@
 #include <new>
 
 #include "model/engine/arch/vl_model.h"
-#include "model/engine/cpu/linear.h"
 #include "model/engine/chat_format.h"
 #include "model/engine/config.h"
+#include "model/engine/cpu/linear.h"
 #include "model/engine/generator.h"
 #include "model/engine/tokenizer.h"
 #include "model/engine/vision/preprocess.h"
@@ -61,10 +61,10 @@ std::string native_pixel_cap_problem(const std::string& family, std::int64_t max
     if (max_pixels <= 0 || !f || f->space != planner::CoordinateSpace::resized_absolute ||
         max_pixels >= f->resize.max_pixels)
         return "";
-    return "--max-pixels " + std::to_string(max_pixels) + " with family " + family +
+    return "a pixel cap of " + std::to_string(max_pixels) + " with family " + family +
            ": its coordinates are pixels of the screenshot resized to at most " +
            std::to_string(f->resize.max_pixels) +
-           " pixels, so clicks would land in the wrong place; leave out --max-pixels or use a "
+           " pixels, so clicks would land in the wrong place; leave the cap out or use a "
            "family with relative coordinates";
 }
 

@@ -171,8 +171,9 @@ class RunCliTest : public QObject {
                      QString::fromStdString(s.display->name()), "--session",
                      s.sessions.filePath("capped"), "--dry-run", "--max-pixels", "65536"});
         QCOMPARE(r.code, 2);
-        QVERIFY2(r.err.contains("--max-pixels 65536") && r.err.contains("ui-tars-1.5"),
-                 qPrintable(r.err));
+        QVERIFY2(
+            r.err.contains("--max-pixels: a pixel cap of 65536") && r.err.contains("ui-tars-1.5"),
+            qPrintable(r.err));
         QCOMPARE(s.sandbox->events().size(), std::size_t(1));
     }
 

@@ -408,6 +408,48 @@ class PanelWindowTest : public QObject {
 
     // The default backend with a bad local model directory: one clear error naming the folder
     // and the problem, nothing started (no session folder, no worker), no crash.
+    // The family follows what the model folder speaks, as `deskpilot run --model-dir` does:
+    // a Qwen2.5-VL checkpoint (UI-TARS-1.5) answers in ui-tars-1.5 coordinates.
+    void localFamilyFollowsTheModelFolder() {
+        QTemporaryDir tmp;
+        auto settings =
+            std::make_shared<QSettings>(tmp.filePath("panel.ini"), QSettings::IniFormat);
+        panel::MainWindow w(settings, tmp.filePath("sessions").toStdString());
+        auto* form = w.form();
+        form->model_dir_edit()->setText(DESKPILOT_TEST_DATA_DIR "/engine/qwen2_5_vl_tiny");
+        form->backend_box()->setCurrentIndex(form->backend_box()->findData(panel::kBackendLocal));
+        QCOMPARE(form->settings().family, QString("ui-tars-1.5"));
+        form->model_dir_edit()->setText(DESKPILOT_TEST_DATA_DIR "/engine/qwen3_vl_moe_vision_tiny");
+        emit form->model_dir_edit()->editingFinished();
+        QCOMPARE(form->settings().family, QString("qwen3-vl"));
+    }
+
+    // A pixel cap with absolute-pixel coordinates would misplace every click: refused before
+    // the model loads, with the reason.
+    void pixelCapWithAbsoluteFamilyIsRefused() {
+        QTemporaryDir tmp;
+        auto settings =
+            std::make_shared<QSettings>(tmp.filePath("panel.ini"), QSettings::IniFormat);
+        const QString sessions = tmp.filePath("sessions");
+        panel::MainWindow w(settings, sessions.toStdString());
+        w.set_hotkey({});
+        panel::RunSettings s;
+        s.task = "Anything";
+        s.backend = panel::kBackendLocal;
+        s.model_dir = DESKPILOT_TEST_DATA_DIR "/engine/qwen2_5_vl_tiny";
+        s.family = "ui-tars-1.5";
+        s.max_pixels = 65536;
+        s.display = ":4711";  // never reached
+        w.form()->set_settings(s);
+        w.show();
+        QTest::mouseClick(w.button("Run"), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(w.state(), RunState::idle, 20000);
+        const QString error = w.last_error();
+        QVERIFY2(error.startsWith("Cannot start: a pixel cap of 65536 with family ui-tars-1.5"),
+                 qPrintable(error));
+        QVERIFY(!QDir(sessions).exists() || QDir(sessions).isEmpty());
+    }
+
     void badModelDirectoryIsOneClearError_data() {
         QTest::addColumn<QString>("case_name");
         QTest::addColumn<QString>("expected");

@@ -161,7 +161,7 @@ class TestNativeVlmQwen25 : public QObject {
         QCOMPARE(model::native_default_family("/nonexistent"), std::string("qwen3-vl"));
         // Absolute coordinates on the resized screenshot: a cap would misplace clicks.
         const std::string problem = model::native_pixel_cap_problem("ui-tars-1.5", 1000000);
-        QVERIFY2(problem.find("--max-pixels 1000000") != std::string::npos, problem.c_str());
+        QVERIFY2(problem.find("pixel cap of 1000000") != std::string::npos, problem.c_str());
         QVERIFY(model::native_pixel_cap_problem("ui-tars-1.5", 0).empty());
         QVERIFY(model::native_pixel_cap_problem("qwen3-vl", 1000000).empty());
     }
