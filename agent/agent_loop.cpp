@@ -27,7 +27,9 @@ struct Agent::Impl {
     actuators::Actuator& actuator;
     RunControl& control;
     AgentObserver& observer;
-    const planner::ModelFamily* family = nullptr;
+    // The family as the model sees the screen (with the backend's pixel cap, if any); the
+    // conversation and the coordinate mapping both use it.
+    planner::ModelFamily family;
     ActionExecutor executor;
     std::unique_ptr<planner::Conversation> history;
     LoopDetector loop_detector;
@@ -45,17 +47,19 @@ struct Agent::Impl {
           observer(o),
           executor(a),
           loop_detector(config.loop_limit) {
-        family = planner::find_family(config.family);
-        if (!family)
+        const planner::ModelFamily* named = planner::find_family(config.family);
+        if (!named)
             throw std::invalid_argument("unknown model family '" + config.family +
                                         "' (known: " + planner::family_names() + ")");
+        if (config.max_pixels < 0) throw std::invalid_argument("--max-pixels must not be negative");
+        family = planner::with_pixel_cap(*named, config.max_pixels);
         if (config.max_steps < 1) throw std::invalid_argument("--max-steps must be at least 1");
         if (config.history < 1) throw std::invalid_argument("--history must be at least 1");
         planner::ConversationOptions conversation;
         conversation.max_screenshots = static_cast<std::size_t>(config.history);
         conversation.prompt.language = config.language == "zh" ? planner::PromptLanguage::chinese
                                                                : planner::PromptLanguage::english;
-        history = std::make_unique<planner::Conversation>(*family, config.task, conversation);
+        history = std::make_unique<planner::Conversation>(family, config.task, conversation);
         if (config.session_dir.empty()) throw std::invalid_argument("no session folder given");
     }
 
@@ -266,7 +270,7 @@ struct Agent::Impl {
                     std::optional<planner::Step> step;
                     try {
                         step = planner::parse_step(
-                            response.text, planner::CoordinateMapper(*family, frame.size(), 1.0));
+                            response.text, planner::CoordinateMapper(family, frame.size(), 1.0));
                     } catch (const planner::ParseError& e) {
                         model_mistake(record, e.what());
                     }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -37,6 +38,9 @@ struct AgentConfig {
     // Let the model backend resize and encode the next screenshot while the screen's quiet
     // period is being confirmed (off only to measure what it saves).
     bool prepare_screenshots = true;
+    // > 0: the model backend shows the model screenshots of at most this many pixels (the native
+    // engine's --max-pixels); coordinates in resized-image pixels are mapped from that image.
+    std::int64_t max_pixels = 0;
     model::GenerateOptions generate;
     std::filesystem::path session_dir;  // where the session is recorded (must be new)
     Manifest manifest;                  // model, endpoint host, ... (task and screen are filled in)

@@ -1,5 +1,6 @@
 #include "planner/family.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <stdexcept>
@@ -46,6 +47,12 @@ const ModelFamily* find_family(std::string_view name) {
     for (const ModelFamily& f : kFamilies)
         if (f.name == name) return &f;
     return nullptr;
+}
+
+ModelFamily with_pixel_cap(const ModelFamily& family, std::int64_t max_pixels) {
+    ModelFamily capped = family;
+    if (max_pixels > 0) capped.resize.max_pixels = std::min(capped.resize.max_pixels, max_pixels);
+    return capped;
 }
 
 std::string family_names() {

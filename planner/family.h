@@ -49,6 +49,10 @@ std::span<const ModelFamily> all_families();
 const ModelFamily* find_family(std::string_view name);
 // "ui-tars-1.0, ui-tars-1.5, …" for error messages.
 std::string family_names();
+// `family` as the model sees it when its backend caps screenshots at `max_pixels` (> 0; 0 keeps
+// the family as it is): the resize bound shrinks to the cap, so a family whose coordinates are
+// pixels of the resized image maps them back from the smaller image the model was shown.
+ModelFamily with_pixel_cap(const ModelFamily& family, std::int64_t max_pixels);
 
 struct MappedPoint {
     vision::Point pixel;

@@ -167,7 +167,8 @@ json summarize_grounding(const json& items) {
 json run_grounding(const EvalOptions& o) {
     check_options(o);
     if (o.seeds.empty()) throw EvalError("no seeds to evaluate");
-    const planner::ModelFamily& family = *planner::find_family(o.family);
+    const planner::ModelFamily family =
+        planner::with_pixel_cap(*planner::find_family(o.family), o.max_pixels);
     std::vector<json> items;
     for (int r = 0; r < o.repeat; ++r)
         for (unsigned seed : o.seeds) items.push_back({{"repeat", r}, {"seed", seed}});
@@ -337,6 +338,7 @@ json run_tasks(const EvalOptions& o, const std::vector<EvalTask>& tasks) {
             config.max_steps = task.max_steps;
             config.settle = o.settle;
             config.generate = o.generate;
+            config.max_pixels = o.max_pixels;
             config.session_dir = dir / "session";
             config.manifest.model = o.model_name;
             RunControl control;

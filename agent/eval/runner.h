@@ -31,6 +31,7 @@ struct EvalOptions {
     SettleOptions settle{.quiet = std::chrono::milliseconds(150),
                          .max = std::chrono::milliseconds(3000)};
     model::GenerateOptions generate;
+    std::int64_t max_pixels = 0;  // the model backend's pixel cap per screenshot (see AgentConfig)
     // One model per job (a connection is not shared between threads). Required.
     std::function<std::unique_ptr<model::Vlm>(int job)> make_model;
     // Called on a job's thread before each item is asked of the model: the job, its sandbox, and

@@ -120,6 +120,7 @@ class EvalCommand : public Command {
             // One engine per job (each holds its own KV cache); the first load also checks the
             // folder before any display starts.
             const model::NativeVlmConfig engine{.model_dir = model_dir_, .max_pixels = max_pixels_};
+            options.max_pixels = max_pixels_;
             auto first = std::make_shared<std::unique_ptr<model::Vlm>>(
                 std::make_unique<model::NativeVlm>(engine));
             options.make_model = [engine, first](int job) -> std::unique_ptr<model::Vlm> {

@@ -132,6 +132,7 @@ class RunCommand : public Command {
         config.max_steps = max_steps_;
         config.history = history_;
         config.language = language_;
+        if (native) config.max_pixels = max_pixels_;
         config.policy.mode = *agent::approval_mode_from_string(approve_);
         for (const auto& r : deny_regions_) config.policy.deny_regions.push_back(parse_region(r));
         for (const auto& r : risky_regions_) config.policy.risky_regions.push_back(parse_region(r));

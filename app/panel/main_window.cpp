@@ -620,6 +620,7 @@ void MainWindow::backend_ready(const RunSettings& s, PreparedBackend& prepared) 
     config.family = s.family.toStdString();
     config.max_steps = s.max_steps;
     config.history = s.history;
+    if (s.backend == kBackendLocal) config.max_pixels = s.max_pixels;
     config.policy.mode = agent::approval_mode_from_string(s.approval.toStdString())
                              .value_or(agent::ApprovalMode::each);
     config.session_dir = new_session_dir(sessions_root_, config.task);

@@ -58,14 +58,9 @@ std::string native_default_family(const std::filesystem::path& model_dir) {
 
 std::string native_pixel_cap_problem(const std::string& family, std::int64_t max_pixels) {
     const planner::ModelFamily* f = planner::find_family(family);
-    if (max_pixels <= 0 || !f || f->space != planner::CoordinateSpace::resized_absolute ||
-        max_pixels >= f->resize.max_pixels)
-        return "";
-    return "a pixel cap of " + std::to_string(max_pixels) + " with family " + family +
-           ": its coordinates are pixels of the screenshot resized to at most " +
-           std::to_string(f->resize.max_pixels) +
-           " pixels, so clicks would land in the wrong place; leave the cap out or use a "
-           "family with relative coordinates";
+    if (max_pixels <= 0 || !f || max_pixels >= f->resize.min_pixels) return "";
+    return "a pixel cap of " + std::to_string(max_pixels) + " is below family " + family +
+           "'s smallest screenshot of " + std::to_string(f->resize.min_pixels) + " pixels";
 }
 
 NativeVlm::~NativeVlm() = default;

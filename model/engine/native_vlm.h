@@ -27,9 +27,10 @@ struct NativeVlmConfig {
 // be read (loading the model then reports why).
 std::string native_default_family(const std::filesystem::path& model_dir);
 
-// With a pixel cap the engine shows the model a smaller screenshot than `family`'s own resize
-// bounds give; a family whose coordinates are pixels of the resized image would then be mapped
-// back wrongly. Returns that problem as a sentence, or "" when the combination is sound.
+// A pixel cap shows the model a smaller screenshot than `family`'s own resize bounds give; the
+// agent maps coordinates from that smaller image (planner::with_pixel_cap), but a cap below the
+// family's minimum image cannot be honoured. Returns that problem as a sentence, or "" when the
+// combination is sound.
 std::string native_pixel_cap_problem(const std::string& family, std::int64_t max_pixels);
 
 class NativeVlm : public Vlm {

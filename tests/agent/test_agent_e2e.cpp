@@ -44,6 +44,25 @@ class AgentEndToEndTest : public QObject {
         QVERIFY(s.observer.streamed().find("Ada Lovelace") != std::string::npos);
     }
 
+    // A backend that caps screenshots (the native engine's --max-pixels) shows the model a
+    // smaller image; UI-TARS-1.5 answers in pixels of that image, so the agent maps from it.
+    void pixelCapMapsCoordinatesFromTheSmallerImage() {
+        AgentStack s;
+        const vision::Size capped{560, 336};  // smart_resize(1280x800, 28, max 200704)
+        s.server->set_handler([&](const RecordedRequest& r) {
+            if (assistant_turns(r) == 0)
+                return ScriptedReply::answer(click(s, "save", capped, "Save it."));
+            return ScriptedReply::answer("Thought: done\nAction: finished(content='ok')");
+        });
+        auto config = s.config("Save");
+        config.max_pixels = 200704;
+        AgentRun run(s, config);
+        const auto result = run.join();
+        QVERIFY2(result.status == agent::RunStatus::finished, s.observer.dump().c_str());
+        QVERIFY2(s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }),
+                 s.observer.dump().c_str());
+    }
+
     void stopDuringASlowModelCallIsImmediate() {
         AgentStack s;
         auto slow = ScriptedReply::answer(click(s, "save", {1288, 812}, "slow"));

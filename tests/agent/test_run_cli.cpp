@@ -161,9 +161,8 @@ class RunCliTest : public QObject {
         QVERIFY(s.sandbox->events().size() == 1);  // dry run: nothing was done
     }
 
-    void pixelCapWithAbsoluteCoordinatesIsAUsageError() {
-        // UI-TARS-1.5 answers in pixels of the resized screenshot; a smaller image than its
-        // family's bounds would misplace every click, so the combination is refused up front.
+    void pixelCapBelowTheFamilyMinimumIsAUsageError() {
+        // UI-TARS-1.5's images have at least 100·28² pixels; a smaller cap cannot be honoured.
         AgentStack s;
         const QString tiny = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen2_5_vl_tiny";
         const Run r =

@@ -424,9 +424,9 @@ class PanelWindowTest : public QObject {
         QCOMPARE(form->settings().family, QString("qwen3-vl"));
     }
 
-    // A pixel cap with absolute-pixel coordinates would misplace every click: refused before
-    // the model loads, with the reason.
-    void pixelCapWithAbsoluteFamilyIsRefused() {
+    // A pixel cap below the family's smallest image cannot be honoured: refused before the
+    // model loads, with the reason.
+    void pixelCapBelowTheFamilyMinimumIsRefused() {
         QTemporaryDir tmp;
         auto settings =
             std::make_shared<QSettings>(tmp.filePath("panel.ini"), QSettings::IniFormat);
@@ -445,8 +445,9 @@ class PanelWindowTest : public QObject {
         QTest::mouseClick(w.button("Run"), Qt::LeftButton);
         QTRY_COMPARE_WITH_TIMEOUT(w.state(), RunState::idle, 20000);
         const QString error = w.last_error();
-        QVERIFY2(error.startsWith("Cannot start: a pixel cap of 65536 with family ui-tars-1.5"),
-                 qPrintable(error));
+        QVERIFY2(
+            error.startsWith("Cannot start: a pixel cap of 65536 is below family ui-tars-1.5's"),
+            qPrintable(error));
         QVERIFY(!QDir(sessions).exists() || QDir(sessions).isEmpty());
     }
 

@@ -79,6 +79,26 @@ class FamilyTest : public QObject {
         QCOMPARE(map("doubao", {1366, 768}, 1000, 0), (vision::Point{1366, 0}));
     }
 
+    // A backend pixel cap (the native engine's --max-pixels) shrinks the image the model sees:
+    // 1920×1080 under 200704 pixels is 588×336 (the Python smart_resize), and UI-TARS-1.5's
+    // pixels map from it. Without the cap the image is 1932×1092.
+    void pixelCapShrinksTheResizedImage() {
+        const ModelFamily capped = with_pixel_cap(*find_family("ui-tars-1.5"), 200704);
+        QCOMPARE(capped.name, find_family("ui-tars-1.5")->name);
+        const CoordinateMapper m(capped, {1920, 1080});
+        QCOMPARE(m.model_image(), (vision::Size{588, 336}));
+        QCOMPARE(m.map(294, 168).pixel, (vision::Point{960, 540}));
+        // 587·1920/588 = 1916.73 → 1917; 335·1080/336 = 1076.79 → 1077.
+        QCOMPARE(m.map(587, 335).pixel, (vision::Point{1917, 1077}));
+        const CoordinateMapper uncapped(with_pixel_cap(*find_family("ui-tars-1.5"), 0),
+                                        {1920, 1080});
+        QCOMPARE(uncapped.model_image(), (vision::Size{1932, 1092}));
+        // A cap above the family's own bound changes nothing.
+        QCOMPARE(
+            with_pixel_cap(*find_family("ui-tars-1.5"), std::int64_t(1) << 40).resize.max_pixels,
+            find_family("ui-tars-1.5")->resize.max_pixels);
+    }
+
     void roundsHalfToEven() {
         // 500/1000·1365 = 682.5 → 682 (Python round), not 683 (Math.round).
         QCOMPARE(map("ui-tars-1.0", {1365, 767}, 500, 500), (vision::Point{682, 384}));

@@ -160,8 +160,11 @@ class TestNativeVlmQwen25 : public QObject {
                  std::string("qwen3-vl"));
         QCOMPARE(model::native_default_family("/nonexistent"), std::string("qwen3-vl"));
         // Absolute coordinates on the resized screenshot: a cap would misplace clicks.
-        const std::string problem = model::native_pixel_cap_problem("ui-tars-1.5", 1000000);
-        QVERIFY2(problem.find("pixel cap of 1000000") != std::string::npos, problem.c_str());
+        // A cap is honoured by the mapping (planner::with_pixel_cap) unless it is below the
+        // family's smallest image (100·28² for ui-tars-1.5).
+        const std::string problem = model::native_pixel_cap_problem("ui-tars-1.5", 65536);
+        QVERIFY2(problem.find("pixel cap of 65536 is below") != std::string::npos, problem.c_str());
+        QVERIFY(model::native_pixel_cap_problem("ui-tars-1.5", 1000000).empty());
         QVERIFY(model::native_pixel_cap_problem("ui-tars-1.5", 0).empty());
         QVERIFY(model::native_pixel_cap_problem("qwen3-vl", 1000000).empty());
     }
