@@ -184,72 +184,112 @@ DP_BF16 void out_in_bf16(const std::uint16_t* xb, std::int64_t Kp, std::int64_t 
     }
 }
 
+constexpr int kInOutRows = 12;  // 24 accumulators, two weight vectors and a broadcast
+
+// in_out activations as pairs: block b of kInOutRows rows holds, for each k pair, the pairs of
+// its rows side by side (rows past M zero), so a tile broadcasts every row's pair from one
+// pointer at constant offsets.
+void pair_rows(const std::uint16_t* xb, std::int64_t Kp, std::int64_t M, std::uint32_t* xt) {
+    const std::int64_t pairs = Kp / 2;
+    for (std::int64_t b = 0; b * kInOutRows < M; ++b) {
+        std::uint32_t* t = xt + b * pairs * kInOutRows;
+        for (int r = 0; r < kInOutRows; ++r) {
+            const std::int64_t m = b * kInOutRows + r;
+            const std::uint16_t* row = xb + m * Kp;
+            for (std::int64_t i = 0; i < pairs; ++i)
+                t[i * kInOutRows + r] =
+                    m < M ? std::uint32_t(row[2 * i]) | std::uint32_t(row[2 * i + 1]) << 16 : 0u;
+        }
+    }
+}
+
 // in_out (W [K, N], rows along n): R activation rows by 32 columns, two k per step. Rows k and
 // k+1 are interleaved (vpunpck{l,h}wd) into the pairs vdpbf16ps multiplies with a broadcast
 // activation pair; lane i of the low product holds column 8(i/4) + i%4, of the high one that
 // plus 4, put back in order on store. Columns past the matrix are masked.
+#define DP_PAIR(r)                                        \
+    if constexpr (R > r) {                                \
+        const __m512i xv = _mm512_set1_epi32(int(xp[r])); \
+        lo##r = dp(lo##r, wl, xv);                        \
+        hi##r = dp(hi##r, wh, xv);                        \
+    }
+#define DP_PAIRS                                                                            \
+    DP_PAIR(0)                                                                              \
+    DP_PAIR(1) DP_PAIR(2) DP_PAIR(3) DP_PAIR(4) DP_PAIR(5) DP_PAIR(6) DP_PAIR(7) DP_PAIR(8) \
+        DP_PAIR(9) DP_PAIR(10) DP_PAIR(11)
+#define DP_STORE_PAIR(r)                                                                           \
+    if constexpr (R > r) {                                                                         \
+        _mm512_mask_storeu_ps(y + r * N + n, c0, _mm512_permutex2var_ps(lo##r, idx0, hi##r));      \
+        _mm512_mask_storeu_ps(y + r * N + n + 16, c1, _mm512_permutex2var_ps(lo##r, idx1, hi##r)); \
+    }
 template <int R>
-DP_BF16 void in_out_tile(const std::uint16_t* xb, std::int64_t Kp, const WeightView& w,
-                         std::int64_t n, __mmask32 cols, float* y, std::int64_t N) {
-    const std::int64_t K = w.rows;
-    __m512 lo[R], hi[R];
-#pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm512_setzero_ps();
-    for (std::int64_t k = 0; k < K; k += 2) {
-        // An odd K's last row pairs with zeros (the activations are zero-padded there too).
-        const __m512i r0 = _mm512_maskz_loadu_epi16(cols, wrow(w, k) + n),
-                      r1 = _mm512_maskz_loadu_epi16(k + 1 < K ? cols : 0, wrow(w, k + 1) + n);
+DP_BF16 void in_out_tile(const std::uint32_t* xt, const WeightView& w, std::int64_t n,
+                         __mmask32 cols, float* y, std::int64_t N) {
+    const std::int64_t K = w.rows, ld = w.ld;
+    __m512 lo0 = _mm512_setzero_ps(), lo1 = lo0, lo2 = lo0, lo3 = lo0, lo4 = lo0, lo5 = lo0,
+           lo6 = lo0, lo7 = lo0, lo8 = lo0, lo9 = lo0, lo10 = lo0, lo11 = lo0;
+    __m512 hi0 = lo0, hi1 = lo0, hi2 = lo0, hi3 = lo0, hi4 = lo0, hi5 = lo0, hi6 = lo0, hi7 = lo0,
+           hi8 = lo0, hi9 = lo0, hi10 = lo0, hi11 = lo0;
+    const std::uint16_t* p = wrow(w, 0) + n;
+    const std::uint32_t* xp = xt;
+    std::int64_t k = 0;
+    for (; k + 2 <= K; k += 2, p += 2 * ld, xp += kInOutRows) {
+        const __m512i r0 = _mm512_maskz_loadu_epi16(cols, p),
+                      r1 = _mm512_maskz_loadu_epi16(cols, p + ld);
         const __m512i wl = _mm512_unpacklo_epi16(r0, r1), wh = _mm512_unpackhi_epi16(r0, r1);
-#pragma GCC unroll 12
-        for (int r = 0; r < R; ++r) {
-            std::uint32_t pair;
-            __builtin_memcpy(&pair, xb + r * Kp + k, 4);
-            const __m512i xv = _mm512_set1_epi32(int(pair));
-            lo[r] = dp(lo[r], wl, xv);
-            hi[r] = dp(hi[r], wh, xv);
-        }
+        DP_PAIRS
+    }
+    if (k < K) {  // an odd K's last row pairs with zeros (so do the activations)
+        const __m512i r0 = _mm512_maskz_loadu_epi16(cols, p), r1 = _mm512_setzero_si512();
+        const __m512i wl = _mm512_unpacklo_epi16(r0, r1), wh = _mm512_unpackhi_epi16(r0, r1);
+        DP_PAIRS
     }
     const __m512i idx0 = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
     const __m512i idx1 =
         _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
     const __mmask16 c0 = __mmask16(cols), c1 = __mmask16(cols >> 16);
-    for (int r = 0; r < R; ++r) {
-        _mm512_mask_storeu_ps(y + r * N + n, c0, _mm512_permutex2var_ps(lo[r], idx0, hi[r]));
-        _mm512_mask_storeu_ps(y + r * N + n + 16, c1, _mm512_permutex2var_ps(lo[r], idx1, hi[r]));
-    }
+    DP_STORE_PAIR(0)
+    DP_STORE_PAIR(1)
+    DP_STORE_PAIR(2)
+    DP_STORE_PAIR(3)
+    DP_STORE_PAIR(4)
+    DP_STORE_PAIR(5)
+    DP_STORE_PAIR(6)
+    DP_STORE_PAIR(7)
+    DP_STORE_PAIR(8)
+    DP_STORE_PAIR(9)
+    DP_STORE_PAIR(10)
+    DP_STORE_PAIR(11)
 }
 
 template <int R>
-DP_BF16 void in_out_cols(const std::uint16_t* xb, std::int64_t Kp, const WeightView& w,
-                         std::int64_t n0, std::int64_t n1, float* y, std::int64_t N) {
+DP_BF16 void in_out_cols(const std::uint32_t* xt, const WeightView& w, std::int64_t n0,
+                         std::int64_t n1, float* y, std::int64_t N) {
     for (std::int64_t n = n0; n < n1; n += 32) {
         const std::int64_t c = std::min<std::int64_t>(32, n1 - n);
-        in_out_tile<R>(xb, Kp, w, n, c == 32 ? ~__mmask32(0) : __mmask32((1u << c) - 1), y, N);
+        in_out_tile<R>(xt, w, n, c == 32 ? ~__mmask32(0) : __mmask32((1u << c) - 1), y, N);
     }
 }
 
-constexpr int kInOutRows = 12;  // 24 accumulators, two weight vectors and a broadcast
-
 template <int R>
-DP_BF16 void in_out_rest(const std::uint16_t* xb, std::int64_t Kp, std::int64_t rest,
-                         const WeightView& w, std::int64_t n0, std::int64_t n1, float* y,
-                         std::int64_t N) {
+DP_BF16 void in_out_rest(const std::uint32_t* xt, std::int64_t rest, const WeightView& w,
+                         std::int64_t n0, std::int64_t n1, float* y, std::int64_t N) {
     if constexpr (R > 0) {
-        if (rest == R) return in_out_cols<R>(xb, Kp, w, n0, n1, y, N);
-        in_out_rest<R - 1>(xb, Kp, rest, w, n0, n1, y, N);
+        if (rest == R) return in_out_cols<R>(xt, w, n0, n1, y, N);
+        in_out_rest<R - 1>(xt, rest, w, n0, n1, y, N);
     }
 }
 
 // Columns outermost: one 32-column slab of W (K x 64 bytes) stays in L1/L2 while every row block
 // passes.
-DP_BF16 void in_out_bf16(const std::uint16_t* xb, std::int64_t Kp, std::int64_t M,
+DP_BF16 void in_out_bf16(const std::uint32_t* xt, std::int64_t Kp, std::int64_t M,
                          const WeightView& w, float* y, std::int64_t n0, std::int64_t n1) {
-    const std::int64_t N = w.cols, Mt = M / kInOutRows * kInOutRows;
+    const std::int64_t N = w.cols, Mt = M / kInOutRows * kInOutRows, block = Kp / 2 * kInOutRows;
     for (std::int64_t n = n0; n < n1; n += 32) {
         const std::int64_t ne = std::min(n1, n + 32);
         for (std::int64_t m = 0; m < Mt; m += kInOutRows)
-            in_out_cols<kInOutRows>(xb + m * Kp, Kp, w, n, ne, y + m * N, N);
-        in_out_rest<kInOutRows - 1>(xb + Mt * Kp, Kp, M - Mt, w, n, ne, y + Mt * N, N);
+            in_out_cols<kInOutRows>(xt + m / kInOutRows * block, w, n, ne, y + m * N, N);
+        in_out_rest<kInOutRows - 1>(xt + Mt / kInOutRows * block, M - Mt, w, n, ne, y + Mt * N, N);
     }
 }
 
@@ -289,12 +329,18 @@ void linear_bf16_activations(const float* x, std::int64_t M, const WeightView& w
         pool.parallel_for(
             N, grain, [&](std::int64_t a, std::int64_t b) { out_in_bf16(xb, Kp, M, w, y, a, b); });
     } else {
+        thread_local std::vector<std::uint32_t> pairs;
+        const std::int64_t blocks = (M + kInOutRows - 1) / kInOutRows;
+        if (pairs.size() < std::size_t(blocks * Kp / 2 * kInOutRows))
+            pairs.resize(std::size_t(blocks * Kp / 2 * kInOutRows));
+        std::uint32_t* xt = pairs.data();
+        pair_rows(xb, Kp, M, xt);
         // Units of 64 columns (two tiles); only the last unit has a masked tail.
         const std::int64_t units = (N + 63) / 64;
         const std::int64_t grain =
             std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(1, K * M));
         pool.parallel_for(units, grain, [&](std::int64_t a, std::int64_t b) {
-            in_out_bf16(xb, Kp, M, w, y, a * 64, std::min(N, b * 64));
+            in_out_bf16(xt, Kp, M, w, y, a * 64, std::min(N, b * 64));
         });
     }
 }

@@ -9,8 +9,8 @@
 //
 // linear() uses it for bf16 weights when the ISA is Isa::avx512bf16 (best_isa() picks it where the
 // CPU has AVX512_BF16; DESKPILOT_ISA=avx512|avx2|scalar or DESKPILOT_BF16_ACTIVATIONS=0 turn it
-// off) and a GEMM has at least kBf16MinRows activation rows. Decode (single-row GEMVs) is bound by
-// weight bandwidth and keeps the exact f32-activation kernels.
+// off) and a GEMM has at least kBf16MinRows activation rows. Decode (single-row GEMVs) keeps the
+// f32-activation kernels: they stream the weights faster there (bench_engine_linear_bf16).
 //
 // vdpbf16ps treats bf16 denormals (|v| < 1.2e-38) as zero; the scalar twin does not. Nothing a
 // model computes is that small and still matters, and the parity test uses normal values.
@@ -24,7 +24,7 @@ namespace deskpilot::model::engine::cpu {
 
 // Fewest activation rows for which linear() takes the bf16 path (measured with
 // bench_engine_linear_bf16: below it the f32 kernels are as fast and exact).
-inline constexpr std::int64_t kBf16MinRows = 4;
+inline constexpr std::int64_t kBf16MinRows = 2;
 
 bool cpu_has_avx512_bf16();
 

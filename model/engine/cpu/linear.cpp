@@ -612,8 +612,7 @@ void linear(const float* x, std::int64_t M, const WeightView& w, float* y, Threa
         throw std::runtime_error(std::string("linear: this CPU cannot run the ") + isa_name(isa) +
                                  " kernels");
     if (M <= 0 || w.out_features() <= 0) return;
-    if (isa == Isa::avx512bf16 && w.dtype == DType::BF16 && M >= kBf16MinRows &&
-        w.layout == Layout::out_in)  // in_out: not yet faster than the f32 kernels
+    if (isa == Isa::avx512bf16 && w.dtype == DType::BF16 && M >= kBf16MinRows)
         return linear_bf16_activations(x, M, w, y, pool, true);
     switch (w.dtype) {
         case DType::F32:
