@@ -83,6 +83,18 @@ DP_BF16 inline float hsum16(__m512 v) {
     return s;
 }
 
+DP_BF16 inline __m256 fold(__m512 v) {
+    return _mm256_add_ps(_mm512_castps512_ps256(v),
+                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
+// The four lane sums of a, b, c, d, in that order.
+DP_BF16 inline __m128 hsum4(__m512 a, __m512 b, __m512 c, __m512 d) {
+    const __m256 h =
+        _mm256_hadd_ps(_mm256_hadd_ps(fold(a), fold(b)), _mm256_hadd_ps(fold(c), fold(d)));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
 // out_in (W [N, K], rows along k): R (<= 4) activation rows by four weight rows, 32 k per step;
 // each weight vector feeds R vdpbf16ps and each activation vector four. The last step masks the
 // weight loads (the activations are zero-padded). Named accumulators: GCC keeps an unrolled
@@ -95,13 +107,8 @@ DP_BF16 inline float hsum16(__m512 v) {
         a##r##2 = dp(a##r##2, xv, w2);                          \
         a##r##3 = dp(a##r##3, xv, w3);                          \
     }
-#define DP_STORE4(r)                        \
-    if constexpr (R > r) {                  \
-        y[r * N + n] = hsum16(a##r##0);     \
-        y[r * N + n + 1] = hsum16(a##r##1); \
-        y[r * N + n + 2] = hsum16(a##r##2); \
-        y[r * N + n + 3] = hsum16(a##r##3); \
-    }
+#define DP_STORE4(r) \
+    if constexpr (R > r) _mm_storeu_ps(y + r * N + n, hsum4(a##r##0, a##r##1, a##r##2, a##r##3));
 template <int R>
 DP_BF16 void out_in_tile4(const std::uint16_t* xb, std::int64_t Kp, const WeightView& w,
                           std::int64_t n, float* y, std::int64_t N) {
@@ -215,8 +222,9 @@ void pair_rows(const std::uint16_t* xb, std::int64_t Kp, std::int64_t M, std::ui
     }
 #define DP_PAIRS                                                                            \
     DP_PAIR(0)                                                                              \
-    DP_PAIR(1) DP_PAIR(2) DP_PAIR(3) DP_PAIR(4) DP_PAIR(5) DP_PAIR(6) DP_PAIR(7) DP_PAIR(8) \
-        DP_PAIR(9) DP_PAIR(10) DP_PAIR(11)
+    DP_PAIR(1)                                                                              \
+    DP_PAIR(2) DP_PAIR(3) DP_PAIR(4) DP_PAIR(5) DP_PAIR(6) DP_PAIR(7) DP_PAIR(8) DP_PAIR(9) \
+        DP_PAIR(10) DP_PAIR(11)
 #define DP_STORE_PAIR(r)                                                                           \
     if constexpr (R > r) {                                                                         \
         _mm512_mask_storeu_ps(y + r * N + n, c0, _mm512_permutex2var_ps(lo##r, idx0, hi##r));      \

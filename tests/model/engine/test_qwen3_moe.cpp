@@ -141,6 +141,39 @@ class Qwen3MoeTest : public QObject {
         check_model(*m, 1e-4, 1e-5, false);
     }
 
+    // Prefill groups tokens by expert: every chosen expert runs once per layer, on exactly the
+    // tokens that chose it (a per-token loop would read its weights once per token).
+    void eachChosenExpertRunsOncePerLayer() {
+        for (const fs::path& dir : {kDir, kDir / "bf16"}) {
+            auto m = load(dir, pool_);
+            const Golden g;
+            const auto ids = g.ids("ids");
+            KvCache kv = m->new_cache(64);
+            std::map<int, std::vector<float>> topk;
+            std::map<int, std::vector<std::pair<int, int>>> passes;
+            m->forward(ids, g.positions("positions"), kv, false,
+                       [&](const std::string& name, int layer, const float* d, std::int64_t r,
+                           std::int64_t c) {
+                           if (name == "topk") topk[layer].assign(d, d + r * c);
+                           if (name == "expert_rows")
+                               passes[layer].push_back({int(d[0]), int(d[1])});
+                       });
+            const int L = m->config().text.num_layers;
+            QCOMPARE(int(passes.size()), L);
+            for (int l = 0; l < L; ++l) {
+                std::map<int, int> want;
+                for (float e : topk[l]) ++want[int(e)];
+                std::map<int, int> got;
+                for (auto [e, rows] : passes[l]) {
+                    QVERIFY2(!got.count(e),
+                             qPrintable(QString("layer %1 ran expert %2 twice").arg(l).arg(e)));
+                    got[e] = rows;
+                }
+                QCOMPARE(got, want);
+            }
+        }
+    }
+
     void unselectedExpertsAreNeverRead() {
         // Poison every expert of layer 0 that the first token does not choose with NaN and run
         // that token alone: the logits must not change, which fails if the block computes
