@@ -220,27 +220,55 @@ void pair_rows(const std::uint16_t* xb, std::int64_t Kp, std::int64_t M, std::ui
         lo##r = dp(lo##r, wl, xv);                        \
         hi##r = dp(hi##r, wh, xv);                        \
     }
-#define DP_PAIRS                                                                            \
-    DP_PAIR(0)                                                                              \
-    DP_PAIR(1)                                                                              \
-    DP_PAIR(2) DP_PAIR(3) DP_PAIR(4) DP_PAIR(5) DP_PAIR(6) DP_PAIR(7) DP_PAIR(8) DP_PAIR(9) \
-        DP_PAIR(10) DP_PAIR(11)
+#define DP_PAIRS                                                                             \
+    DP_PAIR(0)                                                                               \
+    DP_PAIR(1)                                                                               \
+    DP_PAIR(2)                                                                               \
+    DP_PAIR(3) DP_PAIR(4) DP_PAIR(5) DP_PAIR(6) DP_PAIR(7) DP_PAIR(8) DP_PAIR(9) DP_PAIR(10) \
+        DP_PAIR(11)
 #define DP_STORE_PAIR(r)                                                                           \
     if constexpr (R > r) {                                                                         \
         _mm512_mask_storeu_ps(y + r * N + n, c0, _mm512_permutex2var_ps(lo##r, idx0, hi##r));      \
         _mm512_mask_storeu_ps(y + r * N + n + 16, c1, _mm512_permutex2var_ps(lo##r, idx1, hi##r)); \
     }
+#define DP_LOAD_PAIR(r)                                                  \
+    if constexpr (R > r) {                                               \
+        const __m512 y0 = _mm512_maskz_loadu_ps(c0, y + r * N + n),      \
+                     y1 = _mm512_maskz_loadu_ps(c1, y + r * N + n + 16); \
+        lo##r = _mm512_permutex2var_ps(y0, inv0, y1);                    \
+        hi##r = _mm512_permutex2var_ps(y0, inv1, y1);                    \
+    }
 template <int R>
 DP_BF16 void in_out_tile(const std::uint32_t* xt, const WeightView& w, std::int64_t n,
-                         __mmask32 cols, float* y, std::int64_t N) {
-    const std::int64_t K = w.rows, ld = w.ld;
+                         __mmask32 cols, float* y, std::int64_t N, std::int64_t k0,
+                         std::int64_t K) {
+    const std::int64_t ld = w.ld;
     __m512 lo0 = _mm512_setzero_ps(), lo1 = lo0, lo2 = lo0, lo3 = lo0, lo4 = lo0, lo5 = lo0,
            lo6 = lo0, lo7 = lo0, lo8 = lo0, lo9 = lo0, lo10 = lo0, lo11 = lo0;
     __m512 hi0 = lo0, hi1 = lo0, hi2 = lo0, hi3 = lo0, hi4 = lo0, hi5 = lo0, hi6 = lo0, hi7 = lo0,
            hi8 = lo0, hi9 = lo0, hi10 = lo0, hi11 = lo0;
-    const std::uint16_t* p = wrow(w, 0) + n;
-    const std::uint32_t* xp = xt;
-    std::int64_t k = 0;
+    const __mmask16 c0 = __mmask16(cols), c1 = __mmask16(cols >> 16);
+    if (k0 > 0) {  // continue the sums of the earlier k blocks
+        const __m512i inv0 =
+            _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+        const __m512i inv1 =
+            _mm512_setr_epi32(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+        DP_LOAD_PAIR(0)
+        DP_LOAD_PAIR(1)
+        DP_LOAD_PAIR(2)
+        DP_LOAD_PAIR(3)
+        DP_LOAD_PAIR(4)
+        DP_LOAD_PAIR(5)
+        DP_LOAD_PAIR(6)
+        DP_LOAD_PAIR(7)
+        DP_LOAD_PAIR(8)
+        DP_LOAD_PAIR(9)
+        DP_LOAD_PAIR(10)
+        DP_LOAD_PAIR(11)
+    }
+    const std::uint16_t* p = wrow(w, k0) + n;
+    const std::uint32_t* xp = xt + k0 / 2 * kInOutRows;
+    std::int64_t k = k0;
     for (; k + 2 <= K; k += 2, p += 2 * ld, xp += kInOutRows) {
         const __m512i r0 = _mm512_maskz_loadu_epi16(cols, p),
                       r1 = _mm512_maskz_loadu_epi16(cols, p + ld);
@@ -255,7 +283,6 @@ DP_BF16 void in_out_tile(const std::uint32_t* xt, const WeightView& w, std::int6
     const __m512i idx0 = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
     const __m512i idx1 =
         _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
-    const __mmask16 c0 = __mmask16(cols), c1 = __mmask16(cols >> 16);
     DP_STORE_PAIR(0)
     DP_STORE_PAIR(1)
     DP_STORE_PAIR(2)
@@ -272,32 +299,44 @@ DP_BF16 void in_out_tile(const std::uint32_t* xt, const WeightView& w, std::int6
 
 template <int R>
 DP_BF16 void in_out_cols(const std::uint32_t* xt, const WeightView& w, std::int64_t n0,
-                         std::int64_t n1, float* y, std::int64_t N) {
+                         std::int64_t n1, float* y, std::int64_t N, std::int64_t k0,
+                         std::int64_t k1) {
     for (std::int64_t n = n0; n < n1; n += 32) {
         const std::int64_t c = std::min<std::int64_t>(32, n1 - n);
-        in_out_tile<R>(xt, w, n, c == 32 ? ~__mmask32(0) : __mmask32((1u << c) - 1), y, N);
+        in_out_tile<R>(xt, w, n, c == 32 ? ~__mmask32(0) : __mmask32((1u << c) - 1), y, N, k0, k1);
     }
 }
 
 template <int R>
 DP_BF16 void in_out_rest(const std::uint32_t* xt, std::int64_t rest, const WeightView& w,
-                         std::int64_t n0, std::int64_t n1, float* y, std::int64_t N) {
+                         std::int64_t n0, std::int64_t n1, float* y, std::int64_t N,
+                         std::int64_t k0, std::int64_t k1) {
     if constexpr (R > 0) {
-        if (rest == R) return in_out_cols<R>(xt, w, n0, n1, y, N);
-        in_out_rest<R - 1>(xt, rest, w, n0, n1, y, N);
+        if (rest == R) return in_out_cols<R>(xt, w, n0, n1, y, N, k0, k1);
+        in_out_rest<R - 1>(xt, rest, w, n0, n1, y, N, k0, k1);
     }
 }
 
-// Columns outermost: one 32-column slab of W (K x 64 bytes) stays in L1/L2 while every row block
-// passes.
+// Blocks of kBlock weight rows outermost, each read whole (contiguous, prefetch-friendly) and
+// kept in L2 while every row tile passes; the tiles carry their sums in y from block to block.
+// (32-column slabs of all K rows instead read one cache line per weight row per pass, a
+// stride the hardware serves far slower once the experts come from memory.)
+constexpr std::int64_t kBlock = 128;  // even: k pairs never straddle two blocks
+
 DP_BF16 void in_out_bf16(const std::uint32_t* xt, std::int64_t Kp, std::int64_t M,
                          const WeightView& w, float* y, std::int64_t n0, std::int64_t n1) {
-    const std::int64_t N = w.cols, Mt = M / kInOutRows * kInOutRows, block = Kp / 2 * kInOutRows;
-    for (std::int64_t n = n0; n < n1; n += 32) {
-        const std::int64_t ne = std::min(n1, n + 32);
-        for (std::int64_t m = 0; m < Mt; m += kInOutRows)
-            in_out_cols<kInOutRows>(xt + m / kInOutRows * block, w, n, ne, y + m * N, N);
-        in_out_rest<kInOutRows - 1>(xt + Mt / kInOutRows * block, M - Mt, w, n, ne, y + Mt * N, N);
+    const std::int64_t N = w.cols, K = w.rows, Mt = M / kInOutRows * kInOutRows,
+                       block = Kp / 2 * kInOutRows;
+    for (std::int64_t k0 = 0; k0 < K; k0 += kBlock) {
+        const std::int64_t k1 = std::min(K, k0 + kBlock);
+        for (std::int64_t n = n0; n < n1; n += 32) {
+            const std::int64_t ne = std::min(n1, n + 32);
+            for (std::int64_t m = 0; m < Mt; m += kInOutRows)
+                in_out_cols<kInOutRows>(xt + m / kInOutRows * block, w, n, ne, y + m * N, N, k0,
+                                        k1);
+            in_out_rest<kInOutRows - 1>(xt + Mt / kInOutRows * block, M - Mt, w, n, ne, y + Mt * N,
+                                        N, k0, k1);
+        }
     }
 }
 

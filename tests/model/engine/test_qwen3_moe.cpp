@@ -348,11 +348,12 @@ class Qwen3MoeTest : public QObject {
         QTest::addColumn<int>("cols");
         // Stored [rows, cols], sliced to cols - 6: out_in K = 58 (32 + a 26 tail), 64 (two full
         // steps), 215; in_out N = 58 (a full tile and a masked one), 64, 215, and K = 37 (odd:
-        // the last row pairs with zeros) or 64. M covers every row tile height (4 out_in, 12
-        // in_out) and their remainders, and activation chunks at K = 4096.
+        // the last row pairs with zeros), 64 or 301 (three k blocks of 128, the last odd). M
+        // covers every row tile height (4 out_in, 12 in_out) and their remainders, and
+        // activation chunks at K = 4096.
         for (int l = 0; l < 2; ++l)
             for (int M : {1, 2, 3, 4, 5, 7, 11, 12, 13, 25, 30})
-                for (int rows : {37, 64})
+                for (int rows : {37, 64, 301})
                     for (int cols : {64, 70, 221})
                         QTest::addRow("layout%d M%d rows%d cols%d", l, M, rows, cols)
                             << l << M << rows << cols;
