@@ -556,12 +556,13 @@ void run(const float* x, std::int64_t M, const WeightView& w, float* y, ThreadPo
 }  // namespace
 
 Isa best_isa() {
-    // DESKPILOT_ISA=scalar|avx2 caps the choice (for comparisons); the CPU decides the rest.
+    // DESKPILOT_ISA=scalar|avx2|avx512 and DESKPILOT_BF16_ACTIVATIONS=0 cap the choice (for
+    // comparisons); the CPU decides the rest.
     static const Isa isa = [] {
-        Isa best = cpu_has_avx512_bf16() ? Isa::avx512bf16
-                   : cpu_has_avx512()    ? Isa::avx512
-                   : cpu_has_avx2()      ? Isa::avx2
-                                         : Isa::scalar;
+        Isa best = isa_supported(Isa::avx512bf16) ? Isa::avx512bf16
+                   : cpu_has_avx512()             ? Isa::avx512
+                   : cpu_has_avx2()               ? Isa::avx2
+                                                  : Isa::scalar;
         if (const char* cap = std::getenv("DESKPILOT_ISA")) {
             if (std::strcmp(cap, "scalar") == 0)
                 best = Isa::scalar;
