@@ -139,6 +139,10 @@ void Qwen3MoeTextModel::moe_block(int l, float* x, std::int64_t S, const Trace& 
         cpu::linear(xe.data(), n, ex.up, u.data(), pool_);
         for (std::size_t i = 0; i < g.size(); ++i) g[i] = cpu::silu(g[i]) * u[i];
         cpu::linear(g.data(), n, ex.down, d.data(), pool_);
+        if (trace) {  // one pass per chosen expert (tests count them)
+            const float rows[2] = {float(e), float(n)};
+            trace("expert_rows", l, rows, 1, 2);
+        }
         for (std::int64_t r = 0; r < n; ++r) {
             const auto [tok, w] = toks[std::size_t(r)];
             float* o = out.data() + tok * H;

@@ -33,7 +33,8 @@ class Qwen3MoeTextModel : public TextDecoder {
 
     KvCache new_cache(std::int64_t capacity = 256) const override;
 
-    // See TextDecoder::forward; `visual` may carry DeepStack features.
+    // See TextDecoder::forward; `visual` may carry DeepStack features. Also traces
+    // "expert_rows" [1, 2] = {expert, rows} once per expert pass of each MoE layer.
     std::vector<float> forward(std::span<const std::int32_t> ids, const Positions& positions,
                                KvCache& cache, bool all_logits = false, const Trace& trace = {},
                                const VisualInjection* visual = nullptr) override;

@@ -1,5 +1,7 @@
 #include "model/engine/cpu/linear.h"
 
+#include "model/engine/cpu/gemm_bf16.h"
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -526,7 +528,7 @@ void run(const float* x, std::int64_t M, const WeightView& w, float* y, ThreadPo
         const std::int64_t grain =
             std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(1, K * M));
         pool.parallel_for(N, grain, [&](std::int64_t a, std::int64_t b) {
-            if (isa == Isa::avx512)
+            if (isa >= Isa::avx512)
                 out_in_avx512<D>(x, M, w, y, a, b);
             else if (isa == Isa::avx2)
                 out_in_avx2<D>(x, M, w, y, a, b);
@@ -541,7 +543,7 @@ void run(const float* x, std::int64_t M, const WeightView& w, float* y, ThreadPo
             std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, K * M));
         pool.parallel_for(units, grain, [&](std::int64_t a, std::int64_t b) {
             const std::int64_t c0 = a * 64, c1 = std::min(N, b * 64);
-            if (isa == Isa::avx512)
+            if (isa >= Isa::avx512)
                 in_out_avx512<D>(x, M, w, y, c0, c1);
             else if (isa == Isa::avx2)
                 in_out_avx2<D>(x, M, w, y, c0, c1);
@@ -554,15 +556,24 @@ void run(const float* x, std::int64_t M, const WeightView& w, float* y, ThreadPo
 }  // namespace
 
 Isa best_isa() {
-    // DESKPILOT_ISA=scalar|avx2 caps the choice (for comparisons); the CPU decides the rest.
+    // DESKPILOT_ISA=scalar|avx2|avx512 and DESKPILOT_BF16_ACTIVATIONS=0 cap the choice (for
+    // comparisons); the CPU decides the rest.
     static const Isa isa = [] {
-        Isa best = cpu_has_avx512() ? Isa::avx512 : cpu_has_avx2() ? Isa::avx2 : Isa::scalar;
+        Isa best = isa_supported(Isa::avx512bf16) ? Isa::avx512bf16
+                   : cpu_has_avx512()             ? Isa::avx512
+                   : cpu_has_avx2()               ? Isa::avx2
+                                                  : Isa::scalar;
         if (const char* cap = std::getenv("DESKPILOT_ISA")) {
             if (std::strcmp(cap, "scalar") == 0)
                 best = Isa::scalar;
-            else if (std::strcmp(cap, "avx2") == 0 && best == Isa::avx512)
-                best = Isa::avx2;
+            else if (std::strcmp(cap, "avx2") == 0)
+                best = std::min(best, Isa::avx2);
+            else if (std::strcmp(cap, "avx512") == 0)
+                best = std::min(best, Isa::avx512);
         }
+        if (const char* bf16 = std::getenv("DESKPILOT_BF16_ACTIVATIONS");
+            bf16 && std::strcmp(bf16, "0") == 0)
+            best = std::min(best, Isa::avx512);
         return best;
     }();
     return isa;
@@ -576,6 +587,8 @@ bool isa_supported(Isa isa) {
             return cpu_has_avx2();
         case Isa::avx512:
             return cpu_has_avx512();
+        case Isa::avx512bf16:
+            return cpu_has_avx512() && cpu_has_avx512_bf16();
     }
     return false;
 }
@@ -588,6 +601,8 @@ const char* isa_name(Isa isa) {
             return "avx2+fma";
         case Isa::avx512:
             return "avx512f";
+        case Isa::avx512bf16:
+            return "avx512f+bf16";
     }
     return "?";
 }
@@ -598,6 +613,8 @@ void linear(const float* x, std::int64_t M, const WeightView& w, float* y, Threa
         throw std::runtime_error(std::string("linear: this CPU cannot run the ") + isa_name(isa) +
                                  " kernels");
     if (M <= 0 || w.out_features() <= 0) return;
+    if (isa == Isa::avx512bf16 && w.dtype == DType::BF16 && M >= kBf16MinRows)
+        return linear_bf16_activations(x, M, w, y, pool, true);
     switch (w.dtype) {
         case DType::F32:
             return run<DType::F32>(x, M, w, y, pool, isa);

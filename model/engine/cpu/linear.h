@@ -32,8 +32,12 @@ struct WeightView {
     WeightView cols_slice(std::int64_t begin, std::int64_t end) const;
 };
 
-enum class Isa { scalar, avx2, avx512 };
-Isa best_isa();  // the widest the running CPU supports (DESKPILOT_ISA=scalar|avx2 caps it)
+// avx512bf16: the AVX-512F kernels, plus bf16-activation prefill GEMMs for bf16 weights
+// (cpu/gemm_bf16.h says why that is the reference's precision).
+enum class Isa { scalar, avx2, avx512, avx512bf16 };
+// The widest the running CPU supports. DESKPILOT_ISA=scalar|avx2|avx512 caps it, and
+// DESKPILOT_BF16_ACTIVATIONS=0 keeps f32 activations everywhere (caps it at avx512).
+Isa best_isa();
 bool isa_supported(Isa isa);
 const char* isa_name(Isa isa);
 

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/engine/cpu/gemm_bf16.h"
 #include "model/engine/native_vlm.h"
 #include "model/engine/safetensors.h"
 #include "model/engine/tokenizer.h"
@@ -26,8 +27,10 @@ struct Result {
     QString err;
 };
 
-Result run(const QStringList& args, const QByteArray& input) {
+Result run(const QStringList& args, const QByteArray& input,
+           const QProcessEnvironment& env = QProcessEnvironment::systemEnvironment()) {
     QProcess p;
+    p.setProcessEnvironment(env);
     p.start(QString(DESKPILOT_BIN_DIR) + "/deskpilot", args);
     p.write(input);
     p.closeWriteChannel();
@@ -124,6 +127,30 @@ class EngineCliTest : public QObject {
         QCOMPARE(s1.code, 0);
         QCOMPARE(s1.out, s2.out);
         QCOMPARE(s1.out.trimmed().split(',').size(), 5);
+    }
+
+    // The banner names the kernels; DESKPILOT_BF16_ACTIVATIONS=0 and DESKPILOT_ISA turn the
+    // bf16-activation prefill GEMMs (cpu/gemm_bf16.h) off.
+    void kernelChoiceFollowsTheEnvironment() {
+        const QString tiny = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen3_vl_moe_tiny/bf16";
+        const auto banner = [&](const QString& var, const QString& value) {
+            QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+            env.remove("DESKPILOT_ISA");
+            env.remove("DESKPILOT_BF16_ACTIVATIONS");
+            if (!var.isEmpty()) env.insert(var, value);
+            const Result r = run({"generate", "--model-dir", tiny, "--ids", "1,2,3,4,5",
+                                  "--max-new-tokens", "1", "--threads", "1"},
+                                 {}, env);
+            if (r.code != 0) qWarning("%s", qPrintable(r.err));
+            return r.err;
+        };
+        QVERIFY(banner("DESKPILOT_ISA", "scalar").trimmed().endsWith("1 threads, scalar"));
+        if (!deskpilot::model::engine::cpu::cpu_has_avx512_bf16())
+            QSKIP("this CPU has no AVX512_BF16");
+        QVERIFY(banner({}, {}).trimmed().endsWith("1 threads, avx512f+bf16"));
+        QVERIFY(banner("DESKPILOT_BF16_ACTIVATIONS", "0").trimmed().endsWith("1 threads, avx512f"));
+        QVERIFY(banner("DESKPILOT_ISA", "avx512").trimmed().endsWith("1 threads, avx512f"));
+        QVERIFY(banner("DESKPILOT_ISA", "avx2").trimmed().endsWith("1 threads, avx2+fma"));
     }
 
     void generateWithImage() {

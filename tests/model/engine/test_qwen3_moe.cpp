@@ -5,6 +5,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +14,7 @@
 #include <random>
 
 #include "model/engine/arch/qwen3_vl_moe.h"
+#include "model/engine/cpu/gemm_bf16.h"
 #include "model/engine/cpu/linear.h"
 
 using namespace deskpilot::model::engine;
@@ -136,6 +139,39 @@ class Qwen3MoeTest : public QObject {
         cpu::ThreadPool one(1);
         auto m = load(kDir, one);
         check_model(*m, 1e-4, 1e-5, false);
+    }
+
+    // Prefill groups tokens by expert: every chosen expert runs once per layer, on exactly the
+    // tokens that chose it (a per-token loop would read its weights once per token).
+    void eachChosenExpertRunsOncePerLayer() {
+        for (const fs::path& dir : {kDir, kDir / "bf16"}) {
+            auto m = load(dir, pool_);
+            const Golden g;
+            const auto ids = g.ids("ids");
+            KvCache kv = m->new_cache(64);
+            std::map<int, std::vector<float>> topk;
+            std::map<int, std::vector<std::pair<int, int>>> passes;
+            m->forward(ids, g.positions("positions"), kv, false,
+                       [&](const std::string& name, int layer, const float* d, std::int64_t r,
+                           std::int64_t c) {
+                           if (name == "topk") topk[layer].assign(d, d + r * c);
+                           if (name == "expert_rows")
+                               passes[layer].push_back({int(d[0]), int(d[1])});
+                       });
+            const int L = m->config().text.num_layers;
+            QCOMPARE(int(passes.size()), L);
+            for (int l = 0; l < L; ++l) {
+                std::map<int, int> want;
+                for (float e : topk[l]) ++want[int(e)];
+                std::map<int, int> got;
+                for (auto [e, rows] : passes[l]) {
+                    QVERIFY2(!got.count(e),
+                             qPrintable(QString("layer %1 ran expert %2 twice").arg(l).arg(e)));
+                    got[e] = rows;
+                }
+                QCOMPARE(got, want);
+            }
+        }
     }
 
     void unselectedExpertsAreNeverRead() {
@@ -303,6 +339,78 @@ class Qwen3MoeTest : public QObject {
             ++checked;
         }
         if (checked == 0) QSKIP("no SIMD kernels run on this CPU");
+    }
+
+    void bf16ActivationKernelsMatchTheirScalarTwin_data() {
+        QTest::addColumn<int>("layout");
+        QTest::addColumn<int>("M");
+        QTest::addColumn<int>("rows");
+        QTest::addColumn<int>("cols");
+        // Stored [rows, cols], sliced to cols - 6: out_in K = 58 (32 + a 26 tail), 64 (two full
+        // steps), 215; in_out N = 58 (a full tile and a masked one), 64, 215, and K = 37 (odd:
+        // the last row pairs with zeros), 64 or 301 (three k blocks of 128, the last odd). M
+        // covers every row tile height (4 out_in, 12 in_out) and their remainders, and
+        // activation chunks at K = 4096.
+        for (int l = 0; l < 2; ++l)
+            for (int M : {1, 2, 3, 4, 5, 7, 11, 12, 13, 25, 30})
+                for (int rows : {37, 64, 301})
+                    for (int cols : {64, 70, 221})
+                        QTest::addRow("layout%d M%d rows%d cols%d", l, M, rows, cols)
+                            << l << M << rows << cols;
+        for (int l = 0; l < 2; ++l)
+            QTest::addRow("layout%d M45 rows37 cols4102", l) << l << 45 << 37 << 4102;
+    }
+
+    // The AVX512_BF16 kernels round the activations exactly as their scalar twin (half of them
+    // are exact ties between two bf16 values, where truncation or round-half-up would differ)
+    // and multiply exactly (bf16 x bf16 fits fp32): only the fp32 summation order may differ.
+    void bf16ActivationKernelsMatchTheirScalarTwin() {
+        QFETCH(int, layout);
+        QFETCH(int, M);
+        QFETCH(int, rows);
+        QFETCH(int, cols);
+        if (!cpu::cpu_has_avx512_bf16()) QSKIP("this CPU has no AVX512_BF16");
+        Tensor w = Tensor::zeros(DType::BF16, {rows, cols});
+        std::mt19937 rng(2);
+        std::normal_distribution<float> nd;
+        for (std::int64_t i = 0; i < std::int64_t(rows) * cols; ++i)
+            w.data<std::uint16_t>()[i] = f32_to_bf16(nd(rng));
+        const auto view = cpu::WeightView::of(w, cpu::Layout(layout)).cols_slice(3, cols - 3);
+        std::vector<float> x(std::size_t(M * view.in_features()));
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            x[i] = nd(rng);
+            if (i % 2 == 0)  // exactly halfway between two bf16 values
+                x[i] = std::bit_cast<float>((std::uint32_t(f32_to_bf16(x[i])) << 16) | 0x8000u);
+        }
+        std::vector<float> a(std::size_t(M * view.out_features())), b(a.size()), c(a.size());
+        cpu::linear_bf16_activations(x.data(), M, view, a.data(), pool_, false);
+        cpu::linear_bf16_activations(x.data(), M, view, b.data(), pool_, true);
+        std::string why;
+        QVERIFY2(close(b.data(), a, 1e-5, 1e-6, why), why.c_str());
+        // linear() takes this path from kBf16MinRows rows and keeps f32 activations below.
+        cpu::linear(x.data(), M, view, c.data(), pool_, cpu::Isa::avx512bf16);
+        std::vector<float> d(a.size());
+        if (M >= cpu::kBf16MinRows) {
+            QVERIFY(std::equal(c.begin(), c.end(), b.begin()));
+        } else {
+            cpu::linear(x.data(), M, view, d.data(), pool_, cpu::Isa::avx512);
+            QVERIFY(std::equal(c.begin(), c.end(), d.begin()));
+        }
+        // And it is not the f32-activation product: the rounding shows.
+        cpu::linear(x.data(), M, view, d.data(), pool_, cpu::Isa::scalar);
+        QVERIFY(!close(a.data(), d, 1e-5, 1e-6, why));
+    }
+
+    void bf16ActivationsRefuseOtherWeights() {
+        Tensor w = Tensor::zeros(DType::F32, {8, 8});
+        std::vector<float> x(8), y(8);
+        try {
+            cpu::linear_bf16_activations(x.data(), 1, cpu::WeightView::of(w, cpu::Layout::out_in),
+                                         y.data(), pool_, false);
+            QFAIL("f32 weights accepted");
+        } catch (const std::invalid_argument& e) {
+            QVERIFY(std::string(e.what()).find("must be bf16") != std::string::npos);
+        }
     }
 };
 

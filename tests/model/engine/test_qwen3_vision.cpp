@@ -2,14 +2,18 @@
 // a tiny random tower of depth 3 with DeepStack after blocks 0 and 2, on a 64x96 image whose
 // 4x6 patch grid interpolates a 6x6 position table. Patch embedding, interpolated positions,
 // every block, both DeepStack features and the merger output match in f32 (rtol 1e-4).
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 
 #include "model/engine/config.h"
 #include "model/engine/vision/qwen3_vision.h"
+#include "safetensors_writer.h"
 #include "vision/image_io.h"
 #include "vision_golden.h"
 
@@ -72,6 +76,37 @@ class TestQwen3Vision : public QObject {
             QVERIFY2(why.isEmpty(), qPrintable(QString(n) + ": " + why));
         }
         QVERIFY(mismatch(f.merged.data(), golden(g, "vision.merged")).isEmpty());
+        QVERIFY(mismatch(f.deepstack[1].data(), golden(g, "vision.deepstack.1")).isEmpty());
+    }
+
+    // Older checkpoints name the tower visual.* instead of model.visual.*: the same tiny
+    // checkpoint with its vision tensors renamed gives the same features.
+    void older_visual_prefix_loads() {
+        std::ifstream in(kDir / "model.safetensors", std::ios::binary);
+        const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+        std::uint64_t n = 0;
+        for (int i = 0; i < 8; ++i)
+            n |= std::uint64_t(std::uint8_t(bytes[std::size_t(i)])) << 8 * i;
+        std::string header = bytes.substr(8, n);
+        const std::string from = "\"model.visual.", to = "\"visual.";
+        int renamed = 0;
+        for (std::size_t at; (at = header.find(from)) != std::string::npos; ++renamed)
+            header.replace(at, from.size(), to);
+        QVERIFY(renamed > 10);
+        while (header.size() % 8) header += ' ';
+        QTemporaryDir tmp;
+        const fs::path file = fs::path(tmp.path().toStdString()) / "model.safetensors";
+        deskpilot::test::write_raw_safetensors(
+            file, header,
+            std::vector<std::uint8_t>(bytes.begin() + 8 + std::ptrdiff_t(n), bytes.end()));
+        auto ck = std::make_shared<const Checkpoint>(file);
+        QVERIFY(ck->has("visual.patch_embed.proj.weight"));
+        QVERIFY(!ck->has("model.visual.patch_embed.proj.weight"));
+        const Checkpoint g(kDir / "golden.safetensors");
+        const Qwen3VisionModel model(load_model_config(kDir), ck);
+        const VisionFeatures f = model.encode(golden_pixels(g));
+        const QString why = mismatch(f.merged.data(), golden(g, "vision.merged"));
+        QVERIFY2(why.isEmpty(), qPrintable(why));
         QVERIFY(mismatch(f.deepstack[1].data(), golden(g, "vision.deepstack.1")).isEmpty());
     }
 
