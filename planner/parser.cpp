@@ -69,17 +69,12 @@ class ActionBuilder {
           mapper_(mapper),
           step_(step) {}
 
-    // Appends the call's action to the step.
-    void build() {
+    // Fills `action` (a fresh copy of a blank action, or one reused from an earlier response
+    // and reset here) with the call's action.
+    void build(Action& action) {
         ActionType type{};
         if (!action_for_name(name_, &type))
             fail("unknown action '" + std::string(name_) + "'", position_, text_);
-        // Built in place from a copy of a blank action. Not emplace_back() or Action(type):
-        // value-initialisation zero-fills the whole object first (`rep stos`, slow at this size);
-        // and not a local moved in: moving a short string copies its buffer right after it was
-        // written, a store-forwarding stall.
-        static const Action kBlank;
-        Action& action = step_.actions.emplace_back(kBlank);
         action.type = type;
         const ActionShape shape = shape_of(type);
         if (shape.point) action.point = point("start_box", action);
@@ -197,30 +192,102 @@ class ActionBuilder {
 
 }  // namespace
 
-Step build_step(std::string_view response, const RawResponse& raw, const CoordinateMapper& mapper) {
-    // Default-initialised, then given moved-in strings: Step{…} zero-fills the whole object first
-    // (`rep stos`, slow at this size), and std::string's assign() from a view measured slower.
-    Step step;
-    step.raw = std::string(response);
-    if (!raw.thought.empty()) step.thought = std::string(raw.thought);
-    if (!raw.reflection.empty()) step.reflection = std::string(raw.reflection);
-    if (!raw.reasoning.empty()) step.reasoning = std::string(raw.reasoning);
-    if (!raw.summary.empty()) step.summary = std::string(raw.summary);
-    const int count = static_cast<int>(raw.calls.size());
-    step.actions.reserve(raw.calls.size());
-    for (int i = 0; i < count; ++i) {
-        const RawCall& call = raw.calls[static_cast<std::size_t>(i)];
-        ActionBuilder(call.name, call.text, call.position, raw.arguments_of(call), i, count, mapper,
-                      step)
-            .build();
+namespace {
+
+// A reused action back to a blank one's value, keeping its strings' and key list's capacity.
+void reset(Action& action) {
+    action.point.reset();
+    action.end.reset();
+    action.keys.clear();
+    action.text.clear();
+    action.direction.clear();
+    action.app_name.clear();
+    action.out_of_range = false;
+}
+
+// Every field empty, every capacity kept: `out`'s value after a failed parse into it.
+void clear(Step& out) noexcept {
+    out.thought.clear();
+    out.reflection.clear();
+    out.reasoning.clear();
+    out.summary.clear();
+    out.raw.clear();
+    out.actions.clear();
+    out.warnings.clear();
+}
+
+void fill(std::string_view response, const RawResponse& raw, const CoordinateMapper& mapper,
+          Step& out) {
+    // assign() writes into the capacity a reused Step already has (no allocation once it is
+    // large enough); an empty view clears.
+    out.raw.assign(response);
+    out.thought.assign(raw.thought);
+    out.reflection.assign(raw.reflection);
+    out.reasoning.assign(raw.reasoning);
+    out.summary.assign(raw.summary);
+    out.warnings.clear();
+    const std::size_t count = raw.calls.size();
+    // Actions beyond this response's count go (their strings with them); the others are reset
+    // and refilled in place, keeping their strings' capacity.
+    if (out.actions.size() > count)
+        out.actions.erase(out.actions.begin() + count, out.actions.end());
+    const std::size_t reusable = out.actions.size();
+    out.actions.reserve(count);
+    // Built in place from a copy of a blank action. Not emplace_back() or Action(type):
+    // value-initialisation zero-fills the whole object first (`rep stos`, slow at this size);
+    // and not a local moved in: moving a short string copies its buffer right after it was
+    // written, a store-forwarding stall.
+    static const Action kBlank;
+    for (std::size_t i = 0; i < count; ++i) {
+        Action* action = nullptr;
+        if (i < reusable) {
+            action = &out.actions[i];
+            reset(*action);
+        } else {
+            action = &out.actions.emplace_back(kBlank);
+        }
+        const RawCall& call = raw.calls[i];
+        ActionBuilder(call.name, call.text, call.position, raw.arguments_of(call),
+                      static_cast<int>(i), static_cast<int>(count), mapper, out)
+            .build(*action);
     }
+}
+
+}  // namespace
+
+void build_step_into(std::string_view response, const RawResponse& raw,
+                     const CoordinateMapper& mapper, Step& out) {
+    try {
+        fill(response, raw, mapper, out);
+    } catch (...) {
+        clear(out);  // never half of this response over the rest of the previous one
+        throw;
+    }
+}
+
+void parse_step_into(std::string_view response, const CoordinateMapper& mapper, Step& out) {
+    RawResponse raw;  // views into response; calls and arguments inline for a typical answer
+    try {
+        parse_response_grammar(response, raw);
+        fill(response, raw, mapper, out);
+    } catch (...) {
+        clear(out);
+        throw;
+    }
+}
+
+Step build_step(std::string_view response, const RawResponse& raw, const CoordinateMapper& mapper) {
+    Step step;
+    fill(response, raw, mapper, step);
     return step;
 }
 
 Step parse_step(std::string_view response, const CoordinateMapper& mapper) {
     RawResponse raw;  // views into response; calls and arguments inline for a typical answer
     parse_response_grammar(response, raw);
-    return build_step(response, raw, mapper);
+    Step step;
+    fill(response, raw, mapper, step);
+    return step;
 }
 
 }  // namespace deskpilot::planner
