@@ -40,10 +40,7 @@ std::string_view text_of(const RawArgument& argument, std::string& storage) {
 // Returns false for an unknown name. (Not a std::optional: GCC copies that through the stack in
 // pieces and reads it back whole, a store-forwarding stall on every action.)
 bool action_for_name(std::string_view name, ActionType* type) {
-    if (const auto known = action_type_from_string(name)) {
-        *type = *known;
-        return true;
-    }
+    if (action_type_from_string(name, type)) return true;
     if (name == "left_single")
         *type = ActionType::click;
     else if (name == "move_to" || name == "mouse_move")
@@ -216,22 +213,42 @@ void clear(Step& out) noexcept {
     out.warnings.clear();
 }
 
+// Copies v into s. For a reused string: no allocation when its capacity suffices, and append()
+// into a cleared string skips assign()'s checks for overlapping source and destination.
+void copy_into(std::string& s, std::string_view v) {
+    s.clear();
+    if (!v.empty()) s.append(v.data(), v.size());
+}
+
+// kFresh: `out` is a new, empty Step (parse_step / build_step); otherwise one reused from an
+// earlier response (parse_step_into / build_step_into).
+template <bool kFresh>
 void fill(std::string_view response, const RawResponse& raw, const CoordinateMapper& mapper,
           Step& out) {
-    // assign() writes into the capacity a reused Step already has (no allocation once it is
-    // large enough); an empty view clears.
-    out.raw.assign(response);
-    out.thought.assign(raw.thought);
-    out.reflection.assign(raw.reflection);
-    out.reasoning.assign(raw.reasoning);
-    out.summary.assign(raw.summary);
-    out.warnings.clear();
+    if constexpr (kFresh) {
+        // Moved-in strings: std::string's assign() from a view measured slower into an empty
+        // string, which has to allocate anyway.
+        out.raw = std::string(response);
+        if (!raw.thought.empty()) out.thought = std::string(raw.thought);
+        if (!raw.reflection.empty()) out.reflection = std::string(raw.reflection);
+        if (!raw.reasoning.empty()) out.reasoning = std::string(raw.reasoning);
+        if (!raw.summary.empty()) out.summary = std::string(raw.summary);
+    } else {
+        // Written into the capacity the reused Step already has; an empty view clears.
+        copy_into(out.raw, response);
+        copy_into(out.thought, raw.thought);
+        copy_into(out.reflection, raw.reflection);
+        copy_into(out.reasoning, raw.reasoning);
+        copy_into(out.summary, raw.summary);
+        out.warnings.clear();
+    }
     const std::size_t count = raw.calls.size();
     // Actions beyond this response's count go (their strings with them); the others are reset
     // and refilled in place, keeping their strings' capacity.
-    if (out.actions.size() > count)
-        out.actions.erase(out.actions.begin() + count, out.actions.end());
-    const std::size_t reusable = out.actions.size();
+    if (!kFresh && out.actions.size() > count)
+        out.actions.erase(out.actions.begin() + static_cast<std::ptrdiff_t>(count),
+                          out.actions.end());
+    const std::size_t reusable = kFresh ? 0 : out.actions.size();
     out.actions.reserve(count);
     // Built in place from a copy of a blank action. Not emplace_back() or Action(type):
     // value-initialisation zero-fills the whole object first (`rep stos`, slow at this size);
@@ -240,7 +257,7 @@ void fill(std::string_view response, const RawResponse& raw, const CoordinateMap
     static const Action kBlank;
     for (std::size_t i = 0; i < count; ++i) {
         Action* action = nullptr;
-        if (i < reusable) {
+        if (!kFresh && i < reusable) {
             action = &out.actions[i];
             reset(*action);
         } else {
@@ -258,7 +275,7 @@ void fill(std::string_view response, const RawResponse& raw, const CoordinateMap
 void build_step_into(std::string_view response, const RawResponse& raw,
                      const CoordinateMapper& mapper, Step& out) {
     try {
-        fill(response, raw, mapper, out);
+        fill<false>(response, raw, mapper, out);
     } catch (...) {
         clear(out);  // never half of this response over the rest of the previous one
         throw;
@@ -269,7 +286,7 @@ void parse_step_into(std::string_view response, const CoordinateMapper& mapper, 
     RawResponse raw;  // views into response; calls and arguments inline for a typical answer
     try {
         parse_response_grammar(response, raw);
-        fill(response, raw, mapper, out);
+        fill<false>(response, raw, mapper, out);
     } catch (...) {
         clear(out);
         throw;
@@ -278,7 +295,7 @@ void parse_step_into(std::string_view response, const CoordinateMapper& mapper, 
 
 Step build_step(std::string_view response, const RawResponse& raw, const CoordinateMapper& mapper) {
     Step step;
-    fill(response, raw, mapper, step);
+    fill<true>(response, raw, mapper, step);
     return step;
 }
 
@@ -286,7 +303,7 @@ Step parse_step(std::string_view response, const CoordinateMapper& mapper) {
     RawResponse raw;  // views into response; calls and arguments inline for a typical answer
     parse_response_grammar(response, raw);
     Step step;
-    fill(response, raw, mapper, step);
+    fill<true>(response, raw, mapper, step);
     return step;
 }
 
