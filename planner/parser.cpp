@@ -158,11 +158,14 @@ class ActionBuilder {
         const RawArgument* argument = any_of({name});
         if (!argument || trimmed(argument->value).empty())
             fail(std::string(name_) + " needs " + name + "='(x,y)'", position_, text_);
-        std::string problem;
-        const auto model = parse_model_point(argument->value, &problem);
-        if (!model)
+        // The problem is asked for only after a failure: a std::string on every point costs.
+        const auto model = parse_model_point(argument->value, nullptr);
+        if (!model) {
+            std::string problem;
+            parse_model_point(argument->value, &problem);
             fail("bad coordinate in " + std::string(name) + ": " + problem, argument->position,
                  argument->value);
+        }
         const MappedPoint mapped = mapper_.map(model->x, model->y);
         if (mapped.out_of_range) {
             action.out_of_range = true;
@@ -215,7 +218,7 @@ void clear(Step& out) noexcept {
 
 // Copies v into s. For a reused string: no allocation when its capacity suffices, and append()
 // into a cleared string skips assign()'s checks for overlapping source and destination.
-void copy_into(std::string& s, std::string_view v) {
+inline void copy_into(std::string& s, std::string_view v) {
     s.clear();
     if (!v.empty()) s.append(v.data(), v.size());
 }
