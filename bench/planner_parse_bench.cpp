@@ -1,7 +1,8 @@
 // Parse throughput of Deskpilot's planner on a file of model responses (a JSON list of
 // strings, written by bench/planner_parse_vs_python.py). Prints one JSON line:
-//   {"responses":1000,"passes":…,"responses_per_second":… (best batch),
-//    "mean_responses_per_second":…,"failures_per_pass":…}
+//   {"responses":1000,"passes":…,"responses_per_second":… (parse_step, best batch),
+//    "mean_responses_per_second":…, "reused_responses_per_second":… (parse_step_into a reused
+//    Step, best batch), "reused_mean_responses_per_second":…,"failures_per_pass":…}
 // The Python baseline is timed on the same file by the script, in the same run.
 #include <cstdio>
 #include <ctime>
@@ -40,13 +41,22 @@ int main(int argc, char** argv) {
     if (!family || responses.empty()) return 2;
     const planner::CoordinateMapper mapper(*family, {w, h});
 
-    std::size_t failures = 0, actions = 0;
-    auto pass = [&] {
+    // Two ways to call the parser, timed in alternating batches so both see the same load:
+    //   fresh   planner::parse_step, a new Step per response (built and destroyed each time);
+    //   reused  planner::parse_step_into, one Step kept across responses (its buffers reused).
+    std::size_t failures[2] = {0, 0}, actions[2] = {0, 0};
+    planner::Step reused;
+    auto pass = [&](int mode) {
         for (const std::string& r : responses) {
             try {
-                actions += planner::parse_step(r, mapper).actions.size();
+                if (mode == 0) {
+                    actions[0] += planner::parse_step(r, mapper).actions.size();
+                } else {
+                    planner::parse_step_into(r, mapper, reused);
+                    actions[1] += reused.actions.size();
+                }
             } catch (const planner::ParseError&) {
-                ++failures;
+                ++failures[mode];
             }
         }
     };
@@ -57,31 +67,40 @@ int main(int argc, char** argv) {
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
         return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
     };
-    pass();  // warm up
-    // Five batches of at least 0.2 s; the best batch is reported, like the Python side's best
-    // pass (on a loaded machine the fastest run is the least disturbed one).
+    pass(0);  // warm up
+    pass(1);
+    if (failures[0] != failures[1] || actions[0] != actions[1]) {
+        std::fprintf(stderr, "%s: parse_step and parse_step_into disagree\n", argv[0]);
+        return 1;
+    }
+    // Five batches of at least 0.2 s per mode, alternating; the best batch of each is reported,
+    // like the Python side's best pass (on a loaded machine the fastest run is the least
+    // disturbed one).
     constexpr int kBatches = 5;
-    double best = 0, total_seconds = 0;
-    long total_passes = 0;
-    for (int batch = 0; batch < kBatches; ++batch) {
+    double best[2] = {0, 0}, total_seconds[2] = {0, 0};
+    long total_passes[2] = {0, 0};
+    for (int batch = 0; batch < 2 * kBatches; ++batch) {
+        const int mode = batch % 2;
         const double start = cpu_seconds();
         int passes = 0;
         double elapsed = 0;
         do {
-            pass();
+            pass(mode);
             ++passes;
             elapsed = cpu_seconds() - start;
         } while (elapsed < 0.2);
         const double rate = static_cast<double>(responses.size()) * passes / elapsed;
-        if (rate > best) best = rate;
-        total_seconds += elapsed;
-        total_passes += passes;
+        if (rate > best[mode]) best[mode] = rate;
+        total_seconds[mode] += elapsed;
+        total_passes[mode] += passes;
     }
+    const double n = static_cast<double>(responses.size());
     std::printf(
         "{\"responses\":%zu,\"passes\":%ld,\"responses_per_second\":%.1f,"
-        "\"mean_responses_per_second\":%.1f,\"failures_per_pass\":%zu}\n",
-        responses.size(), total_passes, best,
-        static_cast<double>(responses.size()) * total_passes / total_seconds,
-        failures / static_cast<std::size_t>(total_passes + 1));
+        "\"mean_responses_per_second\":%.1f,\"reused_responses_per_second\":%.1f,"
+        "\"reused_mean_responses_per_second\":%.1f,\"failures_per_pass\":%zu}\n",
+        responses.size(), total_passes[0], best[0], n * total_passes[0] / total_seconds[0], best[1],
+        n * total_passes[1] / total_seconds[1],
+        failures[0] / static_cast<std::size_t>(total_passes[0] + 1));
     return 0;
 }

@@ -74,14 +74,23 @@ std::string_view to_string(ActionType type) {
     return "unknown";
 }
 
-std::optional<ActionType> action_type_from_string(std::string_view name) {
-    if (name.empty() || name[0] < 'a' || name[0] > 'z') return std::nullopt;
+bool action_type_from_string(std::string_view name, ActionType* type) {
+    if (name.empty() || name[0] < 'a' || name[0] > 'z') return false;
     const Bucket& bucket = kByFirstLetter[static_cast<std::size_t>(name[0] - 'a')];
     for (std::size_t k = 0; k < bucket.count; ++k) {
-        const auto& [type, known] = kNames[bucket.index[k]];
-        if (known == name) return type;
+        const auto& [known_type, known] = kNames[bucket.index[k]];
+        if (known == name) {
+            *type = known_type;
+            return true;
+        }
     }
-    return std::nullopt;
+    return false;
+}
+
+std::optional<ActionType> action_type_from_string(std::string_view name) {
+    ActionType type{};
+    if (!action_type_from_string(name, &type)) return std::nullopt;
+    return type;
 }
 
 namespace {

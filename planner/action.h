@@ -41,6 +41,10 @@ enum class ActionType {
 std::string_view to_string(ActionType type);
 // Returns nullopt for a name that is not an action.
 std::optional<ActionType> action_type_from_string(std::string_view name);
+// The same for the parser's hot path: false for a name that is not an action. (GCC returns the
+// std::optional through the stack, stored in pieces and read back whole: a store-forwarding
+// stall on every call the parser reads.)
+bool action_type_from_string(std::string_view name, ActionType* type);
 
 // Which fields an action of a given type needs.
 struct ActionShape {

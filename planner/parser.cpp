@@ -40,10 +40,7 @@ std::string_view text_of(const RawArgument& argument, std::string& storage) {
 // Returns false for an unknown name. (Not a std::optional: GCC copies that through the stack in
 // pieces and reads it back whole, a store-forwarding stall on every action.)
 bool action_for_name(std::string_view name, ActionType* type) {
-    if (const auto known = action_type_from_string(name)) {
-        *type = *known;
-        return true;
-    }
+    if (action_type_from_string(name, type)) return true;
     if (name == "left_single")
         *type = ActionType::click;
     else if (name == "move_to" || name == "mouse_move")
@@ -69,17 +66,12 @@ class ActionBuilder {
           mapper_(mapper),
           step_(step) {}
 
-    // Appends the call's action to the step.
-    void build() {
+    // Fills `action` (a fresh copy of a blank action, or one reused from an earlier response
+    // and reset here) with the call's action.
+    void build(Action& action) {
         ActionType type{};
         if (!action_for_name(name_, &type))
             fail("unknown action '" + std::string(name_) + "'", position_, text_);
-        // Built in place from a copy of a blank action. Not emplace_back() or Action(type):
-        // value-initialisation zero-fills the whole object first (`rep stos`, slow at this size);
-        // and not a local moved in: moving a short string copies its buffer right after it was
-        // written, a store-forwarding stall.
-        static const Action kBlank;
-        Action& action = step_.actions.emplace_back(kBlank);
         action.type = type;
         const ActionShape shape = shape_of(type);
         if (shape.point) action.point = point("start_box", action);
@@ -166,11 +158,14 @@ class ActionBuilder {
         const RawArgument* argument = any_of({name});
         if (!argument || trimmed(argument->value).empty())
             fail(std::string(name_) + " needs " + name + "='(x,y)'", position_, text_);
-        std::string problem;
-        const auto model = parse_model_point(argument->value, &problem);
-        if (!model)
+        // The problem is asked for only after a failure: a std::string on every point costs.
+        const auto model = parse_model_point(argument->value, nullptr);
+        if (!model) {
+            std::string problem;
+            parse_model_point(argument->value, &problem);
             fail("bad coordinate in " + std::string(name) + ": " + problem, argument->position,
                  argument->value);
+        }
         const MappedPoint mapped = mapper_.map(model->x, model->y);
         if (mapped.out_of_range) {
             action.out_of_range = true;
@@ -197,30 +192,122 @@ class ActionBuilder {
 
 }  // namespace
 
-Step build_step(std::string_view response, const RawResponse& raw, const CoordinateMapper& mapper) {
-    // Default-initialised, then given moved-in strings: Step{…} zero-fills the whole object first
-    // (`rep stos`, slow at this size), and std::string's assign() from a view measured slower.
-    Step step;
-    step.raw = std::string(response);
-    if (!raw.thought.empty()) step.thought = std::string(raw.thought);
-    if (!raw.reflection.empty()) step.reflection = std::string(raw.reflection);
-    if (!raw.reasoning.empty()) step.reasoning = std::string(raw.reasoning);
-    if (!raw.summary.empty()) step.summary = std::string(raw.summary);
-    const int count = static_cast<int>(raw.calls.size());
-    step.actions.reserve(raw.calls.size());
-    for (int i = 0; i < count; ++i) {
-        const RawCall& call = raw.calls[static_cast<std::size_t>(i)];
-        ActionBuilder(call.name, call.text, call.position, raw.arguments_of(call), i, count, mapper,
-                      step)
-            .build();
+namespace {
+
+// A reused action back to a blank one's value, keeping its strings' and key list's capacity.
+void reset(Action& action) {
+    action.point.reset();
+    action.end.reset();
+    action.keys.clear();
+    action.text.clear();
+    action.direction.clear();
+    action.app_name.clear();
+    action.out_of_range = false;
+}
+
+// Every field empty, every capacity kept: `out`'s value after a failed parse into it.
+void clear(Step& out) noexcept {
+    out.thought.clear();
+    out.reflection.clear();
+    out.reasoning.clear();
+    out.summary.clear();
+    out.raw.clear();
+    out.actions.clear();
+    out.warnings.clear();
+}
+
+// Copies v into s. For a reused string: no allocation when its capacity suffices, and append()
+// into a cleared string skips assign()'s checks for overlapping source and destination.
+inline void copy_into(std::string& s, std::string_view v) {
+    s.clear();
+    if (!v.empty()) s.append(v.data(), v.size());
+}
+
+// kFresh: `out` is a new, empty Step (parse_step / build_step); otherwise one reused from an
+// earlier response (parse_step_into / build_step_into).
+template <bool kFresh>
+void fill(std::string_view response, const RawResponse& raw, const CoordinateMapper& mapper,
+          Step& out) {
+    if constexpr (kFresh) {
+        // Moved-in strings: std::string's assign() from a view measured slower into an empty
+        // string, which has to allocate anyway.
+        out.raw = std::string(response);
+        if (!raw.thought.empty()) out.thought = std::string(raw.thought);
+        if (!raw.reflection.empty()) out.reflection = std::string(raw.reflection);
+        if (!raw.reasoning.empty()) out.reasoning = std::string(raw.reasoning);
+        if (!raw.summary.empty()) out.summary = std::string(raw.summary);
+    } else {
+        // Written into the capacity the reused Step already has; an empty view clears.
+        copy_into(out.raw, response);
+        copy_into(out.thought, raw.thought);
+        copy_into(out.reflection, raw.reflection);
+        copy_into(out.reasoning, raw.reasoning);
+        copy_into(out.summary, raw.summary);
+        out.warnings.clear();
     }
+    const std::size_t count = raw.calls.size();
+    // Actions beyond this response's count go (their strings with them); the others are reset
+    // and refilled in place, keeping their strings' capacity.
+    if (!kFresh && out.actions.size() > count)
+        out.actions.erase(out.actions.begin() + static_cast<std::ptrdiff_t>(count),
+                          out.actions.end());
+    const std::size_t reusable = kFresh ? 0 : out.actions.size();
+    out.actions.reserve(count);
+    // Built in place from a copy of a blank action. Not emplace_back() or Action(type):
+    // value-initialisation zero-fills the whole object first (`rep stos`, slow at this size);
+    // and not a local moved in: moving a short string copies its buffer right after it was
+    // written, a store-forwarding stall.
+    static const Action kBlank;
+    for (std::size_t i = 0; i < count; ++i) {
+        Action* action = nullptr;
+        if (!kFresh && i < reusable) {
+            action = &out.actions[i];
+            reset(*action);
+        } else {
+            action = &out.actions.emplace_back(kBlank);
+        }
+        const RawCall& call = raw.calls[i];
+        ActionBuilder(call.name, call.text, call.position, raw.arguments_of(call),
+                      static_cast<int>(i), static_cast<int>(count), mapper, out)
+            .build(*action);
+    }
+}
+
+}  // namespace
+
+void build_step_into(std::string_view response, const RawResponse& raw,
+                     const CoordinateMapper& mapper, Step& out) {
+    try {
+        fill<false>(response, raw, mapper, out);
+    } catch (...) {
+        clear(out);  // never half of this response over the rest of the previous one
+        throw;
+    }
+}
+
+void parse_step_into(std::string_view response, const CoordinateMapper& mapper, Step& out) {
+    RawResponse raw;  // views into response; calls and arguments inline for a typical answer
+    try {
+        parse_response_grammar(response, raw);
+        fill<false>(response, raw, mapper, out);
+    } catch (...) {
+        clear(out);
+        throw;
+    }
+}
+
+Step build_step(std::string_view response, const RawResponse& raw, const CoordinateMapper& mapper) {
+    Step step;
+    fill<true>(response, raw, mapper, step);
     return step;
 }
 
 Step parse_step(std::string_view response, const CoordinateMapper& mapper) {
     RawResponse raw;  // views into response; calls and arguments inline for a typical answer
     parse_response_grammar(response, raw);
-    return build_step(response, raw, mapper);
+    Step step;
+    fill<true>(response, raw, mapper, step);
+    return step;
 }
 
 }  // namespace deskpilot::planner

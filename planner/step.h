@@ -18,6 +18,8 @@ struct Step {
     std::string raw;         // the response exactly as received
     std::vector<Action> actions;
     std::vector<std::string> warnings;  // e.g. a coordinate outside the screen, an ignored argument
+
+    friend bool operator==(const Step&, const Step&) = default;
 };
 
 // {"thought":…,"reflection":…,"actions":[…]} plus "reasoning"/"summary"/"warnings" when not empty.
