@@ -133,8 +133,7 @@ void Qwen3VisionModel::add_positions(int gh, int gw, float* x) const {
 }
 
 void Qwen3VisionModel::block(const Block& b, float* x, std::int64_t S,
-                             const std::vector<float>& cos, const std::vector<float>& sin,
-                             const std::function<void()>& poll) const {
+                             const std::vector<float>& cos, const std::vector<float>& sin) const {
     const std::int64_t hid = vc_.hidden_size, heads = vc_.num_heads, hd = hid / heads,
                        I = vc_.intermediate_size;
     std::vector<float> n(std::size_t(S * hid)), qkv(std::size_t(S * 3 * hid));
@@ -142,7 +141,7 @@ void Qwen3VisionModel::block(const Block& b, float* x, std::int64_t S,
     apply(b.qkv, n.data(), S, qkv.data(), pool_);
     std::vector<float> attn(std::size_t(S * hid));
     const std::int64_t whole[2] = {0, S};  // full attention over the image
-    vblocks::segment_attention(qkv.data(), S, heads, hd, cos, sin, whole, attn.data(), pool_, poll);
+    vblocks::segment_attention(qkv.data(), S, heads, hd, cos, sin, whole, attn.data(), pool_);
     apply(b.proj, attn.data(), S, n.data(), pool_);
     for (std::int64_t i = 0; i < S * hid; ++i) x[i] += n[std::size_t(i)];
 
@@ -172,8 +171,7 @@ std::vector<float> Qwen3VisionModel::merge(const Merger& m, const float* x, std:
     return out;
 }
 
-VisionFeatures Qwen3VisionModel::encode(const PixelValues& px, const Trace& trace,
-                                        const std::function<void()>& poll) const {
+VisionFeatures Qwen3VisionModel::encode(const PixelValues& px, const Trace& trace) const {
     const int m = vc_.spatial_merge_size;
     const std::int64_t hid = vc_.hidden_size, cols = std::int64_t(3) * vc_.temporal_patch_size *
                                                      vc_.patch_size * vc_.patch_size;
@@ -206,7 +204,7 @@ VisionFeatures Qwen3VisionModel::encode(const PixelValues& px, const Trace& trac
     out.tokens = S / (m * m);
     out.width = vc_.out_hidden_size;
     for (int n = 0; n < vc_.depth; ++n) {
-        block(blocks_[std::size_t(n)], x.data(), S, cos, sin, poll);
+        block(blocks_[std::size_t(n)], x.data(), S, cos, sin);
         if (trace) trace("block", n, x.data(), S, hid);
         const auto& ds = vc_.deepstack_visual_indexes;
         const auto it = std::find(ds.begin(), ds.end(), n);
