@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -96,13 +97,18 @@ void Qwen25VisionModel::block(const Block& b, float* x, std::int64_t S,
             fn(r0, std::min(step, S - r0));
         }
     };
-    std::vector<float> qkv(std::size_t(S * 3 * hid)), attn(std::size_t(S * hid)),
-        n(std::size_t(step * hid)), g(std::size_t(step * I)), u(std::size_t(step * I));
+    // qkv and attn are written whole before being read: left unzeroed, their ~200 MB on a full
+    // screenshot are first touched inside the (stoppable, parallel) pool jobs rather than
+    // zeroed here on one thread (tens of ms no cancel could interrupt).
+    const auto qkv = std::make_unique_for_overwrite<float[]>(std::size_t(S * 3 * hid));
+    const auto attn = std::make_unique_for_overwrite<float[]>(std::size_t(S * hid));
+    std::vector<float> n(std::size_t(step * hid)), g(std::size_t(step * I)),
+        u(std::size_t(step * I));
     by_rows([&](std::int64_t r0, std::int64_t rows) {
         cpu::rms_norm(x + r0 * hid, b.norm1.data(), rows, hid, 1e-6f, n.data());
         apply(b.qkv, n.data(), rows, &qkv[std::size_t(r0 * 3 * hid)], pool_);
     });
-    vblocks::segment_attention(qkv.data(), S, heads, hd, cos, sin, segments, attn.data(), pool_);
+    vblocks::segment_attention(qkv.get(), S, heads, hd, cos, sin, segments, attn.get(), pool_);
     by_rows([&](std::int64_t r0, std::int64_t rows) {
         apply(b.proj, &attn[std::size_t(r0 * hid)], rows, n.data(), pool_);
         for (std::int64_t i = 0; i < rows * hid; ++i) x[r0 * hid + i] += n[std::size_t(i)];
