@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 namespace deskpilot::model::engine {
@@ -145,12 +146,21 @@ void Qwen3VisionModel::block(const Block& b, float* x, std::int64_t S,
     apply(b.proj, attn.data(), S, n.data(), pool_);
     for (std::int64_t i = 0; i < S * hid; ++i) x[i] += n[std::size_t(i)];
 
-    std::vector<float> mid(std::size_t(S * I));
+    // The MLP's intermediate (S × I: ~170 MB on a full screenshot) is written whole by fc1, so
+    // it is left unzeroed, and the activation runs as pool jobs: tens of millions of erf calls on
+    // one thread would be a few hundred ms that no cancel (StopScope) could interrupt.
+    const auto mid = std::make_unique_for_overwrite<float[]>(std::size_t(S * I));
     layer_norm(x, S, hid, b.n2w, b.n2b, n.data());
-    apply(b.fc1, n.data(), S, mid.data(), pool_);
+    apply(b.fc1, n.data(), S, mid.get(), pool_);
     const bool tanh_form = vc_.gelu_tanh;
-    for (float& f : mid) f = tanh_form ? vblocks::gelu_tanh(f) : vblocks::gelu_erf(f);
-    apply(b.fc2, mid.data(), S, n.data(), pool_);
+    pool_.parallel_for(
+        S * I, 1 << 14,
+        [&](std::int64_t a, std::int64_t e) {
+            for (std::int64_t i = a; i < e; ++i)
+                mid[i] = tanh_form ? vblocks::gelu_tanh(mid[i]) : vblocks::gelu_erf(mid[i]);
+        },
+        /*max_chunk=*/1 << 18);  // a few ms each
+    apply(b.fc2, mid.get(), S, n.data(), pool_);
     for (std::int64_t i = 0; i < S * hid; ++i) x[i] += n[std::size_t(i)];
 }
 
