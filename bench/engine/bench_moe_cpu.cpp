@@ -11,6 +11,7 @@
 // --logits-out writes the last position's logits for --logits-ids as raw float32 and exits (the
 // harness compares them with llama.cpp's on the converted GGUF).
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -108,6 +109,9 @@ int main(int argc, char** argv) {
         return 0;
     }
     cpu::ThreadPool pool(threads);
+    // Timed as NativeVlm runs: with a stop check (never set) read before every pool chunk.
+    std::atomic<bool> never{false};
+    const cpu::StopScope stop([&] { return never.load(std::memory_order_relaxed); });
     Qwen3MoeTextModel model(load_model_config(layer_dir), std::make_shared<Checkpoint>(layer_dir),
                             pool);
     if (!logits_out.empty()) {

@@ -10,6 +10,7 @@
 //   bench_engine_qwen2_5_cpu [--dir DIR] [--layers N] [--max-pixels N] [--text N] [--decode N]
 //                            [--threads N]
 // No llama.cpp comparison yet (see the issue).
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -122,6 +123,9 @@ int main(int argc, char** argv) {
         write_checkpoint(ck_dir, layers);
     }
     cpu::ThreadPool pool(threads);
+    // Timed as NativeVlm runs: with a stop check (never set) read before every pool chunk.
+    std::atomic<bool> never{false};
+    const cpu::StopScope stop([&] { return never.load(std::memory_order_relaxed); });
     VlModel model(load_model_config(ck_dir), std::make_shared<const Checkpoint>(ck_dir), pool);
 
     const vision::Frame frame = vision::read_image(

@@ -19,8 +19,6 @@ namespace deskpilot::model {
 namespace engine_ns = engine;
 
 namespace {
-// Thrown from the trace callback to leave a forward pass when the caller cancels.
-struct Cancelled {};
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
@@ -125,6 +123,9 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
     Impl& m = *impl_;
     const auto start = Clock::now();
     Response r;
+    // The cancel token is the pool's stop check for everything this call runs: the forward
+    // passes stop within one bounded chunk of work (a few ms) and throw cpu::Stopped.
+    const engine_ns::cpu::StopScope stop([&] { return cancel.cancelled(); });
     try {
         // The family's image processor sizes the screenshot, so the coordinates the model writes
         // map back exactly (deskpilot-nano caps its images at 640·400 pixels, UI-TARS-1.5 uses
@@ -166,15 +167,8 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
         const std::vector<std::int32_t> ids = m.tokenizer->encode(text);
         r.prompt_tokens = int(ids.size());
 
-        const engine_ns::Trace check = [&](const std::string&, int, const float*, std::int64_t,
-                                           std::int64_t) {
-            if (cancel.cancelled()) throw Cancelled{};
-        };
-        const std::function<void()> poll = [&] {
-            if (cancel.cancelled()) throw Cancelled{};
-        };
-        poll();
-        std::vector<float> logits = m.model->prefill(ids, images, m.state, false, check, poll);
+        engine_ns::cpu::check_stop();
+        std::vector<float> logits = m.model->prefill(ids, images, m.state);
         m.reused = m.model->last_reused();
         m.prompt_logits = logits;
 
@@ -202,7 +196,7 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
             return false;
         };
         for (int n = 0; n < options.max_tokens; ++n) {
-            if (cancel.cancelled()) throw Cancelled{};
+            engine_ns::cpu::check_stop();
             const std::int32_t id = sampler.sample(logits);
             if (n == 0) r.time_to_first_token_ms = ms_since(start);
             ++r.completion_tokens;
@@ -218,7 +212,7 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
             logits = m.model->decode(id, m.state);
         }
         if (r.finish_reason == "length") emit(stream.finish());
-    } catch (const Cancelled&) {
+    } catch (const engine_ns::cpu::Stopped&) {
         r.finish_reason = "cancelled";
     } catch (const ModelError&) {
         throw;

@@ -96,8 +96,7 @@ VlmState VlModel::new_state() const {
 
 std::vector<float> VlModel::prefill(std::span<const std::int32_t> ids,
                                     std::span<const PixelValues> images, VlmState& state,
-                                    bool all_logits, const Trace& trace,
-                                    const std::function<void()>& poll) {
+                                    bool all_logits, const Trace& trace) {
     if (ids.empty()) throw std::invalid_argument("prefill: no tokens");
     const int merge = config().vision->spatial_merge_size;
     const std::int32_t image_id = config().image_token_id;
@@ -133,7 +132,7 @@ std::vector<float> VlModel::prefill(std::span<const std::int32_t> ids,
         const std::int64_t count =
             std::int64_t(grids[img][0]) * (grids[img][1] / merge) * (grids[img][2] / merge);
         if (std::int64_t(i) >= keep) {
-            const VisionFeatures f = vision_->encode(images[img], trace, poll);
+            const VisionFeatures f = vision_->encode(images[img], trace);
             merged.insert(merged.end(), f.merged.begin(), f.merged.end());
             deepstack.resize(f.deepstack.size());
             for (std::size_t k = 0; k < f.deepstack.size(); ++k)

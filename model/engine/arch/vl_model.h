@@ -55,11 +55,11 @@ class VlModel {
     // cache is rolled back to the longest such prefix. At least the last token is recomputed.
     std::vector<float> prefill(std::span<const std::int32_t> ids,
                                std::span<const PixelValues> images, VlmState& state,
-                               bool all_logits = false, const Trace& trace = {},
-                               const std::function<void()>& poll = {});
-    // `poll` is called between vision attention blocks (see VisionEncoder::encode); the
-    // decoder reports per layer through `trace`. Throwing from either abandons the pass and
-    // leaves `state` at the reused prefix.
+                               bool all_logits = false, const Trace& trace = {});
+    // A cpu::StopScope on the calling thread (or throwing from `trace`) abandons the pass
+    // (cpu::Stopped, within a few ms: every long op is pool jobs of bounded chunks) and leaves
+    // `state` at the reused prefix: the cache length and ids move only when a pass completes.
+    // The same holds for decode().
     // One generated token appended to the state; its logits.
     std::vector<float> decode(std::int32_t id, VlmState& state);
 

@@ -523,32 +523,69 @@ bool cpu_has_avx2() {
 template <DType D>
 void run(const float* x, std::int64_t M, const WeightView& w, float* y, ThreadPool& pool, Isa isa) {
     const std::int64_t N = w.out_features(), K = w.in_features();
-    if (w.layout == Layout::out_in) {
+    const bool out_in = w.layout == Layout::out_in;
+    // Rows [0, rows) of x and y from xs, ys; output columns [c0, c1).
+    auto kernel = [&](const float* xs, std::int64_t rows, float* ys, std::int64_t c0,
+                      std::int64_t c1) {
+        if (out_in) {
+            if (isa >= Isa::avx512)  // avx512bf16 here: the f32-activation kernels
+                out_in_avx512<D>(xs, rows, w, ys, c0, c1);
+            else if (isa == Isa::avx2)
+                out_in_avx2<D>(xs, rows, w, ys, c0, c1);
+            else
+                out_in_scalar<D>(xs, rows, w, ys, c0, c1);
+        } else {
+            if (isa >= Isa::avx512)
+                in_out_avx512<D>(xs, rows, w, ys, c0, c1);
+            else if (isa == Isa::avx2)
+                in_out_avx2<D>(xs, rows, w, ys, c0, c1);
+            else
+                in_out_scalar<D>(xs, rows, w, ys, c0, c1);
+        }
+    };
+    // A long prompt's GEMM takes seconds; the pool's usual chunks (a quarter of a thread's
+    // share of the columns, every row) would then take a second each, and a stop (StopScope)
+    // is only seen between chunks. Such GEMMs run as tiles of at most ~kTileMacs
+    // multiply-adds (a few ms): 64-column slabs by row blocks of a multiple of 24 rows, so every
+    // kernel's row tiles (4, 6, 8) and column tiles (4 to 64) fall as they would untiled, and
+    // the last block takes the leftover rows.
+    constexpr std::int64_t kTileMacs = std::int64_t(1) << 25;
+    const std::int64_t threads = pool.size(), slabs = (N + 63) / 64;
+    const std::int64_t share = (slabs + 4 * threads - 1) / (4 * threads) * 64;
+    if (M >= 4 && M * K * share > kTileMacs) {
+        std::int64_t rb = std::max<std::int64_t>(24, kTileMacs / (64 * K) / 24 * 24), cw = 64;
+        if (rb >= M) {  // all rows in one block: wider slabs instead
+            rb = M;
+            cw = std::max<std::int64_t>(64, kTileMacs / (M * K) / 64 * 64);
+        }
+        const std::int64_t row_blocks = std::max<std::int64_t>(1, M / rb),
+                           col_blocks = (N + cw - 1) / cw;
+        // Neighbouring tiles share a slab of W, so the threads working at once read the same
+        // weights.
+        pool.parallel_for(
+            row_blocks * col_blocks, 1,
+            [&](std::int64_t a, std::int64_t b) {
+                for (std::int64_t t = a; t < b; ++t) {
+                    const std::int64_t rbi = t % row_blocks, c0 = t / row_blocks * cw;
+                    const std::int64_t m0 = rbi * rb, m1 = rbi + 1 == row_blocks ? M : m0 + rb;
+                    kernel(x + m0 * K, m1 - m0, y + m0 * N, c0, std::min(N, c0 + cw));
+                }
+            },
+            /*max_chunk=*/1);
+        return;
+    }
+    if (out_in) {
         // Enough rows per chunk that a chunk is worth a wake-up (~16k multiply-adds).
         const std::int64_t grain =
             std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(1, K * M));
-        pool.parallel_for(N, grain, [&](std::int64_t a, std::int64_t b) {
-            if (isa >= Isa::avx512)
-                out_in_avx512<D>(x, M, w, y, a, b);
-            else if (isa == Isa::avx2)
-                out_in_avx2<D>(x, M, w, y, a, b);
-            else
-                out_in_scalar<D>(x, M, w, y, a, b);
-        });
+        pool.parallel_for(N, grain, [&](std::int64_t a, std::int64_t b) { kernel(x, M, y, a, b); });
     } else {
         // Work in units of 64 columns so no SIMD path ever splits a block and the single-row
         // kernels read whole cache lines; only the last unit has tails.
-        const std::int64_t units = (N + 63) / 64;
         const std::int64_t grain =
             std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, K * M));
-        pool.parallel_for(units, grain, [&](std::int64_t a, std::int64_t b) {
-            const std::int64_t c0 = a * 64, c1 = std::min(N, b * 64);
-            if (isa >= Isa::avx512)
-                in_out_avx512<D>(x, M, w, y, c0, c1);
-            else if (isa == Isa::avx2)
-                in_out_avx2<D>(x, M, w, y, c0, c1);
-            else
-                in_out_scalar<D>(x, M, w, y, c0, c1);
+        pool.parallel_for(slabs, grain, [&](std::int64_t a, std::int64_t b) {
+            kernel(x, M, y, a * 64, std::min(N, b * 64));
         });
     }
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -85,28 +86,29 @@ Qwen25VisionModel::Qwen25VisionModel(const ModelConfig& config,
 
 void Qwen25VisionModel::block(const Block& b, float* x, std::int64_t S,
                               const std::vector<float>& cos, const std::vector<float>& sin,
-                              std::span<const std::int64_t> segments,
-                              const std::function<void()>& poll) const {
+                              std::span<const std::int64_t> segments) const {
     const std::int64_t hid = vc_.hidden_size, heads = vc_.num_heads, hd = hid / heads,
                        I = vc_.intermediate_size;
-    // The row-wise parts run in blocks of rows, polling between them: on a full screenshot one
-    // GEMM over all ~10k patches takes seconds on a CPU, too long to wait for a cancel, and the
-    // MLP's intermediate stays small.
+    // The row-wise parts run in blocks of rows so the MLP's intermediate stays small on a full
+    // screenshot (~10k patches).
     const std::int64_t step = 512;
     auto by_rows = [&](const auto& fn) {
         for (std::int64_t r0 = 0; r0 < S; r0 += step) {
             fn(r0, std::min(step, S - r0));
-            if (poll) poll();
         }
     };
-    std::vector<float> qkv(std::size_t(S * 3 * hid)), attn(std::size_t(S * hid)),
-        n(std::size_t(step * hid)), g(std::size_t(step * I)), u(std::size_t(step * I));
+    // qkv and attn are written whole before being read: left unzeroed, their ~200 MB on a full
+    // screenshot are first touched inside the (stoppable, parallel) pool jobs rather than
+    // zeroed here on one thread (tens of ms no cancel could interrupt).
+    const auto qkv = std::make_unique_for_overwrite<float[]>(std::size_t(S * 3 * hid));
+    const auto attn = std::make_unique_for_overwrite<float[]>(std::size_t(S * hid));
+    std::vector<float> n(std::size_t(step * hid)), g(std::size_t(step * I)),
+        u(std::size_t(step * I));
     by_rows([&](std::int64_t r0, std::int64_t rows) {
         cpu::rms_norm(x + r0 * hid, b.norm1.data(), rows, hid, 1e-6f, n.data());
         apply(b.qkv, n.data(), rows, &qkv[std::size_t(r0 * 3 * hid)], pool_);
     });
-    vblocks::segment_attention(qkv.data(), S, heads, hd, cos, sin, segments, attn.data(), pool_,
-                               poll);
+    vblocks::segment_attention(qkv.get(), S, heads, hd, cos, sin, segments, attn.get(), pool_);
     by_rows([&](std::int64_t r0, std::int64_t rows) {
         apply(b.proj, &attn[std::size_t(r0 * hid)], rows, n.data(), pool_);
         for (std::int64_t i = 0; i < rows * hid; ++i) x[r0 * hid + i] += n[std::size_t(i)];
@@ -122,8 +124,7 @@ void Qwen25VisionModel::block(const Block& b, float* x, std::int64_t S,
     });
 }
 
-VisionFeatures Qwen25VisionModel::encode(const PixelValues& px, const Trace& trace,
-                                         const std::function<void()>& poll) const {
+VisionFeatures Qwen25VisionModel::encode(const PixelValues& px, const Trace& trace) const {
     const int m = vc_.spatial_merge_size;
     const std::int64_t hid = vc_.hidden_size, m2 = std::int64_t(m) * m,
                        cols = std::int64_t(3) * vc_.temporal_patch_size * vc_.patch_size *
@@ -161,8 +162,7 @@ VisionFeatures Qwen25VisionModel::encode(const PixelValues& px, const Trace& tra
         const bool global = std::find(full.begin(), full.end(), n) != full.end();
         block(blocks_[std::size_t(n)], x.data(), S, cos, sin,
               global ? std::span<const std::int64_t>(whole)
-                     : std::span<const std::int64_t>(win.cu_seqlens),
-              poll);
+                     : std::span<const std::int64_t>(win.cu_seqlens));
         if (trace) trace("block", n, x.data(), S, hid);
     }
 

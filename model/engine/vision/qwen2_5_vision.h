@@ -40,15 +40,13 @@ class Qwen25VisionModel : public VisionEncoder {
 
     // Trace names: "patch_embed" (layer -1, block order), "block" (layer = block index; rows in
     // window order, as transformers' blocks see them), "merged" (raster order).
-    VisionFeatures encode(const PixelValues& pixels, const Trace& trace = {},
-                          const std::function<void()>& poll = {}) const override;
+    VisionFeatures encode(const PixelValues& pixels, const Trace& trace = {}) const override;
 
     struct Block;
 
   private:
     void block(const Block& b, float* x, std::int64_t S, const std::vector<float>& cos,
-               const std::vector<float>& sin, std::span<const std::int64_t> segments,
-               const std::function<void()>& poll) const;
+               const std::vector<float>& sin, std::span<const std::int64_t> segments) const;
 
     VisionConfig vc_;
     std::shared_ptr<const Checkpoint> checkpoint_;

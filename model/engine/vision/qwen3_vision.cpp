@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 namespace deskpilot::model::engine {
@@ -133,8 +134,7 @@ void Qwen3VisionModel::add_positions(int gh, int gw, float* x) const {
 }
 
 void Qwen3VisionModel::block(const Block& b, float* x, std::int64_t S,
-                             const std::vector<float>& cos, const std::vector<float>& sin,
-                             const std::function<void()>& poll) const {
+                             const std::vector<float>& cos, const std::vector<float>& sin) const {
     const std::int64_t hid = vc_.hidden_size, heads = vc_.num_heads, hd = hid / heads,
                        I = vc_.intermediate_size;
     std::vector<float> n(std::size_t(S * hid)), qkv(std::size_t(S * 3 * hid));
@@ -142,16 +142,25 @@ void Qwen3VisionModel::block(const Block& b, float* x, std::int64_t S,
     apply(b.qkv, n.data(), S, qkv.data(), pool_);
     std::vector<float> attn(std::size_t(S * hid));
     const std::int64_t whole[2] = {0, S};  // full attention over the image
-    vblocks::segment_attention(qkv.data(), S, heads, hd, cos, sin, whole, attn.data(), pool_, poll);
+    vblocks::segment_attention(qkv.data(), S, heads, hd, cos, sin, whole, attn.data(), pool_);
     apply(b.proj, attn.data(), S, n.data(), pool_);
     for (std::int64_t i = 0; i < S * hid; ++i) x[i] += n[std::size_t(i)];
 
-    std::vector<float> mid(std::size_t(S * I));
+    // The MLP's intermediate (S × I: ~170 MB on a full screenshot) is written whole by fc1, so
+    // it is left unzeroed, and the activation runs as pool jobs: tens of millions of erf calls on
+    // one thread would be a few hundred ms that no cancel (StopScope) could interrupt.
+    const auto mid = std::make_unique_for_overwrite<float[]>(std::size_t(S * I));
     layer_norm(x, S, hid, b.n2w, b.n2b, n.data());
-    apply(b.fc1, n.data(), S, mid.data(), pool_);
+    apply(b.fc1, n.data(), S, mid.get(), pool_);
     const bool tanh_form = vc_.gelu_tanh;
-    for (float& f : mid) f = tanh_form ? vblocks::gelu_tanh(f) : vblocks::gelu_erf(f);
-    apply(b.fc2, mid.data(), S, n.data(), pool_);
+    pool_.parallel_for(
+        S * I, 1 << 14,
+        [&](std::int64_t a, std::int64_t e) {
+            for (std::int64_t i = a; i < e; ++i)
+                mid[i] = tanh_form ? vblocks::gelu_tanh(mid[i]) : vblocks::gelu_erf(mid[i]);
+        },
+        /*max_chunk=*/1 << 18);  // a few ms each
+    apply(b.fc2, mid.get(), S, n.data(), pool_);
     for (std::int64_t i = 0; i < S * hid; ++i) x[i] += n[std::size_t(i)];
 }
 
@@ -172,8 +181,7 @@ std::vector<float> Qwen3VisionModel::merge(const Merger& m, const float* x, std:
     return out;
 }
 
-VisionFeatures Qwen3VisionModel::encode(const PixelValues& px, const Trace& trace,
-                                        const std::function<void()>& poll) const {
+VisionFeatures Qwen3VisionModel::encode(const PixelValues& px, const Trace& trace) const {
     const int m = vc_.spatial_merge_size;
     const std::int64_t hid = vc_.hidden_size, cols = std::int64_t(3) * vc_.temporal_patch_size *
                                                      vc_.patch_size * vc_.patch_size;
@@ -206,7 +214,7 @@ VisionFeatures Qwen3VisionModel::encode(const PixelValues& px, const Trace& trac
     out.tokens = S / (m * m);
     out.width = vc_.out_hidden_size;
     for (int n = 0; n < vc_.depth; ++n) {
-        block(blocks_[std::size_t(n)], x.data(), S, cos, sin, poll);
+        block(blocks_[std::size_t(n)], x.data(), S, cos, sin);
         if (trace) trace("block", n, x.data(), S, hid);
         const auto& ds = vc_.deepstack_visual_indexes;
         const auto it = std::find(ds.begin(), ds.end(), n);

@@ -35,10 +35,7 @@ class Qwen3VisionModel : public VisionEncoder {
     // One image (grid t·h·w patches). Trace names: "patch_embed", "pos_embed" (layer -1),
     // "block" (layer = block index), "deepstack" (layer = DeepStack index), "merged".
     // Throws std::invalid_argument when the pixel values do not fit the config.
-    // `poll` is called often (after every block of attention rows, about every few ms on real
-    // screenshots) so a caller can abandon the pass by throwing from it.
-    VisionFeatures encode(const PixelValues& pixels, const Trace& trace = {},
-                          const std::function<void()>& poll = {}) const override;
+    VisionFeatures encode(const PixelValues& pixels, const Trace& trace = {}) const override;
 
     struct Block;
     struct Merger;
@@ -46,7 +43,7 @@ class Qwen3VisionModel : public VisionEncoder {
   private:
     void add_positions(int gh, int gw, float* x) const;
     void block(const Block& b, float* x, std::int64_t S, const std::vector<float>& cos,
-               const std::vector<float>& sin, const std::function<void()>& poll) const;
+               const std::vector<float>& sin) const;
     std::vector<float> merge(const Merger& m, const float* x, std::int64_t S) const;
 
     VisionConfig vc_;

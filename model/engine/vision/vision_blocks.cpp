@@ -128,13 +128,16 @@ void rope2d_tables(std::span<const std::int64_t> order, int gw, int m,
 
 void segment_attention(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
                        const std::vector<float>& cos, const std::vector<float>& sin,
-                       std::span<const std::int64_t> segments, float* attn, cpu::ThreadPool& pool,
-                       const std::function<void()>& poll) {
+                       std::span<const std::int64_t> segments, float* attn, cpu::ThreadPool& pool) {
     const std::int64_t hid = heads * hd, half = hd / 2;
-    for (std::int64_t s = 0; s < S; ++s)
-        for (int part = 0; part < 2; ++part)
-            cpu::apply_rope(&qkv[std::size_t((s * 3 + part) * hid)], heads, half,
-                            &cos[std::size_t(s * half)], &sin[std::size_t(s * half)]);
+    // Row-wise steps over all patches run as pool jobs too: on a full screenshot (~10k patches)
+    // each takes tens of ms, and a pool job is where a StopScope is seen.
+    pool.parallel_for(S, 64, [&](std::int64_t s0, std::int64_t s1) {
+        for (std::int64_t s = s0; s < s1; ++s)
+            for (int part = 0; part < 2; ++part)
+                cpu::apply_rope(&qkv[std::size_t((s * 3 + part) * hid)], heads, half,
+                                &cos[std::size_t(s * half)], &sin[std::size_t(s * half)]);
+    });
     std::int64_t longest = 0;
     for (std::size_t i = 0; i + 1 < segments.size(); ++i)
         longest = std::max(longest, segments[i + 1] - segments[i]);
@@ -144,12 +147,14 @@ void segment_attention(float* qkv, std::int64_t S, std::int64_t heads, std::int6
     std::vector<float> scores(std::size_t(std::min(longest, chunk) * longest)),
         out(std::size_t(std::min(longest, chunk) * hd));
     for (std::int64_t h = 0; h < heads; ++h) {
-        for (std::int64_t s = 0; s < S; ++s)
-            for (std::int64_t d = 0; d < hd; ++d) {
-                q[std::size_t(s * hd + d)] = qkv[std::size_t((s * 3 + 0) * hid + h * hd + d)];
-                k[std::size_t(s * hd + d)] = qkv[std::size_t((s * 3 + 1) * hid + h * hd + d)];
-                v[std::size_t(s * hd + d)] = qkv[std::size_t((s * 3 + 2) * hid + h * hd + d)];
-            }
+        pool.parallel_for(S, 256, [&](std::int64_t s0, std::int64_t s1) {
+            for (std::int64_t s = s0; s < s1; ++s)
+                for (std::int64_t d = 0; d < hd; ++d) {
+                    q[std::size_t(s * hd + d)] = qkv[std::size_t((s * 3 + 0) * hid + h * hd + d)];
+                    k[std::size_t(s * hd + d)] = qkv[std::size_t((s * 3 + 1) * hid + h * hd + d)];
+                    v[std::size_t(s * hd + d)] = qkv[std::size_t((s * 3 + 2) * hid + h * hd + d)];
+                }
+        });
         for (std::size_t seg = 0; seg + 1 < segments.size(); ++seg) {
             const std::int64_t s0 = segments[seg], n = segments[seg + 1] - s0;
             if (n <= 0) continue;
@@ -170,7 +175,6 @@ void segment_attention(float* qkv, std::int64_t S, std::int64_t heads, std::int6
                     }
                 });
                 cpu::linear(scores.data(), rows, vw, out.data(), pool);
-                if (poll) poll();
                 for (std::int64_t r = 0; r < rows; ++r)
                     std::memcpy(&attn[std::size_t((s0 + q0 + r) * hid + h * hd)],
                                 &out[std::size_t(r * hd)], std::size_t(hd) * sizeof(float));

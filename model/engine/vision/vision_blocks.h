@@ -77,10 +77,9 @@ std::vector<float> rope2d_inv_freq(int head_dim, double theta);
 
 // qkv rows are (3, heads, hd) for S tokens: rotates q and k in place, then for each segment
 // [seg[i], seg[i+1]) runs full softmax attention of its queries over its keys (scale hd^-½).
-// out: [S, heads·hd]. `poll` is called after every block of query rows.
+// out: [S, heads·hd], in blocks of query rows (pool jobs: a StopScope stops between them).
 void segment_attention(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
                        const std::vector<float>& cos, const std::vector<float>& sin,
-                       std::span<const std::int64_t> segments, float* out, cpu::ThreadPool& pool,
-                       const std::function<void()>& poll);
+                       std::span<const std::int64_t> segments, float* out, cpu::ThreadPool& pool);
 
 }  // namespace deskpilot::model::engine::vblocks

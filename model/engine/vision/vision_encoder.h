@@ -23,10 +23,9 @@ class VisionEncoder {
   public:
     virtual ~VisionEncoder() = default;
     // One image. Throws std::invalid_argument when the pixel values do not fit the config.
-    // `poll` is called often (after every block of attention rows) so a caller can abandon the
-    // pass by throwing from it; `trace` reports named intermediates.
-    virtual VisionFeatures encode(const PixelValues& pixels, const Trace& trace = {},
-                                  const std::function<void()>& poll = {}) const = 0;
+    // `trace` reports named intermediates. A cpu::StopScope on the calling thread abandons the
+    // pass within a few ms (cpu::Stopped): its work runs as pool jobs of bounded chunks.
+    virtual VisionFeatures encode(const PixelValues& pixels, const Trace& trace = {}) const = 0;
 };
 
 }  // namespace deskpilot::model::engine

@@ -412,6 +412,56 @@ class Qwen3MoeTest : public QObject {
             QVERIFY(std::string(e.what()).find("must be bf16") != std::string::npos);
         }
     }
+
+    // Long-prompt GEMMs run as bounded tiles (row blocks by column slabs) so a stop is seen
+    // within a few ms; every kernel, tiled, still gives the plain dot products. Shapes: out_in
+    // with 300 rows at K = 4096 (two row blocks, 120 and 180 rows), in_out with 4000 rows at
+    // K = 37 and 4096 columns (one row block, slabs of 192 columns, a partial last one).
+    void tiledGemmsMatchPlainDotProducts_data() {
+        QTest::addColumn<int>("layout");
+        QTest::addColumn<int>("M");
+        QTest::addColumn<int>("rows");
+        QTest::addColumn<int>("cols");
+        QTest::addRow("out_in M300") << int(cpu::Layout::out_in) << 300 << 37 << 4102;
+        QTest::addRow("in_out M4000") << int(cpu::Layout::in_out) << 4000 << 37 << 4102;
+    }
+
+    void tiledGemmsMatchPlainDotProducts() {
+        QFETCH(int, layout);
+        QFETCH(int, M);
+        QFETCH(int, rows);
+        QFETCH(int, cols);
+        Tensor w = Tensor::zeros(DType::BF16, {rows, cols});
+        std::mt19937 rng(2);
+        std::normal_distribution<float> nd;
+        for (std::int64_t i = 0; i < std::int64_t(rows) * cols; ++i)
+            w.data<std::uint16_t>()[i] = f32_to_bf16(nd(rng));
+        const auto view = cpu::WeightView::of(w, cpu::Layout(layout)).cols_slice(3, cols - 3);
+        const std::int64_t K = view.in_features(), N = view.out_features();
+        std::vector<float> x(std::size_t(M * K));
+        for (auto& v : x) v = nd(rng);
+        std::vector<float> want(std::size_t(M * N));
+        for (std::int64_t m = 0; m < M; ++m)
+            for (std::int64_t n = 0; n < N; ++n) {
+                double acc = 0;
+                for (std::int64_t k = 0; k < K; ++k) {
+                    const std::int64_t r = layout == int(cpu::Layout::out_in) ? n : k,
+                                       c = layout == int(cpu::Layout::out_in) ? k : n;
+                    acc += double(x[std::size_t(m * K + k)]) *
+                           double(bf16_to_f32(w.data<std::uint16_t>()[r * cols + 3 + c]));
+                }
+                want[std::size_t(m * N + n)] = float(acc);
+            }
+        std::vector<float> got(want.size());
+        for (auto isa : {cpu::Isa::scalar, cpu::Isa::avx2, cpu::Isa::avx512}) {
+            if (!cpu::isa_supported(isa)) continue;
+            std::fill(got.begin(), got.end(), NAN);
+            cpu::linear(x.data(), M, view, got.data(), pool_, isa);
+            std::string why;
+            QVERIFY2(close(got.data(), want, 1e-4, 1e-4, why),
+                     (std::string(cpu::isa_name(isa)) + ": " + why).c_str());
+        }
+    }
 };
 
 QTEST_APPLESS_MAIN(Qwen3MoeTest)
