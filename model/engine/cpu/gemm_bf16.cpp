@@ -220,12 +220,12 @@ void pair_rows(const std::uint16_t* xb, std::int64_t Kp, std::int64_t M, std::ui
         lo##r = dp(lo##r, wl, xv);                        \
         hi##r = dp(hi##r, wh, xv);                        \
     }
-#define DP_PAIRS                                                                             \
-    DP_PAIR(0)                                                                               \
-    DP_PAIR(1)                                                                               \
-    DP_PAIR(2)                                                                               \
-    DP_PAIR(3) DP_PAIR(4) DP_PAIR(5) DP_PAIR(6) DP_PAIR(7) DP_PAIR(8) DP_PAIR(9) DP_PAIR(10) \
-        DP_PAIR(11)
+#define DP_PAIRS \
+    DP_PAIR(0)   \
+    DP_PAIR(1)   \
+    DP_PAIR(2)   \
+    DP_PAIR(3)   \
+    DP_PAIR(4) DP_PAIR(5) DP_PAIR(6) DP_PAIR(7) DP_PAIR(8) DP_PAIR(9) DP_PAIR(10) DP_PAIR(11)
 #define DP_STORE_PAIR(r)                                                                           \
     if constexpr (R > r) {                                                                         \
         _mm512_mask_storeu_ps(y + r * N + n, c0, _mm512_permutex2var_ps(lo##r, idx0, hi##r));      \
@@ -373,8 +373,11 @@ void linear_bf16_activations(const float* x, std::int64_t M, const WeightView& w
     if (w.layout == Layout::out_in) {
         const std::int64_t grain =
             std::max<std::int64_t>(4, 32768 / std::max<std::int64_t>(1, K * M) / 4 * 4);
+        // Chunks of at most ~kStopTileMacs (in whole 4-column tiles) so a stop is seen soon.
+        const std::int64_t cap = std::max<std::int64_t>(4, kStopTileMacs / (M * K) / 4 * 4);
         pool.parallel_for(
-            N, grain, [&](std::int64_t a, std::int64_t b) { out_in_bf16(xb, Kp, M, w, y, a, b); });
+            N, std::min(grain, cap),
+            [&](std::int64_t a, std::int64_t b) { out_in_bf16(xb, Kp, M, w, y, a, b); }, cap);
     } else {
         thread_local std::vector<std::uint32_t> pairs;
         const std::int64_t blocks = (M + kInOutRows - 1) / kInOutRows;
@@ -386,9 +389,13 @@ void linear_bf16_activations(const float* x, std::int64_t M, const WeightView& w
         const std::int64_t units = (N + 63) / 64;
         const std::int64_t grain =
             std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(1, K * M));
-        pool.parallel_for(units, grain, [&](std::int64_t a, std::int64_t b) {
-            in_out_bf16(xt, Kp, M, w, y, a * 64, std::min(N, b * 64));
-        });
+        const std::int64_t cap = std::max<std::int64_t>(1, kStopTileMacs / (64 * M * K));
+        pool.parallel_for(
+            units, std::min(grain, cap),
+            [&](std::int64_t a, std::int64_t b) {
+                in_out_bf16(xt, Kp, M, w, y, a * 64, std::min(N, b * 64));
+            },
+            cap);
     }
 }
 

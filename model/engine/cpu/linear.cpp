@@ -545,18 +545,17 @@ void run(const float* x, std::int64_t M, const WeightView& w, float* y, ThreadPo
     };
     // A long prompt's GEMM takes seconds; the pool's usual chunks (a quarter of a thread's
     // share of the columns, every row) would then take a second each, and a stop (StopScope)
-    // is only seen between chunks. Such GEMMs run as tiles of at most ~kTileMacs
+    // is only seen between chunks. Such GEMMs run as tiles of at most ~kStopTileMacs
     // multiply-adds (a few ms): 64-column slabs by row blocks of a multiple of 24 rows, so every
     // kernel's row tiles (4, 6, 8) and column tiles (4 to 64) fall as they would untiled, and
     // the last block takes the leftover rows.
-    constexpr std::int64_t kTileMacs = std::int64_t(1) << 25;
     const std::int64_t threads = pool.size(), slabs = (N + 63) / 64;
     const std::int64_t share = (slabs + 4 * threads - 1) / (4 * threads) * 64;
-    if (M >= 4 && M * K * share > kTileMacs) {
-        std::int64_t rb = std::max<std::int64_t>(24, kTileMacs / (64 * K) / 24 * 24), cw = 64;
+    if (M >= 4 && M * K * share > kStopTileMacs) {
+        std::int64_t rb = std::max<std::int64_t>(24, kStopTileMacs / (64 * K) / 24 * 24), cw = 64;
         if (rb >= M) {  // all rows in one block: wider slabs instead
             rb = M;
-            cw = std::max<std::int64_t>(64, kTileMacs / (M * K) / 64 * 64);
+            cw = std::max<std::int64_t>(64, kStopTileMacs / (M * K) / 64 * 64);
         }
         const std::int64_t row_blocks = std::max<std::int64_t>(1, M / rb),
                            col_blocks = (N + cw - 1) / cw;

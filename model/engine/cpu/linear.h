@@ -35,6 +35,11 @@ struct WeightView {
 // avx512bf16: the AVX-512F kernels, plus bf16-activation prefill GEMMs for bf16 weights
 // (cpu/gemm_bf16.h says why that is the reference's precision).
 enum class Isa { scalar, avx2, avx512, avx512bf16 };
+
+// The most multiply-adds one pool chunk of a GEMM may take (a few ms): a stop (StopScope) is
+// only seen between chunks, and a long prompt's GEMM in the pool's usual chunks would take a
+// second per chunk.
+inline constexpr std::int64_t kStopTileMacs = std::int64_t(1) << 25;
 // The widest the running CPU supports. DESKPILOT_ISA=scalar|avx2|avx512 caps it, and
 // DESKPILOT_BF16_ACTIVATIONS=0 keeps f32 activations everywhere (caps it at avx512).
 Isa best_isa();
