@@ -4,6 +4,7 @@
 // rejected with feedback (the feedback reaches the server), and Ctrl+Alt+Esc, sent to the X
 // server while the panel has no focus and a model call is slow, stops the run with nothing run
 // after. A PNG of the panel mid-run is saved under the build folder.
+#include <QComboBox>
 #include <QDir>
 #include <QLineEdit>
 #include <QPushButton>
@@ -382,6 +383,45 @@ class PanelE2ETest : public QObject {
         window.export_report(dir, report);
         QVERIFY2(window.last_error().isEmpty(), qPrintable(window.last_error()));
         QVERIFY(QFileInfo(report).size() > 1000);
+    }
+
+    // The Verify choice reaches the replay: on a sandbox laid out from another seed the recorded
+    // screens do not match, so "loose" stops the replay and "off" plays every step anyway.
+    void replayVerificationFollowsTheChoice_data() {
+        QTest::addColumn<QString>("verify");
+        QTest::addColumn<bool>("finishes");
+        QTest::newRow("loose stops") << "loose" << false;
+        QTest::newRow("off plays on") << "off" << true;
+    }
+    void replayVerificationFollowsTheChoice() {
+        QFETCH(QString, verify);
+        QFETCH(bool, finishes);
+        AgentStack s(agent::SandboxOptions{.seed = 7});
+        QTemporaryDir tmp;
+        const std::filesystem::path root = tmp.filePath("sessions").toStdString();
+        std::filesystem::create_directories(root);
+        std::filesystem::copy(test_data_dir() / "sessions/form-task", root / "form-task",
+                              std::filesystem::copy_options::recursive);
+        auto settings =
+            std::make_shared<QSettings>(tmp.filePath("panel.ini"), QSettings::IniFormat);
+        panel::MainWindow window(settings, root);
+        panel::RunSettings rs;
+        rs.display = QString::fromStdString(s.display->name());
+        window.form()->set_settings(rs);
+        window.show();
+        QComboBox* choice = nullptr;
+        for (auto* box : window.findChildren<QComboBox*>())
+            if (box->accessibleName() == "Replay verification") choice = box;
+        QVERIFY(choice);
+        choice->setCurrentText(verify);
+        window.sessions_view()->selectRow(0);
+        window.replay_speed()->setValue(16);
+        QSignalSpy ended(&window, &panel::MainWindow::runEnded);
+        QTest::mouseClick(window.button("Replay session"), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(ended.count(), 1, 120000);
+        const QString status = ended.first().at(0).toString();
+        QVERIFY2((status == "finished") == finishes,
+                 qPrintable(status + ": " + ended.first().at(1).toString()));
     }
 };
 
