@@ -286,23 +286,19 @@ void MainWindow::build_ui() {
     main_splitter_ = main;
     setCentralWidget(main);
 
-    status_state_ = new QLabel;
-    status_state_->setObjectName(QStringLiteral("StatusState"));
-    status_state_->setAccessibleName(tr("Run state"));
-    status_step_ = new QLabel;
-    status_step_->setObjectName(QStringLiteral("StatusStep"));
-    status_step_->setAccessibleName(tr("Step"));
-    status_model_ = new QLabel;
-    status_model_->setObjectName(QStringLiteral("StatusModel"));
-    status_model_->setAccessibleName(tr("Model latency"));
-    status_capture_ = new QLabel;
-    status_capture_->setObjectName(QStringLiteral("StatusCapture"));
-    status_capture_->setAccessibleName(tr("Capture time"));
+    const auto status_label = [](const QString& object_name, const QString& accessible_name) {
+        auto* label = new QLabel;
+        label->setObjectName(object_name);
+        label->setAccessibleName(accessible_name);
+        return label;
+    };
+    status_state_ = status_label(QStringLiteral("StatusState"), tr("Run state"));
+    status_step_ = status_label(QStringLiteral("StatusStep"), tr("Step"));
+    status_model_ = status_label(QStringLiteral("StatusModel"), tr("Model latency"));
+    status_capture_ = status_label(QStringLiteral("StatusCapture"), tr("Capture time"));
     // Shown while a run has no emergency hotkey (the grab failed), so the person knows that
     // only Stop / Esc in the panel will stop it.
-    status_hotkey_ = new QLabel;
-    status_hotkey_->setObjectName(QStringLiteral("HotkeyWarning"));
-    status_hotkey_->setAccessibleName(tr("Emergency hotkey warning"));
+    status_hotkey_ = status_label(QStringLiteral("HotkeyWarning"), tr("Emergency hotkey warning"));
     status_hotkey_->setStyleSheet(QStringLiteral("color: #b00000; font-weight: bold"));
     status_hotkey_->hide();
     for (auto* l : {status_hotkey_, status_state_, status_step_, status_model_, status_capture_})
