@@ -17,6 +17,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
 
@@ -27,15 +28,42 @@ import model as nano_model  # noqa: E402
 import nano_common as nc  # noqa: E402
 
 
+READ_QUESTION = "Which element is at <|box_start|>({x},{y})<|box_end|>? Answer with the instruction that clicks it."
+
+
+def read_examples(grounding):
+    """--read-aux: the inverse of each grounding example, asked about the same screenshot: the point
+    in, the instruction out ('Click the "Save" button'). Pointing needs the label's glyphs bound to
+    the words; this question trains exactly that binding from the other side, on the same vision
+    pass (the examples of one screen share a unit), so it costs decoder time only."""
+    out = []
+    for e in grounding:
+        if e["kind"] != "grounding":
+            continue
+        m = re.search(r"\((\d+),(\d+)\)", e["target"])
+        instruction = e["messages"][1]["parts"][0].rsplit("## User Instruction\n", 1)[-1]
+        messages = [e["messages"][0], {"role": "user", "parts": [READ_QUESTION.format(x=m.group(1), y=m.group(2)),
+                                                                  {"image": 0}]}]
+        out.append(dict(e, kind="read", messages=messages, target=instruction))
+    return out
+
+
 class Examples:
     """examples.jsonl turned into model inputs: ids, labels, pixel values, grids."""
 
-    def __init__(self, data_dir, tokenizer, split, kinds=("grounding", "task")):
+    def __init__(self, data_dirs, tokenizer, split, kinds=("grounding", "task"), read_aux=False):
         from PIL import Image
         self.Image = Image
-        self.dir, self.tok = data_dir, tokenizer
-        with open(os.path.join(data_dir, "examples.jsonl"), encoding="utf-8") as f:
-            self.items = [e for e in map(json.loads, f) if e["split"] == split and e["kind"] in kinds]
+        self.tok = tokenizer
+        self.items = []
+        for data_dir in data_dirs:
+            with open(os.path.join(data_dir, "examples.jsonl"), encoding="utf-8") as f:
+                for e in map(json.loads, f):
+                    if e["split"] == split and e["kind"] in kinds:
+                        e["images"] = [os.path.join(data_dir, rel) for rel in e["images"]]
+                        self.items.append(e)
+        if read_aux:
+            self.items += read_examples(self.items)
         self.proc = nc.image_processor()
         w, h = nc.smart_resize(*nc.SCREEN)
         self.image_tokens = (w // 32) * (h // 32)
@@ -50,7 +78,7 @@ class Examples:
         if rel not in self.cache:
             if len(self.cache) > 64:
                 self.cache.pop(next(iter(self.cache)))
-            image = self.Image.open(os.path.join(self.dir, rel)).convert("RGB")
+            image = self.Image.open(rel).convert("RGB")
             r = self.proc(images=[image], return_tensors="pt")
             self.cache[rel] = (r["pixel_values"], r["image_grid_thw"])
         return self.cache[rel]
@@ -65,11 +93,11 @@ class Examples:
         return self.tok.encode(prompt).ids, self.tok.encode(e["target"]).ids + [self.im_end]
 
     def units(self, group):
-        """Training units: up to `group` grounding examples of one screen together (the vision
-        tower runs once for all of them), every other example alone."""
+        """Training units: up to `group` grounding (and read) examples of one screen together (the
+        vision tower runs once for all of them), every other example alone."""
         by_screen, units = {}, []
         for i, e in enumerate(self.items):
-            if group > 1 and e["kind"] == "grounding" and len(e["images"]) == 1:
+            if group > 1 and e["kind"] in ("grounding", "read") and len(e["images"]) == 1:
                 by_screen.setdefault(e["images"][0], []).append(i)
             else:
                 units.append([i])
@@ -160,7 +188,7 @@ def evaluate(model, data, limit):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True, help="make_dataset.py's --out")
+    ap.add_argument("--data", required=True, help="make_dataset.py's --out (several: comma-separated)")
     ap.add_argument("--tokenizer", default=os.path.join(nc.ROOT, "tests/data/engine/nano_tokenizer/tokenizer.json"))
     ap.add_argument("--work", required=True, help="state.pt and log.jsonl (resumable)")
     ap.add_argument("--out", default=os.path.join(nc.ROOT, "models", "deskpilot-nano"))
@@ -173,6 +201,8 @@ def main():
     ap.add_argument("--aux-coef", type=float, default=0.01, help="MoE load-balancing loss weight")
     ap.add_argument("--seed", type=int, default=12)
     ap.add_argument("--kinds", default="grounding,task", help="example kinds to train on (a curriculum stage)")
+    ap.add_argument("--read-aux", action="store_true",
+                    help="also train the inverse of each grounding example (point in, instruction out)")
     ap.add_argument("--init", help="start from the weights of another run's state.pt (the previous stage)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--save-every", type=int, default=50)
@@ -189,7 +219,9 @@ def main():
     kinds = tuple(a.kinds.split(","))
     if not set(kinds) <= {"grounding", "task"}:
         sys.exit(f"train.py: --kinds '{a.kinds}': expected grounding, task or both")
-    train, val = Examples(a.data, tok, "train", kinds), Examples(a.data, tok, "val", kinds)
+    dirs = a.data.split(",")
+    train = Examples(dirs, tok, "train", kinds, a.read_aux)
+    val = Examples(dirs, tok, "val", kinds)
     if not len(train):
         sys.exit(f"train.py: no training examples in {a.data}")
     units = train.units(a.group)
