@@ -24,7 +24,9 @@ bool decimal_value(std::string_view token, std::uint64_t mantissa, int digits, i
     static constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                         1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
     if (digits <= 15) {
-        const double magnitude = static_cast<double>(mantissa) / kPow10[fraction];
+        // An integer needs no division (x / 1e0 == x), and most coordinates are integers.
+        const double magnitude = fraction == 0 ? static_cast<double>(mantissa)
+                                               : static_cast<double>(mantissa) / kPow10[fraction];
         *value = token.starts_with('-') ? -magnitude : magnitude;
         return true;
     }
@@ -36,6 +38,12 @@ bool decimal_value(std::string_view token, std::uint64_t mantissa, int digits, i
 }  // namespace
 
 std::optional<ModelPoint> parse_model_point(std::string_view value, std::string* problem) {
+    ModelPoint point;
+    if (!parse_model_point(value, &point, problem)) return std::nullopt;
+    return point;
+}
+
+bool parse_model_point(std::string_view value, ModelPoint* point, std::string* problem) {
     // Markup tokens count as separators; what remains must be numbers and separators.
     static constexpr std::string_view kTags[] = {"<|box_start|>", "<|box_end|>", "<point>",
                                                  "</point>",      "<bbox>",      "</bbox>"};
@@ -82,25 +90,33 @@ std::optional<ModelPoint> parse_model_point(std::string_view value, std::string*
             if (problem)
                 *problem =
                     "'" + std::string(value.substr(i, j - i).substr(0, 40)) + "' is not a number";
-            return std::nullopt;
+            return false;
         }
         const std::string_view token = value.substr(i, j - i);
         if (count == 4) {
             if (problem) *problem = "more than 4 numbers";
-            return std::nullopt;
+            return false;
         }
         if (!decimal_value(token, mantissa, digits, fraction, &numbers[count])) {
             if (problem)
                 *problem = "'" + std::string(token.substr(0, 40)) + "' is not a usable number";
-            return std::nullopt;
+            return false;
         }
         ++count;
         i = j;
     }
-    if (count == 2) return ModelPoint{numbers[0], numbers[1]};
-    if (count == 4) return ModelPoint{(numbers[0] + numbers[2]) / 2, (numbers[1] + numbers[3]) / 2};
+    if (count == 2) {
+        point->x = numbers[0];
+        point->y = numbers[1];
+        return true;
+    }
+    if (count == 4) {
+        point->x = (numbers[0] + numbers[2]) / 2;
+        point->y = (numbers[1] + numbers[3]) / 2;
+        return true;
+    }
     if (problem) *problem = "expected 2 numbers (x,y) or 4 (a box), found " + std::to_string(count);
-    return std::nullopt;
+    return false;
 }
 
 }  // namespace deskpilot::planner

@@ -17,5 +17,8 @@ struct ModelPoint {
 
 // nullopt and a reason in *problem when the text is not 2 or 4 numbers.
 std::optional<ModelPoint> parse_model_point(std::string_view value, std::string* problem);
+// The same for the parser's hot path: false (and *problem) when the text is not 2 or 4 numbers.
+// (A returned std::optional is written to the stack in pieces and read back whole.)
+bool parse_model_point(std::string_view value, ModelPoint* point, std::string* problem);
 
 }  // namespace deskpilot::planner

@@ -83,6 +83,8 @@ CoordinateMapper::CoordinateMapper(const ModelFamily& family, vision::Size scree
     image_ =
         vision::smart_resize(physical_, family.resize);  // throws ResizeError (invalid_argument)
     extent_ = family.space == CoordinateSpace::relative_1000 ? vision::Size{1000, 1000} : image_;
+    inverse_extent_x_ = 1.0 / extent_.width;
+    inverse_extent_y_ = 1.0 / extent_.height;
 }
 
 }  // namespace deskpilot::planner

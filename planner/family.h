@@ -71,8 +71,9 @@ class CoordinateMapper {
     // call by packing it through the stack).
     MappedPoint map(double model_x, double model_y) const {
         // x·W/M rather than (x/M)·W: exact for integer inputs until the final rounding.
-        const double x = round_even(model_x * physical_.width / extent_.width);
-        const double y = round_even(model_y * physical_.height / extent_.height);
+        const double px = model_x * physical_.width, py = model_y * physical_.height;
+        const double x = rounded_quotient(px, px * inverse_extent_x_, extent_.width);
+        const double y = rounded_quotient(py, py * inverse_extent_y_, extent_.height);
         // Clamp only to what an int holds; the point itself is never moved onto the screen.
         auto to_int = [](double v) {
             return static_cast<int>(v < -1e9 ? -1e9 : v <= 1e9 ? v : 1e9);
@@ -104,7 +105,23 @@ class CoordinateMapper {
         return f * 0.5 == floor_of(f * 0.5) ? f : f + 1;  // the even neighbour
     }
 
+    // round_even(p / m), where approx = p · (1/m) is within 1e-9 of p / m for |p / m| < 2^20
+    // (two roundings of 2^-53 relative each). Away from a tie the two round to the same integer,
+    // so the division, the slowest step of a parse's arithmetic, is needed only near x.5 (or for
+    // huge, infinite or NaN values): the result is exactly round_even(p / m) in every case.
+    static double rounded_quotient(double p, double approx, int m) {
+        if (approx > -1048576.0 && approx < 1048576.0) {
+            const double f = floor_of(approx);
+            const double diff = approx - f;
+            if (diff < 0.5 - 1e-9) return f;
+            if (diff > 0.5 + 1e-9) return f + 1;
+        }
+        return round_even(p / m);
+    }
+
     const ModelFamily* family_;
+    double inverse_extent_x_ = 0;  // 1 / extent_.width
+    double inverse_extent_y_ = 0;
     vision::Size physical_;
     vision::Size extent_;
     vision::Size image_;

@@ -2,6 +2,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -38,8 +40,34 @@ std::string_view text_of(const RawArgument& argument, std::string& storage) {
 
 // Our action for a call name: UI-TARS's names, and names some variants use for our actions.
 // Returns false for an unknown name. (Not a std::optional: GCC copies that through the stack in
-// pieces and reads it back whole, a store-forwarding stall on every action.)
+// pieces and reads it back whole, a store-forwarding stall on every action.) The common names are
+// matched here by length and constant-size compares, which the compiler inlines; the rest go to
+// the general lookup.
 bool action_for_name(std::string_view name, ActionType* type) {
+    auto is = [&](std::string_view known) {
+        return std::memcmp(name.data(), known.data(), known.size()) == 0;
+    };
+    switch (name.size()) {
+        case 4:
+            if (is("drag")) return *type = ActionType::drag, true;
+            if (is("type")) return *type = ActionType::type, true;
+            break;
+        case 5:
+            if (is("click")) return *type = ActionType::click, true;
+            break;
+        case 6:
+            if (is("hotkey")) return *type = ActionType::hotkey, true;
+            if (is("scroll")) return *type = ActionType::scroll, true;
+            break;
+        case 11:
+            if (is("left_double")) return *type = ActionType::left_double, true;
+            break;
+        case 12:
+            if (is("right_single")) return *type = ActionType::right_single, true;
+            break;
+        default:
+            break;
+    }
     if (action_type_from_string(name, type)) return true;
     if (name == "left_single")
         *type = ActionType::click;
@@ -50,6 +78,64 @@ bool action_for_name(std::string_view name, ActionType* type) {
     else
         return false;
     return true;
+}
+
+// The argument names the builder asks for, as small integers: each argument's name is compared
+// with the known names once per call, not once per name asked for.
+enum ArgumentKey : std::uint8_t {
+    kOtherArgument,
+    kStartBox,
+    kEndBox,
+    kKey,
+    kHotkey,
+    kKeys,
+    kPress,
+    kRelease,
+    kContent,
+    kText,
+    kDirection,
+    kAppName,
+};
+
+[[gnu::always_inline]] inline ArgumentKey key_of(std::string_view name) {
+    auto is = [&](std::string_view known) {
+        return std::memcmp(name.data(), known.data(), known.size()) == 0;
+    };
+    switch (name.size()) {
+        case 3:
+            if (is("key")) return kKey;
+            break;
+        case 4:
+            if (is("keys")) return kKeys;
+            if (is("text")) return kText;
+            break;
+        case 5:
+            if (is("press")) return kPress;
+            break;
+        case 6:
+            if (is("hotkey")) return kHotkey;
+            break;
+        case 7:
+            if (is("end_box")) return kEndBox;
+            if (is("content")) return kContent;
+            if (is("release")) return kRelease;
+            break;
+        case 8:
+            if (is("app_name")) return kAppName;
+            break;
+        case 9:
+            if (is("start_box")) return kStartBox;
+            if (is("direction")) return kDirection;
+            break;
+        default:
+            break;
+    }
+    return kOtherArgument;
+}
+
+// The key argument a hotkey / press / release names itself by: hotkey(hotkey='ctrl c').
+ArgumentKey self_key(ActionType type) {
+    return type == ActionType::press ? kPress : type == ActionType::release ? kRelease : kHotkey;
 }
 
 class ActionBuilder {
@@ -64,7 +150,10 @@ class ActionBuilder {
           index_(index),
           count_(count),
           mapper_(mapper),
-          step_(step) {}
+          step_(step) {
+        const std::size_t known = arguments.size() < kKnownKeys ? arguments.size() : kKnownKeys;
+        for (std::size_t i = 0; i < known; ++i) keys_[i] = key_of(arguments[i].name);
+    }
 
     // Fills `action` (a fresh copy of a blank action, or one reused from an earlier response
     // and reset here) with the call's action.
@@ -74,26 +163,26 @@ class ActionBuilder {
             fail("unknown action '" + std::string(name_) + "'", position_, text_);
         action.type = type;
         const ActionShape shape = shape_of(type);
-        if (shape.point) action.point = point("start_box", action);
-        if (shape.end_point) action.end = point("end_box", action);
+        if (shape.point) action.point = point(kStartBox, "start_box", action);
+        if (shape.end_point) action.end = point(kEndBox, "end_box", action);
         std::string storage;
         if (shape.keys) {
-            const RawArgument* key = any_of({"key", "hotkey", "keys", to_string(type)});
+            const RawArgument* key = any_of({kKey, kHotkey, kKeys, self_key(type)});
             if (!key) fail(std::string(to_string(type)) + " needs key='…'", position_, text_);
             split_keys(text_of(*key, storage), action.keys);
             if (action.keys.empty())
                 fail(std::string(to_string(type)) + " has an empty key", key->position, text_);
         }
         if (shape.text) {
-            const RawArgument* content = any_of({"content", "text"});
+            const RawArgument* content = any_of({kContent, kText});
             if (!content) fail("type needs content='…'", position_, text_);
             action.text.assign(text_of(*content, storage));
         } else if (type == ActionType::finished || type == ActionType::call_user) {
-            if (const RawArgument* content = any_of({"content", "text"}))
+            if (const RawArgument* content = any_of({kContent, kText}))
                 action.text.assign(text_of(*content, storage));
         }
         if (shape.direction) {
-            const RawArgument* direction = any_of({"direction"});
+            const RawArgument* direction = any_of({kDirection});
             if (!direction) fail("scroll needs direction='up|down|left|right'", position_, text_);
             action.direction.assign(trimmed(text_of(*direction, storage)));
             lower_in_place(action.direction);
@@ -103,21 +192,37 @@ class ActionBuilder {
                      direction->position, text_);
         }
         if (shape.app_name) {
-            const RawArgument* app = any_of({"app_name"});
+            const RawArgument* app = any_of({kAppName});
             if (!app || trimmed(text_of(*app, storage)).empty())
                 fail("open_app needs app_name='…'", position_, text_);
             action.app_name.assign(trimmed(text_of(*app, storage)));
         }
         for (std::size_t i = 0; i < arguments_.size(); ++i)
             if (!(i < 64 && (used_ >> i) & 1) && !arguments_[i].value.empty())
-                step_.warnings.push_back(prefix() + "ignored argument '" +
-                                         std::string(arguments_[i].name) + "' of " +
-                                         std::string(name_));
+                warn_ignored(arguments_[i]);
     }
 
   private:
-    [[noreturn]] void fail(const std::string& problem, std::size_t position,
-                           std::string_view text) const {
+    // The warnings are rare: kept out of line, so the common path's frame stays small.
+    [[gnu::noinline, gnu::cold]] void warn_ignored(const RawArgument& argument) const {
+        step_.warnings.push_back(prefix() + "ignored argument '" + std::string(argument.name) +
+                                 "' of " + std::string(name_));
+    }
+
+    [[gnu::noinline, gnu::cold]] void warn_out_of_range(const char* name,
+                                                        const RawArgument& argument,
+                                                        vision::Point pixel) const {
+        const vision::Size screen = mapper_.physical_screen();
+        step_.warnings.push_back(prefix() + name + " (" + std::string(trimmed(argument.value)) +
+                                 ") maps to (" + std::to_string(pixel.x) + "," +
+                                 std::to_string(pixel.y) + "), outside the " +
+                                 std::to_string(screen.width) + "x" +
+                                 std::to_string(screen.height) + " screen; kept as is");
+    }
+
+    [[noreturn, gnu::noinline, gnu::cold]] void fail(const std::string& problem,
+                                                     std::size_t position,
+                                                     std::string_view text) const {
         throw ParseError(problem, position, text, index_, count_);
     }
 
@@ -127,10 +232,15 @@ class ActionBuilder {
                    : std::string(name_) + ": ";
     }
 
-    const RawArgument* any_of(std::initializer_list<std::string_view> names) {
-        for (std::string_view name : names)
+    ArgumentKey key(std::size_t i) const {
+        return i < kKnownKeys ? keys_[i] : key_of(arguments_[i].name);
+    }
+
+    // The first argument named keys[0]; else the first named keys[1]; and so on.
+    const RawArgument* any_of(std::initializer_list<ArgumentKey> keys) {
+        for (ArgumentKey wanted : keys)
             for (std::size_t i = 0; i < arguments_.size(); ++i)
-                if (arguments_[i].name == name) {
+                if (key(i) == wanted) {
                     if (i < 64) used_ |= std::uint64_t{1} << i;
                     return &arguments_[i];
                 }
@@ -154,27 +264,22 @@ class ActionBuilder {
         }
     }
 
-    vision::Point point(const char* name, Action& action) {
-        const RawArgument* argument = any_of({name});
+    vision::Point point(ArgumentKey wanted, const char* name, Action& action) {
+        const RawArgument* argument = any_of({wanted});
         if (!argument || trimmed(argument->value).empty())
             fail(std::string(name_) + " needs " + name + "='(x,y)'", position_, text_);
         // The problem is asked for only after a failure: a std::string on every point costs.
-        const auto model = parse_model_point(argument->value, nullptr);
-        if (!model) {
+        ModelPoint model;
+        if (!parse_model_point(argument->value, &model, nullptr)) {
             std::string problem;
-            parse_model_point(argument->value, &problem);
+            parse_model_point(argument->value, &model, &problem);
             fail("bad coordinate in " + std::string(name) + ": " + problem, argument->position,
                  argument->value);
         }
-        const MappedPoint mapped = mapper_.map(model->x, model->y);
+        const MappedPoint mapped = mapper_.map(model.x, model.y);
         if (mapped.out_of_range) {
             action.out_of_range = true;
-            const vision::Size screen = mapper_.physical_screen();
-            step_.warnings.push_back(
-                prefix() + name + " (" + std::string(trimmed(argument->value)) + ") maps to (" +
-                std::to_string(mapped.pixel.x) + "," + std::to_string(mapped.pixel.y) +
-                "), outside the " + std::to_string(screen.width) + "x" +
-                std::to_string(screen.height) + " screen; kept as is");
+            warn_out_of_range(name, *argument, mapped.pixel);
         }
         return mapped.pixel;
     }
@@ -188,6 +293,10 @@ class ActionBuilder {
     const CoordinateMapper& mapper_;
     Step& step_;
     std::uint64_t used_ = 0;  // arguments read, by index
+    // The first arguments' keys, looked up once; a call with more (hostile input) looks the rest
+    // up when asked.
+    static constexpr std::size_t kKnownKeys = 8;
+    ArgumentKey keys_[kKnownKeys];
 };
 
 }  // namespace
@@ -223,19 +332,27 @@ inline void copy_into(std::string& s, std::string_view v) {
     if (!v.empty()) s.append(v.data(), v.size());
 }
 
+// Constructs s, a default-constructed (empty) string, as a copy of v, in place. Not a moved-in
+// temporary: that is written to the stack and read back at once as one wider load, a
+// store-forwarding stall per string; assign() into an empty string measured slower too, and
+// aggregate-initialising the Step with its strings zero-fills the whole object first.
+inline void construct_copy(std::string& s, std::string_view v) {
+    if (v.empty()) return;
+    std::destroy_at(&s);  // empty: frees nothing
+    std::construct_at(&s, v.data(), v.size());
+}
+
 // kFresh: `out` is a new, empty Step (parse_step / build_step); otherwise one reused from an
 // earlier response (parse_step_into / build_step_into).
 template <bool kFresh>
 void fill(std::string_view response, const RawResponse& raw, const CoordinateMapper& mapper,
           Step& out) {
     if constexpr (kFresh) {
-        // Moved-in strings: std::string's assign() from a view measured slower into an empty
-        // string, which has to allocate anyway.
-        out.raw = std::string(response);
-        if (!raw.thought.empty()) out.thought = std::string(raw.thought);
-        if (!raw.reflection.empty()) out.reflection = std::string(raw.reflection);
-        if (!raw.reasoning.empty()) out.reasoning = std::string(raw.reasoning);
-        if (!raw.summary.empty()) out.summary = std::string(raw.summary);
+        construct_copy(out.raw, response);
+        construct_copy(out.thought, raw.thought);
+        construct_copy(out.reflection, raw.reflection);
+        construct_copy(out.reasoning, raw.reasoning);
+        construct_copy(out.summary, raw.summary);
     } else {
         // Written into the capacity the reused Step already has; an empty view clears.
         copy_into(out.raw, response);
@@ -253,18 +370,24 @@ void fill(std::string_view response, const RawResponse& raw, const CoordinateMap
                           out.actions.end());
     const std::size_t reusable = kFresh ? 0 : out.actions.size();
     out.actions.reserve(count);
-    // Built in place from a copy of a blank action. Not emplace_back() or Action(type):
-    // value-initialisation zero-fills the whole object first (`rep stos`, slow at this size);
-    // and not a local moved in: moving a short string copies its buffer right after it was
-    // written, a store-forwarding stall.
-    static const Action kBlank;
+    // Built in place as a default-initialised (blank) action, through a conversion the compiler
+    // elides. Not emplace_back() or Action(type): value-initialisation zero-fills the whole
+    // object first (`rep stos`, slow at this size); not a local moved in: moving a short string
+    // copies its buffer right after it was written, a store-forwarding stall; and not a copy of
+    // a static blank action: an out-of-line copy constructor call per action.
+    struct Blank {
+        operator Action() const {
+            Action blank;
+            return blank;
+        }
+    };
     for (std::size_t i = 0; i < count; ++i) {
         Action* action = nullptr;
         if (!kFresh && i < reusable) {
             action = &out.actions[i];
             reset(*action);
         } else {
-            action = &out.actions.emplace_back(kBlank);
+            action = &out.actions.emplace_back(Blank{});
         }
         const RawCall& call = raw.calls[i];
         ActionBuilder(call.name, call.text, call.position, raw.arguments_of(call),

@@ -91,30 +91,36 @@ std::size_t scan_python_call(std::string_view s, std::size_t base, std::size_t p
         pos = skip_ws(s, pos + 1);
         if (pos >= s.size())
             return fail("missing value for argument '" + std::string(arg_name) + "'", arg_start);
-        RawArgument argument{arg_name, {}, base + arg_start, false};
+        std::string_view value;
+        bool python_string = false;
         const char c = s[pos];
         if (c == '\'' || c == '"') {
             const std::size_t close = closing_quote(s, pos);
             if (close == npos)
                 return fail("unterminated string in argument '" + std::string(arg_name) + "'", pos);
-            argument.value = s.substr(pos + 1, close - pos - 1);
-            argument.python_string = true;
+            value = s.substr(pos + 1, close - pos - 1);
+            python_string = true;
             pos = close + 1;
         } else if (c == '(' || c == '[') {
             // Unquoted coordinates: (x,y) or [x1, y1, x2, y2].
             const std::size_t close = closing_bracket(s, pos);
             if (close == npos)
                 return fail("unbalanced brackets in argument '" + std::string(arg_name) + "'", pos);
-            argument.value = s.substr(pos, close + 1 - pos);
+            value = s.substr(pos, close + 1 - pos);
             pos = close + 1;
         } else {
             // A bare token: a number, a word, or unquoted <point>x y</point>.
             std::size_t i = pos;
             while (i < s.size() && s[i] != ',' && s[i] != ')' && s[i] != '\n') ++i;
-            argument.value = trim(s.substr(pos, i - pos));
+            value = trim(s.substr(pos, i - pos));
             pos = i;
         }
-        out.arguments.push_back(argument);
+        // Filled in place, field by field (see SmallVector::emplace_back).
+        RawArgument& argument = out.arguments.emplace_back();
+        argument.name = arg_name;
+        argument.value = value;
+        argument.position = base + arg_start;
+        argument.python_string = python_string;
         pos = skip_ws(s, pos);
         if (pos >= s.size()) break;
         if (s[pos] == ',') {
@@ -124,8 +130,12 @@ std::size_t scan_python_call(std::string_view s, std::size_t base, std::size_t p
         if (s[pos] == ')') continue;
         return fail("expected ',' or ')' after argument '" + std::string(arg_name) + "'", pos);
     }
-    out.calls.push_back({name, s.substr(start, pos - start), base + start, first_argument,
-                         static_cast<std::uint32_t>(out.arguments.size() - first_argument)});
+    RawCall& call = out.calls.emplace_back();
+    call.name = name;
+    call.text = s.substr(start, pos - start);
+    call.position = base + start;
+    call.first_argument = first_argument;
+    call.argument_count = static_cast<std::uint32_t>(out.arguments.size() - first_argument);
     return pos;
 }
 

@@ -181,7 +181,7 @@ void parse_response_grammar(std::string_view response, RawResponse& out) {
 
     // One pass over the '<'s finds the first of the two layout tags.
     std::size_t seed = npos, open = npos;
-    for (std::size_t lt = s.find('<'); lt != npos; lt = s.find('<', lt + 1)) {
+    for (std::size_t lt = find_byte(s, '<'); lt != npos; lt = find_byte(s, '<', lt + 1)) {
         if (starts_with(s, lt, "<seed:tool_call>")) {
             seed = lt;
             break;

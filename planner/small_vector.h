@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <new>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -22,39 +23,57 @@ class SmallVector {
 
     std::size_t size() const { return size_; }
     bool empty() const { return size_ == 0; }
-    T* data() { return heap_.empty() ? items_ : heap_.data(); }
-    const T* data() const { return heap_.empty() ? items_ : heap_.data(); }
-    T* begin() { return data(); }
-    T* end() { return data() + size_; }
-    const T* begin() const { return data(); }
-    const T* end() const { return data() + size_; }
-    T& operator[](std::size_t i) { return data()[i]; }
-    const T& operator[](std::size_t i) const { return data()[i]; }
-    T& back() { return data()[size_ - 1]; }
+    T* data() { return data_; }
+    const T* data() const { return data_; }
+    T* begin() { return data_; }
+    T* end() { return data_ + size_; }
+    const T* begin() const { return data_; }
+    const T* end() const { return data_ + size_; }
+    T& operator[](std::size_t i) { return data_[i]; }
+    const T& operator[](std::size_t i) const { return data_[i]; }
+    T& back() { return data_[size_ - 1]; }
     std::span<const T> span(std::size_t first, std::size_t count) const {
-        return {data() + first, count};
+        return {data_ + first, count};
     }
 
+    // The common case is one compare and one store: data_ points at the inline elements or at
+    // the heap block, so neither push_back nor data() asks which.
     T& push_back(const T& value) {
-        if (heap_.empty() && size_ < N) {
-            items_[size_] = value;
-            return items_[size_++];
-        }
-        if (heap_.empty()) heap_.assign(items_, items_ + size_);
-        heap_.push_back(value);
-        ++size_;
-        return heap_.back();
+        if (size_ == capacity_) [[unlikely]]
+            grow();
+        data_[size_] = value;
+        return data_[size_++];
+    }
+    // A new default-initialised element at the end, for the caller to fill field by field: a
+    // whole element built in a local and copied in is written to the stack in pieces and read
+    // back at once in wider loads (a store-forwarding stall per element).
+    T& emplace_back() {
+        if (size_ == capacity_) [[unlikely]]
+            grow();
+        return *::new (static_cast<void*>(data_ + size_++)) T;
     }
     void clear() {
         heap_.clear();
+        data_ = items_;
+        capacity_ = N;
         size_ = 0;
     }
 
   private:
+    [[gnu::noinline]] void grow() {
+        std::vector<T> bigger(data_, data_ + size_);
+        bigger.resize(2 * capacity_);
+        heap_.swap(bigger);
+        data_ = heap_.data();
+        capacity_ = heap_.size();
+    }
+
     union {
         T items_[N];
     };
+    T* data_ = items_;
     std::size_t size_ = 0;
+    std::size_t capacity_ = N;
     std::vector<T> heap_;  // all elements once there are more than N
 };
 

@@ -1,6 +1,9 @@
 // Model families: each family's coordinate convention, HiDPI scale and out-of-range handling.
 #include <QtTest>
 
+#include <cfenv>
+#include <cmath>
+
 #include "planner/parser.h"
 
 using namespace deskpilot;
@@ -72,6 +75,59 @@ class FamilyTest : public QObject {
         // Unlike qwen3-vl (relative 0-1000, no pixel cap) on the same screen.
         QCOMPARE(CoordinateMapper(*find_family("qwen3-vl"), {1280, 800}).model_image(),
                  (vision::Size{1280, 800}));
+    }
+
+    // map() skips the division x·W/M away from ties (it multiplies by 1/M and rounds only where
+    // that cannot change the result). Every half-pixel model coordinate across the screen, on the
+    // families and screens of the golden vectors and a HiDPI scale, must still give exactly the
+    // division rounded half to even; among them are exact ties (x.5), where 1/M alone could
+    // round the wrong way.
+    void mapRoundsExactlyLikeTheDivision() {
+        QCOMPARE(std::fegetround(), FE_TONEAREST);  // nearbyint below: half to even
+        int ties = 0;
+        for (const char* family : {"ui-tars-1.0", "ui-tars-1.5", "qwen2.5-vl", "deskpilot-nano"})
+            for (const vision::Size screen :
+                 {vision::Size{1920, 1080}, vision::Size{2560, 1440}, vision::Size{1366, 768},
+                  vision::Size{3840, 2160}, vision::Size{800, 600}})
+                for (const double scale : {1.0, 1.25}) {
+                    const CoordinateMapper m(*find_family(family), screen, scale);
+                    const vision::Size physical = m.physical_screen();
+                    const vision::Size extent = m.model_extent();
+                    for (int i = -8; i <= 2 * extent.width + 8; ++i) {
+                        const double x = i / 2.0;
+                        const double q = x * physical.width / extent.width;
+                        ties += q - std::floor(q) == 0.5;
+                        const auto expected = static_cast<int>(std::nearbyint(q));
+                        if (m.map(x, 0).pixel.x != expected)
+                            QFAIL(qPrintable(QString("%1 %2x%3 scale %4: x=%5 maps to %6, not %7")
+                                                 .arg(family)
+                                                 .arg(screen.width)
+                                                 .arg(screen.height)
+                                                 .arg(scale)
+                                                 .arg(x)
+                                                 .arg(m.map(x, 0).pixel.x)
+                                                 .arg(expected)));
+                    }
+                    for (int i = -8; i <= 2 * extent.height + 8; ++i) {
+                        const double y = i / 2.0;
+                        const double q = y * physical.height / extent.height;
+                        ties += q - std::floor(q) == 0.5;
+                        QCOMPARE(m.map(0, y).pixel.y, static_cast<int>(std::nearbyint(q)));
+                    }
+                }
+        QVERIFY(ties > 1000);
+        // Small screens the resize enlarges, where x·(1/M) misses a tie by an ulp: 4·147/392 is
+        // 1.5 exactly (→ 2, the even neighbour) but 4·147·(1/392) is 1.4999999999999998 (→ 1).
+        QCOMPARE(map("ui-tars-1.5", {147, 82}, 4, 0), (vision::Point{2, 0}));
+        for (const vision::Size screen : {vision::Size{105, 59}, vision::Size{120, 67},
+                                          vision::Size{147, 82}, vision::Size{184, 103}}) {
+            const CoordinateMapper m(*find_family("ui-tars-1.5"), screen);
+            const int width = m.physical_screen().width, extent = m.model_extent().width;
+            for (int i = 0; i <= 2 * extent; ++i) {
+                const double q = i / 2.0 * width / extent;
+                QCOMPARE(m.map(i / 2.0, 0).pixel.x, static_cast<int>(std::nearbyint(q)));
+            }
+        }
     }
 
     void qwen3AndDoubaoAreRelative1000() {

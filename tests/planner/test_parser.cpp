@@ -122,6 +122,31 @@ class ParserTest : public QObject {
         QCOMPARE(s.actions[2].type, ActionType::hotkey);
     }
 
+    // More calls and arguments than the grammar keeps inline (4 calls, 8 arguments; the builder
+    // looks up the names of the first 8 once): the rest spill to the heap and must read the same.
+    void manyCallsAndArguments() {
+        std::string text = "Thought: t\nAction: ";
+        for (int call = 0; call < 7; ++call) {
+            text += "drag(";
+            for (int extra = 0; extra < 10; ++extra)
+                text += "x" + std::to_string(extra) + "='" + std::to_string(call) + "', ";
+            // The coordinates come after the 8th argument.
+            text += "start_box='(" + std::to_string(call) + ",1)', end_box='(" +
+                    std::to_string(call) + ",2)')\n\n";
+        }
+        text += "type(content='end')";
+        const Step s = parse(text);
+        QCOMPARE(s.actions.size(), std::size_t{8});
+        for (int call = 0; call < 7; ++call) {
+            QCOMPARE(s.actions[call].type, ActionType::drag);
+            QCOMPARE(*s.actions[call].point, (vision::Point{call, 1}));
+            QCOMPARE(*s.actions[call].end, (vision::Point{call, 2}));
+        }
+        QCOMPARE(s.actions[7].text, std::string("end"));
+        QCOMPARE(s.warnings.size(), std::size_t{70});  // x0…x9 of each drag are ignored
+        QVERIFY(QString::fromStdString(s.warnings[69]).contains("'x9' of drag"));
+    }
+
     void seedToolCall() {
         const Step s = parse(
             "Thought: open it\n<seed:tool_call><function=click><parameter=point><point>17 "
