@@ -48,10 +48,35 @@ def read_examples(grounding):
     return out
 
 
+PARSE_QUESTION = ("List the menus, buttons, checkboxes, radio buttons and tabs on the screen, top to bottom and left "
+                  "to right, each with the instruction that clicks it and its position.")
+
+
+def parse_examples(grounding):
+    """--parse-aux: one screen-parsing example per screenshot (as Pix2Struct pretrains on screens):
+    every labelled widget's instruction and point, in reading order. Unlike a single grounding
+    answer, every line must be read off the screen, so the vision tower gets a dense signal from
+    the first steps. List items are left out: grounding samples a quarter of them, so a list of
+    them would not be determined by the screen."""
+    by_image = {}
+    for e in grounding:
+        if e["kind"] == "grounding" and "item" not in e.get("widget", ""):
+            m = re.search(r"\((\d+),(\d+)\)", e["target"])
+            instruction = e["messages"][1]["parts"][0].rsplit("## User Instruction\n", 1)[-1]
+            by_image.setdefault(e["images"][0], (e, []))[1].append((int(m.group(2)), int(m.group(1)), instruction))
+    out = []
+    for first, lines in by_image.values():
+        lines.sort()
+        target = "\n".join(f"{text} at ({x},{y})" for y, x, text in lines)
+        messages = [first["messages"][0], {"role": "user", "parts": [PARSE_QUESTION, {"image": 0}]}]
+        out.append(dict(first, kind="parse", widget="", messages=messages, target=target))
+    return out
+
+
 class Examples:
     """examples.jsonl turned into model inputs: ids, labels, pixel values, grids."""
 
-    def __init__(self, data_dirs, tokenizer, split, kinds=("grounding", "task"), read_aux=False):
+    def __init__(self, data_dirs, tokenizer, split, kinds=("grounding", "task"), read_aux=False, parse_aux=False):
         from PIL import Image
         self.Image = Image
         self.tok = tokenizer
@@ -62,8 +87,11 @@ class Examples:
                     if e["split"] == split and e["kind"] in kinds:
                         e["images"] = [os.path.join(data_dir, rel) for rel in e["images"]]
                         self.items.append(e)
+        grounding = list(self.items)
         if read_aux:
-            self.items += read_examples(self.items)
+            self.items += read_examples(grounding)
+        if parse_aux:
+            self.items += parse_examples(grounding)
         self.proc = nc.image_processor()
         w, h = nc.smart_resize(*nc.SCREEN)
         self.image_tokens = (w // 32) * (h // 32)
@@ -97,7 +125,7 @@ class Examples:
         vision tower runs once for all of them), every other example alone."""
         by_screen, units = {}, []
         for i, e in enumerate(self.items):
-            if group > 1 and e["kind"] in ("grounding", "read") and len(e["images"]) == 1:
+            if group > 1 and e["kind"] in ("grounding", "read", "parse") and len(e["images"]) == 1:
                 by_screen.setdefault(e["images"][0], []).append(i)
             else:
                 units.append([i])
@@ -223,6 +251,8 @@ def main():
     ap.add_argument("--kinds", default="grounding,task", help="example kinds to train on (a curriculum stage)")
     ap.add_argument("--read-aux", action="store_true",
                     help="also train the inverse of each grounding example (point in, instruction out)")
+    ap.add_argument("--parse-aux", action="store_true",
+                    help="also train one screen-parsing example per screenshot (every widget, in reading order)")
     ap.add_argument("--init", help="start from the weights of another run's state.pt (the previous stage)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-autocast", dest="autocast", action="store_false",
@@ -243,7 +273,7 @@ def main():
     if not set(kinds) <= {"grounding", "task"}:
         sys.exit(f"train.py: --kinds '{a.kinds}': expected grounding, task or both")
     dirs = a.data.split(",")
-    train = Examples(dirs, tok, "train", kinds, a.read_aux)
+    train = Examples(dirs, tok, "train", kinds, a.read_aux, a.parse_aux)
     val = Examples(dirs, tok, "val", kinds)
     if not len(train):
         sys.exit(f"train.py: no training examples in {a.data}")
