@@ -195,6 +195,9 @@ def main():
         "generated_ids": new,
         "answer": answer,
         "logits_rows": int(logits.shape[0]),
+        # The smallest gap between the best and second-best logit along the greedy answer: how
+        # close a kernel's rounding would have to come to change a token.
+        "min_top2_margin": float(min(np.diff(np.sort(row)[-2:])[0] for row in logits)),
         "candidates_tried": tried,
         "transformers": __import__("transformers").__version__,
         "torch": torch.__version__,
