@@ -101,7 +101,7 @@ def main():
     ap.add_argument("--sandbox", default=os.path.join(nc.ROOT, "build", "bin", "deskpilot-sandbox"))
     ap.add_argument("--seed", type=int, default=3, help="an eval seed (0..999), never a training one")
     ap.add_argument("--render", action="store_true", help="render screen.png and layout.json again")
-    ap.add_argument("--max-new-tokens", type=int, default=40)
+    ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--allow-ungrounded", action="store_true",
                     help="write the first candidate when none is grounded (a partly trained model)")
@@ -165,7 +165,8 @@ def main():
         instruction = instruction_for(w["role"], w["label"])
         prompt_ids, new, logits, answer = ask(instruction)
         point = clicked_point(answer)
-        hit = inside(point, w["rect"])
+        # Grounded: the click lands inside the widget and the answer ends there (a stop token).
+        hit = inside(point, w["rect"]) and bool(new) and new[-1] in stops
         tried.append({"widget": w["name"], "answer": answer, "hit": hit})
         print(f"nano_golden: {w['name']:<14} {answer!r} -> {point} {'hit' if hit else 'miss'}", file=sys.stderr)
         if hit or chosen is None:
@@ -192,6 +193,7 @@ def main():
         "grounded": hit,
         "point": list(point) if point else None,
         "prompt_tokens": int(prompt_ids.shape[0]),
+        "max_new_tokens": a.max_new_tokens,
         "generated_ids": new,
         "answer": answer,
         "logits_rows": int(logits.shape[0]),

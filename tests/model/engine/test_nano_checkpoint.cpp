@@ -225,7 +225,7 @@ class TestNanoCheckpoint : public QObject {
         model::NativeVlm vlm({.model_dir = kModel, .max_pixels = 0, .threads = 2});
         model::GenerateOptions greedy;
         greedy.temperature = 0;
-        greedy.max_tokens = 64;
+        greedy.max_tokens = golden_.at("max_new_tokens").get<int>();
         model::CancelToken cancel;
         const model::Response response = vlm.generate(request(), greedy, {}, cancel);
         QCOMPARE(QString::fromStdString(response.text),
