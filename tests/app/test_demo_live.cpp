@@ -124,6 +124,12 @@ class TestDemoLive : public QObject {
         const Result bad = run_demo({"--model-dir", "x", "--seed", "three"}, 30000);
         QCOMPARE(bad.code, 2);
         QVERIFY2(bad.err.contains("--seed 'three' is not a number"), qPrintable(both(bad)));
+        const Result negative = run_demo({"--model-dir", "x", "--threads", "-1"}, 30000);
+        QCOMPARE(negative.code, 2);
+        QVERIFY2(negative.err.contains("must not be negative"), qPrintable(both(negative)));
+        const Result dangling = run_demo({"--model-dir"}, 30000);
+        QCOMPARE(dangling.code, 2);
+        QVERIFY2(dangling.err.contains("--model-dir needs a value"), qPrintable(both(dangling)));
     }
 };
 
