@@ -5,10 +5,18 @@ PRESET ?= default
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD_DIR := $(if $(filter default,$(PRESET)),build,build-$(PRESET))
 
-.PHONY: demo test build deps configure format clean
+.PHONY: demo demo-live test build deps configure format clean
 
+# The recorded session, replayed on a private Xvfb.
 demo: build
 	$(BUILD_DIR)/bin/deskpilot-demo
+
+# The agent live on a private Xvfb: deskpilot-nano on the CPU engine, on a sandbox task
+# (eval/tasks/sandbox.json). Exit 0 when the task was done, 3 when it was not.
+DEMO_MODEL ?= models/deskpilot-nano
+DEMO_TASK ?= name-save
+demo-live: build
+	$(BUILD_DIR)/bin/deskpilot-demo --model-dir $(DEMO_MODEL) --task $(DEMO_TASK)
 
 test: build
 	ctest --preset $(PRESET) -j $(JOBS)

@@ -1,17 +1,21 @@
 // deskpilot-demo, what `make demo` runs. On a private X server (never your own display) it
 // starts the sandbox app, replays the bundled recorded session of an agent filling in the
 // sandbox's form — checking the screen before every action — and writes the HTML report.
+// With --model-dir it runs the agent live instead: the native CPU engine on a sandbox task
+// (demo/live_demo.h; `make demo-live`).
 //   deskpilot-demo [--session DIR] [--out DIR]
+//   deskpilot-demo --model-dir DIR [--task ID] [--seed N] [--threads N] [--max-steps N] [--out DIR]
 #include <cstdio>
-#include <cstring>
 #include <exception>
 #include <filesystem>
+#include <string>
 
 #include "actuators/x11_actuator.h"
 #include "agent/private_display.h"
 #include "agent/replay.h"
 #include "agent/report.h"
 #include "agent/sandbox_process.h"
+#include "demo/live_demo.h"
 #include "vision/image_io.h"
 #include "vision/x11_screen_source.h"
 
@@ -36,15 +40,62 @@ int main(int argc, char** argv) {
     using namespace deskpilot;
     fs::path session = fs::path(DESKPILOT_SOURCE_DIR) / "tests/data/sessions/form-task";
     fs::path out_dir = "demo-out";
+    demo::LiveDemoOptions live{.tasks_file =
+                                   fs::path(DESKPILOT_SOURCE_DIR) / "eval/tasks/sandbox.json"};
+    bool live_only = false;  // an option only the live mode takes was given
+    const char* usage =
+        "usage: deskpilot-demo [--session DIR] [--out DIR]\n"
+        "       deskpilot-demo --model-dir DIR [--task ID] [--seed N] [--threads N] "
+        "[--max-steps N] [--out DIR]\n";
+    if (argc % 2 == 0) {
+        std::fprintf(stderr, "deskpilot demo: %s needs a value\n%s", argv[argc - 1], usage);
+        return 2;
+    }
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (std::strcmp(argv[i], "--session") == 0)
-            session = argv[i + 1];
-        else if (std::strcmp(argv[i], "--out") == 0)
-            out_dir = argv[i + 1];
-        else {
-            std::fprintf(stderr, "usage: deskpilot-demo [--session DIR] [--out DIR]\n");
+        const std::string opt = argv[i], value = argv[i + 1];
+        try {
+            if (opt == "--session") {
+                session = value;
+            } else if (opt == "--out") {
+                out_dir = value;
+            } else if (opt == "--model-dir") {
+                live.model_dir = value;
+            } else if (opt == "--task") {
+                live.task_id = value;
+                live_only = true;
+            } else if (opt == "--seed") {
+                live.seed = static_cast<unsigned>(std::stoul(value));
+                live_only = true;
+            } else if (opt == "--threads") {
+                live.threads = std::stoi(value);
+                live_only = true;
+            } else if (opt == "--max-steps") {
+                live.max_steps = std::stoi(value);
+                live_only = true;
+            } else {
+                std::fprintf(stderr, "deskpilot demo: unknown option %s\n%s", opt.c_str(), usage);
+                return 2;
+            }
+        } catch (const std::exception&) {
+            std::fprintf(stderr, "deskpilot demo: %s '%s' is not a number\n%s", opt.c_str(),
+                         value.c_str(), usage);
             return 2;
         }
+    }
+    if (live.threads < 0 || live.max_steps < 0) {
+        std::fprintf(stderr, "deskpilot demo: --threads and --max-steps must not be negative\n");
+        return 2;
+    }
+    if (!live.model_dir.empty()) {
+        live.out_dir = out_dir;
+        return demo::run_live_demo(live);
+    }
+    if (live_only) {
+        std::fprintf(stderr,
+                     "deskpilot demo: --task, --seed, --threads and --max-steps need "
+                     "--model-dir\n%s",
+                     usage);
+        return 2;
     }
     try {
         fs::remove_all(out_dir / "replay");
