@@ -94,12 +94,13 @@ class TestDemoLive : public QObject {
     }
 
     void corruptModelIsOneClearError() {
-        if (!fs::exists(kModel / "config.json"))
-            QSKIP("models/deskpilot-nano/config.json is missing (the committed checkpoint)");
+        // A valid folder but for its weights: the tiny golden Qwen3-VL-MoE's config and the nano
+        // tokenizer (both committed test data), and a model.safetensors that is not one.
+        const fs::path data = fs::path(DESKPILOT_SOURCE_DIR) / "tests/data/engine";
         QTemporaryDir dir;
         const fs::path d = dir.path().toStdString();
-        for (const char* f : {"config.json", "tokenizer.json", "preprocessor_config.json"})
-            fs::copy_file(kModel / f, d / f);
+        fs::copy_file(data / "qwen3_vl_moe_tiny/config.json", d / "config.json");
+        fs::copy_file(data / "nano_tokenizer/tokenizer.json", d / "tokenizer.json");
         std::ofstream(d / "model.safetensors") << "not a safetensors file";
         const Result r = run_demo({"--model-dir", dir.path(), "--out", dir.filePath("o")}, 30000);
         QCOMPARE(r.code, 1);
