@@ -98,7 +98,9 @@ int main(int argc, char** argv) {
     mp.use_gpu = false;
     mp.n_threads = threads;
     mp.print_timings = false;
-    mp.warmup = false;  // a full-size warm-up encode would take minutes on a CPU
+    // mtmd's warm-up only reserves the vision graph's buffers (no encode); it also settles
+    // flash attention "auto" to on where the backend supports it, as llama-mtmd-cli does.
+    mp.warmup = true;
     mp.image_max_tokens = image_max_tokens;
     mtmd_context* mctx = mtmd_init_from_file(argv[2], model, mp);
     if (!lctx || !mctx) {
