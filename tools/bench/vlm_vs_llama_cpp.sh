@@ -9,7 +9,8 @@
 # (tools/bench/build_llama_cpp.sh); python3 with numpy, pillow, torch and transformers (the
 # checkpoint, llama.cpp's convert_hf_to_gguf.py, the check crops, the summary; dev tools only).
 # Environment: LAYERS (4: llama.cpp's qwen3vlmoe graph needs more decoder layers than DeepStack
-# levels, see bench/RESULTS.md), THREADS (2), PIXELS (empty: the full screenshot, 2040 image
+# levels, see bench/RESULTS.md), THREADS (1: on a small shared machine llama.cpp slows down at
+# 2; see bench/RESULTS.md), PIXELS (empty: the full screenshot, 2040 image
 # tokens; e.g. 262144 caps the image at that many pixels on both sides: Deskpilot --max-pixels,
 # llama.cpp image_max_tokens = PIXELS/1024, the same smart_resize), ROUNDS (3; each runs Deskpilot
 # then llama.cpp, one fresh process each, so load from other processes falls on both; figures
@@ -23,7 +24,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
-layers=${LAYERS:-4} threads=${THREADS:-2} pixels=${PIXELS:-} rounds=${ROUNDS:-3} decode=${DECODE:-32}
+layers=${LAYERS:-4} threads=${THREADS:-1} pixels=${PIXELS:-} rounds=${ROUNDS:-3} decode=${DECODE:-32}
 check_min=${CHECK_MIN:-0.99}
 cache=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/deskpilot/vlm-bench}
 llama=${LLAMA:-${XDG_CACHE_HOME:-$HOME/.cache}/deskpilot/llama.cpp}
