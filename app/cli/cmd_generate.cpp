@@ -7,12 +7,15 @@
 // speed and peak memory to stderr.
 // --logits-out writes the last prompt position's logits as a float32 .npy (with --image too).
 // With --image, the prompt is one user turn (the image, then the text) in the model's chat
-// layout, run by model::NativeVlm exactly as the agent would.
+// layout, run by model::NativeVlm exactly as the agent would; a second stderr line, one JSON
+// object, breaks the time to first token down (preprocess_ms, vision_ms, prefill_ms) and gives
+// the decode time of the tokens after the first, for tools/bench/vlm_vs_llama_cpp.sh.
 #include <sys/resource.h>
 
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "cli/command_registry.h"
 #include "model/engine/arch/qwen3_vl_moe.h"
@@ -132,6 +135,16 @@ class GenerateCommand : public Command {
                          "(%s)\n",
                          vlm.describe().c_str(), r.prompt_tokens, r.time_to_first_token_ms,
                          r.completion_tokens, r.total_ms, r.finish_reason.c_str());
+            const model::NativeVlm::Timings t = vlm.last_timings();
+            std::fprintf(stderr,
+                         "{\"engine\":\"deskpilot\",\"threads\":%d,\"prompt_tokens\":%d,"
+                         "\"image_tokens\":%d,\"ttft_ms\":%.1f,\"preprocess_ms\":%.1f,"
+                         "\"vision_ms\":%.1f,\"prefill_ms\":%.1f,\"completion_tokens\":%d,"
+                         "\"decode_ms\":%.1f}\n",
+                         threads_ > 0 ? threads_ : int(std::thread::hardware_concurrency()),
+                         r.prompt_tokens, t.image_tokens, r.time_to_first_token_ms, t.preprocess_ms,
+                         t.vision_ms, t.prefill_ms, r.completion_tokens,
+                         r.total_ms - r.time_to_first_token_ms);
         } catch (const model::ModelError& e) {
             throw CommandError(e.what());
         }

@@ -4,7 +4,12 @@
 //   bench_engine_vision_cpu [--dir DIR] [--blocks N] [--max-pixels N] [--threads N]
 // Prints times per stage; the in-run baseline is the patch embedding with the full Conv3d
 // kernel (two frames) against the pre-summed one the engine uses for still images (ratio).
-// The full tower has 27 blocks: multiply the per-block time. No llama.cpp comparison yet.
+// The full tower has 27 blocks: multiply the per-block time (tools/bench/vlm_vs_llama_cpp.sh
+// times the whole model against llama.cpp).
+//   bench_engine_vision_cpu --model-dir DIR --image PNG --features-out FILE [--threads N]
+// instead runs a checkpoint folder's own tower on one image (no pixel cap) and writes what it
+// hands the decoder as raw float32, per merged token the merger's values then each DeepStack
+// level's: the layout of tools/bench/llama_vlm --embd-out, for parity checks.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -12,6 +17,7 @@
 #include <fstream>
 #include <string>
 
+#include "model/engine/config.h"
 #include "model/engine/cpu/linear.h"
 #include "model/engine/dtype.h"
 #include "model/engine/vision/qwen3_vision.h"
@@ -69,6 +75,7 @@ int main(int argc, char** argv) {
     fs::path dir = fs::temp_directory_path() / "deskpilot-bench-vision";
     int blocks = 2, threads = 0;
     std::int64_t max_pixels = 1003520;
+    std::string model_dir, image, features_out;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--dir")
@@ -79,10 +86,39 @@ int main(int argc, char** argv) {
             max_pixels = std::atoll(argv[i + 1]);
         else if (a == "--threads")
             threads = std::atoi(argv[i + 1]);
+        else if (a == "--model-dir")
+            model_dir = argv[i + 1];
+        else if (a == "--image")
+            image = argv[i + 1];
+        else if (a == "--features-out")
+            features_out = argv[i + 1];
         else {
             std::fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
         }
+    }
+    if (!model_dir.empty()) {
+        if (image.empty() || features_out.empty()) {
+            std::fprintf(stderr, "--model-dir needs --image PNG and --features-out FILE\n");
+            return 2;
+        }
+        const ModelConfig mc = load_model_config(model_dir);
+        cpu::ThreadPool pool(threads);
+        const Qwen3VisionModel tower(mc, std::make_shared<const Checkpoint>(model_dir), pool);
+        const PixelValues px = preprocess_image(vision::read_image(image), kQwen3VlPreprocess, 0);
+        const VisionFeatures f = tower.encode(px, {});
+        std::ofstream out(features_out, std::ios::binary);
+        for (std::int64_t t = 0; t < f.tokens; ++t) {
+            out.write(reinterpret_cast<const char*>(f.merged.data() + t * f.width),
+                      std::streamsize(f.width * 4));
+            for (const auto& d : f.deepstack)
+                out.write(reinterpret_cast<const char*>(d.data() + t * f.width),
+                          std::streamsize(f.width * 4));
+        }
+        std::printf("%lld tokens x %zu levels of %lld written to %s\n",
+                    static_cast<long long>(f.tokens), 1 + f.deepstack.size(),
+                    static_cast<long long>(f.width), features_out.c_str());
+        return out ? 0 : 1;
     }
     const fs::path file = dir / ("tower" + std::to_string(blocks) + ".safetensors");
     if (!fs::exists(file)) {

@@ -42,6 +42,7 @@ struct NativeVlm::Impl {
     vision::SmartResizeParams pixels_resize = engine_ns::kQwen3VlPreprocess.resize;
     std::int64_t reused = 0;
     std::vector<float> prompt_logits;
+    NativeVlm::Timings timings;
 };
 
 std::string native_default_family(const std::filesystem::path& model_dir) {
@@ -112,6 +113,11 @@ std::vector<float> NativeVlm::last_prompt_logits() const {
     return impl_->prompt_logits;
 }
 
+NativeVlm::Timings NativeVlm::last_timings() const {
+    std::lock_guard lock(mutex_);
+    return impl_->timings;
+}
+
 std::int64_t NativeVlm::last_reused_tokens() const {
     std::lock_guard lock(mutex_);
     return impl_->reused;
@@ -123,6 +129,7 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
     Impl& m = *impl_;
     const auto start = Clock::now();
     Response r;
+    m.timings = {};
     // The cancel token is the pool's stop check for everything this call runs: the forward
     // passes stop within one bounded chunk of work (a few ms) and throw cpu::Stopped.
     const engine_ns::cpu::StopScope stop([&] { return cancel.cancelled(); });
@@ -149,6 +156,7 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
                 if (part.kind != planner::ContentPart::Kind::image) continue;
                 if (!part.image) throw ModelError("request has an image part without an image");
                 auto it = m.pixels.find(part.image.get());
+                const auto prepare = Clock::now();
                 if (it == m.pixels.end())
                     it = m.pixels
                              .emplace(part.image.get(),
@@ -156,9 +164,11 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
                                                                      *part.image, preprocess,
                                                                      m.config.max_pixels)))
                              .first;
+                m.timings.preprocess_ms += ms_since(prepare);
                 kept.insert(*it);
                 images.push_back(it->second.second);
                 image_tokens.push_back(int(it->second.second.merged_tokens()));
+                m.timings.image_tokens += image_tokens.back();
             }
         m.pixels = std::move(kept);
         engine_ns::ChatOptions chat;
@@ -198,7 +208,12 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
         for (int n = 0; n < options.max_tokens; ++n) {
             engine_ns::cpu::check_stop();
             const std::int32_t id = sampler.sample(logits);
-            if (n == 0) r.time_to_first_token_ms = ms_since(start);
+            if (n == 0) {
+                r.time_to_first_token_ms = ms_since(start);
+                m.timings.vision_ms = 1e3 * m.model->last_vision_seconds();
+                m.timings.prefill_ms =
+                    r.time_to_first_token_ms - m.timings.preprocess_ms - m.timings.vision_ms;
+            }
             ++r.completion_tokens;
             if (std::find(m.stop_ids.begin(), m.stop_ids.end(), id) != m.stop_ids.end()) {
                 r.finish_reason = "stop";

@@ -51,6 +51,14 @@ class NativeVlm : public Vlm {
     // The logits after the last generate()'s prompt (before the first sampled token), for
     // parity checks against a reference; empty before any call.
     std::vector<float> last_prompt_logits() const;
+    // Where the last generate()'s time to first token went: preparing the images' pixel values
+    // (0 for a screenshot prepared by an earlier call), the vision tower, and the rest of the
+    // prefill (chat layout, tokenizer, decoder, first sample). Milliseconds.
+    struct Timings {
+        double preprocess_ms = 0, vision_ms = 0, prefill_ms = 0;
+        int image_tokens = 0;
+    };
+    Timings last_timings() const;
 
     struct Impl;
 

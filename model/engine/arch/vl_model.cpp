@@ -1,6 +1,7 @@
 #include "model/engine/arch/vl_model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 
@@ -118,6 +119,7 @@ std::vector<float> VlModel::prefill(std::span<const std::int32_t> ids,
     state.cache.length = keep;
     state.ids.assign(ids.begin(), ids.begin() + keep);
     last_reused_ = keep;
+    last_vision_seconds_ = 0;
 
     // Images whose tokens lie in the part to compute; their features, concatenated.
     std::vector<float> merged;
@@ -132,7 +134,10 @@ std::vector<float> VlModel::prefill(std::span<const std::int32_t> ids,
         const std::int64_t count =
             std::int64_t(grids[img][0]) * (grids[img][1] / merge) * (grids[img][2] / merge);
         if (std::int64_t(i) >= keep) {
+            const auto start = std::chrono::steady_clock::now();
             const VisionFeatures f = vision_->encode(images[img], trace);
+            last_vision_seconds_ +=
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             merged.insert(merged.end(), f.merged.begin(), f.merged.end());
             deepstack.resize(f.deepstack.size());
             for (std::size_t k = 0; k < f.deepstack.size(); ++k)

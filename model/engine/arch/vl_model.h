@@ -65,11 +65,14 @@ class VlModel {
 
     // Tokens reused from the cache by the last prefill (for tests and logs).
     std::int64_t last_reused() const { return last_reused_; }
+    // Seconds the last prefill spent in the vision tower (for timing breakdowns).
+    double last_vision_seconds() const { return last_vision_seconds_; }
 
   private:
     std::unique_ptr<TextDecoder> text_;
     std::unique_ptr<VisionEncoder> vision_;
     std::int64_t last_reused_ = 0;
+    double last_vision_seconds_ = 0;
 };
 
 // The name this class had when it ran Qwen3-VL only.

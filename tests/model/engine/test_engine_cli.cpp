@@ -162,6 +162,21 @@ class EngineCliTest : public QObject {
         QCOMPARE(r.code, 0);
         QVERIFY2(r.err.contains("prompt tokens") && r.err.contains("qwen3_vl_moe"),
                  qPrintable(r.err));
+        // The timing line for tools/bench/vlm_vs_llama_cpp.sh: one JSON object whose parts of the
+        // time to first token add up to it.
+        nlohmann::json stats;
+        for (const QString& line : r.err.split('\n'))
+            if (line.startsWith("{\"engine\":\"deskpilot\""))
+                stats = nlohmann::json::parse(line.toStdString());
+        QVERIFY2(stats.is_object(), qPrintable(r.err));
+        QVERIFY(stats.at("image_tokens").get<int>() > 0);
+        QVERIFY(stats.at("prompt_tokens").get<int>() > stats.at("image_tokens").get<int>());
+        QVERIFY(stats.at("vision_ms").get<double>() > 0);
+        QCOMPARE(stats.at("completion_tokens").get<int>(), 6);
+        QVERIFY(std::abs(stats.at("preprocess_ms").get<double>() +
+                         stats.at("vision_ms").get<double>() +
+                         stats.at("prefill_ms").get<double>() - stats.at("ttft_ms").get<double>()) <
+                0.2);
         namespace dp = deskpilot;
         dp::model::NativeVlm vlm({.model_dir = dir.toStdString()});
         dp::planner::Request req;
