@@ -126,9 +126,10 @@ void rope2d_tables(std::span<const std::int64_t> order, int gw, int m,
     }
 }
 
-void segment_attention(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
-                       const std::vector<float>& cos, const std::vector<float>& sin,
-                       std::span<const std::int64_t> segments, float* attn, cpu::ThreadPool& pool) {
+void segment_attention_reference(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
+                                 const std::vector<float>& cos, const std::vector<float>& sin,
+                                 std::span<const std::int64_t> segments, float* attn,
+                                 cpu::ThreadPool& pool) {
     const std::int64_t hid = heads * hd, half = hd / 2;
     // Row-wise steps over all patches run as pool jobs too: on a full screenshot (~10k patches)
     // each takes tens of ms, and a pool job is where a StopScope is seen.

@@ -78,8 +78,22 @@ std::vector<float> rope2d_inv_freq(int head_dim, double theta);
 // qkv rows are (3, heads, hd) for S tokens: rotates q and k in place, then for each segment
 // [seg[i], seg[i+1]) runs full softmax attention of its queries over its keys (scale hd^-½).
 // out: [S, heads·hd], in blocks of query rows (pool jobs: a StopScope stops between them).
+// Runs segment_attention_flash, or the reference when DESKPILOT_VISION_ATTN=reference (for
+// benchmarks that interleave the two).
 void segment_attention(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
                        const std::vector<float>& cos, const std::vector<float>& sin,
                        std::span<const std::int64_t> segments, float* out, cpu::ThreadPool& pool);
+// Tiled, online-softmax attention (flash_attention.cpp): per (head, 64 queries) pool job, key
+// tiles of 4 vectors, vectorised exp; `isa` picks the AVX-512F / AVX2 / SSE copy.
+void segment_attention_flash(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
+                             const std::vector<float>& cos, const std::vector<float>& sin,
+                             std::span<const std::int64_t> segments, float* out,
+                             cpu::ThreadPool& pool, cpu::Isa isa);
+// The first implementation, kept as the parity reference: per head and segment an f32 QKᵀ
+// GEMM in blocks of 256 queries, a three-pass softmax, then a second GEMM.
+void segment_attention_reference(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
+                                 const std::vector<float>& cos, const std::vector<float>& sin,
+                                 std::span<const std::int64_t> segments, float* out,
+                                 cpu::ThreadPool& pool);
 
 }  // namespace deskpilot::model::engine::vblocks

@@ -1,0 +1,133 @@
+// Tiled (flash-style) attention for the vision towers: per job (head, block of queries) it
+// walks the segment's keys in tiles, keeping a running max and sum per query (online softmax),
+// so no [queries × keys] score matrix is written and exp() runs vectorised. The kernel is
+// compiled for AVX-512F, AVX2+FMA and baseline SSE from one source (flash_attention_kernel.inc)
+// and chosen at run time by cpu::best_isa(), like cpu::linear.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "model/engine/cpu/ops.h"
+#include "model/engine/vision/vision_blocks.h"
+
+namespace deskpilot::model::engine::vblocks {
+
+namespace {
+
+struct FlashArgs {
+    const float* qkv;  // [S, 3, heads, hd], rotated
+    const float* kt;   // [heads][hd][ldk]
+    const float* v;    // [heads][S][hdp]
+    float* out;        // [S, heads·hd]
+    std::int64_t hid, hd, hdp, ldk, ldv_head;
+    float scale;
+};
+struct FlashJob {
+    std::int64_t h, s0, n, q0, q1;
+};
+
+constexpr std::int64_t kKeyPad = 64;  // the widest key tile (AVX-512: 4 × 16)
+constexpr std::int64_t kQueryBlock = 64;
+
+}  // namespace
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+namespace avx512 {
+#define W 16
+#define R 4
+#include "model/engine/vision/flash_attention_kernel.inc"
+#undef W
+#undef R
+}  // namespace avx512
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace avx2 {
+#define W 8
+#define R 2
+#include "model/engine/vision/flash_attention_kernel.inc"
+#undef W
+#undef R
+}  // namespace avx2
+#pragma GCC pop_options
+
+namespace sse {
+#define W 4
+#define R 2
+#include "model/engine/vision/flash_attention_kernel.inc"
+#undef W
+#undef R
+}  // namespace sse
+
+void segment_attention_flash(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
+                             const std::vector<float>& cos, const std::vector<float>& sin,
+                             std::span<const std::int64_t> segments, float* attn,
+                             cpu::ThreadPool& pool, cpu::Isa isa) {
+    const std::int64_t hid = heads * hd, half = hd / 2, hdp = (hd + 15) / 16 * 16,
+                       ldk = S + kKeyPad;
+    std::vector<float> kt(std::size_t(heads * hd * ldk), 0.0f), v(std::size_t(heads * S * hdp));
+    // Rotate q and k, then lay each head's keys out transposed (a key tile's scores are then
+    // vector FMAs over the keys) and its values padded to whole vectors.
+    pool.parallel_for(S, 64, [&](std::int64_t s0, std::int64_t s1) {
+        for (std::int64_t s = s0; s < s1; ++s) {
+            for (int part = 0; part < 2; ++part)
+                cpu::apply_rope(&qkv[std::size_t((s * 3 + part) * hid)], heads, half,
+                                &cos[std::size_t(s * half)], &sin[std::size_t(s * half)]);
+            for (std::int64_t h = 0; h < heads; ++h) {
+                const float* k = &qkv[std::size_t((s * 3 + 1) * hid + h * hd)];
+                const float* vs = &qkv[std::size_t((s * 3 + 2) * hid + h * hd)];
+                float* vd = &v[std::size_t((h * S + s) * hdp)];
+                for (std::int64_t d = 0; d < hd; ++d) {
+                    kt[std::size_t((h * hd + d) * ldk + s)] = k[d];
+                    vd[d] = vs[d];
+                }
+                for (std::int64_t d = hd; d < hdp; ++d) vd[d] = 0.0f;
+            }
+        }
+    });
+    std::vector<FlashJob> jobs;
+    for (std::size_t seg = 0; seg + 1 < segments.size(); ++seg) {
+        const std::int64_t s0 = segments[seg], n = segments[seg + 1] - s0;
+        for (std::int64_t h = 0; h < heads; ++h)
+            for (std::int64_t q0 = s0; q0 < s0 + n; q0 += kQueryBlock)
+                jobs.push_back({h, s0, n, q0, std::min(q0 + kQueryBlock, s0 + n)});
+    }
+    const FlashArgs a{qkv, kt.data(), v.data(), attn,    hid,
+                      hd,  hdp,       ldk,      S * hdp, 1.0f / std::sqrt(float(hd))};
+    // One job is at most kQueryBlock × S × hd × 4 flops (~150 M at S = 8k): a StopScope is
+    // seen within a few ms.
+    pool.parallel_for(
+        std::int64_t(jobs.size()), 1,
+        [&](std::int64_t j0, std::int64_t j1) {
+            for (std::int64_t j = j0; j < j1; ++j) {
+                const FlashJob& jb = jobs[std::size_t(j)];
+                if (isa >= cpu::Isa::avx512)
+                    avx512::run_block(jb, a);
+                else if (isa >= cpu::Isa::avx2)
+                    avx2::run_block(jb, a);
+                else
+                    sse::run_block(jb, a);
+            }
+        },
+        1);
+}
+
+bool vision_attention_reference() {
+    const char* e = std::getenv("DESKPILOT_VISION_ATTN");
+    return e != nullptr && std::strcmp(e, "reference") == 0;
+}
+
+void segment_attention(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
+                       const std::vector<float>& cos, const std::vector<float>& sin,
+                       std::span<const std::int64_t> segments, float* attn, cpu::ThreadPool& pool) {
+    if (vision_attention_reference())
+        segment_attention_reference(qkv, S, heads, hd, cos, sin, segments, attn, pool);
+    else
+        segment_attention_flash(qkv, S, heads, hd, cos, sin, segments, attn, pool, cpu::best_isa());
+}
+
+}  // namespace deskpilot::model::engine::vblocks
