@@ -10,17 +10,25 @@
 // instead runs a checkpoint folder's own tower on one image (no pixel cap) and writes what it
 // hands the decoder as raw float32, per merged token the merger's values then each DeepStack
 // level's: the layout of tools/bench/llama_vlm --embd-out, for parity checks.
+//   bench_engine_vision_cpu --attn S [--reps N] [--threads N]
+// instead times the vision attention alone (16 heads x 72, one segment of S patches, random
+// q/k/v): the reference (three-pass softmax between GEMMs) and the tiled kernel, interleaved,
+// medians and their ratio. S = 8160 is a 1920x1088 screenshot's patch count.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "model/engine/config.h"
 #include "model/engine/cpu/linear.h"
 #include "model/engine/dtype.h"
 #include "model/engine/vision/qwen3_vision.h"
+#include "model/engine/vision/vision_blocks.h"
 #include "random_checkpoint.h"
 #include "vision/image_io.h"
 
@@ -71,11 +79,55 @@ void write_tower(const fs::path& file, int blocks) {
 
 }  // namespace
 
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+int bench_attention(std::int64_t S, int reps, int threads) {
+    const std::int64_t hd = kHid / kHeads;
+    std::mt19937 rng(1);
+    std::normal_distribution<float> n(0.0f, 1.0f);
+    std::vector<float> qkv0(std::size_t(S * 3 * kHid)), cos(std::size_t(S * hd / 2)),
+        sin(cos.size()), out(std::size_t(S * kHid));
+    for (float& x : qkv0) x = n(rng);
+    for (std::size_t i = 0; i < cos.size(); ++i) {
+        cos[i] = std::cos(float(i % 97));
+        sin[i] = std::sin(float(i % 97));
+    }
+    const std::int64_t seg[] = {0, S};
+    cpu::ThreadPool pool(threads);
+    std::vector<double> ref, flash;
+    for (int r = 0; r < reps; ++r)
+        for (int which = 0; which < 2; ++which) {
+            std::vector<float> qkv = qkv0;
+            const auto t0 = Clock::now();
+            if (which == 0)
+                model::engine::vblocks::segment_attention_reference(qkv.data(), S, kHeads, hd, cos,
+                                                                    sin, seg, out.data(), pool);
+            else
+                model::engine::vblocks::segment_attention_flash(
+                    qkv.data(), S, kHeads, hd, cos, sin, seg, out.data(), pool, cpu::best_isa());
+            const double t = seconds(t0, Clock::now());
+            (which == 0 ? ref : flash).push_back(t);
+            std::printf("  rep %d %s: %.3f s\n", r, which == 0 ? "reference" : "tiled", t);
+        }
+    std::printf(
+        "vision attention S=%lld, %d heads x %lld, %d threads, %s: reference %.3f s, "
+        "tiled %.3f s (medians of %d): %.2fx faster\n",
+        static_cast<long long>(S), kHeads, static_cast<long long>(hd), pool.size(),
+        cpu::isa_name(cpu::best_isa()), median(ref), median(flash), reps,
+        median(ref) / median(flash));
+    return 0;
+}
+
 int main(int argc, char** argv) {
     fs::path dir = fs::temp_directory_path() / "deskpilot-bench-vision";
     int blocks = 2, threads = 0;
     std::int64_t max_pixels = 1003520;
     std::string model_dir, image, features_out;
+    std::int64_t attn_only = 0;
+    int reps = 3;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--dir")
@@ -92,10 +144,21 @@ int main(int argc, char** argv) {
             image = argv[i + 1];
         else if (a == "--features-out")
             features_out = argv[i + 1];
+        else if (a == "--attn")
+            attn_only = std::atoll(argv[i + 1]);
+        else if (a == "--reps")
+            reps = std::atoi(argv[i + 1]);
         else {
             std::fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
         }
+    }
+    if (attn_only > 0 || reps < 1) {
+        if (attn_only <= 0 || reps < 1) {
+            std::fprintf(stderr, "--attn needs a patch count > 0 and --reps a count > 0\n");
+            return 2;
+        }
+        return bench_attention(attn_only, reps, threads);
     }
     if (!model_dir.empty()) {
         if (image.empty() || features_out.empty()) {

@@ -18,17 +18,25 @@ namespace {
 
 struct FlashArgs {
     const float* qkv;  // [S, 3, heads, hd], rotated
-    const float* kt;   // [heads][hd][ldk]
+    const float* kt;   // per head kpad keys in tiles of kKeyTile: [tile][hd][kKeyTile]
     const float* v;    // [heads][S][hdp]
     float* out;        // [S, heads·hd]
-    std::int64_t hid, hd, hdp, ldk, ldv_head;
+    std::int64_t hid, hd, hdp, kpad, ldv_head;
     float scale;
 };
 struct FlashJob {
     std::int64_t h, s0, n, q0, q1;
+    std::int64_t p0;  // where the segment's keys start in FlashArgs::kt (a whole tile)
 };
 
-constexpr std::int64_t kKeyPad = 64;  // the widest key tile (AVX-512: 4 × 16)
+// Keys are stored transposed in tiles of the widest kernel's key tile (AVX-512: 4 × 16), each
+// segment starting a tile: a tile's hd rows are then contiguous (no cache-set aliasing from a
+// row stride of S), and the narrower kernels use part of one.
+constexpr std::int64_t kKeyTile = 64;
+// Offset of padded key position p (dimension 0) in one head's keys.
+inline std::int64_t key_tile(std::int64_t p, std::int64_t hd) {
+    return (p / kKeyTile) * hd * kKeyTile + p % kKeyTile;
+}
 constexpr std::int64_t kQueryBlock = 64;
 
 }  // namespace
@@ -67,9 +75,17 @@ void segment_attention_flash(float* qkv, std::int64_t S, std::int64_t heads, std
                              const std::vector<float>& cos, const std::vector<float>& sin,
                              std::span<const std::int64_t> segments, float* attn,
                              cpu::ThreadPool& pool, cpu::Isa isa) {
-    const std::int64_t hid = heads * hd, half = hd / 2, hdp = (hd + 15) / 16 * 16,
-                       ldk = S + kKeyPad;
-    std::vector<float> kt(std::size_t(heads * hd * ldk), 0.0f), v(std::size_t(heads * S * hdp));
+    const std::int64_t hid = heads * hd, half = hd / 2, hdp = (hd + 15) / 16 * 16;
+    std::vector<std::int64_t> kpos(std::size_t(S), 0), seg_p0(segments.size(), 0);
+    std::int64_t kpad = 0;
+    for (std::size_t seg = 0; seg + 1 < segments.size(); ++seg) {
+        seg_p0[seg] = kpad;
+        for (std::int64_t s = segments[seg]; s < segments[seg + 1]; ++s)
+            kpos[std::size_t(s)] = kpad + s - segments[seg];
+        kpad += (std::max<std::int64_t>(segments[seg + 1] - segments[seg], 0) + kKeyTile - 1) /
+                kKeyTile * kKeyTile;
+    }
+    std::vector<float> kt(std::size_t(heads * hd * kpad), 0.0f), v(std::size_t(heads * S * hdp));
     // Rotate q and k, then lay each head's keys out transposed (a key tile's scores are then
     // vector FMAs over the keys) and its values padded to whole vectors.
     pool.parallel_for(S, 64, [&](std::int64_t s0, std::int64_t s1) {
@@ -82,7 +98,8 @@ void segment_attention_flash(float* qkv, std::int64_t S, std::int64_t heads, std
                 const float* vs = &qkv[std::size_t((s * 3 + 2) * hid + h * hd)];
                 float* vd = &v[std::size_t((h * S + s) * hdp)];
                 for (std::int64_t d = 0; d < hd; ++d) {
-                    kt[std::size_t((h * hd + d) * ldk + s)] = k[d];
+                    kt[std::size_t(h * hd * kpad + key_tile(kpos[std::size_t(s)], hd) +
+                                   d * kKeyTile)] = k[d];
                     vd[d] = vs[d];
                 }
                 for (std::int64_t d = hd; d < hdp; ++d) vd[d] = 0.0f;
@@ -94,10 +111,10 @@ void segment_attention_flash(float* qkv, std::int64_t S, std::int64_t heads, std
         const std::int64_t s0 = segments[seg], n = segments[seg + 1] - s0;
         for (std::int64_t h = 0; h < heads; ++h)
             for (std::int64_t q0 = s0; q0 < s0 + n; q0 += kQueryBlock)
-                jobs.push_back({h, s0, n, q0, std::min(q0 + kQueryBlock, s0 + n)});
+                jobs.push_back({h, s0, n, q0, std::min(q0 + kQueryBlock, s0 + n), seg_p0[seg]});
     }
     const FlashArgs a{qkv, kt.data(), v.data(), attn,    hid,
-                      hd,  hdp,       ldk,      S * hdp, 1.0f / std::sqrt(float(hd))};
+                      hd,  hdp,       kpad,     S * hdp, 1.0f / std::sqrt(float(hd))};
     // One job is at most kQueryBlock × S × hd × 4 flops (~150 M at S = 8k): a StopScope is
     // seen within a few ms.
     pool.parallel_for(
