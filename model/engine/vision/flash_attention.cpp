@@ -46,9 +46,11 @@ constexpr std::int64_t kQueryBlock = 64;
 namespace avx512 {
 #define W 16
 #define R 4
+#define CMAX 5
 #include "model/engine/vision/flash_attention_kernel.inc"
 #undef W
 #undef R
+#undef CMAX
 }  // namespace avx512
 #pragma GCC pop_options
 
@@ -56,19 +58,23 @@ namespace avx512 {
 #pragma GCC target("avx2,fma")
 namespace avx2 {
 #define W 8
-#define R 2
+#define R 3
+#define CMAX 3
 #include "model/engine/vision/flash_attention_kernel.inc"
 #undef W
 #undef R
+#undef CMAX
 }  // namespace avx2
 #pragma GCC pop_options
 
 namespace sse {
 #define W 4
 #define R 2
+#define CMAX 4
 #include "model/engine/vision/flash_attention_kernel.inc"
 #undef W
 #undef R
+#undef CMAX
 }  // namespace sse
 
 void segment_attention_flash(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
