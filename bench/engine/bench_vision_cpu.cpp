@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
     int blocks = 2, threads = 0;
     std::int64_t max_pixels = 1003520;
     std::string model_dir, image, features_out;
-    std::int64_t attn_only = 0;
+    std::int64_t attn_only = -1;  // -1: not asked for
     int reps = 3;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    if (attn_only > 0 || reps < 1) {
+    if (attn_only != -1 || reps != 3) {
         if (attn_only <= 0 || reps < 1) {
             std::fprintf(stderr, "--attn needs a patch count > 0 and --reps a count > 0\n");
             return 2;
