@@ -70,13 +70,18 @@ t = t[:t.index(')DP"')]
 print(t.replace("{language}", "English")
        .replace("{instruction}", "Fill in the form with the name Ada Lovelace and submit it."), end="")
 PY
+# The prompt ends in a newline; "$(cat ...)" would drop it, and Deskpilot would then see
+# "...submit it." where llama.cpp (which reads the file) and the transformers reference see
+# "...submit it.\n": another token (Qwen's ".\n" is one) at the same count. Keep it.
+prompt_text=$(cat "$log/prompt.txt"; printf x)
+prompt_text=${prompt_text%x}
 ours_cap=() llama_cap=()
 if [[ -n $pixels ]]; then
   ours_cap=(--max-pixels "$pixels") llama_cap=(--image-max-tokens $((pixels / 1024)))
 fi
 run_ours() {  # IMAGE TAG [extra options]
   local img=$1 tag=$2; shift 2
-  "$ours" generate --model-dir "$dir" --image "$img" --prompt "$(cat "$log/prompt.txt")" \
+  "$ours" generate --model-dir "$dir" --image "$img" --prompt "$prompt_text" \
     --threads "$threads" --max-new-tokens "$decode" "${ours_cap[@]}" "$@" \
     >"$log/$tag.out" 2>"$log/$tag.err" || { cat "$log/$tag.err" >&2; exit 1; }
   grep '^{"engine"' "$log/$tag.err" >>"$log/runs.jsonl"
