@@ -121,7 +121,7 @@ class Examples:
         return self.tok.encode(prompt).ids, self.tok.encode(e["target"]).ids + [self.im_end]
 
     def units(self, group):
-        """Training units: up to `group` grounding (and read) examples of one screen together (the
+        """Training units: up to `group` grounding (and read, parse) examples of one screen together (the
         vision tower runs once for all of them), every other example alone."""
         by_screen, units = {}, []
         for i, e in enumerate(self.items):
