@@ -38,12 +38,9 @@ convert=$(ls "$llama"/llama_cpp_python-*/vendor/llama.cpp/convert_hf_to_gguf.py 
 # 1. The checkpoint (Hugging Face layout) and its GGUFs, made once.
 dir=$cache/qwen3-vl-moe-l$layers
 if [[ ! -s $dir/model.safetensors ]]; then
-  tok=/work/shared/models/qwen3-tokenizer
-  if [[ ! -f $tok/tokenizer.json ]]; then
-    tok=$(mktemp -d)
-    gunzip -c "$root/tests/data/engine/qwen3-tokenizer/tokenizer.json.gz" >"$tok/tokenizer.json"
-    cp "$root/tests/data/engine/qwen3-tokenizer/tokenizer_config.json" "$tok/"
-  fi
+  tok=$(mktemp -d)  # the committed copy of the real Qwen3 tokenizer
+  gunzip -c "$root/tests/data/engine/qwen3-tokenizer/tokenizer.json.gz" >"$tok/tokenizer.json"
+  cp "$root/tests/data/engine/qwen3-tokenizer/tokenizer_config.json" "$tok/"
   echo "writing the synthetic checkpoint to $dir ..." >&2
   python3 "$root/tools/bench/vlm_checkpoint.py" "$dir" --layers "$layers" --tokenizer "$tok" >&2
 fi

@@ -84,21 +84,6 @@ def py_quote(text):
     return text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
 
 
-def grounding_instruction(role, label):
-    # agent/eval/grounding.cpp instruction_for
-    if role == "button":
-        return f'Click the "{label}" button'
-    if role == "checkbox":
-        return f'Click the checkbox labelled "{label}"'
-    if role == "radio":
-        return f'Click the "{label}" radio button'
-    if role == "list_item":
-        return f'Click "{label}" in the list'
-    if role == "tab":
-        return f'Click the "{label}" tab'
-    return f'Click the "{label}" menu'
-
-
 def grounding_examples(sandbox, seed, rng):
     image, widgets = sandbox.screen(seed)
     out = []
@@ -114,7 +99,7 @@ def grounding_examples(sandbox, seed, rng):
             continue
         if not w["label"]:
             continue
-        instruction = grounding_instruction(role, w["label"])
+        instruction = nc.grounding_instruction(role, w["label"])
         messages = [{"role": "system", "parts": [nc.SYSTEM_MESSAGE]},
                     {"role": "user", "parts": [nc.render_prompt("grounding", instruction), {"image": 0}]}]
         out.append({"kind": "grounding", "seed": seed, "widget": name, "images": [image], "messages": messages,

@@ -55,6 +55,21 @@ def render_prompt(kind, instruction):
     return prompt_template(kind).replace("{language}", "English").replace("{instruction}", instruction)
 
 
+def grounding_instruction(role, label):
+    # agent/eval/grounding.cpp instruction_for
+    if role == "button":
+        return f'Click the "{label}" button'
+    if role == "checkbox":
+        return f'Click the checkbox labelled "{label}"'
+    if role == "radio":
+        return f'Click the "{label}" radio button'
+    if role == "list_item":
+        return f'Click "{label}" in the list'
+    if role == "tab":
+        return f'Click the "{label}" tab'
+    return f'Click the "{label}" menu'
+
+
 def render_chat(messages, image_tokens, add_generation_prompt=True):
     """model/engine/chat_format.cpp, ChatTemplate::qwen3_vl. messages: [{"role", "parts": [str or
     {"image": i}]}]; image_tokens[i]: <|image_pad|> count of image i."""

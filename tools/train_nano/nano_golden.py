@@ -39,20 +39,6 @@ import nano_common as nc  # noqa: E402
 ROLE_ORDER = ["button", "checkbox", "radio", "tab", "menu", "list_item"]
 
 
-def instruction_for(role, label):  # agent/eval/grounding.cpp instruction_for
-    if role == "button":
-        return f'Click the "{label}" button'
-    if role == "checkbox":
-        return f'Click the checkbox labelled "{label}"'
-    if role == "radio":
-        return f'Click the "{label}" radio button'
-    if role == "list_item":
-        return f'Click "{label}" in the list'
-    if role == "tab":
-        return f'Click the "{label}" tab'
-    return f'Click the "{label}" menu'
-
-
 def candidates(layout):
     """Grounding targets as agent/eval/grounding.cpp filters them, in ROLE_ORDER."""
     out = []
@@ -162,7 +148,7 @@ def main():
 
     tried, chosen = [], None
     for w in candidates(layout):
-        instruction = instruction_for(w["role"], w["label"])
+        instruction = nc.grounding_instruction(w["role"], w["label"])
         prompt_ids, new, logits, answer = ask(instruction)
         point = clicked_point(answer)
         # Grounded: the click lands inside the widget and the answer ends there (a stop token).
