@@ -14,7 +14,7 @@ Each example is one model call as the agent makes it (agent::Agent with planner:
   task       the computer prompt + the last <= 5 screenshots and the earlier answers (as the agent
              sends them back: special tokens stripped) -> "Thought: ...\\nAction: ..."
 Written to OUT/examples.jsonl ({"id", "split", "seed", "kind", "images", "messages", "target"})
-and OUT/screens/*.png; a mid-task screen is rendered by replaying the earlier steps (--do).
+and OUT/screens/*.png (each with its layout JSON, *.layout.json); a mid-task screen is rendered by replaying the earlier steps (--do).
 """
 import argparse
 import concurrent.futures
@@ -66,6 +66,9 @@ class Sandbox:
                 raise RuntimeError(f"sandbox seed {seed} steps {do_steps}: {r.stderr.strip()}")
             with open(layout_path) as f:
                 layout = json.load(f)
+        # The layout beside the screenshot: train.py --label-aux reads every widget's rect from it.
+        with open(png[:-len(".png")] + ".layout.json", "w") as f:
+            json.dump(layout, f)
         widgets = {w["name"]: w for w in layout["widgets"]}
         self.cache[key] = ("screens/" + name, widgets)
         return self.cache[key]
