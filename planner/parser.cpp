@@ -51,6 +51,7 @@ bool action_for_name(std::string_view name, ActionType* type) {
         case 4:
             if (is("drag")) return *type = ActionType::drag, true;
             if (is("type")) return *type = ActionType::type, true;
+            if (is("wait")) return *type = ActionType::wait, true;
             break;
         case 5:
             if (is("click")) return *type = ActionType::click, true;
@@ -58,6 +59,18 @@ bool action_for_name(std::string_view name, ActionType* type) {
         case 6:
             if (is("hotkey")) return *type = ActionType::hotkey, true;
             if (is("scroll")) return *type = ActionType::scroll, true;
+            break;
+        case 8:
+            if (is("finished")) return *type = ActionType::finished, true;
+            if (is("open_app")) return *type = ActionType::open_app, true;
+            break;
+        case 9:
+            if (is("call_user")) return *type = ActionType::call_user, true;
+            break;
+        case 10:
+            if (is("long_press")) return *type = ActionType::long_press, true;
+            if (is("press_home")) return *type = ActionType::press_home, true;
+            if (is("press_back")) return *type = ActionType::press_back, true;
             break;
         case 11:
             if (is("left_double")) return *type = ActionType::left_double, true;
@@ -78,6 +91,24 @@ bool action_for_name(std::string_view name, ActionType* type) {
     else
         return false;
     return true;
+}
+
+// up, down, left or right, by length and constant-size compares (inlined; operator== on a
+// std::string calls memcmp).
+bool is_direction(std::string_view d) {
+    auto is = [&](std::string_view known) {
+        return std::memcmp(d.data(), known.data(), known.size()) == 0;
+    };
+    switch (d.size()) {
+        case 2:
+            return is("up");
+        case 4:
+            return is("down") || is("left");
+        case 5:
+            return is("right");
+        default:
+            return false;
+    }
 }
 
 // The argument names the builder asks for, as small integers: each argument's name is compared
@@ -163,8 +194,8 @@ class ActionBuilder {
             fail("unknown action '" + std::string(name_) + "'", position_, text_);
         action.type = type;
         const ActionShape shape = shape_of(type);
-        if (shape.point) action.point = point(kStartBox, "start_box", action);
-        if (shape.end_point) action.end = point(kEndBox, "end_box", action);
+        if (shape.point) point(kStartBox, "start_box", action, action.point);
+        if (shape.end_point) point(kEndBox, "end_box", action, action.end);
         std::string storage;
         if (shape.keys) {
             const RawArgument* key = any_of({kKey, kHotkey, kKeys, self_key(type)});
@@ -186,8 +217,7 @@ class ActionBuilder {
             if (!direction) fail("scroll needs direction='up|down|left|right'", position_, text_);
             action.direction.assign(trimmed(text_of(*direction, storage)));
             lower_in_place(action.direction);
-            if (action.direction != "up" && action.direction != "down" &&
-                action.direction != "left" && action.direction != "right")
+            if (!is_direction(action.direction))
                 fail("direction must be up, down, left or right, not '" + direction->text() + "'",
                      direction->position, text_);
         }
@@ -264,7 +294,11 @@ class ActionBuilder {
         }
     }
 
-    vision::Point point(ArgumentKey wanted, const char* name, Action& action) {
+    // Writes the pixel into `slot` field by field: a vision::Point returned from this call comes
+    // back packed in one register through the stack (two 4-byte stores read back as one 8-byte
+    // load, a store-forwarding stall per coordinate).
+    void point(ArgumentKey wanted, const char* name, Action& action,
+               std::optional<vision::Point>& slot) {
         const RawArgument* argument = any_of({wanted});
         if (!argument || trimmed(argument->value).empty())
             fail(std::string(name_) + " needs " + name + "='(x,y)'", position_, text_);
@@ -281,7 +315,9 @@ class ActionBuilder {
             action.out_of_range = true;
             warn_out_of_range(name, *argument, mapped.pixel);
         }
-        return mapped.pixel;
+        vision::Point& pixel = slot.emplace();
+        pixel.x = mapped.pixel.x;
+        pixel.y = mapped.pixel.y;
     }
 
     std::string_view name_;
