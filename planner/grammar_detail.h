@@ -67,6 +67,24 @@ inline std::size_t find_byte(std::string_view s, char c, std::size_t from = 0) {
     return npos;
 }
 
+// The first a or b in s at or after from, or npos (from may be past the end): find_byte for
+// either of two bytes, e.g. a string's quote or a backslash.
+inline std::size_t find_either_byte(std::string_view s, char a, char b, std::size_t from) {
+#if defined(__SSE2__)
+    const __m128i needle_a = _mm_set1_epi8(a), needle_b = _mm_set1_epi8(b);
+    while (from + 16 <= s.size()) {
+        const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + from));
+        const auto mask = static_cast<unsigned>(_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(block, needle_a), _mm_cmpeq_epi8(block, needle_b))));
+        if (mask != 0) return from + static_cast<std::size_t>(__builtin_ctz(mask));
+        from += 16;
+    }
+#endif
+    for (; from < s.size(); ++from)
+        if (s[from] == a || s[from] == b) return from;
+    return npos;
+}
+
 // s.find(word, from), looking for the first byte with find_byte (string_view::find compares byte
 // by byte).
 inline std::size_t find(std::string_view s, std::string_view word, std::size_t from = 0) {
