@@ -1,5 +1,6 @@
 #include "planner/parser.h"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -111,6 +112,23 @@ bool is_direction(std::string_view d) {
     }
 }
 
+// shape_of(type) as bits in one byte per type, read inline: shape_of returns its six bools from
+// another file packed through the stack (two stores read back as one wider load, a
+// store-forwarding stall on every action).
+constexpr unsigned kNeedsPoint = 1, kNeedsEnd = 2, kNeedsKeys = 4, kNeedsText = 8,
+                   kNeedsDirection = 16, kNeedsAppName = 32;
+const auto kShapeBits = [] {
+    std::array<std::uint8_t, static_cast<std::size_t>(ActionType::hover) + 1> bits{};
+    for (std::size_t i = 0; i < bits.size(); ++i) {
+        const ActionShape shape = shape_of(static_cast<ActionType>(i));
+        bits[i] = static_cast<std::uint8_t>(
+            (shape.point ? kNeedsPoint : 0u) | (shape.end_point ? kNeedsEnd : 0u) |
+            (shape.keys ? kNeedsKeys : 0u) | (shape.text ? kNeedsText : 0u) |
+            (shape.direction ? kNeedsDirection : 0u) | (shape.app_name ? kNeedsAppName : 0u));
+    }
+    return bits;
+}();
+
 // The argument names the builder asks for, as small integers: each argument's name is compared
 // with the known names once per call, not once per name asked for.
 enum ArgumentKey : std::uint8_t {
@@ -193,18 +211,20 @@ class ActionBuilder {
         if (!action_for_name(name_, &type))
             fail("unknown action '" + std::string(name_) + "'", position_, text_);
         action.type = type;
-        const ActionShape shape = shape_of(type);
-        if (shape.point) point(kStartBox, "start_box", action, action.point);
-        if (shape.end_point) point(kEndBox, "end_box", action, action.end);
+        const auto index = static_cast<std::size_t>(type);
+        // (hover is the last ActionType; a type added after it would need no field here.)
+        const unsigned shape = index < kShapeBits.size() ? kShapeBits[index] : 0;
+        if (shape & kNeedsPoint) point(kStartBox, "start_box", action, action.point);
+        if (shape & kNeedsEnd) point(kEndBox, "end_box", action, action.end);
         std::string storage;
-        if (shape.keys) {
+        if (shape & kNeedsKeys) {
             const RawArgument* key = any_of({kKey, kHotkey, kKeys, self_key(type)});
             if (!key) fail(std::string(to_string(type)) + " needs key='…'", position_, text_);
             split_keys(text_of(*key, storage), action.keys);
             if (action.keys.empty())
                 fail(std::string(to_string(type)) + " has an empty key", key->position, text_);
         }
-        if (shape.text) {
+        if (shape & kNeedsText) {
             const RawArgument* content = any_of({kContent, kText});
             if (!content) fail("type needs content='…'", position_, text_);
             action.text.assign(text_of(*content, storage));
@@ -212,7 +232,7 @@ class ActionBuilder {
             if (const RawArgument* content = any_of({kContent, kText}))
                 action.text.assign(text_of(*content, storage));
         }
-        if (shape.direction) {
+        if (shape & kNeedsDirection) {
             const RawArgument* direction = any_of({kDirection});
             if (!direction) fail("scroll needs direction='up|down|left|right'", position_, text_);
             action.direction.assign(trimmed(text_of(*direction, storage)));
@@ -221,7 +241,7 @@ class ActionBuilder {
                 fail("direction must be up, down, left or right, not '" + direction->text() + "'",
                      direction->position, text_);
         }
-        if (shape.app_name) {
+        if (shape & kNeedsAppName) {
             const RawArgument* app = any_of({kAppName});
             if (!app || trimmed(text_of(*app, storage)).empty())
                 fail("open_app needs app_name='…'", position_, text_);
