@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "planner/char_class.h"
 
@@ -35,6 +36,43 @@ bool decimal_value(std::string_view token, std::uint64_t mantissa, int digits, i
     return ec == std::errc() && ptr == text.data() + text.size() && std::isfinite(*value);
 }
 
+// The length of the markup tag at value[i] (a '<'), or 0: <|box_start|> <|box_end|> <point>
+// </point> <bbox> </bbox>. Chosen by the byte after '<' and compared at constant sizes (inlined),
+// not each tag in turn through memcmp.
+std::size_t tag_at(std::string_view value, std::size_t i) {
+    const std::string_view rest = value.substr(i);
+    auto is = [&](std::string_view tag) {
+        return rest.size() >= tag.size() && std::memcmp(rest.data(), tag.data(), tag.size()) == 0;
+    };
+    if (rest.size() < 2) return 0;
+    switch (rest[1]) {
+        case '|':
+            if (is("<|box_start|>")) return 13;
+            if (is("<|box_end|>")) return 11;
+            return 0;
+        case 'p':
+            return is("<point>") ? 7 : 0;
+        case 'b':
+            return is("<bbox>") ? 6 : 0;
+        case '/':
+            if (is("</point>")) return 8;
+            if (is("</bbox>")) return 7;
+            return 0;
+        default:
+            return 0;
+    }
+}
+
+// Stores a result on its own. GCC otherwise pairs the x and y stores into one 16-byte copy from
+// the stack slots where the numbers were just written one by one: two 8-byte stores read back as
+// one 16-byte load, a store-forwarding stall on every coordinate.
+inline void store_alone(double* to, double v) {
+#if defined(__GNUC__) && defined(__SSE2__)
+    asm("" : "+x"(v));
+#endif
+    *to = v;
+}
+
 }  // namespace
 
 std::optional<ModelPoint> parse_model_point(std::string_view value, std::string* problem) {
@@ -45,9 +83,9 @@ std::optional<ModelPoint> parse_model_point(std::string_view value, std::string*
 
 bool parse_model_point(std::string_view value, ModelPoint* point, std::string* problem) {
     // Markup tokens count as separators; what remains must be numbers and separators.
-    static constexpr std::string_view kTags[] = {"<|box_start|>", "<|box_end|>", "<point>",
-                                                 "</point>",      "<bbox>",      "</bbox>"};
-    double numbers[4];
+    // The numbers in four scalars, not an array: stores into an array read back as one 16-byte
+    // load (GCC pairs the two copies into the result) stall on store forwarding.
+    double n0 = 0, n1 = 0, n2 = 0, n3 = 0;
     std::size_t count = 0;
     std::size_t i = 0;
     const std::size_t n = value.size();
@@ -57,14 +95,10 @@ bool parse_model_point(std::string_view value, ModelPoint* point, std::string* p
             continue;
         }
         if (value[i] == '<') {
-            bool tag = false;
-            for (std::string_view t : kTags)
-                if (value.substr(i, t.size()) == t) {
-                    i += t.size();
-                    tag = true;
-                    break;
-                }
-            if (tag) continue;
+            if (const std::size_t length = tag_at(value, i); length > 0) {
+                i += length;
+                continue;
+            }
         }
         // A token runs to the next separator or '<'. It must be a plain decimal: optional sign,
         // digits with at most one '.' (no exponent, inf or nan); read its digits on the way.
@@ -97,22 +131,36 @@ bool parse_model_point(std::string_view value, ModelPoint* point, std::string* p
             if (problem) *problem = "more than 4 numbers";
             return false;
         }
-        if (!decimal_value(token, mantissa, digits, fraction, &numbers[count])) {
+        double number = 0;
+        if (!decimal_value(token, mantissa, digits, fraction, &number)) {
             if (problem)
                 *problem = "'" + std::string(token.substr(0, 40)) + "' is not a usable number";
             return false;
         }
-        ++count;
+        switch (count++) {
+            case 0:
+                n0 = number;
+                break;
+            case 1:
+                n1 = number;
+                break;
+            case 2:
+                n2 = number;
+                break;
+            default:
+                n3 = number;
+                break;
+        }
         i = j;
     }
     if (count == 2) {
-        point->x = numbers[0];
-        point->y = numbers[1];
+        store_alone(&point->x, n0);
+        store_alone(&point->y, n1);
         return true;
     }
     if (count == 4) {
-        point->x = (numbers[0] + numbers[2]) / 2;
-        point->y = (numbers[1] + numbers[3]) / 2;
+        store_alone(&point->x, (n0 + n2) / 2);
+        store_alone(&point->y, (n1 + n3) / 2);
         return true;
     }
     if (problem) *problem = "expected 2 numbers (x,y) or 4 (a box), found " + std::to_string(count);

@@ -61,9 +61,44 @@ inline std::size_t find_byte(std::string_view s, char c, std::size_t from = 0) {
         if (mask != 0) return from + static_cast<std::size_t>(__builtin_ctz(mask));
         from += 16;
     }
+    // The last 1-15 bytes: one block ending at the end of s, its bytes before `from` shifted out
+    // (a byte loop here costs a mispredicted exit on every search).
+    if (from < s.size() && s.size() >= 16) {
+        const std::size_t last = s.size() - 16;
+        const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + last));
+        const auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(block, needle))) >>
+                          (from - last);
+        return mask != 0 ? from + static_cast<std::size_t>(__builtin_ctz(mask)) : npos;
+    }
 #endif
     for (; from < s.size(); ++from)
         if (s[from] == c) return from;
+    return npos;
+}
+
+// The first a or b in s at or after from, or npos (from may be past the end): find_byte for
+// either of two bytes, e.g. a string's quote or a backslash.
+inline std::size_t find_either_byte(std::string_view s, char a, char b, std::size_t from) {
+#if defined(__SSE2__)
+    const __m128i needle_a = _mm_set1_epi8(a), needle_b = _mm_set1_epi8(b);
+    while (from + 16 <= s.size()) {
+        const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + from));
+        const auto mask = static_cast<unsigned>(_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(block, needle_a), _mm_cmpeq_epi8(block, needle_b))));
+        if (mask != 0) return from + static_cast<std::size_t>(__builtin_ctz(mask));
+        from += 16;
+    }
+    if (from < s.size() && s.size() >= 16) {  // the last bytes, as in find_byte
+        const std::size_t last = s.size() - 16;
+        const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + last));
+        const auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(
+                              _mm_cmpeq_epi8(block, needle_a), _mm_cmpeq_epi8(block, needle_b)))) >>
+                          (from - last);
+        return mask != 0 ? from + static_cast<std::size_t>(__builtin_ctz(mask)) : npos;
+    }
+#endif
+    for (; from < s.size(); ++from)
+        if (s[from] == a || s[from] == b) return from;
     return npos;
 }
 

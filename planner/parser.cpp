@@ -1,5 +1,6 @@
 #include "planner/parser.h"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -51,6 +52,7 @@ bool action_for_name(std::string_view name, ActionType* type) {
         case 4:
             if (is("drag")) return *type = ActionType::drag, true;
             if (is("type")) return *type = ActionType::type, true;
+            if (is("wait")) return *type = ActionType::wait, true;
             break;
         case 5:
             if (is("click")) return *type = ActionType::click, true;
@@ -58,6 +60,18 @@ bool action_for_name(std::string_view name, ActionType* type) {
         case 6:
             if (is("hotkey")) return *type = ActionType::hotkey, true;
             if (is("scroll")) return *type = ActionType::scroll, true;
+            break;
+        case 8:
+            if (is("finished")) return *type = ActionType::finished, true;
+            if (is("open_app")) return *type = ActionType::open_app, true;
+            break;
+        case 9:
+            if (is("call_user")) return *type = ActionType::call_user, true;
+            break;
+        case 10:
+            if (is("long_press")) return *type = ActionType::long_press, true;
+            if (is("press_home")) return *type = ActionType::press_home, true;
+            if (is("press_back")) return *type = ActionType::press_back, true;
             break;
         case 11:
             if (is("left_double")) return *type = ActionType::left_double, true;
@@ -79,6 +93,41 @@ bool action_for_name(std::string_view name, ActionType* type) {
         return false;
     return true;
 }
+
+// up, down, left or right, by length and constant-size compares (inlined; operator== on a
+// std::string calls memcmp).
+bool is_direction(std::string_view d) {
+    auto is = [&](std::string_view known) {
+        return std::memcmp(d.data(), known.data(), known.size()) == 0;
+    };
+    switch (d.size()) {
+        case 2:
+            return is("up");
+        case 4:
+            return is("down") || is("left");
+        case 5:
+            return is("right");
+        default:
+            return false;
+    }
+}
+
+// shape_of(type) as bits in one byte per type, read inline: shape_of returns its six bools from
+// another file packed through the stack (two stores read back as one wider load, a
+// store-forwarding stall on every action).
+constexpr unsigned kNeedsPoint = 1, kNeedsEnd = 2, kNeedsKeys = 4, kNeedsText = 8,
+                   kNeedsDirection = 16, kNeedsAppName = 32;
+const auto kShapeBits = [] {
+    std::array<std::uint8_t, static_cast<std::size_t>(ActionType::hover) + 1> bits{};
+    for (std::size_t i = 0; i < bits.size(); ++i) {
+        const ActionShape shape = shape_of(static_cast<ActionType>(i));
+        bits[i] = static_cast<std::uint8_t>(
+            (shape.point ? kNeedsPoint : 0u) | (shape.end_point ? kNeedsEnd : 0u) |
+            (shape.keys ? kNeedsKeys : 0u) | (shape.text ? kNeedsText : 0u) |
+            (shape.direction ? kNeedsDirection : 0u) | (shape.app_name ? kNeedsAppName : 0u));
+    }
+    return bits;
+}();
 
 // The argument names the builder asks for, as small integers: each argument's name is compared
 // with the known names once per call, not once per name asked for.
@@ -162,18 +211,20 @@ class ActionBuilder {
         if (!action_for_name(name_, &type))
             fail("unknown action '" + std::string(name_) + "'", position_, text_);
         action.type = type;
-        const ActionShape shape = shape_of(type);
-        if (shape.point) action.point = point(kStartBox, "start_box", action);
-        if (shape.end_point) action.end = point(kEndBox, "end_box", action);
+        const auto index = static_cast<std::size_t>(type);
+        // (hover is the last ActionType; a type added after it would need no field here.)
+        const unsigned shape = index < kShapeBits.size() ? kShapeBits[index] : 0;
+        if (shape & kNeedsPoint) point(kStartBox, "start_box", action, action.point);
+        if (shape & kNeedsEnd) point(kEndBox, "end_box", action, action.end);
         std::string storage;
-        if (shape.keys) {
+        if (shape & kNeedsKeys) {
             const RawArgument* key = any_of({kKey, kHotkey, kKeys, self_key(type)});
             if (!key) fail(std::string(to_string(type)) + " needs key='…'", position_, text_);
             split_keys(text_of(*key, storage), action.keys);
             if (action.keys.empty())
                 fail(std::string(to_string(type)) + " has an empty key", key->position, text_);
         }
-        if (shape.text) {
+        if (shape & kNeedsText) {
             const RawArgument* content = any_of({kContent, kText});
             if (!content) fail("type needs content='…'", position_, text_);
             action.text.assign(text_of(*content, storage));
@@ -181,17 +232,16 @@ class ActionBuilder {
             if (const RawArgument* content = any_of({kContent, kText}))
                 action.text.assign(text_of(*content, storage));
         }
-        if (shape.direction) {
+        if (shape & kNeedsDirection) {
             const RawArgument* direction = any_of({kDirection});
             if (!direction) fail("scroll needs direction='up|down|left|right'", position_, text_);
             action.direction.assign(trimmed(text_of(*direction, storage)));
             lower_in_place(action.direction);
-            if (action.direction != "up" && action.direction != "down" &&
-                action.direction != "left" && action.direction != "right")
+            if (!is_direction(action.direction))
                 fail("direction must be up, down, left or right, not '" + direction->text() + "'",
                      direction->position, text_);
         }
-        if (shape.app_name) {
+        if (shape & kNeedsAppName) {
             const RawArgument* app = any_of({kAppName});
             if (!app || trimmed(text_of(*app, storage)).empty())
                 fail("open_app needs app_name='…'", position_, text_);
@@ -264,7 +314,11 @@ class ActionBuilder {
         }
     }
 
-    vision::Point point(ArgumentKey wanted, const char* name, Action& action) {
+    // Writes the pixel into `slot` field by field: a vision::Point returned from this call comes
+    // back packed in one register through the stack (two 4-byte stores read back as one 8-byte
+    // load, a store-forwarding stall per coordinate).
+    void point(ArgumentKey wanted, const char* name, Action& action,
+               std::optional<vision::Point>& slot) {
         const RawArgument* argument = any_of({wanted});
         if (!argument || trimmed(argument->value).empty())
             fail(std::string(name_) + " needs " + name + "='(x,y)'", position_, text_);
@@ -281,7 +335,9 @@ class ActionBuilder {
             action.out_of_range = true;
             warn_out_of_range(name, *argument, mapped.pixel);
         }
-        return mapped.pixel;
+        vision::Point& pixel = slot.emplace();
+        pixel.x = mapped.pixel.x;
+        pixel.y = mapped.pixel.y;
     }
 
     std::string_view name_;

@@ -28,11 +28,11 @@ bool quote_closes(std::string_view s, std::size_t pos) {
 // The closing quote of the string whose opening quote is at pos, or npos.
 std::size_t closing_quote(std::string_view s, std::size_t pos) {
     const char quote = s[pos];
-    for (std::size_t i = pos + 1; i < s.size(); ++i) {
-        const char c = s[i];
-        if (c == '\\')
+    for (std::size_t i = find_either_byte(s, quote, '\\', pos + 1); i != npos;
+         i = find_either_byte(s, quote, '\\', i + 1)) {
+        if (s[i] == '\\')
             ++i;  // the escaped byte is never the closing quote
-        else if (c == quote && quote_closes(s, i))
+        else if (quote_closes(s, i))
             return i;
     }
     return npos;

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "planner/coordinates.h"
+#include "planner/grammar_detail.h"
 #include "planner/parser.h"
 #include "planner/python_string.h"
 
@@ -396,6 +397,24 @@ class ParserTest : public QObject {
             parse(std::string("Action: type(content='") + std::string(100000, '\''));
         QCOMPARE(quotes.actions[0].text.size(), std::size_t{99999});
         QVERIFY(!error_of(std::string("\0\0\0", 3)).isEmpty());
+    }
+
+    // The grammar's SSE2 byte searches end with a 16-byte block overlapping the one before: every
+    // length around the block size, every start, the byte at every place (or nowhere).
+    void byteSearchesMatchStringFind() {
+        for (std::size_t size = 0; size <= 48; ++size) {
+            for (std::size_t at = 0; at <= size; ++at) {  // at == size: the byte is absent
+                std::string text(size, 'x');
+                if (at < size) text[at] = '<';
+                if (at + 3 < size) text[at + 3] = '\\';  // a second hit after the first
+                const std::string_view s = text;
+                for (std::size_t from = 0; from <= size + 1; ++from) {
+                    QCOMPARE(detail::find_byte(s, '<', from), s.find('<', from));
+                    QCOMPARE(detail::find_either_byte(s, '\\', '<', from),
+                             s.find_first_of("<\\", from));
+                }
+            }
+        }
     }
 
     void pythonUnescape() {
