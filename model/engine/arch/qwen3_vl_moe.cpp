@@ -13,6 +13,9 @@ using cpu::WeightView;
 
 struct Expert {
     WeightView gate, up, down;
+    // Hub-fused experts: gate and up side by side ([H, 2I], gate first), run as one GEMM so the
+    // activations are converted once and each weight row is read as one contiguous run.
+    WeightView gate_up;
 };
 
 struct Qwen3MoeTextModel::Layer {
@@ -63,7 +66,7 @@ Qwen3MoeTextModel::Qwen3MoeTextModel(ModelConfig config,
                 for (std::int64_t e = 0; e < E; ++e) {
                     const WeightView g = WeightView::of(gu.select(0, e), Layout::in_out);
                     ly.experts.push_back({g.cols_slice(0, I), g.cols_slice(I, 2 * I),
-                                          WeightView::of(dn.select(0, e), Layout::in_out)});
+                                          WeightView::of(dn.select(0, e), Layout::in_out), g});
                 }
             } else {
                 for (std::int64_t e = 0; e < E; ++e) {
@@ -133,11 +136,21 @@ void Qwen3MoeTextModel::moe_block(int l, float* x, std::int64_t S, const Trace& 
             std::memcpy(xe.data() + r * H, h.data() + toks[std::size_t(r)].first * H,
                         std::size_t(H) * sizeof(float));
         g.resize(std::size_t(n * F));
-        u.resize(std::size_t(n * F));
         d.resize(std::size_t(n * H));
-        cpu::linear(xe.data(), n, ex.gate, g.data(), pool_);
-        cpu::linear(xe.data(), n, ex.up, u.data(), pool_);
-        for (std::size_t i = 0; i < g.size(); ++i) g[i] = cpu::silu(g[i]) * u[i];
+        if (ex.gate_up.data) {
+            u.resize(std::size_t(n * 2 * F));
+            cpu::linear(xe.data(), n, ex.gate_up, u.data(), pool_);
+            for (std::int64_t r = 0; r < n; ++r) {
+                const float* gr = u.data() + r * 2 * F;
+                float* o = g.data() + r * F;
+                for (std::int64_t i = 0; i < F; ++i) o[i] = cpu::silu(gr[i]) * gr[F + i];
+            }
+        } else {
+            u.resize(std::size_t(n * F));
+            cpu::linear(xe.data(), n, ex.gate, g.data(), pool_);
+            cpu::linear(xe.data(), n, ex.up, u.data(), pool_);
+            for (std::size_t i = 0; i < g.size(); ++i) g[i] = cpu::silu(g[i]) * u[i];
+        }
         cpu::linear(g.data(), n, ex.down, d.data(), pool_);
         if (trace) {  // one pass per chosen expert (tests count them)
             const float rows[2] = {float(e), float(n)};
