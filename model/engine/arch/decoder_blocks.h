@@ -47,6 +47,28 @@ Attention load_attention(const TensorLoader& loader, const TextConfig& c, const 
 
 // x += o(attn(rope(qk_norm(qkv(rms(x)) + bias)))), causal over the cache; the new keys and
 // values go to kv at kv.length.. (the cache must have room: reserve()). Traces "attn_out".
+// Per-thread f32 scratch buffers that keep their pages from call to call: a prefill's buffers
+// are MBs, and fresh vectors per layer paid page faults and zero-filling each time. Contents
+// are undefined on return; each slot is one buffer, owned by one block while it runs
+// (attention 0-5, the MoE block 6-11, the decoder's residual stream 12).
+enum class Slot {
+    attn_h,
+    attn_q,
+    attn_k,
+    attn_v,
+    attn_out,
+    attn_o,
+    moe_h,
+    moe_out,
+    moe_x,
+    moe_g,
+    moe_u,
+    moe_d,
+    residual,
+    count
+};
+float* scratch(Slot slot, std::size_t n);
+
 void attention(const TextConfig& c, const Attention& w, const cpu::Rope& rope, int layer, float* x,
                std::int64_t S, const Positions& pos, KvCache& kv, const Trace& trace,
                cpu::ThreadPool& pool);

@@ -341,16 +341,17 @@ std::uint16_t* pack_buffer() {
     return buf.p;
 }
 
-// The cache lines of weight rows [k0, k1), columns [c0, c1).
-void block_lines(const WeightView& w, std::int64_t k0, std::int64_t k1, std::int64_t c0,
-                 std::int64_t c1, std::vector<const char*>& out) {
-    out.clear();
+// The cache lines of weight rows [k0, k1), columns [c0, c1) (at most kBlock rows of
+// kPackCols), into out; returns how many.
+std::int64_t block_lines(const WeightView& w, std::int64_t k0, std::int64_t k1, std::int64_t c0,
+                         std::int64_t c1, const char** out) {
+    std::int64_t n = 0;
     for (std::int64_t k = k0; k < k1; ++k) {
-        const char* a = reinterpret_cast<const char*>(wrow(w, k) + c0);
-        const char* e = reinterpret_cast<const char*>(wrow(w, k) + c1);
-        // The first line may start mid-line; the lines are 64-byte granules either way.
-        for (; a < e; a += 64) out.push_back(a);
+        const auto a = reinterpret_cast<std::uintptr_t>(wrow(w, k) + c0) & ~std::uintptr_t(63),
+                   e = reinterpret_cast<std::uintptr_t>(wrow(w, k) + c1);
+        for (std::uintptr_t l = a; l < e; l += 64) out[n++] = reinterpret_cast<const char*>(l);
     }
+    return n;
 }
 
 DP_BF16 void in_out_bf16(const std::uint32_t* xt, std::int64_t Kp, std::int64_t M,
@@ -358,7 +359,8 @@ DP_BF16 void in_out_bf16(const std::uint32_t* xt, std::int64_t Kp, std::int64_t 
     const std::int64_t N = w.cols, K = w.rows, Mt = M / kInOutRows * kInOutRows,
                        block = Kp / 2 * kInOutRows;
     std::uint16_t* buf = pack_buffer();
-    thread_local std::vector<const char*> lines;
+    thread_local std::vector<const char*> line_buf(std::size_t(kBlock * (kPackCols / 32 + 1)));
+    const char** lines = line_buf.data();
     for (std::int64_t c0 = n0; c0 < n1; c0 += kPackCols) {
         const std::int64_t c1 = std::min(n1, c0 + kPackCols);
         for (std::int64_t k0 = 0; k0 < K; k0 += kBlock) {
@@ -366,18 +368,16 @@ DP_BF16 void in_out_bf16(const std::uint32_t* xt, std::int64_t Kp, std::int64_t 
             pack_block(w, k0, k1, c0, c1, buf);
             // The next block's weights are fetched while this one's tiles run (memory and
             // arithmetic overlap; each expert's weights come from memory once per pass).
-            if (k1 < K)
-                block_lines(w, k1, std::min(K, k1 + kBlock), c0, c1, lines);
-            else if (c1 < n1)
-                block_lines(w, 0, std::min(K, kBlock), c1, std::min(n1, c1 + kPackCols), lines);
-            else
-                lines.clear();
-            const std::int64_t strips = (c1 - c0 + 31) / 32,
-                               per_strip = (std::int64_t(lines.size()) + strips - 1) / strips;
+            const std::int64_t nl =
+                k1 < K    ? block_lines(w, k1, std::min(K, k1 + kBlock), c0, c1, lines)
+                : c1 < n1 ? block_lines(w, 0, std::min(K, kBlock), c1, std::min(n1, c1 + kPackCols),
+                                        lines)
+                          : 0;
+            const std::int64_t strips = (c1 - c0 + 31) / 32, per_strip = (nl + strips - 1) / strips;
             for (std::int64_t n = c0, s = 0; n < c1; n += 32, ++s) {
-                const std::int64_t first = std::min<std::int64_t>(s * per_strip, lines.size()),
-                                   last = std::min<std::int64_t>(first + per_strip, lines.size());
-                Prefetch pf{lines.data() + first, lines.data() + last};
+                const std::int64_t first = std::min(s * per_strip, nl),
+                                   last = std::min(first + per_strip, nl);
+                Prefetch pf{lines + first, lines + last};
                 const std::int64_t c = std::min<std::int64_t>(32, c1 - n);
                 const __mmask32 cols = c == 32 ? ~__mmask32(0) : __mmask32((1u << c) - 1);
                 const std::uint16_t* rec = buf + s * pairs * 64;
@@ -439,12 +439,13 @@ void linear_bf16_activations(const float* x, std::int64_t M, const WeightView& w
         std::uint32_t* xt = pairs.data();
         pair_rows(xb, Kp, M, xt);
         // Units of 64 columns (two tiles); only the last unit has a masked tail.
-        // Wide chunks (two per thread): each repacks whole runs of its weight rows, and each
-        // row's run is one stream from memory. A chunk stays within a few ms (4 x
+        // Wide chunks (one, or two per thread): each repacks whole runs of its weight rows, and
+        // each row's run is one stream from memory. A chunk stays within a few ms (4 x
         // kStopTileMacs: the repack's memory traffic, not the arithmetic, sets its pace).
         const std::int64_t units = (N + 63) / 64;
         const std::int64_t cap = std::max<std::int64_t>(1, 4 * kStopTileMacs / (64 * M * K));
-        const std::int64_t grain = std::min(cap, (units + 2 * pool.size() - 1) / (2 * pool.size()));
+        const std::int64_t parts = pool.size() == 1 ? 1 : 2 * pool.size(),
+                           grain = std::min(cap, (units + parts - 1) / parts);
         pool.parallel_for(
             units, grain,
             [&](std::int64_t a, std::int64_t b) {
