@@ -219,7 +219,7 @@ void pair_rows(const std::uint16_t* xb, std::int64_t Kp, std::int64_t M, std::ui
 // reads its strip's records from L1 with no unpacking; the sums are in column order, so a tile
 // continues them from y with plain loads.
 constexpr std::int64_t kBlock = 128;     // even: k pairs never straddle two blocks
-constexpr std::int64_t kPackCols = 512;  // columns repacked at a time: 128 KiB of records
+constexpr std::int64_t kPackCols = 256;  // columns repacked at a time: 64 KiB of records
 
 DP_BF16 void pack_block(const WeightView& w, std::int64_t k0, std::int64_t k1, std::int64_t n0,
                         std::int64_t n1, std::uint16_t* buf) {
