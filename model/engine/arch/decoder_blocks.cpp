@@ -150,7 +150,7 @@ void swiglu_mlp(const TextConfig& c, const Mlp& w, float* x, std::int64_t S,
     cpu::rms_norm(x, w.norm.data(), S, H, float(c.rms_norm_eps), h.data());
     cpu::linear(h.data(), S, w.gate, g.data(), pool);
     cpu::linear(h.data(), S, w.up, u.data(), pool);
-    for (std::size_t i = 0; i < g.size(); ++i) g[i] = cpu::silu(g[i]) * u[i];
+    cpu::silu_mul(g.data(), u.data(), g.data(), std::int64_t(g.size()));
     cpu::linear(g.data(), S, w.down, d.data(), pool);
     for (std::int64_t i = 0; i < S * H; ++i) x[i] += d[std::size_t(i)];
 }

@@ -140,16 +140,13 @@ void Qwen3MoeTextModel::moe_block(int l, float* x, std::int64_t S, const Trace& 
         if (ex.gate_up.data) {
             float* gu = blocks::scratch(blocks::Slot::moe_u, std::size_t(n * 2 * F));
             cpu::linear(xe, n, ex.gate_up, gu, pool_);
-            for (std::int64_t r = 0; r < n; ++r) {
-                const float* gr = gu + r * 2 * F;
-                float* o = g + r * F;
-                for (std::int64_t i = 0; i < F; ++i) o[i] = cpu::silu(gr[i]) * gr[F + i];
-            }
+            for (std::int64_t r = 0; r < n; ++r)
+                cpu::silu_mul(gu + r * 2 * F, gu + r * 2 * F + F, g + r * F, F);
         } else {
             float* u = blocks::scratch(blocks::Slot::moe_u, std::size_t(n * F));
             cpu::linear(xe, n, ex.gate, g, pool_);
             cpu::linear(xe, n, ex.up, u, pool_);
-            for (std::int64_t i = 0; i < n * F; ++i) g[i] = cpu::silu(g[i]) * u[i];
+            cpu::silu_mul(g, u, g, n * F);
         }
         cpu::linear(g, n, ex.down, d, pool_);
         if (trace) {  // one pass per chosen expert (tests count them)

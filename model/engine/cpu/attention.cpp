@@ -49,12 +49,7 @@ void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64
                 for (std::int64_t r = a; r < b; ++r) {
                     float* s = sc + r * n;
                     const std::int64_t visible = past + i0 + r / group + 1;
-                    float mx = -INFINITY;
-                    for (std::int64_t t = 0; t < visible; ++t) mx = std::max(mx, s[t] *= scale);
-                    double sum = 0.0;
-                    for (std::int64_t t = 0; t < visible; ++t) sum += s[t] = std::exp(s[t] - mx);
-                    const float inv = float(1.0 / sum);
-                    for (std::int64_t t = 0; t < visible; ++t) s[t] *= inv;
+                    softmax_scaled(s, visible, scale);
                     std::fill(s + visible, s + n, 0.0f);  // causal mask
                 }
             });
