@@ -331,6 +331,11 @@ class Qwen3MoeTest : public QObject {
         // K = 4096) with a partial last chunk.
         for (int l = 0; l < 2; ++l)
             QTest::addRow("bf16 layout%d M45 cols4102", l) << int(DType::BF16) << l << 45 << 4102;
+        // Decode over wide column ranges (the blocked, prefetching in_out GEMV): 994 columns
+        // (7 groups of 128 and a 98-column tail), 4096 (whole groups), two blocks of rows.
+        for (int d = 0; d < 3; ++d)
+            for (int cols : {1000, 4102})
+                QTest::addRow("dtype%d layout1 M1 cols%d", d, cols) << d << 1 << 1 << cols;
     }
 
     void kernelsMatchTheirScalarTwins() {
