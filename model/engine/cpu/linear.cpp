@@ -291,6 +291,8 @@ DP_AVX512 inline float hsum16(__m512 v) {
     return s;
 }
 
+constexpr std::int64_t kRowsAhead = 4;
+
 template <DType D>
 DP_AVX512 void out_in_rows_avx512(const float* x, std::int64_t m0, std::int64_t M,
                                   const WeightView& w, float* y, std::int64_t n0, std::int64_t n1) {
@@ -315,11 +317,21 @@ DP_AVX512 void out_in_rows_avx512(const float* x, std::int64_t m0, std::int64_t 
             }
             for (int r = 0; r < 4; ++r) y[(m + r) * N + n] = s[r];
         }
+        // Decode (one row): the row kRowsAhead rows on is asked for line by line as this one
+        // streams, so the next rows' weights are in flight (the hardware prefetchers alone
+        // left the attention and lm_head GEMVs well below the machine's bandwidth).
+        const char* ahead = M - m0 == 1 && n + kRowsAhead < N
+                                ? static_cast<const char*>(row_ptr<D>(w, n + kRowsAhead))
+                                : nullptr;
         for (; m < M; ++m) {
             const float* xr = x + m * K;
             __m512 a0 = _mm512_setzero_ps(), a1 = a0;
             std::int64_t k = 0;
             for (; k + 32 <= K16; k += 32) {
+                if (ahead) {
+                    _mm_prefetch(ahead + k * std::int64_t(dtype_size(D)), _MM_HINT_T0);
+                    if constexpr (dtype_size(D) == 4) _mm_prefetch(ahead + k * 4 + 64, _MM_HINT_T0);
+                }
                 a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k), load16<D>(wr, k), a0);
                 a1 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k + 16), load16<D>(wr, k + 16), a1);
             }
