@@ -88,49 +88,58 @@ void add_bias(float* y, std::int64_t rows, const std::vector<float>& b) {
 
 }  // namespace
 
+float* scratch(Slot slot, std::size_t n) {
+    thread_local std::vector<float> bufs[std::size_t(Slot::count)];
+    std::vector<float>& b = bufs[std::size_t(slot)];
+    if (b.size() < n) b.resize(n);
+    return b.data();
+}
+
 void attention(const TextConfig& c, const Attention& w, const cpu::Rope& rope, int l, float* x,
                std::int64_t S, const Positions& pos, KvCache& kv, const Trace& trace,
                cpu::ThreadPool& pool) {
     const std::int64_t H = c.hidden_size, D = c.head_dim, NH = c.num_heads, KH = c.num_kv_heads,
                        half = D / 2;
     const float eps = float(c.rms_norm_eps);
-    std::vector<float> h(std::size_t(S * H)), q(std::size_t(S * NH * D)),
-        k(std::size_t(S * KH * D)), v(std::size_t(S * KH * D));
-    cpu::rms_norm(x, w.input_norm.data(), S, H, eps, h.data());
-    cpu::linear(h.data(), S, w.q, q.data(), pool);
-    cpu::linear(h.data(), S, w.k, k.data(), pool);
-    cpu::linear(h.data(), S, w.v, v.data(), pool);
+    float* h = scratch(Slot::attn_h, std::size_t(S * H));
+    float* q = scratch(Slot::attn_q, std::size_t(S * NH * D));
+    float* k = scratch(Slot::attn_k, std::size_t(S * KH * D));
+    float* v = scratch(Slot::attn_v, std::size_t(S * KH * D));
+    cpu::rms_norm(x, w.input_norm.data(), S, H, eps, h);
+    cpu::linear(h, S, w.q, q, pool);
+    cpu::linear(h, S, w.k, k, pool);
+    cpu::linear(h, S, w.v, v, pool);
     if (!w.q_bias.empty()) {
-        add_bias(q.data(), S, w.q_bias);
-        add_bias(k.data(), S, w.k_bias);
-        add_bias(v.data(), S, w.v_bias);
+        add_bias(q, S, w.q_bias);
+        add_bias(k, S, w.k_bias);
+        add_bias(v, S, w.v_bias);
     }
     if (!w.q_norm.empty()) {
-        cpu::rms_norm(q.data(), w.q_norm.data(), S * NH, D, eps, q.data());
-        cpu::rms_norm(k.data(), w.k_norm.data(), S * KH, D, eps, k.data());
+        cpu::rms_norm(q, w.q_norm.data(), S * NH, D, eps, q);
+        cpu::rms_norm(k, w.k_norm.data(), S * KH, D, eps, k);
     }
     std::vector<float> cs(static_cast<std::size_t>(half)), sn(static_cast<std::size_t>(half));
     const std::int64_t past = kv.length;
     for (std::int64_t i = 0; i < S; ++i) {
         rope.tables(pos.t[std::size_t(i)], pos.h[std::size_t(i)], pos.w[std::size_t(i)], cs.data(),
                     sn.data());
-        cpu::apply_rope(q.data() + i * NH * D, NH, half, cs.data(), sn.data());
-        cpu::apply_rope(k.data() + i * KH * D, KH, half, cs.data(), sn.data());
+        cpu::apply_rope(q + i * NH * D, NH, half, cs.data(), sn.data());
+        cpu::apply_rope(k + i * KH * D, KH, half, cs.data(), sn.data());
         for (std::int64_t g = 0; g < KH; ++g) {
             const std::size_t dst = std::size_t((g * kv.capacity + past + i) * D);
-            std::memcpy(kv.k[std::size_t(l)].data() + dst, k.data() + (i * KH + g) * D,
+            std::memcpy(kv.k[std::size_t(l)].data() + dst, k + (i * KH + g) * D,
                         std::size_t(D) * sizeof(float));
-            std::memcpy(kv.v[std::size_t(l)].data() + dst, v.data() + (i * KH + g) * D,
+            std::memcpy(kv.v[std::size_t(l)].data() + dst, v + (i * KH + g) * D,
                         std::size_t(D) * sizeof(float));
         }
     }
-    std::vector<float> att(std::size_t(S * NH * D)), o(std::size_t(S * H));
-    cpu::attention(q.data(), S, past, NH, KH, D, kv.k[std::size_t(l)].data(),
-                   kv.v[std::size_t(l)].data(), kv.capacity, 1.0f / std::sqrt(float(D)), att.data(),
-                   pool);
-    cpu::linear(att.data(), S, w.o, o.data(), pool);
-    if (trace) trace("attn_out", l, o.data(), S, H);
-    for (std::int64_t i = 0; i < S * H; ++i) x[i] += o[std::size_t(i)];
+    float* att = scratch(Slot::attn_out, std::size_t(S * NH * D));
+    float* o = scratch(Slot::attn_o, std::size_t(S * H));
+    cpu::attention(q, S, past, NH, KH, D, kv.k[std::size_t(l)].data(), kv.v[std::size_t(l)].data(),
+                   kv.capacity, 1.0f / std::sqrt(float(D)), att, pool);
+    cpu::linear(att, S, w.o, o, pool);
+    if (trace) trace("attn_out", l, o, S, H);
+    for (std::int64_t i = 0; i < S * H; ++i) x[i] += o[i];
 }
 
 void swiglu_mlp(const TextConfig& c, const Mlp& w, float* x, std::int64_t S,
@@ -141,7 +150,7 @@ void swiglu_mlp(const TextConfig& c, const Mlp& w, float* x, std::int64_t S,
     cpu::rms_norm(x, w.norm.data(), S, H, float(c.rms_norm_eps), h.data());
     cpu::linear(h.data(), S, w.gate, g.data(), pool);
     cpu::linear(h.data(), S, w.up, u.data(), pool);
-    for (std::size_t i = 0; i < g.size(); ++i) g[i] = cpu::silu(g[i]) * u[i];
+    cpu::silu_mul(g.data(), u.data(), g.data(), std::int64_t(g.size()));
     cpu::linear(g.data(), S, w.down, d.data(), pool);
     for (std::int64_t i = 0; i < S * H; ++i) x[i] += d[std::size_t(i)];
 }

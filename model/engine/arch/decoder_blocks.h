@@ -45,6 +45,28 @@ struct Attention {
 // layers.N.{input_layernorm, self_attn.*}, with biases/q-k norms as the config says.
 Attention load_attention(const TensorLoader& loader, const TextConfig& c, const std::string& layer);
 
+// Per-thread f32 scratch buffers that keep their pages from call to call: a prefill's buffers
+// are MBs, and fresh vectors per layer paid page faults and zero-filling each time. Contents
+// are undefined on return. Each slot is one buffer; the MoE block runs after attention is done
+// with its buffers and reuses them (peak memory as with per-layer vectors), so no two buffers
+// alive at once share a slot.
+enum class Slot {
+    attn_h,
+    attn_q,
+    attn_k,
+    attn_v,
+    attn_out,
+    attn_o,
+    count,
+    moe_h = attn_h,
+    moe_out = attn_o,
+    moe_x = attn_k,
+    moe_g = attn_v,
+    moe_u = attn_q,
+    moe_d = attn_out
+};
+float* scratch(Slot slot, std::size_t n);
+
 // x += o(attn(rope(qk_norm(qkv(rms(x)) + bias)))), causal over the cache; the new keys and
 // values go to kv at kv.length.. (the cache must have room: reserve()). Traces "attn_out".
 void attention(const TextConfig& c, const Attention& w, const cpu::Rope& rope, int layer, float* x,

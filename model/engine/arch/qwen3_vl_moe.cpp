@@ -13,6 +13,9 @@ using cpu::WeightView;
 
 struct Expert {
     WeightView gate, up, down;
+    // Hub-fused experts: gate and up side by side ([H, 2I], gate first), run as one GEMM so the
+    // activations are converted once and each weight row is read as one contiguous run.
+    WeightView gate_up;
 };
 
 struct Qwen3MoeTextModel::Layer {
@@ -63,7 +66,7 @@ Qwen3MoeTextModel::Qwen3MoeTextModel(ModelConfig config,
                 for (std::int64_t e = 0; e < E; ++e) {
                     const WeightView g = WeightView::of(gu.select(0, e), Layout::in_out);
                     ly.experts.push_back({g.cols_slice(0, I), g.cols_slice(I, 2 * I),
-                                          WeightView::of(dn.select(0, e), Layout::in_out)});
+                                          WeightView::of(dn.select(0, e), Layout::in_out), g});
                 }
             } else {
                 for (std::int64_t e = 0; e < E; ++e) {
@@ -92,8 +95,8 @@ void Qwen3MoeTextModel::moe_block(int l, float* x, std::int64_t S, const Trace& 
     const TextConfig& c = config_.text;
     const Layer& ly = layers_[std::size_t(l)];
     const std::int64_t H = c.hidden_size;
-    std::vector<float> h(std::size_t(S * H));
-    cpu::rms_norm(x, ly.post_norm.data(), S, H, float(c.rms_norm_eps), h.data());
+    float* h = blocks::scratch(blocks::Slot::moe_h, std::size_t(S * H));
+    cpu::rms_norm(x, ly.post_norm.data(), S, H, float(c.rms_norm_eps), h);
 
     // Route: which experts each token uses, with what weight.
     const int K = ly.moe ? c.num_experts_per_tok : 1;
@@ -102,7 +105,7 @@ void Qwen3MoeTextModel::moe_block(int l, float* x, std::int64_t S, const Trace& 
     std::vector<float> wt(std::size_t(S * K), 1.0f);
     if (ly.moe) {
         std::vector<float> logits(std::size_t(S * E));
-        cpu::linear(h.data(), S, ly.router, logits.data(), pool_);
+        cpu::linear(h, S, ly.router, logits.data(), pool_);
         for (std::int64_t i = 0; i < S; ++i)
             cpu::route_top_k(logits.data() + i * E, E, K, c.norm_topk_prob, idx.data() + i * K,
                              wt.data() + i * K);
@@ -121,36 +124,43 @@ void Qwen3MoeTextModel::moe_block(int l, float* x, std::int64_t S, const Trace& 
             by_expert[std::size_t(idx[std::size_t(i * K + j)])].push_back(
                 {i, wt[std::size_t(i * K + j)]});
 
-    std::vector<float> out(std::size_t(S * H), 0.0f);
-    std::vector<float> xe, g, u, d;
+    float* out = blocks::scratch(blocks::Slot::moe_out, std::size_t(S * H));
+    std::fill(out, out + S * H, 0.0f);
     for (std::int64_t e = 0; e < E; ++e) {
         const auto& toks = by_expert[std::size_t(e)];
         if (toks.empty()) continue;
         const Expert& ex = ly.experts[std::size_t(e)];
         const std::int64_t n = std::int64_t(toks.size()), F = ex.gate.out_features();
-        xe.resize(std::size_t(n * H));
+        float* xe = blocks::scratch(blocks::Slot::moe_x, std::size_t(n * H));
         for (std::int64_t r = 0; r < n; ++r)
-            std::memcpy(xe.data() + r * H, h.data() + toks[std::size_t(r)].first * H,
+            std::memcpy(xe + r * H, h + toks[std::size_t(r)].first * H,
                         std::size_t(H) * sizeof(float));
-        g.resize(std::size_t(n * F));
-        u.resize(std::size_t(n * F));
-        d.resize(std::size_t(n * H));
-        cpu::linear(xe.data(), n, ex.gate, g.data(), pool_);
-        cpu::linear(xe.data(), n, ex.up, u.data(), pool_);
-        for (std::size_t i = 0; i < g.size(); ++i) g[i] = cpu::silu(g[i]) * u[i];
-        cpu::linear(g.data(), n, ex.down, d.data(), pool_);
+        float* g = blocks::scratch(blocks::Slot::moe_g, std::size_t(n * F));
+        float* d = blocks::scratch(blocks::Slot::moe_d, std::size_t(n * H));
+        if (ex.gate_up.data) {
+            float* gu = blocks::scratch(blocks::Slot::moe_u, std::size_t(n * 2 * F));
+            cpu::linear(xe, n, ex.gate_up, gu, pool_);
+            for (std::int64_t r = 0; r < n; ++r)
+                cpu::silu_mul(gu + r * 2 * F, gu + r * 2 * F + F, g + r * F, F);
+        } else {
+            float* u = blocks::scratch(blocks::Slot::moe_u, std::size_t(n * F));
+            cpu::linear(xe, n, ex.gate, g, pool_);
+            cpu::linear(xe, n, ex.up, u, pool_);
+            cpu::silu_mul(g, u, g, n * F);
+        }
+        cpu::linear(g, n, ex.down, d, pool_);
         if (trace) {  // one pass per chosen expert (tests count them)
             const float rows[2] = {float(e), float(n)};
             trace("expert_rows", l, rows, 1, 2);
         }
         for (std::int64_t r = 0; r < n; ++r) {
             const auto [tok, w] = toks[std::size_t(r)];
-            float* o = out.data() + tok * H;
-            const float* dr = d.data() + r * H;
+            float* o = out + tok * H;
+            const float* dr = d + r * H;
             for (std::int64_t i = 0; i < H; ++i) o[i] += w * dr[i];
         }
     }
-    for (std::int64_t i = 0; i < S * H; ++i) x[i] += out[std::size_t(i)];
+    for (std::int64_t i = 0; i < S * H; ++i) x[i] += out[i];
 }
 
 std::vector<float> Qwen3MoeTextModel::forward(std::span<const std::int32_t> ids,

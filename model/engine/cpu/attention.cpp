@@ -17,7 +17,10 @@ void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64
                std::int64_t cap, float scale, float* out, ThreadPool& pool) {
     const std::int64_t group = heads / kv_heads;
     const std::int64_t block = std::max<std::int64_t>(1, 256 / group);  // queries per block
-    std::vector<float> qb, scores, ob;
+    // Kept per thread between calls (a prefill reallocating them per layer paid page faults);
+    // the pool's jobs reach them through plain pointers (a thread_local named in a job would
+    // be the worker's own).
+    thread_local std::vector<float> qb, scores, ob;
     for (std::int64_t g = 0; g < kv_heads; ++g) {
         WeightView keys;
         keys.data = k_cache + g * cap * d;
@@ -40,17 +43,13 @@ void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64
                             q + ((i0 + r / group) * heads + g * group + r % group) * d,
                             std::size_t(d) * sizeof(float));
             scores.resize(std::size_t(rows * n));
-            linear(qb.data(), rows, keys, scores.data(), pool);
+            float* const sc = scores.data();
+            linear(qb.data(), rows, keys, sc, pool);
             pool.parallel_for(rows, 8, [&](std::int64_t a, std::int64_t b) {
                 for (std::int64_t r = a; r < b; ++r) {
-                    float* s = scores.data() + r * n;
+                    float* s = sc + r * n;
                     const std::int64_t visible = past + i0 + r / group + 1;
-                    float mx = -INFINITY;
-                    for (std::int64_t t = 0; t < visible; ++t) mx = std::max(mx, s[t] *= scale);
-                    double sum = 0.0;
-                    for (std::int64_t t = 0; t < visible; ++t) sum += s[t] = std::exp(s[t] - mx);
-                    const float inv = float(1.0 / sum);
-                    for (std::int64_t t = 0; t < visible; ++t) s[t] *= inv;
+                    softmax_scaled(s, visible, scale);
                     std::fill(s + visible, s + n, 0.0f);  // causal mask
                 }
             });

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <new>
 #include <stdexcept>
 #include <vector>
 
@@ -210,10 +211,48 @@ void pair_rows(const std::uint16_t* xb, std::int64_t Kp, std::int64_t M, std::ui
     }
 }
 
-// in_out (W [K, N], rows along n): R activation rows by 32 columns, two k per step. Rows k and
-// k+1 are interleaved (vpunpck{l,h}wd) into the pairs vdpbf16ps multiplies with a broadcast
-// activation pair; lane i of the low product holds column 8(i/4) + i%4, of the high one that
-// plus 4, put back in order on store. Columns past the matrix are masked.
+// in_out (W [K, N], rows along n) runs on weights repacked per block of kBlock rows: for each
+// 32-column strip and k pair, one 128-byte record holding columns 0-15 then 16-31 of rows k and
+// k+1 interleaved (the pairs vdpbf16ps multiplies with a broadcast activation pair), in column
+// order. The repack reads the block row by row (long contiguous runs the prefetchers follow, also
+// when the expert comes from memory) into a buffer that stays in L2, and every row tile then
+// reads its strip's records from L1 with no unpacking; the sums are in column order, so a tile
+// continues them from y with plain loads.
+constexpr std::int64_t kBlock = 128;     // even: k pairs never straddle two blocks
+constexpr std::int64_t kPackCols = 256;  // columns repacked at a time: 64 KiB of records
+
+DP_BF16 void pack_block(const WeightView& w, std::int64_t k0, std::int64_t k1, std::int64_t n0,
+                        std::int64_t n1, std::uint16_t* buf) {
+    const std::int64_t pairs = (k1 - k0 + 1) / 2, width = n1 - n0;
+    // vpermt2w indices: word 2i of the record is column i of a (row k), 2i+1 that of b (k+1).
+    static constexpr std::uint16_t order[32] = {0,  32, 1,  33, 2,  34, 3,  35, 4,  36, 5,
+                                                37, 6,  38, 7,  39, 8,  40, 9,  41, 10, 42,
+                                                11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+    const __m512i lo = _mm512_loadu_si512(order), hi = _mm512_add_epi16(lo, _mm512_set1_epi16(16));
+    for (std::int64_t p = 0; p < pairs; ++p) {
+        const std::int64_t k = k0 + 2 * p;
+        const std::uint16_t* r0 = wrow(w, k) + n0;
+        const std::uint16_t* r1 = k + 1 < k1 ? wrow(w, k + 1) + n0 : nullptr;
+        for (std::int64_t s = 0; s * 32 < width; ++s) {
+            const std::int64_t c = std::min<std::int64_t>(32, width - s * 32);
+            const __mmask32 m = c == 32 ? ~__mmask32(0) : __mmask32((1u << c) - 1);
+            const __m512i a = _mm512_maskz_loadu_epi16(m, r0 + s * 32),
+                          b = r1 ? _mm512_maskz_loadu_epi16(m, r1 + s * 32)
+                                 : _mm512_setzero_si512();
+            std::uint16_t* rec = buf + (s * pairs + p) * 64;
+            _mm512_store_si512(rec, _mm512_permutex2var_epi16(a, lo, b));
+            _mm512_store_si512(rec + 32, _mm512_permutex2var_epi16(a, hi, b));
+        }
+    }
+}
+
+// The cache lines of the next block, asked for one per k pair of the tiles so the memory
+// traffic spreads over the arithmetic (a burst of them only stalls on the miss buffers).
+struct Prefetch {
+    const char* const* next;
+    const char* const* end;
+};
+
 #define DP_PAIR(r)                                        \
     if constexpr (R > r) {                                \
         const __m512i xv = _mm512_set1_epi32(int(xp[r])); \
@@ -226,33 +265,26 @@ void pair_rows(const std::uint16_t* xb, std::int64_t Kp, std::int64_t M, std::ui
     DP_PAIR(2)   \
     DP_PAIR(3)   \
     DP_PAIR(4) DP_PAIR(5) DP_PAIR(6) DP_PAIR(7) DP_PAIR(8) DP_PAIR(9) DP_PAIR(10) DP_PAIR(11)
-#define DP_STORE_PAIR(r)                                                                           \
-    if constexpr (R > r) {                                                                         \
-        _mm512_mask_storeu_ps(y + r * N + n, c0, _mm512_permutex2var_ps(lo##r, idx0, hi##r));      \
-        _mm512_mask_storeu_ps(y + r * N + n + 16, c1, _mm512_permutex2var_ps(lo##r, idx1, hi##r)); \
+#define DP_STORE_PAIR(r)                                  \
+    if constexpr (R > r) {                                \
+        _mm512_mask_storeu_ps(y + r * N, c0, lo##r);      \
+        _mm512_mask_storeu_ps(y + r * N + 16, c1, hi##r); \
     }
-#define DP_LOAD_PAIR(r)                                                  \
-    if constexpr (R > r) {                                               \
-        const __m512 y0 = _mm512_maskz_loadu_ps(c0, y + r * N + n),      \
-                     y1 = _mm512_maskz_loadu_ps(c1, y + r * N + n + 16); \
-        lo##r = _mm512_permutex2var_ps(y0, inv0, y1);                    \
-        hi##r = _mm512_permutex2var_ps(y0, inv1, y1);                    \
+#define DP_LOAD_PAIR(r)                                    \
+    if constexpr (R > r) {                                 \
+        lo##r = _mm512_maskz_loadu_ps(c0, y + r * N);      \
+        hi##r = _mm512_maskz_loadu_ps(c1, y + r * N + 16); \
     }
+// R activation rows (pairs in xp, kInOutRows apart) by one strip of records.
 template <int R>
-DP_BF16 void in_out_tile(const std::uint32_t* xt, const WeightView& w, std::int64_t n,
-                         __mmask32 cols, float* y, std::int64_t N, std::int64_t k0,
-                         std::int64_t K) {
-    const std::int64_t ld = w.ld;
+DP_BF16 void in_out_tile(const std::uint32_t* xp, const std::uint16_t* rec, std::int64_t pairs,
+                         __mmask32 cols, float* y, std::int64_t N, bool first, Prefetch& pf) {
     __m512 lo0 = _mm512_setzero_ps(), lo1 = lo0, lo2 = lo0, lo3 = lo0, lo4 = lo0, lo5 = lo0,
            lo6 = lo0, lo7 = lo0, lo8 = lo0, lo9 = lo0, lo10 = lo0, lo11 = lo0;
     __m512 hi0 = lo0, hi1 = lo0, hi2 = lo0, hi3 = lo0, hi4 = lo0, hi5 = lo0, hi6 = lo0, hi7 = lo0,
            hi8 = lo0, hi9 = lo0, hi10 = lo0, hi11 = lo0;
     const __mmask16 c0 = __mmask16(cols), c1 = __mmask16(cols >> 16);
-    if (k0 > 0) {  // continue the sums of the earlier k blocks
-        const __m512i inv0 =
-            _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-        const __m512i inv1 =
-            _mm512_setr_epi32(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+    if (!first) {  // continue the sums of the earlier k blocks
         DP_LOAD_PAIR(0)
         DP_LOAD_PAIR(1)
         DP_LOAD_PAIR(2)
@@ -266,23 +298,14 @@ DP_BF16 void in_out_tile(const std::uint32_t* xt, const WeightView& w, std::int6
         DP_LOAD_PAIR(10)
         DP_LOAD_PAIR(11)
     }
-    const std::uint16_t* p = wrow(w, k0) + n;
-    const std::uint32_t* xp = xt + k0 / 2 * kInOutRows;
-    std::int64_t k = k0;
-    for (; k + 2 <= K; k += 2, p += 2 * ld, xp += kInOutRows) {
-        const __m512i r0 = _mm512_maskz_loadu_epi16(cols, p),
-                      r1 = _mm512_maskz_loadu_epi16(cols, p + ld);
-        const __m512i wl = _mm512_unpacklo_epi16(r0, r1), wh = _mm512_unpackhi_epi16(r0, r1);
+    const char* const* line = pf.next;
+    const std::int64_t lines = std::min<std::int64_t>(pairs, pf.end - pf.next);
+    for (std::int64_t p = 0; p < pairs; ++p, rec += 64, xp += kInOutRows) {
+        if (p < lines) _mm_prefetch(line[p], _MM_HINT_T0);
+        const __m512i wl = _mm512_load_si512(rec), wh = _mm512_load_si512(rec + 32);
         DP_PAIRS
     }
-    if (k < K) {  // an odd K's last row pairs with zeros (so do the activations)
-        const __m512i r0 = _mm512_maskz_loadu_epi16(cols, p), r1 = _mm512_setzero_si512();
-        const __m512i wl = _mm512_unpacklo_epi16(r0, r1), wh = _mm512_unpackhi_epi16(r0, r1);
-        DP_PAIRS
-    }
-    const __m512i idx0 = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
-    const __m512i idx1 =
-        _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+    pf.next += lines;
     DP_STORE_PAIR(0)
     DP_STORE_PAIR(1)
     DP_STORE_PAIR(2)
@@ -298,44 +321,74 @@ DP_BF16 void in_out_tile(const std::uint32_t* xt, const WeightView& w, std::int6
 }
 
 template <int R>
-DP_BF16 void in_out_cols(const std::uint32_t* xt, const WeightView& w, std::int64_t n0,
-                         std::int64_t n1, float* y, std::int64_t N, std::int64_t k0,
-                         std::int64_t k1) {
-    for (std::int64_t n = n0; n < n1; n += 32) {
-        const std::int64_t c = std::min<std::int64_t>(32, n1 - n);
-        in_out_tile<R>(xt, w, n, c == 32 ? ~__mmask32(0) : __mmask32((1u << c) - 1), y, N, k0, k1);
-    }
-}
-
-template <int R>
-DP_BF16 void in_out_rest(const std::uint32_t* xt, std::int64_t rest, const WeightView& w,
-                         std::int64_t n0, std::int64_t n1, float* y, std::int64_t N,
-                         std::int64_t k0, std::int64_t k1) {
+DP_BF16 void in_out_rest(int rest, const std::uint32_t* xp, const std::uint16_t* rec,
+                         std::int64_t pairs, __mmask32 cols, float* y, std::int64_t N, bool first,
+                         Prefetch& pf) {
     if constexpr (R > 0) {
-        if (rest == R) return in_out_cols<R>(xt, w, n0, n1, y, N, k0, k1);
-        in_out_rest<R - 1>(xt, rest, w, n0, n1, y, N, k0, k1);
+        if (rest == R) return in_out_tile<R>(xp, rec, pairs, cols, y, N, first, pf);
+        in_out_rest<R - 1>(rest, xp, rec, pairs, cols, y, N, first, pf);
     }
 }
 
-// Blocks of kBlock weight rows outermost, each read whole (contiguous, prefetch-friendly) and
-// kept in L2 while every row tile passes; the tiles carry their sums in y from block to block.
-// (32-column slabs of all K rows instead read one cache line per weight row per pass, a
-// stride the hardware serves far slower once the experts come from memory.)
-constexpr std::int64_t kBlock = 128;  // even: k pairs never straddle two blocks
+// Each thread's records (64-byte aligned: the tiles load them whole).
+std::uint16_t* pack_buffer() {
+    struct Buffer {
+        std::uint16_t* p = static_cast<std::uint16_t*>(
+            ::operator new(std::size_t(kBlock* kPackCols) * 2, std::align_val_t(64)));
+        ~Buffer() { ::operator delete(p, std::align_val_t(64)); }
+    };
+    thread_local Buffer buf;
+    return buf.p;
+}
+
+// The cache lines of weight rows [k0, k1), columns [c0, c1) (at most kBlock rows of
+// kPackCols), into out; returns how many.
+std::int64_t block_lines(const WeightView& w, std::int64_t k0, std::int64_t k1, std::int64_t c0,
+                         std::int64_t c1, const char** out) {
+    std::int64_t n = 0;
+    for (std::int64_t k = k0; k < k1; ++k) {
+        const auto a = reinterpret_cast<std::uintptr_t>(wrow(w, k) + c0) & ~std::uintptr_t(63),
+                   e = reinterpret_cast<std::uintptr_t>(wrow(w, k) + c1);
+        for (std::uintptr_t l = a; l < e; l += 64) out[n++] = reinterpret_cast<const char*>(l);
+    }
+    return n;
+}
 
 DP_BF16 void in_out_bf16(const std::uint32_t* xt, std::int64_t Kp, std::int64_t M,
                          const WeightView& w, float* y, std::int64_t n0, std::int64_t n1) {
     const std::int64_t N = w.cols, K = w.rows, Mt = M / kInOutRows * kInOutRows,
                        block = Kp / 2 * kInOutRows;
-    for (std::int64_t k0 = 0; k0 < K; k0 += kBlock) {
-        const std::int64_t k1 = std::min(K, k0 + kBlock);
-        for (std::int64_t n = n0; n < n1; n += 32) {
-            const std::int64_t ne = std::min(n1, n + 32);
-            for (std::int64_t m = 0; m < Mt; m += kInOutRows)
-                in_out_cols<kInOutRows>(xt + m / kInOutRows * block, w, n, ne, y + m * N, N, k0,
-                                        k1);
-            in_out_rest<kInOutRows - 1>(xt + Mt / kInOutRows * block, M - Mt, w, n, ne, y + Mt * N,
-                                        N, k0, k1);
+    std::uint16_t* buf = pack_buffer();
+    thread_local std::vector<const char*> line_buf(std::size_t(kBlock * (kPackCols / 32 + 1)));
+    const char** lines = line_buf.data();
+    for (std::int64_t c0 = n0; c0 < n1; c0 += kPackCols) {
+        const std::int64_t c1 = std::min(n1, c0 + kPackCols);
+        for (std::int64_t k0 = 0; k0 < K; k0 += kBlock) {
+            const std::int64_t k1 = std::min(K, k0 + kBlock), pairs = (k1 - k0 + 1) / 2;
+            pack_block(w, k0, k1, c0, c1, buf);
+            // The next block's weights are fetched while this one's tiles run (memory and
+            // arithmetic overlap; each expert's weights come from memory once per pass).
+            const std::int64_t nl =
+                k1 < K    ? block_lines(w, k1, std::min(K, k1 + kBlock), c0, c1, lines)
+                : c1 < n1 ? block_lines(w, 0, std::min(K, kBlock), c1, std::min(n1, c1 + kPackCols),
+                                        lines)
+                          : 0;
+            const std::int64_t strips = (c1 - c0 + 31) / 32, per_strip = (nl + strips - 1) / strips;
+            for (std::int64_t n = c0, s = 0; n < c1; n += 32, ++s) {
+                const std::int64_t first = std::min(s * per_strip, nl),
+                                   last = std::min(first + per_strip, nl);
+                Prefetch pf{lines + first, lines + last};
+                const std::int64_t c = std::min<std::int64_t>(32, c1 - n);
+                const __mmask32 cols = c == 32 ? ~__mmask32(0) : __mmask32((1u << c) - 1);
+                const std::uint16_t* rec = buf + s * pairs * 64;
+                const std::uint32_t* xp = xt + k0 / 2 * kInOutRows;
+                for (std::int64_t m = 0; m < Mt; m += kInOutRows)
+                    in_out_tile<kInOutRows>(xp + m / kInOutRows * block, rec, pairs, cols,
+                                            y + m * N + n, N, k0 == 0, pf);
+                in_out_rest<kInOutRows - 1>(int(M - Mt), xp + Mt / kInOutRows * block, rec, pairs,
+                                            cols, y + Mt * N + n, N, k0 == 0, pf);
+                for (; pf.next < pf.end; ++pf.next) _mm_prefetch(*pf.next, _MM_HINT_T0);
+            }
         }
     }
 }
@@ -386,12 +439,15 @@ void linear_bf16_activations(const float* x, std::int64_t M, const WeightView& w
         std::uint32_t* xt = pairs.data();
         pair_rows(xb, Kp, M, xt);
         // Units of 64 columns (two tiles); only the last unit has a masked tail.
+        // Wide chunks (one, or two per thread): each repacks whole runs of its weight rows, and
+        // each row's run is one stream from memory. A chunk stays within a few ms (4 x
+        // kStopTileMacs: the repack's memory traffic, not the arithmetic, sets its pace).
         const std::int64_t units = (N + 63) / 64;
-        const std::int64_t grain =
-            std::max<std::int64_t>(1, 8192 / std::max<std::int64_t>(1, K * M));
-        const std::int64_t cap = std::max<std::int64_t>(1, kStopTileMacs / (64 * M * K));
+        const std::int64_t cap = std::max<std::int64_t>(1, 4 * kStopTileMacs / (64 * M * K));
+        const std::int64_t parts = pool.size() == 1 ? 1 : 2 * pool.size(),
+                           grain = std::min(cap, (units + parts - 1) / parts);
         pool.parallel_for(
-            units, std::min(grain, cap),
+            units, grain,
             [&](std::int64_t a, std::int64_t b) {
                 in_out_bf16(xt, Kp, M, w, y, a * 64, std::min(N, b * 64));
             },

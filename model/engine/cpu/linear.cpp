@@ -291,6 +291,8 @@ DP_AVX512 inline float hsum16(__m512 v) {
     return s;
 }
 
+constexpr std::int64_t kRowsAhead = 4;
+
 template <DType D>
 DP_AVX512 void out_in_rows_avx512(const float* x, std::int64_t m0, std::int64_t M,
                                   const WeightView& w, float* y, std::int64_t n0, std::int64_t n1) {
@@ -315,11 +317,21 @@ DP_AVX512 void out_in_rows_avx512(const float* x, std::int64_t m0, std::int64_t 
             }
             for (int r = 0; r < 4; ++r) y[(m + r) * N + n] = s[r];
         }
+        // Decode (one row): the row kRowsAhead rows on is asked for line by line as this one
+        // streams, so the next rows' weights are in flight (the hardware prefetchers alone
+        // left the attention and lm_head GEMVs well below the machine's bandwidth).
+        const char* ahead = M - m0 == 1 && n + kRowsAhead < N
+                                ? static_cast<const char*>(row_ptr<D>(w, n + kRowsAhead))
+                                : nullptr;
         for (; m < M; ++m) {
             const float* xr = x + m * K;
             __m512 a0 = _mm512_setzero_ps(), a1 = a0;
             std::int64_t k = 0;
             for (; k + 32 <= K16; k += 32) {
+                if (ahead) {
+                    _mm_prefetch(ahead + k * std::int64_t(dtype_size(D)), _MM_HINT_T0);
+                    if constexpr (dtype_size(D) == 4) _mm_prefetch(ahead + k * 4 + 64, _MM_HINT_T0);
+                }
                 a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k), load16<D>(wr, k), a0);
                 a1 = _mm512_fmadd_ps(_mm512_loadu_ps(xr + k + 16), load16<D>(wr, k + 16), a1);
             }
@@ -407,6 +419,10 @@ DP_AVX512 inline void in_out_tile_avx512(const float* x, const WeightView& w, fl
 }
 
 template <DType D>
+DP_AVX512 void in_out_gemv_avx512(const float* xr, const WeightView& w, float* yr, std::int64_t n0,
+                                  std::int64_t n1);
+
+template <DType D>
 DP_AVX512 void in_out_avx512(const float* x, std::int64_t M, const WeightView& w, float* y,
                              std::int64_t n0, std::int64_t n1) {
     const std::int64_t K = w.rows, N = w.cols;
@@ -449,6 +465,7 @@ DP_AVX512 void in_out_avx512(const float* x, std::int64_t M, const WeightView& w
         if (n32 < n1) in_out_scalar<D>(x, M, w, y, n32, n1);  // only the last unit has a tail
         return;
     }
+    if (M == 1 && n1 - n0 >= 256) return in_out_gemv_avx512<D>(x, w, y, n0, n1);
     // Decode (one to three rows) one row at a time, 128 (or 64) columns per pass: each weight
     // row is read as whole cache lines, not 32 bytes from each (the column loop above),
     // which left the expert GEMVs at a third of the weight bandwidth of the out_in ones.
@@ -504,6 +521,65 @@ DP_AVX512 void in_out_avx512(const float* x, std::int64_t M, const WeightView& w
         }
         if (c < n1) in_out_scalar<D>(xr, 1, w, yr, c, n1);
     }
+}
+
+// One row (decode) over a wide column range: blocks of kGemvRows weight rows outermost, each
+// 128-column group summing the block's rows in registers into y, while the next block's rows
+// are prefetched whole, a few lines per row step. Each expert's weights come from memory every
+// token; long contiguous runs (a whole row of the range, not 256 bytes of each row per pass)
+// stream fastest, and the prefetches keep them in flight under the arithmetic.
+constexpr std::int64_t kGemvRows = 32;
+
+template <DType D>
+DP_AVX512 void in_out_gemv_avx512(const float* xr, const WeightView& w, float* yr, std::int64_t n0,
+                                  std::int64_t n1) {
+    const std::int64_t K = w.rows, c128 = n0 + (n1 - n0) / 128 * 128, es = dtype_size(D);
+    const std::int64_t run = (c128 - n0) * es, groups = (c128 - n0) / 128;
+    for (std::int64_t k0 = 0; k0 < K; k0 += kGemvRows) {
+        const std::int64_t k1 = std::min(K, k0 + kGemvRows), pk1 = std::min(K, k1 + kGemvRows);
+        // The next block's lines, in row order, split evenly over the groups' row steps.
+        const std::int64_t lines = (pk1 - k1) * ((run + 63) / 64);
+        const std::int64_t per_step =
+            (lines + groups * (k1 - k0) - 1) / std::max<std::int64_t>(1, groups * (k1 - k0));
+        std::int64_t next = 0;
+        const std::int64_t line_row = (run + 63) / 64;
+        for (std::int64_t c = n0; c < c128; c += 128) {
+            __m512 a0, a1, a2, a3, a4, a5, a6, a7;
+            if (k0 == 0) {
+                a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = _mm512_setzero_ps();
+            } else {
+                a0 = _mm512_loadu_ps(yr + c), a1 = _mm512_loadu_ps(yr + c + 16);
+                a2 = _mm512_loadu_ps(yr + c + 32), a3 = _mm512_loadu_ps(yr + c + 48);
+                a4 = _mm512_loadu_ps(yr + c + 64), a5 = _mm512_loadu_ps(yr + c + 80);
+                a6 = _mm512_loadu_ps(yr + c + 96), a7 = _mm512_loadu_ps(yr + c + 112);
+            }
+            for (std::int64_t k = k0; k < k1; ++k) {
+                for (std::int64_t i = 0; i < per_step && next < lines; ++i, ++next)
+                    _mm_prefetch(static_cast<const char*>(row_ptr<D>(w, k1 + next / line_row)) +
+                                     n0 * es + next % line_row * 64,
+                                 _MM_HINT_T0);
+                const void* wr = row_ptr<D>(w, k);
+                const __m512 xv = _mm512_set1_ps(xr[k]);
+                a0 = _mm512_fmadd_ps(xv, load16<D>(wr, c), a0);
+                a1 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 16), a1);
+                a2 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 32), a2);
+                a3 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 48), a3);
+                a4 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 64), a4);
+                a5 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 80), a5);
+                a6 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 96), a6);
+                a7 = _mm512_fmadd_ps(xv, load16<D>(wr, c + 112), a7);
+            }
+            _mm512_storeu_ps(yr + c, a0);
+            _mm512_storeu_ps(yr + c + 16, a1);
+            _mm512_storeu_ps(yr + c + 32, a2);
+            _mm512_storeu_ps(yr + c + 48, a3);
+            _mm512_storeu_ps(yr + c + 64, a4);
+            _mm512_storeu_ps(yr + c + 80, a5);
+            _mm512_storeu_ps(yr + c + 96, a6);
+            _mm512_storeu_ps(yr + c + 112, a7);
+        }
+    }
+    if (c128 < n1) in_out_avx512<D>(xr, 1, w, yr, c128, n1);
 }
 
 #pragma GCC diagnostic pop
@@ -581,8 +657,13 @@ void run(const float* x, std::int64_t M, const WeightView& w, float* y, ThreadPo
     } else {
         // Work in units of 64 columns so no SIMD path ever splits a block and the single-row
         // kernels read whole cache lines; only the last unit has tails.
-        const std::int64_t grain =
-            std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, K * M));
+        std::int64_t grain = std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, K * M));
+        if (M == 1 && isa >= Isa::avx512) {
+            // One wide range per thread (two each when several), in whole 128-column groups:
+            // in_out_gemv_avx512 streams whole runs of each weight row.
+            const std::int64_t parts = threads == 1 ? 1 : 2 * threads;
+            grain = std::max(grain, (slabs + parts - 1) / parts / 2 * 2);
+        }
         pool.parallel_for(slabs, grain, [&](std::int64_t a, std::int64_t b) {
             kernel(x, M, y, a * 64, std::min(N, b * 64));
         });

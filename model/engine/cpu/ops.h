@@ -51,6 +51,13 @@ void attention_reference(const float* q, std::int64_t q_len, std::int64_t past, 
 void route_top_k(const float* logits, std::int64_t experts, int k, bool normalise, int* index,
                  float* weight);
 
+// out[i] = silu(g[i]) · u[i], vectorised (e^x within ~1e-7 relative of libm's); out may be g
+// or u.
+void silu_mul(const float* g, const float* u, float* out, std::int64_t n);
+
+// s[0, n) = softmax(scale · s[0, n)) in fp32, in place, vectorised likewise.
+void softmax_scaled(float* s, std::int64_t n, float scale);
+
 inline float silu(float x) {
     return x / (1.0f + __builtin_expf(-x));
 }

@@ -285,6 +285,35 @@ class Qwen3MoeTest : public QObject {
         QVERIFY2(close(b.data(), a, 1e-4, 1e-5, why), why.c_str());
     }
 
+    // The vectorised element-wise ops against their scalar formulas: every length from 1 to 40
+    // (whole vectors and tails), values up to |x| = 100 (e^x clamped at both ends).
+    void vectorOpsMatchScalarFormulas() {
+        std::mt19937 rng(4);
+        std::normal_distribution<float> nd(0.0f, 4.0f);
+        for (std::int64_t n = 1; n <= 40; ++n) {
+            std::vector<float> g(static_cast<std::size_t>(n));
+            std::vector<float> u(g.size()), want(g.size()), got(g.size());
+            for (std::size_t i = 0; i < g.size(); ++i) {
+                g[i] = i % 7 == 3 ? (i % 2 ? 100.0f : -100.0f) : nd(rng);
+                u[i] = nd(rng);
+                want[i] = cpu::silu(g[i]) * u[i];
+            }
+            cpu::silu_mul(g.data(), u.data(), got.data(), n);
+            std::string why;
+            QVERIFY2(close(got.data(), want, 1e-6, 1e-7, why), why.c_str());
+
+            std::vector<float> s(g);
+            const float scale = 0.3f;
+            float mx = -INFINITY;
+            for (float x : g) mx = std::max(mx, x * scale);
+            double sum = 0.0;
+            for (std::size_t i = 0; i < g.size(); ++i) sum += want[i] = std::exp(g[i] * scale - mx);
+            for (auto& x : want) x = float(x / sum);
+            cpu::softmax_scaled(s.data(), n, scale);
+            QVERIFY2(close(s.data(), want, 1e-6, 1e-7, why), why.c_str());
+        }
+    }
+
     void kernelsMatchTheirScalarTwins_data() {
         QTest::addColumn<int>("dtype");
         QTest::addColumn<int>("layout");
@@ -302,6 +331,11 @@ class Qwen3MoeTest : public QObject {
         // K = 4096) with a partial last chunk.
         for (int l = 0; l < 2; ++l)
             QTest::addRow("bf16 layout%d M45 cols4102", l) << int(DType::BF16) << l << 45 << 4102;
+        // Decode over wide column ranges (the blocked, prefetching in_out GEMV): 994 columns
+        // (7 groups of 128 and a 98-column tail), 4096 (whole groups), two blocks of rows.
+        for (int d = 0; d < 3; ++d)
+            for (int cols : {1000, 4102})
+                QTest::addRow("dtype%d layout1 M1 cols%d", d, cols) << d << 1 << 1 << cols;
     }
 
     void kernelsMatchTheirScalarTwins() {
