@@ -131,6 +131,33 @@ class LabelHead(torch.nn.Module):
         return loss, (hits.sum() / n.sum()).detach()
 
 
+class PointerHead(torch.nn.Module):
+    """--pointer-aux's scorer, used in training only (not part of the checkpoint): for a grounding
+    row, the decoder's last hidden state at the end of the prompt (where the answer starts) scores
+    every image token's last hidden state; cross-entropy on the token whose cell holds the target
+    point. Why: with the answer's digits as the only signal, the decoder never learned to locate
+    the widget (phaseD/phaseE wrote a few fixed points per role); this trains locating directly."""
+
+    def __init__(self, hidden):
+        super().__init__()
+        self.query = torch.nn.Linear(hidden, hidden, bias=False)
+        torch.nn.init.eye_(self.query.weight)
+        self.scale = torch.nn.Parameter(torch.tensor(4.0))
+
+    def forward(self, question, image_tokens, target):
+        q = torch.nn.functional.normalize(self.query(question.float()), dim=-1)
+        k = torch.nn.functional.normalize(image_tokens.float(), dim=-1)
+        logits = self.scale * (k @ q)
+        return torch.nn.functional.cross_entropy(logits.unsqueeze(0), target.view(1)), (logits.argmax() == target)
+
+
+def point_cell(e, image_size, cell=32):
+    """The image token (raster index of its 32x32 cell) under a grounding example's answer point."""
+    m = re.search(r"\((\d+),(\d+)\)", e["target"])
+    x, y = min(int(m.group(1)), image_size[0] - 1), min(int(m.group(2)), image_size[1] - 1)
+    return (y // cell) * (image_size[0] // cell) + x // cell
+
+
 class Examples:
     """examples.jsonl turned into model inputs: ids, labels, pixel values, grids."""
 
@@ -231,7 +258,9 @@ class Examples:
         pv, grid = self.pixels(image)
         return {"input_ids": ids, "labels": labels, "attention_mask": mask, "pixel_values": pv,
                 "image_grid_thw": grid, "mm_token_type_ids": (ids == self.image_pad).int(), "shared_image": True,
-                "image": image}
+                "image": image, "cells": [point_cell(self.items[i], self.image_size)
+                                          if self.items[i]["kind"] == "grounding" else -1 for i in indices],
+                "prompt_lengths": [len(p) for p, _ in rows]}
 
     def __getitem__(self, i):
         e = self.items[i]
@@ -266,7 +295,8 @@ def embeddings(model):
     return model.model.language_model.embed_tokens.weight
 
 
-def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, label_target=None, label_coef=0.0):
+def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, label_target=None, label_coef=0.0,
+                 pointer_head=None, pointer_coef=0.0):
     """(loss, stats) of one example or one shared-image batch; stats: the answer's cross-entropy
     ("loss") and token accuracy, the feature penalty, and with --label-aux the label loss and recall."""
     ids = batch["input_ids"]
@@ -291,8 +321,21 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
             enc.deepstack_features = [tuple(f) * rows for f in enc.deepstack_features]
             grid = grid.repeat(rows, 1)
         kwargs = {"mm_encoder_outputs": {"image": enc}, "image_grid_thw": grid}
+    pointing = pointer_coef > 0 and any(c >= 0 for c in batch.get("cells", []))
     out = model(input_ids=ids, attention_mask=mask, mm_token_type_ids=batch["mm_token_type_ids"],
-                output_router_logits=aux_coef > 0, **kwargs)
+                output_router_logits=aux_coef > 0, output_hidden_states=pointing, **kwargs)
+    if pointing:
+        hidden = out.hidden_states[-1]
+        losses, hits = [], []
+        for r, cell in enumerate(batch["cells"]):
+            if cell >= 0:
+                image = hidden[r][batch["mm_token_type_ids"][r].bool()]
+                loss, hit = pointer_head(hidden[r, batch["prompt_lengths"][r] - 1], image, torch.tensor(cell))
+                losses.append(loss)
+                hits.append(hit.float())
+        pointer_loss = torch.stack(losses).mean()
+        extra = extra + pointer_coef * pointer_loss
+        stats.update(pointer_loss=pointer_loss.item(), pointer_acc=torch.stack(hits).mean().item())
     logits = out.logits[:, :-1].float()
     labels = batch["labels"][:, 1:]
     keep = labels != -100
@@ -363,6 +406,9 @@ def main():
     ap.add_argument("--label-aux", type=float, default=0.0, metavar="COEF",
                     help="weight of the dense label loss (LabelHead): every image token of a screenshot with a "
                          "layout beside it learns the words of the widgets it shows; 0: off")
+    ap.add_argument("--pointer-aux", type=float, default=0.0, metavar="COEF",
+                    help="weight of the pointer loss (PointerHead): a grounding row's end of prompt must pick "
+                         "the image token under the answer's point; 0: off")
     ap.add_argument("--vision-only", action="store_true",
                     help="train the vision tower (and the input embeddings) on the label loss alone, one "
                          "screenshot per unit, without the decoder: a cheap pretraining stage")
@@ -398,8 +444,11 @@ def main():
     model.train()
     total, vision = nano_model.count_parameters(model)
     label_head = LabelHead(tok.get_vocab_size())
-    opt = torch.optim.AdamW(list(model.parameters()) + list(label_head.parameters()), lr=a.lr, betas=(0.9, 0.95),
-                            weight_decay=0.05)
+    pointer_head = PointerHead(config.text_config.hidden_size)
+    # Only the heads in use join the optimiser, so that a run resumes with the flags it started with.
+    heads = list(label_head.parameters()) if a.label_aux > 0 or a.vision_only else []
+    heads += list(pointer_head.parameters()) if a.pointer_aux > 0 else []
+    opt = torch.optim.AdamW(list(model.parameters()) + heads, lr=a.lr, betas=(0.9, 0.95), weight_decay=0.05)
     os.makedirs(a.work, exist_ok=True)
     state_path = os.path.join(a.work, "state.pt")
     step, seen = 0, 0
@@ -408,6 +457,8 @@ def main():
         model.load_state_dict(init["model"])
         if "label_head" in init:
             label_head.load_state_dict(init["label_head"])
+        if "pointer_head" in init:
+            pointer_head.load_state_dict(init["pointer_head"])
         print(f"weights from {a.init}")
     if os.path.exists(state_path):
         state = torch.load(state_path, weights_only=False)
@@ -417,7 +468,13 @@ def main():
         model.load_state_dict(state["model"])
         if "label_head" in state:
             label_head.load_state_dict(state["label_head"])
-        opt.load_state_dict(state["opt"])
+        if "pointer_head" in state:
+            pointer_head.load_state_dict(state["pointer_head"])
+        try:
+            opt.load_state_dict(state["opt"])
+        except ValueError:
+            sys.exit(f"train.py: {state_path} was trained with other --label-aux/--pointer-aux/--vision-only "
+                     "settings (its optimiser holds other parameters); resume with the same ones")
         step, seen = state["step"], state["seen"]
         torch.set_rng_state(state["torch_rng"])
         print(f"resumed at step {step} ({seen} units seen)")
@@ -425,7 +482,8 @@ def main():
           f"examples in {len(units)} units, {a.threads} thread(s)", flush=True)
 
     def save_state():
-        torch.save({"model": model.state_dict(), "label_head": label_head.state_dict(), "opt": opt.state_dict(),
+        torch.save({"model": model.state_dict(), "label_head": label_head.state_dict(),
+                    "pointer_head": pointer_head.state_dict(), "opt": opt.state_dict(),
                     "step": step, "seen": seen,
                     "seed": a.seed, "group": a.group, "torch_rng": torch.get_rng_state()}, state_path + ".tmp")
         os.replace(state_path + ".tmp", state_path)
@@ -454,7 +512,7 @@ def main():
                     batch = train.batch(unit) if len(unit) > 1 else train[unit[0]]
                     target = train.label_target(batch["image"]) if a.label_aux > 0 and "image" in batch else None
                     loss, stats = forward_loss(model, batch, a.aux_coef, a.feature_coef, label_head, target,
-                                               a.label_aux)
+                                               a.label_aux, pointer_head, a.pointer_aux)
                     size = len(unit)
                     tokens += batch["input_ids"].numel()
             # Each unit weighs as many examples as it holds.
@@ -463,7 +521,7 @@ def main():
                 sums[k] = sums.get(k, 0.0) + v * size
                 weights[k] = weights.get(k, 0) + size
             examples += size
-        torch.nn.utils.clip_grad_norm_(list(model.parameters()) + list(label_head.parameters()), 1.0)
+        torch.nn.utils.clip_grad_norm_(list(model.parameters()) + heads, 1.0)
         opt.step()
         step += 1
         rec = {"step": step, **{k: sums[k] / weights[k] for k in sums}, "lr": opt.param_groups[0]["lr"],
