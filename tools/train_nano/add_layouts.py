@@ -11,7 +11,6 @@ error naming the seed.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -29,8 +28,6 @@ def main():
     with open(os.path.join(a.data, "examples.jsonl"), encoding="utf-8") as f:
         for e in map(json.loads, f):
             seeds.add(e["seed"])
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    env.pop("DISPLAY", None)
     written = 0
     for seed in sorted(seeds):
         png = os.path.join(a.data, "screens", f"s{seed}_000.png")
@@ -38,19 +35,20 @@ def main():
         if os.path.exists(out) or not os.path.exists(png):
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            shot, layout = os.path.join(tmp, "screen.png"), os.path.join(tmp, "layout.json")
-            r = subprocess.run([a.sandbox, "--seed", str(seed), "--geometry", f"{nc.SCREEN[0]}x{nc.SCREEN[1]}",
-                                "--screenshot", shot, "--layout-json", layout], env=env, capture_output=True,
-                               text=True, timeout=60)
-            if r.returncode != 0:
-                sys.exit(f"add_layouts: sandbox seed {seed}: {r.stderr.strip()}")
+            shot = os.path.join(tmp, "screen.png")
+            try:
+                layout = nc.render_screen(a.sandbox, seed, shot)
+            except RuntimeError as e:
+                sys.exit(f"add_layouts: {e}")
             with Image.open(shot) as new, Image.open(png) as old:
                 diff = ImageChops.difference(new.convert("RGB"), old.convert("RGB")).getbbox()
-            # The one allowed difference: a focused field's text caret (it blinks), a column at most
-            # 2 px wide.
-            if diff is not None and diff[2] - diff[0] > 2:
-                sys.exit(f"add_layouts: seed {seed}: the render differs from {png} in {diff}; not writing a layout")
-            os.replace(layout, out)
+        # The one allowed difference: a focused field's text caret (it blinks), a column at most
+        # 2 px wide.
+        if diff is not None and diff[2] - diff[0] > 2:
+            sys.exit(f"add_layouts: seed {seed}: the render differs from {png} in {diff}; not writing a layout")
+        with open(out + ".tmp", "w") as f:
+            json.dump(layout, f)
+        os.replace(out + ".tmp", out)
         written += 1
         if written % 100 == 0:
             print(f"{written} layouts ({seed})", flush=True)

@@ -21,9 +21,7 @@ import concurrent.futures
 import json
 import os
 import random
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nano_common as nc  # noqa: E402
@@ -53,19 +51,7 @@ class Sandbox:
             return self.cache[key]
         name = f"s{seed}_{len(self.cache):03d}.png"
         png = os.path.join(self.out_dir, "screens", name)
-        with tempfile.TemporaryDirectory() as tmp:
-            layout_path = os.path.join(tmp, "layout.json")
-            args = [self.binary, "--seed", str(seed), "--geometry", f"{nc.SCREEN[0]}x{nc.SCREEN[1]}",
-                    "--screenshot", png, "--layout-json", layout_path]
-            for step in do_steps:
-                args += ["--do", step]
-            env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-            env.pop("DISPLAY", None)
-            r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
-            if r.returncode != 0:
-                raise RuntimeError(f"sandbox seed {seed} steps {do_steps}: {r.stderr.strip()}")
-            with open(layout_path) as f:
-                layout = json.load(f)
+        layout = nc.render_screen(self.binary, seed, png, do_steps)
         # The layout beside the screenshot: train.py --label-aux reads every widget's rect from it.
         with open(png[:-len(".png")] + ".layout.json", "w") as f:
             json.dump(layout, f)

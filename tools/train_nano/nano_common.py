@@ -1,10 +1,13 @@
 """Shared pieces of the deskpilot-nano pipeline: the prompt templates (read from the C++ planner,
 so the text the model is trained on is the text the agent sends), the Qwen3-VL chat layout as
-model/engine/chat_format.cpp writes it, smart_resize with the deskpilot-nano family's bounds, and
-the image processor settings."""
+model/engine/chat_format.cpp writes it, smart_resize with the deskpilot-nano family's bounds,
+the image processor settings, and rendering a sandbox screen offscreen."""
+import json
 import math
 import os
 import re
+import subprocess
+import tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -113,3 +116,27 @@ def preprocessor_config():
             "image_mean": [0.5] * 3, "image_std": [0.5] * 3, "patch_size": 16, "temporal_patch_size": 2,
             "merge_size": 2, "size": {"shortest_edge": MIN_PIXELS, "longest_edge": MAX_PIXELS},
             "min_pixels": MIN_PIXELS, "max_pixels": MAX_PIXELS}
+
+
+def render_screen(sandbox, seed, png, do_steps=()):
+    """Renders the sandbox of `seed` offscreen after replaying `do_steps` (--do), writes the
+    screenshot to `png` and returns the layout JSON."""
+    with tempfile.TemporaryDirectory() as tmp:
+        layout_path = os.path.join(tmp, "layout.json")
+        args = [sandbox, "--seed", str(seed), "--geometry", f"{SCREEN[0]}x{SCREEN[1]}", "--screenshot", png,
+                "--layout-json", layout_path]
+        for step in do_steps:
+            args += ["--do", step]
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+        env.pop("DISPLAY", None)
+        r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"sandbox seed {seed} steps {list(do_steps)}: {r.stderr.strip()}")
+        with open(layout_path) as f:
+            return json.load(f)
+
+
+def target_point(target):
+    """(x, y) of the first point in an answer ('Action: click(start_box=...(x,y)...)')."""
+    m = re.search(r"\((\d+),(\d+)\)", target)
+    return int(m.group(1)), int(m.group(2))

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import random
-import re
 import sys
 import time
 
@@ -40,9 +39,9 @@ def read_examples(grounding):
     for e in grounding:
         if e["kind"] != "grounding":
             continue
-        m = re.search(r"\((\d+),(\d+)\)", e["target"])
+        x, y = nc.target_point(e["target"])
         instruction = e["messages"][1]["parts"][0].rsplit("## User Instruction\n", 1)[-1]
-        messages = [e["messages"][0], {"role": "user", "parts": [READ_QUESTION.format(x=m.group(1), y=m.group(2)),
+        messages = [e["messages"][0], {"role": "user", "parts": [READ_QUESTION.format(x=x, y=y),
                                                                   {"image": 0}]}]
         out.append(dict(e, kind="read", messages=messages, target=instruction))
     return out
@@ -61,9 +60,9 @@ def parse_examples(grounding):
     by_image = {}
     for e in grounding:
         if e["kind"] == "grounding" and "item" not in e.get("widget", ""):
-            m = re.search(r"\((\d+),(\d+)\)", e["target"])
+            x, y = nc.target_point(e["target"])
             instruction = e["messages"][1]["parts"][0].rsplit("## User Instruction\n", 1)[-1]
-            by_image.setdefault(e["images"][0], (e, []))[1].append((int(m.group(2)), int(m.group(1)), instruction))
+            by_image.setdefault(e["images"][0], (e, []))[1].append((y, x, instruction))
     out = []
     for first, lines in by_image.values():
         lines.sort()
@@ -153,8 +152,8 @@ class PointerHead(torch.nn.Module):
 
 def point_cell(e, image_size, cell=32):
     """The image token (raster index of its 32x32 cell) under a grounding example's answer point."""
-    m = re.search(r"\((\d+),(\d+)\)", e["target"])
-    x, y = min(int(m.group(1)), image_size[0] - 1), min(int(m.group(2)), image_size[1] - 1)
+    x, y = nc.target_point(e["target"])
+    x, y = min(x, image_size[0] - 1), min(y, image_size[1] - 1)
     return (y // cell) * (image_size[0] // cell) + x // cell
 
 
@@ -200,11 +199,8 @@ class Examples:
 
     def screens(self):
         """Every single-image screenshot with a layout (--vision-only units)."""
-        seen = []
-        for e in self.items:
-            if len(e["images"]) == 1 and e["images"][0] not in seen and self.label_target(e["images"][0]) is not None:
-                seen.append(e["images"][0])
-        return seen
+        seen = {e["images"][0]: None for e in self.items if len(e["images"]) == 1}  # ordered, unique
+        return [image for image in seen if self.label_target(image) is not None]
 
     def __len__(self):
         return len(self.items)
