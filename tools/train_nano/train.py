@@ -100,6 +100,61 @@ def label_targets(layout, tok, vocab, image_size, cell=32):
     return target
 
 
+def position_targets(layout, image_size, cell=32):
+    """--position-aux: for each image token, the six digits (hundreds, tens, units of x, then of y)
+    of the point a click on the labelled widget covering its cell would write (the widget's centre,
+    as make_dataset.py answers), or -1 where no labelled widget covers it; the smallest widget
+    wins where several do. A [cells, 6] long tensor."""
+    w, h = image_size
+    cols, rows = w // cell, h // cell
+    target = torch.full((rows * cols, 6), -1, dtype=torch.long)
+    area = torch.full((rows * cols,), float("inf"))
+    sx, sy = w / nc.SCREEN[0], h / nc.SCREEN[1]
+    for widget in layout["widgets"]:
+        if not widget.get("visible") or widget["role"] not in LABELLED_ROLES or not widget.get("label"):
+            continue
+        x, y, ww, wh = widget["rect"]
+        px, py = nc.to_model_point(x + ww / 2, y + wh / 2)
+        digits = torch.tensor([px // 100 % 10, px // 10 % 10, px % 10, py // 100 % 10, py // 10 % 10, py % 10])
+        x0, y0, x1, y1 = x * sx, y * sy, (x + ww) * sx, (y + wh) * sy
+        for r in range(max(0, int(y0 // cell)), min(rows, int(y1 // cell) + 1)):
+            for c in range(max(0, int(x0 // cell)), min(cols, int(x1 // cell) + 1)):
+                overlap_x = min(x1, (c + 1) * cell) - max(x0, c * cell)
+                overlap_y = min(y1, (r + 1) * cell) - max(y0, r * cell)
+                if overlap_x > 0 and overlap_y > 0 and ww * wh < area[r * cols + c]:
+                    area[r * cols + c] = ww * wh
+                    target[r * cols + c] = digits
+    return target
+
+
+class PositionProbe(torch.nn.Module):
+    """--position-aux's classifiers, used in training only (not part of the checkpoint): from an image
+    token's hidden state at the input of each --attend-layers layer, six linear 10-way classifiers
+    read the digits of the centre of the widget under it (position_targets). Why: with --attend-aux
+    alone the supervised heads found the target token on 62% of validation rows, but the digits
+    written were right only half the time when they did (step 200): the tokens did not carry their
+    widget's position in a form the attention could copy. A linear read-out makes it copyable by
+    the heads' linear value and output maps."""
+
+    def __init__(self, hidden, layers):
+        super().__init__()
+        self.read = torch.nn.ModuleList(torch.nn.Linear(hidden, 60) for _ in layers)
+
+    def forward(self, states, target):
+        """states: per layer, [cells, hidden]; (loss, digit accuracy) over the cells with a target."""
+        keep = target[:, 0] >= 0
+        if not keep.any():
+            return None
+        losses, accs = [], []
+        for read, h in zip(self.read, states):
+            h = h[keep].float()
+            h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + 1e-6)  # as the decoder's RMSNorms see it
+            logits = read(h).view(-1, 6, 10)
+            losses.append(torch.nn.functional.cross_entropy(logits.reshape(-1, 10), target[keep].reshape(-1)))
+            accs.append((logits.argmax(-1) == target[keep]).float().mean())
+        return torch.stack(losses).mean(), torch.stack(accs).mean().detach()
+
+
 class LabelHead(torch.nn.Module):
     """--label-aux's classifier, used in training only (not part of the checkpoint): an image token's
     embedding (what the decoder receives in place of <|image_pad|>) against the decoder's own input
@@ -150,6 +205,43 @@ class PointerHead(torch.nn.Module):
         return torch.nn.functional.cross_entropy(logits.unsqueeze(0), target.view(1)), (logits.argmax() == target)
 
 
+class AttendLoss:
+    """--attend-aux: supervises the decoder's own attention (not a side head): at every answer
+    position that writes a coordinate digit, query head 0 of each --attend-layers layer must attend
+    to the image token under the answer's point. Why: PointerHead taught a side head to find the
+    target (53% on training rows) but the written digits did not follow it, since nothing made the
+    decoder's real computation fetch that token; with the attention on it, the answer loss trains
+    the token's value to carry its position. Needs eager attention in the text model (the weights
+    are read through forward hooks); the checkpoint and the engine are unaffected."""
+
+    def __init__(self, model, layers, digit_ids):
+        self.layers = layers
+        self.digits = torch.tensor(sorted(digit_ids))
+        self.weights = {}
+        model.config.text_config._attn_implementation = "eager"
+        for layer in layers:
+            attn = model.model.language_model.layers[layer].self_attn
+            attn.register_forward_hook(lambda _m, _i, out, layer=layer: self.weights.__setitem__(layer, out[1]))
+
+    def __call__(self, batch):
+        """(loss, accuracy) over the digit positions of the batch's grounding rows, or None."""
+        labels, image = batch["labels"], batch["mm_token_type_ids"].bool()
+        losses, hits = [], []
+        for r, cell in enumerate(batch.get("cells", [])):
+            if cell < 0:
+                continue
+            column = image[r].nonzero()[cell, 0]
+            # the hidden state at p writes token p+1
+            writes_digit = torch.isin(labels[r, 1:], self.digits).nonzero()[:, 0]
+            for layer in self.layers:
+                w = self.weights[layer][r, 0, writes_digit].float()  # [positions, keys]
+                losses.append(-torch.log(w[:, column] + 1e-6).mean())
+                hits.append((w[:, image[r]].argmax(1) == cell).float().mean())
+        if not losses:
+            return None
+        return torch.stack(losses).mean(), torch.stack(hits).mean().detach()
+
+
 def point_cell(e, image_size, cell=32):
     """The image token (raster index of its 32x32 cell) under a grounding example's answer point."""
     x, y = nc.target_point(e["target"])
@@ -196,6 +288,18 @@ class Examples:
             else:
                 self.targets[rel] = None
         return self.targets[rel]
+
+    def position_target(self, rel):
+        """The --position-aux target of a screenshot, or None when it has no layout beside it."""
+        key = ("position", rel)
+        if key not in self.targets:
+            path = rel[:-len(".png")] + ".layout.json"
+            if os.path.exists(path):
+                with open(path) as f:
+                    self.targets[key] = position_targets(json.load(f), self.image_size)
+            else:
+                self.targets[key] = None
+        return self.targets[key]
 
     def screens(self):
         """Every single-image screenshot with a layout (--vision-only units)."""
@@ -292,9 +396,10 @@ def embeddings(model):
 
 
 def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, label_target=None, label_coef=0.0,
-                 pointer_head=None, pointer_coef=0.0):
+                 pointer_head=None, pointer_coef=0.0, attend=None, attend_coef=0.0, position_probe=None,
+                 position_target=None, position_coef=0.0):
     """(loss, stats) of one example or one shared-image batch; stats: the answer's cross-entropy
-    ("loss") and token accuracy, the feature penalty, and with --label-aux the label loss and recall."""
+    ("loss") and token accuracy, the feature penalty, and the loss and accuracy of each auxiliary in use."""
     ids = batch["input_ids"]
     mask = batch.get("attention_mask", torch.ones_like(ids))
     kwargs, penalty, extra = {}, torch.zeros(()), torch.zeros(())
@@ -318,8 +423,17 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
             grid = grid.repeat(rows, 1)
         kwargs = {"mm_encoder_outputs": {"image": enc}, "image_grid_thw": grid}
     pointing = pointer_coef > 0 and any(c >= 0 for c in batch.get("cells", []))
+    placing = position_coef > 0 and position_target is not None
     out = model(input_ids=ids, attention_mask=mask, mm_token_type_ids=batch["mm_token_type_ids"],
-                output_router_logits=aux_coef > 0, output_hidden_states=pointing, **kwargs)
+                output_router_logits=aux_coef > 0, output_hidden_states=pointing or placing, **kwargs)
+    if placing:
+        # Row 0's image tokens: every row of a shared-image batch holds the same image at the same
+        # place, and before the answer nothing differs that the image tokens can see (causal).
+        image = batch["mm_token_type_ids"][0].bool()
+        placed = position_probe([out.hidden_states[layer][0][image] for layer in attend.layers], position_target)
+        if placed is not None:
+            extra = extra + position_coef * placed[0]
+            stats.update(position_loss=placed[0].item(), position_acc=placed[1].item())
     if pointing:
         hidden = out.hidden_states[-1]
         losses, hits = [], []
@@ -332,6 +446,11 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
         pointer_loss = torch.stack(losses).mean()
         extra = extra + pointer_coef * pointer_loss
         stats.update(pointer_loss=pointer_loss.item(), pointer_acc=torch.stack(hits).mean().item())
+    if attend_coef > 0:
+        attended = attend(batch)
+        if attended is not None:
+            extra = extra + attend_coef * attended[0]
+            stats.update(attend_loss=attended[0].item(), attend_acc=attended[1].item())
     logits = out.logits[:, :-1].float()
     labels = batch["labels"][:, 1:]
     keep = labels != -100
@@ -405,6 +524,13 @@ def main():
     ap.add_argument("--pointer-aux", type=float, default=0.0, metavar="COEF",
                     help="weight of the pointer loss (PointerHead): a grounding row's end of prompt must pick "
                          "the image token under the answer's point; 0: off")
+    ap.add_argument("--attend-aux", type=float, default=0.0, metavar="COEF",
+                    help="weight of the attention loss (AttendLoss): where a grounding answer writes a coordinate "
+                         "digit, head 0 of --attend-layers must attend to the image token under the point; 0: off")
+    ap.add_argument("--attend-layers", default="2,3", help="decoder layers whose head 0 --attend-aux supervises")
+    ap.add_argument("--position-aux", type=float, default=0.0, metavar="COEF",
+                    help="weight of the position loss (PositionProbe, needs --attend-aux): the image tokens' hidden "
+                         "states at the input of --attend-layers must tell the digits of their widget's centre; 0: off")
     ap.add_argument("--vision-only", action="store_true",
                     help="train the vision tower (and the input embeddings) on the label loss alone, one "
                          "screenshot per unit, without the decoder: a cheap pretraining stage")
@@ -439,11 +565,19 @@ def main():
     model = nano_model.build_model(config, a.seed)
     model.train()
     total, vision = nano_model.count_parameters(model)
+    attend = None
+    if a.attend_aux > 0:
+        attend = AttendLoss(model, [int(x) for x in a.attend_layers.split(",")],
+                            [tok.token_to_id(str(d)) for d in range(10)])
+    if a.position_aux > 0 and attend is None:
+        sys.exit("train.py: --position-aux reads the layers of --attend-aux; give both")
     label_head = LabelHead(tok.get_vocab_size())
+    position_probe = PositionProbe(config.text_config.hidden_size, attend.layers if attend else [])
     pointer_head = PointerHead(config.text_config.hidden_size)
     # Only the heads in use join the optimiser, so that a run resumes with the flags it started with.
     heads = list(label_head.parameters()) if a.label_aux > 0 or a.vision_only else []
     heads += list(pointer_head.parameters()) if a.pointer_aux > 0 else []
+    heads += list(position_probe.parameters()) if a.position_aux > 0 else []
     opt = torch.optim.AdamW(list(model.parameters()) + heads, lr=a.lr, betas=(0.9, 0.95), weight_decay=0.05)
     os.makedirs(a.work, exist_ok=True)
     state_path = os.path.join(a.work, "state.pt")
@@ -455,6 +589,8 @@ def main():
             label_head.load_state_dict(init["label_head"])
         if "pointer_head" in init:
             pointer_head.load_state_dict(init["pointer_head"])
+        if init.get("position_probe") and len(position_probe.read) == len(init["position_probe"]) // 2:
+            position_probe.load_state_dict(init["position_probe"])
         print(f"weights from {a.init}")
     if os.path.exists(state_path):
         state = torch.load(state_path, weights_only=False)
@@ -466,11 +602,13 @@ def main():
             label_head.load_state_dict(state["label_head"])
         if "pointer_head" in state:
             pointer_head.load_state_dict(state["pointer_head"])
+        if state.get("position_probe") and len(position_probe.read) == len(state["position_probe"]) // 2:
+            position_probe.load_state_dict(state["position_probe"])
         try:
             opt.load_state_dict(state["opt"])
         except ValueError:
-            sys.exit(f"train.py: {state_path} was trained with other --label-aux/--pointer-aux/--vision-only "
-                     "settings (its optimiser holds other parameters); resume with the same ones")
+            sys.exit(f"train.py: {state_path} was trained with other --label-aux/--pointer-aux/--position-aux/"
+                     "--vision-only settings (its optimiser holds other parameters); resume with the same ones")
         step, seen = state["step"], state["seen"]
         torch.set_rng_state(state["torch_rng"])
         print(f"resumed at step {step} ({seen} units seen)")
@@ -479,7 +617,8 @@ def main():
 
     def save_state():
         torch.save({"model": model.state_dict(), "label_head": label_head.state_dict(),
-                    "pointer_head": pointer_head.state_dict(), "opt": opt.state_dict(),
+                    "pointer_head": pointer_head.state_dict(), "position_probe": position_probe.state_dict(),
+                    "opt": opt.state_dict(),
                     "step": step, "seen": seen,
                     "seed": a.seed, "group": a.group, "torch_rng": torch.get_rng_state()}, state_path + ".tmp")
         os.replace(state_path + ".tmp", state_path)
@@ -507,8 +646,11 @@ def main():
                 else:
                     batch = train.batch(unit) if len(unit) > 1 else train[unit[0]]
                     target = train.label_target(batch["image"]) if a.label_aux > 0 and "image" in batch else None
+                    placement = train.position_target(batch["image"]) if a.position_aux > 0 and "image" in batch \
+                        else None
                     loss, stats = forward_loss(model, batch, a.aux_coef, a.feature_coef, label_head, target,
-                                               a.label_aux, pointer_head, a.pointer_aux)
+                                               a.label_aux, pointer_head, a.pointer_aux, attend, a.attend_aux,
+                                               position_probe, placement, a.position_aux)
                     size = len(unit)
                     tokens += batch["input_ids"].numel()
             # Each unit weighs as many examples as it holds.

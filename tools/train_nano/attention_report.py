@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Why a state grounds or not, teacher-forced on validation grounding rows: for each coordinate digit
+the answer writes, whether head 0 of the --attend-aux layers attends to the image token under the
+answer's point, and whether the digit comes out right when it does and when it does not.
+
+    tools/train_nano/attention_report.py work/nano/state.pt --data data/nano --screens 12
+
+Reading it: attention on target but digits wrong means the tokens do not carry their position in a
+form the heads copy (--position-aux); attention off target means locating is the problem.
+Digit slots count the answer's digits in order (x's then y's, 1 to 3 each), so slot 3 is y's
+first digit only when x has three.
+"""
+import argparse
+import collections
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model as nano_model  # noqa: E402
+import nano_common as nc  # noqa: E402
+import train  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("state", help="a state.pt written by train.py")
+    ap.add_argument("--data", required=True, help="make_dataset.py's --out (several: comma-separated)")
+    ap.add_argument("--tokenizer", default=os.path.join(nc.ROOT, "tests/data/engine/nano_tokenizer/tokenizer.json"))
+    ap.add_argument("--layers", default="2,3")
+    ap.add_argument("--screens", type=int, default=12, help="validation screens (up to 8 rows each)")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(a.tokenizer)
+    data = train.Examples(a.data.split(","), tok, "val", ("grounding",))
+    if not len(data):
+        sys.exit(f"attention_report.py: no validation grounding examples in {a.data}")
+    model = nano_model.build_model(nano_model.build_config(tok), 0)
+    state = torch.load(a.state, map_location="cpu", weights_only=False)
+    model.load_state_dict(state["model"])
+    model.eval()
+    layers = [int(x) for x in a.layers.split(",")]
+    digits = [tok.token_to_id(str(d)) for d in range(10)]
+    attend = train.AttendLoss(model, layers, digits)
+    slots = collections.defaultdict(lambda: [0, 0, 0, 0])  # on target, right | on, off target, right | off
+    rows = 0
+    with torch.no_grad():
+        for unit in data.units(8)[:a.screens]:
+            batch = data.batch(unit)
+            n = batch["input_ids"].shape[0]
+            enc = model.model.get_image_features(batch["pixel_values"], batch["image_grid_thw"], return_dict=True)
+            enc.pooler_output = tuple(enc.pooler_output) * n
+            enc.deepstack_features = [tuple(f) * n for f in enc.deepstack_features]
+            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                        mm_token_type_ids=batch["mm_token_type_ids"], mm_encoder_outputs={"image": enc},
+                        image_grid_thw=batch["image_grid_thw"].repeat(n, 1))
+            predicted = out.logits.argmax(-1)
+            image = batch["mm_token_type_ids"].bool()
+            for r, cell in enumerate(batch["cells"]):
+                labels = batch["labels"][r, 1:]
+                rows += 1
+                for k, p in enumerate(torch.isin(labels, torch.tensor(digits)).nonzero()[:, 0].tolist()):
+                    on = all(attend.weights[layer][r, 0, p][image[r]].argmax().item() == cell for layer in layers)
+                    right = predicted[r, p].item() == labels[p].item()
+                    s = slots[k]
+                    s[0 if on else 2] += 1
+                    s[1 if on else 3] += right
+    print(f"step {state['step']}: {rows} validation rows, head 0 of layers {a.layers}")
+    for k in sorted(slots):
+        on, on_right, off, off_right = slots[k]
+        print(f"digit {k}: attention on target {on}/{on + off}; "
+              f"right when on {on_right}/{on}, when off {off_right}/{off}")
+
+
+if __name__ == "__main__":
+    main()

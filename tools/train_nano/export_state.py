@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Writes the engine checkpoint of a training state (train.py's --work/state.pt, or a copy of it)
+without resuming the run: for evaluating snapshots while training goes on.
+
+    tools/train_nano/export_state.py work/nano/state.pt /tmp/nano-step300
+    build/bin/deskpilot eval grounding --model-dir /tmp/nano-step300 --family deskpilot-nano --seeds 0..9
+"""
+import argparse
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model as nano_model  # noqa: E402
+import nano_common as nc  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("state", help="a state.pt written by train.py")
+    ap.add_argument("out", help="the checkpoint folder to write")
+    ap.add_argument("--tokenizer", default=os.path.join(nc.ROOT, "tests/data/engine/nano_tokenizer/tokenizer.json"))
+    ap.add_argument("--dtype", choices=["bf16", "f32"], default="bf16")
+    a = ap.parse_args()
+    from tokenizers import Tokenizer
+    config = nano_model.build_config(Tokenizer.from_file(a.tokenizer))
+    model = nano_model.build_model(config, 0)
+    try:
+        state = torch.load(a.state, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+    except Exception as e:  # pickle, zip, key and shape errors alike: one message naming the file
+        sys.exit(f"export_state.py: {a.state}: not a train.py state of this architecture ({e})")
+    model.eval()
+    nano_model.save_checkpoint(model, config, a.tokenizer, a.out,
+                               torch.bfloat16 if a.dtype == "bf16" else torch.float32)
+    print(f"wrote {a.out} (step {state['step']})")
+
+
+if __name__ == "__main__":
+    main()
