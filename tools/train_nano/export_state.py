@@ -21,7 +21,7 @@ def main():
     ap.add_argument("state", help="a state.pt written by train.py")
     ap.add_argument("out", help="the checkpoint folder to write")
     ap.add_argument("--tokenizer", default=os.path.join(nc.ROOT, "tests/data/engine/nano_tokenizer/tokenizer.json"))
-    ap.add_argument("--dtype", choices=["bf16", "f32"], default="bf16")
+    ap.add_argument("--dtype", choices=list(nano_model.DTYPES), default="bf16")
     a = ap.parse_args()
     from tokenizers import Tokenizer
     config = nano_model.build_config(Tokenizer.from_file(a.tokenizer))
@@ -32,8 +32,7 @@ def main():
     except Exception as e:  # pickle, zip, key and shape errors alike: one message naming the file
         sys.exit(f"export_state.py: {a.state}: not a train.py state of this architecture ({e})")
     model.eval()
-    nano_model.save_checkpoint(model, config, a.tokenizer, a.out,
-                               torch.bfloat16 if a.dtype == "bf16" else torch.float32)
+    nano_model.save_checkpoint(model, config, a.tokenizer, a.out, nano_model.DTYPES[a.dtype])
     print(f"wrote {a.out} (step {state['step']})")
 
 

@@ -72,6 +72,10 @@ def hub_state_dict(model, dtype):
     return out
 
 
+# The checkpoint dtypes train.py and export_state.py offer (--dtype).
+DTYPES = {"bf16": torch.bfloat16, "f32": torch.float32}
+
+
 def save_checkpoint(model, config, tokenizer_path, out_dir, dtype=torch.bfloat16):
     """models/deskpilot-nano/: model.safetensors, config.json, tokenizer.json,
     preprocessor_config.json (the layout `deskpilot generate/run --model-dir` loads)."""

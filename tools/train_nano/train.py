@@ -543,7 +543,7 @@ def main():
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--eval-examples", type=int, default=32)
     ap.add_argument("--max-seconds", type=float, default=0, help="stop (and save) after this long; 0: no limit")
-    ap.add_argument("--dtype", choices=["bf16", "f32"], default="bf16", help="of the written checkpoint")
+    ap.add_argument("--dtype", choices=list(nano_model.DTYPES), default="bf16", help="of the written checkpoint")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -677,8 +677,7 @@ def main():
             break
     save_state()
     model.eval()
-    nano_model.save_checkpoint(model, config, a.tokenizer, a.out,
-                               torch.bfloat16 if a.dtype == "bf16" else torch.float32)
+    nano_model.save_checkpoint(model, config, a.tokenizer, a.out, nano_model.DTYPES[a.dtype])
     print(f"wrote {a.out}")
 
 
