@@ -96,9 +96,8 @@ void segment_attention_flash(float* qkv, std::int64_t S, std::int64_t heads, std
     // vector FMAs over the keys) and its values padded to whole vectors.
     pool.parallel_for(S, 64, [&](std::int64_t s0, std::int64_t s1) {
         for (std::int64_t s = s0; s < s1; ++s) {
-            for (int part = 0; part < 2; ++part)
-                cpu::apply_rope(&qkv[std::size_t((s * 3 + part) * hid)], heads, half,
-                                &cos[std::size_t(s * half)], &sin[std::size_t(s * half)]);
+            rope2d_rotate(&qkv[std::size_t(s * 3 * hid)], heads, hd, &cos[std::size_t(s * half)],
+                          &sin[std::size_t(s * half)]);
             for (std::int64_t h = 0; h < heads; ++h) {
                 const float* k = &qkv[std::size_t((s * 3 + 1) * hid + h * hd)];
                 const float* vs = &qkv[std::size_t((s * 3 + 2) * hid + h * hd)];

@@ -36,6 +36,15 @@ WindowLayout window_layout(int gh, int gw, int merge, int window) {
     return out;
 }
 
+std::vector<std::int64_t> window_patch_order(const WindowLayout& w, int merge) {
+    const std::int64_t m2 = std::int64_t(merge) * merge, T = std::int64_t(w.index.size());
+    std::vector<std::int64_t> order(static_cast<std::size_t>(T * m2));
+    for (std::int64_t j = 0; j < T; ++j)
+        for (std::int64_t u = 0; u < m2; ++u)
+            order[std::size_t(j * m2 + u)] = w.index[std::size_t(j)] * m2 + u;
+    return order;
+}
+
 Qwen25VisionModel::~Qwen25VisionModel() = default;
 
 Qwen25VisionModel::Qwen25VisionModel(const ModelConfig& config,
@@ -145,14 +154,9 @@ VisionFeatures Qwen25VisionModel::encode(const PixelValues& px, const Trace& tra
     // Window order: merged patch j of the permuted sequence is merged patch index[j] of the
     // image; its m² patches stay together.
     const WindowLayout win = window_layout(gh, gw, m, window_);
-    std::vector<std::int64_t> order(static_cast<std::size_t>(S));
-    for (std::int64_t j = 0; j < T; ++j)
-        for (std::int64_t u = 0; u < m2; ++u)
-            order[std::size_t(j * m2 + u)] = win.index[std::size_t(j)] * m2 + u;
+    const std::vector<std::int64_t> order = window_patch_order(win, m);
     std::vector<float> x(std::size_t(S * hid));
-    for (std::int64_t i = 0; i < S; ++i)
-        std::memcpy(&x[std::size_t(i * hid)], &embedded[std::size_t(order[std::size_t(i)] * hid)],
-                    std::size_t(hid) * sizeof(float));
+    vblocks::gather_rows(embedded.data(), order, hid, x.data());
     std::vector<float> cos, sin;
     vblocks::rope2d_tables(order, gw, m, inv_freq_, cos, sin);
 
@@ -179,9 +183,8 @@ VisionFeatures Qwen25VisionModel::encode(const PixelValues& px, const Trace& tra
     out.tokens = T;
     out.width = out_w;
     out.merged.resize(std::size_t(T * out_w));
-    for (std::int64_t j = 0; j < T; ++j)  // the inverse permutation: back to raster order
-        std::memcpy(&out.merged[std::size_t(win.index[std::size_t(j)] * out_w)],
-                    &merged[std::size_t(j * out_w)], std::size_t(out_w) * sizeof(float));
+    // The inverse permutation: back to raster order.
+    vblocks::scatter_rows(merged.data(), win.index, out_w, out.merged.data());
     if (trace) trace("merged", -1, out.merged.data(), T, out_w);
     return out;
 }

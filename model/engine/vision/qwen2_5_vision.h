@@ -29,6 +29,9 @@ struct WindowLayout {
 };
 // `window`: merged patches per window side. Throws std::invalid_argument for sizes below 1.
 WindowLayout window_layout(int gh, int gw, int merge, int window);
+// The patches in window order: patch i of the permuted sequence is patch order[i] of the image
+// (each merged patch's merge² patches stay together). The rows vblocks::gather_rows takes.
+std::vector<std::int64_t> window_patch_order(const WindowLayout& w, int merge);
 
 class Qwen25VisionModel : public VisionEncoder {
   public:

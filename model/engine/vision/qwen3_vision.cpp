@@ -26,25 +26,6 @@ struct Qwen3VisionModel::Merger {
     Linear fc1, fc2;
 };
 
-namespace {
-
-void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const std::vector<float>& w,
-                const std::vector<float>& b, float* out) {
-    for (std::int64_t r = 0; r < rows; ++r) {
-        const float* v = x + r * d;
-        double mean = 0, var = 0;
-        for (std::int64_t i = 0; i < d; ++i) mean += v[i];
-        mean /= double(d);
-        for (std::int64_t i = 0; i < d; ++i) var += (v[i] - mean) * (v[i] - mean);
-        var /= double(d);
-        const double inv = 1.0 / std::sqrt(var + 1e-6);
-        for (std::int64_t i = 0; i < d; ++i)
-            out[r * d + i] = float((v[i] - mean) * inv) * w[std::size_t(i)] + b[std::size_t(i)];
-    }
-}
-
-}  // namespace
-
 Qwen3VisionModel::~Qwen3VisionModel() = default;
 
 Qwen3VisionModel::Qwen3VisionModel(const ModelConfig& config,
@@ -138,7 +119,7 @@ void Qwen3VisionModel::block(const Block& b, float* x, std::int64_t S,
     const std::int64_t hid = vc_.hidden_size, heads = vc_.num_heads, hd = hid / heads,
                        I = vc_.intermediate_size;
     std::vector<float> n(std::size_t(S * hid)), qkv(std::size_t(S * 3 * hid));
-    layer_norm(x, S, hid, b.n1w, b.n1b, n.data());
+    vblocks::layer_norm(x, S, hid, b.n1w.data(), b.n1b.data(), 1e-6, n.data());
     apply(b.qkv, n.data(), S, qkv.data(), pool_);
     std::vector<float> attn(std::size_t(S * hid));
     const std::int64_t whole[2] = {0, S};  // full attention over the image
@@ -150,7 +131,7 @@ void Qwen3VisionModel::block(const Block& b, float* x, std::int64_t S,
     // it is left unzeroed, and the activation runs as pool jobs: tens of millions of erf calls on
     // one thread would be a few hundred ms that no cancel (StopScope) could interrupt.
     const auto mid = std::make_unique_for_overwrite<float[]>(std::size_t(S * I));
-    layer_norm(x, S, hid, b.n2w, b.n2b, n.data());
+    vblocks::layer_norm(x, S, hid, b.n2w.data(), b.n2b.data(), 1e-6, n.data());
     apply(b.fc1, n.data(), S, mid.get(), pool_);
     const bool tanh_form = vc_.gelu_tanh;
     pool_.parallel_for(
@@ -172,9 +153,9 @@ std::vector<float> Qwen3VisionModel::merge(const Merger& m, const float* x, std:
         out(std::size_t(T * vc_.out_hidden_size));
     // Consecutive patches form a 2×2 block, so [S, hid] viewed as [S/4, 4·hid] is the shuffle.
     if (m.postshuffle)
-        layer_norm(x, T, wide, m.nw, m.nb, n.data());
+        vblocks::layer_norm(x, T, wide, m.nw.data(), m.nb.data(), 1e-6, n.data());
     else
-        layer_norm(x, S, hid, m.nw, m.nb, n.data());
+        vblocks::layer_norm(x, S, hid, m.nw.data(), m.nb.data(), 1e-6, n.data());
     apply(m.fc1, n.data(), T, mid.data(), pool_);
     for (float& f : mid) f = vblocks::gelu_erf(f);
     apply(m.fc2, mid.data(), T, out.data(), pool_);

@@ -91,6 +91,35 @@ void PatchEmbed::run(const PixelValues& px, float* out, cpu::ThreadPool& pool) c
             for (std::int64_t i = 0; i < hid; ++i) out[r * hid + i] += bias_[std::size_t(i)];
 }
 
+void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const float* w, const float* b,
+                double eps, float* out) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+        const float* v = x + r * d;
+        double mean = 0, var = 0;
+        for (std::int64_t i = 0; i < d; ++i) mean += v[i];
+        mean /= double(d);
+        for (std::int64_t i = 0; i < d; ++i) var += (v[i] - mean) * (v[i] - mean);
+        var /= double(d);
+        const double inv = 1.0 / std::sqrt(var + eps);
+        for (std::int64_t i = 0; i < d; ++i)
+            out[r * d + i] = float((v[i] - mean) * inv) * w[i] + b[i];
+    }
+}
+
+void gather_rows(const float* x, std::span<const std::int64_t> src, std::int64_t width,
+                 float* out) {
+    for (std::size_t i = 0; i < src.size(); ++i)
+        std::memcpy(out + std::int64_t(i) * width, x + src[i] * width,
+                    std::size_t(width) * sizeof(float));
+}
+
+void scatter_rows(const float* x, std::span<const std::int64_t> dst, std::int64_t width,
+                  float* out) {
+    for (std::size_t i = 0; i < dst.size(); ++i)
+        std::memcpy(out + dst[i] * width, x + std::int64_t(i) * width,
+                    std::size_t(width) * sizeof(float));
+}
+
 void patch_rc(std::int64_t i, int gw, int m, int& r, int& c) {
     const std::int64_t within = i % (m * m), block = i / (m * m);
     const int bw = gw / m;
@@ -103,6 +132,24 @@ std::vector<float> rope2d_inv_freq(int hd, double theta) {
     for (int j = 0; j < hd / 4; ++j)
         f.push_back(1.0f / std::pow(float(theta), float(2 * j) / float(hd / 2)));
     return f;
+}
+
+std::vector<std::int32_t> rope2d_positions(std::span<const std::int64_t> order, int gw, int m) {
+    const std::size_t S = order.size();
+    std::vector<std::int32_t> pos(2 * S);
+    for (std::size_t i = 0; i < S; ++i) {
+        int r, c;
+        patch_rc(order[i], gw, m, r, c);
+        pos[i] = r;
+        pos[S + i] = c;
+    }
+    return pos;
+}
+
+void rope2d_rotate(float* qkv_row, std::int64_t heads, std::int64_t hd, const float* cos,
+                   const float* sin) {
+    for (int part = 0; part < 2; ++part)  // q, then k
+        cpu::apply_rope(qkv_row + part * heads * hd, heads, hd / 2, cos, sin);
 }
 
 void rope2d_tables(std::span<const std::int64_t> order, int gw, int m,
@@ -135,9 +182,8 @@ void segment_attention_reference(float* qkv, std::int64_t S, std::int64_t heads,
     // each takes tens of ms, and a pool job is where a StopScope is seen.
     pool.parallel_for(S, 64, [&](std::int64_t s0, std::int64_t s1) {
         for (std::int64_t s = s0; s < s1; ++s)
-            for (int part = 0; part < 2; ++part)
-                cpu::apply_rope(&qkv[std::size_t((s * 3 + part) * hid)], heads, half,
-                                &cos[std::size_t(s * half)], &sin[std::size_t(s * half)]);
+            rope2d_rotate(&qkv[std::size_t(s * 3 * hid)], heads, hd, &cos[std::size_t(s * half)],
+                          &sin[std::size_t(s * half)]);
     });
     std::int64_t longest = 0;
     for (std::size_t i = 0; i + 1 < segments.size(); ++i)

@@ -42,6 +42,12 @@ class VisionWeights {
     std::string prefix_;
 };
 
+// LayerNorm over each of `rows` rows of width d, with weight and bias (mean and variance in
+// double, two passes). The CUDA twin is cuda::k::layer_norm.
+void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const float* w, const float* b,
+                double eps, float* out);
+
+// The MLP activations (twins of cuda::k::gelu): tanh form (gelu_pytorch_tanh) and exact erf form.
 inline float gelu_tanh(float x) {
     return 0.5f * x * (1.0f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
 }
@@ -74,6 +80,21 @@ void rope2d_tables(std::span<const std::int64_t> order, int gw, int merge,
                    std::vector<float>& sin);
 // θ^(-2j/(head_dim/2)) for j < head_dim/4, in f32 as transformers computes it.
 std::vector<float> rope2d_inv_freq(int head_dim, double theta);
+// The rotary positions of the patches `order` as [2][patches] (rows, then columns): what the
+// CUDA 2-D rotary (cuda::k::rope2d) reads instead of the tables.
+std::vector<std::int32_t> rope2d_positions(std::span<const std::int64_t> order, int gw, int merge);
+// Rotates q and k of one token's qkv row (3, heads, hd) by its cos/sin row [hd/2] from
+// rope2d_tables (rotate-half); v is left alone. Both attention paths start with this.
+void rope2d_rotate(float* qkv_row, std::int64_t heads, std::int64_t hd, const float* cos,
+                   const float* sin);
+
+// out[i, :] = x[src[i], :] for i < src.size() (Qwen2.5-VL's window order); twin of
+// cuda::k::gather_rows.
+void gather_rows(const float* x, std::span<const std::int64_t> src, std::int64_t width, float* out);
+// out[dst[i], :] = x[i, :] for i < dst.size(): the inverse of gather_rows by the same index;
+// twin of cuda::k::scatter_rows.
+void scatter_rows(const float* x, std::span<const std::int64_t> dst, std::int64_t width,
+                  float* out);
 
 // qkv rows are (3, heads, hd) for S tokens: rotates q and k in place, then for each segment
 // [seg[i], seg[i+1]) runs full softmax attention of its queries over its keys (scale hd^-½).
