@@ -15,17 +15,30 @@
 #include "model/engine/cpu/ops.h"
 #include "model/engine/cuda/device.h"
 #include "model/engine/cuda/text_model.h"
+#include "model/engine/vision/qwen2_5_vision.h"
+#include "model/engine/vision/vision_blocks.h"
 #ifdef DESKPILOT_HAVE_CUDA
 #include "model/engine/cuda/buffer.h"
 #include "model/engine/cuda/gemm.h"
 #include "model/engine/cuda/kernels.h"
+#include "model/engine/cuda/vision_kernels.h"
 #endif
 #include "model/engine/cuda/sample_twin.h"
 
 using namespace deskpilot::model;
 namespace engine = deskpilot::model::engine;
+namespace vblocks = deskpilot::model::engine::vblocks;
 
 namespace {
+
+// The vision towers' patch orders: raster (Qwen3-VL; window 0) or Qwen2.5-VL's window order
+// (`window` merged patches a side), for a gh × gw grid with 2×2 merging.
+std::vector<std::int64_t> patch_order(int gh, int gw, int window) {
+    if (window > 0) return engine::window_patch_order(engine::window_layout(gh, gw, 2, window), 2);
+    std::vector<std::int64_t> order(static_cast<std::size_t>(gh) * std::size_t(gw));
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = std::int64_t(i);
+    return order;
+}
 
 [[maybe_unused]] std::vector<float> randn(std::size_t n, std::uint64_t seed, float scale = 1.0f) {
     std::mt19937_64 rng(seed);
@@ -289,6 +302,118 @@ class CudaKernelsTest : public QObject {
                      qPrintable(m));
         }
     }
+    // Qwen3-VL's block norms (1024 patches × 1152), its deepstack mergers' norm after the 2×2
+    // shuffle (4·1152 wide), and odd widths; rows offset from zero so the mean matters.
+    void visionLayerNorm() {
+        NEED_GPU();
+        for (auto [rows, d] :
+             {std::pair{1024, 1152}, std::pair{256, 4608}, std::pair{7, 37}, std::pair {
+                  3,
+                  1
+              }}) {
+            auto x = randn(std::size_t(rows * d), 21, 2.0f);
+            for (std::size_t i = 0; i < x.size(); ++i) x[i] += float((i / std::size_t(d)) % 11);
+            const auto w = randn(std::size_t(d), 22), b = randn(std::size_t(d), 23);
+            std::vector<float> want(x.size());
+            vblocks::layer_norm(x.data(), rows, d, w.data(), b.data(), 1e-6, want.data());
+            auto xd = dev(x), wd = dev(w), bd = dev(b);
+            cuda::DeviceBuffer od(x.size() * 4, "out");
+            cuda::k::layer_norm(xd.as<float>(), wd.as<float>(), bd.as<float>(), rows, d, 1e-6f,
+                                od.as<float>(), nullptr);
+            CLOSE(host<float>(od, x.size()), want, 1e-5f);
+            cuda::k::layer_norm(xd.as<float>(), wd.as<float>(), bd.as<float>(), rows, d, 1e-6f,
+                                xd.as<float>(), nullptr);  // in place
+            CLOSE(host<float>(xd, x.size()), want, 1e-5f);
+        }
+    }
+
+    // Qwen3-VL's vision MLP intermediate (1024 patches × 4304) and an odd length, both forms.
+    void visionGelu() {
+        NEED_GPU();
+        for (std::int64_t n : {std::int64_t(1024) * 4304, std::int64_t(1001)}) {
+            const auto x = randn(std::size_t(n), 24, 3.0f);
+            for (bool tanh_form : {true, false}) {
+                std::vector<float> want(x.size());
+                for (std::size_t i = 0; i < x.size(); ++i)
+                    want[i] = tanh_form ? vblocks::gelu_tanh(x[i]) : vblocks::gelu_erf(x[i]);
+                auto xd = dev(x);
+                cuda::DeviceBuffer od(x.size() * 4, "out");
+                cuda::k::gelu(xd.as<float>(), n, tanh_form, od.as<float>(), nullptr);
+                CLOSE(host<float>(od, x.size()), want, 1e-5f);
+                cuda::k::gelu(xd.as<float>(), n, tanh_form, xd.as<float>(), nullptr);  // in place
+                CLOSE(host<float>(xd, x.size()), want, 1e-5f);
+            }
+        }
+    }
+
+    // q and k of every patch rotated, v untouched: Qwen3-VL (1024 patches in raster order, 16
+    // heads × 72), a 1932×1092 screenshot in Qwen2.5-VL's window order (head_dim 80; rows and
+    // columns up to 137), and an odd grid whose edge windows are cut.
+    void visionRope2d() {
+        NEED_GPU();
+        struct Case {
+            int gh, gw, window;
+            std::int64_t heads, hd;
+        };
+        for (const Case& c : {Case{32, 32, 0, 16, 72}, Case{78, 138, 4, 2, 80}, Case {
+                                  10,
+                                  14,
+                                  4,
+                                  3,
+                                  20
+                              }}) {
+            const auto order = patch_order(c.gh, c.gw, c.window);
+            const std::int64_t S = std::int64_t(order.size()), hid = c.heads * c.hd,
+                               half = c.hd / 2;
+            const auto inv = vblocks::rope2d_inv_freq(int(c.hd), 10000.0);
+            std::vector<float> cs, sn;
+            vblocks::rope2d_tables(order, c.gw, 2, inv, cs, sn);
+            const auto qkv = randn(std::size_t(S * 3 * hid), 25);
+            std::vector<float> want = qkv;
+            for (std::int64_t s = 0; s < S; ++s)
+                vblocks::rope2d_rotate(&want[std::size_t(s * 3 * hid)], c.heads, c.hd,
+                                       &cs[std::size_t(s * half)], &sn[std::size_t(s * half)]);
+            auto qd = dev(qkv), pd = dev(vblocks::rope2d_positions(order, c.gw, 2)), fd = dev(inv);
+            cuda::k::rope2d(qd.as<float>(), S, c.heads, c.hd, pd.as<std::int32_t>(), fd.as<float>(),
+                            nullptr);
+            CLOSE(host<float>(qd, qkv.size()), want, 1e-5f);
+        }
+        QVERIFY_THROWS_EXCEPTION(cuda::CudaError,
+                                 cuda::k::rope2d(nullptr, 1, 1, 70, nullptr, nullptr, nullptr));
+    }
+
+    // Patches into Qwen2.5-VL's window order (gather) and merged tokens back to raster order
+    // (scatter): a 1932×1092 screenshot at real widths, and an odd grid and width.
+    void visionWindowPermutation() {
+        NEED_GPU();
+        struct Case {
+            int gh, gw;
+            std::int64_t hid, out_w;
+        };
+        for (const Case& c : {Case{78, 138, 1280, 2048}, Case { 10, 14, 37, 5 }}) {
+            const auto win = engine::window_layout(c.gh, c.gw, 2, 4);
+            const auto order = engine::window_patch_order(win, 2);
+            const std::int64_t S = std::int64_t(order.size()), T = std::int64_t(win.index.size());
+            const auto x = randn(std::size_t(S * c.hid), 26);
+            std::vector<float> want(x.size());
+            vblocks::gather_rows(x.data(), order, c.hid, want.data());
+            auto xd = dev(x), od = dev(std::vector<std::int32_t>(order.begin(), order.end()));
+            cuda::DeviceBuffer yd(x.size() * 4, "windowed");
+            cuda::k::gather_rows(xd.as<float>(), od.as<std::int32_t>(), S, c.hid, yd.as<float>(),
+                                 nullptr);
+            QVERIFY(host<float>(yd, x.size()) == want);
+
+            const auto merged = randn(std::size_t(T * c.out_w), 27);
+            std::vector<float> back(merged.size());
+            vblocks::scatter_rows(merged.data(), win.index, c.out_w, back.data());
+            auto md = dev(merged),
+                 id = dev(std::vector<std::int32_t>(win.index.begin(), win.index.end()));
+            cuda::DeviceBuffer rd(merged.size() * 4, "raster");
+            cuda::k::scatter_rows(md.as<float>(), id.as<std::int32_t>(), T, c.out_w, rd.as<float>(),
+                                  nullptr);
+            QVERIFY(host<float>(rd, merged.size()) == back);
+        }
+    }
 #else
     // Same slots in a build without CUDA, so moc sees one class either way.
     void rmsNormAndQkNorm() {
@@ -321,7 +446,49 @@ class CudaKernelsTest : public QObject {
     void outOfMemoryNamesTheAllocation() {
         QSKIP("built without CUDA");
     }
+    void visionLayerNorm() {
+        QSKIP("built without CUDA");
+    }
+    void visionGelu() {
+        QSKIP("built without CUDA");
+    }
+    void visionRope2d() {
+        QSKIP("built without CUDA");
+    }
+    void visionWindowPermutation() {
+        QSKIP("built without CUDA");
+    }
 #endif
+
+    // The vision twins' inputs agree (runs everywhere): the positions the CUDA rotary reads give
+    // the very tables the CPU path uses, and scatter_rows undoes gather_rows by the same order.
+    void visionTwinInputsAgree() {
+        for (int window : {0, 4}) {
+            const int gh = 10, gw = 14;
+            const auto order = patch_order(gh, gw, window);
+            const std::size_t S = order.size();
+            const auto inv = vblocks::rope2d_inv_freq(20, 10000.0);
+            const std::size_t quarter = inv.size(), half = 2 * quarter;
+            std::vector<float> cs, sn;
+            vblocks::rope2d_tables(order, gw, 2, inv, cs, sn);
+            const auto pos = vblocks::rope2d_positions(order, gw, 2);
+            QCOMPARE(pos.size(), 2 * S);
+            for (std::size_t s = 0; s < S; ++s)
+                for (std::size_t j = 0; j < half; ++j) {
+                    const int axis = j < quarter ? 0 : 1;
+                    const float a = float(pos[axis * S + s]) * inv[j - axis * quarter];
+                    QCOMPARE(cs[s * half + j], std::cos(a));
+                    QCOMPARE(sn[s * half + j], std::sin(a));
+                }
+            if (window > 0) QVERIFY(order != patch_order(gh, gw, 0));  // a real permutation
+            const std::int64_t width = 3;
+            const auto x = randn(S * std::size_t(width), 28);
+            std::vector<float> permuted(x.size()), back(x.size());
+            vblocks::gather_rows(x.data(), order, width, permuted.data());
+            vblocks::scatter_rows(permuted.data(), order, width, back.data());
+            QVERIFY(back == x);
+        }
+    }
 
     // The whole decoder: logits of every prompt position, then decode steps from the cache,
     // against the CPU decoder on the same bf16 weights.
