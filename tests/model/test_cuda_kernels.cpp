@@ -302,6 +302,7 @@ class CudaKernelsTest : public QObject {
                      qPrintable(m));
         }
     }
+
     // Qwen3-VL's block norms (1024 patches × 1152), its deepstack mergers' norm after the 2×2
     // shuffle (4·1152 wide), and odd widths; rows offset from zero so the mean matters.
     void visionLayerNorm() {
