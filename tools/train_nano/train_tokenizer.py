@@ -88,6 +88,16 @@ def golden_cases(tok, examples, n, seed):
     return cases
 
 
+def write_golden(tok, examples, path, n):
+    """golden.json for test_engine_nano_tokenizer: golden_cases' texts, ids and decodings."""
+    import tokenizers
+    cases = golden_cases(tok, examples, n, 12)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"source": "tokenizers " + tokenizers.__version__, "cases": cases}, f, ensure_ascii=False, indent=0)
+        f.write("\n")
+    print(f"{len(cases)} golden cases written to {path}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--examples", required=True, help="examples.jsonl from make_dataset.py")
@@ -109,13 +119,7 @@ def main():
           f"answer tokens mean {sum(lengths) / len(lengths):.1f} max {max(lengths)}, "
           f"computer prompt {len(tok.encode(nc.render_prompt('computer', 'x')).ids)} tokens")
     if a.golden:
-        import tokenizers
-        cases = golden_cases(tok, examples, a.golden_cases, 12)
-        with open(a.golden, "w", encoding="utf-8") as f:
-            json.dump({"source": "tokenizers " + tokenizers.__version__, "cases": cases}, f, ensure_ascii=False,
-                      indent=0)
-            f.write("\n")
-        print(f"{len(cases)} golden cases written to {a.golden}")
+        write_golden(tok, examples, a.golden, a.golden_cases)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 // The deskpilot-nano tokenizer (tools/train_nano/train_tokenizer.py: a compact byte-level BPE
 // with Qwen2's pre-tokenizer and the chat specials): our engine's ids equal the `tokenizers`
 // library's on generated answers, instructions and a chat prefix (golden.json, written by the
-// same script), digits come one per token, and the specials are single ids.
+// same script, or add_number_tokens.py for the committed one), numbers up to 999 are single
+// tokens, and the specials are single ids.
 #include <QtTest>
 
 #include <fstream>
@@ -66,14 +67,19 @@ class NanoTokenizerTest : public QObject {
         }
     }
 
-    // Coordinates are written digit by digit (Qwen2's \p{N} split), so a model can learn them.
-    void digitsSplitOneByOne() {
-        const auto ids = tok_->encode("(1234,567)");
-        QCOMPARE(ids.size(), std::size_t{10});
-        for (int d = 0; d <= 9; ++d) {
-            const std::string digit(1, char('0' + d));
-            QCOMPARE(tok_->encode(digit).size(), std::size_t{1});
+    // A coordinate is one token (tools/train_nano/add_number_tokens.py: runs of up to three digits,
+    // one token per number from 0 to 999), so that a model writes a point in two tokens.
+    void numbersUpTo999AreSingleTokens() {
+        for (int n = 0; n <= 999; ++n) {
+            const std::string text = std::to_string(n);
+            const auto ids = tok_->encode(text);
+            QVERIFY2(ids.size() == 1, text.c_str());
+            QCOMPARE(tok_->decode(ids), text);
         }
+        QCOMPARE(tok_->encode("(123,45)").size(), std::size_t{5});
+        // Longer runs split every three digits; a leading zero has no number token of its own.
+        QCOMPARE(tok_->encode("1234567").size(), std::size_t{3});
+        QCOMPARE(tok_->encode("007").size(), std::size_t{3});
     }
 };
 
