@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""Why a state grounds or not, teacher-forced on validation grounding rows: for each coordinate digit
-the answer writes, whether head 0 of the --attend-aux layers attends to the image token under the
-answer's point, and whether the digit comes out right when it does and when it does not.
+"""Why a state grounds or not, teacher-forced on validation grounding rows: for each coordinate the
+answer writes (a number token; a digit with a digit tokenizer), whether head 0 of the --attend-aux
+layers attends to the image token under the answer's point, and whether the number comes out within
+2 px when it does and when it does not.
 
     tools/train_nano/attention_report.py work/nano/state.pt --data data/nano --screens 12
 
-Reading it: attention on target but digits wrong means the tokens do not carry their position in a
+Reading it: attention on target but coordinates wrong means the tokens do not carry their position in a
 form the heads copy (--position-aux); attention off target means locating is the problem.
-Digit slots count the answer's digits in order (x's then y's, 1 to 3 each), so slot 3 is y's
-first digit only when x has three.
+Slots count the answer's number tokens in order: x then y (with a digit tokenizer, x's digits
+then y's, 1 to 3 each, so slot 3 is y's first digit only when x has three).
 """
 import argparse
 import collections
@@ -42,8 +43,8 @@ def main():
     model.load_state_dict(state["model"])
     model.eval()
     layers = [int(x) for x in a.layers.split(",")]
-    digits = [tok.token_to_id(str(d)) for d in range(10)]
-    attend = train.AttendLoss(model, layers, digits)
+    numbers = train.Numbers(tok)
+    attend = train.AttendLoss(model, layers, numbers.ids)
     slots = collections.defaultdict(lambda: [0, 0, 0, 0])  # on target, right | on, off target, right | off
     rows = 0
     with torch.no_grad():
@@ -61,16 +62,17 @@ def main():
             for r, cell in enumerate(batch["cells"]):
                 labels = batch["labels"][r, 1:]
                 rows += 1
-                for k, p in enumerate(torch.isin(labels, torch.tensor(digits)).nonzero()[:, 0].tolist()):
+                for k, p in enumerate(torch.isin(labels, numbers.ids).nonzero()[:, 0].tolist()):
                     on = all(attend.weights[layer][r, 0, p][image[r]].argmax().item() == cell for layer in layers)
-                    right = predicted[r, p].item() == labels[p].item()
+                    got, want = numbers.value_of[predicted[r, p]].item(), numbers.value_of[labels[p]].item()
+                    right = got >= 0 and abs(got - want) <= (2 if numbers.multi_digit() else 0)
                     s = slots[k]
                     s[0 if on else 2] += 1
                     s[1 if on else 3] += right
     print(f"step {state['step']}: {rows} validation rows, head 0 of layers {a.layers}")
     for k in sorted(slots):
         on, on_right, off, off_right = slots[k]
-        print(f"digit {k}: attention on target {on}/{on + off}; "
+        print(f"slot {k}: attention on target {on}/{on + off}; "
               f"right when on {on_right}/{on}, when off {off_right}/{off}")
 
 

@@ -101,21 +101,19 @@ def label_targets(layout, tok, vocab, image_size, cell=32):
 
 
 def position_targets(layout, image_size, cell=32):
-    """--position-aux: for each image token, the six digits (hundreds, tens, units of x, then of y)
-    of the point a click on the labelled widget covering its cell would write (the widget's centre,
-    as make_dataset.py answers), or -1 where no labelled widget covers it; the smallest widget
-    wins where several do. A [cells, 6] long tensor."""
+    """--position-aux: for each image token, the point (x, y) a click on the labelled widget covering
+    its cell would write (the widget's centre, as make_dataset.py answers), or -1 where no labelled
+    widget covers it; the smallest widget wins where several do. A [cells, 2] long tensor."""
     w, h = image_size
     cols, rows = w // cell, h // cell
-    target = torch.full((rows * cols, 6), -1, dtype=torch.long)
+    target = torch.full((rows * cols, 2), -1, dtype=torch.long)
     area = torch.full((rows * cols,), float("inf"))
     sx, sy = w / nc.SCREEN[0], h / nc.SCREEN[1]
     for widget in layout["widgets"]:
         if not widget.get("visible") or widget["role"] not in LABELLED_ROLES or not widget.get("label"):
             continue
         x, y, ww, wh = widget["rect"]
-        px, py = nc.to_model_point(x + ww / 2, y + wh / 2)
-        digits = torch.tensor([px // 100 % 10, px // 10 % 10, px % 10, py // 100 % 10, py // 10 % 10, py % 10])
+        point = torch.tensor(nc.to_model_point(x + ww / 2, y + wh / 2))
         x0, y0, x1, y1 = x * sx, y * sy, (x + ww) * sx, (y + wh) * sy
         for r in range(max(0, int(y0 // cell)), min(rows, int(y1 // cell) + 1)):
             for c in range(max(0, int(x0 // cell)), min(cols, int(x1 // cell) + 1)):
@@ -123,35 +121,67 @@ def position_targets(layout, image_size, cell=32):
                 overlap_y = min(y1, (r + 1) * cell) - max(y0, r * cell)
                 if overlap_x > 0 and overlap_y > 0 and ww * wh < area[r * cols + c]:
                     area[r * cols + c] = ww * wh
-                    target[r * cols + c] = digits
+                    target[r * cols + c] = point
     return target
 
 
+def is_number(token):
+    """A token that spells a number in ASCII digits without a leading zero."""
+    return token.isascii() and token.isdigit() and (token == "0" or token[0] != "0")
+
+
+class Numbers:
+    """The tokenizer's number tokens (add_number_tokens.py: one per number up to 999; a digit tokenizer
+    has 0..9 only): `ids` [n] and their `values` [n], and `value_of` [vocab], the number a token
+    stands for or -1. `soft(values, sigma)` is a Gaussian over the number tokens around each value:
+    the smoothed target of --number-sigma and --position-aux."""
+
+    def __init__(self, tok):
+        pairs = sorted((int(t), i) for t, i in tok.get_vocab().items() if is_number(t))
+        self.values = torch.tensor([v for v, _ in pairs])
+        self.ids = torch.tensor([i for _, i in pairs])
+        self.value_of = torch.full((tok.get_vocab_size(),), -1, dtype=torch.long)
+        self.value_of[self.ids] = self.values
+
+    def multi_digit(self):
+        return len(self.ids) > 10
+
+    def soft(self, values, sigma):
+        d = values.float().unsqueeze(-1) - self.values.float()
+        return torch.softmax(-0.5 * (d / sigma) ** 2, dim=-1)
+
+
 class PositionProbe(torch.nn.Module):
-    """--position-aux's classifiers, used in training only (not part of the checkpoint): from an image
-    token's hidden state at the input of each --attend-layers layer, six linear 10-way classifiers
-    read the digits of the centre of the widget under it (position_targets). Why: with --attend-aux
-    alone the supervised heads found the target token on 62% of validation rows, but the digits
-    written were right only half the time when they did (step 200): the tokens did not carry their
-    widget's position in a form the attention could copy. A linear read-out makes it copyable by
-    the heads' linear value and output maps."""
+    """--position-aux's read-out, used in training only (not part of the checkpoint): from an image
+    token's hidden state at the input of each --attend-layers layer, one linear map per coordinate
+    into the decoder's residual space, scored against the lm_head rows of the number tokens, must
+    give the x and y of the centre of the widget under it (position_targets), with targets smoothed
+    over neighbouring numbers (Numbers.soft). Why: with --attend-aux alone the supervised heads found
+    the target token but the coordinates written were right only half the time: the tokens did not
+    carry their widget's position in a form the attention could copy. A linear read-out through
+    the lm_head's own number rows makes it copyable by the heads' linear value and output maps, and
+    gives those rows a dense signal to order themselves by value."""
 
-    def __init__(self, hidden, layers):
+    def __init__(self, hidden, layers, numbers, sigma):
         super().__init__()
-        self.read = torch.nn.ModuleList(torch.nn.Linear(hidden, 60) for _ in layers)
+        self.read = torch.nn.ModuleList(torch.nn.Linear(hidden, 2 * hidden) for _ in layers)
+        self.numbers, self.sigma = numbers, sigma
 
-    def forward(self, states, target):
-        """states: per layer, [cells, hidden]; (loss, digit accuracy) over the cells with a target."""
+    def forward(self, states, target, lm_head):
+        """states: per layer, [cells, hidden]; (loss, accuracy within 2 px) over the cells with a target."""
         keep = target[:, 0] >= 0
         if not keep.any():
             return None
+        rows = lm_head[self.numbers.ids].float()
+        soft = self.numbers.soft(target[keep], self.sigma)  # [cells, 2, numbers]
         losses, accs = [], []
         for read, h in zip(self.read, states):
             h = h[keep].float()
             h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + 1e-6)  # as the decoder's RMSNorms see it
-            logits = read(h).view(-1, 6, 10)
-            losses.append(torch.nn.functional.cross_entropy(logits.reshape(-1, 10), target[keep].reshape(-1)))
-            accs.append((logits.argmax(-1) == target[keep]).float().mean())
+            logits = read(h).view(h.shape[0], 2, -1) @ rows.t()
+            losses.append(-(soft * torch.log_softmax(logits, -1)).sum(-1).mean())
+            got = self.numbers.values[logits.argmax(-1)]
+            accs.append(((got - target[keep]).abs() <= 2).float().mean())
         return torch.stack(losses).mean(), torch.stack(accs).mean().detach()
 
 
@@ -207,16 +237,16 @@ class PointerHead(torch.nn.Module):
 
 class AttendLoss:
     """--attend-aux: supervises the decoder's own attention (not a side head): at every answer
-    position that writes a coordinate digit, query head 0 of each --attend-layers layer must attend
+    position that writes a coordinate (a number token), query head 0 of each --attend-layers layer must attend
     to the image token under the answer's point. Why: PointerHead taught a side head to find the
     target (53% on training rows) but the written digits did not follow it, since nothing made the
     decoder's real computation fetch that token; with the attention on it, the answer loss trains
     the token's value to carry its position. Needs eager attention in the text model (the weights
     are read through forward hooks); the checkpoint and the engine are unaffected."""
 
-    def __init__(self, model, layers, digit_ids):
+    def __init__(self, model, layers, number_ids):
         self.layers = layers
-        self.digits = torch.tensor(sorted(digit_ids))
+        self.numbers = number_ids
         self.weights = {}
         model.config.text_config._attn_implementation = "eager"
         for layer in layers:
@@ -224,7 +254,7 @@ class AttendLoss:
             attn.register_forward_hook(lambda _m, _i, out, layer=layer: self.weights.__setitem__(layer, out[1]))
 
     def __call__(self, batch):
-        """(loss, accuracy) over the digit positions of the batch's grounding rows, or None."""
+        """(loss, accuracy) over the number positions of the batch's grounding rows, or None."""
         labels, image = batch["labels"], batch["mm_token_type_ids"].bool()
         losses, hits = [], []
         for r, cell in enumerate(batch.get("cells", [])):
@@ -232,9 +262,9 @@ class AttendLoss:
                 continue
             column = image[r].nonzero()[cell, 0]
             # the hidden state at p writes token p+1
-            writes_digit = torch.isin(labels[r, 1:], self.digits).nonzero()[:, 0]
+            writes_number = torch.isin(labels[r, 1:], self.numbers).nonzero()[:, 0]
             for layer in self.layers:
-                w = self.weights[layer][r, 0, writes_digit].float()  # [positions, keys]
+                w = self.weights[layer][r, 0, writes_number].float()  # [positions, keys]
                 losses.append(-torch.log(w[:, column] + 1e-6).mean())
                 hits.append((w[:, image[r]].argmax(1) == cell).float().mean())
         if not losses:
@@ -397,9 +427,13 @@ def embeddings(model):
 
 def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, label_target=None, label_coef=0.0,
                  pointer_head=None, pointer_coef=0.0, attend=None, attend_coef=0.0, position_probe=None,
-                 position_target=None, position_coef=0.0):
+                 position_target=None, position_coef=0.0, numbers=None, number_sigma=0.0, number_smooth=0.0):
     """(loss, stats) of one example or one shared-image batch; stats: the answer's cross-entropy
-    ("loss") and token accuracy, the feature penalty, and the loss and accuracy of each auxiliary in use."""
+    ("loss") and token accuracy, the feature penalty, and the loss and accuracy of each auxiliary in use.
+    number_sigma > 0: where the answer writes a number token, number_smooth of the cross-entropy
+    is against Numbers.soft (a Gaussian of that sigma over the neighbouring numbers) instead of the
+    one token: a click 3 px off still lands on the widget, and the lm_head's number rows should say
+    so (the reported "loss" stays the plain cross-entropy)."""
     ids = batch["input_ids"]
     mask = batch.get("attention_mask", torch.ones_like(ids))
     kwargs, penalty, extra = {}, torch.zeros(()), torch.zeros(())
@@ -430,7 +464,8 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
         # Row 0's image tokens: every row of a shared-image batch holds the same image at the same
         # place, and before the answer nothing differs that the image tokens can see (causal).
         image = batch["mm_token_type_ids"][0].bool()
-        placed = position_probe([out.hidden_states[layer][0][image] for layer in attend.layers], position_target)
+        placed = position_probe([out.hidden_states[layer][0][image] for layer in attend.layers], position_target,
+                                model.lm_head.weight)
         if placed is not None:
             extra = extra + position_coef * placed[0]
             stats.update(position_loss=placed[0].item(), position_acc=placed[1].item())
@@ -454,11 +489,24 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
     logits = out.logits[:, :-1].float()
     labels = batch["labels"][:, 1:]
     keep = labels != -100
-    lm = torch.nn.functional.cross_entropy(logits[keep], labels[keep])
+    per_token = torch.nn.functional.cross_entropy(logits[keep], labels[keep], reduction="none")
+    lm = per_token.mean()
     correct = (logits[keep].argmax(-1) == labels[keep]).float().mean()
     aux = out.aux_loss if aux_coef > 0 and getattr(out, "aux_loss", None) is not None else torch.zeros(())
     stats.update(loss=lm.item(), token_acc=correct.item(), feature_penalty=penalty.item())
-    return lm + aux_coef * aux + feature_coef * penalty + extra, stats
+    train_lm = lm
+    if number_sigma > 0:
+        values = numbers.value_of[labels[keep]]
+        at = values >= 0
+        if at.any():
+            log_p = torch.log_softmax(logits[keep][at], -1)[:, numbers.ids]
+            smooth = -(numbers.soft(values[at], number_sigma) * log_p).sum(-1)
+            mixed = per_token.clone()
+            mixed[at] = (1 - number_smooth) * per_token[at] + number_smooth * smooth
+            train_lm = mixed.mean()
+            got = numbers.value_of[logits[keep][at].argmax(-1)]
+            stats.update(number_within_2=((got >= 0) & ((got - values[at]).abs() <= 2)).float().mean().item())
+    return train_lm + aux_coef * aux + feature_coef * penalty + extra, stats
 
 
 def vision_loss(model, data, image, label_head, feature_coef):
@@ -470,6 +518,35 @@ def vision_loss(model, data, image, label_head, feature_coef):
     penalty = feature_penalty(list(enc.pooler_output) + [f for fs in enc.deepstack_features for f in fs])
     return loss + feature_coef * penalty, {"label_loss": loss.item(), "label_recall": recall.item(),
                                           "feature_penalty": penalty.item()}
+
+
+def map_vocabulary(state, old_tok, new_tok, model):
+    """--init-tokenizer: rewrites the state's vocabulary-sized tensors (input embeddings, lm_head,
+    the label head's bias) from the old tokenizer's ids to the new one's, by token. A token the old
+    one lacks (a number from add_number_tokens.py) starts from the new model's random initial row
+    plus, as input, the mean of its digits' rows and, in the lm_head, its first digit's row (where
+    the old model wrote the first digit, the new one writes the whole number)."""
+    old_vocab, fresh = old_tok.get_vocab(), model.state_dict()
+    pieces = {}
+    for token, new_id in new_tok.get_vocab().items():
+        if token in old_vocab:
+            pieces[new_id] = [old_vocab[token]]
+        elif is_number(token):
+            pieces[new_id] = [old_vocab[d] for d in token]
+    for name, first_only in (("model.language_model.embed_tokens.weight", False), ("lm_head.weight", True)):
+        old, new = state["model"][name], fresh[name].clone()
+        for new_id, ids in pieces.items():
+            if len(ids) == 1:
+                new[new_id] = old[ids[0]]
+            else:
+                new[new_id] += old[ids[0]] if first_only else old[ids].mean(0)
+        state["model"][name] = new
+    if "label_head" in state:
+        bias = torch.full((new_tok.get_vocab_size(),), -4.0)
+        for new_id, ids in pieces.items():
+            bias[new_id] = state["label_head"]["bias"][ids].mean()
+        state["label_head"]["bias"] = bias
+    print(f"mapped {len(pieces)} of {new_tok.get_vocab_size()} token rows from {len(old_vocab)} old ones")
 
 
 def lr_at(step, total, peak, warmup):
@@ -526,11 +603,20 @@ def main():
                          "the image token under the answer's point; 0: off")
     ap.add_argument("--attend-aux", type=float, default=0.0, metavar="COEF",
                     help="weight of the attention loss (AttendLoss): where a grounding answer writes a coordinate "
-                         "digit, head 0 of --attend-layers must attend to the image token under the point; 0: off")
+                         "(a number token), head 0 of --attend-layers must attend to the image token under the point; 0: off")
     ap.add_argument("--attend-layers", default="2,3", help="decoder layers whose head 0 --attend-aux supervises")
     ap.add_argument("--position-aux", type=float, default=0.0, metavar="COEF",
-                    help="weight of the position loss (PositionProbe, needs --attend-aux): the image tokens' hidden "
-                         "states at the input of --attend-layers must tell the digits of their widget's centre; 0: off")
+                    help="weight of the position loss (PositionProbe, needs --attend-aux and number tokens): the image "
+                         "tokens' hidden states at the input of --attend-layers must tell their widget's centre; 0: off")
+    ap.add_argument("--number-sigma", type=float, default=0.0, metavar="PX",
+                    help="smooth the answer loss on number tokens over neighbouring numbers with a Gaussian of this "
+                         "width (also the width of --position-aux's targets); 0: off")
+    ap.add_argument("--number-smooth", type=float, default=0.5,
+                    help="share of the smoothed loss on number tokens when --number-sigma is on")
+    ap.add_argument("--init-tokenizer",
+                    help="the tokenizer --init's state was trained with, when it differs from --tokenizer "
+                         "(add_number_tokens.py): embedding rows are mapped by token, and new tokens start from "
+                         "their digits' rows (map_vocabulary)")
     ap.add_argument("--vision-only", action="store_true",
                     help="train the vision tower (and the input embeddings) on the label loss alone, one "
                          "screenshot per unit, without the decoder: a cheap pretraining stage")
@@ -553,6 +639,10 @@ def main():
     kinds = tuple(a.kinds.split(","))
     if not set(kinds) <= {"grounding", "task"}:
         sys.exit(f"train.py: --kinds '{a.kinds}': expected grounding, task or both")
+    numbers = Numbers(tok)
+    if (a.position_aux > 0 or a.number_sigma > 0) and not numbers.multi_digit():
+        sys.exit(f"train.py: --position-aux and --number-sigma need number tokens; {a.tokenizer} has digits only "
+                 "(tools/train_nano/add_number_tokens.py)")
     dirs = a.data.split(",")
     train = Examples(dirs, tok, "train", kinds, a.read_aux, a.parse_aux)
     val = Examples(dirs, tok, "val", kinds)
@@ -568,11 +658,12 @@ def main():
     attend = None
     if a.attend_aux > 0:
         attend = AttendLoss(model, [int(x) for x in a.attend_layers.split(",")],
-                            [tok.token_to_id(str(d)) for d in range(10)])
+                            numbers.ids)
     if a.position_aux > 0 and attend is None:
         sys.exit("train.py: --position-aux reads the layers of --attend-aux; give both")
     label_head = LabelHead(tok.get_vocab_size())
-    position_probe = PositionProbe(config.text_config.hidden_size, attend.layers if attend else [])
+    position_probe = PositionProbe(config.text_config.hidden_size, attend.layers if attend else [], numbers,
+                                   max(a.number_sigma, 1.0))
     pointer_head = PointerHead(config.text_config.hidden_size)
     # Only the heads in use join the optimiser, so that a run resumes with the flags it started with.
     heads = list(label_head.parameters()) if a.label_aux > 0 or a.vision_only else []
@@ -584,12 +675,15 @@ def main():
     step, seen = 0, 0
     if a.init and not os.path.exists(state_path):
         init = torch.load(a.init, weights_only=False)
+        if a.init_tokenizer:
+            map_vocabulary(init, Tokenizer.from_file(a.init_tokenizer), tok, model)
         model.load_state_dict(init["model"])
         if "label_head" in init:
             label_head.load_state_dict(init["label_head"])
         if "pointer_head" in init:
             pointer_head.load_state_dict(init["pointer_head"])
-        if init.get("position_probe") and len(position_probe.read) == len(init["position_probe"]) // 2:
+        if init.get("position_probe") and init["position_probe"]["read.0.weight"].shape == \
+                position_probe.read[0].weight.shape and len(position_probe.read) == len(init["position_probe"]) // 2:
             position_probe.load_state_dict(init["position_probe"])
         print(f"weights from {a.init}")
     if os.path.exists(state_path):
@@ -602,7 +696,8 @@ def main():
             label_head.load_state_dict(state["label_head"])
         if "pointer_head" in state:
             pointer_head.load_state_dict(state["pointer_head"])
-        if state.get("position_probe") and len(position_probe.read) == len(state["position_probe"]) // 2:
+        if state.get("position_probe") and state["position_probe"]["read.0.weight"].shape == \
+                position_probe.read[0].weight.shape and len(position_probe.read) == len(state["position_probe"]) // 2:
             position_probe.load_state_dict(state["position_probe"])
         try:
             opt.load_state_dict(state["opt"])
@@ -650,7 +745,8 @@ def main():
                         else None
                     loss, stats = forward_loss(model, batch, a.aux_coef, a.feature_coef, label_head, target,
                                                a.label_aux, pointer_head, a.pointer_aux, attend, a.attend_aux,
-                                               position_probe, placement, a.position_aux)
+                                               position_probe, placement, a.position_aux, numbers, a.number_sigma,
+                                               a.number_smooth)
                     size = len(unit)
                     tokens += batch["input_ids"].numel()
             # Each unit weighs as many examples as it holds.
