@@ -19,6 +19,7 @@
 #include "model/engine/vision/vision_blocks.h"
 #ifdef DESKPILOT_HAVE_CUDA
 #include "model/engine/cuda/buffer.h"
+#include "model/engine/cuda/flash_attention.h"
 #include "model/engine/cuda/gemm.h"
 #include "model/engine/cuda/kernels.h"
 #include "model/engine/cuda/vision_kernels.h"
@@ -56,6 +57,17 @@ float rel_err(const std::vector<float>& a, const std::vector<float>& b) {
         mag = std::max(mag, std::fabs(b[i]));
     }
     return a.size() == b.size() ? worst / (1.0f + mag) : INFINITY;
+}
+
+// max |a - b| / max |b|: the flash attention checks' measure (outputs shrink with the number of
+// keys, so the error is taken relative to the largest output, not to 1 + it).
+float err_vs_peak(const std::vector<float>& a, const std::vector<float>& b) {
+    float worst = 0, mag = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        worst = std::max(worst, std::fabs(a[i] - b[i]));
+        mag = std::max(mag, std::fabs(b[i]));
+    }
+    return a.size() == b.size() && mag > 0 ? worst / mag : INFINITY;
 }
 
 #define CLOSE(a, b, tol)                                                         \
@@ -415,6 +427,158 @@ class CudaKernelsTest : public QObject {
             QVERIFY(host<float>(rd, merged.size()) == back);
         }
     }
+    // Flash prefill attention against cpu::attention: past 0 and > 0, q_len 1, 7, 37, 300, 2048,
+    // GQA 4:1 and 1:1, every supported head_dim. The caches hold 5 more rows of noise than the
+    // context, so reading past it (or past the causal mask) changes the result. Tolerance: 2e-5
+    // of the largest |output| (f32 both sides; only the summation order differs).
+    void flashAttentionCausal() {
+        NEED_GPU();
+        struct Case {
+            std::int64_t q_len, past, NH, KH, D;
+        };
+        engine::cpu::ThreadPool pool(4);
+        int seed = 40;
+        for (const Case& c :
+             {Case{1, 0, 8, 2, 128}, Case{1, 1000, 8, 2, 128}, Case{7, 0, 4, 4, 64},
+              Case{7, 93, 16, 4, 64}, Case{300, 0, 8, 2, 128}, Case{300, 129, 4, 4, 128},
+              Case{2048, 0, 16, 4, 128}, Case{2048, 0, 8, 8, 64}, Case{37, 11, 4, 2, 32},
+              Case{33, 5, 2, 1, 72}, Case {
+                  45,
+                  3,
+                  4,
+                  1,
+                  80
+              }}) {
+            const std::int64_t cap = c.past + c.q_len + 5;
+            const auto q = randn(std::size_t(c.q_len * c.NH * c.D), std::uint64_t(++seed)),
+                       kc = randn(std::size_t(c.KH * cap * c.D), std::uint64_t(++seed)),
+                       vc = randn(std::size_t(c.KH * cap * c.D), std::uint64_t(++seed));
+            const float scale = 1.0f / std::sqrt(float(c.D));
+            std::vector<float> want(q.size());
+            engine::cpu::attention(q.data(), c.q_len, c.past, c.NH, c.KH, c.D, kc.data(), vc.data(),
+                                   cap, scale, want.data(), pool);
+            auto qd = dev(q), kd = dev(kc), vd = dev(vc);
+            cuda::DeviceBuffer od(q.size() * 4, "out");
+            cuda::k::flash_attention_causal(qd.as<float>(), c.q_len, c.past, c.NH, c.KH, c.D,
+                                            kd.as<float>(), vd.as<float>(), cap, scale,
+                                            od.as<float>(), nullptr);
+            const float e = err_vs_peak(host<float>(od, q.size()), want);
+            QVERIFY2(e <= 2e-5f, qPrintable(QString("q_len %1 past %2 heads %3/%4 d %5: error %6")
+                                                .arg(c.q_len)
+                                                .arg(c.past)
+                                                .arg(c.NH)
+                                                .arg(c.KH)
+                                                .arg(c.D)
+                                                .arg(e)));
+        }
+    }
+
+    // Segment attention on qkv rows against segment_attention_reference with identity rotary
+    // tables (cos 1, sin 0 leave q and k bit-exact): one full segment (Qwen3-VL: 1024 patches ×
+    // 16 heads × 72), Qwen2.5-VL windows of an odd grid (head_dim 80), and hand-made segments of
+    // lengths 64, 37, 1, 0, 64 and 7 that stop 3 rows short of S (those rows must stay untouched).
+    // Tolerance 2e-5 of the largest |output|. The full segment is also run through k::rope2d
+    // first against the reference with its real tables (1e-4: the two rotaries differ in the
+    // last bits).
+    void flashAttentionSegments() {
+        NEED_GPU();
+        engine::cpu::ThreadPool pool(4);
+        const auto win = engine::window_layout(10, 14, 2, 4);
+        struct Case {
+            std::int64_t S, heads, hd;
+            std::vector<std::int64_t> seg;
+        };
+        const std::vector<Case> cases = {
+            {1024,
+             16,
+             72,
+             { 0,
+               1024 }},
+            {140, 2, 80, win.cu_seqlens},
+            {176,
+             3,
+             64,
+             { 0,
+               64,
+               101,
+               102,
+               102,
+               166,
+               173 }},
+        };
+        int seed = 60;
+        for (const Case& c : cases) {
+            QCOMPARE(c.seg.back() <= c.S, true);
+            const std::int64_t hid = c.heads * c.hd;
+            const auto qkv = randn(std::size_t(c.S * 3 * hid), std::uint64_t(++seed));
+            const std::vector<float> ones(std::size_t(c.S * c.hd / 2), 1.0f),
+                zeros(ones.size(), 0.0f);
+            std::vector<float> want(std::size_t(c.S * hid), 7.0f), in = qkv;
+            vblocks::segment_attention_reference(in.data(), c.S, c.heads, c.hd, ones, zeros, c.seg,
+                                                 want.data(), pool);
+            QVERIFY(in == qkv);  // the identity rotary really is one
+            auto qd = dev(qkv), sd = dev(std::vector<std::int32_t>(c.seg.begin(), c.seg.end())),
+                 od = dev(std::vector<float>(want.size(), 7.0f));
+            cuda::k::flash_attention_segments(qd.as<float>(), c.S, c.heads, c.hd,
+                                              sd.as<std::int32_t>(), std::int64_t(c.seg.size()) - 1,
+                                              od.as<float>(), nullptr);
+            const auto got = host<float>(od, want.size());
+            const float e = err_vs_peak(got, want);
+            QVERIFY2(e <= 2e-5f, qPrintable(QString("S %1 heads %2 hd %3: error %4")
+                                                .arg(c.S)
+                                                .arg(c.heads)
+                                                .arg(c.hd)
+                                                .arg(e)));
+            for (std::int64_t r = c.seg.back(); r < c.S; ++r)
+                for (std::int64_t j = 0; j < hid; ++j)
+                    QCOMPARE(got[std::size_t(r * hid + j)], 7.0f);
+        }
+        // The full chain of a tower: k::rope2d, then the flash kernel (Qwen3-VL, 32 × 32 patches).
+        const auto order = patch_order(32, 32, 0);
+        const std::int64_t S = 1024, heads = 16, hd = 72, hid = heads * hd;
+        const auto inv = vblocks::rope2d_inv_freq(int(hd), 10000.0);
+        std::vector<float> cs, sn;
+        vblocks::rope2d_tables(order, 32, 2, inv, cs, sn);
+        auto qkv = randn(std::size_t(S * 3 * hid), 70);
+        auto qd = dev(qkv), pd = dev(vblocks::rope2d_positions(order, 32, 2)), fd = dev(inv);
+        const std::vector<std::int64_t> whole = {0, S};
+        std::vector<float> want(std::size_t(S * hid));
+        vblocks::segment_attention_reference(qkv.data(), S, heads, hd, cs, sn, whole, want.data(),
+                                             pool);
+        cuda::k::rope2d(qd.as<float>(), S, heads, hd, pd.as<std::int32_t>(), fd.as<float>(),
+                        nullptr);
+        auto sd = dev(std::vector<std::int32_t>{0, std::int32_t(S)});
+        cuda::DeviceBuffer od(want.size() * 4, "out");
+        cuda::k::flash_attention_segments(qd.as<float>(), S, heads, hd, sd.as<std::int32_t>(), 1,
+                                          od.as<float>(), nullptr);
+        const float e = err_vs_peak(host<float>(od, want.size()), want);
+        QVERIFY2(e <= 1e-4f, qPrintable(QString("rope2d + flash: error %1").arg(e)));
+    }
+
+    // Shapes the kernels do not take are refused before any launch with an error naming the
+    // value (runs without a GPU: nothing reaches the device).
+    void flashAttentionRejectsBadShapes() {
+        auto fails = [](auto&& call, const char* needle) {
+            try {
+                call();
+            } catch (const cuda::CudaError& e) {
+                return QString(e.what()).contains(needle);
+            }
+            return false;
+        };
+        float* x = nullptr;
+        QVERIFY(fails([&] { cuda::k::flash_attention_causal(x, 4, 0, 4, 2, 96, x, x, 8, 1, x, x); },
+                      "head_dim 96 is not supported"));
+        QVERIFY(fails([&] { cuda::k::flash_attention_causal(x, 4, 0, 6, 4, 64, x, x, 8, 1, x, x); },
+                      "heads 6 is not a multiple of kv_heads 4"));
+        QVERIFY(fails([&] { cuda::k::flash_attention_causal(x, 4, 5, 4, 2, 64, x, x, 8, 1, x, x); },
+                      "past 5 + q_len 4 does not fit the cache's 8 rows"));
+        QVERIFY(fails([&] { cuda::k::flash_attention_segments(x, 16, 2, 70, nullptr, 1, x, x); },
+                      "head_dim 70 is not supported"));
+        QVERIFY(fails([&] { cuda::k::flash_attention_segments(x, 16, 2, 72, nullptr, 1, x, x); },
+                      "no boundary array"));
+        QVERIFY(!cuda::k::flash_attention_supports(256) && cuda::k::flash_attention_supports(72));
+    }
 #else
     // Same slots in a build without CUDA, so moc sees one class either way.
     void rmsNormAndQkNorm() {
@@ -457,6 +621,15 @@ class CudaKernelsTest : public QObject {
         QSKIP("built without CUDA");
     }
     void visionWindowPermutation() {
+        QSKIP("built without CUDA");
+    }
+    void flashAttentionCausal() {
+        QSKIP("built without CUDA");
+    }
+    void flashAttentionSegments() {
+        QSKIP("built without CUDA");
+    }
+    void flashAttentionRejectsBadShapes() {
         QSKIP("built without CUDA");
     }
 #endif

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "model/engine/cuda/buffer.h"
+#include "model/engine/cuda/flash_attention.h"
 #include "model/engine/cuda/gemm.h"
 #include "model/engine/cuda/kernels.h"
 #include "model/engine/cuda/sample_twin.h"
@@ -415,7 +416,11 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
     float* v = tmp<float>("v", S * KH * D);
     float* att = tmp<float>("att", S * NH * D);
     float* o = tmp<float>("o", S * H);
-    float* sc = tmp<float>("att scratch", k::attention_scratch_floats(S, NH, D, splits));
+    // Prefill takes the flash kernel where it is compiled for D; decode (and other head dims) the
+    // split-K kernel, whose scratch grows with S·heads·D and so is only made for it.
+    const bool flash = S > 1 && k::flash_attention_supports(D);
+    float* sc =
+        flash ? nullptr : tmp<float>("att scratch", k::attention_scratch_floats(S, NH, D, splits));
     const float eps = float(c.rms_norm_eps);
     for (int l = 0; l < c.num_layers; ++l) {
         const LayerWeights& ly = layers[std::size_t(l)];
@@ -430,9 +435,14 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
         k::rope(kk, S, KH, D / 2, ids_d + S, inv_freq.as<float>(), axis.as<std::int32_t>(), s());
         k::kv_append(kk, v, S, KH, D, kc[std::size_t(l)].as<float>(),
                      vc[std::size_t(l)].as<float>(), cap, past, s());
-        k::attention(q, S, past, NH, KH, D, kc[std::size_t(l)].as<float>(),
-                     vc[std::size_t(l)].as<float>(), cap, 1.0f / std::sqrt(float(D)), splits, sc,
-                     att, s());
+        if (flash)
+            k::flash_attention_causal(q, S, past, NH, KH, D, kc[std::size_t(l)].as<float>(),
+                                      vc[std::size_t(l)].as<float>(), cap,
+                                      1.0f / std::sqrt(float(D)), att, s());
+        else
+            k::attention(q, S, past, NH, KH, D, kc[std::size_t(l)].as<float>(),
+                         vc[std::size_t(l)].as<float>(), cap, 1.0f / std::sqrt(float(D)), splits,
+                         sc, att, s());
         k::to_bf16(att, hb, S * NH * D, s());
         blas.linear(hb, S, NH * D, ly.o.as<std::uint16_t>(), Layout::out_in, H, NH * D, o);
         k::add(x, o, S * H, s());
