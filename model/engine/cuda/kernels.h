@@ -30,7 +30,8 @@ void kv_append(const float* k, const float* v, std::int64_t S, std::int64_t kv_h
                std::int64_t d, float* k_cache, float* v_cache, std::int64_t cap, std::int64_t past,
                void* stream);
 // Causal GQA attention (twin: cpu::attention). Each query's keys are split into `splits` chunks
-// processed by separate blocks (split-K, for decode) and merged by a second kernel; `scratch`
+// processed by separate blocks (split-K, for decode; prefill takes flash_attention.h where it
+// supports the head dim) and merged by a second kernel; `scratch`
 // holds q_len·heads·splits·(d+2) floats. d must be a multiple of 32, at most 256.
 void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                std::int64_t kv_heads, std::int64_t d, const float* k_cache, const float* v_cache,

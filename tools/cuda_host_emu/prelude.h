@@ -1,0 +1,71 @@
+// Host emulation of the CUDA primitives flash_attention.cu uses: one block at a time, one
+// std::thread per CUDA thread, barriers for __syncthreads and the warp shuffles.
+#pragma once
+#include <algorithm>
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+struct dim3 {
+    unsigned x, y, z;
+    dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
+};
+thread_local dim3 threadIdx{0, 0, 0};
+dim3 blockIdx{0, 0, 0}, blockDim{128, 1, 1}, gridDim{1, 1, 1};
+std::barrier<>* g_block;
+std::vector<std::barrier<>*> g_warp;
+float g_x[64][32];
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __shared__ static
+#define __launch_bounds__(x)
+using std::max;
+using std::min;
+inline void __syncthreads() {
+    g_block->arrive_and_wait();
+}
+inline float xchg(float v, int src) {
+    const int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    g_warp[w]->arrive_and_wait();
+    g_x[w][l] = v;
+    g_warp[w]->arrive_and_wait();
+    return g_x[w][src];
+}
+inline float __shfl_xor_sync(unsigned, float v, int o) {
+    return xchg(v, (threadIdx.x % 32) ^ o);
+}
+inline float __shfl_sync(unsigned, float v, int j) {
+    return xchg(v, j);
+}
+namespace deskpilot::model::cuda {
+struct CudaError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+inline void check_launch(const char*) {}
+}  // namespace deskpilot::model::cuda
+inline void emu_launch(dim3 grid, unsigned threads, const std::function<void()>& body) {
+    blockDim = dim3(threads);
+    gridDim = grid;
+    for (unsigned by = 0; by < grid.y; ++by)
+        for (unsigned bx = 0; bx < grid.x; ++bx) {
+            blockIdx = dim3(bx, by);
+            std::barrier<> b(threads);
+            g_block = &b;
+            std::vector<std::barrier<>*> ws;
+            for (unsigned w = 0; w < threads / 32; ++w) ws.push_back(new std::barrier<>(32));
+            g_warp = ws;
+            std::vector<std::thread> ts;
+            for (unsigned t = 0; t < threads; ++t)
+                ts.emplace_back([t, &body] {
+                    threadIdx = dim3(t, 0, 0);
+                    body();
+                });
+            for (auto& t : ts) t.join();
+            for (auto* w : ws) delete w;
+        }
+}
