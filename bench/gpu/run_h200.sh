@@ -16,10 +16,12 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 JOBS=$(nproc)
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DDESKPILOT_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90-real >/dev/null
-cmake --build build-gpu -j"$JOBS" --target bench_cuda_decode test_model_cuda \
+cmake --build build-gpu -j"$JOBS" --target bench_cuda_decode bench_cuda_attention test_model_cuda \
   test_model_cuda_kernels test_engine_cuda_cli deskpilot
 echo "== parity tests (kernels vs CPU twins, decoder vs CPU decoder, CLI)"
 ctest --test-dir build-gpu -R 'test_model_cuda|test_engine_cuda_cli' --output-on-failure || true
+echo "== prefill attention (flash vs the split-K kernel; vision segments)"
+build-gpu/bench/bench_cuda_attention || true
 echo "== benchmark"
 if [[ $QUICK == 1 ]]; then
   build-gpu/bench/bench_cuda_decode --layers 8 --prompt-tokens 1024 --decode-tokens 64
