@@ -7,7 +7,8 @@
 // speed and peak memory to stderr.
 // --logits-out writes the last prompt position's logits as a float32 .npy (with --image too).
 // With --image, the prompt is one user turn (the image, then the text) in the model's chat
-// layout, run by model::NativeVlm exactly as the agent would; a second stderr line, one JSON
+// layout, run by model::NativeVlm exactly as the agent would (the vision tower on the CPU, the
+// decoder where --device says); a second stderr line, one JSON
 // object, breaks the time to first token down (preprocess_ms, vision_ms, prefill_ms) and gives
 // the decode time of the tokens after the first, for tools/bench/vlm_vs_llama_cpp.sh.
 #include <sys/resource.h>
@@ -99,9 +100,6 @@ class GenerateCommand : public Command {
 
     int run_vlm() {
         if (prompt_.empty()) throw CommandError("--image needs --prompt TEXT", kExitUsage);
-        if (device_ != "cpu")
-            throw CommandError(
-                "--device cuda runs text prompts only for now; the vision path is CPU", kExitUsage);
         std::shared_ptr<const vision::Frame> frame;
         try {
             frame = std::make_shared<const vision::Frame>(vision::read_image(image_));
@@ -109,8 +107,10 @@ class GenerateCommand : public Command {
             throw CommandError(std::string("--image: ") + e.what());
         }
         try {
-            model::NativeVlm vlm(
-                {.model_dir = dir_, .max_pixels = max_pixels_, .threads = threads_});
+            model::NativeVlm vlm({.model_dir = dir_,
+                                  .max_pixels = max_pixels_,
+                                  .threads = threads_,
+                                  .device = device_});
             planner::Request request;
             request.messages.push_back(
                 {planner::Role::user,

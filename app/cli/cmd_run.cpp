@@ -1,5 +1,5 @@
-// deskpilot run --task TEXT (--endpoint URL --model NAME | --model-dir DIR) [...]: the agent on
-// the desktop (a model server, or the native engine in-process), printing
+// deskpilot run --task TEXT (--endpoint URL --model NAME | --model-dir DIR [--device cpu|cuda])
+// [...]: the agent on the desktop (a model server, or the native engine in-process), printing
 // each step as it goes. Exit status: 0 finished, 4 call_user unanswered, 5 max steps,
 // 6 stopped, 1 error.
 #include <cstdio>
@@ -53,6 +53,10 @@ class RunCommand : public Command {
             ->check(CLI::Range(std::int64_t(65536), std::int64_t(1) << 40));
         app.add_option("--threads", threads_, "Native engine: worker threads (default: all)")
             ->check(CLI::Range(1, 1024));
+        app.add_option("--device", device_,
+                       "Native engine: where the decoder runs, cpu or cuda (GPU 0; the vision "
+                       "tower stays on the CPU)")
+            ->check(CLI::IsMember({"cpu", "cuda"}));
         app.add_option("--family", family_,
                        "Model family: " + planner::family_names() +
                            " (default: ui-tars-1.5; with --model-dir, the checkpoint's: qwen3-vl "
@@ -85,6 +89,8 @@ class RunCommand : public Command {
             throw CommandError(
                 "--model-dir (the native engine) and --endpoint/--model exclude each other",
                 kExitUsage);
+        if (!native && device_ != "cpu")
+            throw CommandError("--device applies to the native engine (--model-dir)", kExitUsage);
         if (!native && (endpoint_.empty() || model_.empty()))
             throw CommandError("give --endpoint URL and --model NAME (or --model-dir DIR)",
                                kExitUsage);
@@ -102,9 +108,14 @@ class RunCommand : public Command {
         std::unique_ptr<model::Vlm> vlm;
         std::string endpoint_host;
         if (native) {
+            // Loads the model (and finds the GPU for --device cuda) before any desktop, session
+            // or thread exists, so a missing device or a bad folder leaves nothing behind.
             try {
-                vlm = std::make_unique<model::NativeVlm>(model::NativeVlmConfig{
-                    .model_dir = model_dir_, .max_pixels = max_pixels_, .threads = threads_});
+                vlm = std::make_unique<model::NativeVlm>(
+                    model::NativeVlmConfig{.model_dir = model_dir_,
+                                           .max_pixels = max_pixels_,
+                                           .threads = threads_,
+                                           .device = device_});
             } catch (const model::ModelError& e) {
                 throw CommandError(e.what());
             }
@@ -167,7 +178,7 @@ class RunCommand : public Command {
     std::string task_, endpoint_, model_, api_key_env_, model_dir_, display_, session_;
     std::int64_t max_pixels_ = 0;
     int threads_ = 0;
-    std::string family_, approve_ = "auto", language_ = "en";
+    std::string family_, approve_ = "auto", language_ = "en", device_ = "cpu";
     std::vector<std::string> headers_, deny_regions_, risky_regions_;
     int max_steps_ = 50;
     int history_ = 5;

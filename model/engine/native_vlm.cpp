@@ -9,6 +9,7 @@
 #include "model/engine/chat_format.h"
 #include "model/engine/config.h"
 #include "model/engine/cpu/linear.h"
+#include "model/engine/cuda/text_decoder.h"
 #include "model/engine/generator.h"
 #include "model/engine/tokenizer.h"
 #include "model/engine/vision/preprocess.h"
@@ -43,6 +44,7 @@ struct NativeVlm::Impl {
     std::int64_t reused = 0;
     std::vector<float> prompt_logits;
     NativeVlm::Timings timings;
+    std::string gpu;  // the decoder's GPU, or "" on the CPU
 };
 
 std::string native_default_family(const std::filesystem::path& model_dir) {
@@ -80,10 +82,25 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
                              engine_ns::architecture_name(mc.architecture) +
                              " is not supported by the native VLM (qwen3_vl_moe and qwen2_5_vl "
                              "are; it has no vision tower)");
+        if (config.device != "cpu" && config.device != "cuda")
+            throw ModelError("device '" + config.device + "' is unknown (cpu or cuda)");
+        const bool cuda = config.device == "cuda";
+        if (cuda && mc.architecture != engine_ns::Architecture::qwen3_vl_moe)
+            throw ModelError(where + ": --device cuda runs Qwen3 MoE decoders only; " +
+                             engine_ns::architecture_name(mc.architecture) +
+                             " runs on the CPU (--device cpu)");
+        // No usable GPU: say so before reading gigabytes of weights.
+        if (cuda) impl_->gpu = model::cuda::require_device(0).name;
         impl_->pool = std::make_unique<engine_ns::cpu::ThreadPool>(config.threads);
         impl_->tokenizer = engine_ns::Tokenizer::from_file(dir / "tokenizer.json");
         auto ck = std::make_shared<const engine_ns::Checkpoint>(dir);
         impl_->model = std::make_unique<engine_ns::VlModel>(mc, ck, *impl_->pool);
+        if (cuda) {  // the CPU decoder validated the checkpoint; the GPU one copies its weights
+            const auto& cpu_text =
+                dynamic_cast<const engine_ns::Qwen3MoeTextModel&>(impl_->model->text());
+            impl_->model->replace_text(std::make_unique<model::cuda::CudaTextDecoder>(
+                std::make_unique<model::cuda::CudaTextModel>(cpu_text, *ck, 0)));
+        }
         impl_->preprocess = impl_->model->preprocess_params();
         impl_->chat = mc.architecture == engine_ns::Architecture::qwen2_5_vl
                           ? engine_ns::ChatTemplate::qwen2_vl
@@ -92,6 +109,8 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
         throw;
     } catch (const std::bad_alloc&) {
         throw ModelError(where + ": out of memory while loading the model");
+    } catch (const model::cuda::CudaError& e) {
+        throw ModelError(e.what());
     } catch (const std::exception& e) {
         throw ModelError(e.what());
     }
@@ -104,8 +123,10 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
 std::string NativeVlm::describe() const {
     return "native " +
            std::string(engine_ns::architecture_name(impl_->model->config().architecture)) + " @ " +
-           impl_->config.model_dir.string() + " (" + std::to_string(impl_->pool->size()) +
-           " threads, " + engine_ns::cpu::isa_name(engine_ns::cpu::best_isa()) + ")";
+           impl_->config.model_dir.string() + " (" +
+           (impl_->gpu.empty() ? "" : "decoder on cuda: " + impl_->gpu + ", vision on ") +
+           std::to_string(impl_->pool->size()) + " threads, " +
+           engine_ns::cpu::isa_name(engine_ns::cpu::best_isa()) + ")";
 }
 
 std::vector<float> NativeVlm::last_prompt_logits() const {

@@ -1,8 +1,8 @@
 // model::NativeVlm: the in-process backend. A planner::Request becomes the Qwen3-VL chat
 // layout (chat_format), its screenshots pixel values (vision/preprocess), and the prompt runs
-// through the vision tower and the decoder on CPU; tokens stream out as text while they are
-// sampled. Successive calls keep the KV cache, so an agent conversation that only grew
-// recomputes only its new turns.
+// through the vision tower (CPU) and the decoder (CPU, or CUDA with device "cuda"); tokens
+// stream out as text while they are sampled. Successive calls keep the KV cache, so an agent
+// conversation that only grew recomputes only its new turns.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +20,9 @@ struct NativeVlmConfig {
     std::filesystem::path model_dir;  // config.json, *.safetensors, tokenizer.json
     std::int64_t max_pixels = 0;      // > 0: pixel cap per image (CPU runs); else the model's
     int threads = 0;                  // 0: one per hardware thread
+    // Where the text decoder runs: "cpu", or "cuda" (GPU 0; Qwen3-VL-MoE checkpoints only; the
+    // vision tower stays on the CPU). Checked before the weights are read.
+    std::string device = "cpu";
 };
 
 // The planner family a model folder speaks unless told otherwise: "ui-tars-1.5" for a
@@ -37,7 +40,7 @@ class NativeVlm : public Vlm {
   public:
     // Loads the model. Throws ModelError naming the folder and the problem: missing folder,
     // config.json, tokenizer.json or weights, an unsupported architecture, broken tensors,
-    // out of memory.
+    // out of memory, no usable GPU for device "cuda" (the CUDA backend's reason).
     explicit NativeVlm(NativeVlmConfig config);
     ~NativeVlm() override;
 

@@ -78,6 +78,13 @@ VlModel::VlModel(ModelConfig config, std::shared_ptr<const Checkpoint> checkpoin
     text_ = make_text_decoder(config, std::move(checkpoint), pool);
 }
 
+void VlModel::replace_text(std::unique_ptr<TextDecoder> text) {
+    if (!text) throw std::invalid_argument("replace_text: no decoder");
+    if (text->config().architecture != config().architecture)
+        throw std::invalid_argument("replace_text: a decoder for another architecture");
+    text_ = std::move(text);
+}
+
 PreprocessParams VlModel::preprocess_params() const {
     const ModelConfig& c = config();
     PreprocessParams p =

@@ -43,6 +43,10 @@ class VlModel {
 
     const ModelConfig& config() const { return text_->config(); }
     TextDecoder& text() { return *text_; }
+    // Swaps the decoder for another recipe of the same model (the CUDA decoder built from
+    // text(), say); states from new_state() before the swap must not be used after it. Throws
+    // std::invalid_argument for a null decoder or one of another architecture.
+    void replace_text(std::unique_ptr<TextDecoder> text);
     const VisionEncoder& vision() const { return *vision_; }
     // The image processor settings this model was trained with (patch and merge sizes from the
     // config; resize bounds and mean/std of its family).

@@ -98,7 +98,8 @@ struct CudaTextModel::Impl {
         axis.upload(ax.data(), axis.bytes());
     }
 
-    void run_layers(std::span<const std::int32_t> ids, const engine::Positions& pos, float* x);
+    void run_layers(std::span<const std::int32_t> ids, const engine::Positions& pos, float* x,
+                    const engine::VisualInjection* visual);
     void moe(int l, float* x, std::int64_t S);
     void decode_moe(const LayerWeights& ly, float* x, const std::uint16_t* hb,
                     const std::int32_t* idx_d, const float* wt_d);
@@ -107,7 +108,8 @@ struct CudaTextModel::Impl {
         const char* v = std::getenv("DESKPILOT_CUDA_MOE");
         return v && std::string(v) == "grouped";
     }();
-    float* logits(std::span<const std::int32_t> ids, const engine::Positions& pos, bool all);
+    float* logits(std::span<const std::int32_t> ids, const engine::Positions& pos, bool all,
+                  const engine::VisualInjection* visual = nullptr);
 };
 
 CudaTextModel::CudaTextModel() = default;
@@ -232,6 +234,44 @@ const engine::ModelConfig& CudaTextModel::config() const {
 }
 std::int64_t CudaTextModel::length() const {
     return impl_->len;
+}
+std::int64_t CudaTextModel::capacity() const {
+    return impl_->cap;
+}
+
+void CudaTextModel::rewind(std::int64_t length) {
+    if (length < 0 || length > impl_->len)
+        throw std::invalid_argument("rewind to " + std::to_string(length) +
+                                    " tokens, but the CUDA KV cache holds " +
+                                    std::to_string(impl_->len));
+    impl_->len = length;
+}
+
+void CudaTextModel::reserve(std::int64_t capacity) {
+    Impl& m = *impl_;
+    if (capacity <= m.cap) return;
+    check(cudaSetDevice(m.device), "cudaSetDevice");
+    const auto& c = m.cfg.text;
+    const std::size_t row = std::size_t(c.head_dim) * sizeof(float),
+                      bytes = std::size_t(c.num_kv_heads) * std::size_t(capacity) * row;
+    std::vector<DeviceBuffer> kc, vc;
+    for (int l = 0; l < c.num_layers; ++l) {
+        kc.emplace_back(bytes, "KV cache K, layer " + std::to_string(l));
+        vc.emplace_back(bytes, "KV cache V, layer " + std::to_string(l));
+        // [kv_heads][capacity][head_dim]: each head's cached rows move to the wider pitch.
+        if (m.len > 0)
+            for (auto [dst, src] : {std::pair{&kc.back(), &m.kc[std::size_t(l)]},
+                                    std::pair{&vc.back(), &m.vc[std::size_t(l)]}})
+                check(cudaMemcpy2DAsync(dst->as<float>(), std::size_t(capacity) * row,
+                                        src->as<float>(), std::size_t(m.cap) * row,
+                                        std::size_t(m.len) * row, std::size_t(c.num_kv_heads),
+                                        cudaMemcpyDeviceToDevice, static_cast<cudaStream_t>(m.s())),
+                      "copy KV cache");
+    }
+    m.stream.sync("KV cache grow");
+    m.kc = std::move(kc);
+    m.vc = std::move(vc);
+    m.cap = capacity;
 }
 void CudaTextModel::synchronize() const {
     impl_->stream.sync("synchronize");
@@ -375,7 +415,8 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
 }
 
 void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
-                                     const engine::Positions& pos, float* x) {
+                                     const engine::Positions& pos, float* x,
+                                     const engine::VisualInjection* visual) {
     const auto& c = cfg.text;
     const std::int64_t S = std::int64_t(ids.size()), H = c.hidden_size, D = c.head_dim,
                        NH = c.num_heads, KH = c.num_kv_heads;
@@ -383,6 +424,8 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
     if (pos.size() != ids.size())
         throw std::invalid_argument("forward: " + std::to_string(ids.size()) +
                                     " tokens but positions for " + std::to_string(pos.size()));
+    if (pos.h.size() != ids.size() || pos.w.size() != ids.size())
+        throw std::invalid_argument("forward: positions need t, h and w for each token");
     if (len + S > cap)
         throw CudaError("CUDA KV cache holds " + std::to_string(cap) + " tokens; " +
                         std::to_string(len) + " cached + " + std::to_string(S) +
@@ -406,6 +449,43 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
                           static_cast<cudaStream_t>(s())),
           "upload positions");
     k::embed_gather(embed.as<std::uint16_t>(), ids_d, S, H, x, s());
+    // Image features: the image tokens come in runs (one per image), so the merged rows replace
+    // and the DeepStack rows add per run, with no scatter kernel.
+    struct Run {
+        std::int64_t start, count, feature;  // token row, rows, first feature row
+    };
+    std::vector<Run> runs;
+    std::int64_t n_img = 0;
+    for (std::int64_t i = 0; i < S; ++i) {
+        if (ids[std::size_t(i)] != cfg.image_token_id) continue;
+        if (runs.empty() || runs.back().start + runs.back().count != i)
+            runs.push_back({i, 0, n_img});
+        ++runs.back().count;
+        ++n_img;
+    }
+    // Without features, image tokens embed like text, as on the CPU.
+    if (visual && visual->tokens != n_img)
+        throw std::invalid_argument("forward: " + std::to_string(n_img) +
+                                    " image tokens but features for " +
+                                    std::to_string(visual->tokens));
+    const bool inject = visual && n_img > 0;
+    const std::int64_t levels = inject ? std::int64_t(visual->deepstack.size()) : 0;
+    float* feat = inject ? tmp<float>("image features", (1 + levels) * n_img * H) : nullptr;
+    if (inject) {
+        check(cudaMemcpyAsync(feat, visual->merged, std::size_t(n_img * H) * sizeof(float),
+                              cudaMemcpyHostToDevice, static_cast<cudaStream_t>(s())),
+              "upload image features");
+        for (std::int64_t d = 0; d < levels; ++d)
+            check(cudaMemcpyAsync(feat + (1 + d) * n_img * H, visual->deepstack[std::size_t(d)],
+                                  std::size_t(n_img * H) * sizeof(float), cudaMemcpyHostToDevice,
+                                  static_cast<cudaStream_t>(s())),
+                  "upload DeepStack features");
+        for (const Run& r : runs)
+            check(cudaMemcpyAsync(x + r.start * H, feat + r.feature * H,
+                                  std::size_t(r.count * H) * sizeof(float),
+                                  cudaMemcpyDeviceToDevice, static_cast<cudaStream_t>(s())),
+                  "place image features");
+    }
     const std::int64_t past = len;
     // Split-K for decode: enough blocks to fill the GPU when one query meets a long cache.
     const int splits = S == 1 ? int(std::clamp<std::int64_t>((past + 64) / 64, 1, 32)) : 1;
@@ -447,17 +527,20 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
         blas.linear(hb, S, NH * D, ly.o.as<std::uint16_t>(), Layout::out_in, H, NH * D, o);
         k::add(x, o, S * H, s());
         moe(l, x, S);
+        if (l < levels)  // DeepStack: after layer l, as Qwen3MoeTextModel::forward
+            for (const Run& r : runs)
+                k::add(x + r.start * H, feat + ((1 + l) * n_img + r.feature) * H, r.count * H, s());
     }
     len += S;
 }
 
 float* CudaTextModel::Impl::logits(std::span<const std::int32_t> ids, const engine::Positions& pos,
-                                   bool all) {
+                                   bool all, const engine::VisualInjection* visual) {
     check(cudaSetDevice(device), "cudaSetDevice");
     const auto& c = cfg.text;
     const std::int64_t S = std::int64_t(ids.size()), H = c.hidden_size;
     float* x = tmp<float>("x", S * H);
-    run_layers(ids, pos, x);
+    run_layers(ids, pos, x, visual);
     const std::int64_t rows = all ? S : 1;
     float* hn = tmp<float>("hn", rows * H);
     k::rms_norm(x + (S - rows) * H, final_norm.as<float>(), rows, H, float(c.rms_norm_eps), hn,
@@ -470,9 +553,10 @@ float* CudaTextModel::Impl::logits(std::span<const std::int32_t> ids, const engi
 }
 
 std::vector<float> CudaTextModel::forward(std::span<const std::int32_t> ids,
-                                          const engine::Positions& pos, bool all_logits) {
+                                          const engine::Positions& pos, bool all_logits,
+                                          const engine::VisualInjection* visual) {
     Impl& m = *impl_;
-    const float* lg = m.logits(ids, pos, all_logits);
+    const float* lg = m.logits(ids, pos, all_logits, visual);
     std::vector<float> out(
         std::size_t((all_logits ? std::int64_t(ids.size()) : 1) * m.cfg.text.vocab_size));
     check(cudaMemcpyAsync(out.data(), lg, out.size() * 4, cudaMemcpyDeviceToHost,

@@ -35,12 +35,22 @@ class CudaTextModel {
     const engine::ModelConfig& config() const;
     // An empty KV cache for up to `capacity` tokens (reallocated when it grows).
     void reset(std::int64_t capacity);
+    // Room for `capacity` tokens, keeping the cached ones (copied on the device when it grows).
+    void reserve(std::int64_t capacity);
+    // Forgets the cached tokens from `length` on (0 <= length <= length()); the next forward
+    // continues after the first `length`. Throws std::invalid_argument outside that range.
+    void rewind(std::int64_t length);
     std::int64_t length() const;
+    std::int64_t capacity() const;
 
     // Runs `ids` after the cached tokens; logits [ids.size(), vocab] if `all_logits`, else
-    // [1, vocab] for the last token.
+    // [1, vocab] for the last token. `pos` may be multimodal (engine::multimodal_positions).
+    // `visual` (host memory, as engine::TextDecoder::forward takes it): its merged rows replace
+    // the embeddings of the image_token_id tokens among `ids`, in order, and deepstack[k] is
+    // added to those tokens' hidden states after decoder layer k, as the CPU decoder does.
     std::vector<float> forward(std::span<const std::int32_t> ids, const engine::Positions& pos,
-                               bool all_logits = false);
+                               bool all_logits = false,
+                               const engine::VisualInjection* visual = nullptr);
     // The same for the last token, but argmax on the device: only the id comes back.
     std::int32_t forward_greedy(std::span<const std::int32_t> ids, const engine::Positions& pos);
     // The same with temperature/top-p sampling on the device for the uniform draw `u` in [0, 1)

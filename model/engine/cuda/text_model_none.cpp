@@ -22,11 +22,16 @@ const engine::ModelConfig& CudaTextModel::config() const {
     throw CudaError("no CUDA backend");
 }
 void CudaTextModel::reset(std::int64_t) {}
+void CudaTextModel::reserve(std::int64_t) {}
+void CudaTextModel::rewind(std::int64_t) {}
 std::int64_t CudaTextModel::length() const {
     return 0;
 }
+std::int64_t CudaTextModel::capacity() const {
+    return 0;
+}
 std::vector<float> CudaTextModel::forward(std::span<const std::int32_t>, const engine::Positions&,
-                                          bool) {
+                                          bool, const engine::VisualInjection*) {
     throw CudaError("no CUDA backend");
 }
 std::int32_t CudaTextModel::forward_greedy(std::span<const std::int32_t>,

@@ -1,6 +1,9 @@
-// `deskpilot generate --device cuda`: without a GPU (or without CUDA in the build) a clear error
-// naming the missing device; with one, the same greedy tokens as the CPU path.
+// `deskpilot generate --device cuda` and `deskpilot run --device cuda`: without a GPU (or without
+// CUDA in the build) one clear error naming the missing device, before any desktop or session;
+// Qwen2.5-VL checkpoints refused on cuda; with a GPU, the same greedy tokens as the CPU path (text
+// and image prompts).
 #include <QProcess>
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include "model/engine/cuda/device.h"
@@ -22,6 +25,16 @@ Result run(const QStringList& args) {
 }
 
 const QString kTiny = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen3_vl_moe_tiny/bf16";
+const QString kVisionTiny = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen3_vl_moe_vision_tiny";
+const QString kQwen25Tiny = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen2_5_vl_tiny";
+
+// The no-GPU error as require_device words it for this build.
+bool names_missing_gpu(const QString& err) {
+    const bool named = deskpilot::model::cuda::compiled_in()
+                           ? err.contains("no CUDA device is available")
+                           : err.contains("this build has no CUDA backend");
+    return named && err.contains("--device cpu");
+}
 
 }  // namespace
 
@@ -46,6 +59,63 @@ class CudaCliTest : public QObject {
         QVERIFY2(r.err.contains("tpu"), qPrintable(r.err));
     }
 
+    // `run` finds out before opening the display (an unknown one here, whose error would show)
+    // or creating the session folder: one line, exit 1, nothing left behind.
+    void runCudaWithoutGpuIsOneErrorBeforeAnythingStarts() {
+        if (!deskpilot::model::cuda::devices().empty()) QSKIP("a GPU is present");
+        QTemporaryDir tmp;
+        const QString session = tmp.path() + "/session";
+        const Result r = run({"run", "--task", "click Apply", "--model-dir", kVisionTiny,
+                              "--device", "cuda", "--display", ":97", "--session", session});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(names_missing_gpu(r.err), qPrintable(r.err));
+        QVERIFY2(!r.err.trimmed().contains('\n'), qPrintable(r.err));  // one line
+        QVERIFY2(!r.err.contains(":97"), qPrintable(r.err));           // no display opened
+        QVERIFY(!QFileInfo::exists(session));
+        QVERIFY2(r.out.isEmpty(), r.out.constData());
+    }
+
+    void runUnknownDeviceIsAUsageError() {
+        const Result r = run({"run", "--task", "t", "--model-dir", kVisionTiny, "--device", "tpu",
+                              "--display", ":97"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("tpu"), qPrintable(r.err));
+    }
+
+    void runDeviceNeedsTheNativeEngine() {
+        const Result r = run({"run", "--task", "t", "--endpoint", "http://127.0.0.1:9/v1",
+                              "--model", "m", "--device", "cuda", "--display", ":97"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("--device applies to the native engine"), qPrintable(r.err));
+    }
+
+    // Image prompts now take --device cuda too (the vision tower on the CPU): no GPU is the same
+    // error as for text.
+    void generateImageCudaWithoutGpuIsAClearError() {
+        if (!deskpilot::model::cuda::devices().empty()) QSKIP("a GPU is present");
+        const Result r =
+            run({"generate", "--model-dir", kVisionTiny, "--image", kVisionTiny + "/image.png",
+                 "--prompt", "click Apply", "--device", "cuda"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(names_missing_gpu(r.err), qPrintable(r.err));
+        QVERIFY2(r.out.isEmpty(), r.out.constData());
+    }
+
+    // Checked before the device, so it holds with and without a GPU.
+    void qwen25OnCudaIsAClearError() {
+        for (const QStringList& args :
+             {QStringList{"generate", "--model-dir", kQwen25Tiny, "--image",
+                          kQwen25Tiny + "/image.png", "--prompt", "click", "--device", "cuda"},
+              QStringList{"run", "--task", "t", "--model-dir", kQwen25Tiny, "--device", "cuda",
+                          "--display", ":97"}}) {
+            const Result r = run(args);
+            QCOMPARE(r.code, 1);
+            QVERIFY2(r.err.contains("Qwen3 MoE decoders only") && r.err.contains("qwen2_5_vl") &&
+                         r.err.contains("--device cpu"),
+                     qPrintable(r.err));
+        }
+    }
+
     void cudaMatchesCpuTokens() {
         if (deskpilot::model::cuda::devices().empty()) QSKIP("no CUDA device on this machine");
         const QStringList args = {"generate",       "--model-dir",      kTiny, "--ids",
@@ -55,6 +125,18 @@ class CudaCliTest : public QObject {
         QVERIFY2(cpu.code == 0 && gpu.code == 0, qPrintable(cpu.err + gpu.err));
         QCOMPARE(gpu.out, cpu.out);
         QVERIFY2(gpu.err.contains("cuda:"), qPrintable(gpu.err));
+    }
+
+    void cudaMatchesCpuTokensWithAnImage() {
+        if (deskpilot::model::cuda::devices().empty()) QSKIP("no CUDA device on this machine");
+        const QStringList args = {
+            "generate", "--model-dir", kVisionTiny,        "--image", kVisionTiny + "/image.png",
+            "--prompt", "click Apply", "--max-new-tokens", "8"};
+        const Result cpu = run(args + QStringList{"--device", "cpu"});
+        const Result gpu = run(args + QStringList{"--device", "cuda"});
+        QVERIFY2(cpu.code == 0 && gpu.code == 0, qPrintable(cpu.err + gpu.err));
+        QCOMPARE(gpu.out, cpu.out);
+        QVERIFY2(gpu.err.contains("decoder on cuda:"), qPrintable(gpu.err));
     }
 };
 
