@@ -19,6 +19,7 @@ dim3 blockIdx{0, 0, 0}, blockDim{128, 1, 1}, gridDim{1, 1, 1};
 std::barrier<>* g_block;
 std::vector<std::barrier<>*> g_warp;
 float g_x[64][32];
+using cudaStream_t = void*;
 #define __global__
 #define __device__
 #define __forceinline__ inline

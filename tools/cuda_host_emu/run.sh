@@ -1,17 +1,37 @@
 #!/usr/bin/env bash
-# Host emulation of model/engine/cuda/flash_attention.cu (no GPU, no nvcc): rewrites the kernel
-# launch into prelude.h's emu_launch (one std::thread per CUDA thread, one block at a time),
-# compiles with g++ and checks every case against a double-precision reference. A developer
-# check for machines without a GPU; the gpu-labelled tests remain the real parity tests.
+# Host emulation of model/engine/cuda/flash_attention.cu and vision_kernels.cu (no GPU, no nvcc):
+# rewrites each kernel launch into prelude.h's emu_launch (one std::thread per CUDA thread, one
+# block at a time), compiles with g++ and checks every case: flash attention against a
+# double-precision reference, the vision kernels against their CPU twins (vision_blocks.cpp and cpu/ops.cpp,
+# linked with --gc-sections so only the twins' code is needed). A developer check for machines
+# without a GPU; the gpu-labelled tests remain the real parity tests.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${1:-$(mktemp -d)}
-sed -e 's|#include <cuda_runtime.h>|#include "prelude.h"|' \
-    -e 's|#include "model/engine/cuda/buffer.h"||' \
+cp "$here/prelude.h" "$out/"
+strip_cuda=(-e 's|#include <cuda_runtime.h>|#include "prelude.h"|'
+            -e 's|#include "model/engine/cuda/buffer.h"||')
+
+sed "${strip_cuda[@]}" \
     -e 's|flash_k<D><<<grid, 32 \* kWarps, 0, static_cast<cudaStream_t>(stream)>>>(a);|(void)stream; emu_launch(grid, 32 * kWarps, [\&] { flash_k<D>(a); });|' \
     "$root/model/engine/cuda/flash_attention.cu" >"$out/fa_emu.cpp"
-grep -q emu_launch "$out/fa_emu.cpp" || { echo "run.sh: the kernel launch line changed; update the sed" >&2; exit 1; }
-cp "$here/prelude.h" "$out/"
-g++ -std=c++20 -O1 -pthread -I"$root" -I"$out" "$here/flash_attention_check.cpp" -o "$out/check"
-"$out/check"
+grep -q emu_launch "$out/fa_emu.cpp" || { echo "run.sh: the flash_attention launch line changed; update the sed" >&2; exit 1; }
+
+# vision_kernels.cu launches are all `name<<<grid, threads, 0, S(s)>>>(args);` on one line.
+sed "${strip_cuda[@]}" \
+    -e 's|\([A-Za-z_0-9]*\)<<<\(.*\), \([^,]*\), 0, S(s)>>>(\(.*\));|(void)s; emu_launch(\2, \3, [\&] { \1(\4); });|' \
+    "$root/model/engine/cuda/vision_kernels.cu" >"$out/vk_emu.cpp"
+if grep -q '<<<' "$out/vk_emu.cpp"; then
+    echo "run.sh: a vision_kernels.cu launch no longer matches the sed" >&2; exit 1
+fi
+
+g++ -std=c++20 -O1 -pthread -I"$root" -I"$out" "$here/flash_attention_check.cpp" -o "$out/fa_check"
+g++ -std=c++20 -O1 -pthread -ffunction-sections -fdata-sections -I"$root" -I"$out" \
+    "$here/vision_kernels_check.cpp" "$root/model/engine/vision/vision_blocks.cpp" \
+    "$root/model/engine/cpu/ops.cpp" \
+    -Wl,--gc-sections -o "$out/vk_check"
+status=0
+"$out/fa_check" || status=1
+"$out/vk_check" || status=1
+exit $status
