@@ -10,6 +10,7 @@
 #include "model/engine/config.h"
 #include "model/engine/cpu/linear.h"
 #include "model/engine/cuda/text_decoder.h"
+#include "model/engine/cuda/vision_model.h"
 #include "model/engine/generator.h"
 #include "model/engine/tokenizer.h"
 #include "model/engine/vision/preprocess.h"
@@ -100,6 +101,8 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
                 dynamic_cast<const engine_ns::Qwen3MoeTextModel&>(impl_->model->text());
             impl_->model->replace_text(std::make_unique<model::cuda::CudaTextDecoder>(
                 std::make_unique<model::cuda::CudaTextModel>(cpu_text, *ck, 0)));
+            impl_->model->replace_vision(
+                std::make_unique<model::cuda::CudaQwen3Vision>(mc, *ck, 0));
         }
         impl_->preprocess = impl_->model->preprocess_params();
         impl_->chat = mc.architecture == engine_ns::Architecture::qwen2_5_vl
@@ -124,7 +127,7 @@ std::string NativeVlm::describe() const {
     return "native " +
            std::string(engine_ns::architecture_name(impl_->model->config().architecture)) + " @ " +
            impl_->config.model_dir.string() + " (" +
-           (impl_->gpu.empty() ? "" : "decoder on cuda: " + impl_->gpu + ", vision on ") +
+           (impl_->gpu.empty() ? "" : "decoder on cuda: " + impl_->gpu + ", vision tower too; ") +
            std::to_string(impl_->pool->size()) + " threads, " +
            engine_ns::cpu::isa_name(engine_ns::cpu::best_isa()) + ")";
 }

@@ -70,7 +70,8 @@ int main() {
         std::vector<std::int64_t> seg;
     };
     for (const G& c : {G{40, 2, 72, {0, 40}}, G{70, 3, 64, {0, 16, 53, 54, 54, 61, 67}},
-                       G{100, 1, 80, {0, 3, 35, 100}}, G{20, 2, 32, {5, 9, 20}}}) {
+                       G{100, 1, 80, {0, 3, 35, 100}}, G{20, 2, 32, {5, 9, 20}},
+                       G{24, 2, 16, {0, 24}}, G{45, 3, 16, {0, 7, 45}}}) {
         const std::int64_t hid = c.H * c.D;
         auto qkv = rnd(std::size_t(c.S * 3 * hid), 4);
         std::vector<float> want(std::size_t(c.S * hid), 7.0f), got(want.size(), 7.0f);

@@ -77,6 +77,16 @@ int main() {
                       hd);
         bad += report(name, err(got, want), 1e-6f);
     }
+    // Bias rows: width not a multiple of the block, rows spanning several blocks.
+    {
+        const std::int64_t rows = 9, n = 70;
+        auto x = rnd(std::size_t(rows * n), 8), b = rnd(std::size_t(n), 9);
+        std::vector<float> want = x, got = x;
+        for (std::int64_t r = 0; r < rows; ++r)
+            for (std::int64_t i = 0; i < n; ++i) want[std::size_t(r * n + i)] += b[std::size_t(i)];
+        k::add_bias(got.data(), b.data(), rows, n, nullptr);
+        bad += report("add_bias rows 9 n 70", err(got, want), 1e-30f);
+    }
     // Row permutations: a shuffled order out and back, width below and above the block.
     for (std::int64_t width : {5L, 300L}) {
         const std::int64_t n = 37;

@@ -85,6 +85,11 @@ void VlModel::replace_text(std::unique_ptr<TextDecoder> text) {
     text_ = std::move(text);
 }
 
+void VlModel::replace_vision(std::unique_ptr<VisionEncoder> vision) {
+    if (!vision) throw std::invalid_argument("replace_vision: no vision tower");
+    vision_ = std::move(vision);
+}
+
 PreprocessParams VlModel::preprocess_params() const {
     const ModelConfig& c = config();
     PreprocessParams p =

@@ -48,6 +48,9 @@ class VlModel {
     // std::invalid_argument for a null decoder or one of another architecture.
     void replace_text(std::unique_ptr<TextDecoder> text);
     const VisionEncoder& vision() const { return *vision_; }
+    // Swaps the vision tower for another recipe of the same weights (the CUDA tower, say).
+    // Throws std::invalid_argument for a null tower.
+    void replace_vision(std::unique_ptr<VisionEncoder> vision);
     // The image processor settings this model was trained with (patch and merge sizes from the
     // config; resize bounds and mean/std of its family).
     PreprocessParams preprocess_params() const;

@@ -171,7 +171,7 @@ __global__ void __launch_bounds__(32 * kWarps) flash_k(Args a) {
 void require_head_dim(std::int64_t d, const char* what) {
     if (!flash_attention_supports(d))
         throw CudaError(std::string(what) + ": head_dim " + std::to_string(d) +
-                        " is not supported (32, 64, 72, 80 or 128)");
+                        " is not supported (16, 32, 64, 72, 80 or 128)");
 }
 
 template <int D>
@@ -182,6 +182,9 @@ void launch(const Args& a, std::int64_t heads, void* stream) {
 
 void dispatch(const Args& a, std::int64_t heads, std::int64_t d, const char* what, void* stream) {
     switch (d) {
+        case 16:
+            launch<16>(a, heads, stream);
+            break;
         case 32:
             launch<32>(a, heads, stream);
             break;
@@ -206,7 +209,7 @@ void dispatch(const Args& a, std::int64_t heads, std::int64_t d, const char* wha
 }  // namespace
 
 bool flash_attention_supports(std::int64_t d) {
-    return d == 32 || d == 64 || d == 72 || d == 80 || d == 128;
+    return d == 16 || d == 32 || d == 64 || d == 72 || d == 80 || d == 128;
 }
 
 void flash_attention_causal(const float* q, std::int64_t q_len, std::int64_t past,

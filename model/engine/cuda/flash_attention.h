@@ -8,8 +8,9 @@
 
 namespace deskpilot::model::cuda::k {
 
-// The head dims the kernels are compiled for: 32 (the tiny test checkpoints), 64, 72 (Qwen3-VL
-// vision), 80 (Qwen2.5-VL vision) and 128 (Qwen3 text). Any other value throws CudaError.
+// The head dims the kernels are compiled for: 16 (the tiny Qwen3-VL vision tower), 32 (the tiny
+// text checkpoints), 64, 72 (Qwen3-VL vision), 80 (Qwen2.5-VL vision) and 128 (Qwen3 text). Any
+// other value throws CudaError.
 bool flash_attention_supports(std::int64_t head_dim);
 
 // Causal GQA attention, the same arguments and layout as k::attention (kernels.h) without its

@@ -83,6 +83,11 @@ __global__ void rope2d_k(float* qkv, std::int64_t S, std::int64_t heads, std::in
     v[j + half] = b * c + a * sn;
 }
 
+__global__ void add_bias_k(float* x, const float* b, std::int64_t rows, std::int64_t n) {
+    const std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
+    if (i < rows * n) x[i] += b[i % n];
+}
+
 __global__ void gather_rows_k(const float* x, const std::int32_t* src, std::int64_t width,
                               float* out) {
     const std::int64_t r = blockIdx.x;
@@ -121,6 +126,12 @@ void rope2d(float* qkv, std::int64_t Sq, std::int64_t heads, std::int64_t hd,
     if (n == 0) return;
     rope2d_k<<<blocks(n, 256), 256, 0, S(s)>>>(qkv, Sq, heads, hd, pos, inv_freq);
     check_launch("rope2d");
+}
+
+void add_bias(float* x, const float* b, std::int64_t rows, std::int64_t n, void* s) {
+    if (rows == 0 || n == 0) return;
+    add_bias_k<<<blocks(rows * n, 256), 256, 0, S(s)>>>(x, b, rows, n);
+    check_launch("add_bias");
 }
 
 void gather_rows(const float* x, const std::int32_t* src, std::int64_t n, std::int64_t width,

@@ -27,6 +27,10 @@ void gelu(const float* x, std::int64_t n, bool tanh_form, float* out, void* stre
 void rope2d(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
             const std::int32_t* pos, const float* inv_freq, void* stream);
 
+// x[r, i] += b[i] for `rows` rows of width n (the linear layers' bias after a cuBLAS GEMM).
+// Twin: the bias loop of vblocks::apply.
+void add_bias(float* x, const float* b, std::int64_t rows, std::int64_t n, void* stream);
+
 // out[i, :] = x[src[i], :] for i < n (into window order). Twin: vblocks::gather_rows.
 void gather_rows(const float* x, const std::int32_t* src, std::int64_t n, std::int64_t width,
                  float* out, void* stream);

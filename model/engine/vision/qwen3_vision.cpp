@@ -85,33 +85,9 @@ Qwen3VisionModel::Qwen3VisionModel(const ModelConfig& config,
         mergers_.push_back(merger("deepstack_merger_list." + std::to_string(k), true));
 }
 
-// F.interpolate(bilinear, align_corners=True) of the side×side table at each patch, in f32.
 void Qwen3VisionModel::add_positions(int gh, int gw, float* x) const {
-    const std::int64_t hid = vc_.hidden_size, S = std::int64_t(gh) * gw;
-    const float* table = pos_table_.data<float>();
-    auto taps = [&](int index, int size, int t[2], float w[2]) {
-        const float src = float(index) * float(side_ - 1) / float(std::max(size - 1, 1));
-        const float f = std::floor(src);
-        for (int k = 0; k < 2; ++k) {
-            t[k] = std::clamp(int(f) + k, 0, side_ - 1);
-            w[k] = std::max(1.0f - std::fabs(src - f - float(k)), 0.0f);
-        }
-    };
-    for (std::int64_t i = 0; i < S; ++i) {
-        int r, c, th[2], tw[2];
-        float wh[2], ww[2];
-        vblocks::patch_rc(i, gw, vc_.spatial_merge_size, r, c);
-        taps(r, gh, th, wh);
-        taps(c, gw, tw, ww);
-        std::vector<float> acc(std::size_t(hid), 0.0f);
-        for (int a = 0; a < 2; ++a)
-            for (int b = 0; b < 2; ++b) {
-                const float w = wh[a] * ww[b];
-                const float* row = table + (std::int64_t(th[a]) * side_ + tw[b]) * hid;
-                for (std::int64_t k = 0; k < hid; ++k) acc[std::size_t(k)] += row[k] * w;
-            }
-        for (std::int64_t k = 0; k < hid; ++k) x[i * hid + k] += acc[std::size_t(k)];
-    }
+    vblocks::add_learned_positions(pos_table_.data<float>(), side_, vc_.hidden_size, gh, gw,
+                                   vc_.spatial_merge_size, x);
 }
 
 void Qwen3VisionModel::block(const Block& b, float* x, std::int64_t S,
