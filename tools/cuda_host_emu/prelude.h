@@ -43,12 +43,15 @@ inline float __shfl_xor_sync(unsigned, float v, int o) {
 inline float __shfl_sync(unsigned, float v, int j) {
     return xchg(v, j);
 }
+// The tower check (vision_tower_check.cpp) brings the engine's own device.h/buffer.h instead.
+#ifndef EMU_WITH_ENGINE
 namespace deskpilot::model::cuda {
 struct CudaError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 inline void check_launch(const char*) {}
 }  // namespace deskpilot::model::cuda
+#endif
 inline void emu_launch(dim3 grid, unsigned threads, const std::function<void()>& body) {
     blockDim = dim3(threads);
     gridDim = grid;

@@ -5,6 +5,9 @@
 # double-precision reference, the vision kernels against their CPU twins (vision_blocks.cpp and cpu/ops.cpp,
 # linked with --gc-sections so only the twins' code is needed). A developer check for machines
 # without a GPU; the gpu-labelled tests remain the real parity tests.
+# Then, when BUILD (default: build/) holds a built libdeskpilot_model.a, the whole CUDA vision
+# tower (cuda/vision_model.cpp's host code over the emulated kernels, vision_tower_check.cpp)
+# against the CPU tower on the tiny checkpoint.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -34,4 +37,20 @@ g++ -std=c++20 -O1 -pthread -ffunction-sections -fdata-sections -I"$root" -I"$ou
 status=0
 "$out/fa_check" || status=1
 "$out/vk_check" || status=1
+
+lib=${BUILD:-$root/build}/lib
+if [[ -f $lib/libdeskpilot_model.a ]]; then
+    # One translation unit: the two kernel files' private warp_sum helpers must not collide.
+    sed 's/warp_sum/vk_warp_sum/g' "$out/vk_emu.cpp" >"$out/vk_tower.cpp"
+    sed -i 's|#include "vk_emu.cpp"|#include "vk_tower.cpp"|' "$out/vk_tower.cpp"
+    cp "$here/cuda_runtime.h" "$out/"
+    sed 's|#include "vk_emu.cpp"|#include "vk_tower.cpp"|' "$here/vision_tower_check.cpp" \
+        >"$out/vision_tower_check.cpp"
+    g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$out/vision_tower_check.cpp" \
+        "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
+        -o "$out/tower_check"
+    "$out/tower_check" "$root/tests/data/engine/qwen3_vl_moe_vision_tiny" "$out" || status=1
+else
+    echo "run.sh: no $lib/libdeskpilot_model.a: the tower check is skipped (set BUILD)"
+fi
 exit $status

@@ -41,6 +41,11 @@ DeviceBuffer bf16_buffer(const engine::Tensor& t, const std::string& name) {
     return b;
 }
 
+}  // namespace
+
+// Named (not anonymous): Impl's members use them.
+namespace vision_tower {
+
 struct Linear {
     DeviceBuffer w, b;  // bf16 [out, in] (nn.Linear), f32 [out]
     std::int64_t out = 0, in = 0;
@@ -57,7 +62,8 @@ struct Merger {
     Linear fc1, fc2;
 };
 
-}  // namespace
+}  // namespace vision_tower
+using namespace vision_tower;
 
 struct CudaQwen3Vision::Impl {
     engine::VisionConfig vc;

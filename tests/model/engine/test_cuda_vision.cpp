@@ -1,7 +1,8 @@
 // The CUDA Qwen3-VL vision tower against the CPU one on the tiny checkpoint
 // (tests/data/engine/qwen3_vl_moe_vision_tiny, head_dim 16, 3 blocks, DeepStack after blocks 0
 // and 2). The checkpoint is f32; the GPU uploads bf16, so both towers run a copy whose weights
-// are rounded to bf16 (stored as f32) and the tolerance covers only the GPU's bf16 GEMM inputs.
+// are rounded to bf16 (stored as f32; qkv sharpened ×4) and the tolerance covers only the GPU's
+// bf16 GEMM inputs (0.2-0.4% on the host emulation of this tower, tools/cuda_host_emu/run.sh).
 // Labelled `gpu`: the parity cases skip without a device; the no-device error runs everywhere.
 #include <QTemporaryDir>
 #include <QtTest>
@@ -43,9 +44,9 @@ float rel_err(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 // bf16 activations before each GEMM (about 2^-9 relative each) through 3 blocks and a merger.
-constexpr float kTol = 3e-2f;
+constexpr float kTol = 2e-2f;
 
-// The tiny checkpoint with every weight rounded to bf16 (kept as f32).
+// The tiny checkpoint with every weight rounded to bf16 (kept as f32), qkv ×4.
 struct Bf16Folder {
     QTemporaryDir tmp;
     std::filesystem::path dir{tmp.path().toStdString()};
@@ -55,7 +56,11 @@ struct Bf16Folder {
         for (const std::string& name : src.names()) {
             const engine::Tensor t = src.get(name).to_f32();
             std::vector<float> v(t.data<float>(), t.data<float>() + t.numel());
-            for (float& f : v) f = engine::bf16_to_f32(engine::f32_to_bf16(f));
+            // ×4 on qkv (a power of 2: exact in bf16). The tiny random weights give near-uniform
+            // attention, blind to the rotary (a tower without k::rope2d passed at ×1 on the host
+            // emulator, tools/cuda_host_emu); at ×4 dropping it is a 14-26% error.
+            const float scale = name.find("attn.qkv") != std::string::npos ? 4.0f : 1.0f;
+            for (float& f : v) f = engine::bf16_to_f32(engine::f32_to_bf16(f)) * scale;
             out.push_back({name, "F32", t.shape(), deskpilot::test::as_bytes(v)});
         }
         deskpilot::test::write_safetensors(dir / "model.safetensors", out);

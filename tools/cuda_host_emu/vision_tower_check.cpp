@@ -1,0 +1,136 @@
+// Runs model/engine/cuda/vision_model.cpp (CudaQwen3Vision) on the host: its own host code,
+// the real vision_kernels.cu and flash_attention.cu kernels under prelude.h's emulation, and
+// host stand-ins for what it takes from elsewhere (DeviceBuffer on malloc, Blas as a bf16 GEMM
+// with f32 accumulation, k::to_bf16 and k::add as loops). Compared with the CPU tower
+// (Qwen3VisionModel) on the tiny checkpoint with its weights rounded to bf16, as the gpu test
+// test_engine_cuda_vision does. One translation unit (prelude.h's globals); see run.sh.
+#define EMU_WITH_ENGINE
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+#include "model/engine/cuda/buffer.h"
+#include "model/engine/cuda/gemm.h"
+#include "model/engine/cuda/kernels.h"
+#include "model/engine/dtype.h"
+#include "model/engine/vision/qwen3_vision.h"
+#include "tests/model/engine/safetensors_writer.h"
+// The kernels, launches rewritten by run.sh, then the tower's host code as is.
+#include "fa_emu.cpp"
+#include "model/engine/cuda/vision_model.cpp"
+#include "vk_emu.cpp"
+
+namespace deskpilot::model::cuda {
+void check(int status, const char* what) {
+    if (status != 0) throw CudaError(what);
+}
+void check_launch(const char*) {}
+DeviceInfo require_device(int) {
+    return {};
+}
+DeviceBuffer::DeviceBuffer(std::size_t bytes, std::string name)
+    : ptr_(std::calloc(bytes ? bytes : 1, 1)), bytes_(bytes), name_(std::move(name)) {}
+DeviceBuffer::~DeviceBuffer() {
+    std::free(ptr_);
+}
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
+    std::swap(ptr_, o.ptr_);
+    std::swap(bytes_, o.bytes_);
+    std::swap(name_, o.name_);
+    return *this;
+}
+void DeviceBuffer::upload(const void* host, std::size_t bytes, std::size_t offset) {
+    if (offset + bytes > bytes_) throw CudaError("upload overruns " + name_);
+    std::memcpy(static_cast<char*>(ptr_) + offset, host, bytes);
+}
+Stream::Stream() = default;
+Stream::~Stream() = default;
+void Stream::sync(const char*) const {}
+Blas::Blas(void*) {}
+Blas::~Blas() = default;
+void Blas::linear(const std::uint16_t* x, std::int64_t M, std::int64_t K, const std::uint16_t* w,
+                  engine::cpu::Layout layout, std::int64_t N, std::int64_t ldw, float* y) {
+    if (layout != engine::cpu::Layout::out_in) throw CudaError("emulated Blas: out_in only");
+    for (std::int64_t m = 0; m < M; ++m)
+        for (std::int64_t n = 0; n < N; ++n) {
+            float a = 0;
+            for (std::int64_t k = 0; k < K; ++k)
+                a += engine::bf16_to_f32(x[m * K + k]) * engine::bf16_to_f32(w[n * ldw + k]);
+            y[m * N + n] = a;
+        }
+}
+namespace k {
+void to_bf16(const float* x, std::uint16_t* y, std::int64_t n, void*) {
+    for (std::int64_t i = 0; i < n; ++i) y[i] = engine::f32_to_bf16(x[i]);
+}
+void add(float* x, const float* y, std::int64_t n, void*) {
+    for (std::int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+}  // namespace k
+}  // namespace deskpilot::model::cuda
+
+namespace engine = deskpilot::model::engine;
+static const float kQkvScale =
+    std::getenv("QKV_SCALE") ? std::strtof(std::getenv("QKV_SCALE"), nullptr) : 4.0f;
+
+static float rel_err(const std::vector<float>& a, const std::vector<float>& b) {
+    float worst = 0, mag = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        worst = std::max(worst, std::fabs(a[i] - b[i]));
+        mag = std::max(mag, std::fabs(b[i]));
+    }
+    return a.size() == b.size() && mag > 0 ? worst / mag : INFINITY;
+}
+
+int main(int argc, char** argv) {
+    if (argc != 3) {
+        std::fprintf(stderr, "usage: vision_tower_check TINY_DIR OUT_DIR\n");
+        return 2;
+    }
+    const std::filesystem::path tiny = argv[1], out = argv[2];
+    {  // the tiny checkpoint with every weight rounded to bf16 (kept f32)
+        const engine::Checkpoint src(tiny / "model.safetensors");
+        std::vector<deskpilot::test::RawTensor> ts;
+        for (const std::string& name : src.names()) {
+            const engine::Tensor t = src.get(name).to_f32();
+            std::vector<float> v(t.data<float>(), t.data<float>() + t.numel());
+            // ×kQkvScale on qkv (a power of 2: exact in bf16): the tiny random weights give
+            // near-uniform attention, blind to the rotary; sharper scores make the attention path
+            // matter.
+            const float scale = name.find("attn.qkv") != std::string::npos ? kQkvScale : 1.0f;
+            for (float& f : v) f = engine::bf16_to_f32(engine::f32_to_bf16(f)) * scale;
+            ts.push_back({name, "F32", t.shape(), deskpilot::test::as_bytes(v)});
+        }
+        deskpilot::test::write_safetensors(out / "bf16.safetensors", ts);
+    }
+    const auto ck = std::make_shared<const engine::Checkpoint>(out / "bf16.safetensors");
+    const engine::ModelConfig cfg = engine::load_model_config(tiny);
+    const engine::Qwen3VisionModel cpu(cfg, ck);
+    const deskpilot::model::cuda::CudaQwen3Vision gpu(cfg, *ck);
+    const std::int64_t cols = std::int64_t(3) * cfg.vision->temporal_patch_size *
+                              cfg.vision->patch_size * cfg.vision->patch_size;
+    int bad = 0;
+    for (auto [gh, gw] : {std::pair{4, 6}, std::pair{8, 8}, std::pair{10, 2}}) {
+        engine::PixelValues px;
+        px.grid_thw = {1, gh, gw};
+        px.rows = std::int64_t(gh) * gw;
+        px.cols = cols;
+        px.data.resize(std::size_t(px.rows * cols));
+        std::mt19937 g(unsigned(gh * 100 + gw));
+        std::normal_distribution<float> d;
+        for (float& f : px.data) f = d(g);
+        const engine::VisionFeatures want = cpu.encode(px), got = gpu.encode(px);
+        float e = rel_err(got.merged, want.merged);
+        std::printf("tower %dx%d merged %.3g", gh, gw, e);
+        bad += !(e < 2e-2f) || got.tokens != want.tokens ||
+               got.deepstack.size() != want.deepstack.size();
+        for (std::size_t k = 0; k < want.deepstack.size() && k < got.deepstack.size(); ++k) {
+            const float dk = rel_err(got.deepstack[k], want.deepstack[k]);
+            std::printf("  deepstack %zu %.3g", k, dk);
+            bad += !(dk < 2e-2f);
+        }
+        std::printf("\n");
+    }
+    std::printf("%s\n", bad ? "FAIL" : "ok");
+    return bad;
+}
