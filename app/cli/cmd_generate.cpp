@@ -7,8 +7,8 @@
 // speed and peak memory to stderr.
 // --logits-out writes the last prompt position's logits as a float32 .npy (with --image too).
 // With --image, the prompt is one user turn (the image, then the text) in the model's chat
-// layout, run by model::NativeVlm exactly as the agent would (the vision tower on the CPU, the
-// decoder where --device says); a second stderr line, one JSON
+// layout, run by model::NativeVlm exactly as the agent would (the vision tower and the decoder
+// where --device says); a second stderr line, one JSON
 // object, breaks the time to first token down (preprocess_ms, vision_ms, prefill_ms) and gives
 // the decode time of the tokens after the first, for tools/bench/vlm_vs_llama_cpp.sh.
 #include <sys/resource.h>

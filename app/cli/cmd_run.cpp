@@ -54,8 +54,8 @@ class RunCommand : public Command {
         app.add_option("--threads", threads_, "Native engine: worker threads (default: all)")
             ->check(CLI::Range(1, 1024));
         app.add_option("--device", device_,
-                       "Native engine: where the decoder runs, cpu or cuda (GPU 0; the vision "
-                       "tower stays on the CPU)")
+                       "Native engine: where the model runs, cpu or cuda (GPU 0: the decoder "
+                       "and the vision tower)")
             ->check(CLI::IsMember({"cpu", "cuda"}));
         app.add_option("--family", family_,
                        "Model family: " + planner::family_names() +

@@ -17,9 +17,9 @@ JOBS=$(nproc)
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DDESKPILOT_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90-real >/dev/null
 cmake --build build-gpu -j"$JOBS" --target bench_cuda_decode bench_cuda_attention test_model_cuda \
-  test_model_cuda_kernels test_engine_cuda_cli test_engine_cuda_vlm deskpilot
-echo "== parity tests (kernels vs CPU twins, decoder vs CPU decoder, CLI)"
-ctest --test-dir build-gpu -R 'test_model_cuda|test_engine_cuda_cli|test_engine_cuda_vlm' --output-on-failure || true
+  test_model_cuda_kernels test_engine_cuda_cli test_engine_cuda_vlm test_engine_cuda_vision deskpilot
+echo "== parity tests (kernels vs CPU twins, decoder and vision tower vs the CPU ones, CLI)"
+ctest --test-dir build-gpu -R 'test_model_cuda|test_engine_cuda_cli|test_engine_cuda_vlm|test_engine_cuda_vision' --output-on-failure || true
 echo "== prefill attention (flash vs the split-K kernel; vision segments)"
 build-gpu/bench/bench_cuda_attention || true
 echo "== benchmark"

@@ -20,8 +20,8 @@ struct NativeVlmConfig {
     std::filesystem::path model_dir;  // config.json, *.safetensors, tokenizer.json
     std::int64_t max_pixels = 0;      // > 0: pixel cap per image (CPU runs); else the model's
     int threads = 0;                  // 0: one per hardware thread
-    // Where the text decoder runs: "cpu", or "cuda" (GPU 0; Qwen3-VL-MoE checkpoints only; the
-    // vision tower stays on the CPU). Checked before the weights are read.
+    // Where the model runs: "cpu", or "cuda" (GPU 0, decoder and vision tower; Qwen3-VL-MoE
+    // checkpoints only). Checked before the weights are read.
     std::string device = "cpu";
 };
 

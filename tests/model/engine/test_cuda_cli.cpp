@@ -89,8 +89,8 @@ class CudaCliTest : public QObject {
         QVERIFY2(r.err.contains("--device applies to the native engine"), qPrintable(r.err));
     }
 
-    // Image prompts now take --device cuda too (the vision tower on the CPU): no GPU is the same
-    // error as for text.
+    // Image prompts now take --device cuda too (decoder and vision tower on the GPU): no GPU is the
+    // same error as for text.
     void generateImageCudaWithoutGpuIsAClearError() {
         if (!deskpilot::model::cuda::devices().empty()) QSKIP("a GPU is present");
         const Result r =

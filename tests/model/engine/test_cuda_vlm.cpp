@@ -48,9 +48,10 @@ float rel_err(const std::vector<float>& a, const std::vector<float>& b) {
         QVERIFY2(e_ <= (tol), qPrintable(QString("relative error %1").arg(e_))); \
     } while (0)
 
-// The tiny checkpoint (f32) with its decoder's weights rounded to bf16, the vision tower's kept:
-// the GPU uploads bf16, so both decoders then multiply the same weights (as decoderMatchesCpu's
-// bf16 folder does) and the tolerance only covers the GPU's bf16 activations.
+// The tiny checkpoint (f32) with its weights rounded to bf16 (the decoder's stored as BF16, the
+// vision tower's as f32): the GPU uploads bf16, so both devices then multiply the same weights
+// (as decoderMatchesCpu's bf16 folder does) and the tolerance only covers the GPU's bf16
+// activations.
 struct Bf16Folder {
     QTemporaryDir tmp;
     std::filesystem::path dir{tmp.path().toStdString()};
@@ -62,8 +63,11 @@ struct Bf16Folder {
             const float* f = t.data<float>();
             deskpilot::test::RawTensor r{name, "F32", t.shape(), {}};
             if (name.rfind("model.visual.", 0) == 0) {
-                r.bytes.assign(reinterpret_cast<const std::uint8_t*>(f),
-                               reinterpret_cast<const std::uint8_t*>(f + t.numel()));
+                // Kept f32 but rounded to bf16: NativeVlm on cuda runs the CUDA vision tower,
+                // which uploads bf16, so both towers see the same weights.
+                std::vector<float> v(f, f + t.numel());
+                for (float& x : v) x = engine::bf16_to_f32(engine::f32_to_bf16(x));
+                r.bytes = deskpilot::test::as_bytes(v);
             } else {
                 std::vector<std::uint16_t> bf(std::size_t(t.numel()));
                 for (std::size_t i = 0; i < bf.size(); ++i) bf[i] = engine::f32_to_bf16(f[i]);
@@ -94,7 +98,8 @@ struct Prompt {
     }
 };
 
-// A VlModel whose decoder runs on GPU 0 (the vision tower stays on the CPU).
+// A VlModel whose decoder runs on GPU 0 (the vision tower stays on the CPU here; NativeVlm puts
+// it on the GPU too).
 std::unique_ptr<engine::VlModel> cuda_model(std::shared_ptr<const engine::Checkpoint> ck) {
     auto m = std::make_unique<engine::VlModel>(engine::load_model_config(kDir), ck);
     const auto& cpu = dynamic_cast<const engine::Qwen3MoeTextModel&>(m->text());
