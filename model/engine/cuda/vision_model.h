@@ -33,6 +33,7 @@ class CudaQwen3Vision : public engine::VisionEncoder {
     // The same features as Qwen3VisionModel::encode (merged and DeepStack, host memory). Throws
     // std::invalid_argument when the pixel values do not fit the config, and for a `trace` (the
     // GPU tower reports no intermediates). Not cancellable mid-pass (one image is milliseconds).
+    // One image at a time: the device scratch is shared (NativeVlm serialises its calls).
     engine::VisionFeatures encode(const engine::PixelValues& pixels,
                                   const engine::Trace& trace = {}) const override;
 

@@ -161,6 +161,32 @@ class TestCudaVision : public QObject {
                                                              engine::load_model_config(kDir), *ck));
     }
 
+    // Config problems are named before any device is touched (so this runs without a GPU in a
+    // CUDA build): no vision config, another architecture, a head dim the flash kernel lacks, a
+    // position table that is not square.
+    void configErrorsBeforeTheDevice() {
+        if (!model::cuda::compiled_in()) QSKIP("no CUDA in this build");
+        const engine::Checkpoint ck(kDir / "model.safetensors");
+        const engine::ModelConfig good = engine::load_model_config(kDir);
+        engine::ModelConfig c = good;
+        c.vision.reset();
+        QVERIFY_THROWS_EXCEPTION(engine::ConfigError, model::cuda::CudaQwen3Vision(c, ck));
+        c = good;
+        c.architecture = engine::Architecture::qwen2_5_vl;
+        QVERIFY_THROWS_EXCEPTION(engine::ConfigError, model::cuda::CudaQwen3Vision(c, ck));
+        c = good;
+        c.vision->num_heads = 4;  // head_dim 8
+        try {
+            model::cuda::CudaQwen3Vision v(c, ck);
+            QFAIL("head_dim 8 accepted");
+        } catch (const model::cuda::CudaError& e) {
+            QVERIFY2(QString(e.what()).contains("head_dim 8"), e.what());
+        }
+        c = good;
+        c.vision->num_position_embeddings = 35;
+        QVERIFY_THROWS_EXCEPTION(engine::ConfigError, model::cuda::CudaQwen3Vision(c, ck));
+    }
+
     void replaceVisionRefusesNull() {
         const auto ck = std::make_shared<const engine::Checkpoint>(kDir / "model.safetensors");
         engine::VlModel m(engine::load_model_config(kDir), ck);
