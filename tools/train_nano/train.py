@@ -196,6 +196,12 @@ class PositionProbe(torch.nn.Module):
         self.read = torch.nn.ModuleList(torch.nn.Linear(hidden, 2 * hidden) for _ in layers)
         self.numbers, self.sigma = numbers, sigma
 
+    def fits(self, saved):
+        """Whether a saved state_dict is of this probe's layers and shapes (not the digit probe of
+        earlier runs, nor one of other --attend-layers)."""
+        return bool(saved) and len(saved) == 2 * len(self.read) and \
+            saved["read.0.weight"].shape == self.read[0].weight.shape
+
     def forward(self, states, target, lm_head):
         """states: per layer, [cells, hidden]; (loss, accuracy within 2 px) over the cells with a target."""
         keep = target[:, 0] >= 0
@@ -580,15 +586,20 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
     return train_lm + aux_coef * aux + feature_coef * penalty + extra, stats
 
 
-def vision_loss(model, data, image, label_head, feature_coef):
-    """--vision-only: the tower alone reads one screenshot (the label loss, plus the feature
-    penalty); the decoder does not run."""
+def vision_loss(model, data, image, label_head, feature_coef, contrast_head=None, contrast_coef=0.0):
+    """--vision-only: the tower alone reads one screenshot (the label loss, the contrastive label
+    loss with --contrast-aux, plus the feature penalty); the decoder does not run."""
     pv, grid = data.pixels(image)
     enc = model.model.get_image_features(pv, grid, return_dict=True)
     loss, recall = label_head(enc.pooler_output[0], embeddings(model), data.label_target(image))
     penalty = feature_penalty(list(enc.pooler_output) + [f for fs in enc.deepstack_features for f in fs])
-    return loss + feature_coef * penalty, {"label_loss": loss.item(), "label_recall": recall.item(),
-                                          "feature_penalty": penalty.item()}
+    stats = {"label_loss": loss.item(), "label_recall": recall.item(), "feature_penalty": penalty.item()}
+    widgets = data.widget_target(image) if contrast_coef > 0 else None
+    if widgets is not None:
+        contrast_loss, matched = contrast_head(enc.pooler_output[0], embeddings(model), widgets)
+        loss = loss + contrast_coef * contrast_loss
+        stats.update(contrast_loss=contrast_loss.item(), contrast_acc=matched.item())
+    return loss + feature_coef * penalty, stats
 
 
 def map_vocabulary(state, old_tok, new_tok, model):
@@ -760,8 +771,7 @@ def main():
             pointer_head.load_state_dict(init["pointer_head"])
         if "contrast_head" in init:
             contrast_head.load_state_dict(init["contrast_head"])
-        if init.get("position_probe") and init["position_probe"]["read.0.weight"].shape == \
-                position_probe.read[0].weight.shape and len(position_probe.read) == len(init["position_probe"]) // 2:
+        if position_probe.fits(init.get("position_probe")):
             position_probe.load_state_dict(init["position_probe"])
         print(f"weights from {a.init}")
     if os.path.exists(state_path):
@@ -776,8 +786,7 @@ def main():
             pointer_head.load_state_dict(state["pointer_head"])
         if "contrast_head" in state:
             contrast_head.load_state_dict(state["contrast_head"])
-        if state.get("position_probe") and state["position_probe"]["read.0.weight"].shape == \
-                position_probe.read[0].weight.shape and len(position_probe.read) == len(state["position_probe"]) // 2:
+        if position_probe.fits(state.get("position_probe")):
             position_probe.load_state_dict(state["position_probe"])
         try:
             opt.load_state_dict(state["opt"])
@@ -817,7 +826,8 @@ def main():
         for unit in picked:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast):
                 if a.vision_only:
-                    loss, stats = vision_loss(model, train, unit, label_head, a.feature_coef)
+                    loss, stats = vision_loss(model, train, unit, label_head, a.feature_coef, contrast_head,
+                                              a.contrast_aux)
                     size = 1
                 else:
                     batch = train.batch(unit) if len(unit) > 1 else train[unit[0]]
