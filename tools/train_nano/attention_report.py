@@ -39,9 +39,7 @@ def main():
     if not len(data):
         sys.exit(f"attention_report.py: no validation grounding examples in {a.data}")
     model = nano_model.build_model(nano_model.build_config(tok), 0)
-    state = torch.load(a.state, map_location="cpu", weights_only=False)
-    model.load_state_dict(state["model"])
-    model.eval()
+    state = nano_model.load_state(model, a.state, "attention_report.py")
     layers = [int(x) for x in a.layers.split(",")]
     numbers = train.Numbers(tok)
     attend = train.AttendLoss(model, layers, numbers.ids)

@@ -9,7 +9,6 @@ import argparse
 import os
 import sys
 
-import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model as nano_model  # noqa: E402
@@ -26,12 +25,7 @@ def main():
     from tokenizers import Tokenizer
     config = nano_model.build_config(Tokenizer.from_file(a.tokenizer))
     model = nano_model.build_model(config, 0)
-    try:
-        state = torch.load(a.state, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
-    except Exception as e:  # pickle, zip, key and shape errors alike: one message naming the file
-        sys.exit(f"export_state.py: {a.state}: not a train.py state of this architecture ({e})")
-    model.eval()
+    state = nano_model.load_state(model, a.state, "export_state.py")
     nano_model.save_checkpoint(model, config, a.tokenizer, a.out, nano_model.DTYPES[a.dtype])
     print(f"wrote {a.out} (step {state['step']})")
 

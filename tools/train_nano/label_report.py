@@ -35,12 +35,7 @@ def main():
     if not screens:
         sys.exit(f"label_report.py: no validation screenshot with a layout in {a.data}")
     model = nano_model.build_model(nano_model.build_config(tok), 0)
-    try:
-        state = torch.load(a.state, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
-    except Exception as e:  # pickle, zip, key and shape errors alike: one message naming the file
-        sys.exit(f"label_report.py: {a.state}: not a train.py state for this tokenizer ({e})")
-    model.eval()
+    state = nano_model.load_state(model, a.state, "label_report.py")
     words = train.embeddings(model).float()
     (w, h), cell = data.image_size, 32
     sx, sy, cols = w / nc.SCREEN[0], h / nc.SCREEN[1], w // cell

@@ -72,6 +72,19 @@ def hub_state_dict(model, dtype):
     return out
 
 
+def load_state(model, path, tool):
+    """Loads a train.py state.pt's weights into `model` (eval mode) and returns the state; a file
+    that is not one, or of another architecture or tokenizer, exits with one message naming it."""
+    import sys
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+    except Exception as e:  # pickle, zip, key and shape errors alike: one message naming the file
+        sys.exit(f"{tool}: {path}: not a train.py state of this architecture and tokenizer ({e})")
+    model.eval()
+    return state
+
+
 # The checkpoint dtypes train.py and export_state.py offer (--dtype).
 DTYPES = {"bf16": torch.bfloat16, "f32": torch.float32}
 
