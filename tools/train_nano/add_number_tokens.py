@@ -33,13 +33,13 @@ DIGIT_PIECE, NUMBER_PIECE = r"|\p{N}|", r"|\p{N}{1,3}|"
 def add_numbers(doc):
     """The tokenizer.json document with number tokens; raises ValueError if it already has them or
     its pre-tokenizer is not train_tokenizer.py's."""
+    if "10" in doc["model"]["vocab"]:
+        raise ValueError("it already has number tokens")
     splits = [p for p in doc["pre_tokenizer"]["pretokenizers"] if p["type"] == "Split"]
     if len(splits) != 1 or DIGIT_PIECE not in splits[0]["pattern"]["Regex"]:
         raise ValueError("its pre-tokenizer is not train_tokenizer.py's (one Split regex cutting digits one by one)")
     splits[0]["pattern"]["Regex"] = splits[0]["pattern"]["Regex"].replace(DIGIT_PIECE, NUMBER_PIECE)
     vocab, merges, added = doc["model"]["vocab"], doc["model"]["merges"], doc["added_tokens"]
-    if "10" in vocab:
-        raise ValueError("it already has number tokens")
     # The numbers follow the BPE vocabulary and the added tokens move up past them: `tokenizers`
     # maps ids back to added tokens correctly only when those come after every vocabulary id.
     first_added = min(a["id"] for a in added)
