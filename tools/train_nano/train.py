@@ -588,15 +588,19 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
 
 def vision_loss(model, data, image, label_head, feature_coef, contrast_head=None, contrast_coef=0.0):
     """--vision-only: the tower alone reads one screenshot (the label loss, the contrastive label
-    loss with --contrast-aux, plus the feature penalty); the decoder does not run."""
+    loss with --contrast-aux, plus the feature penalty); the decoder does not run, and its input
+    embeddings are the fixed targets."""
     pv, grid = data.pixels(image)
     enc = model.model.get_image_features(pv, grid, return_dict=True)
-    loss, recall = label_head(enc.pooler_output[0], embeddings(model), data.label_target(image))
+    # The decoder does not run here, so nothing would keep its input embeddings where the decoder
+    # expects them: the tower learns to meet the words, the words stay put.
+    words = embeddings(model).detach()
+    loss, recall = label_head(enc.pooler_output[0], words, data.label_target(image))
     penalty = feature_penalty(list(enc.pooler_output) + [f for fs in enc.deepstack_features for f in fs])
     stats = {"label_loss": loss.item(), "label_recall": recall.item(), "feature_penalty": penalty.item()}
     widgets = data.widget_target(image) if contrast_coef > 0 else None
     if widgets is not None:
-        contrast_loss, matched = contrast_head(enc.pooler_output[0], embeddings(model), widgets)
+        contrast_loss, matched = contrast_head(enc.pooler_output[0], words, widgets)
         loss = loss + contrast_coef * contrast_loss
         stats.update(contrast_loss=contrast_loss.item(), contrast_acc=matched.item())
     return loss + feature_coef * penalty, stats
