@@ -101,9 +101,10 @@ def label_targets(layout, tok, vocab, image_size, cell=32):
 
 
 def widget_targets(layout, tok, image_size, cell=32):
-    """--contrast-aux: the labelled widgets of a screen with distinct labels, as (coverage [widgets,
-    cells] float, each row the widget's share of each cell it overlaps by at least 4 px both ways,
-    summing to 1; label token ids per widget), or None with fewer than two."""
+    """--contrast-aux: the labelled widgets of a screen with distinct labels that have at least half
+    of their coverage in cells no other such widget overlaps, as (coverage [widgets, cells] float,
+    each row the widget's share of each cell it overlaps by at least 4 px both ways, summing to 1;
+    label token ids per widget), or None with fewer than two."""
     w, h = image_size
     cols, rows = w // cell, h // cell
     sx, sy = w / nc.SCREEN[0], h / nc.SCREEN[1]
@@ -126,7 +127,19 @@ def widget_targets(layout, tok, image_size, cell=32):
             seen.add(widget["label"])
             coverage.append(row / row.sum())
             labels.append(tok.encode(widget["label"]).ids)
-    return (torch.stack(coverage), labels) if len(labels) >= 2 else None
+    if not coverage:
+        return None
+    # A widget whose cells are mostly other widgets' cells too cannot be told apart from them at
+    # this resolution (a 32 px cell spans four 7 px list rows), so it is no fair positive: on the
+    # first runs 24 of a screen's ~36 widgets were such list items, and their hopeless pairs drowned
+    # the four buttons' signal (contrastive accuracy stuck at 0.45 for 300 vision-only steps).
+    stacked = torch.stack(coverage)
+    shared = (stacked > 0).sum(0) > 1
+    own = (stacked * ~shared).sum(1) >= 0.5
+    keep = own.nonzero().flatten().tolist()
+    if len(keep) < 2:
+        return None
+    return stacked[keep], [labels[i] for i in keep]
 
 
 def position_targets(layout, image_size, cell=32):
@@ -230,9 +243,16 @@ class ContrastHead(torch.nn.Module):
     neighbours' in 23 of 80 cases (chance: 25%), and grounding's main error was the right row of
     buttons but the wrong button. This loss only rewards telling the screen's labels apart."""
 
-    def __init__(self):
+    def __init__(self, bank=None):
         super().__init__()
         self.log_scale = torch.nn.Parameter(torch.tensor(math.log(10.0)))
+        # --contrast-bank: every label of the training layouts (token ids, padded) and each one's row.
+        self.bank = None
+        if bank:
+            width = max(len(ids) for ids in bank)
+            self.bank = torch.tensor([ids + [0] * (width - len(ids)) for ids in bank])
+            self.bank_mask = torch.tensor([[1.0] * len(ids) + [0.0] * (width - len(ids)) for ids in bank])
+            self.bank_row = {tuple(ids): i for i, ids in enumerate(bank)}
 
     def forward(self, features, embeddings, target):
         coverage, labels = target
@@ -240,9 +260,19 @@ class ContrastHead(torch.nn.Module):
         words = torch.stack([embeddings[ids].float().mean(0) for ids in labels])
         logits = self.log_scale.exp() * pooled @ torch.nn.functional.normalize(words, dim=-1).t()
         right = torch.arange(len(labels))
-        loss = 0.5 * (torch.nn.functional.cross_entropy(logits, right) +
+        matched = (logits.argmax(1) == right).float().mean().detach()
+        rows = [self.bank_row.get(tuple(ids)) for ids in labels] if self.bank is not None else [None]
+        if None in rows:
+            loss = 0.5 * (torch.nn.functional.cross_entropy(logits, right) +
+                          torch.nn.functional.cross_entropy(logits.t(), right))
+            return loss, matched
+        # Image to text against the whole bank: four buttons on a screen give three negatives, the
+        # bank gives every label the sandbox draws. Text to image stays within the screen.
+        bank = (embeddings[self.bank].float() * self.bank_mask[..., None]).sum(1) / self.bank_mask.sum(1, keepdim=True)
+        bank_logits = self.log_scale.exp() * pooled @ torch.nn.functional.normalize(bank, dim=-1).t()
+        loss = 0.5 * (torch.nn.functional.cross_entropy(bank_logits, torch.tensor(rows)) +
                       torch.nn.functional.cross_entropy(logits.t(), right))
-        return loss, (logits.argmax(1) == right).float().mean().detach()
+        return loss, matched
 
 
 class LabelHead(torch.nn.Module):
@@ -366,6 +396,18 @@ class Examples:
         self.cache = {}
         self.image_size = (w, h)
         self.targets = {}
+
+    def label_bank(self):
+        """--contrast-bank: every distinct label of a labelled widget in the layouts beside these
+        examples' screenshots, as token ids, in label order."""
+        labels = set()
+        for image in sorted({rel for e in self.items for rel in e["images"]}):
+            path = image[:-len(".png")] + ".layout.json"
+            if os.path.exists(path):
+                with open(path) as f:
+                    labels.update(w["label"] for w in json.load(f)["widgets"]
+                                  if w["role"] in LABELLED_ROLES and w.get("label"))
+        return [self.tok.encode(label).ids for label in sorted(labels)]
 
     def label_target(self, rel):
         """The --label-aux target of a screenshot, or None when it has no layout beside it."""
@@ -687,6 +729,9 @@ def main():
     ap.add_argument("--contrast-aux", type=float, default=0.0, metavar="COEF",
                     help="weight of the contrastive label loss (ContrastHead): each labelled widget's image features "
                          "must match its own label's embedding better than the screen's other labels; 0: off")
+    ap.add_argument("--contrast-bank", action="store_true",
+                    help="--contrast-aux scores each widget against every label of the training layouts, not only "
+                         "its screen's")
     ap.add_argument("--pointer-aux", type=float, default=0.0, metavar="COEF",
                     help="weight of the pointer loss (PointerHead): a grounding row's end of prompt must pick "
                          "the image token under the answer's point; 0: off")
@@ -754,7 +799,9 @@ def main():
     position_probe = PositionProbe(config.text_config.hidden_size, attend.layers if attend else [], numbers,
                                    max(a.number_sigma, 1.0))
     pointer_head = PointerHead(config.text_config.hidden_size)
-    contrast_head = ContrastHead()
+    contrast_head = ContrastHead(train.label_bank() if a.contrast_bank else None)
+    if a.contrast_bank:
+        print(f"contrast bank: {len(contrast_head.bank)} labels")
     # Only the heads in use join the optimiser, so that a run resumes with the flags it started with.
     heads = list(label_head.parameters()) if a.label_aux > 0 or a.vision_only else []
     heads += list(pointer_head.parameters()) if a.pointer_aux > 0 else []
