@@ -159,10 +159,6 @@ class GenerateCommand : public Command {
         try {
             const std::filesystem::path dir(dir_);
             const engine::ModelConfig config = engine::load_model_config(dir);
-            if (device_ == "cuda" && config.architecture == engine::Architecture::qwen2_5_vl)
-                throw CommandError(dir_ + ": --device cuda runs Qwen3 MoE decoders only; " +
-                                   engine::architecture_name(config.architecture) +
-                                   " runs on the CPU (--device cpu)");
             // Fail on a missing GPU before reading gigabytes of checkpoint.
             std::optional<model::cuda::DeviceInfo> gpu;
             if (device_ == "cuda") gpu = model::cuda::require_device(0);
@@ -183,9 +179,7 @@ class GenerateCommand : public Command {
             const std::unique_ptr<engine::TextDecoder> model =
                 engine::make_text_decoder(config, checkpoint, pool);
             std::unique_ptr<model::cuda::CudaTextModel> gpu_model;
-            if (gpu)
-                gpu_model = std::make_unique<model::cuda::CudaTextModel>(
-                    dynamic_cast<const engine::Qwen3MoeTextModel&>(*model), *checkpoint);
+            if (gpu) gpu_model = model::cuda::CudaTextModel::upload(*model, *checkpoint);
 
             engine::GenerateOptions opts;
             opts.max_new_tokens = max_new_;

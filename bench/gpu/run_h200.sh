@@ -17,9 +17,10 @@ JOBS=$(nproc)
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DDESKPILOT_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90-real >/dev/null
 cmake --build build-gpu -j"$JOBS" --target bench_cuda_decode bench_cuda_attention test_model_cuda \
-  test_model_cuda_kernels test_engine_cuda_cli test_engine_cuda_vlm test_engine_cuda_vision deskpilot
+  test_model_cuda_kernels test_engine_cuda_cli test_engine_cuda_vlm test_engine_cuda_vision \
+  test_engine_cuda_qwen2_5 deskpilot
 echo "== parity tests (kernels vs CPU twins, decoder and vision tower vs the CPU ones, CLI)"
-ctest --test-dir build-gpu -R 'test_model_cuda|test_engine_cuda_cli|test_engine_cuda_vlm|test_engine_cuda_vision' --output-on-failure || true
+ctest --test-dir build-gpu -R 'test_model_cuda|test_engine_cuda_cli|test_engine_cuda_vlm|test_engine_cuda_vision|test_engine_cuda_qwen2_5' --output-on-failure || true
 echo "== prefill attention (flash vs the split-K kernel; vision segments)"
 build-gpu/bench/bench_cuda_attention || true
 echo "== benchmark"

@@ -1,10 +1,11 @@
-// Host emulation of the CUDA primitives flash_attention.cu uses: one block at a time, one
+// Host emulation of the CUDA primitives the .cu files use: one block at a time, one
 // std::thread per CUDA thread, barriers for __syncthreads and the warp shuffles.
 #pragma once
 #include <algorithm>
 #include <barrier>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -14,11 +15,13 @@ struct dim3 {
     unsigned x, y, z;
     dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
 };
-thread_local dim3 threadIdx{0, 0, 0};
-dim3 blockIdx{0, 0, 0}, blockDim{128, 1, 1}, gridDim{1, 1, 1};
-std::barrier<>* g_block;
-std::vector<std::barrier<>*> g_warp;
-float g_x[64][32];
+// inline: one definition however many emulated translation units (text_model_check links
+// kernels.cu, flash_attention.cu and vision_kernels.cu as separate objects).
+inline thread_local dim3 threadIdx{0, 0, 0};
+inline dim3 blockIdx{0, 0, 0}, blockDim{128, 1, 1}, gridDim{1, 1, 1};
+inline std::barrier<>* g_block;
+inline std::vector<std::barrier<>*> g_warp;
+inline float g_x[64][32];
 using cudaStream_t = void*;
 #define __global__
 #define __device__
@@ -43,6 +46,20 @@ inline float __shfl_xor_sync(unsigned, float v, int o) {
 inline float __shfl_sync(unsigned, float v, int j) {
     return xchg(v, j);
 }
+// kernels.cu's intrinsics.
+inline float __expf(float x) {
+    return std::exp(x);
+}
+inline float __uint_as_float(unsigned u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+inline unsigned __float_as_uint(float f) {
+    unsigned u;
+    std::memcpy(&u, &f, 4);
+    return u;
+}
 // The tower check (vision_tower_check.cpp) brings the engine's own device.h/buffer.h instead.
 #ifndef EMU_WITH_ENGINE
 namespace deskpilot::model::cuda {
@@ -55,21 +72,21 @@ inline void check_launch(const char*) {}
 inline void emu_launch(dim3 grid, unsigned threads, const std::function<void()>& body) {
     blockDim = dim3(threads);
     gridDim = grid;
-    for (unsigned by = 0; by < grid.y; ++by)
-        for (unsigned bx = 0; bx < grid.x; ++bx) {
-            blockIdx = dim3(bx, by);
-            std::barrier<> b(threads);
-            g_block = &b;
-            std::vector<std::barrier<>*> ws;
-            for (unsigned w = 0; w < threads / 32; ++w) ws.push_back(new std::barrier<>(32));
-            g_warp = ws;
-            std::vector<std::thread> ts;
-            for (unsigned t = 0; t < threads; ++t)
-                ts.emplace_back([t, &body] {
-                    threadIdx = dim3(t, 0, 0);
-                    body();
-                });
-            for (auto& t : ts) t.join();
-            for (auto* w : ws) delete w;
-        }
+    // All three grid axes (the split-K attention runs over z), one block at a time.
+    for (unsigned blk = 0; blk < grid.x * grid.y * grid.z; ++blk) {
+        blockIdx = dim3(blk % grid.x, blk / grid.x % grid.y, blk / (grid.x * grid.y));
+        std::barrier<> b(threads);
+        g_block = &b;
+        std::vector<std::barrier<>*> ws;
+        for (unsigned w = 0; w < threads / 32; ++w) ws.push_back(new std::barrier<>(32));
+        g_warp = ws;
+        std::vector<std::thread> ts;
+        for (unsigned t = 0; t < threads; ++t)
+            ts.emplace_back([t, &body] {
+                threadIdx = dim3(t, 0, 0);
+                body();
+            });
+        for (auto& t : ts) t.join();
+        for (auto* w : ws) delete w;
+    }
 }

@@ -7,7 +7,9 @@
 # without a GPU; the gpu-labelled tests remain the real parity tests.
 # Then, when BUILD (default: build/) holds a built libdeskpilot_model.a, the whole CUDA vision
 # tower (cuda/vision_model.cpp's host code over the emulated kernels, vision_tower_check.cpp)
-# against the CPU tower on the tiny checkpoint.
+# against the CPU tower on the tiny checkpoint, and the whole CUDA text decoder (text_model.cpp
+# over emulated kernels.cu too, text_model_check.cpp) against the CPU decoders of Qwen2.5-VL
+# (tied and untied head) and Qwen3-VL-MoE.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -43,14 +45,49 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
     # One translation unit: the two kernel files' private warp_sum helpers must not collide.
     sed 's/warp_sum/vk_warp_sum/g' "$out/vk_emu.cpp" >"$out/vk_tower.cpp"
     sed -i 's|#include "vk_emu.cpp"|#include "vk_tower.cpp"|' "$out/vk_tower.cpp"
-    cp "$here/cuda_runtime.h" "$out/"
+    cp "$here/cuda_runtime.h" "$here/engine_standins.h" "$out/"
     sed 's|#include "vk_emu.cpp"|#include "vk_tower.cpp"|' "$here/vision_tower_check.cpp" \
         >"$out/vision_tower_check.cpp"
     g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$out/vision_tower_check.cpp" \
         "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
         -o "$out/tower_check"
     "$out/tower_check" "$root/tests/data/engine/qwen3_vl_moe_vision_tiny" "$out" || status=1
+
+    # The text decoder (CudaTextModel's host code) over all three kernel files, each its own
+    # object (prelude.h's globals are inline), with the engine's own CudaError (EMU_WITH_ENGINE).
+    # kernels.cu has launches over several lines: perl rewrites them as one match each.
+    launch='s/(\w+)<<<(.*?),\s*([^,]+?),\s*0,\s*S\(s\)>>>\((.*?)\);/(void)s; emu_launch($2, $3, [&] { $1($4); });/gs'
+    perl -0pe "$launch" "$root/model/engine/cuda/kernels.cu" >"$out/k_eng.cpp"
+    perl -0pe "$launch" "$root/model/engine/cuda/vision_kernels.cu" >"$out/vk_eng.cpp"
+    sed 's|flash_k<D><<<grid, 32 \* kWarps, 0, static_cast<cudaStream_t>(stream)>>>(a);|(void)stream; emu_launch(grid, 32 * kWarps, [\&] { flash_k<D>(a); });|' \
+        "$root/model/engine/cuda/flash_attention.cu" >"$out/fa_eng.cpp"
+    if grep -q '<<<' "$out/k_eng.cpp" "$out/vk_eng.cpp" "$out/fa_eng.cpp"; then
+        echo "run.sh: a kernel launch no longer matches the rewrite" >&2; exit 1
+    fi
+    objs=()
+    for src in k_eng vk_eng fa_eng; do
+        g++ -std=c++20 -O1 -pthread -DEMU_WITH_ENGINE -I"$out" -I"$root" -c "$out/$src.cpp" \
+            -o "$out/$src.o"
+        objs+=("$out/$src.o")
+    done
+    for src in text_model text_weights text_decoder; do
+        g++ -std=c++20 -O1 -pthread -DEMU_WITH_ENGINE -I"$out" -I"$root" -c \
+            "$root/model/engine/cuda/$src.cpp" -o "$out/$src.o"
+        objs+=("$out/$src.o")
+    done
+    g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/text_model_check.cpp" "${objs[@]}" \
+        "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
+        -o "$out/text_check"
+    echo "text decoder, Qwen2.5-VL (tied head):"
+    "$out/text_check" "$root/tests/data/engine/qwen2_5_vl_tiny" 10 14 "$out" || status=1
+    echo "text decoder, Qwen2.5-VL (bf16, untied head, flat config):"
+    mkdir -p "$out/bf16"
+    cp "$root/tests/data/engine/qwen2_5_vl_tiny/golden.safetensors" "$out/bf16/"
+    cp "$root/tests/data/engine/qwen2_5_vl_tiny/bf16/"* "$out/bf16/"
+    "$out/text_check" "$out/bf16" 10 14 "$out/bf16" || status=1
+    echo "text decoder, Qwen3-VL-MoE (q/k norm, MoE, DeepStack):"
+    "$out/text_check" "$root/tests/data/engine/qwen3_vl_moe_vision_tiny" 4 6 "$out" || status=1
 else
-    echo "run.sh: no $lib/libdeskpilot_model.a: the tower check is skipped (set BUILD)"
+    echo "run.sh: no $lib/libdeskpilot_model.a: the tower and decoder checks are skipped (set BUILD)"
 fi
 exit $status

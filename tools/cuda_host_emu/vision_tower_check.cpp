@@ -1,9 +1,9 @@
 // Runs model/engine/cuda/vision_model.cpp (CudaQwen3Vision) on the host: its own host code,
 // the real vision_kernels.cu and flash_attention.cu kernels under prelude.h's emulation, and
-// host stand-ins for what it takes from elsewhere (DeviceBuffer on malloc, Blas as a bf16 GEMM
-// with f32 accumulation, k::to_bf16 and k::add as loops). Compared with the CPU tower
-// (Qwen3VisionModel) on the tiny checkpoint with its weights rounded to bf16, as the gpu test
-// test_engine_cuda_vision does. One translation unit (prelude.h's globals); see run.sh.
+// host stand-ins for what it takes from elsewhere (engine_standins.h: DeviceBuffer on malloc,
+// Blas as a bf16 GEMM with f32 accumulation; k::to_bf16 and k::add as loops here). Compared with
+// the CPU tower (Qwen3VisionModel) on the tiny checkpoint with its weights rounded to bf16, as the
+// gpu test test_engine_cuda_vision does. One translation unit (prelude.h's globals); see run.sh.
 #define EMU_WITH_ENGINE
 #include <cstdio>
 #include <cstdlib>
@@ -20,45 +20,9 @@
 #include "model/engine/cuda/vision_model.cpp"
 #include "vk_emu.cpp"
 
+#include "engine_standins.h"
+
 namespace deskpilot::model::cuda {
-void check(int status, const char* what) {
-    if (status != 0) throw CudaError(what);
-}
-void check_launch(const char*) {}
-DeviceInfo require_device(int) {
-    return {};
-}
-DeviceBuffer::DeviceBuffer(std::size_t bytes, std::string name)
-    : ptr_(std::calloc(bytes ? bytes : 1, 1)), bytes_(bytes), name_(std::move(name)) {}
-DeviceBuffer::~DeviceBuffer() {
-    std::free(ptr_);
-}
-DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
-    std::swap(ptr_, o.ptr_);
-    std::swap(bytes_, o.bytes_);
-    std::swap(name_, o.name_);
-    return *this;
-}
-void DeviceBuffer::upload(const void* host, std::size_t bytes, std::size_t offset) {
-    if (offset + bytes > bytes_) throw CudaError("upload overruns " + name_);
-    std::memcpy(static_cast<char*>(ptr_) + offset, host, bytes);
-}
-Stream::Stream() = default;
-Stream::~Stream() = default;
-void Stream::sync(const char*) const {}
-Blas::Blas(void*) {}
-Blas::~Blas() = default;
-void Blas::linear(const std::uint16_t* x, std::int64_t M, std::int64_t K, const std::uint16_t* w,
-                  engine::cpu::Layout layout, std::int64_t N, std::int64_t ldw, float* y) {
-    if (layout != engine::cpu::Layout::out_in) throw CudaError("emulated Blas: out_in only");
-    for (std::int64_t m = 0; m < M; ++m)
-        for (std::int64_t n = 0; n < N; ++n) {
-            float a = 0;
-            for (std::int64_t k = 0; k < K; ++k)
-                a += engine::bf16_to_f32(x[m * K + k]) * engine::bf16_to_f32(w[n * ldw + k]);
-            y[m * N + n] = a;
-        }
-}
 namespace k {
 void to_bf16(const float* x, std::uint16_t* y, std::int64_t n, void*) {
     for (std::int64_t i = 0; i < n; ++i) y[i] = engine::f32_to_bf16(x[i]);

@@ -14,6 +14,8 @@
 #include "model/engine/cuda/gemm.h"
 #include "model/engine/cuda/kernels.h"
 #include "model/engine/cuda/sample_twin.h"
+#include "model/engine/cuda/text_weights.h"
+#include "model/engine/cuda/vision_kernels.h"
 
 namespace deskpilot::model::cuda {
 
@@ -21,54 +23,21 @@ using engine::cpu::Layout;
 
 namespace {
 
-struct LayerWeights {
-    DeviceBuffer input_norm, post_norm, q_norm, k_norm;  // f32
-    DeviceBuffer q, k, v, o;                             // bf16, out_in
-    bool moe = false;
-    DeviceBuffer router;  // bf16 [E, H]
-    // Experts back to back. in_out (Hub-fused): gate_up [E][H][2F], down [E][F][H]; out_in
-    // (per-expert tensors, packed here): gate_up [E][2F][H] (gate rows, then up), down [E][H][F].
-    // A dense layer is one expert.
-    DeviceBuffer gate_up, down;
-    Layout layout = Layout::out_in;
-    std::int64_t experts = 1, width = 0;  // E, F
-};
-
 DeviceBuffer f32_buffer(const std::vector<float>& v, const std::string& name) {
     DeviceBuffer b(v.size() * sizeof(float), name);
     b.upload(v.data(), b.bytes());
     return b;
 }
 
-// Copies a checkpoint tensor (any dtype) to `dst` at byte `offset` as bf16.
-void upload_bf16(DeviceBuffer& dst, std::size_t offset, const engine::Tensor& t) {
-    const engine::Tensor c = t.is_contiguous() ? t : t.copy_contiguous();
-    if (c.dtype() == engine::DType::BF16) {
-        dst.upload(c.raw(), c.nbytes(), offset);
-        return;
-    }
-    const engine::Tensor f = c.to_f32();
-    std::vector<std::uint16_t> bf(std::size_t(f.numel()));
-    for (std::size_t i = 0; i < bf.size(); ++i) bf[i] = engine::f32_to_bf16(f.data<float>()[i]);
-    dst.upload(bf.data(), bf.size() * 2, offset);
-}
-
-DeviceBuffer bf16_buffer(const engine::Tensor& t, const std::string& name) {
-    DeviceBuffer b(std::size_t(t.numel()) * 2, name);
-    upload_bf16(b, 0, t);
-    return b;
-}
-
 }  // namespace
 
-struct CudaTextModel::Impl {
+// The weights (TextWeights: embed, lm_head, final_norm, tied, layers) and what runs them.
+struct CudaTextModel::Impl : TextWeights {
     engine::ModelConfig cfg;
     int device = 0;
     Stream stream;
     Blas blas{stream.get()};
-    DeviceBuffer embed, lm_head, final_norm, inv_freq, axis;
-    bool tied = false;
-    std::vector<LayerWeights> layers;
+    DeviceBuffer inv_freq, axis;
     std::vector<DeviceBuffer> kc, vc;
     std::int64_t cap = 0, len = 0;
     std::unordered_map<std::string, DeviceBuffer> scratch;
@@ -101,6 +70,7 @@ struct CudaTextModel::Impl {
     void run_layers(std::span<const std::int32_t> ids, const engine::Positions& pos, float* x,
                     const engine::VisualInjection* visual);
     void moe(int l, float* x, std::int64_t S);
+    void dense_mlp(const LayerWeights& ly, float* x, std::int64_t S);
     void decode_moe(const LayerWeights& ly, float* x, const std::uint16_t* hb,
                     const std::int32_t* idx_d, const float* wt_d);
     // DESKPILOT_CUDA_MOE=grouped: decode through the host-grouped path too (for comparison).
@@ -115,66 +85,41 @@ struct CudaTextModel::Impl {
 CudaTextModel::CudaTextModel() = default;
 CudaTextModel::~CudaTextModel() = default;
 
-CudaTextModel::CudaTextModel(const engine::Qwen3MoeTextModel& model, const engine::Checkpoint& ck,
-                             int device) {
+namespace {
+
+std::unique_ptr<CudaTextModel::Impl> upload_impl(const engine::ModelConfig& cfg,
+                                                 const engine::Checkpoint& ck,
+                                                 const std::string& prefix, bool fused_experts,
+                                                 int device) {
     require_device(device);
     check(cudaSetDevice(device), "cudaSetDevice");
-    impl_ = std::make_unique<Impl>();
-    Impl& m = *impl_;
-    m.cfg = model.config();
-    m.device = device;
-    const auto& c = m.cfg.text;
-    const std::string P = model.tensor_prefix();
-    auto get = [&](const std::string& name) { return ck.get(P + name); };
-    auto vec = [&](const std::string& name) {
-        const engine::Tensor t = get(name).to_f32();
-        return f32_buffer(std::vector<float>(t.data<float>(), t.data<float>() + t.numel()), name);
-    };
-    m.embed = bf16_buffer(get("embed_tokens.weight"), "embed_tokens.weight");
-    m.final_norm = vec("norm.weight");
-    m.tied = c.tie_word_embeddings;
-    if (!m.tied) m.lm_head = bf16_buffer(ck.get("lm_head.weight"), "lm_head.weight");
-    m.init_rope();
-    const std::int64_t H = c.hidden_size;
-    for (int l = 0; l < c.num_layers; ++l) {
-        const std::string p = "layers." + std::to_string(l) + ".";
-        LayerWeights ly;
-        ly.input_norm = vec(p + "input_layernorm.weight");
-        ly.post_norm = vec(p + "post_attention_layernorm.weight");
-        ly.q_norm = vec(p + "self_attn.q_norm.weight");
-        ly.k_norm = vec(p + "self_attn.k_norm.weight");
-        for (auto [buf, n] : {std::pair{&ly.q, "q_proj"}, std::pair{&ly.k, "k_proj"},
-                              std::pair{&ly.v, "v_proj"}, std::pair{&ly.o, "o_proj"}})
-            *buf = bf16_buffer(get(p + "self_attn." + n + ".weight"), p + "self_attn." + n);
-        ly.moe = c.is_moe_layer(l);
-        if (ly.moe && model.fused_experts()) {
-            ly.router = bf16_buffer(get(p + "mlp.gate.weight"), p + "mlp.gate.weight");
-            ly.layout = Layout::in_out;
-            ly.experts = c.num_experts;
-            ly.width = c.moe_intermediate_size;
-            ly.gate_up =
-                bf16_buffer(get(p + "mlp.experts.gate_up_proj"), p + "mlp.experts.gate_up_proj");
-            ly.down = bf16_buffer(get(p + "mlp.experts.down_proj"), p + "mlp.experts.down_proj");
-        } else {
-            ly.layout = Layout::out_in;
-            ly.experts = ly.moe ? c.num_experts : 1;
-            ly.width = ly.moe ? c.moe_intermediate_size : c.intermediate_size;
-            if (ly.moe) ly.router = bf16_buffer(get(p + "mlp.gate.weight"), p + "mlp.gate.weight");
-            const std::int64_t E = ly.experts, F = ly.width;
-            ly.gate_up = DeviceBuffer(std::size_t(E * 2 * F * H) * 2, p + "mlp experts gate/up");
-            ly.down = DeviceBuffer(std::size_t(E * H * F) * 2, p + "mlp experts down");
-            for (std::int64_t e = 0; e < E; ++e) {
-                const std::string q =
-                    ly.moe ? p + "mlp.experts." + std::to_string(e) + "." : p + "mlp.";
-                const std::size_t gu = std::size_t(e * 2 * F * H) * 2,
-                                  half = std::size_t(F * H) * 2;
-                upload_bf16(ly.gate_up, gu, get(q + "gate_proj.weight"));
-                upload_bf16(ly.gate_up, gu + half, get(q + "up_proj.weight"));
-                upload_bf16(ly.down, std::size_t(e * H * F) * 2, get(q + "down_proj.weight"));
-            }
-        }
-        m.layers.push_back(std::move(ly));
-    }
+    auto m = std::make_unique<CudaTextModel::Impl>();
+    m->cfg = cfg;
+    m->device = device;
+    static_cast<TextWeights&>(*m) = upload_text_weights(cfg, ck, prefix, fused_experts);
+    m->init_rope();
+    return m;
+}
+
+}  // namespace
+
+CudaTextModel::CudaTextModel(const engine::Qwen3MoeTextModel& model, const engine::Checkpoint& ck,
+                             int device)
+    : impl_(upload_impl(model.config(), ck, model.tensor_prefix(), model.fused_experts(), device)) {
+}
+
+CudaTextModel::CudaTextModel(const engine::Qwen25TextModel& model, const engine::Checkpoint& ck,
+                             int device)
+    : impl_(upload_impl(model.config(), ck, model.tensor_prefix(), false, device)) {}
+
+std::unique_ptr<CudaTextModel> CudaTextModel::upload(const engine::TextDecoder& cpu,
+                                                     const engine::Checkpoint& ck, int device) {
+    if (const auto* q3 = dynamic_cast<const engine::Qwen3MoeTextModel*>(&cpu))
+        return std::make_unique<CudaTextModel>(*q3, ck, device);
+    if (const auto* q25 = dynamic_cast<const engine::Qwen25TextModel*>(&cpu))
+        return std::make_unique<CudaTextModel>(*q25, ck, device);
+    throw CudaError(std::string("the CUDA decoder has no recipe for ") +
+                    engine::architecture_name(cpu.config().architecture) + " checkpoints");
 }
 
 std::unique_ptr<CudaTextModel> CudaTextModel::synthetic(const engine::ModelConfig& config,
@@ -186,45 +131,8 @@ std::unique_ptr<CudaTextModel> CudaTextModel::synthetic(const engine::ModelConfi
     Impl& m = *model->impl_;
     m.cfg = config;
     m.device = device;
-    const auto& c = config.text;
-    const std::int64_t H = c.hidden_size, D = c.head_dim;
-    std::uint64_t n = seed;
-    auto rnd = [&](std::int64_t count, std::int64_t fan_in, const std::string& name) {
-        DeviceBuffer b(std::size_t(count) * 2, name);
-        k::fill_random_bf16(b.as<std::uint16_t>(), count, (n += 0x1234567ull),
-                            1.0f / std::sqrt(float(fan_in)), m.s());
-        return b;
-    };
-    auto ones = [&](std::int64_t count, const std::string& name) {
-        DeviceBuffer b(std::size_t(count) * 4, name);
-        k::fill_f32(b.as<float>(), count, 1.0f, m.s());
-        return b;
-    };
-    m.embed = rnd(std::int64_t(c.vocab_size) * H, 1, "embed_tokens");
-    m.final_norm = ones(H, "norm");
-    m.tied = c.tie_word_embeddings;
-    if (!m.tied) m.lm_head = rnd(std::int64_t(c.vocab_size) * H, H, "lm_head");
+    static_cast<TextWeights&>(m) = synthetic_text_weights(config, seed, m.s());
     m.init_rope();
-    for (int l = 0; l < c.num_layers; ++l) {
-        const std::string p = "layer " + std::to_string(l) + " ";
-        LayerWeights ly;
-        ly.input_norm = ones(H, p + "input_norm");
-        ly.post_norm = ones(H, p + "post_norm");
-        ly.q_norm = ones(D, p + "q_norm");
-        ly.k_norm = ones(D, p + "k_norm");
-        ly.q = rnd(c.num_heads * D * H, H, p + "q");
-        ly.k = rnd(c.num_kv_heads * D * H, H, p + "k");
-        ly.v = rnd(c.num_kv_heads * D * H, H, p + "v");
-        ly.o = rnd(c.num_heads * D * H, c.num_heads * D, p + "o");
-        ly.moe = c.is_moe_layer(l);
-        ly.layout = Layout::in_out;  // the Hub-fused layout of Qwen3-VL-MoE checkpoints
-        ly.experts = ly.moe ? c.num_experts : 1;
-        ly.width = ly.moe ? c.moe_intermediate_size : c.intermediate_size;
-        if (ly.moe) ly.router = rnd(c.num_experts * H, H, p + "router");
-        ly.gate_up = rnd(ly.experts * H * 2 * ly.width, H, p + "gate_up");
-        ly.down = rnd(ly.experts * ly.width * H, ly.width, p + "down");
-        m.layers.push_back(std::move(ly));
-    }
     m.stream.sync("synthetic weights");
     return model;
 }
@@ -296,13 +204,7 @@ void CudaTextModel::reset(std::int64_t capacity) {
 }
 
 std::size_t CudaTextModel::weight_bytes() const {
-    const Impl& m = *impl_;
-    std::size_t n = m.embed.bytes() + m.lm_head.bytes() + m.final_norm.bytes();
-    for (const auto& ly : m.layers)
-        for (const DeviceBuffer* b : {&ly.input_norm, &ly.post_norm, &ly.q_norm, &ly.k_norm, &ly.q,
-                                      &ly.k, &ly.v, &ly.o, &ly.router, &ly.gate_up, &ly.down})
-            n += b->bytes();
-    return n;
+    return cuda::weight_bytes(*impl_);
 }
 
 std::size_t CudaTextModel::decode_bytes_per_token() const {
@@ -311,7 +213,8 @@ std::size_t CudaTextModel::decode_bytes_per_token() const {
     const std::size_t H = std::size_t(c.hidden_size);
     std::size_t n = std::size_t(c.vocab_size) * H * 2 + H * 2;  // lm head + one embedding row
     for (const auto& ly : m.layers) {
-        n += ly.q.bytes() + ly.k.bytes() + ly.v.bytes() + ly.o.bytes() + ly.router.bytes();
+        n += ly.q.bytes() + ly.k.bytes() + ly.v.bytes() + ly.o.bytes() + ly.router.bytes() +
+             ly.q_bias.bytes() + ly.k_bias.bytes() + ly.v_bias.bytes();
         const std::size_t k = ly.moe ? std::size_t(c.num_experts_per_tok) : 1;
         n += k * (ly.gate_up.bytes() + ly.down.bytes()) / std::size_t(ly.experts);
         n += 2 * std::size_t(c.num_kv_heads) * std::size_t(m.len) * std::size_t(c.head_dim) * 4;
@@ -339,6 +242,27 @@ void CudaTextModel::Impl::decode_moe(const LayerWeights& ly, float* x, const std
     k::to_bf16(a, ab, K * F, s());
     blas.linear_batched(p + 4 * K, 1, F, p + 3 * K, ly.layout, H, in_out ? H : F, p + 5 * K, K);
     k::moe_combine(x, dn, nullptr, wt_d, 1, K, H, s());
+}
+
+// x += down(silu(gate h) · up h), h = rms(x): one GEMM over the packed [gate | up] rows, no host
+// round trip (the MoE path's routing and grouping would cost a sync per layer).
+void CudaTextModel::Impl::dense_mlp(const LayerWeights& ly, float* x, std::int64_t S) {
+    const auto& c = cfg.text;
+    const std::int64_t H = c.hidden_size, F = ly.width;
+    const bool in_out = ly.layout == Layout::in_out;
+    float* h = tmp<float>("h", S * H);
+    k::rms_norm(x, ly.post_norm.as<float>(), S, H, float(c.rms_norm_eps), h, s());
+    std::uint16_t* hb = tmp<std::uint16_t>("hb", S * H);
+    k::to_bf16(h, hb, S * H, s());
+    float* gu = tmp<float>("gu", S * 2 * F);
+    blas.linear(hb, S, H, ly.gate_up.as<std::uint16_t>(), ly.layout, 2 * F, in_out ? 2 * F : H, gu);
+    float* a = tmp<float>("act", S * F);
+    k::silu_mul(gu, S, F, a, s());
+    std::uint16_t* ab = tmp<std::uint16_t>("act bf16", S * F);
+    k::to_bf16(a, ab, S * F, s());
+    float* dn = tmp<float>("down", S * H);
+    blas.linear(ab, S, F, ly.down.as<std::uint16_t>(), ly.layout, H, in_out ? H : F, dn);
+    k::add(x, dn, S * H, s());
 }
 
 void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
@@ -509,8 +433,15 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
         blas.linear(hb, S, H, ly.q.as<std::uint16_t>(), Layout::out_in, NH * D, H, q);
         blas.linear(hb, S, H, ly.k.as<std::uint16_t>(), Layout::out_in, KH * D, H, kk);
         blas.linear(hb, S, H, ly.v.as<std::uint16_t>(), Layout::out_in, KH * D, H, v);
-        k::rms_norm(q, ly.q_norm.as<float>(), S * NH, D, eps, q, s());
-        k::rms_norm(kk, ly.k_norm.as<float>(), S * KH, D, eps, kk, s());
+        if (c.attention_bias) {  // Qwen2
+            k::add_bias(q, ly.q_bias.as<float>(), S, NH * D, s());
+            k::add_bias(kk, ly.k_bias.as<float>(), S, KH * D, s());
+            k::add_bias(v, ly.v_bias.as<float>(), S, KH * D, s());
+        }
+        if (c.qk_norm) {  // Qwen3
+            k::rms_norm(q, ly.q_norm.as<float>(), S * NH, D, eps, q, s());
+            k::rms_norm(kk, ly.k_norm.as<float>(), S * KH, D, eps, kk, s());
+        }
         k::rope(q, S, NH, D / 2, ids_d + S, inv_freq.as<float>(), axis.as<std::int32_t>(), s());
         k::rope(kk, S, KH, D / 2, ids_d + S, inv_freq.as<float>(), axis.as<std::int32_t>(), s());
         k::kv_append(kk, v, S, KH, D, kc[std::size_t(l)].as<float>(),
@@ -526,7 +457,10 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
         k::to_bf16(att, hb, S * NH * D, s());
         blas.linear(hb, S, NH * D, ly.o.as<std::uint16_t>(), Layout::out_in, H, NH * D, o);
         k::add(x, o, S * H, s());
-        moe(l, x, S);
+        if (ly.moe)
+            moe(l, x, S);
+        else
+            dense_mlp(ly, x, S);
         if (l < levels)  // DeepStack: after layer l, as Qwen3MoeTextModel::forward
             for (const Run& r : runs)
                 k::add(x + r.start * H, feat + ((1 + l) * n_img + r.feature) * H, r.count * H, s());

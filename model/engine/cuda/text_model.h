@@ -1,8 +1,10 @@
-// The Qwen3-VL-MoE / Qwen3-MoE text decoder on one CUDA GPU: the same recipe as
-// engine::Qwen3MoeTextModel (arch/qwen3_vl_moe.h), with the weights uploaded once as bf16, the
-// KV cache on the device (f32, [layers][kv_heads][capacity][head_dim]), one stream, cuBLAS
-// GEMMs (bf16 in, fp32 accumulate) and the kernels of cuda/kernels.h. MoE tokens are grouped by
-// expert on the host after routing, so only the selected experts' weights are read.
+// The engine's text decoders on one CUDA GPU: the recipes of engine::Qwen3MoeTextModel
+// (arch/qwen3_vl_moe.h: q/k norm, MoE) and engine::Qwen25TextModel (arch/qwen2_5_vl.h: q/k/v
+// biases, dense SwiGLU, chunked MRoPE), with the weights uploaded once as bf16
+// (cuda/text_weights.h), the KV cache on the device (f32, [layers][kv_heads][capacity][head_dim]),
+// one stream, cuBLAS GEMMs (bf16 in, fp32 accumulate) and the kernels of cuda/kernels.h. MoE
+// tokens are grouped by expert on the host after routing, so only the selected experts' weights
+// are read; a dense MLP runs without a host round trip.
 // In a build without CUDA the constructors throw CudaError (see cuda/text_model_none.cpp).
 #pragma once
 
@@ -12,6 +14,7 @@
 #include <span>
 #include <vector>
 
+#include "model/engine/arch/qwen2_5_vl.h"
 #include "model/engine/arch/qwen3_vl_moe.h"
 #include "model/engine/cuda/device.h"
 #include "model/engine/generator.h"
@@ -25,6 +28,13 @@ class CudaTextModel {
     // tensor and its size).
     CudaTextModel(const engine::Qwen3MoeTextModel& model, const engine::Checkpoint& checkpoint,
                   int device = 0);
+    CudaTextModel(const engine::Qwen25TextModel& model, const engine::Checkpoint& checkpoint,
+                  int device = 0);
+    // Either of the CPU decoders above (as engine::make_text_decoder built it); throws CudaError
+    // for another recipe.
+    static std::unique_ptr<CudaTextModel> upload(const engine::TextDecoder& cpu,
+                                                 const engine::Checkpoint& checkpoint,
+                                                 int device = 0);
     // Random bf16 weights at the config's real shapes, generated on the device (benchmarks).
     static std::unique_ptr<CudaTextModel> synthetic(const engine::ModelConfig& config,
                                                     std::uint64_t seed, int device = 0);
@@ -60,8 +70,9 @@ class CudaTextModel {
     void synchronize() const;
 
     std::size_t weight_bytes() const;
-    // Bytes one decode step reads at the current length: attention weights, the router, the
-    // selected experts' weights, the lm head, one embedding row and the KV cache.
+    // Bytes one decode step reads at the current length: attention weights (and biases), the
+    // router, the selected experts' weights (or the dense MLP's), the lm head, one embedding row
+    // and the KV cache.
     std::size_t decode_bytes_per_token() const;
 
     struct Impl;

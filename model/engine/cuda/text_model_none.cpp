@@ -12,6 +12,15 @@ CudaTextModel::CudaTextModel(const engine::Qwen3MoeTextModel&, const engine::Che
                              int device) {
     require_device(device);
 }
+CudaTextModel::CudaTextModel(const engine::Qwen25TextModel&, const engine::Checkpoint&,
+                             int device) {
+    require_device(device);
+}
+std::unique_ptr<CudaTextModel> CudaTextModel::upload(const engine::TextDecoder&,
+                                                     const engine::Checkpoint&, int device) {
+    require_device(device);
+    return nullptr;
+}
 std::unique_ptr<CudaTextModel> CudaTextModel::synthetic(const engine::ModelConfig&, std::uint64_t,
                                                         int device) {
     require_device(device);

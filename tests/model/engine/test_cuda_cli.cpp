@@ -1,7 +1,7 @@
 // `deskpilot generate --device cuda` and `deskpilot run --device cuda`: without a GPU (or without
 // CUDA in the build) one clear error naming the missing device, before any desktop or session;
-// Qwen2.5-VL checkpoints refused on cuda; with a GPU, the same greedy tokens as the CPU path (text
-// and image prompts).
+// Qwen2.5-VL image prompts refused on cuda (text prompts run); with a GPU, the same greedy tokens
+// as the CPU path (text and image prompts).
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -114,6 +114,25 @@ class CudaCliTest : public QObject {
                          r.err.contains("--device cpu"),
                      qPrintable(r.err));
         }
+    }
+
+    // Text prompts of a Qwen2.5-VL checkpoint run on the CUDA decoder: without a GPU the same
+    // no-GPU error as for Qwen3, with one the CPU's greedy tokens (bf16 weights, untied head).
+    void qwen25TextGenerateTakesCuda() {
+        const QStringList args = {"generate", "--model-dir",    kQwen25Tiny + "/bf16",
+                                  "--ids",    "1,77,300,5,999", "--max-new-tokens",
+                                  "6"};
+        const Result gpu = run(args + QStringList{"--device", "cuda"});
+        if (deskpilot::model::cuda::devices().empty()) {
+            QCOMPARE(gpu.code, 1);
+            QVERIFY2(names_missing_gpu(gpu.err), qPrintable(gpu.err));
+            QVERIFY2(!gpu.err.contains("Qwen3 MoE decoders only"), qPrintable(gpu.err));
+            QVERIFY2(gpu.out.isEmpty(), gpu.out.constData());
+            return;
+        }
+        const Result cpu = run(args + QStringList{"--device", "cpu"});
+        QVERIFY2(cpu.code == 0 && gpu.code == 0, qPrintable(cpu.err + gpu.err));
+        QCOMPARE(gpu.out, cpu.out);
     }
 
     void cudaMatchesCpuTokens() {

@@ -1,0 +1,180 @@
+// The CUDA decoder running Qwen2.5-VL (UI-TARS-1.5's recipe: q/k/v biases, dense SwiGLU, chunked
+// MRoPE) against the CPU decoder on the tiny Qwen2.5-VL checkpoint (tests/data/engine/
+// qwen2_5_vl_tiny): the golden image prompt's logits at every position (image features in place,
+// multimodal positions), decode steps, prefix reuse, with the head tied (the tiny checkpoint) and
+// untied (its bf16/ copy with lm_head.weight and UI-TARS's flat config); a long text prompt whose
+// decode steps take the split-K kernel with several splits. Labelled `gpu`: skips without a
+// device. The same comparisons run on the host emulator (tools/cuda_host_emu/run.sh).
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "model/engine/arch/qwen2_5_vl.h"
+#include "model/engine/arch/vl_model.h"
+#include "model/engine/config.h"
+#include "model/engine/cuda/device.h"
+#include "model/engine/cuda/text_decoder.h"
+#include "model/engine/dtype.h"
+#include "qwen2_5_golden.h"
+#include "safetensors_writer.h"
+
+using namespace deskpilot;
+namespace engine = deskpilot::model::engine;
+using deskpilot::testing::qwen2_5_golden::golden;
+using deskpilot::testing::qwen2_5_golden::golden_ids;
+using deskpilot::testing::qwen2_5_golden::kDir;
+
+namespace {
+
+bool no_gpu() {
+    return !model::cuda::compiled_in() || model::cuda::devices().empty();
+}
+
+// max |a - b| / (1 + max |b|), as test_cuda_vlm.cpp.
+float rel_err(const std::vector<float>& a, const std::vector<float>& b) {
+    float worst = 0, mag = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (!std::isfinite(a[i])) return INFINITY;
+        worst = std::max(worst, std::fabs(a[i] - b[i]));
+        mag = std::max(mag, std::fabs(b[i]));
+    }
+    return a.size() == b.size() && !a.empty() ? worst / (1.0f + mag) : INFINITY;
+}
+
+#define CLOSE(a, b, tol)                                                         \
+    do {                                                                         \
+        const float e_ = rel_err(a, b);                                          \
+        QVERIFY2(e_ <= (tol), qPrintable(QString("relative error %1").arg(e_))); \
+    } while (0)
+
+// A copy of checkpoint folder `src` with the decoder's weights stored as BF16 and the vision
+// tower's rounded to bf16 (kept f32): the GPU uploads bf16, so both devices multiply the same
+// weights and the tolerance only covers the GPU's bf16 activations.
+struct Bf16Folder {
+    QTemporaryDir tmp;
+    std::filesystem::path dir{tmp.path().toStdString()};
+    explicit Bf16Folder(const std::filesystem::path& src_dir) {
+        const engine::Checkpoint src(src_dir / "model.safetensors");
+        std::vector<deskpilot::test::RawTensor> out;
+        for (const std::string& name : src.names()) {
+            const engine::Tensor t = src.get(name).to_f32();
+            const float* f = t.data<float>();
+            deskpilot::test::RawTensor r{name, "F32", t.shape(), {}};
+            if (name.find("visual.") != std::string::npos) {
+                std::vector<float> v(f, f + t.numel());
+                for (float& x : v) x = engine::bf16_to_f32(engine::f32_to_bf16(x));
+                r.bytes = deskpilot::test::as_bytes(v);
+            } else {
+                std::vector<std::uint16_t> bf(std::size_t(t.numel()));
+                for (std::size_t i = 0; i < bf.size(); ++i) bf[i] = engine::f32_to_bf16(f[i]);
+                r.dtype = "BF16";
+                r.bytes = deskpilot::test::as_bytes(bf);
+            }
+            out.push_back(std::move(r));
+        }
+        deskpilot::test::write_safetensors(dir / "model.safetensors", out);
+        std::filesystem::copy_file(src_dir / "config.json", dir / "config.json");
+        std::filesystem::copy_file(kDir / "tokenizer.json", dir / "tokenizer.json");
+    }
+};
+
+// The golden prompt: one 140x196 image (35 merged tokens) inside text.
+struct Prompt {
+    std::vector<std::int32_t> ids;
+    std::vector<engine::PixelValues> images;
+    Prompt() {
+        const engine::Checkpoint g(kDir / "golden.safetensors");
+        ids = golden_ids(g, "ids");
+        engine::PixelValues px;
+        px.data = golden(g, "pixel_values");
+        px.grid_thw = {1, 10, 14};
+        px.rows = 140;
+        px.cols = std::int64_t(px.data.size()) / 140;
+        images.push_back(std::move(px));
+    }
+};
+
+}  // namespace
+
+class TestCudaQwen25 : public QObject {
+    Q_OBJECT
+
+  private slots:
+    void decoderWithImageMatchesCpu_data() {
+        QTest::addColumn<QString>("folder");
+        QTest::newRow("tied head") << QString::fromStdString(kDir.string());
+        QTest::newRow("untied head, flat config")
+            << QString::fromStdString((kDir / "bf16").string());
+    }
+    // Every prompt position's logits with the image features in place, then decode steps at
+    // rope_delta-shifted positions, then a grown prompt that reuses the device cache.
+    void decoderWithImageMatchesCpu() {
+        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        QFETCH(QString, folder);
+        const Bf16Folder bf16(folder.toStdString());
+        const auto ck = std::make_shared<const engine::Checkpoint>(bf16.dir / "model.safetensors");
+        const engine::ModelConfig cfg = engine::load_model_config(bf16.dir);
+        engine::VlModel cpu(cfg, ck), gpu(cfg, ck);
+        gpu.replace_text(std::make_unique<model::cuda::CudaTextDecoder>(
+            model::cuda::CudaTextModel::upload(gpu.text(), *ck)));
+        Prompt p;
+        engine::VlmState cs = cpu.new_state(), gs = gpu.new_state();
+        CLOSE(gpu.prefill(p.ids, p.images, gs, true), cpu.prefill(p.ids, p.images, cs, true),
+              3e-2f);
+        QCOMPARE(gs.rope_delta, cs.rope_delta);
+        QVERIFY(cs.rope_delta != 0);
+        for (std::int32_t step = 0; step < 3; ++step)
+            CLOSE(gpu.decode(100 + step, gs), cpu.decode(100 + step, cs), 3e-2f);
+        std::vector<std::int32_t> grown = p.ids;
+        for (std::int32_t id : {100, 101, 102, 7, 8, 9}) grown.push_back(id);
+        CLOSE(gpu.prefill(grown, p.images, gs), cpu.prefill(grown, p.images, cs), 3e-2f);
+        QCOMPARE(gpu.last_reused(), cpu.last_reused());
+        QVERIFY(gpu.last_reused() > std::int64_t(p.ids.size()));
+    }
+
+    // Text only, straight through CudaTextModel: a 200-token prompt, then decode steps whose
+    // split-K attention runs with several splits (past >= 64), against Qwen25TextModel.
+    void longTextDecodeMatchesCpu() {
+        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        const Bf16Folder bf16(kDir);
+        const auto ck = std::make_shared<const engine::Checkpoint>(bf16.dir / "model.safetensors");
+        engine::Qwen25TextModel cpu(engine::load_model_config(bf16.dir), ck);
+        model::cuda::CudaTextModel gpu(cpu, *ck);
+        std::vector<std::int32_t> ids;
+        for (int i = 0; i < 200; ++i) ids.push_back(std::int32_t((i * 37 + 11) % 900));
+        auto kv = cpu.new_cache(256);
+        gpu.reset(256);
+        const auto pos = engine::Positions::text(0, std::int64_t(ids.size()));
+        CLOSE(gpu.forward(ids, pos, true), cpu.forward(ids, pos, kv, true), 3e-2f);
+        for (std::int32_t step = 0; step < 4; ++step) {
+            const std::int32_t one[1] = {std::int32_t(50 + step)};
+            const auto p1 = engine::Positions::text(kv.length, 1);
+            CLOSE(gpu.forward(one, p1), cpu.forward(one, p1, kv), 3e-2f);
+        }
+        QCOMPARE(gpu.length(), kv.length);
+    }
+
+    // A CPU decoder the GPU has no recipe for is refused by name, not misread.
+    void uploadNamesTheRecipe() {
+        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        struct Other : engine::TextDecoder {
+            engine::ModelConfig c;
+            const engine::ModelConfig& config() const override { return c; }
+            engine::KvCache new_cache(std::int64_t) const override { return {}; }
+            std::vector<float> forward(std::span<const std::int32_t>, const engine::Positions&,
+                                       engine::KvCache&, bool, const engine::Trace&,
+                                       const engine::VisualInjection*) override {
+                return {};
+            }
+        } other;
+        const engine::Checkpoint ck(kDir / "model.safetensors");
+        QVERIFY_THROWS_EXCEPTION(model::cuda::CudaError,
+                                 model::cuda::CudaTextModel::upload(other, ck));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestCudaQwen25)
+#include "test_cuda_qwen2_5.moc"

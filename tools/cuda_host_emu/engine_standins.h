@@ -1,0 +1,67 @@
+// Host stand-ins for what the CUDA host code (vision_model.cpp, text_model.cpp) takes from the
+// real runtime: DeviceBuffer on calloc, a no-op Stream, Blas as a bf16 GEMM with f32 accumulation
+// (both weight layouts, and the batched form), and no-op device checks. Included by exactly one
+// translation unit of each check program (vision_tower_check.cpp, text_model_check.cpp).
+#pragma once
+#include <cstdlib>
+#include <cstring>
+
+#include "model/engine/cuda/buffer.h"
+#include "model/engine/cuda/gemm.h"
+#include "model/engine/dtype.h"
+
+namespace deskpilot::model::cuda {
+void check(int status, const char* what) {
+    if (status != 0) throw CudaError(what);
+}
+void check_launch(const char*) {}
+DeviceInfo require_device(int) {
+    return {};
+}
+DeviceBuffer::DeviceBuffer(std::size_t bytes, std::string name)
+    : ptr_(std::calloc(bytes ? bytes : 1, 1)), bytes_(bytes), name_(std::move(name)) {}
+DeviceBuffer::~DeviceBuffer() {
+    std::free(ptr_);
+}
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
+    std::swap(ptr_, o.ptr_);
+    std::swap(bytes_, o.bytes_);
+    std::swap(name_, o.name_);
+    return *this;
+}
+void DeviceBuffer::upload(const void* host, std::size_t bytes, std::size_t offset) {
+    if (offset + bytes > bytes_) throw CudaError("upload overruns " + name_);
+    std::memcpy(static_cast<char*>(ptr_) + offset, host, bytes);
+}
+void DeviceBuffer::download(void* host, std::size_t bytes, std::size_t offset) const {
+    if (offset + bytes > bytes_) throw CudaError("download overruns " + name_);
+    std::memcpy(host, static_cast<const char*>(ptr_) + offset, bytes);
+}
+void DeviceBuffer::zero() {
+    std::memset(ptr_, 0, bytes_);
+}
+Stream::Stream() = default;
+Stream::~Stream() = default;
+void Stream::sync(const char*) const {}
+Blas::Blas(void*) {}
+Blas::~Blas() = default;
+void Blas::linear(const std::uint16_t* x, std::int64_t M, std::int64_t K, const std::uint16_t* w,
+                  engine::cpu::Layout layout, std::int64_t N, std::int64_t ldw, float* y) {
+    const bool out_in = layout == engine::cpu::Layout::out_in;
+    for (std::int64_t m = 0; m < M; ++m)
+        for (std::int64_t n = 0; n < N; ++n) {
+            float a = 0;
+            for (std::int64_t k = 0; k < K; ++k)
+                a += engine::bf16_to_f32(x[m * K + k]) *
+                     engine::bf16_to_f32(out_in ? w[n * ldw + k] : w[k * ldw + n]);
+            y[m * N + n] = a;
+        }
+}
+void Blas::linear_batched(const void* const* x, std::int64_t M, std::int64_t K,
+                          const void* const* w, engine::cpu::Layout layout, std::int64_t N,
+                          std::int64_t ldw, void* const* y, int batch) {
+    for (int i = 0; i < batch; ++i)
+        linear(static_cast<const std::uint16_t*>(x[i]), M, K,
+               static_cast<const std::uint16_t*>(w[i]), layout, N, ldw, static_cast<float*>(y[i]));
+}
+}  // namespace deskpilot::model::cuda

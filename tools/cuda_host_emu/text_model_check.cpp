@@ -1,0 +1,132 @@
+// Runs model/engine/cuda/text_model.cpp (CudaTextModel, via CudaTextDecoder under a VlModel) on
+// the host: its own host code, the real kernels.cu, flash_attention.cu and vision_kernels.cu
+// kernels under prelude.h's emulation (separate objects, see run.sh), and engine_standins.h for
+// DeviceBuffer, Stream and Blas. Compared with the CPU decoder on a tiny checkpoint with its
+// weights rounded to bf16 (as the gpu tests do): prefill logits of the golden image prompt (image
+// features in place, multimodal positions), three decode steps (the split-K kernel) and a grown
+// prompt that reuses the cache; then a 200-token text prompt and decode steps with several
+// split-K splits. Works for both recipes (Qwen2.5-VL: biases, dense MLP; Qwen3-VL-
+// MoE: q/k norm, MoE, DeepStack).
+#define EMU_WITH_ENGINE
+#include <cstdio>
+
+#include "engine_standins.h"
+#include "model/engine/arch/vl_model.h"
+#include "model/engine/cuda/text_decoder.h"
+#include "tests/model/engine/safetensors_writer.h"
+
+namespace engine = deskpilot::model::engine;
+namespace cuda = deskpilot::model::cuda;
+
+// max |a - b| / max |b|, and the gpu tests' max |a - b| / (1 + max |b|); infinite when a value
+// is not finite or the sizes differ.
+static std::pair<float, float> errors(const std::vector<float>& a, const std::vector<float>& b) {
+    float worst = 0, mag = 0;
+    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+        if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return {INFINITY, INFINITY};
+        worst = std::max(worst, std::fabs(a[i] - b[i]));
+        mag = std::max(mag, std::fabs(b[i]));
+    }
+    if (a.size() != b.size() || a.empty()) return {INFINITY, INFINITY};
+    return {worst / mag, worst / (1 + mag)};
+}
+
+static std::int32_t argmax(const std::vector<float>& v) {
+    return std::int32_t(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+int main(int argc, char** argv) {
+    if (argc != 5) {
+        std::fprintf(stderr, "usage: text_model_check TINY_DIR GRID_H GRID_W OUT_DIR\n");
+        return 2;
+    }
+    const std::filesystem::path tiny = argv[1], out = argv[4];
+    const int gh = std::atoi(argv[2]), gw = std::atoi(argv[3]);
+    {  // every weight rounded to bf16 (kept f32): both decoders multiply the same weights
+        const engine::Checkpoint src(tiny / "model.safetensors");
+        std::vector<deskpilot::test::RawTensor> ts;
+        for (const std::string& name : src.names()) {
+            const engine::Tensor t = src.get(name).to_f32();
+            std::vector<float> v(t.data<float>(), t.data<float>() + t.numel());
+            for (float& f : v) f = engine::bf16_to_f32(engine::f32_to_bf16(f));
+            ts.push_back({name, "F32", t.shape(), deskpilot::test::as_bytes(v)});
+        }
+        deskpilot::test::write_safetensors(out / "bf16.safetensors", ts);
+    }
+    const auto ck = std::make_shared<const engine::Checkpoint>(out / "bf16.safetensors");
+    const engine::ModelConfig cfg = engine::load_model_config(tiny);
+    engine::VlModel cpu(cfg, ck), gpu(cfg, ck);
+    gpu.replace_text(
+        std::make_unique<cuda::CudaTextDecoder>(cuda::CudaTextModel::upload(gpu.text(), *ck)));
+
+    // The golden prompt (tools/golden/*): ids with one image's <|image_pad|> run, its pixels.
+    const engine::Checkpoint g(tiny / "golden.safetensors");
+    std::vector<std::int32_t> ids;
+    {
+        const engine::Tensor t = g.get("ids").to_f32();
+        for (std::int64_t i = 0; i < t.numel(); ++i)
+            ids.push_back(std::int32_t(t.data<float>()[i]));
+    }
+    std::vector<engine::PixelValues> images(1);
+    {
+        const engine::Tensor t = g.get("pixel_values").to_f32();
+        engine::PixelValues& px = images[0];
+        px.data.assign(t.data<float>(), t.data<float>() + t.numel());
+        px.grid_thw = {1, gh, gw};
+        px.rows = std::int64_t(gh) * gw;
+        px.cols = t.numel() / px.rows;
+    }
+    int bad = 0;
+    auto report = [&](const char* what, const std::vector<float>& got,
+                      const std::vector<float>& want) {
+        const auto [rel, test] = errors(got, want);
+        const std::int64_t V = cfg.text.vocab_size;
+        // Rows whose top token differs: the tiny model's logits have near-ties, which bf16
+        // activations may flip; reported, not failed on.
+        std::size_t rows = got.size() == want.size() ? got.size() / std::size_t(V) : 0, flips = 0;
+        for (std::size_t r = 0; r < rows; ++r) {
+            const std::vector<float> a(got.begin() + r * V, got.begin() + (r + 1) * V),
+                b(want.begin() + r * V, want.begin() + (r + 1) * V);
+            flips += argmax(a) != argmax(b);
+        }
+        std::printf(
+            "%-28s rel %.3g  (gpu-test metric %.3g)  top token differs in %zu of %zu rows\n", what,
+            rel, test, flips, rows);
+        bad += !(test <= 3e-2f);
+    };
+    engine::VlmState cs = cpu.new_state(), gs = gpu.new_state();
+    report("prefill (all positions)", gpu.prefill(ids, images, gs, true),
+           cpu.prefill(ids, images, cs, true));
+    for (std::int32_t step = 0; step < 3; ++step) {
+        const std::string what = "decode " + std::to_string(step);
+        report(what.c_str(), gpu.decode(100 + step, gs), cpu.decode(100 + step, cs));
+    }
+    std::vector<std::int32_t> grown = ids;
+    for (std::int32_t id : {100, 101, 102, 7, 8, 9}) grown.push_back(id);
+    report("grown prompt (cache reuse)", gpu.prefill(grown, images, gs, true),
+           cpu.prefill(grown, images, cs, true));
+    if (gpu.last_reused() != cpu.last_reused() || gs.cache.length != cs.cache.length) {
+        std::printf("reuse differs: %lld vs %lld tokens\n", (long long)gpu.last_reused(),
+                    (long long)cpu.last_reused());
+        ++bad;
+    }
+    {  // Text only, 200 tokens: decode's split-K attention then runs with 4 splits.
+        std::vector<std::int32_t> text;
+        for (int i = 0; i < 200; ++i)
+            text.push_back(std::int32_t((i * 37 + 11) % std::min(900, int(cfg.text.vocab_size))));
+        engine::KvCache ck_cpu = cpu.text().new_cache(256), ck_gpu = gpu.text().new_cache(256);
+        const auto pos = engine::Positions::text(0, std::int64_t(text.size()));
+        report("text prefill (200 tokens)", gpu.text().forward(text, pos, ck_gpu, true),
+               cpu.text().forward(text, pos, ck_cpu, true));
+        for (std::int32_t step = 0; step < 2; ++step) {
+            const std::int32_t one[1] = {std::int32_t(50 + step)};
+            const auto p1 = engine::Positions::text(ck_cpu.length, 1);
+            const std::string what = "text decode " + std::to_string(step) + " (4 splits)";
+            report(what.c_str(), gpu.text().forward(one, p1, ck_gpu),
+                   cpu.text().forward(one, p1, ck_cpu));
+        }
+    }
+    std::printf("%s (%zu prompt tokens, reused %lld)\n", bad ? "FAIL" : "ok", ids.size(),
+                (long long)gpu.last_reused());
+    return bad;
+}
