@@ -1,9 +1,11 @@
-// The CUDA text decoder at Qwen3-VL-30B-A3B's real shapes with random bf16 weights generated on
-// the GPU (no checkpoint download): prefill time for a screenshot-sized prompt, batch-1 decode
-// tokens/s, and the memory bandwidth decode achieves, as a fraction of (a) a device-to-device
-// cudaMemcpy measured in the same run and (b) the device's nominal peak.
-//   bench_cuda_decode [--layers N] [--prompt-tokens N] [--decode-tokens N] [--peak-gbs G]
-// Text only: the vision tower has no CUDA path yet, so "prefill" is the ~2.7k text tokens a
+// The CUDA text decoder at Qwen3-VL-30B-A3B's real shapes (or, with --model qwen2_5,
+// UI-TARS-1.5-7B's dense Qwen2.5-VL decoder) with random bf16 weights generated on the GPU (no
+// checkpoint download): prefill time for a screenshot-sized prompt, batch-1 decode tokens/s, and
+// the memory bandwidth decode achieves, as a fraction of (a) a device-to-device cudaMemcpy measured
+// in the same run and (b) the device's nominal peak.
+//   bench_cuda_decode [--model qwen3|qwen2_5] [--layers N] [--prompt-tokens N] [--decode-tokens N]
+//                     [--peak-gbs G]
+// Text only: "prefill" is the ~2.7k text tokens a
 // 1920x1080 screenshot becomes, not the vision encoder.
 #include <cuda_runtime.h>
 
@@ -77,14 +79,39 @@ engine::ModelConfig qwen3_vl_30b_a3b_text(int layers) {
     return c;
 }
 
+// UI-TARS-1.5-7B (Qwen2.5-VL-7B) text shapes: dense, q/k/v biases, chunked MRoPE, untied head.
+engine::ModelConfig qwen2_5_vl_7b_text(int layers) {
+    engine::ModelConfig c;
+    c.architecture = engine::Architecture::qwen2_5_vl;
+    auto& t = c.text;
+    t.vocab_size = 152064;
+    t.hidden_size = 3584;
+    t.num_layers = layers;
+    t.num_heads = 28;
+    t.num_kv_heads = 4;
+    t.head_dim = 128;
+    t.intermediate_size = 18944;
+    t.rms_norm_eps = 1e-6;
+    t.rope_theta = 1e6;
+    t.mrope_section = {16, 24, 24};
+    t.mrope_interleaved = false;
+    t.attention_bias = true;
+    t.qk_norm = false;
+    t.max_position_embeddings = 128000;
+    return c;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    int layers = 48, prompt_tokens = 2700, decode_tokens = 128;
+    int layers = 0, prompt_tokens = 2700, decode_tokens = 128;
     double peak = 0;
+    std::string arch = "qwen3";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
-        if (a == "--layers")
+        if (a == "--model")
+            arch = argv[i + 1];
+        else if (a == "--layers")
             layers = std::atoi(argv[i + 1]);
         else if (a == "--prompt-tokens")
             prompt_tokens = std::atoi(argv[i + 1]);
@@ -97,6 +124,12 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
+    if (arch != "qwen3" && arch != "qwen2_5") {
+        std::fprintf(stderr, "--model is qwen3 or qwen2_5, not %s\n", arch.c_str());
+        return 2;
+    }
+    const bool dense = arch == "qwen2_5";
+    if (layers == 0) layers = dense ? 28 : 48;  // the real depths
     if (layers < 1 || prompt_tokens < 1 || decode_tokens < 2) {
         std::fprintf(stderr, "--layers, --prompt-tokens >= 1 and --decode-tokens >= 2\n");
         return 2;
@@ -112,14 +145,17 @@ int main(int argc, char** argv) {
                     peak);
 
         auto t0 = clock_type::now();
-        const auto model = cuda::CudaTextModel::synthetic(qwen3_vl_30b_a3b_text(layers), 42);
+        const engine::ModelConfig config =
+            dense ? qwen2_5_vl_7b_text(layers) : qwen3_vl_30b_a3b_text(layers);
+        const auto model = cuda::CudaTextModel::synthetic(config, 42);
         std::printf(
-            "model: Qwen3-VL-30B-A3B text shapes, %d layers, %.2f GB bf16 weights "
+            "model: %s text shapes, %d layers, %.2f GB bf16 weights "
             "(generated on the GPU in %.1f s)\n",
-            layers, double(model->weight_bytes()) / 1e9, seconds_since(t0));
+            dense ? "UI-TARS-1.5-7B (Qwen2.5-VL-7B)" : "Qwen3-VL-30B-A3B", layers,
+            double(model->weight_bytes()) / 1e9, seconds_since(t0));
 
         std::mt19937 rng(1);
-        std::uniform_int_distribution<std::int32_t> tok(0, 151935);
+        std::uniform_int_distribution<std::int32_t> tok(0, config.text.vocab_size - 1);
         std::vector<std::int32_t> prompt(static_cast<std::size_t>(prompt_tokens));
         for (auto& id : prompt) id = tok(rng);
         std::vector<double> prefill;

@@ -26,7 +26,9 @@ build-gpu/bench/bench_cuda_attention || true
 echo "== benchmark"
 if [[ $QUICK == 1 ]]; then
   build-gpu/bench/bench_cuda_decode --layers 8 --prompt-tokens 1024 --decode-tokens 64
+  build-gpu/bench/bench_cuda_decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64
 else
   build-gpu/bench/bench_cuda_decode --layers 48 --prompt-tokens 2700 --decode-tokens 128
+  build-gpu/bench/bench_cuda_decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128
 fi
 echo "== done $(date -u)"

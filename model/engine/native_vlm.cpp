@@ -11,6 +11,7 @@
 #include "model/engine/cpu/linear.h"
 #include "model/engine/cuda/text_decoder.h"
 #include "model/engine/cuda/vision_model.h"
+#include "model/engine/cuda/vision_qwen2_5.h"
 #include "model/engine/generator.h"
 #include "model/engine/tokenizer.h"
 #include "model/engine/vision/preprocess.h"
@@ -86,23 +87,21 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
         if (config.device != "cpu" && config.device != "cuda")
             throw ModelError("device '" + config.device + "' is unknown (cpu or cuda)");
         const bool cuda = config.device == "cuda";
-        if (cuda && mc.architecture != engine_ns::Architecture::qwen3_vl_moe)
-            throw ModelError(where + ": --device cuda runs Qwen3 MoE decoders only; " +
-                             engine_ns::architecture_name(mc.architecture) +
-                             " runs on the CPU (--device cpu)");
         // No usable GPU: say so before reading gigabytes of weights.
         if (cuda) impl_->gpu = model::cuda::require_device(0).name;
         impl_->pool = std::make_unique<engine_ns::cpu::ThreadPool>(config.threads);
         impl_->tokenizer = engine_ns::Tokenizer::from_file(dir / "tokenizer.json");
         auto ck = std::make_shared<const engine_ns::Checkpoint>(dir);
         impl_->model = std::make_unique<engine_ns::VlModel>(mc, ck, *impl_->pool);
-        if (cuda) {  // the CPU decoder validated the checkpoint; the GPU one copies its weights
-            const auto& cpu_text =
-                dynamic_cast<const engine_ns::Qwen3MoeTextModel&>(impl_->model->text());
+        if (cuda) {  // the CPU models validated the checkpoint; the GPU ones copy its weights
             impl_->model->replace_text(std::make_unique<model::cuda::CudaTextDecoder>(
-                std::make_unique<model::cuda::CudaTextModel>(cpu_text, *ck, 0)));
-            impl_->model->replace_vision(
-                std::make_unique<model::cuda::CudaQwen3Vision>(mc, *ck, 0));
+                model::cuda::CudaTextModel::upload(impl_->model->text(), *ck, 0)));
+            if (mc.architecture == engine_ns::Architecture::qwen2_5_vl)
+                impl_->model->replace_vision(
+                    std::make_unique<model::cuda::CudaQwen25Vision>(mc, *ck, 0));
+            else
+                impl_->model->replace_vision(
+                    std::make_unique<model::cuda::CudaQwen3Vision>(mc, *ck, 0));
         }
         impl_->preprocess = impl_->model->preprocess_params();
         impl_->chat = mc.architecture == engine_ns::Architecture::qwen2_5_vl

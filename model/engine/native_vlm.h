@@ -1,6 +1,6 @@
 // model::NativeVlm: the in-process backend. A planner::Request becomes the Qwen3-VL chat
 // layout (chat_format), its screenshots pixel values (vision/preprocess), and the prompt runs
-// through the vision tower (CPU) and the decoder (CPU, or CUDA with device "cuda"); tokens
+// through the vision tower and the decoder (CPU, or both CUDA with device "cuda"); tokens
 // stream out as text while they are sampled. Successive calls keep the KV cache, so an agent
 // conversation that only grew recomputes only its new turns.
 #pragma once
@@ -20,8 +20,8 @@ struct NativeVlmConfig {
     std::filesystem::path model_dir;  // config.json, *.safetensors, tokenizer.json
     std::int64_t max_pixels = 0;      // > 0: pixel cap per image (CPU runs); else the model's
     int threads = 0;                  // 0: one per hardware thread
-    // Where the model runs: "cpu", or "cuda" (GPU 0, decoder and vision tower; Qwen3-VL-MoE
-    // checkpoints only). Checked before the weights are read.
+    // Where the model runs: "cpu", or "cuda" (GPU 0, decoder and vision tower; Qwen3-VL-MoE and
+    // Qwen2.5-VL checkpoints). Checked before the weights are read.
     std::string device = "cpu";
 };
 

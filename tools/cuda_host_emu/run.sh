@@ -9,7 +9,8 @@
 # tower (cuda/vision_model.cpp's host code over the emulated kernels, vision_tower_check.cpp)
 # against the CPU tower on the tiny checkpoint, and the whole CUDA text decoder (text_model.cpp
 # over emulated kernels.cu too, text_model_check.cpp) against the CPU decoders of Qwen2.5-VL
-# (tied and untied head) and Qwen3-VL-MoE.
+# (tied and untied head) and Qwen3-VL-MoE, and the CUDA Qwen2.5-VL tower (vision_qwen2_5.cpp,
+# vision_qwen2_5_check.cpp) against the CPU one.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -78,6 +79,13 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
     g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/text_model_check.cpp" "${objs[@]}" \
         "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
         -o "$out/text_check"
+    g++ -std=c++20 -O1 -pthread -DEMU_WITH_ENGINE -I"$out" -I"$root" -c \
+        "$root/model/engine/cuda/vision_qwen2_5.cpp" -o "$out/vision_qwen2_5.o"
+    g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/vision_qwen2_5_check.cpp" \
+        "$out/vision_qwen2_5.o" "$out/k_eng.o" "$out/vk_eng.o" "$out/fa_eng.o" \
+        "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
+        -o "$out/qwen25_tower_check"
+    "$out/qwen25_tower_check" "$root/tests/data/engine/qwen2_5_vl_tiny" "$out" || status=1
     echo "text decoder, Qwen2.5-VL (tied head):"
     "$out/text_check" "$root/tests/data/engine/qwen2_5_vl_tiny" 10 14 "$out" || status=1
     echo "text decoder, Qwen2.5-VL (bf16, untied head, flat config):"

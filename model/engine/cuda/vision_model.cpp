@@ -9,13 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "model/engine/cuda/buffer.h"
 #include "model/engine/cuda/flash_attention.h"
-#include "model/engine/cuda/gemm.h"
-#include "model/engine/cuda/kernels.h"
-#include "model/engine/cuda/vision_kernels.h"
-#include "model/engine/dtype.h"
-#include "model/engine/vision/vision_blocks.h"
+#include "model/engine/cuda/vision_common.h"
 
 namespace deskpilot::model::cuda {
 
@@ -25,31 +20,10 @@ namespace {
 
 constexpr float kEps = 1e-6f;  // every LayerNorm of the tower (as the CPU tower)
 
-DeviceBuffer f32_buffer(const std::vector<float>& v, const std::string& name) {
-    DeviceBuffer b(v.size() * sizeof(float), name);
-    b.upload(v.data(), b.bytes());
-    return b;
-}
-
-// A checkpoint tensor (any dtype) as a bf16 device buffer (as text_model.cpp uploads).
-DeviceBuffer bf16_buffer(const engine::Tensor& t, const std::string& name) {
-    const engine::Tensor f = t.to_f32();
-    std::vector<std::uint16_t> bf(std::size_t(f.numel()));
-    for (std::size_t i = 0; i < bf.size(); ++i) bf[i] = engine::f32_to_bf16(f.data<float>()[i]);
-    DeviceBuffer b(bf.size() * 2, name);
-    b.upload(bf.data(), b.bytes());
-    return b;
-}
-
 }  // namespace
 
 // Named (not anonymous): Impl's members use them.
 namespace vision_tower {
-
-struct Linear {
-    DeviceBuffer w, b;  // bf16 [out, in] (nn.Linear), f32 [out]
-    std::int64_t out = 0, in = 0;
-};
 
 struct Block {
     DeviceBuffer n1w, n1b, n2w, n2b;
@@ -65,38 +39,15 @@ struct Merger {
 }  // namespace vision_tower
 using namespace vision_tower;
 
-struct CudaQwen3Vision::Impl {
+// The runner (vision_common.h: stream, cuBLAS, scratch, linear) and the weights.
+struct CudaQwen3Vision::Impl : Runner {
     engine::VisionConfig vc;
-    int device = 0, side = 0;
-    Stream stream;
-    Blas blas{stream.get()};
+    int side = 0;
     DeviceBuffer inv_freq;
     Linear patch;              // the full Conv3d weight [hid, 3·tp·p·p] as one GEMM
     std::vector<float> table;  // learned positions [side², hid], host f32 (interpolated here)
     std::vector<Block> blocks;
     std::vector<Merger> mergers;  // [0]: final merger; [1 + k]: DeepStack k
-    std::unordered_map<std::string, DeviceBuffer> scratch;
-
-    void* s() const { return stream.get(); }
-
-    template <typename T>
-    T* tmp(const std::string& name, std::int64_t count) {
-        DeviceBuffer& b = scratch[name];
-        const std::size_t need = std::size_t(std::max<std::int64_t>(count, 1)) * sizeof(T);
-        if (b.bytes() < need) {
-            stream.sync("vision scratch resize");
-            b = DeviceBuffer(need, "vision scratch " + name);
-        }
-        return b.as<T>();
-    }
-
-    // y [rows, out] = x [rows, in] · Wᵀ + b (x converted to bf16 for cuBLAS).
-    void linear(const Linear& l, const float* x, std::int64_t rows, float* y) {
-        std::uint16_t* xb = tmp<std::uint16_t>("bf16 in", rows * l.in);
-        k::to_bf16(x, xb, rows * l.in, s());
-        blas.linear(xb, rows, l.in, l.w.as<const std::uint16_t>(), Layout::out_in, l.out, l.in, y);
-        k::add_bias(y, l.b.as<const float>(), rows, l.out, s());
-    }
 
     void block(const Block& b, float* x, std::int64_t S, const std::int32_t* pos,
                const std::int32_t* seg);
@@ -134,12 +85,7 @@ CudaQwen3Vision::CudaQwen3Vision(const engine::ModelConfig& config, const engine
         return f32_buffer(W.vec(name, n), name);
     };
     auto linear = [&](const std::string& name, std::int64_t out, std::int64_t in) {
-        Linear l;
-        l.w = bf16_buffer(W.need(name + ".weight", {out, in}), name + ".weight");
-        l.b = vec(name + ".bias", out);
-        l.out = out;
-        l.in = in;
-        return l;
+        return upload_linear(W, name, out, in);
     };
     const std::int64_t cols = 3 * tp * p * p;
     m.patch.w = bf16_buffer(W.need("patch_embed.proj.weight", {hid, 3, tp, p, p}),

@@ -3,23 +3,30 @@
 // qwen2_5_vl_tiny): the golden image prompt's logits at every position (image features in place,
 // multimodal positions), decode steps, prefix reuse, with the head tied (the tiny checkpoint) and
 // untied (its bf16/ copy with lm_head.weight and UI-TARS's flat config); a long text prompt whose
-// decode steps take the split-K kernel with several splits. Labelled `gpu`: skips without a
-// device. The same comparisons run on the host emulator (tools/cuda_host_emu/run.sh).
+// decode steps take the split-K kernel with several splits; the CUDA vision tower (window and
+// full attention, merger) against Qwen25VisionModel; NativeVlm's greedy answer on both devices.
+// Labelled `gpu`: skips without a device. The same decoder and tower comparisons run on the host
+// emulator (tools/cuda_host_emu/run.sh).
 #include <QTemporaryDir>
 #include <QtTest>
 
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <random>
 
 #include "model/engine/arch/qwen2_5_vl.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/config.h"
 #include "model/engine/cuda/device.h"
 #include "model/engine/cuda/text_decoder.h"
+#include "model/engine/cuda/vision_qwen2_5.h"
 #include "model/engine/dtype.h"
+#include "model/engine/native_vlm.h"
+#include "model/engine/vision/qwen2_5_vision.h"
 #include "qwen2_5_golden.h"
 #include "safetensors_writer.h"
+#include "vision/image_io.h"
 
 using namespace deskpilot;
 namespace engine = deskpilot::model::engine;
@@ -155,6 +162,92 @@ class TestCudaQwen25 : public QObject {
             CLOSE(gpu.forward(one, p1), cpu.forward(one, p1, kv), 3e-2f);
         }
         QCOMPARE(gpu.length(), kv.length);
+    }
+
+    // The tower alone, on grids with whole and partial windows and a still image (the CPU tower
+    // then multiplies pre-summed Conv3d weights), qkv ×4 (a power of 2: exact in bf16) so the
+    // tiny random weights' attention is sharp enough for the windows and the rotary to matter.
+    void visionTowerMatchesCpu() {
+        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        QTemporaryDir tmp;
+        const std::filesystem::path dir(tmp.path().toStdString());
+        {
+            const engine::Checkpoint src(kDir / "model.safetensors");
+            std::vector<deskpilot::test::RawTensor> ts;
+            for (const std::string& name : src.names()) {
+                const engine::Tensor t = src.get(name).to_f32();
+                std::vector<float> v(t.data<float>(), t.data<float>() + t.numel());
+                const float scale = name.find("attn.qkv") != std::string::npos ? 4.0f : 1.0f;
+                for (float& f : v) f = engine::bf16_to_f32(engine::f32_to_bf16(f)) * scale;
+                ts.push_back({name, "F32", t.shape(), deskpilot::test::as_bytes(v)});
+            }
+            deskpilot::test::write_safetensors(dir / "model.safetensors", ts);
+        }
+        const auto ck = std::make_shared<const engine::Checkpoint>(dir / "model.safetensors");
+        const engine::ModelConfig cfg = engine::load_model_config(kDir);
+        const engine::Qwen25VisionModel cpu(cfg, ck);
+        const model::cuda::CudaQwen25Vision gpu(cfg, *ck);
+        const auto& vc = *cfg.vision;
+        const std::int64_t tp = vc.temporal_patch_size,
+                           p2 = std::int64_t(vc.patch_size) * vc.patch_size, cols = 3 * tp * p2;
+        for (const auto [gh, gw, still] : {std::tuple{10, 14, false}, std::tuple{8, 8, false},
+                                           std::tuple{16, 12, false}, std::tuple{18, 10, true}}) {
+            engine::PixelValues px;
+            px.grid_thw = {1, gh, gw};
+            px.rows = std::int64_t(gh) * gw;
+            px.cols = cols;
+            px.data.resize(std::size_t(px.rows * cols));
+            std::mt19937 g(unsigned(gh * 100 + gw));
+            std::normal_distribution<float> d;
+            for (float& f : px.data) f = d(g);
+            if (still)
+                for (std::int64_t r = 0; r < px.rows; ++r)
+                    for (std::int64_t c = 0; c < 3; ++c)
+                        for (std::int64_t t = 1; t < tp; ++t)
+                            std::copy_n(&px.data[std::size_t(r * cols + c * tp * p2)], p2,
+                                        &px.data[std::size_t(r * cols + (c * tp + t) * p2)]);
+            const engine::VisionFeatures want = cpu.encode(px), got = gpu.encode(px);
+            QCOMPARE(got.tokens, want.tokens);
+            QVERIFY(got.deepstack.empty());
+            float worst = 0, mag = 0;
+            for (std::size_t i = 0; i < want.merged.size(); ++i) {
+                QVERIFY(std::isfinite(got.merged[i]));
+                worst = std::max(worst, std::fabs(got.merged[i] - want.merged[i]));
+                mag = std::max(mag, std::fabs(want.merged[i]));
+            }
+            QVERIFY2(
+                got.merged.size() == want.merged.size() && worst <= 2e-2f * mag,
+                qPrintable(QString("%1x%2: relative error %3").arg(gh).arg(gw).arg(worst / mag)));
+        }
+        engine::PixelValues bad;
+        bad.grid_thw = {1, 3, 4};  // not a multiple of the 2x2 merge
+        bad.rows = 12;
+        bad.cols = cols;
+        bad.data.resize(std::size_t(12 * cols));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, gpu.encode(bad));
+    }
+
+    // NativeVlm with the decoder and the tower on the GPU: the CPU's greedy answer.
+    void nativeVlmSameGreedyAnswerOnBothDevices() {
+        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        const Bf16Folder bf16(kDir);
+        model::NativeVlm cpu({.model_dir = bf16.dir, .threads = 2});
+        model::NativeVlm gpu({.model_dir = bf16.dir, .threads = 2, .device = "cuda"});
+        QVERIFY(QString::fromStdString(gpu.describe()).contains("decoder on cuda:"));
+        auto frame = std::make_shared<const vision::Frame>(vision::read_image(kDir / "image.png"));
+        planner::Request r;
+        r.messages.push_back({planner::Role::user,
+                              {planner::ContentPart::of_image(frame),
+                               planner::ContentPart::of_text("click Apply")}});
+        model::GenerateOptions o;
+        o.temperature = 0;
+        o.max_tokens = 6;  // a tiny random model has close margins
+        model::CancelToken cancel;
+        const auto want = cpu.generate(r, o, {}, cancel);
+        const auto got = gpu.generate(r, o, {}, cancel);
+        CLOSE(gpu.last_prompt_logits(), cpu.last_prompt_logits(), 3e-2f);
+        QCOMPARE(got.text, want.text);
+        QCOMPARE(got.completion_tokens, want.completion_tokens);
     }
 
     // A CPU decoder the GPU has no recipe for is refused by name, not misread.

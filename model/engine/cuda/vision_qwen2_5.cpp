@@ -1,0 +1,229 @@
+#include "model/engine/cuda/vision_qwen2_5.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "model/engine/cuda/flash_attention.h"
+#include "model/engine/cuda/vision_common.h"
+#include "model/engine/vision/qwen2_5_vision.h"
+
+namespace deskpilot::model::cuda {
+
+// Named (not anonymous): Impl's members use them; not vision_tower::, whose Block is Qwen3's.
+namespace vision_qwen2_5 {
+
+using vision_tower::Linear;
+
+constexpr float kEps = 1e-6f;  // every RMSNorm of the tower (as the CPU tower)
+
+struct Block {
+    DeviceBuffer norm1, norm2;  // f32 [hid]
+    Linear qkv, proj;
+    Linear gate_up;  // gate rows, then up rows: [2I, hid], bias [2I] (one GEMM, then k::silu_mul)
+    Linear down;
+};
+
+// gate_proj and up_proj packed into one Linear.
+Linear upload_gate_up(const engine::vblocks::VisionWeights& W, const std::string& b, std::int64_t I,
+                      std::int64_t hid) {
+    Linear l;
+    l.out = 2 * I;
+    l.in = hid;
+    l.w = DeviceBuffer(std::size_t(2 * I * hid) * 2, b + "mlp.gate_proj/up_proj.weight");
+    l.b = DeviceBuffer(std::size_t(2 * I) * sizeof(float), b + "mlp.gate_proj/up_proj.bias");
+    std::size_t off = 0;
+    for (const char* part : {"mlp.gate_proj", "mlp.up_proj"}) {
+        const engine::Tensor w = W.need(b + part + ".weight", {I, hid}).to_f32();
+        std::vector<std::uint16_t> bf(std::size_t(w.numel()));
+        for (std::size_t i = 0; i < bf.size(); ++i) bf[i] = engine::f32_to_bf16(w.data<float>()[i]);
+        l.w.upload(bf.data(), bf.size() * 2, off * std::size_t(hid) * 2);
+        const std::vector<float> bias = W.vec(b + part + ".bias", I);
+        l.b.upload(bias.data(), bias.size() * sizeof(float), off * sizeof(float));
+        off += std::size_t(I);
+    }
+    return l;
+}
+
+}  // namespace vision_qwen2_5
+using namespace vision_qwen2_5;
+
+struct CudaQwen25Vision::Impl : vision_tower::Runner {
+    engine::VisionConfig vc;
+    int window = 0;  // merged patches per window side
+    DeviceBuffer inv_freq;
+    Linear patch;  // the full Conv3d weight [hid, 3·tp·p·p] as one GEMM, no bias
+    std::vector<Block> blocks;
+    DeviceBuffer merger_norm;
+    Linear merger_fc1, merger_fc2;
+
+    void block(const Block& b, float* x, std::int64_t S, const std::int32_t* pos,
+               const std::int32_t* seg, std::int64_t n_seg);
+};
+
+CudaQwen25Vision::CudaQwen25Vision(const engine::ModelConfig& config, const engine::Checkpoint& ck,
+                                   int device) {
+    if (!config.vision || config.architecture != engine::Architecture::qwen2_5_vl)
+        throw engine::ConfigError(
+            std::string("the CUDA Qwen2.5-VL vision tower does not run ") +
+            engine::architecture_name(config.architecture) +
+            (config.vision ? " checkpoints" : " configs without a vision_config"));
+    const engine::VisionConfig& vc = *config.vision;
+    const std::int64_t hid = vc.hidden_size, heads = vc.num_heads, hd = hid / heads,
+                       p = vc.patch_size, tp = vc.temporal_patch_size, I = vc.intermediate_size,
+                       m = vc.spatial_merge_size, m2 = m * m;
+    const int window = int(vc.window_size / m / p);
+    if (window < 1)
+        throw engine::ConfigError("vision_config.window_size " + std::to_string(vc.window_size) +
+                                  " is smaller than one merged patch (" + std::to_string(m * p) +
+                                  " px)");
+    for (int b : vc.fullatt_block_indexes)
+        if (b < 0 || b >= vc.depth)
+            throw engine::ConfigError("vision_config.fullatt_block_indexes names block " +
+                                      std::to_string(b) + " of " + std::to_string(vc.depth));
+    if (hd % 4 != 0 || !k::flash_attention_supports(hd))
+        throw CudaError("CUDA vision tower: head_dim " + std::to_string(hd) +
+                        " is not supported (a multiple of 4 the flash kernel is built for)");
+    const engine::vblocks::VisionWeights W(ck);  // validates names and shapes
+    require_device(device);
+    check(cudaSetDevice(device), "cudaSetDevice");
+    impl_ = std::make_unique<Impl>();
+    Impl& im = *impl_;
+    im.vc = vc;
+    im.device = device;
+    im.window = window;
+    auto vec = [&](const std::string& name, std::int64_t n) {
+        return vision_tower::f32_buffer(W.vec(name, n), name);
+    };
+    im.patch.w = vision_tower::bf16_buffer(W.need("patch_embed.proj.weight", {hid, 3, tp, p, p}),
+                                           "patch_embed.proj.weight");
+    im.patch.out = hid;
+    im.patch.in = 3 * tp * p * p;
+    im.inv_freq = vision_tower::f32_buffer(engine::vblocks::rope2d_inv_freq(int(hd), vc.rope_theta),
+                                           "vision rope inv_freq");
+    for (int n = 0; n < vc.depth; ++n) {
+        const std::string b = "blocks." + std::to_string(n) + ".";
+        Block blk;
+        blk.norm1 = vec(b + "norm1.weight", hid);
+        blk.norm2 = vec(b + "norm2.weight", hid);
+        blk.qkv = vision_tower::upload_linear(W, b + "attn.qkv", 3 * hid, hid);
+        blk.proj = vision_tower::upload_linear(W, b + "attn.proj", hid, hid);
+        blk.gate_up = upload_gate_up(W, b, I, hid);
+        blk.down = vision_tower::upload_linear(W, b + "mlp.down_proj", hid, I);
+        im.blocks.push_back(std::move(blk));
+    }
+    im.merger_norm = vec("merger.ln_q.weight", hid);
+    im.merger_fc1 = vision_tower::upload_linear(W, "merger.mlp.0", hid * m2, hid * m2);
+    im.merger_fc2 = vision_tower::upload_linear(W, "merger.mlp.2", vc.out_hidden_size, hid * m2);
+}
+
+CudaQwen25Vision::~CudaQwen25Vision() = default;
+
+void CudaQwen25Vision::Impl::block(const Block& b, float* x, std::int64_t S,
+                                   const std::int32_t* pos, const std::int32_t* seg,
+                                   std::int64_t n_seg) {
+    const std::int64_t hid = vc.hidden_size, heads = vc.num_heads, hd = hid / heads,
+                       I = vc.intermediate_size;
+    float* n = tmp<float>("norm", S * hid);
+    float* qkv = tmp<float>("qkv", S * 3 * hid);
+    float* attn = tmp<float>("attn", S * hid);
+    float* gu = tmp<float>("gate/up", S * 2 * I);
+    float* act = tmp<float>("act", S * I);
+    k::rms_norm(x, b.norm1.as<const float>(), S, hid, kEps, n, s());
+    linear(b.qkv, n, S, qkv);
+    k::rope2d(qkv, S, heads, hd, pos, inv_freq.as<const float>(), s());
+    k::flash_attention_segments(qkv, S, heads, hd, seg, n_seg, attn, s());
+    linear(b.proj, attn, S, n);
+    k::add(x, n, S * hid, s());
+    k::rms_norm(x, b.norm2.as<const float>(), S, hid, kEps, n, s());
+    linear(b.gate_up, n, S, gu);
+    k::silu_mul(gu, S, I, act, s());
+    linear(b.down, act, S, n);
+    k::add(x, n, S * hid, s());
+}
+
+engine::VisionFeatures CudaQwen25Vision::encode(const engine::PixelValues& px,
+                                                const engine::Trace& trace) const {
+    Impl& im = *impl_;
+    const engine::VisionConfig& vc = im.vc;
+    if (trace) throw std::invalid_argument("the CUDA vision tower reports no trace");
+    const int m = vc.spatial_merge_size;
+    const std::int64_t hid = vc.hidden_size, cols = im.patch.in, m2 = std::int64_t(m) * m;
+    const auto [gt, gh, gw] = px.grid_thw;
+    if (px.cols != cols)
+        throw std::invalid_argument("pixel values have " + std::to_string(px.cols) +
+                                    " columns; this vision tower needs " + std::to_string(cols));
+    if (gt != 1 || gh < m || gw < m || gh % m || gw % m || std::int64_t(gh) * gw != px.rows ||
+        px.data.size() != std::size_t(px.rows * px.cols))
+        throw std::invalid_argument("pixel values do not match their grid " + std::to_string(gt) +
+                                    "x" + std::to_string(gh) + "x" + std::to_string(gw));
+    check(cudaSetDevice(im.device), "cudaSetDevice");
+    const std::int64_t S = px.rows, T = S / m2, wide = hid * m2, out_w = vc.out_hidden_size;
+
+    // The window layout on the host, as the CPU tower computes it; every index the kernels read
+    // goes up in one int32 buffer: [order S | rotary rows S | rotary cols S | merged index T |
+    // window bounds | whole-image bounds 2].
+    const engine::WindowLayout win = engine::window_layout(gh, gw, m, im.window);
+    const std::vector<std::int64_t> order = engine::window_patch_order(win, m);
+    const std::vector<std::int32_t> rpos = engine::vblocks::rope2d_positions(order, gw, m);
+    const std::int64_t n_win = std::int64_t(win.cu_seqlens.size()) - 1;
+    std::vector<std::int32_t> idx;
+    idx.reserve(std::size_t(3 * S + T + n_win + 3));
+    for (std::int64_t o : order) idx.push_back(std::int32_t(o));
+    idx.insert(idx.end(), rpos.begin(), rpos.end());
+    for (std::int64_t j : win.index) idx.push_back(std::int32_t(j));
+    for (std::int64_t c : win.cu_seqlens) idx.push_back(std::int32_t(c));
+    idx.push_back(0);
+    idx.push_back(std::int32_t(S));
+    std::int32_t* idx_d = im.tmp<std::int32_t>("indices", std::int64_t(idx.size()));
+    const std::int32_t *order_d = idx_d, *pos_d = idx_d + S, *index_d = idx_d + 3 * S,
+                       *win_d = index_d + T, *whole_d = win_d + n_win + 1;
+
+    float* pixels = im.tmp<float>("pixels", S * cols);
+    float* e = im.tmp<float>("embedded", S * hid);
+    float* x = im.tmp<float>("hidden", S * hid);
+    // The host vectors outlive the pass: the download at the end syncs the stream.
+    auto up = [&](void* dst, const void* src, std::size_t bytes, const char* what) {
+        check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice,
+                              static_cast<cudaStream_t>(im.s())),
+              what);
+    };
+    up(pixels, px.data.data(), px.data.size() * sizeof(float), "vision pixels upload");
+    up(idx_d, idx.data(), idx.size() * sizeof(std::int32_t), "vision window indices upload");
+
+    im.linear(im.patch, pixels, S, e);
+    k::gather_rows(e, order_d, S, hid, x, im.s());  // into window order
+    const auto& full = vc.fullatt_block_indexes;
+    for (int n = 0; n < vc.depth; ++n) {
+        const bool global = std::find(full.begin(), full.end(), n) != full.end();
+        im.block(im.blocks[std::size_t(n)], x, S, pos_d, global ? whole_d : win_d,
+                 global ? 1 : n_win);
+    }
+
+    // Merger: RMSNorm per patch; consecutive patches form a 2×2 unit, so [S, hid] viewed as
+    // [T, 4·hid] is the shuffle; then back to raster order.
+    float* nrm = im.tmp<float>("merge norm", S * hid);
+    float* mid = im.tmp<float>("merge mid", T * wide);
+    float* out = im.tmp<float>("merge out", T * out_w);
+    float* raster = im.tmp<float>("merge raster", T * out_w);
+    k::rms_norm(x, im.merger_norm.as<const float>(), S, hid, kEps, nrm, im.s());
+    im.linear(im.merger_fc1, nrm, T, mid);
+    k::gelu(mid, T * wide, false, mid, im.s());
+    im.linear(im.merger_fc2, mid, T, out);
+    k::scatter_rows(out, index_d, T, out_w, raster, im.s());
+
+    engine::VisionFeatures f;
+    f.tokens = T;
+    f.width = out_w;
+    f.merged.resize(std::size_t(T * out_w));
+    check(cudaMemcpyAsync(f.merged.data(), raster, f.merged.size() * sizeof(float),
+                          cudaMemcpyDeviceToHost, static_cast<cudaStream_t>(im.s())),
+          "vision merger download");
+    im.stream.sync("vision tower");
+    return f;
+}
+
+}  // namespace deskpilot::model::cuda
