@@ -71,7 +71,7 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
             -o "$out/$src.o"
         objs+=("$out/$src.o")
     done
-    for src in text_model text_weights text_decoder; do
+    for src in text_model text_weights text_decoder vision_model vision_qwen2_5; do
         g++ -std=c++20 -O1 -pthread -DEMU_WITH_ENGINE -I"$out" -I"$root" -c \
             "$root/model/engine/cuda/$src.cpp" -o "$out/$src.o"
         objs+=("$out/$src.o")
@@ -79,8 +79,6 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
     g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/text_model_check.cpp" "${objs[@]}" \
         "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
         -o "$out/text_check"
-    g++ -std=c++20 -O1 -pthread -DEMU_WITH_ENGINE -I"$out" -I"$root" -c \
-        "$root/model/engine/cuda/vision_qwen2_5.cpp" -o "$out/vision_qwen2_5.o"
     g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/vision_qwen2_5_check.cpp" \
         "$out/vision_qwen2_5.o" "$out/k_eng.o" "$out/vk_eng.o" "$out/fa_eng.o" \
         "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \

@@ -5,7 +5,8 @@
 // weights rounded to bf16 (as the gpu tests do): prefill logits of the golden image prompt (image
 // features in place, multimodal positions), three decode steps (the split-K kernel) and a grown
 // prompt that reuses the cache; then a 200-token text prompt and decode steps with several
-// split-K splits. Works for both recipes (Qwen2.5-VL: biases, dense MLP; Qwen3-VL-
+// split-K splits; then the whole model with the CUDA vision tower too (as NativeVlm on cuda):
+// the same greedy tokens. Works for both recipes (Qwen2.5-VL: biases, dense MLP; Qwen3-VL-
 // MoE: q/k norm, MoE, DeepStack).
 #define EMU_WITH_ENGINE
 #include <cstdio>
@@ -13,6 +14,8 @@
 #include "engine_standins.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/cuda/text_decoder.h"
+#include "model/engine/cuda/vision_model.h"
+#include "model/engine/cuda/vision_qwen2_5.h"
 #include "tests/model/engine/safetensors_writer.h"
 
 namespace engine = deskpilot::model::engine;
@@ -124,6 +127,34 @@ int main(int argc, char** argv) {
             const std::string what = "text decode " + std::to_string(step) + " (4 splits)";
             report(what.c_str(), gpu.text().forward(one, p1, ck_gpu),
                    cpu.text().forward(one, p1, ck_cpu));
+        }
+    }
+    {  // The whole model on the "GPU" (decoder and vision tower), as NativeVlm builds it with
+       // device cuda: the CPU's greedy tokens from the golden image prompt.
+        engine::VlModel all(cfg, ck);
+        all.replace_text(
+            std::make_unique<cuda::CudaTextDecoder>(cuda::CudaTextModel::upload(all.text(), *ck)));
+        if (cfg.architecture == engine::Architecture::qwen2_5_vl)
+            all.replace_vision(std::make_unique<cuda::CudaQwen25Vision>(cfg, *ck));
+        else
+            all.replace_vision(std::make_unique<cuda::CudaQwen3Vision>(cfg, *ck));
+        engine::VlmState as = all.new_state(), cs2 = cpu.new_state();
+        std::vector<float> got = all.prefill(ids, images, as), want = cpu.prefill(ids, images, cs2);
+        report("all on GPU: prefill", got, want);
+        std::vector<std::int32_t> gt, wt;
+        for (int i = 0; i < 6; ++i) {
+            gt.push_back(argmax(got));
+            wt.push_back(argmax(want));
+            got = all.decode(gt.back(), as);
+            want = cpu.decode(wt.back(), cs2);
+        }
+        std::printf("all on GPU: greedy tokens");
+        for (std::int32_t t : gt) std::printf(" %d", t);
+        std::printf(" (CPU%s", gt == wt ? ": the same)\n" : ":");
+        if (gt != wt) {
+            for (std::int32_t t : wt) std::printf(" %d", t);
+            std::printf(") DIFFER\n");
+            ++bad;
         }
     }
     std::printf("%s (%zu prompt tokens, reused %lld)\n", bad ? "FAIL" : "ok", ids.size(),
