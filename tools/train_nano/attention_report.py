@@ -7,13 +7,18 @@ layers attends to the image token under the answer's point, and whether the numb
     tools/train_nano/attention_report.py work/nano/state.pt --data data/nano --screens 12
 
 Reading it: attention on target but coordinates wrong means the tokens do not carry their position in a
-form the heads copy (--position-aux); attention off target means locating is the problem.
+form the heads copy (--position-aux); attention off target means locating is the problem. The second
+table splits the same by the target's role (from the layout beside the screenshot), with the median
+|error| of the number in pixels of the model's image (a button is 35-55 px wide there).
 Slots count the answer's number tokens in order: x then y (with a digit tokenizer, x's digits
 then y's, 1 to 3 each, so slot 3 is y's first digit only when x has three).
 """
 import argparse
 import collections
+import json
+import math
 import os
+import statistics
 import sys
 
 import torch
@@ -22,6 +27,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model as nano_model  # noqa: E402
 import nano_common as nc  # noqa: E402
 import train  # noqa: E402
+
+
+def role_of(example, layouts):
+    """The role of the example's target widget, from the layout JSON beside its screenshot."""
+    path = example["images"][0][:-len(".png")] + ".layout.json"
+    if path not in layouts:
+        layouts[path] = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                layouts[path] = {w["name"]: w["role"] for w in json.load(f)["widgets"]}
+    return layouts[path].get(example.get("widget"), "?")
 
 
 def main():
@@ -44,6 +60,8 @@ def main():
     numbers = train.Numbers(tok)
     attend = train.AttendLoss(model, layers, numbers.ids)
     slots = collections.defaultdict(lambda: [0, 0, 0, 0])  # on target, right | on, off target, right | off
+    errors = collections.defaultdict(lambda: ([], []))  # (role, slot): |error| when on, when off target
+    layouts = {}
     rows = 0
     with torch.no_grad():
         for unit in data.units(8)[:a.screens]:
@@ -59,6 +77,7 @@ def main():
             image = batch["mm_token_type_ids"].bool()
             for r, cell in enumerate(batch["cells"]):
                 labels = batch["labels"][r, 1:]
+                role = role_of(data.items[unit[r]], layouts)
                 rows += 1
                 for k, p in enumerate(torch.isin(labels, numbers.ids).nonzero()[:, 0].tolist()):
                     on = all(attend.weights[layer][r, 0, p][image[r]].argmax().item() == cell for layer in layers)
@@ -67,11 +86,18 @@ def main():
                     s = slots[k]
                     s[0 if on else 2] += 1
                     s[1 if on else 3] += right
+                    errors[(role, k)][0 if on else 1].append(abs(got - want) if got >= 0 else math.inf)
     print(f"step {state['step']}: {rows} validation rows, head 0 of layers {a.layers}")
     for k in sorted(slots):
         on, on_right, off, off_right = slots[k]
         print(f"slot {k}: attention on target {on}/{on + off}; "
               f"right when on {on_right}/{on}, when off {off_right}/{off}")
+    print("role, slot: attention on target; median |error| (px) when on, when off target")
+
+    def median(v):
+        return f"{statistics.median(v):g}" if v else "-"
+    for (role, k), (on, off) in sorted(errors.items()):
+        print(f"{role:>10} {k}: {len(on)}/{len(on) + len(off)}; {median(on)}, {median(off)}")
 
 
 if __name__ == "__main__":
