@@ -4,11 +4,13 @@
 #include <chrono>
 #include <map>
 #include <new>
+#include <random>
 
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/chat_format.h"
 #include "model/engine/config.h"
 #include "model/engine/cpu/linear.h"
+#include "model/engine/cuda/sample_twin.h"
 #include "model/engine/cuda/text_decoder.h"
 #include "model/engine/cuda/vision_model.h"
 #include "model/engine/cuda/vision_qwen2_5.h"
@@ -207,6 +209,25 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
 
         engine_ns::Sampler sampler(
             {float(options.temperature), float(options.top_p), options.seed.value_or(0)});
+        // A decoder that chooses tokens itself (CUDA) returns only the next id per step, not the
+        // vocabulary's logits. Sampling there draws u from this generator and picks by
+        // cuda::sample_top_p_cpu's rule (the device kernel's twin, also for the first token from
+        // the prefill logits), so a seed repeats run to run; greedy is argmax on both paths.
+        const bool on_device = m.model->text().chooses_tokens();
+        std::mt19937_64 rng(options.seed.value_or(0));
+        std::uniform_real_distribution<float> draw(0.0f, 1.0f);
+        auto choice = [&] {
+            engine_ns::TokenChoice c{float(options.temperature), float(options.top_p), 0.0f};
+            if (c.temperature != 0.0f) c.u = draw(rng);
+            return c;
+        };
+        auto first = [&]() -> std::int32_t {
+            if (!on_device || options.temperature == 0.0) return sampler.sample(logits);
+            const engine_ns::TokenChoice c = choice();
+            return model::cuda::sample_top_p_cpu(logits.data(), std::int64_t(logits.size()),
+                                                 c.temperature, c.top_p, c.u)
+                .id;
+        };
         engine_ns::StreamDecoder stream(*m.tokenizer, /*skip_special=*/true);
         r.finish_reason = "length";
         auto emit = [&](const std::string& piece) {
@@ -228,9 +249,10 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
             if (on_text) on_text(std::string_view(r.text).substr(before));
             return false;
         };
+        std::int32_t next = -1;
         for (int n = 0; n < options.max_tokens; ++n) {
             engine_ns::cpu::check_stop();
-            const std::int32_t id = sampler.sample(logits);
+            const std::int32_t id = n == 0 ? first() : next;
             if (n == 0) {
                 r.time_to_first_token_ms = ms_since(start);
                 m.timings.vision_ms = 1e3 * m.model->last_vision_seconds();
@@ -247,7 +269,8 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
                 break;
             }
             if (n + 1 == options.max_tokens) break;
-            logits = m.model->decode(id, m.state);
+            next = on_device ? m.model->decode_choose(id, m.state, choice())
+                             : sampler.sample(m.model->decode(id, m.state));
         }
         if (r.finish_reason == "length") emit(stream.finish());
     } catch (const engine_ns::cpu::Stopped&) {

@@ -6,13 +6,15 @@
 // features in place, multimodal positions), three decode steps (the split-K kernel) and a grown
 // prompt that reuses the cache; then a 200-token text prompt and decode steps with several
 // split-K splits; then the whole model with the CUDA vision tower too (as NativeVlm on cuda):
-// the same greedy tokens. Works for both recipes (Qwen2.5-VL: biases, dense MLP; Qwen3-VL-
+// the same greedy tokens, chosen on the device (decode_choose), and top-p on the device equal
+// to its CPU twin. Works for both recipes (Qwen2.5-VL: biases, dense MLP; Qwen3-VL-
 // MoE: q/k norm, MoE, DeepStack).
 #define EMU_WITH_ENGINE
 #include <cstdio>
 
 #include "engine_standins.h"
 #include "model/engine/arch/vl_model.h"
+#include "model/engine/cuda/sample_twin.h"
 #include "model/engine/cuda/text_decoder.h"
 #include "model/engine/cuda/vision_model.h"
 #include "model/engine/cuda/vision_qwen2_5.h"
@@ -141,12 +143,28 @@ int main(int argc, char** argv) {
         engine::VlmState as = all.new_state(), cs2 = cpu.new_state();
         std::vector<float> got = all.prefill(ids, images, as), want = cpu.prefill(ids, images, cs2);
         report("all on GPU: prefill", got, want);
-        std::vector<std::int32_t> gt, wt;
-        for (int i = 0; i < 6; ++i) {
-            gt.push_back(argmax(got));
-            wt.push_back(argmax(want));
-            got = all.decode(gt.back(), as);
+        // The GPU's decode steps choose the token on the device (k::argmax; NativeVlm's cuda
+        // path): only the id comes back.
+        std::vector<std::int32_t> gt{argmax(got)}, wt{argmax(want)};
+        for (int i = 0; i < 5; ++i) {
+            gt.push_back(all.decode_choose(gt.back(), as, {}));
             want = cpu.decode(wt.back(), cs2);
+            wt.push_back(argmax(want));
+        }
+        {  // Sampling on the device (k::sample_top_p) picks what its CPU twin picks from the
+           // logits of the same step (the state copied: the decoder rewinds to its length).
+            engine::VlmState s1 = as, s2 = as;
+            const std::vector<float> lg = all.decode(gt.back(), s1);
+            for (float u : {0.05f, 0.5f, 0.93f}) {
+                engine::VlmState s = s2;
+                const engine::TokenChoice c{0.8f, 0.9f, u};
+                const std::int32_t dev = all.decode_choose(gt.back(), s, c);
+                const std::int32_t twin =
+                    cuda::sample_top_p_cpu(lg.data(), std::int64_t(lg.size()), 0.8f, 0.9f, u).id;
+                std::printf("all on GPU: top-p on the device, u=%.2f: %d (twin %d)%s\n", u, dev,
+                            twin, dev == twin ? "" : " DIFFER");
+                bad += dev != twin;
+            }
         }
         std::printf("all on GPU: greedy tokens");
         for (std::int32_t t : gt) std::printf(" %d", t);

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,15 @@ struct VisualInjection {
     std::int64_t tokens = 0;
 };
 
+// How the next token is chosen from the last position's logits where a decoder chooses it itself
+// (TextDecoder::forward_choose): temperature 0 is argmax (ties to the lower id), else top-p over
+// softmax(logits / temperature) with the uniform draw `u` in [0, 1) (cuda/sample_twin.h's rule).
+struct TokenChoice {
+    float temperature = 0.0f;
+    float top_p = 1.0f;
+    float u = 0.0f;
+};
+
 class TextDecoder {
   public:
     virtual ~TextDecoder() = default;
@@ -59,6 +69,16 @@ class TextDecoder {
                                        const Positions& positions, KvCache& cache,
                                        bool all_logits = false, const Trace& trace = {},
                                        const VisualInjection* visual = nullptr) = 0;
+    // Whether forward_choose() works: the decoder picks the next token where its logits are (the
+    // CUDA decoder, so only the token id leaves the device per step).
+    virtual bool chooses_tokens() const { return false; }
+    // forward() without the logits: runs `ids` and returns the next token chosen per `choice`.
+    // Only where chooses_tokens(); the default throws std::logic_error.
+    virtual std::int32_t forward_choose(std::span<const std::int32_t> /*ids*/,
+                                        const Positions& /*positions*/, KvCache& /*cache*/,
+                                        const TokenChoice& /*choice*/) {
+        throw std::logic_error("this text decoder does not choose tokens itself (use forward)");
+    }
 };
 
 // The recipe for config.architecture: qwen3_vl_moe/qwen3_moe → Qwen3MoeTextModel, qwen2_5_vl

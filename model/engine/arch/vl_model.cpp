@@ -187,4 +187,14 @@ std::vector<float> VlModel::decode(std::int32_t id, VlmState& state) {
     return logits;
 }
 
+std::int32_t VlModel::decode_choose(std::int32_t id, VlmState& state, const TokenChoice& choice) {
+    const std::int64_t p = state.cache.length + state.rope_delta;
+    Positions pos;
+    pos.t = pos.h = pos.w = {p};
+    const std::int32_t one[1] = {id};
+    const std::int32_t next = text_->forward_choose(one, pos, state.cache, choice);
+    state.ids.push_back(id);
+    return next;
+}
+
 }  // namespace deskpilot::model::engine

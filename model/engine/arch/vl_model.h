@@ -69,6 +69,9 @@ class VlModel {
     // The same holds for decode().
     // One generated token appended to the state; its logits.
     std::vector<float> decode(std::int32_t id, VlmState& state);
+    // The same, but the decoder chooses the next token itself (only where
+    // text().chooses_tokens(), e.g. on the GPU): returns that token instead of the logits.
+    std::int32_t decode_choose(std::int32_t id, VlmState& state, const TokenChoice& choice);
 
     // Tokens reused from the cache by the last prefill (for tests and logs).
     std::int64_t last_reused() const { return last_reused_; }

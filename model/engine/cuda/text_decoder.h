@@ -25,9 +25,17 @@ class CudaTextDecoder : public engine::TextDecoder {
                                const engine::Trace& trace = {},
                                const engine::VisualInjection* visual = nullptr) override;
 
+    // The next token chosen on the device (k::argmax or k::sample_top_p): only its id is
+    // downloaded, not the vocabulary's logits.
+    bool chooses_tokens() const override { return true; }
+    std::int32_t forward_choose(std::span<const std::int32_t> ids, const engine::Positions& pos,
+                                engine::KvCache& cache, const engine::TokenChoice& choice) override;
+
     CudaTextModel& model() { return *model_; }
 
   private:
+    // Checks `cache` against the device cache, rewinds and grows it for `n` more tokens.
+    void prepare(const engine::KvCache& cache, std::size_t n);
     std::unique_ptr<CudaTextModel> model_;
 };
 

@@ -227,7 +227,8 @@ class TestCudaQwen25 : public QObject {
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, gpu.encode(bad));
     }
 
-    // NativeVlm with the decoder and the tower on the GPU: the CPU's greedy answer.
+    // NativeVlm with the decoder and the tower on the GPU (tokens chosen on the device): the
+    // CPU's greedy answer; a seeded sampled answer repeats.
     void nativeVlmSameGreedyAnswerOnBothDevices() {
         if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
         const Bf16Folder bf16(kDir);
@@ -248,6 +249,15 @@ class TestCudaQwen25 : public QObject {
         CLOSE(gpu.last_prompt_logits(), cpu.last_prompt_logits(), 3e-2f);
         QCOMPARE(got.text, want.text);
         QCOMPARE(got.completion_tokens, want.completion_tokens);
+        // Sampled on the device from a seed: the same answer run to run.
+        o.temperature = 1.0;
+        o.top_p = 0.95;
+        o.seed = 99;
+        o.max_tokens = 12;
+        const auto s1 = gpu.generate(r, o, {}, cancel);
+        const auto s2 = gpu.generate(r, o, {}, cancel);
+        QCOMPARE(s2.text, s1.text);
+        QCOMPARE(s2.completion_tokens, s1.completion_tokens);
     }
 
     // A CPU decoder the GPU has no recipe for is refused by name, not misread.

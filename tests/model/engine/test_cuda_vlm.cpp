@@ -2,7 +2,8 @@
 // checkpoint (tests/data/engine/qwen3_vl_moe_vision_tiny): the same prepared input (ids with
 // <|image_pad|> runs, multimodal positions, the CPU vision tower's merged and DeepStack features)
 // gives the same logits within bf16 tolerance, in prefill, decode and prefix reuse; NativeVlm
-// gives the same greedy answer on both devices. Labelled `gpu`: skips without a device.
+// gives the same greedy answer on both devices, choosing tokens on the device (argmax; top-p
+// equal to its CPU twin; a seed repeats). Labelled `gpu`: skips without a device.
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -14,6 +15,7 @@
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/config.h"
 #include "model/engine/cuda/device.h"
+#include "model/engine/cuda/sample_twin.h"
 #include "model/engine/cuda/text_decoder.h"
 #include "model/engine/dtype.h"
 #include "model/engine/native_vlm.h"
@@ -216,6 +218,67 @@ class TestCudaVlm : public QObject {
         const auto again = gpu.generate(screenshot_request("click Apply"), o, {}, cancel);
         QCOMPARE(again.text, want.text);
         QCOMPARE(gpu.last_reused_tokens(), std::int64_t(want.prompt_tokens - 1));
+    }
+
+    // The decode step with the token chosen on the device (what NativeVlm on cuda runs): argmax
+    // of the same step's logits, and top-p equal to its CPU twin on them.
+    void decodeChoosesOnTheDevice() {
+        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        const Bf16Folder bf16;
+        const auto ck = std::make_shared<const engine::Checkpoint>(bf16.dir / "model.safetensors");
+        const auto gpu = cuda_model(ck);
+        QVERIFY(gpu->text().chooses_tokens());
+        Prompt p;
+        engine::VlmState gs = gpu->new_state();
+        gpu->prefill(p.ids, p.images, gs);
+        for (std::int32_t step = 0; step < 3; ++step) {
+            const std::int32_t id = 100 + step;
+            engine::VlmState with_logits = gs;  // the decoder rewinds to the state's length
+            const std::vector<float> lg = gpu->decode(id, with_logits);
+            const auto top = std::int32_t(std::max_element(lg.begin(), lg.end()) - lg.begin());
+            for (float u : {0.1f, 0.6f, 0.97f}) {
+                engine::VlmState s = gs;
+                const std::int32_t dev = gpu->decode_choose(id, s, {0.7f, 0.9f, u});
+                QCOMPARE(dev, model::cuda::sample_top_p_cpu(lg.data(), std::int64_t(lg.size()),
+                                                            0.7f, 0.9f, u)
+                                  .id);
+                QCOMPARE(s.cache.length, with_logits.cache.length);
+            }
+            QCOMPARE(gpu->decode_choose(id, gs, {}), top);
+        }
+    }
+
+    // NativeVlm on cuda samples on the device: a seed gives the same answer run to run, and a
+    // cancel from the text callback stops between tokens.
+    void nativeVlmSampledOnDeviceRepeatsAndCancels() {
+        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        const Bf16Folder bf16;
+        model::NativeVlm gpu({.model_dir = bf16.dir, .threads = 2, .device = "cuda"});
+        model::GenerateOptions o;
+        o.temperature = 1.0;
+        o.top_p = 0.95;
+        o.seed = 1234;
+        o.max_tokens = 12;
+        model::CancelToken cancel;
+        const auto a = gpu.generate(screenshot_request("click Apply"), o, {}, cancel);
+        const auto b = gpu.generate(screenshot_request("click Apply"), o, {}, cancel);
+        QCOMPARE(b.text, a.text);
+        QCOMPARE(b.completion_tokens, a.completion_tokens);
+        QCOMPARE(b.finish_reason, a.finish_reason);
+
+        o.temperature = 0;
+        int pieces = 0;
+        const auto c = gpu.generate(
+            screenshot_request("click Apply"), o,
+            [&](std::string_view) {
+                ++pieces;
+                cancel.cancel();
+            },
+            cancel);
+        if (pieces == 0) QSKIP("the tiny model's greedy answer emitted no text to cancel on");
+        QCOMPARE(c.finish_reason, std::string("cancelled"));
+        QCOMPARE(pieces, 1);
+        QVERIFY(c.completion_tokens < o.max_tokens);
     }
 };
 

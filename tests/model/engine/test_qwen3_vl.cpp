@@ -151,6 +151,15 @@ class TestQwen3Vl : public QObject {
         const std::vector<std::int32_t> empty;
         QVERIFY_THROWS_EXCEPTION(std::invalid_argument, f.model.prefill(empty, f.images, state));
     }
+
+    // The CPU decoder hands back logits; choosing the token inside the decoder is the GPU's.
+    void cpu_decoder_does_not_choose_tokens() {
+        Fixture f;
+        QVERIFY(!f.model.text().chooses_tokens());
+        VlmState state = f.model.new_state();
+        f.model.prefill(f.ids, f.images, state);
+        QVERIFY_THROWS_EXCEPTION(std::logic_error, f.model.decode_choose(1, state, {}));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestQwen3Vl)
