@@ -4,7 +4,11 @@
 // the memory bandwidth decode achieves, as a fraction of (a) a device-to-device cudaMemcpy measured
 // in the same run and (b) the device's nominal peak.
 //   bench_cuda_decode [--model qwen3|qwen2_5] [--layers N] [--prompt-tokens N] [--decode-tokens N]
-//                     [--peak-gbs G]
+//                     [--peak-gbs G] [--kv bf16|f32|both]
+// --kv: the KV cache's type (default: DESKPILOT_CUDA_KV, else bf16); `both` measures f32 (the
+// baseline) and bf16 in the same run and prints bf16's decode and prefill speed as ratios to it,
+// which matters at long context (--prompt-tokens 16384), where the cache is a large part of the
+// bytes a decode step reads.
 // Text only: "prefill" is the ~2.7k text tokens a
 // 1920x1080 screenshot becomes, not the vision encoder.
 #include <cuda_runtime.h>
@@ -106,7 +110,7 @@ engine::ModelConfig qwen2_5_vl_7b_text(int layers) {
 int main(int argc, char** argv) {
     int layers = 0, prompt_tokens = 2700, decode_tokens = 128;
     double peak = 0;
-    std::string arch = "qwen3";
+    std::string arch = "qwen3", kv = "";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--model")
@@ -119,6 +123,8 @@ int main(int argc, char** argv) {
             decode_tokens = std::atoi(argv[i + 1]);
         else if (a == "--peak-gbs")
             peak = std::atof(argv[i + 1]);
+        else if (a == "--kv")
+            kv = argv[i + 1];
         else {
             std::fprintf(stderr, "unknown option %s\n", a.c_str());
             return 2;
@@ -126,6 +132,10 @@ int main(int argc, char** argv) {
     }
     if (arch != "qwen3" && arch != "qwen2_5") {
         std::fprintf(stderr, "--model is qwen3 or qwen2_5, not %s\n", arch.c_str());
+        return 2;
+    }
+    if (!kv.empty() && kv != "bf16" && kv != "f32" && kv != "both") {
+        std::fprintf(stderr, "--kv is bf16, f32 or both, not %s\n", kv.c_str());
         return 2;
     }
     const bool dense = arch == "qwen2_5";
@@ -158,37 +168,61 @@ int main(int argc, char** argv) {
         std::uniform_int_distribution<std::int32_t> tok(0, config.text.vocab_size - 1);
         std::vector<std::int32_t> prompt(static_cast<std::size_t>(prompt_tokens));
         for (auto& id : prompt) id = tok(rng);
-        std::vector<double> prefill;
-        for (int rep = 0; rep < 3; ++rep) {
-            model->reset(prompt_tokens + decode_tokens + 8);
-            t0 = clock_type::now();
-            model->forward_greedy(prompt, engine::Positions::text(0, prompt_tokens));
-            prefill.push_back(seconds_since(t0));
-        }
-        std::sort(prefill.begin(), prefill.end());
-        std::printf("prefill: %d tokens in %.1f ms (median of 3; %.0f tok/s)\n", prompt_tokens,
-                    prefill[1] * 1e3, prompt_tokens / prefill[1]);
+        struct Figures {
+            double prefill_s = 0, tps = 0;
+        };
+        auto measure = [&](cuda::KvDtype dtype) {
+            model->set_kv_dtype(dtype);
+            const char* name = dtype == cuda::KvDtype::bf16 ? "bf16" : "f32";
+            std::vector<double> prefill;
+            for (int rep = 0; rep < 3; ++rep) {
+                model->reset(prompt_tokens + decode_tokens + 8);
+                auto t1 = clock_type::now();
+                model->forward_greedy(prompt, engine::Positions::text(0, prompt_tokens));
+                prefill.push_back(seconds_since(t1));
+            }
+            std::sort(prefill.begin(), prefill.end());
+            std::printf("[%s KV] prefill: %d tokens in %.1f ms (median of 3; %.0f tok/s)\n", name,
+                        prompt_tokens, prefill[1] * 1e3, prompt_tokens / prefill[1]);
 
-        // Decode from the prefilled cache: a few warm-up steps, then the timed ones.
-        std::int32_t id = 1;
-        for (int i = 0; i < 4; ++i)
-            id = model->forward_greedy(std::span(&id, 1),
-                                       engine::Positions::text(model->length(), 1));
-        const std::size_t bytes = model->decode_bytes_per_token();
-        t0 = clock_type::now();
-        for (int i = 0; i < decode_tokens; ++i)
-            id = model->forward_greedy(std::span(&id, 1),
-                                       engine::Positions::text(model->length(), 1));
-        const double s = seconds_since(t0), tps = decode_tokens / s;
-        const double gbs = double(bytes) * tps / 1e9;
-        std::printf("decode: %.1f tok/s at context %lld (%.2f ms/token), %.2f GB read per token\n",
-                    tps, static_cast<long long>(model->length()), 1e3 / tps, double(bytes) / 1e9);
-        std::printf(
-            "decode bandwidth: %.0f GB/s = %.3f of the measured copy, %.3f of nominal peak\n", gbs,
-            copy > 0 ? gbs / copy : 0.0, peak > 0 ? gbs / peak : 0.0);
-        if (peak > 0)
-            std::printf("bandwidth bound at this context: %.0f tok/s; decode reaches %.3f of it\n",
-                        peak * 1e9 / double(bytes), tps / (peak * 1e9 / double(bytes)));
+            // Decode from the prefilled cache: a few warm-up steps, then the timed ones.
+            std::int32_t id = 1;
+            for (int i = 0; i < 4; ++i)
+                id = model->forward_greedy(std::span(&id, 1),
+                                           engine::Positions::text(model->length(), 1));
+            const std::size_t bytes = model->decode_bytes_per_token();
+            auto t1 = clock_type::now();
+            for (int i = 0; i < decode_tokens; ++i)
+                id = model->forward_greedy(std::span(&id, 1),
+                                           engine::Positions::text(model->length(), 1));
+            const double s = seconds_since(t1), tps = decode_tokens / s;
+            const double gbs = double(bytes) * tps / 1e9;
+            std::printf(
+                "[%s KV] decode: %.1f tok/s at context %lld (%.2f ms/token), %.2f GB read per "
+                "token\n",
+                name, tps, static_cast<long long>(model->length()), 1e3 / tps, double(bytes) / 1e9);
+            std::printf(
+                "[%s KV] decode bandwidth: %.0f GB/s = %.3f of the measured copy, %.3f of nominal "
+                "peak\n",
+                name, gbs, copy > 0 ? gbs / copy : 0.0, peak > 0 ? gbs / peak : 0.0);
+            if (peak > 0)
+                std::printf(
+                    "[%s KV] bandwidth bound at this context: %.0f tok/s; decode reaches %.3f of "
+                    "it\n",
+                    name, peak * 1e9 / double(bytes), tps / (peak * 1e9 / double(bytes)));
+            return Figures{prefill[1], tps};
+        };
+        if (kv == "both") {
+            const Figures f32 = measure(cuda::KvDtype::f32), bf16 = measure(cuda::KvDtype::bf16);
+            std::printf(
+                "bf16 KV vs f32 KV at context %d: decode %.3fx the tokens/s, prefill %.3fx the "
+                "speed\n",
+                prompt_tokens + decode_tokens + 4, bf16.tps / f32.tps,
+                f32.prefill_s / bf16.prefill_s);
+        } else {
+            measure(kv.empty() ? model->kv_dtype()
+                               : (kv == "f32" ? cuda::KvDtype::f32 : cuda::KvDtype::bf16));
+        }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_cuda_decode: %s\n", e.what());
         return 1;

@@ -27,8 +27,12 @@ echo "== benchmark"
 if [[ $QUICK == 1 ]]; then
   build-gpu/bench/bench_cuda_decode --layers 8 --prompt-tokens 1024 --decode-tokens 64
   build-gpu/bench/bench_cuda_decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64
+  echo "== KV cache: bf16 vs f32 at long context"
+  build-gpu/bench/bench_cuda_decode --layers 8 --prompt-tokens 8192 --decode-tokens 64 --kv both
 else
   build-gpu/bench/bench_cuda_decode --layers 48 --prompt-tokens 2700 --decode-tokens 128
   build-gpu/bench/bench_cuda_decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128
+  echo "== KV cache: bf16 vs f32 at long context"
+  build-gpu/bench/bench_cuda_decode --layers 48 --prompt-tokens 16384 --decode-tokens 128 --kv both
 fi
 echo "== done $(date -u)"

@@ -557,6 +557,81 @@ class CudaKernelsTest : public QObject {
 
     // Shapes the kernels do not take are refused before any launch with an error naming the
     // value (runs without a GPU: nothing reaches the device).
+    // A bf16 KV cache: kv_append stores engine::f32_to_bf16 of each K/V value (bit for bit), and
+    // split-K decode, split-K prefill and flash prefill over it equal cpu::attention on the
+    // bf16-rounded K/V (the CPU twin) within the f32 tolerances of the f32-cache tests.
+    void attentionBf16KvCache() {
+        NEED_GPU();
+        engine::cpu::ThreadPool pool(2);
+        struct Case {
+            std::int64_t q_len, past, NH, KH, D;
+            int splits;  // 0: flash
+        };
+        int seed = 90;
+        for (const Case& c :
+             {Case{1, 1000, 8, 2, 128, 8}, Case{1, 3, 4, 4, 64, 1}, Case{37, 5, 8, 2, 128, 1},
+              Case{300, 129, 8, 2, 128, 0}, Case{33, 0, 4, 1, 64, 0}, Case {
+                  7,
+                  20,
+                  4,
+                  2,
+                  32,
+                  0
+              }}) {
+            const std::int64_t n = c.past + c.q_len, cap = n + 5;
+            // K/V rows as the decoder produces them ([tokens, kv_heads, d]), appended in two
+            // pieces (the past, then this pass) into a cache of noise.
+            const auto rows_k = randn(std::size_t(n * c.KH * c.D), std::uint64_t(++seed)),
+                       rows_v = randn(std::size_t(n * c.KH * c.D), std::uint64_t(++seed)),
+                       q = randn(std::size_t(c.q_len * c.NH * c.D), std::uint64_t(++seed));
+            std::vector<std::uint16_t> noise(std::size_t(c.KH * cap * c.D), 0x7f7f);
+            auto kd = dev(noise), vd = dev(noise), rk = dev(rows_k), rv = dev(rows_v);
+            const std::int64_t row = c.KH * c.D;
+            cuda::k::kv_append(rk.as<float>(), rv.as<float>(), c.past, c.KH, c.D,
+                               kd.as<std::uint16_t>(), vd.as<std::uint16_t>(), cap, 0, nullptr);
+            cuda::k::kv_append(rk.as<float>() + c.past * row, rv.as<float>() + c.past * row,
+                               c.q_len, c.KH, c.D, kd.as<std::uint16_t>(), vd.as<std::uint16_t>(),
+                               cap, c.past, nullptr);
+            // The twin's caches [kv_heads, cap, d]: the rows rounded to bf16; past n, noise.
+            std::vector<float> kc(noise.size(), engine::bf16_to_f32(0x7f7f)), vc = kc;
+            for (std::int64_t t = 0; t < n; ++t)
+                for (std::int64_t g = 0; g < c.KH; ++g)
+                    for (std::int64_t d = 0; d < c.D; ++d) {
+                        const std::size_t dst = std::size_t((g * cap + t) * c.D + d),
+                                          src = std::size_t(t * row + g * c.D + d);
+                        kc[dst] = engine::bf16_to_f32(engine::f32_to_bf16(rows_k[src]));
+                        vc[dst] = engine::bf16_to_f32(engine::f32_to_bf16(rows_v[src]));
+                    }
+            const auto kbits = host<std::uint16_t>(kd, noise.size());
+            for (std::size_t i = 0; i < kbits.size(); ++i)
+                if (engine::bf16_to_f32(kbits[i]) != kc[i])
+                    QFAIL(qPrintable(QString("bf16 K cache element %1 differs").arg(i)));
+            const float scale = 1.0f / std::sqrt(float(c.D));
+            std::vector<float> want(q.size());
+            engine::cpu::attention(q.data(), c.q_len, c.past, c.NH, c.KH, c.D, kc.data(), vc.data(),
+                                   cap, scale, want.data(), pool);
+            auto qd = dev(q);
+            cuda::DeviceBuffer od(q.size() * 4, "out");
+            if (c.splits == 0) {
+                cuda::k::flash_attention_causal(qd.as<float>(), c.q_len, c.past, c.NH, c.KH, c.D,
+                                                kd.as<std::uint16_t>(), vd.as<std::uint16_t>(), cap,
+                                                scale, od.as<float>(), nullptr);
+                const float e = err_vs_peak(host<float>(od, q.size()), want);
+                QVERIFY2(e <= 2e-5f,
+                         qPrintable(QString("flash, q_len %1: error %2").arg(c.q_len).arg(e)));
+            } else {
+                cuda::DeviceBuffer sd(
+                    std::size_t(cuda::k::attention_scratch_floats(c.q_len, c.NH, c.D, c.splits)) *
+                        4,
+                    "scratch");
+                cuda::k::attention(qd.as<float>(), c.q_len, c.past, c.NH, c.KH, c.D,
+                                   kd.as<std::uint16_t>(), vd.as<std::uint16_t>(), cap, scale,
+                                   c.splits, sd.as<float>(), od.as<float>(), nullptr);
+                CLOSE(host<float>(od, q.size()), want, 1e-4f);
+            }
+        }
+    }
+
     void flashAttentionRejectsBadShapes() {
         auto fails = [](auto&& call, const char* needle) {
             try {
@@ -629,6 +704,9 @@ class CudaKernelsTest : public QObject {
     void flashAttentionSegments() {
         QSKIP("built without CUDA");
     }
+    void attentionBf16KvCache() {
+        QSKIP("built without CUDA");
+    }
     void flashAttentionRejectsBadShapes() {
         QSKIP("built without CUDA");
     }
@@ -682,10 +760,31 @@ class CudaKernelsTest : public QObject {
         QCOMPARE(r.id, 0);
     }
 
+    // DESKPILOT_CUDA_KV picks the KV cache type (bf16 by default); a bad value is one clear
+    // error naming the variable and the value. Needs no GPU.
+    void kvCacheTypeFromTheEnvironment() {
+        qunsetenv("DESKPILOT_CUDA_KV");
+        QVERIFY(cuda::kv_dtype_from_env() == cuda::KvDtype::bf16);
+        qputenv("DESKPILOT_CUDA_KV", "f32");
+        QVERIFY(cuda::kv_dtype_from_env() == cuda::KvDtype::f32);
+        qputenv("DESKPILOT_CUDA_KV", "bf16");
+        QVERIFY(cuda::kv_dtype_from_env() == cuda::KvDtype::bf16);
+        qputenv("DESKPILOT_CUDA_KV", "fp8");
+        try {
+            cuda::kv_dtype_from_env();
+            QFAIL("DESKPILOT_CUDA_KV=fp8 was accepted");
+        } catch (const cuda::CudaError& e) {
+            QVERIFY2(QString(e.what()).contains("DESKPILOT_CUDA_KV='fp8'"), e.what());
+        }
+        qunsetenv("DESKPILOT_CUDA_KV");
+    }
+
     void decoderMatchesCpu_data() {
         QTest::addColumn<QByteArray>("moe");
-        QTest::newRow("batched decode") << QByteArray("");
-        QTest::newRow("grouped decode") << QByteArray("grouped");
+        QTest::addColumn<QByteArray>("kv_type");
+        QTest::newRow("batched decode, bf16 KV") << QByteArray("") << QByteArray("");
+        QTest::newRow("grouped decode, bf16 KV") << QByteArray("grouped") << QByteArray("bf16");
+        QTest::newRow("batched decode, f32 KV") << QByteArray("") << QByteArray("f32");
     }
 
     void decoderMatchesCpu() {
@@ -696,10 +795,14 @@ class CudaKernelsTest : public QObject {
         const auto ck = std::make_shared<engine::Checkpoint>(dir);
         engine::Qwen3MoeTextModel cpu(engine::load_model_config(dir), ck, pool);
         QFETCH(QByteArray, moe);
+        QFETCH(QByteArray, kv_type);
         // Decode steps take the batched-pointer MoE path unless told to group on the host.
         qputenv("DESKPILOT_CUDA_MOE", moe);
+        qputenv("DESKPILOT_CUDA_KV", kv_type);
         cuda::CudaTextModel gpu(cpu, *ck);
         qunsetenv("DESKPILOT_CUDA_MOE");
+        qunsetenv("DESKPILOT_CUDA_KV");
+        QVERIFY(gpu.kv_dtype() == (kv_type == "f32" ? cuda::KvDtype::f32 : cuda::KvDtype::bf16));
         const std::vector<std::int32_t> ids = {1, 77, 300, 5, 999, 12, 40, 41, 42};
         auto kv = cpu.new_cache(32);
         gpu.reset(32);

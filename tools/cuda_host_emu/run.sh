@@ -12,8 +12,9 @@
 # (tied and untied head) and Qwen3-VL-MoE, and the CUDA Qwen2.5-VL tower (vision_qwen2_5.cpp,
 # vision_qwen2_5_check.cpp) against the CPU one.
 # ONLY=REGEX runs only the checks whose names match (grep -E): flash, vision_kernels, tower,
-# qwen25_tower, text_qwen25, text_qwen25_bf16, text_qwen3; e.g. ONLY=text_qwen25$ for one
-# decoder check (the full run takes about 15 minutes on 2 busy cores).
+# kv_cache (the KV cache kernels, f32 and bf16: kv_cache_check.cpp), qwen25_tower, text_qwen25,
+# text_qwen25_bf16, text_qwen3; e.g. ONLY=text_qwen25$ for one decoder check (the full run
+# takes about 15 minutes on 2 busy cores).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -24,7 +25,7 @@ strip_cuda=(-e 's|#include <cuda_runtime.h>|#include "prelude.h"|'
             -e 's|#include "model/engine/cuda/buffer.h"||')
 
 sed "${strip_cuda[@]}" \
-    -e 's|flash_k<D><<<grid, 32 \* kWarps, 0, static_cast<cudaStream_t>(stream)>>>(a);|(void)stream; emu_launch(grid, 32 * kWarps, [\&] { flash_k<D>(a); });|' \
+    -e 's|flash_k<D, T><<<grid, 32 \* kWarps, 0, static_cast<cudaStream_t>(stream)>>>(a);|(void)stream; emu_launch(grid, 32 * kWarps, [\&] { flash_k<D, T>(a); });|' \
     "$root/model/engine/cuda/flash_attention.cu" >"$out/fa_emu.cpp"
 grep -q emu_launch "$out/fa_emu.cpp" || { echo "run.sh: the flash_attention launch line changed; update the sed" >&2; exit 1; }
 
@@ -66,7 +67,7 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
     launch='s/(\w+)<<<(.*?),\s*([^,]+?),\s*0,\s*S\(s\)>>>\((.*?)\);/(void)s; emu_launch($2, $3, [&] { $1($4); });/gs'
     perl -0pe "$launch" "$root/model/engine/cuda/kernels.cu" >"$out/k_eng.cpp"
     perl -0pe "$launch" "$root/model/engine/cuda/vision_kernels.cu" >"$out/vk_eng.cpp"
-    sed 's|flash_k<D><<<grid, 32 \* kWarps, 0, static_cast<cudaStream_t>(stream)>>>(a);|(void)stream; emu_launch(grid, 32 * kWarps, [\&] { flash_k<D>(a); });|' \
+    sed 's|flash_k<D, T><<<grid, 32 \* kWarps, 0, static_cast<cudaStream_t>(stream)>>>(a);|(void)stream; emu_launch(grid, 32 * kWarps, [\&] { flash_k<D, T>(a); });|' \
         "$root/model/engine/cuda/flash_attention.cu" >"$out/fa_eng.cpp"
     if grep -q '<<<' "$out/k_eng.cpp" "$out/vk_eng.cpp" "$out/fa_eng.cpp"; then
         echo "run.sh: a kernel launch no longer matches the rewrite" >&2; exit 1
@@ -85,6 +86,9 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
     g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/text_model_check.cpp" "${objs[@]}" \
         "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
         -o "$out/text_check"
+    g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/kv_cache_check.cpp" "$out/k_eng.o" \
+        "$out/fa_eng.o" "$lib/libdeskpilot_model.a" -o "$out/kv_check"
+    if want kv_cache; then "$out/kv_check" || status=1; fi
     g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/vision_qwen2_5_check.cpp" \
         "$out/vision_qwen2_5.o" "$out/k_eng.o" "$out/vk_eng.o" "$out/fa_eng.o" \
         "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \

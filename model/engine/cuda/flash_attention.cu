@@ -35,10 +35,11 @@ __device__ __forceinline__ float warp_max(float v) {
 // Both uses in one layout: query row i of head h at q[i·q_row + h·D], key/value row t of KV
 // head g at k[g·kv_head + t·kv_row] (v likewise), output row i of head h at out[i·o_row + h·D].
 // Row i sees keys [lo, hi): causal (seg null) lo 0, hi past+i+1; else the segment holding i.
+// k and v point at f32 or bf16 elements (flash_k's T).
 struct Args {
     const float* q;
-    const float* k;
-    const float* v;
+    const void* k;
+    const void* v;
     float* out;
     std::int64_t rows, group;  // query rows; query heads per KV head
     std::int64_t q_row, kv_row, kv_head, o_row;
@@ -70,10 +71,18 @@ __device__ void key_range(const Args& a, std::int64_t i, std::int64_t& lo, std::
     }
 }
 
+__device__ __forceinline__ float kv_load(const float* p) {
+    return *p;
+}
+__device__ __forceinline__ float kv_load(const std::uint16_t* p) {  // bf16 bits
+    return __uint_as_float(unsigned(*p) << 16);
+}
+
 // grid (ceil(rows / kQTile), heads), block 32·kWarps. Shared: 16·D + 32·(D+1) + 32·D floats
 // (41 KB at D = 128, under the 48 KB static limit); K rows are padded to D+1 so the 32 lanes
-// reading one dim of 32 keys hit 32 banks (D even makes D+1 odd).
-template <int D>
+// reading one dim of 32 keys hit 32 banks (D even makes D+1 odd). K/V elements T: f32, or bf16
+// widened to f32 as the tiles load (the tiles and all arithmetic stay f32).
+template <int D, typename T>
 __global__ void __launch_bounds__(32 * kWarps) flash_k(Args a) {
     constexpr int NR = (D + 31) / 32;  // head dims per lane
     __shared__ float qs[kQTile][D];
@@ -108,8 +117,8 @@ __global__ void __launch_bounds__(32 * kWarps) flash_k(Args a) {
         l[r] = 0.0f;
         for (int c = 0; c < NR; ++c) acc[r][c] = 0.0f;
     }
-    const float* kb = a.k + g * a.kv_head;
-    const float* vb = a.v + g * a.kv_head;
+    const T* kb = static_cast<const T*>(a.k) + g * a.kv_head;
+    const T* vb = static_cast<const T*>(a.v) + g * a.kv_head;
 
     for (std::int64_t k0 = klo; k0 < khi; k0 += kKTile) {
         __syncthreads();  // every warp is done with the previous tile
@@ -117,8 +126,8 @@ __global__ void __launch_bounds__(32 * kWarps) flash_k(Args a) {
             const int j = idx / D, c = idx % D;
             const std::int64_t t = k0 + j;
             const bool in = t < khi;
-            ks[j][c] = in ? kb[t * a.kv_row + c] : 0.0f;
-            vs[j][c] = in ? vb[t * a.kv_row + c] : 0.0f;
+            ks[j][c] = in ? kv_load(kb + t * a.kv_row + c) : 0.0f;
+            vs[j][c] = in ? kv_load(vb + t * a.kv_row + c) : 0.0f;
         }
         __syncthreads();
 
@@ -174,31 +183,32 @@ void require_head_dim(std::int64_t d, const char* what) {
                         " is not supported (16, 32, 64, 72, 80 or 128)");
 }
 
-template <int D>
+template <int D, typename T>
 void launch(const Args& a, std::int64_t heads, void* stream) {
     const dim3 grid(unsigned((a.rows + kQTile - 1) / kQTile), unsigned(heads));
-    flash_k<D><<<grid, 32 * kWarps, 0, static_cast<cudaStream_t>(stream)>>>(a);
+    flash_k<D, T><<<grid, 32 * kWarps, 0, static_cast<cudaStream_t>(stream)>>>(a);
 }
 
+template <typename T = float>
 void dispatch(const Args& a, std::int64_t heads, std::int64_t d, const char* what, void* stream) {
     switch (d) {
         case 16:
-            launch<16>(a, heads, stream);
+            launch<16, T>(a, heads, stream);
             break;
         case 32:
-            launch<32>(a, heads, stream);
+            launch<32, T>(a, heads, stream);
             break;
         case 64:
-            launch<64>(a, heads, stream);
+            launch<64, T>(a, heads, stream);
             break;
         case 72:
-            launch<72>(a, heads, stream);
+            launch<72, T>(a, heads, stream);
             break;
         case 80:
-            launch<80>(a, heads, stream);
+            launch<80, T>(a, heads, stream);
             break;
         case 128:
-            launch<128>(a, heads, stream);
+            launch<128, T>(a, heads, stream);
             break;
         default:
             require_head_dim(d, what);
@@ -212,10 +222,10 @@ bool flash_attention_supports(std::int64_t d) {
     return d == 16 || d == 32 || d == 64 || d == 72 || d == 80 || d == 128;
 }
 
-void flash_attention_causal(const float* q, std::int64_t q_len, std::int64_t past,
-                            std::int64_t heads, std::int64_t KH, std::int64_t d, const float* kc,
-                            const float* vc, std::int64_t cap, float scale, float* out,
-                            void* stream) {
+template <typename T>
+void causal(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
+            std::int64_t KH, std::int64_t d, const T* kc, const T* vc, std::int64_t cap,
+            float scale, float* out, void* stream) {
     const char* what = "CUDA flash_attention_causal";
     require_head_dim(d, what);
     if (heads < 1 || KH < 1 || heads % KH != 0 || heads > 65535)
@@ -240,7 +250,20 @@ void flash_attention_causal(const float* q, std::int64_t q_len, std::int64_t pas
     a.o_row = heads * d;
     a.scale_log2 = scale * kLog2e;
     a.past = past;
-    dispatch(a, heads, d, what, stream);
+    dispatch<T>(a, heads, d, what, stream);
+}
+
+void flash_attention_causal(const float* q, std::int64_t q_len, std::int64_t past,
+                            std::int64_t heads, std::int64_t KH, std::int64_t d, const float* kc,
+                            const float* vc, std::int64_t cap, float scale, float* out,
+                            void* stream) {
+    causal(q, q_len, past, heads, KH, d, kc, vc, cap, scale, out, stream);
+}
+void flash_attention_causal(const float* q, std::int64_t q_len, std::int64_t past,
+                            std::int64_t heads, std::int64_t KH, std::int64_t d,
+                            const std::uint16_t* kc, const std::uint16_t* vc, std::int64_t cap,
+                            float scale, float* out, void* stream) {
+    causal(q, q_len, past, heads, KH, d, kc, vc, cap, scale, out, stream);
 }
 
 void flash_attention_segments(const float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,

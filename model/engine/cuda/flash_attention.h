@@ -1,7 +1,8 @@
 // Flash-style attention for prefill (flash_attention.cu): tiled over queries and keys with an
 // online softmax, so no score matrix is ever stored. One kernel serves the text decoder's causal
-// GQA prefill and the vision towers' bidirectional attention within segments. f32 in and out,
-// f32 accumulation; pointers are device pointers, `stream` a cudaStream_t (see kernels.h).
+// GQA prefill and the vision towers' bidirectional attention within segments. f32 in and out
+// (the causal form also takes a bf16 KV cache), f32 accumulation; pointers are device pointers,
+// `stream` a cudaStream_t (see kernels.h).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,12 @@ void flash_attention_causal(const float* q, std::int64_t q_len, std::int64_t pas
                             std::int64_t heads, std::int64_t kv_heads, std::int64_t d,
                             const float* k_cache, const float* v_cache, std::int64_t cap,
                             float scale, float* out, void* stream);
+// The same over a bf16 KV cache (raw bits): K/V widened to f32 as their tiles load, all
+// arithmetic f32. Twin: cpu::attention on the bf16-rounded K/V.
+void flash_attention_causal(const float* q, std::int64_t q_len, std::int64_t past,
+                            std::int64_t heads, std::int64_t kv_heads, std::int64_t d,
+                            const std::uint16_t* k_cache, const std::uint16_t* v_cache,
+                            std::int64_t cap, float scale, float* out, void* stream);
 
 // Bidirectional attention within segments on the vision towers' qkv rows (3, heads, hd) of S
 // patches, q and k already rotated (k::rope2d): for each segment [seg[i], seg[i+1]) its queries

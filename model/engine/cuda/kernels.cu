@@ -1,5 +1,6 @@
 // The engine's CUDA kernels. Plain, readable kernels first: each matches its CPU twin (see
-// kernels.h) within float rounding; speed work (fusion, bf16 KV) comes with GPU measurements.
+// kernels.h) within float rounding; speed work (fusion) comes with GPU measurements. The KV
+// cache kernels take f32 or bf16 caches (CudaTextModel keeps bf16 by default).
 #include <cuda_runtime.h>
 
 #include <cfloat>
@@ -94,33 +95,48 @@ __global__ void rope_k(float* x, std::int64_t S, std::int64_t heads, std::int64_
     v[j + half] = b * c + a * s;
 }
 
+// KV cache elements: f32, or bf16 (raw bits, rounded to nearest even on the way in); read as f32.
+__device__ __forceinline__ float kv_load(const float* p) {
+    return *p;
+}
+__device__ __forceinline__ float kv_load(const std::uint16_t* p) {
+    return bf16f(*p);
+}
+__device__ __forceinline__ void kv_store(float* p, float x) {
+    *p = x;
+}
+__device__ __forceinline__ void kv_store(std::uint16_t* p, float x) {
+    *p = f2bf16(x);
+}
+
+template <typename T>
 __global__ void kv_append_k(const float* k, const float* v, std::int64_t S, std::int64_t KH,
-                            std::int64_t d, float* kc, float* vc, std::int64_t cap,
-                            std::int64_t past) {
+                            std::int64_t d, T* kc, T* vc, std::int64_t cap, std::int64_t past) {
     const std::int64_t idx = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
     if (idx >= S * KH * d) return;
     const std::int64_t c = idx % d, g = (idx / d) % KH, i = idx / (d * KH);
     const std::int64_t dst = (g * cap + past + i) * d + c;
-    kc[dst] = k[idx];
-    vc[dst] = v[idx];
+    kv_store(kc + dst, k[idx]);
+    kv_store(vc + dst, v[idx]);
 }
 
 constexpr int kWarps = 4;
 constexpr int kMaxD = 256;
 
-// grid (q_len, heads, splits), block 32·kWarps. Partial result per split: {m, l, o[d]}.
+// grid (q_len, heads, splits), block 32·kWarps. Partial result per split: {m, l, o[d]}. K/V
+// elements T (f32 or bf16) are read as f32; everything else is f32.
+template <typename T>
 __global__ void attention_partial_k(const float* q, std::int64_t past, std::int64_t heads,
-                                    std::int64_t KH, std::int64_t d, const float* kc,
-                                    const float* vc, std::int64_t cap, float scale,
-                                    float* scratch) {
+                                    std::int64_t KH, std::int64_t d, const T* kc, const T* vc,
+                                    std::int64_t cap, float scale, float* scratch) {
     const int split = blockIdx.z, splits = gridDim.z, lane = threadIdx.x & 31,
               warp = threadIdx.x >> 5;
     const std::int64_t h = blockIdx.y, i = blockIdx.x, g = h / (heads / KH);
     const std::int64_t n = past + i + 1, chunk = (n + splits - 1) / splits;
     const std::int64_t begin = split * chunk, end = min(n, begin + chunk);
     const float* qv = q + (i * heads + h) * d;
-    const float* kb = kc + g * cap * d;
-    const float* vb = vc + g * cap * d;
+    const T* kb = kc + g * cap * d;
+    const T* vb = vc + g * cap * d;
     const int per = int(d / 32);
     float qr[kMaxD / 32], acc[kMaxD / 32];
     for (int r = 0; r < per; ++r) {
@@ -130,11 +146,12 @@ __global__ void attention_partial_k(const float* q, std::int64_t past, std::int6
     float m = -FLT_MAX, l = 0.0f;
     for (std::int64_t t = begin + warp; t < end; t += kWarps) {
         float s = 0.0f;
-        for (int r = 0; r < per; ++r) s += qr[r] * kb[t * d + lane + 32 * r];
+        for (int r = 0; r < per; ++r) s += qr[r] * kv_load(kb + t * d + lane + 32 * r);
         s = warp_sum(s) * scale;
         const float mn = fmaxf(m, s), corr = __expf(m - mn), p = __expf(s - mn);
         l = l * corr + p;
-        for (int r = 0; r < per; ++r) acc[r] = acc[r] * corr + p * vb[t * d + lane + 32 * r];
+        for (int r = 0; r < per; ++r)
+            acc[r] = acc[r] * corr + p * kv_load(vb + t * d + lane + 32 * r);
         m = mn;
     }
     __shared__ float sm[kWarps], sl[kWarps], so[kWarps][kMaxD];
@@ -417,30 +434,54 @@ void rope(float* x, std::int64_t Sq, std::int64_t heads, std::int64_t half, cons
     rope_k<<<blocks(n, 256), 256, 0, S(s)>>>(x, Sq, heads, half, pos, inv_freq, axis);
     check_launch("rope");
 }
-void kv_append(const float* kk, const float* v, std::int64_t Sq, std::int64_t KH, std::int64_t d,
-               float* kc, float* vc, std::int64_t cap, std::int64_t past, void* s) {
+// The templated kernels launch through a pointer to their instance, which keeps each launch
+// the launch of a plain name (the form tools/cuda_host_emu/run.sh rewrites).
+template <typename T>
+void kv_append_t(const float* kk, const float* v, std::int64_t Sq, std::int64_t KH, std::int64_t d,
+                 T* kc, T* vc, std::int64_t cap, std::int64_t past, void* s) {
     const std::int64_t n = Sq * KH * d;
     if (n == 0) return;
-    kv_append_k<<<blocks(n, 256), 256, 0, S(s)>>>(kk, v, Sq, KH, d, kc, vc, cap, past);
+    auto* kernel = &kv_append_k<T>;
+    kernel<<<blocks(n, 256), 256, 0, S(s)>>>(kk, v, Sq, KH, d, kc, vc, cap, past);
     check_launch("kv_append");
+}
+void kv_append(const float* kk, const float* v, std::int64_t Sq, std::int64_t KH, std::int64_t d,
+               float* kc, float* vc, std::int64_t cap, std::int64_t past, void* s) {
+    kv_append_t(kk, v, Sq, KH, d, kc, vc, cap, past, s);
+}
+void kv_append(const float* kk, const float* v, std::int64_t Sq, std::int64_t KH, std::int64_t d,
+               std::uint16_t* kc, std::uint16_t* vc, std::int64_t cap, std::int64_t past, void* s) {
+    kv_append_t(kk, v, Sq, KH, d, kc, vc, cap, past, s);
 }
 std::int64_t attention_scratch_floats(std::int64_t q_len, std::int64_t heads, std::int64_t d,
                                       int splits) {
     return q_len * heads * splits * (d + 2);
 }
-void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
-               std::int64_t KH, std::int64_t d, const float* kc, const float* vc, std::int64_t cap,
-               float scale, int splits, float* scratch, float* out, void* s) {
+template <typename T>
+void attention_t(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
+                 std::int64_t KH, std::int64_t d, const T* kc, const T* vc, std::int64_t cap,
+                 float scale, int splits, float* scratch, float* out, void* s) {
     if (d % 32 != 0 || d > kMaxD)
         throw CudaError("CUDA attention: head_dim " + std::to_string(d) +
                         " is not a multiple of 32 up to 256");
     if (splits < 1) splits = 1;
-    attention_partial_k<<<dim3(unsigned(q_len), unsigned(heads), unsigned(splits)), 32 * kWarps, 0,
-                          S(s)>>>(q, past, heads, KH, d, kc, vc, cap, scale, scratch);
+    auto* partial = &attention_partial_k<T>;
+    partial<<<dim3(unsigned(q_len), unsigned(heads), unsigned(splits)), 32 * kWarps, 0, S(s)>>>(
+        q, past, heads, KH, d, kc, vc, cap, scale, scratch);
     check_launch("attention_partial");
     attention_merge_k<<<dim3(unsigned(q_len), unsigned(heads)), unsigned(d), 0, S(s)>>>(
         scratch, heads, d, splits, out);
     check_launch("attention_merge");
+}
+void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
+               std::int64_t KH, std::int64_t d, const float* kc, const float* vc, std::int64_t cap,
+               float scale, int splits, float* scratch, float* out, void* s) {
+    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, out, s);
+}
+void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
+               std::int64_t KH, std::int64_t d, const std::uint16_t* kc, const std::uint16_t* vc,
+               std::int64_t cap, float scale, int splits, float* scratch, float* out, void* s) {
+    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, out, s);
 }
 void silu_mul(const float* gu, std::int64_t rows, std::int64_t F, float* out, void* s) {
     if (rows * F == 0) return;

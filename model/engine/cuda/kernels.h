@@ -25,17 +25,27 @@ void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t d,
 // cpu::Rope::tables + cpu::apply_rope.
 void rope(float* x, std::int64_t S, std::int64_t heads, std::int64_t half, const std::int32_t* pos,
           const float* inv_freq, const std::int32_t* axis, void* stream);
-// Copies k, v [S, kv_heads, d] into caches [kv_heads, cap, d] at rows past..past+S-1.
+// Copies k, v [S, kv_heads, d] into caches [kv_heads, cap, d] at rows past..past+S-1. The
+// caches hold f32, or bf16 (raw bits, rounded to nearest even: twin engine::f32_to_bf16).
 void kv_append(const float* k, const float* v, std::int64_t S, std::int64_t kv_heads,
                std::int64_t d, float* k_cache, float* v_cache, std::int64_t cap, std::int64_t past,
                void* stream);
+void kv_append(const float* k, const float* v, std::int64_t S, std::int64_t kv_heads,
+               std::int64_t d, std::uint16_t* k_cache, std::uint16_t* v_cache, std::int64_t cap,
+               std::int64_t past, void* stream);
 // Causal GQA attention (twin: cpu::attention). Each query's keys are split into `splits` chunks
 // processed by separate blocks (split-K, for decode; prefill takes flash_attention.h where it
 // supports the head dim) and merged by a second kernel; `scratch`
-// holds q_len·heads·splits·(d+2) floats. d must be a multiple of 32, at most 256.
+// holds q_len·heads·splits·(d+2) floats. d must be a multiple of 32, at most 256. With bf16
+// caches the K/V values are widened to f32 and everything accumulates in f32 (twin: cpu::attention
+// on the bf16-rounded K/V).
 void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                std::int64_t kv_heads, std::int64_t d, const float* k_cache, const float* v_cache,
                std::int64_t cap, float scale, int splits, float* scratch, float* out, void* stream);
+void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
+               std::int64_t kv_heads, std::int64_t d, const std::uint16_t* k_cache,
+               const std::uint16_t* v_cache, std::int64_t cap, float scale, int splits,
+               float* scratch, float* out, void* stream);
 std::int64_t attention_scratch_floats(std::int64_t q_len, std::int64_t heads, std::int64_t d,
                                       int splits);
 // out[r, j] = silu(gu[r, j]) · gu[r, F + j] for rows of [gate | up] (twin: the loop in

@@ -40,6 +40,8 @@ struct CudaTextModel::Impl : TextWeights {
     DeviceBuffer inv_freq, axis;
     std::vector<DeviceBuffer> kc, vc;
     std::int64_t cap = 0, len = 0;
+    KvDtype kv = kv_dtype_from_env();
+    std::size_t kv_elem() const { return kv == KvDtype::bf16 ? 2 : 4; }
     std::unordered_map<std::string, DeviceBuffer> scratch;
 
     void* s() const { return stream.get(); }
@@ -146,6 +148,18 @@ std::int64_t CudaTextModel::length() const {
 std::int64_t CudaTextModel::capacity() const {
     return impl_->cap;
 }
+KvDtype CudaTextModel::kv_dtype() const {
+    return impl_->kv;
+}
+void CudaTextModel::set_kv_dtype(KvDtype dtype) {
+    Impl& m = *impl_;
+    if (dtype == m.kv) return;
+    m.stream.sync("KV cache type change");
+    m.kc.clear();
+    m.vc.clear();
+    m.cap = m.len = 0;
+    m.kv = dtype;
+}
 
 void CudaTextModel::rewind(std::int64_t length) {
     if (length < 0 || length > impl_->len)
@@ -160,7 +174,7 @@ void CudaTextModel::reserve(std::int64_t capacity) {
     if (capacity <= m.cap) return;
     check(cudaSetDevice(m.device), "cudaSetDevice");
     const auto& c = m.cfg.text;
-    const std::size_t row = std::size_t(c.head_dim) * sizeof(float),
+    const std::size_t row = std::size_t(c.head_dim) * m.kv_elem(),
                       bytes = std::size_t(c.num_kv_heads) * std::size_t(capacity) * row;
     std::vector<DeviceBuffer> kc, vc;
     for (int l = 0; l < c.num_layers; ++l) {
@@ -170,10 +184,10 @@ void CudaTextModel::reserve(std::int64_t capacity) {
         if (m.len > 0)
             for (auto [dst, src] : {std::pair{&kc.back(), &m.kc[std::size_t(l)]},
                                     std::pair{&vc.back(), &m.vc[std::size_t(l)]}})
-                check(cudaMemcpy2DAsync(dst->as<float>(), std::size_t(capacity) * row,
-                                        src->as<float>(), std::size_t(m.cap) * row,
-                                        std::size_t(m.len) * row, std::size_t(c.num_kv_heads),
-                                        cudaMemcpyDeviceToDevice, static_cast<cudaStream_t>(m.s())),
+                check(cudaMemcpy2DAsync(dst->get(), std::size_t(capacity) * row, src->get(),
+                                        std::size_t(m.cap) * row, std::size_t(m.len) * row,
+                                        std::size_t(c.num_kv_heads), cudaMemcpyDeviceToDevice,
+                                        static_cast<cudaStream_t>(m.s())),
                       "copy KV cache");
     }
     m.stream.sync("KV cache grow");
@@ -194,8 +208,8 @@ void CudaTextModel::reset(std::int64_t capacity) {
     m.stream.sync("KV cache reset");
     m.kc.clear();
     m.vc.clear();
-    const std::size_t bytes = std::size_t(c.num_kv_heads) * std::size_t(capacity) *
-                              std::size_t(c.head_dim) * sizeof(float);
+    const std::size_t bytes =
+        std::size_t(c.num_kv_heads) * std::size_t(capacity) * std::size_t(c.head_dim) * m.kv_elem();
     for (int l = 0; l < c.num_layers; ++l) {
         m.kc.emplace_back(bytes, "KV cache K, layer " + std::to_string(l));
         m.vc.emplace_back(bytes, "KV cache V, layer " + std::to_string(l));
@@ -217,7 +231,8 @@ std::size_t CudaTextModel::decode_bytes_per_token() const {
              ly.q_bias.bytes() + ly.k_bias.bytes() + ly.v_bias.bytes();
         const std::size_t k = ly.moe ? std::size_t(c.num_experts_per_tok) : 1;
         n += k * (ly.gate_up.bytes() + ly.down.bytes()) / std::size_t(ly.experts);
-        n += 2 * std::size_t(c.num_kv_heads) * std::size_t(m.len) * std::size_t(c.head_dim) * 4;
+        n += 2 * std::size_t(c.num_kv_heads) * std::size_t(m.len) * std::size_t(c.head_dim) *
+             m.kv_elem();
     }
     return n;
 }
@@ -444,16 +459,19 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
         }
         k::rope(q, S, NH, D / 2, ids_d + S, inv_freq.as<float>(), axis.as<std::int32_t>(), s());
         k::rope(kk, S, KH, D / 2, ids_d + S, inv_freq.as<float>(), axis.as<std::int32_t>(), s());
-        k::kv_append(kk, v, S, KH, D, kc[std::size_t(l)].as<float>(),
-                     vc[std::size_t(l)].as<float>(), cap, past, s());
-        if (flash)
-            k::flash_attention_causal(q, S, past, NH, KH, D, kc[std::size_t(l)].as<float>(),
-                                      vc[std::size_t(l)].as<float>(), cap,
-                                      1.0f / std::sqrt(float(D)), att, s());
+        auto attend = [&](auto* kcl, auto* vcl) {
+            k::kv_append(kk, v, S, KH, D, kcl, vcl, cap, past, s());
+            if (flash)
+                k::flash_attention_causal(q, S, past, NH, KH, D, kcl, vcl, cap,
+                                          1.0f / std::sqrt(float(D)), att, s());
+            else
+                k::attention(q, S, past, NH, KH, D, kcl, vcl, cap, 1.0f / std::sqrt(float(D)),
+                             splits, sc, att, s());
+        };
+        if (kv == KvDtype::bf16)
+            attend(kc[std::size_t(l)].as<std::uint16_t>(), vc[std::size_t(l)].as<std::uint16_t>());
         else
-            k::attention(q, S, past, NH, KH, D, kc[std::size_t(l)].as<float>(),
-                         vc[std::size_t(l)].as<float>(), cap, 1.0f / std::sqrt(float(D)), splits,
-                         sc, att, s());
+            attend(kc[std::size_t(l)].as<float>(), vc[std::size_t(l)].as<float>());
         k::to_bf16(att, hb, S * NH * D, s());
         blas.linear(hb, S, NH * D, ly.o.as<std::uint16_t>(), Layout::out_in, H, NH * D, o);
         k::add(x, o, S * H, s());

@@ -1,17 +1,20 @@
 // The engine's text decoders on one CUDA GPU: the recipes of engine::Qwen3MoeTextModel
 // (arch/qwen3_vl_moe.h: q/k norm, MoE) and engine::Qwen25TextModel (arch/qwen2_5_vl.h: q/k/v
 // biases, dense SwiGLU, chunked MRoPE), with the weights uploaded once as bf16
-// (cuda/text_weights.h), the KV cache on the device (f32, [layers][kv_heads][capacity][head_dim]),
-// one stream, cuBLAS GEMMs (bf16 in, fp32 accumulate) and the kernels of cuda/kernels.h. MoE
-// tokens are grouped by expert on the host after routing, so only the selected experts' weights
-// are read; a dense MLP runs without a host round trip.
-// In a build without CUDA the constructors throw CudaError (see cuda/text_model_none.cpp).
+// (cuda/text_weights.h), the KV cache on the device ([layers][kv_heads][capacity][head_dim], bf16
+// or f32: KvDtype), one stream, cuBLAS GEMMs (bf16 in, fp32 accumulate) and the kernels of
+// cuda/kernels.h. MoE tokens are grouped by expert on the host after routing, so only the selected
+// experts' weights are read; a dense MLP runs without a host round trip. In a build without CUDA
+// the constructors throw CudaError (see cuda/text_model_none.cpp).
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/engine/arch/qwen2_5_vl.h"
@@ -20,6 +23,22 @@
 #include "model/engine/generator.h"
 
 namespace deskpilot::model::cuda {
+
+// The KV cache's element type. bf16 halves the bytes a decode step reads per cached token (what
+// bounds attention at long context) and the cache's memory; the values are rounded to bf16 once
+// as they are appended and attention accumulates in f32. f32 keeps the CPU decoder's cache exactly
+// (parity debugging).
+enum class KvDtype { bf16, f32 };
+
+// The default for new models: DESKPILOT_CUDA_KV=bf16|f32, bf16 when unset or empty. Another value
+// throws CudaError naming the variable and the value.
+inline KvDtype kv_dtype_from_env() {
+    const char* v = std::getenv("DESKPILOT_CUDA_KV");
+    if (!v || !*v || std::string_view(v) == "bf16") return KvDtype::bf16;
+    if (std::string_view(v) == "f32") return KvDtype::f32;
+    throw CudaError("DESKPILOT_CUDA_KV='" + std::string(v) +
+                    "' is not a KV cache type (bf16 or f32)");
+}
 
 class CudaTextModel {
   public:
@@ -52,6 +71,10 @@ class CudaTextModel {
     void rewind(std::int64_t length);
     std::int64_t length() const;
     std::int64_t capacity() const;
+    // The KV cache's element type (kv_dtype_from_env() at construction). Changing it empties the
+    // cache (length 0; the next reserve/reset allocates the new type).
+    KvDtype kv_dtype() const;
+    void set_kv_dtype(KvDtype dtype);
 
     // Runs `ids` after the cached tokens; logits [ids.size(), vocab] if `all_logits`, else
     // [1, vocab] for the last token. `pos` may be multimodal (engine::multimodal_positions).

@@ -39,6 +39,10 @@ std::int64_t CudaTextModel::length() const {
 std::int64_t CudaTextModel::capacity() const {
     return 0;
 }
+KvDtype CudaTextModel::kv_dtype() const {
+    return KvDtype::bf16;
+}
+void CudaTextModel::set_kv_dtype(KvDtype) {}
 std::vector<float> CudaTextModel::forward(std::span<const std::int32_t>, const engine::Positions&,
                                           bool, const engine::VisualInjection*) {
     throw CudaError("no CUDA backend");

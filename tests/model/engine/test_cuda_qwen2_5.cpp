@@ -143,13 +143,23 @@ class TestCudaQwen25 : public QObject {
     }
 
     // Text only, straight through CudaTextModel: a 200-token prompt, then decode steps whose
-    // split-K attention runs with several splits (past >= 64), against Qwen25TextModel.
+    // split-K attention runs with several splits (past >= 64), against Qwen25TextModel; with
+    // the KV cache in bf16 (the default) and in f32.
+    void longTextDecodeMatchesCpu_data() {
+        QTest::addColumn<bool>("f32_kv");
+        QTest::newRow("bf16 KV") << false;
+        QTest::newRow("f32 KV") << true;
+    }
     void longTextDecodeMatchesCpu() {
         if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        QFETCH(bool, f32_kv);
         const Bf16Folder bf16(kDir);
         const auto ck = std::make_shared<const engine::Checkpoint>(bf16.dir / "model.safetensors");
         engine::Qwen25TextModel cpu(engine::load_model_config(bf16.dir), ck);
         model::cuda::CudaTextModel gpu(cpu, *ck);
+        if (f32_kv) gpu.set_kv_dtype(model::cuda::KvDtype::f32);
+        QVERIFY(gpu.kv_dtype() ==
+                (f32_kv ? model::cuda::KvDtype::f32 : model::cuda::KvDtype::bf16));
         std::vector<std::int32_t> ids;
         for (int i = 0; i < 200; ++i) ids.push_back(std::int32_t((i * 37 + 11) % 900));
         auto kv = cpu.new_cache(256);

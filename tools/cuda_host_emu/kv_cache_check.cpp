@@ -1,0 +1,121 @@
+// The KV cache kernels on the host (kernels.cu and flash_attention.cu emulated, see run.sh): K/V
+// rows appended into an f32 and a bf16 cache (k::kv_append), then split-K decode and prefill
+// (k::attention) and flash prefill (k::flash_attention_causal) over each, against a double
+// reference on the same K/V (rounded to bf16 for the bf16 cache: the CPU twin's input). Also
+// that the bf16 cache holds engine::f32_to_bf16 of every value, bit for bit, and how far the bf16
+// cache's output moves from the f32 one (the price of halving the KV bytes).
+#define EMU_WITH_ENGINE
+#include <cstdio>
+#include <random>
+
+#include "engine_standins.h"
+#include "model/engine/cuda/flash_attention.h"
+#include "model/engine/cuda/kernels.h"
+#include "model/engine/dtype.h"
+
+namespace k = deskpilot::model::cuda::k;
+namespace engine = deskpilot::model::engine;
+
+static std::vector<float> rnd(std::size_t n, unsigned seed) {
+    std::mt19937 g(seed);
+    std::normal_distribution<float> d;
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(g);
+    return v;
+}
+static float err(const std::vector<float>& a, const std::vector<float>& b) {
+    float w = 0, m = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (!std::isfinite(a[i])) return INFINITY;
+        w = std::max(w, std::fabs(a[i] - b[i]));
+        m = std::max(m, std::fabs(b[i]));
+    }
+    return w / m;
+}
+
+int main() {
+    int bad = 0;
+    struct C {
+        std::int64_t ql, past, NH, KH, D;
+        int splits;  // 0: flash
+    };
+    for (C c : {C{1, 100, 4, 2, 64, 1}, C{1, 100, 4, 2, 128, 4}, C{5, 9, 4, 1, 64, 1},
+                C{37, 13, 4, 2, 128, 0}, C{20, 0, 2, 2, 64, 0}}) {
+        const std::int64_t n = c.past + c.ql, cap = n + 5, row = c.KH * c.D;
+        const auto rk = rnd(std::size_t(n * row), 1), rv = rnd(std::size_t(n * row), 2),
+                   q = rnd(std::size_t(c.ql * c.NH * c.D), 3);
+        // Caches of noise past the context: reading past it would change the result.
+        std::vector<float> kf(std::size_t(c.KH * cap * c.D), 1e30f), vf = kf;
+        std::vector<std::uint16_t> kb(kf.size(), 0x7f7f), vb = kb;
+        auto append = [&](auto* kc, auto* vc) {  // the past, then this pass, as the decoder does
+            k::kv_append(rk.data(), rv.data(), c.past, c.KH, c.D, kc, vc, cap, 0, nullptr);
+            k::kv_append(rk.data() + c.past * row, rv.data() + c.past * row, c.ql, c.KH, c.D, kc,
+                         vc, cap, c.past, nullptr);
+        };
+        append(kf.data(), vf.data());
+        append(kb.data(), vb.data());
+        int bits = 0;
+        for (std::int64_t t = 0; t < n; ++t)
+            for (std::int64_t g = 0; g < c.KH; ++g)
+                for (std::int64_t d = 0; d < c.D; ++d) {
+                    const std::size_t at = std::size_t((g * cap + t) * c.D + d),
+                                      src = std::size_t(t * row + g * c.D + d);
+                    bits += kb[at] != engine::f32_to_bf16(rk[src]) ||
+                            vb[at] != engine::f32_to_bf16(rv[src]) || kf[at] != rk[src];
+                }
+        const float scale = 1.0f / std::sqrt(float(c.D));
+        auto reference = [&](bool bf16) {
+            std::vector<float> out(q.size());
+            auto val = [&](const std::vector<float>& r, std::int64_t t, std::int64_t g,
+                           std::int64_t d) {
+                const float x = r[std::size_t(t * row + g * c.D + d)];
+                return double(bf16 ? engine::bf16_to_f32(engine::f32_to_bf16(x)) : x);
+            };
+            for (std::int64_t i = 0; i < c.ql; ++i)
+                for (std::int64_t h = 0; h < c.NH; ++h) {
+                    const std::int64_t g = h / (c.NH / c.KH), keys = c.past + i + 1;
+                    const float* qv = &q[std::size_t((i * c.NH + h) * c.D)];
+                    std::vector<double> s(static_cast<std::size_t>(keys));
+                    double mx = -1e300, sum = 0;
+                    for (std::int64_t t = 0; t < keys; ++t) {
+                        double x = 0;
+                        for (std::int64_t d = 0; d < c.D; ++d) x += qv[d] * val(rk, t, g, d);
+                        mx = std::max(mx, s[std::size_t(t)] = x * scale);
+                    }
+                    for (auto& x : s) sum += x = std::exp(x - mx);
+                    for (std::int64_t d = 0; d < c.D; ++d) {
+                        double a = 0;
+                        for (std::int64_t t = 0; t < keys; ++t)
+                            a += s[std::size_t(t)] * val(rv, t, g, d);
+                        out[std::size_t((i * c.NH + h) * c.D + d)] = float(a / sum);
+                    }
+                }
+            return out;
+        };
+        auto run = [&](const auto* kc, const auto* vc) {
+            std::vector<float> out(q.size(), 99.0f);
+            if (c.splits == 0) {
+                k::flash_attention_causal(q.data(), c.ql, c.past, c.NH, c.KH, c.D, kc, vc, cap,
+                                          scale, out.data(), nullptr);
+            } else {
+                std::vector<float> sc(
+                    std::size_t(k::attention_scratch_floats(c.ql, c.NH, c.D, c.splits)));
+                k::attention(q.data(), c.ql, c.past, c.NH, c.KH, c.D, kc, vc, cap, scale, c.splits,
+                             sc.data(), out.data(), nullptr);
+            }
+            return out;
+        };
+        const auto want_f = reference(false), want_b = reference(true);
+        const auto got_f = run(kf.data(), vf.data()), got_b = run(kb.data(), vb.data());
+        const float ef = err(got_f, want_f), eb = err(got_b, want_b), shift = err(got_b, got_f);
+        std::printf(
+            "%s ql %ld past %ld %ld/%ld d %ld: f32 KV %.3g, bf16 KV %.3g (vs f32 KV %.3g), "
+            "bf16 bits %s\n",
+            c.splits ? ("split-K x" + std::to_string(c.splits)).c_str() : "flash", long(c.ql),
+            long(c.past), long(c.NH), long(c.KH), long(c.D), ef, eb, shift,
+            bits ? "DIFFER" : "exact");
+        bad += !(ef < 1e-5f) + !(eb < 1e-5f) + (bits != 0);
+    }
+    std::printf("%s\n", bad ? "FAIL" : "ok");
+    return bad;
+}
