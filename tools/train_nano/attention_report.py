@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Why a state grounds or not, teacher-forced on validation grounding rows: for each coordinate the
-answer writes (a number token; a digit with a digit tokenizer), whether head 0 of the --attend-aux
-layers attends to the image token under the answer's point, and whether the number comes out within
+answer writes (a number token; a digit with a digit tokenizer), whether the fetching head of the
+--attend-aux layers (head 0, or --heads as train.py's --attend-split) attends to the image token under the answer's point, and whether the number comes out within
 2 px when it does and when it does not.
 
     tools/train_nano/attention_report.py work/nano/state.pt --data data/nano --screens 12
@@ -46,6 +46,8 @@ def main():
     ap.add_argument("--data", required=True, help="make_dataset.py's --out (several: comma-separated)")
     ap.add_argument("--tokenizer", default=os.path.join(nc.ROOT, "tests/data/engine/nano_tokenizer/tokenizer.json"))
     ap.add_argument("--layers", default="2,3")
+    ap.add_argument("--heads", default="0,0", metavar="X,Y",
+                    help="the query heads that fetch x and y (train.py --attend-split; 0,0: head 0 for both)")
     ap.add_argument("--screens", type=int, default=12, help="validation screens (up to 8 rows each)")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -58,7 +60,9 @@ def main():
     state = nano_model.load_state(model, a.state, "attention_report.py")
     layers = [int(x) for x in a.layers.split(",")]
     numbers = train.Numbers(tok)
-    attend = train.AttendLoss(model, layers, numbers.ids)
+    multi = numbers.multi_digit()
+    heads = tuple(int(x) for x in a.heads.split(","))
+    attend = train.AttendLoss(model, layers, numbers.ids, heads)
     slots = collections.defaultdict(lambda: [0, 0, 0, 0])  # on target, right | on, off target, right | off
     errors = collections.defaultdict(lambda: ([], []))  # (role, slot): |error| when on, when off target
     layouts = {}
@@ -80,14 +84,15 @@ def main():
                 role = role_of(data.items[unit[r]], layouts)
                 rows += 1
                 for k, p in enumerate(torch.isin(labels, numbers.ids).nonzero()[:, 0].tolist()):
-                    on = all(attend.weights[layer][r, 0, p][image[r]].argmax().item() == cell for layer in layers)
+                    head = heads[k % 2] if multi else heads[0]
+                    on = all(attend.weights[layer][r, head, p][image[r]].argmax().item() == cell for layer in layers)
                     got, want = numbers.value_of[predicted[r, p]].item(), numbers.value_of[labels[p]].item()
                     right = got >= 0 and abs(got - want) <= (2 if numbers.multi_digit() else 0)
                     s = slots[k]
                     s[0 if on else 2] += 1
                     s[1 if on else 3] += right
                     errors[(role, k)][0 if on else 1].append(abs(got - want) if got >= 0 else math.inf)
-    print(f"step {state['step']}: {rows} validation rows, head 0 of layers {a.layers}")
+    print(f"step {state['step']}: {rows} validation rows, heads {a.heads} (x, y) of layers {a.layers}")
     for k in sorted(slots):
         on, on_right, off, off_right = slots[k]
         print(f"slot {k}: attention on target {on}/{on + off}; "

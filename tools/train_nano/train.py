@@ -332,16 +332,32 @@ class AttendLoss:
     target (53% on training rows) but the written digits did not follow it, since nothing made the
     decoder's real computation fetch that token; with the attention on it, the answer loss trains
     the token's value to carry its position. Needs eager attention in the text model (the weights
-    are read through forward hooks); the checkpoint and the engine are unaffected."""
+    are read through forward hooks); the checkpoint and the engine are unaffected.
 
-    def __init__(self, model, layers, number_ids):
+    heads=(x, y) (--attend-split): the answer's x is fetched by query head x and its y by query head y,
+    which must sit in different KV groups (their values differ); where a head does not fetch, it
+    must attend to the first token (a sink whose value can learn to say nothing). Why: with one head
+    fetching the same value for x and for y, the lm_head saw both coordinates at both positions; at
+    phaseN's end the heads attended to the right button for x in 48 of 78 rows, yet the x written
+    was a median 43 px off."""
+
+    def __init__(self, model, layers, number_ids, heads=(0, 0)):
         self.layers = layers
         self.numbers = number_ids
+        self.heads = heads
         self.weights = {}
+        self.inputs = {}
         model.config.text_config._attn_implementation = "eager"
         for layer in layers:
             attn = model.model.language_model.layers[layer].self_attn
             attn.register_forward_hook(lambda _m, _i, out, layer=layer: self.weights.__setitem__(layer, out[1]))
+            # The attention's input (after the layer's RMSNorm), for --copy-aux.
+            attn.register_forward_pre_hook(
+                lambda _m, args, kwargs, layer=layer: self.inputs.__setitem__(
+                    layer, kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]), with_kwargs=True)
+
+    def split(self):
+        return self.heads[0] != self.heads[1]
 
     def __call__(self, batch):
         """(loss, accuracy) over the number positions of the batch's grounding rows, or None."""
@@ -354,12 +370,68 @@ class AttendLoss:
             # the hidden state at p writes token p+1
             writes_number = torch.isin(labels[r, 1:], self.numbers).nonzero()[:, 0]
             for layer in self.layers:
-                w = self.weights[layer][r, 0, writes_number].float()  # [positions, keys]
-                losses.append(-torch.log(w[:, column] + 1e-6).mean())
-                hits.append((w[:, image[r]].argmax(1) == cell).float().mean())
+                for coordinate, head in enumerate(self.heads if self.split() else self.heads[:1]):
+                    at = writes_number[coordinate::2] if self.split() else writes_number
+                    w = self.weights[layer][r, head, at].float()  # [positions, keys]
+                    losses.append(-torch.log(w[:, column] + 1e-6).mean())
+                    hits.append((w[:, image[r]].argmax(1) == cell).float().mean())
+                    if self.split():
+                        idle = writes_number[1 - coordinate::2]
+                        losses.append(-torch.log(self.weights[layer][r, head, idle, 0].float() + 1e-6).mean())
         if not losses:
             return None
         return torch.stack(losses).mean(), torch.stack(hits).mean().detach()
+
+
+class CopyLoss:
+    """--copy-aux (with --attend-split): what the fetching heads of --copy-layers would add to the
+    answer's number logits if they attended to an image token alone, scored against that token's
+    widget centre (position_targets): the head's own value and output maps (v_proj, its slice of
+    o_proj), the final RMSNorm's weight and the lm_head's number rows, at the scale the final norm
+    divides by where the answer writes numbers. No parameters of its own, unlike PositionProbe:
+    what it trains is the path the model itself uses, so that the number written follows the token
+    attended (a pointer read-out inside the architecture the engine runs). Why: PositionProbe's
+    separate linear read-out reached 50% within 2 px, yet the heads' copy did not carry it."""
+
+    def __init__(self, model, attend, layers, numbers, sigma):
+        self.model, self.attend, self.layers = model, attend, layers
+        self.numbers, self.sigma = numbers, sigma
+        self.final_input = None
+        norm = model.model.language_model.norm
+        norm.register_forward_pre_hook(lambda _m, args: setattr(self, "final_input", args[0]))
+
+    def __call__(self, batch, target):
+        """(loss, accuracy within 2 px) over row 0's image tokens with a target, or None."""
+        keep = target[:, 0] >= 0
+        labels = batch["labels"][:, 1:]
+        writes = torch.isin(labels, self.numbers.ids)
+        if not keep.any() or not writes.any():
+            return None
+        scale = torch.rsqrt(self.final_input[:, :-1][writes].float().pow(2).mean(-1) + 1e-6).median().detach()
+        text = self.model.model.language_model
+        rows = self.model.lm_head.weight[self.numbers.ids].float() * text.norm.weight.float()
+        image = batch["mm_token_type_ids"][0].bool()
+        soft = self.numbers.soft(target[keep], self.sigma)  # [cells, 2, numbers]
+        losses, accs = [], []
+        for layer in self.layers:
+            attn = text.layers[layer].self_attn
+            x = self.attend.inputs[layer][0][image][keep].float()
+            d = attn.head_dim
+            for coordinate, head in enumerate(self.attend.heads):
+                kv = head // attn.num_key_value_groups
+                v = x @ attn.v_proj.weight[kv * d:(kv + 1) * d].float().t()
+                if attn.v_proj.bias is not None:
+                    v = v + attn.v_proj.bias[kv * d:(kv + 1) * d].float()
+                added = v @ attn.o_proj.weight[:, head * d:(head + 1) * d].float().t()
+                logits = scale * added @ rows.t()
+                losses.append(-(soft[:, coordinate] * torch.log_softmax(logits, -1)).sum(-1).mean())
+                got = self.numbers.values[logits.argmax(-1)]
+                accs.append(((got - target[keep][:, coordinate]).abs() <= 2).float().mean())
+        return torch.stack(losses).mean(), torch.stack(accs).mean().detach()
+
+
+def heads_out_of_range(heads, config):
+    return not all(0 <= h < config.text_config.num_attention_heads for h in heads)
 
 
 def point_cell(e, image_size, cell=32):
@@ -542,7 +614,7 @@ def embeddings(model):
 def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, label_target=None, label_coef=0.0,
                  pointer_head=None, pointer_coef=0.0, attend=None, attend_coef=0.0, position_probe=None,
                  position_target=None, position_coef=0.0, numbers=None, number_sigma=0.0, number_smooth=0.0,
-                 contrast_head=None, contrast_target=None, contrast_coef=0.0):
+                 contrast_head=None, contrast_target=None, contrast_coef=0.0, copier=None, copy_coef=0.0):
     """(loss, stats) of one example or one shared-image batch; stats: the answer's cross-entropy
     ("loss") and token accuracy, the feature penalty, and the loss and accuracy of each auxiliary in use.
     number_sigma > 0: where the answer writes a number token, number_smooth of the cross-entropy
@@ -577,6 +649,7 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
         kwargs = {"mm_encoder_outputs": {"image": enc}, "image_grid_thw": grid}
     pointing = pointer_coef > 0 and any(c >= 0 for c in batch.get("cells", []))
     placing = position_coef > 0 and position_target is not None
+    copying = copy_coef > 0 and position_target is not None
     out = model(input_ids=ids, attention_mask=mask, mm_token_type_ids=batch["mm_token_type_ids"],
                 output_router_logits=aux_coef > 0, output_hidden_states=pointing or placing, **kwargs)
     if placing:
@@ -588,6 +661,11 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
         if placed is not None:
             extra = extra + position_coef * placed[0]
             stats.update(position_loss=placed[0].item(), position_acc=placed[1].item())
+    if copying:
+        copied = copier(batch, position_target)
+        if copied is not None:
+            extra = extra + copy_coef * copied[0]
+            stats.update(copy_loss=copied[0].item(), copy_acc=copied[1].item())
     if pointing:
         hidden = out.hidden_states[-1]
         losses, hits = [], []
@@ -739,6 +817,17 @@ def main():
                     help="weight of the attention loss (AttendLoss): where a grounding answer writes a coordinate "
                          "(a number token), head 0 of --attend-layers must attend to the image token under the point; 0: off")
     ap.add_argument("--attend-layers", default="2,3", help="decoder layers whose head 0 --attend-aux supervises")
+    ap.add_argument("--attend-split", metavar="X,Y",
+                    help="--attend-aux: query head X fetches the answer's x and head Y its y (heads of different KV "
+                         "groups, e.g. 0,2), each attending to the first token where the other fetches")
+    ap.add_argument("--copy-aux", type=float, default=0.0, metavar="COEF",
+                    help="weight of the copy loss (CopyLoss, needs --attend-split and number tokens): the fetching "
+                         "heads' value and output maps, read by the lm_head's number rows, must tell each image "
+                         "token's widget centre; 0: off")
+    ap.add_argument("--copy-sigma", type=float, default=0.0, metavar="PX",
+                    help="the width of --copy-aux's smoothed targets (a click need only land on the widget); "
+                         "0: --number-sigma's")
+    ap.add_argument("--copy-layers", default="3", help="the layers of --attend-layers whose heads --copy-aux trains")
     ap.add_argument("--position-aux", type=float, default=0.0, metavar="COEF",
                     help="weight of the position loss (PositionProbe, needs --attend-aux and number tokens): the image "
                          "tokens' hidden states at the input of --attend-layers must tell their widget's centre; 0: off")
@@ -791,10 +880,29 @@ def main():
     total, vision = nano_model.count_parameters(model)
     attend = None
     if a.attend_aux > 0:
-        attend = AttendLoss(model, [int(x) for x in a.attend_layers.split(",")],
-                            numbers.ids)
+        split_heads = (0, 0)
+        if a.attend_split:
+            groups = config.text_config.num_attention_heads // config.text_config.num_key_value_heads
+            try:
+                split_heads = tuple(int(x) for x in a.attend_split.split(","))
+                if len(split_heads) != 2 or heads_out_of_range(split_heads, config) \
+                        or split_heads[0] // groups == split_heads[1] // groups:
+                    raise ValueError
+            except ValueError:
+                sys.exit(f"train.py: --attend-split '{a.attend_split}': expected two query heads of different KV "
+                         f"groups (of {config.text_config.num_attention_heads} heads, {groups} to a group)")
+        attend = AttendLoss(model, [int(x) for x in a.attend_layers.split(",")], numbers.ids, split_heads)
     if a.position_aux > 0 and attend is None:
         sys.exit("train.py: --position-aux reads the layers of --attend-aux; give both")
+    copier = None
+    if a.copy_aux > 0:
+        copy_layers = [int(x) for x in a.copy_layers.split(",")]
+        if attend is None or not attend.split() or not set(copy_layers) <= set(attend.layers):
+            sys.exit("train.py: --copy-aux needs --attend-aux with --attend-split, and --copy-layers among "
+                     "--attend-layers")
+        if not numbers.multi_digit():
+            sys.exit(f"train.py: --copy-aux needs number tokens; {a.tokenizer} has digits only")
+        copier = CopyLoss(model, attend, copy_layers, numbers, max(a.copy_sigma or a.number_sigma, 1.0))
     label_head = LabelHead(tok.get_vocab_size())
     position_probe = PositionProbe(config.text_config.hidden_size, attend.layers if attend else [], numbers,
                                    max(a.number_sigma, 1.0))
@@ -883,14 +991,15 @@ def main():
                 else:
                     batch = train.batch(unit) if len(unit) > 1 else train[unit[0]]
                     target = train.label_target(batch["image"]) if a.label_aux > 0 and "image" in batch else None
-                    placement = train.position_target(batch["image"]) if a.position_aux > 0 and "image" in batch \
+                    placement = train.position_target(batch["image"]) if (a.position_aux > 0 or a.copy_aux > 0) and "image" in batch \
                         else None
                     widgets = train.widget_target(batch["image"]) if a.contrast_aux > 0 and "image" in batch \
                         else None
                     loss, stats = forward_loss(model, batch, a.aux_coef, a.feature_coef, label_head, target,
                                                a.label_aux, pointer_head, a.pointer_aux, attend, a.attend_aux,
                                                position_probe, placement, a.position_aux, numbers, a.number_sigma,
-                                               a.number_smooth, contrast_head, widgets, a.contrast_aux)
+                                               a.number_smooth, contrast_head, widgets, a.contrast_aux, copier,
+                                               a.copy_aux)
                     size = len(unit)
                     tokens += batch["input_ids"].numel()
             # Each unit weighs as many examples as it holds.
