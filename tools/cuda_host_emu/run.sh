@@ -48,13 +48,10 @@ if want vision_kernels; then "$out/vk_check" || status=1; fi
 
 lib=${BUILD:-$root/build}/lib
 if [[ -f $lib/libdeskpilot_model.a ]]; then
-    # One translation unit: the two kernel files' private warp_sum helpers must not collide.
-    sed 's/warp_sum/vk_warp_sum/g' "$out/vk_emu.cpp" >"$out/vk_tower.cpp"
-    sed -i 's|#include "vk_emu.cpp"|#include "vk_tower.cpp"|' "$out/vk_tower.cpp"
+    # One translation unit including fa_emu.cpp and vk_emu.cpp: their shared helpers come from
+    # model/engine/cuda/launch_util.cuh, included once.
     cp "$here/cuda_runtime.h" "$here/engine_standins.h" "$out/"
-    sed 's|#include "vk_emu.cpp"|#include "vk_tower.cpp"|' "$here/vision_tower_check.cpp" \
-        >"$out/vision_tower_check.cpp"
-    g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$out/vision_tower_check.cpp" \
+    g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/vision_tower_check.cpp" \
         "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
         -o "$out/tower_check"
     if want tower; then

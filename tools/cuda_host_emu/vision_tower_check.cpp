@@ -14,7 +14,7 @@
 #include "model/engine/cuda/kernels.h"
 #include "model/engine/dtype.h"
 #include "model/engine/vision/qwen3_vision.h"
-#include "tests/model/engine/safetensors_writer.h"
+#include "tests/model/engine/cuda_test_support.h"
 // The kernels, launches rewritten by run.sh, then the tower's host code as is.
 #include "fa_emu.cpp"
 #include "model/engine/cuda/vision_model.cpp"
@@ -34,17 +34,9 @@ void add(float* x, const float* y, std::int64_t n, void*) {
 }  // namespace deskpilot::model::cuda
 
 namespace engine = deskpilot::model::engine;
+constexpr auto kPeak = deskpilot::test::cuda::Scale::peak;  // features: relative to their peak
 static const float kQkvScale =
     std::getenv("QKV_SCALE") ? std::strtof(std::getenv("QKV_SCALE"), nullptr) : 4.0f;
-
-static float rel_err(const std::vector<float>& a, const std::vector<float>& b) {
-    float worst = 0, mag = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        worst = std::max(worst, std::fabs(a[i] - b[i]));
-        mag = std::max(mag, std::fabs(b[i]));
-    }
-    return a.size() == b.size() && mag > 0 ? worst / mag : INFINITY;
-}
 
 int main(int argc, char** argv) {
     if (argc != 3) {
@@ -52,21 +44,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     const std::filesystem::path tiny = argv[1], out = argv[2];
-    {  // the tiny checkpoint with every weight rounded to bf16 (kept f32)
-        const engine::Checkpoint src(tiny / "model.safetensors");
-        std::vector<deskpilot::test::RawTensor> ts;
-        for (const std::string& name : src.names()) {
-            const engine::Tensor t = src.get(name).to_f32();
-            std::vector<float> v(t.data<float>(), t.data<float>() + t.numel());
-            // ×kQkvScale on qkv (a power of 2: exact in bf16): the tiny random weights give
-            // near-uniform attention, blind to the rotary; sharper scores make the attention path
-            // matter.
-            const float scale = name.find("attn.qkv") != std::string::npos ? kQkvScale : 1.0f;
-            for (float& f : v) f = engine::bf16_to_f32(engine::f32_to_bf16(f)) * scale;
-            ts.push_back({name, "F32", t.shape(), deskpilot::test::as_bytes(v)});
-        }
-        deskpilot::test::write_safetensors(out / "bf16.safetensors", ts);
-    }
+    // The tiny checkpoint with every weight rounded to bf16 (kept f32), qkv ×kQkvScale.
+    deskpilot::test::cuda::write_bf16_copy(tiny / "model.safetensors", out / "bf16.safetensors",
+                                           {.qkv_scale = kQkvScale});
     const auto ck = std::make_shared<const engine::Checkpoint>(out / "bf16.safetensors");
     const engine::ModelConfig cfg = engine::load_model_config(tiny);
     const engine::Qwen3VisionModel cpu(cfg, ck);
@@ -75,21 +55,16 @@ int main(int argc, char** argv) {
                               cfg.vision->patch_size * cfg.vision->patch_size;
     int bad = 0;
     for (auto [gh, gw] : {std::pair{4, 6}, std::pair{8, 8}, std::pair{10, 2}}) {
-        engine::PixelValues px;
-        px.grid_thw = {1, gh, gw};
-        px.rows = std::int64_t(gh) * gw;
-        px.cols = cols;
-        px.data.resize(std::size_t(px.rows * cols));
-        std::mt19937 g(unsigned(gh * 100 + gw));
-        std::normal_distribution<float> d;
-        for (float& f : px.data) f = d(g);
+        const engine::PixelValues px =
+            deskpilot::test::cuda::random_pixels(gh, gw, cols, unsigned(gh * 100 + gw));
         const engine::VisionFeatures want = cpu.encode(px), got = gpu.encode(px);
-        float e = rel_err(got.merged, want.merged);
+        float e = deskpilot::test::cuda::rel_err(got.merged, want.merged, kPeak);
         std::printf("tower %dx%d merged %.3g", gh, gw, e);
         bad += !(e < 2e-2f) || got.tokens != want.tokens ||
                got.deepstack.size() != want.deepstack.size();
         for (std::size_t k = 0; k < want.deepstack.size() && k < got.deepstack.size(); ++k) {
-            const float dk = rel_err(got.deepstack[k], want.deepstack[k]);
+            const float dk =
+                deskpilot::test::cuda::rel_err(got.deepstack[k], want.deepstack[k], kPeak);
             std::printf("  deepstack %zu %.3g", k, dk);
             bad += !(dk < 2e-2f);
         }

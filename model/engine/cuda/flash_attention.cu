@@ -12,6 +12,7 @@
 
 #include "model/engine/cuda/buffer.h"
 #include "model/engine/cuda/flash_attention.h"
+#include "model/engine/cuda/launch_util.cuh"
 
 namespace deskpilot::model::cuda::k {
 
@@ -23,10 +24,6 @@ constexpr int kQTile = kWarps * kRows;  // query rows per block
 constexpr int kKTile = 32;              // keys per tile: one per lane when scoring
 constexpr float kLog2e = 1.4426950408889634f;
 
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
 __device__ __forceinline__ float warp_max(float v) {
     for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;

@@ -7,18 +7,12 @@
 
 #include "model/engine/cuda/buffer.h"
 #include "model/engine/cuda/kernels.h"
+#include "model/engine/cuda/launch_util.cuh"
 #include "model/engine/cuda/sample_twin.h"
 
 namespace deskpilot::model::cuda::k {
 
 namespace {
-
-cudaStream_t S(void* s) {
-    return static_cast<cudaStream_t>(s);
-}
-unsigned blocks(std::int64_t n, int per) {
-    return unsigned((n + per - 1) / per);
-}
 
 __device__ __forceinline__ float bf16f(std::uint16_t v) {
     return __uint_as_float(unsigned(v) << 16);
@@ -28,11 +22,6 @@ __device__ __forceinline__ std::uint16_t f2bf16(float f) {
     if ((u & 0x7fffffffu) > 0x7f800000u) return std::uint16_t((u >> 16) | 0x40);
     u += 0x7fffu + ((u >> 16) & 1u);
     return std::uint16_t(u >> 16);
-}
-
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
 }
 
 __global__ void to_bf16_k(const float* x, std::uint16_t* y, std::int64_t n) {

@@ -5,23 +5,12 @@
 #include <string>
 
 #include "model/engine/cuda/buffer.h"
+#include "model/engine/cuda/launch_util.cuh"
 #include "model/engine/cuda/vision_kernels.h"
 
 namespace deskpilot::model::cuda::k {
 
 namespace {
-
-// The same three helpers as kernels.cu (kept local: each .cu is its own nvcc unit).
-cudaStream_t S(void* s) {
-    return static_cast<cudaStream_t>(s);
-}
-unsigned blocks(std::int64_t n, int per) {
-    return unsigned((n + per - 1) / per);
-}
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
 
 // Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets it.
 // `part` holds 33 floats; the result slot is apart from the per-warp slots, so two calls in a

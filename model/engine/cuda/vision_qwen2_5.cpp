@@ -152,22 +152,14 @@ engine::VisionFeatures CudaQwen25Vision::encode(const engine::PixelValues& px,
     if (trace) throw std::invalid_argument("the CUDA vision tower reports no trace");
     const int m = vc.spatial_merge_size;
     const std::int64_t hid = vc.hidden_size, cols = im.patch.in, m2 = std::int64_t(m) * m;
-    const auto [gt, gh, gw] = px.grid_thw;
-    if (px.cols != cols)
-        throw std::invalid_argument("pixel values have " + std::to_string(px.cols) +
-                                    " columns; this vision tower needs " + std::to_string(cols));
-    if (gt != 1 || gh < m || gw < m || gh % m || gw % m || std::int64_t(gh) * gw != px.rows ||
-        px.data.size() != std::size_t(px.rows * px.cols))
-        throw std::invalid_argument("pixel values do not match their grid " + std::to_string(gt) +
-                                    "x" + std::to_string(gh) + "x" + std::to_string(gw));
+    const int gw = px.grid_thw[2];
+    // The window layout on the host, as the CPU tower computes it (checking the pixel values the
+    // same way); every index the kernels read goes up in one int32 buffer: [order S | rotary
+    // rows S | rotary cols S | merged index T | window bounds | whole-image bounds 2].
+    const auto [win, order] = engine::window_plan(px, cols, m, im.window);
     check(cudaSetDevice(im.device), "cudaSetDevice");
     const std::int64_t S = px.rows, T = S / m2, wide = hid * m2, out_w = vc.out_hidden_size;
 
-    // The window layout on the host, as the CPU tower computes it; every index the kernels read
-    // goes up in one int32 buffer: [order S | rotary rows S | rotary cols S | merged index T |
-    // window bounds | whole-image bounds 2].
-    const engine::WindowLayout win = engine::window_layout(gh, gw, m, im.window);
-    const std::vector<std::int64_t> order = engine::window_patch_order(win, m);
     const std::vector<std::int32_t> rpos = engine::vblocks::rope2d_positions(order, gw, m);
     const std::int64_t n_win = std::int64_t(win.cu_seqlens.size()) - 1;
     std::vector<std::int32_t> idx;

@@ -133,28 +133,34 @@ void Qwen25VisionModel::block(const Block& b, float* x, std::int64_t S,
     });
 }
 
+WindowPlan window_plan(const PixelValues& px, std::int64_t cols, int merge, int window) {
+    const auto [gt, gh, gw] = px.grid_thw;
+    if (px.cols != cols)
+        throw std::invalid_argument("pixel values have " + std::to_string(px.cols) +
+                                    " columns; this vision tower needs " + std::to_string(cols));
+    if (gt != 1 || gh < merge || gw < merge || gh % merge || gw % merge ||
+        std::int64_t(gh) * gw != px.rows || px.data.size() != std::size_t(px.rows * px.cols))
+        throw std::invalid_argument("pixel values do not match their grid " + std::to_string(gt) +
+                                    "x" + std::to_string(gh) + "x" + std::to_string(gw));
+    WindowPlan plan{window_layout(gh, gw, merge, window), {}};
+    plan.order = window_patch_order(plan.layout, merge);
+    return plan;
+}
+
 VisionFeatures Qwen25VisionModel::encode(const PixelValues& px, const Trace& trace) const {
     const int m = vc_.spatial_merge_size;
     const std::int64_t hid = vc_.hidden_size, m2 = std::int64_t(m) * m,
                        cols = std::int64_t(3) * vc_.temporal_patch_size * vc_.patch_size *
                               vc_.patch_size;
-    const auto [gt, gh, gw] = px.grid_thw;
-    if (px.cols != cols)
-        throw std::invalid_argument("pixel values have " + std::to_string(px.cols) +
-                                    " columns; this vision tower needs " + std::to_string(cols));
-    if (gt != 1 || gh < m || gw < m || gh % m || gw % m || std::int64_t(gh) * gw != px.rows ||
-        px.data.size() != std::size_t(px.rows * px.cols))
-        throw std::invalid_argument("pixel values do not match their grid " + std::to_string(gt) +
-                                    "x" + std::to_string(gh) + "x" + std::to_string(gw));
+    const int gw = px.grid_thw[2];
+    // Window order: merged patch j of the permuted sequence is merged patch index[j] of the
+    // image; its m² patches stay together.
+    const auto [win, order] = window_plan(px, cols, m, window_);
     const std::int64_t S = px.rows, T = S / m2;
     std::vector<float> embedded(std::size_t(S * hid));
     patch_.run(px, embedded.data(), pool_);
     if (trace) trace("patch_embed", -1, embedded.data(), S, hid);
 
-    // Window order: merged patch j of the permuted sequence is merged patch index[j] of the
-    // image; its m² patches stay together.
-    const WindowLayout win = window_layout(gh, gw, m, window_);
-    const std::vector<std::int64_t> order = window_patch_order(win, m);
     std::vector<float> x(std::size_t(S * hid));
     vblocks::gather_rows(embedded.data(), order, hid, x.data());
     std::vector<float> cos, sin;

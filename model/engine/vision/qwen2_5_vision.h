@@ -33,6 +33,16 @@ WindowLayout window_layout(int gh, int gw, int merge, int window);
 // (each merged patch's merge² patches stay together). The rows vblocks::gather_rows takes.
 std::vector<std::int64_t> window_patch_order(const WindowLayout& w, int merge);
 
+// What both Qwen2.5-VL towers (this CPU one and cuda::CudaQwen25Vision) do first with an image:
+// check its pixel values against the tower (`cols` values a patch, a single frame whose grid is
+// a multiple of `merge`; std::invalid_argument naming the mismatch) and lay out its windows
+// (`window` merged patches a side).
+struct WindowPlan {
+    WindowLayout layout;
+    std::vector<std::int64_t> order;  // window_patch_order(layout, merge)
+};
+WindowPlan window_plan(const PixelValues& px, std::int64_t cols, int merge, int window);
+
 class Qwen25VisionModel : public VisionEncoder {
   public:
     // Throws ConfigError for another architecture or an unusable vision config, CheckpointError

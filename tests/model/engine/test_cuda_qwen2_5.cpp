@@ -15,6 +15,7 @@
 #include <memory>
 #include <random>
 
+#include "cuda_test_support.h"
 #include "model/engine/arch/qwen2_5_vl.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/config.h"
@@ -36,56 +37,15 @@ using deskpilot::testing::qwen2_5_golden::kDir;
 
 namespace {
 
-bool no_gpu() {
-    return !model::cuda::compiled_in() || model::cuda::devices().empty();
-}
+using deskpilot::test::cuda::Bf16Policy;
+using deskpilot::test::cuda::rel_err;
 
-// max |a - b| / (1 + max |b|), as test_cuda_vlm.cpp.
-float rel_err(const std::vector<float>& a, const std::vector<float>& b) {
-    float worst = 0, mag = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (!std::isfinite(a[i])) return INFINITY;
-        worst = std::max(worst, std::fabs(a[i] - b[i]));
-        mag = std::max(mag, std::fabs(b[i]));
-    }
-    return a.size() == b.size() && !a.empty() ? worst / (1.0f + mag) : INFINITY;
-}
-
-#define CLOSE(a, b, tol)                                                         \
-    do {                                                                         \
-        const float e_ = rel_err(a, b);                                          \
-        QVERIFY2(e_ <= (tol), qPrintable(QString("relative error %1").arg(e_))); \
-    } while (0)
-
-// A copy of checkpoint folder `src` with the decoder's weights stored as BF16 and the vision
-// tower's rounded to bf16 (kept f32): the GPU uploads bf16, so both devices multiply the same
-// weights and the tolerance only covers the GPU's bf16 activations.
-struct Bf16Folder {
-    QTemporaryDir tmp;
-    std::filesystem::path dir{tmp.path().toStdString()};
-    explicit Bf16Folder(const std::filesystem::path& src_dir) {
-        const engine::Checkpoint src(src_dir / "model.safetensors");
-        std::vector<deskpilot::test::RawTensor> out;
-        for (const std::string& name : src.names()) {
-            const engine::Tensor t = src.get(name).to_f32();
-            const float* f = t.data<float>();
-            deskpilot::test::RawTensor r{name, "F32", t.shape(), {}};
-            if (name.find("visual.") != std::string::npos) {
-                std::vector<float> v(f, f + t.numel());
-                for (float& x : v) x = engine::bf16_to_f32(engine::f32_to_bf16(x));
-                r.bytes = deskpilot::test::as_bytes(v);
-            } else {
-                std::vector<std::uint16_t> bf(std::size_t(t.numel()));
-                for (std::size_t i = 0; i < bf.size(); ++i) bf[i] = engine::f32_to_bf16(f[i]);
-                r.dtype = "BF16";
-                r.bytes = deskpilot::test::as_bytes(bf);
-            }
-            out.push_back(std::move(r));
-        }
-        deskpilot::test::write_safetensors(dir / "model.safetensors", out);
-        std::filesystem::copy_file(src_dir / "config.json", dir / "config.json");
-        std::filesystem::copy_file(kDir / "tokenizer.json", dir / "tokenizer.json");
-    }
+// The decoder's weights stored as BF16, the vision tower's rounded to bf16 (kept f32): the GPU
+// uploads bf16, so both devices multiply the same weights and the tolerance only covers the GPU's
+// bf16 activations. The bf16/ folder has no tokenizer of its own.
+struct Bf16Folder : deskpilot::test::cuda::Bf16Folder {
+    explicit Bf16Folder(const std::filesystem::path& src_dir)
+        : deskpilot::test::cuda::Bf16Folder(src_dir, Bf16Policy{.keep_f32 = "visual."}, kDir) {}
 };
 
 // The golden prompt: one 140x196 image (35 merged tokens) inside text.
@@ -119,7 +79,7 @@ class TestCudaQwen25 : public QObject {
     // Every prompt position's logits with the image features in place, then decode steps at
     // rope_delta-shifted positions, then a grown prompt that reuses the device cache.
     void decoderWithImageMatchesCpu() {
-        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        SKIP_WITHOUT_GPU();
         QFETCH(QString, folder);
         const Bf16Folder bf16(folder.toStdString());
         const auto ck = std::make_shared<const engine::Checkpoint>(bf16.dir / "model.safetensors");
@@ -151,7 +111,7 @@ class TestCudaQwen25 : public QObject {
         QTest::newRow("f32 KV") << true;
     }
     void longTextDecodeMatchesCpu() {
-        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        SKIP_WITHOUT_GPU();
         QFETCH(bool, f32_kv);
         const Bf16Folder bf16(kDir);
         const auto ck = std::make_shared<const engine::Checkpoint>(bf16.dir / "model.safetensors");
@@ -178,56 +138,26 @@ class TestCudaQwen25 : public QObject {
     // then multiplies pre-summed Conv3d weights), qkv ×4 (a power of 2: exact in bf16) so the
     // tiny random weights' attention is sharp enough for the windows and the rotary to matter.
     void visionTowerMatchesCpu() {
-        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
-        QTemporaryDir tmp;
-        const std::filesystem::path dir(tmp.path().toStdString());
-        {
-            const engine::Checkpoint src(kDir / "model.safetensors");
-            std::vector<deskpilot::test::RawTensor> ts;
-            for (const std::string& name : src.names()) {
-                const engine::Tensor t = src.get(name).to_f32();
-                std::vector<float> v(t.data<float>(), t.data<float>() + t.numel());
-                const float scale = name.find("attn.qkv") != std::string::npos ? 4.0f : 1.0f;
-                for (float& f : v) f = engine::bf16_to_f32(engine::f32_to_bf16(f)) * scale;
-                ts.push_back({name, "F32", t.shape(), deskpilot::test::as_bytes(v)});
-            }
-            deskpilot::test::write_safetensors(dir / "model.safetensors", ts);
-        }
-        const auto ck = std::make_shared<const engine::Checkpoint>(dir / "model.safetensors");
+        SKIP_WITHOUT_GPU();
+        // Every weight rounded to bf16 (kept f32), qkv ×4 so the windows and the rotary matter.
+        const deskpilot::test::cuda::Bf16Folder bf16(kDir, Bf16Policy{.qkv_scale = 4.0f});
+        const auto ck = std::make_shared<const engine::Checkpoint>(bf16.dir / "model.safetensors");
         const engine::ModelConfig cfg = engine::load_model_config(kDir);
         const engine::Qwen25VisionModel cpu(cfg, ck);
         const model::cuda::CudaQwen25Vision gpu(cfg, *ck);
         const auto& vc = *cfg.vision;
         const std::int64_t tp = vc.temporal_patch_size,
                            p2 = std::int64_t(vc.patch_size) * vc.patch_size, cols = 3 * tp * p2;
-        for (const auto [gh, gw, still] : {std::tuple{10, 14, false}, std::tuple{8, 8, false},
+        for (const auto& [gh, gw, still] : {std::tuple{10, 14, false}, std::tuple{8, 8, false},
                                            std::tuple{16, 12, false}, std::tuple{18, 10, true}}) {
-            engine::PixelValues px;
-            px.grid_thw = {1, gh, gw};
-            px.rows = std::int64_t(gh) * gw;
-            px.cols = cols;
-            px.data.resize(std::size_t(px.rows * cols));
-            std::mt19937 g(unsigned(gh * 100 + gw));
-            std::normal_distribution<float> d;
-            for (float& f : px.data) f = d(g);
-            if (still)
-                for (std::int64_t r = 0; r < px.rows; ++r)
-                    for (std::int64_t c = 0; c < 3; ++c)
-                        for (std::int64_t t = 1; t < tp; ++t)
-                            std::copy_n(&px.data[std::size_t(r * cols + c * tp * p2)], p2,
-                                        &px.data[std::size_t(r * cols + (c * tp + t) * p2)]);
+            const engine::PixelValues px = deskpilot::test::cuda::random_pixels(
+                gh, gw, cols, unsigned(gh * 100 + gw), still ? int(tp) : 0, p2);
             const engine::VisionFeatures want = cpu.encode(px), got = gpu.encode(px);
             QCOMPARE(got.tokens, want.tokens);
             QVERIFY(got.deepstack.empty());
-            float worst = 0, mag = 0;
-            for (std::size_t i = 0; i < want.merged.size(); ++i) {
-                QVERIFY(std::isfinite(got.merged[i]));
-                worst = std::max(worst, std::fabs(got.merged[i] - want.merged[i]));
-                mag = std::max(mag, std::fabs(want.merged[i]));
-            }
-            QVERIFY2(
-                got.merged.size() == want.merged.size() && worst <= 2e-2f * mag,
-                qPrintable(QString("%1x%2: relative error %3").arg(gh).arg(gw).arg(worst / mag)));
+            const float err = rel_err(got.merged, want.merged, deskpilot::test::cuda::Scale::peak);
+            QVERIFY2(err <= 2e-2f,
+                     qPrintable(QString("%1x%2: relative error %3").arg(gh).arg(gw).arg(err)));
         }
         engine::PixelValues bad;
         bad.grid_thw = {1, 3, 4};  // not a multiple of the 2x2 merge
@@ -240,7 +170,7 @@ class TestCudaQwen25 : public QObject {
     // NativeVlm with the decoder and the tower on the GPU (tokens chosen on the device): the
     // CPU's greedy answer; a seeded sampled answer repeats.
     void nativeVlmSameGreedyAnswerOnBothDevices() {
-        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        SKIP_WITHOUT_GPU();
         const Bf16Folder bf16(kDir);
         model::NativeVlm cpu({.model_dir = bf16.dir, .threads = 2});
         model::NativeVlm gpu({.model_dir = bf16.dir, .threads = 2, .device = "cuda"});
@@ -272,7 +202,7 @@ class TestCudaQwen25 : public QObject {
 
     // A CPU decoder the GPU has no recipe for is refused by name, not misread.
     void uploadNamesTheRecipe() {
-        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        SKIP_WITHOUT_GPU();
         struct Other : engine::TextDecoder {
             engine::ModelConfig c;
             const engine::ModelConfig& config() const override { return c; }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <random>
 
+#include "cuda_test_support.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/config.h"
 #include "model/engine/cuda/device.h"
@@ -29,44 +30,21 @@ using deskpilot::testing::vision_golden::kDir;
 
 namespace {
 
-bool no_gpu() {
-    return !model::cuda::compiled_in() || model::cuda::devices().empty();
-}
+using deskpilot::test::cuda::no_gpu;
 
-// max |a - b| / max |b|: relative to the features' own scale (small on random weights).
+// Relative to the features' own peak (small on random weights).
 float rel_err(const std::vector<float>& a, const std::vector<float>& b) {
-    float worst = 0, mag = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        worst = std::max(worst, std::fabs(a[i] - b[i]));
-        mag = std::max(mag, std::fabs(b[i]));
-    }
-    return a.size() == b.size() && mag > 0 ? worst / mag : INFINITY;
+    return deskpilot::test::cuda::rel_err(a, b, deskpilot::test::cuda::Scale::peak);
 }
 
 // bf16 activations before each GEMM (about 2^-9 relative each) through 3 blocks and a merger.
 constexpr float kTol = 2e-2f;
 
-// The tiny checkpoint with every weight rounded to bf16 (kept as f32), qkv ×4.
-struct Bf16Folder {
-    QTemporaryDir tmp;
-    std::filesystem::path dir{tmp.path().toStdString()};
-    Bf16Folder() {
-        const engine::Checkpoint src(kDir / "model.safetensors");
-        std::vector<deskpilot::test::RawTensor> out;
-        for (const std::string& name : src.names()) {
-            const engine::Tensor t = src.get(name).to_f32();
-            std::vector<float> v(t.data<float>(), t.data<float>() + t.numel());
-            // ×4 on qkv (a power of 2: exact in bf16). The tiny random weights give near-uniform
-            // attention, blind to the rotary (a tower without k::rope2d passed at ×1 on the host
-            // emulator, tools/cuda_host_emu); at ×4 dropping it is a 14-26% error.
-            const float scale = name.find("attn.qkv") != std::string::npos ? 4.0f : 1.0f;
-            for (float& f : v) f = engine::bf16_to_f32(engine::f32_to_bf16(f)) * scale;
-            out.push_back({name, "F32", t.shape(), deskpilot::test::as_bytes(v)});
-        }
-        deskpilot::test::write_safetensors(dir / "model.safetensors", out);
-        for (const char* file : {"config.json", "tokenizer.json"})
-            std::filesystem::copy_file(kDir / file, dir / file);
-    }
+// The tiny checkpoint with every weight rounded to bf16 (kept as f32), qkv ×4: at ×1 the tiny
+// random weights give near-uniform attention, blind to the rotary (a tower without k::rope2d
+// passed at ×1 on the host emulator, tools/cuda_host_emu); at ×4 dropping it is a 14-26% error.
+struct Bf16Folder : deskpilot::test::cuda::Bf16Folder {
+    Bf16Folder() : deskpilot::test::cuda::Bf16Folder(kDir, {.qkv_scale = 4.0f}) {}
 };
 
 // The golden 64x96 image: grid 1x4x6 (non-square, a still image: both frames equal).
@@ -82,15 +60,7 @@ engine::PixelValues golden_pixels() {
 
 // Random pixels on a gh x gw grid (frames differ: the CPU takes its full-weight path too).
 engine::PixelValues random_pixels(int gh, int gw, std::int64_t cols, unsigned seed) {
-    engine::PixelValues px;
-    px.grid_thw = {1, gh, gw};
-    px.rows = std::int64_t(gh) * gw;
-    px.cols = cols;
-    px.data.resize(std::size_t(px.rows * cols));
-    std::mt19937 g(seed);
-    std::normal_distribution<float> d;
-    for (float& f : px.data) f = d(g);
-    return px;
+    return deskpilot::test::cuda::random_pixels(gh, gw, cols, seed);
 }
 
 }  // namespace
@@ -102,7 +72,7 @@ class TestCudaVision : public QObject {
     // Merged and DeepStack features of the golden image, a square grid larger than the 6x6
     // position table (interpolation upsamples) and a tall narrow one.
     void towerMatchesCpu() {
-        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        SKIP_WITHOUT_GPU();
         const Bf16Folder bf16;
         const auto ck = std::make_shared<const engine::Checkpoint>(bf16.dir / "model.safetensors");
         const engine::ModelConfig cfg = engine::load_model_config(kDir);
@@ -133,7 +103,7 @@ class TestCudaVision : public QObject {
     }
 
     void badInputIsAClearError() {
-        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        SKIP_WITHOUT_GPU();
         const auto ck = std::make_shared<const engine::Checkpoint>(kDir / "model.safetensors");
         const model::cuda::CudaQwen3Vision gpu(engine::load_model_config(kDir), *ck);
         engine::PixelValues px = golden_pixels();
@@ -148,7 +118,7 @@ class TestCudaVision : public QObject {
 
     // NativeVlm with device cuda runs both the decoder and the tower on the GPU.
     void nativeVlmPutsTheTowerOnTheGpu() {
-        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        SKIP_WITHOUT_GPU();
         model::NativeVlm gpu({.model_dir = kDir, .threads = 2, .device = "cuda"});
         QVERIFY(QString::fromStdString(gpu.describe()).contains("vision tower too"));
     }

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <memory>
 
+#include "cuda_test_support.h"
 #include "model/engine/arch/qwen3_vl_moe.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/config.h"
@@ -30,58 +31,14 @@ using deskpilot::testing::vision_golden::kDir;
 
 namespace {
 
-bool no_gpu() {
-    return !model::cuda::compiled_in() || model::cuda::devices().empty();
-}
+using deskpilot::test::cuda::rel_err;
 
-// max |a - b| / (1 + max |b|), as the decoder parity test in test_cuda_kernels.cpp.
-float rel_err(const std::vector<float>& a, const std::vector<float>& b) {
-    float worst = 0, mag = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        worst = std::max(worst, std::fabs(a[i] - b[i]));
-        mag = std::max(mag, std::fabs(b[i]));
-    }
-    return a.size() == b.size() && !a.empty() ? worst / (1.0f + mag) : INFINITY;
-}
-
-#define CLOSE(a, b, tol)                                                         \
-    do {                                                                         \
-        const float e_ = rel_err(a, b);                                          \
-        QVERIFY2(e_ <= (tol), qPrintable(QString("relative error %1").arg(e_))); \
-    } while (0)
-
-// The tiny checkpoint (f32) with its weights rounded to bf16 (the decoder's stored as BF16, the
-// vision tower's as f32): the GPU uploads bf16, so both devices then multiply the same weights
-// (as decoderMatchesCpu's bf16 folder does) and the tolerance only covers the GPU's bf16
-// activations.
-struct Bf16Folder {
-    QTemporaryDir tmp;
-    std::filesystem::path dir{tmp.path().toStdString()};
-    Bf16Folder() {
-        const engine::Checkpoint src(kDir / "model.safetensors");
-        std::vector<deskpilot::test::RawTensor> out;
-        for (const std::string& name : src.names()) {
-            const engine::Tensor t = src.get(name).to_f32();
-            const float* f = t.data<float>();
-            deskpilot::test::RawTensor r{name, "F32", t.shape(), {}};
-            if (name.rfind("model.visual.", 0) == 0) {
-                // Kept f32 but rounded to bf16: NativeVlm on cuda runs the CUDA vision tower,
-                // which uploads bf16, so both towers see the same weights.
-                std::vector<float> v(f, f + t.numel());
-                for (float& x : v) x = engine::bf16_to_f32(engine::f32_to_bf16(x));
-                r.bytes = deskpilot::test::as_bytes(v);
-            } else {
-                std::vector<std::uint16_t> bf(std::size_t(t.numel()));
-                for (std::size_t i = 0; i < bf.size(); ++i) bf[i] = engine::f32_to_bf16(f[i]);
-                r.dtype = "BF16";
-                r.bytes = deskpilot::test::as_bytes(bf);
-            }
-            out.push_back(std::move(r));
-        }
-        deskpilot::test::write_safetensors(dir / "model.safetensors", out);
-        for (const char* file : {"config.json", "tokenizer.json"})
-            std::filesystem::copy_file(kDir / file, dir / file);
-    }
+// The tiny checkpoint (f32) with its weights rounded to bf16: the decoder's stored as BF16, the
+// vision tower's kept f32 (NativeVlm on cuda runs the CUDA vision tower, which uploads bf16, so
+// both towers see the same weights). The GPU uploads bf16, so both devices then multiply the
+// same weights and the tolerance only covers the GPU's bf16 activations.
+struct Bf16Folder : deskpilot::test::cuda::Bf16Folder {
+    Bf16Folder() : deskpilot::test::cuda::Bf16Folder(kDir, {.keep_f32 = "model.visual."}) {}
 };
 
 // The golden prompt: one 64x96 image (6 merged tokens) inside text.
@@ -128,7 +85,7 @@ class TestCudaVlm : public QObject {
     // Every prompt position's logits with the image features and DeepStack in place, then decode
     // steps at rope_delta-shifted positions, then a grown prompt that reuses the cache.
     void decoderWithImageMatchesCpu() {
-        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        SKIP_WITHOUT_GPU();
         const Bf16Folder bf16;
         const auto ck = std::make_shared<const engine::Checkpoint>(bf16.dir / "model.safetensors");
         engine::VlModel cpu(engine::load_model_config(kDir), ck);
@@ -161,7 +118,7 @@ class TestCudaVlm : public QObject {
     // The same numbers straight through CudaTextModel::forward, with DeepStack off and on: if the
     // GPU ignored either feature the CPU logits would differ by more than the tolerance.
     void featuresChangeTheLogits() {
-        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        SKIP_WITHOUT_GPU();
         const Bf16Folder bf16;
         const auto ck = std::make_shared<const engine::Checkpoint>(bf16.dir / "model.safetensors");
         engine::VlModel cpu(engine::load_model_config(kDir), ck);
@@ -200,7 +157,7 @@ class TestCudaVlm : public QObject {
     }
 
     void nativeVlmSameGreedyAnswerOnBothDevices() {
-        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        SKIP_WITHOUT_GPU();
         const Bf16Folder bf16;
         model::NativeVlm cpu({.model_dir = bf16.dir, .threads = 2});
         model::NativeVlm gpu({.model_dir = bf16.dir, .threads = 2, .device = "cuda"});
@@ -223,7 +180,7 @@ class TestCudaVlm : public QObject {
     // The decode step with the token chosen on the device (what NativeVlm on cuda runs): argmax
     // of the same step's logits, and top-p equal to its CPU twin on them.
     void decodeChoosesOnTheDevice() {
-        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        SKIP_WITHOUT_GPU();
         const Bf16Folder bf16;
         const auto ck = std::make_shared<const engine::Checkpoint>(bf16.dir / "model.safetensors");
         const auto gpu = cuda_model(ck);
@@ -251,7 +208,7 @@ class TestCudaVlm : public QObject {
     // NativeVlm on cuda samples on the device: a seed gives the same answer run to run, and a
     // cancel from the text callback stops between tokens.
     void nativeVlmSampledOnDeviceRepeatsAndCancels() {
-        if (no_gpu()) QSKIP("no CUDA device on this machine (or no CUDA in this build)");
+        SKIP_WITHOUT_GPU();
         const Bf16Folder bf16;
         model::NativeVlm gpu({.model_dir = bf16.dir, .threads = 2, .device = "cuda"});
         model::GenerateOptions o;
