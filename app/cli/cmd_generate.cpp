@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "cli/command_registry.h"
+#include "cli/gpu_option.h"
 #include "model/engine/arch/qwen3_vl_moe.h"
 #include "model/engine/cpu/linear.h"
 #include "model/engine/cuda/text_model.h"
@@ -89,8 +90,9 @@ class GenerateCommand : public Command {
                        "Write the last prompt position's logits (.npy, float32)");
         app.add_option("--threads", threads_, "Worker threads (default: all)")
             ->check(CLI::Range(1, 1024));
-        app.add_option("--device", device_, "Where the decoder runs: cpu or cuda (GPU 0)")
+        app.add_option("--device", device_, "Where the decoder runs: cpu or cuda")
             ->check(CLI::IsMember({"cpu", "cuda"}));
+        gpu_.add(app);
         auto* image =
             app.add_option("--image", image_, "Image for a vision-language prompt (PNG, JPEG)");
         image->excludes(ids);
@@ -100,6 +102,7 @@ class GenerateCommand : public Command {
 
     int run_vlm() {
         if (prompt_.empty()) throw CommandError("--image needs --prompt TEXT", kExitUsage);
+        const int gpu = gpu_.resolve(device_);
         std::shared_ptr<const vision::Frame> frame;
         try {
             frame = std::make_shared<const vision::Frame>(vision::read_image(image_));
@@ -110,7 +113,8 @@ class GenerateCommand : public Command {
             model::NativeVlm vlm({.model_dir = dir_,
                                   .max_pixels = max_pixels_,
                                   .threads = threads_,
-                                  .device = device_});
+                                  .device = device_,
+                                  .gpu = gpu});
             planner::Request request;
             request.messages.push_back(
                 {planner::Role::user,
@@ -156,12 +160,13 @@ class GenerateCommand : public Command {
         if (prompt_.empty() && ids_.empty())
             throw CommandError("give --prompt TEXT or --ids N,N,…", kExitUsage);
         if (top_p_ <= 0.0f) throw CommandError("--top-p must be above 0", kExitUsage);
+        const int gpu_index = gpu_.resolve(device_);
         try {
             const std::filesystem::path dir(dir_);
             const engine::ModelConfig config = engine::load_model_config(dir);
             // Fail on a missing GPU before reading gigabytes of checkpoint.
             std::optional<model::cuda::DeviceInfo> gpu;
-            if (device_ == "cuda") gpu = model::cuda::require_device(0);
+            if (gpu_index >= 0) gpu = model::cuda::require_device(gpu_index);
             std::optional<engine::Tokenizer> tok;
             if (std::filesystem::exists(dir / "tokenizer.json"))
                 tok = engine::Tokenizer::from_file(dir / "tokenizer.json");
@@ -179,7 +184,8 @@ class GenerateCommand : public Command {
             const std::unique_ptr<engine::TextDecoder> model =
                 engine::make_text_decoder(config, checkpoint, pool);
             std::unique_ptr<model::cuda::CudaTextModel> gpu_model;
-            if (gpu) gpu_model = model::cuda::CudaTextModel::upload(*model, *checkpoint);
+            if (gpu)
+                gpu_model = model::cuda::CudaTextModel::upload(*model, *checkpoint, gpu->index);
 
             engine::GenerateOptions opts;
             opts.max_new_tokens = max_new_;
@@ -250,6 +256,7 @@ class GenerateCommand : public Command {
     std::uint64_t seed_ = 0;
     int threads_ = 0;
     std::string device_ = "cpu";
+    GpuOption gpu_;
 };
 
 DESKPILOT_REGISTER_COMMAND(GenerateCommand);

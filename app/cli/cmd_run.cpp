@@ -9,6 +9,7 @@
 #include "cli/agent_setup.h"
 #include "cli/command_registry.h"
 #include "cli/console.h"
+#include "cli/gpu_option.h"
 #include "model/engine/native_vlm.h"
 #include "model/remote/remote_vlm.h"
 #include "planner/family.h"
@@ -54,9 +55,10 @@ class RunCommand : public Command {
         app.add_option("--threads", threads_, "Native engine: worker threads (default: all)")
             ->check(CLI::Range(1, 1024));
         app.add_option("--device", device_,
-                       "Native engine: where the model runs, cpu or cuda (GPU 0: the decoder "
-                       "and the vision tower)")
+                       "Native engine: where the model runs, cpu or cuda (the decoder and the "
+                       "vision tower)")
             ->check(CLI::IsMember({"cpu", "cuda"}));
+        gpu_.add(app);
         app.add_option("--family", family_,
                        "Model family: " + planner::family_names() +
                            " (default: ui-tars-1.5; with --model-dir, the checkpoint's: qwen3-vl "
@@ -105,6 +107,8 @@ class RunCommand : public Command {
             if (!problem.empty()) throw CommandError("--max-pixels: " + problem, kExitUsage);
         }
 
+        const int gpu = gpu_.resolve(device_);  // -1 unless native on cuda
+
         std::unique_ptr<model::Vlm> vlm;
         std::string endpoint_host;
         if (native) {
@@ -115,7 +119,8 @@ class RunCommand : public Command {
                     model::NativeVlmConfig{.model_dir = model_dir_,
                                            .max_pixels = max_pixels_,
                                            .threads = threads_,
-                                           .device = device_});
+                                           .device = device_,
+                                           .gpu = gpu});
             } catch (const model::ModelError& e) {
                 throw CommandError(e.what());
             }
@@ -179,6 +184,7 @@ class RunCommand : public Command {
     std::int64_t max_pixels_ = 0;
     int threads_ = 0;
     std::string family_, approve_ = "auto", language_ = "en", device_ = "cpu";
+    GpuOption gpu_;
     std::vector<std::string> headers_, deny_regions_, risky_regions_;
     int max_steps_ = 50;
     int history_ = 5;

@@ -10,6 +10,7 @@
 #include "model/engine/chat_format.h"
 #include "model/engine/config.h"
 #include "model/engine/cpu/linear.h"
+#include "model/engine/cuda/memory_limit.h"
 #include "model/engine/cuda/sample_twin.h"
 #include "model/engine/cuda/text_decoder.h"
 #include "model/engine/cuda/vision_model.h"
@@ -89,21 +90,27 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
         if (config.device != "cpu" && config.device != "cuda")
             throw ModelError("device '" + config.device + "' is unknown (cpu or cuda)");
         const bool cuda = config.device == "cuda";
-        // No usable GPU: say so before reading gigabytes of weights.
-        if (cuda) impl_->gpu = model::cuda::require_device(0).name;
+        // No usable GPU (or a bad choice of one, or a bad memory cap): say so before reading
+        // gigabytes of weights.
+        const int gpu = !cuda ? 0 : config.gpu >= 0 ? config.gpu : model::cuda::choose_device();
+        if (cuda) {
+            model::cuda::memory_limit();
+            const model::cuda::DeviceInfo info = model::cuda::require_device(gpu);
+            impl_->gpu = "GPU " + std::to_string(info.index) + " " + info.name;
+        }
         impl_->pool = std::make_unique<engine_ns::cpu::ThreadPool>(config.threads);
         impl_->tokenizer = engine_ns::Tokenizer::from_file(dir / "tokenizer.json");
         auto ck = std::make_shared<const engine_ns::Checkpoint>(dir);
         impl_->model = std::make_unique<engine_ns::VlModel>(mc, ck, *impl_->pool);
         if (cuda) {  // the CPU models validated the checkpoint; the GPU ones copy its weights
             impl_->model->replace_text(std::make_unique<model::cuda::CudaTextDecoder>(
-                model::cuda::CudaTextModel::upload(impl_->model->text(), *ck, 0)));
+                model::cuda::CudaTextModel::upload(impl_->model->text(), *ck, gpu)));
             if (mc.architecture == engine_ns::Architecture::qwen2_5_vl)
                 impl_->model->replace_vision(
-                    std::make_unique<model::cuda::CudaQwen25Vision>(mc, *ck, 0));
+                    std::make_unique<model::cuda::CudaQwen25Vision>(mc, *ck, gpu));
             else
                 impl_->model->replace_vision(
-                    std::make_unique<model::cuda::CudaQwen3Vision>(mc, *ck, 0));
+                    std::make_unique<model::cuda::CudaQwen3Vision>(mc, *ck, gpu));
         }
         impl_->preprocess = impl_->model->preprocess_params();
         impl_->chat = mc.architecture == engine_ns::Architecture::qwen2_5_vl

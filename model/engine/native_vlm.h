@@ -20,9 +20,12 @@ struct NativeVlmConfig {
     std::filesystem::path model_dir;  // config.json, *.safetensors, tokenizer.json
     std::int64_t max_pixels = 0;      // > 0: pixel cap per image (CPU runs); else the model's
     int threads = 0;                  // 0: one per hardware thread
-    // Where the model runs: "cpu", or "cuda" (GPU 0, decoder and vision tower; Qwen3-VL-MoE and
+    // Where the model runs: "cpu", or "cuda" (decoder and vision tower; Qwen3-VL-MoE and
     // Qwen2.5-VL checkpoints). Checked before the weights are read.
     std::string device = "cpu";
+    // With "cuda": the GPU's index; -1 takes cuda::choose_device()'s (DESKPILOT_CUDA_DEVICE,
+    // else 0).
+    int gpu = -1;
 };
 
 // The planner family a model folder speaks unless told otherwise: "ui-tars-1.5" for a

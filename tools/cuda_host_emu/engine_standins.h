@@ -8,6 +8,7 @@
 
 #include "model/engine/cuda/buffer.h"
 #include "model/engine/cuda/gemm.h"
+#include "model/engine/cuda/memory_limit.h"
 #include "model/engine/dtype.h"
 
 namespace deskpilot::model::cuda {
@@ -18,10 +19,15 @@ void check_launch(const char*) {}
 DeviceInfo require_device(int) {
     return {};
 }
+// Counted against DESKPILOT_CUDA_MEM_LIMIT as buffer.cpp's are (memory_limit.cpp, the engine's).
 DeviceBuffer::DeviceBuffer(std::size_t bytes, std::string name)
-    : ptr_(std::calloc(bytes ? bytes : 1, 1)), bytes_(bytes), name_(std::move(name)) {}
+    : bytes_(bytes), name_(std::move(name)) {
+    reserve_device_memory(bytes, name_);
+    ptr_ = std::calloc(bytes ? bytes : 1, 1);
+}
 DeviceBuffer::~DeviceBuffer() {
     std::free(ptr_);
+    release_device_memory(bytes_);
 }
 DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
     std::swap(ptr_, o.ptr_);

@@ -13,7 +13,8 @@
 # vision_qwen2_5_check.cpp) against the CPU one.
 # ONLY=REGEX runs only the checks whose names match (grep -E): flash, vision_kernels, tower,
 # kv_cache (the KV cache kernels, f32 and bf16: kv_cache_check.cpp), qwen25_tower, text_qwen25,
-# text_qwen25_bf16, text_qwen3; e.g. ONLY=text_qwen25$ for one decoder check (the full run
+# text_qwen25_bf16, text_qwen3, mem_limit and cancel (limits_check.cpp: DESKPILOT_CUDA_MEM_LIMIT
+# and a cancel between layers/blocks, both architectures); e.g. ONLY=text_qwen25$ for one decoder check (the full run
 # takes about 15 minutes on 2 busy cores).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -93,6 +94,17 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
     if want qwen25_tower; then
         "$out/qwen25_tower_check" "$root/tests/data/engine/qwen2_5_vl_tiny" "$out" || status=1
     fi
+    # DESKPILOT_CUDA_MEM_LIMIT and cancelling mid-pass, on both architectures' decoder and tower.
+    g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/limits_check.cpp" "${objs[@]}" \
+        "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
+        -o "$out/limits_check"
+    for mode in mem_limit; do
+        if want $mode; then
+            for tiny in qwen2_5_vl_tiny qwen3_vl_moe_vision_tiny; do
+                "$out/limits_check" $mode "$root/tests/data/engine/$tiny" || status=1
+            done
+        fi
+    done
     if want text_qwen25; then
         echo "text decoder, Qwen2.5-VL (tied head):"
         "$out/text_check" "$root/tests/data/engine/qwen2_5_vl_tiny" 10 14 "$out" || status=1

@@ -18,7 +18,7 @@
 #include "model/engine/cuda/text_decoder.h"
 #include "model/engine/cuda/vision_model.h"
 #include "model/engine/cuda/vision_qwen2_5.h"
-#include "tests/model/engine/safetensors_writer.h"
+#include "tests/model/engine/cuda_test_support.h"
 
 namespace engine = deskpilot::model::engine;
 namespace cuda = deskpilot::model::cuda;
@@ -47,17 +47,9 @@ int main(int argc, char** argv) {
     }
     const std::filesystem::path tiny = argv[1], out = argv[4];
     const int gh = std::atoi(argv[2]), gw = std::atoi(argv[3]);
-    {  // every weight rounded to bf16 (kept f32): both decoders multiply the same weights
-        const engine::Checkpoint src(tiny / "model.safetensors");
-        std::vector<deskpilot::test::RawTensor> ts;
-        for (const std::string& name : src.names()) {
-            const engine::Tensor t = src.get(name).to_f32();
-            std::vector<float> v(t.data<float>(), t.data<float>() + t.numel());
-            for (float& f : v) f = engine::bf16_to_f32(engine::f32_to_bf16(f));
-            ts.push_back({name, "F32", t.shape(), deskpilot::test::as_bytes(v)});
-        }
-        deskpilot::test::write_safetensors(out / "bf16.safetensors", ts);
-    }
+    // Every weight rounded to bf16 (kept f32): both decoders multiply the same weights.
+    deskpilot::test::cuda::write_bf16_copy(tiny / "model.safetensors", out / "bf16.safetensors",
+                                           {});
     const auto ck = std::make_shared<const engine::Checkpoint>(out / "bf16.safetensors");
     const engine::ModelConfig cfg = engine::load_model_config(tiny);
     engine::VlModel cpu(cfg, ck), gpu(cfg, ck);

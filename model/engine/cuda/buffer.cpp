@@ -4,13 +4,16 @@
 
 #include <cstdio>
 
+#include "model/engine/cuda/memory_limit.h"
+
 namespace deskpilot::model::cuda {
 
 namespace {
-std::string gib(std::size_t bytes) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.2f GiB", double(bytes) / double(1ull << 30));
-    return buf;
+// What the runtime says is free on the current device, for the errors of a failed allocation.
+void device_free_total(std::size_t& free, std::size_t& total) {
+    free = total = 0;
+    cudaMemGetInfo(&free, &total);
+    cudaGetLastError();
 }
 }  // namespace
 
@@ -31,28 +34,43 @@ void check_launch(const char* kernel) {
 DeviceBuffer::DeviceBuffer(std::size_t bytes, std::string name)
     : bytes_(bytes), name_(std::move(name)) {
     if (bytes == 0) return;
+    // The engine's own cap first (DESKPILOT_CUDA_MEM_LIMIT; a bad value throws here as it is);
+    // when the buffer does not fit under it, the error adds what the device itself has free.
+    memory_limit();
+    try {
+        reserve_device_memory(bytes, name_);
+    } catch (const CudaError& e) {
+        std::size_t free = 0, total = 0;
+        device_free_total(free, total);
+        throw CudaError(std::string(e.what()) + " (" + format_bytes(free) + " of " +
+                        format_bytes(total) + " free on the device)");
+    }
     const cudaError_t e = cudaMalloc(&ptr_, bytes);
     if (e == cudaSuccess) return;
+    release_device_memory(bytes);
     cudaGetLastError();
     ptr_ = nullptr;
     std::size_t free = 0, total = 0;
-    cudaMemGetInfo(&free, &total);
-    cudaGetLastError();
+    device_free_total(free, total);
     if (e == cudaErrorMemoryAllocation)
-        throw CudaError("CUDA: out of memory allocating " + std::to_string(bytes) + " bytes (" +
-                        gib(bytes) + ") for '" + name_ + "'; " + gib(free) + " of " + gib(total) +
-                        " free on the device");
+        throw CudaError(out_of_memory_message(bytes, name_, free, total, "on the device"));
     throw CudaError("CUDA: cudaMalloc of " + std::to_string(bytes) + " bytes for '" + name_ +
                     "' failed: " + cudaGetErrorString(e));
 }
 
 DeviceBuffer::~DeviceBuffer() {
-    if (ptr_) cudaFree(ptr_);
+    if (ptr_) {
+        cudaFree(ptr_);
+        release_device_memory(bytes_);
+    }
 }
 
 DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
     if (this != &o) {
-        if (ptr_) cudaFree(ptr_);
+        if (ptr_) {
+            cudaFree(ptr_);
+            release_device_memory(bytes_);
+        }
         ptr_ = std::exchange(o.ptr_, nullptr);
         bytes_ = std::exchange(o.bytes_, 0);
         name_ = std::move(o.name_);

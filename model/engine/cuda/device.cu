@@ -36,7 +36,8 @@ DeviceInfo require_device(int index) {
     for (const DeviceInfo& d : devices())
         if (d.index == index) return d;
     throw CudaError("--device cuda: GPU " + std::to_string(index) + " does not exist (" +
-                    std::to_string(count) + " present)");
+                    std::to_string(count) + (count == 1 ? " GPU" : " GPUs") + " present, 0 to " +
+                    std::to_string(count - 1) + "; choose with --gpu N or DESKPILOT_CUDA_DEVICE)");
 }
 
 }  // namespace deskpilot::model::cuda

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace deskpilot::model::cuda {
@@ -32,5 +34,15 @@ bool compiled_in();
 // Device `index`, or CudaError saying why it cannot be used (no CUDA in this build, no driver,
 // no GPU, index out of range), with the runtime's own words where it gave some.
 DeviceInfo require_device(int index = 0);
+
+// Which GPU --device cuda uses (device_choice.cpp, in every build): `flag` (the --gpu value, when
+// given), else the environment's DESKPILOT_CUDA_DEVICE (when set and not empty), else 0.
+// Throws CudaError naming the value, where it came from and how many GPUs are present when it is
+// not a whole number from 0 up. Whether that GPU exists is require_device's question (so without
+// a GPU the error stays require_device's no-GPU one).
+int choose_device(std::optional<std::string_view> flag = std::nullopt);
+// One GPU index as choose_device reads it; `source` ("--gpu", "DESKPILOT_CUDA_DEVICE") names it
+// in the error.
+int parse_device_index(std::string_view text, std::string_view source);
 
 }  // namespace deskpilot::model::cuda

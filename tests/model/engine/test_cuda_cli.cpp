@@ -3,6 +3,7 @@
 // Qwen2.5-VL on cuda as Qwen3 (text, image prompts, run); with a GPU, the same greedy tokens
 // as the CPU path (text and image prompts).
 #include <QProcess>
+#include <QProcessEnvironment>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -16,8 +17,12 @@ struct Result {
     QString err;
 };
 
-Result run(const QStringList& args) {
+// `env`: extra environment variables, NAME=value.
+Result run(const QStringList& args, const QStringList& env = {}) {
     QProcess p;
+    QProcessEnvironment e = QProcessEnvironment::systemEnvironment();
+    for (const QString& kv : env) e.insert(kv.section('=', 0, 0), kv.section('=', 1));
+    p.setProcessEnvironment(e);
     p.start(QString(DESKPILOT_BIN_DIR) + "/deskpilot", args);
     p.closeWriteChannel();
     p.waitForFinished(120000);
@@ -150,6 +155,97 @@ class CudaCliTest : public QObject {
         const Result cpu = run(args + QStringList{"--device", "cpu"});
         QVERIFY2(cpu.code == 0 && gpu.code == 0, qPrintable(cpu.err + gpu.err));
         QCOMPARE(gpu.out, cpu.out);
+    }
+
+    // --gpu N: a malformed value or --gpu without --device cuda is a usage error naming it,
+    // before any weights are read or any display is opened.
+    void badGpuFlagIsAUsageError() {
+        for (const QString& bad : {QString("abc"), QString("-1"), QString("1.5")}) {
+            const Result r = run(
+                {"generate", "--model-dir", kTiny, "--ids", "1", "--device", "cuda", "--gpu", bad});
+            QCOMPARE(r.code, 2);
+            QVERIFY2(r.err.contains("--gpu '" + bad + "' is not a GPU index") &&
+                         r.err.contains("present"),
+                     qPrintable(r.err));
+            QVERIFY2(r.out.isEmpty(), r.out.constData());
+        }
+        const Result cpu = run({"generate", "--model-dir", kTiny, "--ids", "1", "--gpu", "0"});
+        QCOMPARE(cpu.code, 2);
+        QVERIFY2(cpu.err.contains("--gpu applies to --device cuda"), qPrintable(cpu.err));
+        QTemporaryDir tmp;
+        const QString session = tmp.path() + "/session";
+        const Result r = run({"run", "--task", "t", "--model-dir", kVisionTiny, "--device", "cuda",
+                              "--gpu", "x", "--display", ":97", "--session", session});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("--gpu 'x'") && !r.err.contains(":97"), qPrintable(r.err));
+        QVERIFY(!QFileInfo::exists(session));
+    }
+
+    // A malformed DESKPILOT_CUDA_DEVICE or DESKPILOT_CUDA_MEM_LIMIT is one error line naming it
+    // (exit 1) for --device cuda, and no concern of --device cpu.
+    void badCudaEnvironmentIsAClearError() {
+        const QStringList args = {"generate", "--model-dir",      kTiny, "--ids",
+                                  "1,2,3",    "--max-new-tokens", "2"};
+        for (const auto& [env, named] :
+             {std::pair{QString("DESKPILOT_CUDA_DEVICE=-1"), QString("DESKPILOT_CUDA_DEVICE '-1'")},
+              std::pair{QString("DESKPILOT_CUDA_MEM_LIMIT=12Q"),
+                        QString("DESKPILOT_CUDA_MEM_LIMIT '12Q'")}}) {
+            const Result r = run(args + QStringList{"--device", "cuda"}, {env});
+            QCOMPARE(r.code, 1);
+            QVERIFY2(r.err.contains(named), qPrintable(r.err));
+            QVERIFY2(!r.err.trimmed().contains('\n'), qPrintable(r.err));  // one line
+            QVERIFY2(r.out.isEmpty(), r.out.constData());
+            const Result cpu = run(args, {env});
+            QVERIFY2(cpu.code == 0, qPrintable(cpu.err));
+        }
+    }
+
+    // A well-formed GPU index without a GPU: the one no-GPU error, whatever the index.
+    void gpuIndexWithoutGpuIsTheNoGpuError() {
+        if (!deskpilot::model::cuda::devices().empty()) QSKIP("a GPU is present");
+        const Result flag =
+            run({"generate", "--model-dir", kTiny, "--ids", "1", "--device", "cuda", "--gpu", "3"});
+        const Result env = run({"generate", "--model-dir", kTiny, "--ids", "1", "--device", "cuda"},
+                               {"DESKPILOT_CUDA_DEVICE=2"});
+        for (const Result& r : {flag, env}) {
+            QCOMPARE(r.code, 1);
+            QVERIFY2(names_missing_gpu(r.err), qPrintable(r.err));
+        }
+    }
+
+    // With a GPU: an index past the count names it and the count; the last one runs.
+    void gpuIndexChoosesTheDevice() {
+        const auto n = int(deskpilot::model::cuda::devices().size());
+        if (n == 0) QSKIP("no CUDA device on this machine");
+        const QStringList args = {"generate", "--model-dir", kTiny,
+                                  "--ids",    "1,77,300",    "--max-new-tokens",
+                                  "3",        "--device",    "cuda"};
+        const Result past = run(args + QStringList{"--gpu", QString::number(n)});
+        QCOMPARE(past.code, 1);
+        QVERIFY2(past.err.contains(QString("GPU %1 does not exist").arg(n)) &&
+                     past.err.contains(QString("%1 GPU").arg(n)),
+                 qPrintable(past.err));
+        const Result last = run(args, {"DESKPILOT_CUDA_DEVICE=" + QString::number(n - 1)});
+        QVERIFY2(last.code == 0, qPrintable(last.err));
+    }
+
+    // With a GPU: a memory cap too small for the weights is one out-of-memory line naming the
+    // buffer, its size and the free memory (exit 1), for text and image prompts.
+    void memoryCapTooSmallIsOneClearError() {
+        if (deskpilot::model::cuda::devices().empty()) QSKIP("no CUDA device on this machine");
+        for (const QStringList& args :
+             {QStringList{"generate", "--model-dir", kTiny, "--ids", "1,2,3", "--device", "cuda"},
+              QStringList{"generate", "--model-dir", kQwen25Tiny, "--image",
+                          kQwen25Tiny + "/image.png", "--prompt", "click", "--device", "cuda"}}) {
+            const Result r = run(args, {"DESKPILOT_CUDA_MEM_LIMIT=16K"});
+            QCOMPARE(r.code, 1);
+            QVERIFY2(r.err.contains("out of memory allocating") &&
+                         r.err.contains("DESKPILOT_CUDA_MEM_LIMIT (16384 bytes)") &&
+                         r.err.contains("free on the device"),
+                     qPrintable(r.err));
+            QVERIFY2(!r.err.trimmed().contains('\n'), qPrintable(r.err));
+            QVERIFY2(r.out.isEmpty(), r.out.constData());
+        }
     }
 
     void cudaMatchesCpuTokens() {

@@ -20,6 +20,7 @@
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/config.h"
 #include "model/engine/cuda/device.h"
+#include "model/engine/cuda/memory_limit.h"
 #include "model/engine/cuda/text_decoder.h"
 #include "model/engine/cuda/vision_qwen2_5.h"
 #include "model/engine/dtype.h"
@@ -149,7 +150,7 @@ class TestCudaQwen25 : public QObject {
         const std::int64_t tp = vc.temporal_patch_size,
                            p2 = std::int64_t(vc.patch_size) * vc.patch_size, cols = 3 * tp * p2;
         for (const auto& [gh, gw, still] : {std::tuple{10, 14, false}, std::tuple{8, 8, false},
-                                           std::tuple{16, 12, false}, std::tuple{18, 10, true}}) {
+                                            std::tuple{16, 12, false}, std::tuple{18, 10, true}}) {
             const engine::PixelValues px = deskpilot::test::cuda::random_pixels(
                 gh, gw, cols, unsigned(gh * 100 + gw), still ? int(tp) : 0, p2);
             const engine::VisionFeatures want = cpu.encode(px), got = gpu.encode(px);
@@ -198,6 +199,27 @@ class TestCudaQwen25 : public QObject {
         const auto s2 = gpu.generate(r, o, {}, cancel);
         QCOMPARE(s2.text, s1.text);
         QCOMPARE(s2.completion_tokens, s1.completion_tokens);
+    }
+
+    // A device memory cap too small for the weights: NativeVlm's one ModelError names the buffer,
+    // its bytes and the free memory; nothing stays allocated; without the cap the model loads.
+    void memoryCapTooSmallIsAClearError() {
+        SKIP_WITHOUT_GPU();
+        const std::size_t base = model::cuda::memory_in_use();
+        model::cuda::set_memory_limit(base + (std::size_t(64) << 10));
+        try {
+            model::NativeVlm vlm({.model_dir = kDir, .threads = 2, .device = "cuda"});
+            QFAIL("a 64K cap held the whole model");
+        } catch (const model::ModelError& e) {
+            const QString m = e.what();
+            QVERIFY2(m.contains("out of memory allocating") && m.contains("free under") &&
+                         m.contains("free on the device"),
+                     qPrintable(m));
+        }
+        QCOMPARE(model::cuda::memory_in_use(), base);
+        model::cuda::clear_memory_limit_override();
+        model::NativeVlm vlm({.model_dir = kDir, .threads = 2, .device = "cuda"});
+        QVERIFY(model::cuda::memory_in_use() > base);
     }
 
     // A CPU decoder the GPU has no recipe for is refused by name, not misread.
