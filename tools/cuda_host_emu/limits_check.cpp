@@ -5,12 +5,16 @@
 //     for a vision pass's scratch: each one CudaError naming the buffer, its bytes and what the
 //     cap leaves free, with every counted byte given back; the model still runs after the
 //     KV-cache and vision failures; a malformed value is its own error.
+//   cancel TINY_DIR: a cpu::StopScope that says stop on its (N+1)-th question stops a prefill
+//     after N decoder layers and a vision pass after N blocks (cpu::Stopped); the cache keeps
+//     its length, and the same prompt then gives the logits of a pass never stopped.
 #define EMU_WITH_ENGINE
 #include <cstdio>
 #include <cstdlib>
 
 #include "engine_standins.h"
 #include "model/engine/arch/vl_model.h"
+#include "model/engine/cpu/thread_pool.h"
 #include "model/engine/cuda/memory_limit.h"
 #include "model/engine/cuda/text_model.h"
 #include "model/engine/cuda/vision_model.h"
@@ -19,6 +23,7 @@
 
 namespace engine = deskpilot::model::engine;
 namespace cuda = deskpilot::model::cuda;
+namespace cpu = engine::cpu;
 
 namespace {
 
@@ -115,11 +120,72 @@ void mem_limit(const engine::ModelConfig& cfg, const std::shared_ptr<engine::Che
     unsetenv("DESKPILOT_CUDA_MEM_LIMIT");
 }
 
+// A stop check that says stop on its (n+1)-th question and counts them.
+struct StopAfter {
+    int n, asked = 0;
+    bool operator()() { return ++asked > n; }
+};
+
+void cancel(const engine::ModelConfig& cfg, const std::shared_ptr<engine::Checkpoint>& ck) {
+    engine::VlModel host(cfg, ck);
+    const auto m = cuda::CudaTextModel::upload(host.text(), *ck);
+    const std::int64_t S = 24;
+    const std::vector<std::int32_t> ids = prompt(S, cfg.text.vocab_size);
+    const engine::Positions pos = engine::Positions::text(0, S);
+    m->reset(2 * S);
+    const std::vector<float> want = m->forward(ids, pos);
+    const int L = cfg.text.num_layers;
+    for (int n = 0; n < L; ++n) {
+        m->reset(2 * S);
+        StopAfter stop{n};
+        bool stopped = false;
+        try {
+            const cpu::StopScope scope([&] { return stop(); });
+            m->forward(ids, pos);
+        } catch (const cpu::Stopped&) {
+            stopped = true;
+        }
+        std::printf("  prefill of %lld tokens, stop after %d of %d layers: %s after %d checks\n",
+                    (long long)S, n, L, stopped ? "stopped" : "NOT stopped", stop.asked);
+        expect(stopped && stop.asked == n + 1 && m->length() == 0,
+               "stopped within one layer, nothing cached");
+        const std::vector<float> again = m->forward(ids, pos);
+        expect(again == want, "the same prompt then gives the unstopped logits");
+    }
+    {  // a decode step is not synchronised per layer: it is checked between tokens
+        StopAfter stop{0};
+        const cpu::StopScope scope([&] { return stop(); });
+        const std::int32_t one[1] = {ids[0]};
+        m->forward(one, engine::Positions::text(m->length(), 1));
+        expect(stop.asked == 0, "a decode step asks nothing (checked between tokens)");
+    }
+    if (cfg.vision) {
+        const auto tower = gpu_tower(cfg, *ck);
+        const engine::PixelValues px = pixels(cfg, 8, 8);
+        const engine::VisionFeatures full = tower->encode(px);
+        const int depth = cfg.vision->depth;
+        for (int n = 0; n < depth; n += depth - 1) {
+            StopAfter stop{n};
+            bool stopped = false;
+            try {
+                const cpu::StopScope scope([&] { return stop(); });
+                tower->encode(px);
+            } catch (const cpu::Stopped&) {
+                stopped = true;
+            }
+            std::printf("  vision tower, stop after %d of %d blocks: %s after %d checks\n", n,
+                        depth, stopped ? "stopped" : "NOT stopped", stop.asked);
+            expect(stopped && stop.asked == n + 1, "stopped within one block");
+        }
+        expect(tower->encode(px).merged == full.merged, "the tower then gives the same features");
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc != 3) {
-        std::fprintf(stderr, "usage: limits_check mem_limit TINY_DIR\n");
+        std::fprintf(stderr, "usage: limits_check mem_limit|cancel TINY_DIR\n");
         return 2;
     }
     const std::string mode = argv[1];
@@ -129,6 +195,8 @@ int main(int argc, char** argv) {
     std::printf("%s, %s:\n", mode.c_str(), engine::architecture_name(cfg.architecture));
     if (mode == "mem_limit")
         mem_limit(cfg, ck);
+    else if (mode == "cancel")
+        cancel(cfg, ck);
     else
         return 2;
     std::printf("%s\n", bad ? "FAIL" : "ok");

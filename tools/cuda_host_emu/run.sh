@@ -14,8 +14,8 @@
 # ONLY=REGEX runs only the checks whose names match (grep -E): flash, vision_kernels, tower,
 # kv_cache (the KV cache kernels, f32 and bf16: kv_cache_check.cpp), qwen25_tower, text_qwen25,
 # text_qwen25_bf16, text_qwen3, mem_limit and cancel (limits_check.cpp: DESKPILOT_CUDA_MEM_LIMIT
-# and a cancel between layers/blocks, both architectures); e.g. ONLY=text_qwen25$ for one decoder check (the full run
-# takes about 15 minutes on 2 busy cores).
+# and a cancel between layers/blocks, both architectures); e.g. ONLY=text_qwen25$ for one
+# decoder check (the full run takes about 15 minutes on 2 busy cores).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -98,7 +98,7 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
     g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/limits_check.cpp" "${objs[@]}" \
         "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
         -o "$out/limits_check"
-    for mode in mem_limit; do
+    for mode in mem_limit cancel; do
         if want $mode; then
             for tiny in qwen2_5_vl_tiny qwen3_vl_moe_vision_tiny; do
                 "$out/limits_check" $mode "$root/tests/data/engine/$tiny" || status=1

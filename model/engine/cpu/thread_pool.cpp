@@ -21,6 +21,10 @@ void check_stop() {
     if (t_stop && (*t_stop)()) throw Stopped{};
 }
 
+bool stop_scope_active() {
+    return t_stop != nullptr;
+}
+
 ThreadPool::ThreadPool(int threads) {
     if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
     for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });

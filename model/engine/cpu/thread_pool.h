@@ -41,6 +41,9 @@ class StopScope {
 
 // Throws Stopped when this thread's StopScope says stop (for work outside parallel_for).
 void check_stop();
+// True when this thread has a StopScope, so a stop can come: work that must pay to see its own
+// progress before checking (a GPU pass synchronising its stream) skips that cost without one.
+bool stop_scope_active();
 
 class ThreadPool {
   public:

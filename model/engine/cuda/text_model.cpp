@@ -14,6 +14,7 @@
 #include "model/engine/cuda/gemm.h"
 #include "model/engine/cuda/kernels.h"
 #include "model/engine/cuda/sample_twin.h"
+#include "model/engine/cuda/stop_point.h"
 #include "model/engine/cuda/text_weights.h"
 #include "model/engine/cuda/vision_kernels.h"
 
@@ -442,6 +443,9 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
         flash ? nullptr : tmp<float>("att scratch", k::attention_scratch_floats(S, NH, D, splits));
     const float eps = float(c.rms_norm_eps);
     for (int l = 0; l < c.num_layers; ++l) {
+        // A prefill stops within one layer of a cancel (decode steps are checked between tokens);
+        // `len` advances only after the last layer, so rows a stopped pass appended don't count.
+        if (S > 1) stop_point(stream, "prefill layer");
         const LayerWeights& ly = layers[std::size_t(l)];
         k::rms_norm(x, ly.input_norm.as<float>(), S, H, eps, h, s());
         k::to_bf16(h, hb, S * H, s());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/engine/cuda/flash_attention.h"
+#include "model/engine/cuda/stop_point.h"
 #include "model/engine/cuda/vision_common.h"
 
 namespace deskpilot::model::cuda {
@@ -223,6 +224,7 @@ engine::VisionFeatures CudaQwen3Vision::encode(const engine::PixelValues& px,
     out.width = vc.out_hidden_size;
     const auto& ds = vc.deepstack_visual_indexes;
     for (int n = 0; n < vc.depth; ++n) {
+        stop_point(m.stream, "vision block");  // a cancel stops the tower within one block
         m.block(m.blocks[std::size_t(n)], x, S, pos, seg);
         const auto it = std::find(ds.begin(), ds.end(), n);
         if (it != ds.end())

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/engine/cuda/flash_attention.h"
+#include "model/engine/cuda/stop_point.h"
 #include "model/engine/cuda/vision_common.h"
 #include "model/engine/vision/qwen2_5_vision.h"
 
@@ -190,6 +191,7 @@ engine::VisionFeatures CudaQwen25Vision::encode(const engine::PixelValues& px,
     k::gather_rows(e, order_d, S, hid, x, im.s());  // into window order
     const auto& full = vc.fullatt_block_indexes;
     for (int n = 0; n < vc.depth; ++n) {
+        stop_point(im.stream, "vision block");  // a cancel stops the tower within one block
         const bool global = std::find(full.begin(), full.end(), n) != full.end();
         im.block(im.blocks[std::size_t(n)], x, S, pos_d, global ? whole_d : win_d,
                  global ? 1 : n_win);

@@ -1,18 +1,22 @@
 // The CUDA backend's choices that parse and fail the same way with or without a GPU: which GPU
 // (--gpu, DESKPILOT_CUDA_DEVICE: cuda::choose_device), the device memory cap
-// (DESKPILOT_CUDA_MEM_LIMIT: cuda::parse_byte_count, memory_limit, reserve_device_memory). Runs everywhere; the cases that need a device
+// (DESKPILOT_CUDA_MEM_LIMIT: cuda::parse_byte_count, memory_limit, reserve_device_memory) and the
+// stop point a GPU pass checks between layers. Runs everywhere; the cases that need a device
 // (a GPU index past the count, an allocation that does not fit) skip without one.
 #include <QtTest>
 
 #include <cstdlib>
 
+#include "model/engine/cpu/thread_pool.h"
 #include "model/engine/cuda/device.h"
 #include "model/engine/cuda/memory_limit.h"
 #if DESKPILOT_HAVE_CUDA  // DeviceBuffer and Stream exist only in CUDA builds
 #include "model/engine/cuda/buffer.h"
+#include "model/engine/cuda/stop_point.h"
 #endif
 
 namespace cuda = deskpilot::model::cuda;
+namespace cpu = deskpilot::model::engine::cpu;
 
 namespace {
 
@@ -231,6 +235,22 @@ class TestCudaOptions : public QObject {
 #endif
     }
 
+    // stop_point: nothing without a StopScope; with one, Stopped once it says stop.
+    void stopPointFollowsTheScope() {
+#if DESKPILOT_HAVE_CUDA
+        if (cuda::devices().empty()) QSKIP("no CUDA device on this machine (a Stream needs one)");
+        cuda::require_device(0);
+        const cuda::Stream stream;
+        cuda::stop_point(stream, "no scope");
+        bool stop = false;
+        const cpu::StopScope scope([&] { return stop; });
+        cuda::stop_point(stream, "not yet");
+        stop = true;
+        QVERIFY_THROWS_EXCEPTION(cpu::Stopped, cuda::stop_point(stream, "now"));
+#else
+        QSKIP("no CUDA in this build");
+#endif
+    }
 };
 
 QTEST_APPLESS_MAIN(TestCudaOptions)

@@ -19,6 +19,7 @@
 #include "model/engine/arch/qwen2_5_vl.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/config.h"
+#include "model/engine/cpu/thread_pool.h"
 #include "model/engine/cuda/device.h"
 #include "model/engine/cuda/memory_limit.h"
 #include "model/engine/cuda/text_decoder.h"
@@ -199,6 +200,50 @@ class TestCudaQwen25 : public QObject {
         const auto s2 = gpu.generate(r, o, {}, cancel);
         QCOMPARE(s2.text, s1.text);
         QCOMPARE(s2.completion_tokens, s1.completion_tokens);
+    }
+
+    // A cancel (the caller's StopScope) stops a prefill within one decoder layer and a vision
+    // pass within one block: a stop check that flips on its (n+1)-th question ends the pass
+    // after n layers (blocks), the cache keeps its length, and the same prompt then gives the
+    // logits of a pass never stopped. (The same on the host emulator: limits_check.cpp cancel.)
+    void prefillAndTowerStopWithinOneLayer() {
+        SKIP_WITHOUT_GPU();
+        const auto ck = std::make_shared<const engine::Checkpoint>(kDir / "model.safetensors");
+        const engine::ModelConfig cfg = engine::load_model_config(kDir);
+        engine::VlModel host(cfg, ck);
+        const auto gpu = model::cuda::CudaTextModel::upload(host.text(), *ck);
+        std::vector<std::int32_t> ids;
+        for (int i = 0; i < 40; ++i) ids.push_back(std::int32_t((i * 37 + 11) % 1000));
+        const auto pos = engine::Positions::text(0, std::int64_t(ids.size()));
+        gpu->reset(64);
+        const std::vector<float> want = gpu->forward(ids, pos);
+        struct StopAfter {
+            int n, asked = 0;
+            bool operator()() { return ++asked > n; }
+        };
+        for (int n = 0; n < cfg.text.num_layers; ++n) {
+            gpu->reset(64);
+            StopAfter stop{n};
+            {
+                const engine::cpu::StopScope scope([&] { return stop(); });
+                QVERIFY_THROWS_EXCEPTION(engine::cpu::Stopped, gpu->forward(ids, pos));
+            }
+            QCOMPARE(stop.asked, n + 1);
+            QCOMPARE(gpu->length(), std::int64_t(0));
+            QCOMPARE(gpu->forward(ids, pos), want);
+        }
+        const model::cuda::CudaQwen25Vision tower(cfg, *ck);
+        const auto& vc = *cfg.vision;
+        const engine::PixelValues px = deskpilot::test::cuda::random_pixels(
+            8, 8, std::int64_t(3) * vc.temporal_patch_size * vc.patch_size * vc.patch_size, 5);
+        const std::vector<float> features = tower.encode(px).merged;
+        StopAfter stop{1};
+        {
+            const engine::cpu::StopScope scope([&] { return stop(); });
+            QVERIFY_THROWS_EXCEPTION(engine::cpu::Stopped, tower.encode(px));
+        }
+        QCOMPARE(stop.asked, 2);
+        QCOMPARE(tower.encode(px).merged, features);
     }
 
     // A device memory cap too small for the weights: NativeVlm's one ModelError names the buffer,
