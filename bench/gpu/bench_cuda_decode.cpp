@@ -4,11 +4,14 @@
 // the memory bandwidth decode achieves, as a fraction of (a) a device-to-device cudaMemcpy measured
 // in the same run and (b) the device's nominal peak.
 //   bench_cuda_decode [--model qwen3|qwen2_5] [--layers N] [--prompt-tokens N] [--decode-tokens N]
-//                     [--peak-gbs G] [--kv bf16|f32|both]
+//                     [--peak-gbs G] [--kv bf16|f32|both] [--fused 1|0|both]
 // --kv: the KV cache's type (default: DESKPILOT_CUDA_KV, else bf16); `both` measures f32 (the
 // baseline) and bf16 in the same run and prints bf16's decode and prefill speed as ratios to it,
 // which matters at long context (--prompt-tokens 16384), where the cache is a large part of the
 // bytes a decode step reads.
+// --fused: the decoder's fused epilogues (default: DESKPILOT_CUDA_FUSED, else on); `both`
+// measures the unfused kernel sequence (the baseline) and the fused one in the same run and
+// prints the fused decode and prefill speed as ratios to it.
 // Text only: "prefill" is the ~2.7k text tokens a
 // 1920x1080 screenshot becomes, not the vision encoder.
 #include <cuda_runtime.h>
@@ -110,7 +113,7 @@ engine::ModelConfig qwen2_5_vl_7b_text(int layers) {
 int main(int argc, char** argv) {
     int layers = 0, prompt_tokens = 2700, decode_tokens = 128;
     double peak = 0;
-    std::string arch = "qwen3", kv = "";
+    std::string arch = "qwen3", kv = "", fused = "";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--model")
@@ -125,6 +128,8 @@ int main(int argc, char** argv) {
             peak = std::atof(argv[i + 1]);
         else if (a == "--kv")
             kv = argv[i + 1];
+        else if (a == "--fused")
+            fused = argv[i + 1];
         else {
             std::fprintf(stderr, "unknown option %s\n", a.c_str());
             return 2;
@@ -136,6 +141,14 @@ int main(int argc, char** argv) {
     }
     if (!kv.empty() && kv != "bf16" && kv != "f32" && kv != "both") {
         std::fprintf(stderr, "--kv is bf16, f32 or both, not %s\n", kv.c_str());
+        return 2;
+    }
+    if (!fused.empty() && fused != "1" && fused != "0" && fused != "both") {
+        std::fprintf(stderr, "--fused is 1, 0 or both, not %s\n", fused.c_str());
+        return 2;
+    }
+    if (kv == "both" && fused == "both") {
+        std::fprintf(stderr, "--kv both and --fused both compare one thing each; pick one\n");
         return 2;
     }
     const bool dense = arch == "qwen2_5";
@@ -171,9 +184,12 @@ int main(int argc, char** argv) {
         struct Figures {
             double prefill_s = 0, tps = 0;
         };
+        if (fused == "0" || fused == "1") model->set_fused(fused == "1");
         auto measure = [&](cuda::KvDtype dtype) {
             model->set_kv_dtype(dtype);
-            const char* name = dtype == cuda::KvDtype::bf16 ? "bf16" : "f32";
+            const std::string label = std::string(dtype == cuda::KvDtype::bf16 ? "bf16" : "f32") +
+                                      (model->fused() ? " KV" : " KV, unfused");
+            const char* name = label.c_str();
             std::vector<double> prefill;
             for (int rep = 0; rep < 3; ++rep) {
                 model->reset(prompt_tokens + decode_tokens + 8);
@@ -182,7 +198,7 @@ int main(int argc, char** argv) {
                 prefill.push_back(seconds_since(t1));
             }
             std::sort(prefill.begin(), prefill.end());
-            std::printf("[%s KV] prefill: %d tokens in %.1f ms (median of 3; %.0f tok/s)\n", name,
+            std::printf("[%s] prefill: %d tokens in %.1f ms (median of 3; %.0f tok/s)\n", name,
                         prompt_tokens, prefill[1] * 1e3, prompt_tokens / prefill[1]);
 
             // Decode from the prefilled cache: a few warm-up steps, then the timed ones.
@@ -198,30 +214,41 @@ int main(int argc, char** argv) {
             const double s = seconds_since(t1), tps = decode_tokens / s;
             const double gbs = double(bytes) * tps / 1e9;
             std::printf(
-                "[%s KV] decode: %.1f tok/s at context %lld (%.2f ms/token), %.2f GB read per "
+                "[%s] decode: %.1f tok/s at context %lld (%.2f ms/token), %.2f GB read per "
                 "token\n",
                 name, tps, static_cast<long long>(model->length()), 1e3 / tps, double(bytes) / 1e9);
             std::printf(
-                "[%s KV] decode bandwidth: %.0f GB/s = %.3f of the measured copy, %.3f of nominal "
+                "[%s] decode bandwidth: %.0f GB/s = %.3f of the measured copy, %.3f of nominal "
                 "peak\n",
                 name, gbs, copy > 0 ? gbs / copy : 0.0, peak > 0 ? gbs / peak : 0.0);
             if (peak > 0)
                 std::printf(
-                    "[%s KV] bandwidth bound at this context: %.0f tok/s; decode reaches %.3f of "
+                    "[%s] bandwidth bound at this context: %.0f tok/s; decode reaches %.3f of "
                     "it\n",
                     name, peak * 1e9 / double(bytes), tps / (peak * 1e9 / double(bytes)));
             return Figures{prefill[1], tps};
         };
+        // `what` against its baseline, measured in the same run.
+        auto compare = [&](const char* what, const Figures& base, const Figures& f) {
+            std::printf("%s at context %d: decode %.3fx the tokens/s, prefill %.3fx the speed\n",
+                        what, prompt_tokens + decode_tokens + 4, f.tps / base.tps,
+                        base.prefill_s / f.prefill_s);
+        };
         if (kv == "both") {
             const Figures f32 = measure(cuda::KvDtype::f32), bf16 = measure(cuda::KvDtype::bf16);
-            std::printf(
-                "bf16 KV vs f32 KV at context %d: decode %.3fx the tokens/s, prefill %.3fx the "
-                "speed\n",
-                prompt_tokens + decode_tokens + 4, bf16.tps / f32.tps,
-                f32.prefill_s / bf16.prefill_s);
+            compare("bf16 KV vs f32 KV", f32, bf16);
         } else {
-            measure(kv.empty() ? model->kv_dtype()
-                               : (kv == "f32" ? cuda::KvDtype::f32 : cuda::KvDtype::bf16));
+            const cuda::KvDtype dtype =
+                kv.empty() ? model->kv_dtype()
+                           : (kv == "f32" ? cuda::KvDtype::f32 : cuda::KvDtype::bf16);
+            if (fused == "both") {
+                model->set_fused(false);
+                const Figures before = measure(dtype);
+                model->set_fused(true);
+                compare("fused vs unfused epilogues", before, measure(dtype));
+            } else {
+                measure(dtype);
+            }
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_cuda_decode: %s\n", e.what());

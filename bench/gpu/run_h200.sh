@@ -25,13 +25,13 @@ echo "== prefill attention (flash vs the split-K kernel; vision segments)"
 build-gpu/bench/bench_cuda_attention || true
 echo "== benchmark"
 if [[ $QUICK == 1 ]]; then
-  build-gpu/bench/bench_cuda_decode --layers 8 --prompt-tokens 1024 --decode-tokens 64
-  build-gpu/bench/bench_cuda_decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64
+  build-gpu/bench/bench_cuda_decode --layers 8 --prompt-tokens 1024 --decode-tokens 64 --fused both
+  build-gpu/bench/bench_cuda_decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64 --fused both
   echo "== KV cache: bf16 vs f32 at long context"
   build-gpu/bench/bench_cuda_decode --layers 8 --prompt-tokens 8192 --decode-tokens 64 --kv both
 else
-  build-gpu/bench/bench_cuda_decode --layers 48 --prompt-tokens 2700 --decode-tokens 128
-  build-gpu/bench/bench_cuda_decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128
+  build-gpu/bench/bench_cuda_decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --fused both
+  build-gpu/bench/bench_cuda_decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128 --fused both
   echo "== KV cache: bf16 vs f32 at long context"
   build-gpu/bench/bench_cuda_decode --layers 48 --prompt-tokens 16384 --decode-tokens 128 --kv both
 fi

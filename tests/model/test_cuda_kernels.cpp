@@ -108,11 +108,29 @@ class CudaKernelsTest : public QObject {
     Q_OBJECT
 
     bool skip() { return cuda::devices().empty(); }
+
+    // With `var` set to `value`, `read` throws one CudaError naming both; `var` is unset after.
+    template <typename F>
+    static bool rejectsEnv(const char* var, const char* value, F read) {
+        qputenv(var, value);
+        bool named = false;
+        try {
+            read();
+            qWarning("%s=%s was accepted", var, value);
+        } catch (const cuda::CudaError& e) {
+            named = QString(e.what()).contains(QString("%1='%2'").arg(var, value));
+            if (!named) qWarning("%s", e.what());
+        }
+        qunsetenv(var);
+        return named;
+    }
 #define NEED_GPU() \
     if (skip()) QSKIP("no CUDA device on this machine (or no CUDA in this build)")
 
   private slots:
 #ifdef DESKPILOT_HAVE_CUDA
+    // Also the fused rms_norm → bf16 GEMM input: its bf16 output is the bits of the unfused
+    // pair's (rms_norm, then engine::f32_to_bf16), with or without the f32 copy and in place.
     void rmsNormAndQkNorm() {
         NEED_GPU();
         for (auto [rows, d] : {std::pair{7, 2048}, std::pair{7 * 32, 128}, std::pair { 3, 64 }}) {
@@ -120,6 +138,24 @@ class CudaKernelsTest : public QObject {
             std::vector<float> want(x.size());
             engine::cpu::rms_norm(x.data(), w.data(), rows, d, 1e-6f, want.data());
             auto xd = dev(x), wd = dev(w);
+            cuda::DeviceBuffer f(x.size() * 4, "f32"), twin(x.size() * 4, "twin"),
+                b(x.size() * 2, "bf16"), b_only(x.size() * 2, "bf16 only");
+            cuda::k::rms_norm(xd.as<float>(), wd.as<float>(), rows, d, 1e-6f, twin.as<float>(),
+                              nullptr);
+            cuda::k::rms_norm_bf16(xd.as<float>(), wd.as<float>(), rows, d, 1e-6f, f.as<float>(),
+                                   b.as<std::uint16_t>(), nullptr);
+            cuda::k::rms_norm_bf16(xd.as<float>(), wd.as<float>(), rows, d, 1e-6f, nullptr,
+                                   b_only.as<std::uint16_t>(), nullptr);
+            const auto tw = host<float>(twin, x.size());
+            CLOSE(tw, want, 1e-5f);
+            QCOMPARE(host<float>(f, x.size()), tw);
+            QCOMPARE(host<std::uint16_t>(b, x.size()), to_bf16(tw));
+            QCOMPARE(host<std::uint16_t>(b_only, x.size()), to_bf16(tw));
+            cuda::k::rms_norm_bf16(xd.as<float>(), wd.as<float>(), rows, d, 1e-6f, xd.as<float>(),
+                                   b.as<std::uint16_t>(), nullptr);  // in place
+            QCOMPARE(host<float>(xd, x.size()), tw);
+            QCOMPARE(host<std::uint16_t>(b, x.size()), to_bf16(tw));
+            xd.upload(x.data(), xd.bytes());
             cuda::k::rms_norm(xd.as<float>(), wd.as<float>(), rows, d, 1e-6f, xd.as<float>(),
                               nullptr);  // in place, as for q/k norm
             CLOSE(host<float>(xd, x.size()), want, 1e-5f);
@@ -173,7 +209,31 @@ class CudaKernelsTest : public QObject {
         auto gd = dev(gu);
         cuda::DeviceBuffer od(want.size() * 4, "out");
         cuda::k::silu_mul(gd.as<float>(), rows, F, od.as<float>(), nullptr);
-        CLOSE(host<float>(od, want.size()), want, 1e-5f);
+        const auto got = host<float>(od, want.size());
+        CLOSE(got, want, 1e-5f);
+        // Fused with the bf16 conversion: the bits of the unfused pair's.
+        cuda::DeviceBuffer bd(want.size() * 2, "out bf16");
+        cuda::k::silu_mul_bf16(gd.as<float>(), rows, F, bd.as<std::uint16_t>(), nullptr);
+        QCOMPARE(host<std::uint16_t>(bd, want.size()), to_bf16(got));
+    }
+
+    // The q/k/v biases in one launch: exactly the three separate adds.
+    void qkvBiasFused() {
+        NEED_GPU();
+        const std::int64_t S = 5, nq = 4 * 64, nkv = 2 * 64;
+        const auto q = randn(std::size_t(S * nq), 23), k = randn(std::size_t(S * nkv), 24),
+                   v = randn(std::size_t(S * nkv), 25), bq = randn(std::size_t(nq), 26),
+                   bk = randn(std::size_t(nkv), 27), bv = randn(std::size_t(nkv), 28);
+        auto qd = dev(q), kd = dev(k), vd = dev(v), bqd = dev(bq), bkd = dev(bk), bvd = dev(bv);
+        cuda::k::add_bias_qkv(qd.as<float>(), bqd.as<float>(), nq, kd.as<float>(), bkd.as<float>(),
+                              vd.as<float>(), bvd.as<float>(), nkv, S, nullptr);
+        auto plus = [&](std::vector<float> x, const std::vector<float>& b) {
+            for (std::size_t i = 0; i < x.size(); ++i) x[i] += b[i % b.size()];
+            return x;
+        };
+        QCOMPARE(host<float>(qd, q.size()), plus(q, bq));
+        QCOMPARE(host<float>(kd, k.size()), plus(k, bk));
+        QCOMPARE(host<float>(vd, v.size()), plus(v, bv));
     }
 
     void routerTopK() {
@@ -299,6 +359,15 @@ class CudaKernelsTest : public QObject {
                         yd.as<float>());
             stream.sync("gemm");
             CLOSE(host<float>(yd, want.size()), want, 1e-4f);
+            // Accumulating (beta = 1, the fused residual add): y = r + x · W.
+            const auto r = randn(want.size(), 13);
+            auto rd = dev(r);
+            blas.linear(xd.as<std::uint16_t>(), M, K, wd.as<std::uint16_t>(), layout, N, oi ? K : N,
+                        rd.as<float>(), true);
+            stream.sync("gemm accumulate");
+            std::vector<float> sum(want.size());
+            for (std::size_t i = 0; i < sum.size(); ++i) sum[i] = r[i] + want[i];
+            CLOSE(host<float>(rd, sum.size()), sum, 1e-4f);
         }
     }
 
@@ -659,6 +728,9 @@ class CudaKernelsTest : public QObject {
     void rmsNormAndQkNorm() {
         QSKIP("built without CUDA");
     }
+    void qkvBiasFused() {
+        QSKIP("built without CUDA");
+    }
     void topPSampling() {
         QSKIP("built without CUDA");
     }
@@ -769,22 +841,36 @@ class CudaKernelsTest : public QObject {
         QVERIFY(cuda::kv_dtype_from_env() == cuda::KvDtype::f32);
         qputenv("DESKPILOT_CUDA_KV", "bf16");
         QVERIFY(cuda::kv_dtype_from_env() == cuda::KvDtype::bf16);
-        qputenv("DESKPILOT_CUDA_KV", "fp8");
-        try {
-            cuda::kv_dtype_from_env();
-            QFAIL("DESKPILOT_CUDA_KV=fp8 was accepted");
-        } catch (const cuda::CudaError& e) {
-            QVERIFY2(QString(e.what()).contains("DESKPILOT_CUDA_KV='fp8'"), e.what());
-        }
-        qunsetenv("DESKPILOT_CUDA_KV");
+        QVERIFY(rejectsEnv("DESKPILOT_CUDA_KV", "fp8", [] { cuda::kv_dtype_from_env(); }));
+    }
+
+    // DESKPILOT_CUDA_FUSED=0 runs the unfused kernels (fused by default); a bad value is one
+    // clear error naming the variable and the value. Needs no GPU.
+    void fusedFromTheEnvironment() {
+        qunsetenv("DESKPILOT_CUDA_FUSED");
+        QVERIFY(cuda::fused_from_env());
+        qputenv("DESKPILOT_CUDA_FUSED", "0");
+        QVERIFY(!cuda::fused_from_env());
+        qputenv("DESKPILOT_CUDA_FUSED", "1");
+        QVERIFY(cuda::fused_from_env());
+        QVERIFY(rejectsEnv("DESKPILOT_CUDA_FUSED", "yes", [] { cuda::fused_from_env(); }));
     }
 
     void decoderMatchesCpu_data() {
         QTest::addColumn<QByteArray>("moe");
         QTest::addColumn<QByteArray>("kv_type");
-        QTest::newRow("batched decode, bf16 KV") << QByteArray("") << QByteArray("");
-        QTest::newRow("grouped decode, bf16 KV") << QByteArray("grouped") << QByteArray("bf16");
-        QTest::newRow("batched decode, f32 KV") << QByteArray("") << QByteArray("f32");
+        QTest::addColumn<QByteArray>("fused");
+        QTest::newRow("batched decode, bf16 KV")
+            << QByteArray("") << QByteArray("") << QByteArray("");
+        QTest::newRow("grouped decode, bf16 KV")
+            << QByteArray("grouped") << QByteArray("bf16") << QByteArray("");
+        QTest::newRow("batched decode, f32 KV")
+            << QByteArray("") << QByteArray("f32") << QByteArray("");
+        // The unfused kernel sequence (DESKPILOT_CUDA_FUSED=0) the fused epilogues replace.
+        QTest::newRow("unfused, batched decode")
+            << QByteArray("") << QByteArray("") << QByteArray("0");
+        QTest::newRow("unfused, grouped decode")
+            << QByteArray("grouped") << QByteArray("") << QByteArray("0");
     }
 
     void decoderMatchesCpu() {
@@ -796,12 +882,15 @@ class CudaKernelsTest : public QObject {
         engine::Qwen3MoeTextModel cpu(engine::load_model_config(dir), ck, pool);
         QFETCH(QByteArray, moe);
         QFETCH(QByteArray, kv_type);
+        QFETCH(QByteArray, fused);
+        qputenv("DESKPILOT_CUDA_FUSED", fused);
         // Decode steps take the batched-pointer MoE path unless told to group on the host.
         qputenv("DESKPILOT_CUDA_MOE", moe);
         qputenv("DESKPILOT_CUDA_KV", kv_type);
         cuda::CudaTextModel gpu(cpu, *ck);
         qunsetenv("DESKPILOT_CUDA_MOE");
         qunsetenv("DESKPILOT_CUDA_KV");
+        qunsetenv("DESKPILOT_CUDA_FUSED");
         QVERIFY(gpu.kv_dtype() == (kv_type == "f32" ? cuda::KvDtype::f32 : cuda::KvDtype::bf16));
         const std::vector<std::int32_t> ids = {1, 77, 300, 5, 999, 12, 40, 41, 42};
         auto kv = cpu.new_cache(32);

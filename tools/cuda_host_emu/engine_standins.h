@@ -11,6 +11,10 @@
 #include "model/engine/cuda/memory_limit.h"
 #include "model/engine/dtype.h"
 
+// cuBLAS calls made through Blas (the batched form counts once); with prelude.h's g_launches,
+// what a decode step launches (text_model_check.cpp's launch count).
+inline long g_blas_calls = 0;
+
 namespace deskpilot::model::cuda {
 void check(int status, const char* what) {
     if (status != 0) throw CudaError(what);
@@ -52,7 +56,9 @@ void Stream::sync(const char*) const {}
 Blas::Blas(void*) {}
 Blas::~Blas() = default;
 void Blas::linear(const std::uint16_t* x, std::int64_t M, std::int64_t K, const std::uint16_t* w,
-                  engine::cpu::Layout layout, std::int64_t N, std::int64_t ldw, float* y) {
+                  engine::cpu::Layout layout, std::int64_t N, std::int64_t ldw, float* y,
+                  bool accumulate) {
+    ++g_blas_calls;
     const bool out_in = layout == engine::cpu::Layout::out_in;
     for (std::int64_t m = 0; m < M; ++m)
         for (std::int64_t n = 0; n < N; ++n) {
@@ -60,12 +66,15 @@ void Blas::linear(const std::uint16_t* x, std::int64_t M, std::int64_t K, const 
             for (std::int64_t k = 0; k < K; ++k)
                 a += engine::bf16_to_f32(x[m * K + k]) *
                      engine::bf16_to_f32(out_in ? w[n * ldw + k] : w[k * ldw + n]);
-            y[m * N + n] = a;
+            // beta = 1: the product added to what y holds (cuBLAS's alpha·x·W + beta·y).
+            y[m * N + n] = accumulate ? y[m * N + n] + a : a;
         }
 }
 void Blas::linear_batched(const void* const* x, std::int64_t M, std::int64_t K,
                           const void* const* w, engine::cpu::Layout layout, std::int64_t N,
                           std::int64_t ldw, void* const* y, int batch) {
+    // One cuBLAS call (cublasGemmBatchedEx), however many products it runs.
+    if (batch > 0) g_blas_calls -= batch - 1;
     for (int i = 0; i < batch; ++i)
         linear(static_cast<const std::uint16_t*>(x[i]), M, K,
                static_cast<const std::uint16_t*>(w[i]), layout, N, ldw, static_cast<float*>(y[i]));

@@ -12,25 +12,14 @@
 #include "model/engine/cuda/flash_attention.h"
 #include "model/engine/cuda/kernels.h"
 #include "model/engine/dtype.h"
+#include "tests/model/engine/cuda_test_support.h"
 
 namespace k = deskpilot::model::cuda::k;
 namespace engine = deskpilot::model::engine;
 
-static std::vector<float> rnd(std::size_t n, unsigned seed) {
-    std::mt19937 g(seed);
-    std::normal_distribution<float> d;
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(g);
-    return v;
-}
+using deskpilot::test::cuda::randn;
 static float err(const std::vector<float>& a, const std::vector<float>& b) {
-    float w = 0, m = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (!std::isfinite(a[i])) return INFINITY;
-        w = std::max(w, std::fabs(a[i] - b[i]));
-        m = std::max(m, std::fabs(b[i]));
-    }
-    return w / m;
+    return deskpilot::test::cuda::rel_err(a, b, deskpilot::test::cuda::Scale::peak);
 }
 
 int main() {
@@ -42,8 +31,8 @@ int main() {
     for (C c : {C{1, 100, 4, 2, 64, 1}, C{1, 100, 4, 2, 128, 4}, C{5, 9, 4, 1, 64, 1},
                 C{37, 13, 4, 2, 128, 0}, C{20, 0, 2, 2, 64, 0}}) {
         const std::int64_t n = c.past + c.ql, cap = n + 5, row = c.KH * c.D;
-        const auto rk = rnd(std::size_t(n * row), 1), rv = rnd(std::size_t(n * row), 2),
-                   q = rnd(std::size_t(c.ql * c.NH * c.D), 3);
+        const auto rk = randn(std::size_t(n * row), 1), rv = randn(std::size_t(n * row), 2),
+                   q = randn(std::size_t(c.ql * c.NH * c.D), 3);
         // Caches of noise past the context: reading past it would change the result.
         std::vector<float> kf(std::size_t(c.KH * cap * c.D), 1e30f), vf = kf;
         std::vector<std::uint16_t> kb(kf.size(), 0x7f7f), vb = kb;

@@ -69,7 +69,10 @@ struct CudaError : std::runtime_error {
 inline void check_launch(const char*) {}
 }  // namespace deskpilot::model::cuda
 #endif
+// Kernel launches so far (every emu_launch: each rewritten <<<...>>> of the .cu files).
+inline long g_launches = 0;
 inline void emu_launch(dim3 grid, unsigned threads, const std::function<void()>& body) {
+    ++g_launches;
     blockDim = dim3(threads);
     gridDim = grid;
     // All three grid axes (the split-K attention runs over z), one block at a time.

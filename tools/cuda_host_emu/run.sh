@@ -14,7 +14,9 @@
 # ONLY=REGEX runs only the checks whose names match (grep -E): flash, vision_kernels, tower,
 # kv_cache (the KV cache kernels, f32 and bf16: kv_cache_check.cpp), qwen25_tower, text_qwen25,
 # text_qwen25_bf16, text_qwen3, mem_limit and cancel (limits_check.cpp: DESKPILOT_CUDA_MEM_LIMIT
-# and a cancel between layers/blocks, both architectures); e.g. ONLY=text_qwen25$ for one
+# and a cancel between layers/blocks, both architectures), fused_kernels and launches
+# (fused_check.cpp: the fused epilogue kernels; launches per decode step fused vs unfused, both
+# architectures); e.g. ONLY=text_qwen25$ for one
 # decoder check (the full run takes about 15 minutes on 2 busy cores).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -98,6 +100,17 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
     g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/limits_check.cpp" "${objs[@]}" \
         "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
         -o "$out/limits_check"
+    # The decoder's fused epilogues: the kernels against a double reference and their unfused
+    # twins, then launches per decode step fused vs DESKPILOT_CUDA_FUSED=0 (both architectures).
+    g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/fused_check.cpp" "${objs[@]}" \
+        "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
+        -o "$out/fused_check"
+    if want fused_kernels; then "$out/fused_check" kernels || status=1; fi
+    if want launches; then
+        for tiny in qwen2_5_vl_tiny qwen3_vl_moe_vision_tiny; do
+            "$out/fused_check" launches "$root/tests/data/engine/$tiny" "$out" || status=1
+        done
+    fi
     for mode in mem_limit cancel; do
         if want $mode; then
             for tiny in qwen2_5_vl_tiny qwen3_vl_moe_vision_tiny; do

@@ -27,11 +27,12 @@ Blas::~Blas() {
 }
 
 void Blas::linear(const std::uint16_t* x, std::int64_t M, std::int64_t K, const std::uint16_t* w,
-                  engine::cpu::Layout layout, std::int64_t N, std::int64_t ldw, float* y) {
+                  engine::cpu::Layout layout, std::int64_t N, std::int64_t ldw, float* y,
+                  bool accumulate) {
     if (M == 0) return;
     // cuBLAS is column-major: compute yᵀ [N, M] = op(W) · xᵀ, where a row-major [N, K] W is a
     // column-major K×N matrix (transposed), and a row-major [K, N] W is N×K (as is).
-    const float alpha = 1.0f, beta = 0.0f;
+    const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
     const bool out_in = layout == engine::cpu::Layout::out_in;
     check_blas(cublasGemmEx(static_cast<cublasHandle_t>(handle_),
                             out_in ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, int(N), int(M), int(K),

@@ -16,9 +16,12 @@ class Blas {
     Blas(const Blas&) = delete;
     Blas& operator=(const Blas&) = delete;
 
-    // y[M, N] = x[M, K] · W; x rows contiguous (K), y rows contiguous (N).
+    // y[M, N] = x[M, K] · W; x rows contiguous (K), y rows contiguous (N). With `accumulate`,
+    // y += x · W (beta = 1, in f32): the decoder's residual add fused into the o_proj and down
+    // GEMMs, which saves an add kernel and a pass over the output.
     void linear(const std::uint16_t* x, std::int64_t M, std::int64_t K, const std::uint16_t* w,
-                engine::cpu::Layout layout, std::int64_t N, std::int64_t ldw, float* y);
+                engine::cpu::Layout layout, std::int64_t N, std::int64_t ldw, float* y,
+                bool accumulate = false);
 
     // The same for `batch` independent products whose x, W and y are given by device pointer
     // arrays (cublasGemmBatchedEx): the decode step's selected experts in one call.

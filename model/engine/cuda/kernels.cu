@@ -1,5 +1,6 @@
 // The engine's CUDA kernels. Plain, readable kernels first: each matches its CPU twin (see
-// kernels.h) within float rounding; speed work (fusion) comes with GPU measurements. The KV
+// kernels.h) within float rounding. Fused forms (rms_norm_bf16, silu_mul_bf16, add_bias_qkv)
+// save the decode step launches and passes over the activations. The KV
 // cache kernels take f32 or bf16 caches (CudaTextModel keeps bf16 by default).
 #include <cuda_runtime.h>
 
@@ -52,9 +53,11 @@ __global__ void embed_k(const std::uint16_t* table, const std::int32_t* ids, std
     for (std::int64_t c = threadIdx.x; c < H; c += blockDim.x) out[row * H + c] = bf16f(src[c]);
 }
 
-__global__ void rms_norm_k(const float* x, const float* w, std::int64_t d, float eps, float* out) {
+// out (f32) and ob (bf16, the next GEMM's input) each written where not null: the fused form
+// saves a to_bf16 launch and a pass over the row.
+__global__ void rms_norm_k(const float* x, const float* w, std::int64_t d, float eps, float* out,
+                           std::uint16_t* ob) {
     const float* xr = x + blockIdx.x * d;
-    float* o = out + blockIdx.x * d;
     float ss = 0.0f;
     for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) ss += xr[i] * xr[i];
     __shared__ float part[32];
@@ -68,7 +71,12 @@ __global__ void rms_norm_k(const float* x, const float* w, std::int64_t d, float
     }
     __syncthreads();
     const float inv = 1.0f / sqrtf(part[0] / float(d) + eps);
-    for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) o[i] = w[i] * (xr[i] * inv);
+    // Every thread reads its own elements before writing them: in place (out == x) is safe.
+    for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) {
+        const float y = w[i] * (xr[i] * inv);
+        if (out) out[blockIdx.x * d + i] = y;
+        if (ob) ob[blockIdx.x * d + i] = f2bf16(y);
+    }
 }
 
 __global__ void rope_k(float* x, std::int64_t S, std::int64_t heads, std::int64_t half,
@@ -187,12 +195,32 @@ __global__ void attention_merge_k(const float* scratch, std::int64_t heads, std:
     out[(i * heads + h) * d + c] = o / L;
 }
 
-__global__ void silu_mul_k(const float* gu, std::int64_t rows, std::int64_t F, float* out) {
+// out (f32) or ob (bf16, the down GEMM's input), whichever is not null.
+__global__ void silu_mul_k(const float* gu, std::int64_t rows, std::int64_t F, float* out,
+                           std::uint16_t* ob) {
     const std::int64_t idx = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
     if (idx >= rows * F) return;
     const std::int64_t r = idx / F, j = idx % F;
     const float g = gu[r * 2 * F + j];
-    out[idx] = g / (1.0f + expf(-g)) * gu[r * 2 * F + F + j];
+    const float y = g / (1.0f + expf(-g)) * gu[r * 2 * F + F + j];
+    if (out) out[idx] = y;
+    if (ob) ob[idx] = f2bf16(y);
+}
+
+// Each token's q, k and v rows [S, nq | nkv | nkv] get their biases in one launch.
+__global__ void add_bias_qkv_k(float* q, const float* bq, std::int64_t nq, float* k,
+                               const float* bk, float* v, const float* bv, std::int64_t nkv,
+                               std::int64_t S) {
+    const std::int64_t idx = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x,
+                       row = nq + 2 * nkv;
+    if (idx >= S * row) return;
+    const std::int64_t t = idx / row, c = idx % row;
+    if (c < nq)
+        q[t * nq + c] += bq[c];
+    else if (c < nq + nkv)
+        k[t * nkv + c - nq] += bk[c - nq];
+    else
+        v[t * nkv + c - nq - nkv] += bv[c - nq - nkv];
 }
 
 __global__ void route_k(const float* logits, std::int64_t S, std::int64_t E, int k, bool norm,
@@ -413,8 +441,14 @@ void embed_gather(const std::uint16_t* table, const std::int32_t* ids, std::int6
 void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t d, float eps,
               float* out, void* s) {
     if (rows == 0) return;
-    rms_norm_k<<<unsigned(rows), d >= 1024 ? 512 : 128, 0, S(s)>>>(x, w, d, eps, out);
+    rms_norm_k<<<unsigned(rows), d >= 1024 ? 512 : 128, 0, S(s)>>>(x, w, d, eps, out, nullptr);
     check_launch("rms_norm");
+}
+void rms_norm_bf16(const float* x, const float* w, std::int64_t rows, std::int64_t d, float eps,
+                   float* out, std::uint16_t* out_bf16, void* s) {
+    if (rows == 0) return;
+    rms_norm_k<<<unsigned(rows), d >= 1024 ? 512 : 128, 0, S(s)>>>(x, w, d, eps, out, out_bf16);
+    check_launch("rms_norm_bf16");
 }
 void rope(float* x, std::int64_t Sq, std::int64_t heads, std::int64_t half, const std::int32_t* pos,
           const float* inv_freq, const std::int32_t* axis, void* s) {
@@ -474,8 +508,21 @@ void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64
 }
 void silu_mul(const float* gu, std::int64_t rows, std::int64_t F, float* out, void* s) {
     if (rows * F == 0) return;
-    silu_mul_k<<<blocks(rows * F, 256), 256, 0, S(s)>>>(gu, rows, F, out);
+    silu_mul_k<<<blocks(rows * F, 256), 256, 0, S(s)>>>(gu, rows, F, out, nullptr);
     check_launch("silu_mul");
+}
+void silu_mul_bf16(const float* gu, std::int64_t rows, std::int64_t F, std::uint16_t* out,
+                   void* s) {
+    if (rows * F == 0) return;
+    silu_mul_k<<<blocks(rows * F, 256), 256, 0, S(s)>>>(gu, rows, F, nullptr, out);
+    check_launch("silu_mul_bf16");
+}
+void add_bias_qkv(float* q, const float* bq, std::int64_t nq, float* kk, const float* bk, float* v,
+                  const float* bv, std::int64_t nkv, std::int64_t Sq, void* s) {
+    const std::int64_t n = Sq * (nq + 2 * nkv);
+    if (n == 0) return;
+    add_bias_qkv_k<<<blocks(n, 256), 256, 0, S(s)>>>(q, bq, nq, kk, bk, v, bv, nkv, Sq);
+    check_launch("add_bias_qkv");
 }
 void route_top_k(const float* logits, std::int64_t Sq, std::int64_t E, int kk, bool normalise,
                  std::int32_t* index, float* weight, void* s) {

@@ -20,6 +20,11 @@ void embed_gather(const std::uint16_t* table, const std::int32_t* ids, std::int6
 // Twin: cpu::rms_norm (also the per-head q/k norm, with rows = tokens·heads).
 void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t d, float eps,
               float* out, void* stream);
+// rms_norm whose result goes straight to bf16 (`out_bf16`, the next GEMM's input) in the same
+// pass, and to f32 `out` too where that is not null (twin: cpu::rms_norm, then
+// engine::f32_to_bf16). One launch instead of rms_norm + to_bf16.
+void rms_norm_bf16(const float* x, const float* w, std::int64_t rows, std::int64_t d, float eps,
+                   float* out, std::uint16_t* out_bf16, void* stream);
 // Rotate-half rotary on x [S, heads, 2·half] in place; pos is [3][S] (T, H, W), axis[j] the
 // position axis of frequency j (cpu::Rope::axis: interleaved or chunked MRoPE). Twin:
 // cpu::Rope::tables + cpu::apply_rope.
@@ -51,6 +56,12 @@ std::int64_t attention_scratch_floats(std::int64_t q_len, std::int64_t heads, st
 // out[r, j] = silu(gu[r, j]) · gu[r, F + j] for rows of [gate | up] (twin: the loop in
 // Qwen3MoeTextModel::moe_block).
 void silu_mul(const float* gu, std::int64_t rows, std::int64_t F, float* out, void* stream);
+// silu_mul written as bf16 (the down GEMM's input; twin: silu_mul, then engine::f32_to_bf16).
+void silu_mul_bf16(const float* gu, std::int64_t rows, std::int64_t F, std::uint16_t* out,
+                   void* stream);
+// q [S, nq] += bq, k [S, nkv] += bk, v [S, nkv] += bv in one launch (twin: three add_bias).
+void add_bias_qkv(float* q, const float* bq, std::int64_t nq, float* k, const float* bk, float* v,
+                  const float* bv, std::int64_t nkv, std::int64_t S, void* stream);
 // Per token: softmax over E logits, top-k (ties to the lower index), renormalised when
 // `normalise` (twin: cpu::route_top_k).
 void route_top_k(const float* logits, std::int64_t S, std::int64_t E, int k, bool normalise,

@@ -44,6 +44,34 @@ struct CudaTextModel::Impl : TextWeights {
     KvDtype kv = kv_dtype_from_env();
     std::size_t kv_elem() const { return kv == KvDtype::bf16 ? 2 : 4; }
     std::unordered_map<std::string, DeviceBuffer> scratch;
+    bool fused = fused_from_env();
+
+    // y = rms_norm(x) as the bf16 GEMM input, and f32 into `h` where not null: one kernel, or
+    // the unfused pair (DESKPILOT_CUDA_FUSED=0; `h` then always written).
+    void norm_bf16(const float* x, const float* w, std::int64_t rows, std::int64_t d, float* h,
+                   std::uint16_t* hb) {
+        const float eps = float(cfg.text.rms_norm_eps);
+        if (fused) return k::rms_norm_bf16(x, w, rows, d, eps, h, hb, s());
+        h = h ? h : tmp<float>("h", rows * d);
+        k::rms_norm(x, w, rows, d, eps, h, s());
+        k::to_bf16(h, hb, rows * d, s());
+    }
+    // bf16(silu(gate) · up) for the down GEMM, in one kernel unless unfused.
+    void silu_bf16(const float* gu, std::int64_t rows, std::int64_t F, std::uint16_t* ab) {
+        if (fused) return k::silu_mul_bf16(gu, rows, F, ab, s());
+        float* a = tmp<float>("act", rows * F);
+        k::silu_mul(gu, rows, F, a, s());
+        k::to_bf16(a, ab, rows * F, s());
+    }
+    // x[M, N] += xb · W: cuBLAS with beta = 1 into the f32 residual, or GEMM → k::add unfused.
+    void linear_residual(const std::uint16_t* xb, std::int64_t M, std::int64_t K,
+                         const std::uint16_t* w, Layout layout, std::int64_t N, std::int64_t ldw,
+                         float* x) {
+        if (fused) return blas.linear(xb, M, K, w, layout, N, ldw, x, true);
+        float* y = tmp<float>("residual branch", M * N);
+        blas.linear(xb, M, K, w, layout, N, ldw, y);
+        k::add(x, y, M * N, s());
+    }
 
     void* s() const { return stream.get(); }
     const std::uint16_t* head() const { return (tied ? embed : lm_head).as<const std::uint16_t>(); }
@@ -161,6 +189,12 @@ void CudaTextModel::set_kv_dtype(KvDtype dtype) {
     m.cap = m.len = 0;
     m.kv = dtype;
 }
+bool CudaTextModel::fused() const {
+    return impl_->fused;
+}
+void CudaTextModel::set_fused(bool fused) {
+    impl_->fused = fused;
+}
 
 void CudaTextModel::rewind(std::int64_t length) {
     if (length < 0 || length > impl_->len)
@@ -247,15 +281,13 @@ void CudaTextModel::Impl::decode_moe(const LayerWeights& ly, float* x, const std
     const int K = c.num_experts_per_tok;
     const bool in_out = ly.layout == Layout::in_out;
     float* gu = tmp<float>("gu", K * 2 * F);
-    float* a = tmp<float>("act", K * F);
     std::uint16_t* ab = tmp<std::uint16_t>("act bf16", K * F);
     float* dn = tmp<float>("down", K * H);
     void** p = tmp<void*>("moe pointers", 6 * K);
     k::moe_pointers(idx_d, K, ly.gate_up.as<std::uint16_t>(), 2 * F * H,
                     ly.down.as<std::uint16_t>(), F * H, hb, gu, 2 * F, ab, F, dn, H, p, s());
     blas.linear_batched(p + K, 1, H, p, ly.layout, 2 * F, in_out ? 2 * F : H, p + 2 * K, K);
-    k::silu_mul(gu, K, F, a, s());
-    k::to_bf16(a, ab, K * F, s());
+    silu_bf16(gu, K, F, ab);
     blas.linear_batched(p + 4 * K, 1, F, p + 3 * K, ly.layout, H, in_out ? H : F, p + 5 * K, K);
     k::moe_combine(x, dn, nullptr, wt_d, 1, K, H, s());
 }
@@ -266,19 +298,13 @@ void CudaTextModel::Impl::dense_mlp(const LayerWeights& ly, float* x, std::int64
     const auto& c = cfg.text;
     const std::int64_t H = c.hidden_size, F = ly.width;
     const bool in_out = ly.layout == Layout::in_out;
-    float* h = tmp<float>("h", S * H);
-    k::rms_norm(x, ly.post_norm.as<float>(), S, H, float(c.rms_norm_eps), h, s());
     std::uint16_t* hb = tmp<std::uint16_t>("hb", S * H);
-    k::to_bf16(h, hb, S * H, s());
+    norm_bf16(x, ly.post_norm.as<float>(), S, H, nullptr, hb);
     float* gu = tmp<float>("gu", S * 2 * F);
     blas.linear(hb, S, H, ly.gate_up.as<std::uint16_t>(), ly.layout, 2 * F, in_out ? 2 * F : H, gu);
-    float* a = tmp<float>("act", S * F);
-    k::silu_mul(gu, S, F, a, s());
     std::uint16_t* ab = tmp<std::uint16_t>("act bf16", S * F);
-    k::to_bf16(a, ab, S * F, s());
-    float* dn = tmp<float>("down", S * H);
-    blas.linear(ab, S, F, ly.down.as<std::uint16_t>(), ly.layout, H, in_out ? H : F, dn);
-    k::add(x, dn, S * H, s());
+    silu_bf16(gu, S, F, ab);
+    linear_residual(ab, S, F, ly.down.as<std::uint16_t>(), ly.layout, H, in_out ? H : F, x);
 }
 
 void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
@@ -286,18 +312,20 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
     const LayerWeights& ly = layers[std::size_t(l)];
     const std::int64_t H = c.hidden_size, E = ly.experts, F = ly.width;
     const int K = ly.moe ? c.num_experts_per_tok : 1;
+    // The f32 rows are read only by the host-grouped path's gather (prefill); a batched decode
+    // step needs just the router's bf16 input.
+    const bool batched_decode = ly.moe && S == 1 && !grouped_decode;
     float* h = tmp<float>("h", S * H);
-    k::rms_norm(x, ly.post_norm.as<float>(), S, H, float(c.rms_norm_eps), h, s());
+    std::uint16_t* hb = tmp<std::uint16_t>("hb", S * H);
+    norm_bf16(x, ly.post_norm.as<float>(), S, H, batched_decode ? nullptr : h, hb);
     std::int32_t* idx_d = tmp<std::int32_t>("idx", S * K);
     float* wt_d = tmp<float>("wt", S * K);
     std::vector<std::int32_t> idx(std::size_t(S * K), 0);
     if (ly.moe) {
-        std::uint16_t* hb = tmp<std::uint16_t>("hb", S * H);
-        k::to_bf16(h, hb, S * H, s());
         float* rl = tmp<float>("router", S * E);
         blas.linear(hb, S, H, ly.router.as<std::uint16_t>(), Layout::out_in, E, H, rl);
         k::route_top_k(rl, S, E, K, c.norm_topk_prob, idx_d, wt_d, s());
-        if (S == 1 && !grouped_decode) {
+        if (batched_decode) {
             decode_moe(ly, x, hb, idx_d, wt_d);
             return;
         }
@@ -332,7 +360,6 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
     std::uint16_t* xe = tmp<std::uint16_t>("xe", n * H);
     k::gather_rows_bf16(h, map_d, n, H, xe, s());
     float* gu = tmp<float>("gu", n * 2 * F);
-    float* a = tmp<float>("act", n * F);
     std::uint16_t* ab = tmp<std::uint16_t>("act bf16", n * F);
     float* dn = tmp<float>("down", n * H);
     const bool in_out = ly.layout == Layout::in_out;
@@ -342,8 +369,7 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
         blas.linear(xe + off * H, rows, H, ly.gate_up.as<std::uint16_t>() + e * 2 * F * H,
                     ly.layout, 2 * F, in_out ? 2 * F : H, gu + off * 2 * F);
     }
-    k::silu_mul(gu, n, F, a, s());
-    k::to_bf16(a, ab, n * F, s());
+    silu_bf16(gu, n, F, ab);
     for (std::int64_t e = 0; e < E; ++e) {
         const std::int64_t off = count[std::size_t(e)], rows = count[std::size_t(e) + 1] - off;
         if (rows == 0) continue;
@@ -429,13 +455,11 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
     const std::int64_t past = len;
     // Split-K for decode: enough blocks to fill the GPU when one query meets a long cache.
     const int splits = S == 1 ? int(std::clamp<std::int64_t>((past + 64) / 64, 1, 32)) : 1;
-    float* h = tmp<float>("h", S * H);
     std::uint16_t* hb = tmp<std::uint16_t>("hb", S * std::max(H, NH * D));
     float* q = tmp<float>("q", S * NH * D);
     float* kk = tmp<float>("k", S * KH * D);
     float* v = tmp<float>("v", S * KH * D);
     float* att = tmp<float>("att", S * NH * D);
-    float* o = tmp<float>("o", S * H);
     // Prefill takes the flash kernel where it is compiled for D; decode (and other head dims) the
     // split-K kernel, whose scratch grows with S·heads·D and so is only made for it.
     const bool flash = S > 1 && k::flash_attention_supports(D);
@@ -447,12 +471,14 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
         // `len` advances only after the last layer, so rows a stopped pass appended don't count.
         if (S > 1) stop_point(stream, "prefill layer");
         const LayerWeights& ly = layers[std::size_t(l)];
-        k::rms_norm(x, ly.input_norm.as<float>(), S, H, eps, h, s());
-        k::to_bf16(h, hb, S * H, s());
+        norm_bf16(x, ly.input_norm.as<float>(), S, H, nullptr, hb);
         blas.linear(hb, S, H, ly.q.as<std::uint16_t>(), Layout::out_in, NH * D, H, q);
         blas.linear(hb, S, H, ly.k.as<std::uint16_t>(), Layout::out_in, KH * D, H, kk);
         blas.linear(hb, S, H, ly.v.as<std::uint16_t>(), Layout::out_in, KH * D, H, v);
-        if (c.attention_bias) {  // Qwen2
+        if (c.attention_bias && fused)  // Qwen2
+            k::add_bias_qkv(q, ly.q_bias.as<float>(), NH * D, kk, ly.k_bias.as<float>(), v,
+                            ly.v_bias.as<float>(), KH * D, S, s());
+        else if (c.attention_bias) {
             k::add_bias(q, ly.q_bias.as<float>(), S, NH * D, s());
             k::add_bias(kk, ly.k_bias.as<float>(), S, KH * D, s());
             k::add_bias(v, ly.v_bias.as<float>(), S, KH * D, s());
@@ -477,8 +503,7 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
         else
             attend(kc[std::size_t(l)].as<float>(), vc[std::size_t(l)].as<float>());
         k::to_bf16(att, hb, S * NH * D, s());
-        blas.linear(hb, S, NH * D, ly.o.as<std::uint16_t>(), Layout::out_in, H, NH * D, o);
-        k::add(x, o, S * H, s());
+        linear_residual(hb, S, NH * D, ly.o.as<std::uint16_t>(), Layout::out_in, H, NH * D, x);
         if (ly.moe)
             moe(l, x, S);
         else
@@ -498,11 +523,8 @@ float* CudaTextModel::Impl::logits(std::span<const std::int32_t> ids, const engi
     float* x = tmp<float>("x", S * H);
     run_layers(ids, pos, x, visual);
     const std::int64_t rows = all ? S : 1;
-    float* hn = tmp<float>("hn", rows * H);
-    k::rms_norm(x + (S - rows) * H, final_norm.as<float>(), rows, H, float(c.rms_norm_eps), hn,
-                s());
     std::uint16_t* hb = tmp<std::uint16_t>("hn bf16", rows * H);
-    k::to_bf16(hn, hb, rows * H, s());
+    norm_bf16(x + (S - rows) * H, final_norm.as<float>(), rows, H, nullptr, hb);
     float* lg = tmp<float>("logits", rows * c.vocab_size);
     blas.linear(hb, rows, H, head(), Layout::out_in, c.vocab_size, H, lg);
     return lg;

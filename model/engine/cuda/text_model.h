@@ -40,6 +40,17 @@ inline KvDtype kv_dtype_from_env() {
                     "' is not a KV cache type (bf16 or f32)");
 }
 
+// DESKPILOT_CUDA_FUSED=1|0 (1 when unset or empty): 0 runs the decoder's unfused kernel
+// sequence (rms_norm → to_bf16, silu_mul → to_bf16, GEMM → add, one add_bias per q/k/v), for
+// parity debugging and to measure what the fused epilogues save. Another value throws CudaError
+// naming the variable and the value.
+inline bool fused_from_env() {
+    const char* v = std::getenv("DESKPILOT_CUDA_FUSED");
+    if (!v || !*v || std::string_view(v) == "1") return true;
+    if (std::string_view(v) == "0") return false;
+    throw CudaError("DESKPILOT_CUDA_FUSED='" + std::string(v) + "' is not 1 or 0");
+}
+
 class CudaTextModel {
   public:
     // Uploads the weights of `model` (a CPU model, which validated the checkpoint's names and
@@ -75,6 +86,10 @@ class CudaTextModel {
     // cache (length 0; the next reserve/reset allocates the new type).
     KvDtype kv_dtype() const;
     void set_kv_dtype(KvDtype dtype);
+    // Whether the fused epilogues run (fused_from_env() at construction; false: the unfused
+    // kernel sequence, the same results within float rounding). Takes effect with the next pass.
+    bool fused() const;
+    void set_fused(bool fused);
 
     // Runs `ids` after the cached tokens; logits [ids.size(), vocab] if `all_logits`, else
     // [1, vocab] for the last token. `pos` may be multimodal (engine::multimodal_positions).

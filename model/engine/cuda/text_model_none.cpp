@@ -43,6 +43,10 @@ KvDtype CudaTextModel::kv_dtype() const {
     return KvDtype::bf16;
 }
 void CudaTextModel::set_kv_dtype(KvDtype) {}
+bool CudaTextModel::fused() const {
+    return true;
+}
+void CudaTextModel::set_fused(bool) {}
 std::vector<float> CudaTextModel::forward(std::span<const std::int32_t>, const engine::Positions&,
                                           bool, const engine::VisualInjection*) {
     throw CudaError("no CUDA backend");

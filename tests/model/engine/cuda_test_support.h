@@ -48,6 +48,15 @@ inline float rel_err(const std::vector<float>& a, const std::vector<float>& b,
     return worst / (1.0f + mag);
 }
 
+// n normal values (mean 0, standard deviation `scale`) from std::mt19937(seed).
+inline std::vector<float> randn(std::size_t n, unsigned seed, float scale = 1.0f) {
+    std::mt19937 g(seed);
+    std::normal_distribution<float> d(0.0f, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(g);
+    return v;
+}
+
 // How a bf16 copy stores each tensor. Every value is rounded to bf16; tensors whose name contains
 // `keep_f32` stay F32 (the vision towers: the CPU tower reads f32), the others are stored as BF16
 // (the decoder). An empty `keep_f32` keeps every tensor F32. `qkv_scale` multiplies the vision

@@ -1,0 +1,191 @@
+// The decoder's fused epilogues on the host (kernels.cu emulated, see run.sh).
+// `fused_check kernels`: k::rms_norm_bf16 (f32 and bf16 outputs, in place, f32 skipped),
+// k::silu_mul_bf16 and k::add_bias_qkv against a double reference and their unfused twins
+// (rms_norm / silu_mul then engine::f32_to_bf16, three add_bias): the bf16 outputs must be the
+// twins' bits exactly.
+// `fused_check launches TINY_DIR OUT_DIR`: the whole CudaTextModel fused (the default) and unfused
+// (DESKPILOT_CUDA_FUSED=0) on the tiny checkpoint's bf16 copy: kernel launches (prelude.h's
+// g_launches) and cuBLAS calls (engine_standins.h's g_blas_calls) per greedy decode step, before
+// and after as a ratio, and the two models' logits, which must be bit for bit the same here (the
+// emulated GEMM adds its product to the residual as k::add did), and within the usual tolerance
+// of the CPU decoder's.
+#define EMU_WITH_ENGINE
+#include <cstdio>
+#include <random>
+
+#include "engine_standins.h"
+#include "model/engine/arch/vl_model.h"
+#include "model/engine/cuda/kernels.h"
+#include "model/engine/cuda/text_model.h"
+#include "model/engine/cuda/vision_kernels.h"
+#include "model/engine/dtype.h"
+#include "prelude.h"  // g_launches (the kernels themselves are in k_eng.o, see run.sh)
+#include "tests/model/engine/cuda_test_support.h"
+
+namespace k = deskpilot::model::cuda::k;
+namespace cuda = deskpilot::model::cuda;
+namespace engine = deskpilot::model::engine;
+
+using deskpilot::test::cuda::randn;
+static std::vector<std::uint16_t> bits_of(const std::vector<float>& v) {
+    std::vector<std::uint16_t> b(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) b[i] = engine::f32_to_bf16(v[i]);
+    return b;
+}
+// max |a - ref| / max |ref| (the reference computed in double, compared in float), a in f32 or
+// as bf16 bits.
+static double err(const std::vector<float>& a, const std::vector<double>& ref) {
+    return deskpilot::test::cuda::rel_err(a, std::vector<float>(ref.begin(), ref.end()),
+                                          deskpilot::test::cuda::Scale::peak);
+}
+static double err(const std::vector<std::uint16_t>& a, const std::vector<double>& ref) {
+    std::vector<float> f(a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) f[i] = engine::bf16_to_f32(a[i]);
+    return err(f, ref);
+}
+
+static int kernels() {
+    int bad = 0;
+    auto verdict = [&](const char* what, double e, double tol, bool exact) {
+        std::printf("%-34s vs double %.3g, bf16 bits %s\n", what, e, exact ? "exact" : "DIFFER");
+        bad += !(e <= tol) + !exact;
+    };
+    // Rounding to bf16 (8 significant bits) moves a value by at most 2^-8 of it: the bf16
+    // outputs' bound against the double reference (the f32 ones are within float rounding).
+    const double bf16_tol = 1.0 / 256 + 1e-6;
+    for (auto [rows, d] : {std::pair{3, 64}, std::pair{5, 2048}, std::pair{7 * 4, 128}}) {
+        const auto x = randn(std::size_t(rows * d), 1), w = randn(std::size_t(d), 2);
+        std::vector<double> ref(x.size());
+        for (int r = 0; r < rows; ++r) {
+            double ss = 0;
+            for (int i = 0; i < d; ++i)
+                ss += double(x[std::size_t(r * d + i)]) * x[std::size_t(r * d + i)];
+            const double inv = 1.0 / std::sqrt(ss / d + 1e-6);
+            for (int i = 0; i < d; ++i)
+                ref[std::size_t(r * d + i)] = w[std::size_t(i)] * (x[std::size_t(r * d + i)] * inv);
+        }
+        std::vector<float> f(x.size()), twin(x.size()), inplace = x;
+        std::vector<std::uint16_t> b(x.size()), b_only(x.size()), b_inplace(x.size());
+        k::rms_norm(x.data(), w.data(), rows, d, 1e-6f, twin.data(), nullptr);
+        k::rms_norm_bf16(x.data(), w.data(), rows, d, 1e-6f, f.data(), b.data(), nullptr);
+        k::rms_norm_bf16(x.data(), w.data(), rows, d, 1e-6f, nullptr, b_only.data(), nullptr);
+        k::rms_norm_bf16(inplace.data(), w.data(), rows, d, 1e-6f, inplace.data(), b_inplace.data(),
+                         nullptr);  // in place, as the q/k norm runs
+        const auto want = bits_of(twin);
+        const std::string what = "rms_norm_bf16 " + std::to_string(rows) + "x" + std::to_string(d);
+        std::printf("%-34s f32 out vs double %.3g, the same as rms_norm: %s\n", what.c_str(),
+                    err(f, ref), f == twin && inplace == twin ? "yes" : "NO");
+        bad += !(err(f, ref) < 1e-6) + !(f == twin && inplace == twin);
+        verdict(what.c_str(), err(b, ref), bf16_tol,
+                b == want && b_only == want && b_inplace == want);
+    }
+    {
+        const std::int64_t rows = 9, F = 768;
+        const auto gu = randn(std::size_t(rows * 2 * F), 4, 3.0f);
+        std::vector<double> ref(std::size_t(rows * F));
+        for (std::int64_t r = 0; r < rows; ++r)
+            for (std::int64_t j = 0; j < F; ++j) {
+                const double g = gu[std::size_t(r * 2 * F + j)];
+                ref[std::size_t(r * F + j)] =
+                    g / (1 + std::exp(-g)) * gu[std::size_t(r * 2 * F + F + j)];
+            }
+        std::vector<float> twin(ref.size());
+        std::vector<std::uint16_t> b(ref.size());
+        k::silu_mul(gu.data(), rows, F, twin.data(), nullptr);
+        k::silu_mul_bf16(gu.data(), rows, F, b.data(), nullptr);
+        verdict("silu_mul_bf16 9x768", err(b, ref), bf16_tol, b == bits_of(twin));
+    }
+    {  // Qwen2-style shapes: more q heads than k/v heads.
+        const std::int64_t S = 5, nq = 4 * 64, nkv = 2 * 64;
+        const auto q = randn(std::size_t(S * nq), 5), kk = randn(std::size_t(S * nkv), 6),
+                   v = randn(std::size_t(S * nkv), 7), bq = randn(std::size_t(nq), 8),
+                   bk = randn(std::size_t(nkv), 9), bv = randn(std::size_t(nkv), 10);
+        auto q1 = q, k1 = kk, v1 = v, q2 = q, k2 = kk, v2 = v;
+        k::add_bias_qkv(q1.data(), bq.data(), nq, k1.data(), bk.data(), v1.data(), bv.data(), nkv,
+                        S, nullptr);
+        k::add_bias(q2.data(), bq.data(), S, nq, nullptr);
+        k::add_bias(k2.data(), bk.data(), S, nkv, nullptr);
+        k::add_bias(v2.data(), bv.data(), S, nkv, nullptr);
+        std::vector<double> ref;
+        for (std::int64_t t = 0; t < S; ++t)
+            for (std::int64_t c = 0; c < nq; ++c)
+                ref.push_back(double(q[std::size_t(t * nq + c)]) + bq[std::size_t(c)]);
+        const bool same = q1 == q2 && k1 == k2 && v1 == v2;
+        std::printf("%-34s q vs double %.3g, the same as 3 add_bias: %s\n",
+                    "add_bias_qkv 5x(256|128|128)", err(q1, ref), same ? "yes" : "NO");
+        bad += !(err(q1, ref) < 1e-7) + !same;
+    }
+    std::printf("%s\n", bad ? "FAIL" : "ok");
+    return bad;
+}
+
+static int launches(const std::filesystem::path& tiny, const std::filesystem::path& out) {
+    deskpilot::test::cuda::write_bf16_copy(tiny / "model.safetensors",
+                                           out / "fused_bf16.safetensors", {});
+    const auto ck = std::make_shared<const engine::Checkpoint>(out / "fused_bf16.safetensors");
+    const engine::ModelConfig cfg = engine::load_model_config(tiny);
+    engine::VlModel cpu(cfg, ck);
+    ::setenv("DESKPILOT_CUDA_FUSED", "0", 1);
+    const auto unfused = cuda::CudaTextModel::upload(cpu.text(), *ck);
+    ::unsetenv("DESKPILOT_CUDA_FUSED");
+    const auto fused = cuda::CudaTextModel::upload(cpu.text(), *ck);
+    std::vector<std::int32_t> ids;
+    for (int i = 0; i < 12; ++i) ids.push_back(std::int32_t((i * 37 + 11) % 900));
+    engine::KvCache kv = cpu.text().new_cache(64);
+    fused->reset(64);
+    unfused->reset(64);
+    int bad = 0;
+    auto compare = [&](const char* what, const std::vector<float>& f, const std::vector<float>& u,
+                       const std::vector<float>& c) {
+        const float e = deskpilot::test::cuda::rel_err(f, c);
+        std::printf("  %-22s fused vs unfused: %s; vs CPU %.3g\n", what,
+                    f == u ? "bit for bit" : "DIFFER", e);
+        bad += (f != u) + !(e <= 3e-2f);
+    };
+    const auto pos = engine::Positions::text(0, std::int64_t(ids.size()));
+    std::printf("%s:\n", engine::architecture_name(cfg.architecture));
+    compare("prefill (12 tokens)", fused->forward(ids, pos, true), unfused->forward(ids, pos, true),
+            cpu.text().forward(ids, pos, kv, true));
+    long before[2] = {}, after[2] = {};  // {kernels, cuBLAS} per step
+    std::int32_t next = 50;
+    for (int step = 0; step < 3; ++step) {
+        const std::int32_t one[1] = {next};
+        const auto p1 = engine::Positions::text(kv.length, 1);
+        const std::string what = "decode " + std::to_string(step);
+        compare(what.c_str(), fused->forward(one, p1), unfused->forward(one, p1),
+                cpu.text().forward(one, p1, kv));
+        // A greedy step (NativeVlm's decode: the token chosen on the device), counted.
+        const std::int32_t two[1] = {std::int32_t(next + 1)};
+        const auto p2 = engine::Positions::text(kv.length, 1);
+        const std::vector<float> want = cpu.text().forward(two, p2, kv);
+        auto count = [&](cuda::CudaTextModel& m, long* into) {
+            const long l0 = g_launches, b0 = g_blas_calls;
+            const std::int32_t id = m.forward_greedy(two, p2);
+            into[0] = g_launches - l0;
+            into[1] = g_blas_calls - b0;
+            return id;
+        };
+        const std::int32_t fid = count(*fused, after), uid = count(*unfused, before);
+        const auto cid = std::int32_t(std::max_element(want.begin(), want.end()) - want.begin());
+        std::printf("  greedy step %d: token %d fused, %d unfused, %d CPU%s\n", step, fid, uid, cid,
+                    fid == uid && uid == cid ? "" : " DIFFER");
+        bad += fid != uid || uid != cid;
+        next = fid;
+    }
+    const long b = before[0] + before[1], a = after[0] + after[1];
+    std::printf(
+        "  launches per decode step (%d layers): unfused %ld (%ld kernels + %ld cuBLAS), "
+        "fused %ld (%ld + %ld): ratio %.3f\n",
+        cfg.text.num_layers, b, before[0], before[1], a, after[0], after[1], double(a) / double(b));
+    bad += !(a < b);
+    std::printf("%s\n", bad ? "FAIL" : "ok");
+    return bad;
+}
+
+int main(int argc, char** argv) {
+    const std::string mode = argc > 1 ? argv[1] : "";
+    if (mode == "kernels" && argc == 2) return kernels();
+    if (mode == "launches" && argc == 4) return launches(argv[2], argv[3]);
+    std::fprintf(stderr, "usage: fused_check kernels | fused_check launches TINY_DIR OUT_DIR\n");
+    return 2;
+}
