@@ -217,6 +217,45 @@ class CudaKernelsTest : public QObject {
         QCOMPARE(host<std::uint16_t>(bd, want.size()), to_bf16(got));
     }
 
+    // q/k norm and the rotary of q and k in one launch: the bits of rms_norm then rope on each
+    // (and without norm weights, of rope alone), for both MRoPE layouts.
+    void qkNormRopeFused() {
+        NEED_GPU();
+        const int D = 128, half = D / 2, S = 3, NH = 4, KH = 2;
+        for (bool interleaved : {true, false}) {
+            const engine::cpu::Rope rope(
+                D, 5e6, interleaved ? std::vector<int>{24, 20, 20} : std::vector<int>{16, 24, 24},
+                interleaved);
+            std::vector<std::int32_t> pos(3 * S), axis(static_cast<std::size_t>(half));
+            for (int i = 0; i < 3 * S; ++i) pos[std::size_t(i)] = 7 + 13 * i;
+            for (int j = 0; j < half; ++j) axis[std::size_t(j)] = rope.axis(j);
+            auto pd = dev(pos), fd = dev(rope.inv_freq), ad = dev(axis);
+            const auto q = randn(std::size_t(S * NH * D), 31),
+                       k = randn(std::size_t(S * KH * D), 32), wq = randn(std::size_t(D), 33),
+                       wk = randn(std::size_t(D), 34);
+            auto wqd = dev(wq), wkd = dev(wk);
+            for (bool norm : {true, false}) {
+                auto q1 = dev(q), k1 = dev(k), q2 = dev(q), k2 = dev(k);
+                cuda::k::qk_norm_rope(
+                    q1.as<float>(), k1.as<float>(), S, NH, KH, half,
+                    norm ? wqd.as<float>() : nullptr, norm ? wkd.as<float>() : nullptr, 1e-6f,
+                    pd.as<std::int32_t>(), fd.as<float>(), ad.as<std::int32_t>(), nullptr);
+                if (norm) {
+                    cuda::k::rms_norm(q2.as<float>(), wqd.as<float>(), S * NH, D, 1e-6f,
+                                      q2.as<float>(), nullptr);
+                    cuda::k::rms_norm(k2.as<float>(), wkd.as<float>(), S * KH, D, 1e-6f,
+                                      k2.as<float>(), nullptr);
+                }
+                cuda::k::rope(q2.as<float>(), S, NH, half, pd.as<std::int32_t>(), fd.as<float>(),
+                              ad.as<std::int32_t>(), nullptr);
+                cuda::k::rope(k2.as<float>(), S, KH, half, pd.as<std::int32_t>(), fd.as<float>(),
+                              ad.as<std::int32_t>(), nullptr);
+                QCOMPARE(host<float>(q1, q.size()), host<float>(q2, q.size()));
+                QCOMPARE(host<float>(k1, k.size()), host<float>(k2, k.size()));
+            }
+        }
+    }
+
     // The q/k/v biases in one launch: exactly the three separate adds.
     void qkvBiasFused() {
         NEED_GPU();
@@ -286,7 +325,14 @@ class CudaKernelsTest : public QObject {
             cuda::k::attention(qd.as<float>(), c.q_len, c.past, NH, KH, D, kd.as<float>(),
                                vd.as<float>(), cap, scale, c.splits, sd.as<float>(), od.as<float>(),
                                nullptr);
-            CLOSE(host<float>(od, q.size()), want, 1e-4f);
+            const auto got = host<float>(od, q.size());
+            CLOSE(got, want, 1e-4f);
+            // The bf16 output (the o_proj input of a fused decode step): the f32 output's bits.
+            cuda::DeviceBuffer bd(q.size() * 2, "out bf16");
+            cuda::k::attention(qd.as<float>(), c.q_len, c.past, NH, KH, D, kd.as<float>(),
+                               vd.as<float>(), cap, scale, c.splits, sd.as<float>(),
+                               bd.as<std::uint16_t>(), nullptr);
+            QCOMPARE(host<std::uint16_t>(bd, q.size()), to_bf16(got));
         }
     }
 
@@ -729,6 +775,9 @@ class CudaKernelsTest : public QObject {
         QSKIP("built without CUDA");
     }
     void qkvBiasFused() {
+        QSKIP("built without CUDA");
+    }
+    void qkNormRopeFused() {
         QSKIP("built without CUDA");
     }
     void topPSampling() {

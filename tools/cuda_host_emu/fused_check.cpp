@@ -15,6 +15,7 @@
 
 #include "engine_standins.h"
 #include "model/engine/arch/vl_model.h"
+#include "model/engine/cpu/ops.h"
 #include "model/engine/cuda/kernels.h"
 #include "model/engine/cuda/text_model.h"
 #include "model/engine/cuda/vision_kernels.h"
@@ -114,6 +115,64 @@ static int kernels() {
         std::printf("%-34s q vs double %.3g, the same as 3 add_bias: %s\n",
                     "add_bias_qkv 5x(256|128|128)", err(q1, ref), same ? "yes" : "NO");
         bad += !(err(q1, ref) < 1e-7) + !same;
+    }
+    {  // q/k norm + rotary of q and k in one launch, against the CPU twins (cpu::rms_norm,
+       // Rope::tables, apply_rope) and bit for bit against rms_norm + rope; with and without norm.
+        const std::int64_t D = 128, half = D / 2, S = 3, NH = 4, KH = 2;
+        const std::vector<int> section{24, 20, 20};  // interleaved MRoPE, Qwen3-VL's
+        const engine::cpu::Rope rope(int(D), 5e6, section, true);
+        std::vector<std::int32_t> pos(3 * S), axis(static_cast<std::size_t>(half));
+        for (std::size_t i = 0; i < pos.size(); ++i) pos[i] = std::int32_t(7 + 13 * i);
+        for (std::int64_t j = 0; j < half; ++j) axis[std::size_t(j)] = rope.axis(int(j));
+        const auto q = randn(std::size_t(S * NH * D), 11), kk = randn(std::size_t(S * KH * D), 12),
+                   wq = randn(std::size_t(D), 13), wk = randn(std::size_t(D), 14);
+        for (bool norm : {true, false}) {
+            auto q1 = q, k1 = kk, q2 = q, k2 = kk, q3 = q, k3 = kk;
+            k::qk_norm_rope(q1.data(), k1.data(), S, NH, KH, half, norm ? wq.data() : nullptr,
+                            norm ? wk.data() : nullptr, 1e-6f, pos.data(), rope.inv_freq.data(),
+                            axis.data(), nullptr);
+            if (norm) {
+                k::rms_norm(q2.data(), wq.data(), S * NH, D, 1e-6f, q2.data(), nullptr);
+                k::rms_norm(k2.data(), wk.data(), S * KH, D, 1e-6f, k2.data(), nullptr);
+                engine::cpu::rms_norm(q.data(), wq.data(), S * NH, D, 1e-6f, q3.data());
+                engine::cpu::rms_norm(kk.data(), wk.data(), S * KH, D, 1e-6f, k3.data());
+            }
+            k::rope(q2.data(), S, NH, half, pos.data(), rope.inv_freq.data(), axis.data(), nullptr);
+            k::rope(k2.data(), S, KH, half, pos.data(), rope.inv_freq.data(), axis.data(), nullptr);
+            std::vector<float> cs(std::size_t(half), 0), sn(std::size_t(half), 0);
+            for (std::int64_t t = 0; t < S; ++t) {
+                rope.tables(pos[std::size_t(t)], pos[std::size_t(S + t)],
+                            pos[std::size_t(2 * S + t)], cs.data(), sn.data());
+                engine::cpu::apply_rope(q3.data() + t * NH * D, NH, half, cs.data(), sn.data());
+                engine::cpu::apply_rope(k3.data() + t * KH * D, KH, half, cs.data(), sn.data());
+            }
+            const float e = std::max(deskpilot::test::cuda::rel_err(q1, q3),
+                                     deskpilot::test::cuda::rel_err(k1, k3));
+            const bool same = q1 == q2 && k1 == k2;
+            std::printf("%-34s vs CPU twin %.3g, the same as the unfused kernels: %s\n",
+                        norm ? "qk_norm_rope 3x(4|2)x128" : "qk_norm_rope, no norm", e,
+                        same ? "yes" : "NO");
+            bad += !(e <= 1e-5f) + !same;
+        }
+    }
+    {  // Split-K attention writing its output as bf16: the f32 output's bits, for both caches.
+        const std::int64_t NH = 4, KH = 2, D = 64, past = 70, cap = 80;
+        const auto q = randn(std::size_t(NH * D), 15), kv = randn(std::size_t(KH * cap * D), 16);
+        const auto kvb = bits_of(kv);
+        std::vector<float> sc(std::size_t(k::attention_scratch_floats(1, NH, D, 3)));
+        auto same_bits = [&](const auto* cache) {
+            std::vector<float> f(q.size());
+            std::vector<std::uint16_t> b(q.size());
+            k::attention(q.data(), 1, past, NH, KH, D, cache, cache, cap, 0.125f, 3, sc.data(),
+                         f.data(), nullptr);
+            k::attention(q.data(), 1, past, NH, KH, D, cache, cache, cap, 0.125f, 3, sc.data(),
+                         b.data(), nullptr);
+            return b == bits_of(f);
+        };
+        const bool same = same_bits(kv.data()) && same_bits(kvb.data());
+        std::printf("%-34s the f32 output's bf16 bits (f32 and bf16 KV): %s\n",
+                    "attention, bf16 output", same ? "yes" : "NO");
+        bad += !same;
     }
     std::printf("%s\n", bad ? "FAIL" : "ok");
     return bad;

@@ -1,6 +1,7 @@
 // The engine's CUDA kernels. Plain, readable kernels first: each matches its CPU twin (see
-// kernels.h) within float rounding. Fused forms (rms_norm_bf16, silu_mul_bf16, add_bias_qkv)
-// save the decode step launches and passes over the activations. The KV
+// kernels.h) within float rounding. Fused forms (rms_norm_bf16, silu_mul_bf16, add_bias_qkv,
+// qk_norm_rope, attention with a bf16 output) save the decode step launches and passes over
+// the activations. The KV
 // cache kernels take f32 or bf16 caches (CudaTextModel keeps bf16 by default).
 #include <cuda_runtime.h>
 
@@ -53,11 +54,9 @@ __global__ void embed_k(const std::uint16_t* table, const std::int32_t* ids, std
     for (std::int64_t c = threadIdx.x; c < H; c += blockDim.x) out[row * H + c] = bf16f(src[c]);
 }
 
-// out (f32) and ob (bf16, the next GEMM's input) each written where not null: the fused form
-// saves a to_bf16 launch and a pass over the row.
-__global__ void rms_norm_k(const float* x, const float* w, std::int64_t d, float eps, float* out,
-                           std::uint16_t* ob) {
-    const float* xr = x + blockIdx.x * d;
+// 1 / rms of the row xr[0, d) with every thread of the block taking part; the one reduction
+// rms_norm_k and qk_norm_rope_k share, so their results are the same bits.
+__device__ float inv_rms(const float* xr, std::int64_t d, float eps) {
     float ss = 0.0f;
     for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) ss += xr[i] * xr[i];
     __shared__ float part[32];
@@ -70,7 +69,20 @@ __global__ void rms_norm_k(const float* x, const float* w, std::int64_t d, float
         if (threadIdx.x == 0) part[0] = v;
     }
     __syncthreads();
-    const float inv = 1.0f / sqrtf(part[0] / float(d) + eps);
+    return 1.0f / sqrtf(part[0] / float(d) + eps);
+}
+
+// rms_norm_k's block size for rows of d.
+inline unsigned norm_threads(std::int64_t d) {
+    return d >= 1024 ? 512 : 128;
+}
+
+// out (f32) and ob (bf16, the next GEMM's input) each written where not null: the fused form
+// saves a to_bf16 launch and a pass over the row.
+__global__ void rms_norm_k(const float* x, const float* w, std::int64_t d, float eps, float* out,
+                           std::uint16_t* ob) {
+    const float* xr = x + blockIdx.x * d;
+    const float inv = inv_rms(xr, d, eps);
     // Every thread reads its own elements before writing them: in place (out == x) is safe.
     for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) {
         const float y = w[i] * (xr[i] * inv);
@@ -79,17 +91,43 @@ __global__ void rms_norm_k(const float* x, const float* w, std::int64_t d, float
     }
 }
 
+// Rotates the pair (j, j + half) of one head row v of token t (rope_k and qk_norm_rope_k).
+__device__ __forceinline__ void rotate(float* v, std::int64_t j, std::int64_t half, std::int64_t S,
+                                       std::int64_t t, const std::int32_t* pos,
+                                       const float* inv_freq, const std::int32_t* axis) {
+    const float angle = float(pos[axis[j] * S + t]) * inv_freq[j];
+    const float c = cosf(angle), s = sinf(angle);
+    const float a = v[j], b = v[j + half];
+    v[j] = a * c - b * s;
+    v[j + half] = b * c + a * s;
+}
+
 __global__ void rope_k(float* x, std::int64_t S, std::int64_t heads, std::int64_t half,
                        const std::int32_t* pos, const float* inv_freq, const std::int32_t* axis) {
     const std::int64_t idx = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
     if (idx >= S * heads * half) return;
-    const std::int64_t j = idx % half, th = idx / half, t = th / heads;
-    const float angle = float(pos[axis[j] * S + t]) * inv_freq[j];
-    const float c = cosf(angle), s = sinf(angle);
-    float* v = x + th * 2 * half;
-    const float a = v[j], b = v[j + half];
-    v[j] = a * c - b * s;
-    v[j + half] = b * c + a * s;
+    const std::int64_t j = idx % half, th = idx / half;
+    rotate(x + th * 2 * half, j, half, S, th / heads, pos, inv_freq, axis);
+}
+
+// One block per head row: the S·NH rows of q, then the S·KH rows of k. Each is RMS-normalised
+// with its weights (wq / wk; null: no q/k norm, Qwen2) and rotated, in place.
+__global__ void qk_norm_rope_k(float* q, float* k, std::int64_t S, std::int64_t NH, std::int64_t KH,
+                               std::int64_t half, const float* wq, const float* wk, float eps,
+                               const std::int32_t* pos, const float* inv_freq,
+                               const std::int32_t* axis) {
+    const std::int64_t d = 2 * half;
+    const bool is_q = std::int64_t(blockIdx.x) < S * NH;  // the same for the whole block
+    const std::int64_t row = is_q ? blockIdx.x : blockIdx.x - S * NH;
+    float* x = (is_q ? q : k) + row * d;
+    const float* w = is_q ? wq : wk;
+    if (w) {
+        const float inv = inv_rms(x, d, eps);
+        for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) x[i] = w[i] * (x[i] * inv);
+        __syncthreads();  // the rotation reads elements other threads normalised
+    }
+    for (std::int64_t j = threadIdx.x; j < half; j += blockDim.x)
+        rotate(x, j, half, S, row / (is_q ? NH : KH), pos, inv_freq, axis);
 }
 
 // KV cache elements: f32, or bf16 (raw bits, rounded to nearest even on the way in); read as f32.
@@ -176,9 +214,10 @@ __global__ void attention_partial_k(const float* q, std::int64_t past, std::int6
     }
 }
 
-// grid (q_len, heads), block d: merges the splits and normalises.
+// grid (q_len, heads), block d: merges the splits and normalises, into out (f32) or, where ob
+// is not null, ob (bf16: the o_proj GEMM's input).
 __global__ void attention_merge_k(const float* scratch, std::int64_t heads, std::int64_t d,
-                                  int splits, float* out) {
+                                  int splits, float* out, std::uint16_t* ob) {
     const std::int64_t i = blockIdx.x, h = blockIdx.y, c = threadIdx.x;
     const float* p = scratch + (i * heads + h) * splits * (d + 2);
     float M = -FLT_MAX;
@@ -192,7 +231,10 @@ __global__ void attention_merge_k(const float* scratch, std::int64_t heads, std:
         L += ps[1] * w;
         o += ps[2 + c] * w;
     }
-    out[(i * heads + h) * d + c] = o / L;
+    if (ob)
+        ob[(i * heads + h) * d + c] = f2bf16(o / L);
+    else
+        out[(i * heads + h) * d + c] = o / L;
 }
 
 // out (f32) or ob (bf16, the down GEMM's input), whichever is not null.
@@ -441,13 +483,13 @@ void embed_gather(const std::uint16_t* table, const std::int32_t* ids, std::int6
 void rms_norm(const float* x, const float* w, std::int64_t rows, std::int64_t d, float eps,
               float* out, void* s) {
     if (rows == 0) return;
-    rms_norm_k<<<unsigned(rows), d >= 1024 ? 512 : 128, 0, S(s)>>>(x, w, d, eps, out, nullptr);
+    rms_norm_k<<<unsigned(rows), norm_threads(d), 0, S(s)>>>(x, w, d, eps, out, nullptr);
     check_launch("rms_norm");
 }
 void rms_norm_bf16(const float* x, const float* w, std::int64_t rows, std::int64_t d, float eps,
                    float* out, std::uint16_t* out_bf16, void* s) {
     if (rows == 0) return;
-    rms_norm_k<<<unsigned(rows), d >= 1024 ? 512 : 128, 0, S(s)>>>(x, w, d, eps, out, out_bf16);
+    rms_norm_k<<<unsigned(rows), norm_threads(d), 0, S(s)>>>(x, w, d, eps, out, out_bf16);
     check_launch("rms_norm_bf16");
 }
 void rope(float* x, std::int64_t Sq, std::int64_t heads, std::int64_t half, const std::int32_t* pos,
@@ -456,6 +498,16 @@ void rope(float* x, std::int64_t Sq, std::int64_t heads, std::int64_t half, cons
     if (n == 0) return;
     rope_k<<<blocks(n, 256), 256, 0, S(s)>>>(x, Sq, heads, half, pos, inv_freq, axis);
     check_launch("rope");
+}
+void qk_norm_rope(float* q, float* kk, std::int64_t Sq, std::int64_t NH, std::int64_t KH,
+                  std::int64_t half, const float* q_norm, const float* k_norm, float eps,
+                  const std::int32_t* pos, const float* inv_freq, const std::int32_t* axis,
+                  void* s) {
+    const std::int64_t rows = Sq * (NH + KH);
+    if (rows == 0 || half == 0) return;
+    qk_norm_rope_k<<<unsigned(rows), norm_threads(2 * half), 0, S(s)>>>(
+        q, kk, Sq, NH, KH, half, q_norm, k_norm, eps, pos, inv_freq, axis);
+    check_launch("qk_norm_rope");
 }
 // The templated kernels launch through a pointer to their instance, which keeps each launch
 // the launch of a plain name (the form tools/cuda_host_emu/run.sh rewrites).
@@ -483,7 +535,7 @@ std::int64_t attention_scratch_floats(std::int64_t q_len, std::int64_t heads, st
 template <typename T>
 void attention_t(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                  std::int64_t KH, std::int64_t d, const T* kc, const T* vc, std::int64_t cap,
-                 float scale, int splits, float* scratch, float* out, void* s) {
+                 float scale, int splits, float* scratch, float* out, std::uint16_t* ob, void* s) {
     if (d % 32 != 0 || d > kMaxD)
         throw CudaError("CUDA attention: head_dim " + std::to_string(d) +
                         " is not a multiple of 32 up to 256");
@@ -493,18 +545,29 @@ void attention_t(const float* q, std::int64_t q_len, std::int64_t past, std::int
         q, past, heads, KH, d, kc, vc, cap, scale, scratch);
     check_launch("attention_partial");
     attention_merge_k<<<dim3(unsigned(q_len), unsigned(heads)), unsigned(d), 0, S(s)>>>(
-        scratch, heads, d, splits, out);
+        scratch, heads, d, splits, out, ob);
     check_launch("attention_merge");
 }
 void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                std::int64_t KH, std::int64_t d, const float* kc, const float* vc, std::int64_t cap,
                float scale, int splits, float* scratch, float* out, void* s) {
-    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, out, s);
+    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, out, nullptr, s);
+}
+void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
+               std::int64_t KH, std::int64_t d, const float* kc, const float* vc, std::int64_t cap,
+               float scale, int splits, float* scratch, std::uint16_t* out, void* s) {
+    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, nullptr, out, s);
 }
 void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                std::int64_t KH, std::int64_t d, const std::uint16_t* kc, const std::uint16_t* vc,
                std::int64_t cap, float scale, int splits, float* scratch, float* out, void* s) {
-    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, out, s);
+    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, out, nullptr, s);
+}
+void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
+               std::int64_t KH, std::int64_t d, const std::uint16_t* kc, const std::uint16_t* vc,
+               std::int64_t cap, float scale, int splits, float* scratch, std::uint16_t* out,
+               void* s) {
+    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, nullptr, out, s);
 }
 void silu_mul(const float* gu, std::int64_t rows, std::int64_t F, float* out, void* s) {
     if (rows * F == 0) return;

@@ -30,6 +30,13 @@ void rms_norm_bf16(const float* x, const float* w, std::int64_t rows, std::int64
 // cpu::Rope::tables + cpu::apply_rope.
 void rope(float* x, std::int64_t S, std::int64_t heads, std::int64_t half, const std::int32_t* pos,
           const float* inv_freq, const std::int32_t* axis, void* stream);
+// q [S, NH, 2·half] and k [S, KH, 2·half] in one launch: each head row RMS-normalised with
+// q_norm / k_norm (null: none, Qwen2), then rotated as `rope` does, in place. Twin: rms_norm
+// over the S·NH (S·KH) rows, then rope on q and on k (the same bits).
+void qk_norm_rope(float* q, float* k, std::int64_t S, std::int64_t NH, std::int64_t KH,
+                  std::int64_t half, const float* q_norm, const float* k_norm, float eps,
+                  const std::int32_t* pos, const float* inv_freq, const std::int32_t* axis,
+                  void* stream);
 // Copies k, v [S, kv_heads, d] into caches [kv_heads, cap, d] at rows past..past+S-1. The
 // caches hold f32, or bf16 (raw bits, rounded to nearest even: twin engine::f32_to_bf16).
 void kv_append(const float* k, const float* v, std::int64_t S, std::int64_t kv_heads,
@@ -51,6 +58,16 @@ void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64
                std::int64_t kv_heads, std::int64_t d, const std::uint16_t* k_cache,
                const std::uint16_t* v_cache, std::int64_t cap, float scale, int splits,
                float* scratch, float* out, void* stream);
+// The same with the output written as bf16 (the o_proj GEMM's input; twin: attention, then
+// engine::f32_to_bf16): the decode step's split-K merge saves the conversion launch.
+void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
+               std::int64_t kv_heads, std::int64_t d, const float* k_cache, const float* v_cache,
+               std::int64_t cap, float scale, int splits, float* scratch, std::uint16_t* out,
+               void* stream);
+void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
+               std::int64_t kv_heads, std::int64_t d, const std::uint16_t* k_cache,
+               const std::uint16_t* v_cache, std::int64_t cap, float scale, int splits,
+               float* scratch, std::uint16_t* out, void* stream);
 std::int64_t attention_scratch_floats(std::int64_t q_len, std::int64_t heads, std::int64_t d,
                                       int splits);
 // out[r, j] = silu(gu[r, j]) · gu[r, F + j] for rows of [gate | up] (twin: the loop in

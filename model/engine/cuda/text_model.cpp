@@ -483,26 +483,36 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
             k::add_bias(kk, ly.k_bias.as<float>(), S, KH * D, s());
             k::add_bias(v, ly.v_bias.as<float>(), S, KH * D, s());
         }
-        if (c.qk_norm) {  // Qwen3
-            k::rms_norm(q, ly.q_norm.as<float>(), S * NH, D, eps, q, s());
-            k::rms_norm(kk, ly.k_norm.as<float>(), S * KH, D, eps, kk, s());
+        if (fused) {  // q/k norm (Qwen3) and the rotary of q and k: one launch
+            k::qk_norm_rope(q, kk, S, NH, KH, D / 2, c.qk_norm ? ly.q_norm.as<float>() : nullptr,
+                            c.qk_norm ? ly.k_norm.as<float>() : nullptr, eps, ids_d + S,
+                            inv_freq.as<float>(), axis.as<std::int32_t>(), s());
+        } else {
+            if (c.qk_norm) {  // Qwen3
+                k::rms_norm(q, ly.q_norm.as<float>(), S * NH, D, eps, q, s());
+                k::rms_norm(kk, ly.k_norm.as<float>(), S * KH, D, eps, kk, s());
+            }
+            k::rope(q, S, NH, D / 2, ids_d + S, inv_freq.as<float>(), axis.as<std::int32_t>(), s());
+            k::rope(kk, S, KH, D / 2, ids_d + S, inv_freq.as<float>(), axis.as<std::int32_t>(),
+                    s());
         }
-        k::rope(q, S, NH, D / 2, ids_d + S, inv_freq.as<float>(), axis.as<std::int32_t>(), s());
-        k::rope(kk, S, KH, D / 2, ids_d + S, inv_freq.as<float>(), axis.as<std::int32_t>(), s());
         auto attend = [&](auto* kcl, auto* vcl) {
             k::kv_append(kk, v, S, KH, D, kcl, vcl, cap, past, s());
-            if (flash)
-                k::flash_attention_causal(q, S, past, NH, KH, D, kcl, vcl, cap,
-                                          1.0f / std::sqrt(float(D)), att, s());
-            else
-                k::attention(q, S, past, NH, KH, D, kcl, vcl, cap, 1.0f / std::sqrt(float(D)),
-                             splits, sc, att, s());
+            const float scale = 1.0f / std::sqrt(float(D));
+            if (flash) {
+                k::flash_attention_causal(q, S, past, NH, KH, D, kcl, vcl, cap, scale, att, s());
+                k::to_bf16(att, hb, S * NH * D, s());
+            } else if (fused) {  // the split-K merge writes the o_proj input as bf16
+                k::attention(q, S, past, NH, KH, D, kcl, vcl, cap, scale, splits, sc, hb, s());
+            } else {
+                k::attention(q, S, past, NH, KH, D, kcl, vcl, cap, scale, splits, sc, att, s());
+                k::to_bf16(att, hb, S * NH * D, s());
+            }
         };
         if (kv == KvDtype::bf16)
             attend(kc[std::size_t(l)].as<std::uint16_t>(), vc[std::size_t(l)].as<std::uint16_t>());
         else
             attend(kc[std::size_t(l)].as<float>(), vc[std::size_t(l)].as<float>());
-        k::to_bf16(att, hb, S * NH * D, s());
         linear_residual(hb, S, NH * D, ly.o.as<std::uint16_t>(), Layout::out_in, H, NH * D, x);
         if (ly.moe)
             moe(l, x, S);
