@@ -30,14 +30,22 @@ namespace deskpilot::model::cuda {
 // (parity debugging).
 enum class KvDtype { bf16, f32 };
 
+// A two-way switch read from environment variable `name`: true for `on` (also when unset or
+// empty), false for `off`; another value throws CudaError naming the variable and the value.
+inline bool env_switch(const char* name, std::string_view on, std::string_view off,
+                       std::string_view expected) {
+    const char* v = std::getenv(name);
+    if (!v || !*v || on == v) return true;
+    if (off == v) return false;
+    throw CudaError(std::string(name) + "='" + v + "' is not " + std::string(expected));
+}
+
 // The default for new models: DESKPILOT_CUDA_KV=bf16|f32, bf16 when unset or empty. Another value
 // throws CudaError naming the variable and the value.
 inline KvDtype kv_dtype_from_env() {
-    const char* v = std::getenv("DESKPILOT_CUDA_KV");
-    if (!v || !*v || std::string_view(v) == "bf16") return KvDtype::bf16;
-    if (std::string_view(v) == "f32") return KvDtype::f32;
-    throw CudaError("DESKPILOT_CUDA_KV='" + std::string(v) +
-                    "' is not a KV cache type (bf16 or f32)");
+    return env_switch("DESKPILOT_CUDA_KV", "bf16", "f32", "a KV cache type (bf16 or f32)")
+               ? KvDtype::bf16
+               : KvDtype::f32;
 }
 
 // DESKPILOT_CUDA_FUSED=1|0 (1 when unset or empty): 0 runs the decoder's unfused kernel
@@ -45,10 +53,7 @@ inline KvDtype kv_dtype_from_env() {
 // parity debugging and to measure what the fused epilogues save. Another value throws CudaError
 // naming the variable and the value.
 inline bool fused_from_env() {
-    const char* v = std::getenv("DESKPILOT_CUDA_FUSED");
-    if (!v || !*v || std::string_view(v) == "1") return true;
-    if (std::string_view(v) == "0") return false;
-    throw CudaError("DESKPILOT_CUDA_FUSED='" + std::string(v) + "' is not 1 or 0");
+    return env_switch("DESKPILOT_CUDA_FUSED", "1", "0", "1 or 0");
 }
 
 class CudaTextModel {
