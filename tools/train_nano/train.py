@@ -17,9 +17,11 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
 
+import numpy
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -70,6 +72,18 @@ def parse_examples(grounding):
         messages = [first["messages"][0], {"role": "user", "parts": [PARSE_QUESTION, {"image": 0}]}]
         out.append(dict(first, kind="parse", widget="", messages=messages, target=target))
     return out
+
+
+POINT = re.compile(r"\((\d+),(\d+)\)")
+
+
+def shift_image(pixels, dx, dy):
+    """An HxWx3 screenshot moved by (dx, dy) pixels, the edge rows and columns repeated into the
+    strip it uncovers (a menu bar or window background extends naturally)."""
+    h, w = pixels.shape[:2]
+    padded = numpy.pad(pixels, ((abs(dy), abs(dy)), (abs(dx), abs(dx)), (0, 0)), mode="edge")
+    top, left = abs(dy) - dy, abs(dx) - dx
+    return numpy.ascontiguousarray(padded[top:top + h, left:left + w])
 
 
 LABELLED_ROLES = ("button", "checkbox", "radio", "list_item", "tab", "menu")
@@ -468,6 +482,8 @@ class Examples:
         self.cache = {}
         self.image_size = (w, h)
         self.targets = {}
+        self.layouts = {}
+        self.shift = (0, 0)  # --shift: the current unit's (dx, dy) in screen pixels
 
     def label_bank(self):
         """--contrast-bank: every distinct label of a labelled widget in the layouts beside these
@@ -481,41 +497,89 @@ class Examples:
                                   if w["role"] in LABELLED_ROLES and w.get("label"))
         return [self.tok.encode(label).ids for label in sorted(labels)]
 
-    def label_target(self, rel):
-        """The --label-aux target of a screenshot, or None when it has no layout beside it."""
-        if rel not in self.targets:
+    def layout(self, rel):
+        """The layout beside a screenshot, its rects moved by the current shift, or None."""
+        if rel not in self.layouts:
+            if len(self.layouts) > 256:
+                self.layouts.pop(next(iter(self.layouts)))
             path = rel[:-len(".png")] + ".layout.json"
+            self.layouts[rel] = None
             if os.path.exists(path):
                 with open(path) as f:
-                    layout = json.load(f)
-                self.targets[rel] = label_targets(layout, self.tok, self.tok.get_vocab_size(), self.image_size)
-            else:
-                self.targets[rel] = None
-        return self.targets[rel]
+                    self.layouts[rel] = json.load(f)
+        raw = self.layouts[rel]
+        if raw is None or self.shift == (0, 0):
+            return raw
+        dx, dy = self.shift
+        return dict(raw, widgets=[dict(w, rect=[w["rect"][0] + dx, w["rect"][1] + dy, *w["rect"][2:]])
+                                  for w in raw["widgets"]])
+
+    def cached(self, key, make):
+        """A layout target, kept for unshifted screens only (a shifted one is drawn once)."""
+        if self.shift != (0, 0):
+            return make()
+        key = (key, self.shift)
+        if key not in self.targets:
+            self.targets[key] = make()
+        return self.targets[key]
+
+    def label_target(self, rel):
+        """The --label-aux target of a screenshot, or None when it has no layout beside it."""
+        layout = self.layout(rel)
+        return self.cached(("label", rel), lambda: None if layout is None else
+                           label_targets(layout, self.tok, self.tok.get_vocab_size(), self.image_size))
 
     def widget_target(self, rel):
         """The --contrast-aux target of a screenshot, or None (no layout, or fewer than two labels)."""
-        key = ("widgets", rel)
-        if key not in self.targets:
-            path = rel[:-len(".png")] + ".layout.json"
-            if os.path.exists(path):
-                with open(path) as f:
-                    self.targets[key] = widget_targets(json.load(f), self.tok, self.image_size)
-            else:
-                self.targets[key] = None
-        return self.targets[key]
+        layout = self.layout(rel)
+        return self.cached(("widgets", rel), lambda: None if layout is None else
+                           widget_targets(layout, self.tok, self.image_size))
 
     def position_target(self, rel):
         """The --position-aux target of a screenshot, or None when it has no layout beside it."""
-        key = ("position", rel)
-        if key not in self.targets:
-            path = rel[:-len(".png")] + ".layout.json"
-            if os.path.exists(path):
-                with open(path) as f:
-                    self.targets[key] = position_targets(json.load(f), self.image_size)
-            else:
-                self.targets[key] = None
-        return self.targets[key]
+        layout = self.layout(rel)
+        return self.cached(("position", rel), lambda: None if layout is None else
+                           position_targets(layout, self.image_size))
+
+    def draw_shift(self, unit, limit, rng):
+        """--shift: a random (dx, dy) in screen pixels for a unit of one screenshot that keeps every
+        point its examples write 8 pixels inside the image. x moves by 2-model-pixel steps (4 screen px at
+        1280 -> 640) and y by 12-model-pixel steps (25 screen px at 800 -> 384): the answers' points
+        move by exact even integers, so that to_model_point's round-half-to-even rounds a widget's
+        centre the same way before and after the move (an odd step would move some by one more)."""
+        w, h = self.image_size
+        sx, sy = nc.SCREEN[0] / w, nc.SCREEN[1] / h
+        step_y = 12 if nc.SCREEN[1] * 12 % h == 0 else 0  # the y step exists at 800 -> 384
+        points = [p for i in unit for p in POINT.findall(self.items[i]["target"])]
+        points += [p for i in unit if self.items[i]["kind"] == "read"
+                   for p in POINT.findall(self.items[i]["messages"][1]["parts"][0])]
+        if sx != int(sx):
+            return 0, 0
+        points = points or [(w // 2, h // 2)]  # a --vision-only unit writes no point
+        xs, ys = [int(x) for x, _ in points], [int(y) for _, y in points]
+        margin = 8  # a point this close to the edge is a widget partly moved off the screen
+        lo, hi = -min(limit, max(0, min(xs) - margin)), max(0, min(limit, w - 1 - margin - max(xs)))
+        kx = 2 * rng.randint(-(-lo // 2), hi // 2)
+        ky = 0
+        if step_y:
+            reach = -(-limit // step_y)  # whole steps up to the limit, rounded up
+            lo = -min(reach, max(0, (min(ys) - margin) // step_y))
+            hi = min(reach, max(0, (h - 1 - margin - max(ys)) // step_y))
+            ky = rng.randint(lo, hi) * step_y
+        return int(kx * sx), int(round(ky * sy))
+
+    def shifted(self, e):
+        """An example with its written points moved by the current shift (grounding, parse and
+        read examples of one screenshot; nothing else is shifted)."""
+        if self.shift == (0, 0):
+            return e
+        w, h = self.image_size
+        kx, ky = round(self.shift[0] * w / nc.SCREEN[0]), round(self.shift[1] * h / nc.SCREEN[1])
+        move = lambda text: POINT.sub(lambda m: f"({int(m.group(1)) + kx},{int(m.group(2)) + ky})", text)
+        if e["kind"] == "read":
+            user = dict(e["messages"][1], parts=[move(e["messages"][1]["parts"][0])] + e["messages"][1]["parts"][1:])
+            return dict(e, messages=[e["messages"][0], user])
+        return dict(e, target=move(e["target"]))
 
     def screens(self):
         """Every single-image screenshot with a layout (--vision-only units)."""
@@ -526,13 +590,16 @@ class Examples:
         return len(self.items)
 
     def pixels(self, rel):
-        if rel not in self.cache:
+        key = (rel, self.shift)
+        if key not in self.cache:
             if len(self.cache) > 64:
                 self.cache.pop(next(iter(self.cache)))
             image = self.Image.open(rel).convert("RGB")
+            if self.shift != (0, 0):
+                image = self.Image.fromarray(shift_image(numpy.asarray(image), *self.shift))
             r = self.proc(images=[image], return_tensors="pt")
-            self.cache[rel] = (r["pixel_values"], r["image_grid_thw"])
-        return self.cache[rel]
+            self.cache[key] = (r["pixel_values"], r["image_grid_thw"])
+        return self.cache[key]
 
     def encode(self, e):
         """(prompt ids, answer ids): the chat up to '<|im_start|>assistant\\n', then the answer."""
@@ -559,7 +626,8 @@ class Examples:
 
     def batch(self, indices):
         """Several examples of one screenshot as one right-padded batch."""
-        rows = [self.encode(self.items[i]) for i in indices]
+        items = [self.shifted(self.items[i]) for i in indices]
+        rows = [self.encode(e) for e in items]
         width = max(len(p) + len(a) for p, a in rows)
         pad = self.tok.token_to_id("<|endoftext|>")
         ids = torch.full((len(rows), width), pad)
@@ -574,8 +642,8 @@ class Examples:
         pv, grid = self.pixels(image)
         return {"input_ids": ids, "labels": labels, "attention_mask": mask, "pixel_values": pv,
                 "image_grid_thw": grid, "mm_token_type_ids": (ids == self.image_pad).int(), "shared_image": True,
-                "image": image, "cells": [point_cell(self.items[i], self.image_size)
-                                          if self.items[i]["kind"] == "grounding" else -1 for i in indices],
+                "image": image, "cells": [point_cell(e, self.image_size) if e["kind"] == "grounding" else -1
+                                          for e in items],
                 "prompt_lengths": [len(p) for p, _ in rows]}
 
     def __getitem__(self, i):
@@ -843,6 +911,10 @@ def main():
     ap.add_argument("--vision-only", action="store_true",
                     help="train the vision tower (and the input embeddings) on the label loss alone, one "
                          "screenshot per unit, without the decoder: a cheap pretraining stage")
+    ap.add_argument("--shift", type=int, default=0, metavar="PX",
+                    help="augment: move each screenshot of a grounding or --vision-only unit (with its layout and "
+                         "the points its answers write) by up to PX model pixels across (2-pixel steps) and by "
+                         "12-pixel steps up to PX (rounded up) down or up, so that each label is seen at more places of the 32-pixel grid; 0: off")
     ap.add_argument("--init", help="start from the weights of another run's state.pt (the previous stage)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-autocast", dest="autocast", action="store_false",
@@ -979,10 +1051,15 @@ def main():
         picked = []
         for _ in range(a.accumulate):
             epoch, pos = divmod(seen, len(units))
-            picked.append(units[order(len(units), a.seed, epoch)[pos]])
+            picked.append((seen, units[order(len(units), a.seed, epoch)[pos]]))
             seen += 1
-        total_examples = len(picked) if a.vision_only else sum(len(u) for u in picked)
-        for unit in picked:
+        total_examples = len(picked) if a.vision_only else sum(len(u) for _, u in picked)
+        for index, unit in picked:
+            train.shift = (0, 0)
+            if a.shift and (a.vision_only or len(unit) > 1):
+                # Seeded by the unit's place in the run, so that a resumed run draws the same shifts.
+                train.shift = train.draw_shift([] if a.vision_only else unit, a.shift,
+                                               random.Random(a.seed * 1_000_003 + index))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast):
                 if a.vision_only:
                     loss, stats = vision_loss(model, train, unit, label_head, a.feature_coef, contrast_head,
@@ -1002,6 +1079,7 @@ def main():
                                                a.copy_aux)
                     size = len(unit)
                     tokens += batch["input_ids"].numel()
+            train.shift = (0, 0)
             # Each unit weighs as many examples as it holds.
             (loss * size / total_examples).backward()
             for k, v in stats.items():
