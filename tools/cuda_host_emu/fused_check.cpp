@@ -8,7 +8,10 @@
 // g_launches) and cuBLAS calls (engine_standins.h's g_blas_calls) per greedy decode step, before
 // and after as a ratio, and the two models' logits, which must be bit for bit the same here (the
 // emulated GEMM adds its product to the residual as k::add did), and within the usual tolerance
-// of the CPU decoder's.
+// of the CPU decoder's. A third model, fused with the decode step as a CUDA graph
+// (DESKPILOT_CUDA_GRAPHS=1), gives the fused model's bits; its host calls per greedy step (graph
+// launches, kernels, cuBLAS calls and copies made on the stream) are counted beside the calls
+// its capture recorded (prelude.h's g_captured).
 #define EMU_WITH_ENGINE
 #include <cstdio>
 #include <random>
@@ -188,11 +191,14 @@ static int launches(const std::filesystem::path& tiny, const std::filesystem::pa
     const auto unfused = cuda::CudaTextModel::upload(cpu.text(), *ck);
     ::unsetenv("DESKPILOT_CUDA_FUSED");
     const auto fused = cuda::CudaTextModel::upload(cpu.text(), *ck);
+    const auto graphed = cuda::CudaTextModel::upload(cpu.text(), *ck);
+    graphed->set_graphs(true);
     std::vector<std::int32_t> ids;
     for (int i = 0; i < 12; ++i) ids.push_back(std::int32_t((i * 37 + 11) % 900));
     engine::KvCache kv = cpu.text().new_cache(64);
     fused->reset(64);
     unfused->reset(64);
+    graphed->reset(64);
     int bad = 0;
     auto compare = [&](const char* what, const std::vector<float>& f, const std::vector<float>& u,
                        const std::vector<float>& c) {
@@ -205,14 +211,33 @@ static int launches(const std::filesystem::path& tiny, const std::filesystem::pa
     std::printf("%s:\n", engine::architecture_name(cfg.architecture));
     compare("prefill (12 tokens)", fused->forward(ids, pos, true), unfused->forward(ids, pos, true),
             cpu.text().forward(ids, pos, kv, true));
+    graphed->forward(ids, pos, true);
     long before[2] = {}, after[2] = {};  // {kernels, cuBLAS} per step
+    // Host calls per greedy step, fused eager and with the graph: {graph launches, kernels,
+    // cuBLAS, copies}, and the calls the graph's capture recorded.
+    long eager_calls[4] = {}, graph_calls[4] = {}, recorded = 0;
+    auto calls = [&](cuda::CudaTextModel& m, const std::int32_t* one, const engine::Positions& p,
+                     long* into) {
+        const long g0 = g_graph_launches, l0 = g_launches, b0 = g_blas_calls, c0 = g_memcpys,
+                   r0 = g_captured;
+        const std::int32_t id = m.forward_greedy(std::span(one, 1), p);
+        into[0] = g_graph_launches - g0;
+        into[1] = g_launches - l0;
+        into[2] = g_blas_calls - b0;
+        into[3] = g_memcpys - c0;
+        recorded = g_captured - r0;
+        return id;
+    };
     std::int32_t next = 50;
     for (int step = 0; step < 3; ++step) {
         const std::int32_t one[1] = {next};
         const auto p1 = engine::Positions::text(kv.length, 1);
         const std::string what = "decode " + std::to_string(step);
-        compare(what.c_str(), fused->forward(one, p1), unfused->forward(one, p1),
-                cpu.text().forward(one, p1, kv));
+        const std::vector<float> f1 = fused->forward(one, p1);
+        compare(what.c_str(), f1, unfused->forward(one, p1), cpu.text().forward(one, p1, kv));
+        const bool same = graphed->forward(one, p1) == f1;
+        std::printf("  %-22s with the graph: %s\n", what.c_str(), same ? "bit for bit" : "DIFFER");
+        bad += !same;
         // A greedy step (NativeVlm's decode: the token chosen on the device), counted.
         const std::int32_t two[1] = {std::int32_t(next + 1)};
         const auto p2 = engine::Positions::text(kv.length, 1);
@@ -225,6 +250,15 @@ static int launches(const std::filesystem::path& tiny, const std::filesystem::pa
             return id;
         };
         const std::int32_t fid = count(*fused, after), uid = count(*unfused, before);
+        // The same step again on the fused model (rewound) and on the graph, counting host calls.
+        fused->rewind(fused->length() - 1);
+        const std::int32_t eid = calls(*fused, two, p2, eager_calls),
+                           gid = calls(*graphed, two, p2, graph_calls);
+        if (gid != fid || eid != fid) {
+            std::printf("  greedy step %d with the graph: token %d, fused %d DIFFER\n", step, gid,
+                        fid);
+            ++bad;
+        }
         const auto cid = std::int32_t(std::max_element(want.begin(), want.end()) - want.begin());
         std::printf("  greedy step %d: token %d fused, %d unfused, %d CPU%s\n", step, fid, uid, cid,
                     fid == uid && uid == cid ? "" : " DIFFER");
@@ -237,6 +271,21 @@ static int launches(const std::filesystem::path& tiny, const std::filesystem::pa
         "fused %ld (%ld + %ld): ratio %.3f\n",
         cfg.text.num_layers, b, before[0], before[1], a, after[0], after[1], double(a) / double(b));
     bad += !(a < b);
+    const long e = eager_calls[1] + eager_calls[2] + eager_calls[3],
+               g = graph_calls[0] + graph_calls[1] + graph_calls[2] + graph_calls[3];
+    std::printf(
+        "  host calls per greedy decode step: eager %ld (%ld kernels + %ld cuBLAS + %ld copies), "
+        "with the graph %ld (%ld graph launch + %ld kernels + %ld cuBLAS + %ld copies; %ld calls "
+        "recorded into the graph by the capture)\n",
+        e, eager_calls[1], eager_calls[2], eager_calls[3], g, graph_calls[0], graph_calls[1],
+        graph_calls[2], graph_calls[3], recorded);
+    const cuda::GraphCounts gc = graphed->graph_counts();
+    std::printf("  graph: %lld captures, %lld instantiations, %lld updates\n",
+                (long long)gc.captures, (long long)gc.instantiations, (long long)gc.updates);
+    // One launch, the argmax kernel and the token's download: the step itself is in the graph,
+    // whose recorded calls are the eager step's (its kernels, GEMMs and the id/positions copy).
+    bad += !(graph_calls[0] == 1 && graph_calls[1] == 1 && graph_calls[2] == 0 &&
+             graph_calls[3] == 1 && recorded + 2 == e && gc.instantiations == 1);
     std::printf("%s\n", bad ? "FAIL" : "ok");
     return bad;
 }

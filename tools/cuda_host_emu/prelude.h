@@ -69,10 +69,34 @@ struct CudaError : std::runtime_error {
 inline void check_launch(const char*) {}
 }  // namespace deskpilot::model::cuda
 #endif
-// Kernel launches so far (every emu_launch: each rewritten <<<...>>> of the .cu files).
+// Stream capture (cuda_runtime.h's cudaStreamBeginCapture/EndCapture): while g_capture is set,
+// kernel launches, async copies and cuBLAS calls are recorded as nodes instead of run, and a
+// graph launch runs the nodes in order. `kind` is what cudaGraphExecUpdate compares (a node of
+// another kind is another topology): 'k' kernel, 'c' copy, 'b' cuBLAS call.
+struct EmuNode {
+    char kind;
+    std::function<void()> run;
+};
+inline std::vector<EmuNode>* g_capture = nullptr;
+// Calls recorded into a capture (kernels, copies, cuBLAS) rather than made.
+inline long g_captured = 0;
+inline bool emu_record(char kind, std::function<void()> run) {
+    if (!g_capture) return false;
+    g_capture->push_back({kind, std::move(run)});
+    ++g_captured;
+    return true;
+}
+inline void emu_run(dim3 grid, unsigned threads, const std::function<void()>& body);
+// Kernel launches made on a stream so far (each rewritten <<<...>>> of the .cu files), not
+// counting those recorded into a capture; a graph launch replays its kernels without counting.
 inline long g_launches = 0;
+// The launch rewrite passes the body by value ([=]): a recorded launch keeps its arguments.
 inline void emu_launch(dim3 grid, unsigned threads, const std::function<void()>& body) {
+    if (emu_record('k', [grid, threads, body] { emu_run(grid, threads, body); })) return;
     ++g_launches;
+    emu_run(grid, threads, body);
+}
+inline void emu_run(dim3 grid, unsigned threads, const std::function<void()>& body) {
     blockDim = dim3(threads);
     gridDim = grid;
     // All three grid axes (the split-K attention runs over z), one block at a time.

@@ -15,8 +15,10 @@
 # kv_cache (the KV cache kernels, f32 and bf16: kv_cache_check.cpp), qwen25_tower, text_qwen25,
 # text_qwen25_bf16, text_qwen3, mem_limit and cancel (limits_check.cpp: DESKPILOT_CUDA_MEM_LIMIT
 # and a cancel between layers/blocks, both architectures), fused_kernels and launches
-# (fused_check.cpp: the fused epilogue kernels; launches per decode step fused vs unfused, both
-# architectures); e.g. ONLY=text_qwen25$ for one
+# (fused_check.cpp: the fused epilogue kernels; launches per decode step fused vs unfused and with
+# the decode-step CUDA graph, both architectures), graphs (graph_check.cpp: greedy decode with
+# DESKPILOT_CUDA_GRAPHS on equal to off bit for bit, and the captures/instantiations/updates it
+# took, both architectures); e.g. ONLY=text_qwen25$ for one
 # decoder check (the full run takes about 15 minutes on 2 busy cores).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -63,11 +65,12 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
 
     # The text decoder (CudaTextModel's host code) over all three kernel files, each its own
     # object (prelude.h's globals are inline), with the engine's own CudaError (EMU_WITH_ENGINE).
-    # kernels.cu has launches over several lines: perl rewrites them as one match each.
-    launch='s/(\w+)<<<(.*?),\s*([^,]+?),\s*0,\s*S\(s\)>>>\((.*?)\);/(void)s; emu_launch($2, $3, [&] { $1($4); });/gs'
+    # kernels.cu has launches over several lines: perl rewrites them as one match each. The body
+    # captures by value ([=]): a launch recorded into a stream capture keeps its arguments.
+    launch='s/(\w+)<<<(.*?),\s*([^,]+?),\s*0,\s*S\(s\)>>>\((.*?)\);/(void)s; emu_launch($2, $3, [=] { $1($4); });/gs'
     perl -0pe "$launch" "$root/model/engine/cuda/kernels.cu" >"$out/k_eng.cpp"
     perl -0pe "$launch" "$root/model/engine/cuda/vision_kernels.cu" >"$out/vk_eng.cpp"
-    sed 's|flash_k<D, T><<<grid, 32 \* kWarps, 0, static_cast<cudaStream_t>(stream)>>>(a);|(void)stream; emu_launch(grid, 32 * kWarps, [\&] { flash_k<D, T>(a); });|' \
+    sed 's|flash_k<D, T><<<grid, 32 \* kWarps, 0, static_cast<cudaStream_t>(stream)>>>(a);|(void)stream; emu_launch(grid, 32 * kWarps, [=] { flash_k<D, T>(a); });|' \
         "$root/model/engine/cuda/flash_attention.cu" >"$out/fa_eng.cpp"
     if grep -q '<<<' "$out/k_eng.cpp" "$out/vk_eng.cpp" "$out/fa_eng.cpp"; then
         echo "run.sh: a kernel launch no longer matches the rewrite" >&2; exit 1
@@ -78,7 +81,7 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
             -o "$out/$src.o"
         objs+=("$out/$src.o")
     done
-    for src in text_model text_weights text_decoder vision_model vision_qwen2_5; do
+    for src in text_model text_weights text_decoder vision_model vision_qwen2_5 graph; do
         g++ -std=c++20 -O1 -pthread -DEMU_WITH_ENGINE -I"$out" -I"$root" -c \
             "$root/model/engine/cuda/$src.cpp" -o "$out/$src.o"
         objs+=("$out/$src.o")
@@ -105,6 +108,16 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
     g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/fused_check.cpp" "${objs[@]}" \
         "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
         -o "$out/fused_check"
+    # The decode step as a CUDA graph (stream capture emulated: cuda_runtime.h) against eager steps.
+    g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/graph_check.cpp" "${objs[@]}" \
+        "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
+        -o "$out/graph_check"
+    if want graphs; then
+        "$out/graph_check" refusals || status=1
+        for tiny in qwen2_5_vl_tiny qwen3_vl_moe_vision_tiny; do
+            "$out/graph_check" decode "$root/tests/data/engine/$tiny" "$out" || status=1
+        done
+    fi
     if want fused_kernels; then "$out/fused_check" kernels || status=1; fi
     if want launches; then
         for tiny in qwen2_5_vl_tiny qwen3_vl_moe_vision_tiny; do

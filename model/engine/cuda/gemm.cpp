@@ -26,6 +26,11 @@ Blas::~Blas() {
     if (handle_) cublasDestroy(static_cast<cublasHandle_t>(handle_));
 }
 
+void Blas::set_workspace(void* workspace, std::size_t bytes) {
+    check_blas(cublasSetWorkspace(static_cast<cublasHandle_t>(handle_), workspace, bytes),
+               "cublasSetWorkspace");
+}
+
 void Blas::linear(const std::uint16_t* x, std::int64_t M, std::int64_t K, const std::uint16_t* w,
                   engine::cpu::Layout layout, std::int64_t N, std::int64_t ldw, float* y,
                   bool accumulate) {

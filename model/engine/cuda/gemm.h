@@ -3,6 +3,7 @@
 // (nn.Linear), in_out is W [K, N] (Hub-fused experts); `ldw` is the stored row stride.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "model/engine/cpu/linear.h"
@@ -15,6 +16,11 @@ class Blas {
     ~Blas();
     Blas(const Blas&) = delete;
     Blas& operator=(const Blas&) = delete;
+
+    // The device memory cuBLAS works in from now on (cublasSetWorkspace; `bytes` of it, kept
+    // alive by the caller while the handle lives): fixed, so a GEMM captured into a CUDA graph
+    // allocates nothing.
+    void set_workspace(void* workspace, std::size_t bytes);
 
     // y[M, N] = x[M, K] · W; x rows contiguous (K), y rows contiguous (N). With `accumulate`,
     // y += x · W (beta = 1, in f32): the decoder's residual add fused into the o_proj and down

@@ -12,6 +12,7 @@
 #include "model/engine/cuda/buffer.h"
 #include "model/engine/cuda/flash_attention.h"
 #include "model/engine/cuda/gemm.h"
+#include "model/engine/cuda/graph.h"
 #include "model/engine/cuda/kernels.h"
 #include "model/engine/cuda/sample_twin.h"
 #include "model/engine/cuda/stop_point.h"
@@ -30,6 +31,17 @@ DeviceBuffer f32_buffer(const std::vector<float>& v, const std::string& name) {
     return b;
 }
 
+// The split-K decode attention's most splits (at 2k cached tokens and beyond).
+constexpr int kMaxSplits = 32;
+// cuBLAS's workspace, set once so no GEMM allocates one inside a captured step (32 MiB: what
+// cuBLAS recommends for Hopper). Set whether or not graphs run, so both pick the same kernels.
+constexpr std::size_t kBlasWorkspace = std::size_t(32) << 20;
+
+// Thrown by tmp() when a scratch buffer would have to grow inside a captured step: growing
+// synchronises the stream and allocates, which a capture cannot hold. The step is then run
+// eagerly (and the buffer grown); the next one is captured.
+struct ScratchGrows {};
+
 }  // namespace
 
 // The weights (TextWeights: embed, lm_head, final_norm, tied, layers) and what runs them.
@@ -37,6 +49,7 @@ struct CudaTextModel::Impl : TextWeights {
     engine::ModelConfig cfg;
     int device = 0;
     Stream stream;
+    DeviceBuffer blas_workspace;  // before blas: it outlives the handle that points at it
     Blas blas{stream.get()};
     DeviceBuffer inv_freq, axis;
     std::vector<DeviceBuffer> kc, vc;
@@ -45,6 +58,12 @@ struct CudaTextModel::Impl : TextWeights {
     std::size_t kv_elem() const { return kv == KvDtype::bf16 ? 2 : 4; }
     std::unordered_map<std::string, DeviceBuffer> scratch;
     bool fused = fused_from_env();
+    // The decode-step graph (DESKPILOT_CUDA_GRAPHS): captured once an eager batch-1 step has
+    // sized the scratch (`decode_warm`); `staging` is the pinned token id + positions it copies.
+    bool graphs = graphs_from_env();
+    bool decode_warm = false;
+    StepGraph graph;
+    PinnedHost staging;
 
     // y = rms_norm(x) as the bf16 GEMM input, and f32 into `h` where not null: one kernel, or
     // the unfused pair (DESKPILOT_CUDA_FUSED=0; `h` then always written).
@@ -81,10 +100,24 @@ struct CudaTextModel::Impl : TextWeights {
         DeviceBuffer& b = scratch[name];
         const std::size_t need = std::size_t(std::max<std::int64_t>(count, 1)) * sizeof(T);
         if (b.bytes() < need) {
+            if (graph.capturing()) throw ScratchGrows{};
             stream.sync("scratch resize");
             b = DeviceBuffer(need, "scratch " + name);
         }
         return b.as<T>();
+    }
+
+    void init_blas_workspace() {
+        blas_workspace = DeviceBuffer(kBlasWorkspace, "cuBLAS workspace");
+        blas.set_workspace(blas_workspace.get(), blas_workspace.bytes());
+    }
+    // A step the graph can hold: one text token, no image features, and no host round trip (the
+    // MoE layers' grouped decode downloads the routing).
+    bool capturable(std::span<const std::int32_t> ids,
+                    const engine::VisualInjection* visual) const {
+        if (ids.size() != 1 || (visual && visual->tokens > 0)) return false;
+        if (!grouped_decode) return true;
+        return std::none_of(layers.begin(), layers.end(), [](const auto& l) { return l.moe; });
     }
 
     void init_rope() {
@@ -111,6 +144,8 @@ struct CudaTextModel::Impl : TextWeights {
     }();
     float* logits(std::span<const std::int32_t> ids, const engine::Positions& pos, bool all,
                   const engine::VisualInjection* visual = nullptr);
+    float* run_logits(std::span<const std::int32_t> ids, const engine::Positions& pos, bool all,
+                      const engine::VisualInjection* visual);
 };
 
 CudaTextModel::CudaTextModel() = default;
@@ -129,6 +164,7 @@ std::unique_ptr<CudaTextModel::Impl> upload_impl(const engine::ModelConfig& cfg,
     m->device = device;
     static_cast<TextWeights&>(*m) = upload_text_weights(cfg, ck, prefix, fused_experts);
     m->init_rope();
+    m->init_blas_workspace();
     return m;
 }
 
@@ -164,6 +200,7 @@ std::unique_ptr<CudaTextModel> CudaTextModel::synthetic(const engine::ModelConfi
     m.device = device;
     static_cast<TextWeights&>(m) = synthetic_text_weights(config, seed, m.s());
     m.init_rope();
+    m.init_blas_workspace();
     m.stream.sync("synthetic weights");
     return model;
 }
@@ -194,6 +231,15 @@ bool CudaTextModel::fused() const {
 }
 void CudaTextModel::set_fused(bool fused) {
     impl_->fused = fused;
+}
+bool CudaTextModel::graphs() const {
+    return impl_->graphs;
+}
+void CudaTextModel::set_graphs(bool graphs) {
+    impl_->graphs = graphs;
+}
+GraphCounts CudaTextModel::graph_counts() const {
+    return impl_->graph.counts();
 }
 
 void CudaTextModel::rewind(std::int64_t length) {
@@ -408,12 +454,27 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
         hp[std::size_t(2 * S + i)] = std::int32_t(pos.w[std::size_t(i)]);
     }
     std::int32_t* ids_d = tmp<std::int32_t>("ids", 4 * S);
-    check(cudaMemcpyAsync(ids_d, ids.data(), std::size_t(S) * 4, cudaMemcpyHostToDevice,
-                          static_cast<cudaStream_t>(s())),
-          "upload token ids");
-    check(cudaMemcpyAsync(ids_d + S, hp.data(), hp.size() * 4, cudaMemcpyHostToDevice,
-                          static_cast<cudaStream_t>(s())),
-          "upload positions");
+    if (S == 1) {
+        // Through pinned memory (what a captured step can copy from): id, t, h, w. The previous
+        // step's copy has finished: every forward waits for its stream before returning.
+        if (!staging.as<void>()) {
+            if (graph.capturing()) throw ScratchGrows{};
+            staging = PinnedHost(4 * sizeof(std::int32_t));
+        }
+        std::int32_t* st = staging.as<std::int32_t>();
+        st[0] = ids[0];
+        std::copy(hp.begin(), hp.end(), st + 1);
+        check(cudaMemcpyAsync(ids_d, st, 4 * sizeof(std::int32_t), cudaMemcpyHostToDevice,
+                              static_cast<cudaStream_t>(s())),
+              "upload token id and positions");
+    } else {
+        check(cudaMemcpyAsync(ids_d, ids.data(), std::size_t(S) * 4, cudaMemcpyHostToDevice,
+                              static_cast<cudaStream_t>(s())),
+              "upload token ids");
+        check(cudaMemcpyAsync(ids_d + S, hp.data(), hp.size() * 4, cudaMemcpyHostToDevice,
+                              static_cast<cudaStream_t>(s())),
+              "upload positions");
+    }
     k::embed_gather(embed.as<std::uint16_t>(), ids_d, S, H, x, s());
     // Image features: the image tokens come in runs (one per image), so the merged rows replace
     // and the DeepStack rows add per run, with no scatter kernel.
@@ -454,7 +515,7 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
     }
     const std::int64_t past = len;
     // Split-K for decode: enough blocks to fill the GPU when one query meets a long cache.
-    const int splits = S == 1 ? int(std::clamp<std::int64_t>((past + 64) / 64, 1, 32)) : 1;
+    const int splits = S == 1 ? int(std::clamp<std::int64_t>((past + 64) / 64, 1, kMaxSplits)) : 1;
     std::uint16_t* hb = tmp<std::uint16_t>("hb", S * std::max(H, NH * D));
     float* q = tmp<float>("q", S * NH * D);
     float* kk = tmp<float>("k", S * KH * D);
@@ -463,8 +524,10 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
     // Prefill takes the flash kernel where it is compiled for D; decode (and other head dims) the
     // split-K kernel, whose scratch grows with S·heads·D and so is only made for it.
     const bool flash = S > 1 && k::flash_attention_supports(D);
-    float* sc =
-        flash ? nullptr : tmp<float>("att scratch", k::attention_scratch_floats(S, NH, D, splits));
+    // Decode sizes it for the most splits at once, so a longer cache never grows it mid-capture.
+    float* sc = flash ? nullptr
+                      : tmp<float>("att scratch", k::attention_scratch_floats(
+                                                      S, NH, D, S == 1 ? kMaxSplits : splits));
     const float eps = float(c.rms_norm_eps);
     for (int l = 0; l < c.num_layers; ++l) {
         // A prefill stops within one layer of a cancel (decode steps are checked between tokens);
@@ -525,9 +588,38 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
     len += S;
 }
 
+// The logits of a pass, enqueued on the stream: eagerly, or for a batch-1 decode step with
+// graphs on, captured and launched as the step graph. Decode steps have no stop point inside
+// (a cancel is checked between tokens), so a captured step loses no way to stop.
 float* CudaTextModel::Impl::logits(std::span<const std::int32_t> ids, const engine::Positions& pos,
                                    bool all, const engine::VisualInjection* visual) {
     check(cudaSetDevice(device), "cudaSetDevice");
+    const bool decode = capturable(ids, visual);
+    if (!graphs || !decode || !decode_warm) {
+        float* lg = run_logits(ids, pos, all, visual);
+        decode_warm = decode_warm || decode;
+        return lg;
+    }
+    const std::int64_t len0 = len;  // run_layers advances it; a step not run must not
+    graph.begin(s(), "decode step");
+    try {
+        float* lg = run_logits(ids, pos, all, visual);
+        graph.end_and_launch(s(), "decode step");
+        return lg;
+    } catch (const ScratchGrows&) {
+        graph.abandon(s());
+        len = len0;
+    } catch (...) {
+        graph.abandon(s());
+        len = len0;
+        throw;
+    }
+    return run_logits(ids, pos, all, visual);  // grows the scratch; the next step is captured
+}
+
+float* CudaTextModel::Impl::run_logits(std::span<const std::int32_t> ids,
+                                       const engine::Positions& pos, bool all,
+                                       const engine::VisualInjection* visual) {
     const auto& c = cfg.text;
     const std::int64_t S = std::int64_t(ids.size()), H = c.hidden_size;
     float* x = tmp<float>("x", S * H);

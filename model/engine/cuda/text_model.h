@@ -20,6 +20,7 @@
 #include "model/engine/arch/qwen2_5_vl.h"
 #include "model/engine/arch/qwen3_vl_moe.h"
 #include "model/engine/cuda/device.h"
+#include "model/engine/cuda/graph.h"
 #include "model/engine/generator.h"
 
 namespace deskpilot::model::cuda {
@@ -54,6 +55,14 @@ inline KvDtype kv_dtype_from_env() {
 // naming the variable and the value.
 inline bool fused_from_env() {
     return env_switch("DESKPILOT_CUDA_FUSED", "1", "0", "1 or 0");
+}
+
+// DESKPILOT_CUDA_GRAPHS=1|0 (0 when unset or empty): 1 runs each batch-1 decode step as a CUDA
+// graph (cuda/graph.h), captured per token and updated in place. Off by default until a GPU run
+// has shown it equal to the eager step and faster (bench_cuda_decode --graphs both). Another
+// value throws CudaError naming the variable and the value.
+inline bool graphs_from_env() {
+    return !env_switch("DESKPILOT_CUDA_GRAPHS", "0", "1", "1 or 0");
 }
 
 class CudaTextModel {
@@ -95,6 +104,14 @@ class CudaTextModel {
     // kernel sequence, the same results within float rounding). Takes effect with the next pass.
     bool fused() const;
     void set_fused(bool fused);
+    // Whether batch-1 decode steps run as a CUDA graph (graphs_from_env() at construction). A step
+    // is captured only after one eager batch-1 step has sized the scratch buffers, and only where
+    // it synchronises nothing: text tokens, no image features, MoE layers on the batched
+    // (device-routed) path. Takes effect with the next step.
+    bool graphs() const;
+    void set_graphs(bool graphs);
+    // What the decode-step graph has done so far (captures, instantiations, updates, launches).
+    GraphCounts graph_counts() const;
 
     // Runs `ids` after the cached tokens; logits [ids.size(), vocab] if `all_logits`, else
     // [1, vocab] for the last token. `pos` may be multimodal (engine::multimodal_positions).

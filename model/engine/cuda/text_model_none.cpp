@@ -47,6 +47,13 @@ bool CudaTextModel::fused() const {
     return true;
 }
 void CudaTextModel::set_fused(bool) {}
+bool CudaTextModel::graphs() const {
+    return false;
+}
+void CudaTextModel::set_graphs(bool) {}
+GraphCounts CudaTextModel::graph_counts() const {
+    return {};
+}
 std::vector<float> CudaTextModel::forward(std::span<const std::int32_t>, const engine::Positions&,
                                           bool, const engine::VisualInjection*) {
     throw CudaError("no CUDA backend");
