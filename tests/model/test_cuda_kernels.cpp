@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/engine/arch/qwen3_vl_moe.h"
+#include "model/engine/arch/text_decoder.h"
 #include "model/engine/config.h"
 #include "model/engine/cpu/linear.h"
 #include "model/engine/cpu/ops.h"
@@ -903,6 +904,91 @@ class CudaKernelsTest : public QObject {
         qputenv("DESKPILOT_CUDA_FUSED", "1");
         QVERIFY(cuda::fused_from_env());
         QVERIFY(rejectsEnv("DESKPILOT_CUDA_FUSED", "yes", [] { cuda::fused_from_env(); }));
+    }
+
+    // DESKPILOT_CUDA_GRAPHS=1 runs decode steps as a CUDA graph (off by default); a bad value is
+    // one clear error naming the variable and the value. Needs no GPU.
+    void graphsFromTheEnvironment() {
+        qunsetenv("DESKPILOT_CUDA_GRAPHS");
+        QVERIFY(!cuda::graphs_from_env());
+        qputenv("DESKPILOT_CUDA_GRAPHS", "");
+        QVERIFY(!cuda::graphs_from_env());
+        qputenv("DESKPILOT_CUDA_GRAPHS", "1");
+        QVERIFY(cuda::graphs_from_env());
+        qputenv("DESKPILOT_CUDA_GRAPHS", "0");
+        QVERIFY(!cuda::graphs_from_env());
+        QVERIFY(rejectsEnv("DESKPILOT_CUDA_GRAPHS", "on", [] { cuda::graphs_from_env(); }));
+        qputenv("DESKPILOT_CUDA_GRAPHS", "true");
+        try {
+            cuda::graphs_from_env();
+            QFAIL("DESKPILOT_CUDA_GRAPHS=true was accepted");
+        } catch (const cuda::CudaError& e) {
+            QCOMPARE(QString(e.what()), QString("DESKPILOT_CUDA_GRAPHS='true' is not 1 or 0"));
+        }
+        qunsetenv("DESKPILOT_CUDA_GRAPHS");
+    }
+
+    // Greedy decode with the decode step as a CUDA graph against the same model without: the
+    // same tokens and logits (the same kernels and GEMMs, so equal up to nothing in practice),
+    // on both recipes' tiny checkpoints, past 64 cached tokens (the split-K grid grows), with
+    // the first decode step eager, then one instantiation and updates.
+    void decodeGraphsMatchEager_data() {
+        QTest::addColumn<QString>("dir");
+        QTest::newRow("Qwen3-VL-MoE") << QString("engine/qwen3_vl_moe_tiny/bf16");
+        QTest::newRow("Qwen2.5-VL") << QString("engine/qwen2_5_vl_tiny/bf16");
+    }
+    void decodeGraphsMatchEager() {
+        NEED_GPU();
+        QFETCH(QString, dir);
+        const std::filesystem::path path =
+            std::filesystem::path(DESKPILOT_TEST_DATA_DIR) / dir.toStdString();
+        const auto ck = std::make_shared<engine::Checkpoint>(path);
+        const auto cpu = engine::make_text_decoder(engine::load_model_config(path), ck);
+        const auto eager = cuda::CudaTextModel::upload(*cpu, *ck);
+        const auto graphed = cuda::CudaTextModel::upload(*cpu, *ck);
+        eager->set_graphs(false);
+        graphed->set_graphs(true);
+        const std::int64_t V = cpu->config().text.vocab_size;
+        std::vector<std::int32_t> ids;
+        for (int i = 0; i < 60; ++i) ids.push_back(std::int32_t((i * 37 + 11) % 900));
+        eager->reset(96);
+        graphed->reset(96);
+        const auto pos = engine::Positions::text(0, std::int64_t(ids.size()));
+        const std::vector<float> pe = eager->forward(ids, pos);
+        CLOSE(graphed->forward(ids, pos), pe, 1e-5f);
+        std::int32_t next = std::int32_t(std::max_element(pe.begin(), pe.end()) - pe.begin());
+        const int steps = 10;  // 60 → 70 cached tokens: 1, then 2 splits
+        int bitwise = 0;
+        for (int i = 0; i < steps; ++i) {
+            const std::int32_t one[1] = {next};
+            const auto p = engine::Positions::text(eager->length(), 1);
+            if (i % 2 == 0) {  // the logits
+                const std::vector<float> e = eager->forward(one, p), g = graphed->forward(one, p);
+                CLOSE(g, e, 1e-5f);
+                bitwise += g == e;
+                next = std::int32_t(std::max_element(e.begin(), e.end()) - e.begin());
+                QCOMPARE(std::int32_t(std::max_element(g.begin(), g.end()) - g.begin()), next);
+            } else {  // the token chosen on the device
+                next = eager->forward_greedy(one, p);
+                QCOMPARE(graphed->forward_greedy(one, p), next);
+            }
+            QCOMPARE(graphed->length(), eager->length());
+            // Another token each step (the tiny model's greedy answer repeats one): a graph that
+            // replayed a stale token id would show.
+            next = std::int32_t((next + 97 * (i + 1)) % V);
+        }
+        const cuda::GraphCounts c = graphed->graph_counts();
+        qInfo(
+            "graph: %lld captures, %lld instantiations, %lld updates, %lld launches; logits "
+            "bit for bit in %d of %d steps",
+            (long long)c.captures, (long long)c.instantiations, (long long)c.updates,
+            (long long)c.launches, bitwise, steps / 2);
+        QCOMPARE(c.captures, std::int64_t(steps - 1));
+        QCOMPARE(c.launches, std::int64_t(steps - 1));
+        QCOMPARE(c.instantiations + c.updates, c.captures);
+        // The split-K grid's growth is a parameter change an update makes: one instantiation.
+        QCOMPARE(c.instantiations, std::int64_t(1));
+        QCOMPARE(eager->graph_counts().captures, std::int64_t(0));
     }
 
     void decoderMatchesCpu_data() {
