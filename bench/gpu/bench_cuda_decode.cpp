@@ -5,6 +5,7 @@
 // in the same run and (b) the device's nominal peak.
 //   bench_cuda_decode [--model qwen3|qwen2_5] [--layers N] [--prompt-tokens N] [--decode-tokens N]
 //                     [--peak-gbs G] [--kv bf16|f32|both] [--fused 1|0|both]
+//                     [--graphs 1|0|both]
 // --kv: the KV cache's type (default: DESKPILOT_CUDA_KV, else bf16); `both` measures f32 (the
 // baseline) and bf16 in the same run and prints bf16's decode and prefill speed as ratios to it,
 // which matters at long context (--prompt-tokens 16384), where the cache is a large part of the
@@ -12,6 +13,11 @@
 // --fused: the decoder's fused epilogues (default: DESKPILOT_CUDA_FUSED, else on); `both`
 // measures the unfused kernel sequence (the baseline) and the fused one in the same run and
 // prints the fused decode and prefill speed as ratios to it.
+// --graphs: each decode step as a CUDA graph (default: DESKPILOT_CUDA_GRAPHS, else off); `both`
+// measures eager steps (the baseline) and graph steps in the same run and prints the decode
+// tokens/s ratio (prefill is never a graph: its ratio only shows the noise), with the graph's
+// captures, instantiations and updates.
+// At most one of --kv, --fused and --graphs is `both`.
 // Text only: "prefill" is the ~2.7k text tokens a
 // 1920x1080 screenshot becomes, not the vision encoder.
 #include <cuda_runtime.h>
@@ -113,7 +119,7 @@ engine::ModelConfig qwen2_5_vl_7b_text(int layers) {
 int main(int argc, char** argv) {
     int layers = 0, prompt_tokens = 2700, decode_tokens = 128;
     double peak = 0;
-    std::string arch = "qwen3", kv = "", fused = "";
+    std::string arch = "qwen3", kv = "", fused = "", graphs = "";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--model")
@@ -130,6 +136,8 @@ int main(int argc, char** argv) {
             kv = argv[i + 1];
         else if (a == "--fused")
             fused = argv[i + 1];
+        else if (a == "--graphs")
+            graphs = argv[i + 1];
         else {
             std::fprintf(stderr, "unknown option %s\n", a.c_str());
             return 2;
@@ -147,8 +155,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "--fused is 1, 0 or both, not %s\n", fused.c_str());
         return 2;
     }
-    if (kv == "both" && fused == "both") {
-        std::fprintf(stderr, "--kv both and --fused both compare one thing each; pick one\n");
+    if (!graphs.empty() && graphs != "1" && graphs != "0" && graphs != "both") {
+        std::fprintf(stderr, "--graphs is 1, 0 or both, not %s\n", graphs.c_str());
+        return 2;
+    }
+    if ((kv == "both") + (fused == "both") + (graphs == "both") > 1) {
+        std::fprintf(stderr,
+                     "--kv both, --fused both and --graphs both compare one thing each; pick "
+                     "one\n");
         return 2;
     }
     const bool dense = arch == "qwen2_5";
@@ -185,10 +199,12 @@ int main(int argc, char** argv) {
             double prefill_s = 0, tps = 0;
         };
         if (fused == "0" || fused == "1") model->set_fused(fused == "1");
+        if (graphs == "0" || graphs == "1") model->set_graphs(graphs == "1");
         auto measure = [&](cuda::KvDtype dtype) {
             model->set_kv_dtype(dtype);
             const std::string label = std::string(dtype == cuda::KvDtype::bf16 ? "bf16" : "f32") +
-                                      (model->fused() ? " KV" : " KV, unfused");
+                                      (model->fused() ? " KV" : " KV, unfused") +
+                                      (model->graphs() ? ", graphs" : "");
             const char* name = label.c_str();
             std::vector<double> prefill;
             for (int rep = 0; rep < 3; ++rep) {
@@ -246,6 +262,17 @@ int main(int argc, char** argv) {
                 const Figures before = measure(dtype);
                 model->set_fused(true);
                 compare("fused vs unfused epilogues", before, measure(dtype));
+            } else if (graphs == "both") {
+                model->set_graphs(false);
+                const Figures before = measure(dtype);
+                model->set_graphs(true);
+                compare("decode steps as CUDA graphs vs eager", before, measure(dtype));
+                const cuda::GraphCounts c = model->graph_counts();
+                std::printf(
+                    "graph: %lld captures, %lld instantiations, %lld updates, %lld launches, "
+                    "%lld abandoned\n",
+                    (long long)c.captures, (long long)c.instantiations, (long long)c.updates,
+                    (long long)c.launches, (long long)c.abandoned);
             } else {
                 measure(dtype);
             }

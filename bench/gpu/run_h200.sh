@@ -29,10 +29,17 @@ if [[ $QUICK == 1 ]]; then
   build-gpu/bench/bench_cuda_decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64 --fused both
   echo "== KV cache: bf16 vs f32 at long context"
   build-gpu/bench/bench_cuda_decode --layers 8 --prompt-tokens 8192 --decode-tokens 64 --kv both
+  echo "== decode steps as CUDA graphs vs eager"
+  build-gpu/bench/bench_cuda_decode --layers 8 --prompt-tokens 1024 --decode-tokens 64 --graphs both
+  build-gpu/bench/bench_cuda_decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64 --graphs both
 else
   build-gpu/bench/bench_cuda_decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --fused both
   build-gpu/bench/bench_cuda_decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128 --fused both
   echo "== KV cache: bf16 vs f32 at long context"
   build-gpu/bench/bench_cuda_decode --layers 48 --prompt-tokens 16384 --decode-tokens 128 --kv both
+  echo "== decode steps as CUDA graphs vs eager (short context: launch gaps weigh most)"
+  build-gpu/bench/bench_cuda_decode --layers 48 --prompt-tokens 256 --decode-tokens 128 --graphs both
+  build-gpu/bench/bench_cuda_decode --model qwen2_5 --prompt-tokens 256 --decode-tokens 128 --graphs both
+  build-gpu/bench/bench_cuda_decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --graphs both
 fi
 echo "== done $(date -u)"
