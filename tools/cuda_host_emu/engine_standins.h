@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "cuda_runtime.h"
+#include <cuda_runtime.h>  // the emulator's (run.sh puts its folder first on the path)
 #include "model/engine/cuda/buffer.h"
 #include "model/engine/cuda/gemm.h"
 #include "model/engine/cuda/memory_limit.h"
