@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <random>
 
+#include <prelude.h>  // g_launches (the kernels themselves are in k_eng.o, see run.sh)
 #include "engine_standins.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/cpu/ops.h"
@@ -23,7 +24,6 @@
 #include "model/engine/cuda/text_model.h"
 #include "model/engine/cuda/vision_kernels.h"
 #include "model/engine/dtype.h"
-#include "prelude.h"  // g_launches (the kernels themselves are in k_eng.o, see run.sh)
 #include "tests/model/engine/cuda_test_support.h"
 
 namespace k = deskpilot::model::cuda::k;

@@ -77,7 +77,8 @@ void mem_limit(const engine::ModelConfig& cfg, const std::shared_ptr<engine::Che
         weights = cuda::memory_in_use();
     }
     expect(cuda::memory_in_use() == 0, "every buffer given back after the model");
-    std::printf("  decoder weights (and the first scratch): %zu bytes\n", weights);
+    std::printf("  decoder weights, cuBLAS workspace (and the first scratch): %zu bytes\n",
+                weights);
 
     setenv("DESKPILOT_CUDA_MEM_LIMIT", "4K", 1);
     const std::string w = error_of([&] { cuda::CudaTextModel::upload(host.text(), *ck); });
