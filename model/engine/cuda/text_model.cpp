@@ -359,11 +359,12 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
     const std::int64_t H = c.hidden_size, E = ly.experts, F = ly.width;
     const int K = ly.moe ? c.num_experts_per_tok : 1;
     // The f32 rows are read only by the host-grouped path's gather (prefill); a batched decode
-    // step needs just the router's bf16 input.
+    // step needs just the router's bf16 input, so it neither writes nor sizes them (a captured
+    // step takes the same path as the eager one that sized its scratch: it never asks for "h").
     const bool batched_decode = ly.moe && S == 1 && !grouped_decode;
-    float* h = tmp<float>("h", S * H);
+    float* h = batched_decode ? nullptr : tmp<float>("h", S * H);
     std::uint16_t* hb = tmp<std::uint16_t>("hb", S * H);
-    norm_bf16(x, ly.post_norm.as<float>(), S, H, batched_decode ? nullptr : h, hb);
+    norm_bf16(x, ly.post_norm.as<float>(), S, H, h, hb);
     std::int32_t* idx_d = tmp<std::int32_t>("idx", S * K);
     float* wt_d = tmp<float>("wt", S * K);
     std::vector<std::int32_t> idx(std::size_t(S * K), 0);
