@@ -18,7 +18,11 @@
 # (fused_check.cpp: the fused epilogue kernels; launches per decode step fused vs unfused and with
 # the decode-step CUDA graph, both architectures), graphs (graph_check.cpp: greedy decode with
 # DESKPILOT_CUDA_GRAPHS on equal to off bit for bit, and the captures/instantiations/updates it
-# took, both architectures); e.g. ONLY=text_qwen25$ for one
+# took, both architectures), long_text and many_images (long_prompts_check.cpp: a 2k-token text
+# prompt with bf16 and f32 KV, the capacity errors and a graph step; five images of different
+# grids in one agent-conversation prefill, towers and decoder; both architectures, the paths of
+# tests/model/engine/test_cuda_long_prompts.cpp; LONG_TOKENS=N sets the text length, default
+# 2048); e.g. ONLY=text_qwen25$ for one
 # decoder check (the full run takes about 15 minutes on 2 busy cores).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -112,6 +116,23 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
     g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/graph_check.cpp" "${objs[@]}" \
         "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
         -o "$out/graph_check"
+    # Long text and many images (test_cuda_long_prompts.cpp's paths at emulator sizes).
+    g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/long_prompts_check.cpp" "${objs[@]}" \
+        "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_planner.a" "$lib/libdeskpilot_vision.a" \
+        -lpcre2-8 -lutf8proc -o "$out/long_prompts_check"
+    for mode in long_text many_images; do
+        if want $mode; then
+            for tiny in qwen2_5_vl_tiny qwen3_vl_moe_vision_tiny; do
+                if [[ $mode == long_text ]]; then
+                    "$out/long_prompts_check" long_text "$root/tests/data/engine/$tiny" "$out" \
+                        "${LONG_TOKENS:-2048}" || status=1
+                else
+                    "$out/long_prompts_check" many_images "$root/tests/data/engine/$tiny" "$out" \
+                        || status=1
+                fi
+            done
+        fi
+    done
     if want graphs; then
         "$out/graph_check" refusals || status=1
         for tiny in qwen2_5_vl_tiny qwen3_vl_moe_vision_tiny; do
