@@ -1,11 +1,12 @@
 // The paths of tests/model/engine/test_cuda_long_prompts.cpp on the host emulator (see run.sh):
 // text_model.cpp, vision_model.cpp and vision_qwen2_5.cpp's real host code over the emulated
 // kernels, against the CPU engine on the bf16 copy of a tiny checkpoint.
-//   long_text TINY_DIR OUT_DIR N: an N-token text prompt (every position's logits: the flash
+//   long_text TINY_DIR OUT_DIR N [bf16|f32]: an N-token text prompt (every position's logits: the
+//   flash
 //     prefill over N/16 query tiles), decode steps (N >= 1984: the most split-K splits), with
-//     the KV cache in bf16 and in f32; the capacity error for a prompt or a token that does not
-//     fit, leaving the cache as it was; a decode step at that length with graphs on equal to the
-//     eager one.
+//     the KV cache in bf16 and in f32 (or only the one named); the capacity error for a prompt or a
+//     token that does not fit, leaving the cache as it was; a decode step at that length with
+//     graphs on equal to the eager one.
 //   many_images TINY_DIR OUT_DIR: an agent conversation (five screenshots in user turns with
 //     the assistant's actions between, formatted and tokenised as NativeVlm does) whose five images
 //     have different grids (the smallest, 2x2 patches: one merged token; non-square ones), the
@@ -81,7 +82,8 @@ std::shared_ptr<const engine::Checkpoint> bf16_copy(const std::filesystem::path&
     return std::make_shared<const engine::Checkpoint>(out / "bf16.safetensors");
 }
 
-int long_text(const std::filesystem::path& tiny, const std::filesystem::path& out, std::int64_t n) {
+int long_text(const std::filesystem::path& tiny, const std::filesystem::path& out, std::int64_t n,
+              const std::string& only_kv) {
     const auto ck = bf16_copy(tiny, out);
     const engine::ModelConfig cfg = engine::load_model_config(tiny);
     engine::VlModel vl(cfg, ck);
@@ -106,6 +108,7 @@ int long_text(const std::filesystem::path& tiny, const std::filesystem::path& ou
     std::vector<float> eager_step;
     for (const cuda::KvDtype kvd : {cuda::KvDtype::bf16, cuda::KvDtype::f32}) {
         const std::string kvn = kvd == cuda::KvDtype::bf16 ? "bf16 KV" : "f32 KV";
+        if (!only_kv.empty() && kvn != only_kv + " KV") continue;
         gpu->set_kv_dtype(kvd);
         gpu->reset(cap);
         engine::KvCache kv = kv0;
@@ -130,20 +133,20 @@ int long_text(const std::filesystem::path& tiny, const std::filesystem::path& ou
         expect(full.find("KV cache holds") != std::string::npos && gpu->length() == cap,
                "one token more than the capacity (" + kvn + "): \"" + full + "\", " +
                    std::to_string(gpu->length()) + " tokens still cached");
+        if (kvd != cuda::KvDtype::bf16) continue;
+        // The first decode step again, as the step graph (the eager steps sized the scratch).
+        gpu->rewind(n);
+        gpu->set_graphs(true);
+        const std::int32_t first[1] = {argmax(want.data() + (n - 1) * V, V)};
+        const std::vector<float> graphed = gpu->forward(first, engine::Positions::text(n, 1));
+        gpu->set_graphs(false);
+        const cuda::GraphCounts c = gpu->graph_counts();
+        expect(graphed == eager_step && c.launches == 1 && c.abandoned == 0,
+               "a decode step at " + std::to_string(n) + " tokens as a graph: " +
+                   (graphed == eager_step ? "the eager logits bit for bit" : "DIFFERENT logits") +
+                   " (" + std::to_string(c.captures) + " capture, " + std::to_string(c.launches) +
+                   " launch)");
     }
-    // The first decode step again, as the step graph (the eager steps sized the scratch).
-    gpu->set_kv_dtype(cuda::KvDtype::bf16);
-    gpu->reset(cap);
-    gpu->forward(ids, pos);
-    gpu->set_graphs(true);
-    const std::int32_t first[1] = {argmax(want.data() + (n - 1) * V, V)};
-    const std::vector<float> graphed = gpu->forward(first, engine::Positions::text(n, 1));
-    const cuda::GraphCounts c = gpu->graph_counts();
-    expect(graphed == eager_step && c.launches == 1 && c.abandoned == 0,
-           "a decode step at " + std::to_string(n) + " tokens as a graph: " +
-               (graphed == eager_step ? "the eager logits bit for bit" : "DIFFERENT logits") +
-               " (" + std::to_string(c.captures) + " capture, " + std::to_string(c.launches) +
-               " launch)");
     std::printf("%s\n", bad ? "FAIL" : "ok");
     return bad;
 }
@@ -237,10 +240,11 @@ int many_images(const std::filesystem::path& tiny, const std::filesystem::path& 
 int main(int argc, char** argv) {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress as it happens (the runs are slow)
     const std::string mode = argc > 1 ? argv[1] : "";
-    if (mode == "long_text" && argc == 5) return long_text(argv[2], argv[3], std::atoll(argv[4]));
+    if (mode == "long_text" && (argc == 5 || argc == 6))
+        return long_text(argv[2], argv[3], std::atoll(argv[4]), argc == 6 ? argv[5] : "");
     if (mode == "many_images" && argc == 4) return many_images(argv[2], argv[3]);
     std::fprintf(stderr,
-                 "usage: long_prompts_check long_text TINY_DIR OUT_DIR N\n"
+                 "usage: long_prompts_check long_text TINY_DIR OUT_DIR N [bf16|f32]\n"
                  "       long_prompts_check many_images TINY_DIR OUT_DIR\n");
     return 2;
 }
