@@ -22,10 +22,10 @@
 # tests/model/engine/test_cuda_long_prompts.cpp at emulator sizes, both architectures: a long
 # text prompt with bf16 and f32 KV, the capacity errors and a graph step; five images of
 # different grids in one agent-conversation prefill through the towers and the decoder).
-# LONG_TOKENS=N sets the text prompt's length, default 256 (5 split-K splits; about 3 and 7
-# minutes for the two architectures on one busy core: the emulator starts a thread per CUDA
-# thread, so a prefill costs about 0.3 s a token); 2011 reaches the most splits (32) and runs
-# far longer. e.g. ONLY=text_qwen25$ for one
+# LONG_TOKENS=N sets the text prompt's length, default 256 (5 split-K splits; one prefill takes
+# about 80 s for Qwen2.5-VL and 6-9 min for Qwen3-VL-MoE on one shared core: the emulator starts
+# a thread per CUDA thread); 2011 reaches the most splits (32) and runs far longer. many_images
+# takes about 2 and 4 minutes. e.g. ONLY=text_qwen25$ for one
 # decoder check (the full run takes about 15 minutes on 2 busy cores).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
