@@ -20,7 +20,7 @@ cmake --build build-gpu -j"$JOBS" --target bench_cuda_decode bench_cuda_attentio
   test_model_cuda_kernels test_engine_cuda_cli test_engine_cuda_vlm test_engine_cuda_vision \
   test_engine_cuda_qwen2_5 deskpilot
 echo "== parity tests (kernels vs CPU twins, decoder and vision tower vs the CPU ones, CLI)"
-ctest --test-dir build-gpu -R 'test_model_cuda|test_engine_cuda_cli|test_engine_cuda_vlm|test_engine_cuda_vision|test_engine_cuda_qwen2_5' --output-on-failure || true
+ctest --test-dir build-gpu -R 'test_model_cuda|test_engine_cuda_cli|test_engine_cuda_vlm|test_engine_cuda_vision|test_engine_cuda_qwen2_5|test_engine_cuda_long_prompts' --output-on-failure || true
 echo "== prefill attention (flash vs the split-K kernel; vision segments)"
 build-gpu/bench/bench_cuda_attention || true
 echo "== benchmark"
