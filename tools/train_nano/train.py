@@ -518,7 +518,6 @@ class Examples:
         """A layout target, kept for unshifted screens only (a shifted one is drawn once)."""
         if self.shift != (0, 0):
             return make()
-        key = (key, self.shift)
         if key not in self.targets:
             self.targets[key] = make()
         return self.targets[key]
