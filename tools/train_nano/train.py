@@ -937,6 +937,8 @@ def main():
     if (a.position_aux > 0 or a.number_sigma > 0) and not numbers.multi_digit():
         sys.exit(f"train.py: --position-aux and --number-sigma need number tokens; {a.tokenizer} has digits only "
                  "(tools/train_nano/add_number_tokens.py)")
+    if a.shift < 0:
+        sys.exit(f"train.py: --shift {a.shift}: expected a distance in model pixels, 0 or more")
     dirs = a.data.split(",")
     train = Examples(dirs, tok, "train", kinds, a.read_aux, a.parse_aux)
     val = Examples(dirs, tok, "val", kinds)
