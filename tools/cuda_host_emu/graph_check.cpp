@@ -13,6 +13,7 @@
 #define EMU_WITH_ENGINE
 #include <cstdio>
 
+#include "check_report.h"
 #include "engine_standins.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/cuda/text_model.h"
@@ -22,23 +23,6 @@ namespace engine = deskpilot::model::engine;
 namespace cuda = deskpilot::model::cuda;
 
 namespace {
-
-int bad = 0;
-
-void expect(bool ok, const std::string& what) {
-    std::printf("  %s: %s\n", ok ? "ok" : "FAIL", what.c_str());
-    bad += !ok;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
-}
 
 int refusals() {
     std::printf("stream capture on the emulator:\n");

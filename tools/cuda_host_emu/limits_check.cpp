@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "check_report.h"
 #include "engine_standins.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/cpu/thread_pool.h"
@@ -26,24 +27,6 @@ namespace cuda = deskpilot::model::cuda;
 namespace cpu = engine::cpu;
 
 namespace {
-
-int bad = 0;
-
-void expect(bool ok, const std::string& what) {
-    std::printf("  %s: %s\n", ok ? "ok" : "FAIL", what.c_str());
-    bad += !ok;
-}
-
-// The CudaError `f` throws ("" for none).
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const cuda::CudaError& e) {
-        return e.what();
-    }
-    return "";
-}
 
 bool has(const std::string& s, const std::string& part) {
     return s.find(part) != std::string::npos;
@@ -81,7 +64,8 @@ void mem_limit(const engine::ModelConfig& cfg, const std::shared_ptr<engine::Che
                 weights);
 
     setenv("DESKPILOT_CUDA_MEM_LIMIT", "4K", 1);
-    const std::string w = error_of([&] { cuda::CudaTextModel::upload(host.text(), *ck); });
+    const std::string w =
+        error_of<cuda::CudaError>([&] { cuda::CudaTextModel::upload(host.text(), *ck); });
     std::printf("  4K cap, upload: %s\n", w.c_str());
     expect(has(w, "CUDA: out of memory allocating ") && has(w, " bytes (") && has(w, "for '") &&
                has(w, "free under DESKPILOT_CUDA_MEM_LIMIT (4096 bytes)"),
@@ -94,7 +78,7 @@ void mem_limit(const engine::ModelConfig& cfg, const std::shared_ptr<engine::Che
     m->reset(16);
     const std::vector<std::int32_t> ids = prompt(8, cfg.text.vocab_size);
     const std::vector<float> before = m->forward(ids, engine::Positions::text(0, 8));
-    const std::string kv = error_of([&] { m->reserve(1 << 20); });
+    const std::string kv = error_of<cuda::CudaError>([&] { m->reserve(1 << 20); });
     std::printf("  cap of weights + 256K, KV cache for 1M tokens: %s\n", kv.c_str());
     expect(has(kv, "out of memory allocating") && has(kv, "'KV cache"), "KV cache growth names it");
     m->reset(16);
@@ -107,7 +91,7 @@ void mem_limit(const engine::ModelConfig& cfg, const std::shared_ptr<engine::Che
         const auto tower = gpu_tower(cfg, *ck);
         const std::size_t tower_weights = cuda::memory_in_use() - used;
         setenv("DESKPILOT_CUDA_MEM_LIMIT", std::to_string(used + tower_weights + 4096).c_str(), 1);
-        const std::string v = error_of([&] { tower->encode(pixels(cfg, 8, 8)); });
+        const std::string v = error_of<cuda::CudaError>([&] { tower->encode(pixels(cfg, 8, 8)); });
         std::printf("  cap of weights + 4K, vision pass: %s\n", v.c_str());
         expect(has(v, "out of memory allocating"), "vision scratch names its buffer");
         unsetenv("DESKPILOT_CUDA_MEM_LIMIT");
@@ -115,7 +99,8 @@ void mem_limit(const engine::ModelConfig& cfg, const std::shared_ptr<engine::Che
     }
 
     setenv("DESKPILOT_CUDA_MEM_LIMIT", "12Q", 1);
-    const std::string q = error_of([&] { cuda::CudaTextModel::upload(host.text(), *ck); });
+    const std::string q =
+        error_of<cuda::CudaError>([&] { cuda::CudaTextModel::upload(host.text(), *ck); });
     std::printf("  12Q: %s\n", q.c_str());
     expect(has(q, "DESKPILOT_CUDA_MEM_LIMIT '12Q' has an unknown unit"), "a malformed cap");
     unsetenv("DESKPILOT_CUDA_MEM_LIMIT");

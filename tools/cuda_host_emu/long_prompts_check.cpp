@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "check_report.h"
 #include "engine_standins.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/chat_format.h"
@@ -35,13 +36,6 @@ using deskpilot::test::cuda::rel_err;
 
 namespace {
 
-int bad = 0;
-
-void expect(bool ok, const std::string& what) {
-    std::printf("  %s: %s\n", ok ? "ok" : "FAIL", what.c_str());
-    bad += !ok;
-}
-
 std::int32_t argmax(const float* v, std::int64_t n) {
     return std::int32_t(std::max_element(v, v + n) - v);
 }
@@ -58,16 +52,6 @@ void report(const std::string& what, const std::vector<float>& got, const std::v
     std::snprintf(line, sizeof line, "%s: error %.3g, top token differs in %zu of %zu rows",
                   what.c_str(), e, flips, rows);
     expect(e <= 3e-2f, line);
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "";
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
