@@ -144,11 +144,14 @@ __device__ __forceinline__ void kv_store(std::uint16_t* p, float x) {
     *p = f2bf16(x);
 }
 
-template <typename T>
+// kDevicePast: the write row is *past_d (a decode step's graph, kv_append_decode), else `past`.
+template <typename T, bool kDevicePast>
 __global__ void kv_append_k(const float* k, const float* v, std::int64_t S, std::int64_t KH,
-                            std::int64_t d, T* kc, T* vc, std::int64_t cap, std::int64_t past) {
+                            std::int64_t d, T* kc, T* vc, std::int64_t cap, std::int64_t past,
+                            const std::int64_t* past_d) {
     const std::int64_t idx = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
     if (idx >= S * KH * d) return;
+    if constexpr (kDevicePast) past = *past_d;
     const std::int64_t c = idx % d, g = (idx / d) % KH, i = idx / (d * KH);
     const std::int64_t dst = (g * cap + past + i) * d + c;
     kv_store(kc + dst, k[idx]);
@@ -159,14 +162,33 @@ constexpr int kWarps = 4;
 constexpr int kMaxD = 256;
 
 // grid (q_len, heads, splits), block 32·kWarps. Partial result per split: {m, l, o[d]}. K/V
-// elements T (f32 or bf16) are read as f32; everything else is f32.
-template <typename T>
-__global__ void attention_partial_k(const float* q, std::int64_t past, std::int64_t heads,
-                                    std::int64_t KH, std::int64_t d, const T* kc, const T* vc,
-                                    std::int64_t cap, float scale, float* scratch) {
-    const int split = blockIdx.z, splits = gridDim.z, lane = threadIdx.x & 31,
+// elements T (f32 or bf16) are read as f32; everything else is f32. kDevicePast (a decode step's
+// graph, attention_decode): past is *past_d and only the first decode_splits(past) of the grid's
+// splits take keys (as an eager step's grid of that many would); the others write an empty
+// partial, which the merge skips (the scratch keeps the grid's layout, so a longer step's
+// partials never linger there).
+template <typename T, bool kDevicePast>
+__global__ void attention_partial_k(const float* q, std::int64_t past, const std::int64_t* past_d,
+                                    std::int64_t heads, std::int64_t KH, std::int64_t d,
+                                    const T* kc, const T* vc, std::int64_t cap, float scale,
+                                    float* scratch) {
+    const int split = blockIdx.z, grid_splits = gridDim.z, lane = threadIdx.x & 31,
               warp = threadIdx.x >> 5;
     const std::int64_t h = blockIdx.y, i = blockIdx.x, g = h / (heads / KH);
+    int splits = grid_splits;
+    if constexpr (kDevicePast) {
+        past = *past_d;
+        splits = min(decode_splits(past), grid_splits);
+        if (split >= splits) {  // uniform per block: no thread reaches the barrier below
+            float* out = scratch + ((i * heads + h) * grid_splits + split) * (d + 2);
+            for (std::int64_t c = threadIdx.x; c < d; c += blockDim.x) out[2 + c] = 0.0f;
+            if (threadIdx.x == 0) {
+                out[0] = -FLT_MAX;
+                out[1] = 0.0f;
+            }
+            return;
+        }
+    }
     const std::int64_t n = past + i + 1, chunk = (n + splits - 1) / splits;
     const std::int64_t begin = split * chunk, end = min(n, begin + chunk);
     const float* qv = q + (i * heads + h) * d;
@@ -198,7 +220,7 @@ __global__ void attention_partial_k(const float* q, std::int64_t past, std::int6
     __syncthreads();
     float M = -FLT_MAX;
     for (int w = 0; w < kWarps; ++w) M = fmaxf(M, sm[w]);
-    float* out = scratch + ((i * heads + h) * splits + split) * (d + 2);
+    float* out = scratch + ((i * heads + h) * grid_splits + split) * (d + 2);
     for (std::int64_t c = threadIdx.x; c < d; c += blockDim.x) {
         float o = 0.0f;
         for (int w = 0; w < kWarps; ++w)
@@ -511,39 +533,54 @@ void qk_norm_rope(float* q, float* kk, std::int64_t Sq, std::int64_t NH, std::in
 }
 // The templated kernels launch through a pointer to their instance, which keeps each launch
 // the launch of a plain name (the form tools/cuda_host_emu/run.sh rewrites).
-template <typename T>
+template <typename T, bool kDevicePast>
 void kv_append_t(const float* kk, const float* v, std::int64_t Sq, std::int64_t KH, std::int64_t d,
-                 T* kc, T* vc, std::int64_t cap, std::int64_t past, void* s) {
+                 T* kc, T* vc, std::int64_t cap, std::int64_t past, const std::int64_t* past_d,
+                 void* s) {
     const std::int64_t n = Sq * KH * d;
     if (n == 0) return;
-    auto* kernel = &kv_append_k<T>;
-    kernel<<<blocks(n, 256), 256, 0, S(s)>>>(kk, v, Sq, KH, d, kc, vc, cap, past);
-    check_launch("kv_append");
+    auto* kernel = &kv_append_k<T, kDevicePast>;
+    kernel<<<blocks(n, 256), 256, 0, S(s)>>>(kk, v, Sq, KH, d, kc, vc, cap, past, past_d);
+    check_launch(kDevicePast ? "kv_append_decode" : "kv_append");
 }
 void kv_append(const float* kk, const float* v, std::int64_t Sq, std::int64_t KH, std::int64_t d,
                float* kc, float* vc, std::int64_t cap, std::int64_t past, void* s) {
-    kv_append_t(kk, v, Sq, KH, d, kc, vc, cap, past, s);
+    kv_append_t<float, false>(kk, v, Sq, KH, d, kc, vc, cap, past, nullptr, s);
 }
 void kv_append(const float* kk, const float* v, std::int64_t Sq, std::int64_t KH, std::int64_t d,
                std::uint16_t* kc, std::uint16_t* vc, std::int64_t cap, std::int64_t past, void* s) {
-    kv_append_t(kk, v, Sq, KH, d, kc, vc, cap, past, s);
+    kv_append_t<std::uint16_t, false>(kk, v, Sq, KH, d, kc, vc, cap, past, nullptr, s);
+}
+void kv_append_decode(const float* kk, const float* v, std::int64_t KH, std::int64_t d, float* kc,
+                      float* vc, std::int64_t cap, const std::int64_t* past_d, void* s) {
+    kv_append_t<float, true>(kk, v, 1, KH, d, kc, vc, cap, 0, past_d, s);
+}
+void kv_append_decode(const float* kk, const float* v, std::int64_t KH, std::int64_t d,
+                      std::uint16_t* kc, std::uint16_t* vc, std::int64_t cap,
+                      const std::int64_t* past_d, void* s) {
+    kv_append_t<std::uint16_t, true>(kk, v, 1, KH, d, kc, vc, cap, 0, past_d, s);
 }
 std::int64_t attention_scratch_floats(std::int64_t q_len, std::int64_t heads, std::int64_t d,
                                       int splits) {
     return q_len * heads * splits * (d + 2);
 }
-template <typename T>
+// kDevicePast (attention_decode): `past` is *past_d and `splits` the grid's (most) splits.
+template <typename T, bool kDevicePast = false>
 void attention_t(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                  std::int64_t KH, std::int64_t d, const T* kc, const T* vc, std::int64_t cap,
-                 float scale, int splits, float* scratch, float* out, std::uint16_t* ob, void* s) {
+                 float scale, int splits, float* scratch, float* out, std::uint16_t* ob, void* s,
+                 const std::int64_t* past_d = nullptr) {
     if (d % 32 != 0 || d > kMaxD)
         throw CudaError("CUDA attention: head_dim " + std::to_string(d) +
                         " is not a multiple of 32 up to 256");
+    if (kDevicePast && (splits < 1 || splits > kMaxSplits))
+        throw CudaError("CUDA attention_decode: " + std::to_string(splits) + " splits, not 1.." +
+                        std::to_string(kMaxSplits));
     if (splits < 1) splits = 1;
-    auto* partial = &attention_partial_k<T>;
+    auto* partial = &attention_partial_k<T, kDevicePast>;
     partial<<<dim3(unsigned(q_len), unsigned(heads), unsigned(splits)), 32 * kWarps, 0, S(s)>>>(
-        q, past, heads, KH, d, kc, vc, cap, scale, scratch);
-    check_launch("attention_partial");
+        q, past, past_d, heads, KH, d, kc, vc, cap, scale, scratch);
+    check_launch(kDevicePast ? "attention_decode_partial" : "attention_partial");
     attention_merge_k<<<dim3(unsigned(q_len), unsigned(heads)), unsigned(d), 0, S(s)>>>(
         scratch, heads, d, splits, out, ob);
     check_launch("attention_merge");
@@ -568,6 +605,34 @@ void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64
                std::int64_t cap, float scale, int splits, float* scratch, std::uint16_t* out,
                void* s) {
     attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, nullptr, out, s);
+}
+void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
+                      std::int64_t KH, std::int64_t d, const float* kc, const float* vc,
+                      std::int64_t cap, float scale, int max_splits, float* scratch, float* out,
+                      void* s) {
+    attention_t<float, true>(q, 1, 0, heads, KH, d, kc, vc, cap, scale, max_splits, scratch, out,
+                             nullptr, s, past_d);
+}
+void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
+                      std::int64_t KH, std::int64_t d, const std::uint16_t* kc,
+                      const std::uint16_t* vc, std::int64_t cap, float scale, int max_splits,
+                      float* scratch, float* out, void* s) {
+    attention_t<std::uint16_t, true>(q, 1, 0, heads, KH, d, kc, vc, cap, scale, max_splits, scratch,
+                                     out, nullptr, s, past_d);
+}
+void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
+                      std::int64_t KH, std::int64_t d, const float* kc, const float* vc,
+                      std::int64_t cap, float scale, int max_splits, float* scratch,
+                      std::uint16_t* out, void* s) {
+    attention_t<float, true>(q, 1, 0, heads, KH, d, kc, vc, cap, scale, max_splits, scratch,
+                             nullptr, out, s, past_d);
+}
+void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
+                      std::int64_t KH, std::int64_t d, const std::uint16_t* kc,
+                      const std::uint16_t* vc, std::int64_t cap, float scale, int max_splits,
+                      float* scratch, std::uint16_t* out, void* s) {
+    attention_t<std::uint16_t, true>(q, 1, 0, heads, KH, d, kc, vc, cap, scale, max_splits, scratch,
+                                     nullptr, out, s, past_d);
 }
 void silu_mul(const float* gu, std::int64_t rows, std::int64_t F, float* out, void* s) {
     if (rows * F == 0) return;

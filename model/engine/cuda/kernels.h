@@ -6,6 +6,13 @@
 
 #include <cstdint>
 
+// decode_splits is called from host and device code (kernels.cu); plain C++ elsewhere.
+#ifdef __CUDACC__
+#define DESKPILOT_HOST_DEVICE __host__ __device__
+#else
+#define DESKPILOT_HOST_DEVICE
+#endif
+
 namespace deskpilot::model::cuda::k {
 
 // y = bf16(x), round to nearest even (twin: engine::f32_to_bf16).
@@ -70,6 +77,49 @@ void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64
                float* scratch, std::uint16_t* out, void* stream);
 std::int64_t attention_scratch_floats(std::int64_t q_len, std::int64_t heads, std::int64_t d,
                                       int splits);
+
+// The decoder's split-K decode attention: the most splits (reached at 1984 cached tokens), and
+// how many one query over `past` cached tokens takes (enough blocks to fill the GPU when one
+// query meets a long cache). One definition for the host (eager steps choose the grid) and the
+// device (the *_decode kernels below choose it per launch), so both split the keys alike.
+constexpr int kMaxSplits = 32;
+DESKPILOT_HOST_DEVICE constexpr int decode_splits(std::int64_t past) {
+    const std::int64_t s = (past + 64) / 64;
+    return s < 1 ? 1 : (s > kMaxSplits ? kMaxSplits : int(s));
+}
+
+// A decode step (one query) whose KV length is read on the device: `past_d` points at the int64
+// count of cached tokens before this one, read when the kernel runs, so the CUDA graph of a
+// decode step (cuda/graph.h) replays unchanged as the cache grows. Twins: the host-`past` forms
+// above with q_len / S = 1 and past = *past_d.
+// kv_append_decode writes the token's k, v [kv_heads, d] at cache row *past_d.
+void kv_append_decode(const float* k, const float* v, std::int64_t kv_heads, std::int64_t d,
+                      float* k_cache, float* v_cache, std::int64_t cap, const std::int64_t* past_d,
+                      void* stream);
+void kv_append_decode(const float* k, const float* v, std::int64_t kv_heads, std::int64_t d,
+                      std::uint16_t* k_cache, std::uint16_t* v_cache, std::int64_t cap,
+                      const std::int64_t* past_d, void* stream);
+// attention_decode runs a fixed grid of `max_splits` (at most kMaxSplits) splits per head; the
+// first min(decode_splits(*past_d), max_splits) take the keys 0..*past_d in the same chunks as
+// attention(..., splits = decode_splits(past), ...) does, so the result is that call's bits; each
+// other split writes an empty partial (max -FLT_MAX, sum 0) that the merge skips. `scratch` holds
+// attention_scratch_floats(1, heads, d, max_splits) floats. f32 or bf16 (o_proj input) output.
+void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
+                      std::int64_t kv_heads, std::int64_t d, const float* k_cache,
+                      const float* v_cache, std::int64_t cap, float scale, int max_splits,
+                      float* scratch, float* out, void* stream);
+void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
+                      std::int64_t kv_heads, std::int64_t d, const std::uint16_t* k_cache,
+                      const std::uint16_t* v_cache, std::int64_t cap, float scale, int max_splits,
+                      float* scratch, float* out, void* stream);
+void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
+                      std::int64_t kv_heads, std::int64_t d, const float* k_cache,
+                      const float* v_cache, std::int64_t cap, float scale, int max_splits,
+                      float* scratch, std::uint16_t* out, void* stream);
+void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
+                      std::int64_t kv_heads, std::int64_t d, const std::uint16_t* k_cache,
+                      const std::uint16_t* v_cache, std::int64_t cap, float scale, int max_splits,
+                      float* scratch, std::uint16_t* out, void* stream);
 // out[r, j] = silu(gu[r, j]) · gu[r, F + j] for rows of [gate | up] (twin: the loop in
 // Qwen3MoeTextModel::moe_block).
 void silu_mul(const float* gu, std::int64_t rows, std::int64_t F, float* out, void* stream);
