@@ -95,6 +95,8 @@ inline cudaError_t cudaMemcpyAsync(void* d, const void* s, std::size_t n, cudaMe
         const bool pageable = (kind == cudaMemcpyHostToDevice && !emu_pinned(s, n)) ||
                               (kind == cudaMemcpyDeviceToHost && !emu_pinned(d, n));
         if (pageable) return emu_refuse_in_capture();
+        // The source is read when the graph runs, as a real memcpy node's: each replay copies
+        // what the host last wrote into the pinned buffer (the decode step's staging).
         emu_record('c', [d, s, n] { std::memcpy(d, s, n); });
         return cudaSuccess;
     }

@@ -5,11 +5,13 @@
 //   refusals: the emulator refuses what a real capture refuses (else the check below proves
 //     nothing about the step synchronising or allocating).
 //   decode TINY_DIR OUT_DIR: two decoders on the bf16 copy of a tiny checkpoint, graphs off and
-//     on, decode greedily from a 60-token prompt past 64 cached tokens (the split-K grid grows):
-//     logits and tokens bit for bit the same, one instantiation then updates; a bad token inside
-//     a captured step is its error and leaves the cache as it was; a rewind; then the unfused
-//     kernel sequence (a scratch buffer grows: the capture is abandoned and the step run
-//     eagerly; then another topology: instantiated again), still the same bits.
+//     on, decode greedily from a 60-token prompt past 64 cached tokens (the split-K count
+//     changes): logits and tokens bit for bit the same, with the step captured once (one
+//     instantiation) and then replayed with no capture; a bad token and a full cache on a
+//     replayed step are the eager step's errors and leave the cache as it was; a rewind; a reset
+//     and a new prompt (still replayed); then the unfused kernel sequence (a scratch buffer
+//     grows: the capture is abandoned and the step run eagerly; then another topology: captured
+//     and instantiated again, then replayed) and back, still the same bits.
 #define EMU_WITH_ENGINE
 #include <cstdio>
 
@@ -78,10 +80,10 @@ int decode(const std::filesystem::path& tiny, const std::filesystem::path& out) 
                 cfg.text.num_layers);
     expect(graphed->graphs() && !eager->graphs(),
            "DESKPILOT_CUDA_GRAPHS=1 turns graphs on; unset, they are off");
-    const std::int64_t V = cfg.text.vocab_size;
+    const std::int64_t V = cfg.text.vocab_size, cap = 72;
     std::vector<std::int32_t> ids;
     for (int i = 0; i < 60; ++i) ids.push_back(std::int32_t((i * 37 + 11) % std::min<int>(900, V)));
-    for (auto* m : {graphed.get(), eager.get()}) m->reset(96);
+    for (auto* m : {graphed.get(), eager.get()}) m->reset(cap);
     const auto pos = engine::Positions::text(0, std::int64_t(ids.size()));
     const std::vector<float> pg = graphed->forward(ids, pos), pe = eager->forward(ids, pos);
     expect(pg == pe, "prefill (60 tokens, never captured): the same logits");
@@ -89,7 +91,8 @@ int decode(const std::filesystem::path& tiny, const std::filesystem::path& out) 
     // One step on both: logits (forward) on even steps, the token chosen on the device
     // (forward_greedy) on odd ones. The next input is the eager model's choice plus 97 per step
     // (mod the vocabulary): the tiny model's greedy answer repeats one token, and a step that
-    // replayed a stale token id must show.
+    // replayed a stale token id (or KV length: the cache row it writes, the keys it reads) must
+    // show.
     std::int32_t next = std::int32_t(std::max_element(pe.begin(), pe.end()) - pe.begin());
     int differ = 0;
     std::vector<std::int32_t> choices;
@@ -111,8 +114,24 @@ int decode(const std::filesystem::path& tiny, const std::filesystem::path& out) 
         next = std::int32_t((next + 97 * (i + 1)) % V);
         differ += graphed->length() != eager->length();
     };
+    auto print_counts = [](const char* what, const cuda::GraphCounts& c) {
+        std::printf(
+            "  %s: %lld captures, %lld instantiations, %lld updates, %lld launches, %lld replays, "
+            "%lld abandoned\n",
+            what, (long long)c.captures, (long long)c.instantiations, (long long)c.updates,
+            (long long)c.launches, (long long)c.replays, (long long)c.abandoned);
+    };
+    auto minus = [](cuda::GraphCounts a, const cuda::GraphCounts& b) {
+        a.captures -= b.captures;
+        a.instantiations -= b.instantiations;
+        a.updates -= b.updates;
+        a.launches -= b.launches;
+        a.replays -= b.replays;
+        a.abandoned -= b.abandoned;
+        return a;
+    };
     const long l0 = g_graph_launches, i0 = g_graph_instantiations, u0 = g_graph_updates;
-    const int steps = 8;  // 60 → 68 cached tokens: split-K goes from 1 to 2 splits at 64
+    const int steps = 10;  // 60 → 70 cached tokens: split-K goes from 1 to 2 splits at 64
     for (int i = 0; i < steps; ++i) step(i);
     std::printf("  greedy choices:");
     for (std::int32_t t : choices) std::printf(" %d", t);
@@ -121,58 +140,92 @@ int decode(const std::filesystem::path& tiny, const std::filesystem::path& out) 
                             " decode steps: graphs on and off give the same logits and tokens "
                             "bit for bit (across the split-K grid's growth at 64 cached tokens)");
     const cuda::GraphCounts c = graphed->graph_counts();
-    std::printf(
-        "  graph: %lld captures, %lld instantiations, %lld updates, %lld launches, %lld "
-        "abandoned (emulator: %ld launches, %ld instantiations, %ld updates)\n",
-        (long long)c.captures, (long long)c.instantiations, (long long)c.updates,
-        (long long)c.launches, (long long)c.abandoned, g_graph_launches - l0,
-        g_graph_instantiations - i0, g_graph_updates - u0);
-    expect(c.captures == steps - 1 && c.instantiations == 1 && c.updates == steps - 2 &&
+    print_counts("graph", c);
+    std::printf("  emulator: %ld graph launches, %ld instantiations, %ld updates\n",
+                g_graph_launches - l0, g_graph_instantiations - i0, g_graph_updates - u0);
+    expect(c.captures == 1 && c.instantiations == 1 && c.updates == 0 && c.replays == steps - 2 &&
                c.launches == steps - 1 && c.abandoned == 0 && g_graph_launches - l0 == steps - 1 &&
-               g_graph_instantiations - i0 == 1 && g_graph_updates - u0 == steps - 2,
-           "the first decode step eager, then every step captured: one instantiation, then "
-           "updates");
+               g_graph_instantiations - i0 == 1 && g_graph_updates - u0 == 0,
+           "the first decode step eager, the second captured (one instantiation), then " +
+               std::to_string(steps - 2) + " replays with no capture");
     expect(eager->graph_counts().launches == 0 && eager->graph_counts().captures == 0,
            "graphs off: nothing captured");
 
-    // A bad token inside a captured step: its error, the capture given up, the cache unchanged.
-    const std::int64_t len = graphed->length();
-    const std::int32_t oob[1] = {std::int32_t(V)};
-    const std::string e =
-        error_of([&] { graphed->forward_greedy(oob, engine::Positions::text(len, 1)); });
-    expect(e.find("outside the vocabulary") != std::string::npos && graphed->length() == len &&
-               graphed->graph_counts().abandoned == 1,
-           "a bad token in a captured step: '" + e + "', the cache keeps its length");
+    // A bad token and a full cache on a replayed step: the eager step's error, nothing launched,
+    // the cache keeps its length.
+    auto refused = [&](const std::int32_t id, const char* needle, const char* what) {
+        const std::int64_t len = graphed->length();
+        const cuda::GraphCounts before = graphed->graph_counts();
+        const long launched = g_graph_launches;
+        const std::int32_t one[1] = {id};
+        const auto p = engine::Positions::text(len, 1);
+        const std::string g = error_of([&] { graphed->forward_greedy(one, p); }),
+                          e = error_of([&] { eager->forward_greedy(one, p); });
+        const cuda::GraphCounts d = minus(graphed->graph_counts(), before);
+        expect(g.find(needle) != std::string::npos && g == e && graphed->length() == len &&
+                   eager->length() == len && d.captures == 0 && d.launches == 0 &&
+                   d.abandoned == 0 && g_graph_launches == launched,
+               std::string(what) + " with graphs on: '" + g +
+                   "' (as with graphs off), nothing captured or launched, the cache keeps " +
+                   std::to_string(len) + " tokens");
+    };
+    refused(std::int32_t(V), "outside the vocabulary", "a bad token");
     differ = 0;
     step(0);
-    expect(differ == 0, "the next step is the same as without graphs");
+    expect(differ == 0, "the next step (replayed) is the same as without graphs");
 
-    // Rewind (prefix reuse): the next captures read the shorter cache.
-    graphed->rewind(len - 3);
-    eager->rewind(len - 3);
+    // Rewind (prefix reuse): the replays read the shorter cache.
+    graphed->rewind(graphed->length() - 3);
+    eager->rewind(eager->length() - 3);
     differ = 0;
     for (int i = 0; i < 2; ++i) step(i);
     expect(differ == 0, "after a rewind by 3: the same logits and tokens");
 
+    // Fill the cache: the step after is the capacity error.
+    differ = 0;
+    while (eager->length() < cap) step(int(eager->length()));
+    expect(differ == 0 && graphed->length() == cap, "up to a full cache: the same bits");
+    refused(next, "do not fit", "a full cache");
+    expect(graphed->graph_counts().captures == 1 && graphed->graph_counts().instantiations == 1,
+           "still one capture and one instantiation (" +
+               std::to_string(graphed->graph_counts().replays) + " replays)");
+
+    // A new prompt in the same cache (reset without growing: no buffer moves): replayed.
+    for (auto* m : {graphed.get(), eager.get()}) m->reset(cap);
+    const std::vector<std::int32_t> shorter(ids.begin(), ids.begin() + 8);
+    const auto p8 = engine::Positions::text(0, 8);
+    const std::vector<float> rg = graphed->forward(shorter, p8), re = eager->forward(shorter, p8);
+    next = std::int32_t(std::max_element(re.begin(), re.end()) - re.begin());
+    cuda::GraphCounts before = graphed->graph_counts();
+    differ = rg != re;
+    for (int i = 0; i < 2; ++i) step(i);
+    cuda::GraphCounts d = minus(graphed->graph_counts(), before);
+    expect(differ == 0 && d.captures == 0 && d.replays == 2,
+           "reset and an 8-token prompt: the same bits, both steps replayed");
+
     // The unfused kernel sequence: its scratch grows (the capture abandoned, the step eager),
-    // then another topology (the update refused: instantiated again).
-    graphed->set_fused(false);
-    eager->set_fused(false);
-    const cuda::GraphCounts before = graphed->graph_counts();
+    // then another topology (the update refused: instantiated again), then replays. Back to the
+    // fused sequence: captured and instantiated again, then replays.
+    for (auto* m : {graphed.get(), eager.get()}) m->set_fused(false);
+    before = graphed->graph_counts();
     differ = 0;
     for (int i = 0; i < 3; ++i) step(i);
-    const cuda::GraphCounts after = graphed->graph_counts();
-    std::printf(
-        "  unfused, 3 steps: %lld abandoned, %lld captured, %lld instantiated, %lld updated\n",
-        (long long)(after.abandoned - before.abandoned),
-        (long long)(after.captures - before.captures),
-        (long long)(after.instantiations - before.instantiations),
-        (long long)(after.updates - before.updates));
-    expect(differ == 0 && after.abandoned - before.abandoned == 1 &&
-               after.instantiations - before.instantiations == 1 &&
-               after.updates - before.updates == 1,
-           "unfused: the same bits; one step eager (scratch grew), then instantiated again "
-           "(another topology), then updated");
+    d = minus(graphed->graph_counts(), before);
+    print_counts("unfused, 3 steps", d);
+    expect(differ == 0 && d.abandoned == 1 && d.captures == 1 && d.instantiations == 1 &&
+               d.updates == 0 && d.replays == 1,
+           "unfused: the same bits; one step eager (scratch grew), then captured and instantiated "
+           "again (another topology), then replayed");
+    for (auto* m : {graphed.get(), eager.get()}) m->set_fused(true);
+    before = graphed->graph_counts();
+    differ = 0;
+    for (int i = 0; i < 3; ++i) step(i);
+    d = minus(graphed->graph_counts(), before);
+    print_counts("fused again, 3 steps", d);
+    expect(differ == 0 && d.abandoned == 0 && d.captures == 1 && d.instantiations == 1 &&
+               d.replays == 2,
+           "fused again: the same bits; captured and instantiated once, then replayed");
+    print_counts("graph, in all", graphed->graph_counts());
     std::printf("%s\n", bad ? "FAIL" : "ok");
     return bad;
 }

@@ -29,6 +29,7 @@ StepGraph::~StepGraph() {
 }
 
 void StepGraph::begin(void* stream, const char* step) {
+    ready_ = false;  // from here exec_ may be updated with a step that never launches
     check_graph(cudaStreamBeginCapture(as_stream(stream), cudaStreamCaptureModeRelaxed), step,
                 "cudaStreamBeginCapture");
     capturing_ = true;
@@ -81,6 +82,15 @@ void StepGraph::end_and_launch(void* stream, const char* step) {
     check_graph(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec_), as_stream(stream)), step,
                 "cudaGraphLaunch");
     ++counts_.launches;
+    ready_ = true;
+}
+
+void StepGraph::replay(void* stream, const char* step) {
+    if (!ready_) check_graph(cudaErrorInvalidValue, step, "replay with no step captured");
+    check_graph(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec_), as_stream(stream)), step,
+                "cudaGraphLaunch");
+    ++counts_.launches;
+    ++counts_.replays;
 }
 
 PinnedHost::PinnedHost(std::size_t bytes) : bytes_(bytes) {

@@ -31,8 +31,6 @@ DeviceBuffer f32_buffer(const std::vector<float>& v, const std::string& name) {
     return b;
 }
 
-// The split-K decode attention's most splits (at 2k cached tokens and beyond).
-constexpr int kMaxSplits = 32;
 // cuBLAS's workspace, set once so no GEMM allocates one inside a captured step (32 MiB: what
 // cuBLAS recommends for Hopper). Set whether or not graphs run, so both pick the same kernels.
 constexpr std::size_t kBlasWorkspace = std::size_t(32) << 20;
@@ -41,6 +39,11 @@ constexpr std::size_t kBlasWorkspace = std::size_t(32) << 20;
 // synchronises the stream and allocates, which a capture cannot hold. The step is then run
 // eagerly (and the buffer grown); the next one is captured.
 struct ScratchGrows {};
+
+// A batch-1 step's staging (pinned host memory, copied to the "ids" scratch by one copy): the token
+// id, its t/h/w positions, then the KV length before it (int64, 8-byte aligned at byte 16) that
+// the *_decode kernels of a captured step read on the device.
+constexpr std::size_t kStagingBytes = 4 * sizeof(std::int32_t) + sizeof(std::int64_t);
 
 }  // namespace
 
@@ -59,11 +62,27 @@ struct CudaTextModel::Impl : TextWeights {
     std::unordered_map<std::string, DeviceBuffer> scratch;
     bool fused = fused_from_env();
     // The decode-step graph (DESKPILOT_CUDA_GRAPHS): captured once an eager batch-1 step has
-    // sized the scratch (`decode_warm`); `staging` is the pinned token id + positions it copies.
+    // sized the scratch (`decode_warm`), then replayed for every step while `graph_key` matches
+    // key(); `staging` is the pinned token id + positions + KV length it copies, `graph_logits`
+    // where its logits land.
     bool graphs = graphs_from_env();
     bool decode_warm = false;
     StepGraph graph;
     PinnedHost staging;
+    // What a captured step holds besides its kernels' order: the kernel sequence (fused, KV type)
+    // and every device pointer it was captured with. `moved` counts the times a buffer a step may
+    // use was reallocated (a scratch buffer grew, the KV cache was reallocated), so a replay never
+    // touches a freed buffer.
+    struct GraphKey {
+        bool fused;
+        KvDtype kv;
+        std::uint64_t moved;
+        bool operator==(const GraphKey&) const = default;
+    };
+    std::uint64_t moved = 0;
+    GraphKey graph_key{};
+    float* graph_logits = nullptr;
+    GraphKey key() const { return {fused, kv, moved}; }
 
     // y = rms_norm(x) as the bf16 GEMM input, and f32 into `h` where not null: one kernel, or
     // the unfused pair (DESKPILOT_CUDA_FUSED=0; `h` then always written).
@@ -102,6 +121,7 @@ struct CudaTextModel::Impl : TextWeights {
         if (b.bytes() < need) {
             if (graph.capturing()) throw ScratchGrows{};
             stream.sync("scratch resize");
+            moved += b.get() != nullptr;  // a new buffer is in no captured step
             b = DeviceBuffer(need, "scratch " + name);
         }
         return b.as<T>();
@@ -142,6 +162,12 @@ struct CudaTextModel::Impl : TextWeights {
         const char* v = std::getenv("DESKPILOT_CUDA_MOE");
         return v && std::string(v) == "grouped";
     }();
+    // The checks a pass makes before it enqueues anything (a replayed step makes them too):
+    // std::invalid_argument for bad positions or a token outside the vocabulary, CudaError for a
+    // full cache; the cache is left as it was.
+    void validate(std::span<const std::int32_t> ids, const engine::Positions& pos) const;
+    // Writes a batch-1 step's staging (token id, positions, KV length `len`).
+    void stage(std::int32_t id, const engine::Positions& pos);
     float* logits(std::span<const std::int32_t> ids, const engine::Positions& pos, bool all,
                   const engine::VisualInjection* visual = nullptr);
     float* run_logits(std::span<const std::int32_t> ids, const engine::Positions& pos, bool all,
@@ -225,6 +251,7 @@ void CudaTextModel::set_kv_dtype(KvDtype dtype) {
     m.vc.clear();
     m.cap = m.len = 0;
     m.kv = dtype;
+    ++m.moved;
 }
 bool CudaTextModel::fused() const {
     return impl_->fused;
@@ -275,6 +302,7 @@ void CudaTextModel::reserve(std::int64_t capacity) {
     m.kc = std::move(kc);
     m.vc = std::move(vc);
     m.cap = capacity;
+    ++m.moved;
 }
 void CudaTextModel::synchronize() const {
     impl_->stream.sync("synchronize");
@@ -289,6 +317,7 @@ void CudaTextModel::reset(std::int64_t capacity) {
     m.stream.sync("KV cache reset");
     m.kc.clear();
     m.vc.clear();
+    ++m.moved;
     const std::size_t bytes =
         std::size_t(c.num_kv_heads) * std::size_t(capacity) * std::size_t(c.head_dim) * m.kv_elem();
     for (int l = 0; l < c.num_layers; ++l) {
@@ -433,41 +462,30 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
     const auto& c = cfg.text;
     const std::int64_t S = std::int64_t(ids.size()), H = c.hidden_size, D = c.head_dim,
                        NH = c.num_heads, KH = c.num_kv_heads;
-    if (S == 0) throw std::invalid_argument("forward: no tokens");
-    if (pos.size() != ids.size())
-        throw std::invalid_argument("forward: " + std::to_string(ids.size()) +
-                                    " tokens but positions for " + std::to_string(pos.size()));
-    if (pos.h.size() != ids.size() || pos.w.size() != ids.size())
-        throw std::invalid_argument("forward: positions need t, h and w for each token");
-    if (len + S > cap)
-        throw CudaError("CUDA KV cache holds " + std::to_string(cap) + " tokens; " +
-                        std::to_string(len) + " cached + " + std::to_string(S) +
-                        " new do not fit (reset with a larger capacity)");
+    validate(ids, pos);
     std::vector<std::int32_t> hp(std::size_t(3 * S));
     for (std::int64_t i = 0; i < S; ++i) {
-        const std::int32_t id = ids[std::size_t(i)];
-        if (id < 0 || id >= c.vocab_size)
-            throw std::invalid_argument("token id " + std::to_string(id) +
-                                        " is outside the vocabulary of " +
-                                        std::to_string(c.vocab_size));
         hp[std::size_t(i)] = std::int32_t(pos.t[std::size_t(i)]);
         hp[std::size_t(S + i)] = std::int32_t(pos.h[std::size_t(i)]);
         hp[std::size_t(2 * S + i)] = std::int32_t(pos.w[std::size_t(i)]);
     }
-    std::int32_t* ids_d = tmp<std::int32_t>("ids", 4 * S);
+    // A batch-1 step's scratch also holds its KV length (kStagingBytes: 6 int32).
+    std::int32_t* ids_d = tmp<std::int32_t>("ids", std::max<std::int64_t>(4 * S, 6));
+    // Where a captured step's *_decode kernels read the KV length (written by the copy below).
+    const auto* past_d = reinterpret_cast<const std::int64_t*>(ids_d + 4);
+    // A captured step reads `past` on the device, so its graph replays unchanged (graph.h).
+    const bool device_past = graph.capturing();
     if (S == 1) {
-        // Through pinned memory (what a captured step can copy from): id, t, h, w. The previous
-        // step's copy has finished: every forward waits for its stream before returning.
+        // Through pinned memory (what a captured step can copy from): id, t, h, w, past. The
+        // previous step's copy has finished: every forward waits for its stream before returning.
         if (!staging.as<void>()) {
             if (graph.capturing()) throw ScratchGrows{};
-            staging = PinnedHost(4 * sizeof(std::int32_t));
+            staging = PinnedHost(kStagingBytes);
         }
-        std::int32_t* st = staging.as<std::int32_t>();
-        st[0] = ids[0];
-        std::copy(hp.begin(), hp.end(), st + 1);
-        check(cudaMemcpyAsync(ids_d, st, 4 * sizeof(std::int32_t), cudaMemcpyHostToDevice,
+        stage(ids[0], pos);
+        check(cudaMemcpyAsync(ids_d, staging.as<void>(), kStagingBytes, cudaMemcpyHostToDevice,
                               static_cast<cudaStream_t>(s())),
-              "upload token id and positions");
+              "upload token id, positions and KV length");
     } else {
         check(cudaMemcpyAsync(ids_d, ids.data(), std::size_t(S) * 4, cudaMemcpyHostToDevice,
                               static_cast<cudaStream_t>(s())),
@@ -515,8 +533,9 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
                   "place image features");
     }
     const std::int64_t past = len;
-    // Split-K for decode: enough blocks to fill the GPU when one query meets a long cache.
-    const int splits = S == 1 ? int(std::clamp<std::int64_t>((past + 64) / 64, 1, kMaxSplits)) : 1;
+    // Split-K for decode: enough blocks to fill the GPU when one query meets a long cache (a
+    // captured step launches k::kMaxSplits and picks the same number on the device).
+    const int splits = S == 1 ? k::decode_splits(past) : 1;
     std::uint16_t* hb = tmp<std::uint16_t>("hb", S * std::max(H, NH * D));
     float* q = tmp<float>("q", S * NH * D);
     float* kk = tmp<float>("k", S * KH * D);
@@ -528,7 +547,7 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
     // Decode sizes it for the most splits at once, so a longer cache never grows it mid-capture.
     float* sc = flash ? nullptr
                       : tmp<float>("att scratch", k::attention_scratch_floats(
-                                                      S, NH, D, S == 1 ? kMaxSplits : splits));
+                                                      S, NH, D, S == 1 ? k::kMaxSplits : splits));
     const float eps = float(c.rms_norm_eps);
     for (int l = 0; l < c.num_layers; ++l) {
         // A prefill stops within one layer of a cancel (decode steps are checked between tokens);
@@ -561,8 +580,20 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
                     s());
         }
         auto attend = [&](auto* kcl, auto* vcl) {
-            k::kv_append(kk, v, S, KH, D, kcl, vcl, cap, past, s());
             const float scale = 1.0f / std::sqrt(float(D));
+            if (device_past) {  // a captured decode step (S == 1, never flash)
+                k::kv_append_decode(kk, v, KH, D, kcl, vcl, cap, past_d, s());
+                if (fused) {
+                    k::attention_decode(q, past_d, NH, KH, D, kcl, vcl, cap, scale, k::kMaxSplits,
+                                        sc, hb, s());
+                } else {
+                    k::attention_decode(q, past_d, NH, KH, D, kcl, vcl, cap, scale, k::kMaxSplits,
+                                        sc, att, s());
+                    k::to_bf16(att, hb, S * NH * D, s());
+                }
+                return;
+            }
+            k::kv_append(kk, v, S, KH, D, kcl, vcl, cap, past, s());
             if (flash) {
                 k::flash_attention_causal(q, S, past, NH, KH, D, kcl, vcl, cap, scale, att, s());
                 k::to_bf16(att, hb, S * NH * D, s());
@@ -589,9 +620,41 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
     len += S;
 }
 
+void CudaTextModel::Impl::validate(std::span<const std::int32_t> ids,
+                                   const engine::Positions& pos) const {
+    const auto& c = cfg.text;
+    const std::int64_t S = std::int64_t(ids.size());
+    if (S == 0) throw std::invalid_argument("forward: no tokens");
+    if (pos.size() != ids.size())
+        throw std::invalid_argument("forward: " + std::to_string(ids.size()) +
+                                    " tokens but positions for " + std::to_string(pos.size()));
+    if (pos.h.size() != ids.size() || pos.w.size() != ids.size())
+        throw std::invalid_argument("forward: positions need t, h and w for each token");
+    if (len + S > cap)
+        throw CudaError("CUDA KV cache holds " + std::to_string(cap) + " tokens; " +
+                        std::to_string(len) + " cached + " + std::to_string(S) +
+                        " new do not fit (reset with a larger capacity)");
+    for (const std::int32_t id : ids)
+        if (id < 0 || id >= c.vocab_size)
+            throw std::invalid_argument("token id " + std::to_string(id) +
+                                        " is outside the vocabulary of " +
+                                        std::to_string(c.vocab_size));
+}
+
+void CudaTextModel::Impl::stage(std::int32_t id, const engine::Positions& pos) {
+    auto* st = staging.as<std::int32_t>();
+    st[0] = id;
+    st[1] = std::int32_t(pos.t[0]);
+    st[2] = std::int32_t(pos.h[0]);
+    st[3] = std::int32_t(pos.w[0]);
+    *reinterpret_cast<std::int64_t*>(st + 4) = len;
+}
+
 // The logits of a pass, enqueued on the stream: eagerly, or for a batch-1 decode step with
-// graphs on, captured and launched as the step graph. Decode steps have no stop point inside
-// (a cancel is checked between tokens), so a captured step loses no way to stop.
+// graphs on, as the step graph: captured (and launched) the first time and whenever key()
+// changed, else replayed as is with the new token id, positions and KV length staged. Decode
+// steps have no stop point inside (a cancel is checked between tokens), so a graph step loses no
+// way to stop.
 float* CudaTextModel::Impl::logits(std::span<const std::int32_t> ids, const engine::Positions& pos,
                                    bool all, const engine::VisualInjection* visual) {
     check(cudaSetDevice(device), "cudaSetDevice");
@@ -601,11 +664,24 @@ float* CudaTextModel::Impl::logits(std::span<const std::int32_t> ids, const engi
         decode_warm = decode_warm || decode;
         return lg;
     }
-    const std::int64_t len0 = len;  // run_layers advances it; a step not run must not
+    if (graph.ready() && graph_key == key()) {
+        // The run_layers checks, then only the staging: the graph reads it when it runs (the
+        // previous step's copy is done: every forward waits for its stream before returning).
+        validate(ids, pos);
+        stage(ids[0], pos);
+        graph.replay(s(), "decode step");
+        ++len;
+        return graph_logits;
+    }
+    validate(ids, pos);               // a bad token or a full cache opens no capture
+    const std::int64_t len0 = len;    // run_layers advances it; a step not run must not
+    const GraphKey captured = key();  // no buffer grows inside a capture (ScratchGrows)
     graph.begin(s(), "decode step");
     try {
         float* lg = run_logits(ids, pos, all, visual);
         graph.end_and_launch(s(), "decode step");
+        graph_key = captured;
+        graph_logits = lg;
         return lg;
     } catch (const ScratchGrows&) {
         graph.abandon(s());

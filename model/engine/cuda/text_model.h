@@ -58,9 +58,10 @@ inline bool fused_from_env() {
 }
 
 // DESKPILOT_CUDA_GRAPHS=1|0 (0 when unset or empty): 1 runs each batch-1 decode step as a CUDA
-// graph (cuda/graph.h), captured per token and updated in place. Off by default until a GPU run
-// has shown it equal to the eager step and faster (bench_cuda_decode --graphs both). Another
-// value throws CudaError naming the variable and the value.
+// graph (cuda/graph.h), captured once and replayed for every following token (captured again
+// only when the kernel sequence or a buffer it uses changed). Off by default until a GPU run has
+// shown it equal to the eager step and faster (bench_cuda_decode --graphs both). Another value
+// throws CudaError naming the variable and the value.
 inline bool graphs_from_env() {
     return !env_switch("DESKPILOT_CUDA_GRAPHS", "0", "1", "1 or 0");
 }
@@ -107,10 +108,12 @@ class CudaTextModel {
     // Whether batch-1 decode steps run as a CUDA graph (graphs_from_env() at construction). A step
     // is captured only after one eager batch-1 step has sized the scratch buffers, and only where
     // it synchronises nothing: text tokens, no image features, MoE layers on the batched
-    // (device-routed) path. Takes effect with the next step.
+    // (device-routed) path; later steps replay that graph (cuda/graph.h says what makes it
+    // captured again). Takes effect with the next step.
     bool graphs() const;
     void set_graphs(bool graphs);
-    // What the decode-step graph has done so far (captures, instantiations, updates, launches).
+    // What the decode-step graph has done so far (captures, instantiations, updates, launches,
+    // replays).
     GraphCounts graph_counts() const;
 
     // Runs `ids` after the cached tokens; logits [ids.size(), vocab] if `all_logits`, else
