@@ -16,7 +16,8 @@
 // --graphs: each decode step as a CUDA graph (default: DESKPILOT_CUDA_GRAPHS, else off); `both`
 // measures eager steps (the baseline) and graph steps in the same run and prints the decode
 // tokens/s ratio (prefill is never a graph: its ratio only shows the noise), with the graph's
-// captures, instantiations and updates.
+// captures, instantiations, updates and replays (expected: the step captured and instantiated
+// once, every later decode step a replay).
 // At most one of --kv, --fused and --graphs is `both`.
 // Text only: "prefill" is the ~2.7k text tokens a
 // 1920x1080 screenshot becomes, not the vision encoder.
@@ -269,10 +270,10 @@ int main(int argc, char** argv) {
                 compare("decode steps as CUDA graphs vs eager", before, measure(dtype));
                 const cuda::GraphCounts c = model->graph_counts();
                 std::printf(
-                    "graph: %lld captures, %lld instantiations, %lld updates, %lld launches, "
-                    "%lld abandoned\n",
+                    "graph: %lld captures, %lld instantiations, %lld updates, %lld launches "
+                    "(%lld replays), %lld abandoned\n",
                     (long long)c.captures, (long long)c.instantiations, (long long)c.updates,
-                    (long long)c.launches, (long long)c.abandoned);
+                    (long long)c.launches, (long long)c.replays, (long long)c.abandoned);
             } else {
                 measure(dtype);
             }

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <random>
 #include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "model/engine/arch/qwen3_vl_moe.h"
@@ -748,6 +750,102 @@ class CudaKernelsTest : public QObject {
         }
     }
 
+    // The decode step's kernels with the KV length on the device (what a replayed step graph
+    // runs): kv_append_decode writes the row a host-past kv_append writes, and attention_decode
+    // (a fixed grid of kMaxSplits, or fewer) equals cpu::attention, its twin, and the host-past
+    // kernel's bits with decode_splits(past) splits, f32 and bf16 outputs, over f32 and bf16
+    // caches: past 0, either side of split boundaries (63/64, 127/128, 1983/1984: the last
+    // growth to 32), 3000, and a grid clamped below decode_splits. The scratch first holds a
+    // longer step's partials in every split: the empty splits must hide them.
+    void attentionDecodeDevicePast() {
+        NEED_GPU();
+        engine::cpu::ThreadPool pool(2);
+        const std::int64_t NH = 8, KH = 2, D = 128, row = KH * D;
+        auto run = [&](auto zero, std::int64_t past, int grid) {
+            using T = decltype(zero);
+            constexpr bool bf16 = std::is_same_v<T, std::uint16_t>;
+            const std::int64_t n = past + 1, cap = n + 5;
+            const auto rows_k = randn(std::size_t(n * row), std::uint64_t(200 + past)),
+                       rows_v = randn(std::size_t(n * row), std::uint64_t(300 + past)),
+                       q = randn(std::size_t(NH * D), std::uint64_t(400 + past));
+            std::vector<T> noise(std::size_t(KH * cap * D), T(0x7f7f));
+            // Typed: buffers made from the T-dependent `noise` would need `.template as<T>()`.
+            cuda::DeviceBuffer kh = dev(noise), vh = dev(noise), kd = dev(noise), vd = dev(noise),
+                               rk = dev(rows_k), rv = dev(rows_v),
+                               pd = dev(std::vector<std::int64_t>{past});
+            // The past rows, by the host-past kernel, into both caches.
+            cuda::k::kv_append(rk.as<float>(), rv.as<float>(), past, KH, D, kh.as<T>(), vh.as<T>(),
+                               cap, 0, nullptr);
+            cuda::k::kv_append(rk.as<float>(), rv.as<float>(), past, KH, D, kd.as<T>(), vd.as<T>(),
+                               cap, 0, nullptr);
+            cuda::k::kv_append(rk.as<float>() + past * row, rv.as<float>() + past * row, 1, KH, D,
+                               kh.as<T>(), vh.as<T>(), cap, past, nullptr);
+            cuda::k::kv_append_decode(rk.as<float>() + past * row, rv.as<float>() + past * row, KH,
+                                      D, kd.as<T>(), vd.as<T>(), cap, pd.as<const std::int64_t>(),
+                                      nullptr);
+            const auto kcache = host<T>(kd, noise.size()), vcache = host<T>(vd, noise.size());
+            QVERIFY(kcache == host<T>(kh, noise.size()));
+            QVERIFY(vcache == host<T>(vh, noise.size()));
+            // The twin's caches as f32 (bf16 widened).
+            std::vector<float> kc(noise.size()), vc(noise.size());
+            for (std::size_t i = 0; i < kc.size(); ++i) {
+                if constexpr (bf16) {
+                    kc[i] = engine::bf16_to_f32(kcache[i]);
+                    vc[i] = engine::bf16_to_f32(vcache[i]);
+                } else {
+                    kc[i] = kcache[i];
+                    vc[i] = vcache[i];
+                }
+            }
+            const float scale = 1.0f / std::sqrt(float(D));
+            std::vector<float> want(q.size());
+            engine::cpu::attention(q.data(), 1, past, NH, KH, D, kc.data(), vc.data(), cap, scale,
+                                   want.data(), pool);
+            const int used = std::min(cuda::k::decode_splits(past), grid);
+            cuda::DeviceBuffer qd = dev(q);
+            cuda::DeviceBuffer eo(q.size() * 4, "eager out"), od(q.size() * 4, "out"),
+                bo(q.size() * 2, "out bf16"),
+                es(std::size_t(cuda::k::attention_scratch_floats(1, NH, D, used)) * 4,
+                   "eager scratch");
+            cuda::k::attention(qd.as<float>(), 1, past, NH, KH, D, kh.as<T>(), vh.as<T>(), cap,
+                               scale, used, es.as<float>(), eo.as<float>(), nullptr);
+            std::vector<float> stale(std::size_t(cuda::k::attention_scratch_floats(1, NH, D, grid)),
+                                     0.5f);
+            for (std::size_t i = 0; i < stale.size(); i += std::size_t(D + 2)) stale[i + 1] = 3.0f;
+            cuda::DeviceBuffer sd = dev(stale);
+            cuda::k::attention_decode(qd.as<float>(), pd.as<const std::int64_t>(), NH, KH, D,
+                                      kd.as<T>(), vd.as<T>(), cap, scale, grid, sd.as<float>(),
+                                      od.as<float>(), nullptr);
+            cuda::k::attention_decode(qd.as<float>(), pd.as<const std::int64_t>(), NH, KH, D,
+                                      kd.as<T>(), vd.as<T>(), cap, scale, grid, sd.as<float>(),
+                                      bo.as<std::uint16_t>(), nullptr);
+            const auto got = host<float>(od, q.size());
+            const QString at =
+                QString("%1 KV, past %2, grid %3").arg(bf16 ? "bf16" : "f32").arg(past).arg(grid);
+            const float e = rel_err(got, want);
+            QVERIFY2(e <= 1e-4f, qPrintable(at + QString(": error %1 vs the twin").arg(e)));
+            QVERIFY2(got == host<float>(eo, q.size()),
+                     qPrintable(at + ": not the host-past kernel's bits"));
+            QVERIFY2(host<std::uint16_t>(bo, q.size()) == to_bf16(got),
+                     qPrintable(at + ": bf16 output not the f32 output's bits"));
+        };
+        for (auto [past, grid] : {std::pair<std::int64_t, int>{0, cuda::k::kMaxSplits},
+                                  {63, cuda::k::kMaxSplits},
+                                  {64, cuda::k::kMaxSplits},
+                                  {127, cuda::k::kMaxSplits},
+                                  {128, cuda::k::kMaxSplits},
+                                  {1983, cuda::k::kMaxSplits},
+                                  {1984, cuda::k::kMaxSplits},
+                                  {3000, cuda::k::kMaxSplits},
+                                  { 1000,
+                                    4 }}) {
+            run(float(0), past, grid);
+            if (QTest::currentTestFailed()) return;
+            run(std::uint16_t(0), past, grid);
+            if (QTest::currentTestFailed()) return;
+        }
+    }
+
     void flashAttentionRejectsBadShapes() {
         auto fails = [](auto&& call, const char* needle) {
             try {
@@ -827,6 +925,9 @@ class CudaKernelsTest : public QObject {
         QSKIP("built without CUDA");
     }
     void attentionBf16KvCache() {
+        QSKIP("built without CUDA");
+    }
+    void attentionDecodeDevicePast() {
         QSKIP("built without CUDA");
     }
     void flashAttentionRejectsBadShapes() {
@@ -929,9 +1030,10 @@ class CudaKernelsTest : public QObject {
     }
 
     // Greedy decode with the decode step as a CUDA graph against the same model without: the
-    // same tokens and logits (the same kernels and GEMMs, so equal up to nothing in practice),
-    // on both recipes' tiny checkpoints, past 64 cached tokens (the split-K grid grows), with
-    // the first decode step eager, then one instantiation and updates.
+    // same tokens and logits (the same GEMMs, and attention_decode splits the keys as the eager
+    // grid does), on both recipes' tiny checkpoints, past 64 cached tokens (the eager split-K
+    // grid grows), with the first decode step eager, the second captured (one instantiation),
+    // then every step replayed with no capture.
     void decodeGraphsMatchEager_data() {
         QTest::addColumn<QString>("dir");
         QTest::newRow("Qwen3-VL-MoE") << QString("engine/qwen3_vl_moe_tiny/bf16");
@@ -979,16 +1081,25 @@ class CudaKernelsTest : public QObject {
         }
         const cuda::GraphCounts c = graphed->graph_counts();
         qInfo(
-            "graph: %lld captures, %lld instantiations, %lld updates, %lld launches; logits "
-            "bit for bit in %d of %d steps",
+            "graph: %lld captures, %lld instantiations, %lld updates, %lld launches, %lld "
+            "replays; logits bit for bit in %d of %d steps",
             (long long)c.captures, (long long)c.instantiations, (long long)c.updates,
-            (long long)c.launches, bitwise, steps / 2);
-        QCOMPARE(c.captures, std::int64_t(steps - 1));
-        QCOMPARE(c.launches, std::int64_t(steps - 1));
-        QCOMPARE(c.instantiations + c.updates, c.captures);
-        // The split-K grid's growth is a parameter change an update makes: one instantiation.
+            (long long)c.launches, (long long)c.replays, bitwise, steps / 2);
+        // The KV length and split count are read on the device: one capture, then replays.
+        QCOMPARE(c.captures, std::int64_t(1));
         QCOMPARE(c.instantiations, std::int64_t(1));
+        QCOMPARE(c.updates, std::int64_t(0));
+        QCOMPARE(c.abandoned, std::int64_t(0));
+        QCOMPARE(c.launches, std::int64_t(steps - 1));
+        QVERIFY(c.replays >= std::int64_t(steps - 2));
         QCOMPARE(eager->graph_counts().captures, std::int64_t(0));
+        // A bad token on a replayed step: the eager error, nothing launched, the cache as it was.
+        const std::int64_t len = graphed->length();
+        const std::int32_t oob[1] = {std::int32_t(V)};
+        QVERIFY_EXCEPTION_THROWN(graphed->forward_greedy(oob, engine::Positions::text(len, 1)),
+                                 std::invalid_argument);
+        QCOMPARE(graphed->length(), len);
+        QCOMPARE(graphed->graph_counts().launches, c.launches);
     }
 
     void decoderMatchesCpu_data() {

@@ -6,11 +6,14 @@
 
 #include <cstdint>
 
-// decode_splits is called from host and device code (kernels.cu); plain C++ elsewhere.
+// decode_splits is called from host and device code (kernels.cu); plain C++ elsewhere. The same
+// definition as sample_twin.h's (an identical redefinition is allowed).
+#ifndef DESKPILOT_HOST_DEVICE
 #ifdef __CUDACC__
 #define DESKPILOT_HOST_DEVICE __host__ __device__
 #else
 #define DESKPILOT_HOST_DEVICE
+#endif
 #endif
 
 namespace deskpilot::model::cuda::k {
