@@ -10,8 +10,8 @@
 // emulated GEMM adds its product to the residual as k::add did), and within the usual tolerance
 // of the CPU decoder's. A third model, fused with the decode step as a CUDA graph
 // (DESKPILOT_CUDA_GRAPHS=1), gives the fused model's bits; its host calls per greedy step (graph
-// launches, kernels, cuBLAS calls and copies made on the stream) are counted beside the calls
-// its capture recorded (prelude.h's g_captured).
+// launches, kernels, cuBLAS calls and copies made on the stream, on a replayed step) are counted
+// beside the calls its one capture recorded (prelude.h's g_captured).
 #define EMU_WITH_ENGINE
 #include <cstdio>
 #include <random>
@@ -213,8 +213,8 @@ static int launches(const std::filesystem::path& tiny, const std::filesystem::pa
             cpu.text().forward(ids, pos, kv, true));
     graphed->forward(ids, pos, true);
     long before[2] = {}, after[2] = {};  // {kernels, cuBLAS} per step
-    // Host calls per greedy step, fused eager and with the graph: {graph launches, kernels,
-    // cuBLAS, copies}, and the calls the graph's capture recorded.
+    // Host calls per greedy step, fused eager and with the graph (the last step's: a replay):
+    // {graph launches, kernels, cuBLAS, copies}, and the calls the graph's one capture recorded.
     long eager_calls[4] = {}, graph_calls[4] = {}, recorded = 0;
     auto calls = [&](cuda::CudaTextModel& m, const std::int32_t* one, const engine::Positions& p,
                      long* into) {
@@ -225,7 +225,7 @@ static int launches(const std::filesystem::path& tiny, const std::filesystem::pa
         into[1] = g_launches - l0;
         into[2] = g_blas_calls - b0;
         into[3] = g_memcpys - c0;
-        recorded = g_captured - r0;
+        if (g_captured > r0) recorded = g_captured - r0;  // the step that was captured
         return id;
     };
     std::int32_t next = 50;
@@ -280,12 +280,15 @@ static int launches(const std::filesystem::path& tiny, const std::filesystem::pa
         e, eager_calls[1], eager_calls[2], eager_calls[3], g, graph_calls[0], graph_calls[1],
         graph_calls[2], graph_calls[3], recorded);
     const cuda::GraphCounts gc = graphed->graph_counts();
-    std::printf("  graph: %lld captures, %lld instantiations, %lld updates\n",
-                (long long)gc.captures, (long long)gc.instantiations, (long long)gc.updates);
+    std::printf("  graph: %lld captures, %lld instantiations, %lld updates, %lld replays\n",
+                (long long)gc.captures, (long long)gc.instantiations, (long long)gc.updates,
+                (long long)gc.replays);
     // One launch, the argmax kernel and the token's download: the step itself is in the graph,
-    // whose recorded calls are the eager step's (its kernels, GEMMs and the id/positions copy).
+    // whose recorded calls are the eager step's (its kernels, GEMMs and the staging copy). The
+    // graph steps: the first decode step eager, its greedy twin captured, the 4 after replayed.
     bad += !(graph_calls[0] == 1 && graph_calls[1] == 1 && graph_calls[2] == 0 &&
-             graph_calls[3] == 1 && recorded + 2 == e && gc.instantiations == 1);
+             graph_calls[3] == 1 && recorded + 2 == e && gc.captures == 1 &&
+             gc.instantiations == 1 && gc.replays == 4);
     std::printf("%s\n", bad ? "FAIL" : "ok");
     return bad;
 }

@@ -5,8 +5,8 @@
 //   flash
 //     prefill over N/16 query tiles), decode steps (N >= 1984: the most split-K splits), with
 //     the KV cache in bf16 and in f32 (or only the one named); the capacity error for a prompt or a
-//     token that does not fit, leaving the cache as it was; a decode step at that length with
-//     graphs on equal to the eager one.
+//     token that does not fit, leaving the cache as it was; two decode steps at that length with
+//     graphs on (captured, then replayed) equal to the eager ones.
 //   many_images TINY_DIR OUT_DIR: an agent conversation (five screenshots in user turns with
 //     the assistant's actions between, formatted and tokenised as NativeVlm does) whose five images
 //     have different grids (the smallest, 2x2 patches: one merged token; non-square ones), the
@@ -89,7 +89,9 @@ int long_text(const std::filesystem::path& tiny, const std::filesystem::path& ou
     auto kv0 = cpu.new_cache(cap);
     const std::vector<float> want = cpu.forward(ids, pos, kv0, true);
     std::printf("  (CPU prefill %.2f s)\n", seconds_since(t0));
-    std::vector<float> eager_step;
+    // The bf16 run's first two decode steps: their input tokens and logits.
+    std::vector<std::int32_t> step_ids;
+    std::vector<std::vector<float>> eager_steps;
     for (const cuda::KvDtype kvd : {cuda::KvDtype::bf16, cuda::KvDtype::f32}) {
         const std::string kvn = kvd == cuda::KvDtype::bf16 ? "bf16 KV" : "f32 KV";
         if (!only_kv.empty() && kvn != only_kv + " KV") continue;
@@ -105,7 +107,10 @@ int long_text(const std::filesystem::path& tiny, const std::filesystem::path& ou
             const auto p1 = engine::Positions::text(kv.length, 1);
             const int splits = int(std::clamp<std::int64_t>((kv.length + 64) / 64, 1, 32));
             const std::vector<float> w = cpu.forward(one, p1, kv), g = gpu->forward(one, p1);
-            if (step == 0 && kvd == cuda::KvDtype::bf16) eager_step = g;
+            if (step < 2 && kvd == cuda::KvDtype::bf16) {
+                step_ids.push_back(next);
+                eager_steps.push_back(g);
+            }
             report("decode " + std::to_string(step) + " (" + std::to_string(splits) + " splits), " +
                        kvn,
                    g, w, V);
@@ -118,18 +123,23 @@ int long_text(const std::filesystem::path& tiny, const std::filesystem::path& ou
                "one token more than the capacity (" + kvn + "): \"" + full + "\", " +
                    std::to_string(gpu->length()) + " tokens still cached");
         if (kvd != cuda::KvDtype::bf16) continue;
-        // The first decode step again, as the step graph (the eager steps sized the scratch).
+        // The first two decode steps again as the step graph (the eager steps sized the scratch):
+        // the first captured, the second replayed (its KV length read on the device).
         gpu->rewind(n);
         gpu->set_graphs(true);
-        const std::int32_t first[1] = {argmax(want.data() + (n - 1) * V, V)};
-        const std::vector<float> graphed = gpu->forward(first, engine::Positions::text(n, 1));
+        bool same = true;
+        for (std::size_t i = 0; i < step_ids.size(); ++i) {
+            const std::int32_t one[1] = {step_ids[i]};
+            same &= gpu->forward(one, engine::Positions::text(n + std::int64_t(i), 1)) ==
+                    eager_steps[i];
+        }
         gpu->set_graphs(false);
         const cuda::GraphCounts c = gpu->graph_counts();
-        expect(graphed == eager_step && c.launches == 1 && c.abandoned == 0,
-               "a decode step at " + std::to_string(n) + " tokens as a graph: " +
-                   (graphed == eager_step ? "the eager logits bit for bit" : "DIFFERENT logits") +
-                   " (" + std::to_string(c.captures) + " capture, " + std::to_string(c.launches) +
-                   " launch)");
+        expect(same && c.captures == 1 && c.replays == 1 && c.launches == 2 && c.abandoned == 0,
+               "two decode steps at " + std::to_string(n) + " tokens as a graph: " +
+                   (same ? "the eager logits bit for bit" : "DIFFERENT logits") + " (" +
+                   std::to_string(c.captures) + " capture, " + std::to_string(c.replays) +
+                   " replay, " + std::to_string(c.launches) + " launches)");
     }
     std::printf("%s\n", bad ? "FAIL" : "ok");
     return bad;
