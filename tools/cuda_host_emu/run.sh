@@ -12,15 +12,19 @@
 # (tied and untied head) and Qwen3-VL-MoE, and the CUDA Qwen2.5-VL tower (vision_qwen2_5.cpp,
 # vision_qwen2_5_check.cpp) against the CPU one.
 # ONLY=REGEX runs only the checks whose names match (grep -E): flash, vision_kernels, tower,
-# kv_cache (the KV cache kernels, f32 and bf16: kv_cache_check.cpp), qwen25_tower, text_qwen25,
+# kv_cache (the KV cache kernels, f32 and bf16, and the decode step's device-KV-length forms
+# against the host-past ones: kv_cache_check.cpp), qwen25_tower, text_qwen25,
 # text_qwen25_bf16, text_qwen3, mem_limit and cancel (limits_check.cpp: DESKPILOT_CUDA_MEM_LIMIT
 # and a cancel between layers/blocks, both architectures), fused_kernels and launches
 # (fused_check.cpp: the fused epilogue kernels; launches per decode step fused vs unfused and with
-# the decode-step CUDA graph, both architectures), graphs (graph_check.cpp: greedy decode with
-# DESKPILOT_CUDA_GRAPHS on equal to off bit for bit, and the captures/instantiations/updates it
-# took, both architectures), long_text and many_images (long_prompts_check.cpp, the paths of
+# the decode-step CUDA graph replayed, both architectures), graphs (graph_check.cpp: greedy decode
+# with DESKPILOT_CUDA_GRAPHS on equal to off bit for bit, the step captured once and then
+# replayed (a graph launch re-reads the pinned staging: cuda_runtime.h's copy node reads host
+# memory when it runs), the errors of a replayed step, the captures/instantiations/updates/replays
+# it took, both architectures), long_text and many_images (long_prompts_check.cpp, the paths of
 # tests/model/engine/test_cuda_long_prompts.cpp at emulator sizes, both architectures: a long
-# text prompt with bf16 and f32 KV, the capacity errors and a graph step; five images of
+# text prompt with bf16 and f32 KV, the capacity errors and two graph steps, captured then
+# replayed; five images of
 # different grids in one agent-conversation prefill through the towers and the decoder).
 # LONG_TOKENS=N sets the text prompt's length, default 256 (5 split-K splits; one prefill takes
 # about 80 s for Qwen2.5-VL and 6-9 min for Qwen3-VL-MoE on one shared core: the emulator starts
