@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Training data for deskpilot-nano: seeded sandbox screens rendered offscreen, with instructions
 and UI-TARS-1.5 answers in the deskpilot-nano family's coordinates (absolute pixels of the
-640x384 image a 1280x800 screen is resized to).
+640x384 image a 1280x800 screen is resized to; NANO_MAX_PIXELS changes it).
 
     tools/train_nano/make_dataset.py --sandbox build/bin/deskpilot-sandbox --out data/nano \
         --train-seeds 10000..10499 --val-seeds 5000..5019

@@ -12,7 +12,19 @@ import tempfile
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 # planner/family.cpp: deskpilot-nano = factor 32, 65536 to 640*400 pixels, absolute coordinates.
-FACTOR, MIN_PIXELS, MAX_PIXELS = 32, 65536, 640 * 400
+# NANO_MAX_PIXELS raises the cap for a resolution experiment (576000: 960x576, the ninth run's);
+# the engine's family keeps 640*400, so such a model is evaluated with --max-pixels.
+FACTOR, MIN_PIXELS = 32, 65536
+
+
+def _max_pixels():
+    text = os.environ.get("NANO_MAX_PIXELS", str(640 * 400))
+    if not text.isdigit() or int(text) < MIN_PIXELS:
+        raise SystemExit(f"NANO_MAX_PIXELS '{text}': expected a pixel count of at least {MIN_PIXELS}")
+    return int(text)
+
+
+MAX_PIXELS = _max_pixels()
 SCREEN = (1280, 800)  # the sandbox screen (eval's default); the model sees it as 640x384
 SYSTEM_MESSAGE = "You are a helpful assistant."  # planner::ConversationOptions
 MAX_SCREENSHOTS = 5  # agent::AgentConfig::history

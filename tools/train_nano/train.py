@@ -77,6 +77,21 @@ def parse_examples(grounding):
 POINT = re.compile(r"\((\d+),(\d+)\)")
 
 
+def exact_step(size, screen):
+    """The smallest move in model pixels (at most 64) along an axis of `screen` screen pixels
+    shown as `size` model pixels that is a whole number of screen pixels and moves every point
+    to_model_point writes (screen coordinates in half pixels) by exactly that much: 2 for
+    1280 -> 640, 12 for 800 -> 384, 6 for 1280 -> 960, 18 for 800 -> 576."""
+    for k in range(1, 65):
+        if k * screen % size:
+            continue
+        moved = k * screen // size
+        if all(round((c / 2 + moved) * size / screen) == round(c / 2 * size / screen) + k
+               for c in range(0, 2 * screen)):
+            return k
+    raise ValueError(f"no exact shift step for {screen} screen pixels shown as {size}")
+
+
 def shift_image(pixels, dx, dy):
     """An HxWx3 screenshot moved by (dx, dy) pixels, the edge rows and columns repeated into the
     strip it uncovers (a menu bar or window background extends naturally)."""
@@ -542,30 +557,26 @@ class Examples:
 
     def draw_shift(self, unit, limit, rng):
         """--shift: a random (dx, dy) in screen pixels for a unit of one screenshot that keeps every
-        point its examples write 8 pixels inside the image. x moves by 2-model-pixel steps (4 screen px at
-        1280 -> 640) and y by 12-model-pixel steps (25 screen px at 800 -> 384): the answers' points
-        move by exact even integers, so that to_model_point's round-half-to-even rounds a widget's
-        centre the same way before and after the move (an odd step would move some by one more)."""
+        point its examples write 8 pixels inside the image. Each axis moves by whole steps of
+        exact_step(): the answers' points then move by exact integers and to_model_point's
+        round-half-to-even rounds a widget's centre the same way before and after the move (at
+        1280x800 -> 640x384: 2 model pixels across, 12 down; an odd x step would move some points
+        by one more)."""
         w, h = self.image_size
-        sx, sy = nc.SCREEN[0] / w, nc.SCREEN[1] / h
-        step_y = 12 if nc.SCREEN[1] * 12 % h == 0 else 0  # the y step exists at 800 -> 384
         points = [p for i in unit for p in POINT.findall(self.items[i]["target"])]
         points += [p for i in unit if self.items[i]["kind"] == "read"
                    for p in POINT.findall(self.items[i]["messages"][1]["parts"][0])]
-        if sx != int(sx):
-            return 0, 0
         points = points or [(w // 2, h // 2)]  # a --vision-only unit writes no point
-        xs, ys = [int(x) for x, _ in points], [int(y) for _, y in points]
         margin = 8  # a point this close to the edge is a widget partly moved off the screen
-        lo, hi = -min(limit, max(0, min(xs) - margin)), max(0, min(limit, w - 1 - margin - max(xs)))
-        kx = 2 * rng.randint(-(-lo // 2), hi // 2)
-        ky = 0
-        if step_y:
-            reach = -(-limit // step_y)  # whole steps up to the limit, rounded up
-            lo = -min(reach, max(0, (min(ys) - margin) // step_y))
-            hi = min(reach, max(0, (h - 1 - margin - max(ys)) // step_y))
-            ky = rng.randint(lo, hi) * step_y
-        return int(kx * sx), int(round(ky * sy))
+        moved = []
+        for coords, size, screen in (([int(x) for x, _ in points], w, nc.SCREEN[0]),
+                                     ([int(y) for _, y in points], h, nc.SCREEN[1])):
+            step = exact_step(size, screen)
+            reach = -(-limit // step)  # whole steps up to the limit, rounded up
+            lo = -min(reach, max(0, (min(coords) - margin) // step))
+            hi = min(reach, max(0, (size - 1 - margin - max(coords)) // step))
+            moved.append(rng.randint(lo, hi) * step * screen // size)
+        return moved[0], moved[1]
 
     def shifted(self, e):
         """An example with its written points moved by the current shift (grounding, parse and
@@ -912,8 +923,9 @@ def main():
                          "screenshot per unit, without the decoder: a cheap pretraining stage")
     ap.add_argument("--shift", type=int, default=0, metavar="PX",
                     help="augment: move each screenshot of a grounding or --vision-only unit (with its layout and "
-                         "the points its answers write) by up to PX model pixels across (2-pixel steps) and by "
-                         "12-pixel steps up to PX (rounded up) down or up, so that each label is seen at more places of the 32-pixel grid; 0: off")
+                         "the points its answers write) by whole exact steps up to PX model pixels (rounded up) each "
+                         "way (at 960x576: 6 across, 18 down), so that each label is seen at more places of the "
+                         "32-pixel grid; 0: off")
     ap.add_argument("--init", help="start from the weights of another run's state.pt (the previous stage)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-autocast", dest="autocast", action="store_false",
@@ -939,6 +951,12 @@ def main():
                  "(tools/train_nano/add_number_tokens.py)")
     if a.shift < 0:
         sys.exit(f"train.py: --shift {a.shift}: expected a distance in model pixels, 0 or more")
+    if a.shift:
+        try:
+            shift_steps = [exact_step(n, screen) for n, screen in zip(nc.smart_resize(*nc.SCREEN), nc.SCREEN)]
+        except ValueError as e:
+            sys.exit(f"train.py: --shift {a.shift}: {e} (NANO_MAX_PIXELS={nc.MAX_PIXELS})")
+        print(f"shift steps: {shift_steps[0]} model pixels across, {shift_steps[1]} down")
     dirs = a.data.split(",")
     train = Examples(dirs, tok, "train", kinds, a.read_aux, a.parse_aux)
     val = Examples(dirs, tok, "val", kinds)
