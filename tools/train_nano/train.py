@@ -13,6 +13,7 @@ cross-entropy on the assistant's answer tokens only (the target turn and its <|i
 the MoE load-balancing loss. CPU threads: --threads (default 1; the dev machine is shared).
 """
 import argparse
+import functools
 import json
 import math
 import os
@@ -77,6 +78,7 @@ def parse_examples(grounding):
 POINT = re.compile(r"\((\d+),(\d+)\)")
 
 
+@functools.lru_cache(maxsize=None)  # draw_shift asks for every unit
 def exact_step(size, screen):
     """The smallest move in model pixels (at most 64) along an axis of `screen` screen pixels
     shown as `size` model pixels that is a whole number of screen pixels and moves every point
