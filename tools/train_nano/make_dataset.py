@@ -21,6 +21,7 @@ import concurrent.futures
 import json
 import os
 import random
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -40,8 +41,9 @@ class Sandbox:
     """Runs deskpilot-sandbox offscreen for one seed; caches screens by the steps replayed, and
     names them by seed and order, so the output does not depend on --jobs."""
 
-    def __init__(self, binary, out_dir, seed):
+    def __init__(self, binary, out_dir, seed, reuse_dir=None):
         self.binary, self.out_dir, self.seed, self.cache = binary, out_dir, seed, {}
+        self.reuse_dir = reuse_dir
         os.makedirs(os.path.join(out_dir, "screens"), exist_ok=True)
 
     def screen(self, seed, do_steps=()):
@@ -51,13 +53,34 @@ class Sandbox:
             return self.cache[key]
         name = f"s{seed}_{len(self.cache):03d}.png"
         png = os.path.join(self.out_dir, "screens", name)
-        layout = nc.render_screen(self.binary, seed, png, do_steps)
-        # The layout beside the screenshot: train.py --label-aux reads every widget's rect from it.
-        with open(png[:-len(".png")] + ".layout.json", "w") as f:
-            json.dump(layout, f)
+        if self.reuse_dir:
+            layout = reuse_screen(self.reuse_dir, self.out_dir, name)
+        else:
+            layout = nc.render_screen(self.binary, seed, png, do_steps)
+            # The layout beside the screenshot: train.py --label-aux reads every widget's rect from it.
+            with open(png[:-len(".png")] + ".layout.json", "w") as f:
+                json.dump(layout, f)
         widgets = {w["name"]: w for w in layout["widgets"]}
         self.cache[key] = ("screens/" + name, widgets)
         return self.cache[key]
+
+
+def reuse_screen(reuse_dir, out_dir, name):
+    """The screen `name` of an earlier data set (--reuse-screens), linked into out_dir; returns its
+    layout. Screens are named by seed and order of first use, so a data set made with the same
+    seeds, --seed, --tasks-per-seed and task file asks for the same screens in the same order."""
+    for suffix in (".png", ".layout.json"):
+        src = os.path.join(reuse_dir, "screens", name[:-len(".png")] + suffix)
+        dst = os.path.join(out_dir, "screens", name[:-len(".png")] + suffix)
+        if not os.path.exists(src):
+            raise RuntimeError(f"--reuse-screens {reuse_dir}: no {src} (made with other seeds or settings?)")
+        if os.path.abspath(src) != os.path.abspath(dst) and not os.path.exists(dst):
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copyfile(src, dst)
+    with open(os.path.join(reuse_dir, "screens", name[:-len(".png")] + ".layout.json")) as f:
+        return json.load(f)
 
 
 def centre(widget):
@@ -239,13 +262,18 @@ def main():
     ap.add_argument("--tasks", default=os.path.join(nc.ROOT, "eval", "tasks", "sandbox.json"))
     ap.add_argument("--seed", type=int, default=0, help="seed of the choices made here")
     ap.add_argument("--jobs", type=int, default=1, help="sandboxes rendering at once")
+    ap.add_argument("--reuse-screens", metavar="DIR",
+                    help="take the screens and layouts of an earlier data set made with the same seeds and settings "
+                         "(linked, not rendered), e.g. to write its answers for another NANO_MAX_PIXELS")
     a = ap.parse_args()
     train, val = parse_range(a.train_seeds), parse_range(a.val_seeds)
     if set(train) & set(val):
         sys.exit("make_dataset: --train-seeds and --val-seeds overlap")
     if min(train + val) < 1000:
         sys.exit("make_dataset: seeds below 1000 are evaluation seeds (deskpilot eval); use others")
-    if not os.access(a.sandbox, os.X_OK):
+    if a.reuse_screens and not os.path.isdir(os.path.join(a.reuse_screens, "screens")):
+        sys.exit(f"make_dataset: --reuse-screens {a.reuse_screens}: no screens/ folder in it")
+    if not a.reuse_screens and not os.access(a.sandbox, os.X_OK):
         sys.exit(f"make_dataset: {a.sandbox}: not an executable (build deskpilot-sandbox first)")
     with open(a.tasks) as f:
         templates = [{"id": t["id"], "text": t["text"], "plan": t["plan"]} for t in json.load(f)["tasks"]]
@@ -254,7 +282,7 @@ def main():
     def one_seed(seed):
         # Each seed draws from its own generator: the same examples whatever --jobs is.
         rng = random.Random(f"{a.seed}:{seed}")
-        sandbox = Sandbox(a.sandbox, a.out, seed)
+        sandbox = Sandbox(a.sandbox, a.out, seed, a.reuse_screens)
         examples = grounding_examples(sandbox, seed, rng)
         for t in rng.sample(templates, a.tasks_per_seed):
             examples += task_examples(sandbox, seed, t, rng)
