@@ -224,7 +224,7 @@ std::unique_ptr<CudaTextModel> CudaTextModel::synthetic(const engine::ModelConfi
     Impl& m = *model->impl_;
     m.cfg = config;
     m.device = device;
-    static_cast<TextWeights&>(m) = synthetic_text_weights(config, seed, m.s());
+    static_cast<TextWeights&>(m) = synthetic_text_weights(config, seed, m.stream);
     m.init_rope();
     m.init_blas_workspace();
     m.stream.sync("synthetic weights");

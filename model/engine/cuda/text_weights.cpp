@@ -1,8 +1,6 @@
 #include "model/engine/cuda/text_weights.h"
 
-#include <cmath>
-
-#include "model/engine/cuda/kernels.h"
+#include "model/engine/cuda/random_weights.h"
 #include "model/engine/dtype.h"
 
 namespace deskpilot::model::cuda {
@@ -100,20 +98,15 @@ TextWeights upload_text_weights(const engine::ModelConfig& config, const engine:
 }
 
 TextWeights synthetic_text_weights(const engine::ModelConfig& config, std::uint64_t seed,
-                                   void* stream) {
+                                   const Stream& stream) {
     const auto& c = config.text;
     const std::int64_t H = c.hidden_size, D = c.head_dim;
-    std::uint64_t n = seed;
+    RandomWeights random(seed, stream);
     auto rnd = [&](std::int64_t count, std::int64_t fan_in, const std::string& name) {
-        DeviceBuffer b(std::size_t(count) * 2, name);
-        k::fill_random_bf16(b.as<std::uint16_t>(), count, (n += 0x1234567ull),
-                            1.0f / std::sqrt(float(fan_in)), stream);
-        return b;
+        return random.bf16(count, fan_in, name);
     };
     auto fill = [&](std::int64_t count, float value, const std::string& name) {
-        DeviceBuffer b(std::size_t(count) * 4, name);
-        k::fill_f32(b.as<float>(), count, value, stream);
-        return b;
+        return random.f32(count, value, name);
     };
     TextWeights w;
     w.embed = rnd(std::int64_t(c.vocab_size) * H, 1, "embed_tokens");

@@ -43,10 +43,10 @@ struct TextWeights {
 TextWeights upload_text_weights(const engine::ModelConfig& config, const engine::Checkpoint& ck,
                                 const std::string& prefix, bool fused_experts);
 
-// Random bf16 weights at the config's shapes, generated on the device on `stream` (benchmarks);
-// norms are ones, biases zeros.
+// Random bf16 weights at the config's shapes, generated on the device on `stream` (benchmarks,
+// cuda/random_weights.h); norms are ones, biases zeros.
 TextWeights synthetic_text_weights(const engine::ModelConfig& config, std::uint64_t seed,
-                                   void* stream);
+                                   const Stream& stream);
 
 // Bytes of all the weights.
 std::size_t weight_bytes(const TextWeights& w);
