@@ -55,17 +55,18 @@ struct CudaQwen3Vision::Impl : Runner {
     std::vector<float> merge(const Merger& m, const float* x, std::int64_t S);
 };
 
-CudaQwen3Vision::CudaQwen3Vision(const engine::ModelConfig& config, const engine::Checkpoint& ck,
-                                 int device) {
+namespace {
+
+// The config checks both constructors make before anything is read or allocated; the position
+// table's side.
+int checked_side(const engine::ModelConfig& config) {
     if (!config.vision || config.architecture != engine::Architecture::qwen3_vl_moe)
         throw engine::ConfigError(
             std::string("the CUDA Qwen3-VL vision tower does not run ") +
             engine::architecture_name(config.architecture) +
             (config.vision ? " checkpoints" : " configs without a vision_config"));
     const engine::VisionConfig& vc = *config.vision;
-    const std::int64_t hid = vc.hidden_size, heads = vc.num_heads, hd = hid / heads,
-                       p = vc.patch_size, tp = vc.temporal_patch_size, I = vc.intermediate_size,
-                       m2 = std::int64_t(vc.spatial_merge_size) * vc.spatial_merge_size;
+    const std::int64_t hd = vc.hidden_size / vc.num_heads;
     if (hd % 4 != 0 || !k::flash_attention_supports(hd))
         throw CudaError("CUDA vision tower: head_dim " + std::to_string(hd) +
                         " is not supported (a multiple of 4 the flash kernel is built for)");
@@ -73,7 +74,30 @@ CudaQwen3Vision::CudaQwen3Vision(const engine::ModelConfig& config, const engine
     if (std::int64_t(side) * side != vc.num_position_embeddings)
         throw engine::ConfigError("vision_config.num_position_embeddings " +
                                   std::to_string(vc.num_position_embeddings) + " is not a square");
+    return side;
+}
+
+}  // namespace
+
+CudaQwen3Vision::CudaQwen3Vision(const engine::ModelConfig& config, const engine::Checkpoint& ck,
+                                 int device) {
+    checked_side(config);
     const engine::vblocks::VisionWeights W(ck);  // validates names and shapes
+    CheckpointTowerWeights source(W);
+    build(config, source, device);
+}
+
+CudaQwen3Vision::CudaQwen3Vision(const engine::ModelConfig& config, TowerWeights& weights,
+                                 int device) {
+    build(config, weights, device);
+}
+
+void CudaQwen3Vision::build(const engine::ModelConfig& config, TowerWeights& W, int device) {
+    const int side = checked_side(config);
+    const engine::VisionConfig& vc = *config.vision;
+    const std::int64_t hid = vc.hidden_size, heads = vc.num_heads, hd = hid / heads,
+                       p = vc.patch_size, tp = vc.temporal_patch_size, I = vc.intermediate_size,
+                       m2 = std::int64_t(vc.spatial_merge_size) * vc.spatial_merge_size;
     require_device(device);
     check(cudaSetDevice(device), "cudaSetDevice");
     impl_ = std::make_unique<Impl>();
@@ -82,20 +106,16 @@ CudaQwen3Vision::CudaQwen3Vision(const engine::ModelConfig& config, const engine
     m.device = device;
     m.side = side;
 
-    auto vec = [&](const std::string& name, std::int64_t n) {
-        return f32_buffer(W.vec(name, n), name);
-    };
+    auto vec = [&](const std::string& name, std::int64_t n) { return W.f32({name}, n); };
     auto linear = [&](const std::string& name, std::int64_t out, std::int64_t in) {
         return upload_linear(W, name, out, in);
     };
     const std::int64_t cols = 3 * tp * p * p;
-    m.patch.w = bf16_buffer(W.need("patch_embed.proj.weight", {hid, 3, tp, p, p}),
-                            "patch_embed.proj.weight");
+    m.patch.w = W.bf16({"patch_embed.proj.weight"}, {hid, 3, tp, p, p});
     m.patch.b = vec("patch_embed.proj.bias", hid);
     m.patch.out = hid;
     m.patch.in = cols;
-    const engine::Tensor t = W.need("pos_embed.weight", {vc.num_position_embeddings, hid}).to_f32();
-    m.table.assign(t.data<float>(), t.data<float>() + t.numel());
+    m.table = W.host("pos_embed.weight", {vc.num_position_embeddings, hid});
     m.inv_freq = f32_buffer(engine::vblocks::rope2d_inv_freq(int(hd), vc.rope_theta),
                             "vision rope inv_freq");
     for (int n = 0; n < vc.depth; ++n) {

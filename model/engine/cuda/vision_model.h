@@ -9,6 +9,7 @@
 // In a build without CUDA the constructor throws CudaError (cuda/vision_model_none.cpp).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "model/engine/config.h"
@@ -18,6 +19,10 @@
 
 namespace deskpilot::model::cuda {
 
+namespace vision_tower {
+class TowerWeights;  // cuda/vision_common.h
+}
+
 class CudaQwen3Vision : public engine::VisionEncoder {
   public:
     // Uploads the tower of `checkpoint` (under model.visual.* or visual.*) to GPU `device`.
@@ -26,6 +31,15 @@ class CudaQwen3Vision : public engine::VisionEncoder {
     // a head dim the flash kernel lacks.
     CudaQwen3Vision(const engine::ModelConfig& config, const engine::Checkpoint& checkpoint,
                     int device = 0);
+    // The same tower with its tensors from `weights` (a checkpoint's, or random ones); throws as
+    // above.
+    CudaQwen3Vision(const engine::ModelConfig& config, vision_tower::TowerWeights& weights,
+                    int device = 0);
+    // Random bf16 weights at the config's shapes generated on the device (norms ones, biases
+    // zeros, the position table random: cuda/random_weights.h), for benchmarks at real shapes
+    // without a checkpoint (cuda/vision_synthetic.cpp). The same seed gives the same weights.
+    static std::unique_ptr<CudaQwen3Vision> synthetic(const engine::ModelConfig& config,
+                                                      std::uint64_t seed, int device = 0);
     ~CudaQwen3Vision() override;
     CudaQwen3Vision(const CudaQwen3Vision&) = delete;
     CudaQwen3Vision& operator=(const CudaQwen3Vision&) = delete;
@@ -40,6 +54,7 @@ class CudaQwen3Vision : public engine::VisionEncoder {
     struct Impl;
 
   private:
+    void build(const engine::ModelConfig& config, vision_tower::TowerWeights& weights, int device);
     std::unique_ptr<Impl> impl_;
 };
 

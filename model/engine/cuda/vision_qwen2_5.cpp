@@ -28,25 +28,41 @@ struct Block {
     Linear down;
 };
 
-// gate_proj and up_proj packed into one Linear.
-Linear upload_gate_up(const engine::vblocks::VisionWeights& W, const std::string& b, std::int64_t I,
+// gate_proj and up_proj packed into one Linear: gate rows, then up rows.
+Linear upload_gate_up(vision_tower::TowerWeights& W, const std::string& b, std::int64_t I,
                       std::int64_t hid) {
     Linear l;
     l.out = 2 * I;
     l.in = hid;
-    l.w = DeviceBuffer(std::size_t(2 * I * hid) * 2, b + "mlp.gate_proj/up_proj.weight");
-    l.b = DeviceBuffer(std::size_t(2 * I) * sizeof(float), b + "mlp.gate_proj/up_proj.bias");
-    std::size_t off = 0;
-    for (const char* part : {"mlp.gate_proj", "mlp.up_proj"}) {
-        const engine::Tensor w = W.need(b + part + ".weight", {I, hid}).to_f32();
-        std::vector<std::uint16_t> bf(std::size_t(w.numel()));
-        for (std::size_t i = 0; i < bf.size(); ++i) bf[i] = engine::f32_to_bf16(w.data<float>()[i]);
-        l.w.upload(bf.data(), bf.size() * 2, off * std::size_t(hid) * 2);
-        const std::vector<float> bias = W.vec(b + part + ".bias", I);
-        l.b.upload(bias.data(), bias.size() * sizeof(float), off * sizeof(float));
-        off += std::size_t(I);
-    }
+    l.w = W.bf16({b + "mlp.gate_proj.weight", b + "mlp.up_proj.weight"}, {I, hid});
+    l.b = W.f32({b + "mlp.gate_proj.bias", b + "mlp.up_proj.bias"}, I);
     return l;
+}
+
+// The config checks both constructors make before anything is read or allocated; the window's
+// side in merged patches.
+int checked_window(const engine::ModelConfig& config) {
+    if (!config.vision || config.architecture != engine::Architecture::qwen2_5_vl)
+        throw engine::ConfigError(
+            std::string("the CUDA Qwen2.5-VL vision tower does not run ") +
+            engine::architecture_name(config.architecture) +
+            (config.vision ? " checkpoints" : " configs without a vision_config"));
+    const engine::VisionConfig& vc = *config.vision;
+    const std::int64_t hd = vc.hidden_size / vc.num_heads, p = vc.patch_size,
+                       m = vc.spatial_merge_size;
+    const int window = int(vc.window_size / m / p);
+    if (window < 1)
+        throw engine::ConfigError("vision_config.window_size " + std::to_string(vc.window_size) +
+                                  " is smaller than one merged patch (" + std::to_string(m * p) +
+                                  " px)");
+    for (int b : vc.fullatt_block_indexes)
+        if (b < 0 || b >= vc.depth)
+            throw engine::ConfigError("vision_config.fullatt_block_indexes names block " +
+                                      std::to_string(b) + " of " + std::to_string(vc.depth));
+    if (hd % 4 != 0 || !k::flash_attention_supports(hd))
+        throw CudaError("CUDA vision tower: head_dim " + std::to_string(hd) +
+                        " is not supported (a multiple of 4 the flash kernel is built for)");
+    return window;
 }
 
 }  // namespace vision_qwen2_5
@@ -67,28 +83,24 @@ struct CudaQwen25Vision::Impl : vision_tower::Runner {
 
 CudaQwen25Vision::CudaQwen25Vision(const engine::ModelConfig& config, const engine::Checkpoint& ck,
                                    int device) {
-    if (!config.vision || config.architecture != engine::Architecture::qwen2_5_vl)
-        throw engine::ConfigError(
-            std::string("the CUDA Qwen2.5-VL vision tower does not run ") +
-            engine::architecture_name(config.architecture) +
-            (config.vision ? " checkpoints" : " configs without a vision_config"));
+    checked_window(config);
+    const engine::vblocks::VisionWeights W(ck);  // validates names and shapes
+    vision_tower::CheckpointTowerWeights source(W);
+    build(config, source, device);
+}
+
+CudaQwen25Vision::CudaQwen25Vision(const engine::ModelConfig& config,
+                                   vision_tower::TowerWeights& weights, int device) {
+    build(config, weights, device);
+}
+
+void CudaQwen25Vision::build(const engine::ModelConfig& config, vision_tower::TowerWeights& W,
+                             int device) {
+    const int window = checked_window(config);
     const engine::VisionConfig& vc = *config.vision;
     const std::int64_t hid = vc.hidden_size, heads = vc.num_heads, hd = hid / heads,
                        p = vc.patch_size, tp = vc.temporal_patch_size, I = vc.intermediate_size,
                        m = vc.spatial_merge_size, m2 = m * m;
-    const int window = int(vc.window_size / m / p);
-    if (window < 1)
-        throw engine::ConfigError("vision_config.window_size " + std::to_string(vc.window_size) +
-                                  " is smaller than one merged patch (" + std::to_string(m * p) +
-                                  " px)");
-    for (int b : vc.fullatt_block_indexes)
-        if (b < 0 || b >= vc.depth)
-            throw engine::ConfigError("vision_config.fullatt_block_indexes names block " +
-                                      std::to_string(b) + " of " + std::to_string(vc.depth));
-    if (hd % 4 != 0 || !k::flash_attention_supports(hd))
-        throw CudaError("CUDA vision tower: head_dim " + std::to_string(hd) +
-                        " is not supported (a multiple of 4 the flash kernel is built for)");
-    const engine::vblocks::VisionWeights W(ck);  // validates names and shapes
     require_device(device);
     check(cudaSetDevice(device), "cudaSetDevice");
     impl_ = std::make_unique<Impl>();
@@ -96,11 +108,8 @@ CudaQwen25Vision::CudaQwen25Vision(const engine::ModelConfig& config, const engi
     im.vc = vc;
     im.device = device;
     im.window = window;
-    auto vec = [&](const std::string& name, std::int64_t n) {
-        return vision_tower::f32_buffer(W.vec(name, n), name);
-    };
-    im.patch.w = vision_tower::bf16_buffer(W.need("patch_embed.proj.weight", {hid, 3, tp, p, p}),
-                                           "patch_embed.proj.weight");
+    auto vec = [&](const std::string& name, std::int64_t n) { return W.f32({name}, n); };
+    im.patch.w = W.bf16({"patch_embed.proj.weight"}, {hid, 3, tp, p, p});
     im.patch.out = hid;
     im.patch.in = 3 * tp * p * p;
     im.inv_freq = vision_tower::f32_buffer(engine::vblocks::rope2d_inv_freq(int(hd), vc.rope_theta),

@@ -13,6 +13,7 @@
 // In a build without CUDA the constructor throws CudaError (cuda/vision_qwen2_5_none.cpp).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "model/engine/config.h"
@@ -21,6 +22,10 @@
 #include "model/engine/vision/vision_encoder.h"
 
 namespace deskpilot::model::cuda {
+
+namespace vision_tower {
+class TowerWeights;  // cuda/vision_common.h
+}
 
 class CudaQwen25Vision : public engine::VisionEncoder {
   public:
@@ -31,6 +36,15 @@ class CudaQwen25Vision : public engine::VisionEncoder {
     // lacks.
     CudaQwen25Vision(const engine::ModelConfig& config, const engine::Checkpoint& checkpoint,
                      int device = 0);
+    // The same tower with its tensors from `weights` (a checkpoint's, or random ones); throws as
+    // above.
+    CudaQwen25Vision(const engine::ModelConfig& config, vision_tower::TowerWeights& weights,
+                     int device = 0);
+    // Random bf16 weights at the config's shapes generated on the device (norms ones, biases
+    // zeros: cuda/random_weights.h), for benchmarks at real shapes without a checkpoint
+    // (cuda/vision_synthetic.cpp). The same seed gives the same weights.
+    static std::unique_ptr<CudaQwen25Vision> synthetic(const engine::ModelConfig& config,
+                                                       std::uint64_t seed, int device = 0);
     ~CudaQwen25Vision() override;
     CudaQwen25Vision(const CudaQwen25Vision&) = delete;
     CudaQwen25Vision& operator=(const CudaQwen25Vision&) = delete;
@@ -44,6 +58,7 @@ class CudaQwen25Vision : public engine::VisionEncoder {
     struct Impl;
 
   private:
+    void build(const engine::ModelConfig& config, vision_tower::TowerWeights& weights, int device);
     std::unique_ptr<Impl> impl_;
 };
 
