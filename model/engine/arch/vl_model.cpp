@@ -91,7 +91,10 @@ void VlModel::replace_vision(std::unique_ptr<VisionEncoder> vision) {
 }
 
 PreprocessParams VlModel::preprocess_params() const {
-    const ModelConfig& c = config();
+    return engine::preprocess_params(config());
+}
+
+PreprocessParams preprocess_params(const ModelConfig& c) {
     PreprocessParams p =
         c.architecture == Architecture::qwen2_5_vl ? kQwen25VlPreprocess : kQwen3VlPreprocess;
     p.patch_size = c.vision->patch_size;

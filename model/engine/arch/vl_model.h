@@ -26,6 +26,11 @@ Positions multimodal_positions(std::span<const std::int32_t> ids, std::int32_t i
                                std::span<const std::array<int, 3>> grids, int merge,
                                std::int64_t& rope_delta);
 
+// The image processor settings a model of `config` was trained with: patch and merge sizes from
+// its vision config, resize bounds and mean/std of its architecture (VlModel::preprocess_params;
+// NativeVlm then takes a planner family's resize bounds where their factor agrees).
+PreprocessParams preprocess_params(const ModelConfig& config);
+
 // The decoding state of one conversation: the ids the cache holds, and the rope delta.
 struct VlmState {
     KvCache cache;
