@@ -20,7 +20,8 @@
 // once, every later decode step a replay).
 // At most one of --kv, --fused and --graphs is `both`.
 // Text only: "prefill" is the ~2.7k text tokens a
-// 1920x1080 screenshot becomes, not the vision encoder.
+// 1920x1080 screenshot becomes, not the vision encoder (bench_cuda_prefill times the tower, the
+// prefill with the image features injected and the answer's decode: an agent step's model time).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -32,8 +33,10 @@
 #include <string>
 #include <vector>
 
+#include "bench/gpu/real_shapes.h"
 #include "model/engine/cuda/text_model.h"
 
+using namespace deskpilot;
 using namespace deskpilot::model;
 namespace engine = deskpilot::model::engine;
 using clock_type = std::chrono::steady_clock;
@@ -67,52 +70,6 @@ double nominal_peak_gbs(const std::string& name) {
         return name.find("PCIe") != std::string::npos ? 2000 : 3350;
     if (name.find("A100") != std::string::npos) return 2039;
     return 0;
-}
-
-engine::ModelConfig qwen3_vl_30b_a3b_text(int layers) {
-    engine::ModelConfig c;
-    c.architecture = engine::Architecture::qwen3_vl_moe;
-    auto& t = c.text;
-    t.vocab_size = 151936;
-    t.hidden_size = 2048;
-    t.num_layers = layers;
-    t.num_heads = 32;
-    t.num_kv_heads = 4;
-    t.head_dim = 128;
-    t.intermediate_size = 6144;
-    t.moe_intermediate_size = 768;
-    t.num_experts = 128;
-    t.num_experts_per_tok = 8;
-    t.norm_topk_prob = true;
-    t.rms_norm_eps = 1e-6;
-    t.rope_theta = 5e6;
-    t.mrope_section = {24, 20, 20};
-    t.mrope_interleaved = true;
-    t.qk_norm = true;
-    t.max_position_embeddings = 262144;
-    return c;
-}
-
-// UI-TARS-1.5-7B (Qwen2.5-VL-7B) text shapes: dense, q/k/v biases, chunked MRoPE, untied head.
-engine::ModelConfig qwen2_5_vl_7b_text(int layers) {
-    engine::ModelConfig c;
-    c.architecture = engine::Architecture::qwen2_5_vl;
-    auto& t = c.text;
-    t.vocab_size = 152064;
-    t.hidden_size = 3584;
-    t.num_layers = layers;
-    t.num_heads = 28;
-    t.num_kv_heads = 4;
-    t.head_dim = 128;
-    t.intermediate_size = 18944;
-    t.rms_norm_eps = 1e-6;
-    t.rope_theta = 1e6;
-    t.mrope_section = {16, 24, 24};
-    t.mrope_interleaved = false;
-    t.attention_bias = true;
-    t.qk_norm = false;
-    t.max_position_embeddings = 128000;
-    return c;
 }
 
 }  // namespace
@@ -184,7 +141,7 @@ int main(int argc, char** argv) {
 
         auto t0 = clock_type::now();
         const engine::ModelConfig config =
-            dense ? qwen2_5_vl_7b_text(layers) : qwen3_vl_30b_a3b_text(layers);
+            dense ? bench::gpu::ui_tars_1_5_7b(layers) : bench::gpu::qwen3_vl_30b_a3b(layers);
         const auto model = cuda::CudaTextModel::synthetic(config, 42);
         std::printf(
             "model: %s text shapes, %d layers, %.2f GB bf16 weights "

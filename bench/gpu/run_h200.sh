@@ -16,7 +16,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 JOBS=$(nproc)
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DDESKPILOT_CUDA=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90-real >/dev/null
-cmake --build build-gpu -j"$JOBS" --target bench_cuda_decode bench_cuda_attention test_model_cuda \
+cmake --build build-gpu -j"$JOBS" --target bench_cuda_decode bench_cuda_attention bench_cuda_prefill test_model_cuda \
   test_model_cuda_kernels test_engine_cuda_cli test_engine_cuda_vlm test_engine_cuda_vision \
   test_engine_cuda_qwen2_5 deskpilot
 echo "== parity tests (kernels vs CPU twins, decoder and vision tower vs the CPU ones, CLI)"
@@ -32,6 +32,9 @@ if [[ $QUICK == 1 ]]; then
   echo "== decode steps as CUDA graphs vs eager"
   build-gpu/bench/bench_cuda_decode --layers 8 --prompt-tokens 1024 --decode-tokens 64 --graphs both
   build-gpu/bench/bench_cuda_decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64 --graphs both
+  echo "== agent step on the GPU: vision tower + prefill + decode for a 1920x1080 screenshot"
+  build-gpu/bench/bench_cuda_prefill --layers 8 --depth 9 --repeats 2
+  build-gpu/bench/bench_cuda_prefill --model qwen2_5 --layers 8 --depth 8 --repeats 2
 else
   build-gpu/bench/bench_cuda_decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --fused both
   build-gpu/bench/bench_cuda_decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128 --fused both
@@ -41,5 +44,8 @@ else
   build-gpu/bench/bench_cuda_decode --layers 48 --prompt-tokens 256 --decode-tokens 128 --graphs both
   build-gpu/bench/bench_cuda_decode --model qwen2_5 --prompt-tokens 256 --decode-tokens 128 --graphs both
   build-gpu/bench/bench_cuda_decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --graphs both
+  echo "== agent step on the GPU: vision tower + prefill + decode for a 1920x1080 screenshot"
+  build-gpu/bench/bench_cuda_prefill
+  build-gpu/bench/bench_cuda_prefill --model qwen2_5
 fi
 echo "== done $(date -u)"
