@@ -25,7 +25,10 @@
 # tests/model/engine/test_cuda_long_prompts.cpp at emulator sizes, both architectures: a long
 # text prompt with bf16 and f32 KV, the capacity errors and two graph steps, captured then
 # replayed; five images of
-# different grids in one agent-conversation prefill through the towers and the decoder).
+# different grids in one agent-conversation prefill through the towers and the decoder),
+# synthetic (synthetic_tower_check.cpp: both towers with random weights at the tiny configs'
+# shapes, their shapes, finite values and seeds, then bench/gpu/agent_step.h's tower → prefill →
+# decode step with the synthetic decoder, as bench_cuda_prefill runs it; about a minute).
 # LONG_TOKENS=N sets the text prompt's length, default 256 (5 split-K splits; one prefill takes
 # about 80 s for Qwen2.5-VL and 6-9 min for Qwen3-VL-MoE on one shared core: the emulator starts
 # a thread per CUDA thread); 2011 reaches the most splits (32) and runs far longer. many_images
@@ -141,6 +144,15 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
             done
         fi
     done
+    # The synthetic towers and bench_cuda_prefill's step (random weights, tiny shapes).
+    g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/synthetic_tower_check.cpp" "${objs[@]}" \
+        "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_planner.a" "$lib/libdeskpilot_vision.a" \
+        -lpcre2-8 -lutf8proc -o "$out/synthetic_check"
+    if want synthetic; then
+        for tiny in qwen3_vl_moe_vision_tiny qwen2_5_vl_tiny; do
+            "$out/synthetic_check" "$root/tests/data/engine/$tiny" || status=1
+        done
+    fi
     if want graphs; then
         "$out/graph_check" refusals || status=1
         for tiny in qwen2_5_vl_tiny qwen3_vl_moe_vision_tiny; do
