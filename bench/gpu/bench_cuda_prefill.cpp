@@ -214,6 +214,11 @@ int main(int argc, char** argv) {
             special.empty() ? "none" : special.c_str(), config.text.num_layers,
             double(text->weight_bytes()) / 1e9);
 
+        std::printf(
+            "decoder settings (environment): KV cache %s, fused epilogues %s, decode steps as CUDA "
+            "graphs %s\n",
+            text->kv_dtype() == cuda::KvDtype::bf16 ? "bf16" : "f32", text->fused() ? "on" : "off",
+            text->graphs() ? "on" : "off");
         const std::vector<std::int32_t> ids = agent_prompt(config, image_tokens, text_tokens, 1);
         std::printf(
             "prompt: %zu tokens = %lld image + %d text; answer %d tokens (1 from the prefill, %d "

@@ -28,7 +28,7 @@
 # different grids in one agent-conversation prefill through the towers and the decoder),
 # synthetic (synthetic_tower_check.cpp: both towers with random weights at the tiny configs'
 # shapes, their shapes, finite values and seeds, then bench/gpu/agent_step.h's tower → prefill →
-# decode step with the synthetic decoder, as bench_cuda_prefill runs it; about a minute).
+# decode step with the synthetic decoder, as bench_cuda_prefill runs it; about 2 and 5.5 minutes).
 # LONG_TOKENS=N sets the text prompt's length, default 256 (5 split-K splits; one prefill takes
 # about 80 s for Qwen2.5-VL and 6-9 min for Qwen3-VL-MoE on one shared core: the emulator starts
 # a thread per CUDA thread); 2011 reaches the most splits (32) and runs far longer. many_images
