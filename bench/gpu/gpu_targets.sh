@@ -1,0 +1,32 @@
+# The GPU build, in one place: sourced by bench/gpu/make_bundle.sh (which builds and packs it)
+# and by bench/gpu/run_h200.sh (which builds it from source when it has no bundle).
+# A new gpu test or benchmark is one line in GPU_TARGETS (and, for a benchmark, its command in
+# run_h200.sh). Targets named test_* are also the CTest names run_h200.sh runs.
+# shellcheck shell=bash disable=SC2034  # the variables are read by the scripts that source this
+
+# Relative to the repository root. The bundle's paths are this folder's, so it stays fixed.
+GPU_BUILD_DIR=build-gpu
+GPU_BUNDLE="$GPU_BUILD_DIR/device-bundle.tar.xz"
+# Release, Hopper machine code only (the H200 is sm_90; one architecture halves nvcc's time).
+GPU_CMAKE_ARGS=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DDESKPILOT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90-real)
+GPU_TARGETS=(
+  deskpilot                     # test_engine_cuda_cli runs `deskpilot generate --device cuda`
+  bench_cuda_decode             # decode/prefill at real Qwen3-VL and Qwen2.5-VL shapes
+  bench_cuda_attention          # flash prefill attention vs the split-K kernel
+  test_model_cuda               # device probe
+  test_model_cuda_kernels       # every kernel against its CPU twin, the decoder against the CPU one
+  test_engine_cuda_cli          # `generate --device cuda` against `--device cpu`
+  test_engine_cuda_options      # --gpu, DESKPILOT_CUDA_MEM_LIMIT, the stop point on a real GPU
+  test_engine_cuda_vlm          # image prompts, NativeVlm on both devices
+  test_engine_cuda_vision       # the vision tower against the CPU one
+  test_engine_cuda_qwen2_5      # Qwen2.5-VL decoder and tower against the CPU ones
+  test_engine_cuda_long_prompts # long prompts on both devices
+)
+
+# The CTest names among GPU_TARGETS as one anchored regex: ^(test_a|test_b)$
+gpu_test_regex() {
+  local t names=()
+  for t in "${GPU_TARGETS[@]}"; do [[ $t == test_* ]] && names+=("$t"); done
+  local IFS='|'
+  echo "^(${names[*]})\$"
+}
