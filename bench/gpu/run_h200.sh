@@ -82,11 +82,41 @@ find_libcuda() {
   return 0
 }
 
+# An executable on PATH (bash's `command -v` also names a file it may not execute).
+have() {
+  local p
+  p=$(command -v "$1") && [[ -x $p ]]
+}
+# unpack [-O] [MEMBER]: the bundle into this tree (all of it, or the folder MEMBER), or with -O
+# the file MEMBER to stdout. tar needs xz for that; where xz is missing, python3's tarfile does it.
+unpack() {
+  local to_stdout=0
+  [[ ${1:-} == -O ]] && to_stdout=1 && shift
+  if have xz; then
+    if ((to_stdout)); then tar -xJOf "$BUNDLE" --occurrence=1 "$1"; else tar -xJf "$BUNDLE" "$@"; fi
+    return
+  fi
+  python3 - "$BUNDLE" "$to_stdout" "$@" <<'PY'
+import sys, tarfile
+bundle, to_stdout, want = sys.argv[1], sys.argv[2] == "1", sys.argv[3:]
+with tarfile.open(bundle, "r:xz") as t:
+    if to_stdout:
+        sys.stdout.write(t.extractfile(want[0]).read().decode())
+    else:
+        members = [m for m in t.getmembers() if not want or m.name == want[0] or m.name.startswith(want[0] + "/")]
+        t.extractall(".", members, **({"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}))
+PY
+}
+# What a program loads: ldd, or the loader itself where ldd is missing.
+list_libs() {
+  if have ldd; then ldd "$1"; else /lib64/ld-linux-x86-64.so.2 --list "$1"; fi
+}
+
 cublas_dir=$(find_cublas)
 libcuda=$(find_libcuda)
 info=
 if [[ -f $BUNDLE ]]; then
-  info=$(tar -xJOf "$BUNDLE" --occurrence=1 "$GPU_BUILD_DIR/device/BUNDLE_INFO" 2>/dev/null || true)
+  info=$(unpack -O "$GPU_BUILD_DIR/device/BUNDLE_INFO" 2>/dev/null || true)
   eval "$info"
   source_fact="bundle ${BUNDLE_COMMIT:-?} (made ${BUNDLE_MADE:-?} at ${BUNDLE_SOURCE_DIR:-?}, nvcc ${BUNDLE_CUDA:-?})"
   [[ -d .git ]] && command -v git >/dev/null &&
@@ -94,13 +124,13 @@ if [[ -f $BUNDLE ]]; then
 else
   source_fact="no bundle ($BUNDLE): build from source"
 fi
-echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname) | GPU: ${gpu_fact:-none (nvidia-smi: none or no GPU)}" \
+echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname 2>/dev/null || cat /proc/sys/kernel/hostname) | GPU: ${gpu_fact:-none (nvidia-smi: none or no GPU)}" \
   "| nvcc ${nvcc_fact:-absent} | glibc ${glibc:-?} | cuBLAS: ${cublas_dir:-NOT FOUND}" \
   "| libcuda: ${libcuda:-not found} | $source_fact"
 
 if [[ -f $BUNDLE ]]; then
   # --- The bundle: check, unpack, link --------------------------------------------------------
-  command -v xz >/dev/null || die "xz is not installed; $BUNDLE needs it to unpack"
+  have xz || have python3 || die "neither xz nor python3 here to unpack $BUNDLE"
   [[ -n $info ]] || die "cannot read $GPU_BUILD_DIR/device/BUNDLE_INFO from $BUNDLE (not made by bench/gpu/make_bundle.sh?)"
   [[ -n $cublas_dir ]] || die "libcublas.so.13 and libcublasLt.so.13 not found (looked in /usr/local/cuda*/lib64," \
     "LD_LIBRARY_PATH, ldconfig, python3's nvidia packages); the bundle's programs cannot start without them"
@@ -110,11 +140,7 @@ if [[ -f $BUNDLE ]]; then
   if [[ -d $BUNDLE_SOURCE_DIR && $(cd "$BUNDLE_SOURCE_DIR" && pwd -P) == "$ROOT" ]]; then
     # Already at the bundle's path: an earlier run's link (unpack again: the bundle may be new),
     # or the tree it was built in, whose build stays (only the libraries and ctest are unpacked).
-    if [[ -f $GPU_BUILD_DIR/CMakeCache.txt ]]; then
-      tar -xJf "$BUNDLE" "$GPU_BUILD_DIR/device"
-    else
-      tar -xJf "$BUNDLE"
-    fi
+    if [[ -f $GPU_BUILD_DIR/CMakeCache.txt ]]; then unpack "$GPU_BUILD_DIR/device"; else unpack; fi
   else
     if [[ -L $BUNDLE_SOURCE_DIR ]]; then
       ln -sfn "$ROOT" "$BUNDLE_SOURCE_DIR" || die "cannot repoint the link $BUNDLE_SOURCE_DIR to $ROOT"
@@ -124,7 +150,7 @@ if [[ -f $BUNDLE ]]; then
       { mkdir -p "$(dirname "$BUNDLE_SOURCE_DIR")" && ln -s "$ROOT" "$BUNDLE_SOURCE_DIR"; } 2>/dev/null ||
         die "cannot link $BUNDLE_SOURCE_DIR to $ROOT (the programs use that path; run as root)"
     fi
-    tar -xJf "$BUNDLE"
+    unpack
     echo "== unpacked $BUNDLE; $BUNDLE_SOURCE_DIR -> $ROOT"
   fi
   # Through the link, so the paths are the ones the build wrote into the programs and ctest files.
@@ -140,7 +166,7 @@ if [[ -f $BUNDLE ]]; then
   # Every library each program loads must resolve now, not halfway through the run.
   missing=()
   for p in $BUNDLE_PROGRAMS "$GPU_BUILD_DIR/device/ctest"; do
-    while read -r lib; do missing+=("$lib (${p##*/})"); done < <(LD_LIBRARY_PATH=$RUN_LD ldd "$ROOT/$p" 2>&1 |
+    while read -r lib; do missing+=("$lib (${p##*/})"); done < <(LD_LIBRARY_PATH=$RUN_LD list_libs "$ROOT/$p" 2>&1 |
       awk '/not found/ {print $1}')
   done
   ((${#missing[@]} == 0)) || die "libraries not found with LD_LIBRARY_PATH=$RUN_LD: ${missing[*]}"

@@ -11,9 +11,11 @@
 #    /usr/local/cuda's libcudart, /usr/bin/ctest and /usr/share/cmake-*: a program that reached for
 #    one would fail. Kept visible: the few that the shell tools of run_h200.sh and of this script
 #    (tar, xz, sed, grep, mount, ...) load; libgcc_s is hidden, so nvcc cannot start ("nvcc absent");
-#  - then every bundled program is resolved with the bundle's LD_LIBRARY_PATH (ldd), each test
+#  - then every bundled program is resolved with the bundle's LD_LIBRARY_PATH (ld.so --list), each test
 #    runs once more to print its totals, and `deskpilot --version` and test_model_cuda_kernels run
 #    under LD_DEBUG=libs: each library must come from the bundle, glibc or cuBLAS's folder.
+# SIM_HIDE="/usr/bin/xz /usr/bin/ldd" hides those too (run_h200.sh then unpacks with python3 and
+# lists libraries with the loader).
 # Expected without a GPU: the gpu tests start and skip, the first benchmark fails ("no CUDA device"),
 # so it exits 1 with run_h200.sh; any library found outside the bundle, glibc and cuBLAS also fails it.
 # Its own tools (unshare, mount, tar, git) are this machine's.
@@ -51,6 +53,7 @@ for f in /usr/local/cuda/lib64/libcudart.so.13 /usr/bin/ctest; do
   [[ -e $f ]] && mount --bind "$SIM/empty-file" "$(readlink -f "$f")" && hidden+=("$f")
 done
 for d in /usr/share/cmake-*; do mount --bind "$SIM/empty-dir" "$d" && hidden+=("$d"); done
+for f in ${SIM_HIDE:-}; do mount --bind "$SIM/empty-file" "$(readlink -f "$f")" && hidden+=("$f"); done
 echo "== simulate: $BUNDLE_SOURCE_DIR hidden; ${#hidden[@]} Debian copies hidden; visible for the tools: ${kept[*]}"
 cd "$SIM/repo"
 rc=0
@@ -62,7 +65,7 @@ run_ld=$lib:/usr/local/cuda/lib64
 ok='^('"$lib"'/|/lib/x86_64-linux-gnu/(libc|libm|libdl|libpthread|librt|libresolv)\.so|/usr/local/cuda/lib64/libcublas)'
 bad=0
 for p in $BUNDLE_PROGRAMS "$GPU_BUILD_DIR/device/ctest"; do
-  out=$(LD_LIBRARY_PATH=$run_ld ldd "$p" | awk '/=>/ {print $3}')
+  out=$(LD_LIBRARY_PATH=$run_ld /lib64/ld-linux-x86-64.so.2 --list "$p" | awk '/=>/ {print $3}')
   n=$(grep -c . <<<"$out")
   wrong=$(grep -Ev "$ok" <<<"$out" || true)
   [[ -z $wrong ]] || { echo "== simulate: $p loads from outside the bundle: $wrong"; bad=1; }
