@@ -231,5 +231,5 @@ else
   bench bench_cuda_prefill
   bench bench_cuda_prefill --model qwen2_5
 fi
-((${#failures[@]} == 0)) || die "${#failures[@]} benchmark(s) failed: ${failures[*]}"
+((${#failures[@]} == 0)) || die "${#failures[@]} benchmark(s) failed: $(printf '%s; ' "${failures[@]}")"
 echo "== done $(date -u)"

@@ -16,7 +16,7 @@
 #    under LD_DEBUG=libs: each library must come from the bundle, glibc or cuBLAS's folder.
 # SIM_HIDE="/usr/bin/xz /usr/bin/ldd" hides those too (run_h200.sh then unpacks with python3 and
 # lists libraries with the loader).
-# Expected without a GPU: the gpu tests start and skip, the first benchmark fails ("no CUDA device"),
+# Expected without a GPU: the gpu tests start and skip, every benchmark fails ("no CUDA device"),
 # so it exits 1 with run_h200.sh; any library found outside the bundle, glibc and cuBLAS also fails it.
 # Its own tools (unshare, mount, tar, git) are this machine's.
 set -euo pipefail
