@@ -10,11 +10,10 @@
 #include "model/engine/chat_format.h"
 #include "model/engine/config.h"
 #include "model/engine/cpu/linear.h"
+#include "model/engine/cuda/device.h"
 #include "model/engine/cuda/memory_limit.h"
 #include "model/engine/cuda/sample_twin.h"
-#include "model/engine/cuda/text_decoder.h"
-#include "model/engine/cuda/vision_model.h"
-#include "model/engine/cuda/vision_qwen2_5.h"
+#include "model/engine/cuda/vl_model_device.h"
 #include "model/engine/generator.h"
 #include "model/engine/tokenizer.h"
 #include "model/engine/vision/preprocess.h"
@@ -102,16 +101,8 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
         impl_->tokenizer = engine_ns::Tokenizer::from_file(dir / "tokenizer.json");
         auto ck = std::make_shared<const engine_ns::Checkpoint>(dir);
         impl_->model = std::make_unique<engine_ns::VlModel>(mc, ck, *impl_->pool);
-        if (cuda) {  // the CPU models validated the checkpoint; the GPU ones copy its weights
-            impl_->model->replace_text(std::make_unique<model::cuda::CudaTextDecoder>(
-                model::cuda::CudaTextModel::upload(impl_->model->text(), *ck, gpu)));
-            if (mc.architecture == engine_ns::Architecture::qwen2_5_vl)
-                impl_->model->replace_vision(
-                    std::make_unique<model::cuda::CudaQwen25Vision>(mc, *ck, gpu));
-            else
-                impl_->model->replace_vision(
-                    std::make_unique<model::cuda::CudaQwen3Vision>(mc, *ck, gpu));
-        }
+        // The CPU models validated the checkpoint; the GPU ones copy its weights.
+        if (cuda) model::cuda::move_to_device(*impl_->model, mc, *ck, gpu);
         impl_->preprocess = impl_->model->preprocess_params();
         impl_->chat = mc.architecture == engine_ns::Architecture::qwen2_5_vl
                           ? engine_ns::ChatTemplate::qwen2_vl

@@ -21,10 +21,8 @@
 #include "engine_standins.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/chat_format.h"
-#include "model/engine/cuda/text_decoder.h"
 #include "model/engine/cuda/text_model.h"
-#include "model/engine/cuda/vision_model.h"
-#include "model/engine/cuda/vision_qwen2_5.h"
+#include "model/engine/cuda/vl_model_device.h"
 #include "model/engine/tokenizer.h"
 #include "planner/request.h"
 #include "tests/model/engine/cuda_test_support.h"
@@ -160,12 +158,7 @@ int many_images(const std::filesystem::path& tiny, const std::filesystem::path& 
     const engine::ModelConfig cfg = engine::load_model_config(tiny);
     const bool qwen25 = cfg.architecture == engine::Architecture::qwen2_5_vl;
     engine::VlModel cpu(cfg, ck), gpu(cfg, ck);
-    gpu.replace_text(
-        std::make_unique<cuda::CudaTextDecoder>(cuda::CudaTextModel::upload(gpu.text(), *ck)));
-    if (qwen25)
-        gpu.replace_vision(std::make_unique<cuda::CudaQwen25Vision>(cfg, *ck));
-    else
-        gpu.replace_vision(std::make_unique<cuda::CudaQwen3Vision>(cfg, *ck));
+    cuda::move_to_device(gpu, cfg, *ck);
     const auto& vc = *cfg.vision;
     const std::int64_t p2 = std::int64_t(vc.patch_size) * vc.patch_size,
                        cols = 3 * vc.temporal_patch_size * p2;

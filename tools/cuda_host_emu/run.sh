@@ -96,7 +96,7 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
         objs+=("$out/$src.o")
     done
     for src in text_model text_weights text_decoder vision_model vision_qwen2_5 graph \
-        random_weights vision_synthetic; do
+        random_weights vision_synthetic vl_model_device; do
         g++ -std=c++20 -O1 -pthread -DEMU_WITH_ENGINE -I"$out" -I"$root" -c \
             "$root/model/engine/cuda/$src.cpp" -o "$out/$src.o"
         objs+=("$out/$src.o")

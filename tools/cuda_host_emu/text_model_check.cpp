@@ -16,8 +16,7 @@
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/cuda/sample_twin.h"
 #include "model/engine/cuda/text_decoder.h"
-#include "model/engine/cuda/vision_model.h"
-#include "model/engine/cuda/vision_qwen2_5.h"
+#include "model/engine/cuda/vl_model_device.h"
 #include "tests/model/engine/cuda_test_support.h"
 
 namespace engine = deskpilot::model::engine;
@@ -126,12 +125,7 @@ int main(int argc, char** argv) {
     {  // The whole model on the "GPU" (decoder and vision tower), as NativeVlm builds it with
        // device cuda: the CPU's greedy tokens from the golden image prompt.
         engine::VlModel all(cfg, ck);
-        all.replace_text(
-            std::make_unique<cuda::CudaTextDecoder>(cuda::CudaTextModel::upload(all.text(), *ck)));
-        if (cfg.architecture == engine::Architecture::qwen2_5_vl)
-            all.replace_vision(std::make_unique<cuda::CudaQwen25Vision>(cfg, *ck));
-        else
-            all.replace_vision(std::make_unique<cuda::CudaQwen3Vision>(cfg, *ck));
+        cuda::move_to_device(all, cfg, *ck);
         engine::VlmState as = all.new_state(), cs2 = cpu.new_state();
         std::vector<float> got = all.prefill(ids, images, as), want = cpu.prefill(ids, images, cs2);
         report("all on GPU: prefill", got, want);

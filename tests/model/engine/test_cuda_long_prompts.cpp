@@ -25,10 +25,8 @@
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/config.h"
 #include "model/engine/cuda/device.h"
-#include "model/engine/cuda/text_decoder.h"
 #include "model/engine/cuda/text_model.h"
-#include "model/engine/cuda/vision_model.h"
-#include "model/engine/cuda/vision_qwen2_5.h"
+#include "model/engine/cuda/vl_model_device.h"
 #include "model/engine/native_vlm.h"
 #include "planner/conversation.h"
 #include "planner/family.h"
@@ -233,12 +231,7 @@ class TestCudaLongPrompts : public QObject {
         const auto ck = std::make_shared<const engine::Checkpoint>(bf16->dir / "model.safetensors");
         const engine::ModelConfig cfg = engine::load_model_config(bf16->dir);
         engine::VlModel cpu(cfg, ck), gpu(cfg, ck);
-        gpu.replace_text(
-            std::make_unique<cuda::CudaTextDecoder>(cuda::CudaTextModel::upload(gpu.text(), *ck)));
-        if (is_qwen25(model))
-            gpu.replace_vision(std::make_unique<cuda::CudaQwen25Vision>(cfg, *ck));
-        else
-            gpu.replace_vision(std::make_unique<cuda::CudaQwen3Vision>(cfg, *ck));
+        cuda::move_to_device(gpu, cfg, *ck);
         const auto& vc = *cfg.vision;
         const std::int64_t p2 = std::int64_t(vc.patch_size) * vc.patch_size,
                            cols = 3 * vc.temporal_patch_size * p2;
