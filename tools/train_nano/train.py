@@ -969,6 +969,7 @@ def main():
         sys.exit(f"train.py: --vision-only: no screenshot in {a.data} has a layout (tools/train_nano/add_layouts.py)")
     config = nano_model.build_config(tok)
     model = nano_model.build_model(config, a.seed)
+    nano_model.patch_embed_as_linear(model)  # the Conv3d's CPU kernels were a third of a step
     model.train()
     total, vision = nano_model.count_parameters(model)
     attend = None
