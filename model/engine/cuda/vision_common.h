@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "model/engine/config.h"
 #include "model/engine/cuda/buffer.h"
 #include "model/engine/cuda/gemm.h"
 #include "model/engine/cuda/kernels.h"
@@ -17,6 +18,19 @@
 #include "model/engine/vision/vision_blocks.h"
 
 namespace deskpilot::model::cuda::vision_tower {
+
+// Each tower runs one architecture. Refusing any other config before a weight is read names the
+// tower, so a caller that picked the wrong one learns why instead of meeting a missing tensor.
+inline const engine::VisionConfig& require_architecture(const engine::ModelConfig& config,
+                                                        engine::Architecture arch,
+                                                        const std::string& tower) {
+    if (!config.vision || config.architecture != arch)
+        throw engine::ConfigError(
+            "the CUDA " + tower + " vision tower does not run " +
+            engine::architecture_name(config.architecture) +
+            (config.vision ? " checkpoints" : " configs without a vision_config"));
+    return *config.vision;
+}
 
 inline DeviceBuffer f32_buffer(const std::vector<float>& v, const std::string& name) {
     DeviceBuffer b(v.size() * sizeof(float), name);

@@ -60,12 +60,8 @@ namespace {
 // The config checks both constructors make before anything is read or allocated; the position
 // table's side.
 int checked_side(const engine::ModelConfig& config) {
-    if (!config.vision || config.architecture != engine::Architecture::qwen3_vl_moe)
-        throw engine::ConfigError(
-            std::string("the CUDA Qwen3-VL vision tower does not run ") +
-            engine::architecture_name(config.architecture) +
-            (config.vision ? " checkpoints" : " configs without a vision_config"));
-    const engine::VisionConfig& vc = *config.vision;
+    const engine::VisionConfig& vc =
+        vision_tower::require_architecture(config, engine::Architecture::qwen3_vl_moe, "Qwen3-VL");
     const std::int64_t hd = vc.hidden_size / vc.num_heads;
     if (hd % 4 != 0 || !k::flash_attention_supports(hd))
         throw CudaError("CUDA vision tower: head_dim " + std::to_string(hd) +

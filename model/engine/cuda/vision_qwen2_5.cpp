@@ -42,12 +42,8 @@ Linear upload_gate_up(vision_tower::TowerWeights& W, const std::string& b, std::
 // The config checks both constructors make before anything is read or allocated; the window's
 // side in merged patches.
 int checked_window(const engine::ModelConfig& config) {
-    if (!config.vision || config.architecture != engine::Architecture::qwen2_5_vl)
-        throw engine::ConfigError(
-            std::string("the CUDA Qwen2.5-VL vision tower does not run ") +
-            engine::architecture_name(config.architecture) +
-            (config.vision ? " checkpoints" : " configs without a vision_config"));
-    const engine::VisionConfig& vc = *config.vision;
+    const engine::VisionConfig& vc =
+        vision_tower::require_architecture(config, engine::Architecture::qwen2_5_vl, "Qwen2.5-VL");
     const std::int64_t hd = vc.hidden_size / vc.num_heads, p = vc.patch_size,
                        m = vc.spatial_merge_size;
     const int window = int(vc.window_size / m / p);

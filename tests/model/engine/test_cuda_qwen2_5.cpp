@@ -267,6 +267,36 @@ class TestCudaQwen25 : public QObject {
         QVERIFY(model::cuda::memory_in_use() > base);
     }
 
+    // Config problems are named before any device is touched, so this runs without a GPU in a
+    // CUDA build: another architecture or no vision config names this tower; a window smaller
+    // than one merged patch and a full-attention block past the last one name the field.
+    void configErrorsBeforeTheDevice() {
+        if (!model::cuda::compiled_in()) QSKIP("no CUDA in this build");
+        const engine::Checkpoint ck(kDir / "model.safetensors");
+        const engine::ModelConfig good = engine::load_model_config(kDir);
+        const auto refused = [&](const engine::ModelConfig& c, const QString& expected) {
+            try {
+                model::cuda::CudaQwen25Vision tower(c, ck);
+            } catch (const engine::ConfigError& e) {
+                return QString(e.what()).contains(expected);
+            }
+            return false;
+        };
+        engine::ModelConfig c = good;
+        c.architecture = engine::Architecture::qwen3_vl_moe;
+        QVERIFY(
+            refused(c, "the CUDA Qwen2.5-VL vision tower does not run qwen3_vl_moe checkpoints"));
+        c = good;
+        c.vision.reset();
+        QVERIFY(refused(c, "Qwen2.5-VL vision tower does not run qwen2_5_vl configs without"));
+        c = good;
+        c.vision->window_size = 1;
+        QVERIFY(refused(c, "vision_config.window_size 1"));
+        c = good;
+        c.vision->fullatt_block_indexes = {c.vision->depth};
+        QVERIFY(refused(c, "vision_config.fullatt_block_indexes names block"));
+    }
+
     // A CPU decoder the GPU has no recipe for is refused by name, not misread.
     void uploadNamesTheRecipe() {
         SKIP_WITHOUT_GPU();

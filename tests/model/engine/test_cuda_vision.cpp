@@ -143,7 +143,14 @@ class TestCudaVision : public QObject {
         QVERIFY_THROWS_EXCEPTION(engine::ConfigError, model::cuda::CudaQwen3Vision(c, ck));
         c = good;
         c.architecture = engine::Architecture::qwen2_5_vl;
-        QVERIFY_THROWS_EXCEPTION(engine::ConfigError, model::cuda::CudaQwen3Vision(c, ck));
+        try {
+            model::cuda::CudaQwen3Vision v(c, ck);
+            QFAIL("a qwen2_5_vl config accepted");
+        } catch (const engine::ConfigError& e) {
+            QVERIFY2(QString(e.what()).contains(
+                         "the CUDA Qwen3-VL vision tower does not run qwen2_5_vl checkpoints"),
+                     e.what());
+        }
         c = good;
         c.vision->num_heads = 4;  // head_dim 8
         try {
