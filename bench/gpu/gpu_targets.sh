@@ -7,6 +7,10 @@
 # Relative to the repository root. The bundle's paths are this folder's, so it stays fixed.
 GPU_BUILD_DIR=build-gpu
 GPU_BUNDLE="$GPU_BUILD_DIR/device-bundle.tar.xz"
+# The benchmarks alone (make_bundle.sh --bench): no Qt, ICU or OpenCV, a few MiB, so it still
+# travels when the working tree (deskpilot-nano's checkpoint included) leaves no room for the
+# whole bundle within the device tool's 64 MiB.
+GPU_BENCH_BUNDLE="$GPU_BUILD_DIR/device-bench.tar.xz"
 # Release, Hopper machine code only (the H200 is sm_90; one architecture halves nvcc's time).
 GPU_CMAKE_ARGS=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DDESKPILOT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90-real)
 GPU_TARGETS=(
@@ -23,6 +27,12 @@ GPU_TARGETS=(
   test_engine_cuda_qwen2_5      # Qwen2.5-VL decoder and tower against the CPU ones
   test_engine_cuda_long_prompts # long prompts on both devices
 )
+
+# The targets a bundle of KIND (all, or bench: the bench_* ones) holds, one per line.
+gpu_targets_of() {
+  local t
+  for t in "${GPU_TARGETS[@]}"; do [[ $1 == all || $t == bench_* ]] && echo "$t"; done
+}
 
 # The CTest names among GPU_TARGETS as one anchored regex: ^(test_a|test_b)$
 gpu_test_regex() {

@@ -3,9 +3,11 @@
 # CMake and python3 but none of Debian's Qt 6, OpenCV, libcurl, X11, ... and can install nothing.
 # Two steps:
 #   1. here (Debian 12 with the project's dependencies and CUDA 13):
-#        bench/gpu/make_bundle.sh              (JOBS=N build jobs, default 2)
+#        bench/gpu/make_bundle.sh [--bench]    (JOBS=N build jobs, default 2)
 #   2. on the device: the device tool's `run` with carry ["build-gpu/device-bundle.tar.xz"] and
 #      command "bash bench/gpu/run_h200.sh" (or "bash bench/gpu/run_h200.sh --quick").
+# --bench packs the benchmarks alone into build-gpu/device-bench.tar.xz (carry that instead):
+# no tests, no ctest, no Qt or OpenCV; for when the tree and the whole bundle pass 64 MiB.
 # It builds GPU_TARGETS (bench/gpu/gpu_targets.sh: Release, sm_90 only) in build-gpu/ and writes
 # build-gpu/device-bundle.tar.xz, which unpacks into the repository root:
 #   build-gpu/{bin,bench,tests/bin}/...   the programs, at their build paths
@@ -27,6 +29,14 @@ cd "$(dirname "$0")/../.."
 source bench/gpu/gpu_targets.sh
 JOBS=${JOBS:-2}
 B=$GPU_BUILD_DIR
+KIND=all
+OUTF=$GPU_BUNDLE
+case "${1:-}" in
+  "") ;;
+  --bench) KIND=bench OUTF=$GPU_BENCH_BUNDLE ;;
+  *) echo "make_bundle: unknown argument '$1' (expected nothing or --bench)" >&2; exit 2 ;;
+esac
+mapfile -t TARGETS < <(gpu_targets_of "$KIND")
 # Debian's libopencv_imgcodecs links the GDAL, DICOM (gdcm) and OpenEXR decoders; with what they
 # pull in that is ~80 MB of libraries that the GPU programs (PNG/JPEG only) never call, too much
 # for the 64 MiB the device tool carries. These travel as stand-ins (bench/gpu/bundle_libs.py).
@@ -37,9 +47,9 @@ for tool in cmake ctest python3 readelf ldd xz cc git; do
   command -v "$tool" >/dev/null || { echo "make_bundle: $tool is missing" >&2; exit 1; }
 done
 
-echo "== build: $B, ${#GPU_TARGETS[@]} targets, -j$JOBS"
+echo "== build: $B, ${#TARGETS[@]} targets ($KIND), -j$JOBS"
 cmake -S . -B "$B" "${GPU_CMAKE_ARGS[@]}" >/dev/null
-cmake --build "$B" -j"$JOBS" --target "${GPU_TARGETS[@]}"
+cmake --build "$B" -j"$JOBS" --target "${TARGETS[@]}"
 # The absolute paths the programs and CTestTestfile.cmake files carry are the build's own.
 SRC=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$B/CMakeCache.txt")
 [[ $(cd "$SRC" && pwd -P) == "$(pwd -P)" ]] || { echo "make_bundle: $B was configured from $SRC, not here" >&2; exit 1; }
@@ -50,7 +60,7 @@ D=$STAGE/$B/device
 rm -rf "$STAGE"
 mkdir -p "$D/lib"
 programs=()
-for t in "${GPU_TARGETS[@]}"; do
+for t in "${TARGETS[@]}"; do
   mapfile -t found < <(find "$B" -path "$STAGE" -prune -o -path '*/CMakeFiles' -prune -o \
     -type f -name "$t" -perm -u+x -print)
   if [[ ${#found[@]} != 1 ]]; then
@@ -61,11 +71,16 @@ for t in "${GPU_TARGETS[@]}"; do
   cp "${found[0]}" "$STAGE/${found[0]}"
   programs+=("${found[0]}")
 done
-while IFS= read -r f; do
-  mkdir -p "$STAGE/$(dirname "$f")"
-  cp "$f" "$STAGE/$f"
-done < <(find "$B" -path "$STAGE" -prune -o -name CTestTestfile.cmake -print)
-cp "$(readlink -f "$(command -v ctest)")" "$D/ctest"
+tools=() stub_args=()
+if [[ $KIND == all ]]; then
+  stub_args=("${STUBS[@]/#/--stub=}")  # the benchmarks load no OpenCV
+  while IFS= read -r f; do
+    mkdir -p "$STAGE/$(dirname "$f")"
+    cp "$f" "$STAGE/$f"
+  done < <(find "$B" -path "$STAGE" -prune -o -name CTestTestfile.cmake -print)
+  cp "$(readlink -f "$(command -v ctest)")" "$D/ctest"
+  tools=("$D/ctest")
+fi
 
 commit=$(git rev-parse --short=12 HEAD)
 git diff --quiet HEAD -- || commit+="+uncommitted"
@@ -78,22 +93,22 @@ git diff --quiet HEAD -- || commit+="+uncommitted"
   printf 'BUNDLE_CUDA=%q\n' "$(sed -n 's/.*CMAKE_CUDA_COMPILER_VERSION "\(.*\)".*/\1/p' \
     "$B"/CMakeFiles/*/CMakeCUDACompiler.cmake | head -1)"
   printf 'BUNDLE_PROGRAMS=%q\n' "${programs[*]}"
+  printf 'BUNDLE_KIND=%q\n' "$KIND"
 } >"$D/BUNDLE_INFO"
 
 echo "== libraries"
 stage_programs=()
 for p in "${programs[@]}"; do stage_programs+=("$STAGE/$p"); done
 python3 bench/gpu/bundle_libs.py --lib-dir "$D/lib" --info "$D/BUNDLE_INFO" \
-  "${STUBS[@]/#/--stub=}" "${stage_programs[@]}" "$D/ctest"
+  "${stub_args[@]}" "${stage_programs[@]}" "${tools[@]}"
 # No RUNPATH: LD_LIBRARY_PATH alone decides, so a device library never shadows a bundled one.
 # shellcheck disable=SC2016  # ${f} is CMake's, not the shell's
 printf 'foreach(f IN LISTS FILES)\n  file(RPATH_REMOVE FILE "${f}")\nendforeach()\n' >"$STAGE/rpath.cmake"
-elves=("${stage_programs[@]}" "$D/ctest" "$D"/lib/*)
+elves=("${stage_programs[@]}" "${tools[@]}" "$D"/lib/*)
 cmake -DFILES="$(IFS=';' && echo "${elves[*]}")" -P "$STAGE/rpath.cmake"
 rm "$STAGE/rpath.cmake"
 
 echo "== pack"
-OUTF=$GPU_BUNDLE
 tar -C "$STAGE" --sort=name --owner=0 --group=0 --numeric-owner -cf - "$B" | xz -9 -T"$JOBS" >"$OUTF.part"
 mv "$OUTF.part" "$OUTF"
 rm -rf "$STAGE"

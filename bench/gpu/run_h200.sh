@@ -5,7 +5,8 @@
 # CUDA CLI), then the real-shape decode/prefill benchmarks.
 #   bench/gpu/run_h200.sh [--quick]        (--quick: 8 layers, shorter prompt; ~1 minute)
 # Where the programs come from:
-#  - build-gpu/device-bundle.tar.xz, when present (DESKPILOT_GPU_BUNDLE names another): the
+#  - build-gpu/device-bundle.tar.xz, or else build-gpu/device-bench.tar.xz (make_bundle.sh
+#    --bench: the benchmarks alone, no tests), when present (DESKPILOT_GPU_BUNDLE names another): the
 #    lent H200 runs a bare CUDA image (no Qt, OpenCV, curl, X11, ...; nothing installable), so
 #    the programs are built and packed on the dev machine and carried:
 #      1. here:   bench/gpu/make_bundle.sh
@@ -38,6 +39,7 @@ die() {
   exit 1
 }
 BUNDLE=${DESKPILOT_GPU_BUNDLE:-$GPU_BUNDLE}
+[[ -n ${DESKPILOT_GPU_BUNDLE:-} || -f $BUNDLE || ! -f $GPU_BENCH_BUNDLE ]] || BUNDLE=$GPU_BENCH_BUNDLE
 
 # --- Facts about the machine -------------------------------------------------------------------
 gpu_fact=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null |
@@ -118,7 +120,8 @@ info=
 if [[ -f $BUNDLE ]]; then
   info=$(unpack -O "$GPU_BUILD_DIR/device/BUNDLE_INFO" 2>/dev/null || true)
   eval "$info"
-  source_fact="bundle ${BUNDLE_COMMIT:-?} (made ${BUNDLE_MADE:-?} at ${BUNDLE_SOURCE_DIR:-?}, nvcc ${BUNDLE_CUDA:-?})"
+  BUNDLE_KIND=${BUNDLE_KIND:-all}
+  source_fact="$BUNDLE_KIND bundle ${BUNDLE_COMMIT:-?} (made ${BUNDLE_MADE:-?} at ${BUNDLE_SOURCE_DIR:-?}, nvcc ${BUNDLE_CUDA:-?})"
   [[ -d .git ]] && command -v git >/dev/null &&
     source_fact+=", this tree $(git rev-parse --short=12 HEAD 2>/dev/null || echo '?')"
 else
@@ -165,13 +168,15 @@ if [[ -f $BUNDLE ]]; then
   fi
   # Every library each program loads must resolve now, not halfway through the run.
   missing=()
-  for p in $BUNDLE_PROGRAMS "$GPU_BUILD_DIR/device/ctest"; do
+  [[ $BUNDLE_KIND == bench ]] || BUNDLE_PROGRAMS+=" $GPU_BUILD_DIR/device/ctest"
+  for p in $BUNDLE_PROGRAMS; do
     while read -r lib; do missing+=("$lib (${p##*/})"); done < <(LD_LIBRARY_PATH=$RUN_LD list_libs "$ROOT/$p" 2>&1 |
       awk '/not found/ {print $1}')
   done
   ((${#missing[@]} == 0)) || die "libraries not found with LD_LIBRARY_PATH=$RUN_LD: ${missing[*]}"
 else
   # --- From source ----------------------------------------------------------------------------
+  BUNDLE_KIND=all
   BUILD=$GPU_BUILD_DIR
   CTEST=ctest
   RUN_LD=
@@ -183,16 +188,22 @@ with_libs() {
   if [[ -n $RUN_LD ]]; then LD_LIBRARY_PATH=$RUN_LD "$@"; else "$@"; fi
 }
 
-version=$(with_libs "$BUILD/bin/deskpilot" --version 2>&1) || die "$BUILD/bin/deskpilot --version failed: $version"
-echo "$version"
-cuda_gpus=$(sed -n 's/.*, \([0-9]*\) GPU(s) visible.*/\1/p' <<<"$version")
-if ((gpu_count > 0)) && [[ ${cuda_gpus:-0} == 0 ]]; then
-  die "nvidia-smi lists $gpu_count GPU(s) but the CUDA runtime in these programs sees none (libcuda: ${libcuda:-not found})"
+if [[ $BUNDLE_KIND == all ]]; then
+  version=$(with_libs "$BUILD/bin/deskpilot" --version 2>&1) || die "$BUILD/bin/deskpilot --version failed: $version"
+  echo "$version"
+  cuda_gpus=$(sed -n 's/.*, \([0-9]*\) GPU(s) visible.*/\1/p' <<<"$version")
+  if ((gpu_count > 0)) && [[ ${cuda_gpus:-0} == 0 ]]; then
+    die "nvidia-smi lists $gpu_count GPU(s) but the CUDA runtime in these programs sees none (libcuda: ${libcuda:-not found})"
+  fi
 fi
 ((gpu_count > 0)) || echo "== no GPU here: the gpu tests will skip, the benchmarks will fail"
 
-echo "== gpu tests (kernels vs CPU twins, decoder and vision tower vs the CPU ones, CLI, options)"
-with_libs "$CTEST" --test-dir "$BUILD" -R "$(gpu_test_regex)" --no-tests=error --output-on-failure || true
+if [[ $BUNDLE_KIND == all ]]; then
+  echo "== gpu tests (kernels vs CPU twins, decoder and vision tower vs the CPU ones, CLI, options)"
+  with_libs "$CTEST" --test-dir "$BUILD" -R "$(gpu_test_regex)" --no-tests=error --output-on-failure || true
+else
+  echo "== gpu tests: not in this bundle (benchmarks only; bench/gpu/make_bundle.sh without --bench packs them)"
+fi
 echo "== prefill attention (flash vs the split-K kernel; vision segments)"
 with_libs "$BUILD/bench/bench_cuda_attention" || true
 # A failing benchmark is reported and the others still run: the device time is too short to rerun.
