@@ -94,6 +94,7 @@ git diff --quiet HEAD -- || commit+="+uncommitted"
     "$B"/CMakeFiles/*/CMakeCUDACompiler.cmake | head -1)"
   printf 'BUNDLE_PROGRAMS=%q\n' "${programs[*]}"
   printf 'BUNDLE_KIND=%q\n' "$KIND"
+  printf 'BUNDLE_TOOLS=%q\n' "${tools[*]#"$STAGE/"}"  # the bundle's own tools (ctest), checked like the programs
 } >"$D/BUNDLE_INFO"
 
 echo "== libraries"

@@ -168,8 +168,7 @@ if [[ -f $BUNDLE ]]; then
   fi
   # Every library each program loads must resolve now, not halfway through the run.
   missing=()
-  [[ $BUNDLE_KIND == bench ]] || BUNDLE_PROGRAMS+=" $GPU_BUILD_DIR/device/ctest"
-  for p in $BUNDLE_PROGRAMS; do
+  for p in $BUNDLE_PROGRAMS ${BUNDLE_TOOLS:-}; do
     while read -r lib; do missing+=("$lib (${p##*/})"); done < <(LD_LIBRARY_PATH=$RUN_LD list_libs "$ROOT/$p" 2>&1 |
       awk '/not found/ {print $1}')
   done
@@ -188,6 +187,7 @@ with_libs() {
   if [[ -n $RUN_LD ]]; then LD_LIBRARY_PATH=$RUN_LD "$@"; else "$@"; fi
 }
 
+((gpu_count > 0)) || echo "== no GPU here: the gpu tests will skip, the benchmarks will fail"
 if [[ $BUNDLE_KIND == all ]]; then
   version=$(with_libs "$BUILD/bin/deskpilot" --version 2>&1) || die "$BUILD/bin/deskpilot --version failed: $version"
   echo "$version"
@@ -195,10 +195,6 @@ if [[ $BUNDLE_KIND == all ]]; then
   if ((gpu_count > 0)) && [[ ${cuda_gpus:-0} == 0 ]]; then
     die "nvidia-smi lists $gpu_count GPU(s) but the CUDA runtime in these programs sees none (libcuda: ${libcuda:-not found})"
   fi
-fi
-((gpu_count > 0)) || echo "== no GPU here: the gpu tests will skip, the benchmarks will fail"
-
-if [[ $BUNDLE_KIND == all ]]; then
   echo "== gpu tests (kernels vs CPU twins, decoder and vision tower vs the CPU ones, CLI, options)"
   with_libs "$CTEST" --test-dir "$BUILD" -R "$(gpu_test_regex)" --no-tests=error --output-on-failure || true
 else

@@ -66,8 +66,7 @@ lib=$SIM/repo/$GPU_BUILD_DIR/device/lib
 run_ld=$lib:/usr/local/cuda/lib64
 ok='^('"$lib"'/|/lib/x86_64-linux-gnu/(libc|libm|libdl|libpthread|librt|libresolv)\.so|/usr/local/cuda/lib64/libcublas)'
 bad=0
-[[ ${BUNDLE_KIND:-all} == bench ]] || BUNDLE_PROGRAMS+=" $GPU_BUILD_DIR/device/ctest"
-for p in $BUNDLE_PROGRAMS; do
+for p in $BUNDLE_PROGRAMS ${BUNDLE_TOOLS:-}; do
   out=$(LD_LIBRARY_PATH=$run_ld /lib64/ld-linux-x86-64.so.2 --list "$p" | awk '/=>/ {print $3}')
   n=$(grep -c . <<<"$out")
   wrong=$(grep -Ev "$ok" <<<"$out" || true)
