@@ -7,18 +7,16 @@
 // fresh model answers (a cancelled prefill is never reused as if complete).
 #include <QtTest>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
+#include "cancel_timing.h"
 #include "model/engine/native_vlm.h"
 #include "random_checkpoint.h"
 #include "vision/image_io.h"
 
 using namespace deskpilot;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -96,47 +94,11 @@ std::string words(int n) {
     return s;
 }
 
-double ms(Clock::time_point a, Clock::time_point b) {
-    return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-struct Cancelled {
-    model::Response response;
-    double after_cancel_ms = 0;  // from cancel() to generate() returning
-};
-
-// Runs `request` and cancels it `delay_ms` after the start.
-Cancelled cancel_after(model::NativeVlm& vlm, const planner::Request& request, int max_tokens,
-                       int delay_ms) {
-    model::CancelToken cancel;
-    Clock::time_point cancelled_at{};
-    std::thread canceller([&] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-        cancelled_at = Clock::now();
-        cancel.cancel();
-    });
-    Cancelled c;
-    c.response = vlm.generate(request, greedy(max_tokens), {}, cancel);
-    const auto returned = Clock::now();
-    canceller.join();
-    c.after_cancel_ms = ms(cancelled_at, returned);
-    return c;
-}
-
-// cancel_after, repeated (up to three times) while the return takes longer than `budget_ms`;
-// the fastest attempt. A loaded machine (ctest -j2 next to other suites) can deschedule the
-// process for tens of ms once; a step that cannot be interrupted is slow on every attempt (the
-// old per-layer checks: 370–900 ms each time), so the bound still fails without in-layer checks.
-Cancelled cancel_within(model::NativeVlm& vlm, const planner::Request& request, int max_tokens,
-                        int delay_ms, double budget_ms = 100) {
-    Cancelled best = cancel_after(vlm, request, max_tokens, delay_ms);
-    for (int attempt = 2; attempt <= 3 && best.after_cancel_ms >= budget_ms; ++attempt) {
-        qInfo("attempt %d: the cancel returned %.1f ms late; again", attempt - 1,
-              best.after_cancel_ms);
-        Cancelled again = cancel_after(vlm, request, max_tokens, delay_ms);
-        if (again.after_cancel_ms < best.after_cancel_ms) best = std::move(again);
-    }
-    return best;
+// The best of up to three cancels of `request` on `vlm`, `delay_ms` after each start.
+test::Cancelled cancel_within(model::NativeVlm& vlm, const planner::Request& request,
+                              int max_tokens, int delay_ms) {
+    return test::cancel_within(
+        [&] { return test::cancel_after(vlm, request, greedy(max_tokens), delay_ms); });
 }
 
 }  // namespace

@@ -8,8 +8,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
+#include <memory>
 
+#include "cancel_timing.h"
 #include "model/engine/native_vlm.h"
 #include "vision/image_io.h"
 
@@ -153,20 +154,12 @@ class TestNativeVlm : public QObject {
         QCOMPARE(r.finish_reason, std::string("cancelled"));
         QCOMPARE(r.completion_tokens, 0);
 
-        cancel.reset();
-        std::chrono::steady_clock::time_point cancelled_at{};
-        std::thread canceller([&] {
-            std::this_thread::sleep_for(std::chrono::milliseconds(150));
-            cancelled_at = std::chrono::steady_clock::now();
-            cancel.cancel();
+        const auto c = test::cancel_within([&] {
+            return test::cancel_after(vlm, screenshot_request("click Apply"), greedy(1000000), 150);
         });
-        r = vlm.generate(screenshot_request("click Apply"), greedy(1000000), {}, cancel);
-        const auto returned = std::chrono::steady_clock::now();
-        canceller.join();
-        QCOMPARE(r.finish_reason, std::string("cancelled"));
-        const double ms =
-            std::chrono::duration<double, std::milli>(returned - cancelled_at).count();
-        QVERIFY2(ms < 100, qPrintable(QString("returned %1 ms after cancel").arg(ms)));
+        QCOMPARE(c.response.finish_reason, std::string("cancelled"));
+        QVERIFY2(c.after_cancel_ms < 100,
+                 qPrintable(QString("returned %1 ms after cancel").arg(c.after_cancel_ms)));
 
         // The conversation state survives a cancel: the next call still answers.
         cancel.reset();
@@ -192,24 +185,18 @@ class TestNativeVlm : public QObject {
                 .count();
         if (full_ms < 60) QSKIP("prefill too fast here to cancel in the middle");
 
-        model::NativeVlm fresh(tiny());
-        std::chrono::steady_clock::time_point cancelled_at{};
-        std::thread canceller([&] {
-            std::this_thread::sleep_for(std::chrono::milliseconds(int(full_ms / 3)));
-            cancelled_at = std::chrono::steady_clock::now();
-            cancel.cancel();
+        // A fresh model for each attempt: nothing of the last one is cached.
+        std::unique_ptr<model::NativeVlm> fresh;
+        const auto c = test::cancel_within([&] {
+            fresh = std::make_unique<model::NativeVlm>(tiny());
+            return test::cancel_after(*fresh, req, greedy(1), int(full_ms / 3));
         });
-        const auto r = fresh.generate(req, greedy(1), {}, cancel);
-        const auto returned = std::chrono::steady_clock::now();
-        canceller.join();
-        QCOMPARE(r.finish_reason, std::string("cancelled"));
-        QCOMPARE(r.completion_tokens, 0);
-        const double ms =
-            std::chrono::duration<double, std::milli>(returned - cancelled_at).count();
-        QVERIFY2(ms < 100, qPrintable(QString("returned %1 ms after cancel").arg(ms)));
+        QCOMPARE(c.response.finish_reason, std::string("cancelled"));
+        QCOMPARE(c.response.completion_tokens, 0);
+        QVERIFY2(c.after_cancel_ms < 100,
+                 qPrintable(QString("returned %1 ms after cancel").arg(c.after_cancel_ms)));
         // The state is still sound: the same request now gives the uncancelled answer.
-        cancel.reset();
-        const auto again = fresh.generate(req, greedy(1), {}, cancel);
+        const auto again = fresh->generate(req, greedy(1), {}, cancel);
         QCOMPARE(again.text, full.text);
         QCOMPARE(again.prompt_tokens, full.prompt_tokens);
     }

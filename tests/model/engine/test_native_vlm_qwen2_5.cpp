@@ -7,8 +7,9 @@
 
 #include <chrono>
 #include <filesystem>
-#include <thread>
+#include <memory>
 
+#include "cancel_timing.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/chat_format.h"
 #include "model/engine/native_vlm.h"
@@ -134,22 +135,17 @@ class TestNativeVlmQwen25 : public QObject {
         QCOMPARE(full.prompt_tokens > 2691, true);
         if (full_ms < 60) QSKIP("prefill too fast here to cancel in the middle");
 
-        model::NativeVlm fresh({.model_dir = kDir, .threads = 2});
-        std::chrono::steady_clock::time_point cancelled_at{};
-        std::thread canceller([&] {
-            std::this_thread::sleep_for(std::chrono::milliseconds(int(full_ms / 3)));
-            cancelled_at = std::chrono::steady_clock::now();
-            cancel.cancel();
+        // A fresh model for each attempt: nothing of the last one is cached.
+        std::unique_ptr<model::NativeVlm> fresh;
+        const auto c = test::cancel_within([&] {
+            fresh = std::make_unique<model::NativeVlm>(
+                model::NativeVlmConfig{.model_dir = kDir, .threads = 2});
+            return test::cancel_after(*fresh, req, greedy(1), int(full_ms / 3));
         });
-        const auto r = fresh.generate(req, greedy(1), {}, cancel);
-        const auto returned = std::chrono::steady_clock::now();
-        canceller.join();
-        QCOMPARE(r.finish_reason, std::string("cancelled"));
-        const double ms =
-            std::chrono::duration<double, std::milli>(returned - cancelled_at).count();
-        QVERIFY2(ms < 100, qPrintable(QString("returned %1 ms after cancel").arg(ms)));
-        cancel.reset();
-        const auto again = fresh.generate(req, greedy(1), {}, cancel);
+        QCOMPARE(c.response.finish_reason, std::string("cancelled"));
+        QVERIFY2(c.after_cancel_ms < 100,
+                 qPrintable(QString("returned %1 ms after cancel").arg(c.after_cancel_ms)));
+        const auto again = fresh->generate(req, greedy(1), {}, cancel);
         QCOMPARE(again.text, full.text);
     }
 
