@@ -461,6 +461,85 @@ class CopyLoss:
         return torch.stack(losses).mean(), torch.stack(accs).mean().detach()
 
 
+INSTRUCTION_HEADER = "## User Instruction\n"
+
+
+def instruction_positions(prompt, encoded):
+    """The prompt tokens of the user's instruction: after the template's header, up to the
+    next special token (the screenshot's <|vision_start|> or the turn's <|im_end|>); empty when
+    the prompt has no such header."""
+    at = prompt.find(INSTRUCTION_HEADER)
+    if at < 0:
+        return torch.zeros(0, dtype=torch.long)
+    start = at + len(INSTRUCTION_HEADER)
+    end = prompt.find("<|", start)
+    end = len(prompt) if end < 0 else end
+    return torch.tensor([i for i, (a, b) in enumerate(encoded.offsets) if a >= start and b <= end and b > a],
+                        dtype=torch.long)
+
+
+class TextCopyLoss:
+    """--text-copy-aux: wherever the answer writes a token that the instruction holds (a label to
+    click, the text to type, the finished() content), query head --text-copy-head of layer
+    --text-copy-layer must attend to that token in the instruction, and the head's own value and
+    output maps, read by the lm_head through the final norm's weight (at the scale that norm
+    divides by at the answer), must say the token it attends to. The textual twin of AttendLoss +
+    CopyLoss; no parameters of its own. Why: after run 12 the model wrote the right kind of step
+    for 43 of 48 validation tasks' first steps but the instruction's label in 11 (it wrote a label
+    seen often in training: 'Dismiss', 'Row 2', 'High') and typed another task's text; in
+    grounding, where the label is the whole instruction, it found it 60% of the time. Copying a
+    token from a long prompt is an induction circuit that the answer loss alone did not build in
+    this 4-layer decoder."""
+
+    def __init__(self, model, attend, layer, head):
+        if layer not in attend.layers:
+            raise ValueError(f"layer {layer} is not among --attend-layers {attend.layers}")
+        self.model, self.attend, self.layer, self.head = model, attend, layer, head
+        self.final_input = None
+        model.model.language_model.norm.register_forward_pre_hook(
+            lambda _m, args: setattr(self, "final_input", args[0]))
+
+    def __call__(self, batch):
+        """(loss, attention accuracy, copy accuracy) over the batch's copyable answer tokens, or None."""
+        ids, labels = batch["input_ids"], batch["labels"]
+        weights = self.attend.weights[self.layer]
+        text = self.model.model.language_model
+        attn = text.layers[self.layer].self_attn
+        d = attn.head_dim
+        kv = self.head // attn.num_key_value_groups
+        rows = self.model.lm_head.weight.float() * text.norm.weight.float()
+        losses, attend_hits, copy_hits = [], [], []
+        for r, positions in enumerate(batch.get("instruction", [])):
+            if len(positions) == 0:
+                continue
+            writes = (labels[r, 1:] != -100).nonzero()[:, 0]  # the hidden state at p writes token p+1
+            wanted = labels[r, writes + 1]
+            source = ids[r, positions]
+            match = wanted[:, None] == source[None, :]  # [answer positions, instruction tokens]
+            copyable = match.any(1)
+            if not copyable.any():
+                continue
+            w = weights[r, self.head, writes[copyable]].float()  # [copyable positions, keys]
+            on_source = (w[:, positions] * match[copyable]).sum(1)
+            losses.append(-torch.log(on_source + 1e-6).mean())
+            best = w.argmax(1)
+            attend_hits.append((match[copyable] & (positions[None, :] == best[:, None])).any(1).float().mean())
+            # The copy path: each instruction token's value through this head's output slice.
+            x = self.attend.inputs[self.layer][r, positions].float()
+            v = x @ attn.v_proj.weight[kv * d:(kv + 1) * d].float().t()
+            if attn.v_proj.bias is not None:
+                v = v + attn.v_proj.bias[kv * d:(kv + 1) * d].float()
+            added = v @ attn.o_proj.weight[:, self.head * d:(self.head + 1) * d].float().t()
+            scale = torch.rsqrt(self.final_input[r, writes].float().pow(2).mean(-1) + 1e-6).median().detach()
+            logits = scale * added @ rows.t()
+            losses.append(torch.nn.functional.cross_entropy(logits, source))
+            copy_hits.append((logits.argmax(-1) == source).float().mean())
+        if not losses:
+            return None
+        return torch.stack(losses).sum() / len(attend_hits), torch.stack(attend_hits).mean().detach(), \
+            torch.stack(copy_hits).mean().detach()
+
+
 def heads_out_of_range(heads, config):
     return not all(0 <= h < config.text_config.num_attention_heads for h in heads)
 
@@ -496,6 +575,7 @@ class Examples:
         self.image_tokens = (w // 32) * (h // 32)
         self.im_end = tokenizer.token_to_id("<|im_end|>")
         self.image_pad = tokenizer.token_to_id("<|image_pad|>")
+        self.number_ids = None  # set by main() when --attend-aux supervises task clicks
         self.cache = {}
         self.image_size = (w, h)
         self.targets = {}
@@ -614,13 +694,28 @@ class Examples:
         return self.cache[key]
 
     def encode(self, e):
-        """(prompt ids, answer ids): the chat up to '<|im_start|>assistant\\n', then the answer."""
+        """(prompt ids, answer ids, the positions of the instruction's tokens in the prompt): the chat
+        up to '<|im_start|>assistant\\n', then the answer."""
         counts = []
         for rel in e["images"]:
             _, grid = self.pixels(rel)
             counts.append(int(grid.prod()) // 4)
         prompt = nc.render_chat(e["messages"], counts)
-        return self.tok.encode(prompt).ids, self.tok.encode(e["target"]).ids + [self.im_end]
+        encoded = self.tok.encode(prompt)
+        return encoded.ids, self.tok.encode(e["target"]).ids + [self.im_end], instruction_positions(prompt, encoded)
+
+    def click_cell(self, e, prompt_ids):
+        """A task step that clicks one point: the index, among the row's image tokens, of the last
+        screenshot's token under the point (--attend-aux supervises task rows too); else -1. Only
+        answers whose sole numbers are the point's two coordinates, so that AttendLoss's x/y
+        alternation holds."""
+        if e["kind"] != "task" or len(POINT.findall(e["target"])) != 1:
+            return -1
+        answer = self.tok.encode(e["target"]).ids
+        if sum(1 for t in answer if self.number_ids is not None and t in self.number_ids) != 2:
+            return -1
+        image_tokens = sum(1 for t in prompt_ids if t == self.image_pad)
+        return image_tokens - self.image_tokens + point_cell(e, self.image_size)
 
     def units(self, group):
         """Training units: up to `group` grounding (and read, parse) examples of one screen together (the
@@ -640,12 +735,12 @@ class Examples:
         """Several examples of one screenshot as one right-padded batch."""
         items = [self.shifted(self.items[i]) for i in indices]
         rows = [self.encode(e) for e in items]
-        width = max(len(p) + len(a) for p, a in rows)
+        width = max(len(p) + len(a) for p, a, _ in rows)
         pad = self.tok.token_to_id("<|endoftext|>")
         ids = torch.full((len(rows), width), pad)
         labels = torch.full((len(rows), width), -100)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, (p, a) in enumerate(rows):
+        for r, (p, a, _) in enumerate(rows):
             n = len(p) + len(a)
             ids[r, :n] = torch.tensor(p + a)
             labels[r, len(p):n] = torch.tensor(a)
@@ -656,18 +751,19 @@ class Examples:
                 "image_grid_thw": grid, "mm_token_type_ids": (ids == self.image_pad).int(), "shared_image": True,
                 "image": image, "cells": [point_cell(e, self.image_size) if e["kind"] == "grounding" else -1
                                           for e in items],
-                "prompt_lengths": [len(p) for p, _ in rows]}
+                "prompt_lengths": [len(p) for p, _, _ in rows], "instruction": [i for _, _, i in rows]}
 
     def __getitem__(self, i):
         e = self.items[i]
-        prompt, answer = self.encode(e)
+        prompt, answer, instruction = self.encode(e)
         ids = torch.tensor([prompt + answer])
         labels = torch.tensor([[-100] * len(prompt) + answer])
         pv = [self.pixels(rel) for rel in e["images"]]
         return {"input_ids": ids, "labels": labels,
                 "pixel_values": torch.cat([p for p, _ in pv]) if pv else None,
                 "image_grid_thw": torch.cat([g for _, g in pv]) if pv else None,
-                "mm_token_type_ids": (ids == self.image_pad).int()}
+                "mm_token_type_ids": (ids == self.image_pad).int(), "instruction": [instruction],
+                "cells": [self.click_cell(e, prompt)]}
 
 
 def feature_penalty(tensors):
@@ -694,7 +790,8 @@ def embeddings(model):
 def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, label_target=None, label_coef=0.0,
                  pointer_head=None, pointer_coef=0.0, attend=None, attend_coef=0.0, position_probe=None,
                  position_target=None, position_coef=0.0, numbers=None, number_sigma=0.0, number_smooth=0.0,
-                 contrast_head=None, contrast_target=None, contrast_coef=0.0, copier=None, copy_coef=0.0):
+                 contrast_head=None, contrast_target=None, contrast_coef=0.0, copier=None, copy_coef=0.0,
+                 text_copier=None, text_copy_coef=0.0):
     """(loss, stats) of one example or one shared-image batch; stats: the answer's cross-entropy
     ("loss") and token accuracy, the feature penalty, and the loss and accuracy of each auxiliary in use.
     number_sigma > 0: where the answer writes a number token, number_smooth of the cross-entropy
@@ -727,7 +824,7 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
             enc.deepstack_features = [tuple(f) * rows for f in enc.deepstack_features]
             grid = grid.repeat(rows, 1)
         kwargs = {"mm_encoder_outputs": {"image": enc}, "image_grid_thw": grid}
-    pointing = pointer_coef > 0 and any(c >= 0 for c in batch.get("cells", []))
+    pointing = pointer_coef > 0 and batch.get("shared_image") and any(c >= 0 for c in batch["cells"])
     placing = position_coef > 0 and position_target is not None
     copying = copy_coef > 0 and position_target is not None
     out = model(input_ids=ids, attention_mask=mask, mm_token_type_ids=batch["mm_token_type_ids"],
@@ -763,6 +860,12 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
         if attended is not None:
             extra = extra + attend_coef * attended[0]
             stats.update(attend_loss=attended[0].item(), attend_acc=attended[1].item())
+    if text_copy_coef > 0:
+        copied = text_copier(batch)
+        if copied is not None:
+            extra = extra + text_copy_coef * copied[0]
+            stats.update(text_copy_loss=copied[0].item(), text_attend_acc=copied[1].item(),
+                         text_copy_acc=copied[2].item())
     logits = out.logits[:, :-1].float()
     labels = batch["labels"][:, 1:]
     keep = labels != -100
@@ -908,6 +1011,16 @@ def main():
                     help="the width of --copy-aux's smoothed targets (a click need only land on the widget); "
                          "0: --number-sigma's")
     ap.add_argument("--copy-layers", default="3", help="the layers of --attend-layers whose heads --copy-aux trains")
+    ap.add_argument("--attend-tasks", action="store_true",
+                    help="--attend-aux also supervises task steps that click one point (the last screenshot's token "
+                         "under it), not only grounding rows")
+    ap.add_argument("--text-copy-aux", type=float, default=0.0, metavar="COEF",
+                    help="weight of the text copy loss (TextCopyLoss, needs --attend-aux for its attention weights): "
+                         "where the answer writes a token of the instruction, the copy head attends to it there and "
+                         "its value/output path says it; 0: off")
+    ap.add_argument("--text-copy-layer", type=int, default=3, help="the decoder layer of --text-copy-aux's head")
+    ap.add_argument("--text-copy-head", type=int, default=1,
+                    help="the query head --text-copy-aux trains (default 1: not one of --attend-split 0,2)")
     ap.add_argument("--position-aux", type=float, default=0.0, metavar="COEF",
                     help="weight of the position loss (PositionProbe, needs --attend-aux and number tokens): the image "
                          "tokens' hidden states at the input of --attend-layers must tell their widget's centre; 0: off")
@@ -997,6 +1110,20 @@ def main():
         if not numbers.multi_digit():
             sys.exit(f"train.py: --copy-aux needs number tokens; {a.tokenizer} has digits only")
         copier = CopyLoss(model, attend, copy_layers, numbers, max(a.copy_sigma or a.number_sigma, 1.0))
+    text_copier = None
+    if a.text_copy_aux > 0:
+        if attend is None:
+            sys.exit("train.py: --text-copy-aux reads the attention weights --attend-aux records; give both")
+        if heads_out_of_range([a.text_copy_head], config) or a.text_copy_head in attend.heads:
+            sys.exit(f"train.py: --text-copy-head {a.text_copy_head}: expected a query head other than --attend-split's")
+        try:
+            text_copier = TextCopyLoss(model, attend, a.text_copy_layer, a.text_copy_head)
+        except ValueError as e:
+            sys.exit(f"train.py: --text-copy-layer: {e}")
+    if a.attend_tasks:
+        if attend is None or not attend.split():
+            sys.exit("train.py: --attend-tasks needs --attend-aux with --attend-split")
+        train.number_ids = set(numbers.ids.tolist())
     label_head = LabelHead(tok.get_vocab_size())
     position_probe = PositionProbe(config.text_config.hidden_size, attend.layers if attend else [], numbers,
                                    max(a.number_sigma, 1.0))
@@ -1098,7 +1225,7 @@ def main():
                                                a.label_aux, pointer_head, a.pointer_aux, attend, a.attend_aux,
                                                position_probe, placement, a.position_aux, numbers, a.number_sigma,
                                                a.number_smooth, contrast_head, widgets, a.contrast_aux, copier,
-                                               a.copy_aux)
+                                               a.copy_aux, text_copier, a.text_copy_aux)
                     size = len(unit)
                     tokens += batch["input_ids"].numel()
             train.shift = (0, 0)

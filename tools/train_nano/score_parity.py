@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""The issue's parity at the level of scores: do transformers and Deskpilot's engine give the same
+`deskpilot eval` numbers on a deskpilot-nano checkpoint?
+
+`deskpilot eval` keeps what the engine saw and wrote: each grounding seed's screenshot and each
+target's response, and each task's session (its screenshots and every step's raw response). This
+asks transformers' Qwen3VLMoeForConditionalGeneration (f32, eager attention, greedy) the same
+prompts on the same screenshots:
+
+- grounding: every target's prompt; the answer is mapped to the screen as the family maps it
+  (planner/family.h: round half to even of x·W/W') and hit-tested against the target's rect as
+  agent/eval/grounding.cpp does, giving transformers' own accuracy next to the engine's;
+- tasks (teacher-forced): every step's conversation rebuilt as planner::Conversation builds it
+  (the computer prompt, the last 5 screenshots, the earlier answers), checked against the prompt
+  token count the session recorded, and transformers' answer compared with the engine's. When
+  every step of a task matches, transformers would have driven the sandbox through the same
+  screens to the same end, so the task's outcome is the same for both.
+
+    tools/train_nano/score_parity.py --model-dir models/deskpilot-nano \\
+        --grounding g.json --tasks t.json    # the -o files of `deskpilot eval grounding|tasks`
+
+Prints a summary (and --out JSON with every differing answer); exits 1 when an answer differs
+(more than --allow differing answers), or when a rebuilt prompt's length differs from the
+session's (the comparison would be meaningless).
+"""
+import argparse
+import collections
+import json
+import os
+import re
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nano_common as nc  # noqa: E402
+
+CLICK = re.compile(r"\((\d+),\s*(\d+)\)")
+
+
+class Transformers:
+    def __init__(self, model_dir, max_new_tokens):
+        from tokenizers import Tokenizer
+        from transformers import Qwen3VLMoeForConditionalGeneration
+
+        self.tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
+        self.model = Qwen3VLMoeForConditionalGeneration.from_pretrained(
+            model_dir, dtype=torch.float32, attn_implementation="eager").eval()
+        self.proc = nc.image_processor()
+        self.stops = [self.tok.token_to_id("<|im_end|>"), self.tok.token_to_id("<|endoftext|>")]
+        self.max_new_tokens = max_new_tokens
+        self._pixels = {}
+
+    def pixels(self, path):
+        """The processor's input for one screenshot (kept: a grounding seed asks several targets)."""
+        if path not in self._pixels:
+            from PIL import Image
+            if not os.path.exists(path):
+                sys.exit(f"score_parity: screenshot {path} is missing (was the eval's out_dir kept?)")
+            if len(self._pixels) >= 8:
+                self._pixels.clear()
+            r = self.proc(images=[Image.open(path).convert("RGB")], return_tensors="pt")
+            self._pixels[path] = (r["pixel_values"], r["image_grid_thw"])
+        return self._pixels[path]
+
+    def ask(self, messages, screenshots):
+        """Greedy answer (special tokens skipped, as NativeVlm streams it) and the prompt length."""
+        inputs = [self.pixels(p) for p in screenshots]
+        counts = [int(grid.prod()) // 4 for _, grid in inputs]
+        ids = torch.tensor([self.tok.encode(nc.render_chat(messages, counts)).ids])
+        mm = (ids == self.model.config.image_token_id).int()
+        self.model.model.rope_deltas = None
+        with torch.no_grad():
+            g = self.model.generate(input_ids=ids, pixel_values=torch.cat([pv for pv, _ in inputs]),
+                                    image_grid_thw=torch.cat([grid for _, grid in inputs]), mm_token_type_ids=mm,
+                                    attention_mask=torch.ones_like(ids), max_new_tokens=self.max_new_tokens,
+                                    do_sample=False, eos_token_id=self.stops, pad_token_id=self.stops[1])
+        new = g[0, ids.shape[1]:].tolist()
+        if new and new[-1] in self.stops:
+            new = new[:-1]
+        return self.tok.decode(new, skip_special_tokens=True), int(ids.shape[1])
+
+
+def round_half_even(v):
+    return int(round(v))  # Python's round() is half to even, like vision::round_half_even
+
+
+def screen_point(response, screen=nc.SCREEN):
+    """The click's screen pixel as the family deskpilot-nano maps it, or None without a click."""
+    m = CLICK.search(response)
+    if not m:
+        return None
+    w, h = nc.smart_resize(*screen)
+    return round_half_even(int(m.group(1)) * screen[0] / w), round_half_even(int(m.group(2)) * screen[1] / h)
+
+
+def contains(rect, p):
+    x, y, w, h = rect  # vision::Rect::contains: half-open
+    return p is not None and x <= p[0] < x + w and y <= p[1] < y + h
+
+
+def grounding(tf, report_path, limit):
+    with open(report_path, encoding="utf-8") as f:
+        report = json.load(f)
+    root = report["out_dir"]
+    hits = collections.Counter()
+    totals = collections.Counter()
+    differ = []
+    asked = 0
+    for item in report["items"][:limit or None]:
+        screenshot = os.path.join(root, item["screenshot"])
+        for t in item["targets"]:
+            asked += 1
+            messages = [{"role": "system", "parts": [nc.SYSTEM_MESSAGE]},
+                        {"role": "user", "parts": [nc.render_prompt("grounding", t["instruction"]), {"image": 0}]}]
+            answer, _ = tf.ask(messages, [screenshot])
+            hit = contains(t["rect"], screen_point(answer))
+            if hit != t["hit"] and answer == t["response"]:
+                sys.exit(f"score_parity: seed {item['seed']} {t['widget']}: the same answer {answer!r} scores "
+                         f"differently here ({hit}) than in {report_path} ({t['hit']}); the mapping here is wrong")
+            for key in ("all", t["role"]):
+                totals[key] += 1
+                hits[("engine", key)] += t["hit"]
+                hits[("transformers", key)] += hit
+            if answer != t["response"]:
+                differ.append({"seed": item["seed"], "widget": t["widget"], "engine": t["response"],
+                               "transformers": answer, "engine_hit": t["hit"], "transformers_hit": hit})
+                print(f"score_parity: grounding seed {item['seed']} {t['widget']}: engine {t['response']!r} "
+                      f"transformers {answer!r}", file=sys.stderr)
+    roles = sorted(k for k in totals if k != "all") + ["all"]
+    return {"targets": asked, "differing_answers": len(differ), "differ": differ,
+            "accuracy": {r: {"engine": hits[("engine", r)] / totals[r],
+                             "transformers": hits[("transformers", r)] / totals[r], "targets": totals[r]}
+                         for r in roles}}
+
+
+def read_steps(session_dir):
+    with open(os.path.join(session_dir, "steps.jsonl"), encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def tasks(tf, report_path, limit):
+    with open(report_path, encoding="utf-8") as f:
+        report = json.load(f)
+    root = report["out_dir"]
+    rows, differ, length_mismatch = [], [], []
+    asked = 0
+    for item in report["items"][:limit or None]:
+        session = os.path.join(root, item["session"])
+        steps = read_steps(session)
+        prompt = nc.render_prompt("computer", item["text"])
+        screenshots, answers = [], []
+        first_difference = None
+        for k, step in enumerate(steps):
+            asked += 1
+            screenshots.append(os.path.join(session, step["screenshot"]))
+            # planner::Conversation: the prompt and the first screenshot in one user turn, then
+            # answers and screenshots alternating; only the last MAX_SCREENSHOTS images are sent.
+            first_kept = max(0, len(screenshots) - nc.MAX_SCREENSHOTS)
+            messages = [{"role": "system", "parts": [nc.SYSTEM_MESSAGE]}, {"role": "user", "parts": [prompt]}]
+            for i in range(len(screenshots)):
+                if i >= first_kept:
+                    part = {"image": i - first_kept}
+                    if messages[-1]["role"] == "user":
+                        messages[-1]["parts"].append(part)
+                    else:
+                        messages.append({"role": "user", "parts": [part]})
+                if i < len(answers):
+                    messages.append({"role": "assistant", "parts": [nc.strip_special(answers[i])]})
+            answer, prompt_tokens = tf.ask(messages, screenshots[first_kept:])
+            recorded = step.get("tokens", {}).get("prompt")
+            if recorded is not None and recorded != prompt_tokens:
+                length_mismatch.append({"task": item["task"], "step": k + 1, "session": recorded,
+                                        "rebuilt": prompt_tokens})
+            if answer != step["raw_response"] and first_difference is None:
+                first_difference = k + 1
+                differ.append({"task": item["task"], "step": k + 1, "engine": step["raw_response"],
+                               "transformers": answer})
+                print(f"score_parity: task {item['task']} step {k + 1}: engine {step['raw_response']!r} "
+                      f"transformers {answer!r}", file=sys.stderr)
+            answers.append(step["raw_response"])  # teacher-forced: the engine's answer goes on
+        rows.append({"task": item["task"], "steps": len(steps), "engine_success": item["success"],
+                     "same_answers": first_difference is None, "first_difference": first_difference})
+    same = [r for r in rows if r["same_answers"]]
+    return {"tasks": len(rows), "steps": asked, "tasks_with_same_answers": len(same),
+            "engine_successes": sum(r["engine_success"] for r in rows),
+            "successes_reproduced": sum(r["engine_success"] for r in same),
+            "differ": differ, "prompt_length_mismatch": length_mismatch, "rows": rows}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model-dir", default=os.path.join(nc.ROOT, "models", "deskpilot-nano"))
+    ap.add_argument("--grounding", help="the -o JSON of `deskpilot eval grounding` with this --model-dir")
+    ap.add_argument("--tasks", help="the -o JSON of `deskpilot eval tasks` with this --model-dir")
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--limit", type=int, default=0, help="only the first N grounding seeds and tasks (0: all)")
+    ap.add_argument("--allow", type=int, default=0, help="differing answers tolerated before exit 1")
+    ap.add_argument("--out", help="write the full comparison here")
+    a = ap.parse_args()
+    if not a.grounding and not a.tasks:
+        sys.exit("score_parity: give --grounding and/or --tasks (the JSON `deskpilot eval -o` wrote)")
+    for path in (a.grounding, a.tasks):
+        if path and not os.path.exists(path):
+            sys.exit(f"score_parity: {path}: no such file")
+    torch.set_num_threads(a.threads)
+    tf = Transformers(a.model_dir, a.max_new_tokens)
+    out = {"model_dir": a.model_dir}
+    if a.grounding:
+        out["grounding"] = grounding(tf, a.grounding, a.limit)
+    if a.tasks:
+        out["tasks"] = tasks(tf, a.tasks, a.limit)
+    if a.out:
+        with open(a.out, "w", encoding="utf-8") as f:
+            json.dump(out, f, indent=1, ensure_ascii=False)
+            f.write("\n")
+    summary = {}
+    if "grounding" in out:
+        g = out["grounding"]
+        summary["grounding"] = {"targets": g["targets"], "differing_answers": g["differing_answers"],
+                                "accuracy": {r: [round(v["engine"], 4), round(v["transformers"], 4)]
+                                             for r, v in g["accuracy"].items()}}
+    if "tasks" in out:
+        t = out["tasks"]
+        summary["tasks"] = {k: t[k] for k in ("tasks", "steps", "tasks_with_same_answers", "engine_successes",
+                                               "successes_reproduced")}
+        summary["tasks"]["prompt_length_mismatch"] = len(t["prompt_length_mismatch"])
+    print(json.dumps(summary, indent=1))
+    differing = out.get("grounding", {}).get("differing_answers", 0) + len(out.get("tasks", {}).get("differ", []))
+    mismatch = len(out.get("tasks", {}).get("prompt_length_mismatch", []))
+    sys.exit(0 if differing <= a.allow and mismatch == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""How a checkpoint answers the validation task steps of a data set, teacher-forced: each step's
+conversation (the examples.jsonl row: earlier screenshots and the reference's earlier answers) asked
+greedily through transformers, the answer compared with the reference part by part:
+
+- thought: the "Thought: ..." line equal (it names the label to act on, or the text to type);
+- action kind: the action with its coordinates masked equal (click vs hotkey vs type, and any
+  typed text or finished() content);
+- point: for answers that write a point, both points within --radius model pixels.
+
+Per task template and in all. It tells whether a model follows the instruction (the thought and
+the action's text) apart from whether it points well (the point), which `deskpilot eval tasks`
+folds into one success bit.
+
+    tools/train_nano/task_report.py --model-dir work/jD/model --data data640 [--per-task 2] [--steps first]
+"""
+import argparse
+import collections
+import json
+import os
+import re
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nano_common as nc  # noqa: E402
+from score_parity import Transformers  # noqa: E402
+
+POINT = re.compile(r"\((\d+),(\d+)\)")
+
+
+def parts(answer):
+    thought, _, action = nc.strip_special(answer).partition("\nAction: ")
+    return thought, action
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model-dir", required=True)
+    ap.add_argument("--data", required=True, help="make_dataset.py's --out")
+    ap.add_argument("--per-task", type=int, default=2, help="validation examples per task template and step kind")
+    ap.add_argument("--steps", choices=["first", "all"], default="all")
+    ap.add_argument("--radius", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--verbose", action="store_true", help="print every answer next to its reference")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    path = os.path.join(a.data, "examples.jsonl")
+    if not os.path.exists(path):
+        sys.exit(f"task_report: {path}: no such file")
+    with open(path, encoding="utf-8") as f:
+        rows = [e for e in map(json.loads, f) if e["split"] == "val" and e["kind"] == "task"]
+    if a.steps == "first":
+        rows = [e for e in rows if e["step"] == 0]
+    taken, picked = collections.Counter(), []
+    for e in rows:
+        key = (e["task"], e["step"] == 0)
+        if taken[key] < a.per_task:
+            taken[key] += 1
+            picked.append(e)
+    if not picked:
+        sys.exit(f"task_report: {path} has no validation task examples")
+    tf = Transformers(a.model_dir, 64)
+    by_task = collections.defaultdict(collections.Counter)
+    for e in picked:
+        answer, _ = tf.ask(e["messages"], [os.path.join(a.data, p) for p in e["images"]])
+        got, want = parts(answer), parts(e["target"])
+        mask = lambda s: POINT.sub("(P)", s)
+        result = {"thought": got[0] == want[0], "action kind": mask(got[1]) == mask(want[1])}
+        got_points, want_points = POINT.findall(got[1]), POINT.findall(want[1])
+        if want_points:
+            result["point"] = len(got_points) == len(want_points) and all(
+                abs(int(g[0]) - int(w[0])) <= a.radius and abs(int(g[1]) - int(w[1])) <= a.radius
+                for g, w in zip(got_points, want_points))
+        for key in (e["task"], "all"):
+            by_task[key]["steps"] += 1
+            by_task[key]["with point"] += bool(want_points)
+            for k, v in result.items():
+                by_task[key][k] += v
+        if a.verbose:
+            print(f"{e['task']:<18} step {e['step']} {result}\n  want {want}\n  got  {got}", file=sys.stderr)
+    print(f"{'task':<18} {'steps':>5} {'thought':>8} {'action kind':>11} {'point':>9}")
+    for task in sorted(by_task, key=lambda t: (t == "all", t)):
+        c = by_task[task]
+        print(f"{task:<18} {c['steps']:>5} {c['thought']:>8} {c['action kind']:>11} "
+              f"{c['point']:>5}/{c['with point']:<3}")
+
+
+if __name__ == "__main__":
+    main()
