@@ -229,21 +229,7 @@ def task_examples(sandbox, seed, template, rng):
             except KeyError:
                 return out  # the plan does not fit this screen (e.g. an item scrolled away)
         target = f"Thought: {thought}\nAction: {action}"
-        # The conversation as planner::Conversation builds it: the prompt and the first screenshot
-        # in one user turn, then answers and screenshots alternating; the last 5 screenshots.
-        first_kept = max(0, len(images) - nc.MAX_SCREENSHOTS)
-        messages = [{"role": "system", "parts": [nc.SYSTEM_MESSAGE]}, {"role": "user", "parts": [prompt]}]
-        used = []
-        for i in range(len(images)):
-            if i >= first_kept:
-                part = {"image": len(used)}
-                used.append(images[i])
-                if messages[-1]["role"] == "user":
-                    messages[-1]["parts"].append(part)
-                else:
-                    messages.append({"role": "user", "parts": [part]})
-            if i < len(answers):
-                messages.append({"role": "assistant", "parts": [nc.strip_special(answers[i])]})
+        messages, used = nc.task_messages(prompt, images, answers)
         out.append({"kind": "task", "seed": seed, "task": template["id"], "step": k, "images": used,
                     "messages": messages, "target": target})
         answers.append(target)

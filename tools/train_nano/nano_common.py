@@ -109,6 +109,28 @@ def render_chat(messages, image_tokens, add_generation_prompt=True):
     return "".join(out)
 
 
+def task_messages(prompt, screenshots, answers, feedback=()):
+    """A task step's conversation as planner::Conversation builds it: the system turn, the prompt
+    and the first screenshot in one user turn, then answers and screenshots alternating, with only
+    the last MAX_SCREENSHOTS screenshots sent. answers: the earlier steps' answers (one fewer than
+    the screenshots); feedback[i]: the agent's correction turn after answer i, or None (it and the
+    next screenshot form one user turn). Returns (messages, the screenshots sent)."""
+    first_kept = max(0, len(screenshots) - MAX_SCREENSHOTS)
+    messages = [{"role": "system", "parts": [SYSTEM_MESSAGE]}, {"role": "user", "parts": [prompt]}]
+    for i in range(len(screenshots)):
+        if i >= first_kept:
+            part = {"image": i - first_kept}
+            if messages[-1]["role"] == "user":
+                messages[-1]["parts"].append(part)
+            else:
+                messages.append({"role": "user", "parts": [part]})
+        if i < len(answers):
+            messages.append({"role": "assistant", "parts": [strip_special(answers[i])]})
+        if i < len(feedback) and feedback[i] is not None:
+            messages.append({"role": "user", "parts": [feedback[i]]})
+    return messages, screenshots[first_kept:]
+
+
 def strip_special(text):
     """What NativeVlm's stream decoder returns (special tokens skipped): the history the agent
     sends back."""

@@ -11,10 +11,11 @@ prompts on the same screenshots:
   (planner/family.h: round half to even of x·W/W') and hit-tested against the target's rect as
   agent/eval/grounding.cpp does, giving transformers' own accuracy next to the engine's;
 - tasks (teacher-forced): every step's conversation rebuilt as planner::Conversation builds it
-  (the computer prompt, the last 5 screenshots, the earlier answers), checked against the prompt
-  token count the session recorded, and transformers' answer compared with the engine's. When
-  every step of a task matches, transformers would have driven the sandbox through the same
-  screens to the same end, so the task's outcome is the same for both.
+  (the computer prompt, the last 5 screenshots, the earlier answers, the agent's correction turn
+  after an answer it could not use), checked against the prompt token count the session
+  recorded, and transformers' answer compared with the engine's. When every step of a task
+  matches, transformers would have driven the sandbox through the same screens to the same end,
+  so the task's outcome is the same for both.
 
     tools/train_nano/score_parity.py --model-dir models/deskpilot-nano \\
         --grounding g.json --tasks t.json    # the -o files of `deskpilot eval grounding|tasks`
@@ -134,6 +135,16 @@ def grounding(tf, report_path, limit):
                          for r in roles}}
 
 
+def correction(step):
+    """The turn the agent adds after an answer it could not use (agent_loop.cpp model_mistake),
+    from the step's recorded "error: ..." result; None when the step had none."""
+    errors = [r[len("error: "):] for r in step.get("results", []) if r.startswith("error: ")]
+    if not errors:
+        return None
+    return ("Your previous answer could not be used: " + errors[0]
+            + "\nAnswer again in the required format: Thought: ... then Action: ...")
+
+
 def read_steps(session_dir):
     with open(os.path.join(session_dir, "steps.jsonl"), encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
@@ -149,25 +160,12 @@ def tasks(tf, report_path, limit):
         session = os.path.join(root, item["session"])
         steps = read_steps(session)
         prompt = nc.render_prompt("computer", item["text"])
-        screenshots, answers = [], []
+        screenshots, answers, feedback = [], [], []
         first_difference = None
         for k, step in enumerate(steps):
             asked += 1
             screenshots.append(os.path.join(session, step["screenshot"]))
-            # planner::Conversation: the prompt and the first screenshot in one user turn, then
-            # answers and screenshots alternating; only the last MAX_SCREENSHOTS images are sent.
-            first_kept = max(0, len(screenshots) - nc.MAX_SCREENSHOTS)
-            messages = [{"role": "system", "parts": [nc.SYSTEM_MESSAGE]}, {"role": "user", "parts": [prompt]}]
-            for i in range(len(screenshots)):
-                if i >= first_kept:
-                    part = {"image": i - first_kept}
-                    if messages[-1]["role"] == "user":
-                        messages[-1]["parts"].append(part)
-                    else:
-                        messages.append({"role": "user", "parts": [part]})
-                if i < len(answers):
-                    messages.append({"role": "assistant", "parts": [nc.strip_special(answers[i])]})
-            answer, prompt_tokens = tf.ask(messages, screenshots[first_kept:])
+            answer, prompt_tokens = tf.ask(*nc.task_messages(prompt, screenshots, answers, feedback))
             recorded = step.get("tokens", {}).get("prompt")
             if recorded is not None and recorded != prompt_tokens:
                 length_mismatch.append({"task": item["task"], "step": k + 1, "session": recorded,
@@ -179,6 +177,7 @@ def tasks(tf, report_path, limit):
                 print(f"score_parity: task {item['task']} step {k + 1}: engine {step['raw_response']!r} "
                       f"transformers {answer!r}", file=sys.stderr)
             answers.append(step["raw_response"])  # teacher-forced: the engine's answer goes on
+            feedback.append(correction(step))
         rows.append({"task": item["task"], "steps": len(steps), "engine_success": item["success"],
                      "same_answers": first_difference is None, "first_difference": first_difference})
     same = [r for r in rows if r["same_answers"]]

@@ -12,6 +12,11 @@ Per task template and in all. It tells whether a model follows the instruction (
 the action's text) apart from whether it points well (the point), which `deskpilot eval tasks`
 folds into one success bit.
 
+--copy also looks inside, one row per task template (its first step whose reference thought quotes
+a label, teacher-forced): where the answer starts the quoted label, does the copy head (train.py's
+--text-copy-head of --text-copy-layer) attend most to that token in the instruction, and is it the
+token the model then writes (argmax)?
+
     tools/train_nano/task_report.py --model-dir work/jD/model --data data640 [--per-task 2] [--steps first]
 """
 import argparse
@@ -35,6 +40,44 @@ def parts(answer):
     return thought, action
 
 
+def copy_report(tf, rows, a):
+    quote = tf.tok.token_to_id("\u0120'")  # " '": the thoughts quote a label as "the 'Label' ..."
+    header = "## User Instruction\n"
+    done, counts = set(), collections.Counter()
+    for e in rows:
+        if e["task"] in done or "the '" not in e["target"]:
+            continue
+        done.add(e["task"])
+        screenshots = [os.path.join(a.data, p) for p in e["images"]]
+        inputs = [tf.pixels(p) for p in screenshots]
+        prompt = nc.render_chat(e["messages"], [int(grid.prod()) // 4 for _, grid in inputs])
+        encoded = tf.tok.encode(prompt)
+        answer = tf.tok.encode(e["target"]).ids
+        start = prompt.find(header) + len(header)
+        end = prompt.find("<|", start)
+        instruction = [i for i, (s, t) in enumerate(encoded.offsets) if s >= start and t <= end and t > s]
+        k = answer.index(quote)  # the hidden state at the quote writes the label's first token
+        at, want = len(encoded.ids) + k, answer[k + 1]
+        ids = torch.tensor([encoded.ids + answer])
+        with torch.no_grad():
+            out = tf.model(input_ids=ids, pixel_values=torch.cat([pv for pv, _ in inputs]),
+                           image_grid_thw=torch.cat([grid for _, grid in inputs]),
+                           mm_token_type_ids=(ids == tf.model.config.image_token_id).int(), output_attentions=True)
+        weights = out.attentions[a.copy_layer][0, a.copy_head, at]
+        sources = [i for i in instruction if encoded.ids[i] == want]
+        best = int(weights.argmax())
+        written = int(out.logits[0, at].argmax())
+        counts["rows"] += 1
+        counts["label in the instruction"] += bool(sources)
+        counts["head on the label"] += best in sources
+        counts["label written"] += written == want
+        if a.verbose:
+            print(f"{e['task']:<18} label {tf.tok.decode([want])!r}: head on {tf.tok.decode([int(ids[0, best])])!r} "
+                  f"({float(weights[sources].sum()) if sources else 0:.2f} of its weight on the label), wrote "
+                  f"{tf.tok.decode([written])!r}", file=sys.stderr)
+    print("label copy (one step per task template): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-dir", required=True)
@@ -44,6 +87,9 @@ def main():
     ap.add_argument("--radius", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--verbose", action="store_true", help="print every answer next to its reference")
+    ap.add_argument("--copy", action="store_true", help="also the label copy report (above)")
+    ap.add_argument("--copy-layer", type=int, default=3)
+    ap.add_argument("--copy-head", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     path = os.path.join(a.data, "examples.jsonl")
@@ -80,6 +126,8 @@ def main():
                 by_task[key][k] += v
         if a.verbose:
             print(f"{e['task']:<18} step {e['step']} {result}\n  want {want}\n  got  {got}", file=sys.stderr)
+    if a.copy:
+        copy_report(tf, rows, a)
     print(f"{'task':<18} {'steps':>5} {'thought':>8} {'action kind':>11} {'point':>9}")
     for task in sorted(by_task, key=lambda t: (t == "all", t)):
         c = by_task[task]
