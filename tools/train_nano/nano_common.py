@@ -131,6 +131,23 @@ def task_messages(prompt, screenshots, answers, feedback=()):
     return messages, screenshots[first_kept:]
 
 
+INSTRUCTION_HEADER = "## User Instruction\n"
+
+
+def instruction_positions(prompt, offsets):
+    """The indices of a tokenized prompt's tokens (their character offsets, as tokenizers'
+    Encoding.offsets gives them) that hold the user's instruction: after the template's header,
+    up to the next special token (the screenshot's <|vision_start|> or the turn's <|im_end|>);
+    empty when the prompt has no such header."""
+    at = prompt.find(INSTRUCTION_HEADER)
+    if at < 0:
+        return []
+    start = at + len(INSTRUCTION_HEADER)
+    end = prompt.find("<|", start)
+    end = len(prompt) if end < 0 else end
+    return [i for i, (a, b) in enumerate(offsets) if a >= start and b <= end and b > a]
+
+
 def strip_special(text):
     """What NativeVlm's stream decoder returns (special tokens skipped): the history the agent
     sends back."""

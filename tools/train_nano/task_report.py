@@ -42,7 +42,6 @@ def parts(answer):
 
 def copy_report(tf, rows, a):
     quote = tf.tok.token_to_id("\u0120'")  # " '": the thoughts quote a label as "the 'Label' ..."
-    header = "## User Instruction\n"
     done, counts = set(), collections.Counter()
     for e in rows:
         if e["task"] in done or "the '" not in e["target"]:
@@ -53,9 +52,7 @@ def copy_report(tf, rows, a):
         prompt = nc.render_chat(e["messages"], [int(grid.prod()) // 4 for _, grid in inputs])
         encoded = tf.tok.encode(prompt)
         answer = tf.tok.encode(e["target"]).ids
-        start = prompt.find(header) + len(header)
-        end = prompt.find("<|", start)
-        instruction = [i for i, (s, t) in enumerate(encoded.offsets) if s >= start and t <= end and t > s]
+        instruction = nc.instruction_positions(prompt, encoded.offsets)
         k = answer.index(quote)  # the hidden state at the quote writes the label's first token
         at, want = len(encoded.ids) + k, answer[k + 1]
         ids = torch.tensor([encoded.ids + answer])

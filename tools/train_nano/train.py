@@ -461,23 +461,6 @@ class CopyLoss:
         return torch.stack(losses).mean(), torch.stack(accs).mean().detach()
 
 
-INSTRUCTION_HEADER = "## User Instruction\n"
-
-
-def instruction_positions(prompt, encoded):
-    """The prompt tokens of the user's instruction: after the template's header, up to the
-    next special token (the screenshot's <|vision_start|> or the turn's <|im_end|>); empty when
-    the prompt has no such header."""
-    at = prompt.find(INSTRUCTION_HEADER)
-    if at < 0:
-        return torch.zeros(0, dtype=torch.long)
-    start = at + len(INSTRUCTION_HEADER)
-    end = prompt.find("<|", start)
-    end = len(prompt) if end < 0 else end
-    return torch.tensor([i for i, (a, b) in enumerate(encoded.offsets) if a >= start and b <= end and b > a],
-                        dtype=torch.long)
-
-
 class TextCopyLoss:
     """--text-copy-aux: wherever the answer writes a token that the instruction holds (a label to
     click, the text to type, the finished() content), query head --text-copy-head of layer
@@ -702,17 +685,17 @@ class Examples:
             counts.append(int(grid.prod()) // 4)
         prompt = nc.render_chat(e["messages"], counts)
         encoded = self.tok.encode(prompt)
-        return encoded.ids, self.tok.encode(e["target"]).ids + [self.im_end], instruction_positions(prompt, encoded)
+        instruction = torch.tensor(nc.instruction_positions(prompt, encoded.offsets), dtype=torch.long)
+        return encoded.ids, self.tok.encode(e["target"]).ids + [self.im_end], instruction
 
-    def click_cell(self, e, prompt_ids):
+    def click_cell(self, e, prompt_ids, answer_ids):
         """A task step that clicks one point: the index, among the row's image tokens, of the last
         screenshot's token under the point (--attend-aux supervises task rows too); else -1. Only
         answers whose sole numbers are the point's two coordinates, so that AttendLoss's x/y
         alternation holds."""
         if e["kind"] != "task" or len(POINT.findall(e["target"])) != 1:
             return -1
-        answer = self.tok.encode(e["target"]).ids
-        if sum(1 for t in answer if self.number_ids is not None and t in self.number_ids) != 2:
+        if sum(1 for t in answer_ids if self.number_ids is not None and t in self.number_ids) != 2:
             return -1
         image_tokens = sum(1 for t in prompt_ids if t == self.image_pad)
         return image_tokens - self.image_tokens + point_cell(e, self.image_size)
@@ -763,7 +746,7 @@ class Examples:
                 "pixel_values": torch.cat([p for p, _ in pv]) if pv else None,
                 "image_grid_thw": torch.cat([g for _, g in pv]) if pv else None,
                 "mm_token_type_ids": (ids == self.image_pad).int(), "instruction": [instruction],
-                "cells": [self.click_cell(e, prompt)]}
+                "cells": [self.click_cell(e, prompt, answer)]}
 
 
 def feature_penalty(tensors):
