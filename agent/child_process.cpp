@@ -58,7 +58,8 @@ ChildProcess::ChildProcess(const SpawnOptions& options) {
     PreparedExec exec = prepare(options, argv_storage);
 
     const int out_fd = open_output(options.stdout_path);
-    const int err_fd = open_output(options.stderr_path);
+    const int err_fd = options.stderr_fd >= 0 ? ::fcntl(options.stderr_fd, F_DUPFD_CLOEXEC, 0)
+                                              : open_output(options.stderr_path);
     if (out_fd < 0 || err_fd < 0) {
         if (out_fd >= 0) ::close(out_fd);
         if (err_fd >= 0) ::close(err_fd);

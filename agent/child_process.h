@@ -26,7 +26,8 @@ struct SpawnOptions {
     std::vector<std::string> env_unset;
     std::filesystem::path stdout_path;  // empty: /dev/null
     std::filesystem::path stderr_path;  // empty: /dev/null
-    std::vector<int> keep_fds;          // descriptors the child inherits as they are
+    int stderr_fd = -1;         // used instead of stderr_path when >= 0; the caller keeps it
+    std::vector<int> keep_fds;  // descriptors the child inherits as they are
 };
 
 class ChildProcess {

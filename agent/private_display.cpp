@@ -6,18 +6,22 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <filesystem>
 
 namespace deskpilot::agent {
 
 namespace {
 
-std::string tail_of(const std::filesystem::path& path, std::size_t max_bytes = 600) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string text = ss.str();
+// What Xvfb wrote to its log so far: the last `max_bytes` of it, without trailing blanks.
+std::string tail_of(int fd, std::size_t max_bytes = 600) {
+    std::string text;
+    char buf[4096];
+    off_t offset = 0;
+    ssize_t n;
+    while ((n = ::pread(fd, buf, sizeof buf, offset)) > 0) {
+        text.append(buf, static_cast<std::size_t>(n));
+        offset += n;
+    }
     if (text.size() > max_bytes) text = "..." + text.substr(text.size() - max_bytes);
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
     return text;
@@ -31,10 +35,14 @@ PrivateDisplay::PrivateDisplay(const XvfbOptions& options) {
     if (::pipe2(fds, O_CLOEXEC) != 0)
         throw ProcessError(std::string("cannot start Xvfb: pipe: ") + std::strerror(errno));
 
-    char log_template[] = "/tmp/deskpilot-xvfb-XXXXXX";
-    const int log_fd = ::mkstemp(log_template);
-    if (log_fd >= 0) ::close(log_fd);
-    log_path_ = log_template;
+    // Xvfb's log is an unlinked temporary file: it is read only when Xvfb fails to start, and
+    // no process that dies here, even by SIGKILL, can leave it behind.
+    std::error_code no_tmp;
+    std::filesystem::path dir = std::filesystem::temp_directory_path(no_tmp);
+    if (no_tmp) dir = "/tmp";
+    std::string log_template = (dir / "deskpilot-xvfb-XXXXXX").string();
+    log_fd_ = ::mkostemp(log_template.data(), O_CLOEXEC);
+    if (log_fd_ >= 0) ::unlink(log_template.c_str());
 
     SpawnOptions spawn;
     spawn.argv = {options.program, "-displayfd", std::to_string(fds[1]),
@@ -47,13 +55,14 @@ PrivateDisplay::PrivateDisplay(const XvfbOptions& options) {
                                std::to_string(options.depth)});
     }
     if (options.xinerama) spawn.argv.push_back("+xinerama");
-    spawn.stderr_path = log_path_;
+    spawn.stderr_fd = log_fd_;  // -1 (no log: /dev/null) when the temporary directory is unusable
     spawn.keep_fds = {fds[1]};
     try {
         process_ = std::make_unique<ChildProcess>(spawn);
     } catch (...) {
         ::close(fds[0]);
         ::close(fds[1]);
+        close_log();
         throw;
     }
     ::close(fds[1]);
@@ -80,8 +89,8 @@ PrivateDisplay::PrivateDisplay(const XvfbOptions& options) {
         const auto status = process_->wait_status();
         std::string why =
             status ? describe_wait_status(*status) : "did not report a display within the timeout";
-        const std::string log = tail_of(log_path_);
-        std::filesystem::remove(log_path_);
+        const std::string log = log_fd_ >= 0 ? tail_of(log_fd_) : "";
+        close_log();
         throw ProcessError("Xvfb failed to start (" + why + ")" + (log.empty() ? "" : ": " + log));
     }
     number_ = std::stoi(text);
@@ -94,11 +103,12 @@ PrivateDisplay::~PrivateDisplay() {
 
 void PrivateDisplay::stop() {
     if (process_) process_->terminate();
-    if (!log_path_.empty()) {
-        std::error_code ignored;
-        std::filesystem::remove(log_path_, ignored);
-        log_path_.clear();
-    }
+    close_log();
+}
+
+void PrivateDisplay::close_log() {
+    if (log_fd_ >= 0) ::close(log_fd_);
+    log_fd_ = -1;
 }
 
 }  // namespace deskpilot::agent

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,8 +39,10 @@ class PrivateDisplay {
     void stop();
 
   private:
+    void close_log();
+
     std::unique_ptr<ChildProcess> process_;
-    std::filesystem::path log_path_;
+    int log_fd_ = -1;  // Xvfb's stderr, an unlinked file in the temporary directory
     std::string name_;
     int number_ = -1;
 };

@@ -40,6 +40,24 @@ class HarnessTest : public QObject {
         }
     }
 
+    // Xvfb's complaint reaches the error, and its log file is gone before and after the failure.
+    void xvfbFailureQuotesItsLog() {
+        QTemporaryDir tmp;
+        const QByteArray saved = qgetenv("TMPDIR");
+        qputenv("TMPDIR", tmp.path().toUtf8());
+        std::string error;
+        try {
+            agent::PrivateDisplay display({.screens = {{64, 64}}, .depth = 7});
+        } catch (const agent::ProcessError& e) {
+            error = e.what();
+        }
+        saved.isNull() ? qunsetenv("TMPDIR") : qputenv("TMPDIR", saved);
+        QVERIFY2(error.find("Xvfb failed to start") != std::string::npos, error.c_str());
+        QVERIFY2(error.find("screen") != std::string::npos, error.c_str());
+        QCOMPARE(QDir(tmp.path()).entryList(QDir::NoDotAndDotDot | QDir::AllEntries),
+                 QStringList());
+    }
+
     void noXvfbOutlivesABrokenTest_data() {
         QTest::addColumn<QString>("mode");
         QTest::newRow("failing test") << "fail";
@@ -50,8 +68,12 @@ class HarnessTest : public QObject {
     void noXvfbOutlivesABrokenTest() {
         QFETCH(QString, mode);
         QTemporaryDir dir;
+        QTemporaryDir tmp;  // the probe's TMPDIR: nothing of Xvfb's may stay in it either
         const QString pidfile = dir.filePath("xvfb.pid");
         QProcess probe;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("TMPDIR", tmp.path());
+        probe.setProcessEnvironment(env);
         probe.start(QString::fromStdString(
                         (testing::bin_dir().parent_path() / "tests/bin/harness_probe").string()),
                     {mode, pidfile});
@@ -68,6 +90,8 @@ class HarnessTest : public QObject {
         if (probe.state() != QProcess::NotRunning) QVERIFY(probe.waitForFinished(10000));
         QVERIFY(probe.exitStatus() == QProcess::CrashExit || probe.exitCode() != 0);
         QTRY_VERIFY_WITH_TIMEOUT(testing::process_gone(pid), 5000);
+        QCOMPARE(QDir(tmp.path()).entryList(QDir::NoDotAndDotDot | QDir::AllEntries),
+                 QStringList());
     }
 };
 
