@@ -603,10 +603,18 @@ class Examples:
         return self.targets[key]
 
     def label_target(self, rel):
-        """The --label-aux target of a screenshot, or None when it has no layout beside it."""
+        """The --label-aux target of a screenshot, or None when it has no layout beside it. The
+        cache keeps only its set bits' (cell, token) pairs: a dense target is 476 KB at 640x384,
+        and a run that draws every screen of data640 + data640b would hold 9 GB of them."""
         layout = self.layout(rel)
-        return self.cached(("label", rel), lambda: None if layout is None else
-                           label_targets(layout, self.tok, self.tok.get_vocab_size(), self.image_size))
+        vocab = self.tok.get_vocab_size()
+        pairs = self.cached(("label", rel), lambda: None if layout is None else
+                            label_targets(layout, self.tok, vocab, self.image_size).nonzero().to(torch.int16))
+        if pairs is None:
+            return None
+        target = torch.zeros(self.image_tokens, vocab, dtype=torch.bool)
+        target[pairs[:, 0].long(), pairs[:, 1].long()] = True
+        return target
 
     def widget_target(self, rel):
         """The --contrast-aux target of a screenshot, or None (no layout, or fewer than two labels)."""
