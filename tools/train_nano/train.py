@@ -667,7 +667,7 @@ class Examples:
     def screens(self):
         """Every single-image screenshot with a layout (--vision-only units)."""
         seen = {e["images"][0]: None for e in self.items if len(e["images"]) == 1}  # ordered, unique
-        return [image for image in seen if self.label_target(image) is not None]
+        return [image for image in seen if self.layout(image) is not None]
 
     def __len__(self):
         return len(self.items)
