@@ -35,6 +35,10 @@ from score_parity import Transformers  # noqa: E402
 POINT = re.compile(r"\((\d+),(\d+)\)")
 
 
+def is_number(token):
+    return token.isascii() and token.isdigit()  # not '²', which isdigit() also takes
+
+
 def parts(answer):
     thought, _, action = nc.strip_special(answer).partition("\nAction: ")
     return thought, action
@@ -75,6 +79,88 @@ def copy_report(tf, rows, a):
     print("label copy (one step per task template): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
+def per_widget(rows, limit):
+    """Up to `limit` grounding rows per widget, in file order."""
+    taken, picked = collections.Counter(), []
+    for e in rows:
+        if e["kind"] == "grounding" and taken[e["widget"]] < limit:
+            taken[e["widget"]] += 1
+            picked.append(e)
+    return picked
+
+
+def click_report(tf, rows, a):
+    """Inside the click, teacher-forced on the reference answer (its thought included): where the
+    coordinate heads (layer --click-layer, query heads --click-heads for x and y) attend, what number
+    the model writes there, and what the head's own value/output path would make the lm_head write
+    from the target token alone (read through the final norm's weight, as train.py's CopyLoss does).
+    Splits a wrong point into "looked at the wrong token" (of the last screenshot, or of an earlier
+    one) and "looked right, but the token's value does not say where it is"."""
+    heads = [int(h) for h in a.click_heads.split(",")]
+    text = tf.model.model.language_model
+    attn = text.layers[a.click_layer].self_attn
+    d, groups = attn.head_dim, attn.num_key_value_groups
+    seen = {}
+    attn.register_forward_pre_hook(lambda _m, args, kwargs: seen.__setitem__(
+        "input", kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]), with_kwargs=True)
+    vocab = tf.tok.get_vocab()
+    number_ids = torch.tensor([i for t, i in vocab.items() if is_number(t)])
+    number_values = torch.tensor([int(t) for t, i in vocab.items() if is_number(t)])
+    number_rows = tf.model.lm_head.weight[number_ids].float() * text.norm.weight.float()
+    image_id, counts = tf.model.config.image_token_id, collections.Counter()
+    for e in rows:
+        want = POINT.findall(e["target"])
+        if len(want) != 1:
+            continue
+        screenshots = [os.path.join(a.data, p) for p in e["images"]]
+        inputs = [tf.pixels(p) for p in screenshots]
+        per_image = [int(grid.prod()) // 4 for _, grid in inputs]
+        encoded = tf.tok.encode(nc.render_chat(e["messages"], per_image))
+        answer = tf.tok.encode(e["target"]).ids
+        numbers = [k for k, t in enumerate(answer) if is_number(tf.tok.id_to_token(t))]
+        if len(numbers) != 2:
+            continue
+        ids = torch.tensor([encoded.ids + answer])
+        tf.model.model.rope_deltas = None
+        with torch.no_grad():
+            out = tf.model(input_ids=ids, pixel_values=torch.cat([pv for pv, _ in inputs]),
+                           image_grid_thw=torch.cat([grid for _, grid in inputs]),
+                           mm_token_type_ids=(ids == image_id).int(), output_attentions=True)
+        image = (ids[0] == image_id).nonzero()[:, 0]
+        point = [int(v) for v in want[0]]
+        width = int(inputs[-1][1][0, 2]) // 2  # tokens per row of the last screenshot
+        cell = len(image) - per_image[-1] + (point[1] // 32) * width + point[0] // 32  # among the image tokens
+        counts["clicks"] += 1
+        wrote = []
+        for coordinate, k in enumerate(numbers):
+            at = len(encoded.ids) + k - 1  # the hidden state that writes the number
+            head, name = heads[coordinate], "xy"[coordinate]
+            w = out.attentions[a.click_layer][0, head, at][image]
+            best = int(w.argmax())
+            where = "on the target" if best == cell else \
+                "elsewhere on the last screenshot" if best >= len(image) - per_image[-1] else "on an earlier screenshot"
+            counts[f"{name} head {where}"] += 1
+            got = tf.tok.id_to_token(int(out.logits[0, at].argmax()))
+            written = int(got) if is_number(got) else -1000
+            wrote.append(written)
+            right = abs(written - point[coordinate]) <= a.radius
+            counts[f"{name} written within {a.radius} px"] += right
+            if best == cell:
+                counts[f"{name} written within {a.radius} px, head on the target"] += right
+            with torch.no_grad():
+                kv = head // groups
+                value = seen["input"][0, image[cell]].float() @ attn.v_proj.weight[kv * d:(kv + 1) * d].float().t()
+                added = value @ attn.o_proj.weight[:, head * d:(head + 1) * d].float().t()
+                alone = int(number_values[(added @ number_rows.t()).argmax()])
+            counts[f"{name} the target's copy alone within {a.radius} px"] += abs(alone - point[coordinate]) <= a.radius
+        if a.verbose:
+            print(f"{e.get('task', e.get('widget')):<18} step {e.get('step', 0)} want {tuple(point)} "
+                  f"wrote {tuple(wrote)}", file=sys.stderr)
+    print(f"click ({a.click_kind} steps, teacher-forced on the reference):")
+    for k, v in sorted(counts.items()):
+        print(f"  {k}: {v}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-dir", required=True)
@@ -87,13 +173,20 @@ def main():
     ap.add_argument("--copy", action="store_true", help="also the label copy report (above)")
     ap.add_argument("--copy-layer", type=int, default=3)
     ap.add_argument("--copy-head", type=int, default=1)
+    ap.add_argument("--click", action="store_true", help="also the click report (above)")
+    ap.add_argument("--click-only", action="store_true", help="the click report alone (no greedy answers)")
+    ap.add_argument("--click-kind", choices=["task", "grounding"], default="task",
+                    help="the click report on task steps, or on grounding rows (--per-task per widget) to compare")
+    ap.add_argument("--click-layer", type=int, default=3)
+    ap.add_argument("--click-heads", default="0,2", help="train.py's --attend-split: the x and y heads")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     path = os.path.join(a.data, "examples.jsonl")
     if not os.path.exists(path):
         sys.exit(f"task_report: {path}: no such file")
     with open(path, encoding="utf-8") as f:
-        rows = [e for e in map(json.loads, f) if e["split"] == "val" and e["kind"] == "task"]
+        val = [e for e in map(json.loads, f) if e["split"] == "val"]
+    rows = [e for e in val if e["kind"] == "task"]
     if a.steps == "first":
         rows = [e for e in rows if e["step"] == 0]
     taken, picked = collections.Counter(), []
@@ -106,7 +199,7 @@ def main():
         sys.exit(f"task_report: {path} has no validation task examples")
     tf = Transformers(a.model_dir, 64)
     by_task = collections.defaultdict(collections.Counter)
-    for e in picked:
+    for e in picked if not a.click_only else ():
         answer, _ = tf.ask(e["messages"], [os.path.join(a.data, p) for p in e["images"]])
         got, want = parts(answer), parts(e["target"])
         mask = lambda s: POINT.sub("(P)", s)
@@ -125,6 +218,12 @@ def main():
             print(f"{e['task']:<18} step {e['step']} {result}\n  want {want}\n  got  {got}", file=sys.stderr)
     if a.copy:
         copy_report(tf, rows, a)
+    if a.click or a.click_only:
+        if a.click_kind == "grounding":
+            picked = per_widget(val, a.per_task)
+        click_report(tf, picked, a)
+    if a.click_only:
+        return
     print(f"{'task':<18} {'steps':>5} {'thought':>8} {'action kind':>11} {'point':>9}")
     for task in sorted(by_task, key=lambda t: (t == "all", t)):
         c = by_task[task]

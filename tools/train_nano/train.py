@@ -441,7 +441,7 @@ class CopyLoss:
         scale = torch.rsqrt(self.final_input[:, :-1][writes].float().pow(2).mean(-1) + 1e-6).median().detach()
         text = self.model.model.language_model
         rows = self.model.lm_head.weight[self.numbers.ids].float() * text.norm.weight.float()
-        image = batch["mm_token_type_ids"][0].bool()
+        image = batch["placed_tokens"]
         soft = self.numbers.soft(target[keep], self.sigma)  # [cells, 2, numbers]
         losses, accs = [], []
         for layer in self.layers:
@@ -559,6 +559,7 @@ class Examples:
         self.im_end = tokenizer.token_to_id("<|im_end|>")
         self.image_pad = tokenizer.token_to_id("<|image_pad|>")
         self.number_ids = None  # set by main() when --attend-aux supervises task clicks
+        self.place_tasks = False  # --place-tasks (set by main())
         self.cache = {}
         self.image_size = (w, h)
         self.targets = {}
@@ -740,8 +741,8 @@ class Examples:
         pv, grid = self.pixels(image)
         return {"input_ids": ids, "labels": labels, "attention_mask": mask, "pixel_values": pv,
                 "image_grid_thw": grid, "mm_token_type_ids": (ids == self.image_pad).int(), "shared_image": True,
-                "image": image, "cells": [point_cell(e, self.image_size) if e["kind"] == "grounding" else -1
-                                          for e in items],
+                "image": image, "placed_image": image, "placed_tokens": ids[0] == self.image_pad,
+                "cells": [point_cell(e, self.image_size) if e["kind"] == "grounding" else -1 for e in items],
                 "prompt_lengths": [len(p) for p, _, _ in rows], "instruction": [i for _, _, i in rows]}
 
     def __getitem__(self, i):
@@ -750,11 +751,18 @@ class Examples:
         ids = torch.tensor([prompt + answer])
         labels = torch.tensor([[-100] * len(prompt) + answer])
         pv = [self.pixels(rel) for rel in e["images"]]
-        return {"input_ids": ids, "labels": labels,
-                "pixel_values": torch.cat([p for p, _ in pv]) if pv else None,
-                "image_grid_thw": torch.cat([g for _, g in pv]) if pv else None,
-                "mm_token_type_ids": (ids == self.image_pad).int(), "instruction": [instruction],
-                "cells": [self.click_cell(e, prompt, answer)]}
+        example = {"input_ids": ids, "labels": labels,
+                   "pixel_values": torch.cat([p for p, _ in pv]) if pv else None,
+                   "image_grid_thw": torch.cat([g for _, g in pv]) if pv else None,
+                   "mm_token_type_ids": (ids == self.image_pad).int(), "instruction": [instruction],
+                   "cells": [self.click_cell(e, prompt, answer)]}
+        if self.place_tasks and e["kind"] == "task" and pv:
+            # The last screenshot's tokens: the last grid's count of the prompt's image tokens.
+            image = (ids[0] == self.image_pad).nonzero()[:, 0]
+            last = image[len(image) - int(pv[-1][1].prod()) // 4:]
+            example["placed_image"] = e["images"][-1]
+            example["placed_tokens"] = torch.zeros(ids.shape[1], dtype=torch.bool).index_fill_(0, last, True)
+        return example
 
 
 def feature_penalty(tensors):
@@ -821,9 +829,10 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
     out = model(input_ids=ids, attention_mask=mask, mm_token_type_ids=batch["mm_token_type_ids"],
                 output_router_logits=aux_coef > 0, output_hidden_states=pointing or placing, **kwargs)
     if placing:
-        # Row 0's image tokens: every row of a shared-image batch holds the same image at the same
-        # place, and before the answer nothing differs that the image tokens can see (causal).
-        image = batch["mm_token_type_ids"][0].bool()
+        # Row 0's tokens of the placed screenshot: every row of a shared-image batch holds the same
+        # image at the same place, and before the answer nothing differs that the image tokens can
+        # see (causal); a task step (--place-tasks) is one row, its last screenshot.
+        image = batch["placed_tokens"]
         placed = position_probe([out.hidden_states[layer][0][image] for layer in attend.layers], position_target,
                                 model.lm_head.weight)
         if placed is not None:
@@ -1005,6 +1014,9 @@ def main():
     ap.add_argument("--attend-tasks", action="store_true",
                     help="--attend-aux also supervises task steps that click one point (the last screenshot's token "
                          "under it), not only grounding rows")
+    ap.add_argument("--place-tasks", action="store_true",
+                    help="--copy-aux and --position-aux also train on task steps (the last screenshot's tokens), "
+                         "not only on grounding rows")
     ap.add_argument("--text-copy-aux", type=float, default=0.0, metavar="COEF",
                     help="weight of the text copy loss (TextCopyLoss, needs --attend-aux for its attention weights): "
                          "where the answer writes a token of the instruction, the copy head attends to it there and "
@@ -1115,6 +1127,10 @@ def main():
         if attend is None or not attend.split():
             sys.exit("train.py: --attend-tasks needs --attend-aux with --attend-split")
         train.number_ids = set(numbers.ids.tolist())
+    if a.place_tasks:
+        if a.copy_aux <= 0 and a.position_aux <= 0:
+            sys.exit("train.py: --place-tasks needs --copy-aux or --position-aux")
+        train.place_tasks = True
     label_head = LabelHead(tok.get_vocab_size())
     position_probe = PositionProbe(config.text_config.hidden_size, attend.layers if attend else [], numbers,
                                    max(a.number_sigma, 1.0))
@@ -1208,8 +1224,8 @@ def main():
                 else:
                     batch = train.batch(unit) if len(unit) > 1 else train[unit[0]]
                     target = train.label_target(batch["image"]) if a.label_aux > 0 and "image" in batch else None
-                    placement = train.position_target(batch["image"]) if (a.position_aux > 0 or a.copy_aux > 0) and "image" in batch \
-                        else None
+                    placement = train.position_target(batch["placed_image"]) \
+                        if (a.position_aux > 0 or a.copy_aux > 0) and "placed_image" in batch else None
                     widgets = train.widget_target(batch["image"]) if a.contrast_aux > 0 and "image" in batch \
                         else None
                     loss, stats = forward_loss(model, batch, a.aux_coef, a.feature_coef, label_head, target,
