@@ -31,12 +31,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nano_common as nc  # noqa: E402
 from score_parity import Transformers  # noqa: E402
+from train import is_number  # noqa: E402
 
 POINT = re.compile(r"\((\d+),(\d+)\)")
-
-
-def is_number(token):
-    return token.isascii() and token.isdigit()  # not '²', which isdigit() also takes
 
 
 def parts(answer):
@@ -137,8 +134,9 @@ def click_report(tf, rows, a):
             head, name = heads[coordinate], "xy"[coordinate]
             w = out.attentions[a.click_layer][0, head, at][image]
             best = int(w.argmax())
+            last = best >= len(image) - per_image[-1]
             where = "on the target" if best == cell else \
-                "elsewhere on the last screenshot" if best >= len(image) - per_image[-1] else "on an earlier screenshot"
+                "elsewhere on the last screenshot" if last else "on an earlier screenshot"
             counts[f"{name} head {where}"] += 1
             got = tf.tok.id_to_token(int(out.logits[0, at].argmax()))
             written = int(got) if is_number(got) else -1000
@@ -150,6 +148,8 @@ def click_report(tf, rows, a):
             with torch.no_grad():
                 kv = head // groups
                 value = seen["input"][0, image[cell]].float() @ attn.v_proj.weight[kv * d:(kv + 1) * d].float().t()
+                if attn.v_proj.bias is not None:
+                    value = value + attn.v_proj.bias[kv * d:(kv + 1) * d].float()
                 added = value @ attn.o_proj.weight[:, head * d:(head + 1) * d].float().t()
                 alone = int(number_values[(added @ number_rows.t()).argmax()])
             counts[f"{name} the target's copy alone within {a.radius} px"] += abs(alone - point[coordinate]) <= a.radius
