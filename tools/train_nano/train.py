@@ -757,11 +757,11 @@ class Examples:
                    "mm_token_type_ids": (ids == self.image_pad).int(), "instruction": [instruction],
                    "cells": [self.click_cell(e, prompt, answer)]}
         if self.place_tasks and e["kind"] == "task" and pv:
-            # The last screenshot's tokens: the last grid's count of the prompt's image tokens.
-            image = (ids[0] == self.image_pad).nonzero()[:, 0]
-            last = image[len(image) - int(pv[-1][1].prod()) // 4:]
+            # The last screenshot's tokens: the prompt's last image_tokens image pads (as click_cell counts them).
+            placed = ids[0] == self.image_pad
+            placed[:placed.nonzero()[-self.image_tokens, 0]] = False
             example["placed_image"] = e["images"][-1]
-            example["placed_tokens"] = torch.zeros(ids.shape[1], dtype=torch.bool).index_fill_(0, last, True)
+            example["placed_tokens"] = placed
         return example
 
 
