@@ -14,6 +14,10 @@
 // instead times the vision attention alone (16 heads x 72, one segment of S patches, random
 // q/k/v): the reference (three-pass softmax between GEMMs) and the tiled kernel, interleaved,
 // medians and their ratio. S = 8160 is a 1920x1088 screenshot's patch count.
+//   bench_engine_vision_cpu --preprocess N [--threads N]
+// instead times preprocessing of the 1920x1080 screenshot for Qwen3-VL (1920x1088) and
+// UI-TARS-1.5 (1932x1092) sizing, N rounds: one thread (the baseline) against the pool's rows
+// as jobs, interleaved, medians and their ratio.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -121,13 +125,38 @@ int bench_attention(std::int64_t S, int reps, int threads) {
     return 0;
 }
 
+int bench_preprocess(int reps, int threads) {
+    const vision::Frame frame = vision::read_image(
+        fs::path(DESKPILOT_SOURCE_DIR) / "tests/data/engine/preprocess/screen_1920x1080.png");
+    cpu::ThreadPool one(1), pool(threads);
+    for (const auto& [name, params] : {std::pair{"qwen3-vl", kQwen3VlPreprocess},
+                                       std::pair{"ui-tars-1.5", kQwen25VlPreprocess}}) {
+        std::vector<double> serial, parallel;
+        vision::Size size;
+        for (int r = 0; r < reps; ++r) {
+            for (cpu::ThreadPool* p : {&one, &pool}) {
+                const auto t0 = Clock::now();
+                const PixelValues px = preprocess_image(frame, params, 0, *p);
+                (p == &one ? serial : parallel).push_back(seconds(t0, Clock::now()));
+                size = px.resized;
+            }
+        }
+        std::printf(
+            "preprocess 1920x1080 -> %dx%d (%s): 1 thread %.1f ms, %d threads %.1f ms "
+            "(medians of %d): %.2fx faster\n",
+            size.width, size.height, name, 1e3 * median(serial), pool.size(),
+            1e3 * median(parallel), reps, median(serial) / median(parallel));
+    }
+    return 0;
+}
+
 int main(int argc, char** argv) {
     fs::path dir = fs::temp_directory_path() / "deskpilot-bench-vision";
     int blocks = 2, threads = 0;
     std::int64_t max_pixels = 1003520;
     std::string model_dir, image, features_out;
     std::int64_t attn_only = -1;  // -1: not asked for
-    int reps = 3;
+    int reps = 3, preprocess_reps = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--dir")
@@ -148,11 +177,14 @@ int main(int argc, char** argv) {
             attn_only = std::atoll(argv[i + 1]);
         else if (a == "--reps")
             reps = std::atoi(argv[i + 1]);
+        else if (a == "--preprocess")
+            preprocess_reps = std::atoi(argv[i + 1]);
         else {
             std::fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
         }
     }
+    if (preprocess_reps > 0) return bench_preprocess(preprocess_reps, threads);
     if (attn_only != -1 || reps != 3) {
         if (attn_only <= 0 || reps < 1) {
             std::fprintf(stderr, "--attn needs a patch count > 0 and --reps a count > 0\n");

@@ -5,6 +5,7 @@
 #include <map>
 #include <new>
 #include <random>
+#include <span>
 
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/chat_format.h"
@@ -28,6 +29,44 @@ using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
+
+// Prepared pixel values by frame: a screenshot stays in the conversation for several steps and
+// is prepared once.
+using PixelCache =
+    std::map<const vision::Frame*,
+             std::pair<std::shared_ptr<const vision::Frame>, engine_ns::PixelValues>>;
+
+// One request's images from the cache, lent to the prefill as one span: moved out of the cache
+// and back when this ends, however the prefill ends. A 1080p screenshot's values are ~50 MB;
+// copying them took 100-300 ms (on the 2-core machine) that no cancel could interrupt.
+class LentPixels {
+  public:
+    // `frames` in conversation order; each must be in `cache`. A frame shown twice is copied.
+    LentPixels(PixelCache& cache, std::vector<const vision::Frame*> frames)
+        : cache_(cache), frames_(std::move(frames)) {
+        images_.reserve(frames_.size());
+        for (std::size_t i = 0; i < frames_.size(); ++i) {
+            const auto earlier = std::find(frames_.begin(), frames_.begin() + i, frames_[i]);
+            if (earlier != frames_.begin() + i)
+                images_.push_back(images_[std::size_t(earlier - frames_.begin())]);
+            else
+                images_.push_back(std::move(cache_.at(frames_[i]).second));
+        }
+    }
+    ~LentPixels() {
+        for (std::size_t i = 0; i < frames_.size(); ++i)
+            if (std::find(frames_.begin(), frames_.begin() + i, frames_[i]) == frames_.begin() + i)
+                cache_.at(frames_[i]).second = std::move(images_[i]);
+    }
+    LentPixels(const LentPixels&) = delete;
+    LentPixels& operator=(const LentPixels&) = delete;
+    std::span<const engine_ns::PixelValues> images() const { return images_; }
+
+  private:
+    PixelCache& cache_;
+    std::vector<const vision::Frame*> frames_;
+    std::vector<engine_ns::PixelValues> images_;
+};
 }  // namespace
 
 struct NativeVlm::Impl {
@@ -39,11 +78,7 @@ struct NativeVlm::Impl {
     engine_ns::ChatTemplate chat = engine_ns::ChatTemplate::qwen3_vl;
     engine_ns::VlmState state;
     std::vector<std::int32_t> stop_ids;
-    // Pixel values of the last request's images, by frame: a screenshot stays in the
-    // conversation for several steps and is prepared once.
-    std::map<const vision::Frame*,
-             std::pair<std::shared_ptr<const vision::Frame>, engine_ns::PixelValues>>
-        pixels;
+    PixelCache pixels;  // the last request's images
     vision::SmartResizeParams pixels_resize = engine_ns::kQwen3VlPreprocess.resize;
     std::int64_t reused = 0;
     std::vector<float> prompt_logits;
@@ -171,29 +206,29 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
             m.pixels_resize = sizing;
         }
         // Images, in conversation order, and how many tokens each becomes.
-        std::vector<engine_ns::PixelValues> images;
+        std::vector<const vision::Frame*> frames;
         std::vector<int> image_tokens;
-        decltype(m.pixels) kept;
         for (const planner::Message& msg : request.messages)
             for (const planner::ContentPart& part : msg.parts) {
                 if (part.kind != planner::ContentPart::Kind::image) continue;
                 if (!part.image) throw ModelError("request has an image part without an image");
                 auto it = m.pixels.find(part.image.get());
-                const auto prepare = Clock::now();
-                if (it == m.pixels.end())
+                if (it == m.pixels.end()) {
+                    const auto prepare = Clock::now();
+                    engine_ns::PixelValues px = engine_ns::preprocess_image(
+                        *part.image, preprocess, m.config.max_pixels, *m.pool);
                     it = m.pixels
-                             .emplace(part.image.get(),
-                                      std::make_pair(part.image, engine_ns::preprocess_image(
-                                                                     *part.image, preprocess,
-                                                                     m.config.max_pixels)))
+                             .emplace(part.image.get(), std::make_pair(part.image, std::move(px)))
                              .first;
-                m.timings.preprocess_ms += ms_since(prepare);
-                kept.insert(*it);
-                images.push_back(it->second.second);
+                    m.timings.preprocess_ms += ms_since(prepare);
+                }
+                frames.push_back(part.image.get());
                 image_tokens.push_back(int(it->second.second.merged_tokens()));
                 m.timings.image_tokens += image_tokens.back();
             }
-        m.pixels = std::move(kept);
+        std::erase_if(m.pixels, [&](const auto& entry) {
+            return std::find(frames.begin(), frames.end(), entry.first) == frames.end();
+        });
         engine_ns::ChatOptions chat;
         chat.image_tokens = image_tokens;
         const std::string text = engine_ns::format_chat(m.chat, request.messages, chat);
@@ -201,7 +236,11 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
         r.prompt_tokens = int(ids.size());
 
         engine_ns::cpu::check_stop();
-        std::vector<float> logits = m.model->prefill(ids, images, m.state);
+        std::vector<float> logits;
+        {
+            const LentPixels images(m.pixels, frames);
+            logits = m.model->prefill(ids, images.images(), m.state);
+        }
         m.reused = m.model->last_reused();
         m.prompt_logits = logits;
 

@@ -2,7 +2,7 @@
 # Host emulation of model/engine/cuda/flash_attention.cu and vision_kernels.cu (no GPU, no nvcc):
 # rewrites each kernel launch into prelude.h's emu_launch (one std::thread per CUDA thread, one
 # block at a time), compiles with g++ and checks every case: flash attention against a
-# double-precision reference, the vision kernels against their CPU twins (vision_blocks.cpp and cpu/ops.cpp,
+# double-precision reference, the vision kernels against their CPU twins (vision_blocks.cpp, cpu/ops.cpp and the pool,
 # linked with --gc-sections so only the twins' code is needed). A developer check for machines
 # without a GPU; the gpu-labelled tests remain the real parity tests.
 # Then, when BUILD (default: build/) holds a built libdeskpilot_model.a, the whole CUDA vision
@@ -59,7 +59,7 @@ fi
 g++ -std=c++20 -O1 -pthread -I"$root" -I"$out" "$here/flash_attention_check.cpp" -o "$out/fa_check"
 g++ -std=c++20 -O1 -pthread -ffunction-sections -fdata-sections -I"$root" -I"$out" \
     "$here/vision_kernels_check.cpp" "$root/model/engine/vision/vision_blocks.cpp" \
-    "$root/model/engine/cpu/ops.cpp" \
+    "$root/model/engine/cpu/ops.cpp" "$root/model/engine/cpu/thread_pool.cpp" \
     -Wl,--gc-sections -o "$out/vk_check"
 status=0
 if want flash; then "$out/fa_check" || status=1; fi

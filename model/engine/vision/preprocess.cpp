@@ -9,6 +9,15 @@ namespace deskpilot::model::engine {
 
 namespace {
 
+// fn(y) for every row y in [0, n), as jobs on `pool`: a 1080p screenshot takes hundreds of ms on
+// one core, and the jobs are where a StopScope (a cancelled generate()) stops it.
+template <class Fn>
+void for_rows(cpu::ThreadPool& pool, int n, const Fn& fn) {
+    pool.parallel_for(n, 1, [&](std::int64_t a, std::int64_t b) {
+        for (std::int64_t y = a; y < b; ++y) fn(int(y));
+    });
+}
+
 // Pillow's bicubic kernel (a = −0.5) and its 8-bit fixed point: coefficients scaled by 2^22,
 // sums started at half a unit, results clipped to 0..255 after every pass.
 constexpr int kPrecisionBits = 32 - 8 - 2;
@@ -67,10 +76,11 @@ std::uint8_t clip8(int v) {
 }
 
 // One pass along x (step 3 bytes) or y (step one row) over an interleaved RGB image.
-std::vector<std::uint8_t> resample_rows(const std::uint8_t* in, int w, int h, int out_w) {
+std::vector<std::uint8_t> resample_rows(const std::uint8_t* in, int w, int h, int out_w,
+                                        cpu::ThreadPool& pool) {
     const Taps t = taps_for(w, out_w);
     std::vector<std::uint8_t> out(std::size_t(out_w) * std::size_t(h) * 3);
-    for (int y = 0; y < h; ++y) {
+    for_rows(pool, h, [&](int y) {
         const std::uint8_t* src = in + std::size_t(y) * std::size_t(w) * 3;
         std::uint8_t* dst = out.data() + std::size_t(y) * std::size_t(out_w) * 3;
         for (int x = 0; x < out_w; ++x) {
@@ -82,15 +92,16 @@ std::vector<std::uint8_t> resample_rows(const std::uint8_t* in, int w, int h, in
                 dst[x * 3 + c] = clip8(acc);
             }
         }
-    }
+    });
     return out;
 }
 
-std::vector<std::uint8_t> resample_cols(const std::uint8_t* in, int w, int h, int out_h) {
+std::vector<std::uint8_t> resample_cols(const std::uint8_t* in, int w, int h, int out_h,
+                                        cpu::ThreadPool& pool) {
     const Taps t = taps_for(h, out_h);
     const std::size_t row = std::size_t(w) * 3;
     std::vector<std::uint8_t> out(std::size_t(out_h) * row);
-    for (int y = 0; y < out_h; ++y) {
+    for_rows(pool, out_h, [&](int y) {
         const int* k = t.coeff.data() + std::size_t(y) * std::size_t(t.ksize);
         const std::uint8_t* src = in + std::size_t(t.first[std::size_t(y)]) * row;
         std::uint8_t* dst = out.data() + std::size_t(y) * row;
@@ -100,20 +111,21 @@ std::vector<std::uint8_t> resample_cols(const std::uint8_t* in, int w, int h, in
                 acc += int(src[std::size_t(i) * row + x]) * k[i];
             dst[x] = clip8(acc);
         }
-    }
+    });
     return out;
 }
 
 }  // namespace
 
 std::vector<std::uint8_t> resize_bicubic_rgb8(const std::uint8_t* rgb, int width, int height,
-                                              int out_width, int out_height) {
+                                              int out_width, int out_height,
+                                              cpu::ThreadPool& pool) {
     if (width <= 0 || height <= 0 || out_width <= 0 || out_height <= 0)
         throw std::invalid_argument("resize_bicubic_rgb8: empty image size");
     // Pillow resamples horizontally first, then vertically, skipping a pass that keeps its size.
     std::vector<std::uint8_t> cur(rgb, rgb + std::size_t(width) * std::size_t(height) * 3);
-    if (out_width != width) cur = resample_rows(cur.data(), width, height, out_width);
-    if (out_height != height) cur = resample_cols(cur.data(), out_width, height, out_height);
+    if (out_width != width) cur = resample_rows(cur.data(), width, height, out_width, pool);
+    if (out_height != height) cur = resample_cols(cur.data(), out_width, height, out_height, pool);
     return cur;
 }
 
@@ -122,7 +134,7 @@ std::int64_t PixelValues::merged_tokens() const {
 }
 
 PixelValues preprocess_image(const vision::Frame& frame, const PreprocessParams& params,
-                             std::int64_t max_pixels_cap) {
+                             std::int64_t max_pixels_cap, cpu::ThreadPool& pool) {
     if (frame.empty()) throw vision::ResizeError("preprocess_image: the image is empty");
     vision::SmartResizeParams resize = params.resize;
     if (max_pixels_cap > 0) {
@@ -135,7 +147,7 @@ PixelValues preprocess_image(const vision::Frame& frame, const PreprocessParams&
     const vision::Size size = vision::smart_resize(frame.size(), resize);
 
     std::vector<std::uint8_t> rgb(std::size_t(frame.width) * std::size_t(frame.height) * 3);
-    for (int y = 0; y < frame.height; ++y) {
+    for_rows(pool, frame.height, [&](int y) {
         const std::uint8_t* s = frame.row(y);
         std::uint8_t* d = rgb.data() + std::size_t(y) * std::size_t(frame.width) * 3;
         for (int x = 0; x < frame.width; ++x) {  // BGRA → RGB
@@ -143,9 +155,9 @@ PixelValues preprocess_image(const vision::Frame& frame, const PreprocessParams&
             d[x * 3 + 1] = s[x * 4 + 1];
             d[x * 3 + 2] = s[x * 4 + 0];
         }
-    }
+    });
     const std::vector<std::uint8_t> img =
-        resize_bicubic_rgb8(rgb.data(), frame.width, frame.height, size.width, size.height);
+        resize_bicubic_rgb8(rgb.data(), frame.width, frame.height, size.width, size.height, pool);
 
     // Normalisation as a table: every 8-bit value maps to one float per channel.
     std::array<std::array<float, 256>, 3> lut{};
@@ -163,9 +175,12 @@ PixelValues preprocess_image(const vision::Frame& frame, const PreprocessParams&
     out.rows = std::int64_t(gh) * gw;
     out.cols = std::int64_t(3) * tp * p * p;
     out.data.resize(std::size_t(out.rows * out.cols));
-    float* dst = out.data.data();
-    for (int bh = 0; bh < gh / m; ++bh)
-        for (int bw = 0; bw < gw / m; ++bw)
+    // One job per row of merge blocks: its patches are a contiguous run of rows.
+    const int blocks_w = gw / m;
+    for_rows(pool, gh / m, [&](int bh) {
+        float* dst = out.data.data() + std::size_t(bh) * std::size_t(blocks_w) * std::size_t(m) *
+                                           std::size_t(m) * std::size_t(out.cols);
+        for (int bw = 0; bw < blocks_w; ++bw)
             for (int mh = 0; mh < m; ++mh)
                 for (int mw = 0; mw < m; ++mw) {
                     const int y0 = (bh * m + mh) * p, x0 = (bw * m + mw) * p;
@@ -180,6 +195,7 @@ PixelValues preprocess_image(const vision::Frame& frame, const PreprocessParams&
                                     *dst++ = lut[std::size_t(c)][s[x * 3 + c]];
                             }
                 }
+    });
     return out;
 }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/engine/cpu/thread_pool.h"
 #include "vision/frame.h"
 #include "vision/smart_resize.h"
 
@@ -48,12 +49,15 @@ struct PixelValues {
 
 // `max_pixels_cap` > 0 lowers params.resize.max_pixels (a CPU run's pixel budget); it never
 // raises it. Throws vision::ResizeError for an empty image or an extreme aspect ratio, and
-// std::invalid_argument for a cap below the minimum pixel count.
+// std::invalid_argument for a cap below the minimum pixel count. Runs as jobs on `pool`, so a
+// cpu::StopScope on the calling thread stops it between rows (cpu::Stopped).
 PixelValues preprocess_image(const vision::Frame& frame, const PreprocessParams& params,
-                             std::int64_t max_pixels_cap = 0);
+                             std::int64_t max_pixels_cap = 0,
+                             cpu::ThreadPool& pool = cpu::ThreadPool::global());
 
 // The bicubic resample alone (8-bit RGB in, RGB out, interleaved), exposed for tests.
 std::vector<std::uint8_t> resize_bicubic_rgb8(const std::uint8_t* rgb, int width, int height,
-                                              int out_width, int out_height);
+                                              int out_width, int out_height,
+                                              cpu::ThreadPool& pool = cpu::ThreadPool::global());
 
 }  // namespace deskpilot::model::engine

@@ -157,12 +157,15 @@ VisionFeatures Qwen25VisionModel::encode(const PixelValues& px, const Trace& tra
     // image; its m² patches stay together.
     const auto [win, order] = window_plan(px, cols, m, window_);
     const std::int64_t S = px.rows, T = S / m2;
-    std::vector<float> embedded(std::size_t(S * hid));
-    patch_.run(px, embedded.data(), pool_);
-    if (trace) trace("patch_embed", -1, embedded.data(), S, hid);
+    // The full-screenshot buffers below (~50 MB each) are written whole by pool jobs, which
+    // touch them first; zeroing them here would be tens of ms on one thread that no cancel
+    // could interrupt.
+    const auto embedded = std::make_unique_for_overwrite<float[]>(std::size_t(S * hid));
+    patch_.run(px, embedded.get(), pool_);
+    if (trace) trace("patch_embed", -1, embedded.get(), S, hid);
 
-    std::vector<float> x(std::size_t(S * hid));
-    vblocks::gather_rows(embedded.data(), order, hid, x.data());
+    const auto x = std::make_unique_for_overwrite<float[]>(std::size_t(S * hid));
+    vblocks::gather_rows(embedded.get(), order, hid, x.get(), pool_);
     std::vector<float> cos, sin;
     vblocks::rope2d_tables(order, gw, m, inv_freq_, cos, sin);
 
@@ -170,27 +173,31 @@ VisionFeatures Qwen25VisionModel::encode(const PixelValues& px, const Trace& tra
     for (int n = 0; n < vc_.depth; ++n) {
         const auto& full = vc_.fullatt_block_indexes;
         const bool global = std::find(full.begin(), full.end(), n) != full.end();
-        block(blocks_[std::size_t(n)], x.data(), S, cos, sin,
+        block(blocks_[std::size_t(n)], x.get(), S, cos, sin,
               global ? std::span<const std::int64_t>(whole)
                      : std::span<const std::int64_t>(win.cu_seqlens));
-        if (trace) trace("block", n, x.data(), S, hid);
+        if (trace) trace("block", n, x.get(), S, hid);
     }
 
     // Merger: RMSNorm per patch, then each 2×2 unit (consecutive rows) as one wide row.
     const std::int64_t wide = hid * m2, out_w = vc_.out_hidden_size;
-    std::vector<float> normed(std::size_t(S * hid)), mid(std::size_t(T * wide)),
-        merged(std::size_t(T * out_w));
-    cpu::rms_norm(x.data(), merger_norm_.data(), S, hid, 1e-6f, normed.data());
-    apply(merger_fc1_, normed.data(), T, mid.data(), pool_);
-    for (float& f : mid) f = vblocks::gelu_erf(f);
-    apply(merger_fc2_, mid.data(), T, merged.data(), pool_);
+    const auto normed = std::make_unique_for_overwrite<float[]>(std::size_t(S * hid));
+    const auto mid = std::make_unique_for_overwrite<float[]>(std::size_t(T * wide));
+    const auto merged = std::make_unique_for_overwrite<float[]>(std::size_t(T * out_w));
+    pool_.parallel_for(S, 64, [&](std::int64_t a, std::int64_t b) {
+        cpu::rms_norm(x.get() + a * hid, merger_norm_.data(), b - a, hid, 1e-6f,
+                      normed.get() + a * hid);
+    });
+    apply(merger_fc1_, normed.get(), T, mid.get(), pool_);
+    vblocks::gelu_in_place(mid.get(), T * wide, false, pool_);
+    apply(merger_fc2_, mid.get(), T, merged.get(), pool_);
 
     VisionFeatures out;
     out.tokens = T;
     out.width = out_w;
     out.merged.resize(std::size_t(T * out_w));
     // The inverse permutation: back to raster order.
-    vblocks::scatter_rows(merged.data(), win.index, out_w, out.merged.data());
+    vblocks::scatter_rows(merged.get(), win.index, out_w, out.merged.data(), pool_);
     if (trace) trace("merged", -1, out.merged.data(), T, out_w);
     return out;
 }

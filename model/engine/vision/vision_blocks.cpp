@@ -1,8 +1,10 @@
 #include "model/engine/vision/vision_blocks.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <memory>
 
 #include "model/engine/cpu/ops.h"
 
@@ -66,29 +68,39 @@ PatchEmbed::PatchEmbed(std::vector<float> weight, std::vector<float> bias, std::
 
 void PatchEmbed::run(const PixelValues& px, float* out, cpu::ThreadPool& pool) const {
     const std::int64_t p2 = std::int64_t(p_) * p_, tp = tp_, hid = hid_, S = px.rows;
-    bool still = true;
-    for (std::int64_t r = 0; r < S && still; ++r)
-        for (std::int64_t c = 0; c < 3 && still; ++c)
-            for (std::int64_t t = 1; t < tp && still; ++t)
-                still = std::memcmp(&px.data[std::size_t(r * px.cols + c * tp * p2)],
-                                    &px.data[std::size_t(r * px.cols + (c * tp + t) * p2)],
-                                    std::size_t(p2) * sizeof(float)) == 0;
-    if (still) {
-        std::vector<float> first(std::size_t(S * 3 * p2));  // frame 0 only
-        for (std::int64_t r = 0; r < S; ++r)
+    // A still image repeats frame 0 in every temporal slot; then frame 0 alone goes through the
+    // summed weight (1/tp of the GEMM's inner dimension).
+    std::atomic<bool> still{true};
+    pool.parallel_for(S, 64, [&](std::int64_t a, std::int64_t b) {
+        for (std::int64_t r = a; r < b && still.load(std::memory_order_relaxed); ++r)
             for (std::int64_t c = 0; c < 3; ++c)
-                std::memcpy(&first[std::size_t((r * 3 + c) * p2)],
-                            &px.data[std::size_t(r * px.cols + c * tp * p2)],
-                            std::size_t(p2) * sizeof(float));
+                for (std::int64_t t = 1; t < tp; ++t)
+                    if (std::memcmp(&px.data[std::size_t(r * px.cols + c * tp * p2)],
+                                    &px.data[std::size_t(r * px.cols + (c * tp + t) * p2)],
+                                    std::size_t(p2) * sizeof(float)) != 0)
+                        still.store(false, std::memory_order_relaxed);
+    });
+    if (still) {
+        // Written whole below, so left unzeroed (the copy's pool jobs touch it first).
+        const auto first = std::make_unique_for_overwrite<float[]>(std::size_t(S * 3 * p2));
+        pool.parallel_for(S, 64, [&](std::int64_t a, std::int64_t b) {
+            for (std::int64_t r = a; r < b; ++r)
+                for (std::int64_t c = 0; c < 3; ++c)
+                    std::memcpy(&first[std::size_t((r * 3 + c) * p2)],
+                                &px.data[std::size_t(r * px.cols + c * tp * p2)],
+                                std::size_t(p2) * sizeof(float));
+        });
         const WeightView w{sum_.data(), DType::F32, hid, 3 * p2, 3 * p2, Layout::out_in};
-        cpu::linear(first.data(), S, w, out, pool);
+        cpu::linear(first.get(), S, w, out, pool);
     } else {
         const WeightView w{full_.data(), DType::F32, hid, px.cols, px.cols, Layout::out_in};
         cpu::linear(px.data.data(), S, w, out, pool);
     }
     if (!bias_.empty())
-        for (std::int64_t r = 0; r < S; ++r)
-            for (std::int64_t i = 0; i < hid; ++i) out[r * hid + i] += bias_[std::size_t(i)];
+        pool.parallel_for(S, 64, [&](std::int64_t a, std::int64_t b) {
+            for (std::int64_t r = a; r < b; ++r)
+                for (std::int64_t i = 0; i < hid; ++i) out[r * hid + i] += bias_[std::size_t(i)];
+        });
 }
 
 void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const float* w, const float* b,
@@ -106,18 +118,48 @@ void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const float* 
     }
 }
 
-void gather_rows(const float* x, std::span<const std::int64_t> src, std::int64_t width,
-                 float* out) {
-    for (std::size_t i = 0; i < src.size(); ++i)
-        std::memcpy(out + std::int64_t(i) * width, x + src[i] * width,
-                    std::size_t(width) * sizeof(float));
+void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const float* w, const float* b,
+                double eps, float* out, cpu::ThreadPool& pool) {
+    pool.parallel_for(rows, 16, [&](std::int64_t a, std::int64_t e) {
+        layer_norm(x + a * d, e - a, d, w, b, eps, out + a * d);
+    });
 }
 
-void scatter_rows(const float* x, std::span<const std::int64_t> dst, std::int64_t width,
-                  float* out) {
-    for (std::size_t i = 0; i < dst.size(); ++i)
-        std::memcpy(out + dst[i] * width, x + std::int64_t(i) * width,
-                    std::size_t(width) * sizeof(float));
+void add_in_place(float* x, const float* y, std::int64_t n, cpu::ThreadPool& pool) {
+    pool.parallel_for(
+        n, 1 << 16,
+        [&](std::int64_t a, std::int64_t e) {
+            for (std::int64_t i = a; i < e; ++i) x[i] += y[i];
+        },
+        /*max_chunk=*/1 << 20);
+}
+
+void gelu_in_place(float* x, std::int64_t n, bool tanh_form, cpu::ThreadPool& pool) {
+    pool.parallel_for(
+        n, 1 << 14,
+        [&](std::int64_t a, std::int64_t e) {
+            for (std::int64_t i = a; i < e; ++i)
+                x[i] = tanh_form ? gelu_tanh(x[i]) : gelu_erf(x[i]);
+        },
+        /*max_chunk=*/1 << 18);  // a few ms each
+}
+
+void gather_rows(const float* x, std::span<const std::int64_t> src, std::int64_t width, float* out,
+                 cpu::ThreadPool& pool) {
+    pool.parallel_for(std::int64_t(src.size()), 64, [&](std::int64_t a, std::int64_t b) {
+        for (std::int64_t i = a; i < b; ++i)
+            std::memcpy(out + i * width, x + src[std::size_t(i)] * width,
+                        std::size_t(width) * sizeof(float));
+    });
+}
+
+void scatter_rows(const float* x, std::span<const std::int64_t> dst, std::int64_t width, float* out,
+                  cpu::ThreadPool& pool) {
+    pool.parallel_for(std::int64_t(dst.size()), 64, [&](std::int64_t a, std::int64_t b) {
+        for (std::int64_t i = a; i < b; ++i)
+            std::memcpy(out + dst[std::size_t(i)] * width, x + i * width,
+                        std::size_t(width) * sizeof(float));
+    });
 }
 
 void patch_rc(std::int64_t i, int gw, int m, int& r, int& c) {

@@ -55,6 +55,16 @@ inline float gelu_erf(float x) {
     return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865476f));
 }
 
+// The row-wise steps of a tower on a full screenshot (~10k rows) take tens of ms each on one
+// thread, longer than a cancel may wait; these run them as pool jobs of a few ms (a StopScope
+// stops between jobs), with the same arithmetic as the one-thread forms above.
+void layer_norm(const float* x, std::int64_t rows, std::int64_t d, const float* w, const float* b,
+                double eps, float* out, cpu::ThreadPool& pool);
+// x[i] += y[i] for i < n.
+void add_in_place(float* x, const float* y, std::int64_t n, cpu::ThreadPool& pool);
+// x[i] = gelu(x[i]) for i < n, tanh or erf form.
+void gelu_in_place(float* x, std::int64_t n, bool tanh_form, cpu::ThreadPool& pool);
+
 // The Conv3d patch embedding as a GEMM. A still image repeats one frame, so
 // Σ_t W[.., t, ..]·x == (Σ_t W[.., t, ..])·x: the summed weights halve the work.
 class PatchEmbed {
@@ -62,6 +72,8 @@ class PatchEmbed {
     PatchEmbed() = default;
     // weight [hid, 3, tp, p, p]; bias [hid] or empty.
     PatchEmbed(std::vector<float> weight, std::vector<float> bias, std::int64_t hid, int tp, int p);
+    // out [rows, hid], written whole. All of it runs as pool jobs (a StopScope stops between
+    // them): a full screenshot's pixel values are ~50 MB to read.
     void run(const PixelValues& px, float* out, cpu::ThreadPool& pool) const;
 
   private:
@@ -95,12 +107,13 @@ void rope2d_rotate(float* qkv_row, std::int64_t heads, std::int64_t hd, const fl
                    const float* sin);
 
 // out[i, :] = x[src[i], :] for i < src.size() (Qwen2.5-VL's window order); twin of
-// cuda::k::gather_rows.
-void gather_rows(const float* x, std::span<const std::int64_t> src, std::int64_t width, float* out);
+// cuda::k::gather_rows. Pool jobs: a full screenshot's rows are ~50 MB to copy.
+void gather_rows(const float* x, std::span<const std::int64_t> src, std::int64_t width, float* out,
+                 cpu::ThreadPool& pool = cpu::ThreadPool::global());
 // out[dst[i], :] = x[i, :] for i < dst.size(): the inverse of gather_rows by the same index;
 // twin of cuda::k::scatter_rows.
-void scatter_rows(const float* x, std::span<const std::int64_t> dst, std::int64_t width,
-                  float* out);
+void scatter_rows(const float* x, std::span<const std::int64_t> dst, std::int64_t width, float* out,
+                  cpu::ThreadPool& pool = cpu::ThreadPool::global());
 
 // qkv rows are (3, heads, hd) for S tokens: rotates q and k in place, then for each segment
 // [seg[i], seg[i+1]) runs full softmax attention of its queries over its keys (scale hd^-½).

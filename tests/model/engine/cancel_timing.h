@@ -11,7 +11,9 @@
 #include <QtGlobal>
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -40,6 +42,46 @@ inline Cancelled cancel_after(model::NativeVlm& vlm, const planner::Request& req
     const auto returned = Clock::now();
     canceller.join();
     c.after_cancel_ms = std::chrono::duration<double, std::milli>(returned - cancelled_at).count();
+    return c;
+}
+
+// Runs `request` on `vlm` and cancels it from another thread `delay_ms` after its first streamed
+// text, so the cancel lands in the decode loop however long the prefill took (a fixed delay from
+// the start landed in the prefill when a loaded machine made it slow). If generate() returns
+// before any text, nothing is cancelled and after_cancel_ms stays 0.
+inline Cancelled cancel_while_decoding(model::NativeVlm& vlm, const planner::Request& request,
+                                       const model::GenerateOptions& options, int delay_ms) {
+    using Clock = std::chrono::steady_clock;
+    model::CancelToken cancel;
+    std::mutex m;
+    std::condition_variable changed;
+    bool streaming = false, returned = false;
+    Clock::time_point cancelled_at{};
+    std::thread canceller([&] {
+        std::unique_lock lock(m);
+        changed.wait(lock, [&] { return streaming || returned; });
+        if (returned) return;
+        if (changed.wait_for(lock, std::chrono::milliseconds(delay_ms), [&] { return returned; }))
+            return;
+        cancelled_at = Clock::now();
+        cancel.cancel();
+    });
+    const auto on_text = [&](std::string_view) {
+        const std::lock_guard lock(m);
+        if (!streaming) changed.notify_all();
+        streaming = true;
+    };
+    Cancelled c;
+    c.response = vlm.generate(request, options, on_text, cancel);
+    const auto end = Clock::now();
+    {
+        const std::lock_guard lock(m);
+        returned = true;
+    }
+    changed.notify_all();
+    canceller.join();
+    if (cancelled_at != Clock::time_point{})
+        c.after_cancel_ms = std::chrono::duration<double, std::milli>(end - cancelled_at).count();
     return c;
 }
 

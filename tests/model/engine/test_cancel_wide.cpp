@@ -152,7 +152,10 @@ class TestCancelWide : public QObject {
 
     void decode_cancels_between_tokens() {
         model::NativeVlm vlm(config());
-        const auto c = cancel_within(vlm, short_, 1000000, 400);
+        const auto c = test::cancel_within(
+            [&] { return test::cancel_while_decoding(vlm, short_, greedy(1000000), 300); });
+        qInfo("%d tokens; returned %.1f ms after the cancel", c.response.completion_tokens,
+              c.after_cancel_ms);
         if (c.response.finish_reason == "stop")
             QSKIP("the random model ended its answer before the cancel");
         QCOMPARE(c.response.finish_reason, std::string("cancelled"));
@@ -164,17 +167,31 @@ class TestCancelWide : public QObject {
 
     void vision_tower_cancels_inside_a_block() {
         // A 1920x1080 screenshot: ~10k patches through one full-attention block of width
-        // 1280/3420 — tens of seconds; cancelled early (in the first row blocks) and later (in
-        // the attention or MLP).
-        auto frame = std::make_shared<const vision::Frame>(vision::read_image(
-            fs::path(DESKPILOT_TEST_DATA_DIR) / "engine/preprocess/screen_1920x1080.png"));
-        planner::Request req;
-        req.messages.push_back({planner::Role::user,
-                                {planner::ContentPart::of_image(frame),
-                                 planner::ContentPart::of_text("click Apply")}});
-        req.family = "ui-tars-1.5";
+        // 1280/3420 — tens of seconds; cancelled in its preprocessing (hundreds of ms on one core;
+        // a new frame each attempt, so none is prepared yet), early in the tower (patch
+        // embedding, window order) and later (in the attention or MLP).
+        const vision::Frame screenshot = vision::read_image(
+            fs::path(DESKPILOT_TEST_DATA_DIR) / "engine/preprocess/screen_1920x1080.png");
+        auto request = [&](std::shared_ptr<const vision::Frame> frame) {
+            planner::Request req;
+            req.messages.push_back({planner::Role::user,
+                                    {planner::ContentPart::of_image(std::move(frame)),
+                                     planner::ContentPart::of_text("click Apply")}});
+            req.family = "ui-tars-1.5";
+            return req;
+        };
         model::NativeVlm vlm(config());
-        for (int delay : {300, 2500}) {
+        const auto c = test::cancel_within([&] {
+            return test::cancel_after(
+                vlm, request(std::make_shared<const vision::Frame>(screenshot)), greedy(4), 20);
+        });
+        qInfo("cancel at 20 ms (preprocessing): returned %.1f ms later", c.after_cancel_ms);
+        QCOMPARE(c.response.finish_reason, std::string("cancelled"));
+        QVERIFY2(c.after_cancel_ms < 100,
+                 qPrintable(QString("cancel in preprocessing: returned %1 ms after cancel")
+                                .arg(c.after_cancel_ms)));
+        const auto req = request(std::make_shared<const vision::Frame>(screenshot));
+        for (int delay : {150, 300, 2500}) {
             const auto c = cancel_within(vlm, req, 4, delay);
             qInfo("cancel at %d ms: returned %.1f ms later", delay, c.after_cancel_ms);
             QCOMPARE(c.response.finish_reason, std::string("cancelled"));

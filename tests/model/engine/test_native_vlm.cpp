@@ -146,6 +146,47 @@ class TestNativeVlm : public QObject {
         QCOMPARE(cut.finish_reason, std::string("stop"));
     }
 
+    void a_screenshot_is_prepared_once() {
+        // A screenshot stays in the conversation for several steps: its pixel values are kept
+        // (and lent to each prefill, not copied), and dropped once no request shows it.
+        auto frame = std::make_shared<const vision::Frame>(vision::read_image(kDir / "image.png"));
+        auto with_images = [](std::vector<std::shared_ptr<const vision::Frame>> frames) {
+            planner::Request r;
+            planner::Message m{planner::Role::user, {}};
+            for (auto& f : frames) m.parts.push_back(planner::ContentPart::of_image(f));
+            m.parts.push_back(planner::ContentPart::of_text("click Apply"));
+            r.messages.push_back(std::move(m));
+            return r;
+        };
+        model::NativeVlm vlm(tiny());
+        model::CancelToken cancel;
+        const auto first = vlm.generate(with_images({frame}), greedy(4), {}, cancel);
+        QVERIFY(vlm.last_timings().preprocess_ms > 0);
+        QCOMPARE(vlm.last_timings().image_tokens, 70);
+
+        // The same frame twice in one request, then once more: prepared the first time only.
+        const auto twice = vlm.generate(with_images({frame, frame}), greedy(4), {}, cancel);
+        QCOMPARE(vlm.last_timings().preprocess_ms, 0.0);
+        QCOMPARE(vlm.last_timings().image_tokens, 140);
+        model::NativeVlm fresh(tiny());
+        const auto want = fresh.generate(with_images({frame, frame}), greedy(4), {}, cancel);
+        QCOMPARE(twice.text, want.text);
+        const auto again = vlm.generate(with_images({frame}), greedy(4), {}, cancel);
+        QCOMPARE(vlm.last_timings().preprocess_ms, 0.0);
+        QCOMPARE(again.text, first.text);
+
+        // A request without it drops it; a copy of the frame is another frame.
+        vlm.generate(planner::Request{{{planner::Role::user,
+                                        {planner::ContentPart::of_text("click Apply")}}}},
+                     greedy(2), {}, cancel);
+        const auto back = vlm.generate(with_images({frame}), greedy(4), {}, cancel);
+        QVERIFY(vlm.last_timings().preprocess_ms > 0);
+        QCOMPARE(back.text, first.text);
+        vlm.generate(with_images({std::make_shared<const vision::Frame>(*frame)}), greedy(4), {},
+                     cancel);
+        QVERIFY(vlm.last_timings().preprocess_ms > 0);
+    }
+
     void cancellation_returns_within_100_ms() {
         model::NativeVlm vlm(tiny());
         model::CancelToken cancel;

@@ -114,6 +114,29 @@ class TestPreprocess : public QObject {
         QCOMPARE(pv.rows, std::int64_t(pv.grid_thw[1]) * pv.grid_thw[2]);
     }
 
+    void any_pool_size_gives_the_same_values() {
+        // Rows are resampled and patched as pool jobs; the split must not change a value. The
+        // Qwen2.5-VL sizing resamples both ways (1920x1080 -> 1932x1092).
+        const vision::Frame frame = vision::read_image(kDir / "screen_1920x1080.png");
+        cpu::ThreadPool one(1), three(3);
+        const PixelValues a = preprocess_image(frame, kQwen25VlPreprocess, 0, one);
+        const PixelValues b = preprocess_image(frame, kQwen25VlPreprocess, 0, three);
+        QCOMPARE(a.resized.width, 1932);
+        QCOMPARE(a.resized.height, 1092);
+        QCOMPARE(a.rows, b.rows);
+        QVERIFY(a.data == b.data);
+    }
+
+    void a_stop_scope_stops_it() {
+        // What a cancelled generate() relies on: preprocessing a screenshot is hundreds of ms
+        // on one core, and it stops between rows.
+        const vision::Frame frame = vision::read_image(kDir / "screen_1920x1080.png");
+        cpu::ThreadPool pool(2);
+        const cpu::StopScope stop([] { return true; });
+        QVERIFY_THROWS_EXCEPTION(cpu::Stopped,
+                                 preprocess_image(frame, kQwen25VlPreprocess, 0, pool));
+    }
+
     void empty_image_is_an_error() {
         QVERIFY_THROWS_EXCEPTION(vision::ResizeError,
                                  preprocess_image(vision::Frame{}, kQwen3VlPreprocess));
