@@ -9,7 +9,7 @@ namespace deskpilot::model::engine {
 
 namespace {
 
-// fn(y) for every row y in [0, n), as jobs on `pool`: a 1080p screenshot takes hundreds of ms on
+// fn(y) for every row y in [0, n), as jobs on `pool`: a 1080p screenshot takes over 100 ms on
 // one core, and the jobs are where a StopScope (a cancelled generate()) stops it.
 template <class Fn>
 void for_rows(cpu::ThreadPool& pool, int n, const Fn& fn) {

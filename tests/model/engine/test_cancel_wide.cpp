@@ -167,7 +167,7 @@ class TestCancelWide : public QObject {
 
     void vision_tower_cancels_inside_a_block() {
         // A 1920x1080 screenshot: ~10k patches through one full-attention block of width
-        // 1280/3420 — tens of seconds; cancelled in its preprocessing (hundreds of ms on one core;
+        // 1280/3420 — tens of seconds; cancelled in its preprocessing (over 100 ms on one core;
         // a new frame each attempt, so none is prepared yet), early in the tower (patch
         // embedding, window order) and later (in the attention or MLP).
         const vision::Frame screenshot = vision::read_image(

@@ -128,7 +128,7 @@ class TestPreprocess : public QObject {
     }
 
     void a_stop_scope_stops_it() {
-        // What a cancelled generate() relies on: preprocessing a screenshot is hundreds of ms
+        // What a cancelled generate() relies on: preprocessing a screenshot is over 100 ms
         // on one core, and it stops between rows.
         const vision::Frame frame = vision::read_image(kDir / "screen_1920x1080.png");
         cpu::ThreadPool pool(2);
