@@ -5,19 +5,22 @@ PRESET ?= default
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD_DIR := $(if $(filter default,$(PRESET)),build,build-$(PRESET))
 
-.PHONY: demo demo-live test build deps configure format clean
-
-# The recorded session, replayed on a private Xvfb.
-demo: build
-	$(BUILD_DIR)/bin/deskpilot-demo
+.PHONY: demo demo-live demo-replay test build deps configure format clean
 
 # The agent live on a private Xvfb: deskpilot-nano on the CPU engine, on a sandbox task
 # (eval/tasks/sandbox.json). Exit 0 when the task was done, 3 when it was not. The default task
 # is one the committed checkpoint does (12 of the 22 so far; tools/train_nano/README.md).
 DEMO_MODEL ?= models/deskpilot-nano
 DEMO_TASK ?= name-save
-demo-live: build
+demo: build
 	$(BUILD_DIR)/bin/deskpilot-demo --model-dir $(DEMO_MODEL) --task $(DEMO_TASK)
+
+# The former name of `make demo`.
+demo-live: demo
+
+# A recorded agent session replayed on a private Xvfb, checking the screen before each action.
+demo-replay: build
+	$(BUILD_DIR)/bin/deskpilot-demo
 
 test: build
 	ctest --preset $(PRESET) -j $(JOBS)

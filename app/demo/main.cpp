@@ -1,8 +1,8 @@
 // deskpilot-demo, what `make demo` runs. On a private X server (never your own display) it
-// starts the sandbox app, replays the bundled recorded session of an agent filling in the
-// sandbox's form — checking the screen before every action — and writes the HTML report.
-// With --model-dir it runs the agent live instead: the native CPU engine on a sandbox task
-// (demo/live_demo.h; `make demo-live`).
+// starts the sandbox app. With --model-dir (what `make demo` gives it) it runs the agent live:
+// the native CPU engine on a sandbox task (demo/live_demo.h). Without it, it replays the bundled
+// recorded session of an agent filling in the sandbox's form, checking the screen before every
+// action (`make demo-replay`). Either way it writes the HTML report.
 //   deskpilot-demo [--session DIR] [--out DIR]
 //   deskpilot-demo --model-dir DIR [--task ID] [--seed N] [--threads N] [--max-steps N] [--out DIR]
 #include <cstdio>
