@@ -43,20 +43,22 @@ class LentPixels {
   public:
     // `frames` in conversation order; each must be in `cache`. A frame shown twice is copied.
     LentPixels(PixelCache& cache, std::vector<const vision::Frame*> frames)
-        : cache_(cache), frames_(std::move(frames)) {
+        : cache_(cache), frames_(std::move(frames)), owner_(frames_.size(), true) {
         images_.reserve(frames_.size());
         for (std::size_t i = 0; i < frames_.size(); ++i) {
             const auto earlier = std::find(frames_.begin(), frames_.begin() + i, frames_[i]);
-            if (earlier != frames_.begin() + i)
-                images_.push_back(images_[std::size_t(earlier - frames_.begin())]);
-            else
+            owner_[i] = earlier == frames_.begin() + i;
+            if (owner_[i])
                 images_.push_back(std::move(cache_.at(frames_[i]).second));
+            else
+                images_.push_back(images_[std::size_t(earlier - frames_.begin())]);
         }
     }
+    // Hands each frame's pixels back from its first showing, whether the request finished,
+    // threw or was cancelled.
     ~LentPixels() {
         for (std::size_t i = 0; i < frames_.size(); ++i)
-            if (std::find(frames_.begin(), frames_.begin() + i, frames_[i]) == frames_.begin() + i)
-                cache_.at(frames_[i]).second = std::move(images_[i]);
+            if (owner_[i]) cache_.at(frames_[i]).second = std::move(images_[i]);
     }
     LentPixels(const LentPixels&) = delete;
     LentPixels& operator=(const LentPixels&) = delete;
@@ -65,6 +67,7 @@ class LentPixels {
   private:
     PixelCache& cache_;
     std::vector<const vision::Frame*> frames_;
+    std::vector<bool> owner_;  // the frame's first showing, which holds the cache's pixels
     std::vector<engine_ns::PixelValues> images_;
 };
 }  // namespace

@@ -87,7 +87,7 @@ Qwen3VisionModel::Qwen3VisionModel(const ModelConfig& config,
 
 void Qwen3VisionModel::add_positions(int gh, int gw, float* x) const {
     vblocks::add_learned_positions(pos_table_.data<float>(), side_, vc_.hidden_size, gh, gw,
-                                   vc_.spatial_merge_size, x);
+                                   vc_.spatial_merge_size, x, pool_);
 }
 
 void Qwen3VisionModel::block(const Block& b, float* x, std::int64_t S,

@@ -169,9 +169,12 @@ void patch_rc(std::int64_t i, int gw, int m, int& r, int& c) {
     c = int(block % bw) * m + int(within % m);
 }
 
-// F.interpolate(bilinear, align_corners=True) of the side×side table at each patch, in f32.
+// F.interpolate(bilinear, align_corners=True) of the side×side table at each patch, in f32. Each
+// patch's row is summed alone (the same values for any pool size), as pool jobs: a full
+// screenshot is ~40 M multiply-adds, tens of ms on one thread, and a job is where a StopScope is
+// seen.
 void add_learned_positions(const float* table, int side, std::int64_t hid, int gh, int gw,
-                           int merge, float* x) {
+                           int merge, float* x, cpu::ThreadPool& pool) {
     const std::int64_t S = std::int64_t(gh) * gw;
     auto taps = [&](int index, int size, int t[2], float w[2]) {
         const float src = float(index) * float(side - 1) / float(std::max(size - 1, 1));
@@ -181,21 +184,24 @@ void add_learned_positions(const float* table, int side, std::int64_t hid, int g
             w[k] = std::max(1.0f - std::fabs(src - f - float(k)), 0.0f);
         }
     };
-    for (std::int64_t i = 0; i < S; ++i) {
-        int r, c, th[2], tw[2];
-        float wh[2], ww[2];
-        patch_rc(i, gw, merge, r, c);
-        taps(r, gh, th, wh);
-        taps(c, gw, tw, ww);
-        std::vector<float> acc(std::size_t(hid), 0.0f);
-        for (int a = 0; a < 2; ++a)
-            for (int b = 0; b < 2; ++b) {
-                const float w = wh[a] * ww[b];
-                const float* row = table + (std::int64_t(th[a]) * side + tw[b]) * hid;
-                for (std::int64_t k = 0; k < hid; ++k) acc[std::size_t(k)] += row[k] * w;
-            }
-        for (std::int64_t k = 0; k < hid; ++k) x[i * hid + k] += acc[std::size_t(k)];
-    }
+    pool.parallel_for(S, 64, [&](std::int64_t s0, std::int64_t s1) {
+        std::vector<float> acc(static_cast<std::size_t>(hid));
+        for (std::int64_t i = s0; i < s1; ++i) {
+            int r, c, th[2], tw[2];
+            float wh[2], ww[2];
+            patch_rc(i, gw, merge, r, c);
+            taps(r, gh, th, wh);
+            taps(c, gw, tw, ww);
+            std::fill(acc.begin(), acc.end(), 0.0f);
+            for (int a = 0; a < 2; ++a)
+                for (int b = 0; b < 2; ++b) {
+                    const float w = wh[a] * ww[b];
+                    const float* row = table + (std::int64_t(th[a]) * side + tw[b]) * hid;
+                    for (std::int64_t k = 0; k < hid; ++k) acc[std::size_t(k)] += row[k] * w;
+                }
+            for (std::int64_t k = 0; k < hid; ++k) x[i * hid + k] += acc[std::size_t(k)];
+        }
+    });
 }
 
 std::vector<float> rope2d_inv_freq(int hd, double theta) {

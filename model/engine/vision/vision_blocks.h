@@ -87,9 +87,9 @@ void patch_rc(std::int64_t i, int gw, int merge, int& r, int& c);
 
 // x [gh·gw, hid] += Qwen3-VL's learned positions: the side×side table [side², hid]
 // bilinearly interpolated (align_corners) at each patch (merge×merge block order), in f32. The
-// CPU tower adds it in place; the CUDA tower computes it here and uploads it.
+// CPU tower adds it in place; the CUDA tower computes it here and uploads it. Runs as pool jobs.
 void add_learned_positions(const float* table, int side, std::int64_t hid, int gh, int gw,
-                           int merge, float* x);
+                           int merge, float* x, cpu::ThreadPool& pool = cpu::ThreadPool::global());
 
 // cos/sin [patches, head_dim/2] for the patches `order` (indices in block order): the first
 // head_dim/4 angles follow the patch row, the next head_dim/4 its column.
