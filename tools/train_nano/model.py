@@ -89,6 +89,18 @@ def hub_state_dict(model, dtype):
     return out
 
 
+def state_from_checkpoint(folder):
+    """The training model's state dict (f32) from an engine checkpoint folder that
+    save_checkpoint wrote (e.g. the committed models/deskpilot-nano): hub_state_dict undone."""
+    from safetensors.torch import load_file
+    out = {}
+    for name, t in load_file(os.path.join(folder, "model.safetensors")).items():
+        if name.endswith("mlp.experts.gate_up_proj") or name.endswith("mlp.experts.down_proj"):
+            t = t.transpose(1, 2).contiguous()
+        out[name] = t.float()
+    return out
+
+
 def load_state(model, path, tool):
     """Loads a train.py state.pt's weights into `model` (eval mode) and returns the state; a file
     that is not one, or of another architecture or tokenizer, exits with one message naming it."""

@@ -975,6 +975,11 @@ def main():
                     help="grounding examples of one screen per unit (vision runs once for them); 1: none")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--heads-first", type=int, default=0,
+                    help="the first N steps train the auxiliary heads alone, at the peak --lr (the model's "
+                         "gradients are dropped); --warmup and the cosine then start. For a start whose heads "
+                         "are fresh (--init with a checkpoint folder), so that their first random gradients "
+                         "do not reach the model")
     ap.add_argument("--aux-coef", type=float, default=0.01, help="MoE load-balancing loss weight")
     ap.add_argument("--feature-coef", type=float, default=1.0,
                     help="weight of the image-embedding penalty (feature_penalty); 0: off")
@@ -1044,7 +1049,9 @@ def main():
                          "the points its answers write) by whole exact steps up to PX model pixels (rounded up) each "
                          "way (at 960x576: 6 across, 18 down), so that each label is seen at more places of the "
                          "32-pixel grid; 0: off")
-    ap.add_argument("--init", help="start from the weights of another run's state.pt (the previous stage)")
+    ap.add_argument("--init", help="start from the weights of another run's state.pt (the previous stage), of "
+                    "save_weights.py's file, or of a checkpoint folder (models/deskpilot-nano; its "
+                    "auxiliary heads are not in it, so they start fresh)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-autocast", dest="autocast", action="store_false",
                     help="compute in f32; by default matmuls run in bf16 under torch.autocast (f32 master "
@@ -1060,6 +1067,8 @@ def main():
     torch.manual_seed(a.seed)
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(a.tokenizer)
+    if not 0 <= a.heads_first < a.steps:
+        sys.exit(f"train.py: --heads-first {a.heads_first}: expected 0 up to --steps ({a.steps})")
     kinds = tuple(a.kinds.split(","))
     if not set(kinds) <= {"grounding", "task"}:
         sys.exit(f"train.py: --kinds '{a.kinds}': expected grounding, task or both")
@@ -1148,7 +1157,15 @@ def main():
     state_path = os.path.join(a.work, "state.pt")
     step, seen = 0, 0
     if a.init and not os.path.exists(state_path):
-        init = torch.load(a.init, weights_only=False)
+        if os.path.isdir(a.init):
+            # An engine checkpoint folder (the committed one): its weights, but not the
+            # auxiliary heads, which start fresh (a short warm-up covers them).
+            try:
+                init = {"model": nano_model.state_from_checkpoint(a.init)}
+            except Exception as e:  # a missing or corrupt model.safetensors: one line
+                sys.exit(f"train.py: --init {a.init}: not a checkpoint folder ({e})")
+        else:
+            init = torch.load(a.init, weights_only=False)
         if a.init_tokenizer:
             map_vocabulary(init, Tokenizer.from_file(a.init_tokenizer), tok, model)
         model.load_state_dict(init["model"])
@@ -1199,8 +1216,9 @@ def main():
     start = time.time()
     while step < a.steps:
         t0 = time.time()
+        heads_only = step < a.heads_first
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, a.steps, a.lr, a.warmup)
+            g["lr"] = a.lr if heads_only else lr_at(step - a.heads_first, a.steps - a.heads_first, a.lr, a.warmup)
         opt.zero_grad(set_to_none=True)
         sums, weights = {}, {}
         tokens = examples = 0
@@ -1242,7 +1260,10 @@ def main():
                 sums[k] = sums.get(k, 0.0) + v * size
                 weights[k] = weights.get(k, 0) + size
             examples += size
-        torch.nn.utils.clip_grad_norm_(list(model.parameters()) + heads, 1.0)
+        if heads_only:
+            for p in model.parameters():
+                p.grad = None  # AdamW skips a parameter without a gradient: the model stays put
+        torch.nn.utils.clip_grad_norm_([p for p in list(model.parameters()) + heads if p.grad is not None], 1.0)
         opt.step()
         step += 1
         rec = {"step": step, **{k: sums[k] / weights[k] for k in sums}, "lr": opt.param_groups[0]["lr"],
