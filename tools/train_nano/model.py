@@ -101,6 +101,33 @@ def state_from_checkpoint(folder):
     return out
 
 
+# train.py's auxiliary heads, kept beside a checkpoint in this file (the engine never reads it), so
+# that a run can continue from the committed folder with them (train.py --init FOLDER).
+HEADS = ("label_head", "pointer_head", "position_probe", "contrast_head")
+HEADS_FILE = "training_heads.safetensors"
+
+
+def save_heads(out_dir, heads):
+    """heads: name -> state dict (of HEADS); written f32 as `name.key` tensors."""
+    from safetensors.torch import save_file
+    flat = {f"{name}.{key}": t.detach().float().contiguous()
+            for name, state in heads.items() for key, t in state.items()}
+    save_file(flat, os.path.join(out_dir, HEADS_FILE), metadata={"format": "pt"})
+
+
+def load_heads(folder):
+    """The heads save_heads wrote in `folder`, as name -> state dict; {} when it has none."""
+    from safetensors.torch import load_file
+    path = os.path.join(folder, HEADS_FILE)
+    if not os.path.exists(path):
+        return {}
+    out = {}
+    for flat, t in load_file(path).items():
+        name, key = flat.split(".", 1)
+        out.setdefault(name, {})[key] = t
+    return out
+
+
 def load_state(model, path, tool):
     """Loads a train.py state.pt's weights into `model` (eval mode) and returns the state; a file
     that is not one, or of another architecture or tokenizer, exits with one message naming it."""

@@ -14,7 +14,8 @@ import sys
 
 import torch
 
-HEADS = ("label_head", "pointer_head", "position_probe", "contrast_head")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from model import HEADS  # noqa: E402
 
 
 def main():

@@ -1061,8 +1061,8 @@ def main():
                          "way (at 960x576: 6 across, 18 down), so that each label is seen at more places of the "
                          "32-pixel grid; 0: off")
     ap.add_argument("--init", help="start from the weights of another run's state.pt (the previous stage), of "
-                    "save_weights.py's file, or of a checkpoint folder (models/deskpilot-nano; its "
-                    "auxiliary heads are not in it, so they start fresh)")
+                    "save_weights.py's file, or of a checkpoint folder (models/deskpilot-nano, with its "
+                    "training_heads.safetensors when it has one; otherwise the auxiliary heads start fresh)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-autocast", dest="autocast", action="store_false",
                     help="compute in f32; by default matmuls run in bf16 under torch.autocast (f32 master "
@@ -1173,12 +1173,13 @@ def main():
     step, seen = 0, 0
     if a.init and not os.path.exists(state_path):
         if os.path.isdir(a.init):
-            # An engine checkpoint folder (the committed one): its weights, but not the
-            # auxiliary heads, which start fresh (a short warm-up covers them).
+            # An engine checkpoint folder (the committed one): its weights, and the auxiliary
+            # heads when it has them (training_heads.safetensors); otherwise they start fresh.
             try:
-                init = {"model": nano_model.state_from_checkpoint(a.init)}
+                init = {"model": nano_model.state_from_checkpoint(a.init), **nano_model.load_heads(a.init)}
             except Exception as e:  # a missing or corrupt model.safetensors: one line
                 sys.exit(f"train.py: --init {a.init}: not a checkpoint folder ({e})")
+            print(f"auxiliary heads from {a.init}: {', '.join(k for k in init if k != 'model') or 'none (fresh)'}")
         else:
             init = torch.load(a.init, weights_only=False)
         if a.init_tokenizer:
@@ -1297,6 +1298,9 @@ def main():
     save_state()
     model.eval()
     nano_model.save_checkpoint(model, config, a.tokenizer, a.out, nano_model.DTYPES[a.dtype])
+    nano_model.save_heads(a.out, {"label_head": label_head.state_dict(), "pointer_head": pointer_head.state_dict(),
+                                  "position_probe": position_probe.state_dict(),
+                                  "contrast_head": contrast_head.state_dict()})
     print(f"wrote {a.out}")
 
 
