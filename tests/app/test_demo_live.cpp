@@ -67,6 +67,22 @@ void check_session(const Result& r, const fs::path& dir, int min_actions) {
     QVERIFY(fs::file_size(dir / "screenshot.png") > 0);
 }
 
+// The demo on the committed checkpoint with `extra` options: it must exit `code`, print
+// `verdict`, and leave a whole session of at least `min_actions` actions.
+void run_committed_model(const QStringList& extra, int code, int min_actions,
+                         const QString& verdict) {
+    QTemporaryDir out;
+    QVERIFY(out.isValid());
+    const Result r = run_demo(QStringList{"--model-dir", QString::fromStdString(kModel.string()),
+                                          "--out", out.path(), "--threads", "2"} +
+                                  extra,
+                              180000);
+    QVERIFY2(r.code == code, qPrintable(both(r)));
+    check_session(r, out.path().toStdString(), min_actions);
+    if (QTest::currentTestFailed()) return;
+    QVERIFY2(r.out.contains(verdict), qPrintable(both(r)));
+}
+
 }  // namespace
 
 class TestDemoLive : public QObject {
@@ -76,29 +92,13 @@ class TestDemoLive : public QObject {
     void doesItsDefaultTask() {
         if (!fs::exists(kModel / "model.safetensors"))
             QSKIP("models/deskpilot-nano/model.safetensors is missing (the committed checkpoint)");
-        QTemporaryDir out;
-        QVERIFY(out.isValid());
-        const Result r = run_demo({"--model-dir", QString::fromStdString(kModel.string()), "--out",
-                                   out.path(), "--threads", "2"},
-                                  180000);
-        QVERIFY2(r.code == 0, qPrintable(both(r)));
-        check_session(r, out.path().toStdString(), 3);
-        if (QTest::currentTestFailed()) return;
-        QVERIFY2(r.out.contains("TASK DONE"), qPrintable(both(r)));
+        run_committed_model({}, 0, 3, "TASK DONE");
     }
 
     void stoppedShortItIsNotDone() {
         if (!fs::exists(kModel / "model.safetensors"))
             QSKIP("models/deskpilot-nano/model.safetensors is missing (the committed checkpoint)");
-        QTemporaryDir out;
-        QVERIFY(out.isValid());
-        const Result r = run_demo({"--model-dir", QString::fromStdString(kModel.string()), "--out",
-                                   out.path(), "--max-steps", "1", "--threads", "2"},
-                                  180000);
-        QVERIFY2(r.code == 3, qPrintable(both(r)));
-        check_session(r, out.path().toStdString(), 1);
-        if (QTest::currentTestFailed()) return;
-        QVERIFY2(r.out.contains("TASK NOT DONE"), qPrintable(both(r)));
+        run_committed_model({"--max-steps", "1"}, 3, 1, "TASK NOT DONE");
     }
 
     void missingModelIsOneClearError() {
