@@ -77,13 +77,18 @@ def count_parameters(model):
     return total, vision
 
 
+def stored_transposed(name):
+    """Whether the Hub layout stores this tensor transposed from the model's (the fused experts)."""
+    return name.endswith("mlp.experts.gate_up_proj") or name.endswith("mlp.experts.down_proj")
+
+
 def hub_state_dict(model, dtype):
     """Weights as Hub checkpoints store them: fused experts transposed to [E, H, 2I] / [E, I, H]
     (tools/golden/qwen3_vl_moe_golden.py, which the engine's loader is tested against)."""
     out = {}
     for name, p in model.state_dict().items():
         t = p.detach().to(dtype).contiguous()
-        if name.endswith("mlp.experts.gate_up_proj") or name.endswith("mlp.experts.down_proj"):
+        if stored_transposed(name):
             t = t.transpose(1, 2).contiguous()
         out[name] = t
     return out
@@ -95,7 +100,7 @@ def state_from_checkpoint(folder):
     from safetensors.torch import load_file
     out = {}
     for name, t in load_file(os.path.join(folder, "model.safetensors")).items():
-        if name.endswith("mlp.experts.gate_up_proj") or name.endswith("mlp.experts.down_proj"):
+        if stored_transposed(name):
             t = t.transpose(1, 2).contiguous()
         out[name] = t.float()
     return out

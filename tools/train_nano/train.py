@@ -1219,10 +1219,12 @@ def main():
     print(f"{total / 1e6:.2f} M parameters ({vision / 1e6:.2f} M vision), {len(train)} train / {len(val)} val "
           f"examples in {len(units)} units, {a.threads} thread(s)", flush=True)
 
+    def heads_state():
+        return {"label_head": label_head.state_dict(), "pointer_head": pointer_head.state_dict(),
+                "position_probe": position_probe.state_dict(), "contrast_head": contrast_head.state_dict()}
+
     def save_state():
-        torch.save({"model": model.state_dict(), "label_head": label_head.state_dict(),
-                    "pointer_head": pointer_head.state_dict(), "position_probe": position_probe.state_dict(),
-                    "contrast_head": contrast_head.state_dict(),
+        torch.save({"model": model.state_dict(), **heads_state(),
                     "opt": opt.state_dict(),
                     "step": step, "seen": seen,
                     "seed": a.seed, "group": a.group, "torch_rng": torch.get_rng_state()}, state_path + ".tmp")
@@ -1298,9 +1300,7 @@ def main():
     save_state()
     model.eval()
     nano_model.save_checkpoint(model, config, a.tokenizer, a.out, nano_model.DTYPES[a.dtype])
-    nano_model.save_heads(a.out, {"label_head": label_head.state_dict(), "pointer_head": pointer_head.state_dict(),
-                                  "position_probe": position_probe.state_dict(),
-                                  "contrast_head": contrast_head.state_dict()})
+    nano_model.save_heads(a.out, heads_state())
     print(f"wrote {a.out}")
 
 
