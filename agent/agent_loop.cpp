@@ -52,7 +52,7 @@ struct Agent::Impl {
             throw std::invalid_argument("unknown model family '" + config.family +
                                         "' (known: " + planner::family_names() + ")");
         if (config.max_pixels < 0) throw std::invalid_argument("--max-pixels must not be negative");
-        family = planner::with_pixel_cap(*named, config.max_pixels);
+        family = planner::with_pixel_cap(model.family_as_seen(*named), config.max_pixels);
         if (config.max_steps < 1) throw std::invalid_argument("--max-steps must be at least 1");
         if (config.history < 1) throw std::invalid_argument("--history must be at least 1");
         planner::ConversationOptions conversation;

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "planner/family.h"
 #include "planner/request.h"
 
 namespace deskpilot::model {
@@ -64,6 +65,12 @@ class Vlm {
     // encode) so that the next generate() does not pay for it. Called from another thread while
     // the agent waits for the screen to settle; must be thread-safe; never throws.
     virtual void prepare_image(const vision::Frame& /*frame*/, const std::string& /*family*/) {}
+    // `family` as this backend shows it screenshots, so that the agent maps the coordinates the
+    // model writes from the image it was given. The same family for a backend that cannot tell;
+    // the native engine gives a family that is sized_by_checkpoint its checkpoint's bounds.
+    virtual planner::ModelFamily family_as_seen(const planner::ModelFamily& family) const {
+        return family;
+    }
 };
 
 }  // namespace deskpilot::model

@@ -13,7 +13,9 @@ namespace {
 constexpr vision::SmartResizeParams kQwen2VlResize = vision::kQwen25VlResize;
 
 // Deskpilot's own nano model (tools/train_nano): a Qwen3-VL processor (factor 32) capped at
-// 640·400 pixels, so a 1280×800 screen reaches the model as 640×384 (240 image tokens).
+// 640·400 pixels, so a 1280×800 screen reaches the model as 640×384 (240 image tokens). A nano
+// checkpoint trained at another size says so in its preprocessor_config.json, which the native
+// engine follows (sized_by_checkpoint).
 constexpr vision::SmartResizeParams kDeskpilotNanoResize{32, 65536, 640 * 400, 200.0};
 
 constexpr std::array<ModelFamily, 6> kFamilies{{
@@ -30,7 +32,9 @@ constexpr std::array<ModelFamily, 6> kFamilies{{
      "Doubao / seed UI-TARS (<point>x y</point>): relative 0-1000"},
     {"deskpilot-nano", CoordinateSpace::resized_absolute, kDeskpilotNanoResize,
      PromptStyle::ui_tars_1_5,
-     "Deskpilot nano (Qwen3-VL-MoE, 640x400 pixel cap): absolute pixels of the resized screenshot"},
+     "Deskpilot nano (Qwen3-VL-MoE, 640x400 pixel cap unless its checkpoint says otherwise): "
+     "absolute pixels of the resized screenshot",
+     /*sized_by_checkpoint=*/true},
 }};
 
 int scaled(int logical, double scale) {

@@ -8,7 +8,8 @@
 //                                                               3136–12845056)
 //   qwen3-vl        relative, 0–1000                            kQwen3VlResize (factor 32)
 //   doubao          relative, 0–1000 (<point>x y</point>)       kUiTarsResize
-//   deskpilot-nano  absolute pixels of the smart-resized image  factor 32, 65536–640·400
+//   deskpilot-nano  absolute pixels of the smart-resized image  factor 32, 65536–640·400 unless
+//                                                               the checkpoint says otherwise
 //
 // Screens: `screen` is the size in logical pixels and `scale` the device pixel ratio (HiDPI);
 // the screenshot the model sees and the pixels actions use are physical: round(W·S) × round(H·S).
@@ -42,6 +43,11 @@ struct ModelFamily {
     vision::SmartResizeParams resize;  // the image processor the family was trained with
     PromptStyle prompt_style;
     std::string_view summary;
+    // The model's own checkpoint says what image size it was trained at (its
+    // preprocessor_config.json), and `resize` is only the default for a backend that cannot
+    // tell (model::Vlm::family_as_seen). deskpilot-nano's checkpoints are ours, trained at a
+    // size of our choosing; the other families name models whose processor is fixed.
+    bool sized_by_checkpoint = false;
 };
 
 std::span<const ModelFamily> all_families();

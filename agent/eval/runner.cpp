@@ -167,8 +167,7 @@ json summarize_grounding(const json& items) {
 json run_grounding(const EvalOptions& o) {
     check_options(o);
     if (o.seeds.empty()) throw EvalError("no seeds to evaluate");
-    const planner::ModelFamily family =
-        planner::with_pixel_cap(*planner::find_family(o.family), o.max_pixels);
+    const planner::ModelFamily& named = *planner::find_family(o.family);
     std::vector<json> items;
     for (int r = 0; r < o.repeat; ++r)
         for (unsigned seed : o.seeds) items.push_back({{"repeat", r}, {"seed", seed}});
@@ -177,6 +176,9 @@ json run_grounding(const EvalOptions& o) {
     const auto job_errors =
         run_parallel(o, items, [&](int job, PrivateDisplay& display, model::Vlm& vlm, json& item) {
             const unsigned seed = item.at("seed").get<unsigned>();
+            // As the model sees screenshots (AgentLoop does the same for tasks).
+            const planner::ModelFamily family =
+                planner::with_pixel_cap(vlm.family_as_seen(named), o.max_pixels);
             const auto dir = o.out_dir / "grounding" /
                              ("repeat-" + std::to_string(item.at("repeat").get<int>())) /
                              ("seed-" + std::to_string(seed));

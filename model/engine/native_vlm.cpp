@@ -16,6 +16,7 @@
 #include "model/engine/cuda/sample_twin.h"
 #include "model/engine/cuda/vl_model_device.h"
 #include "model/engine/generator.h"
+#include "model/engine/preprocessor_config.h"
 #include "model/engine/tokenizer.h"
 #include "model/engine/vision/preprocess.h"
 #include "planner/family.h"
@@ -77,7 +78,8 @@ struct NativeVlm::Impl {
     std::unique_ptr<engine_ns::cpu::ThreadPool> pool;
     std::optional<engine_ns::Tokenizer> tokenizer;
     std::unique_ptr<engine_ns::VlModel> model;
-    engine_ns::PreprocessParams preprocess;
+    engine_ns::PreprocessParams preprocess;  // the architecture's, with preprocessor_config.json's
+    bool checkpoint_sized = false;           // that file gave pixel bounds
     engine_ns::ChatTemplate chat = engine_ns::ChatTemplate::qwen3_vl;
     engine_ns::VlmState state;
     std::vector<std::int32_t> stop_ids;
@@ -87,6 +89,19 @@ struct NativeVlm::Impl {
     std::vector<float> prompt_logits;
     NativeVlm::Timings timings;
     std::string gpu;  // the decoder's GPU, or "" on the CPU
+
+    // A family sized by its checkpoint takes the checkpoint's pixel bounds, when the checkpoint
+    // gives them and the patch grids agree (a nano checkpoint trained at 960×576 says
+    // max_pixels 576000); the rest keep their own.
+    planner::ModelFamily family_as_seen(const planner::ModelFamily& family) const {
+        planner::ModelFamily seen = family;
+        if (family.sized_by_checkpoint && checkpoint_sized &&
+            family.resize.factor == preprocess.resize.factor) {
+            seen.resize.min_pixels = preprocess.resize.min_pixels;
+            seen.resize.max_pixels = preprocess.resize.max_pixels;
+        }
+        return seen;
+    }
 };
 
 std::string native_default_family(const std::filesystem::path& model_dir) {
@@ -141,7 +156,10 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
         impl_->model = std::make_unique<engine_ns::VlModel>(mc, ck, *impl_->pool);
         // The CPU models validated the checkpoint; the GPU ones copy its weights.
         if (cuda) model::cuda::move_to_device(*impl_->model, mc, *ck, gpu);
-        impl_->preprocess = impl_->model->preprocess_params();
+        const engine_ns::CheckpointPreprocess own =
+            engine_ns::apply_preprocessor_config(dir, impl_->model->preprocess_params());
+        impl_->preprocess = own.params;
+        impl_->checkpoint_sized = own.pixel_bounds;
         impl_->chat = mc.architecture == engine_ns::Architecture::qwen2_5_vl
                           ? engine_ns::ChatTemplate::qwen2_vl
                           : engine_ns::ChatTemplate::qwen3_vl;
@@ -158,6 +176,10 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
         if (auto id = impl_->tokenizer->token_to_id(s)) impl_->stop_ids.push_back(*id);
     impl_->state = impl_->model->new_state();
     impl_->config = std::move(config);
+}
+
+planner::ModelFamily NativeVlm::family_as_seen(const planner::ModelFamily& family) const {
+    return impl_->family_as_seen(family);
 }
 
 std::string NativeVlm::describe() const {
@@ -196,12 +218,13 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
     const engine_ns::cpu::StopScope stop([&] { return cancel.cancelled(); });
     try {
         // The family's image processor sizes the screenshot, so the coordinates the model writes
-        // map back exactly (deskpilot-nano caps its images at 640·400 pixels, UI-TARS-1.5 uses
-        // its own bounds); a family of another patch grid keeps the architecture's sizing.
+        // map back exactly (UI-TARS-1.5 uses its own bounds; deskpilot-nano the checkpoint's,
+        // as family_as_seen tells the agent); a family of another patch grid keeps the
+        // checkpoint's sizing.
         engine_ns::PreprocessParams preprocess = m.preprocess;
         if (const planner::ModelFamily* family = planner::find_family(request.family))
             if (family->resize.factor == preprocess.resize.factor)
-                preprocess.resize = family->resize;
+                preprocess.resize = m.family_as_seen(*family).resize;
         const vision::SmartResizeParams& sizing = preprocess.resize;
         if (sizing.min_pixels != m.pixels_resize.min_pixels ||
             sizing.max_pixels != m.pixels_resize.max_pixels) {

@@ -51,6 +51,9 @@ class NativeVlm : public Vlm {
     Response generate(const planner::Request& request, const GenerateOptions& options,
                       const TextCallback& on_text, const CancelToken& cancel) override;
     std::string describe() const override;
+    // A family that is sized_by_checkpoint (deskpilot-nano) with the checkpoint's pixel bounds
+    // (preprocessor_config.json), when its patch grid is the model's; others as they are.
+    planner::ModelFamily family_as_seen(const planner::ModelFamily& family) const override;
 
     // Prompt tokens the last generate() took from the cache instead of recomputing.
     std::int64_t last_reused_tokens() const;

@@ -13,6 +13,35 @@ using namespace deskpilot::testing;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
+namespace {
+
+// A backend that shows the model a family at its own size, as the native engine does for a
+// deskpilot-nano checkpoint whose preprocessor_config.json says 960x576 pixels. A test double:
+// no nano checkpoint is trained at that size yet (test_engine_nano_checkpoint checks the
+// engine's side with the committed weights); the real RemoteVlm underneath does the talking.
+class CheckpointSizedBackend : public model::Vlm {
+  public:
+    CheckpointSizedBackend(model::Vlm& inner, std::int64_t max_pixels)
+        : inner_(inner), max_pixels_(max_pixels) {}
+    model::Response generate(const planner::Request& request, const model::GenerateOptions& options,
+                             const model::TextCallback& on_text,
+                             const model::CancelToken& cancel) override {
+        return inner_.generate(request, options, on_text, cancel);
+    }
+    std::string describe() const override { return "checkpoint-sized " + inner_.describe(); }
+    planner::ModelFamily family_as_seen(const planner::ModelFamily& family) const override {
+        planner::ModelFamily seen = family;
+        if (family.sized_by_checkpoint) seen.resize.max_pixels = max_pixels_;
+        return seen;
+    }
+
+  private:
+    model::Vlm& inner_;
+    std::int64_t max_pixels_;
+};
+
+}  // namespace
+
 class AgentEndToEndTest : public QObject {
     Q_OBJECT
   private slots:
@@ -58,6 +87,27 @@ class AgentEndToEndTest : public QObject {
         config.max_pixels = 200704;
         AgentRun run(s, config);
         const auto result = run.join();
+        QVERIFY2(result.status == agent::RunStatus::finished, s.observer.dump().c_str());
+        QVERIFY2(s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }),
+                 s.observer.dump().c_str());
+    }
+
+    // The model's backend, not the family table, says what size the model saw: a nano
+    // checkpoint trained at 960x576 answers in pixels of 960x576; mapped as the family's
+    // default (640x384), the same numbers would land 1.5 times as far from the top-left corner.
+    void backendSizedFamilyMapsFromTheModelsImage() {
+        AgentStack s;
+        const vision::Size seen{960, 576};  // smart_resize(1280x800, 32, max 576000)
+        s.server->set_handler([&](const RecordedRequest& r) {
+            if (assistant_turns(r) == 0)
+                return ScriptedReply::answer(click(s, "save", seen, "Save it."));
+            return ScriptedReply::answer("Thought: done\nAction: finished(content='ok')");
+        });
+        CheckpointSizedBackend backend(*s.model, 576000);
+        auto config = s.config("Save");
+        config.family = "deskpilot-nano";
+        agent::Agent agent(config, *s.screen, backend, *s.actuator, s.control, s.observer);
+        const auto result = agent.run();
         QVERIFY2(result.status == agent::RunStatus::finished, s.observer.dump().c_str());
         QVERIFY2(s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }),
                  s.observer.dump().c_str());

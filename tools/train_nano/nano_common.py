@@ -13,7 +13,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 # planner/family.cpp: deskpilot-nano = factor 32, 65536 to 640*400 pixels, absolute coordinates.
 # NANO_MAX_PIXELS raises the cap for a resolution experiment (576000: 960x576, the ninth run's);
-# the engine's family keeps 640*400, so such a model is evaluated with --max-pixels.
+# checkpoints carry it in preprocessor_config.json, which the engine follows for this family.
 FACTOR, MIN_PIXELS = 32, 65536
 
 

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,7 @@
 #include "planner/family.h"
 #include "planner/parser.h"
 #include "vision/image_io.h"
+#include "vision/smart_resize.h"
 
 using namespace deskpilot;
 namespace fs = std::filesystem;
@@ -263,6 +265,56 @@ class TestNanoCheckpoint : public QObject {
                                 .arg(golden_.value("grounded", false)
                                          ? ""
                                          : " (goldens written with --allow-ungrounded)")));
+    }
+
+    // A nano checkpoint trained at another size says so in its preprocessor_config.json: the
+    // engine shows it screenshots at that size and tells the agent (family_as_seen), so the
+    // coordinates map back from the image the model saw. Here the committed weights with a
+    // 960x576 config (no such checkpoint is trained yet; the size is what is tested).
+    void checkpointSizesTheNanoFamily() {
+        QTemporaryDir dir;
+        const fs::path folder = dir.path().toStdString();
+        for (const char* file : {"config.json", "tokenizer.json", "model.safetensors"})
+            fs::create_symlink(kModel / file, folder / file);
+        json pre = read_json(kModel / "preprocessor_config.json");
+        pre["max_pixels"] = 576000;
+        pre["size"]["longest_edge"] = 576000;
+        std::ofstream(folder / "preprocessor_config.json") << pre.dump();
+
+        const planner::ModelFamily& ui_tars = *planner::find_family("ui-tars-1.5");
+        const planner::ModelFamily& qwen3 = *planner::find_family("qwen3-vl");
+        model::GenerateOptions one;
+        one.temperature = 0;
+        one.max_tokens = 1;
+        model::CancelToken cancel;
+        for (const auto& [where, max_pixels, tokens] :
+             {std::tuple{kModel, 640 * 400, 240}, std::tuple{folder, 576000, 540}}) {
+            model::NativeVlm vlm({.model_dir = where, .max_pixels = 0, .threads = 2});
+            const planner::ModelFamily seen = vlm.family_as_seen(*family_);
+            QCOMPARE(seen.resize.max_pixels, std::int64_t(max_pixels));
+            QCOMPARE(seen.resize.min_pixels, family_->resize.min_pixels);
+            // Families of fixed processors keep theirs.
+            QCOMPARE(vlm.family_as_seen(ui_tars).resize.max_pixels, ui_tars.resize.max_pixels);
+            QCOMPARE(vlm.family_as_seen(qwen3).resize.max_pixels, qwen3.resize.max_pixels);
+            vlm.generate(request(), one, {}, cancel);
+            QCOMPARE(vlm.last_timings().image_tokens, tokens);  // 640x384 or 960x576
+            const vision::Size resized = vision::smart_resize({1280, 800}, seen.resize);
+            QCOMPARE(resized.width * resized.height / (32 * 32), tokens);
+        }
+
+        // A size the checkpoint cannot have is a load error naming the file.
+        pre["min_pixels"] = 600000;
+        std::ofstream(folder / "preprocessor_config.json") << pre.dump();
+        try {
+            model::NativeVlm broken({.model_dir = folder, .max_pixels = 0, .threads = 1});
+            QFAIL("a min_pixels above max_pixels loaded");
+        } catch (const model::ModelError& e) {
+            const std::string what = e.what();
+            QVERIFY2(
+                what.find("preprocessor_config.json") != std::string::npos &&
+                    what.find("min_pixels 600000 is above max_pixels 576000") != std::string::npos,
+                e.what());
+        }
     }
 };
 
