@@ -83,7 +83,7 @@ void write_model(const fs::path& dir) {
         s.push_back({b + n + ".weight", {o, i}});
         s.push_back({b + n + ".bias", {o}});
     }
-    for (const std::string m : {vis + "merger", vis + "deepstack_merger_list.0"}) {
+    for (const std::string& m : {vis + "merger", vis + "deepstack_merger_list.0"}) {
         // The final merger normalises before the 2x2 shuffle, DeepStack's after it.
         const int nd = m.ends_with("merger") ? kVHid : 4 * kVHid;
         s.push_back({m + ".norm.weight", {nd}, true});
