@@ -3,12 +3,26 @@
 target (hit), near it (within one widget size both ways), in the target's row but another column,
 in its column but another row, elsewhere, or no point at all; and for buttons missed in their row,
 whether the click landed on another button (picked the wrong one) or between them (imprecise).
+By role: how many misses landed on another of the screen's targets (the wrong widget), and for
+list items (one row per screen) how many rows off the click was.
 
-    tools/train_nano/miss_report.py eval.json [more.json ...]
+With --tasks (`deskpilot eval tasks -o RESULT.json`; its sessions are read): each failed task's
+steps, sorted as
+  - misnamed: a thought quotes a label ('...') that is not in the instruction's text, so the model
+    did not follow the instruction (copy), whatever it clicked;
+  - named right: every quoted label is the instruction's, so the acting failed (mostly a click).
+
+    tools/train_nano/miss_report.py eval.json [more.json ...] [--tasks tasks.json ...]
 """
+import argparse
 import collections
 import json
+import os
+import re
 import sys
+
+# A quoted label: the quotes not inside a word (so "I'll ... 'Name'" quotes Name only).
+QUOTED = re.compile(r"(?<![A-Za-z])'([^']+)'(?![A-Za-z])")
 
 
 def classify(target):
@@ -27,31 +41,103 @@ def classify(target):
     return "elsewhere"
 
 
+def inside(rect, px, py):
+    return rect[0] <= px <= rect[0] + rect[2] and rect[1] <= py <= rect[1] + rect[3]
+
+
 def on_other_button(target, screen):
     px, py = target["point"]
-    return any(o is not target and o["role"] == "button" and o["rect"][0] <= px <= o["rect"][0] + o["rect"][2]
-               and o["rect"][1] <= py <= o["rect"][1] + o["rect"][3] for o in screen)
+    return any(o is not target and o["role"] == "button" and inside(o["rect"], px, py) for o in screen)
+
+
+def on_other_target(target, screen):
+    px, py = target["point"]
+    return any(o is not target and inside(o["rect"], px, py) for o in screen)
+
+
+def rows_off(target):
+    """Whole rows between a list item and the click (negative: above)."""
+    _, y, _, h = target["rect"]
+    return int((target["point"][1] - y) // h)
+
+
+def load(path, what):
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        if not isinstance(data["items"], list):
+            raise ValueError("items is not a list")
+        return data
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        sys.exit(f"miss_report.py: {path}: not a `deskpilot eval {what}` result ({e})")
+
+
+def grounding(path):
+    items = load(path, "grounding")["items"]
+    kinds, buttons = collections.Counter(), collections.Counter()
+    roles, missed, wrong_widget, rows = (collections.Counter() for _ in range(4))
+    for item in items:
+        for t in item["targets"]:
+            kind = classify(t)
+            kinds[kind] += 1
+            roles[t["role"]] += 1
+            if kind == "hit":
+                continue
+            missed[t["role"]] += 1
+            if t["role"] == "button" and kind == "right row, wrong column":
+                buttons["on another button" if on_other_button(t, item["targets"]) else "between"] += 1
+            if "point" in t and on_other_target(t, item["targets"]):
+                wrong_widget[t["role"]] += 1
+            if "point" in t and t["role"] == "list_item":
+                rows[rows_off(t)] += 1
+    total = sum(kinds.values())
+    print(f"{path}: {total} targets; " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
+    print("  buttons missed in their row: " + ", ".join(f"{k} {v}" for k, v in buttons.most_common()))
+    for role in sorted(roles):
+        print(f"  {role}: {missed[role]} of {roles[role]} missed, {wrong_widget[role]} on another target")
+    if rows:
+        print("  list items, rows off (negative: above): " +
+              ", ".join(f"{k:+d}: {v}" for k, v in sorted(rows.items())))
+
+
+def tasks(path):
+    data = load(path, "tasks")
+    items = data["items"]
+    failed = [i for i in items if not i.get("success")]
+    print(f"{path}: {len(items) - len(failed)} of {len(items)} tasks done")
+    kinds = collections.Counter()
+    for item in failed:
+        steps_path = os.path.join(data.get("out_dir", ""), item["session"], "steps.jsonl")
+        try:
+            with open(steps_path, encoding="utf-8") as f:
+                steps = [json.loads(line) for line in f if line.strip()]
+        except (OSError, ValueError) as e:
+            sys.exit(f"miss_report.py: task {item['task']}: session {steps_path}: {e}")
+        named = {label for s in steps for label in QUOTED.findall(s.get("thought", ""))}
+        foreign = sorted(label for label in named if label not in item["text"])
+        kind = "misnamed" if foreign else "named right"
+        kinds[kind] += 1
+        print(f"  {item['task']} ({kind}" + (f": {', '.join(foreign)}" if foreign else "") +
+              f"): {item['text']}")
+        for s in steps:
+            action = (s.get("actions") or [{}])[0]
+            where = f" ({action['x']},{action['y']})" if "x" in action else ""
+            print(f"    {s.get('index')}. {s.get('thought', '')} -> {action.get('type', '?')}{where}")
+    if failed:
+        print("  failed tasks: " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
 
 
 def main():
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
-    for path in sys.argv[1:]:
-        try:
-            with open(path, encoding="utf-8") as f:
-                items = json.load(f)["items"]
-        except (OSError, ValueError, KeyError) as e:
-            sys.exit(f"miss_report.py: {path}: not a `deskpilot eval grounding` result ({e})")
-        kinds, buttons = collections.Counter(), collections.Counter()
-        for item in items:
-            for t in item["targets"]:
-                kind = classify(t)
-                kinds[kind] += 1
-                if t["role"] == "button" and kind == "right row, wrong column":
-                    buttons["on another button" if on_other_button(t, item["targets"]) else "between"] += 1
-        total = sum(kinds.values())
-        print(f"{path}: {total} targets; " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
-        print("  buttons missed in their row: " + ", ".join(f"{k} {v}" for k, v in buttons.most_common()))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("grounding", nargs="*", help="-o files of `deskpilot eval grounding`")
+    ap.add_argument("--tasks", action="append", default=[], help="-o file of `deskpilot eval tasks`")
+    a = ap.parse_args()
+    if not a.grounding and not a.tasks:
+        ap.error("give grounding results and/or --tasks")
+    for path in a.grounding:
+        grounding(path)
+    for path in a.tasks:
+        tasks(path)
 
 
 if __name__ == "__main__":
