@@ -167,6 +167,11 @@ def render_text(text, widgets, fill):
 def describe(widget):
     role = widget["role"]
     label = widget["label"]
+    if label == widget["name"]:
+        # No visible label: the sandbox's layout then gives the object name (the dialog's input is
+        # "dialog_input"), which is not on the screen, so a thought must not quote it.
+        where = " in the dialog" if widget["name"].startswith("dialog_") else ""
+        return f"the {ROLE_WORDS.get(role, role)}{where}"
     if role == "menu_item":
         return f"'{label}' in the open menu"
     if role in ("text_field", "text_area"):
