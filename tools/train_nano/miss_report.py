@@ -45,14 +45,10 @@ def inside(rect, px, py):
     return rect[0] <= px <= rect[0] + rect[2] and rect[1] <= py <= rect[1] + rect[3]
 
 
-def on_other_button(target, screen):
+def on_other_target(target, screen, role=None):
+    """Whether the click is on another of the screen's targets (of `role`, if given)."""
     px, py = target["point"]
-    return any(o is not target and o["role"] == "button" and inside(o["rect"], px, py) for o in screen)
-
-
-def on_other_target(target, screen):
-    px, py = target["point"]
-    return any(o is not target and inside(o["rect"], px, py) for o in screen)
+    return any(o is not target and role in (None, o["role"]) and inside(o["rect"], px, py) for o in screen)
 
 
 def rows_off(target):
@@ -85,7 +81,7 @@ def grounding(path):
                 continue
             missed[t["role"]] += 1
             if t["role"] == "button" and kind == "right row, wrong column":
-                buttons["on another button" if on_other_button(t, item["targets"]) else "between"] += 1
+                buttons["on another button" if on_other_target(t, item["targets"], "button") else "between"] += 1
             if "point" in t and on_other_target(t, item["targets"]):
                 wrong_widget[t["role"]] += 1
             if "point" in t and t["role"] == "list_item":
