@@ -1071,6 +1071,9 @@ def main():
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--eval-examples", type=int, default=32)
     ap.add_argument("--max-seconds", type=float, default=0, help="stop (and save) after this long; 0: no limit")
+    ap.add_argument("--profile", type=int, default=0,
+                    help="run this many steps under torch.profiler, print where the time went (operators by self "
+                         "time, then by input shape), and exit without saving a state or a checkpoint")
     ap.add_argument("--dtype", choices=list(nano_model.DTYPES), default="bf16", help="of the written checkpoint")
     a = ap.parse_args()
 
@@ -1230,9 +1233,13 @@ def main():
                     "seed": a.seed, "group": a.group, "torch_rng": torch.get_rng_state()}, state_path + ".tmp")
         os.replace(state_path + ".tmp", state_path)
 
-    log = open(os.path.join(a.work, "log.jsonl"), "a")
+    log = open(os.devnull if a.profile else os.path.join(a.work, "log.jsonl"), "a")
+    profiler, profile_until = None, step + a.profile
+    if a.profile:
+        profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True)
+        profiler.__enter__()
     start = time.time()
-    while step < a.steps:
+    while step < a.steps and not (profiler and step == profile_until):
         t0 = time.time()
         heads_only = step < a.heads_first
         for g in opt.param_groups:
@@ -1292,11 +1299,16 @@ def main():
         log.flush()
         print(json.dumps(rec), flush=True)
         out_of_time = a.max_seconds and time.time() - start > a.max_seconds
-        if step % a.save_every == 0 or step == a.steps or out_of_time:
+        if (step % a.save_every == 0 or step == a.steps or out_of_time) and not profiler:
             save_state()
         if out_of_time:
             print(f"stopping after {time.time() - start:.0f} s at step {step} (--max-seconds)")
             break
+    if profiler:
+        profiler.__exit__(None, None, None)
+        print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=30))
+        print(profiler.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=40))
+        return
     save_state()
     model.eval()
     nano_model.save_checkpoint(model, config, a.tokenizer, a.out, nano_model.DTYPES[a.dtype])
