@@ -1234,12 +1234,13 @@ def main():
         os.replace(state_path + ".tmp", state_path)
 
     log = open(os.devnull if a.profile else os.path.join(a.work, "log.jsonl"), "a")
-    profiler, profile_until = None, step + a.profile
+    profiler = None
+    last_step = min(step + a.profile, a.steps) if a.profile else a.steps
     if a.profile:
         profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True)
         profiler.__enter__()
     start = time.time()
-    while step < a.steps and not (profiler and step == profile_until):
+    while step < last_step:
         t0 = time.time()
         heads_only = step < a.heads_first
         for g in opt.param_groups:
@@ -1299,7 +1300,7 @@ def main():
         log.flush()
         print(json.dumps(rec), flush=True)
         out_of_time = a.max_seconds and time.time() - start > a.max_seconds
-        if (step % a.save_every == 0 or step == a.steps or out_of_time) and not profiler:
+        if (step % a.save_every == 0 or step == a.steps or out_of_time) and not a.profile:
             save_state()
         if out_of_time:
             print(f"stopping after {time.time() - start:.0f} s at step {step} (--max-seconds)")
