@@ -1234,11 +1234,10 @@ def main():
         os.replace(state_path + ".tmp", state_path)
 
     log = open(os.devnull if a.profile else os.path.join(a.work, "log.jsonl"), "a")
-    profiler = None
     last_step = min(step + a.profile, a.steps) if a.profile else a.steps
+    profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True)
     if a.profile:
-        profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True)
-        profiler.__enter__()
+        profiler.start()
     start = time.time()
     while step < last_step:
         t0 = time.time()
@@ -1305,8 +1304,8 @@ def main():
         if out_of_time:
             print(f"stopping after {time.time() - start:.0f} s at step {step} (--max-seconds)")
             break
-    if profiler:
-        profiler.__exit__(None, None, None)
+    if a.profile:
+        profiler.stop()
         print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=30))
         print(profiler.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=40))
         return
