@@ -4,7 +4,10 @@ target (hit), near it (within one widget size both ways), in the target's row bu
 in its column but another row, elsewhere, or no point at all; and for buttons missed in their row,
 whether the click landed on another button (picked the wrong one) or between them (imprecise).
 By role: how many misses landed on another of the screen's targets (the wrong widget), and for
-list items (one row per screen) how many rows off the click was.
+list items (one row per screen) how many rows off the click was; and how many misses fell inside
+one of the target's own image tokens (32x32 cells of the resized image that the widget overlaps,
+found from the written point in the response): there the model found the widget's token and wrote
+a point off the widget within it.
 
 With --tasks (`deskpilot eval tasks -o RESULT.json`; its sessions are read): each failed task's
 steps, sorted as
@@ -23,6 +26,9 @@ import sys
 
 # A quoted label: the quotes not inside a word (so "I'll ... 'Name'" quotes Name only).
 QUOTED = re.compile(r"(?<![A-Za-z])'([^']+)'(?![A-Za-z])")
+# The first point of a response, in the resized image's pixels (what the model wrote).
+WRITTEN = re.compile(r"\((\d+),\s*(\d+)\)")
+CELL = 32  # an image token: a 16-pixel patch, merged 2x2
 
 
 def classify(target):
@@ -57,6 +63,25 @@ def rows_off(target):
     return int((target["point"][1] - y) // h)
 
 
+def token_distance(target):
+    """How many image tokens (Chebyshev) lie between the written point's token and the nearest token
+    the target overlaps (0: one of its own), or None where no point was written. The resized size is
+    not in the result: each axis's scale is the written point over the clicked screen point."""
+    m = WRITTEN.search(target.get("response", ""))
+    if not m or "point" not in target:
+        return None
+    written = int(m.group(1)), int(m.group(2))
+    if 0 in written or 0 in target["point"]:  # no scale to read
+        return None
+    x, y, w, h = target["rect"]
+    distance = 0
+    for v, start, size, clicked in zip(written, (x, y), (w, h), target["point"]):
+        scale = v / clicked
+        first, last, token = int(start * scale // CELL), int((start + size) * scale // CELL), v // CELL
+        distance = max(distance, first - token, token - last)
+    return distance
+
+
 def load(path, what):
     try:
         with open(path, encoding="utf-8") as f:
@@ -71,7 +96,7 @@ def load(path, what):
 def grounding(path):
     items = load(path, "grounding")["items"]
     kinds, buttons = collections.Counter(), collections.Counter()
-    roles, missed, wrong_widget, rows = (collections.Counter() for _ in range(4))
+    roles, missed, wrong_widget, rows, own_token, tokens = (collections.Counter() for _ in range(6))
     for item in items:
         for t in item["targets"]:
             kind = classify(t)
@@ -86,6 +111,10 @@ def grounding(path):
                 wrong_widget[t["role"]] += 1
             if "point" in t and t["role"] == "list_item":
                 rows[rows_off(t)] += 1
+            distance = token_distance(t)
+            if distance is not None:
+                tokens[min(distance, 2)] += 1
+                own_token[t["role"]] += distance == 0
     total = sum(kinds.values())
     print(f"{path}: {total} targets; " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
     print("  buttons missed in their row: " + ", ".join(f"{k} {v}" for k, v in buttons.most_common()))
@@ -94,6 +123,10 @@ def grounding(path):
     if rows:
         print("  list items, rows off (negative: above): " +
               ", ".join(f"{k:+d}: {v}" for k, v in sorted(rows.items())))
+    if tokens:
+        print(f"  misses by image token ({CELL} px): in one of the target's own {tokens[0]}, the next {tokens[1]}, "
+              f"further {tokens[2]}; in its own, by role: " +
+              ", ".join(f"{role} {own_token[role]} of {missed[role]}" for role in sorted(missed)))
 
 
 def tasks(path):
