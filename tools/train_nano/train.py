@@ -173,14 +173,21 @@ def widget_targets(layout, tok, image_size, cell=32):
     return stacked[keep], [labels[i] for i in keep]
 
 
-def position_targets(layout, image_size, cell=32):
+def position_targets(layout, image_size, cell=32, shared="smallest"):
     """--position-aux: for each image token, the point (x, y) a click on the labelled widget covering
     its cell would write (the widget's centre, as make_dataset.py answers), or -1 where no labelled
-    widget covers it; the smallest widget wins where several do. A [cells, 2] long tensor."""
+    widget covers it. A [cells, 2] long tensor. Where several widgets overlap a cell, `shared`
+    decides (--position-shared): "smallest", the smallest widget, the first in layout order on a
+    tie; "dominant", the widget with the largest overlap if it is at least twice every other's, else
+    none (-1). Why "dominant": a 32 px cell spans three to five list rows or two stacked
+    checkboxes, and "smallest" taught one row's point for all of them, so the copy path wrote the
+    top row for every row of a cell (position_report.py counts it: at 640x384 only 26% of list items
+    and 67% of checkboxes have a cell that teaches their own point)."""
     w, h = image_size
     cols, rows = w // cell, h // cell
     target = torch.full((rows * cols, 2), -1, dtype=torch.long)
-    area = torch.full((rows * cols,), float("inf"))
+    rank = torch.full((rows * cols,), float("inf"))  # smallest: the area; dominant: minus the overlap
+    runner_up = torch.zeros(rows * cols)  # dominant: the second largest overlap
     sx, sy = w / nc.SCREEN[0], h / nc.SCREEN[1]
     for widget in layout["widgets"]:
         if not widget.get("visible") or widget["role"] not in LABELLED_ROLES or not widget.get("label"):
@@ -192,9 +199,19 @@ def position_targets(layout, image_size, cell=32):
             for c in range(max(0, int(x0 // cell)), min(cols, int(x1 // cell) + 1)):
                 overlap_x = min(x1, (c + 1) * cell) - max(x0, c * cell)
                 overlap_y = min(y1, (r + 1) * cell) - max(y0, r * cell)
-                if overlap_x > 0 and overlap_y > 0 and ww * wh < area[r * cols + c]:
-                    area[r * cols + c] = ww * wh
-                    target[r * cols + c] = point
+                if overlap_x <= 0 or overlap_y <= 0:
+                    continue
+                i = r * cols + c
+                score = ww * wh if shared == "smallest" else -overlap_x * overlap_y
+                if score < rank[i]:
+                    if rank[i] < float("inf"):  # the old best becomes the runner-up
+                        runner_up[i] = max(runner_up[i], -rank[i])
+                    rank[i] = score
+                    target[i] = point
+                elif shared == "dominant":
+                    runner_up[i] = max(runner_up[i], -score)
+    if shared == "dominant":
+        target[-rank < 2 * runner_up] = -1
     return target
 
 
@@ -560,6 +577,7 @@ class Examples:
         self.image_pad = tokenizer.token_to_id("<|image_pad|>")
         self.number_ids = None  # set by main() when --attend-aux supervises task clicks
         self.place_tasks = False  # --place-tasks (set by main())
+        self.position_shared = "smallest"  # --position-shared (set by main())
         self.cache = {}
         self.image_size = (w, h)
         self.targets = {}
@@ -627,7 +645,7 @@ class Examples:
         """The --position-aux target of a screenshot, or None when it has no layout beside it."""
         layout = self.layout(rel)
         return self.cached(("position", rel), lambda: None if layout is None else
-                           position_targets(layout, self.image_size))
+                           position_targets(layout, self.image_size, shared=self.position_shared))
 
     def draw_shift(self, unit, limit, rng):
         """--shift: a random (dx, dy) in screen pixels for a unit of one screenshot that keeps every
@@ -1043,6 +1061,10 @@ def main():
     ap.add_argument("--position-aux", type=float, default=0.0, metavar="COEF",
                     help="weight of the position loss (PositionProbe, needs --attend-aux and number tokens): the image "
                          "tokens' hidden states at the input of --attend-layers must tell their widget's centre; 0: off")
+    ap.add_argument("--position-shared", choices=("smallest", "dominant"), default="smallest",
+                    help="the --position-aux and --copy-aux target of a cell that several labelled widgets overlap: "
+                         "the smallest widget's centre (the runs up to jX), or the centre of the one that overlaps it "
+                         "at least twice as much as any other, else none (dominant)")
     ap.add_argument("--number-sigma", type=float, default=0.0, metavar="PX",
                     help="smooth the answer loss on number tokens over neighbouring numbers with a Gaussian of this "
                          "width (also the width of --position-aux's targets); 0: off")
@@ -1105,6 +1127,7 @@ def main():
     dirs = a.data.split(",")
     train = Examples(dirs, tok, "train", kinds, a.read_aux, a.parse_aux)
     val = Examples(dirs, tok, "val", kinds)
+    train.position_shared = val.position_shared = a.position_shared
     if not len(train):
         sys.exit(f"train.py: no training examples in {a.data}")
     units = train.screens() if a.vision_only else train.units(a.group)
