@@ -2,13 +2,14 @@
 """Can --position-aux teach every widget its own point? train.py's position target gives each image
 token (a 32x32 cell of the resized image) one point: the centre of the smallest labelled widget
 covering the cell, the first in layout order on a tie (--position-shared smallest; with dominant,
-the widget overlapping it at least twice as much as any other, else none). A widget none of whose cells carries its own
-centre cannot be pointed at by copying a token's position: the copy path would write a neighbour's.
+the widget overlapping it at least twice as much as any other, else none). A widget none of whose
+cells carries its own centre cannot be pointed at by copying a token's position: the copy path
+would write a neighbour's.
 For each role, over the screens of make_dataset.py's data sets: how many labelled widgets have
 some cell that teaches their own point, and how many have it at the cell under their centre. No
 model is read; the image size is nano_common's (NANO_MAX_PIXELS, as for training).
 
-    tools/train_nano/position_report.py data-n1 [more ...] [--screens N]
+    tools/train_nano/position_report.py data-n1 [more ...] [--screens N] [--position-shared dominant]
 """
 import argparse
 import collections
