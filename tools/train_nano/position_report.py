@@ -25,17 +25,6 @@ import train  # noqa: E402
 CELL = 32  # an image token: a 16-pixel patch, merged 2x2
 
 
-def covered_cells(rect, scale, grid):
-    """The cells (row-major indices) a screen rect overlaps in the resized image."""
-    (sx, sy), (cols, rows) = scale, grid
-    x, y, w, h = rect
-    x0, y0, x1, y1 = x * sx, y * sy, (x + w) * sx, (y + h) * sy
-    return [r * cols + c
-            for r in range(max(0, int(y0 // CELL)), min(rows, int(y1 // CELL) + 1))
-            for c in range(max(0, int(x0 // CELL)), min(cols, int(x1 // CELL) + 1))
-            if min(x1, (c + 1) * CELL) > max(x0, c * CELL) and min(y1, (r + 1) * CELL) > max(y0, r * CELL)]
-
-
 def tally(layout, size, counts, shared):
     targets = train.position_targets(layout, size, CELL, shared).tolist()
     scale = (size[0] / nc.SCREEN[0], size[1] / nc.SCREEN[1])
@@ -48,7 +37,7 @@ def tally(layout, size, counts, shared):
         column, row = int((x + w / 2) * scale[0] // CELL), int((y + h / 2) * scale[1] // CELL)
         role = counts[widget["role"]]
         role["widgets"] += 1
-        role["some cell"] += any(targets[c] == own for c in covered_cells(widget["rect"], scale, grid))
+        role["some cell"] += any(targets[c] == own for c, _, _ in train.cell_overlaps(widget["rect"], size, CELL))
         role["centre cell"] += column < grid[0] and row < grid[1] and targets[row * grid[0] + column] == own
 
 

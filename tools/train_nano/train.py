@@ -173,6 +173,22 @@ def widget_targets(layout, tok, image_size, cell=32):
     return stacked[keep], [labels[i] for i in keep]
 
 
+def cell_overlaps(rect, image_size, cell=32):
+    """The cells (row-major index) of the resized image that a screen rect overlaps, with the
+    overlap's width and height in resized pixels, as (index, overlap_x, overlap_y)."""
+    w, h = image_size
+    cols, rows = w // cell, h // cell
+    sx, sy = w / nc.SCREEN[0], h / nc.SCREEN[1]
+    x, y, ww, wh = rect
+    x0, y0, x1, y1 = x * sx, y * sy, (x + ww) * sx, (y + wh) * sy
+    for r in range(max(0, int(y0 // cell)), min(rows, int(y1 // cell) + 1)):
+        for c in range(max(0, int(x0 // cell)), min(cols, int(x1 // cell) + 1)):
+            overlap_x = min(x1, (c + 1) * cell) - max(x0, c * cell)
+            overlap_y = min(y1, (r + 1) * cell) - max(y0, r * cell)
+            if overlap_x > 0 and overlap_y > 0:
+                yield r * cols + c, overlap_x, overlap_y
+
+
 def position_targets(layout, image_size, cell=32, shared="smallest"):
     """--position-aux: for each image token, the point (x, y) a click on the labelled widget covering
     its cell would write (the widget's centre, as make_dataset.py answers), or -1 where no labelled
@@ -188,28 +204,20 @@ def position_targets(layout, image_size, cell=32, shared="smallest"):
     target = torch.full((rows * cols, 2), -1, dtype=torch.long)
     rank = torch.full((rows * cols,), float("inf"))  # smallest: the area; dominant: minus the overlap
     runner_up = torch.zeros(rows * cols)  # dominant: the second largest overlap
-    sx, sy = w / nc.SCREEN[0], h / nc.SCREEN[1]
     for widget in layout["widgets"]:
         if not widget.get("visible") or widget["role"] not in LABELLED_ROLES or not widget.get("label"):
             continue
         x, y, ww, wh = widget["rect"]
         point = torch.tensor(nc.to_model_point(x + ww / 2, y + wh / 2))
-        x0, y0, x1, y1 = x * sx, y * sy, (x + ww) * sx, (y + wh) * sy
-        for r in range(max(0, int(y0 // cell)), min(rows, int(y1 // cell) + 1)):
-            for c in range(max(0, int(x0 // cell)), min(cols, int(x1 // cell) + 1)):
-                overlap_x = min(x1, (c + 1) * cell) - max(x0, c * cell)
-                overlap_y = min(y1, (r + 1) * cell) - max(y0, r * cell)
-                if overlap_x <= 0 or overlap_y <= 0:
-                    continue
-                i = r * cols + c
-                score = ww * wh if shared == "smallest" else -overlap_x * overlap_y
-                if score < rank[i]:
-                    if rank[i] < float("inf"):  # the old best becomes the runner-up
-                        runner_up[i] = max(runner_up[i], -rank[i])
-                    rank[i] = score
-                    target[i] = point
-                elif shared == "dominant":
-                    runner_up[i] = max(runner_up[i], -score)
+        for i, overlap_x, overlap_y in cell_overlaps(widget["rect"], image_size, cell):
+            score = ww * wh if shared == "smallest" else -overlap_x * overlap_y
+            if score < rank[i]:
+                if rank[i] < float("inf"):  # the old best becomes the runner-up
+                    runner_up[i] = max(runner_up[i], -rank[i])
+                rank[i] = score
+                target[i] = point
+            elif shared == "dominant":
+                runner_up[i] = max(runner_up[i], -score)
     if shared == "dominant":
         target[-rank < 2 * runner_up] = -1
     return target
