@@ -115,19 +115,13 @@ def label_targets(layout, tok, vocab, image_size, cell=32):
     w, h = image_size
     cols, rows = w // cell, h // cell
     target = torch.zeros(rows * cols, vocab, dtype=torch.bool)
-    sx, sy = w / nc.SCREEN[0], h / nc.SCREEN[1]
     for widget in layout["widgets"]:
         if not widget.get("visible") or widget["role"] not in LABELLED_ROLES or not widget.get("label"):
             continue
         ids = tok.encode(nc.grounding_instruction(widget["role"], widget["label"])).ids
-        x, y, ww, wh = widget["rect"]
-        x0, y0, x1, y1 = x * sx, y * sy, (x + ww) * sx, (y + wh) * sy
-        for r in range(max(0, int(y0 // cell)), min(rows, int(y1 // cell) + 1)):
-            for c in range(max(0, int(x0 // cell)), min(cols, int(x1 // cell) + 1)):
-                overlap_x = min(x1, (c + 1) * cell) - max(x0, c * cell)
-                overlap_y = min(y1, (r + 1) * cell) - max(y0, r * cell)
-                if overlap_x >= 4 and overlap_y >= 4:
-                    target[r * cols + c, ids] = True
+        for i, overlap_x, overlap_y in cell_overlaps(widget["rect"], image_size, cell):
+            if overlap_x >= 4 and overlap_y >= 4:
+                target[i, ids] = True
     return target
 
 
@@ -138,22 +132,16 @@ def widget_targets(layout, tok, image_size, cell=32):
     label token ids per widget), or None with fewer than two."""
     w, h = image_size
     cols, rows = w // cell, h // cell
-    sx, sy = w / nc.SCREEN[0], h / nc.SCREEN[1]
     coverage, labels, seen = [], [], set()
     for widget in layout["widgets"]:
         if not widget.get("visible") or widget["role"] not in LABELLED_ROLES or not widget.get("label"):
             continue
         if widget["label"] in seen:  # one positive per label: the same words elsewhere are no negative
             continue
-        x, y, ww, wh = widget["rect"]
-        x0, y0, x1, y1 = x * sx, y * sy, (x + ww) * sx, (y + wh) * sy
         row = torch.zeros(rows * cols)
-        for r in range(max(0, int(y0 // cell)), min(rows, int(y1 // cell) + 1)):
-            for c in range(max(0, int(x0 // cell)), min(cols, int(x1 // cell) + 1)):
-                overlap_x = min(x1, (c + 1) * cell) - max(x0, c * cell)
-                overlap_y = min(y1, (r + 1) * cell) - max(y0, r * cell)
-                if overlap_x >= 4 and overlap_y >= 4:
-                    row[r * cols + c] = overlap_x * overlap_y
+        for i, overlap_x, overlap_y in cell_overlaps(widget["rect"], image_size, cell):
+            if overlap_x >= 4 and overlap_y >= 4:
+                row[i] = overlap_x * overlap_y
         if row.sum() > 0:
             seen.add(widget["label"])
             coverage.append(row / row.sum())
