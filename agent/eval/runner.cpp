@@ -191,6 +191,10 @@ json run_grounding(const EvalOptions& o) {
             vision::write_image(*frame, dir / "screen.png");
             item["screenshot"] = std::filesystem::relative(dir / "screen.png", o.out_dir).string();
             const planner::CoordinateMapper mapper(family, {frame->width, frame->height});
+            // The screen and the resized image the model saw (its points and image tokens are in
+            // the latter's space), so that a report can place a written point among the tokens.
+            item["screen_size"] = {frame->width, frame->height};
+            item["model_image"] = {mapper.model_image().width, mapper.model_image().height};
 
             json targets = json::array();
             for (const GroundingTarget& target : pick_grounding_targets(sandbox.widgets(), seed)) {

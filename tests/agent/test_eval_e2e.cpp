@@ -197,6 +197,9 @@ class EvalE2eTest : public QObject {
                                             item["screenshot"].get<std::string>()));
             QVERIFY(std::filesystem::exists(out.path().toStdString() + "/" +
                                             item["answers_image"].get<std::string>()));
+            // UI-TARS-1.5 sees 1280x800 smart-resized to multiples of 28.
+            QCOMPARE(item["screen_size"], json::array({1280, 800}));
+            QCOMPARE(item["model_image"], json::array({1288, 812}));
         }
         QCOMPARE(jobs.size(), std::size_t(2));
         const std::string md = results_markdown(results);

@@ -63,20 +63,22 @@ def rows_off(target):
     return int((target["point"][1] - y) // h)
 
 
-def token_distance(target):
+def token_distance(target, item):
     """How many image tokens (Chebyshev) lie between the written point's token and the nearest token
-    the target overlaps (0: one of its own), or None where no point was written. The resized size is
-    not in the result: each axis's scale is the written point over the clicked screen point."""
+    the target overlaps (0: one of its own), or None where no point was written. Each axis's scale
+    is the item's model_image over its screen_size; results from before those fields had none, and
+    there it is the written point over the clicked screen point."""
     m = WRITTEN.search(target.get("response", ""))
     if not m or "point" not in target:
         return None
     written = int(m.group(1)), int(m.group(2))
-    if 0 in written or 0 in target["point"]:  # no scale to read
+    sizes = item.get("model_image"), item.get("screen_size")
+    if None in sizes and (0 in written or 0 in target["point"]):  # no scale to read
         return None
     x, y, w, h = target["rect"]
     distance = 0
-    for v, start, size, clicked in zip(written, (x, y), (w, h), target["point"]):
-        scale = v / clicked
+    for axis, (v, start, size, clicked) in enumerate(zip(written, (x, y), (w, h), target["point"])):
+        scale = v / clicked if None in sizes else sizes[0][axis] / sizes[1][axis]
         first, last, token = int(start * scale // CELL), int((start + size) * scale // CELL), v // CELL
         distance = max(distance, first - token, token - last)
     return distance
@@ -111,7 +113,7 @@ def grounding(path):
                 wrong_widget[t["role"]] += 1
             if "point" in t and t["role"] == "list_item":
                 rows[rows_off(t)] += 1
-            distance = token_distance(t)
+            distance = token_distance(t, item)
             if distance is not None:
                 tokens[min(distance, 2)] += 1
                 own_token[t["role"]] += distance == 0
