@@ -389,6 +389,7 @@ class AttendLoss:
         self.layers = layers
         self.numbers = number_ids
         self.heads = heads
+        self.blend = False  # --pointer-blend (set by main())
         self.weights = {}
         self.inputs = {}
         model.config.text_config._attn_implementation = "eager"
@@ -411,13 +412,20 @@ class AttendLoss:
             if cell < 0:
                 continue
             column = image[r].nonzero()[cell, 0]
+            if self.blend:  # attend to the tokens around the point, in blend_cells' proportions
+                blend = batch["blends"][r]
+                column = image[r].nonzero()[[i for i, _ in blend], 0]
+                share = torch.tensor([w for _, w in blend])
             # the hidden state at p writes token p+1
             writes_number = torch.isin(labels[r, 1:], self.numbers).nonzero()[:, 0]
             for layer in self.layers:
                 for coordinate, head in enumerate(self.heads if self.split() else self.heads[:1]):
                     at = writes_number[coordinate::2] if self.split() else writes_number
                     w = self.weights[layer][r, head, at].float()  # [positions, keys]
-                    losses.append(-torch.log(w[:, column] + 1e-6).mean())
+                    if self.blend:
+                        losses.append(-(share * torch.log(w[:, column] + 1e-6)).sum(-1).mean())
+                    else:
+                        losses.append(-torch.log(w[:, column] + 1e-6).mean())
                     hits.append((w[:, image[r]].argmax(1) == cell).float().mean())
                     if self.split():
                         idle = writes_number[1 - coordinate::2]
@@ -437,15 +445,19 @@ class CopyLoss:
     attended (a pointer read-out inside the architecture the engine runs). Why: PositionProbe's
     separate linear read-out reached 50% within 2 px, yet the heads' copy did not carry it."""
 
-    def __init__(self, model, attend, layers, numbers, sigma):
+    def __init__(self, model, attend, layers, numbers, sigma, blend=None):
         self.model, self.attend, self.layers = model, attend, layers
         self.numbers, self.sigma = numbers, sigma
+        self.blend = blend  # --pointer-blend: (image size, torch.Generator of the sampled points)
         self.final_input = None
         norm = model.model.language_model.norm
         norm.register_forward_pre_hook(lambda _m, args: setattr(self, "final_input", args[0]))
 
     def __call__(self, batch, target):
-        """(loss, accuracy within 2 px) over row 0's image tokens with a target, or None."""
+        """(loss, accuracy within 2 px) over row 0's image tokens with a target, or None.
+        --pointer-blend: over as many random points as the image has tokens instead, each a blend
+        (blend_cells) of its surrounding tokens' copies that must write the point itself; the
+        target of a token alone is then its own cell's centre, whatever widget it shows."""
         keep = target[:, 0] >= 0
         labels = batch["labels"][:, 1:]
         writes = torch.isin(labels, self.numbers.ids)
@@ -455,11 +467,24 @@ class CopyLoss:
         text = self.model.model.language_model
         rows = self.model.lm_head.weight[self.numbers.ids].float() * text.norm.weight.float()
         image = batch["placed_tokens"]
+        mix = None
+        if self.blend is not None:
+            (w, h), generator = self.blend
+            cells = int(image.sum())
+            # Between the outermost centres: beyond them a blend cannot reach.
+            target = (16 + torch.rand(cells, 2, generator=generator) * torch.tensor([w - 32.0, h - 32.0])).round().long()
+            mix = torch.zeros(cells, cells)
+            for p, point in enumerate(target.tolist()):
+                for i, share in blend_cells(point, (w, h)):
+                    mix[p, i] = share
+            keep = torch.ones(cells, dtype=torch.bool)
         soft = self.numbers.soft(target[keep], self.sigma)  # [cells, 2, numbers]
         losses, accs = [], []
         for layer in self.layers:
             attn = text.layers[layer].self_attn
             x = self.attend.inputs[layer][0][image][keep].float()
+            if mix is not None:
+                x = mix @ x  # the value and output maps are linear: blending inputs blends the copies
             d = attn.head_dim
             for coordinate, head in enumerate(self.attend.heads):
                 kv = head // attn.num_key_value_groups
@@ -545,6 +570,20 @@ def point_cell(e, image_size, cell=32):
     x, y = nc.target_point(e["target"])
     x, y = min(x, image_size[0] - 1), min(y, image_size[1] - 1)
     return (y // cell) * (image_size[0] // cell) + x // cell
+
+
+def blend_cells(point, image_size, cell=32):
+    """--pointer-blend: the image tokens (raster index of their cells) whose centres surround
+    `point` (x, y in resized pixels), with bilinear weights that sum to 1, as [(index, weight)].
+    Attending to them in these proportions and copying each token's own centre writes the point
+    itself, finer than one token (a point beyond the outermost centres takes the edge token's)."""
+    cols, rows = image_size[0] // cell, image_size[1] // cell
+    gx = min(max((point[0] - cell / 2) / cell, 0.0), cols - 1.0)
+    gy = min(max((point[1] - cell / 2) / cell, 0.0), rows - 1.0)
+    c0, r0 = min(int(gx), cols - 2), min(int(gy), rows - 2)
+    fx, fy = gx - c0, gy - r0
+    return [((r0 + dr) * cols + c0 + dc, wx * wy)
+            for dr, wy in ((0, 1 - fy), (1, fy)) for dc, wx in ((0, 1 - fx), (1, fx)) if wx * wy > 0]
 
 
 class Examples:
@@ -723,6 +762,14 @@ class Examples:
         image_tokens = sum(1 for t in prompt_ids if t == self.image_pad)
         return image_tokens - self.image_tokens + point_cell(e, self.image_size)
 
+    def click_blend(self, e, cell):
+        """--pointer-blend's blend_cells for a task step whose click_cell is `cell`, with indices among
+        the row's image tokens, as click_cell counts them; [] where cell is -1."""
+        if cell < 0:
+            return []
+        first = cell - point_cell(e, self.image_size)  # the last screenshot's first token
+        return [(first + i, w) for i, w in blend_cells(nc.target_point(e["target"]), self.image_size)]
+
     def units(self, group):
         """Training units: up to `group` grounding (and read, parse) examples of one screen together (the
         vision tower runs once for all of them), every other example alone."""
@@ -757,11 +804,14 @@ class Examples:
                 "image_grid_thw": grid, "mm_token_type_ids": (ids == self.image_pad).int(), "shared_image": True,
                 "image": image, "placed_image": image, "placed_tokens": ids[0] == self.image_pad,
                 "cells": [point_cell(e, self.image_size) if e["kind"] == "grounding" else -1 for e in items],
+                "blends": [blend_cells(nc.target_point(e["target"]), self.image_size)
+                           if e["kind"] == "grounding" else [] for e in items],
                 "prompt_lengths": [len(p) for p, _, _ in rows], "instruction": [i for _, _, i in rows]}
 
     def __getitem__(self, i):
         e = self.items[i]
         prompt, answer, instruction = self.encode(e)
+        cell = self.click_cell(e, prompt, answer)
         ids = torch.tensor([prompt + answer])
         labels = torch.tensor([[-100] * len(prompt) + answer])
         pv = [self.pixels(rel) for rel in e["images"]]
@@ -769,7 +819,7 @@ class Examples:
                    "pixel_values": torch.cat([p for p, _ in pv]) if pv else None,
                    "image_grid_thw": torch.cat([g for _, g in pv]) if pv else None,
                    "mm_token_type_ids": (ids == self.image_pad).int(), "instruction": [instruction],
-                   "cells": [self.click_cell(e, prompt, answer)]}
+                   "cells": [cell], "blends": [self.click_blend(e, cell)]}
         if self.place_tasks and e["kind"] == "task" and pv:
             # The last screenshot's tokens: the prompt's last image_tokens image pads (as click_cell counts them).
             placed = ids[0] == self.image_pad
@@ -1061,6 +1111,10 @@ def main():
                     help="the --position-aux and --copy-aux target of a cell that several labelled widgets overlap: "
                          "the smallest widget's centre (the runs up to jX), or the centre of the one that overlaps it "
                          "at least twice as much as any other, else none (dominant)")
+    ap.add_argument("--pointer-blend", action="store_true",
+                    help="point finer than one image token: --attend-aux spreads the fetching heads' attention over "
+                         "the four tokens around the point (bilinear shares), and --copy-aux teaches the copy of "
+                         "any such blend to write the point between their centres (blend_cells)")
     ap.add_argument("--number-sigma", type=float, default=0.0, metavar="PX",
                     help="smooth the answer loss on number tokens over neighbouring numbers with a Gaussian of this "
                          "width (also the width of --position-aux's targets); 0: off")
@@ -1148,6 +1202,10 @@ def main():
                 sys.exit(f"train.py: --attend-split '{a.attend_split}': expected two query heads of different KV "
                          f"groups (of {config.text_config.num_attention_heads} heads, {groups} to a group)")
         attend = AttendLoss(model, [int(x) for x in a.attend_layers.split(",")], numbers.ids, split_heads)
+    if a.pointer_blend:
+        if attend is None or not attend.split():
+            sys.exit("train.py: --pointer-blend needs --attend-aux with --attend-split")
+        attend.blend = True
     if a.position_aux > 0 and attend is None:
         sys.exit("train.py: --position-aux reads the layers of --attend-aux; give both")
     copier = None
@@ -1158,7 +1216,8 @@ def main():
                      "--attend-layers")
         if not numbers.multi_digit():
             sys.exit(f"train.py: --copy-aux needs number tokens; {a.tokenizer} has digits only")
-        copier = CopyLoss(model, attend, copy_layers, numbers, max(a.copy_sigma or a.number_sigma, 1.0))
+        blend = (train.image_size, torch.Generator()) if a.pointer_blend else None
+        copier = CopyLoss(model, attend, copy_layers, numbers, max(a.copy_sigma or a.number_sigma, 1.0), blend)
     text_copier = None
     if a.text_copy_aux > 0:
         if attend is None:
@@ -1278,6 +1337,8 @@ def main():
                 # Seeded by the unit's place in the run, so that a resumed run draws the same shifts.
                 train.shift = train.draw_shift([] if a.vision_only else unit, a.shift,
                                                random.Random(a.seed * 1_000_003 + index))
+            if copier is not None and copier.blend is not None:
+                copier.blend[1].manual_seed(a.seed * 1_000_003 + index)  # as --shift: the same points on resume
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast):
                 if a.vision_only:
                     loss, stats = vision_loss(model, train, unit, label_head, a.feature_coef, contrast_head,
