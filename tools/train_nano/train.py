@@ -415,7 +415,7 @@ class AttendLoss:
             if self.blend:  # attend to the tokens around the point, in blend_cells' proportions
                 blend = batch["blends"][r]
                 column = image[r].nonzero()[[i for i, _ in blend], 0]
-                share = torch.tensor([w for _, w in blend])
+                share = torch.tensor([part for _, part in blend])
             # the hidden state at p writes token p+1
             writes_number = torch.isin(labels[r, 1:], self.numbers).nonzero()[:, 0]
             for layer in self.layers:
@@ -471,8 +471,9 @@ class CopyLoss:
         if self.blend is not None:
             (w, h), generator = self.blend
             cells = int(image.sum())
-            # Between the outermost centres: beyond them a blend cannot reach.
-            target = (16 + torch.rand(cells, 2, generator=generator) * torch.tensor([w - 32.0, h - 32.0])).round().long()
+            # Between the outermost centres of the 32 px cells: beyond them a blend cannot reach.
+            span = torch.tensor([w - 32.0, h - 32.0])
+            target = (16 + torch.rand(cells, 2, generator=generator) * span).round().long()
             mix = torch.zeros(cells, cells)
             for p, point in enumerate(target.tolist()):
                 for i, share in blend_cells(point, (w, h)):
