@@ -24,11 +24,14 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nano_common as nc  # noqa: E402
+
 # A quoted label: the quotes not inside a word (so "I'll ... 'Name'" quotes Name only).
 QUOTED = re.compile(r"(?<![A-Za-z])'([^']+)'(?![A-Za-z])")
 # The first point of a response, in the resized image's pixels (what the model wrote).
 WRITTEN = re.compile(r"\((\d+),\s*(\d+)\)")
-CELL = 32  # an image token: a 16-pixel patch, merged 2x2
+CELL = nc.FACTOR  # an image token: a 16-pixel patch, merged 2x2
 
 
 def classify(target):

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nano_common as nc  # noqa: E402
 import train  # noqa: E402
 
-CELL = 32  # an image token: a 16-pixel patch, merged 2x2
+CELL = nc.FACTOR  # an image token: a 16-pixel patch, merged 2x2
 
 
 def tally(layout, size, counts, shared):

@@ -471,9 +471,9 @@ class CopyLoss:
         if self.blend is not None:
             (w, h), generator = self.blend
             cells = int(image.sum())
-            # Between the outermost centres of the 32 px cells: beyond them a blend cannot reach.
-            span = torch.tensor([w - 32.0, h - 32.0])
-            target = (16 + torch.rand(cells, 2, generator=generator) * span).round().long()
+            # Between the outermost cell centres: beyond them a blend cannot reach.
+            span = torch.tensor([w - nc.FACTOR, h - nc.FACTOR], dtype=torch.float)
+            target = (nc.FACTOR / 2 + torch.rand(cells, 2, generator=generator) * span).round().long()
             mix = torch.zeros(cells, cells)
             for p, point in enumerate(target.tolist()):
                 for i, share in blend_cells(point, (w, h)):
