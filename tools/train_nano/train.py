@@ -422,7 +422,9 @@ class AttendLoss:
                 for coordinate, head in enumerate(self.heads if self.split() else self.heads[:1]):
                     at = writes_number[coordinate::2] if self.split() else writes_number
                     w = self.weights[layer][r, head, at].float()  # [positions, keys]
-                    if self.blend:
+                    if self.blend and batch["pools"][r]:  # --pointer-own: anywhere in the pool
+                        losses.append(-torch.log(w[:, column].sum(-1) + 1e-6).mean())
+                    elif self.blend:
                         losses.append(-(share * torch.log(w[:, column] + 1e-6)).sum(-1).mean())
                     else:
                         losses.append(-torch.log(w[:, column] + 1e-6).mean())
@@ -457,7 +459,8 @@ class CopyLoss:
         """(loss, accuracy within 2 px) over row 0's image tokens with a target, or None.
         --pointer-blend: over as many random points as the image has tokens instead, each a blend
         (blend_cells) of its surrounding tokens' copies that must write the point itself; the
-        target of a token alone is then its own cell's centre, whatever widget it shows."""
+        target of a token alone is then its own cell's centre, whatever widget it shows, or with
+        --pointer-own (batch["own_targets"]) what own_targets says it writes."""
         keep = target[:, 0] >= 0
         labels = batch["labels"][:, 1:]
         writes = torch.isin(labels, self.numbers.ids)
@@ -479,6 +482,9 @@ class CopyLoss:
                 for i, share in blend_cells(point, (w, h)):
                     mix[p, i] = share
             keep = torch.ones(cells, dtype=torch.bool)
+            own = batch.get("own_targets")
+            if own is not None:  # --pointer-own: the blend of what each token writes alone
+                target = mix @ own.float()
         soft = self.numbers.soft(target[keep], self.sigma)  # [cells, 2, numbers]
         losses, accs = [], []
         for layer in self.layers:
@@ -573,18 +579,104 @@ def point_cell(e, image_size, cell=32):
     return (y // cell) * (image_size[0] // cell) + x // cell
 
 
+def axis_brackets(g, n, reach):
+    """Pairs (a, b, share of a) of token columns (or rows) whose centres bracket g, a cell-centre
+    coordinate (g = 0 at the first token's centre): a from the token at or before g down to `reach`
+    tokens further, b from the next token up to `reach` further; the nearest pair first. g beyond
+    the outermost centres is clamped to them."""
+    g = min(max(g, 0.0), n - 1.0)
+    if n == 1:
+        return [(0, 0, 1.0)]
+    c0 = min(int(g), n - 2)
+    return [(a, b, (b - g) / (b - a)) for a in range(c0, max(c0 - reach, 0) - 1, -1)
+            for b in range(c0 + 1, min(c0 + 1 + reach, n - 1) + 1)]
+
+
+def bracket_blend(x_pair, y_pair, cols):
+    """The tokens (raster index) of a column pair and a row pair from axis_brackets, with the
+    product of their shares, as [(index, weight)] without zero weights."""
+    (a, b, sa), (c, d, sc) = x_pair, y_pair
+    return [(r * cols + col, wx * wy) for r, wy in ((c, sc), (d, 1 - sc)) for col, wx in ((a, sa), (b, 1 - sa))
+            if wx * wy > 0]
+
+
+def cell_coords(point, image_size, cell=32):
+    """A point (resized pixels) in cell-centre coordinates, and the token grid: (gx, gy, cols, rows)."""
+    return (point[0] - cell / 2) / cell, (point[1] - cell / 2) / cell, image_size[0] // cell, image_size[1] // cell
+
+
 def blend_cells(point, image_size, cell=32):
     """--pointer-blend: the image tokens (raster index of their cells) whose centres surround
     `point` (x, y in resized pixels), with bilinear weights that sum to 1, as [(index, weight)].
     Attending to them in these proportions and copying each token's own centre writes the point
     itself, finer than one token (a point beyond the outermost centres takes the edge token's)."""
-    cols, rows = image_size[0] // cell, image_size[1] // cell
-    gx = min(max((point[0] - cell / 2) / cell, 0.0), cols - 1.0)
-    gy = min(max((point[1] - cell / 2) / cell, 0.0), rows - 1.0)
-    c0, r0 = min(int(gx), cols - 2), min(int(gy), rows - 2)
-    fx, fy = gx - c0, gy - r0
-    return [((r0 + dr) * cols + c0 + dc, wx * wy)
-            for dr, wy in ((0, 1 - fy), (1, fy)) for dc, wx in ((0, 1 - fx), (1, fx)) if wx * wy > 0]
+    gx, gy, cols, rows = cell_coords(point, image_size, cell)
+    return bracket_blend(axis_brackets(gx, cols, 0)[0], axis_brackets(gy, rows, 0)[0], cols)
+
+
+def own_targets(layout, image_size, cell=32):
+    """--pointer-own: what each image token's copy writes alone, [cells, 2] long. Where one labelled
+    widget dominates the cell (its overlap at least twice every other's, as position_targets'
+    "dominant", and at least a third of its width and of its height, or of the cell's, inside it),
+    that widget's centre. Why the third: without it a token that shows 8 px of a 27 px tab at its
+    cell's edge, and background else, copies the tab's centre and joins its pool; jC, trained so,
+    wrote points just beside 11 of 50 tabs. Else, per axis, the coordinate that every labelled widget
+    overlapping the cell shares, if they do (a menu bar's y, a list's x), or the cell's own centre:
+    so a blend of such tokens moves along the free axis only. Why per axis: a menu's point is 5 px
+    from the image's top edge, where no blend of cell centres (16 px down) can reach."""
+    w, h = image_size
+    cols, rows = w // cell, h // cell
+    seen = [[] for _ in range(rows * cols)]  # (overlap area, centre) of each labelled widget on the cell
+    for widget in layout["widgets"]:
+        if not widget.get("visible") or widget["role"] not in LABELLED_ROLES or not widget.get("label"):
+            continue
+        x, y, ww, wh = widget["rect"]
+        centre = nc.to_model_point(x + ww / 2, y + wh / 2)
+        span_x, span_y = min(ww * w / nc.SCREEN[0], cell) / 3, min(wh * h / nc.SCREEN[1], cell) / 3
+        for i, overlap_x, overlap_y in cell_overlaps(widget["rect"], image_size, cell):
+            seen[i].append((overlap_x * overlap_y, centre, overlap_x >= span_x and overlap_y >= span_y))
+    target = torch.zeros(rows * cols, 2, dtype=torch.long)
+    for i, widgets in enumerate(seen):
+        point = [i % cols * cell + cell // 2, i // cols * cell + cell // 2]
+        widgets.sort(key=lambda item: -item[0])
+        if widgets and widgets[0][2] and (len(widgets) == 1 or widgets[0][0] >= 2 * widgets[1][0]):
+            point = list(widgets[0][1])
+        elif widgets:
+            for axis in (0, 1):
+                if len({centre[axis] for _, centre, _ in widgets}) == 1:
+                    point[axis] = widgets[0][1][axis]
+        target[i] = torch.tensor(point)
+    return target
+
+
+def own_blend(point, image_size, own, cell=32, reach=1, locality=0.1):
+    """--pointer-own's attention target for an answer's point: (tokens as [(index, share)], pool).
+    Where tokens write the point itself (they show the target widget alone), the pool of them,
+    attended in any proportion (pool True). Else the bracketing tokens (axis_brackets, up to
+    `reach` beyond the nearest) whose blend of own targets comes nearest the point, then nearest in
+    cells: the four nearest where they all write their cell centres (pool False); where even that
+    blend writes more than 4 px off, the token under the point alone. Why: jN (a token writes its widget's centre) pointed at buttons better (75.5% against 64.5%),
+    jB2 (a token writes its cell's centre, blends between) at list rows (56% against 46%); a share
+    error moves a blended point, but not a pooled one."""
+    gx, gy, cols, rows = cell_coords(point, image_size, cell)
+    p = torch.tensor(point, dtype=torch.float)
+    pool = ((own - p).abs().max(1).values <= 1).nonzero()[:, 0].tolist()
+    if pool:
+        return [(i, 1 / len(pool)) for i in pool], True
+    gx, gy = min(max(gx, 0.0), cols - 1.0), min(max(gy, 0.0), rows - 1.0)
+    best, best_cost = None, math.inf
+    for x_pair in axis_brackets(gx, cols, reach):
+        for y_pair in axis_brackets(gy, rows, reach):
+            parts = bracket_blend(x_pair, y_pair, cols)
+            written = sum(w * own[i].float() for i, w in parts)
+            cost = float(((written - p) / cell).pow(2).sum()) + locality * sum(
+                w * ((i % cols - gx) ** 2 + (i // cols - gy) ** 2) for i, w in parts)
+            if cost < best_cost - 1e-9:
+                best, best_cost, error = parts, cost, float((written - p).abs().max())
+    if error > 4:  # nothing around writes it (a menu in the top cells, which tabs below share): jN's target
+        under = min(int(point[1] // cell), rows - 1) * cols + min(int(point[0] // cell), cols - 1)
+        return [(under, 1.0)], True
+    return best, False
 
 
 class Examples:
@@ -614,6 +706,7 @@ class Examples:
         self.number_ids = None  # set by main() when --attend-aux supervises task clicks
         self.place_tasks = False  # --place-tasks (set by main())
         self.position_shared = "smallest"  # --position-shared (set by main())
+        self.pointer_own = False  # --pointer-own (set by main())
         self.cache = {}
         self.image_size = (w, h)
         self.targets = {}
@@ -682,6 +775,20 @@ class Examples:
         layout = self.layout(rel)
         return self.cached(("position", rel), lambda: None if layout is None else
                            position_targets(layout, self.image_size, shared=self.position_shared))
+
+    def own_target(self, rel):
+        """The --pointer-own targets of a screenshot (own_targets), or None when it has no layout beside it."""
+        layout = self.layout(rel)
+        return self.cached(("own", rel), lambda: None if layout is None else own_targets(layout, self.image_size))
+
+    def point_blend(self, e, rel):
+        """--pointer-blend's attention target for an example's answer point on screenshot `rel`:
+        ([(token index, share)], pool), own_blend's with --pointer-own and a layout, else blend_cells'."""
+        point = nc.target_point(e["target"])
+        own = self.own_target(rel) if self.pointer_own else None
+        if own is None:
+            return blend_cells(point, self.image_size), False
+        return own_blend(point, self.image_size, own)
 
     def draw_shift(self, unit, limit, rng):
         """--shift: a random (dx, dy) in screen pixels for a unit of one screenshot that keeps every
@@ -764,12 +871,13 @@ class Examples:
         return image_tokens - self.image_tokens + point_cell(e, self.image_size)
 
     def click_blend(self, e, cell):
-        """--pointer-blend's blend_cells for a task step whose click_cell is `cell`, with indices among
-        the row's image tokens, as click_cell counts them; [] where cell is -1."""
+        """--pointer-blend's point_blend for a task step whose click_cell is `cell`, with indices among
+        the row's image tokens, as click_cell counts them; ([], False) where cell is -1."""
         if cell < 0:
-            return []
+            return [], False
         first = cell - point_cell(e, self.image_size)  # the last screenshot's first token
-        return [(first + i, w) for i, w in blend_cells(nc.target_point(e["target"]), self.image_size)]
+        blend, pool = self.point_blend(e, e["images"][-1])
+        return [(first + i, w) for i, w in blend], pool
 
     def units(self, group):
         """Training units: up to `group` grounding (and read, parse) examples of one screen together (the
@@ -801,12 +909,13 @@ class Examples:
             mask[r, :n] = 1
         image = self.items[indices[0]]["images"][0]
         pv, grid = self.pixels(image)
+        blends = [self.point_blend(e, image) if e["kind"] == "grounding" else ([], False) for e in items]
         return {"input_ids": ids, "labels": labels, "attention_mask": mask, "pixel_values": pv,
                 "image_grid_thw": grid, "mm_token_type_ids": (ids == self.image_pad).int(), "shared_image": True,
                 "image": image, "placed_image": image, "placed_tokens": ids[0] == self.image_pad,
                 "cells": [point_cell(e, self.image_size) if e["kind"] == "grounding" else -1 for e in items],
-                "blends": [blend_cells(nc.target_point(e["target"]), self.image_size)
-                           if e["kind"] == "grounding" else [] for e in items],
+                "blends": [blend[0] for blend in blends], "pools": [blend[1] for blend in blends],
+                "own_targets": self.own_target(image) if self.pointer_own else None,
                 "prompt_lengths": [len(p) for p, _, _ in rows], "instruction": [i for _, _, i in rows]}
 
     def __getitem__(self, i):
@@ -820,13 +929,16 @@ class Examples:
                    "pixel_values": torch.cat([p for p, _ in pv]) if pv else None,
                    "image_grid_thw": torch.cat([g for _, g in pv]) if pv else None,
                    "mm_token_type_ids": (ids == self.image_pad).int(), "instruction": [instruction],
-                   "cells": [cell], "blends": [self.click_blend(e, cell)]}
+                   "cells": [cell]}
+        blend, pool = self.click_blend(e, cell)
+        example.update(blends=[blend], pools=[pool])
         if self.place_tasks and e["kind"] == "task" and pv:
             # The last screenshot's tokens: the prompt's last image_tokens image pads (as click_cell counts them).
             placed = ids[0] == self.image_pad
             placed[:placed.nonzero()[-self.image_tokens, 0]] = False
             example["placed_image"] = e["images"][-1]
             example["placed_tokens"] = placed
+            example["own_targets"] = self.own_target(e["images"][-1]) if self.pointer_own else None
         return example
 
 
@@ -1116,6 +1228,10 @@ def main():
                     help="point finer than one image token: --attend-aux spreads the fetching heads' attention over "
                          "the four tokens around the point (bilinear shares), and --copy-aux teaches the copy of "
                          "any such blend to write the point between their centres (blend_cells)")
+    ap.add_argument("--pointer-own", action="store_true",
+                    help="with --pointer-blend: a token that shows one labelled widget copies that widget's centre "
+                         "(others their cell's), and the fetching heads attend anywhere among the target's such "
+                         "tokens, or blend bracketing tokens where there are none (own_targets, own_blend)")
     ap.add_argument("--number-sigma", type=float, default=0.0, metavar="PX",
                     help="smooth the answer loss on number tokens over neighbouring numbers with a Gaussian of this "
                          "width (also the width of --position-aux's targets); 0: off")
@@ -1207,6 +1323,10 @@ def main():
         if attend is None or not attend.split():
             sys.exit("train.py: --pointer-blend needs --attend-aux with --attend-split")
         attend.blend = True
+    if a.pointer_own:
+        if not a.pointer_blend:
+            sys.exit("train.py: --pointer-own needs --pointer-blend")
+        train.pointer_own = True
     if a.position_aux > 0 and attend is None:
         sys.exit("train.py: --position-aux reads the layers of --attend-aux; give both")
     copier = None
