@@ -620,7 +620,7 @@ def own_targets(layout, image_size, cell=32):
     "dominant", and at least a third of its width and of its height, or of the cell's, inside it),
     that widget's centre. Why the third: without it a token that shows 8 px of a 27 px tab at its
     cell's edge, and background else, copies the tab's centre and joins its pool; jC, trained so,
-    wrote points just beside 11 of 50 tabs. Else, per axis, the coordinate that every labelled widget
+    missed 13 of 50 tabs, all a bar's second tab, with points 20-53 px from its centre. Else, per axis, the coordinate that every labelled widget
     overlapping the cell shares, if they do (a menu bar's y, a list's x), or the cell's own centre:
     so a blend of such tokens moves along the free axis only. Why per axis: a menu's point is 5 px
     from the image's top edge, where no blend of cell centres (16 px down) can reach."""
