@@ -618,15 +618,16 @@ def own_targets(layout, image_size, cell=32):
     """--pointer-own: what each image token's copy writes alone, [cells, 2] long. Where one labelled
     widget dominates the cell (its overlap at least twice every other's, as position_targets'
     "dominant", and at least a third of its width and of its height, or of the cell's, inside it),
-    that widget's centre. Why the third: without it a token that shows 8 px of a 27 px tab at its
-    cell's edge, and background else, copies the tab's centre and joins its pool; jC, trained so,
-    missed 13 of 50 tabs, all a bar's second tab, with points 20-53 px from its centre. Else, per axis, the coordinate that every labelled widget
-    overlapping the cell shares, if they do (a menu bar's y, a list's x), or the cell's own centre:
-    so a blend of such tokens moves along the free axis only. Why per axis: a menu's point is 5 px
-    from the image's top edge, where no blend of cell centres (16 px down) can reach."""
+    that widget's centre. Else, per axis, the coordinate that every labelled widget overlapping the
+    cell shares, if they do (a menu bar's y, a list's x), or the cell's own centre: so a blend of
+    such tokens moves along the free axis only. Why per axis: a menu's point is 5 px from the
+    image's top edge, where no blend of cell centres (16 px down) can reach. Why the third: without
+    it a token that shows 8 px of a 27 px tab at its cell's edge, and background else, copies the
+    tab's centre and joins its pool; jC, trained so, missed 13 of 50 tabs, all a bar's second tab,
+    with points 20-53 px from its centre."""
     w, h = image_size
     cols, rows = w // cell, h // cell
-    seen = [[] for _ in range(rows * cols)]  # (overlap area, centre) of each labelled widget on the cell
+    seen = [[] for _ in range(rows * cols)]  # (overlap area, centre, a third inside) per labelled widget
     for widget in layout["widgets"]:
         if not widget.get("visible") or widget["role"] not in LABELLED_ROLES or not widget.get("label"):
             continue
@@ -655,9 +656,10 @@ def own_blend(point, image_size, own, cell=32, reach=1, locality=0.1):
     attended in any proportion (pool True). Else the bracketing tokens (axis_brackets, up to
     `reach` beyond the nearest) whose blend of own targets comes nearest the point, then nearest in
     cells: the four nearest where they all write their cell centres (pool False); where even that
-    blend writes more than 4 px off, the token under the point alone. Why: jN (a token writes its widget's centre) pointed at buttons better (75.5% against 64.5%),
-    jB2 (a token writes its cell's centre, blends between) at list rows (56% against 46%); a share
-    error moves a blended point, but not a pooled one."""
+    blend writes more than 4 px off, the token under the point alone. Why: jN (a token writes its
+    widget's centre) pointed at buttons better (75.5% against 64.5%), jB2 (a token writes its
+    cell's centre, blends between) at list rows (56% against 46%); a share error moves a blended
+    point, but not a pooled one."""
     gx, gy, cols, rows = cell_coords(point, image_size, cell)
     p = torch.tensor(point, dtype=torch.float)
     pool = ((own - p).abs().max(1).values <= 1).nonzero()[:, 0].tolist()
