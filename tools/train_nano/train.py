@@ -574,8 +574,12 @@ def heads_out_of_range(heads, config):
 
 def point_cell(e, image_size, cell=32):
     """The image token (raster index of its 32x32 cell) under a grounding example's answer point."""
-    x, y = nc.target_point(e["target"])
-    x, y = min(x, image_size[0] - 1), min(y, image_size[1] - 1)
+    return cell_at(nc.target_point(e["target"]), image_size, cell)
+
+
+def cell_at(point, image_size, cell=32):
+    """The image token (raster index of its cell) under a point in resized pixels."""
+    x, y = min(int(point[0]), image_size[0] - 1), min(int(point[1]), image_size[1] - 1)
     return (y // cell) * (image_size[0] // cell) + x // cell
 
 
@@ -676,8 +680,7 @@ def own_blend(point, image_size, own, cell=32, reach=1, locality=0.1):
             if cost < best_cost - 1e-9:
                 best, best_cost, error = parts, cost, float((written - p).abs().max())
     if error > 4:  # nothing around writes it (a menu in the top cells, which tabs below share): jN's target
-        under = min(int(point[1] // cell), rows - 1) * cols + min(int(point[0] // cell), cols - 1)
-        return [(under, 1.0)], True
+        return [(cell_at(point, image_size, cell), 1.0)], True
     return best, False
 
 
@@ -783,11 +786,10 @@ class Examples:
         layout = self.layout(rel)
         return self.cached(("own", rel), lambda: None if layout is None else own_targets(layout, self.image_size))
 
-    def point_blend(self, e, rel):
-        """--pointer-blend's attention target for an example's answer point on screenshot `rel`:
-        ([(token index, share)], pool), own_blend's with --pointer-own and a layout, else blend_cells'."""
+    def point_blend(self, e, own):
+        """--pointer-blend's attention target for an example's answer point: ([(token index, share)],
+        pool), own_blend's given its screenshot's own_target (--pointer-own), else blend_cells'."""
         point = nc.target_point(e["target"])
-        own = self.own_target(rel) if self.pointer_own else None
         if own is None:
             return blend_cells(point, self.image_size), False
         return own_blend(point, self.image_size, own)
@@ -878,7 +880,7 @@ class Examples:
         if cell < 0:
             return [], False
         first = cell - point_cell(e, self.image_size)  # the last screenshot's first token
-        blend, pool = self.point_blend(e, e["images"][-1])
+        blend, pool = self.point_blend(e, self.own_target(e["images"][-1]) if self.pointer_own else None)
         return [(first + i, w) for i, w in blend], pool
 
     def units(self, group):
@@ -911,13 +913,14 @@ class Examples:
             mask[r, :n] = 1
         image = self.items[indices[0]]["images"][0]
         pv, grid = self.pixels(image)
-        blends = [self.point_blend(e, image) if e["kind"] == "grounding" else ([], False) for e in items]
+        own = self.own_target(image) if self.pointer_own else None
+        blends = [self.point_blend(e, own) if e["kind"] == "grounding" else ([], False) for e in items]
         return {"input_ids": ids, "labels": labels, "attention_mask": mask, "pixel_values": pv,
                 "image_grid_thw": grid, "mm_token_type_ids": (ids == self.image_pad).int(), "shared_image": True,
                 "image": image, "placed_image": image, "placed_tokens": ids[0] == self.image_pad,
                 "cells": [point_cell(e, self.image_size) if e["kind"] == "grounding" else -1 for e in items],
                 "blends": [blend[0] for blend in blends], "pools": [blend[1] for blend in blends],
-                "own_targets": self.own_target(image) if self.pointer_own else None,
+                "own_targets": own,
                 "prompt_lengths": [len(p) for p, _, _ in rows], "instruction": [i for _, _, i in rows]}
 
     def __getitem__(self, i):
