@@ -618,17 +618,21 @@ def blend_cells(point, image_size, cell=32):
     return bracket_blend(axis_brackets(gx, cols, 0)[0], axis_brackets(gy, rows, 0)[0], cols)
 
 
-def own_targets(layout, image_size, cell=32):
+def own_targets(layout, image_size, cell=32, one_row=False):
     """--pointer-own: what each image token's copy writes alone, [cells, 2] long. Where one labelled
     widget dominates the cell (its overlap at least twice every other's, as position_targets'
-    "dominant", and at least a third of its width and of its height, or of the cell's, inside it),
+    "dominant", and at least a third of its width and of its height, or of the cell's, inside it;
+    with `one_row`, --pointer-own-rows, also every other widget on the cell centred at its height),
     that widget's centre. Else, per axis, the coordinate that every labelled widget overlapping the
     cell shares, if they do (a menu bar's y, a list's x), or the cell's own centre: so a blend of
     such tokens moves along the free axis only. Why per axis: a menu's point is 5 px from the
     image's top edge, where no blend of cell centres (16 px down) can reach. Why the third: without
     it a token that shows 8 px of a 27 px tab at its cell's edge, and background else, copies the
     tab's centre and joins its pool; jC, trained so, missed 13 of 50 tabs, all a bar's second tab,
-    with points 20-53 px from its centre."""
+    with points 20-53 px from its centre. Why one row: a token showing two stacked radios, copying
+    the dominant one's centre, must read its height inside the cell from what it shows; jC, jC2 and
+    jC3 hit 12-15 of 27 pooled radio targets (seeds 0..49), points 5-9 px above or below, and 19-21
+    of 23 blended ones."""
     w, h = image_size
     cols, rows = w // cell, h // cell
     seen = [[] for _ in range(rows * cols)]  # (overlap area, centre, a third inside) per labelled widget
@@ -644,7 +648,8 @@ def own_targets(layout, image_size, cell=32):
     for i, widgets in enumerate(seen):
         point = [i % cols * cell + cell // 2, i // cols * cell + cell // 2]
         widgets.sort(key=lambda item: -item[0])
-        if widgets and widgets[0][2] and (len(widgets) == 1 or widgets[0][0] >= 2 * widgets[1][0]):
+        stacked = one_row and any(centre[1] != widgets[0][1][1] for _, centre, _ in widgets[1:])
+        if widgets and widgets[0][2] and not stacked and (len(widgets) == 1 or widgets[0][0] >= 2 * widgets[1][0]):
             point = list(widgets[0][1])
         elif widgets:
             for axis in (0, 1):
@@ -712,6 +717,7 @@ class Examples:
         self.place_tasks = False  # --place-tasks (set by main())
         self.position_shared = "smallest"  # --position-shared (set by main())
         self.pointer_own = False  # --pointer-own (set by main())
+        self.own_one_row = False  # --pointer-own-rows (set by main())
         self.cache = {}
         self.image_size = (w, h)
         self.targets = {}
@@ -784,7 +790,8 @@ class Examples:
     def own_target(self, rel):
         """The --pointer-own targets of a screenshot (own_targets), or None when it has no layout beside it."""
         layout = self.layout(rel)
-        return self.cached(("own", rel), lambda: None if layout is None else own_targets(layout, self.image_size))
+        return self.cached(("own", rel), lambda: None if layout is None else
+                           own_targets(layout, self.image_size, one_row=self.own_one_row))
 
     def point_blend(self, e, own):
         """--pointer-blend's attention target for an example's answer point: ([(token index, share)],
@@ -1237,6 +1244,9 @@ def main():
                     help="with --pointer-blend: a token that shows one labelled widget copies that widget's centre "
                          "(others their cell's), and the fetching heads attend anywhere among the target's such "
                          "tokens, or blend bracketing tokens where there are none (own_targets, own_blend)")
+    ap.add_argument("--pointer-own-rows", action="store_true",
+                    help="with --pointer-own: a token copies a widget's centre only where every other labelled widget "
+                         "on its cell is centred at the same height (a row of buttons, not a stack of radios)")
     ap.add_argument("--number-sigma", type=float, default=0.0, metavar="PX",
                     help="smooth the answer loss on number tokens over neighbouring numbers with a Gaussian of this "
                          "width (also the width of --position-aux's targets); 0: off")
@@ -1332,6 +1342,10 @@ def main():
         if not a.pointer_blend:
             sys.exit("train.py: --pointer-own needs --pointer-blend")
         train.pointer_own = True
+    if a.pointer_own_rows:
+        if not a.pointer_own:
+            sys.exit("train.py: --pointer-own-rows needs --pointer-own")
+        train.own_one_row = True
     if a.position_aux > 0 and attend is None:
         sys.exit("train.py: --position-aux reads the layers of --attend-aux; give both")
     copier = None
