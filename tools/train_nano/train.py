@@ -631,7 +631,7 @@ def own_targets(layout, image_size, cell=32, one_row=False):
     tab's centre and joins its pool; jC, trained so, missed 13 of 50 tabs, all a bar's second tab,
     with points 20-53 px from its centre. Why one row: a token showing two stacked radios, copying
     the dominant one's centre, must read its height inside the cell from what it shows; jC, jC2 and
-    jC3 hit 12-15 of 27 pooled radio targets (seeds 0..49), points 5-9 px above or below, and 19-21
+    jC3 hit 12-15 of 27 pooled radio targets (seeds 0..49), most 5-9 px above or below, and 19-21
     of 23 blended ones."""
     w, h = image_size
     cols, rows = w // cell, h // cell
