@@ -788,7 +788,10 @@ class Examples:
                            position_targets(layout, self.image_size, shared=self.position_shared))
 
     def own_target(self, rel):
-        """The --pointer-own targets of a screenshot (own_targets), or None when it has no layout beside it."""
+        """The --pointer-own targets of a screenshot (own_targets), or None without --pointer-own or
+        when it has no layout beside it."""
+        if not self.pointer_own:
+            return None
         layout = self.layout(rel)
         return self.cached(("own", rel), lambda: None if layout is None else
                            own_targets(layout, self.image_size, one_row=self.own_one_row))
@@ -881,13 +884,14 @@ class Examples:
         image_tokens = sum(1 for t in prompt_ids if t == self.image_pad)
         return image_tokens - self.image_tokens + point_cell(e, self.image_size)
 
-    def click_blend(self, e, cell):
-        """--pointer-blend's point_blend for a task step whose click_cell is `cell`, with indices among
-        the row's image tokens, as click_cell counts them; ([], False) where cell is -1."""
+    def click_blend(self, e, cell, own):
+        """--pointer-blend's point_blend for a task step whose click_cell is `cell`, given its last
+        screenshot's own_target, with indices among the row's image tokens, as click_cell counts
+        them; ([], False) where cell is -1."""
         if cell < 0:
             return [], False
         first = cell - point_cell(e, self.image_size)  # the last screenshot's first token
-        blend, pool = self.point_blend(e, self.own_target(e["images"][-1]) if self.pointer_own else None)
+        blend, pool = self.point_blend(e, own)
         return [(first + i, w) for i, w in blend], pool
 
     def units(self, group):
@@ -920,7 +924,7 @@ class Examples:
             mask[r, :n] = 1
         image = self.items[indices[0]]["images"][0]
         pv, grid = self.pixels(image)
-        own = self.own_target(image) if self.pointer_own else None
+        own = self.own_target(image)
         blends = [self.point_blend(e, own) if e["kind"] == "grounding" else ([], False) for e in items]
         return {"input_ids": ids, "labels": labels, "attention_mask": mask, "pixel_values": pv,
                 "image_grid_thw": grid, "mm_token_type_ids": (ids == self.image_pad).int(), "shared_image": True,
@@ -942,7 +946,8 @@ class Examples:
                    "image_grid_thw": torch.cat([g for _, g in pv]) if pv else None,
                    "mm_token_type_ids": (ids == self.image_pad).int(), "instruction": [instruction],
                    "cells": [cell]}
-        blend, pool = self.click_blend(e, cell)
+        own = self.own_target(e["images"][-1]) if e["kind"] == "task" and e["images"] else None
+        blend, pool = self.click_blend(e, cell, own)
         example.update(blends=[blend], pools=[pool])
         if self.place_tasks and e["kind"] == "task" and pv:
             # The last screenshot's tokens: the prompt's last image_tokens image pads (as click_cell counts them).
@@ -950,7 +955,7 @@ class Examples:
             placed[:placed.nonzero()[-self.image_tokens, 0]] = False
             example["placed_image"] = e["images"][-1]
             example["placed_tokens"] = placed
-            example["own_targets"] = self.own_target(e["images"][-1]) if self.pointer_own else None
+            example["own_targets"] = own
         return example
 
 
