@@ -41,13 +41,41 @@ const fs::path kModel = fs::path(DESKPILOT_SOURCE_DIR) / "models/deskpilot-nano"
 const fs::path kGolden = fs::path(DESKPILOT_TEST_DATA_DIR) / "engine/nano_golden";
 const char* const kRefresh = "python3 tools/train_nano/nano_golden.py";
 
-// Logits agree when every entry is within this fraction of the largest |logit| (at least 1).
 // With f32 activations (no AVX512_BF16, or DESKPILOT_BF16_ACTIVATIONS=0 as the _f32 variant of
-// this test runs) only the summation order differs from transformers: measured 6e-7 of the
-// largest logit. The bf16-activation prefill GEMMs the engine picks on AVX512_BF16 CPUs round
-// activations to 8 mantissa bits: measured 5e-4, so that path gets a 10x looser bound.
-double tolerance() {
-    return model::engine::cpu::best_isa() == model::engine::cpu::Isa::avx512bf16 ? 5e-3 : 1e-5;
+// this test runs) only the summation order differs from transformers: every logit agrees within
+// 1e-5 of the row's largest |logit| (at least 1); measured about 1e-6.
+constexpr double kF32Tolerance = 1e-5;
+
+// The bf16-activation prefill GEMMs the engine picks on AVX512_BF16 CPUs round activations to 8
+// mantissa bits (their kernels match a scalar twin exactly: test_qwen3_moe). What that rounding
+// does to a model is not a fixed share of the largest logit: tail tokens and flat rows (the
+// coordinate a pointer blends over many image tokens) move most. Measured with
+// bench_engine_bf16_drift over every answer of a grounding eval (seeds 0..49, 450 targets, about
+// 4 950 rows each) of two checkpoints, bf16 against f32 activations: max |diff| / largest |logit|
+// p99 0.009 and 0.014, max 0.22 and 0.33; KL(f32 || bf16) p99 1.6e-4 and 7.4e-4, max 0.054
+// nats. So that path is held to the distribution, not to each logit: KL(transformers ||
+// engine) at most 0.1 nats a row, and the same greedy token.
+constexpr double kBf16MaxKl = 0.1;
+
+bool bf16_activations() {
+    return model::engine::cpu::best_isa() == model::engine::cpu::Isa::avx512bf16;
+}
+
+// KL(p_want || p_got) in nats, of the softmax of two logit rows.
+double kl_divergence(const float* want, const float* got, std::size_t n) {
+    const auto log_normaliser = [n](const float* x) {
+        const double top = *std::max_element(x, x + n);
+        double z = 0;
+        for (std::size_t i = 0; i < n; ++i) z += std::exp(double(x[i]) - top);
+        return top + std::log(z);
+    };
+    const double lw = log_normaliser(want), lg = log_normaliser(got);
+    double kl = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double lpw = double(want[i]) - lw;
+        kl += std::exp(lpw) * (lpw - (double(got[i]) - lg));
+    }
+    return std::max(kl, 0.0);
 }
 
 // A little-endian, C-order .npy of float32 or int32: its values and shape.
@@ -90,8 +118,9 @@ json read_json(const fs::path& path) {
     return json::parse(f);
 }
 
-// "" when `got` matches `want` within kTolerance, else what differs.
-// `worst_seen` keeps the largest |diff| over calls, for the log.
+// "" when `got` matches `want` (per logit with f32 activations, per distribution with bf16
+// ones; the same greedy token either way), else what differs. `worst_seen` keeps the largest
+// |diff| (f32) or KL (bf16) over calls, for the log.
 std::string logits_mismatch(const float* got, const float* want, std::size_t n,
                             double* worst_seen = nullptr) {
     double largest = 1, worst = 0;
@@ -103,11 +132,21 @@ std::string logits_mismatch(const float* got, const float* want, std::size_t n,
         if (got[i] > got[got_max]) got_max = i;
         if (want[i] > want[want_max]) want_max = i;
     }
-    if (worst_seen) *worst_seen = std::max(*worst_seen, worst);
     std::string problem;
-    if (worst > tolerance() * largest)
-        problem = "max |diff| " + std::to_string(worst) + " at token " + std::to_string(worst_at) +
-                  " exceeds " + std::to_string(tolerance() * largest);
+    if (bf16_activations()) {
+        const double kl = kl_divergence(want, got, n);
+        if (worst_seen) *worst_seen = std::max(*worst_seen, kl);
+        if (kl > kBf16MaxKl)
+            problem = "KL(transformers || engine) " + std::to_string(kl) + " nats exceeds " +
+                      std::to_string(kBf16MaxKl) + " (max |diff| " + std::to_string(worst) +
+                      " at token " + std::to_string(worst_at) + ")";
+    } else {
+        if (worst_seen) *worst_seen = std::max(*worst_seen, worst);
+        if (worst > kF32Tolerance * largest)
+            problem = "max |diff| " + std::to_string(worst) + " at token " +
+                      std::to_string(worst_at) + " exceeds " +
+                      std::to_string(kF32Tolerance * largest);
+    }
     if (got_max != want_max)
         problem += " argmax " + std::to_string(got_max) + " vs " + std::to_string(want_max);
     return problem;
@@ -214,11 +253,12 @@ class TestNanoCheckpoint : public QObject {
                                     .arg(row == 0 ? "after the prompt" : "decode step")
                                     .arg(QString::fromStdString(problem))));
         }
-        qInfo(
-            "%lld logits rows of %lld prompt tokens, %s kernels: max |engine - transformers| "
-            "%.3g (bound %.3g of the largest logit)",
-            static_cast<long long>(rows_), static_cast<long long>(prompt_ids_.size()),
-            model::engine::cpu::isa_name(model::engine::cpu::best_isa()), worst, tolerance());
+        qInfo("%lld logits rows of %lld prompt tokens, %s kernels: %s %.3g (bound %.3g%s)",
+              static_cast<long long>(rows_), static_cast<long long>(prompt_ids_.size()),
+              model::engine::cpu::isa_name(model::engine::cpu::best_isa()),
+              bf16_activations() ? "max KL(transformers || engine)" : "max |engine - transformers|",
+              worst, bf16_activations() ? kBf16MaxKl : kF32Tolerance,
+              bf16_activations() ? " nats" : " of the largest logit");
     }
 
     // The agent's own path: NativeVlm, greedy, on the request the grounding eval sends; the
