@@ -74,6 +74,7 @@ int write_rows(const fs::path& dir, const fs::path& eval_path, const fs::path& o
     std::int64_t vocab = 0, rows = 0;
     int target = 0;
     for (const json& item : eval.at("items")) {
+        if (limit > 0 && target >= limit) break;
         const fs::path shot = screens / item.at("screenshot").get<std::string>();
         auto frame = std::make_shared<const vision::Frame>(vision::read_image(shot));
         const std::vector<model::engine::PixelValues> images = {
