@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "logit_drift.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/chat_format.h"
 #include "model/engine/config.h"
@@ -152,27 +153,8 @@ int compare(const fs::path& base_path, const fs::path& other_path) {
     while (base.next(ha, a)) {
         if (!other.next(hb, b) || hb.target != ha.target || hb.row != ha.row)
             throw std::runtime_error("the two files hold different rows (another eval run?)");
-        RowDrift d{ha};
-        double largest = 1, worst = 0;
-        std::size_t amax = 0, bmax = 0;
-        for (std::size_t i = 0; i < a.size(); ++i) {
-            largest = std::max(largest, double(std::fabs(a[i])));
-            worst = std::max(worst, std::fabs(double(a[i]) - double(b[i])));
-            if (a[i] > a[amax]) amax = i;
-            if (b[i] > b[bmax]) bmax = i;
-        }
-        d.ratio = worst / largest;
-        d.same_argmax = amax == bmax;
-        // log-softmax of both, then sum p_a (log p_a - log p_b)
-        double za = 0, zb = 0;
-        for (std::size_t i = 0; i < a.size(); ++i)
-            za += std::exp(double(a[i]) - a[amax]), zb += std::exp(double(b[i]) - b[bmax]);
-        const double la = a[amax] + std::log(za), lb = b[bmax] + std::log(zb);
-        for (std::size_t i = 0; i < a.size(); ++i) {
-            const double lpa = a[i] - la, lpb = b[i] - lb;
-            d.kl += std::exp(lpa) * (lpa - lpb);
-        }
-        drift.push_back(d);
+        const bench::LogitDrift m = bench::logit_drift(a.data(), b.data(), a.size());
+        drift.push_back({ha, m.worst / m.largest, m.kl, m.want_argmax == m.got_argmax});
     }
     if (other.next(hb, b)) throw std::runtime_error("the second file holds more rows");
     std::vector<double> ratios, kls;

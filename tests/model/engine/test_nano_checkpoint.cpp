@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "logit_drift.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/chat_format.h"
 #include "model/engine/config.h"
@@ -59,23 +60,6 @@ constexpr double kBf16MaxKl = 0.1;
 
 bool bf16_activations() {
     return model::engine::cpu::best_isa() == model::engine::cpu::Isa::avx512bf16;
-}
-
-// KL(p_want || p_got) in nats, of the softmax of two logit rows.
-double kl_divergence(const float* want, const float* got, std::size_t n) {
-    const auto log_normaliser = [n](const float* x) {
-        const double top = *std::max_element(x, x + n);
-        double z = 0;
-        for (std::size_t i = 0; i < n; ++i) z += std::exp(double(x[i]) - top);
-        return top + std::log(z);
-    };
-    const double lw = log_normaliser(want), lg = log_normaliser(got);
-    double kl = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        const double lpw = double(want[i]) - lw;
-        kl += std::exp(lpw) * (lpw - (double(got[i]) - lg));
-    }
-    return std::max(kl, 0.0);
 }
 
 // A little-endian, C-order .npy of float32 or int32: its values and shape.
@@ -123,32 +107,24 @@ json read_json(const fs::path& path) {
 // |diff| (f32) or KL (bf16) over calls, for the log.
 std::string logits_mismatch(const float* got, const float* want, std::size_t n,
                             double* worst_seen = nullptr) {
-    double largest = 1, worst = 0;
-    std::size_t worst_at = 0, got_max = 0, want_max = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        largest = std::max(largest, double(std::fabs(want[i])));
-        const double d = std::fabs(double(got[i]) - double(want[i]));
-        if (d > worst) worst = d, worst_at = i;
-        if (got[i] > got[got_max]) got_max = i;
-        if (want[i] > want[want_max]) want_max = i;
-    }
+    const bench::LogitDrift d = bench::logit_drift(want, got, n);
     std::string problem;
     if (bf16_activations()) {
-        const double kl = kl_divergence(want, got, n);
-        if (worst_seen) *worst_seen = std::max(*worst_seen, kl);
-        if (kl > kBf16MaxKl)
-            problem = "KL(transformers || engine) " + std::to_string(kl) + " nats exceeds " +
-                      std::to_string(kBf16MaxKl) + " (max |diff| " + std::to_string(worst) +
-                      " at token " + std::to_string(worst_at) + ")";
+        if (worst_seen) *worst_seen = std::max(*worst_seen, d.kl);
+        if (d.kl > kBf16MaxKl)
+            problem = "KL(transformers || engine) " + std::to_string(d.kl) + " nats exceeds " +
+                      std::to_string(kBf16MaxKl) + " (max |diff| " + std::to_string(d.worst) +
+                      " at token " + std::to_string(d.worst_at) + ")";
     } else {
-        if (worst_seen) *worst_seen = std::max(*worst_seen, worst);
-        if (worst > kF32Tolerance * largest)
-            problem = "max |diff| " + std::to_string(worst) + " at token " +
-                      std::to_string(worst_at) + " exceeds " +
-                      std::to_string(kF32Tolerance * largest);
+        if (worst_seen) *worst_seen = std::max(*worst_seen, d.worst);
+        if (d.worst > kF32Tolerance * d.largest)
+            problem = "max |diff| " + std::to_string(d.worst) + " at token " +
+                      std::to_string(d.worst_at) + " exceeds " +
+                      std::to_string(kF32Tolerance * d.largest);
     }
-    if (got_max != want_max)
-        problem += " argmax " + std::to_string(got_max) + " vs " + std::to_string(want_max);
+    if (d.got_argmax != d.want_argmax)
+        problem +=
+            " argmax " + std::to_string(d.got_argmax) + " vs " + std::to_string(d.want_argmax);
     return problem;
 }
 
