@@ -14,7 +14,7 @@ struct LiveDemoOptions {
     std::filesystem::path model_dir;
     std::filesystem::path out_dir = "demo-out";
     std::filesystem::path tasks_file;  // eval/tasks/sandbox.json
-    std::string task_id = "name-save";
+    std::string task_id = "form-save";
     std::optional<unsigned> seed;  // default: the task's own
     int threads = 0;               // native engine threads; 0: one per hardware thread
     int max_steps = 0;             // 0: the task's own
