@@ -2,8 +2,8 @@
 // moves a vision-language checkpoint's logits from its f32 path, over every answer of a
 // `deskpilot eval grounding` run: the grounding prompt for each target's screenshot, then its
 // answer teacher-forced, one row of logits after the prompt and after each answer token.
-//   DESKPILOT_BF16_ACTIVATIONS=0 bench_engine_bf16_drift --model-dir DIR --eval G.json --out
-//   f32.bin bench_engine_bf16_drift --model-dir DIR --eval G.json --out bf16.bin
+//   DESKPILOT_BF16_ACTIVATIONS=0 bench_engine_bf16_drift --model-dir D --eval G.json --out f32.bin
+//   bench_engine_bf16_drift --model-dir D --eval G.json --out bf16.bin
 //   bench_engine_bf16_drift --compare f32.bin bf16.bin
 // The path is chosen once per process (cpu::best_isa), so the two runs are two processes; the
 // f32 run is the baseline (it equals transformers within 1e-5 of the largest logit, see
