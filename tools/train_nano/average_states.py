@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Averages the weights of several training states (train.py's state.pt) into one state, for
+export_state.py. Uniform weight averaging of runs from one lineage (a "model soup") often lands in
+a flatter spot than any single run; this tool measures whether it does for deskpilot-nano.
+
+    tools/train_nano/average_states.py work/jG/state.pt work/jH/state.pt -o /tmp/soup/state.pt
+    tools/train_nano/export_state.py /tmp/soup/state.pt /tmp/soup/model
+
+The optimizer state is dropped (an average of Adam moments means nothing), so the result can be
+exported or used as --init, not resumed. Step, seed and group are the last state's.
+"""
+import argparse
+import sys
+
+import torch
+
+PARTS = ("model", "label_head", "pointer_head", "position_probe", "contrast_head")
+
+
+def average(states, weights):
+    out = dict(states[-1])
+    out.pop("opt", None)
+    for part in PARTS:
+        present = [s.get(part) for s in states]
+        if all(p is None for p in present):
+            continue
+        if any(p is None for p in present):
+            sys.exit(f"average_states.py: '{part}' is in some states and not others")
+        keys = list(present[0].keys())
+        for i, p in enumerate(present[1:], 1):
+            if list(p.keys()) != keys:
+                sys.exit(f"average_states.py: state {i + 1}'s '{part}' has other tensors than state 1's")
+        merged = {}
+        for k in keys:
+            tensors = [p[k] for p in present]
+            if any(t.shape != tensors[0].shape for t in tensors):
+                sys.exit(f"average_states.py: '{part}.{k}' differs in shape between states")
+            if not tensors[0].is_floating_point():
+                merged[k] = tensors[-1]
+                continue
+            acc = torch.zeros_like(tensors[0], dtype=torch.float64)
+            for w, t in zip(weights, tensors):
+                acc += w * t.double()
+            merged[k] = acc.to(tensors[0].dtype)
+        out[part] = type(present[0])(merged)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("states", nargs="+", help="state.pt files written by train.py")
+    ap.add_argument("-o", "--out", required=True, help="the averaged state.pt to write")
+    ap.add_argument("--weights", help="comma-separated weights, one per state (default: equal); normalised")
+    a = ap.parse_args()
+    if len(a.states) < 2:
+        sys.exit("average_states.py: give at least two states")
+    weights = [1.0] * len(a.states)
+    if a.weights:
+        try:
+            weights = [float(w) for w in a.weights.split(",")]
+        except ValueError:
+            sys.exit(f"average_states.py: --weights '{a.weights}' is not a list of numbers")
+        if len(weights) != len(a.states) or any(w < 0 for w in weights) or sum(weights) <= 0:
+            sys.exit(f"average_states.py: --weights needs {len(a.states)} non-negative numbers with a positive sum")
+    total = sum(weights)
+    weights = [w / total for w in weights]
+    states = []
+    for path in a.states:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as e:  # torch.load raises pickle, zip and OS errors alike for a bad file
+            sys.exit(f"average_states.py: cannot read state '{path}': {e}")
+        if not isinstance(state, dict) or "model" not in state:
+            sys.exit(f"average_states.py: '{path}' is not a train.py state (no 'model' weights)")
+        states.append(state)
+    torch.save(average(states, weights), a.out)
+    print(f"wrote {a.out}: {len(states)} states, weights {', '.join(f'{w:.3f}' for w in weights)}")
+
+
+if __name__ == "__main__":
+    main()
