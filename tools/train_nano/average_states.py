@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Averages the weights of several training states (train.py's state.pt) into one state, for
-export_state.py. Uniform weight averaging of runs from one lineage (a "model soup") often lands in
-a flatter spot than any single run; this tool measures whether it does for deskpilot-nano.
+export_state.py. Uniform weight averaging of runs fine-tuned from one parent (a "model soup") often
+lands in a flatter spot than any single run; the train_nano README's twenty-seventh run measures
+that for deskpilot-nano (the committed weights are such an average).
 
     tools/train_nano/average_states.py work/jG/state.pt work/jH/state.pt -o /tmp/soup/state.pt
     tools/train_nano/export_state.py /tmp/soup/state.pt /tmp/soup/model
 
-The optimizer state is dropped (an average of Adam moments means nothing), so the result can be
+The optimiser state is dropped (an average of Adam moments means nothing), so the result can be
 exported or used as --init, not resumed. Step, seed and group are the last state's.
 """
 import argparse
