@@ -9,8 +9,9 @@ BUILD_DIR := $(if $(filter default,$(PRESET)),build,build-$(PRESET))
 
 # The agent live on a private Xvfb: deskpilot-nano on the CPU engine, on a sandbox task
 # (eval/tasks/sandbox.json). Exit 0 when the task was done, 3 when it was not. The default task
-# is one the committed checkpoint does (15 of the 22 so far; tools/train_nano/README.md); it is
-# deskpilot-demo's own (app/demo/live_demo.h), so it is named in one place. DEMO_TASK=ID picks another.
+# is one the committed checkpoint does (its model card, models/deskpilot-nano/README.md, lists
+# them); it is deskpilot-demo's own (app/demo/live_demo.h), so it is named in one place.
+# DEMO_TASK=ID picks another.
 DEMO_MODEL ?= models/deskpilot-nano
 DEMO_TASK ?=
 demo: build

@@ -11,11 +11,15 @@ The optimiser state is dropped (an average of Adam moments means nothing), so th
 exported or used as --init, not resumed. Step, seed and group are the last state's.
 """
 import argparse
+import os
 import sys
 
 import torch
 
-PARTS = ("model", "label_head", "pointer_head", "position_probe", "contrast_head")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from model import HEADS  # noqa: E402
+
+PARTS = ("model",) + HEADS
 
 
 def average(states, weights):
