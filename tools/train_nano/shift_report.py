@@ -105,7 +105,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-dir", required=True)
     ap.add_argument("--grounding", required=True, help="the -o JSON of `deskpilot eval grounding` (out_dir kept)")
-    ap.add_argument("--shifts", default="0,0;0,25;0,-25;4,0;32,0", help="DX,DY;... in screen pixels")
+    ap.add_argument("--shifts", default="0,0;0,25;0,-25;4,0;32,0", help="DX,DY;... in screen pixels (0,0 is always asked: follow needs it)")
     ap.add_argument("--seeds", type=int, default=0, help="only the report's first N seeds (0: all)")
     ap.add_argument("--out", help="keep every answer here (JSON); a rerun asks only what is missing")
     ap.add_argument("--threads", type=int, default=2)
