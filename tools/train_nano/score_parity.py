@@ -100,6 +100,12 @@ def contains(rect, p):
     return p is not None and x <= p[0] < x + w and y <= p[1] < y + h
 
 
+def grounding_messages(instruction):
+    """The grounding conversation the agent sends for one target, with its one screenshot."""
+    return [{"role": "system", "parts": [nc.SYSTEM_MESSAGE]},
+            {"role": "user", "parts": [nc.render_prompt("grounding", instruction), {"image": 0}]}]
+
+
 def grounding(tf, report_path, limit):
     with open(report_path, encoding="utf-8") as f:
         report = json.load(f)
@@ -112,9 +118,7 @@ def grounding(tf, report_path, limit):
         screenshot = os.path.join(root, item["screenshot"])
         for t in item["targets"]:
             asked += 1
-            messages = [{"role": "system", "parts": [nc.SYSTEM_MESSAGE]},
-                        {"role": "user", "parts": [nc.render_prompt("grounding", t["instruction"]), {"image": 0}]}]
-            answer, _ = tf.ask(messages, [screenshot])
+            answer, _ = tf.ask(grounding_messages(t["instruction"]), [screenshot])
             hit = contains(t["rect"], screen_point(answer))
             if hit != t["hit"] and answer == t["response"]:
                 sys.exit(f"score_parity: seed {item['seed']} {t['widget']}: the same answer {answer!r} scores "

@@ -28,7 +28,6 @@ import tempfile
 import numpy
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import nano_common as nc  # noqa: E402
 import score_parity as sp  # noqa: E402
 from train import shift_image  # noqa: E402
 
@@ -67,10 +66,7 @@ def ask_all(tf, report, shifts, seeds, answers, save):
                 moved = os.path.join(tmp, f"seed-{item['seed']}-{dx},{dy}.png")  # a new name: tf caches by path
                 Image.fromarray(shift_image(pixels, dx, dy)).save(moved)
                 for t in item["targets"]:
-                    messages = [{"role": "system", "parts": [nc.SYSTEM_MESSAGE]},
-                                {"role": "user",
-                                 "parts": [nc.render_prompt("grounding", t["instruction"]), {"image": 0}]}]
-                    answer, _ = tf.ask(messages, [moved])
+                    answer, _ = tf.ask(sp.grounding_messages(t["instruction"]), [moved])
                     p = sp.screen_point(answer)
                     points.append(None if p is None else [p[0] - dx, p[1] - dy])
             answers[key] = points
