@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "planner/parse_error.h"
+
 namespace deskpilot::planner {
 
 namespace {
@@ -215,8 +217,7 @@ Action action_from_json_text(std::string_view text) {
     try {
         json = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
-        throw ActionError("invalid action JSON '" + std::string(text.substr(0, 80)) +
-                          "': " + e.what());
+        throw ActionError("invalid action JSON '" + excerpt(text, 80) + "': " + e.what());
     }
     return action_from_json(json);
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "planner/char_class.h"
+#include "planner/parse_error.h"
 
 namespace deskpilot::planner {
 
@@ -121,9 +122,7 @@ bool parse_model_point(std::string_view value, ModelPoint* point, std::string* p
         if (digits == 0 || (j < n && !is_separator(value[j]) && value[j] != '<')) {
             while (j < n && !is_separator(value[j]) && value[j] != '<') ++j;
             if (j == i) j = i + 1;  // a lone '<' that starts no tag
-            if (problem)
-                *problem =
-                    "'" + std::string(value.substr(i, j - i).substr(0, 40)) + "' is not a number";
+            if (problem) *problem = "'" + excerpt(value.substr(i, j - i), 40) + "' is not a number";
             return false;
         }
         const std::string_view token = value.substr(i, j - i);
@@ -133,8 +132,7 @@ bool parse_model_point(std::string_view value, ModelPoint* point, std::string* p
         }
         double number = 0;
         if (!decimal_value(token, mantissa, digits, fraction, &number)) {
-            if (problem)
-                *problem = "'" + std::string(token.substr(0, 40)) + "' is not a usable number";
+            if (problem) *problem = "'" + excerpt(token, 40) + "' is not a usable number";
             return false;
         }
         switch (count++) {

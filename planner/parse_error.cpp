@@ -1,5 +1,7 @@
 #include "planner/parse_error.h"
 
+#include "planner/utf8.h"
+
 namespace deskpilot::planner {
 
 namespace {
@@ -26,18 +28,15 @@ ParseError::ParseError(const std::string& problem, std::size_t position, std::st
       action_index_(action_index) {}
 
 std::string excerpt(std::string_view text, std::size_t max_chars) {
-    std::size_t end = text.size();
-    bool cut = false;
-    if (end > max_chars) {
-        end = max_chars;
-        // Never split a UTF-8 sequence: back up over continuation bytes.
-        while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-        cut = true;
-    }
+    // Model output may hold any bytes, and callers pass prefixes cut at a byte count; the excerpt
+    // goes into JSON results and session files, so it must be well-formed UTF-8: a sequence cut
+    // at the end is dropped (and counts as a cut), any other ill-formed byte becomes U+FFFD.
+    bool cut = text.size() > max_chars;
+    std::string clean;
+    if (utf8::append_lossy(clean, text.substr(0, max_chars), true) > 0) cut = true;
     std::string out;
-    out.reserve(end + 8);
-    for (std::size_t i = 0; i < end; ++i) {
-        const char c = text[i];
+    out.reserve(clean.size() + 8);
+    for (const char c : clean) {
         if (c == '\n')
             out += "\\n";
         else if (c == '\r')

@@ -28,8 +28,9 @@ class ParseError : public std::runtime_error {
     int action_index_;
 };
 
-// The first `max_chars` bytes of text, cut at a UTF-8 boundary, with "…" when cut; newlines shown
-// as \n.
+// At most the first `max_chars` bytes of text as well-formed UTF-8 (cut at a sequence boundary;
+// ill-formed bytes shown as U+FFFD), with "…" when cut; newlines shown as \n, other control
+// characters as '?'.
 std::string excerpt(std::string_view text, std::size_t max_chars = 60);
 
 }  // namespace deskpilot::planner

@@ -75,7 +75,7 @@ std::vector<std::string> run_parallel(
                 item["wall_ms"] = ms_since(start);
                 if (o.progress) {
                     std::lock_guard lock(mutex);
-                    o.progress(item.dump());
+                    o.progress(item.dump(-1, ' ', false, json::error_handler_t::replace));
                 }
             }
         });

@@ -178,7 +178,7 @@ class EvalCommand : public Command {
         // Screenshot and session paths in the items are relative to it.
         results["out_dir"] = options.out_dir.string();
         std::ofstream json_out(output);
-        json_out << results.dump(1) << "\n";
+        json_out << results.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         std::filesystem::path md_path = output;
         md_path.replace_extension(".md");
         const std::string md = agent::eval::results_markdown(results);

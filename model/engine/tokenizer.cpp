@@ -13,11 +13,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/engine/utf8.h"
+#include "planner/utf8.h"
 
 namespace deskpilot::model::engine {
 
 using json = nlohmann::json;
+namespace utf8 = planner::utf8;
 
 namespace {
 

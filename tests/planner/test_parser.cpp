@@ -3,10 +3,13 @@
 
 #include <charconv>
 
+#include <nlohmann/json.hpp>
+
 #include "planner/coordinates.h"
 #include "planner/grammar_detail.h"
 #include "planner/parser.h"
 #include "planner/python_string.h"
+#include "planner/utf8.h"
 
 using namespace deskpilot;
 using namespace deskpilot::planner;
@@ -379,6 +382,33 @@ class ParserTest : public QObject {
             QCOMPARE(e.position(), std::size_t{58});
             QVERIFY2(QString(e.what()).contains("'(1,x)'"), e.what());
         }
+    }
+
+    // Error messages quote the model's text cut at a byte count, and they go into JSON results
+    // and session files: a multi-byte character split by the cut must not leave a broken
+    // sequence (nlohmann::json::dump throws on one; `deskpilot eval` once died of it).
+    void errorExcerptsAreWellFormedUtf8() {
+        std::string ellipses = ",";
+        for (int i = 0; i < 30; ++i) ellipses += "\xE2\x80\xA6";  // 1 + 90 bytes; 60 cuts one
+        std::string accents = "click(start_box='(a";
+        for (int i = 0; i < 30; ++i) accents += "\xC3\xA9";  // a 61-byte non-number; 40 cuts
+        accents += ")')";
+        for (const std::string& text : {ellipses, accents}) {
+            std::string message;
+            try {
+                parse(text);
+                QFAIL("no error");
+            } catch (const ParseError& e) {
+                message = e.what();
+            }
+            QVERIFY2(utf8::first_invalid(message) == std::string::npos, message.c_str());
+            QVERIFY2(message.find("\xE2\x80\xA6'") != std::string::npos, message.c_str());
+            QCOMPARE(nlohmann::json(message).dump().empty(), false);  // would throw
+        }
+        QCOMPARE(excerpt("ab\xE2\x80", 60), std::string("ab\xE2\x80\xA6"));  // a cut sequence
+        QCOMPARE(excerpt(std::string("a\xFF") + "b\n", 60), std::string("a\xEF\xBF\xBD") + "b\\n");
+        QCOMPARE(excerpt("\xC3\xA9\xC3\xA9", 3), std::string("\xC3\xA9\xE2\x80\xA6"));
+        QCOMPARE(excerpt("abc", 3), std::string("abc"));
     }
 
     void hostileInputsNeitherCrashNorHang() {

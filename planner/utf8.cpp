@@ -1,6 +1,6 @@
-#include "model/engine/utf8.h"
+#include "planner/utf8.h"
 
-namespace deskpilot::model::engine::utf8 {
+namespace deskpilot::planner::utf8 {
 
 namespace {
 
@@ -92,4 +92,4 @@ void append_code_point(std::string& out, char32_t cp) {
     }
 }
 
-}  // namespace deskpilot::model::engine::utf8
+}  // namespace deskpilot::planner::utf8

@@ -1,11 +1,12 @@
-// UTF-8 helpers shared by the tokenizer and its streaming decoder.
+// UTF-8 helpers: well-formedness and lossy repair (the parser's error excerpts, the engine's
+// tokenizer and its streaming decoder).
 #pragma once
 
 #include <cstddef>
 #include <string>
 #include <string_view>
 
-namespace deskpilot::model::engine::utf8 {
+namespace deskpilot::planner::utf8 {
 
 // Offset of the first byte that is not part of well-formed UTF-8, or npos if all is valid.
 std::size_t first_invalid(std::string_view s);
@@ -19,4 +20,4 @@ std::size_t append_lossy(std::string& out, std::string_view bytes, bool keep_inc
 // Appends the UTF-8 encoding of a code point.
 void append_code_point(std::string& out, char32_t cp);
 
-}  // namespace deskpilot::model::engine::utf8
+}  // namespace deskpilot::planner::utf8
