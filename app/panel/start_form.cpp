@@ -111,12 +111,16 @@ StartForm::StartForm(QWidget* parent) : QWidget(parent) {
 }
 
 void StartForm::follow_model_family() {
-    // The local model's prompt family is the one its folder speaks (ui-tars-1.5 for a
-    // Qwen2.5-VL checkpoint such as UI-TARS-1.5-7B, qwen3-vl otherwise), as `deskpilot run
-    // --model-dir` chooses it; the person can still pick another afterwards.
+    // The local model's prompt family is the one its folder speaks (the one its deskpilot.json
+    // names, ui-tars-1.5 for a Qwen2.5-VL checkpoint such as UI-TARS-1.5-7B, qwen3-vl otherwise),
+    // as `deskpilot run --model-dir` chooses it; the person can still pick another afterwards.
+    // A broken deskpilot.json leaves the choice as it was (the person is typing a path).
     if (backend_->currentData().toString() != kBackendLocal) return;
-    family_->setCurrentText(QString::fromStdString(
-        model::native_default_family(model_dir_->text().trimmed().toStdString())));
+    try {
+        family_->setCurrentText(QString::fromStdString(
+            model::native_default_family(model_dir_->text().trimmed().toStdString())));
+    } catch (const std::exception&) {
+    }
 }
 
 void StartForm::backend_changed() {

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <new>
 #include <random>
 #include <span>
+
+#include <nlohmann/json.hpp>
 
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/chat_format.h"
@@ -105,6 +108,24 @@ struct NativeVlm::Impl {
 };
 
 std::string native_default_family(const std::filesystem::path& model_dir) {
+    const std::filesystem::path marker = model_dir / "deskpilot.json";
+    std::error_code ec;
+    if (std::filesystem::exists(marker, ec)) {
+        auto error = [&](const std::string& why) {
+            return ModelError("'" + marker.string() + "': " + why);
+        };
+        std::ifstream in(marker);
+        if (!in) throw error("cannot be read");
+        const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+        if (j.is_discarded()) throw error("is not valid JSON");
+        const auto it = j.is_object() ? j.find("family") : j.end();
+        if (it == j.end() || !it->is_string())
+            throw error("expected {\"family\": NAME}, a string naming the model's family");
+        const std::string family = it->get<std::string>();
+        if (!planner::find_family(family))
+            throw error("unknown family '" + family + "' (known: " + planner::family_names() + ")");
+        return family;
+    }
     try {
         if (engine_ns::load_model_config(model_dir).architecture ==
             engine_ns::Architecture::qwen2_5_vl)

@@ -28,9 +28,12 @@ struct NativeVlmConfig {
     int gpu = -1;
 };
 
-// The planner family a model folder speaks unless told otherwise: "ui-tars-1.5" for a
-// qwen2_5_vl checkpoint (UI-TARS-1.5-7B), "qwen3-vl" for the rest — also when config.json cannot
-// be read (loading the model then reports why).
+// The planner family a model folder speaks unless told otherwise: the one its deskpilot.json
+// names ({"family": "deskpilot-nano"}, which tools/train_nano writes beside its checkpoints, whose
+// prompts and coordinates are their own), else "ui-tars-1.5" for a qwen2_5_vl checkpoint
+// (UI-TARS-1.5-7B), else "qwen3-vl" — also when config.json cannot be read (loading the model
+// then reports why). Throws ModelError naming deskpilot.json when it is there but unreadable,
+// malformed or names no known family.
 std::string native_default_family(const std::filesystem::path& model_dir);
 
 // A pixel cap shows the model a smaller screenshot than `family`'s own resize bounds give; the

@@ -406,8 +406,6 @@ class PanelWindowTest : public QObject {
         QCOMPARE(saved.value("run/model_dir").toString(), QString("/models/Qwen3-VL-30B-A3B"));
     }
 
-    // The default backend with a bad local model directory: one clear error naming the folder
-    // and the problem, nothing started (no session folder, no worker), no crash.
     // The family follows what the model folder speaks, as `deskpilot run --model-dir` does:
     // a Qwen2.5-VL checkpoint (UI-TARS-1.5) answers in ui-tars-1.5 coordinates.
     void localFamilyFollowsTheModelFolder() {
@@ -422,6 +420,18 @@ class PanelWindowTest : public QObject {
         form->model_dir_edit()->setText(DESKPILOT_TEST_DATA_DIR "/engine/qwen3_vl_moe_vision_tiny");
         emit form->model_dir_edit()->editingFinished();
         QCOMPARE(form->settings().family, QString("qwen3-vl"));
+        // Our own checkpoint names its family in deskpilot.json.
+        form->model_dir_edit()->setText(DESKPILOT_SOURCE_DIR "/models/deskpilot-nano");
+        emit form->model_dir_edit()->editingFinished();
+        QCOMPARE(form->settings().family, QString("deskpilot-nano"));
+        // A broken one leaves the choice as it was.
+        QFile broken(tmp.filePath("deskpilot.json"));
+        QVERIFY(broken.open(QIODevice::WriteOnly));
+        broken.write("{\"family\": ");
+        broken.close();
+        form->model_dir_edit()->setText(tmp.path());
+        emit form->model_dir_edit()->editingFinished();
+        QCOMPARE(form->settings().family, QString("deskpilot-nano"));
     }
 
     // A pixel cap below the family's smallest image cannot be honoured: refused before the
@@ -451,6 +461,8 @@ class PanelWindowTest : public QObject {
         QVERIFY(!QDir(sessions).exists() || QDir(sessions).isEmpty());
     }
 
+    // The default backend with a bad local model directory: one clear error naming the folder
+    // and the problem, nothing started (no session folder, no worker), no crash.
     void badModelDirectoryIsOneClearError_data() {
         QTest::addColumn<QString>("case_name");
         QTest::addColumn<QString>("expected");

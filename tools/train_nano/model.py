@@ -152,7 +152,8 @@ DTYPES = {"bf16": torch.bfloat16, "f32": torch.float32}
 
 def save_checkpoint(model, config, tokenizer_path, out_dir, dtype=torch.bfloat16):
     """models/deskpilot-nano/: model.safetensors, config.json, tokenizer.json,
-    preprocessor_config.json (the layout `deskpilot generate/run --model-dir` loads)."""
+    preprocessor_config.json (the layout `deskpilot generate/run --model-dir` loads), and
+    deskpilot.json, which names the planner family, so that `--model-dir` alone picks it."""
     from safetensors.torch import save_file
     os.makedirs(out_dir, exist_ok=True)
     cfg = config.to_dict()
@@ -169,3 +170,6 @@ def save_checkpoint(model, config, tokenizer_path, out_dir, dtype=torch.bfloat16
     with open(os.path.join(out_dir, "generation_config.json"), "w") as f:
         json.dump({"do_sample": False, "eos_token_id": [config.text_config.eos_token_id],
                    "pad_token_id": config.text_config.pad_token_id}, f, indent=1)
+    with open(os.path.join(out_dir, "deskpilot.json"), "w") as f:
+        json.dump({"family": "deskpilot-nano"}, f, indent=1)
+        f.write("\n")

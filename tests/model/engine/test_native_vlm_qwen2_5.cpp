@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "cancel_timing.h"
@@ -155,6 +156,30 @@ class TestNativeVlmQwen25 : public QObject {
                                               "engine/qwen3_vl_moe_vision_tiny"),
                  std::string("qwen3-vl"));
         QCOMPARE(model::native_default_family("/nonexistent"), std::string("qwen3-vl"));
+        // Our own checkpoints name their family (their prompts and coordinates are their own).
+        QCOMPARE(
+            model::native_default_family(fs::path(DESKPILOT_SOURCE_DIR) / "models/deskpilot-nano"),
+            std::string("deskpilot-nano"));
+        QTemporaryDir marked;
+        const fs::path marker = fs::path(marked.path().toStdString()) / "deskpilot.json";
+        for (const auto& [text, problem] : std::vector<std::pair<std::string, std::string>>{
+                 {"{\"family\": \"ui-tars-1.0\"}", ""},
+                 {"{\"family\": ", "is not valid JSON"},
+                 {"[\"deskpilot-nano\"]", "expected {\"family\": NAME}"},
+                 {"{\"family\": 7}", "expected {\"family\": NAME}"},
+                 {"{\"family\": \"gpt\"}", "unknown family 'gpt' (known: "}}) {
+            std::ofstream(marker) << text;
+            try {
+                QCOMPARE(model::native_default_family(marked.path().toStdString()),
+                         std::string("ui-tars-1.0"));
+                QVERIFY2(problem.empty(), text.c_str());
+            } catch (const model::ModelError& e) {
+                const std::string what = e.what();
+                QVERIFY2(!problem.empty() && what.find(problem) != std::string::npos &&
+                             what.find(marker.string()) != std::string::npos,
+                         what.c_str());
+            }
+        }
         // Absolute coordinates on the resized screenshot: a cap would misplace clicks.
         // A cap is honoured by the mapping (planner::with_pixel_cap) unless it is below the
         // family's smallest image (100·28² for ui-tars-1.5).
