@@ -100,6 +100,20 @@ class EvalCliTest : public QObject {
         QVERIFY(results.dump().find("qwen3_vl_moe_vision_tiny") != std::string::npos);
     }
 
+    // A model folder's deskpilot.json names its family; a broken one stops the run before any
+    // display starts, naming the file.
+    void brokenFamilyFileIsOneClearError() {
+        QTemporaryDir dir;
+        std::ofstream(dir.filePath("deskpilot.json").toStdString()) << "{\"family\": ";
+        const Run r = run_cli({"eval", "grounding", "--model-dir", dir.path(), "--seeds", "1", "-o",
+                               dir.filePath("r.json")});
+        QVERIFY2(r.code == 1, qPrintable(QString::number(r.code) + ": " + r.err));
+        QVERIFY2(r.err.contains(dir.filePath("deskpilot.json") + "': is not valid JSON"),
+                 qPrintable(r.err));
+        QCOMPARE(r.err.count('\n'), 1);
+        QVERIFY(!QFile::exists(dir.filePath("r.json")));
+    }
+
     void badInputGivesOneClearErrorAndStatus_data() {
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<int>("code");
