@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -23,6 +24,14 @@ namespace {
 
 using nlohmann::json;
 
+std::string offset_text(vision::Point p) {
+    return std::to_string(p.x) + "," + std::to_string(p.y);
+}
+
+bool on_screen(const vision::Rect& r, vision::Size screen) {
+    return r.x >= 0 && r.y >= 0 && r.x + r.width <= screen.width && r.y + r.height <= screen.height;
+}
+
 void check_options(const EvalOptions& o) {
     if (!planner::find_family(o.family))
         throw EvalError("unknown family '" + o.family + "' (known: " + planner::family_names() +
@@ -31,6 +40,11 @@ void check_options(const EvalOptions& o) {
     if (o.jobs < 1) throw EvalError("jobs must be at least 1");
     if (o.repeat < 1) throw EvalError("repeat must be at least 1");
     if (o.out_dir.empty()) throw EvalError("no output folder for screenshots and sessions");
+    if (std::abs(o.window_offset.x) >= o.screen.width ||
+        std::abs(o.window_offset.y) >= o.screen.height)
+        throw EvalError("window offset " + offset_text(o.window_offset) + " leaves none of the " +
+                        std::to_string(o.screen.width) + "x" + std::to_string(o.screen.height) +
+                        " sandbox window on the screen");
 }
 
 // Runs `count` items on `jobs` threads, each with its own Xvfb display and model. `work` fills
@@ -91,7 +105,8 @@ SandboxOptions sandbox_options(const EvalOptions& o, const PrivateDisplay& displ
     s.display = display.name();
     s.work_dir = work_dir;
     s.seed = seed;
-    s.geometry = vision::Rect{0, 0, o.screen.width, o.screen.height};
+    s.geometry =
+        vision::Rect{o.window_offset.x, o.window_offset.y, o.screen.width, o.screen.height};
     return s;
 }
 
@@ -158,10 +173,15 @@ json summarize_grounding(const json& items) {
     };
     json by_role = json::object();
     for (const auto& [role, tally] : roles) by_role[role] = summary(tally);
-    int errors = 0;
-    for (const auto& i : items)
+    int errors = 0, off_screen = 0;
+    for (const auto& i : items) {
         if (i.contains("error")) ++errors;
-    return {{"overall", summary(all)}, {"by_role", by_role}, {"failed_screens", errors}};
+        off_screen += static_cast<int>(i.value("off_screen", json::array()).size());
+    }
+    return {{"overall", summary(all)},
+            {"by_role", by_role},
+            {"failed_screens", errors},
+            {"targets_off_screen", off_screen}};
 }
 
 json run_grounding(const EvalOptions& o) {
@@ -197,7 +217,14 @@ json run_grounding(const EvalOptions& o) {
             item["model_image"] = {mapper.model_image().width, mapper.model_image().height};
 
             json targets = json::array();
+            json off_screen = json::array();
             for (const GroundingTarget& target : pick_grounding_targets(sandbox.widgets(), seed)) {
+                // Picked as on an unmoved screen, so that moved and unmoved runs ask the same
+                // targets; one the moved window has taken (partly) off the screen is not asked.
+                if (!on_screen(target.rect, {frame->width, frame->height})) {
+                    off_screen.push_back(target.widget);
+                    continue;
+                }
                 json t = {{"widget", target.widget},
                           {"role", target.role},
                           {"label", target.label},
@@ -254,11 +281,14 @@ json run_grounding(const EvalOptions& o) {
             item["answers_image"] =
                 std::filesystem::relative(dir / "answers.png", o.out_dir).string();
             item["targets"] = std::move(targets);
+            if (!off_screen.empty()) item["off_screen"] = std::move(off_screen);
         });
 
     json results = {{"suite", "grounding"},       {"family", o.family}, {"model", o.model_name},
                     {"seeds", o.seeds},           {"repeat", o.repeat}, {"jobs", o.jobs},
                     {"wall_ms", ms_since(start)}, {"items", items}};
+    if (o.window_offset != vision::Point{0, 0})
+        results["window_offset"] = {o.window_offset.x, o.window_offset.y};
     if (!job_errors.empty()) results["job_errors"] = job_errors;
     results["summary"] = summarize_grounding(results["items"]);
     json per_repeat = json::array();
@@ -371,6 +401,8 @@ json run_tasks(const EvalOptions& o, const std::vector<EvalTask>& tasks) {
     json results = {{"suite", "tasks"},   {"family", o.family}, {"model", o.model_name},
                     {"repeat", o.repeat}, {"jobs", o.jobs},     {"wall_ms", ms_since(start)},
                     {"items", items}};
+    if (o.window_offset != vision::Point{0, 0})
+        results["window_offset"] = {o.window_offset.x, o.window_offset.y};
     if (!job_errors.empty()) results["job_errors"] = job_errors;
     results["summary"] = summarize_tasks(results["items"]);
     json per_repeat = json::array();
@@ -394,7 +426,12 @@ std::string results_markdown(const json& results) {
                      results.value("model", std::string()) + "`, family `" +
                      results.value("family", std::string()) + "`, repeat " +
                      std::to_string(results.value("repeat", 1)) + ", jobs " +
-                     std::to_string(results.value("jobs", 1)) + "\n\n";
+                     std::to_string(results.value("jobs", 1));
+    if (results.contains("window_offset"))
+        md += ", sandbox window moved to " +
+              std::to_string(results["window_offset"][0].get<int>()) + "," +
+              std::to_string(results["window_offset"][1].get<int>());
+    md += "\n\n";
     if (suite == "grounding") {
         md +=
             "| role | targets | hits | accuracy | median miss distance (px) "
@@ -407,6 +444,9 @@ std::string results_markdown(const json& results) {
         };
         for (const auto& [role, s] : summary.at("by_role").items()) row(role, s);
         row("**all**", all);
+        if (const int off = summary.value("targets_off_screen", 0); off > 0)
+            md += "\n" + std::to_string(off) +
+                  " target(s) not asked: the moved window took them off the screen.\n";
     } else {
         md +=
             "| task | runs | success | median steps | median step (ms) | median model (ms) | model "

@@ -27,6 +27,12 @@ struct EvalOptions {
     int repeat = 1;
     std::filesystem::path out_dir;  // screenshots, sandbox logs and agent sessions are kept here
     vision::Size screen{1280, 800};
+    // Where the sandbox window's top-left corner sits, in screen pixels. {0, 0} (the default)
+    // fills the screen, as the training screens do; another offset keeps the window's size and
+    // moves it, so part of it leaves the screen and a strip of empty desktop shows. A model that
+    // reads the screen follows the move; one that recalls where widgets usually sit does not.
+    // Grounding asks only the targets wholly on the screen (the others are listed per seed).
+    vision::Point window_offset{0, 0};
     std::filesystem::path sandbox;  // empty: deskpilot-sandbox beside the running binary
     SettleOptions settle{.quiet = std::chrono::milliseconds(150),
                          .max = std::chrono::milliseconds(3000)};

@@ -1,11 +1,14 @@
 // deskpilot eval grounding|tasks (--endpoint URL --model NAME | --model-dir DIR) --family F
-//   [--seeds A..B] [--tasks FILE] [--jobs J] [--repeat K] [-o results.json]
+//   [--seeds A..B] [--tasks FILE] [--jobs J] [--repeat K] [--window-offset DX,DY]
+//   [-o results.json]
 // Benchmarks a model on seeded sandboxes, each job on its own private Xvfb display: grounding
 // (click the named widget; hit when inside its rectangle) or multi-step tasks (success from the
 // sandbox's state events). Writes the results JSON, a Markdown table beside it, and keeps every
 // screenshot and agent session under <results>.d/.
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "agent/eval/runner.h"
@@ -41,6 +44,23 @@ std::vector<unsigned> parse_seeds(const std::string& text) {
     return seeds;
 }
 
+// "DX,DY": where the sandbox window's corner goes, in screen pixels (either may be negative).
+vision::Point parse_window_offset(const std::string& text) {
+    vision::Point p;
+    const char* end = text.data() + text.size();
+    auto [after_x, ex] = std::from_chars(text.data(), end, p.x);
+    bool ok = ex == std::errc() && after_x != end && *after_x == ',';
+    if (ok) {
+        auto [after_y, ey] = std::from_chars(after_x + 1, end, p.y);
+        ok = ey == std::errc() && after_y == end;
+    }
+    if (!ok)
+        throw CommandError("--window-offset '" + text +
+                               "': expected DX,DY in screen pixels, e.g. 48,36 or -40,-30",
+                           kExitUsage);
+    return p;
+}
+
 class EvalCommand : public Command {
   public:
     std::string name() const override { return "eval"; }
@@ -66,6 +86,9 @@ class EvalCommand : public Command {
             ->check(CLI::Range(1, 256));
         app.add_option("--repeat", repeat_, "Run everything this many times (variance)")
             ->check(CLI::Range(1, 1000));
+        app.add_option("--window-offset", window_offset_,
+                       "Move the sandbox window's corner to DX,DY (screen pixels; default 0,0 "
+                       "fills the screen): does the model read the screen or recall it?");
         app.add_option("-o,--output", output_, "Results JSON (a .md table is written beside it)");
     }
 
@@ -93,6 +116,14 @@ class EvalCommand : public Command {
         options.seeds = parse_seeds(seeds_);
         options.jobs = jobs_;
         options.repeat = repeat_;
+        options.window_offset = parse_window_offset(window_offset_);
+        if (std::abs(options.window_offset.x) >= options.screen.width ||
+            std::abs(options.window_offset.y) >= options.screen.height)
+            throw CommandError("--window-offset '" + window_offset_ + "': leaves none of the " +
+                                   std::to_string(options.screen.width) + "x" +
+                                   std::to_string(options.screen.height) +
+                                   " sandbox window on the screen",
+                               kExitUsage);
         const std::filesystem::path output = output_.empty() ? "eval-" + suite_ + ".json" : output_;
         options.out_dir = std::filesystem::path(output.string() + ".d");
         // The task file is checked before any model call or display starts.
@@ -194,6 +225,7 @@ class EvalCommand : public Command {
   private:
     std::string suite_, endpoint_, model_, api_key_env_, model_dir_, output_;
     std::string family_, seeds_ = "0..9", tasks_file_ = DESKPILOT_EVAL_TASKS;
+    std::string window_offset_ = "0,0";
     std::int64_t max_pixels_ = 0;
     std::vector<std::string> only_tasks_;
     int jobs_ = 1, repeat_ = 1;

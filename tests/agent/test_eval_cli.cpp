@@ -142,6 +142,14 @@ class EvalCliTest : public QObject {
         QTest::newRow("jobs zero")
             << QStringList{"eval", "grounding", "--endpoint", url, "--model", "m", "--jobs", "0"}
             << 2 << "--jobs";
+        QTest::newRow("window offset text")
+            << QStringList{"eval",    "grounding", "--endpoint",      url,
+                           "--model", "m",         "--window-offset", "48x36"}
+            << 2 << "--window-offset '48x36': expected DX,DY";
+        QTest::newRow("window offset off screen")
+            << QStringList{"eval",    "grounding", "--endpoint",      url,
+                           "--model", "m",         "--window-offset", "1280,0"}
+            << 2 << "--window-offset '1280,0': leaves none of the 1280x800";
         QTest::newRow("unknown task")
             << QStringList{"eval", "tasks", "--endpoint", url, "--model", "m", "--task", "fly"} << 2
             << "--task 'fly'";

@@ -4,6 +4,7 @@
 // must score what the offset implies. This proves the scoring, not a model.
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -12,6 +13,7 @@
 #include "agent_fixture.h"
 #include "vision/compare.h"
 #include "vision/image_io.h"
+#include "vision/image_ops.h"
 
 using namespace deskpilot;
 using namespace deskpilot::testing;
@@ -252,6 +254,83 @@ class EvalE2eTest : public QObject {
             auto o = noisy.options(out.path().toStdString());
             o.seeds = {1};
             QCOMPARE(accuracy(run_grounding(o)), 1.0);
+        }
+    }
+
+    // --window-offset: the sandbox window really moves (the screenshot's content and every
+    // target's rectangle move by the offset), the oracle still scores everything, and a target
+    // the move takes off the screen is listed, not asked.
+    void movedWindowMovesTheScreenAndTheTargets() {
+        Oracle oracle;
+        QTemporaryDir out_still, out_moved, out_up;
+        auto still = oracle.options(out_still.path().toStdString());
+        still.seeds = {1};
+        const json a = run_grounding(still);
+        auto moved = oracle.options(out_moved.path().toStdString());
+        moved.seeds = {1};
+        moved.window_offset = {48, 36};
+        const json b = run_grounding(moved);
+        QVERIFY2(accuracy(b) == 1.0, b.dump(1).c_str());
+        QCOMPARE(b["window_offset"], json({48, 36}));
+        QVERIFY(!a.contains("window_offset"));
+        QVERIFY(results_markdown(b).find("sandbox window moved to 48,36") != std::string::npos);
+
+        std::map<std::string, json> rects;
+        for (const auto& t : a["items"][0]["targets"]) rects[t["widget"]] = t["rect"];
+        const json& moved_targets = b["items"][0]["targets"];
+        QCOMPARE(moved_targets.size(), rects.size());  // nothing left the screen going down-right
+        for (const auto& t : moved_targets) {
+            const json& r = rects.at(t["widget"]);
+            QCOMPARE(t["rect"], json({r[0].get<int>() + 48, r[1].get<int>() + 36, r[2], r[3]}));
+        }
+        const auto image = [](const QTemporaryDir& dir, const json& results) {
+            return vision::read_image(dir.path().toStdString() + "/" +
+                                      results["items"][0]["screenshot"].get<std::string>());
+        };
+        const vision::Frame fa = image(out_still, a), fb = image(out_moved, b);
+        const int w = kScreen.width - 48, h = kScreen.height - 36;
+        const double same = vision::changed_fraction(vision::crop(fa, {0, 0, w, h}),
+                                                     vision::crop(fb, {48, 36, w, h}));
+        QVERIFY2(same < 0.001, std::to_string(same).c_str());
+        const double unmoved = vision::changed_fraction(vision::crop(fa, {0, 0, w, h}),
+                                                        vision::crop(fb, {0, 0, w, h}));
+        QVERIFY2(unmoved > 0.05, std::to_string(unmoved).c_str());
+
+        // Up and left: the menu bar (and whatever sat within 40 px of the left edge) leaves the
+        // screen, so those targets are not asked.
+        auto up = oracle.options(out_up.path().toStdString());
+        up.seeds = {1};
+        up.window_offset = {-40, -30};
+        const json c = run_grounding(up);
+        QVERIFY2(accuracy(c) == 1.0, c.dump(1).c_str());
+        const json& off = c["items"][0]["off_screen"];
+        QVERIFY2(
+            std::any_of(off.begin(), off.end(),
+                        [](const json& w) { return w.get<std::string>().rfind("menu_", 0) == 0; }),
+            c.dump(1).c_str());
+        QCOMPARE(c["summary"]["targets_off_screen"].get<std::size_t>(), off.size());
+        QCOMPARE(c["summary"]["overall"]["targets"].get<std::size_t>() + off.size(), rects.size());
+        QVERIFY(results_markdown(c).find("not asked") != std::string::npos);
+
+        // The agent, too, clicks where the moved widgets are.
+        for (const auto& t : bundled({"name-save", "tick-agree"})) oracle.tasks[t.id] = t;
+        QTemporaryDir out_tasks;
+        auto tasks = oracle.options(out_tasks.path().toStdString());
+        tasks.window_offset = {48, 36};
+        tasks.jobs = 2;
+        const json done = run_tasks(tasks, bundled({"name-save", "tick-agree"}));
+        QVERIFY2(done["summary"]["overall"]["success_rate"].get<double>() == 1.0,
+                 done.dump(1).c_str());
+        QCOMPARE(done["window_offset"], json({48, 36}));
+
+        // An offset that leaves no window on the screen is refused before any display starts.
+        tasks.window_offset = {0, -800};
+        try {
+            run_grounding(tasks);
+            QFAIL("no error");
+        } catch (const EvalError& e) {
+            QVERIFY2(std::string(e.what()).find("window offset 0,-800") != std::string::npos,
+                     e.what());
         }
     }
 
