@@ -94,13 +94,26 @@ def exact_step(size, screen):
     raise ValueError(f"no exact shift step for {screen} screen pixels shown as {size}")
 
 
-def shift_image(pixels, dx, dy):
-    """An HxWx3 screenshot moved by (dx, dy) pixels, the edge rows and columns repeated into the
-    strip it uncovers (a menu bar or window background extends naturally)."""
+def shift_image(pixels, dx, dy, fill=None):
+    """An HxWx3 screenshot moved by (dx, dy) pixels. The strip it uncovers repeats the edge rows and
+    columns (a menu bar or window background extends naturally), or, given an RGB `fill`, is that
+    colour: the desktop beside a window that no longer fills the screen, as `deskpilot eval
+    --window-offset` shows it (black on Xvfb)."""
     h, w = pixels.shape[:2]
-    padded = numpy.pad(pixels, ((abs(dy), abs(dy)), (abs(dx), abs(dx)), (0, 0)), mode="edge")
+    pad = ((abs(dy), abs(dy)), (abs(dx), abs(dx)), (0, 0))
+    if fill is None:
+        padded = numpy.pad(pixels, pad, mode="edge")
+    else:
+        padded = numpy.empty((h + 2 * abs(dy), w + 2 * abs(dx), 3), dtype=pixels.dtype)
+        padded[:] = numpy.asarray(fill, dtype=pixels.dtype)
+        padded[abs(dy):abs(dy) + h, abs(dx):abs(dx) + w] = pixels
     top, left = abs(dy) - dy, abs(dx) - dx
     return numpy.ascontiguousarray(padded[top:top + h, left:left + w])
+
+
+# --shift-fill: the uncovered strip's colour for a unit, from the unit's own random draw.
+SHIFT_FILLS = {"edge": lambda rng: None, "black": lambda rng: (0, 0, 0),
+               "colour": lambda rng: tuple(rng.randrange(256) for _ in range(3))}
 
 
 LABELLED_ROLES = ("button", "checkbox", "radio", "list_item", "tab", "menu")
@@ -723,6 +736,7 @@ class Examples:
         self.targets = {}
         self.layouts = {}
         self.shift = (0, 0)  # --shift: the current unit's (dx, dy) in screen pixels
+        self.shift_fill = None  # --shift-fill: the current unit's uncovered strip (RGB), None: the edge
 
     def label_bank(self):
         """--contrast-bank: every distinct label of a labelled widget in the layouts beside these
@@ -849,13 +863,13 @@ class Examples:
         return len(self.items)
 
     def pixels(self, rel):
-        key = (rel, self.shift)
+        key = (rel, self.shift, self.shift_fill)
         if key not in self.cache:
             if len(self.cache) > 64:
                 self.cache.pop(next(iter(self.cache)))
             image = self.Image.open(rel).convert("RGB")
             if self.shift != (0, 0):
-                image = self.Image.fromarray(shift_image(numpy.asarray(image), *self.shift))
+                image = self.Image.fromarray(shift_image(numpy.asarray(image), *self.shift, self.shift_fill))
             r = self.proc(images=[image], return_tensors="pt")
             self.cache[key] = (r["pixel_values"], r["image_grid_thw"])
         return self.cache[key]
@@ -1269,6 +1283,10 @@ def main():
                          "the points its answers write) by whole exact steps up to PX model pixels (rounded up) each "
                          "way (at 960x576: 6 across, 18 down), so that each label is seen at more places of the "
                          "32-pixel grid; 0: off")
+    ap.add_argument("--shift-fill", choices=("edge", "black", "colour"), default="edge",
+                    help="with --shift, what the strip a moved screenshot uncovers shows: its edge rows and columns "
+                         "repeated (edge), black (the empty Xvfb desktop `deskpilot eval --window-offset` shows), or "
+                         "a random solid colour per unit (colour: a desktop of any colour)")
     ap.add_argument("--init", help="start from the weights of another run's state.pt (the previous stage), of "
                     "save_weights.py's file, or of a checkpoint folder (models/deskpilot-nano, with its "
                     "training_heads.safetensors when it has one; otherwise the auxiliary heads start fresh)")
@@ -1477,11 +1495,12 @@ def main():
             seen += 1
         total_examples = len(picked) if a.vision_only else sum(len(u) for _, u in picked)
         for index, unit in picked:
-            train.shift = (0, 0)
+            train.shift, train.shift_fill = (0, 0), None
             if a.shift and (a.vision_only or len(unit) > 1):
                 # Seeded by the unit's place in the run, so that a resumed run draws the same shifts.
-                train.shift = train.draw_shift([] if a.vision_only else unit, a.shift,
-                                               random.Random(a.seed * 1_000_003 + index))
+                rng = random.Random(a.seed * 1_000_003 + index)
+                train.shift = train.draw_shift([] if a.vision_only else unit, a.shift, rng)
+                train.shift_fill = SHIFT_FILLS[a.shift_fill](rng)
             if copier is not None and copier.blend is not None:
                 copier.blend[1].manual_seed(a.seed * 1_000_003 + index)  # as --shift: the same points on resume
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast):
@@ -1503,7 +1522,7 @@ def main():
                                                a.copy_aux, text_copier, a.text_copy_aux)
                     size = len(unit)
                     tokens += batch["input_ids"].numel()
-            train.shift = (0, 0)
+            train.shift, train.shift_fill = (0, 0), None
             # Each unit weighs as many examples as it holds.
             (loss * size / total_examples).backward()
             for k, v in stats.items():
