@@ -24,10 +24,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string offset_text(vision::Point p) {
-    return std::to_string(p.x) + "," + std::to_string(p.y);
-}
-
 bool on_screen(const vision::Rect& r, vision::Size screen) {
     return r.x >= 0 && r.y >= 0 && r.x + r.width <= screen.width && r.y + r.height <= screen.height;
 }
@@ -40,11 +36,10 @@ void check_options(const EvalOptions& o) {
     if (o.jobs < 1) throw EvalError("jobs must be at least 1");
     if (o.repeat < 1) throw EvalError("repeat must be at least 1");
     if (o.out_dir.empty()) throw EvalError("no output folder for screenshots and sessions");
-    if (std::abs(o.window_offset.x) >= o.screen.width ||
-        std::abs(o.window_offset.y) >= o.screen.height)
-        throw EvalError("window offset " + offset_text(o.window_offset) + " leaves none of the " +
-                        std::to_string(o.screen.width) + "x" + std::to_string(o.screen.height) +
-                        " sandbox window on the screen");
+    if (const std::string problem = window_offset_problem(o.window_offset, o.screen);
+        !problem.empty())
+        throw EvalError("window offset " + std::to_string(o.window_offset.x) + "," +
+                        std::to_string(o.window_offset.y) + " " + problem);
 }
 
 // Runs `count` items on `jobs` threads, each with its own Xvfb display and model. `work` fills
@@ -137,6 +132,12 @@ class StepTimes : public AgentObserver {
 };
 
 }  // namespace
+
+std::string window_offset_problem(vision::Point offset, vision::Size screen) {
+    if (std::abs(offset.x) < screen.width && std::abs(offset.y) < screen.height) return "";
+    return "leaves none of the " + std::to_string(screen.width) + "x" +
+           std::to_string(screen.height) + " sandbox window on the screen";
+}
 
 double median(std::vector<double> values) {
     if (values.empty()) return 0;

@@ -46,6 +46,10 @@ struct EvalOptions {
     std::function<void(const std::string& line)> progress;  // one line per finished item
 };
 
+// Why a window offset cannot be evaluated on `screen` ("leaves none of the WxH sandbox window on
+// the screen"), or "" when it can. The CLI asks before any model loads; run_* check it again.
+std::string window_offset_problem(vision::Point offset, vision::Size screen);
+
 // Throws EvalError for bad options, or when a job's display cannot start. A failing model call
 // or sandbox is recorded in its item (with "error") and the run goes on.
 nlohmann::json run_grounding(const EvalOptions& options);

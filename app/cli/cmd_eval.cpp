@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 
 #include "agent/eval/runner.h"
@@ -117,13 +116,10 @@ class EvalCommand : public Command {
         options.jobs = jobs_;
         options.repeat = repeat_;
         options.window_offset = parse_window_offset(window_offset_);
-        if (std::abs(options.window_offset.x) >= options.screen.width ||
-            std::abs(options.window_offset.y) >= options.screen.height)
-            throw CommandError("--window-offset '" + window_offset_ + "': leaves none of the " +
-                                   std::to_string(options.screen.width) + "x" +
-                                   std::to_string(options.screen.height) +
-                                   " sandbox window on the screen",
-                               kExitUsage);
+        if (const std::string problem =
+                agent::eval::window_offset_problem(options.window_offset, options.screen);
+            !problem.empty())
+            throw CommandError("--window-offset '" + window_offset_ + "': " + problem, kExitUsage);
         const std::filesystem::path output = output_.empty() ? "eval-" + suite_ + ".json" : output_;
         options.out_dir = std::filesystem::path(output.string() + ".d");
         // The task file is checked before any model call or display starts.
