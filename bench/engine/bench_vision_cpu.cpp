@@ -14,6 +14,10 @@
 // instead times the vision attention alone (16 heads x 72, one segment of S patches, random
 // q/k/v): the reference (three-pass softmax between GEMMs) and the tiled kernel, interleaved,
 // medians and their ratio. S = 8160 is a 1920x1088 screenshot's patch count.
+//   bench_engine_vision_cpu --steps N [--blocks N] [--max-pixels N] [--threads N]
+// instead runs N screenshots through one tower, as an agent's steps do (each frame differs from
+// the last in one value): the first step's time, which allocates the tower's activations (see
+// vblocks::Workspace), against the median of the later ones, which reuse them.
 //   bench_engine_vision_cpu --preprocess N [--threads N]
 // instead times preprocessing of the 1920x1080 screenshot for Qwen3-VL (1920x1088) and
 // UI-TARS-1.5 (1932x1092) sizing, N rounds: one thread (the baseline) against the pool's rows
@@ -156,7 +160,7 @@ int main(int argc, char** argv) {
     std::int64_t max_pixels = 1003520;
     std::string model_dir, image, features_out;
     std::int64_t attn_only = -1;  // -1: not asked for
-    int reps = 3, preprocess_reps = 0;
+    int reps = 3, preprocess_reps = 0, steps = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--dir")
@@ -179,6 +183,8 @@ int main(int argc, char** argv) {
             reps = std::atoi(argv[i + 1]);
         else if (a == "--preprocess")
             preprocess_reps = std::atoi(argv[i + 1]);
+        else if (a == "--steps")
+            steps = std::atoi(argv[i + 1]);
         else {
             std::fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -273,6 +279,28 @@ int main(int argc, char** argv) {
                 blocks, total, 1e3 * patch, total - block_total + block_total / blocks * 27);
         return patch;
     };
+    if (steps > 0) {
+        if (steps < 2) {
+            std::fprintf(stderr, "--steps needs at least 2 steps (the first, and one after)\n");
+            return 2;
+        }
+        std::vector<double> times;
+        PixelValues frame_px = px;
+        for (int n = 0; n < steps; ++n) {
+            frame_px.data[std::size_t(n % px.cols)] += 1.0f;  // the next screenshot
+            const auto a = Clock::now();
+            tower.encode(frame_px, {});
+            times.push_back(seconds(a, Clock::now()));
+            std::printf("  step %d: %.3f s\n", n + 1, times.back());
+        }
+        const double later = median({times.begin() + 1, times.end()});
+        std::printf(
+            "%d blocks, %lld patches: first step %.3f s, later steps %.3f s (median of "
+            "%d): %.2fx faster\n%d threads, %s\n",
+            blocks, static_cast<long long>(px.rows), times[0], later, steps - 1, times[0] / later,
+            pool.size(), cpu::isa_name(cpu::best_isa()));
+        return 0;
+    }
     const double summed = run(px, true);
     PixelValues moving = px;  // a second frame that differs: the full two-frame kernel
     moving.data[std::size_t(16 * 16)] += 1.0f;

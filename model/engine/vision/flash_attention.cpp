@@ -80,7 +80,7 @@ namespace sse {
 void segment_attention_flash(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
                              const std::vector<float>& cos, const std::vector<float>& sin,
                              std::span<const std::int64_t> segments, float* attn,
-                             cpu::ThreadPool& pool, cpu::Isa isa) {
+                             cpu::ThreadPool& pool, cpu::Isa isa, Workspace* scratch) {
     const std::int64_t hid = heads * hd, half = hd / 2, hdp = (hd + 15) / 16 * 16;
     std::vector<std::int64_t> kpos(std::size_t(S), 0), seg_p0(segments.size(), 0);
     std::int64_t kpad = 0;
@@ -91,7 +91,14 @@ void segment_attention_flash(float* qkv, std::int64_t S, std::int64_t heads, std
         kpad += (std::max<std::int64_t>(segments[seg + 1] - segments[seg], 0) + kKeyTile - 1) /
                 kKeyTile * kKeyTile;
     }
-    std::vector<float> kt(std::size_t(heads * hd * kpad), 0.0f), v(std::size_t(heads * S * hdp));
+    // Neither is zeroed whole (a full screenshot's keys are ~55 MB at Qwen2.5-VL's widths: one
+    // thread's work that no cancel could stop). Every slot is written by the pool jobs below:
+    // keys and values, the values' padding, and the key slots past each segment's end (their
+    // scores are overwritten with -inf anyway; zeros keep stale bits, denormals say, out).
+    Workspace own;
+    Workspace& ws = scratch != nullptr ? *scratch : own;
+    float* const kt = ws.floats(0, std::size_t(heads * hd * kpad));
+    float* const v = ws.floats(1, std::size_t(heads * S * hdp));
     // Rotate q and k, then lay each head's keys out transposed (a key tile's scores are then
     // vector FMAs over the keys) and its values padded to whole vectors.
     pool.parallel_for(S, 64, [&](std::int64_t s0, std::int64_t s1) {
@@ -111,6 +118,18 @@ void segment_attention_flash(float* qkv, std::int64_t S, std::int64_t heads, std
             }
         }
     });
+    const std::int64_t n_segments = std::max<std::int64_t>(std::int64_t(segments.size()) - 1, 0);
+    pool.parallel_for(n_segments, 1, [&](std::int64_t g0, std::int64_t g1) {
+        for (std::int64_t g = g0; g < g1; ++g) {
+            const std::int64_t n = std::max<std::int64_t>(segments[g + 1] - segments[g], 0),
+                               tail = (kKeyTile - n % kKeyTile) % kKeyTile;
+            if (tail == 0) continue;
+            const std::int64_t at = key_tile(seg_p0[std::size_t(g)] + n, hd);
+            for (std::int64_t h = 0; h < heads; ++h)
+                for (std::int64_t d = 0; d < hd; ++d)
+                    std::fill_n(&kt[std::size_t(h * hd * kpad + at + d * kKeyTile)], tail, 0.0f);
+        }
+    });
     std::vector<FlashJob> jobs;
     for (std::size_t seg = 0; seg + 1 < segments.size(); ++seg) {
         const std::int64_t s0 = segments[seg], n = segments[seg + 1] - s0;
@@ -118,8 +137,7 @@ void segment_attention_flash(float* qkv, std::int64_t S, std::int64_t heads, std
             for (std::int64_t q0 = s0; q0 < s0 + n; q0 += kQueryBlock)
                 jobs.push_back({h, s0, n, q0, std::min(q0 + kQueryBlock, s0 + n), seg_p0[seg]});
     }
-    const FlashArgs a{qkv, kt.data(), v.data(), attn,    hid,
-                      hd,  hdp,       kpad,     S * hdp, 1.0f / std::sqrt(float(hd))};
+    const FlashArgs a{qkv, kt, v, attn, hid, hd, hdp, kpad, S * hdp, 1.0f / std::sqrt(float(hd))};
     // One job is at most kQueryBlock × S × hd × 4 flops (~150 M at S = 8k): a StopScope is
     // seen within a few ms.
     pool.parallel_for(
@@ -145,11 +163,13 @@ bool vision_attention_reference() {
 
 void segment_attention(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
                        const std::vector<float>& cos, const std::vector<float>& sin,
-                       std::span<const std::int64_t> segments, float* attn, cpu::ThreadPool& pool) {
+                       std::span<const std::int64_t> segments, float* attn, cpu::ThreadPool& pool,
+                       Workspace* scratch) {
     if (vision_attention_reference())
         segment_attention_reference(qkv, S, heads, hd, cos, sin, segments, attn, pool);
     else
-        segment_attention_flash(qkv, S, heads, hd, cos, sin, segments, attn, pool, cpu::best_isa());
+        segment_attention_flash(qkv, S, heads, hd, cos, sin, segments, attn, pool, cpu::best_isa(),
+                                scratch);
 }
 
 }  // namespace deskpilot::model::engine::vblocks

@@ -18,6 +18,11 @@ struct Qwen25VisionModel::Block {
     Linear qkv, proj, gate, up, down;
 };
 
+namespace {
+// The tower's scratch_ slots.
+enum Slot : std::size_t { kEmbedded, kX, kQkv, kAttn, kRowsNormed, kRowsGate, kRowsUp };
+}  // namespace
+
 WindowLayout window_layout(int gh, int gw, int merge, int window) {
     if (gh < 1 || gw < 1 || merge < 1 || window < 1)
         throw std::invalid_argument("window_layout: sizes must be positive");
@@ -106,30 +111,30 @@ void Qwen25VisionModel::block(const Block& b, float* x, std::int64_t S,
             fn(r0, std::min(step, S - r0));
         }
     };
-    // qkv and attn are written whole before being read: left unzeroed, their ~200 MB on a full
-    // screenshot are first touched inside the (stoppable, parallel) pool jobs rather than
-    // zeroed here on one thread (tens of ms no cancel could interrupt).
-    const auto qkv = std::make_unique_for_overwrite<float[]>(std::size_t(S * 3 * hid));
-    const auto attn = std::make_unique_for_overwrite<float[]>(std::size_t(S * hid));
-    std::vector<float> n(std::size_t(step * hid)), g(std::size_t(step * I)),
-        u(std::size_t(step * I));
+    // Every buffer is written whole before it is read (qkv and attn, ~200 MB on a full
+    // screenshot, inside the stoppable pool jobs), so none is zeroed.
+    float* const qkv = scratch_.floats(kQkv, std::size_t(S * 3 * hid));
+    float* const attn = scratch_.floats(kAttn, std::size_t(S * hid));
+    float* const n = scratch_.floats(kRowsNormed, std::size_t(step * hid));
+    float* const g = scratch_.floats(kRowsGate, std::size_t(step * I));
+    float* const u = scratch_.floats(kRowsUp, std::size_t(step * I));
     by_rows([&](std::int64_t r0, std::int64_t rows) {
-        cpu::rms_norm(x + r0 * hid, b.norm1.data(), rows, hid, 1e-6f, n.data());
-        apply(b.qkv, n.data(), rows, &qkv[std::size_t(r0 * 3 * hid)], pool_);
+        cpu::rms_norm(x + r0 * hid, b.norm1.data(), rows, hid, 1e-6f, n);
+        apply(b.qkv, n, rows, qkv + r0 * 3 * hid, pool_);
     });
-    vblocks::segment_attention(qkv.get(), S, heads, hd, cos, sin, segments, attn.get(), pool_);
+    vblocks::segment_attention(qkv, S, heads, hd, cos, sin, segments, attn, pool_,
+                               &attention_scratch_);
     by_rows([&](std::int64_t r0, std::int64_t rows) {
-        apply(b.proj, &attn[std::size_t(r0 * hid)], rows, n.data(), pool_);
-        for (std::int64_t i = 0; i < rows * hid; ++i) x[r0 * hid + i] += n[std::size_t(i)];
+        apply(b.proj, attn + r0 * hid, rows, n, pool_);
+        for (std::int64_t i = 0; i < rows * hid; ++i) x[r0 * hid + i] += n[i];
     });
     by_rows([&](std::int64_t r0, std::int64_t rows) {
-        cpu::rms_norm(x + r0 * hid, b.norm2.data(), rows, hid, 1e-6f, n.data());
-        apply(b.gate, n.data(), rows, g.data(), pool_);
-        apply(b.up, n.data(), rows, u.data(), pool_);
-        for (std::int64_t i = 0; i < rows * I; ++i)
-            g[std::size_t(i)] = cpu::silu(g[std::size_t(i)]) * u[std::size_t(i)];
-        apply(b.down, g.data(), rows, n.data(), pool_);
-        for (std::int64_t i = 0; i < rows * hid; ++i) x[r0 * hid + i] += n[std::size_t(i)];
+        cpu::rms_norm(x + r0 * hid, b.norm2.data(), rows, hid, 1e-6f, n);
+        apply(b.gate, n, rows, g, pool_);
+        apply(b.up, n, rows, u, pool_);
+        for (std::int64_t i = 0; i < rows * I; ++i) g[i] = cpu::silu(g[i]) * u[i];
+        apply(b.down, g, rows, n, pool_);
+        for (std::int64_t i = 0; i < rows * hid; ++i) x[r0 * hid + i] += n[i];
     });
 }
 
@@ -160,12 +165,13 @@ VisionFeatures Qwen25VisionModel::encode(const PixelValues& px, const Trace& tra
     // The full-screenshot buffers below (~50 MB each) are written whole by pool jobs, which
     // touch them first; zeroing them here would be tens of ms on one thread that no cancel
     // could interrupt.
-    const auto embedded = std::make_unique_for_overwrite<float[]>(std::size_t(S * hid));
-    patch_.run(px, embedded.get(), pool_);
-    if (trace) trace("patch_embed", -1, embedded.get(), S, hid);
+    const std::lock_guard lock(scratch_mutex_);
+    float* const embedded = scratch_.floats(kEmbedded, std::size_t(S * hid));
+    patch_.run(px, embedded, pool_);
+    if (trace) trace("patch_embed", -1, embedded, S, hid);
 
-    const auto x = std::make_unique_for_overwrite<float[]>(std::size_t(S * hid));
-    vblocks::gather_rows(embedded.get(), order, hid, x.get(), pool_);
+    float* const x = scratch_.floats(kX, std::size_t(S * hid));
+    vblocks::gather_rows(embedded, order, hid, x, pool_);
     std::vector<float> cos, sin;
     vblocks::rope2d_tables(order, gw, m, inv_freq_, cos, sin);
 
@@ -173,31 +179,32 @@ VisionFeatures Qwen25VisionModel::encode(const PixelValues& px, const Trace& tra
     for (int n = 0; n < vc_.depth; ++n) {
         const auto& full = vc_.fullatt_block_indexes;
         const bool global = std::find(full.begin(), full.end(), n) != full.end();
-        block(blocks_[std::size_t(n)], x.get(), S, cos, sin,
+        block(blocks_[std::size_t(n)], x, S, cos, sin,
               global ? std::span<const std::int64_t>(whole)
                      : std::span<const std::int64_t>(win.cu_seqlens));
-        if (trace) trace("block", n, x.get(), S, hid);
+        if (trace) trace("block", n, x, S, hid);
     }
 
     // Merger: RMSNorm per patch, then each 2×2 unit (consecutive rows) as one wide row.
     const std::int64_t wide = hid * m2, out_w = vc_.out_hidden_size;
-    const auto normed = std::make_unique_for_overwrite<float[]>(std::size_t(S * hid));
-    const auto mid = std::make_unique_for_overwrite<float[]>(std::size_t(T * wide));
-    const auto merged = std::make_unique_for_overwrite<float[]>(std::size_t(T * out_w));
+    // The blocks' buffers are free again: the patch embedding's, the attention output's and
+    // qkv's hold the merger's steps.
+    float* const normed = scratch_.floats(kEmbedded, std::size_t(S * hid));
+    float* const mid = scratch_.floats(kAttn, std::size_t(T * wide));
+    float* const merged = scratch_.floats(kQkv, std::size_t(T * out_w));
     pool_.parallel_for(S, 64, [&](std::int64_t a, std::int64_t b) {
-        cpu::rms_norm(x.get() + a * hid, merger_norm_.data(), b - a, hid, 1e-6f,
-                      normed.get() + a * hid);
+        cpu::rms_norm(x + a * hid, merger_norm_.data(), b - a, hid, 1e-6f, normed + a * hid);
     });
-    apply(merger_fc1_, normed.get(), T, mid.get(), pool_);
-    vblocks::gelu_in_place(mid.get(), T * wide, false, pool_);
-    apply(merger_fc2_, mid.get(), T, merged.get(), pool_);
+    apply(merger_fc1_, normed, T, mid, pool_);
+    vblocks::gelu_in_place(mid, T * wide, false, pool_);
+    apply(merger_fc2_, mid, T, merged, pool_);
 
     VisionFeatures out;
     out.tokens = T;
     out.width = out_w;
     out.merged.resize(std::size_t(T * out_w));
     // The inverse permutation: back to raster order.
-    vblocks::scatter_rows(merged.get(), win.index, out_w, out.merged.data(), pool_);
+    vblocks::scatter_rows(merged, win.index, out_w, out.merged.data(), pool_);
     if (trace) trace("merged", -1, out.merged.data(), T, out_w);
     return out;
 }

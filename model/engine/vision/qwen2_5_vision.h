@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "model/engine/config.h"
@@ -70,6 +71,10 @@ class Qwen25VisionModel : public VisionEncoder {
     std::vector<Block> blocks_;
     std::vector<float> merger_norm_;
     vblocks::Linear merger_fc1_, merger_fc2_;
+    // The activations of the last encode, kept for the next (see vblocks::Workspace); encode
+    // holds scratch_mutex_ while it uses them.
+    mutable std::mutex scratch_mutex_;
+    mutable vblocks::Workspace scratch_, attention_scratch_;
 };
 
 }  // namespace deskpilot::model::engine

@@ -26,6 +26,11 @@ struct Qwen3VisionModel::Merger {
     Linear fc1, fc2;
 };
 
+namespace {
+// The tower's scratch_ slots.
+enum Slot : std::size_t { kX, kNormed, kQkv, kAttn, kMid };
+}  // namespace
+
 Qwen3VisionModel::~Qwen3VisionModel() = default;
 
 Qwen3VisionModel::Qwen3VisionModel(const ModelConfig& config,
@@ -96,40 +101,42 @@ void Qwen3VisionModel::block(const Block& b, float* x, std::int64_t S,
                        I = vc_.intermediate_size;
     // Every buffer here is written whole by pool jobs before it is read, so none is zeroed
     // first (hundreds of MB on a full screenshot, on one thread, that no cancel could stop).
-    const auto n = std::make_unique_for_overwrite<float[]>(std::size_t(S * hid));
-    const auto qkv = std::make_unique_for_overwrite<float[]>(std::size_t(S * 3 * hid));
-    vblocks::layer_norm(x, S, hid, b.n1w.data(), b.n1b.data(), 1e-6, n.get(), pool_);
-    apply(b.qkv, n.get(), S, qkv.get(), pool_);
-    const auto attn = std::make_unique_for_overwrite<float[]>(std::size_t(S * hid));
+    float* const n = scratch_.floats(kNormed, std::size_t(S * hid));
+    float* const qkv = scratch_.floats(kQkv, std::size_t(S * 3 * hid));
+    vblocks::layer_norm(x, S, hid, b.n1w.data(), b.n1b.data(), 1e-6, n, pool_);
+    apply(b.qkv, n, S, qkv, pool_);
+    float* const attn = scratch_.floats(kAttn, std::size_t(S * hid));
     const std::int64_t whole[2] = {0, S};  // full attention over the image
-    vblocks::segment_attention(qkv.get(), S, heads, hd, cos, sin, whole, attn.get(), pool_);
-    apply(b.proj, attn.get(), S, n.get(), pool_);
-    vblocks::add_in_place(x, n.get(), S * hid, pool_);
+    vblocks::segment_attention(qkv, S, heads, hd, cos, sin, whole, attn, pool_,
+                               &attention_scratch_);
+    apply(b.proj, attn, S, n, pool_);
+    vblocks::add_in_place(x, n, S * hid, pool_);
 
     // The MLP's intermediate: S × I, ~170 MB on a full screenshot.
-    const auto mid = std::make_unique_for_overwrite<float[]>(std::size_t(S * I));
-    vblocks::layer_norm(x, S, hid, b.n2w.data(), b.n2b.data(), 1e-6, n.get(), pool_);
-    apply(b.fc1, n.get(), S, mid.get(), pool_);
-    vblocks::gelu_in_place(mid.get(), S * I, vc_.gelu_tanh, pool_);
-    apply(b.fc2, mid.get(), S, n.get(), pool_);
-    vblocks::add_in_place(x, n.get(), S * hid, pool_);
+    float* const mid = scratch_.floats(kMid, std::size_t(S * I));
+    vblocks::layer_norm(x, S, hid, b.n2w.data(), b.n2b.data(), 1e-6, n, pool_);
+    apply(b.fc1, n, S, mid, pool_);
+    vblocks::gelu_in_place(mid, S * I, vc_.gelu_tanh, pool_);
+    apply(b.fc2, mid, S, n, pool_);
+    vblocks::add_in_place(x, n, S * hid, pool_);
 }
 
 std::vector<float> Qwen3VisionModel::merge(const Merger& m, const float* x, std::int64_t S) const {
     const std::int64_t hid = vc_.hidden_size,
                        m2 = std::int64_t(vc_.spatial_merge_size) * vc_.spatial_merge_size,
                        T = S / m2, wide = hid * m2;
-    const auto n = std::make_unique_for_overwrite<float[]>(std::size_t(S * hid));
-    const auto mid = std::make_unique_for_overwrite<float[]>(std::size_t(T * wide));
+    // Between blocks, the blocks' buffers are free.
+    float* const n = scratch_.floats(kNormed, std::size_t(S * hid));
+    float* const mid = scratch_.floats(kMid, std::size_t(T * wide));
     std::vector<float> out(std::size_t(T * vc_.out_hidden_size));
     // Consecutive patches form a 2×2 block, so [S, hid] viewed as [S/4, 4·hid] is the shuffle.
     if (m.postshuffle)
-        vblocks::layer_norm(x, T, wide, m.nw.data(), m.nb.data(), 1e-6, n.get(), pool_);
+        vblocks::layer_norm(x, T, wide, m.nw.data(), m.nb.data(), 1e-6, n, pool_);
     else
-        vblocks::layer_norm(x, S, hid, m.nw.data(), m.nb.data(), 1e-6, n.get(), pool_);
-    apply(m.fc1, n.get(), T, mid.get(), pool_);
-    vblocks::gelu_in_place(mid.get(), T * wide, false, pool_);
-    apply(m.fc2, mid.get(), T, out.data(), pool_);
+        vblocks::layer_norm(x, S, hid, m.nw.data(), m.nb.data(), 1e-6, n, pool_);
+    apply(m.fc1, n, T, mid, pool_);
+    vblocks::gelu_in_place(mid, T * wide, false, pool_);
+    apply(m.fc2, mid, T, out.data(), pool_);
     return out;
 }
 
@@ -146,15 +153,16 @@ VisionFeatures Qwen3VisionModel::encode(const PixelValues& px, const Trace& trac
         throw std::invalid_argument("pixel values do not match their grid " + std::to_string(gt) +
                                     "x" + std::to_string(gh) + "x" + std::to_string(gw));
     const std::int64_t S = px.rows;
-    const auto x = std::make_unique_for_overwrite<float[]>(std::size_t(S * hid));  // written whole
-    patch_.run(px, x.get(), pool_);
+    const std::lock_guard lock(scratch_mutex_);
+    float* const x = scratch_.floats(kX, std::size_t(S * hid));  // written whole
+    patch_.run(px, x, pool_);
     if (trace) {
-        trace("patch_embed", -1, x.get(), S, hid);
+        trace("patch_embed", -1, x, S, hid);
         std::vector<float> pos(std::size_t(S * hid), 0.0f);
         add_positions(gh, gw, pos.data());
         trace("pos_embed", -1, pos.data(), S, hid);
     }
-    add_positions(gh, gw, x.get());
+    add_positions(gh, gw, x);
 
     // 2-D rotary tables: the first hd/4 angles follow the row, the next hd/4 the column.
     std::vector<std::int64_t> order(static_cast<std::size_t>(S));
@@ -166,17 +174,17 @@ VisionFeatures Qwen3VisionModel::encode(const PixelValues& px, const Trace& trac
     out.tokens = S / (m * m);
     out.width = vc_.out_hidden_size;
     for (int n = 0; n < vc_.depth; ++n) {
-        block(blocks_[std::size_t(n)], x.get(), S, cos, sin);
-        if (trace) trace("block", n, x.get(), S, hid);
+        block(blocks_[std::size_t(n)], x, S, cos, sin);
+        if (trace) trace("block", n, x, S, hid);
         const auto& ds = vc_.deepstack_visual_indexes;
         const auto it = std::find(ds.begin(), ds.end(), n);
         if (it != ds.end()) {
             const int k = int(it - ds.begin());
-            out.deepstack.push_back(merge(mergers_[std::size_t(1 + k)], x.get(), S));
+            out.deepstack.push_back(merge(mergers_[std::size_t(1 + k)], x, S));
             if (trace) trace("deepstack", k, out.deepstack.back().data(), out.tokens, out.width);
         }
     }
-    out.merged = merge(mergers_[0], x.get(), S);
+    out.merged = merge(mergers_[0], x, S);
     if (trace) trace("merged", -1, out.merged.data(), out.tokens, out.width);
     return out;
 }

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,10 @@ class Qwen3VisionModel : public VisionEncoder {
     std::vector<float> inv_freq_;  // head_dim/4 frequencies, shared by the h and w halves
     std::vector<Block> blocks_;
     std::vector<Merger> mergers_;  // [0]: final merger; [1 + k]: DeepStack k
+    // The activations of the last encode, kept for the next (see vblocks::Workspace); encode
+    // holds scratch_mutex_ while it uses them.
+    mutable std::mutex scratch_mutex_;
+    mutable vblocks::Workspace scratch_, attention_scratch_;
 };
 
 }  // namespace deskpilot::model::engine

@@ -15,6 +15,7 @@
 #include "model/engine/cpu/thread_pool.h"
 #include "model/engine/safetensors.h"
 #include "model/engine/vision/preprocess.h"
+#include "model/engine/vision/workspace.h"
 
 namespace deskpilot::model::engine::vblocks {
 
@@ -119,16 +120,19 @@ void scatter_rows(const float* x, std::span<const std::int64_t> dst, std::int64_
 // [seg[i], seg[i+1]) runs full softmax attention of its queries over its keys (scale hd^-½).
 // out: [S, heads·hd], in blocks of query rows (pool jobs: a StopScope stops between them).
 // Runs segment_attention_flash, or the reference when DESKPILOT_VISION_ATTN=reference (for
-// benchmarks that interleave the two).
+// benchmarks that interleave the two). `scratch`, when given, holds the flash path's key and
+// value copies between calls (a tower passes its own; see Workspace).
 void segment_attention(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
                        const std::vector<float>& cos, const std::vector<float>& sin,
-                       std::span<const std::int64_t> segments, float* out, cpu::ThreadPool& pool);
+                       std::span<const std::int64_t> segments, float* out, cpu::ThreadPool& pool,
+                       Workspace* scratch = nullptr);
 // Tiled, online-softmax attention (flash_attention.cpp): per (head, 64 queries) pool job, key
-// tiles of 4 vectors, vectorised exp; `isa` picks the AVX-512F / AVX2 / SSE copy.
+// tiles of 4 vectors, vectorised exp; `isa` picks the AVX-512F / AVX2 / SSE copy. Its transposed
+// keys and padded values live in `scratch` (slots 0 and 1), or in buffers of its own without.
 void segment_attention_flash(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,
                              const std::vector<float>& cos, const std::vector<float>& sin,
                              std::span<const std::int64_t> segments, float* out,
-                             cpu::ThreadPool& pool, cpu::Isa isa);
+                             cpu::ThreadPool& pool, cpu::Isa isa, Workspace* scratch = nullptr);
 // The first implementation, kept as the parity reference: per head and segment an f32 QKᵀ
 // GEMM in blocks of 256 queries, a three-pass softmax, then a second GEMM.
 void segment_attention_reference(float* qkv, std::int64_t S, std::int64_t heads, std::int64_t hd,

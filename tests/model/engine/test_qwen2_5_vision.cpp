@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <map>
+#include <random>
 
 #include "model/engine/config.h"
 #include "model/engine/vision/qwen2_5_vision.h"
@@ -27,6 +28,19 @@ PixelValues golden_pixels(const Checkpoint& g) {
     px.grid_thw = {int(grid[0]), int(grid[1]), int(grid[2])};
     px.rows = std::int64_t(grid[1] * grid[2]);
     px.cols = std::int64_t(px.data.size()) / px.rows;
+    return px;
+}
+
+// Pixel values of a gh x gw patch grid, random in [-2, 2].
+PixelValues random_pixels(int gh, int gw, std::int64_t cols, unsigned seed) {
+    PixelValues px;
+    px.grid_thw = {1, gh, gw};
+    px.rows = std::int64_t(gh) * gw;
+    px.cols = cols;
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+    px.data.resize(std::size_t(px.rows * cols));
+    for (float& x : px.data) x = u(rng);
     return px;
 }
 
@@ -94,6 +108,23 @@ class TestQwen25Vision : public QObject {
             QVERIFY2(why.isEmpty(), qPrintable(QString(n) + ": " + why));
         }
         QVERIFY(mismatch(f.merged.data(), golden(t.g, "vision.merged")).isEmpty());
+    }
+
+    void a_used_tower_answers_as_a_fresh_one() {
+        // The tower keeps its activations between encodes (vblocks::Workspace). A larger image
+        // first (grid 20x28: more windows, longer buffers) leaves them bigger and full of its
+        // values; the golden image after it must still match transformers, and give bit for bit
+        // what a fresh tower gives.
+        Tower used, fresh;
+        const VisionFeatures want = fresh.model.encode(golden_pixels(fresh.g));
+        const VisionFeatures big = used.model.encode(random_pixels(20, 28, 1176, 3));
+        QCOMPARE(big.tokens, std::int64_t(140));
+        const VisionFeatures got = used.model.encode(golden_pixels(used.g));
+        QCOMPARE(got.merged, want.merged);
+        const QString why = mismatch(got.merged.data(), golden(used.g, "vision.merged"));
+        QVERIFY2(why.isEmpty(), qPrintable(why));
+        // And the larger one again, after the smaller: the same as the first time.
+        QCOMPARE(used.model.encode(random_pixels(20, 28, 1176, 3)).merged, big.merged);
     }
 
     void every_block_needs_its_attention_span() {

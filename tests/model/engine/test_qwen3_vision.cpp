@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <random>
 
 #include "model/engine/config.h"
 #include "model/engine/vision/qwen3_vision.h"
@@ -32,6 +33,19 @@ PixelValues golden_pixels(const Checkpoint& g) {
     px.grid_thw = {int(grid[0]), int(grid[1]), int(grid[2])};
     px.rows = std::int64_t(grid[1] * grid[2]);
     px.cols = std::int64_t(px.data.size()) / px.rows;
+    return px;
+}
+
+// Pixel values of a gh x gw patch grid, random in [-2, 2].
+PixelValues random_pixels(int gh, int gw, std::int64_t cols, unsigned seed) {
+    PixelValues px;
+    px.grid_thw = {1, gh, gw};
+    px.rows = std::int64_t(gh) * gw;
+    px.cols = cols;
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+    px.data.resize(std::size_t(px.rows * cols));
+    for (float& x : px.data) x = u(rng);
     return px;
 }
 
@@ -108,6 +122,27 @@ class TestQwen3Vision : public QObject {
         const QString why = mismatch(f.merged.data(), golden(g, "vision.merged"));
         QVERIFY2(why.isEmpty(), qPrintable(why));
         QVERIFY(mismatch(f.deepstack[1].data(), golden(g, "vision.deepstack.1")).isEmpty());
+    }
+
+    void a_used_tower_answers_as_a_fresh_one() {
+        // The tower keeps its activations between encodes (vblocks::Workspace). A larger image
+        // first (grid 12x16) leaves them bigger and full of its values; the golden image after
+        // it must still match transformers (merger and DeepStack), and give bit for bit what a
+        // fresh tower gives.
+        const ModelConfig config = load_model_config(kDir);
+        auto ck = std::make_shared<const Checkpoint>(kDir / "model.safetensors");
+        const Checkpoint g(kDir / "golden.safetensors");
+        const Qwen3VisionModel used(config, ck), fresh(config, ck);
+        const PixelValues px = golden_pixels(g);
+        const VisionFeatures want = fresh.encode(px);
+        const VisionFeatures big = used.encode(random_pixels(12, 16, px.cols, 5));
+        QCOMPARE(big.tokens, std::int64_t(48));
+        const VisionFeatures got = used.encode(px);
+        QCOMPARE(got.merged, want.merged);
+        QCOMPARE(got.deepstack, want.deepstack);
+        QVERIFY(mismatch(got.merged.data(), golden(g, "vision.merged")).isEmpty());
+        QVERIFY(mismatch(got.deepstack[0].data(), golden(g, "vision.deepstack.0")).isEmpty());
+        QCOMPARE(used.encode(random_pixels(12, 16, px.cols, 5)).merged, big.merged);
     }
 
     void moving_frames_use_the_full_kernel() {

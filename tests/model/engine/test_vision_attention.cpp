@@ -5,6 +5,7 @@
 // each kernel copy the CPU can run. And a StopScope stops it with Stopped, the pool still usable.
 #include <QtTest>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <random>
@@ -92,6 +93,31 @@ class VisionAttentionTest : public QObject {
                                          .arg(cpu::isa_name(isa))
                                          .arg(worst)));
             }
+        }
+    }
+
+    void staleScratchChangesNothing() {
+        // A tower passes its Workspace, which holds the last call's keys and values (a longer
+        // image's, perhaps). Filled with NaN, then used for windows whose lengths are not whole
+        // key tiles: the output must be bit for bit a fresh call's, on every kernel copy.
+        cpu::ThreadPool pool(3);
+        const Case c{200, 2, 72, {0, 17, 81, 145, 200}};
+        const Inputs in = random_inputs(c, 11);
+        std::vector<cpu::Isa> isas = {cpu::Isa::scalar};
+        for (cpu::Isa i : {cpu::Isa::avx2, cpu::Isa::avx512})
+            if (cpu::isa_supported(i)) isas.push_back(i);
+        for (cpu::Isa isa : isas) {
+            std::vector<float> qkv = in.qkv, want(std::size_t(c.S * c.heads * c.hd));
+            vblocks::segment_attention_flash(qkv.data(), c.S, c.heads, c.hd, in.cos, in.sin,
+                                             c.segments, want.data(), pool, isa);
+            vblocks::Workspace stale;
+            for (std::size_t slot : {0, 1}) std::fill_n(stale.floats(slot, 1 << 16), 1 << 16, NAN);
+            qkv = in.qkv;
+            std::vector<float> got(want.size());
+            vblocks::segment_attention_flash(qkv.data(), c.S, c.heads, c.hd, in.cos, in.sin,
+                                             c.segments, got.data(), pool, isa, &stale);
+            QVERIFY2(got == want, cpu::isa_name(isa));
+            QCOMPARE(stale.bytes(), std::size_t(2 << 16) * sizeof(float));  // used, not grown
         }
     }
 
