@@ -7,10 +7,10 @@
 
 #include <filesystem>
 #include <map>
-#include <random>
 
 #include "model/engine/config.h"
 #include "model/engine/vision/qwen2_5_vision.h"
+#include "pixel_values.h"
 #include "qwen2_5_golden.h"
 #include "vision/image_io.h"
 
@@ -22,26 +22,7 @@ namespace fs = std::filesystem;
 namespace {
 
 PixelValues golden_pixels(const Checkpoint& g) {
-    PixelValues px;
-    px.data = golden(g, "pixel_values");
-    const auto grid = golden(g, "grid");
-    px.grid_thw = {int(grid[0]), int(grid[1]), int(grid[2])};
-    px.rows = std::int64_t(grid[1] * grid[2]);
-    px.cols = std::int64_t(px.data.size()) / px.rows;
-    return px;
-}
-
-// Pixel values of a gh x gw patch grid, random in [-2, 2].
-PixelValues random_pixels(int gh, int gw, std::int64_t cols, unsigned seed) {
-    PixelValues px;
-    px.grid_thw = {1, gh, gw};
-    px.rows = std::int64_t(gh) * gw;
-    px.cols = cols;
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-2.0f, 2.0f);
-    px.data.resize(std::size_t(px.rows * cols));
-    for (float& x : px.data) x = u(rng);
-    return px;
+    return test::pixels_of(golden(g, "pixel_values"), golden(g, "grid"));
 }
 
 struct Tower {
@@ -117,14 +98,14 @@ class TestQwen25Vision : public QObject {
         // what a fresh tower gives.
         Tower used, fresh;
         const VisionFeatures want = fresh.model.encode(golden_pixels(fresh.g));
-        const VisionFeatures big = used.model.encode(random_pixels(20, 28, 1176, 3));
+        const VisionFeatures big = used.model.encode(test::random_pixels(20, 28, 1176, 3));
         QCOMPARE(big.tokens, std::int64_t(140));
         const VisionFeatures got = used.model.encode(golden_pixels(used.g));
         QCOMPARE(got.merged, want.merged);
         const QString why = mismatch(got.merged.data(), golden(used.g, "vision.merged"));
         QVERIFY2(why.isEmpty(), qPrintable(why));
         // And the larger one again, after the smaller: the same as the first time.
-        QCOMPARE(used.model.encode(random_pixels(20, 28, 1176, 3)).merged, big.merged);
+        QCOMPARE(used.model.encode(test::random_pixels(20, 28, 1176, 3)).merged, big.merged);
     }
 
     void every_block_needs_its_attention_span() {

@@ -10,10 +10,10 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <random>
 
 #include "model/engine/config.h"
 #include "model/engine/vision/qwen3_vision.h"
+#include "pixel_values.h"
 #include "safetensors_writer.h"
 #include "vision/image_io.h"
 #include "vision_golden.h"
@@ -27,26 +27,7 @@ using namespace deskpilot::testing::vision_golden;
 namespace {
 
 PixelValues golden_pixels(const Checkpoint& g) {
-    PixelValues px;
-    px.data = golden(g, "pixel_values");
-    const auto grid = golden(g, "grid");
-    px.grid_thw = {int(grid[0]), int(grid[1]), int(grid[2])};
-    px.rows = std::int64_t(grid[1] * grid[2]);
-    px.cols = std::int64_t(px.data.size()) / px.rows;
-    return px;
-}
-
-// Pixel values of a gh x gw patch grid, random in [-2, 2].
-PixelValues random_pixels(int gh, int gw, std::int64_t cols, unsigned seed) {
-    PixelValues px;
-    px.grid_thw = {1, gh, gw};
-    px.rows = std::int64_t(gh) * gw;
-    px.cols = cols;
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> u(-2.0f, 2.0f);
-    px.data.resize(std::size_t(px.rows * cols));
-    for (float& x : px.data) x = u(rng);
-    return px;
+    return test::pixels_of(golden(g, "pixel_values"), golden(g, "grid"));
 }
 
 }  // namespace
@@ -135,14 +116,14 @@ class TestQwen3Vision : public QObject {
         const Qwen3VisionModel used(config, ck), fresh(config, ck);
         const PixelValues px = golden_pixels(g);
         const VisionFeatures want = fresh.encode(px);
-        const VisionFeatures big = used.encode(random_pixels(12, 16, px.cols, 5));
+        const VisionFeatures big = used.encode(test::random_pixels(12, 16, px.cols, 5));
         QCOMPARE(big.tokens, std::int64_t(48));
         const VisionFeatures got = used.encode(px);
         QCOMPARE(got.merged, want.merged);
         QCOMPARE(got.deepstack, want.deepstack);
         QVERIFY(mismatch(got.merged.data(), golden(g, "vision.merged")).isEmpty());
         QVERIFY(mismatch(got.deepstack[0].data(), golden(g, "vision.deepstack.0")).isEmpty());
-        QCOMPARE(used.encode(random_pixels(12, 16, px.cols, 5)).merged, big.merged);
+        QCOMPARE(used.encode(test::random_pixels(12, 16, px.cols, 5)).merged, big.merged);
     }
 
     void moving_frames_use_the_full_kernel() {
