@@ -4,7 +4,7 @@
 // MB). Allocated per call — per block, even — each buffer is a fresh mapping: every page is
 // faulted in and zeroed by the kernel on first touch, and the whole is unmapped again when it
 // goes out of scope. That unmapping is also what a cancel waited for: the stack unwinds and
-// frees them, 20–35 ms on the 2-core machine and 127 ms once under ctest -j2, against the
+// frees them, up to 45 ms on the 2-core machine and 127 ms once under ctest -j2, against the
 // engine's 100 ms promise. A Workspace keeps them instead: the agent's next screenshot (the same
 // size) touches no new page, and a cancel frees nothing.
 //
