@@ -287,11 +287,12 @@ int main(int argc, char** argv) {
         std::vector<double> times;
         PixelValues frame_px = px;
         for (int n = 0; n < steps; ++n) {
-            // The next screenshot: one value changed in both temporal copies, so it stays a
-            // still image (the pre-summed patch kernel), as a screenshot is.
-            const std::size_t k = std::size_t(n % (16 * 16));
-            frame_px.data[k] += 1.0f;
-            frame_px.data[16 * 16 + k] += 1.0f;
+            // The next screenshot: one value changed in every temporal copy (a row is
+            // channel, t, y, x), so it stays a still image (the pre-summed patch kernel), as a
+            // screenshot is.
+            const std::size_t frame = std::size_t(vc.patch_size) * std::size_t(vc.patch_size);
+            const std::size_t k = std::size_t(n) % frame;
+            for (int t = 0; t < vc.temporal_patch_size; ++t) frame_px.data[t * frame + k] += 1.0f;
             const auto a = Clock::now();
             tower.encode(frame_px, {});
             times.push_back(seconds(a, Clock::now()));
