@@ -2,13 +2,15 @@
 """Averages the weights of several training states (train.py's state.pt) into one state, for
 export_state.py. Uniform weight averaging of runs fine-tuned from one parent (a "model soup") often
 lands in a flatter spot than any single run; the train_nano README's twenty-seventh run measures
-that for deskpilot-nano (the committed weights are such an average).
+that for deskpilot-nano (the committed weights are such an average). A checkpoint folder
+(models/deskpilot-nano, its weights and training_heads.safetensors) counts as a state, so the
+committed weights can be averaged with their children after the states they came from are gone.
 
     tools/train_nano/average_states.py work/jG/state.pt work/jH/state.pt -o /tmp/soup/state.pt
     tools/train_nano/export_state.py /tmp/soup/state.pt /tmp/soup/model
 
 The optimiser state is dropped (an average of Adam moments means nothing), so the result can be
-exported or used as --init, not resumed. Step, seed and group are the last state's.
+exported or used as --init, not resumed.
 """
 import argparse
 import os
@@ -17,13 +19,14 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import HEADS  # noqa: E402
+from model import HEADS, load_heads, state_from_checkpoint  # noqa: E402
 
 PARTS = ("model",) + HEADS
 
 
 def average(states, weights):
-    out = dict(states[-1])
+    # Step, seed and group come from the last state.pt among them (a checkpoint folder has none).
+    out = dict(next((s for s in reversed(states) if "step" in s), states[-1]))
     out.pop("opt", None)
     for part in PARTS:
         present = [s.get(part) for s in states]
@@ -33,7 +36,7 @@ def average(states, weights):
             sys.exit(f"average_states.py: '{part}' is in some states and not others")
         keys = list(present[0].keys())
         for i, p in enumerate(present[1:], 1):
-            if list(p.keys()) != keys:
+            if set(p.keys()) != set(keys):  # a folder's heads come in another order than a state's
                 sys.exit(f"average_states.py: state {i + 1}'s '{part}' has other tensors than state 1's")
         merged = {}
         for k in keys:
@@ -53,7 +56,7 @@ def average(states, weights):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("states", nargs="+", help="state.pt files written by train.py")
+    ap.add_argument("states", nargs="+", help="state.pt files written by train.py, or checkpoint folders")
     ap.add_argument("-o", "--out", required=True, help="the averaged state.pt to write")
     ap.add_argument("--weights", help="comma-separated weights, one per state (default: equal); normalised")
     a = ap.parse_args()
@@ -72,8 +75,11 @@ def main():
     states = []
     for path in a.states:
         try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as e:  # torch.load raises pickle, zip and OS errors alike for a bad file
+            if os.path.isdir(path):
+                state = {"model": state_from_checkpoint(path), **load_heads(path)}
+            else:
+                state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as e:  # torch.load and safetensors raise pickle, zip and OS errors alike
             sys.exit(f"average_states.py: cannot read state '{path}': {e}")
         if not isinstance(state, dict) or "model" not in state:
             sys.exit(f"average_states.py: '{path}' is not a train.py state (no 'model' weights)")

@@ -28,7 +28,7 @@ def main():
     state = nano_model.load_state(model, a.state, "export_state.py")
     nano_model.save_checkpoint(model, config, a.tokenizer, a.out, nano_model.DTYPES[a.dtype])
     nano_model.save_heads(a.out, {h: state[h] for h in nano_model.HEADS if state.get(h)})
-    print(f"wrote {a.out} (step {state['step']})")
+    print(f"wrote {a.out} (step {state.get('step', 'unknown')})")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import math
 import os
 import random
 import re
+import shlex
 import sys
 import time
 
@@ -1413,6 +1414,10 @@ def main():
     heads += list(contrast_head.parameters()) if a.contrast_aux > 0 else []
     opt = torch.optim.AdamW(list(model.parameters()) + heads, lr=a.lr, betas=(0.9, 0.95), weight_decay=0.05)
     os.makedirs(a.work, exist_ok=True)
+    # Every start appends its exact command: a run folder tells how it was made even when the
+    # README's command lines say "(the same flags)".
+    with open(os.path.join(a.work, "commands.txt"), "a") as commands:
+        commands.write(" ".join(shlex.quote(arg) for arg in [sys.executable, *sys.argv]) + "\n")
     state_path = os.path.join(a.work, "state.pt")
     step, seen = 0, 0
     if a.init and not os.path.exists(state_path):

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# One child run of the committed line (the runs since the twenty-eighth, "jK's flags"): 200 steps
+# at peak lr 5e-5 from a state or checkpoint, on one data set, with every auxiliary loss the
+# committed checkpoint was trained with. The flags are spelled out here once because the README's
+# command lines had come to say "(the same flags)" through eight runs, and the machine that knew
+# them was lost.
+#
+#   tools/train_nano/train_child.sh DATA INIT WORK SEED [more train.py flags, e.g. --steps 100]
+#
+# INIT is a state.pt or a checkpoint folder (models/deskpilot-nano, whose training_heads.safetensors
+# carries the auxiliary heads). jemalloc (Debian's libjemalloc2) is used when installed: glibc's
+# allocator grows the trainer by gigabytes over a run (the sixteenth run).
+set -euo pipefail
+if [ $# -lt 4 ]; then
+    echo "usage: $0 DATA INIT WORK SEED [train.py flags]" >&2
+    exit 2
+fi
+data=$1 init=$2 work=$3 seed=$4
+shift 4
+here=$(cd "$(dirname "$0")" && pwd)
+jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+if [ -e "$jemalloc" ]; then
+    export LD_PRELOAD=$jemalloc MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1,thp:always
+fi
+exec python3 "$here/train.py" --data "$data" --tokenizer "$here/../../models/deskpilot-nano/tokenizer.json" \
+    --init "$init" --work "$work" --out "$work/model" --kinds grounding,task --parse-aux \
+    --label-aux 0.3 --contrast-aux 1 --contrast-bank --attend-aux 2 --attend-split 0,2 --copy-aux 3 --copy-sigma 4 \
+    --position-aux 0.5 --number-sigma 2 --group 8 --accumulate 8 --attend-tasks --place-tasks --text-copy-aux 0.5 \
+    --pointer-blend --pointer-own --pointer-own-rows \
+    --lr 5e-5 --warmup 10 --steps 200 --seed "$seed" --threads 2 --no-autocast "$@"
