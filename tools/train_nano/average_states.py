@@ -19,7 +19,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import HEADS, load_heads, state_from_checkpoint  # noqa: E402
+from model import HEADS, checkpoint_state  # noqa: E402
 
 PARTS = ("model",) + HEADS
 
@@ -76,7 +76,7 @@ def main():
     for path in a.states:
         try:
             if os.path.isdir(path):
-                state = {"model": state_from_checkpoint(path), **load_heads(path)}
+                state = checkpoint_state(path)
             else:
                 state = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as e:  # torch.load and safetensors raise pickle, zip and OS errors alike

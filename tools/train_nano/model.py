@@ -133,6 +133,12 @@ def load_heads(folder):
     return out
 
 
+def checkpoint_state(folder):
+    """A checkpoint folder as a train.py state (weights and auxiliary heads, no optimiser or step):
+    what train.py --init and average_states.py take in place of a state.pt."""
+    return {"model": state_from_checkpoint(folder), **load_heads(folder)}
+
+
 def load_state(model, path, tool):
     """Loads a train.py state.pt's weights into `model` (eval mode) and returns the state; a file
     that is not one, or of another architecture or tokenizer, exits with one message naming it."""

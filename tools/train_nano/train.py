@@ -1425,7 +1425,7 @@ def main():
             # An engine checkpoint folder (the committed one): its weights, and the auxiliary
             # heads when it has them (training_heads.safetensors); otherwise they start fresh.
             try:
-                init = {"model": nano_model.state_from_checkpoint(a.init), **nano_model.load_heads(a.init)}
+                init = nano_model.checkpoint_state(a.init)
             except Exception as e:  # a missing or corrupt model.safetensors: one line
                 sys.exit(f"train.py: --init {a.init}: not a checkpoint folder ({e})")
             print(f"auxiliary heads from {a.init}: {', '.join(k for k in init if k != 'model') or 'none (fresh)'}")
