@@ -703,10 +703,21 @@ def own_blend(point, image_size, own, cell=32, reach=1, locality=0.1):
     return best, False
 
 
+def widget_role(example):
+    """The role of a grounding example's target, from the layout beside its screenshot."""
+    path = example["images"][0][:-len(".png")] + ".layout.json"
+    with open(path) as f:
+        roles = {w["name"]: w["role"] for w in json.load(f)["widgets"]}
+    if example["widget"] not in roles:
+        sys.exit(f"train.py: {path}: no widget '{example['widget']}', the target of example {example['id']}")
+    return roles[example["widget"]]
+
+
 class Examples:
     """examples.jsonl turned into model inputs: ids, labels, pixel values, grids."""
 
-    def __init__(self, data_dirs, tokenizer, split, kinds=("grounding", "task"), read_aux=False, parse_aux=False):
+    def __init__(self, data_dirs, tokenizer, split, kinds=("grounding", "task"), read_aux=False, parse_aux=False,
+                 roles=None):
         from PIL import Image
         self.Image = Image
         self.tok = tokenizer
@@ -722,6 +733,10 @@ class Examples:
             self.items += read_examples(grounding)
         if parse_aux:
             self.items += parse_examples(grounding)
+        if roles is not None:
+            # After the parse examples, which read every widget of a screen whatever --roles keeps.
+            self.items = [e for e in self.items if e["kind"] not in ("grounding", "read")
+                          or widget_role(e) in roles]
         self.proc = nc.image_processor()
         w, h = nc.smart_resize(*nc.SCREEN)
         self.image_tokens = (w // 32) * (h // 32)
@@ -1205,6 +1220,9 @@ def main():
                     help="weight of the image-embedding penalty (feature_penalty); 0: off")
     ap.add_argument("--seed", type=int, default=12)
     ap.add_argument("--kinds", default="grounding,task", help="example kinds to train on (a curriculum stage)")
+    ap.add_argument("--roles", metavar="ROLE,...",
+                    help="train on grounding examples of these target roles only (button, checkbox, radio, "
+                         "list_item, tab, menu); task and --parse-aux examples stay whole")
     ap.add_argument("--read-aux", action="store_true",
                     help="also train the inverse of each grounding example (point in, instruction out)")
     ap.add_argument("--parse-aux", action="store_true",
@@ -1330,8 +1348,13 @@ def main():
         except ValueError as e:
             sys.exit(f"train.py: --shift {a.shift}: {e} (NANO_MAX_PIXELS={nc.MAX_PIXELS})")
         print(f"shift steps: {shift_steps[0]} model pixels across, {shift_steps[1]} down")
+    roles = None
+    if a.roles is not None:
+        roles = set(a.roles.split(","))
+        if not roles <= set(LABELLED_ROLES):
+            sys.exit(f"train.py: --roles '{a.roles}': expected some of {', '.join(LABELLED_ROLES)}")
     dirs = a.data.split(",")
-    train = Examples(dirs, tok, "train", kinds, a.read_aux, a.parse_aux)
+    train = Examples(dirs, tok, "train", kinds, a.read_aux, a.parse_aux, roles)
     val = Examples(dirs, tok, "val", kinds)
     train.position_shared = val.position_shared = a.position_shared
     if not len(train):
