@@ -15,7 +15,6 @@ then y's, 1 to 3 each, so slot 3 is y's first digit only when x has three).
 """
 import argparse
 import collections
-import json
 import math
 import os
 import statistics
@@ -29,15 +28,9 @@ import nano_common as nc  # noqa: E402
 import train  # noqa: E402
 
 
-def role_of(example, layouts):
+def role_of(example):
     """The role of the example's target widget, from the layout JSON beside its screenshot."""
-    path = example["images"][0][:-len(".png")] + ".layout.json"
-    if path not in layouts:
-        layouts[path] = {}
-        if os.path.exists(path):
-            with open(path) as f:
-                layouts[path] = {w["name"]: w["role"] for w in json.load(f)["widgets"]}
-    return layouts[path].get(example.get("widget"), "?")
+    return (train.layout_roles(example["images"][0]) or {}).get(example.get("widget"), "?")
 
 
 def main():
@@ -65,7 +58,6 @@ def main():
     attend = train.AttendLoss(model, layers, numbers.ids, heads)
     slots = collections.defaultdict(lambda: [0, 0, 0, 0])  # on target, right | on, off target, right | off
     errors = collections.defaultdict(lambda: ([], []))  # (role, slot): |error| when on, when off target
-    layouts = {}
     rows = 0
     with torch.no_grad():
         for unit in data.units(8)[:a.screens]:
@@ -81,7 +73,7 @@ def main():
             image = batch["mm_token_type_ids"].bool()
             for r, cell in enumerate(batch["cells"]):
                 labels = batch["labels"][r, 1:]
-                role = role_of(data.items[unit[r]], layouts)
+                role = role_of(data.items[unit[r]])
                 rows += 1
                 for k, p in enumerate(torch.isin(labels, numbers.ids).nonzero()[:, 0].tolist()):
                     head = heads[k % 2] if multi else heads[0]

@@ -703,13 +703,25 @@ def own_blend(point, image_size, own, cell=32, reach=1, locality=0.1):
     return best, False
 
 
+@functools.lru_cache(maxsize=None)  # a screen's examples share its layout
+def layout_roles(screenshot):
+    """{widget name: role} from the layout JSON beside a screenshot, or None when it has none."""
+    path = screenshot[:-len(".png")] + ".layout.json"
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return {w["name"]: w["role"] for w in json.load(f)["widgets"]}
+
+
 def widget_role(example):
     """The role of a grounding example's target, from the layout beside its screenshot."""
-    path = example["images"][0][:-len(".png")] + ".layout.json"
-    with open(path) as f:
-        roles = {w["name"]: w["role"] for w in json.load(f)["widgets"]}
+    screenshot = example["images"][0]
+    roles = layout_roles(screenshot)
+    if roles is None:
+        sys.exit(f"train.py: {screenshot}: no layout JSON beside it, needed by --roles (example {example['id']})")
     if example["widget"] not in roles:
-        sys.exit(f"train.py: {path}: no widget '{example['widget']}', the target of example {example['id']}")
+        sys.exit(f"train.py: {screenshot}: its layout has no widget '{example['widget']}', "
+                 f"the target of example {example['id']}")
     return roles[example["widget"]]
 
 
