@@ -1233,8 +1233,8 @@ def main():
     ap.add_argument("--seed", type=int, default=12)
     ap.add_argument("--kinds", default="grounding,task", help="example kinds to train on (a curriculum stage)")
     ap.add_argument("--roles", metavar="ROLE,...",
-                    help="train on grounding examples of these target roles only (button, checkbox, radio, "
-                         "list_item, tab, menu); task and --parse-aux examples stay whole")
+                    help="keep only the grounding (and --read-aux) examples whose target has one of these roles "
+                         "(button, checkbox, radio, list_item, tab, menu); task and --parse-aux examples stay whole")
     ap.add_argument("--read-aux", action="store_true",
                     help="also train the inverse of each grounding example (point in, instruction out)")
     ap.add_argument("--parse-aux", action="store_true",
