@@ -1,6 +1,7 @@
 #include "model/engine/arch/vl_model.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -104,6 +105,27 @@ PreprocessParams preprocess_params(const ModelConfig& c) {
     return p;
 }
 
+std::uint64_t image_fingerprint(const PixelValues& image) {
+    // FNV-1a's offset and prime over 64-bit words, each mixed (a splitmix64 finaliser) first so
+    // that nearby float patterns spread: about a millisecond for a 640x384 screenshot.
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    auto add = [&h](std::uint64_t v) {
+        v ^= v >> 30;
+        v *= 0xbf58476d1ce4e5b9ull;
+        v ^= v >> 27;
+        v *= 0x94d049bb133111ebull;
+        v ^= v >> 31;
+        h = (h ^ v) * 0x100000001b3ull;
+    };
+    for (int g : image.grid_thw) add(std::uint64_t(std::uint32_t(g)));
+    const std::vector<float>& v = image.data;
+    auto bits = [&v](std::size_t i) { return std::uint64_t(std::bit_cast<std::uint32_t>(v[i])); };
+    std::size_t i = 0;
+    for (; i + 1 < v.size(); i += 2) add(bits(i) | bits(i + 1) << 32);
+    if (i < v.size()) add(bits(i));
+    return h;
+}
+
 VlmState VlModel::new_state() const {
     VlmState s;
     s.cache = text_->new_cache();
@@ -131,8 +153,27 @@ std::vector<float> VlModel::prefill(std::span<const std::int32_t> ids,
         ++keep;
     while (keep > 0 && ids[std::size_t(keep)] == image_id && ids[std::size_t(keep - 1)] == image_id)
         --keep;
+    // ... and cut back to before the first image that is not the one the cache saw there.
+    std::vector<std::uint64_t> fingerprints;
+    for (const PixelValues& px : images) fingerprints.push_back(image_fingerprint(px));
+    std::size_t same_images = 0;
+    for (std::int64_t i = 0; i < keep;) {
+        if (ids[std::size_t(i)] != image_id) {
+            ++i;
+            continue;
+        }
+        if (same_images >= state.images.size() || same_images >= fingerprints.size() ||
+            state.images[same_images] != fingerprints[same_images]) {
+            keep = i;
+            break;
+        }
+        const auto& g = grids[same_images];
+        i += std::int64_t(g[0]) * (g[1] / merge) * (g[2] / merge);
+        ++same_images;
+    }
     state.cache.length = keep;
     state.ids.assign(ids.begin(), ids.begin() + keep);
+    state.images.resize(std::min(state.images.size(), same_images));
     last_reused_ = keep;
     last_vision_seconds_ = 0;
 
@@ -176,6 +217,7 @@ std::vector<float> VlModel::prefill(std::span<const std::int32_t> ids,
     std::vector<float> logits =
         text_->forward(rest, part, state.cache, all_logits, trace, image_tokens ? &inj : nullptr);
     state.ids.assign(ids.begin(), ids.end());
+    state.images = std::move(fingerprints);
     state.rope_delta = delta;
     return logits;
 }

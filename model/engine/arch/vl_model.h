@@ -35,8 +35,15 @@ PreprocessParams preprocess_params(const ModelConfig& config);
 struct VlmState {
     KvCache cache;
     std::vector<std::int32_t> ids;
+    // A fingerprint of each image's pixel values in `ids`, in order: the same placeholder tokens
+    // stand for any image of the same size, so reuse must also compare what they showed.
+    std::vector<std::uint64_t> images;
     std::int64_t rope_delta = 0;
 };
+
+// A 64-bit fingerprint of an image's pixel values and grid (not cryptographic: it tells a
+// changed screenshot from the one a cache holds).
+std::uint64_t image_fingerprint(const PixelValues& image);
 
 class VlModel {
   public:
@@ -64,7 +71,10 @@ class VlModel {
     // Brings `state` to `ids` (images in order) and returns the logits of the last token (all
     // new tokens' if `all_logits`). When state.ids is a prefix of `ids` that ends outside an
     // image, only the rest is computed (an agent's conversation that only grew); otherwise the
-    // cache is rolled back to the longest such prefix. At least the last token is recomputed.
+    // cache is rolled back to the longest such prefix. An image whose pixels differ from those
+    // the cache saw at its place ends the prefix there, though its tokens are the same (the
+    // agent's second look asks the same prompt on another view). At least the last token is
+    // recomputed.
     std::vector<float> prefill(std::span<const std::int32_t> ids,
                                std::span<const PixelValues> images, VlmState& state,
                                bool all_logits = false, const Trace& trace = {});

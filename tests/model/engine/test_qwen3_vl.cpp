@@ -139,6 +139,29 @@ class TestQwen3Vl : public QObject {
         QCOMPARE(f.model.last_reused(), std::int64_t(1));
     }
 
+    // The same tokens with another image (the agent's second look: the same prompt on a zoomed
+    // view of the same size) must not reuse the first image's cache: the answer is the new
+    // image's, as a fresh state computes it.
+    void another_image_behind_the_same_tokens_is_recomputed() {
+        Fixture f;
+        std::vector<PixelValues> other = f.images;
+        for (std::size_t i = 0; i < other[0].data.size(); ++i)
+            other[0].data[i] = -other[0].data[other[0].data.size() - 1 - i];
+        QVERIFY(image_fingerprint(other[0]) != image_fingerprint(f.images[0]));
+        VlmState fresh = f.model.new_state();
+        const auto want = f.model.prefill(f.ids, other, fresh);
+
+        VlmState state = f.model.new_state();
+        const auto first = f.model.prefill(f.ids, f.images, state);
+        QVERIFY(!mismatch(first.data(), want).isEmpty());  // the images do change the answer
+        const auto got = f.model.prefill(f.ids, other, state);
+        QCOMPARE(f.model.last_reused(), std::int64_t(6));  // up to the image's first token
+        QVERIFY(mismatch(got.data(), want).isEmpty());
+        // The same image again is reused up to the last token.
+        f.model.prefill(f.ids, other, state);
+        QCOMPARE(f.model.last_reused(), std::int64_t(f.ids.size()) - 1);
+    }
+
     void bad_prompts_are_errors() {
         Fixture f;
         VlmState state = f.model.new_state();
