@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "agent/action_executor.h"
+#include "agent/second_look.h"
 #include "agent/timing.h"
 #include "planner/conversation.h"
 #include "planner/parser.h"
@@ -61,6 +62,36 @@ struct Agent::Impl {
                                                                : planner::PromptLanguage::english;
         history = std::make_unique<planner::Conversation>(family, config.task, conversation);
         if (config.session_dir.empty()) throw std::invalid_argument("no session folder given");
+    }
+
+    // The second look at a click (agent/second_look.h): the step with its point moved where the
+    // second answer points, or unchanged (with a warning) when that answer gives no point; the
+    // step's record keeps both. A model error or a stop during it ends the run, as in the first.
+    planner::Step look_again_at(const planner::Step& step, const planner::Request& request,
+                                const vision::Frame& frame, StepRecord& record) {
+        SecondLook look;
+        try {
+            look = look_again(model, request, frame, step, family, config.generate,
+                              control.cancel_token());
+        } catch (const model::ModelError& e) {
+            record.results.push_back(std::string("model error (second look): ") + e.what());
+            throw RunEnd{RunStatus::error, e.what()};
+        }
+        record.model_ms += look.model_ms;
+        check_stop();
+        const vision::Point first = *step.actions.front().point;
+        record.second_look = {
+            {"region", {look.region.x, look.region.y, look.region.width, look.region.height}},
+            {"response", look.response},
+            {"first_point", {first.x, first.y}}};
+        if (look.point) {
+            record.second_look["point"] = {look.point->x, look.point->y};
+        } else {
+            record.second_look["error"] = look.error;
+            observer.on_warning("step " + std::to_string(record.index) + ": " + look.error +
+                                "; clicking the first look's point");
+        }
+        return with_second_look(step, look);
     }
 
     void check_stop() const {
@@ -247,9 +278,10 @@ struct Agent::Impl {
                     preparing.clear();
                     const auto t_model = Clock::now();
                     model::Response response;
+                    const planner::Request request = history->build();
                     try {
                         response = model.generate(
-                            history->build(), config.generate,
+                            request, config.generate,
                             [&](std::string_view chunk) {
                                 observer.on_model_text(step_index, chunk);
                             },
@@ -274,6 +306,8 @@ struct Agent::Impl {
                     } catch (const planner::ParseError& e) {
                         model_mistake(record, e.what());
                     }
+                    if (step && config.second_look && wants_second_look(*step))
+                        step = look_again_at(*step, request, frame, record);
                     if (step) {
                         record.thought = step->thought;
                         record.reflection = step->reflection;

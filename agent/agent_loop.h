@@ -41,6 +41,9 @@ struct AgentConfig {
     // > 0: the model backend shows the model screenshots of at most this many pixels (the native
     // engine's --max-pixels); coordinates in resized-image pixels are mapped from that image.
     std::int64_t max_pixels = 0;
+    // Ask each click again on the quarter of the screen around it at twice the scale, and click
+    // where that answer points (agent/second_look.h; for models trained on such views).
+    bool second_look = false;
     model::GenerateOptions generate;
     std::filesystem::path session_dir;  // where the session is recorded (must be new)
     Manifest manifest;                  // model, endpoint host, ... (task and screen are filled in)

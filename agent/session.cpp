@@ -102,21 +102,24 @@ Manifest manifest_from_json(const nlohmann::json& j) {
 }
 
 nlohmann::json to_json(const StepRecord& s) {
-    return {{"index", s.index},
-            {"started_at", s.started_at},
-            {"screenshot", s.screenshot},
-            {"raw_response", s.raw_response},
-            {"thought", s.thought},
-            {"reflection", s.reflection},
-            {"actions", s.actions},
-            {"approvals", s.approvals},
-            {"results", s.results},
-            {"timings_ms",
-             {{"capture", s.capture_ms},
-              {"model", s.model_ms},
-              {"act", s.act_ms},
-              {"settle", s.settle_ms}}},
-            {"tokens", {{"prompt", s.prompt_tokens}, {"completion", s.completion_tokens}}}};
+    nlohmann::json j = {
+        {"index", s.index},
+        {"started_at", s.started_at},
+        {"screenshot", s.screenshot},
+        {"raw_response", s.raw_response},
+        {"thought", s.thought},
+        {"reflection", s.reflection},
+        {"actions", s.actions},
+        {"approvals", s.approvals},
+        {"results", s.results},
+        {"timings_ms",
+         {{"capture", s.capture_ms},
+          {"model", s.model_ms},
+          {"act", s.act_ms},
+          {"settle", s.settle_ms}}},
+        {"tokens", {{"prompt", s.prompt_tokens}, {"completion", s.completion_tokens}}}};
+    if (!s.second_look.is_null()) j["second_look"] = s.second_look;
+    return j;
 }
 
 StepRecord step_from_json(const nlohmann::json& j) {
@@ -138,6 +141,7 @@ StepRecord step_from_json(const nlohmann::json& j) {
     const auto k = j.value("tokens", nlohmann::json::object());
     s.prompt_tokens = get_or<int>(k, "prompt", 0);
     s.completion_tokens = get_or<int>(k, "completion", 0);
+    s.second_look = j.value("second_look", nlohmann::json());
     return s;
 }
 

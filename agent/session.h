@@ -61,6 +61,9 @@ struct StepRecord {
     nlohmann::json results = nlohmann::json::array();  // per action: "ok" or an error message
     double capture_ms = 0, model_ms = 0, act_ms = 0, settle_ms = 0;
     int prompt_tokens = 0, completion_tokens = 0;
+    // The second look at the step's click (agent/second_look.h), when the run asked one:
+    // {"region": [x,y,w,h], "response": …, "first_point": [x,y], "point": [x,y] or "error": …}.
+    nlohmann::json second_look;
 };
 
 nlohmann::json to_json(const StepRecord& step);

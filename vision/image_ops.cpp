@@ -29,9 +29,10 @@ Frame resize(const Frame& frame, Size size, Interpolation interpolation) {
     if (size.width <= 0 || size.height <= 0)
         throw ImageError("cannot resize to " + std::to_string(size.width) + "x" +
                          std::to_string(size.height));
-    const int flag = interpolation == Interpolation::area     ? cv::INTER_AREA
-                     : interpolation == Interpolation::linear ? cv::INTER_LINEAR
-                                                              : cv::INTER_CUBIC;
+    const int flag = interpolation == Interpolation::area      ? cv::INTER_AREA
+                     : interpolation == Interpolation::linear  ? cv::INTER_LINEAR
+                     : interpolation == Interpolation::nearest ? cv::INTER_NEAREST_EXACT
+                                                               : cv::INTER_CUBIC;
     cv::Mat out;
     cv::resize(view_of(frame), out, cv::Size(size.width, size.height), 0, 0, flag);
     return frame_from(out, frame, frame.origin);
@@ -49,6 +50,12 @@ Frame crop(const Frame& frame, const Rect& rect) {
                          "x" + std::to_string(frame.height) + " frame");
     const cv::Mat part = view_of(frame)(cv::Rect(x1, y1, x2 - x1, y2 - y1));
     return frame_from(part, frame, {frame.origin.x + x1, frame.origin.y + y1});
+}
+
+Frame enlarge_twice(const Frame& frame, const Rect& rect) {
+    const Frame part = crop(frame, rect);
+    // INTER_NEAREST_EXACT takes source pixel floor((x + 0.5) / 2) for x = 2i and 2i + 1: i.
+    return resize(part, {part.width * 2, part.height * 2}, Interpolation::nearest);
 }
 
 Annotation click_marker(Point at) {

@@ -12,11 +12,16 @@
 
 namespace deskpilot::vision {
 
-enum class Interpolation { area, linear, cubic };
+enum class Interpolation { area, linear, cubic, nearest };
 
 // The frame scaled to `size` (area averaging by default: the right filter for shrinking
 // screenshots). Throws ImageError for an empty frame or a non-positive size.
 Frame resize(const Frame& frame, Size size, Interpolation interpolation = Interpolation::area);
+
+// The part of the frame inside `rect` (given as for crop), each pixel repeated into a 2x2 block:
+// an exact enlargement, the same pixels on every platform and in numpy's repeat (the agent's
+// second look shows the model a region so). Throws ImageError as crop does.
+Frame enlarge_twice(const Frame& frame, const Rect& rect);
 
 // The part of the frame inside `rect`, given in the frame's own pixels (0,0 = its top-left);
 // clipped to the frame. The result's origin is in root-window pixels like the source's.

@@ -65,6 +65,15 @@ std::vector<GroundingTarget> pick_grounding_targets(const nlohmann::json& widget
     return picked;
 }
 
+GroundingScore score_point(const GroundingTarget& target, vision::Point point) {
+    GroundingScore score;
+    score.point = point;
+    score.hit = target.rect.contains(point);
+    const auto c = target.rect.center();
+    score.distance = std::hypot(point.x - c.x, point.y - c.y);
+    return score;
+}
+
 GroundingScore score_grounding(const GroundingTarget& target, const std::string& response,
                                const planner::CoordinateMapper& mapper) {
     GroundingScore score;
@@ -79,12 +88,7 @@ GroundingScore score_grounding(const GroundingTarget& target, const std::string&
     } catch (const std::exception& e) {
         score.error = e.what();
     }
-    if (score.point) {
-        score.hit = target.rect.contains(*score.point);
-        const auto c = target.rect.center();
-        score.distance = std::hypot(score.point->x - c.x, score.point->y - c.y);
-    }
-    return score;
+    return score.point ? score_point(target, *score.point) : score;
 }
 
 }  // namespace deskpilot::agent::eval

@@ -34,6 +34,9 @@ struct GroundingScore {
     std::string error;    // why there is no point: a parse error, no pointing action
 };
 
+// Scores a point (screen pixels) against the target.
+GroundingScore score_point(const GroundingTarget& target, vision::Point point);
+
 // Parses `response` with the family's grammar and scores its first pointing action.
 GroundingScore score_grounding(const GroundingTarget& target, const std::string& response,
                                const planner::CoordinateMapper& mapper);

@@ -13,8 +13,10 @@
 #include "agent/agent_loop.h"
 #include "agent/eval/grounding.h"
 #include "agent/private_display.h"
+#include "agent/second_look.h"
 #include "agent/timing.h"
 #include "planner/conversation.h"
+#include "planner/parser.h"
 #include "vision/image_io.h"
 #include "vision/image_ops.h"
 #include "vision/x11_screen_source.h"
@@ -185,6 +187,33 @@ json summarize_grounding(const json& items) {
             {"targets_off_screen", off_screen}};
 }
 
+// The second look at a grounding answer (agent/second_look.h): the score of the point it gives,
+// or the first look's when it gives none; what it asked and answered goes into `t`.
+GroundingScore second_look_score(model::Vlm& vlm, const planner::Request& request,
+                                 const vision::Frame& frame, const GroundingTarget& target,
+                                 const GroundingScore& first, const planner::ModelFamily& family,
+                                 const model::GenerateOptions& generate,
+                                 const std::string& response, json& t) {
+    planner::Step step;
+    try {
+        step = planner::parse_step(response, planner::CoordinateMapper(family, frame.size()));
+    } catch (const std::exception&) {
+        return first;  // scored already: the first point came from this same parse
+    }
+    if (!wants_second_look(step)) return first;
+    model::CancelToken cancel;
+    const SecondLook look = look_again(vlm, request, frame, step, family, generate, cancel);
+    t["first_point"] = {first.point->x, first.point->y};
+    t["first_hit"] = first.hit;
+    json second = {{"region", rect_json(look.region)},
+                   {"response", look.response},
+                   {"model_ms", look.model_ms}};
+    if (!look.error.empty()) second["error"] = look.error;
+    t["second_look"] = std::move(second);
+    t["model_ms"] = t.value("model_ms", 0.0) + look.model_ms;
+    return look.point ? score_point(target, *look.point) : first;
+}
+
 json run_grounding(const EvalOptions& o) {
     check_options(o);
     if (o.seeds.empty()) throw EvalError("no seeds to evaluate");
@@ -245,11 +274,14 @@ json run_grounding(const EvalOptions& o) {
                 const auto asked = Clock::now();
                 try {
                     model::CancelToken cancel;
-                    const model::Response response =
-                        vlm.generate(conversation.build(), o.generate, {}, cancel);
+                    const planner::Request request = conversation.build();
+                    const model::Response response = vlm.generate(request, o.generate, {}, cancel);
                     t["model_ms"] = ms_since(asked);
                     t["response"] = response.text;
-                    const GroundingScore score = score_grounding(target, response.text, mapper);
+                    GroundingScore score = score_grounding(target, response.text, mapper);
+                    if (o.second_look && score.point)
+                        score = second_look_score(vlm, request, *frame, target, score, family,
+                                                  o.generate, response.text, t);
                     if (score.point) {
                         t["point"] = {score.point->x, score.point->y};
                         t["distance"] = score.distance;
@@ -376,6 +408,7 @@ json run_tasks(const EvalOptions& o, const std::vector<EvalTask>& tasks) {
             config.settle = o.settle;
             config.generate = o.generate;
             config.max_pixels = o.max_pixels;
+            config.second_look = o.second_look;
             config.session_dir = dir / "session";
             config.manifest.model = o.model_name;
             RunControl control;

@@ -38,6 +38,9 @@ struct EvalOptions {
                          .max = std::chrono::milliseconds(3000)};
     model::GenerateOptions generate;
     std::int64_t max_pixels = 0;  // the model backend's pixel cap per screenshot (see AgentConfig)
+    // Clicks get a second look (agent/second_look.h): grounding scores the point it gives, and
+    // keeps the first look's point and the second answer beside it; tasks run the agent so.
+    bool second_look = false;
     // One model per job (a connection is not shared between threads). Required.
     std::function<std::unique_ptr<model::Vlm>(int job)> make_model;
     // Called on a job's thread before each item is asked of the model: the job, its sandbox, and

@@ -1,6 +1,6 @@
 // deskpilot eval grounding|tasks (--endpoint URL --model NAME | --model-dir DIR) --family F
 //   [--seeds A..B] [--tasks FILE] [--jobs J] [--repeat K] [--window-offset DX,DY]
-//   [-o results.json]
+//   [--second-look] [-o results.json]
 // Benchmarks a model on seeded sandboxes, each job on its own private Xvfb display: grounding
 // (click the named widget; hit when inside its rectangle) or multi-step tasks (success from the
 // sandbox's state events). Writes the results JSON, a Markdown table beside it, and keeps every
@@ -88,6 +88,9 @@ class EvalCommand : public Command {
         app.add_option("--window-offset", window_offset_,
                        "Move the sandbox window's corner to DX,DY (screen pixels; default 0,0 "
                        "fills the screen): does the model read the screen or recall it?");
+        app.add_flag("--second-look", second_look_,
+                     "Ask every click again on the quarter of the screen around it, shown at "
+                     "twice the scale (for models trained on such views)");
         app.add_option("-o,--output", output_, "Results JSON (a .md table is written beside it)");
     }
 
@@ -115,6 +118,7 @@ class EvalCommand : public Command {
         options.seeds = parse_seeds(seeds_);
         options.jobs = jobs_;
         options.repeat = repeat_;
+        options.second_look = second_look_;
         options.window_offset = parse_window_offset(window_offset_);
         if (const std::string problem =
                 agent::eval::window_offset_problem(options.window_offset, options.screen);
@@ -225,6 +229,7 @@ class EvalCommand : public Command {
     std::int64_t max_pixels_ = 0;
     std::vector<std::string> only_tasks_;
     int jobs_ = 1, repeat_ = 1;
+    bool second_look_ = false;
 };
 
 DESKPILOT_REGISTER_COMMAND(EvalCommand);

@@ -52,6 +52,9 @@ class RunCommand : public Command {
         app.add_option("--max-pixels", max_pixels_,
                        "Native engine: pixel cap per screenshot (speeds up CPU runs)")
             ->check(CLI::Range(std::int64_t(65536), std::int64_t(1) << 40));
+        app.add_flag("--second-look", second_look_,
+                     "Ask every click again on the quarter of the screen around it, shown at "
+                     "twice the scale (for models trained on such views)");
         app.add_option("--threads", threads_, "Native engine: worker threads (default: all)")
             ->check(CLI::Range(1, 1024));
         app.add_option("--device", device_,
@@ -149,6 +152,7 @@ class RunCommand : public Command {
         config.history = history_;
         config.language = language_;
         if (native) config.max_pixels = max_pixels_;
+        config.second_look = second_look_;
         config.policy.mode = *agent::approval_mode_from_string(approve_);
         for (const auto& r : deny_regions_) config.policy.deny_regions.push_back(parse_region(r));
         for (const auto& r : risky_regions_) config.policy.risky_regions.push_back(parse_region(r));
@@ -182,6 +186,7 @@ class RunCommand : public Command {
   private:
     std::string task_, endpoint_, model_, api_key_env_, model_dir_, display_, session_;
     std::int64_t max_pixels_ = 0;
+    bool second_look_ = false;
     int threads_ = 0;
     std::string family_, approve_ = "auto", language_ = "en", device_ = "cpu";
     GpuOption gpu_;

@@ -5,6 +5,7 @@
 #include <QElapsedTimer>
 #include <QtTest>
 
+#include "agent/second_look.h"
 #include "agent_fixture.h"
 #include "form_task.h"
 
@@ -90,6 +91,75 @@ class AgentEndToEndTest : public QObject {
         QVERIFY2(result.status == agent::RunStatus::finished, s.observer.dump().c_str());
         QVERIFY2(s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }),
                  s.observer.dump().c_str());
+    }
+
+    // With a second look, the agent asks each click again on the quarter of the screen around
+    // it, doubled, and clicks where that answer points: here the first answer is 40 px off the
+    // Save button and the second, in the zoomed image's pixels, on its centre.
+    void secondLookClicksWhereTheZoomedAnswerPoints() {
+        AgentStack s;
+        const vision::Size image = vision::smart_resize(s.screen_size, vision::kUiTarsResize);
+        const vision::Point save = s.center("save");
+        const vision::Point first{save.x + 40, save.y - 40};
+        const vision::Rect region = agent::second_look_region(first, s.screen_size);
+        const vision::Point zoomed{(save.x - region.x) * 2, (save.y - region.y) * 2};
+        int asked = 0;
+        s.server->set_handler([&](const RecordedRequest& r) {
+            if (assistant_turns(r) > 0)
+                return ScriptedReply::answer("Thought: done\nAction: finished(content='ok')");
+            const vision::Point p = ++asked == 1 ? first : zoomed;
+            return ScriptedReply::answer(
+                "Thought: Save it.\nAction: click(start_box=" + box(p, s.screen_size, image) + ")");
+        });
+        auto config = s.config("Save");
+        config.second_look = true;
+        AgentRun run(s, config);
+        const auto result = run.join();
+        QVERIFY2(result.status == agent::RunStatus::finished, s.observer.dump().c_str());
+        QVERIFY2(s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }),
+                 s.observer.dump().c_str());
+        // Two questions for the first step, the second with the same single screenshot slot
+        // holding the doubled region (the screen's size again), then the finishing step.
+        const auto requests = s.server->chat_requests();
+        QCOMPARE(requests.size(), std::size_t(3));
+        QCOMPARE(requests[1].image_urls().size(), std::size_t(1));
+        QCOMPARE(data_url_image_size(requests[1].image_urls()[0]), image);
+        QVERIFY(requests[1].image_urls()[0] != requests[0].image_urls()[0]);
+        const auto session = agent::load_session(result.session_dir);
+        const json& look = session.steps[0].second_look;
+        QCOMPARE(look.at("region"), json({region.x, region.y, region.width, region.height}));
+        QCOMPARE(look.at("first_point"), json({first.x, first.y}));
+        const json clicked = session.steps[0].actions[0];
+        QVERIFY2(std::abs(clicked.at("x").get<int>() - save.x) <= 2 &&
+                     std::abs(clicked.at("y").get<int>() - save.y) <= 2,
+                 clicked.dump().c_str());
+        QVERIFY(session.steps[1].second_look.is_null());  // finished(): nothing to look at
+    }
+
+    // A second answer with no point keeps the first point, says so, and records why.
+    void secondLookWithoutAPointKeepsTheFirst() {
+        AgentStack s;
+        const vision::Size image = vision::smart_resize(s.screen_size, vision::kUiTarsResize);
+        int asked = 0;
+        s.server->set_handler([&](const RecordedRequest& r) {
+            if (assistant_turns(r) > 0)
+                return ScriptedReply::answer("Thought: done\nAction: finished(content='ok')");
+            if (++asked == 2) return ScriptedReply::answer("Thought: hm\nAction: wait()");
+            return ScriptedReply::answer(click(s, "save", image, "Save it."));
+        });
+        auto config = s.config("Save");
+        config.second_look = true;
+        AgentRun run(s, config);
+        const auto result = run.join();
+        QVERIFY2(result.status == agent::RunStatus::finished, s.observer.dump().c_str());
+        QVERIFY2(s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }),
+                 s.observer.dump().c_str());
+        QVERIFY2(s.observer.wait_for("warning step 1: the second look's answer has no action "
+                                     "with a position; clicking the first look's point"),
+                 s.observer.dump().c_str());
+        const auto session = agent::load_session(result.session_dir);
+        QVERIFY(session.steps[0].second_look.contains("error"));
+        QVERIFY(!session.steps[0].second_look.contains("point"));
     }
 
     // The model's backend, not the family table, says what size the model saw: a nano

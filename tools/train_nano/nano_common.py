@@ -56,6 +56,33 @@ def to_model_point(x, y, screen=SCREEN):
     return round(x * w / screen[0]), round(y * h / screen[1])
 
 
+# The second look (agent/second_look.cpp, its twin): the quarter of the screen around a first
+# point (half its width and height), each pixel doubled, so the model sees it at twice the first
+# look's scale in an image of the screen's size.
+ZOOM_CROP = (SCREEN[0] // 2, SCREEN[1] // 2)
+
+
+def zoom_origin(x, y, screen=SCREEN):
+    """The top-left screen pixel of the second look's region around a point (a float is rounded
+    half up; the agent's points are whole pixels), kept on the screen."""
+    w, h = screen[0] // 2, screen[1] // 2
+    cx, cy = math.floor(x + 0.5), math.floor(y + 0.5)
+    return min(max(cx - w // 2, 0), screen[0] - w), min(max(cy - h // 2, 0), screen[1] - h)
+
+
+def zoom_image(screen, origin):
+    """The second look's image (HxWx3 uint8 array) of a screen array at an origin: the region's
+    pixels each doubled (OpenCV's INTER_NEAREST_EXACT at 2x in the agent)."""
+    x0, y0 = origin
+    h, w = screen.shape[0] // 2, screen.shape[1] // 2
+    return screen[y0:y0 + h, x0:x0 + w].repeat(2, axis=0).repeat(2, axis=1)
+
+
+def zoom_to_screen(point, origin):
+    """A point of the second look's screen-sized image -> the screen pixel (halved, floored)."""
+    return origin[0] + point[0] // 2, origin[1] + point[1] // 2
+
+
 def prompt_template(kind):
     """The ui_tars_1_5 template of `kind` (computer, grounding) from planner/prompt_templates.cpp."""
     with open(os.path.join(ROOT, "planner", "prompt_templates.cpp"), encoding="utf-8") as f:

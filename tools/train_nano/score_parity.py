@@ -10,6 +10,9 @@ prompts on the same screenshots:
 - grounding: every target's prompt; the answer is mapped to the screen as the family maps it
   (planner/family.h: round half to even of x·W/W') and hit-tested against the target's rect as
   agent/eval/grounding.cpp does, giving transformers' own accuracy next to the engine's;
+- with `--second-look` runs, each click's second look too (nano_common.zoom_origin, zoom_image:
+  the twins of agent/second_look.cpp), around transformers' own first point for grounding and
+  around the engine's for a task step (teacher-forced), the two answers compared as one;
 - tasks (teacher-forced): every step's conversation rebuilt as planner::Conversation builds it
   (the computer prompt, the last 5 screenshots, the earlier answers, the agent's correction turn
   after an answer it could not use), checked against the prompt token count the session
@@ -53,14 +56,20 @@ class Transformers:
         self._pixels = {}
 
     def pixels(self, path):
-        """The processor's input for one screenshot (kept: a grounding seed asks several targets)."""
+        """The processor's input for one screenshot (kept: a grounding seed asks several targets).
+        `path` may name a second look: (screenshot path, region origin)."""
         if path not in self._pixels:
+            import numpy as np
             from PIL import Image
-            if not os.path.exists(path):
-                sys.exit(f"score_parity: screenshot {path} is missing (was the eval's out_dir kept?)")
+            file = path[0] if isinstance(path, tuple) else path
+            if not os.path.exists(file):
+                sys.exit(f"score_parity: screenshot {file} is missing (was the eval's out_dir kept?)")
             if len(self._pixels) >= 8:
                 self._pixels.clear()
-            r = self.proc(images=[Image.open(path).convert("RGB")], return_tensors="pt")
+            image = Image.open(file).convert("RGB")
+            if isinstance(path, tuple):
+                image = Image.fromarray(nc.zoom_image(np.asarray(image), path[1]))
+            r = self.proc(images=[image], return_tensors="pt")
             self._pixels[path] = (r["pixel_values"], r["image_grid_thw"])
         return self._pixels[path]
 
@@ -106,6 +115,14 @@ def grounding_messages(instruction):
             {"role": "user", "parts": [nc.render_prompt("grounding", instruction), {"image": 0}]}]
 
 
+def second_look(tf, messages, screenshots, first_point):
+    """The second look (agent/second_look.cpp) around a first point: (answer, screen point)."""
+    origin = nc.zoom_origin(*first_point)
+    answer, _ = tf.ask(messages, screenshots[:-1] + [(screenshots[-1], origin)])
+    point = screen_point(answer)  # the second look's image has the screen's size
+    return answer, None if point is None else nc.zoom_to_screen(point, origin)
+
+
 def grounding(tf, report_path, limit):
     with open(report_path, encoding="utf-8") as f:
         report = json.load(f)
@@ -118,8 +135,17 @@ def grounding(tf, report_path, limit):
         screenshot = os.path.join(root, item["screenshot"])
         for t in item["targets"]:
             asked += 1
-            answer, _ = tf.ask(grounding_messages(t["instruction"]), [screenshot])
-            hit = contains(t["rect"], screen_point(answer))
+            messages = grounding_messages(t["instruction"])
+            answer, _ = tf.ask(messages, [screenshot])
+            point = screen_point(answer)
+            if "second_look" in t:  # the engine's run had --second-look: so does this one
+                engine = t["response"] + " | second look: " + t["second_look"]["response"]
+                t = dict(t, response=engine)
+                if point is not None:
+                    second_answer, second = second_look(tf, messages, [screenshot], point)
+                    answer += " | second look: " + second_answer
+                    point = second or point
+            hit = contains(t["rect"], point)
             if hit != t["hit"] and answer == t["response"]:
                 sys.exit(f"score_parity: seed {item['seed']} {t['widget']}: the same answer {answer!r} scores "
                          f"differently here ({hit}) than in {report_path} ({t['hit']}); the mapping here is wrong")
@@ -174,11 +200,17 @@ def tasks(tf, report_path, limit):
             if recorded is not None and recorded != prompt_tokens:
                 length_mismatch.append({"task": item["task"], "step": k + 1, "session": recorded,
                                         "rebuilt": prompt_tokens})
-            if answer != step["raw_response"] and first_difference is None:
+            engine = step["raw_response"]
+            look = step.get("second_look")
+            if look and answer == engine:  # teacher-forced: around the engine's first point
+                second_answer, _ = second_look(tf, *nc.task_messages(prompt, screenshots, answers, feedback),
+                                               look["first_point"])
+                answer += " | second look: " + second_answer
+                engine += " | second look: " + look["response"]
+            if answer != engine and first_difference is None:
                 first_difference = k + 1
-                differ.append({"task": item["task"], "step": k + 1, "engine": step["raw_response"],
-                               "transformers": answer})
-                print(f"score_parity: task {item['task']} step {k + 1}: engine {step['raw_response']!r} "
+                differ.append({"task": item["task"], "step": k + 1, "engine": engine, "transformers": answer})
+                print(f"score_parity: task {item['task']} step {k + 1}: engine {engine!r} "
                       f"transformers {answer!r}", file=sys.stderr)
             answers.append(step["raw_response"])  # teacher-forced: the engine's answer goes on
             feedback.append(correction(step))
