@@ -41,6 +41,20 @@ class CheckpointSizedBackend : public model::Vlm {
     std::int64_t max_pixels_;
 };
 
+// Runs "Save" with the second look on; checks that the run finished with Save clicked.
+agent::RunResult save_with_second_look(AgentStack& s) {
+    auto config = s.config("Save");
+    config.second_look = true;
+    AgentRun run(s, config);
+    const auto result = run.join();
+    [&] {
+        QVERIFY2(result.status == agent::RunStatus::finished, s.observer.dump().c_str());
+        QVERIFY2(s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }),
+                 s.observer.dump().c_str());
+    }();
+    return result;
+}
+
 }  // namespace
 
 class AgentEndToEndTest : public QObject {
@@ -111,13 +125,8 @@ class AgentEndToEndTest : public QObject {
             return ScriptedReply::answer(
                 "Thought: Save it.\nAction: click(start_box=" + box(p, s.screen_size, image) + ")");
         });
-        auto config = s.config("Save");
-        config.second_look = true;
-        AgentRun run(s, config);
-        const auto result = run.join();
-        QVERIFY2(result.status == agent::RunStatus::finished, s.observer.dump().c_str());
-        QVERIFY2(s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }),
-                 s.observer.dump().c_str());
+        const auto result = save_with_second_look(s);
+        if (QTest::currentTestFailed()) return;
         // Two questions for the first step, the second with the same single screenshot slot
         // holding the doubled region (the screen's size again), then the finishing step.
         const auto requests = s.server->chat_requests();
@@ -147,13 +156,8 @@ class AgentEndToEndTest : public QObject {
             if (++asked == 2) return ScriptedReply::answer("Thought: hm\nAction: wait()");
             return ScriptedReply::answer(click(s, "save", image, "Save it."));
         });
-        auto config = s.config("Save");
-        config.second_look = true;
-        AgentRun run(s, config);
-        const auto result = run.join();
-        QVERIFY2(result.status == agent::RunStatus::finished, s.observer.dump().c_str());
-        QVERIFY2(s.has_event([](const json& e) { return event_is(e, "clicked", "save"); }),
-                 s.observer.dump().c_str());
+        const auto result = save_with_second_look(s);
+        if (QTest::currentTestFailed()) return;
         QVERIFY2(s.observer.wait_for("warning step 1: the second look's answer has no action "
                                      "with a position; clicking the first look's point"),
                  s.observer.dump().c_str());
