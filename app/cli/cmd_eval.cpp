@@ -13,6 +13,7 @@
 #include "agent/eval/runner.h"
 #include "agent/eval/task_set.h"
 #include "cli/command_registry.h"
+#include "cli/coordinate_window_option.h"
 #include "model/engine/native_vlm.h"
 #include "model/remote/remote_vlm.h"
 #include "planner/family.h"
@@ -76,6 +77,7 @@ class EvalCommand : public Command {
         app.add_option("--max-pixels", max_pixels_,
                        "With --model-dir: pixel cap per screenshot (CPU runs)")
             ->check(CLI::Range(std::int64_t(65536), std::int64_t(1) << 40));
+        coordinate_window_.add(app);
         app.add_option("--family", family_, "Model family: " + planner::family_names());
         app.add_option("--seeds", seeds_, "Grounding screens: seeds A..B (inclusive) or one seed");
         app.add_option("--tasks", tasks_file_,
@@ -150,10 +152,13 @@ class EvalCommand : public Command {
         if (native) {
             // One engine per job (each holds its own KV cache); the first load also checks the
             // folder before any display starts.
-            const model::NativeVlmConfig engine{.model_dir = model_dir_, .max_pixels = max_pixels_};
+            const model::NativeVlmConfig engine{.model_dir = model_dir_,
+                                                .max_pixels = max_pixels_,
+                                                .coordinate_window = coordinate_window_.value()};
             options.max_pixels = max_pixels_;
             auto first = std::make_shared<std::unique_ptr<model::Vlm>>(
                 std::make_unique<model::NativeVlm>(engine));
+            std::fprintf(stderr, "deskpilot: %s\n", (*first)->describe().c_str());
             options.make_model = [engine, first](int job) -> std::unique_ptr<model::Vlm> {
                 if (job == 0 && *first) return std::move(*first);
                 return std::make_unique<model::NativeVlm>(engine);
@@ -227,6 +232,7 @@ class EvalCommand : public Command {
     std::string family_, seeds_ = "0..9", tasks_file_ = DESKPILOT_EVAL_TASKS;
     std::string window_offset_ = "0,0";
     std::int64_t max_pixels_ = 0;
+    CoordinateWindowOption coordinate_window_;
     std::vector<std::string> only_tasks_;
     int jobs_ = 1, repeat_ = 1;
     bool second_look_ = false;

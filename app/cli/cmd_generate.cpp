@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "cli/command_registry.h"
+#include "cli/coordinate_window_option.h"
 #include "cli/gpu_option.h"
 #include "model/engine/arch/qwen3_vl_moe.h"
 #include "model/engine/cpu/linear.h"
@@ -88,6 +89,7 @@ class GenerateCommand : public Command {
         app.add_option("--seed", seed_, "Sampling seed");
         app.add_option("--logits-out", logits_out_,
                        "Write the last prompt position's logits (.npy, float32)");
+        coordinate_window_.add(app);
         app.add_option("--threads", threads_, "Worker threads (default: all)")
             ->check(CLI::Range(1, 1024));
         app.add_option("--device", device_, "Where the decoder runs: cpu or cuda")
@@ -114,7 +116,8 @@ class GenerateCommand : public Command {
                                   .max_pixels = max_pixels_,
                                   .threads = threads_,
                                   .device = device_,
-                                  .gpu = gpu});
+                                  .gpu = gpu,
+                                  .coordinate_window = coordinate_window_.value()});
             planner::Request request;
             request.messages.push_back(
                 {planner::Role::user,
@@ -257,6 +260,7 @@ class GenerateCommand : public Command {
     int threads_ = 0;
     std::string device_ = "cpu";
     GpuOption gpu_;
+    CoordinateWindowOption coordinate_window_;
 };
 
 DESKPILOT_REGISTER_COMMAND(GenerateCommand);

@@ -9,6 +9,7 @@
 #include "cli/agent_setup.h"
 #include "cli/command_registry.h"
 #include "cli/console.h"
+#include "cli/coordinate_window_option.h"
 #include "cli/gpu_option.h"
 #include "model/engine/native_vlm.h"
 #include "model/remote/remote_vlm.h"
@@ -55,6 +56,7 @@ class RunCommand : public Command {
         app.add_flag("--second-look", second_look_,
                      "Ask every click again on the quarter of the screen around it, shown at "
                      "twice the scale (for models trained on such views)");
+        coordinate_window_.add(app);
         app.add_option("--threads", threads_, "Native engine: worker threads (default: all)")
             ->check(CLI::Range(1, 1024));
         app.add_option("--device", device_,
@@ -123,7 +125,8 @@ class RunCommand : public Command {
                                            .max_pixels = max_pixels_,
                                            .threads = threads_,
                                            .device = device_,
-                                           .gpu = gpu});
+                                           .gpu = gpu,
+                                           .coordinate_window = coordinate_window_.value()});
             } catch (const model::ModelError& e) {
                 throw CommandError(e.what());
             }
@@ -190,6 +193,7 @@ class RunCommand : public Command {
     int threads_ = 0;
     std::string family_, approve_ = "auto", language_ = "en", device_ = "cpu";
     GpuOption gpu_;
+    CoordinateWindowOption coordinate_window_;
     std::vector<std::string> headers_, deny_regions_, risky_regions_;
     int max_steps_ = 50;
     int history_ = 5;

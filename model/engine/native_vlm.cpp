@@ -13,6 +13,7 @@
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/chat_format.h"
 #include "model/engine/config.h"
+#include "model/engine/coordinate_readout.h"
 #include "model/engine/cpu/linear.h"
 #include "model/engine/cuda/device.h"
 #include "model/engine/cuda/memory_limit.h"
@@ -92,6 +93,7 @@ struct NativeVlm::Impl {
     std::vector<float> prompt_logits;
     NativeVlm::Timings timings;
     std::string gpu;  // the decoder's GPU, or "" on the CPU
+    std::optional<engine_ns::CoordinateReadout> readout;
 
     // A family sized by its checkpoint takes the checkpoint's pixel bounds, when the checkpoint
     // gives them and the patch grids agree (a nano checkpoint trained at 960×576 says
@@ -107,18 +109,29 @@ struct NativeVlm::Impl {
     }
 };
 
-std::string native_default_family(const std::filesystem::path& model_dir) {
+namespace {
+// deskpilot.json beside a checkpoint (tools/train_nano writes it), or null when there is none.
+nlohmann::json read_marker(const std::filesystem::path& model_dir) {
     const std::filesystem::path marker = model_dir / "deskpilot.json";
     std::error_code ec;
-    if (std::filesystem::exists(marker, ec)) {
+    if (!std::filesystem::exists(marker, ec)) return nullptr;
+    std::ifstream in(marker);
+    if (!in) throw ModelError("'" + marker.string() + "': cannot be read");
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded()) throw ModelError("'" + marker.string() + "': is not valid JSON");
+    if (!j.is_object())
+        throw ModelError("'" + marker.string() + "': expected {\"family\": NAME} (an object)");
+    return j;
+}
+}  // namespace
+
+std::string native_default_family(const std::filesystem::path& model_dir) {
+    const nlohmann::json j = read_marker(model_dir);
+    if (!j.is_null()) {
         auto error = [&](const std::string& why) {
-            return ModelError("'" + marker.string() + "': " + why);
+            return ModelError("'" + (model_dir / "deskpilot.json").string() + "': " + why);
         };
-        std::ifstream in(marker);
-        if (!in) throw error("cannot be read");
-        const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-        if (j.is_discarded()) throw error("is not valid JSON");
-        const auto it = j.is_object() ? j.find("family") : j.end();
+        const auto it = j.find("family");
         if (it == j.end() || !it->is_string())
             throw error("expected {\"family\": NAME}, a string naming the model's family");
         const std::string family = it->get<std::string>();
@@ -133,6 +146,17 @@ std::string native_default_family(const std::filesystem::path& model_dir) {
     } catch (const std::exception&) {
     }
     return "qwen3-vl";
+}
+
+int native_coordinate_window(const std::filesystem::path& model_dir) {
+    const nlohmann::json j = read_marker(model_dir);
+    if (j.is_null() || !j.contains("coordinate_window")) return 0;
+    const nlohmann::json& w = j.at("coordinate_window");
+    if (!w.is_number_integer() || w.get<long long>() < 0 || w.get<long long>() > 1000)
+        throw ModelError("'" + (model_dir / "deskpilot.json").string() +
+                         "': coordinate_window must be a whole number from 0 to 1000, not " +
+                         w.dump());
+    return w.get<int>();
 }
 
 std::string native_pixel_cap_problem(const std::string& family, std::int64_t max_pixels) {
@@ -173,6 +197,13 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
         }
         impl_->pool = std::make_unique<engine_ns::cpu::ThreadPool>(config.threads);
         impl_->tokenizer = engine_ns::Tokenizer::from_file(dir / "tokenizer.json");
+        const int window =
+            config.coordinate_window ? *config.coordinate_window : native_coordinate_window(dir);
+        try {
+            impl_->readout.emplace(*impl_->tokenizer, window);
+        } catch (const std::invalid_argument& e) {
+            throw ModelError(where + ": " + e.what());
+        }
         auto ck = std::make_shared<const engine_ns::Checkpoint>(dir);
         impl_->model = std::make_unique<engine_ns::VlModel>(mc, ck, *impl_->pool);
         // The CPU models validated the checkpoint; the GPU ones copy its weights.
@@ -209,7 +240,11 @@ std::string NativeVlm::describe() const {
            impl_->config.model_dir.string() + " (" +
            (impl_->gpu.empty() ? "" : "decoder on cuda: " + impl_->gpu + ", vision tower too; ") +
            std::to_string(impl_->pool->size()) + " threads, " +
-           engine_ns::cpu::isa_name(engine_ns::cpu::best_isa()) + ")";
+           engine_ns::cpu::isa_name(engine_ns::cpu::best_isa()) +
+           (impl_->readout->window() > 0
+                ? ", coordinate window " + std::to_string(impl_->readout->window())
+                : "") +
+           ")";
 }
 
 std::vector<float> NativeVlm::last_prompt_logits() const {
@@ -298,6 +333,9 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
         // cuda::sample_top_p_cpu's rule (the device kernel's twin, also for the first token from
         // the prefill logits), so a seed repeats run to run; greedy is argmax on both paths.
         const bool on_device = m.model->text().chooses_tokens();
+        // The coordinate readout refines greedy answers only; a sampled one stays as drawn.
+        engine_ns::CoordinateReadout* readout = options.temperature == 0.0 ? &*m.readout : nullptr;
+        if (readout) readout->reset();
         std::mt19937_64 rng(options.seed.value_or(0));
         std::uniform_real_distribution<float> draw(0.0f, 1.0f);
         auto choice = [&] {
@@ -344,6 +382,7 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
                     r.time_to_first_token_ms - m.timings.preprocess_ms - m.timings.vision_ms;
             }
             ++r.completion_tokens;
+            if (readout) readout->observe(id);
             if (std::find(m.stop_ids.begin(), m.stop_ids.end(), id) != m.stop_ids.end()) {
                 r.finish_reason = "stop";
                 break;
@@ -353,8 +392,13 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
                 break;
             }
             if (n + 1 == options.max_tokens) break;
-            next = on_device ? m.model->decode_choose(id, m.state, choice())
-                             : sampler.sample(m.model->decode(id, m.state));
+            if (readout && readout->wants_logits()) {  // a coordinate: its logits, on any device
+                const std::vector<float> logits = m.model->decode(id, m.state);
+                next = readout->choose(logits, sampler.sample(logits));
+            } else {
+                next = on_device ? m.model->decode_choose(id, m.state, choice())
+                                 : sampler.sample(m.model->decode(id, m.state));
+            }
         }
         if (r.finish_reason == "length") emit(stream.finish());
     } catch (const engine_ns::cpu::Stopped&) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,10 @@ struct NativeVlmConfig {
     // With "cuda": the GPU's index; -1 takes cuda::choose_device()'s (DESKPILOT_CUDA_DEVICE,
     // else 0).
     int gpu = -1;
+    // Greedy coordinates read as the mean of the numbers within this many of the most likely one
+    // (engine/coordinate_readout.h); 0 writes the most likely number. Unset: the window the
+    // checkpoint's deskpilot.json names ({"coordinate_window": 16}), else 0.
+    std::optional<int> coordinate_window;
 };
 
 // The planner family a model folder speaks unless told otherwise: the one its deskpilot.json
@@ -35,6 +40,11 @@ struct NativeVlmConfig {
 // then reports why). Throws ModelError naming deskpilot.json when it is there but unreadable,
 // malformed or names no known family.
 std::string native_default_family(const std::filesystem::path& model_dir);
+
+// The coordinate window model_dir's deskpilot.json names ("coordinate_window", a whole number
+// >= 0), else 0. Throws ModelError naming deskpilot.json when it is there but unreadable,
+// malformed, or gives a window that is not a whole number >= 0.
+int native_coordinate_window(const std::filesystem::path& model_dir);
 
 // A pixel cap shows the model a smaller screenshot than `family`'s own resize bounds give; the
 // agent maps coordinates from that smaller image (planner::with_pixel_cap), but a cap below the

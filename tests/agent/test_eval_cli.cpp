@@ -114,6 +114,22 @@ class EvalCliTest : public QObject {
         QVERIFY(!QFile::exists(dir.filePath("r.json")));
     }
 
+    // --coordinate-window reaches the engine: a model that writes numbers digit by digit is
+    // refused before any display starts, naming the folder; a window over 1000 is usage.
+    void coordinateWindowOnADigitModelIsOneClearError() {
+        QTemporaryDir dir;
+        const QString tiny = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen3_vl_moe_vision_tiny";
+        const QStringList base = {"eval",    "grounding", "--model-dir", tiny,
+                                  "--seeds", "1",         "-o",          dir.filePath("r.json")};
+        const Run r = run_cli(base + QStringList{"--coordinate-window", "16"});
+        QVERIFY2(r.code == 1, qPrintable(QString::number(r.code) + ": " + r.err));
+        QVERIFY2(r.err.contains(tiny + ": a coordinate window needs a tokenizer with one token "
+                                       "per number"),
+                 qPrintable(r.err));
+        QVERIFY(!QFile::exists(dir.filePath("r.json")));
+        QCOMPARE(run_cli(base + QStringList{"--coordinate-window", "1001"}).code, 2);
+    }
+
     void badInputGivesOneClearErrorAndStatus_data() {
         QTest::addColumn<QStringList>("args");
         QTest::addColumn<int>("code");

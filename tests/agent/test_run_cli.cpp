@@ -185,6 +185,31 @@ class RunCliTest : public QObject {
         QVERIFY2(r.err.contains("/nonexistent/model: no such model folder"), qPrintable(r.err));
     }
 
+    // --coordinate-window reaches the engine: a model that writes numbers digit by digit cannot
+    // read coordinates that way, and says so before the run starts; a negative one is usage.
+    void coordinateWindowOnADigitModelIsAnError() {
+        AgentStack s;
+        const QString tiny = QString(DESKPILOT_TEST_DATA_DIR) + "/engine/qwen3_vl_moe_vision_tiny";
+        const QStringList base = {"run",
+                                  "--task",
+                                  "x",
+                                  "--model-dir",
+                                  tiny,
+                                  "--display",
+                                  QString::fromStdString(s.display->name()),
+                                  "--session",
+                                  s.sessions.filePath("windowed"),
+                                  "--dry-run"};
+        const Run r = run_cli(base + QStringList{"--coordinate-window", "16"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains(tiny + ": a coordinate window needs a tokenizer with one token "
+                                       "per number"),
+                 qPrintable(r.err));
+        QVERIFY(!QFile::exists(s.sessions.filePath("windowed")));
+        QCOMPARE(run_cli(base + QStringList{"--coordinate-window", "-1"}).code, 2);
+        QCOMPARE(s.sandbox->events().size(), std::size_t(1));
+    }
+
     void badArgumentsAreUsageErrors_data() {
         QTest::addColumn<QStringList>("extra");
         QTest::addColumn<QString>("expected");

@@ -159,7 +159,8 @@ DTYPES = {"bf16": torch.bfloat16, "f32": torch.float32}
 def save_checkpoint(model, config, tokenizer_path, out_dir, dtype=torch.bfloat16):
     """models/deskpilot-nano/: model.safetensors, config.json, tokenizer.json,
     preprocessor_config.json (the layout `deskpilot generate/run --model-dir` loads), and
-    deskpilot.json, which names the planner family, so that `--model-dir` alone picks it."""
+    deskpilot.json, which names the planner family, so that `--model-dir` alone picks it, and, for
+    a tokenizer with one token per number, the coordinate readout's window (nano_common.COORDINATE_WINDOW)."""
     from safetensors.torch import save_file
     os.makedirs(out_dir, exist_ok=True)
     cfg = config.to_dict()
@@ -176,6 +177,10 @@ def save_checkpoint(model, config, tokenizer_path, out_dir, dtype=torch.bfloat16
     with open(os.path.join(out_dir, "generation_config.json"), "w") as f:
         json.dump({"do_sample": False, "eos_token_id": [config.text_config.eos_token_id],
                    "pad_token_id": config.text_config.pad_token_id}, f, indent=1)
+    marker = {"family": "deskpilot-nano"}
+    with open(tokenizer_path, encoding="utf-8") as f:
+        if "10" in json.load(f)["model"]["vocab"]:
+            marker["coordinate_window"] = nc.COORDINATE_WINDOW
     with open(os.path.join(out_dir, "deskpilot.json"), "w") as f:
-        json.dump({"family": "deskpilot-nano"}, f, indent=1)
+        json.dump(marker, f, indent=1)
         f.write("\n")

@@ -4,8 +4,9 @@
 
 `deskpilot eval` keeps what the engine saw and wrote: each grounding seed's screenshot and each
 target's response, and each task's session (its screenshots and every step's raw response). This
-asks transformers' Qwen3VLMoeForConditionalGeneration (f32, eager attention, greedy) the same
-prompts on the same screenshots:
+asks transformers' Qwen3VLMoeForConditionalGeneration (f32, eager attention, greedy, with the
+coordinate readout's twin, nano_common.CoordinateReadoutProcessor, at the checkpoint's window or
+--coordinate-window's, as the engine reads coordinates) the same prompts on the same screenshots:
 
 - grounding: every target's prompt; the answer is mapped to the screen as the family maps it
   (planner/family.h: round half to even of x·W/W') and hit-tested against the target's rect as
@@ -43,7 +44,7 @@ CLICK = re.compile(r"\((\d+),\s*(\d+)\)")
 
 
 class Transformers:
-    def __init__(self, model_dir, max_new_tokens):
+    def __init__(self, model_dir, max_new_tokens, coordinate_window=None):
         from tokenizers import Tokenizer
         from transformers import Qwen3VLMoeForConditionalGeneration
 
@@ -53,6 +54,9 @@ class Transformers:
         self.proc = nc.image_processor()
         self.stops = [self.tok.token_to_id("<|im_end|>"), self.tok.token_to_id("<|endoftext|>")]
         self.max_new_tokens = max_new_tokens
+        # The engine's coordinate readout: the window the checkpoint names, unless told otherwise.
+        window = nc.coordinate_window(model_dir) if coordinate_window is None else coordinate_window
+        self.readout = nc.CoordinateReadoutProcessor(self.tok, window)
         self._pixels = {}
 
     def pixels(self, path):
@@ -84,7 +88,8 @@ class Transformers:
             g = self.model.generate(input_ids=ids, pixel_values=torch.cat([pv for pv, _ in inputs]),
                                     image_grid_thw=torch.cat([grid for _, grid in inputs]), mm_token_type_ids=mm,
                                     attention_mask=torch.ones_like(ids), max_new_tokens=self.max_new_tokens,
-                                    do_sample=False, eos_token_id=self.stops, pad_token_id=self.stops[1])
+                                    do_sample=False, eos_token_id=self.stops, pad_token_id=self.stops[1],
+                                    logits_processor=[self.readout])
         new = g[0, ids.shape[1]:].tolist()
         if new and new[-1] in self.stops:
             new = new[:-1]
@@ -229,6 +234,8 @@ def main():
     ap.add_argument("--grounding", help="the -o JSON of `deskpilot eval grounding` with this --model-dir")
     ap.add_argument("--tasks", help="the -o JSON of `deskpilot eval tasks` with this --model-dir")
     ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--coordinate-window", type=int, metavar="N",
+                    help="as `deskpilot eval --coordinate-window` (default: the checkpoint's deskpilot.json)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="only the first N grounding seeds and tasks (0: all)")
     ap.add_argument("--allow", type=int, default=0, help="differing answers tolerated before exit 1")
@@ -240,7 +247,7 @@ def main():
         if path and not os.path.exists(path):
             sys.exit(f"score_parity: {path}: no such file")
     torch.set_num_threads(a.threads)
-    tf = Transformers(a.model_dir, a.max_new_tokens)
+    tf = Transformers(a.model_dir, a.max_new_tokens, a.coordinate_window)
     out = {"model_dir": a.model_dir}
     if a.grounding:
         out["grounding"] = grounding(tf, a.grounding, a.limit)
