@@ -465,6 +465,7 @@ std::string results_markdown(const json& results) {
         md += ", sandbox window moved to " +
               std::to_string(results["window_offset"][0].get<int>()) + "," +
               std::to_string(results["window_offset"][1].get<int>());
+    if (results.contains("engine")) md += "; " + results.value("engine", std::string());
     md += "\n\n";
     if (suite == "grounding") {
         md +=

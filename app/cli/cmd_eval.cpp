@@ -149,6 +149,7 @@ class EvalCommand : public Command {
                 tasks = std::move(chosen);
             }
         }
+        std::string engine_described;  // the native engine as loaded (threads, kernels, window)
         if (native) {
             // One engine per job (each holds its own KV cache); the first load also checks the
             // folder before any display starts.
@@ -158,7 +159,8 @@ class EvalCommand : public Command {
             options.max_pixels = max_pixels_;
             auto first = std::make_shared<std::unique_ptr<model::Vlm>>(
                 std::make_unique<model::NativeVlm>(engine));
-            std::fprintf(stderr, "deskpilot: %s\n", (*first)->describe().c_str());
+            engine_described = (*first)->describe();
+            std::fprintf(stderr, "deskpilot: %s\n", engine_described.c_str());
             options.make_model = [engine, first](int job) -> std::unique_ptr<model::Vlm> {
                 if (job == 0 && *first) return std::move(*first);
                 return std::make_unique<model::NativeVlm>(engine);
@@ -213,6 +215,7 @@ class EvalCommand : public Command {
                          e.get<std::string>().c_str());
         // Screenshot and session paths in the items are relative to it.
         results["out_dir"] = options.out_dir.string();
+        if (!engine_described.empty()) results["engine"] = engine_described;
         std::ofstream json_out(output);
         json_out << results.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         std::filesystem::path md_path = output;

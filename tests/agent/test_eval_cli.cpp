@@ -98,6 +98,14 @@ class EvalCliTest : public QObject {
         QVERIFY2(results.dump().find("qwen3-vl") != std::string::npos,
                  results.dump().substr(0, 300).c_str());
         QVERIFY(results.dump().find("qwen3_vl_moe_vision_tiny") != std::string::npos);
+        // The engine as it was loaded is recorded, in the JSON and the table.
+        const std::string engine = results.value("engine", std::string());
+        QVERIFY2(engine.find("native qwen3_vl_moe @ ") == 0 &&
+                     engine.find("threads") != std::string::npos,
+                 engine.c_str());
+        QFile md(dir.filePath("native.md"));
+        QVERIFY(md.open(QIODevice::ReadOnly));
+        QVERIFY(md.readAll().contains(QByteArray::fromStdString(engine)));
     }
 
     // A model folder's deskpilot.json names its family; a broken one stops the run before any
