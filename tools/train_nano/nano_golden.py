@@ -12,7 +12,9 @@ Writes into --out (tests/data/engine/nano_golden/):
   prompt_ids.npy           int32 [prompt tokens]: the chat text (nano_common.render_chat) tokenized
   logits.npy               float32 [steps, vocab]: row 0 after the prompt, row k after the k-th
                            greedy token was fed back (transformers, f32 weights, eager attention)
-  golden.json              the target widget, instruction, greedy ids and answer text, and the
+  golden.json              the target widget, instruction, greedy ids and answer text, the answer
+                           with the checkpoint's coordinate readout ("readout": deskpilot.json's
+                           coordinate_window, nano_common.CoordinateReadoutProcessor), and the
                            checkpoint's sha256 (the test refuses goldens of another checkpoint)
 
 The target is the first widget, in a fixed order (buttons, the "agree" checkbox, radios, tabs,
@@ -129,7 +131,9 @@ def main():
     pv, grid = r["pixel_values"], r["image_grid_thw"]
     stops = [tok.token_to_id("<|im_end|>"), tok.token_to_id("<|endoftext|>")]
 
-    def ask(instruction):
+    window = nc.coordinate_window(a.model_dir)
+
+    def ask(instruction, readout=False):
         # planner::Conversation for the grounding prompt: system turn, then prompt text + image.
         messages = [{"role": "system", "parts": [nc.SYSTEM_MESSAGE]},
                     {"role": "user", "parts": [nc.render_prompt("grounding", instruction), {"image": 0}]}]
@@ -140,7 +144,8 @@ def main():
             g = model.generate(input_ids=ids, pixel_values=pv, image_grid_thw=grid, mm_token_type_ids=mm,
                                attention_mask=torch.ones_like(ids), max_new_tokens=a.max_new_tokens,
                                do_sample=False, eos_token_id=stops, pad_token_id=stops[1],
-                               return_dict_in_generate=True, output_logits=True)
+                               return_dict_in_generate=True, output_logits=True,
+                               logits_processor=[nc.CoordinateReadoutProcessor(tok, window if readout else 0)])
         new = g.sequences[0, ids.shape[1]:].tolist()
         logits = torch.stack([step[0] for step in g.logits]).float().numpy()
         answer_ids = new[:-1] if new and new[-1] in stops else new
@@ -166,6 +171,11 @@ def main():
         sys.exit(f"nano_golden: none of {len(tried)} candidates is grounded by this checkpoint "
                  "(--allow-ungrounded writes the first anyway)")
 
+    # The same with the checkpoint's coordinate readout (engine/coordinate_readout.h), as the agent
+    # asks it by default.
+    _, readout_new, _, readout_answer = ask(instruction, readout=True)
+    readout_point = clicked_point(readout_answer)
+
     np.save(os.path.join(a.out, "prompt_ids.npy"), prompt_ids)
     np.save(os.path.join(a.out, "logits.npy"), logits.astype(np.float32))
     golden = {
@@ -183,6 +193,9 @@ def main():
         "generated_ids": new,
         "answer": answer,
         "logits_rows": int(logits.shape[0]),
+        "readout": {"coordinate_window": window, "generated_ids": readout_new, "answer": readout_answer,
+                    "point": list(readout_point) if readout_point else None,
+                    "grounded": inside(readout_point, w["rect"])},
         # The smallest gap between the best and second-best logit along the greedy answer: how
         # close a kernel's rounding would have to come to change a token.
         "min_top2_margin": float(min(np.diff(np.sort(row)[-2:])[0] for row in logits)),

@@ -127,6 +127,9 @@ class CoordinateReadoutTest : public QObject {
 
     // The window comes from the checkpoint's deskpilot.json; a bad one names the file.
     void theCheckpointNamesItsWindow() {
+        QCOMPARE(deskpilot::model::native_coordinate_window(fs::path(DESKPILOT_SOURCE_DIR) /
+                                                            "models/deskpilot-nano"),
+                 16);
         QCOMPARE(deskpilot::model::native_coordinate_window(kData / "qwen3_vl_moe_vision_tiny"), 0);
         QTemporaryDir dir;
         const fs::path marker = fs::path(dir.path().toStdString()) / "deskpilot.json";

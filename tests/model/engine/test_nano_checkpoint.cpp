@@ -2,9 +2,10 @@
 // fixed sandbox screenshot (tests/data/engine/nano_golden, written by
 // tools/train_nano/nano_golden.py): the grounding prompt the agent sends tokenizes to the same
 // ids, the engine's logits after the prompt and after each greedy token equal transformers'
-// within a stated tolerance, NativeVlm's greedy answer is transformers' answer, and the click it
-// parses to (family deskpilot-nano, 1280x800 screen) lands inside the target widget — the model
-// grounds this instruction on this screenshot.
+// within a stated tolerance, NativeVlm's greedy answer is transformers' answer, with and without
+// the checkpoint's coordinate readout, and the click it parses to (family deskpilot-nano,
+// 1280x800 screen) lands inside the target widget — the model grounds this instruction on this
+// screenshot.
 #include <QCryptographicHash>
 #include <QFile>
 #include <QtTest>
@@ -149,6 +150,37 @@ class TestNanoCheckpoint : public QObject {
         return conversation.build();
     }
 
+    // The click `answer` parses to (family deskpilot-nano, 1280x800) is inside the target.
+    void verifyGrounds(const std::string& answer) const {
+        const std::string target = golden_.at("target").at("widget");
+        vision::Rect rect;
+        bool found = false;
+        for (const auto& w : layout_.at("widgets"))
+            if (w.at("name") == target) {
+                const auto& r = w.at("rect");
+                rect = {r[0].get<int>(), r[1].get<int>(), r[2].get<int>(), r[3].get<int>()};
+                found = true;
+            }
+        QVERIFY2(found, qPrintable(QString::fromStdString("no widget " + target + " in layout")));
+        const planner::CoordinateMapper mapper(*family_, {1280, 800});
+        const planner::Step step = planner::parse_step(answer, mapper);
+        QVERIFY(!step.actions.empty());
+        QVERIFY(step.actions.front().point.has_value());
+        const vision::Point p = *step.actions.front().point;
+        QVERIFY2(rect.contains(p),
+                 qPrintable(QString("the model clicks (%1,%2), outside %3 [%4,%5,%6,%7]%8")
+                                .arg(p.x)
+                                .arg(p.y)
+                                .arg(QString::fromStdString(target))
+                                .arg(rect.x)
+                                .arg(rect.y)
+                                .arg(rect.width)
+                                .arg(rect.height)
+                                .arg(golden_.value("grounded", false)
+                                         ? ""
+                                         : " (goldens written with --allow-ungrounded)")));
+    }
+
   private slots:
     void initTestCase() {
         for (const char* file : {"config.json", "tokenizer.json", "model.safetensors"})
@@ -237,10 +269,12 @@ class TestNanoCheckpoint : public QObject {
               bf16_activations() ? " nats" : " of the largest logit");
     }
 
-    // The agent's own path: NativeVlm, greedy, on the request the grounding eval sends; the
-    // answer is transformers' and its click lands on the target widget of the layout.
+    // The agent's own path: NativeVlm, greedy with the most likely number for each coordinate
+    // (window 0), on the request the grounding eval sends; the answer is transformers' and its
+    // click lands on the target widget of the layout.
     void greedyAnswerGroundsTheTarget() {
-        model::NativeVlm vlm({.model_dir = kModel, .max_pixels = 0, .threads = 2});
+        model::NativeVlm vlm(
+            {.model_dir = kModel, .max_pixels = 0, .threads = 2, .coordinate_window = 0});
         model::GenerateOptions greedy;
         greedy.temperature = 0;
         greedy.max_tokens = golden_.at("max_new_tokens").get<int>();
@@ -253,34 +287,46 @@ class TestNanoCheckpoint : public QObject {
         const std::string problem =
             logits_mismatch(prompt_logits.data(), logits_.data(), std::size_t(vocab_));
         QVERIFY2(problem.empty(), problem.c_str());
+        verifyGrounds(response.text);
+    }
 
-        const std::string target = golden_.at("target").at("widget");
-        vision::Rect rect;
-        bool found = false;
-        for (const auto& w : layout_.at("widgets"))
-            if (w.at("name") == target) {
-                const auto& r = w.at("rect");
-                rect = {r[0].get<int>(), r[1].get<int>(), r[2].get<int>(), r[3].get<int>()};
-                found = true;
-            }
-        QVERIFY2(found, qPrintable(QString::fromStdString("no widget " + target + " in layout")));
-        const planner::CoordinateMapper mapper(*family_, {1280, 800});
-        const planner::Step step = planner::parse_step(response.text, mapper);
-        QVERIFY(!step.actions.empty());
-        QVERIFY(step.actions.front().point.has_value());
-        const vision::Point p = *step.actions.front().point;
-        QVERIFY2(rect.contains(p),
-                 qPrintable(QString("the model clicks (%1,%2), outside %3 [%4,%5,%6,%7]%8")
-                                .arg(p.x)
-                                .arg(p.y)
-                                .arg(QString::fromStdString(target))
-                                .arg(rect.x)
-                                .arg(rect.y)
-                                .arg(rect.width)
-                                .arg(rect.height)
-                                .arg(golden_.value("grounded", false)
-                                         ? ""
-                                         : " (goldens written with --allow-ungrounded)")));
+    // As the agent asks by default: the checkpoint's coordinate readout (its deskpilot.json
+    // window) gives the answer transformers gives through the readout's twin
+    // (nano_common.CoordinateReadoutProcessor) — exactly with f32 activations, within one model
+    // pixel with bf16 ones — and it grounds the target too.
+    void readoutAnswerIsTheTwins() {
+        const json& readout = golden_.at("readout");
+        QCOMPARE(model::native_coordinate_window(kModel),
+                 readout.at("coordinate_window").get<int>());
+        QVERIFY2(readout.at("coordinate_window").get<int>() > 0,
+                 "the committed checkpoint names no coordinate window");
+        model::NativeVlm vlm({.model_dir = kModel, .max_pixels = 0, .threads = 2});
+        QVERIFY(QString::fromStdString(vlm.describe()).contains("coordinate window"));
+        model::GenerateOptions greedy;
+        greedy.temperature = 0;
+        greedy.max_tokens = golden_.at("max_new_tokens").get<int>();
+        model::CancelToken cancel;
+        const model::Response response = vlm.generate(request(), greedy, {}, cancel);
+        const std::string want = readout.at("answer").get<std::string>();
+        if (bf16_activations()) {
+            // The readout is a smooth function of the logits, with no margin to keep it from a
+            // rounding boundary: bf16 activations may move a coordinate by one model pixel
+            // (measured: 291 against transformers' 292). The same answer otherwise.
+            const planner::CoordinateMapper mapper(*family_, {1280, 800});
+            const auto got = planner::parse_step(response.text, mapper).actions;
+            const auto twin = planner::parse_step(want, mapper).actions;
+            QVERIFY2(got.size() == 1 && twin.size() == 1 && got[0].type == twin[0].type &&
+                         got[0].point && twin[0].point,
+                     response.text.c_str());
+            // One model pixel is 2 screen pixels across and 2.08 down (1280x800 shown as 640x384).
+            QVERIFY2(std::abs(got[0].point->x - twin[0].point->x) <= 2 &&
+                         std::abs(got[0].point->y - twin[0].point->y) <= 3,
+                     (response.text + " against " + want).c_str());
+        } else {
+            QCOMPARE(QString::fromStdString(response.text), QString::fromStdString(want));
+        }
+        QVERIFY(readout.at("grounded").get<bool>());
+        verifyGrounds(response.text);
     }
 
     // A nano checkpoint trained at another size says so in its preprocessor_config.json: the
