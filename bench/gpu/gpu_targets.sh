@@ -23,6 +23,7 @@ GPU_TARGETS=(
   test_engine_cuda_cli          # `generate --device cuda` against `--device cpu`
   test_engine_cuda_options      # --gpu, DESKPILOT_CUDA_MEM_LIMIT, the stop point on a real GPU
   test_engine_cuda_vlm          # image prompts, NativeVlm on both devices
+  test_engine_cuda_nano         # deskpilot-nano's coordinate readout on the GPU against the CPU
   test_engine_cuda_vision       # the vision tower against the CPU one
   test_engine_cuda_qwen2_5      # Qwen2.5-VL decoder and tower against the CPU ones
   test_engine_cuda_long_prompts # long prompts on both devices
