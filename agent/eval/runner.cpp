@@ -465,6 +465,8 @@ std::string results_markdown(const json& results) {
         md += ", sandbox window moved to " +
               std::to_string(results["window_offset"][0].get<int>()) + "," +
               std::to_string(results["window_offset"][1].get<int>());
+    if (results.contains("task_seed_offset"))
+        md += ", task seeds moved by " + std::to_string(results.value("task_seed_offset", 0));
     if (results.contains("engine")) md += "; " + results.value("engine", std::string());
     md += "\n\n";
     if (suite == "grounding") {

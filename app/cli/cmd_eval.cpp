@@ -87,6 +87,10 @@ class EvalCommand : public Command {
             ->check(CLI::Range(1, 256));
         app.add_option("--repeat", repeat_, "Run everything this many times (variance)")
             ->check(CLI::Range(1, 1000));
+        app.add_option("--task-seed-offset", task_seed_offset_,
+                       "Tasks: add N to every task's seed, so the same tasks run on other screens "
+                       "(a held-out copy of the suite; seeds stay below 1000)")
+            ->check(CLI::Range(0, 999));
         app.add_option("--window-offset", window_offset_,
                        "Move the sandbox window's corner to DX,DY (screen pixels; default 0,0 "
                        "fills the screen): does the model read the screen or recall it?");
@@ -128,6 +132,8 @@ class EvalCommand : public Command {
             throw CommandError("--window-offset '" + window_offset_ + "': " + problem, kExitUsage);
         const std::filesystem::path output = output_.empty() ? "eval-" + suite_ + ".json" : output_;
         options.out_dir = std::filesystem::path(output.string() + ".d");
+        if (suite_ == "grounding" && task_seed_offset_ != 0)
+            throw CommandError("--task-seed-offset applies to the tasks suite", kExitUsage);
         // The task file is checked before any model call or display starts.
         std::vector<agent::eval::EvalTask> tasks;
         if (suite_ == "tasks") {
@@ -135,6 +141,16 @@ class EvalCommand : public Command {
                 tasks = agent::eval::load_tasks(tasks_file_);
             } catch (const agent::eval::EvalError& e) {
                 throw CommandError(e.what(), kExitError);
+            }
+            for (agent::eval::EvalTask& task : tasks) {
+                if (task.seed + task_seed_offset_ > kLastEvalSeed)
+                    throw CommandError("--task-seed-offset " + std::to_string(task_seed_offset_) +
+                                           ": task '" + task.id + "' (seed " +
+                                           std::to_string(task.seed) +
+                                           ") would leave the evaluation seeds 0.." +
+                                           std::to_string(kLastEvalSeed),
+                                       kExitUsage);
+                task.seed += task_seed_offset_;
             }
             if (!only_tasks_.empty()) {
                 std::vector<agent::eval::EvalTask> chosen;
@@ -216,6 +232,7 @@ class EvalCommand : public Command {
         // Screenshot and session paths in the items are relative to it.
         results["out_dir"] = options.out_dir.string();
         if (!engine_described.empty()) results["engine"] = engine_described;
+        if (task_seed_offset_ != 0) results["task_seed_offset"] = task_seed_offset_;
         std::ofstream json_out(output);
         json_out << results.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         std::filesystem::path md_path = output;
@@ -235,6 +252,9 @@ class EvalCommand : public Command {
     std::string family_, seeds_ = "0..9", tasks_file_ = DESKPILOT_EVAL_TASKS;
     std::string window_offset_ = "0,0";
     std::int64_t max_pixels_ = 0;
+    unsigned task_seed_offset_ = 0;
+    // Seeds 0..999 are evaluation seeds: no training set draws from them (make_dataset.py).
+    static constexpr unsigned kLastEvalSeed = 999;
     CoordinateWindowOption coordinate_window_;
     std::vector<std::string> only_tasks_;
     int jobs_ = 1, repeat_ = 1;

@@ -108,6 +108,35 @@ class EvalCliTest : public QObject {
         QVERIFY(md.readAll().contains(QByteArray::fromStdString(engine)));
     }
 
+    // --task-seed-offset runs the same tasks on other screens (a held-out copy of the suite):
+    // the text's labels are the new screen's, the seed is recorded per item and in the results.
+    void taskSeedOffsetMovesEveryTask() {
+        OpenAiServer server;
+        server.set_handler([](const RecordedRequest& r) {
+            return ScriptedReply::answer(assistant_turns(r) == 0
+                                             ? "Thought: Save.\nAction: hotkey(key='ctrl s')"
+                                             : "Thought: Done.\nAction: finished(content='saved')");
+        });
+        unsigned seed = 0;
+        const json suite = read_json(DESKPILOT_SOURCE_DIR "/eval/tasks/sandbox.json");
+        for (const auto& t : suite["tasks"])
+            if (t["id"] == "shortcut-save") seed = t["seed"].get<unsigned>();
+        QVERIFY(seed > 0);
+        QTemporaryDir dir;
+        const QString out = dir.filePath("t.json");
+        const Run r = run_cli(
+            {"eval", "tasks", "--endpoint", QString::fromStdString(server.base_url()), "--model",
+             "ui-tars-1.5-7b", "--task", "shortcut-save", "--task-seed-offset", "500", "-o", out});
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        const json results = read_json(out);
+        QCOMPARE(results["task_seed_offset"].get<unsigned>(), 500u);
+        QCOMPARE(results["items"][0]["seed"].get<unsigned>(), seed + 500);
+        QCOMPARE(results["summary"]["by_task"]["shortcut-save"]["success_rate"].get<double>(), 1.0);
+        QFile md(dir.filePath("t.md"));
+        QVERIFY(md.open(QIODevice::ReadOnly));
+        QVERIFY(md.readAll().contains("task seeds moved by 500"));
+    }
+
     // A model folder's deskpilot.json names its family; a broken one stops the run before any
     // display starts, naming the file.
     void brokenFamilyFileIsOneClearError() {
@@ -174,6 +203,14 @@ class EvalCliTest : public QObject {
             << QStringList{"eval",    "grounding", "--endpoint",      url,
                            "--model", "m",         "--window-offset", "1280,0"}
             << 2 << "--window-offset '1280,0': leaves none of the 1280x800";
+        QTest::newRow("task seed offset on grounding")
+            << QStringList{"eval",    "grounding", "--endpoint",         url,
+                           "--model", "m",         "--task-seed-offset", "500"}
+            << 2 << "--task-seed-offset applies to the tasks suite";
+        QTest::newRow("task seed offset past the eval seeds")
+            << QStringList{"eval",    "tasks", "--endpoint",         url,
+                           "--model", "m",     "--task-seed-offset", "990"}
+            << 2 << "would leave the evaluation seeds 0..999";
         QTest::newRow("unknown task")
             << QStringList{"eval", "tasks", "--endpoint", url, "--model", "m", "--task", "fly"} << 2
             << "--task 'fly'";
