@@ -142,16 +142,6 @@ class EvalCommand : public Command {
             } catch (const agent::eval::EvalError& e) {
                 throw CommandError(e.what(), kExitError);
             }
-            for (agent::eval::EvalTask& task : tasks) {
-                if (task.seed + task_seed_offset_ > kLastEvalSeed)
-                    throw CommandError("--task-seed-offset " + std::to_string(task_seed_offset_) +
-                                           ": task '" + task.id + "' (seed " +
-                                           std::to_string(task.seed) +
-                                           ") would leave the evaluation seeds 0.." +
-                                           std::to_string(kLastEvalSeed),
-                                       kExitUsage);
-                task.seed += task_seed_offset_;
-            }
             if (!only_tasks_.empty()) {
                 std::vector<agent::eval::EvalTask> chosen;
                 for (const auto& id : only_tasks_) {
@@ -163,6 +153,16 @@ class EvalCommand : public Command {
                     chosen.push_back(*it);
                 }
                 tasks = std::move(chosen);
+            }
+            for (agent::eval::EvalTask& task : tasks) {
+                if (task.seed + task_seed_offset_ > kLastEvalSeed)
+                    throw CommandError("--task-seed-offset " + std::to_string(task_seed_offset_) +
+                                           ": task '" + task.id + "' (seed " +
+                                           std::to_string(task.seed) +
+                                           ") would leave the evaluation seeds 0.." +
+                                           std::to_string(kLastEvalSeed),
+                                       kExitUsage);
+                task.seed += task_seed_offset_;
             }
         }
         std::string engine_described;  // the native engine as loaded (threads, kernels, window)
