@@ -14,6 +14,7 @@
 
 #include "cuda_test_support.h"
 #include "model/engine/native_vlm.h"
+#include "nano_request.h"
 #include "planner/conversation.h"
 #include "planner/family.h"
 #include "planner/parser.h"
@@ -37,12 +38,8 @@ class TestCudaNano : public QObject {
     std::shared_ptr<const vision::Frame> screen_;
 
     planner::Request request() const {
-        planner::ConversationOptions options;
-        options.prompt.kind = planner::PromptKind::grounding;
-        planner::Conversation conversation(*family_, golden_.at("instruction").get<std::string>(),
-                                           options);
-        conversation.add_screenshot(screen_);
-        return conversation.build();
+        return testing::nano_grounding_request(
+            *family_, golden_.at("instruction").get<std::string>(), screen_);
     }
 
     // The one click of `answer` on the 1280x800 screen.

@@ -27,6 +27,7 @@
 #include "model/engine/native_vlm.h"
 #include "model/engine/tokenizer.h"
 #include "model/engine/vision/preprocess.h"
+#include "nano_request.h"
 #include "planner/conversation.h"
 #include "planner/family.h"
 #include "planner/parser.h"
@@ -142,12 +143,8 @@ class TestNanoCheckpoint : public QObject {
     const planner::ModelFamily* family_ = nullptr;
 
     planner::Request request() const {
-        planner::ConversationOptions options;
-        options.prompt.kind = planner::PromptKind::grounding;
-        planner::Conversation conversation(*family_, golden_.at("instruction").get<std::string>(),
-                                           options);
-        conversation.add_screenshot(screen_);
-        return conversation.build();
+        return testing::nano_grounding_request(
+            *family_, golden_.at("instruction").get<std::string>(), screen_);
     }
 
     // The click `answer` parses to (family deskpilot-nano, 1280x800) is inside the target.
