@@ -56,6 +56,13 @@ def to_model_point(x, y, screen=SCREEN):
     return round(x * w / screen[0]), round(y * h / screen[1])
 
 
+def to_screen_point(x, y, screen=SCREEN):
+    """The absolute pixel of the resized image the model writes -> the screen pixel, as
+    planner::CoordinateMapper maps it for deskpilot-nano (round half to even: Python's round)."""
+    w, h = smart_resize(*screen)
+    return round(x * screen[0] / w), round(y * screen[1] / h)
+
+
 # The second look (agent/second_look.cpp, its twin): the quarter of the screen around a first
 # point (half its width and height), each pixel doubled, so the model sees it at twice the first
 # look's scale in an image of the screen's size.

@@ -58,15 +58,9 @@ def candidates(layout):
     return out
 
 
-def to_screen(x, y):
-    """planner::CoordinateMapper for deskpilot-nano at 1280x800 (round half to even)."""
-    w, h = nc.smart_resize(*nc.SCREEN)
-    return round(x * nc.SCREEN[0] / w), round(y * nc.SCREEN[1] / h)
-
-
 def clicked_point(answer):
     m = re.search(r"click\(start_box='\(?(-?\d+),\s*(-?\d+)\)?'\)", answer)
-    return to_screen(int(m.group(1)), int(m.group(2))) if m else None
+    return nc.to_screen_point(int(m.group(1)), int(m.group(2))) if m else None
 
 
 def inside(p, rect):

@@ -72,11 +72,6 @@ class Reader:
         return out
 
 
-def to_screen(point):
-    w, h = nc.smart_resize(*nc.SCREEN)
-    return sp.round_half_even(point[0] * nc.SCREEN[0] / w), sp.round_half_even(point[1] * nc.SCREEN[1] / h)
-
-
 def grounding(reader, reports, windows, tally):
     for path in reports:
         with open(path, encoding="utf-8") as f:
@@ -100,7 +95,7 @@ def grounding(reader, reports, windows, tally):
                 answer = g.sequences[0, prompt.shape[1]:].tolist()
                 points = reader.points(torch.stack([row[0] for row in g.logits]), answer, windows)
                 for w in windows:
-                    hit = points is not None and sp.contains(t["rect"], to_screen(points[w]))
+                    hit = points is not None and sp.contains(t["rect"], nc.to_screen_point(*points[w]))
                     tally(w, t["role"], hit)
             print(f"readout_report: {path} seed {item['seed']}", file=sys.stderr, flush=True)
 
@@ -116,7 +111,7 @@ def task_clicks(reader, data, windows, limit, tally):
             shots = [os.path.join(data, p) for p in e["images"]]
             with open(shots[-1][:-len(".png")] + ".layout.json", encoding="utf-8") as lf:
                 layout = json.load(lf)
-            point = to_screen(nc.target_point(e["target"]))
+            point = nc.to_screen_point(*nc.target_point(e["target"]))
             holding = [w for w in layout["widgets"] if w.get("visible", True) and w.get("role")
                        and w["role"] not in ("window", "group", "list") and sp.contains(w["rect"], point)]
             if not holding:
@@ -125,7 +120,7 @@ def task_clicks(reader, data, windows, limit, tally):
             answer = reader.tf.tok.encode(e["target"]).ids
             points = reader.points(reader.logits(e["messages"], shots, answer), answer, windows)
             for w in windows:
-                tally(w, target["role"], points is not None and sp.contains(target["rect"], to_screen(points[w])))
+                tally(w, target["role"], points is not None and sp.contains(target["rect"], nc.to_screen_point(*points[w])))
             asked += 1
             if asked % 50 == 0:
                 print(f"readout_report: {asked} task clicks", file=sys.stderr, flush=True)

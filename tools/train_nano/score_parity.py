@@ -96,17 +96,12 @@ class Transformers:
         return self.tok.decode(new, skip_special_tokens=True), int(ids.shape[1])
 
 
-def round_half_even(v):
-    return int(round(v))  # Python's round() is half to even, like vision::round_half_even
-
-
 def screen_point(response, screen=nc.SCREEN):
     """The click's screen pixel as the family deskpilot-nano maps it, or None without a click."""
     m = CLICK.search(response)
     if not m:
         return None
-    w, h = nc.smart_resize(*screen)
-    return round_half_even(int(m.group(1)) * screen[0] / w), round_half_even(int(m.group(2)) * screen[1] / h)
+    return nc.to_screen_point(int(m.group(1)), int(m.group(2)), screen)
 
 
 def contains(rect, p):
