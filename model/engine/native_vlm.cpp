@@ -35,11 +35,16 @@ double ms_since(Clock::time_point t) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-// Prepared pixel values by frame: a screenshot stays in the conversation for several steps and
-// is prepared once.
-using PixelCache =
-    std::map<const vision::Frame*,
-             std::pair<std::shared_ptr<const vision::Frame>, engine_ns::PixelValues>>;
+// A screenshot as the model takes it: its pixel values, and their fingerprint (which tells the
+// prefill whether its cache saw this image), each computed once.
+struct PreparedImage {
+    std::shared_ptr<const vision::Frame> frame;  // keeps the key's frame alive
+    engine_ns::PixelValues pixels;
+    std::uint64_t fingerprint = 0;
+};
+// Prepared images by frame: a screenshot stays in the conversation for several steps and is
+// prepared once.
+using PixelCache = std::map<const vision::Frame*, PreparedImage>;
 
 // One request's images from the cache, lent to the prefill as one span: moved out of the cache
 // and back when this ends, however the prefill ends. A 1080p screenshot's values are ~50 MB;
@@ -51,29 +56,33 @@ class LentPixels {
         : cache_(cache), frames_(std::move(frames)), owner_(frames_.size(), true) {
         images_.reserve(frames_.size());
         for (std::size_t i = 0; i < frames_.size(); ++i) {
+            PreparedImage& prepared = cache_.at(frames_[i]);
             const auto earlier = std::find(frames_.begin(), frames_.begin() + i, frames_[i]);
             owner_[i] = earlier == frames_.begin() + i;
             if (owner_[i])
-                images_.push_back(std::move(cache_.at(frames_[i]).second));
+                images_.push_back(std::move(prepared.pixels));
             else
                 images_.push_back(images_[std::size_t(earlier - frames_.begin())]);
+            fingerprints_.push_back(prepared.fingerprint);
         }
     }
     // Hands each frame's pixels back from its first showing, whether the request finished,
     // threw or was cancelled.
     ~LentPixels() {
         for (std::size_t i = 0; i < frames_.size(); ++i)
-            if (owner_[i]) cache_.at(frames_[i]).second = std::move(images_[i]);
+            if (owner_[i]) cache_.at(frames_[i]).pixels = std::move(images_[i]);
     }
     LentPixels(const LentPixels&) = delete;
     LentPixels& operator=(const LentPixels&) = delete;
     std::span<const engine_ns::PixelValues> images() const { return images_; }
+    std::span<const std::uint64_t> fingerprints() const { return fingerprints_; }
 
   private:
     PixelCache& cache_;
     std::vector<const vision::Frame*> frames_;
     std::vector<bool> owner_;  // the frame's first showing, which holds the cache's pixels
     std::vector<engine_ns::PixelValues> images_;
+    std::vector<std::uint64_t> fingerprints_;
 };
 }  // namespace
 
@@ -297,15 +306,17 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
                 auto it = m.pixels.find(part.image.get());
                 if (it == m.pixels.end()) {
                     const auto prepare = Clock::now();
-                    engine_ns::PixelValues px = engine_ns::preprocess_image(
-                        *part.image, preprocess, m.config.max_pixels, *m.pool);
-                    it = m.pixels
-                             .emplace(part.image.get(), std::make_pair(part.image, std::move(px)))
-                             .first;
+                    PreparedImage prepared{
+                        part.image,
+                        engine_ns::preprocess_image(*part.image, preprocess, m.config.max_pixels,
+                                                    *m.pool),
+                        0};
+                    prepared.fingerprint = engine_ns::image_fingerprint(prepared.pixels);
+                    it = m.pixels.emplace(part.image.get(), std::move(prepared)).first;
                     m.timings.preprocess_ms += ms_since(prepare);
                 }
                 frames.push_back(part.image.get());
-                image_tokens.push_back(int(it->second.second.merged_tokens()));
+                image_tokens.push_back(int(it->second.pixels.merged_tokens()));
                 m.timings.image_tokens += image_tokens.back();
             }
         std::erase_if(m.pixels, [&](const auto& entry) {
@@ -321,7 +332,7 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
         std::vector<float> logits;
         {
             const LentPixels images(m.pixels, frames);
-            logits = m.model->prefill(ids, images.images(), m.state);
+            logits = m.model->prefill(ids, images.images(), images.fingerprints(), m.state);
         }
         m.reused = m.model->last_reused();
         m.prompt_logits = logits;

@@ -135,7 +135,21 @@ VlmState VlModel::new_state() const {
 std::vector<float> VlModel::prefill(std::span<const std::int32_t> ids,
                                     std::span<const PixelValues> images, VlmState& state,
                                     bool all_logits, const Trace& trace) {
+    std::vector<std::uint64_t> fingerprints;
+    fingerprints.reserve(images.size());
+    for (const PixelValues& px : images) fingerprints.push_back(image_fingerprint(px));
+    return prefill(ids, images, fingerprints, state, all_logits, trace);
+}
+
+std::vector<float> VlModel::prefill(std::span<const std::int32_t> ids,
+                                    std::span<const PixelValues> images,
+                                    std::span<const std::uint64_t> fingerprints, VlmState& state,
+                                    bool all_logits, const Trace& trace) {
     if (ids.empty()) throw std::invalid_argument("prefill: no tokens");
+    if (fingerprints.size() != images.size())
+        throw std::invalid_argument("prefill: " + std::to_string(fingerprints.size()) +
+                                    " fingerprints for " + std::to_string(images.size()) +
+                                    " images");
     const int merge = config().vision->spatial_merge_size;
     const std::int32_t image_id = config().image_token_id;
     std::vector<std::array<int, 3>> grids;
@@ -154,8 +168,6 @@ std::vector<float> VlModel::prefill(std::span<const std::int32_t> ids,
     while (keep > 0 && ids[std::size_t(keep)] == image_id && ids[std::size_t(keep - 1)] == image_id)
         --keep;
     // ... and cut back to before the first image that is not the one the cache saw there.
-    std::vector<std::uint64_t> fingerprints;
-    for (const PixelValues& px : images) fingerprints.push_back(image_fingerprint(px));
     std::size_t same_images = 0;
     for (std::int64_t i = 0; i < keep;) {
         if (ids[std::size_t(i)] != image_id) {
@@ -217,7 +229,7 @@ std::vector<float> VlModel::prefill(std::span<const std::int32_t> ids,
     std::vector<float> logits =
         text_->forward(rest, part, state.cache, all_logits, trace, image_tokens ? &inj : nullptr);
     state.ids.assign(ids.begin(), ids.end());
-    state.images = std::move(fingerprints);
+    state.images.assign(fingerprints.begin(), fingerprints.end());
     state.rope_delta = delta;
     return logits;
 }

@@ -78,6 +78,14 @@ class VlModel {
     std::vector<float> prefill(std::span<const std::int32_t> ids,
                                std::span<const PixelValues> images, VlmState& state,
                                bool all_logits = false, const Trace& trace = {});
+    // The same, with each image's image_fingerprint() given, in the order of `images`: NativeVlm
+    // computes it once, when it prepares a screenshot, and keeps it beside the pixel values, for
+    // a conversation shows each screenshot again on later steps (a 1080p image's fingerprint is
+    // several ms of one core). Throws std::invalid_argument when the counts differ.
+    std::vector<float> prefill(std::span<const std::int32_t> ids,
+                               std::span<const PixelValues> images,
+                               std::span<const std::uint64_t> fingerprints, VlmState& state,
+                               bool all_logits = false, const Trace& trace = {});
     // A cpu::StopScope on the calling thread (or throwing from `trace`) abandons the pass
     // (cpu::Stopped, within a few ms: every long op is pool jobs of bounded chunks) and leaves
     // `state` at the reused prefix: the cache length and ids move only when a pass completes.

@@ -162,6 +162,35 @@ class TestQwen3Vl : public QObject {
         QCOMPARE(f.model.last_reused(), std::int64_t(f.ids.size()) - 1);
     }
 
+    // A caller that keeps each image's fingerprint (NativeVlm) gets the same reuse as one whose
+    // fingerprints prefill computes; the fingerprint alone decides whether an image is the one
+    // the cache saw, and a count that does not match the images is refused.
+    void given_fingerprints_decide_reuse() {
+        Fixture f;
+        VlmState fresh = f.model.new_state();
+        const auto want = f.model.prefill(f.ids, f.images, fresh);
+        const std::vector<std::uint64_t> prints = {image_fingerprint(f.images[0])};
+
+        VlmState state = f.model.new_state();
+        const auto first = f.model.prefill(f.ids, f.images, prints, state);
+        QVERIFY(mismatch(first.data(), want).isEmpty());
+        QCOMPARE(state.images, prints);
+        f.model.prefill(f.ids, f.images, prints, state);
+        QCOMPARE(f.model.last_reused(), std::int64_t(f.ids.size()) - 1);
+        // Another fingerprint for the same pixels says another image: recomputed from its start.
+        const std::vector<std::uint64_t> other = {prints[0] ^ 1};
+        const auto again = f.model.prefill(f.ids, f.images, other, state);
+        QCOMPARE(f.model.last_reused(), std::int64_t(6));
+        QVERIFY(mismatch(again.data(), want).isEmpty());
+
+        const std::vector<std::uint64_t> two = {prints[0], prints[0]};
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 f.model.prefill(f.ids, f.images, two, state));
+        QVERIFY_THROWS_EXCEPTION(
+            std::invalid_argument,
+            f.model.prefill(f.ids, f.images, std::span<const std::uint64_t>{}, state));
+    }
+
     void bad_prompts_are_errors() {
         Fixture f;
         VlmState state = f.model.new_state();
