@@ -165,7 +165,8 @@ class EvalCommand : public Command {
                 task.seed += task_seed_offset_;
             }
         }
-        std::string engine_described;  // the native engine as loaded (threads, kernels, window)
+        // The model as loaded: the native engine's threads, kernels and window, or the endpoint.
+        std::string engine_described;
         if (native) {
             // One engine per job (each holds its own KV cache); the first load also checks the
             // folder before any display starts.
@@ -184,6 +185,7 @@ class EvalCommand : public Command {
         }
         model::RemoteConfig remote{
             .endpoint = endpoint_, .model = model_, .api_key_env = api_key_env_};
+        remote.coordinate_window = coordinate_window_.value().value_or(0);
         remote.log = [](const std::string& line) {
             std::fprintf(stderr, "deskpilot: %s\n", line.c_str());
         };
@@ -192,6 +194,7 @@ class EvalCommand : public Command {
                 model::RemoteVlm probe(
                     remote);  // a bad endpoint or model fails here, before any display starts
                 probe.check_model();
+                engine_described = probe.describe();  // the endpoint, and the readout's window
             }
             options.make_model = [remote](int) {
                 return std::make_unique<model::RemoteVlm>(remote);

@@ -134,6 +134,7 @@ class RunCommand : public Command {
         } else {
             model::RemoteConfig remote{
                 .endpoint = endpoint_, .model = model_, .api_key_env = api_key_env_};
+            remote.coordinate_window = coordinate_window_.value().value_or(0);
             for (const auto& h : headers_)
                 remote.headers.push_back(model::remote::parse_header_option(h));
             if (jpeg_quality_ > 0) remote.image = {vision::ImageFormat::jpeg, jpeg_quality_};

@@ -1,9 +1,11 @@
 #include "model/engine/coordinate_readout.h"
 
 #include <algorithm>
-#include <cmath>
 #include <stdexcept>
 #include <string>
+#include <utility>
+
+#include "model/coordinate_mean.h"
 
 namespace deskpilot::model::engine {
 
@@ -53,18 +55,15 @@ std::int32_t CoordinateReadout::choose(std::span<const float> logits, std::int32
     if (value < 0) return mode;
     const int lo = std::max(0, value - window_);
     const int hi = std::min(int(number_token_.size()) - 1, value + window_);
-    // Softmax over the window, relative to the mode's logit (the window's largest), in double.
-    double mass = 0, moment = 0;
-    const float top = logits[std::size_t(mode)];
+    // Softmax over the window: the mode's logit is the window's largest.
+    std::vector<std::pair<int, double>> scored;
+    scored.reserve(std::size_t(hi - lo + 1));
     for (int v = lo; v <= hi; ++v) {
         const std::size_t id = std::size_t(number_token_[std::size_t(v)]);
-        if (id >= logits.size()) continue;
-        const double p = std::exp(double(logits[id]) - double(top));
-        mass += p;
-        moment += p * v;
+        if (id < logits.size()) scored.emplace_back(v, double(logits[id]));
     }
-    // Round half to even (the default rounding mode), as Python's round() does in the twin.
-    const int mean = int(std::nearbyint(moment / mass));
+    if (scored.empty()) return mode;
+    const int mean = weighted_coordinate(scored);
     return number_token_[std::size_t(std::clamp(mean, lo, hi))];
 }
 

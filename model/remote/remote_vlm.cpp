@@ -1,5 +1,6 @@
 #include "model/remote/remote_vlm.h"
 
+#include "model/remote/coordinate_logprobs.h"
 #include "model/remote/family_resize.h"
 #include "model/remote/json_text.h"
 
@@ -202,7 +203,10 @@ void RemoteVlm::prepare_image(const vision::Frame& frame, const std::string& fam
 
 std::string RemoteVlm::describe() const {
     return "remote " + (config_.model.empty() ? std::string("(no model)") : config_.model) + " @ " +
-           endpoint_.host;
+           endpoint_.host +
+           (config_.coordinate_window > 0
+                ? ", coordinate window " + std::to_string(config_.coordinate_window)
+                : std::string());
 }
 
 ModelError RemoteVlm::fail(const std::string& message) const {
@@ -240,8 +244,8 @@ std::string auth_message(long status, const std::string& where, std::string_view
 }  // namespace
 
 RemoteVlm::Attempt RemoteVlm::attempt_chat(nlohmann::json& body, bool stream, int images,
-                                           const TextCallback& on_text, const CancelToken& cancel,
-                                           StreamState& st) const {
+                                           int window, const TextCallback& on_text,
+                                           const CancelToken& cancel, StreamState& st) const {
     struct StreamAbort {};
     st = StreamState{};
     remote::set_streaming(body, stream);
@@ -264,6 +268,30 @@ RemoteVlm::Attempt RemoteVlm::attempt_chat(nlohmann::json& body, bool stream, in
         if (!st.first_text) st.first_text = Clock::now();
         st.text += chunk;
         if (on_text) on_text(chunk);
+    };
+    // With a coordinate window, each choice's text goes through the readout, token by token,
+    // where the server sent the tokens' logprobs and they spell the text.
+    remote::TextCoordinateReadout readout(window);
+    bool told = false;
+    auto emit_choice = [&](const nlohmann::json& choice, const std::string& content) {
+        if (window <= 0) return emit(content);
+        const auto tokens = remote::token_logprobs(choice);
+        std::string spelled;
+        if (tokens)
+            for (const auto& t : *tokens) spelled += t.token;
+        if (tokens && spelled == content) {
+            for (const auto& t : *tokens) emit(readout.feed(t));
+            return;
+        }
+        if (content.empty()) return;
+        if (!told)
+            note("the server at " + endpoint_.display +
+                 (tokens ? std::string(" sent logprobs that do not spell its text")
+                         : std::string(" sent no logprobs")) +
+                 "; its coordinates are left as written (--coordinate-window needs "
+                 "\"logprobs\" and \"top_logprobs\")");
+        told = true;
+        emit(readout.pass(content));
     };
     auto read_usage = [&](const nlohmann::json& j) {
         const auto usage = j.find("usage");
@@ -293,7 +321,7 @@ RemoteVlm::Attempt RemoteVlm::attempt_chat(nlohmann::json& body, bool stream, in
         if (const auto delta = choice.find("delta"); delta != choice.end() && delta->is_object())
             if (const auto content = delta->find("content");
                 content != delta->end() && content->is_string())
-                emit(content->get_ref<const std::string&>());
+                emit_choice(choice, content->get_ref<const std::string&>());
         if (const auto reason = choice.find("finish_reason");
             reason != choice.end() && reason->is_string())
             st.finish_reason = reason->get<std::string>();
@@ -336,6 +364,7 @@ RemoteVlm::Attempt RemoteVlm::attempt_chat(nlohmann::json& body, bool stream, in
 
     switch (r.outcome) {
         case HttpOutcome::cancelled:
+            emit(readout.pass(""));  // a number held back stays in the text
             a.kind = Attempt::cancelled;
             return a;
         case HttpOutcome::idle_timeout:
@@ -373,6 +402,7 @@ RemoteVlm::Attempt RemoteVlm::attempt_chat(nlohmann::json& body, bool stream, in
                              " ended before the answer was complete (no finish_reason and no "
                              "[DONE]) after " +
                              received + "; it began: " + remote::first_bytes(r.body));
+            emit(readout.finish());
             return a;
         }
         // A plain JSON answer: we asked for one, or the server ignored "stream": true.
@@ -396,7 +426,8 @@ RemoteVlm::Attempt RemoteVlm::attempt_chat(nlohmann::json& body, bool stream, in
         const auto& content =
             message->contains("content") ? (*message)["content"] : nlohmann::json();
         if (content.is_string()) {
-            emit(content.get_ref<const std::string&>());
+            emit_choice(j["choices"][0], content.get_ref<const std::string&>());
+            emit(readout.finish());
         } else if (content.is_array()) {  // content parts
             for (const auto& part : content)
                 if (part.is_object() && part.value("type", "") == "text" && part.contains("text") &&
@@ -633,6 +664,12 @@ Response RemoteVlm::generate(const planner::Request& request, const GenerateOpti
         throw fail("no model name given for " + endpoint_.display +
                    " (see `deskpilot models --endpoint " + endpoint_.display + "`)");
     remote::ChatBody chat = remote::build_chat_body(request, options, config_.model, encoder_);
+    // The coordinate readout reads greedy answers only, as the engine's does.
+    const int window = options.temperature == 0.0 ? config_.coordinate_window : 0;
+    if (window > 0) {
+        chat.json["logprobs"] = true;
+        chat.json["top_logprobs"] = remote::top_logprobs_for(window);
+    }
     std::mt19937_64 rng(config_.jitter_seed ? *config_.jitter_seed + calls_++
                                             : std::random_device{}());
     bool stream = streaming();
@@ -640,7 +677,9 @@ Response RemoteVlm::generate(const planner::Request& request, const GenerateOpti
     for (;;) {
         const Attempt a = with_retries<Attempt>(
             config_.retry, rng, cancel,
-            [&] { return attempt_chat(chat.json, stream, chat.images, on_text, cancel, st); },
+            [&] {
+                return attempt_chat(chat.json, stream, chat.images, window, on_text, cancel, st);
+            },
             [&](const std::string& m) { note(m); }, [&](const std::string& m) { return fail(m); });
         if (a.kind == Attempt::fallback) {
             stream = false;

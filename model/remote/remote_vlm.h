@@ -42,6 +42,10 @@ struct RemoteConfig {
     remote::RetryPolicy retry;
 
     bool stream = true;  // ask for SSE; turned off by itself when the server refuses it
+    // The coordinate readout (model/remote/coordinate_logprobs.h) for a model with one token per
+    // number: greedy answers ask for top_logprobs, and each coordinate becomes the mean of the
+    // numbers within this window of the one written. 0: off.
+    int coordinate_window = 0;
     // Notices worth showing (retries, the fallback to non-streaming); already redacted.
     std::function<void(const std::string&)> log;
     std::optional<std::uint64_t> jitter_seed;  // fixes the backoff jitter (tests)
@@ -78,8 +82,9 @@ class RemoteVlm : public Vlm {
     struct Attempt;
     struct StreamState;
 
-    Attempt attempt_chat(nlohmann::json& body, bool stream, int images, const TextCallback& on_text,
-                         const CancelToken& cancel, StreamState& state) const;
+    Attempt attempt_chat(nlohmann::json& body, bool stream, int images, int window,
+                         const TextCallback& on_text, const CancelToken& cancel,
+                         StreamState& state) const;
     Attempt attempt_models(const CancelToken& cancel, std::vector<std::string>& out) const;
     std::string not_found_message(std::string_view server_text, const CancelToken& cancel) const;
     std::vector<std::string> request_headers(bool json_body, bool stream) const;

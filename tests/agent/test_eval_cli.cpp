@@ -81,6 +81,33 @@ class EvalCliTest : public QObject {
         for (const auto& item : results["items"])
             QVERIFY(std::filesystem::exists(results["out_dir"].get<std::string>() + "/" +
                                             item["session"].get<std::string>() + "/steps.jsonl"));
+        const std::string engine = results.value("engine", std::string());
+        QVERIFY2(engine.rfind("remote ui-tars-1.5-7b @ 127.0.0.1", 0) == 0,
+                 engine.c_str());  // the model as asked
+    }
+
+    // With an endpoint, --coordinate-window asks for the top_logprobs it reads coordinates from;
+    // a server that sends none leaves the answers as written and says so once a call.
+    void coordinateWindowReachesTheEndpoint() {
+        OpenAiServer server;
+        server.set_handler([](const RecordedRequest&) {
+            return ScriptedReply::answer("Thought: Save.\nAction: hotkey(key='ctrl s')");
+        });
+        QTemporaryDir dir;
+        const QString out = dir.filePath("t.json");
+        const Run r = run_cli(
+            {"eval", "tasks", "--endpoint", QString::fromStdString(server.base_url()), "--model",
+             "ui-tars-1.5-7b", "--task", "shortcut-save", "--coordinate-window", "16", "-o", out});
+        QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
+        const auto requests = server.chat_requests();
+        QVERIFY(!requests.empty());
+        QCOMPARE(requests[0].json["logprobs"].get<bool>(), true);
+        QCOMPARE(requests[0].json["top_logprobs"].get<int>(), 20);
+        QVERIFY2(r.err.contains("sent no logprobs"), qPrintable(r.err));
+        const std::string engine = read_json(out).value("engine", std::string());
+        QVERIFY2(engine.rfind("remote ui-tars-1.5-7b @ 127.0.0.1", 0) == 0 &&
+                     engine.find(", coordinate window 16") != std::string::npos,
+                 engine.c_str());
     }
 
     void groundingRunsOnTheNativeEngine() {

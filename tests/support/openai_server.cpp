@@ -502,16 +502,16 @@ void OpenAiServer::send_reply(int fd, const RecordedRequest& request, const Scri
                                   {"total_tokens", reply.prompt_tokens + completion_tokens}};
 
     if (!stream) {
-        const nlohmann::json body = {
-            {"id", "chatcmpl-test"},
-            {"object", "chat.completion"},
-            {"created", 0},
-            {"model", model},
-            {"choices",
-             {{{"index", 0},
-               {"message", {{"role", "assistant"}, {"content", reply.text}}},
-               {"finish_reason", reply.finish_reason}}}},
-            {"usage", usage}};
+        nlohmann::json body = {{"id", "chatcmpl-test"},
+                               {"object", "chat.completion"},
+                               {"created", 0},
+                               {"model", model},
+                               {"choices",
+                                {{{"index", 0},
+                                  {"message", {{"role", "assistant"}, {"content", reply.text}}},
+                                  {"finish_reason", reply.finish_reason}}}},
+                               {"usage", usage}};
+        if (!reply.logprobs.empty()) body["choices"][0]["logprobs"] = {{"content", reply.logprobs}};
         const std::string text = body.dump();
         const std::string head =
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
@@ -521,13 +521,15 @@ void OpenAiServer::send_reply(int fd, const RecordedRequest& request, const Scri
         return;
     }
 
-    auto event = [&](const nlohmann::json& delta, const nlohmann::json& finish) {
+    auto event = [&](const nlohmann::json& delta, const nlohmann::json& finish,
+                     const nlohmann::json* logprob = nullptr) {
         nlohmann::json e = {
             {"id", "chatcmpl-test"},
             {"object", "chat.completion.chunk"},
             {"created", 0},
             {"model", model},
             {"choices", {{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}}}};
+        if (logprob) e["choices"][0]["logprobs"] = {{"content", nlohmann::json::array({*logprob})}};
         return chunk("data: " + e.dump() + "\n\n");
     };
     const std::string head =
@@ -542,7 +544,8 @@ void OpenAiServer::send_reply(int fd, const RecordedRequest& request, const Scri
         if (reply.truncate_after >= 0 && static_cast<int>(i) >= reply.truncate_after)
             return;  // hang up mid-stream
         if (i > 0 && !pause(reply.chunk_delay)) return;
-        if (!send_all(fd, event({{"content", pieces[i]}}, nullptr))) {
+        const nlohmann::json* logprob = i < reply.logprobs.size() ? &reply.logprobs[i] : nullptr;
+        if (!send_all(fd, event({{"content", pieces[i]}}, nullptr, logprob))) {
             ++abandoned_;
             return;
         }

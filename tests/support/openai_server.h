@@ -55,6 +55,9 @@ struct ScriptedReply {
     std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
     std::optional<std::string> raw_body;  // sent as is, with content_type, instead of an answer
     std::string content_type = "application/json";
+    // OpenAI "logprobs" content entries ({"token", "logprob", "top_logprobs"}), one per piece of
+    // `chunks`: each streamed piece carries its entry, and a plain answer carries them all.
+    std::vector<nlohmann::json> logprobs;
     int truncate_after = -1;  // streaming: hang up after this many pieces, unfinished
     bool hang_up = false;     // close the connection without answering at all
 

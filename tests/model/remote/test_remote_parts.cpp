@@ -1,13 +1,16 @@
 // The remote client's small parts on their own: endpoint normalisation, the SSE parser, base64,
-// Retry-After, backoff, error-message pieces, redaction and the family → resize table.
+// Retry-After, backoff, error-message pieces, redaction, the family → resize table and the
+// coordinate readout from top_logprobs.
 #include <QtTest>
 
+#include <cmath>
 #include <ctime>
 #include <random>
 #include <set>
 
 #include <span>
 
+#include "model/remote/coordinate_logprobs.h"
 #include "model/remote/endpoint.h"
 #include "model/remote/family_resize.h"
 #include "model/remote/json_text.h"
@@ -25,6 +28,23 @@ using namespace std::chrono_literals;
 namespace {
 std::string vision_base64(std::span<const std::uint8_t> bytes) {
     return deskpilot::vision::base64_encode(bytes.data(), bytes.size());
+}
+
+// A token as a server reports it, with alternatives given as probabilities.
+remote::TokenLogprobs token(std::string text, double p = 1.0,
+                            std::vector<std::pair<std::string, double>> alternatives = {}) {
+    remote::TokenLogprobs t{std::move(text), std::log(p), {}};
+    t.top.emplace_back(t.token, t.logprob);
+    for (auto& [alt, q] : alternatives) t.top.emplace_back(alt, std::log(q));
+    return t;
+}
+
+// Everything a readout shows for the tokens, fed one by one, then finished.
+std::string read_all(remote::TextCoordinateReadout& readout,
+                     const std::vector<remote::TokenLogprobs>& tokens) {
+    std::string out;
+    for (const auto& t : tokens) out += readout.feed(t);
+    return out + readout.finish();
 }
 }  // namespace
 
@@ -250,6 +270,86 @@ class RemotePartsTest : public QObject {
                 QString(e.what()).contains("gpt-99") && QString(e.what()).contains("ui-tars-1.5"),
                 e.what());
         }
+    }
+
+    // x: 120 (0.3), 124 (0.3), 126 (0.2), 150 outside the window → (36 + 37.2 + 25.2) / 0.8 = 123;
+    // y: 45 and 41 at 0.5 each → 43.
+    void coordinateReadoutMovesBoxNumbers() {
+        const std::vector<remote::TokenLogprobs> answer = {
+            token("Action: click(start_box='"),
+            token("<|box_start|>"),
+            token("("),
+            token("120", 0.3, {{"124", 0.3}, {"126", 0.2}, {"150", 0.1}, {"(", 0.05}}),
+            token(","),
+            token("45", 0.5, {{"41", 0.5}}),
+            token(")"),
+            token("<|box_end|>"),
+            token("')")};
+        remote::TextCoordinateReadout readout(16);
+        QCOMPARE(read_all(readout, answer),
+                 std::string("Action: click(start_box='<|box_start|>(123,43)<|box_end|>')"));
+        QCOMPARE(readout.moved(), 2);
+        // Without the special tokens (a server that skips them), the box is found by its text.
+        const std::vector<remote::TokenLogprobs> bare = {
+            token("click(start_box='("), token("120", 0.3, {{"124", 0.3}, {"126", 0.2}}),
+            token(","), token("45", 0.5, {{"41", 0.5}}), token(")')")};
+        remote::TextCoordinateReadout plain(16);
+        QCOMPARE(read_all(plain, bare), std::string("click(start_box='(123,43)')"));
+        // A window of 2 keeps only 120 itself of the x alternatives; 41 is out of it too.
+        remote::TextCoordinateReadout narrow(2);
+        QCOMPARE(read_all(narrow, bare), std::string("click(start_box='(120,45)')"));
+        remote::TextCoordinateReadout off(0);
+        QCOMPARE(read_all(off, bare), std::string("click(start_box='(120,45)')"));
+    }
+
+    void coordinateReadoutLeavesOtherNumbers() {
+        // Digit by digit (Qwen's tokenizers): no token is a whole number, nothing moves.
+        const std::vector<remote::TokenLogprobs> digits = {token("click(start_box='("),
+                                                           token("1", 0.5, {{"2", 0.5}}),
+                                                           token("2", 0.5, {{"9", 0.5}}),
+                                                           token("0", 0.5, {{"9", 0.5}}),
+                                                           token(","),
+                                                           token("4", 0.5, {{"9", 0.5}}),
+                                                           token("5", 0.5, {{"0", 0.5}}),
+                                                           token(")')")};
+        remote::TextCoordinateReadout readout(16);
+        QCOMPARE(read_all(readout, digits), std::string("click(start_box='(120,45)')"));
+        QCOMPARE(readout.moved(), 0);
+        // A typed number and a number after the box are never coordinates.
+        const std::vector<remote::TokenLogprobs> typed = {
+            token("type(content='"), token("120", 0.3, {{"124", 0.7}}), token("') 7"),
+            token("30", 0.3, {{"34", 0.7}})};
+        remote::TextCoordinateReadout other(16);
+        QCOMPARE(read_all(other, typed), std::string("type(content='120') 730"));
+        // Round half to even: 10.5 → 10, 11.5 → 12.
+        const std::vector<remote::TokenLogprobs> halves = {
+            token("<|box_start|>("), token("10", 0.5, {{"11", 0.5}}), token(","),
+            token("11", 0.5, {{"12", 0.5}}), token(")")};
+        remote::TextCoordinateReadout even(16);
+        QCOMPARE(read_all(even, halves), std::string("<|box_start|>(10,12)"));
+        // A held number followed by text without logprobs is shown unchanged.
+        remote::TextCoordinateReadout cut(16);
+        std::string shown = cut.feed(token("<|box_start|>("));
+        shown += cut.feed(token("120", 0.3, {{"124", 0.7}}));
+        QCOMPARE(shown, std::string("<|box_start|>("));
+        shown += cut.pass(",45)");
+        QCOMPARE(shown, std::string("<|box_start|>(120,45)"));
+        QCOMPARE(cut.moved(), 0);
+    }
+
+    void tokenLogprobsShape() {
+        const auto good = nlohmann::json::parse(R"({"logprobs": {"content": [
+            {"token": "12", "logprob": -0.5, "top_logprobs": [{"token": "13", "logprob": -1.0}]}]}})");
+        const auto tokens = remote::token_logprobs(good);
+        QVERIFY(tokens && tokens->size() == 1);
+        QCOMPARE((*tokens)[0].token, std::string("12"));
+        QCOMPARE((*tokens)[0].top.size(), std::size_t(1));
+        QVERIFY(!remote::token_logprobs(nlohmann::json::parse(R"({"logprobs": null})")));
+        QVERIFY(!remote::token_logprobs(nlohmann::json::parse(R"({"delta": {}})")));
+        QVERIFY(!remote::token_logprobs(
+            nlohmann::json::parse(R"({"logprobs": {"content": [{"token": 12}]}})")));
+        QCOMPARE(remote::top_logprobs_for(16), 20);
+        QCOMPARE(remote::top_logprobs_for(2), 5);
     }
 
     void headerOption() {

@@ -1,6 +1,7 @@
 // RemoteVlm against the loopback OpenAI server: real HTTP, real SSE, real timing.
 #include <QtTest>
 
+#include <cmath>
 #include <cstdlib>
 #include <thread>
 
@@ -414,6 +415,85 @@ class RemoteVlmTest : public QObject {
         QCOMPARE(o.response.text,
                  std::string("Thought: Nothing to do.\nAction: finished(content='done')"));
         QCOMPARE(server.chat_requests().size(), std::size_t(1));
+    }
+
+    // ---- coordinate readout from top_logprobs -------------------------------------------------
+
+    // deskpilot-nano served by a vLLM-like server: one token per number, logprobs per token.
+    // The x row holds 120 (0.3), 124 (0.3) and 126 (0.2): the readout writes 123; y stays 45.
+    static ScriptedReply nano_answer() {
+        auto entry = [](std::string token, double p,
+                        std::vector<std::pair<std::string, double>> alternatives = {}) {
+            nlohmann::json top =
+                nlohmann::json::array({{{"token", token}, {"logprob", std::log(p)}}});
+            for (const auto& [alt, q] : alternatives)
+                top.push_back({{"token", alt}, {"logprob", std::log(q)}});
+            return nlohmann::json{
+                {"token", token}, {"logprob", std::log(p)}, {"top_logprobs", top}};
+        };
+        ScriptedReply r;
+        r.logprobs = {entry("Action: click(start_box='", 1),
+                      entry("<|box_start|>", 1),
+                      entry("(", 1),
+                      entry("120", 0.3, {{"124", 0.3}, {"126", 0.2}}),
+                      entry(",", 1),
+                      entry("45", 0.9, {{"46", 0.05}, {"44", 0.05}}),
+                      entry(")", 1),
+                      entry("<|box_end|>')", 1)};
+        for (const auto& e : r.logprobs) r.chunks.push_back(e["token"].get<std::string>());
+        for (const auto& c : r.chunks) r.text += c;
+        return r;
+    }
+
+    void coordinateWindowReadsTopLogprobs() {
+        const std::string read = "Action: click(start_box='<|box_start|>(123,45)<|box_end|>')";
+        for (const bool stream : {true, false}) {
+            OpenAiServer server;
+            server.push(nano_answer());
+            RemoteConfig c = config_for(server, "deskpilot-nano");
+            c.stream = stream;
+            c.coordinate_window = 16;
+            RemoteVlm vlm(c);
+            QVERIFY(vlm.describe().find(", coordinate window 16") != std::string::npos);
+            const Outcome o = call(vlm, text_request());
+            QVERIFY2(o.error.empty(), o.error.c_str());
+            QCOMPARE(o.response.text, read);
+            std::string shown;
+            for (const auto& chunk : o.chunks) shown += chunk.text;
+            QCOMPARE(shown, read);  // what streamed is what the agent acts on
+            const auto req = server.chat_requests().at(0);
+            QCOMPARE(req.json["logprobs"].get<bool>(), true);
+            QCOMPARE(req.json["top_logprobs"].get<int>(), 20);
+        }
+        // Sampled answers stay as drawn, and ask for no logprobs.
+        OpenAiServer server;
+        server.push(nano_answer());
+        RemoteConfig c = config_for(server, "deskpilot-nano");
+        c.coordinate_window = 16;
+        RemoteVlm vlm(c);
+        GenerateOptions sampled;
+        sampled.temperature = 0.7;
+        const Outcome o = call(vlm, text_request(), sampled);
+        QCOMPARE(o.response.text, nano_answer().text);
+        QVERIFY(!server.chat_requests().at(0).json.contains("logprobs"));
+    }
+
+    // A server that ignores "logprobs": the answer as written, and one notice saying why.
+    void coordinateWindowWithoutLogprobsSaysSo() {
+        OpenAiServer server;
+        ScriptedReply r = nano_answer();
+        r.logprobs.clear();
+        server.push(r);
+        RemoteConfig c = config_for(server, "deskpilot-nano");
+        c.coordinate_window = 16;
+        std::vector<std::string> log;
+        c.log = [&](const std::string& line) { log.push_back(line); };
+        RemoteVlm vlm(c);
+        const Outcome o = call(vlm, text_request());
+        QVERIFY2(o.error.empty(), o.error.c_str());
+        QCOMPARE(o.response.text, r.text);
+        QCOMPARE(log.size(), std::size_t(1));
+        QVERIFY2(log[0].find("sent no logprobs") != std::string::npos, log[0].c_str());
     }
 
     // ---- retries -----------------------------------------------------------------------------
