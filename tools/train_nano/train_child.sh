@@ -9,7 +9,10 @@
 #
 # INIT is a state.pt or a checkpoint folder (models/deskpilot-nano, whose training_heads.safetensors
 # carries the auxiliary heads). jemalloc (Debian's libjemalloc2) is used when installed: glibc's
-# allocator grows the trainer by gigabytes over a run (the sixteenth run).
+# allocator grows the trainer by gigabytes over a run (the sixteenth run). Its setting here never
+# hands pages back (faster steps), so the process grows by about 40 MB a step: a run much longer
+# than 200 steps must be resumed from its state.pt every 200 steps or so, or it fills 24 GB and
+# stalls in swap (the twenty-second and thirty-eighth runs).
 set -euo pipefail
 if [ $# -lt 4 ]; then
     echo "usage: $0 DATA INIT WORK SEED [train.py flags]" >&2
