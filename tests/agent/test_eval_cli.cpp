@@ -32,6 +32,14 @@ json read_json(const QString& path) {
     return json::parse(in);
 }
 
+// `deskpilot eval tasks` on the suite's shortcut-save task against `server`, results to `out`.
+Run run_shortcut_save(const OpenAiServer& server, const QString& out, const QStringList& extra) {
+    return run_cli(QStringList{"eval", "tasks", "--endpoint",
+                               QString::fromStdString(server.base_url()), "--model",
+                               "ui-tars-1.5-7b", "--task", "shortcut-save", "-o", out} +
+                   extra);
+}
+
 }  // namespace
 
 class EvalCliTest : public QObject {
@@ -95,9 +103,7 @@ class EvalCliTest : public QObject {
         });
         QTemporaryDir dir;
         const QString out = dir.filePath("t.json");
-        const Run r = run_cli(
-            {"eval", "tasks", "--endpoint", QString::fromStdString(server.base_url()), "--model",
-             "ui-tars-1.5-7b", "--task", "shortcut-save", "--coordinate-window", "16", "-o", out});
+        const Run r = run_shortcut_save(server, out, {"--coordinate-window", "16"});
         QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
         const auto requests = server.chat_requests();
         QVERIFY(!requests.empty());
@@ -151,9 +157,7 @@ class EvalCliTest : public QObject {
         QVERIFY(seed > 0);
         QTemporaryDir dir;
         const QString out = dir.filePath("t.json");
-        const Run r = run_cli(
-            {"eval", "tasks", "--endpoint", QString::fromStdString(server.base_url()), "--model",
-             "ui-tars-1.5-7b", "--task", "shortcut-save", "--task-seed-offset", "500", "-o", out});
+        const Run r = run_shortcut_save(server, out, {"--task-seed-offset", "500"});
         QVERIFY2(r.code == 0, qPrintable(r.out + r.err));
         const json results = read_json(out);
         QCOMPARE(results["task_seed_offset"].get<unsigned>(), 500u);
