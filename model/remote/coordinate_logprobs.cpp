@@ -21,10 +21,6 @@ std::optional<int> number_value(std::string_view text) {
     return std::atoi(std::string(text).c_str());
 }
 
-bool ends_with(std::string_view text, std::string_view end) {
-    return text.size() >= end.size() && text.substr(text.size() - end.size()) == end;
-}
-
 }  // namespace
 
 std::optional<std::vector<TokenLogprobs>> token_logprobs(const nlohmann::json& choice) {
@@ -58,9 +54,10 @@ void TextCoordinateReadout::track(std::string_view shown) {
     for (const char c : shown) {
         tail_.push_back(c);
         if (tail_.size() > 32) tail_.erase(0, tail_.size() - 16);
-        if (ends_with(tail_, "<|box_start|>") || ends_with(tail_, "_box='"))
+        const std::string_view tail = tail_;
+        if (tail.ends_with("<|box_start|>") || tail.ends_with("_box='"))
             in_box_ = true;
-        else if (ends_with(tail_, "<|box_end|>") || c == ')' || c == ']')
+        else if (tail.ends_with("<|box_end|>") || c == ')' || c == ']')
             in_box_ = false;
     }
 }
