@@ -78,8 +78,8 @@ GroundingScore score_grounding(const GroundingTarget& target, const std::string&
                                const planner::CoordinateMapper& mapper) {
     GroundingScore score;
     try {
-        const planner::Step step = planner::parse_step(response, mapper);
-        for (const auto& action : step.actions)
+        score.step = planner::parse_step(response, mapper);
+        for (const auto& action : score.step->actions)
             if (action.point) {
                 score.point = action.point;
                 break;
@@ -88,7 +88,10 @@ GroundingScore score_grounding(const GroundingTarget& target, const std::string&
     } catch (const std::exception& e) {
         score.error = e.what();
     }
-    return score.point ? score_point(target, *score.point) : score;
+    if (!score.point) return score;
+    GroundingScore scored = score_point(target, *score.point);
+    scored.step = std::move(score.step);
+    return scored;
 }
 
 }  // namespace deskpilot::agent::eval

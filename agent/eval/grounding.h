@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "planner/family.h"
+#include "planner/step.h"
 #include "vision/frame.h"
 
 namespace deskpilot::agent::eval {
@@ -32,6 +33,9 @@ struct GroundingScore {
     bool hit = false;
     double distance = 0;  // from the point to the target's centre (0 without a point)
     std::string error;    // why there is no point: a parse error, no pointing action
+    // The parsed answer (score_grounding), for what looks at it again (the second look); empty
+    // when it did not parse.
+    std::optional<planner::Step> step;
 };
 
 // Scores a point (screen pixels) against the target.

@@ -188,21 +188,15 @@ json summarize_grounding(const json& items) {
 }
 
 // The second look at a grounding answer (agent/second_look.h): the score of the point it gives,
-// or the first look's when it gives none; what it asked and answered goes into `t`.
+// or the first look's when it gives none; what it asked and answered goes into `t`. It looks at
+// the answer as the first score parsed it.
 GroundingScore second_look_score(model::Vlm& vlm, const planner::Request& request,
                                  const vision::Frame& frame, const GroundingTarget& target,
                                  const GroundingScore& first, const planner::ModelFamily& family,
-                                 const model::GenerateOptions& generate,
-                                 const std::string& response, json& t) {
-    planner::Step step;
-    try {
-        step = planner::parse_step(response, planner::CoordinateMapper(family, frame.size()));
-    } catch (const std::exception&) {
-        return first;  // scored already: the first point came from this same parse
-    }
-    if (!wants_second_look(step)) return first;
+                                 const model::GenerateOptions& generate, json& t) {
+    if (!first.step || !wants_second_look(*first.step)) return first;
     model::CancelToken cancel;
-    const SecondLook look = look_again(vlm, request, frame, step, family, generate, cancel);
+    const SecondLook look = look_again(vlm, request, frame, *first.step, family, generate, cancel);
     t["first_point"] = {first.point->x, first.point->y};
     t["first_hit"] = first.hit;
     json second = {{"region", rect_json(look.region)},
@@ -281,7 +275,7 @@ json run_grounding(const EvalOptions& o) {
                     GroundingScore score = score_grounding(target, response.text, mapper);
                     if (o.second_look && score.point)
                         score = second_look_score(vlm, request, *frame, target, score, family,
-                                                  o.generate, response.text, t);
+                                                  o.generate, t);
                     if (score.point) {
                         t["point"] = {score.point->x, score.point->y};
                         t["distance"] = score.distance;

@@ -102,14 +102,17 @@ class EvalTest : public QObject {
             t, "Action: click(start_box='<|box_start|>(140,115)<|box_end|>')", mapper);
         QVERIFY(hit.hit);
         QCOMPARE(hit.distance, 0.0);
+        // The parsed answer stays with the score, for the second look to read.
+        QVERIFY(hit.step && hit.step->actions.size() == 1);
+        QCOMPARE(hit.step->actions[0].point->x, hit.point->x);
         auto miss = score_grounding(
             t, "Action: click(start_box='<|box_start|>(140,215)<|box_end|>')", mapper);
         QVERIFY(!miss.hit);
         QCOMPARE(miss.distance, 100.0);
         auto bad = score_grounding(t, "I would click Save", mapper);
-        QVERIFY(!bad.hit && !bad.point && !bad.error.empty());
+        QVERIFY(!bad.hit && !bad.point && !bad.error.empty() && !bad.step);
         auto none = score_grounding(t, "Action: hotkey(key='enter')", mapper);
-        QVERIFY(!none.hit && !none.point);
+        QVERIFY(!none.hit && !none.point && none.step);
         QVERIFY(none.error.find("no action with a position") != std::string::npos);
     }
 
