@@ -13,6 +13,7 @@ cross-entropy on the assistant's answer tokens only (the target turn and its <|i
 the MoE load-balancing loss. CPU threads: --threads (default 1; the dev machine is shared).
 """
 import argparse
+import copy
 import functools
 import json
 import math
@@ -936,17 +937,23 @@ class Examples:
         blend, pool = self.point_blend(e, own)
         return [(first + i, w) for i, w in blend], pool
 
-    def units(self, group):
+    def units(self, group, episodes=False):
         """Training units: up to `group` grounding (and read, parse) examples of one screen together (the
-        vision tower runs once for all of them), every other example alone."""
-        by_screen, units = {}, []
+        vision tower runs once for all of them), with `episodes` every step of one task together (the
+        tower runs once per screenshot of the task, not once per step that shows it), every other
+        example alone."""
+        by_screen, by_task, units = {}, {}, []
         for i, e in enumerate(self.items):
             if group > 1 and e["kind"] in ("grounding", "read", "parse") and len(e["images"]) == 1:
                 by_screen.setdefault(e["images"][0], []).append(i)
+            elif episodes and e["kind"] == "task":
+                # A seed plays each task once; its folder tells the data sets apart.
+                by_task.setdefault((os.path.dirname(e["images"][0]), e["seed"], e["task"]), []).append(i)
             else:
                 units.append([i])
         for members in by_screen.values():
             units += [members[k:k + group] for k in range(0, len(members), group)]
+        units += list(by_task.values())
         units.sort(key=lambda u: u[0])
         return units
 
@@ -1026,13 +1033,14 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
                  pointer_head=None, pointer_coef=0.0, attend=None, attend_coef=0.0, position_probe=None,
                  position_target=None, position_coef=0.0, numbers=None, number_sigma=0.0, number_smooth=0.0,
                  contrast_head=None, contrast_target=None, contrast_coef=0.0, copier=None, copy_coef=0.0,
-                 text_copier=None, text_copy_coef=0.0):
+                 text_copier=None, text_copy_coef=0.0, enc=None):
     """(loss, stats) of one example or one shared-image batch; stats: the answer's cross-entropy
     ("loss") and token accuracy, the feature penalty, and the loss and accuracy of each auxiliary in use.
     number_sigma > 0: where the answer writes a number token, number_smooth of the cross-entropy
     is against Numbers.soft (a Gaussian of that sigma over the neighbouring numbers) instead of the
     one token: a click 3 px off still lands on the widget, and the lm_head's number rows should say
-    so (the reported "loss" stays the plain cross-entropy)."""
+    so (the reported "loss" stays the plain cross-entropy). `enc`: the tower's output for the row's
+    images, computed by the caller (an --episodes unit shares one tower pass among its steps)."""
     ids = batch["input_ids"]
     mask = batch.get("attention_mask", torch.ones_like(ids))
     kwargs, penalty, extra = {}, torch.zeros(()), torch.zeros(())
@@ -1041,7 +1049,8 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
         # The vision tower runs here rather than inside the model, so that its outputs can be
         # regularised; a shared-image batch runs it once and every row reuses the output (and sends
         # its gradient back into it).
-        enc = model.model.get_image_features(batch["pixel_values"], batch["image_grid_thw"], return_dict=True)
+        if enc is None:
+            enc = model.model.get_image_features(batch["pixel_values"], batch["image_grid_thw"], return_dict=True)
         if feature_coef > 0:
             penalty = feature_penalty(list(enc.pooler_output) + [f for fs in enc.deepstack_features for f in fs])
         if label_coef > 0 and label_target is not None:
@@ -1125,6 +1134,15 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
     return train_lm + aux_coef * aux + feature_coef * penalty + extra, stats
 
 
+def images_of(enc, picks):
+    """The tower's output (get_image_features') for the images at `picks`, in that order (repeats
+    allowed): what the tower gives for the row's own images, computed once for several rows."""
+    out = copy.copy(enc)
+    out.pooler_output = tuple(enc.pooler_output[j] for j in picks)
+    out.deepstack_features = [tuple(level[j] for j in picks) for level in enc.deepstack_features]
+    return out
+
+
 def vision_loss(model, data, image, label_head, feature_coef, contrast_head=None, contrast_coef=0.0):
     """--vision-only: the tower alone reads one screenshot (the label loss, the contrastive label
     loss with --contrast-aux, plus the feature penalty); the decoder does not run, and its input
@@ -1172,6 +1190,50 @@ def map_vocabulary(state, old_tok, new_tok, model):
             bias[new_id] = state["label_head"]["bias"][ids].mean()
         state["label_head"]["bias"] = bias
     print(f"mapped {len(pieces)} of {new_tok.get_vocab_size()} token rows from {len(old_vocab)} old ones")
+
+
+def sinusoids(values, periods):
+    """[len(values), 2 * len(periods)]: sin and cos of each value at each period, interleaved."""
+    angle = 2 * math.pi * values.double()[:, None] / periods.double()[None, :]
+    return torch.stack([angle.sin(), angle.cos()], -1).flatten(1).float()
+
+
+def position_init(model, numbers, image_size, std, cell=16):
+    """--position-init: a from-scratch model starts with positions it can copy. The vision tower's
+    learnt position table (pos_embed, 40x40 entries interpolated to the patch grid) gets, in its
+    first third of dimensions, sinusoids of the x and in its second third of the y (in model-image
+    pixels, at the image size the family shows, so that each patch's entry says its own centre),
+    with `std` per dimension; the number tokens' rows of the input embeddings and the lm_head get
+    sinusoids of their value (periods from 3 to 4096, at the default init's scale), so that
+    neighbouring numbers start alike and the copy path (CopyLoss) has an ordered code to map to. Why:
+    with the default init the position table's entries (std 0.02) are about a twentieth of the
+    patch embedding's output, so where a token sits is nearly absent from what the decoder reads,
+    and the copy path and the soft number targets have to build an order from noise (the
+    thirty-eighth run: 11% copy accuracy at steps 251-300). Architecture and checkpoint layout are
+    unchanged: this is an initial value only; what it gains is measured in the thirty-ninth run."""
+    visual = model.model.visual
+    table = visual.pos_embed.weight
+    side, width = visual.num_grid_per_side, table.shape[1]
+    band = width // 3 // 2 * 2  # dimensions per axis, an even number (sin and cos)
+    w, h = image_size
+    periods = torch.logspace(math.log10(48), math.log10(4096), band // 2)
+    grid = torch.arange(side, dtype=torch.float64)
+    # The tower interpolates the table bilinearly with aligned corners: its first and last entries
+    # fall on the first and last patch of each axis, the rest evenly between.
+    xs = cell * grid * (w // cell - 1) / (side - 1) + cell / 2
+    ys = cell * grid * (h // cell - 1) / (side - 1) + cell / 2
+    x_code, y_code = sinusoids(xs, periods), sinusoids(ys, periods)
+    scale = std * math.sqrt(2)  # sin and cos of a uniform phase have std 1/sqrt(2)
+    with torch.no_grad():
+        rows = table.view(side, side, width)
+        rows[:, :, :band] = scale * x_code[None, :, :]
+        rows[:, :, band:2 * band] = scale * y_code[:, None, :]
+        text = model.model.language_model.embed_tokens.weight
+        hidden = text.shape[1]
+        # Periods down to 3: neighbouring numbers must still be told apart.
+        code = sinusoids(numbers.values, torch.logspace(math.log10(3), math.log10(4096), hidden // 2))
+        for weight in (text, model.lm_head.weight):
+            weight[numbers.ids] = weight.std() * math.sqrt(2) * code.to(weight.dtype)
 
 
 def lr_at(step, total, peak, warmup):
@@ -1306,6 +1368,14 @@ def main():
                     help="the tokenizer --init's state was trained with, when it differs from --tokenizer "
                          "(add_number_tokens.py): embedding rows are mapped by token, and new tokens start from "
                          "their digits' rows (map_vocabulary)")
+    ap.add_argument("--episodes", action="store_true",
+                    help="a task's steps form one training unit whose screenshots go through the vision tower "
+                         "once (a step shows up to 5, most of them its earlier steps'): the same loss and "
+                         "gradient as the steps one by one, about half the tower passes of task units")
+    ap.add_argument("--position-init", type=float, default=0.0, metavar="STD",
+                    help="from scratch: start the vision position table and the number tokens' rows from "
+                         "sinusoids of position and value (position_init), the table's at this std per "
+                         "dimension; 0: transformers' default init")
     ap.add_argument("--vision-only", action="store_true",
                     help="train the vision tower (and the input embeddings) on the label loss alone, one "
                          "screenshot per unit, without the decoder: a cheap pretraining stage")
@@ -1371,12 +1441,16 @@ def main():
     train.position_shared = val.position_shared = a.position_shared
     if not len(train):
         sys.exit(f"train.py: no training examples in {a.data}")
-    units = train.screens() if a.vision_only else train.units(a.group)
+    units = train.screens() if a.vision_only else train.units(a.group, a.episodes)
     if a.vision_only and not units:
         sys.exit(f"train.py: --vision-only: no screenshot in {a.data} has a layout (tools/train_nano/add_layouts.py)")
     config = nano_model.build_config(tok)
     model = nano_model.build_model(config, a.seed)
     nano_model.patch_embed_as_linear(model)  # the Conv3d's CPU kernels were a third of a step
+    if a.position_init > 0:
+        if a.init:
+            sys.exit("train.py: --position-init starts a model from scratch; it does not go with --init")
+        position_init(model, numbers, train.image_size, a.position_init)
     model.train()
     total, vision = nano_model.count_parameters(model)
     attend = None
@@ -1480,9 +1554,12 @@ def main():
         print(f"weights from {a.init}")
     if os.path.exists(state_path):
         state = torch.load(state_path, weights_only=False)
-        if state["seed"] != a.seed or state.get("group", 1) != a.group:
+        if state["seed"] != a.seed or state.get("group", 1) != a.group \
+                or state.get("episodes", False) != a.episodes:
+            # Each changes the list of units, whose seeded order the run resumes in.
             sys.exit(f"train.py: {state_path} was trained with --seed {state['seed']} --group "
-                     f"{state.get('group', 1)}, not --seed {a.seed} --group {a.group}")
+                     f"{state.get('group', 1)}{' --episodes' if state.get('episodes') else ''}, not --seed "
+                     f"{a.seed} --group {a.group}{' --episodes' if a.episodes else ''}")
         model.load_state_dict(state["model"])
         if "label_head" in state:
             label_head.load_state_dict(state["label_head"])
@@ -1511,7 +1588,8 @@ def main():
         torch.save({"model": model.state_dict(), **heads_state(),
                     "opt": opt.state_dict(),
                     "step": step, "seen": seen,
-                    "seed": a.seed, "group": a.group, "torch_rng": torch.get_rng_state()}, state_path + ".tmp")
+                    "seed": a.seed, "group": a.group, "episodes": a.episodes,
+                    "torch_rng": torch.get_rng_state()}, state_path + ".tmp")
         os.replace(state_path + ".tmp", state_path)
 
     log = open(os.devnull if a.profile else os.path.join(a.work, "log.jsonl"), "a")
@@ -1536,39 +1614,53 @@ def main():
         total_examples = len(picked) if a.vision_only else sum(len(u) for _, u in picked)
         for index, unit in picked:
             train.shift, train.shift_fill = (0, 0), None
-            if a.shift and (a.vision_only or len(unit) > 1):
+            episode = a.episodes and not a.vision_only and train.items[unit[0]]["kind"] == "task"
+            if a.shift and (a.vision_only or (len(unit) > 1 and not episode)):
                 # Seeded by the unit's place in the run, so that a resumed run draws the same shifts.
                 rng = random.Random(a.seed * 1_000_003 + index)
                 train.shift = train.draw_shift([] if a.vision_only else unit, a.shift, rng)
                 train.shift_fill = SHIFT_FILLS[a.shift_fill](rng)
             if copier is not None and copier.blend is not None:
                 copier.blend[1].manual_seed(a.seed * 1_000_003 + index)  # as --shift: the same points on resume
+            parts = []  # (loss, stats, examples it stands for) of the unit's forward passes
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast):
                 if a.vision_only:
-                    loss, stats = vision_loss(model, train, unit, label_head, a.feature_coef, contrast_head,
-                                              a.contrast_aux)
-                    size = 1
+                    parts.append((*vision_loss(model, train, unit, label_head, a.feature_coef, contrast_head,
+                                               a.contrast_aux), 1))
                 else:
-                    batch = train.batch(unit) if len(unit) > 1 else train[unit[0]]
-                    target = train.label_target(batch["image"]) if a.label_aux > 0 and "image" in batch else None
-                    placement = train.position_target(batch["placed_image"]) \
-                        if (a.position_aux > 0 or a.copy_aux > 0) and "placed_image" in batch else None
-                    widgets = train.widget_target(batch["image"]) if a.contrast_aux > 0 and "image" in batch \
-                        else None
-                    loss, stats = forward_loss(model, batch, a.aux_coef, a.feature_coef, label_head, target,
-                                               a.label_aux, pointer_head, a.pointer_aux, attend, a.attend_aux,
-                                               position_probe, placement, a.position_aux, numbers, a.number_sigma,
-                                               a.number_smooth, contrast_head, widgets, a.contrast_aux, copier,
-                                               a.copy_aux, text_copier, a.text_copy_aux)
-                    size = len(unit)
-                    tokens += batch["input_ids"].numel()
+                    if episode:
+                        # The task's screenshots go through the tower once; each step reads its own.
+                        screens = list(dict.fromkeys(rel for i in unit for rel in train.items[i]["images"]))
+                        pixels = [train.pixels(rel) for rel in screens]
+                        shared = model.model.get_image_features(torch.cat([p for p, _ in pixels]),
+                                                                torch.cat([g for _, g in pixels]), return_dict=True)
+                        picks = [[screens.index(rel) for rel in train.items[i]["images"]] for i in unit]
+                        rows = [(train[i], images_of(shared, pick), 1) for i, pick in zip(unit, picks)]
+                    else:
+                        rows = [(train.batch(unit) if len(unit) > 1 else train[unit[0]], None, len(unit))]
+                    for batch, enc, size in rows:
+                        target = train.label_target(batch["image"]) if a.label_aux > 0 and "image" in batch \
+                            else None
+                        placement = train.position_target(batch["placed_image"]) \
+                            if (a.position_aux > 0 or a.copy_aux > 0) and "placed_image" in batch else None
+                        widgets = train.widget_target(batch["image"]) if a.contrast_aux > 0 and "image" in batch \
+                            else None
+                        parts.append((*forward_loss(model, batch, a.aux_coef, a.feature_coef, label_head, target,
+                                                    a.label_aux, pointer_head, a.pointer_aux, attend, a.attend_aux,
+                                                    position_probe, placement, a.position_aux, numbers,
+                                                    a.number_sigma, a.number_smooth, contrast_head, widgets,
+                                                    a.contrast_aux, copier, a.copy_aux, text_copier,
+                                                    a.text_copy_aux, enc=enc), size))
+                        tokens += batch["input_ids"].numel()
             train.shift, train.shift_fill = (0, 0), None
-            # Each unit weighs as many examples as it holds.
-            (loss * size / total_examples).backward()
-            for k, v in stats.items():
-                sums[k] = sums.get(k, 0.0) + v * size
-                weights[k] = weights.get(k, 0) + size
-            examples += size
+            # Each unit weighs as many examples as it holds; an episode's steps go back together,
+            # through their one tower pass.
+            sum(loss * size for loss, _, size in parts).div(total_examples).backward()
+            for _, stats, size in parts:
+                for k, v in stats.items():
+                    sums[k] = sums.get(k, 0.0) + v * size
+                    weights[k] = weights.get(k, 0) + size
+                examples += size
         if heads_only:
             for p in model.parameters():
                 p.grad = None  # AdamW skips a parameter without a gradient: the model stays put
