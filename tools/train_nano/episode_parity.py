@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks train.py --episodes: the steps of one task with one shared tower pass (images_of) give the
+"""Checks train.py --episodes: the steps of one task with one shared tower pass (episode_rows) give the
 same loss and gradients as each step with its own tower pass, on a model from scratch and a real
 episode of a data set; prints the largest differences and exits 1 when they exceed float rounding."""
 import argparse
@@ -31,14 +31,9 @@ def main():
     def run(shared):
         model.zero_grad(set_to_none=True)
         total = torch.zeros(())
-        if shared:
-            screens = list(dict.fromkeys(rel for i in unit for rel in data.items[i]["images"]))
-            pixels = [data.pixels(rel) for rel in screens]
-            enc = model.model.get_image_features(torch.cat([p for p, _ in pixels]), torch.cat([g for _, g in pixels]),
-                                                 return_dict=True)
-        for i in unit:
-            row_enc = T.images_of(enc, [screens.index(rel) for rel in data.items[i]["images"]]) if shared else None
-            loss, _ = T.forward_loss(model, data[i], 0.01, 1.0, enc=row_enc)
+        rows = T.episode_rows(model, data, unit) if shared else [(data[i], None) for i in unit]
+        for batch, enc in rows:
+            loss, _ = T.forward_loss(model, batch, 0.01, 1.0, enc=enc)
             total = total + loss
         total.backward()
         return total.item(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}

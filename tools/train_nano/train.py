@@ -1143,6 +1143,16 @@ def images_of(enc, picks):
     return out
 
 
+def episode_rows(model, data, unit):
+    """--episodes: (example, tower output of its images) for each step of one task's unit, with the
+    task's distinct screenshots through the tower once; gradients flow back through that one pass."""
+    screens = list(dict.fromkeys(rel for i in unit for rel in data.items[i]["images"]))
+    pixels = [data.pixels(rel) for rel in screens]
+    shared = model.model.get_image_features(torch.cat([p for p, _ in pixels]), torch.cat([g for _, g in pixels]),
+                                            return_dict=True)
+    return [(data[i], images_of(shared, [screens.index(rel) for rel in data.items[i]["images"]])) for i in unit]
+
+
 def vision_loss(model, data, image, label_head, feature_coef, contrast_head=None, contrast_coef=0.0):
     """--vision-only: the tower alone reads one screenshot (the label loss, the contrastive label
     loss with --contrast-aux, plus the feature penalty); the decoder does not run, and its input
@@ -1629,13 +1639,7 @@ def main():
                                                a.contrast_aux), 1))
                 else:
                     if episode:
-                        # The task's screenshots go through the tower once; each step reads its own.
-                        screens = list(dict.fromkeys(rel for i in unit for rel in train.items[i]["images"]))
-                        pixels = [train.pixels(rel) for rel in screens]
-                        shared = model.model.get_image_features(torch.cat([p for p, _ in pixels]),
-                                                                torch.cat([g for _, g in pixels]), return_dict=True)
-                        picks = [[screens.index(rel) for rel in train.items[i]["images"]] for i in unit]
-                        rows = [(train[i], images_of(shared, pick), 1) for i, pick in zip(unit, picks)]
+                        rows = [(batch, enc, 1) for batch, enc in episode_rows(model, train, unit)]
                     else:
                         rows = [(train.batch(unit) if len(unit) > 1 else train[unit[0]], None, len(unit))]
                     for batch, enc, size in rows:
