@@ -5,7 +5,7 @@
 // in the same run and (b) the device's nominal peak.
 //   bench_cuda_decode [--model qwen3|qwen2_5] [--layers N] [--prompt-tokens N] [--decode-tokens N]
 //                     [--peak-gbs G] [--kv bf16|f32|both] [--fused 1|0|both]
-//                     [--graphs 1|0|both]
+//                     [--graphs 1|0|both] [--gemv 1|0|both]
 // --kv: the KV cache's type (default: DESKPILOT_CUDA_KV, else bf16); `both` measures f32 (the
 // baseline) and bf16 in the same run and prints bf16's decode and prefill speed as ratios to it,
 // which matters at long context (--prompt-tokens 16384), where the cache is a large part of the
@@ -13,12 +13,15 @@
 // --fused: the decoder's fused epilogues (default: DESKPILOT_CUDA_FUSED, else on); `both`
 // measures the unfused kernel sequence (the baseline) and the fused one in the same run and
 // prints the fused decode and prefill speed as ratios to it.
-// --graphs: each decode step as a CUDA graph (default: DESKPILOT_CUDA_GRAPHS, else off); `both`
+// --graphs: each decode step as a CUDA graph (default: DESKPILOT_CUDA_GRAPHS, else on); `both`
 // measures eager steps (the baseline) and graph steps in the same run and prints the decode
 // tokens/s ratio (prefill is never a graph: its ratio only shows the noise), with the graph's
 // captures, instantiations, updates and replays (expected: the step captured and instantiated
 // once, every later decode step a replay).
-// At most one of --kv, --fused and --graphs is `both`.
+// --gemv: the batch-1 GEMMs (the MoE experts' too) through the engine's matrix-vector kernels
+// (default: DESKPILOT_CUDA_GEMV, else on) or cuBLAS; `both` measures cuBLAS (the baseline) and
+// the kernels in the same run and prints the decode speed as a ratio to it.
+// At most one of --kv, --fused, --graphs and --gemv is `both`.
 // Text only: "prefill" is the ~2.7k text tokens a
 // 1920x1080 screenshot becomes, not the vision encoder (bench_cuda_prefill times the tower, the
 // prefill with the image features injected and the answer's decode: an agent step's model time).
@@ -77,7 +80,7 @@ double nominal_peak_gbs(const std::string& name) {
 int main(int argc, char** argv) {
     int layers = 0, prompt_tokens = 2700, decode_tokens = 128;
     double peak = 0;
-    std::string arch = "qwen3", kv = "", fused = "", graphs = "";
+    std::string arch = "qwen3", kv = "", fused = "", graphs = "", gemv = "";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--model")
@@ -96,6 +99,8 @@ int main(int argc, char** argv) {
             fused = argv[i + 1];
         else if (a == "--graphs")
             graphs = argv[i + 1];
+        else if (a == "--gemv")
+            gemv = argv[i + 1];
         else {
             std::fprintf(stderr, "unknown option %s\n", a.c_str());
             return 2;
@@ -117,10 +122,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "--graphs is 1, 0 or both, not %s\n", graphs.c_str());
         return 2;
     }
-    if ((kv == "both") + (fused == "both") + (graphs == "both") > 1) {
+    if (!gemv.empty() && gemv != "1" && gemv != "0" && gemv != "both") {
+        std::fprintf(stderr, "--gemv is 1, 0 or both, not %s\n", gemv.c_str());
+        return 2;
+    }
+    if ((kv == "both") + (fused == "both") + (graphs == "both") + (gemv == "both") > 1) {
         std::fprintf(stderr,
-                     "--kv both, --fused both and --graphs both compare one thing each; pick "
-                     "one\n");
+                     "--kv both, --fused both, --graphs both and --gemv both compare one thing "
+                     "each; pick one\n");
         return 2;
     }
     const bool dense = arch == "qwen2_5";
@@ -158,11 +167,13 @@ int main(int argc, char** argv) {
         };
         if (fused == "0" || fused == "1") model->set_fused(fused == "1");
         if (graphs == "0" || graphs == "1") model->set_graphs(graphs == "1");
+        if (gemv == "0" || gemv == "1") model->set_gemv(gemv == "1");
         auto measure = [&](cuda::KvDtype dtype) {
             model->set_kv_dtype(dtype);
             const std::string label = std::string(dtype == cuda::KvDtype::bf16 ? "bf16" : "f32") +
                                       (model->fused() ? " KV" : " KV, unfused") +
-                                      (model->graphs() ? ", graphs" : "");
+                                      (model->graphs() ? ", graphs" : "") +
+                                      (model->gemv() ? "" : ", cuBLAS gemv");
             const char* name = label.c_str();
             std::vector<double> prefill;
             for (int rep = 0; rep < 3; ++rep) {
@@ -231,6 +242,11 @@ int main(int argc, char** argv) {
                     "(%lld replays), %lld abandoned\n",
                     (long long)c.captures, (long long)c.instantiations, (long long)c.updates,
                     (long long)c.launches, (long long)c.replays, (long long)c.abandoned);
+            } else if (gemv == "both") {
+                model->set_gemv(false);
+                const Figures before = measure(dtype);
+                model->set_gemv(true);
+                compare("matrix-vector kernels vs cuBLAS", before, measure(dtype));
             } else {
                 measure(dtype);
             }

@@ -24,6 +24,7 @@
 #include "model/engine/cuda/buffer.h"
 #include "model/engine/cuda/flash_attention.h"
 #include "model/engine/cuda/gemm.h"
+#include "model/engine/cuda/gemv.h"
 #include "model/engine/cuda/kernels.h"
 #include "model/engine/cuda/vision_kernels.h"
 #endif
@@ -278,9 +279,16 @@ class CudaKernelsTest : public QObject {
         QCOMPARE(host<float>(vd, v.size()), plus(v, bv));
     }
 
+    // 128 experts (the real models), 60 (lanes with fewer experts than others) through the
+    // one-warp-per-token kernel; 1030 (past its shared-memory table) through the serial one.
+    void routerTopK_data() {
+        QTest::addColumn<int>("E");
+        for (int e : {128, 60, 1030}) QTest::addRow("%d experts", e) << e;
+    }
     void routerTopK() {
         NEED_GPU();
-        const int S = 6, E = 128, K = 8;
+        QFETCH(int, E);
+        const int S = 6, K = 8;
         auto logits = randn(std::size_t(S * E), 5);
         logits[7] = logits[9] = 50.0f;  // a tie: the lower index comes first
         for (bool norm : {true, false}) {
@@ -418,6 +426,106 @@ class CudaKernelsTest : public QObject {
             for (std::size_t i = 0; i < sum.size(); ++i) sum[i] = r[i] + want[i];
             CLOSE(host<float>(rd, sum.size()), sum, 1e-4f);
         }
+    }
+
+    // The decode step's matrix-vector kernels (cuda/gemv.h) against cpu::linear per slot, both
+    // layouts: the real shapes' 16-byte loads (K and N multiples of 8) and the element loads
+    // (odd sizes), each slot's expert read from the device (slot order unlike expert order, an
+    // expert twice), accumulating into y and not.
+    void gemvBothLayouts_data() {
+        QTest::addColumn<int>("K");
+        QTest::addColumn<int>("N");
+        QTest::newRow("16-byte loads") << 2048 << 1536;
+        QTest::newRow("element loads") << 203 << 97;
+        QTest::newRow("one partial tile") << 24 << 40;
+    }
+    void gemvBothLayouts() {
+        NEED_GPU();
+        QFETCH(int, K);
+        QFETCH(int, N);
+        engine::cpu::ThreadPool pool(2);
+        cuda::Stream stream;
+        const int E = 5, nslot = 4;
+        const std::vector<std::int32_t> expert = {3, 0, 3, 1};
+        const std::int64_t per = std::int64_t(K) * N;
+        const auto x = round_bf16(randn(std::size_t(nslot * K), 21));
+        const auto wb = to_bf16(randn(std::size_t(E * per), 22, 0.05f));
+        const auto r = randn(std::size_t(nslot * N), 23);
+        auto xd = dev(to_bf16(x)), wd = dev(wb), ed = dev(expert);
+        for (auto layout : {engine::cpu::Layout::out_in, engine::cpu::Layout::in_out}) {
+            const bool oi = layout == engine::cpu::Layout::out_in;
+            std::vector<float> want(std::size_t(nslot * N));
+            for (int sl = 0; sl < nslot; ++sl) {
+                engine::cpu::WeightView wv{wb.data() + expert[std::size_t(sl)] * per,
+                                           engine::DType::BF16,
+                                           oi ? N : K,
+                                           oi ? K : N,
+                                           oi ? K : N,
+                                           layout};
+                engine::cpu::linear(x.data() + sl * K, 1, wv, want.data() + sl * N, pool,
+                                    engine::cpu::Isa::scalar);
+            }
+            for (bool acc : {false, true}) {
+                auto yd = dev(r);
+                cuda::k::gemv_bf16(xd.as<std::uint16_t>(), K, K, wd.as<std::uint16_t>(), per,
+                                   ed.as<std::int32_t>(), oi, N, oi ? K : N, yd.as<float>(), N,
+                                   nslot, acc, stream.get());
+                stream.sync("gemv");
+                std::vector<float> expect = want;
+                if (acc)
+                    for (std::size_t i = 0; i < expect.size(); ++i) expect[i] += r[i];
+                CLOSE(host<float>(yd, expect.size()), expect, 1e-4f);
+            }
+            // No expert array: slot s reads expert s (a dense layer is one slot).
+            auto yd = dev(r);
+            cuda::k::gemv_bf16(xd.as<std::uint16_t>(), 0, K, wd.as<std::uint16_t>(), 0, nullptr, oi,
+                               N, oi ? K : N, yd.as<float>(), 0, 1, false, stream.get());
+            stream.sync("gemv dense");
+            engine::cpu::WeightView wv{wb.data(),  engine::DType::BF16, oi ? N : K,
+                                       oi ? K : N, oi ? K : N,          layout};
+            std::vector<float> dense(static_cast<std::size_t>(N));
+            engine::cpu::linear(x.data(), 1, wv, dense.data(), pool, engine::cpu::Isa::scalar);
+            CLOSE(host<float>(yd, dense.size()), dense, 1e-4f);
+        }
+    }
+
+    // q, k and v of a decode step in one launch (gemv_bf16_stacked) against cpu::linear per
+    // matrix: parts of different heights, 16-byte and element loads; 0 or 4 parts are an error.
+    void gemvStacked_data() {
+        QTest::addColumn<int>("K");
+        QTest::newRow("16-byte loads") << 2048;
+        QTest::newRow("element loads") << 203;
+    }
+    void gemvStacked() {
+        NEED_GPU();
+        QFETCH(int, K);
+        engine::cpu::ThreadPool pool(2);
+        cuda::Stream stream;
+        const std::int64_t Ns[3] = {264, 40, 40};
+        const auto x = round_bf16(randn(std::size_t(K), 31));
+        auto xd = dev(to_bf16(x));
+        std::vector<std::vector<std::uint16_t>> ws;
+        std::vector<cuda::DeviceBuffer> wd, yd;
+        cuda::k::GemvPart parts[3];
+        for (int p = 0; p < 3; ++p) {
+            ws.push_back(to_bf16(randn(std::size_t(Ns[p] * K), 32 + std::uint64_t(p), 0.05f)));
+            wd.push_back(dev(ws.back()));
+            yd.push_back(dev(std::vector<float>(std::size_t(Ns[p]), NAN)));
+            parts[p] = {wd.back().as<std::uint16_t>(), Ns[p], K, yd.back().as<float>()};
+        }
+        cuda::k::gemv_bf16_stacked(xd.as<std::uint16_t>(), K, parts, 3, stream.get());
+        stream.sync("gemv stacked");
+        for (int p = 0; p < 3; ++p) {
+            engine::cpu::WeightView wv{ws[std::size_t(p)].data(),  engine::DType::BF16, Ns[p], K, K,
+                                       engine::cpu::Layout::out_in};
+            std::vector<float> want(static_cast<std::size_t>(Ns[p]));
+            engine::cpu::linear(x.data(), 1, wv, want.data(), pool, engine::cpu::Isa::scalar);
+            CLOSE(host<float>(yd[std::size_t(p)], want.size()), want, 1e-4f);
+        }
+        for (int count : {0, 4})
+            QVERIFY_THROWS_EXCEPTION(
+                cuda::CudaError,
+                cuda::k::gemv_bf16_stacked(xd.as<std::uint16_t>(), K, parts, count, stream.get()));
     }
 
     void outOfMemoryNamesTheAllocation() {
@@ -903,6 +1011,12 @@ class CudaKernelsTest : public QObject {
     void bf16GemmBothLayouts() {
         QSKIP("built without CUDA");
     }
+    void gemvBothLayouts() {
+        QSKIP("built without CUDA");
+    }
+    void gemvStacked() {
+        QSKIP("built without CUDA");
+    }
     void outOfMemoryNamesTheAllocation() {
         QSKIP("built without CUDA");
     }
@@ -1007,13 +1121,26 @@ class CudaKernelsTest : public QObject {
         QVERIFY(rejectsEnv("DESKPILOT_CUDA_FUSED", "yes", [] { cuda::fused_from_env(); }));
     }
 
-    // DESKPILOT_CUDA_GRAPHS=1 runs decode steps as a CUDA graph (off by default); a bad value is
-    // one clear error naming the variable and the value. Needs no GPU.
+    // DESKPILOT_CUDA_GEMV=0 runs the batch-1 GEMMs through cuBLAS (the engine's matrix-vector
+    // kernels by default); a bad value is one clear error naming the variable and the value.
+    // Needs no GPU.
+    void gemvFromTheEnvironment() {
+        qunsetenv("DESKPILOT_CUDA_GEMV");
+        QVERIFY(cuda::gemv_from_env());
+        qputenv("DESKPILOT_CUDA_GEMV", "0");
+        QVERIFY(!cuda::gemv_from_env());
+        qputenv("DESKPILOT_CUDA_GEMV", "1");
+        QVERIFY(cuda::gemv_from_env());
+        QVERIFY(rejectsEnv("DESKPILOT_CUDA_GEMV", "cublas", [] { cuda::gemv_from_env(); }));
+    }
+
+    // DESKPILOT_CUDA_GRAPHS=0 runs decode steps eagerly (as a CUDA graph by default); a bad value
+    // is one clear error naming the variable and the value. Needs no GPU.
     void graphsFromTheEnvironment() {
         qunsetenv("DESKPILOT_CUDA_GRAPHS");
-        QVERIFY(!cuda::graphs_from_env());
+        QVERIFY(cuda::graphs_from_env());
         qputenv("DESKPILOT_CUDA_GRAPHS", "");
-        QVERIFY(!cuda::graphs_from_env());
+        QVERIFY(cuda::graphs_from_env());
         qputenv("DESKPILOT_CUDA_GRAPHS", "1");
         QVERIFY(cuda::graphs_from_env());
         qputenv("DESKPILOT_CUDA_GRAPHS", "0");
@@ -1106,17 +1233,20 @@ class CudaKernelsTest : public QObject {
         QTest::addColumn<QByteArray>("moe");
         QTest::addColumn<QByteArray>("kv_type");
         QTest::addColumn<QByteArray>("fused");
+        QTest::addColumn<QByteArray>("gemv");
         QTest::newRow("batched decode, bf16 KV")
-            << QByteArray("") << QByteArray("") << QByteArray("");
+            << QByteArray("") << QByteArray("") << QByteArray("") << QByteArray("");
+        QTest::newRow("batched decode through cuBLAS, bf16 KV")
+            << QByteArray("") << QByteArray("") << QByteArray("") << QByteArray("0");
         QTest::newRow("grouped decode, bf16 KV")
-            << QByteArray("grouped") << QByteArray("bf16") << QByteArray("");
+            << QByteArray("grouped") << QByteArray("bf16") << QByteArray("") << QByteArray("");
         QTest::newRow("batched decode, f32 KV")
-            << QByteArray("") << QByteArray("f32") << QByteArray("");
+            << QByteArray("") << QByteArray("f32") << QByteArray("") << QByteArray("");
         // The unfused kernel sequence (DESKPILOT_CUDA_FUSED=0) the fused epilogues replace.
         QTest::newRow("unfused, batched decode")
-            << QByteArray("") << QByteArray("") << QByteArray("0");
+            << QByteArray("") << QByteArray("") << QByteArray("0") << QByteArray("");
         QTest::newRow("unfused, grouped decode")
-            << QByteArray("grouped") << QByteArray("") << QByteArray("0");
+            << QByteArray("grouped") << QByteArray("") << QByteArray("0") << QByteArray("");
     }
 
     void decoderMatchesCpu() {
@@ -1129,7 +1259,9 @@ class CudaKernelsTest : public QObject {
         QFETCH(QByteArray, moe);
         QFETCH(QByteArray, kv_type);
         QFETCH(QByteArray, fused);
+        QFETCH(QByteArray, gemv);
         qputenv("DESKPILOT_CUDA_FUSED", fused);
+        qputenv("DESKPILOT_CUDA_GEMV", gemv);
         // Decode steps take the batched-pointer MoE path unless told to group on the host.
         qputenv("DESKPILOT_CUDA_MOE", moe);
         qputenv("DESKPILOT_CUDA_KV", kv_type);
@@ -1137,6 +1269,8 @@ class CudaKernelsTest : public QObject {
         qunsetenv("DESKPILOT_CUDA_MOE");
         qunsetenv("DESKPILOT_CUDA_KV");
         qunsetenv("DESKPILOT_CUDA_FUSED");
+        qunsetenv("DESKPILOT_CUDA_GEMV");
+        QCOMPARE(gpu.gemv(), gemv != "0");
         QVERIFY(gpu.kv_dtype() == (kv_type == "f32" ? cuda::KvDtype::f32 : cuda::KvDtype::bf16));
         const std::vector<std::int32_t> ids = {1, 77, 300, 5, 999, 12, 40, 41, 42};
         auto kv = cpu.new_cache(32);

@@ -192,6 +192,8 @@ static int launches(const std::filesystem::path& tiny, const std::filesystem::pa
     ::unsetenv("DESKPILOT_CUDA_FUSED");
     const auto fused = cuda::CudaTextModel::upload(cpu.text(), *ck);
     const auto graphed = cuda::CudaTextModel::upload(cpu.text(), *ck);
+    unfused->set_graphs(false);  // graphs are on by default: the eager sequences are counted
+    fused->set_graphs(false);
     graphed->set_graphs(true);
     std::vector<std::int32_t> ids;
     for (int i = 0; i < 12; ++i) ids.push_back(std::int32_t((i * 37 + 11) % 900));

@@ -74,12 +74,13 @@ int decode(const std::filesystem::path& tiny, const std::filesystem::path& out) 
     engine::VlModel cpu(cfg, ck);
     ::setenv("DESKPILOT_CUDA_GRAPHS", "1", 1);
     const auto graphed = cuda::CudaTextModel::upload(cpu.text(), *ck);
-    ::unsetenv("DESKPILOT_CUDA_GRAPHS");
+    ::setenv("DESKPILOT_CUDA_GRAPHS", "0", 1);
     const auto eager = cuda::CudaTextModel::upload(cpu.text(), *ck);
+    ::unsetenv("DESKPILOT_CUDA_GRAPHS");
     std::printf("%s (%d layers):\n", engine::architecture_name(cfg.architecture),
                 cfg.text.num_layers);
     expect(graphed->graphs() && !eager->graphs(),
-           "DESKPILOT_CUDA_GRAPHS=1 turns graphs on; unset, they are off");
+           "DESKPILOT_CUDA_GRAPHS=1 turns graphs on; =0, off");
     const std::int64_t V = cfg.text.vocab_size, cap = 72;
     std::vector<std::int32_t> ids;
     for (int i = 0; i < 60; ++i) ids.push_back(std::int32_t((i * 37 + 11) % std::min<int>(900, V)));

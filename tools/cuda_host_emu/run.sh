@@ -8,7 +8,7 @@
 # Then, when BUILD (default: build/) holds a built libdeskpilot_model.a, the whole CUDA vision
 # tower (cuda/vision_model.cpp's host code over the emulated kernels, vision_tower_check.cpp)
 # against the CPU tower on the tiny checkpoint, and the whole CUDA text decoder (text_model.cpp
-# over emulated kernels.cu too, text_model_check.cpp) against the CPU decoders of Qwen2.5-VL
+# over emulated kernels.cu and gemv.cu too, text_model_check.cpp) against the CPU decoders of Qwen2.5-VL
 # (tied and untied head) and Qwen3-VL-MoE, and the CUDA Qwen2.5-VL tower (vision_qwen2_5.cpp,
 # vision_qwen2_5_check.cpp) against the CPU one.
 # ONLY=REGEX runs only the checks whose names match (grep -E): flash, vision_kernels, tower,
@@ -77,20 +77,21 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
         "$out/tower_check" "$root/tests/data/engine/qwen3_vl_moe_vision_tiny" "$out" || status=1
     fi
 
-    # The text decoder (CudaTextModel's host code) over all three kernel files, each its own
+    # The text decoder (CudaTextModel's host code) over all four kernel files, each its own
     # object (prelude.h's globals are inline), with the engine's own CudaError (EMU_WITH_ENGINE).
     # kernels.cu has launches over several lines: perl rewrites them as one match each. The body
     # captures by value ([=]): a launch recorded into a stream capture keeps its arguments.
     launch='s/(\w+)<<<(.*?),\s*([^,]+?),\s*0,\s*S\(s\)>>>\((.*?)\);/(void)s; emu_launch($2, $3, [=] { $1($4); });/gs'
     perl -0pe "$launch" "$root/model/engine/cuda/kernels.cu" >"$out/k_eng.cpp"
     perl -0pe "$launch" "$root/model/engine/cuda/vision_kernels.cu" >"$out/vk_eng.cpp"
+    perl -0pe "$launch" "$root/model/engine/cuda/gemv.cu" >"$out/gv_eng.cpp"
     sed 's|flash_k<D, T><<<grid, 32 \* kWarps, 0, static_cast<cudaStream_t>(stream)>>>(a);|(void)stream; emu_launch(grid, 32 * kWarps, [=] { flash_k<D, T>(a); });|' \
         "$root/model/engine/cuda/flash_attention.cu" >"$out/fa_eng.cpp"
-    if grep -q '<<<' "$out/k_eng.cpp" "$out/vk_eng.cpp" "$out/fa_eng.cpp"; then
+    if grep -q '<<<' "$out/k_eng.cpp" "$out/vk_eng.cpp" "$out/fa_eng.cpp" "$out/gv_eng.cpp"; then
         echo "run.sh: a kernel launch no longer matches the rewrite" >&2; exit 1
     fi
     objs=()
-    for src in k_eng vk_eng fa_eng; do
+    for src in k_eng vk_eng fa_eng gv_eng; do
         g++ -std=c++20 -O1 -pthread -DEMU_WITH_ENGINE -I"$out" -I"$root" -c "$out/$src.cpp" \
             -o "$out/$src.o"
         objs+=("$out/$src.o")

@@ -12,6 +12,7 @@
 #include "model/engine/cuda/buffer.h"
 #include "model/engine/cuda/flash_attention.h"
 #include "model/engine/cuda/gemm.h"
+#include "model/engine/cuda/gemv.h"
 #include "model/engine/cuda/graph.h"
 #include "model/engine/cuda/kernels.h"
 #include "model/engine/cuda/sample_twin.h"
@@ -61,6 +62,7 @@ struct CudaTextModel::Impl : TextWeights {
     std::size_t kv_elem() const { return kv == KvDtype::bf16 ? 2 : 4; }
     std::unordered_map<std::string, DeviceBuffer> scratch;
     bool fused = fused_from_env();
+    bool gemv = gemv_from_env();
     // The decode-step graph (DESKPILOT_CUDA_GRAPHS): captured once an eager batch-1 step has
     // sized the scratch (`decode_warm`), then replayed for every step while `graph_key` matches
     // key(); `staging` is the pinned token id + positions + KV length it copies, `graph_logits`
@@ -75,6 +77,7 @@ struct CudaTextModel::Impl : TextWeights {
     // touches a freed buffer.
     struct GraphKey {
         bool fused;
+        bool gemv;
         KvDtype kv;
         std::uint64_t moved;
         bool operator==(const GraphKey&) const = default;
@@ -82,7 +85,7 @@ struct CudaTextModel::Impl : TextWeights {
     std::uint64_t moved = 0;
     GraphKey graph_key{};
     float* graph_logits = nullptr;
-    GraphKey key() const { return {fused, kv, moved}; }
+    GraphKey key() const { return {fused, gemv, kv, moved}; }
 
     // y = rms_norm(x) as the bf16 GEMM input, and f32 into `h` where not null: one kernel, or
     // the unfused pair (DESKPILOT_CUDA_FUSED=0; `h` then always written).
@@ -101,13 +104,22 @@ struct CudaTextModel::Impl : TextWeights {
         k::silu_mul(gu, rows, F, a, s());
         k::to_bf16(a, ab, rows * F, s());
     }
-    // x[M, N] += xb · W: cuBLAS with beta = 1 into the f32 residual, or GEMM → k::add unfused.
+    // y[M, N] (+)= xb · W: one row through the matrix-vector kernel (when `gemv`), else cuBLAS.
+    void linear(const std::uint16_t* xb, std::int64_t M, std::int64_t K, const std::uint16_t* w,
+                Layout layout, std::int64_t N, std::int64_t ldw, float* y,
+                bool accumulate = false) {
+        if (gemv && M == 1)
+            return k::gemv_bf16(xb, 0, K, w, 0, nullptr, layout == Layout::out_in, N, ldw, y, 0, 1,
+                                accumulate, s());
+        blas.linear(xb, M, K, w, layout, N, ldw, y, accumulate);
+    }
+    // x[M, N] += xb · W: accumulated into the f32 residual, or GEMM → k::add unfused.
     void linear_residual(const std::uint16_t* xb, std::int64_t M, std::int64_t K,
                          const std::uint16_t* w, Layout layout, std::int64_t N, std::int64_t ldw,
                          float* x) {
-        if (fused) return blas.linear(xb, M, K, w, layout, N, ldw, x, true);
+        if (fused) return linear(xb, M, K, w, layout, N, ldw, x, true);
         float* y = tmp<float>("residual branch", M * N);
-        blas.linear(xb, M, K, w, layout, N, ldw, y);
+        linear(xb, M, K, w, layout, N, ldw, y);
         k::add(x, y, M * N, s());
     }
 
@@ -265,6 +277,12 @@ bool CudaTextModel::graphs() const {
 void CudaTextModel::set_graphs(bool graphs) {
     impl_->graphs = graphs;
 }
+bool CudaTextModel::gemv() const {
+    return impl_->gemv;
+}
+void CudaTextModel::set_gemv(bool gemv) {
+    impl_->gemv = gemv;
+}
 GraphCounts CudaTextModel::graph_counts() const {
     return impl_->graph.counts();
 }
@@ -347,8 +365,9 @@ std::size_t CudaTextModel::decode_bytes_per_token() const {
     return n;
 }
 
-// One token: its K experts' GEMMs as two batched cuBLAS calls whose weight pointers a kernel
-// picks from the routing result on the device, so the step never waits for the host.
+// One token: its K experts' products as two launches that read each slot's expert from the
+// routing result on the device (the matrix-vector kernels, or batched cuBLAS calls whose weight
+// pointers a kernel picks), so the step never waits for the host.
 void CudaTextModel::Impl::decode_moe(const LayerWeights& ly, float* x, const std::uint16_t* hb,
                                      const std::int32_t* idx_d, const float* wt_d) {
     const auto& c = cfg.text;
@@ -358,12 +377,21 @@ void CudaTextModel::Impl::decode_moe(const LayerWeights& ly, float* x, const std
     float* gu = tmp<float>("gu", K * 2 * F);
     std::uint16_t* ab = tmp<std::uint16_t>("act bf16", K * F);
     float* dn = tmp<float>("down", K * H);
-    void** p = tmp<void*>("moe pointers", 6 * K);
-    k::moe_pointers(idx_d, K, ly.gate_up.as<std::uint16_t>(), 2 * F * H,
-                    ly.down.as<std::uint16_t>(), F * H, hb, gu, 2 * F, ab, F, dn, H, p, s());
-    blas.linear_batched(p + K, 1, H, p, ly.layout, 2 * F, in_out ? 2 * F : H, p + 2 * K, K);
-    silu_bf16(gu, K, F, ab);
-    blas.linear_batched(p + 4 * K, 1, F, p + 3 * K, ly.layout, H, in_out ? H : F, p + 5 * K, K);
+    if (gemv) {
+        // Each slot's expert read on the device: K matrix-vector products per launch.
+        k::gemv_bf16(hb, 0, H, ly.gate_up.as<std::uint16_t>(), 2 * F * H, idx_d, !in_out, 2 * F,
+                     in_out ? 2 * F : H, gu, 2 * F, K, false, s());
+        silu_bf16(gu, K, F, ab);
+        k::gemv_bf16(ab, F, F, ly.down.as<std::uint16_t>(), F * H, idx_d, !in_out, H,
+                     in_out ? H : F, dn, H, K, false, s());
+    } else {
+        void** p = tmp<void*>("moe pointers", 6 * K);
+        k::moe_pointers(idx_d, K, ly.gate_up.as<std::uint16_t>(), 2 * F * H,
+                        ly.down.as<std::uint16_t>(), F * H, hb, gu, 2 * F, ab, F, dn, H, p, s());
+        blas.linear_batched(p + K, 1, H, p, ly.layout, 2 * F, in_out ? 2 * F : H, p + 2 * K, K);
+        silu_bf16(gu, K, F, ab);
+        blas.linear_batched(p + 4 * K, 1, F, p + 3 * K, ly.layout, H, in_out ? H : F, p + 5 * K, K);
+    }
     k::moe_combine(x, dn, nullptr, wt_d, 1, K, H, s());
 }
 
@@ -376,7 +404,7 @@ void CudaTextModel::Impl::dense_mlp(const LayerWeights& ly, float* x, std::int64
     std::uint16_t* hb = tmp<std::uint16_t>("hb", S * H);
     norm_bf16(x, ly.post_norm.as<float>(), S, H, nullptr, hb);
     float* gu = tmp<float>("gu", S * 2 * F);
-    blas.linear(hb, S, H, ly.gate_up.as<std::uint16_t>(), ly.layout, 2 * F, in_out ? 2 * F : H, gu);
+    linear(hb, S, H, ly.gate_up.as<std::uint16_t>(), ly.layout, 2 * F, in_out ? 2 * F : H, gu);
     std::uint16_t* ab = tmp<std::uint16_t>("act bf16", S * F);
     silu_bf16(gu, S, F, ab);
     linear_residual(ab, S, F, ly.down.as<std::uint16_t>(), ly.layout, H, in_out ? H : F, x);
@@ -399,7 +427,7 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
     std::vector<std::int32_t> idx(std::size_t(S * K), 0);
     if (ly.moe) {
         float* rl = tmp<float>("router", S * E);
-        blas.linear(hb, S, H, ly.router.as<std::uint16_t>(), Layout::out_in, E, H, rl);
+        linear(hb, S, H, ly.router.as<std::uint16_t>(), Layout::out_in, E, H, rl);
         k::route_top_k(rl, S, E, K, c.norm_topk_prob, idx_d, wt_d, s());
         if (batched_decode) {
             decode_moe(ly, x, hb, idx_d, wt_d);
@@ -442,15 +470,15 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
     for (std::int64_t e = 0; e < E; ++e) {
         const std::int64_t off = count[std::size_t(e)], rows = count[std::size_t(e) + 1] - off;
         if (rows == 0) continue;  // experts no token chose are never read
-        blas.linear(xe + off * H, rows, H, ly.gate_up.as<std::uint16_t>() + e * 2 * F * H,
-                    ly.layout, 2 * F, in_out ? 2 * F : H, gu + off * 2 * F);
+        linear(xe + off * H, rows, H, ly.gate_up.as<std::uint16_t>() + e * 2 * F * H, ly.layout,
+               2 * F, in_out ? 2 * F : H, gu + off * 2 * F);
     }
     silu_bf16(gu, n, F, ab);
     for (std::int64_t e = 0; e < E; ++e) {
         const std::int64_t off = count[std::size_t(e)], rows = count[std::size_t(e) + 1] - off;
         if (rows == 0) continue;
-        blas.linear(ab + off * F, rows, F, ly.down.as<std::uint16_t>() + e * F * H, ly.layout, H,
-                    in_out ? H : F, dn + off * H);
+        linear(ab + off * F, rows, F, ly.down.as<std::uint16_t>() + e * F * H, ly.layout, H,
+               in_out ? H : F, dn + off * H);
     }
     k::moe_combine(x, dn, map_d + S * K, wt_d, S, K, H, s());
     stream.sync("MoE block");  // keeps src/row_of alive until their copies are done
@@ -555,9 +583,16 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
         if (S > 1) stop_point(stream, "prefill layer");
         const LayerWeights& ly = layers[std::size_t(l)];
         norm_bf16(x, ly.input_norm.as<float>(), S, H, nullptr, hb);
-        blas.linear(hb, S, H, ly.q.as<std::uint16_t>(), Layout::out_in, NH * D, H, q);
-        blas.linear(hb, S, H, ly.k.as<std::uint16_t>(), Layout::out_in, KH * D, H, kk);
-        blas.linear(hb, S, H, ly.v.as<std::uint16_t>(), Layout::out_in, KH * D, H, v);
+        if (gemv && S == 1) {  // decode: q, k and v in one launch
+            const k::GemvPart qkv[3] = {{ly.q.as<std::uint16_t>(), NH * D, H, q},
+                                        {ly.k.as<std::uint16_t>(), KH * D, H, kk},
+                                        {ly.v.as<std::uint16_t>(), KH * D, H, v}};
+            k::gemv_bf16_stacked(hb, H, qkv, 3, s());
+        } else {
+            linear(hb, S, H, ly.q.as<std::uint16_t>(), Layout::out_in, NH * D, H, q);
+            linear(hb, S, H, ly.k.as<std::uint16_t>(), Layout::out_in, KH * D, H, kk);
+            linear(hb, S, H, ly.v.as<std::uint16_t>(), Layout::out_in, KH * D, H, v);
+        }
         if (c.attention_bias && fused)  // Qwen2
             k::add_bias_qkv(q, ly.q_bias.as<float>(), NH * D, kk, ly.k_bias.as<float>(), v,
                             ly.v_bias.as<float>(), KH * D, S, s());
@@ -705,7 +740,7 @@ float* CudaTextModel::Impl::run_logits(std::span<const std::int32_t> ids,
     std::uint16_t* hb = tmp<std::uint16_t>("hn bf16", rows * H);
     norm_bf16(x + (S - rows) * H, final_norm.as<float>(), rows, H, nullptr, hb);
     float* lg = tmp<float>("logits", rows * c.vocab_size);
-    blas.linear(hb, rows, H, head(), Layout::out_in, c.vocab_size, H, lg);
+    linear(hb, rows, H, head(), Layout::out_in, c.vocab_size, H, lg);
     return lg;
 }
 

@@ -57,13 +57,22 @@ inline bool fused_from_env() {
     return env_switch("DESKPILOT_CUDA_FUSED", "1", "0", "1 or 0");
 }
 
-// DESKPILOT_CUDA_GRAPHS=1|0 (0 when unset or empty): 1 runs each batch-1 decode step as a CUDA
+// DESKPILOT_CUDA_GRAPHS=1|0 (1 when unset or empty): 1 runs each batch-1 decode step as a CUDA
 // graph (cuda/graph.h), captured once and replayed for every following token (captured again
-// only when the kernel sequence or a buffer it uses changed). Off by default until a GPU run has
-// shown it equal to the eager step and faster (bench_cuda_decode --graphs both). Another value
-// throws CudaError naming the variable and the value.
+// only when the kernel sequence or a buffer it uses changed). On since the first H200 runs
+// (2026-12-04) showed the replayed step equal to the eager one and 1.04x (before the router fix)
+// to 1.15x (after it) its decode speed (bench_cuda_decode --graphs both). Another value throws
+// CudaError naming the variable and the value.
 inline bool graphs_from_env() {
-    return !env_switch("DESKPILOT_CUDA_GRAPHS", "0", "1", "1 or 0");
+    return env_switch("DESKPILOT_CUDA_GRAPHS", "1", "0", "1 or 0");
+}
+
+// DESKPILOT_CUDA_GEMV=1|0 (1 when unset or empty): 1 runs the batch-1 (decode) GEMMs, the MoE
+// experts' included, through the engine's own matrix-vector kernels (cuda/gemv.h); 0 through
+// cuBLAS (its batched GEMM for the experts), for comparison (bench_cuda_decode --gemv both).
+// Another value throws CudaError naming the variable and the value.
+inline bool gemv_from_env() {
+    return env_switch("DESKPILOT_CUDA_GEMV", "1", "0", "1 or 0");
 }
 
 class CudaTextModel {
@@ -112,6 +121,10 @@ class CudaTextModel {
     // captured again). Takes effect with the next step.
     bool graphs() const;
     void set_graphs(bool graphs);
+    // Whether batch-1 GEMMs run through cuda/gemv.h's kernels (gemv_from_env() at construction)
+    // or cuBLAS. Takes effect with the next pass.
+    bool gemv() const;
+    void set_gemv(bool gemv);
     // What the decode-step graph has done so far (captures, instantiations, updates, launches,
     // replays).
     GraphCounts graph_counts() const;

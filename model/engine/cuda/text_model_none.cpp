@@ -51,6 +51,10 @@ bool CudaTextModel::graphs() const {
     return false;
 }
 void CudaTextModel::set_graphs(bool) {}
+bool CudaTextModel::gemv() const {
+    return false;
+}
+void CudaTextModel::set_gemv(bool) {}
 GraphCounts CudaTextModel::graph_counts() const {
     return {};
 }
