@@ -186,6 +186,17 @@ fi
 with_libs() {
   if [[ -n $RUN_LD ]]; then LD_LIBRARY_PATH=$RUN_LD "$@"; else "$@"; fi
 }
+# Time limits, so that one hung program (the first run of new GPU code may hang) cannot spend the
+# lease: the whole gpu test run, and each benchmark. The tests' own CTest limit is 300 s each.
+TEST_LIMIT_S=${DESKPILOT_GPU_TEST_LIMIT_S:-300}
+BENCH_LIMIT_S=${DESKPILOT_GPU_BENCH_LIMIT_S:-150}
+limited() {
+  local s=$1
+  shift
+  if have timeout; then timeout -k 5 "$s" "$@"; else "$@"; fi
+}
+# Each section's header says how far into the run it starts, to plan the next lease.
+section() { echo "== [+${SECONDS}s] $*"; }
 
 ((gpu_count > 0)) || echo "== no GPU here: the gpu tests will skip, the benchmarks will fail"
 if [[ $BUNDLE_KIND == all ]]; then
@@ -195,48 +206,61 @@ if [[ $BUNDLE_KIND == all ]]; then
   if ((gpu_count > 0)) && [[ ${cuda_gpus:-0} == 0 ]]; then
     die "nvidia-smi lists $gpu_count GPU(s) but the CUDA runtime in these programs sees none (libcuda: ${libcuda:-not found})"
   fi
-  echo "== gpu tests (kernels vs CPU twins, decoder and vision tower vs the CPU ones, CLI, options)"
-  with_libs "$CTEST" --test-dir "$BUILD" -R "$(gpu_test_regex)" --no-tests=error --output-on-failure || true
+  section "gpu tests (kernels vs CPU twins, decoder and vision tower vs the CPU ones, CLI, options)"
+  # Four at a time: the tests are independent and the GPU's memory is far from full.
+  with_libs limited "$TEST_LIMIT_S" "$CTEST" --test-dir "$BUILD" -R "$(gpu_test_regex)" -j4 --no-tests=error \
+    --output-on-failure || echo "== gpu tests: exit $? (124: stopped at the ${TEST_LIMIT_S} s limit)"
+  # ctest shows a passing test's output only on failure: the per-position figures of the long
+  # prompt (how many of 16421 positions the MoE decoder's routing moved past the tolerance).
+  section "long-context parity, position by position"
+  with_libs limited 120 "$BUILD/tests/bin/test_engine_cuda_long_prompts" longContextMatchesCpu 2>&1 |
+    grep -E "positions|^FAIL|^Totals" || true
 else
   echo "== gpu tests: not in this bundle (benchmarks only; bench/gpu/make_bundle.sh without --bench packs them)"
 fi
-echo "== prefill attention (flash vs the split-K kernel; vision segments)"
-with_libs "$BUILD/bench/bench_cuda_attention" || true
+section "prefill attention (flash vs the split-K kernel; vision segments)"
+with_libs limited "$BENCH_LIMIT_S" "$BUILD/bench/bench_cuda_attention" || echo "== bench_cuda_attention: exit $?"
 # A failing benchmark is reported and the others still run: the device time is too short to rerun.
 failures=()
 bench() {
-  local name=$1
+  local name=$1 rc=0
   shift
-  with_libs "$BUILD/bench/$name" "$@" || {
-    echo "== FAILED: $name $* (exit $?)"
-    failures+=("$name $*")
-  }
+  with_libs limited "$BENCH_LIMIT_S" "$BUILD/bench/$name" "$@" || rc=$?
+  ((rc == 0)) && return
+  echo "== FAILED: $name $* (exit $rc$( ((rc != 124)) || echo ": stopped at the ${BENCH_LIMIT_S} s limit"))"
+  failures+=("$name $*")
 }
 decode() { bench bench_cuda_decode "$@"; }
-echo "== benchmark"
+section "benchmark"
 if [[ $QUICK == 1 ]]; then
   decode --layers 8 --prompt-tokens 1024 --decode-tokens 64 --fused both
   decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64 --fused both
-  echo "== KV cache: bf16 vs f32 at long context"
+  section "batch-1 GEMMs: the engine's matrix-vector kernels vs cuBLAS"
+  decode --layers 8 --prompt-tokens 1024 --decode-tokens 64 --gemv both
+  decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64 --gemv both
+  section "KV cache: bf16 vs f32 at long context"
   decode --layers 8 --prompt-tokens 8192 --decode-tokens 64 --kv both
-  echo "== decode steps as CUDA graphs vs eager"
+  section "decode steps as CUDA graphs vs eager"
   decode --layers 8 --prompt-tokens 1024 --decode-tokens 64 --graphs both
   decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64 --graphs both
-  echo "== agent step on the GPU: vision tower + prefill + decode for a 1920x1080 screenshot"
+  section "agent step on the GPU: vision tower + prefill + decode for a 1920x1080 screenshot"
   bench bench_cuda_prefill --layers 8 --depth 9 --repeats 2
   bench bench_cuda_prefill --model qwen2_5 --layers 8 --depth 8 --repeats 2
 else
   decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --fused both
   decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128 --fused both
-  echo "== KV cache: bf16 vs f32 at long context"
+  section "batch-1 GEMMs: the engine's matrix-vector kernels vs cuBLAS"
+  decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --gemv both
+  decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128 --gemv both
+  section "KV cache: bf16 vs f32 at long context"
   decode --layers 48 --prompt-tokens 16384 --decode-tokens 128 --kv both
-  echo "== decode steps as CUDA graphs vs eager (short context: launch gaps weigh most)"
+  section "decode steps as CUDA graphs vs eager (short context: launch gaps weigh most)"
   decode --layers 48 --prompt-tokens 256 --decode-tokens 128 --graphs both
   decode --model qwen2_5 --prompt-tokens 256 --decode-tokens 128 --graphs both
   decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --graphs both
-  echo "== agent step on the GPU: vision tower + prefill + decode for a 1920x1080 screenshot"
+  section "agent step on the GPU: vision tower + prefill + decode for a 1920x1080 screenshot"
   bench bench_cuda_prefill
   bench bench_cuda_prefill --model qwen2_5
 fi
 ((${#failures[@]} == 0)) || die "${#failures[@]} benchmark(s) failed: $(printf '%s; ' "${failures[@]}")"
-echo "== done $(date -u)"
+section "done $(date -u)"
