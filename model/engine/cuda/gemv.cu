@@ -68,22 +68,27 @@ constexpr int kWarpsPerBlock = 8;  // out_in: outputs per block
 // in_out: a block's 32 outputs, 4 threads across them, 64 row groups down K.
 constexpr int kColThreads = 4, kRowGroups = 64, kTileCols = kColThreads * 8;
 
+// One warp's dot product of a weight row w and the input x (K bf16 values each), every lane
+// getting the sum: 16-byte loads where `vec`, else element loads.
+__device__ __forceinline__ float row_dot(const std::uint16_t* w, const std::uint16_t* x,
+                                         std::int64_t K, int lane, bool vec) {
+    float acc = 0.0f;
+    if (vec) {
+#pragma unroll 4
+        for (std::int64_t k = lane * 8; k < K; k += 32 * 8) acc += dot8(load8(w + k), load8(x + k));
+    } else {
+        for (std::int64_t k = lane; k < K; k += 32) acc += bf16_at(w + k) * bf16_at(x + k);
+    }
+    return warp_sum(acc);
+}
+
 __global__ void gemv_out_in_k(GemvArgs a) {
     const int slot = int(blockIdx.y), lane = int(threadIdx.x % 32);
     const std::int64_t n = std::int64_t(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
     if (n >= a.N) return;  // the whole warp: n is the warp's
     const std::int64_t e = a.expert ? a.expert[slot] : slot;
     const std::uint16_t* w = a.w + e * a.w_stride + n * a.ldw;
-    const std::uint16_t* x = a.x + slot * a.x_stride;
-    float acc = 0.0f;
-    if (a.vec) {
-#pragma unroll 4
-        for (std::int64_t k = lane * 8; k < a.K; k += 32 * 8)
-            acc += dot8(load8(w + k), load8(x + k));
-    } else {
-        for (std::int64_t k = lane; k < a.K; k += 32) acc += bf16_at(w + k) * bf16_at(x + k);
-    }
-    acc = warp_sum(acc);
+    const float acc = row_dot(w, a.x + slot * a.x_stride, a.K, lane, a.vec);
     if (lane == 0) store(a, slot, n, acc);
 }
 
@@ -102,16 +107,7 @@ __global__ void gemv_stacked_k(StackedArgs a) {
     int p = 0;
     while (p < a.count && n >= a.part[p].N) n -= a.part[p++].N;
     if (p == a.count) return;  // the whole warp: past the last part's rows
-    const std::uint16_t* w = a.part[p].w + n * a.part[p].ldw;
-    float acc = 0.0f;
-    if (a.vec) {
-#pragma unroll 4
-        for (std::int64_t k = lane * 8; k < a.K; k += 32 * 8)
-            acc += dot8(load8(w + k), load8(a.x + k));
-    } else {
-        for (std::int64_t k = lane; k < a.K; k += 32) acc += bf16_at(w + k) * bf16_at(a.x + k);
-    }
-    acc = warp_sum(acc);
+    const float acc = row_dot(a.part[p].w + n * a.part[p].ldw, a.x, a.K, lane, a.vec);
     if (lane == 0) a.part[p].y[n] = acc;
 }
 
