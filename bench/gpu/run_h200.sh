@@ -215,10 +215,18 @@ if [[ $BUNDLE_KIND == all ]]; then
   section "long-context parity, position by position"
   with_libs limited 120 "$BUILD/tests/bin/test_engine_cuda_long_prompts" longContextMatchesCpu 2>&1 |
     grep -E "positions|^FAIL|^Totals" || true
+  # The tensor-core flash kernel (opt-in until this passes on a GPU): every gpu test again with
+  # it serving the towers' and the decoders' prefill attention.
+  section "gpu tests with DESKPILOT_CUDA_FLASH=mma (the tensor-core flash attention)"
+  DESKPILOT_CUDA_FLASH=mma with_libs limited "$TEST_LIMIT_S" "$CTEST" --test-dir "$BUILD" \
+    -R "$(gpu_test_regex)" -j4 --no-tests=error --output-on-failure ||
+    echo "== gpu tests (mma): exit $? (124: stopped at the ${TEST_LIMIT_S} s limit)"
+  DESKPILOT_CUDA_FLASH=mma with_libs limited 120 "$BUILD/tests/bin/test_engine_cuda_long_prompts" \
+    longContextMatchesCpu 2>&1 | grep -E "positions|^FAIL|^Totals" || true
 else
   echo "== gpu tests: not in this bundle (benchmarks only; bench/gpu/make_bundle.sh without --bench packs them)"
 fi
-section "prefill attention (flash vs the split-K kernel; vision segments)"
+section "prefill attention (flash mma vs f32 vs the split-K kernel; vision segments mma vs f32)"
 with_libs limited "$BENCH_LIMIT_S" "$BUILD/bench/bench_cuda_attention" || echo "== bench_cuda_attention: exit $?"
 # A failing benchmark is reported and the others still run: the device time is too short to rerun.
 failures=()
@@ -246,6 +254,9 @@ if [[ $QUICK == 1 ]]; then
   section "agent step on the GPU: vision tower + prefill + decode for a 1920x1080 screenshot"
   bench bench_cuda_prefill --layers 8 --depth 9 --repeats 2
   bench bench_cuda_prefill --model qwen2_5 --layers 8 --depth 8 --repeats 2
+  section "agent step with the tensor-core flash attention (DESKPILOT_CUDA_FLASH=mma)"
+  DESKPILOT_CUDA_FLASH=mma bench bench_cuda_prefill --layers 8 --depth 9 --repeats 2
+  DESKPILOT_CUDA_FLASH=mma bench bench_cuda_prefill --model qwen2_5 --layers 8 --depth 8 --repeats 2
 else
   decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --fused both
   decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128 --fused both
@@ -261,6 +272,9 @@ else
   section "agent step on the GPU: vision tower + prefill + decode for a 1920x1080 screenshot"
   bench bench_cuda_prefill
   bench bench_cuda_prefill --model qwen2_5
+  section "agent step with the tensor-core flash attention (DESKPILOT_CUDA_FLASH=mma)"
+  DESKPILOT_CUDA_FLASH=mma bench bench_cuda_prefill
+  DESKPILOT_CUDA_FLASH=mma bench bench_cuda_prefill --model qwen2_5
 fi
 ((${#failures[@]} == 0)) || die "${#failures[@]} benchmark(s) failed: $(printf '%s; ' "${failures[@]}")"
 section "done $(date -u)"

@@ -74,6 +74,26 @@ float err_vs_peak(const std::vector<float>& a, const std::vector<float>& b) {
     return a.size() == b.size() && mag > 0 ? worst / mag : INFINITY;
 }
 
+#ifdef DESKPILOT_HAVE_CUDA
+// The two flash attention kernels (flash_attention.h) and what each may differ from the f32 twin:
+// the f32 one only by summation order; the tensor-core one by rounding Q, K, V and the softmax
+// weights to bf16 (about 2^-9 each; the host emulator measured at most 0.61% of the largest
+// output on its cases, tools/cuda_host_emu/flash_attention_check.cpp).
+constexpr float kFlashMmaTolerance = 1e-2f;
+struct FlashKernelCase {
+    cuda::k::FlashKernel kernel;
+    const char* name;
+};
+constexpr FlashKernelCase kFlashKernels[] = {{cuda::k::FlashKernel::f32, "f32"},
+                                             {cuda::k::FlashKernel::mma, "mma"}};
+// Sets the process's flash kernel for a scope, then puts back what was chosen before.
+struct FlashKernelScope {
+    cuda::k::FlashKernel before = cuda::k::flash_kernel();
+    explicit FlashKernelScope(cuda::k::FlashKernel k) { cuda::k::set_flash_kernel(k); }
+    ~FlashKernelScope() { cuda::k::set_flash_kernel(before); }
+};
+#endif
+
 #define CLOSE(a, b, tol)                                                         \
     do {                                                                         \
         const float e_ = rel_err(a, b);                                          \
@@ -257,6 +277,52 @@ class CudaKernelsTest : public QObject {
                 QCOMPARE(host<float>(q1, q.size()), host<float>(q2, q.size()));
                 QCOMPARE(host<float>(k1, k.size()), host<float>(k2, k.size()));
             }
+        }
+    }
+
+    // A decode step's q/k norm, rotary and KV append in one launch (qk_norm_rope_append_decode)
+    // against qk_norm_rope then kv_append_decode: the same bits in q, k and both caches (f32 and
+    // bf16), with and without q/k norm weights, at a cache row read on the device.
+    void qkNormRopeAppendDecode() {
+        NEED_GPU();
+        const int D = 128, half = D / 2, NH = 4, KH = 2, cap = 9;
+        const std::int64_t past = 6;
+        const engine::cpu::Rope rope(D, 5e6, std::vector<int>{24, 20, 20}, true);
+        std::vector<std::int32_t> pos = {31, 17, 5}, axis(static_cast<std::size_t>(half));
+        for (int j = 0; j < half; ++j) axis[std::size_t(j)] = rope.axis(j);
+        auto pd = dev(pos), fd = dev(rope.inv_freq), ad = dev(axis);
+        auto past_d = dev(std::vector<std::int64_t>{past});
+        const auto q = randn(std::size_t(NH * D), 41), k = randn(std::size_t(KH * D), 42),
+                   v = randn(std::size_t(KH * D), 43), noise = randn(std::size_t(KH * cap * D), 44);
+        auto wqd = dev(randn(std::size_t(D), 45)), wkd = dev(randn(std::size_t(D), 46)),
+             vd = dev(v);
+        auto check = [&](const auto& cache_noise, bool norm) {
+            using T = typename std::decay_t<decltype(cache_noise)>::value_type;
+            auto q1 = dev(q), k1 = dev(k), q2 = dev(q), k2 = dev(k);
+            auto kc1 = dev(cache_noise), vc1 = dev(cache_noise), kc2 = dev(cache_noise),
+                 vc2 = dev(cache_noise);
+            const float* nq = norm ? wqd.as<float>() : nullptr;
+            const float* nk = norm ? wkd.as<float>() : nullptr;
+            cuda::k::qk_norm_rope_append_decode(
+                q1.as<float>(), k1.as<float>(), vd.as<float>(), NH, KH, half, nq, nk, 1e-6f,
+                pd.as<std::int32_t>(), fd.as<float>(), ad.as<std::int32_t>(), kc1.template as<T>(),
+                vc1.template as<T>(), cap, past_d.as<std::int64_t>(), nullptr);
+            cuda::k::qk_norm_rope(q2.as<float>(), k2.as<float>(), 1, NH, KH, half, nq, nk, 1e-6f,
+                                  pd.as<std::int32_t>(), fd.as<float>(), ad.as<std::int32_t>(),
+                                  nullptr);
+            cuda::k::kv_append_decode(k2.as<float>(), vd.as<float>(), KH, D, kc2.template as<T>(),
+                                      vc2.template as<T>(), cap, past_d.as<std::int64_t>(),
+                                      nullptr);
+            QCOMPARE(host<float>(q1, q.size()), host<float>(q2, q.size()));
+            QCOMPARE(host<float>(k1, k.size()), host<float>(k2, k.size()));
+            const auto kc = host<T>(kc1, cache_noise.size());
+            QCOMPARE(kc, host<T>(kc2, cache_noise.size()));
+            QCOMPARE(host<T>(vc1, cache_noise.size()), host<T>(vc2, cache_noise.size()));
+            QVERIFY(kc != cache_noise);  // the row was written
+        };
+        for (bool norm : {true, false}) {
+            check(noise, norm);
+            check(to_bf16(noise), norm);
         }
     }
 
@@ -489,8 +555,98 @@ class CudaKernelsTest : public QObject {
         }
     }
 
+    // The MoE decode step's down GEMV computing SwiGLU's activation as it reads it
+    // (gemv_silu_bf16) against silu_mul_bf16 then gemv_bf16: the same bits, slots of experts out
+    // of order and repeated, accumulating, 16-byte and element loads (N a multiple of 8 or not);
+    // and with the combine into the residual folded in (gemv_silu_combine_bf16).
+    void gemvSiluDown_data() {
+        QTest::addColumn<int>("N");
+        QTest::newRow("16-byte loads") << 2048;
+        QTest::newRow("element loads") << 36;
+    }
+    void gemvSiluDown() {
+        NEED_GPU();
+        QFETCH(int, N);
+        const std::int64_t F = 768, E = 4;
+        const int nslot = 8;
+        const std::vector<std::int32_t> expert = {3, 0, 3, 1, 2, 2, 0, 1};
+        const auto gu = randn(std::size_t(nslot * 2 * F), 51);
+        auto gud = dev(gu), wd = dev(to_bf16(randn(std::size_t(E * F * N), 52, 0.05f))),
+             ed = dev(expert), act = dev(std::vector<std::uint16_t>(std::size_t(nslot * F)));
+        const auto r = randn(std::size_t(nslot * N), 53);
+        auto y1 = dev(r), y2 = dev(r);
+        cuda::k::gemv_silu_bf16(gud.as<float>(), 2 * F, F, wd.as<std::uint16_t>(), F * N,
+                                ed.as<std::int32_t>(), N, N, y1.as<float>(), N, nslot, true,
+                                nullptr);
+        cuda::k::silu_mul_bf16(gud.as<float>(), nslot, F, act.as<std::uint16_t>(), nullptr);
+        cuda::k::gemv_bf16(act.as<std::uint16_t>(), F, F, wd.as<std::uint16_t>(), F * N,
+                           ed.as<std::int32_t>(), false, N, N, y2.as<float>(), N, nslot, true,
+                           nullptr);
+        QCOMPARE(host<float>(y1, r.size()), host<float>(y2, r.size()));
+        // Combined into a residual in the same launch (gemv_silu_combine_bf16): moe_combine's
+        // bits, twice in a row (the counters must be left at zero for the next launch).
+        const std::vector<float> weight = {0.3f, 0.2f, 0.1f, 0.1f, 0.1f, 0.1f, 0.05f, 0.05f};
+        auto wtd = dev(weight);
+        const auto x0 = randn(std::size_t(N), 54);
+        auto x1 = dev(x0), x2 = dev(x0), p1 = dev(r), p2 = dev(r);
+        auto done = dev(std::vector<unsigned>(std::size_t(N / cuda::k::kGemvTileCols + 1), 0u));
+        for (int round = 0; round < 2; ++round) {
+            cuda::k::gemv_silu_combine_bf16(gud.as<float>(), 2 * F, F, wd.as<std::uint16_t>(),
+                                            F * N, ed.as<std::int32_t>(), N, N, p1.as<float>(),
+                                            nslot, wtd.as<float>(), x1.as<float>(),
+                                            done.as<unsigned>(), nullptr);
+            cuda::k::gemv_silu_bf16(gud.as<float>(), 2 * F, F, wd.as<std::uint16_t>(), F * N,
+                                    ed.as<std::int32_t>(), N, N, p2.as<float>(), N, nslot, false,
+                                    nullptr);
+            cuda::k::moe_combine(x2.as<float>(), p2.as<float>(), nullptr, wtd.as<float>(), 1, nslot,
+                                 N, nullptr);
+            QCOMPARE(host<float>(p1, r.size()), host<float>(p2, r.size()));
+            QCOMPARE(host<float>(x1, x0.size()), host<float>(x2, x0.size()));
+            for (unsigned c : host<unsigned>(done, std::size_t(N / cuda::k::kGemvTileCols + 1)))
+                QCOMPARE(c, 0u);
+        }
+    }
+
+    // The MoE router of a decode step routing in its own last block (gemv_route_bf16) against
+    // gemv_bf16 then route_top_k: the same logits, experts and weights at Qwen3-VL-30B-A3B's 128
+    // experts (top 8, normalised) and 60 (top 4, not), twice in a row (the counter must be left
+    // at zero); more than 1024 experts is an error.
+    void gemvRoute() {
+        NEED_GPU();
+        const std::int64_t K = 2048;
+        auto xd = dev(to_bf16(randn(std::size_t(K), 61)));
+        auto done = dev(std::vector<unsigned>{0u});
+        for (auto [E, top, norm] : {std::tuple{128, 8, true}, std::tuple { 60, 4, false }}) {
+            auto wd = dev(to_bf16(randn(std::size_t(E) * std::size_t(K), 62, 0.05f)));
+            const std::vector<float> logits(static_cast<std::size_t>(E)),
+                weights(static_cast<std::size_t>(top));
+            const std::vector<std::int32_t> index(static_cast<std::size_t>(top));
+            auto l1 = dev(logits), l2 = dev(logits), w1 = dev(weights), w2 = dev(weights);
+            auto i1 = dev(index), i2 = dev(index);
+            for (int round = 0; round < 2; ++round) {
+                cuda::k::gemv_route_bf16(xd.as<std::uint16_t>(), K, wd.as<std::uint16_t>(), E, K,
+                                         l1.as<float>(), top, norm, i1.as<std::int32_t>(),
+                                         w1.as<float>(), done.as<unsigned>(), nullptr);
+                cuda::k::gemv_bf16(xd.as<std::uint16_t>(), 0, K, wd.as<std::uint16_t>(), 0, nullptr,
+                                   true, E, K, l2.as<float>(), 0, 1, false, nullptr);
+                cuda::k::route_top_k(l2.as<float>(), 1, E, top, norm, i2.as<std::int32_t>(),
+                                     w2.as<float>(), nullptr);
+                QCOMPARE(host<float>(l1, std::size_t(E)), host<float>(l2, std::size_t(E)));
+                QCOMPARE(host<std::int32_t>(i1, std::size_t(top)),
+                         host<std::int32_t>(i2, std::size_t(top)));
+                QCOMPARE(host<float>(w1, std::size_t(top)), host<float>(w2, std::size_t(top)));
+                QCOMPARE(host<unsigned>(done, 1)[0], 0u);
+            }
+        }
+        QVERIFY_THROWS_EXCEPTION(
+            cuda::CudaError,
+            cuda::k::gemv_route_bf16(xd.as<std::uint16_t>(), K, nullptr, 1030, K, nullptr, 8, true,
+                                     nullptr, nullptr, done.as<unsigned>(), nullptr));
+    }
+
     // q, k and v of a decode step in one launch (gemv_bf16_stacked) against cpu::linear per
-    // matrix: parts of different heights, 16-byte and element loads; 0 or 4 parts are an error.
+    // matrix: parts of different heights, 16-byte and element loads, with and without biases;
+    // 0 or 4 parts are an error.
     void gemvStacked_data() {
         QTest::addColumn<int>("K");
         QTest::newRow("16-byte loads") << 2048;
@@ -521,6 +677,22 @@ class CudaKernelsTest : public QObject {
             std::vector<float> want(static_cast<std::size_t>(Ns[p]));
             engine::cpu::linear(x.data(), 1, wv, want.data(), pool, engine::cpu::Isa::scalar);
             CLOSE(host<float>(yd[std::size_t(p)], want.size()), want, 1e-4f);
+        }
+        // With biases (Qwen2's q/k/v): the product's bits plus the bias, as add_bias_qkv adds it.
+        std::vector<std::vector<float>> before, bias;
+        std::vector<cuda::DeviceBuffer> bd;
+        for (int p = 0; p < 3; ++p) {
+            before.push_back(host<float>(yd[std::size_t(p)], std::size_t(Ns[p])));
+            bias.push_back(randn(std::size_t(Ns[p]), 35 + std::uint64_t(p)));
+            bd.push_back(dev(bias.back()));
+            parts[p].bias = bd.back().as<float>();
+        }
+        cuda::k::gemv_bf16_stacked(xd.as<std::uint16_t>(), K, parts, 3, stream.get());
+        stream.sync("gemv stacked with biases");
+        for (int p = 0; p < 3; ++p) {
+            std::vector<float> want = before[std::size_t(p)];
+            for (std::size_t i = 0; i < want.size(); ++i) want[i] += bias[std::size_t(p)][i];
+            QCOMPARE(host<float>(yd[std::size_t(p)], want.size()), want);
         }
         for (int count : {0, 4})
             QVERIFY_THROWS_EXCEPTION(
@@ -684,18 +856,25 @@ class CudaKernelsTest : public QObject {
             engine::cpu::attention(q.data(), c.q_len, c.past, c.NH, c.KH, c.D, kc.data(), vc.data(),
                                    cap, scale, want.data(), pool);
             auto qd = dev(q), kd = dev(kc), vd = dev(vc);
-            cuda::DeviceBuffer od(q.size() * 4, "out");
-            cuda::k::flash_attention_causal(qd.as<float>(), c.q_len, c.past, c.NH, c.KH, c.D,
-                                            kd.as<float>(), vd.as<float>(), cap, scale,
-                                            od.as<float>(), nullptr);
-            const float e = err_vs_peak(host<float>(od, q.size()), want);
-            QVERIFY2(e <= 2e-5f, qPrintable(QString("q_len %1 past %2 heads %3/%4 d %5: error %6")
-                                                .arg(c.q_len)
-                                                .arg(c.past)
-                                                .arg(c.NH)
-                                                .arg(c.KH)
-                                                .arg(c.D)
-                                                .arg(e)));
+            for (const FlashKernelCase& fk : kFlashKernels) {
+                const FlashKernelScope scope(fk.kernel);
+                cuda::DeviceBuffer od(q.size() * 4, "out");
+                cuda::k::flash_attention_causal(qd.as<float>(), c.q_len, c.past, c.NH, c.KH, c.D,
+                                                kd.as<float>(), vd.as<float>(), cap, scale,
+                                                od.as<float>(), nullptr);
+                const float e = err_vs_peak(host<float>(od, q.size()), want);
+                const float tol =
+                    fk.kernel == cuda::k::FlashKernel::mma ? kFlashMmaTolerance : 2e-5f;
+                QVERIFY2(e <= tol, qPrintable(QString("%1: q_len %2 past %3 heads %4/%5 d %6: "
+                                                      "error %7")
+                                                  .arg(fk.name)
+                                                  .arg(c.q_len)
+                                                  .arg(c.past)
+                                                  .arg(c.NH)
+                                                  .arg(c.KH)
+                                                  .arg(c.D)
+                                                  .arg(e)));
+            }
         }
     }
 
@@ -743,21 +922,27 @@ class CudaKernelsTest : public QObject {
             vblocks::segment_attention_reference(in.data(), c.S, c.heads, c.hd, ones, zeros, c.seg,
                                                  want.data(), pool);
             QVERIFY(in == qkv);  // the identity rotary really is one
-            auto qd = dev(qkv), sd = dev(std::vector<std::int32_t>(c.seg.begin(), c.seg.end())),
-                 od = dev(std::vector<float>(want.size(), 7.0f));
-            cuda::k::flash_attention_segments(qd.as<float>(), c.S, c.heads, c.hd,
-                                              sd.as<std::int32_t>(), std::int64_t(c.seg.size()) - 1,
-                                              od.as<float>(), nullptr);
-            const auto got = host<float>(od, want.size());
-            const float e = err_vs_peak(got, want);
-            QVERIFY2(e <= 2e-5f, qPrintable(QString("S %1 heads %2 hd %3: error %4")
-                                                .arg(c.S)
-                                                .arg(c.heads)
-                                                .arg(c.hd)
-                                                .arg(e)));
-            for (std::int64_t r = c.seg.back(); r < c.S; ++r)
-                for (std::int64_t j = 0; j < hid; ++j)
-                    QCOMPARE(got[std::size_t(r * hid + j)], 7.0f);
+            auto qd = dev(qkv), sd = dev(std::vector<std::int32_t>(c.seg.begin(), c.seg.end()));
+            for (const FlashKernelCase& fk : kFlashKernels) {
+                const FlashKernelScope scope(fk.kernel);
+                auto od = dev(std::vector<float>(want.size(), 7.0f));
+                cuda::k::flash_attention_segments(
+                    qd.as<float>(), c.S, c.heads, c.hd, sd.as<std::int32_t>(),
+                    std::int64_t(c.seg.size()) - 1, od.as<float>(), nullptr);
+                const auto got = host<float>(od, want.size());
+                const float e = err_vs_peak(got, want);
+                const float tol =
+                    fk.kernel == cuda::k::FlashKernel::mma ? kFlashMmaTolerance : 2e-5f;
+                QVERIFY2(e <= tol, qPrintable(QString("%1: S %2 heads %3 hd %4: error %5")
+                                                  .arg(fk.name)
+                                                  .arg(c.S)
+                                                  .arg(c.heads)
+                                                  .arg(c.hd)
+                                                  .arg(e)));
+                for (std::int64_t r = c.seg.back(); r < c.S; ++r)
+                    for (std::int64_t j = 0; j < hid; ++j)
+                        QCOMPARE(got[std::size_t(r * hid + j)], 7.0f);
+            }
         }
         // The full chain of a tower: k::rope2d, then the flash kernel (Qwen3-VL, 32 × 32 patches).
         const auto order = patch_order(32, 32, 0);
@@ -774,11 +959,16 @@ class CudaKernelsTest : public QObject {
         cuda::k::rope2d(qd.as<float>(), S, heads, hd, pd.as<std::int32_t>(), fd.as<float>(),
                         nullptr);
         auto sd = dev(std::vector<std::int32_t>{0, std::int32_t(S)});
-        cuda::DeviceBuffer od(want.size() * 4, "out");
-        cuda::k::flash_attention_segments(qd.as<float>(), S, heads, hd, sd.as<std::int32_t>(), 1,
-                                          od.as<float>(), nullptr);
-        const float e = err_vs_peak(host<float>(od, want.size()), want);
-        QVERIFY2(e <= 1e-4f, qPrintable(QString("rope2d + flash: error %1").arg(e)));
+        for (const FlashKernelCase& fk : kFlashKernels) {
+            const FlashKernelScope scope(fk.kernel);
+            cuda::DeviceBuffer od(want.size() * 4, "out");
+            cuda::k::flash_attention_segments(qd.as<float>(), S, heads, hd, sd.as<std::int32_t>(),
+                                              1, od.as<float>(), nullptr);
+            const float e = err_vs_peak(host<float>(od, want.size()), want);
+            const float tol = fk.kernel == cuda::k::FlashKernel::mma ? kFlashMmaTolerance : 1e-4f;
+            QVERIFY2(e <= tol,
+                     qPrintable(QString("%1: rope2d + flash: error %2").arg(fk.name).arg(e)));
+        }
     }
 
     // Shapes the kernels do not take are refused before any launch with an error naming the
@@ -839,12 +1029,19 @@ class CudaKernelsTest : public QObject {
             auto qd = dev(q);
             cuda::DeviceBuffer od(q.size() * 4, "out");
             if (c.splits == 0) {
-                cuda::k::flash_attention_causal(qd.as<float>(), c.q_len, c.past, c.NH, c.KH, c.D,
-                                                kd.as<std::uint16_t>(), vd.as<std::uint16_t>(), cap,
-                                                scale, od.as<float>(), nullptr);
-                const float e = err_vs_peak(host<float>(od, q.size()), want);
-                QVERIFY2(e <= 2e-5f,
-                         qPrintable(QString("flash, q_len %1: error %2").arg(c.q_len).arg(e)));
+                for (const FlashKernelCase& fk : kFlashKernels) {
+                    const FlashKernelScope scope(fk.kernel);
+                    cuda::k::flash_attention_causal(
+                        qd.as<float>(), c.q_len, c.past, c.NH, c.KH, c.D, kd.as<std::uint16_t>(),
+                        vd.as<std::uint16_t>(), cap, scale, od.as<float>(), nullptr);
+                    const float e = err_vs_peak(host<float>(od, q.size()), want);
+                    const float tol =
+                        fk.kernel == cuda::k::FlashKernel::mma ? kFlashMmaTolerance : 2e-5f;
+                    QVERIFY2(e <= tol, qPrintable(QString("%1 flash, q_len %2: error %3")
+                                                      .arg(fk.name)
+                                                      .arg(c.q_len)
+                                                      .arg(e)));
+                }
             } else {
                 cuda::DeviceBuffer sd(
                     std::size_t(cuda::k::attention_scratch_floats(c.q_len, c.NH, c.D, c.splits)) *
@@ -976,6 +1173,28 @@ class CudaKernelsTest : public QObject {
                       "no boundary array"));
         QVERIFY(!cuda::k::flash_attention_supports(256) && cuda::k::flash_attention_supports(72));
     }
+
+    // DESKPILOT_CUDA_FLASH=mma sends the flash attention calls to the tensor-core kernel (f32 by
+    // default); a bad value is one clear error naming the variable and the value, and
+    // set_flash_kernel overrides the environment for the process. Needs no GPU.
+    void flashKernelFromTheEnvironment() {
+        using cuda::k::FlashKernel;
+        qunsetenv("DESKPILOT_CUDA_FLASH");
+        QVERIFY(cuda::k::flash_kernel_from_env() == FlashKernel::f32);
+        qputenv("DESKPILOT_CUDA_FLASH", "mma");
+        QVERIFY(cuda::k::flash_kernel_from_env() == FlashKernel::mma);
+        qputenv("DESKPILOT_CUDA_FLASH", "f32");
+        QVERIFY(cuda::k::flash_kernel_from_env() == FlashKernel::f32);
+        QVERIFY(
+            rejectsEnv("DESKPILOT_CUDA_FLASH", "wmma", [] { cuda::k::flash_kernel_from_env(); }));
+        qunsetenv("DESKPILOT_CUDA_FLASH");
+        {
+            const FlashKernelScope scope(FlashKernel::mma);
+            QVERIFY(cuda::k::flash_kernel() == FlashKernel::mma);
+        }
+        const FlashKernelScope scope(FlashKernel::f32);
+        QVERIFY(cuda::k::flash_kernel() == FlashKernel::f32);
+    }
 #else
     // Same slots in a build without CUDA, so moc sees one class either way.
     void rmsNormAndQkNorm() {
@@ -1045,6 +1264,18 @@ class CudaKernelsTest : public QObject {
         QSKIP("built without CUDA");
     }
     void flashAttentionRejectsBadShapes() {
+        QSKIP("built without CUDA");
+    }
+    void flashKernelFromTheEnvironment() {
+        QSKIP("built without CUDA");
+    }
+    void qkNormRopeAppendDecode() {
+        QSKIP("built without CUDA");
+    }
+    void gemvSiluDown() {
+        QSKIP("built without CUDA");
+    }
+    void gemvRoute() {
         QSKIP("built without CUDA");
     }
 #endif

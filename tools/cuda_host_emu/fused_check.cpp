@@ -2,7 +2,9 @@
 // `fused_check kernels`: k::rms_norm_bf16 (f32 and bf16 outputs, in place, f32 skipped),
 // k::silu_mul_bf16 and k::add_bias_qkv against a double reference and their unfused twins
 // (rms_norm / silu_mul then engine::f32_to_bf16, three add_bias): the bf16 outputs must be the
-// twins' bits exactly.
+// twins' bits exactly; k::qk_norm_rope_append_decode, k::gemv_silu_bf16,
+// k::gemv_silu_combine_bf16, k::gemv_route_bf16 and k::gemv_bf16_stacked with biases the bits of
+// the launches each replaces.
 // `fused_check launches TINY_DIR OUT_DIR`: the whole CudaTextModel fused (the default) and unfused
 // (DESKPILOT_CUDA_FUSED=0) on the tiny checkpoint's bf16 copy: kernel launches (prelude.h's
 // g_launches) and cuBLAS calls (engine_standins.h's g_blas_calls) per greedy decode step, before
@@ -20,6 +22,7 @@
 #include "engine_standins.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/cpu/ops.h"
+#include "model/engine/cuda/gemv.h"
 #include "model/engine/cuda/kernels.h"
 #include "model/engine/cuda/text_model.h"
 #include "model/engine/cuda/vision_kernels.h"
@@ -158,6 +161,124 @@ static int kernels() {
             bad += !(e <= 1e-5f) + !same;
         }
     }
+    {  // A decode step's q/k norm + rotary + KV append in one launch: the bits of qk_norm_rope
+       // then kv_append_decode in q, k and both caches, f32 and bf16, with and without norm.
+        const std::int64_t D = 128, half = D / 2, NH = 4, KH = 2, cap = 9, past = 6;
+        const engine::cpu::Rope rope(int(D), 5e6, std::vector<int>{24, 20, 20}, true);
+        std::vector<std::int32_t> pos{31, 17, 5}, axis(static_cast<std::size_t>(half));
+        for (std::int64_t j = 0; j < half; ++j) axis[std::size_t(j)] = rope.axis(int(j));
+        const auto q = randn(std::size_t(NH * D), 21), kk = randn(std::size_t(KH * D), 22),
+                   v = randn(std::size_t(KH * D), 23), wq = randn(std::size_t(D), 24),
+                   wk = randn(std::size_t(D), 25), noise = randn(std::size_t(KH * cap * D), 26);
+        const std::vector<std::uint16_t> noise_b = bits_of(noise);
+        bool same = true;
+        for (bool norm : {true, false}) {
+            auto run = [&](auto cache_noise) {
+                auto q1 = q, k1 = kk, q2 = q, k2 = kk;
+                auto kc1 = cache_noise, vc1 = cache_noise, kc2 = cache_noise, vc2 = cache_noise;
+                const float* nq = norm ? wq.data() : nullptr;
+                const float* nk = norm ? wk.data() : nullptr;
+                k::qk_norm_rope_append_decode(q1.data(), k1.data(), v.data(), NH, KH, half, nq, nk,
+                                              1e-6f, pos.data(), rope.inv_freq.data(), axis.data(),
+                                              kc1.data(), vc1.data(), cap, &past, nullptr);
+                k::qk_norm_rope(q2.data(), k2.data(), 1, NH, KH, half, nq, nk, 1e-6f, pos.data(),
+                                rope.inv_freq.data(), axis.data(), nullptr);
+                k::kv_append_decode(k2.data(), v.data(), KH, D, kc2.data(), vc2.data(), cap, &past,
+                                    nullptr);
+                return q1 == q2 && k1 == k2 && kc1 == kc2 && vc1 == vc2 && kc1 != cache_noise;
+            };
+            same = same && run(noise) && run(noise_b);
+        }
+        std::printf("%-34s the bits of qk_norm_rope + kv_append_decode: %s\n",
+                    "qk_norm_rope_append_decode", same ? "yes" : "NO");
+        bad += !same;
+    }
+    {  // The down GEMV computing SwiGLU's activation: the bits of silu_mul_bf16 + gemv_bf16 over
+       // 3 slots of experts 2, 0, 2 (in_out weights [F, N] per expert), vector and element loads.
+        for (std::int64_t N : {64, 36}) {
+            const std::int64_t F = 96, E = 3;
+            const int slots = 3;
+            const std::vector<std::int32_t> expert{2, 0, 2};
+            const auto gu = randn(std::size_t(slots * 2 * F), 27);
+            const auto w = bits_of(randn(std::size_t(E * F * N), 28));
+            std::vector<std::uint16_t> act(std::size_t(slots * F));
+            k::silu_mul_bf16(gu.data(), slots, F, act.data(), nullptr);
+            std::vector<float> y1(std::size_t(slots * N), 0.5f), y2 = y1;
+            k::gemv_silu_bf16(gu.data(), 2 * F, F, w.data(), F * N, expert.data(), N, N, y1.data(),
+                              N, slots, true, nullptr);
+            k::gemv_bf16(act.data(), F, F, w.data(), F * N, expert.data(), false, N, N, y2.data(),
+                         N, slots, true, nullptr);
+            std::printf("gemv_silu_bf16 3x96 -> %-14ld the bits of silu_mul_bf16 + gemv_bf16: %s\n",
+                        long(N), y1 == y2 ? "yes" : "NO");
+            bad += !(y1 == y2);
+            // Combined into a residual by the last block of each column tile: moe_combine's bits,
+            // the counters back at zero.
+            const std::vector<float> weight{0.5f, 0.3f, 0.2f};
+            const auto x0 = randn(std::size_t(N), 29);
+            std::vector<float> x1 = x0, x2 = x0, p1(std::size_t(slots * N)), p2 = p1;
+            std::vector<unsigned> done(std::size_t(N / k::kGemvTileCols + 1), 0u);
+            k::gemv_silu_combine_bf16(gu.data(), 2 * F, F, w.data(), F * N, expert.data(), N, N,
+                                      p1.data(), slots, weight.data(), x1.data(), done.data(),
+                                      nullptr);
+            k::gemv_silu_bf16(gu.data(), 2 * F, F, w.data(), F * N, expert.data(), N, N, p2.data(),
+                              N, slots, false, nullptr);
+            k::moe_combine(x2.data(), p2.data(), nullptr, weight.data(), 1, slots, N, nullptr);
+            const bool zero = std::all_of(done.begin(), done.end(), [](unsigned c) { return !c; });
+            std::printf(
+                "gemv_silu_combine_bf16 -> %-12ld the bits of + moe_combine: %s, counters "
+                "zero: %s\n",
+                long(N), x1 == x2 && p1 == p2 ? "yes" : "NO", zero ? "yes" : "NO");
+            bad += !(x1 == x2 && p1 == p2) + !zero;
+        }
+    }
+    {  // The router GEMV choosing the experts in its last block: the bits of gemv_bf16 then
+       // route_top_k (logits, indices, weights), the counter back at zero, normalised or not.
+        const std::int64_t K = 64, E = 60;
+        const auto x = bits_of(randn(std::size_t(K), 37));
+        const auto w = bits_of(randn(std::size_t(E * K), 38));
+        bool same = true, zero = true;
+        for (bool norm : {true, false}) {
+            std::vector<float> l1(static_cast<std::size_t>(E)), l2 = l1, w1(4), w2(4);
+            std::vector<std::int32_t> i1(4), i2(4);
+            unsigned done = 0;
+            k::gemv_route_bf16(x.data(), K, w.data(), E, K, l1.data(), 4, norm, i1.data(),
+                               w1.data(), &done, nullptr);
+            k::gemv_bf16(x.data(), 0, K, w.data(), 0, nullptr, true, E, K, l2.data(), 0, 1, false,
+                         nullptr);
+            k::route_top_k(l2.data(), 1, E, 4, norm, i2.data(), w2.data(), nullptr);
+            same = same && l1 == l2 && i1 == i2 && w1 == w2;
+            zero = zero && done == 0;
+        }
+        std::printf("%-34s the bits of gemv_bf16 + route_top_k: %s, counter zero: %s\n",
+                    "gemv_route_bf16 60 experts, top 4", same ? "yes" : "NO", zero ? "yes" : "NO");
+        bad += !same + !zero;
+    }
+    {  // q, k and v with their biases as the stacked GEMV's epilogue: the bits of the stacked
+       // GEMV then add_bias_qkv.
+        const std::int64_t K = 64, nq = 48, nkv = 16;
+        const auto x = bits_of(randn(std::size_t(K), 30));
+        const auto wq = bits_of(randn(std::size_t(nq * K), 31)),
+                   wk = bits_of(randn(std::size_t(nkv * K), 32)),
+                   wv = bits_of(randn(std::size_t(nkv * K), 33));
+        const auto bq = randn(std::size_t(nq), 34), bk = randn(std::size_t(nkv), 35),
+                   bv = randn(std::size_t(nkv), 36);
+        std::vector<float> q1(static_cast<std::size_t>(nq)), k1(static_cast<std::size_t>(nkv)),
+            v1 = k1, q2 = q1, k2 = k1, v2 = k1;
+        const k::GemvPart with[3] = {{wq.data(), nq, K, q1.data(), bq.data()},
+                                     {wk.data(), nkv, K, k1.data(), bk.data()},
+                                     {wv.data(), nkv, K, v1.data(), bv.data()}};
+        const k::GemvPart without[3] = {{wq.data(), nq, K, q2.data()},
+                                        {wk.data(), nkv, K, k2.data()},
+                                        {wv.data(), nkv, K, v2.data()}};
+        k::gemv_bf16_stacked(x.data(), K, with, 3, nullptr);
+        k::gemv_bf16_stacked(x.data(), K, without, 3, nullptr);
+        k::add_bias_qkv(q2.data(), bq.data(), nq, k2.data(), bk.data(), v2.data(), bv.data(), nkv,
+                        1, nullptr);
+        const bool same = q1 == q2 && k1 == k2 && v1 == v2;
+        std::printf("%-34s the bits of + add_bias_qkv: %s\n", "gemv_bf16_stacked with biases",
+                    same ? "yes" : "NO");
+        bad += !same;
+    }
     {  // Split-K attention writing its output as bf16: the f32 output's bits, for both caches.
         const std::int64_t NH = 4, KH = 2, D = 64, past = 70, cap = 80;
         const auto q = randn(std::size_t(NH * D), 15), kv = randn(std::size_t(KH * cap * D), 16);
@@ -286,10 +407,12 @@ static int launches(const std::filesystem::path& tiny, const std::filesystem::pa
                 (long long)gc.captures, (long long)gc.instantiations, (long long)gc.updates,
                 (long long)gc.replays);
     // One launch, the argmax kernel and the token's download: the step itself is in the graph,
-    // whose recorded calls are the eager step's (its kernels, GEMMs and the staging copy). The
-    // graph steps: the first decode step eager, its greedy twin captured, the 4 after replayed.
+    // whose recorded calls are the eager step's (its kernels, GEMMs and the staging copy) less
+    // one a layer: a captured step appends K/V in the rotary's launch
+    // (qk_norm_rope_append_decode, which reads the cache row on the device). The graph steps:
+    // the first decode step eager, its greedy twin captured, the 4 after replayed.
     bad += !(graph_calls[0] == 1 && graph_calls[1] == 1 && graph_calls[2] == 0 &&
-             graph_calls[3] == 1 && recorded + 2 == e && gc.captures == 1 &&
+             graph_calls[3] == 1 && recorded + 2 + cfg.text.num_layers == e && gc.captures == 1 &&
              gc.instantiations == 1 && gc.replays == 4);
     std::printf("%s\n", bad ? "FAIL" : "ok");
     return bad;

@@ -2,6 +2,7 @@
 // std::thread per CUDA thread, barriers for __syncthreads and the warp shuffles.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <barrier>
 #include <cmath>
 #include <cstdint>
@@ -46,6 +47,47 @@ inline float __shfl_xor_sync(unsigned, float v, int o) {
 inline float __shfl_sync(unsigned, float v, int j) {
     return xchg(v, j);
 }
+// mma.cuh's tensor-core multiply-add (PTX mma.m16n8k16, bf16 in, f32 accumulate): the warp's
+// lanes post their fragments, then each lane computes its four outputs from the matrices they
+// make, in the fragment layout mma.cuh documents. Products of bf16 values are exact in f32; the
+// sum runs in k order (the hardware's order differs: parity tests allow for it).
+inline unsigned g_frag[64][32][6];
+inline void emu_mma_bf16(float c[4], const unsigned a[4], unsigned b0, unsigned b1) {
+    const int w = threadIdx.x / 32, l = threadIdx.x % 32, g = l / 4, t = l % 4;
+    for (int i = 0; i < 4; ++i) g_frag[w][l][i] = a[i];
+    g_frag[w][l][4] = b0;
+    g_frag[w][l][5] = b1;
+    g_warp[w]->arrive_and_wait();
+    auto half = [](unsigned reg, int k) {  // element k & 1 of a register, as f32
+        const unsigned bits = (k & 1) ? reg >> 16 : reg & 0xffffu;
+        float f;
+        const unsigned u = bits << 16;
+        std::memcpy(&f, &u, 4);
+        return f;
+    };
+    auto A = [&](int r, int k) {
+        return half(g_frag[w][(r % 8) * 4 + (k % 8) / 2][(r >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0)], k);
+    };
+    auto B = [&](int k, int n) { return half(g_frag[w][n * 4 + (k % 8) / 2][4 + (k >= 8)], k); };
+    float d[4];
+    for (int i = 0; i < 4; ++i) {
+        const int r = g + (i >= 2 ? 8 : 0), n = 2 * t + (i & 1);
+        float sum = 0.0f;
+        for (int k = 0; k < 16; ++k) sum += A(r, k) * B(k, n);
+        d[i] = c[i] + sum;
+    }
+    g_warp[w]->arrive_and_wait();  // every lane has read the fragments before any posts again
+    for (int i = 0; i < 4; ++i) c[i] = d[i];
+}
+// gemv.cu's last-block combine: blocks run one at a time here, so the fence has nothing to order
+// and the counter needs atomicity only against the block's own threads.
+inline unsigned atomicAdd(unsigned* p, unsigned v) {
+    return std::atomic_ref<unsigned>(*p).fetch_add(v);
+}
+inline void __threadfence() {}
+inline float __ldcg(const float* p) {
+    return *p;
+}
 // kernels.cu's intrinsics.
 inline float __expf(float x) {
     return std::exp(x);
@@ -60,12 +102,11 @@ inline unsigned __float_as_uint(float f) {
     std::memcpy(&u, &f, 4);
     return u;
 }
-// The tower check (vision_tower_check.cpp) brings the engine's own device.h/buffer.h instead.
+// The engine's CudaError (device.h is plain C++); the tower check (vision_tower_check.cpp) brings
+// the engine's own buffer.h, and with it check_launch, instead.
+#include "model/engine/cuda/device.h"
 #ifndef EMU_WITH_ENGINE
 namespace deskpilot::model::cuda {
-struct CudaError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 inline void check_launch(const char*) {}
 }  // namespace deskpilot::model::cuda
 #endif

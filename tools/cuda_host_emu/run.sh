@@ -47,6 +47,9 @@ sed "${strip_cuda[@]}" \
     -e 's|flash_k<D, T><<<grid, 32 \* kWarps, 0, static_cast<cudaStream_t>(stream)>>>(a);|(void)stream; emu_launch(grid, 32 * kWarps, [\&] { flash_k<D, T>(a); });|' \
     "$root/model/engine/cuda/flash_attention.cu" >"$out/fa_emu.cpp"
 grep -q emu_launch "$out/fa_emu.cpp" || { echo "run.sh: the flash_attention launch line changed; update the sed" >&2; exit 1; }
+mma_launch='s|flash_mma_k<D, T><<<grid, 32 \* kMmaWarps, 0, static_cast<cudaStream_t>(stream)>>>(a);|(void)stream; emu_launch(grid, 32 * kMmaWarps, [=] { flash_mma_k<D, T>(a); });|'
+sed "${strip_cuda[@]}" -e "$mma_launch" "$root/model/engine/cuda/flash_attention_mma.cu" >"$out/fam_emu.cpp"
+grep -q emu_launch "$out/fam_emu.cpp" || { echo "run.sh: the flash_attention_mma launch line changed; update the sed" >&2; exit 1; }
 
 # vision_kernels.cu launches are all `name<<<grid, threads, 0, S(s)>>>(args);` on one line.
 sed "${strip_cuda[@]}" \
@@ -87,11 +90,13 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
     perl -0pe "$launch" "$root/model/engine/cuda/gemv.cu" >"$out/gv_eng.cpp"
     sed 's|flash_k<D, T><<<grid, 32 \* kWarps, 0, static_cast<cudaStream_t>(stream)>>>(a);|(void)stream; emu_launch(grid, 32 * kWarps, [=] { flash_k<D, T>(a); });|' \
         "$root/model/engine/cuda/flash_attention.cu" >"$out/fa_eng.cpp"
-    if grep -q '<<<' "$out/k_eng.cpp" "$out/vk_eng.cpp" "$out/fa_eng.cpp" "$out/gv_eng.cpp"; then
+    sed -e "$mma_launch" "$root/model/engine/cuda/flash_attention_mma.cu" >"$out/fam_eng.cpp"
+    if grep -q '<<<' "$out/k_eng.cpp" "$out/vk_eng.cpp" "$out/fa_eng.cpp" "$out/gv_eng.cpp" \
+        "$out/fam_eng.cpp"; then
         echo "run.sh: a kernel launch no longer matches the rewrite" >&2; exit 1
     fi
     objs=()
-    for src in k_eng vk_eng fa_eng gv_eng; do
+    for src in k_eng vk_eng fa_eng fam_eng gv_eng; do
         g++ -std=c++20 -O1 -pthread -DEMU_WITH_ENGINE -I"$out" -I"$root" -c "$out/$src.cpp" \
             -o "$out/$src.o"
         objs+=("$out/$src.o")
@@ -106,10 +111,10 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
         "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
         -o "$out/text_check"
     g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/kv_cache_check.cpp" "$out/k_eng.o" \
-        "$out/fa_eng.o" "$lib/libdeskpilot_model.a" -o "$out/kv_check"
+        "$out/fa_eng.o" "$out/fam_eng.o" "$lib/libdeskpilot_model.a" -o "$out/kv_check"
     if want kv_cache; then "$out/kv_check" || status=1; fi
     g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/vision_qwen2_5_check.cpp" \
-        "$out/vision_qwen2_5.o" "$out/k_eng.o" "$out/vk_eng.o" "$out/fa_eng.o" \
+        "$out/vision_qwen2_5.o" "$out/k_eng.o" "$out/vk_eng.o" "$out/fa_eng.o" "$out/fam_eng.o" \
         "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
         -o "$out/qwen25_tower_check"
     if want qwen25_tower; then

@@ -1,5 +1,5 @@
 // Runs model/engine/cuda/vision_model.cpp (CudaQwen3Vision) on the host: its own host code,
-// the real vision_kernels.cu and flash_attention.cu kernels under prelude.h's emulation, and
+// the real vision_kernels.cu and flash_attention(_mma).cu kernels under prelude.h's emulation, and
 // host stand-ins for what it takes from elsewhere (engine_standins.h: DeviceBuffer on malloc,
 // Blas as a bf16 GEMM with f32 accumulation; k::to_bf16 and k::add as loops here). Compared with
 // the CPU tower (Qwen3VisionModel) on the tiny checkpoint with its weights rounded to bf16, as the
@@ -17,6 +17,7 @@
 #include "tests/model/engine/cuda_test_support.h"
 // The kernels, launches rewritten by run.sh, then the tower's host code as is.
 #include "fa_emu.cpp"
+#include "fam_emu.cpp"
 #include "model/engine/cuda/vision_model.cpp"
 #include "vk_emu.cpp"
 

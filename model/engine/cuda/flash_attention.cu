@@ -3,15 +3,19 @@
 // the tile against the warp's 4 queries, the warp updates each row's running max and sum (online
 // softmax, base 2 with log2(e) folded into q), then every lane accumulates its slice of the
 // head dims over the tile's 32 values. Plain f32 (no tensor cores: the twins are f32); GQA heads
-// of one group still each load their K/V tiles (sharing them is the next speed step, measured
-// on a GPU first).
+// of one group still each load their K/V tiles. FlashKernel::mma sends the same calls to the
+// tensor-core kernel instead (flash_attention_mma.cu).
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "model/engine/cuda/buffer.h"
+#include "model/engine/cuda/env_switch.h"
 #include "model/engine/cuda/flash_attention.h"
+#include "model/engine/cuda/flash_attention_args.cuh"
 #include "model/engine/cuda/launch_util.cuh"
 
 namespace deskpilot::model::cuda::k {
@@ -29,44 +33,7 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
-// Both uses in one layout: query row i of head h at q[i·q_row + h·D], key/value row t of KV
-// head g at k[g·kv_head + t·kv_row] (v likewise), output row i of head h at out[i·o_row + h·D].
-// Row i sees keys [lo, hi): causal (seg null) lo 0, hi past+i+1; else the segment holding i.
-// k and v point at f32 or bf16 elements (flash_k's T).
-struct Args {
-    const float* q;
-    const void* k;
-    const void* v;
-    float* out;
-    std::int64_t rows, group;  // query rows; query heads per KV head
-    std::int64_t q_row, kv_row, kv_head, o_row;
-    float scale_log2;  // softmax scale · log2(e)
-    std::int64_t past;
-    const std::int32_t* seg;
-    std::int64_t n_seg;
-};
-
-__device__ void key_range(const Args& a, std::int64_t i, std::int64_t& lo, std::int64_t& hi) {
-    lo = hi = 0;
-    if (i >= a.rows) return;
-    if (a.seg == nullptr) {
-        hi = a.past + i + 1;
-        return;
-    }
-    if (a.n_seg <= 0 || a.seg[0] > i) return;
-    std::int64_t b = 0, e = a.n_seg;  // the last boundary <= i lies in [b, e]; seg[b] <= i
-    while (b < e) {
-        const std::int64_t mid = (b + e + 1) / 2;
-        if (a.seg[mid] <= i)
-            b = mid;
-        else
-            e = mid - 1;
-    }
-    if (b < a.n_seg) {  // then seg[b] <= i < seg[b + 1]
-        lo = a.seg[b];
-        hi = a.seg[b + 1];
-    }
-}
+using Args = detail::FlashArgs;
 
 __device__ __forceinline__ float kv_load(const float* p) {
     return *p;
@@ -188,6 +155,12 @@ void launch(const Args& a, std::int64_t heads, void* stream) {
 
 template <typename T = float>
 void dispatch(const Args& a, std::int64_t heads, std::int64_t d, const char* what, void* stream) {
+    if (flash_kernel() == FlashKernel::mma) {
+        require_head_dim(d, what);
+        detail::flash_mma(a, heads, d, std::is_same_v<T, std::uint16_t>, stream);
+        check_launch(what);
+        return;
+    }
     switch (d) {
         case 16:
             launch<16, T>(a, heads, stream);
@@ -214,6 +187,29 @@ void dispatch(const Args& a, std::int64_t heads, std::int64_t d, const char* wha
 }
 
 }  // namespace
+
+FlashKernel flash_kernel_from_env() {
+    return env_switch("DESKPILOT_CUDA_FLASH", "f32", "mma", "f32 or mma") ? FlashKernel::f32
+                                                                          : FlashKernel::mma;
+}
+
+namespace {
+std::atomic<int> g_flash_kernel{-1};  // -1: not read from the environment yet
+}  // namespace
+
+FlashKernel flash_kernel() {
+    int k = g_flash_kernel.load();
+    if (k < 0) {
+        k = int(flash_kernel_from_env());
+        int unread = -1;  // a set_flash_kernel in between wins
+        if (!g_flash_kernel.compare_exchange_strong(unread, k)) k = unread;
+    }
+    return FlashKernel(k);
+}
+
+void set_flash_kernel(FlashKernel kernel) {
+    g_flash_kernel.store(int(kernel));
+}
 
 bool flash_attention_supports(std::int64_t d) {
     return d == 16 || d == 32 || d == 64 || d == 72 || d == 80 || d == 128;

@@ -2,12 +2,27 @@
 // online softmax, so no score matrix is ever stored. One kernel serves the text decoder's causal
 // GQA prefill and the vision towers' bidirectional attention within segments. f32 in and out
 // (the causal form also takes a bf16 KV cache), f32 accumulation; pointers are device pointers,
-// `stream` a cudaStream_t (see kernels.h).
+// `stream` a cudaStream_t (see kernels.h). Two kernels do it: FlashKernel below.
 #pragma once
 
 #include <cstdint>
 
 namespace deskpilot::model::cuda::k {
+
+// Which kernel the calls below run:
+// - f32: CUDA cores, f32 throughout (the CPU twins' arithmetic; flash_attention.cu);
+// - mma: tensor cores (flash_attention_mma.cu): Q, K, V and the softmax weights rounded to bf16,
+//   f32 accumulation and softmax, as transformers' bf16 attention computes it.
+enum class FlashKernel { f32, mma };
+
+// DESKPILOT_CUDA_FLASH=f32|mma, f32 when unset or empty (mma turns default once an H200 run has
+// passed its parity tests and measured it: bench_cuda_attention); another value throws CudaError
+// naming the variable and the value.
+FlashKernel flash_kernel_from_env();
+// The process's choice: flash_kernel_from_env() at the first call, or the last set_flash_kernel
+// (benchmarks compare both in one run). Thread-safe.
+FlashKernel flash_kernel();
+void set_flash_kernel(FlashKernel kernel);
 
 // The head dims the kernels are compiled for: 16 (the tiny Qwen3-VL vision tower), 32 (the tiny
 // text checkpoints), 64, 72 (Qwen3-VL vision), 80 (Qwen2.5-VL vision) and 128 (Qwen3 text). Any

@@ -7,7 +7,13 @@
 //   and 256 blocks, too few to keep the H200's memory busy: 2.2-2.3 TB/s.)
 // Both take the expert of each slot from the device (the MoE decode step) and fall back to
 // element loads where a shape or pointer is not a multiple of 8 elements (the tiny checkpoints).
-// gemv_bf16_stacked is the out_in kernel over several matrices' rows in one launch.
+// gemv_bf16_stacked is the out_in kernel over several matrices' rows in one launch (with biases
+// as its epilogue). The MoE decode step's forms fold neighbouring launches in: the in_out kernel
+// can compute its input, SwiGLU's activation, from the gate/up rows (gemv_silu_bf16) and add the
+// slots into the residual in the last block of each column tile (gemv_silu_combine_bf16); the
+// out_in kernel can route in its last block (gemv_route_bf16). "Last block" is counted with an
+// atomic on a zeroed counter the last block sets back to zero, after a __threadfence in every
+// block, and the other blocks' results are read with __ldcg (past the SM's L1).
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -16,6 +22,7 @@
 #include "model/engine/cuda/buffer.h"
 #include "model/engine/cuda/gemv.h"
 #include "model/engine/cuda/launch_util.cuh"
+#include "model/engine/cuda/route_util.cuh"
 
 namespace deskpilot::model::cuda::k {
 
@@ -40,6 +47,19 @@ struct GemvArgs {
     float* y;
     std::int64_t y_stride;
     bool accumulate, vec;
+    // gemv_silu_bf16: x is null and slot s's input is SwiGLU's activation of gu + s·gu_stride.
+    const float* gu;
+    std::int64_t gu_stride;
+    // gemv_silu_combine_bf16: the residual the slots' products are added to (null: none), the
+    // slots' weights and the column tiles' finished-block counters.
+    float* combine_x;
+    const float* combine_weight;
+    unsigned* tile_done;
+    // gemv_route_bf16: the router's choice, made by the last block (tile_done[0] counts).
+    int route_k;
+    bool route_norm;
+    std::int32_t* route_index;
+    float* route_weight;
 };
 
 __device__ __forceinline__ float bf16_lo(unsigned u) {
@@ -67,6 +87,8 @@ __device__ __forceinline__ void store(const GemvArgs& a, int slot, std::int64_t 
 constexpr int kWarpsPerBlock = 8;  // out_in: outputs per block
 // in_out: a block's 32 outputs, 4 threads across them, 64 row groups down K.
 constexpr int kColThreads = 4, kRowGroups = 64, kTileCols = kColThreads * 8;
+static_assert(kTileCols == kGemvTileCols, "gemv.h's tile width is the in_out kernel's");
+static_assert(kRouteMaxExperts == kGemvRouteMaxExperts, "gemv.h's bound is route_warp's");
 
 // One warp's dot product of a weight row w and the input x (K bf16 values each), every lane
 // getting the sum: 16-byte loads where `vec`, else element loads.
@@ -82,14 +104,29 @@ __device__ __forceinline__ float row_dot(const std::uint16_t* w, const std::uint
     return warp_sum(acc);
 }
 
+// kRoute (gemv_route_bf16, one slot): the last block to finish routes on the N logits.
+template <bool kRoute>
 __global__ void gemv_out_in_k(GemvArgs a) {
     const int slot = int(blockIdx.y), lane = int(threadIdx.x % 32);
     const std::int64_t n = std::int64_t(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
-    if (n >= a.N) return;  // the whole warp: n is the warp's
-    const std::int64_t e = a.expert ? a.expert[slot] : slot;
-    const std::uint16_t* w = a.w + e * a.w_stride + n * a.ldw;
-    const float acc = row_dot(w, a.x + slot * a.x_stride, a.K, lane, a.vec);
-    if (lane == 0) store(a, slot, n, acc);
+    if (n < a.N) {  // the whole warp: n is the warp's
+        const std::int64_t e = a.expert ? a.expert[slot] : slot;
+        const std::uint16_t* w = a.w + e * a.w_stride + n * a.ldw;
+        const float acc = row_dot(w, a.x + slot * a.x_stride, a.K, lane, a.vec);
+        if (lane == 0) store(a, slot, n, acc);
+    }
+    if constexpr (kRoute) {
+        __shared__ bool last;
+        __shared__ float p[kRouteMaxExperts];
+        __threadfence();  // this block's logits visible before the count says they are there
+        __syncthreads();
+        if (threadIdx.x == 0) last = atomicAdd(a.tile_done, 1u) == gridDim.x - 1;
+        __syncthreads();
+        if (!last) return;
+        if (threadIdx.x < 32)
+            route_warp(a.y, a.N, a.route_k, a.route_norm, a.route_index, a.route_weight, p, lane);
+        if (threadIdx.x == 0) *a.tile_done = 0u;  // ready for the next launch
+    }
 }
 
 // gemv_bf16_stacked: the parts' rows one after another; each warp finds its part.
@@ -108,9 +145,22 @@ __global__ void gemv_stacked_k(StackedArgs a) {
     while (p < a.count && n >= a.part[p].N) n -= a.part[p++].N;
     if (p == a.count) return;  // the whole warp: past the last part's rows
     const float acc = row_dot(a.part[p].w + n * a.part[p].ldw, a.x, a.K, lane, a.vec);
-    if (lane == 0) a.part[p].y[n] = acc;
+    if (lane == 0) a.part[p].y[n] = a.part[p].bias ? acc + a.part[p].bias[n] : acc;
 }
 
+// Input k of a slot: its bf16 x, or (kSilu) bf16(silu(gate_k) · up_k) from its [gate | up] row,
+// the bits silu_mul_bf16 writes.
+template <bool kSilu>
+__device__ __forceinline__ float input_at(const GemvArgs& a, int slot, std::int64_t k) {
+    if constexpr (kSilu) {
+        const float* gu = a.gu + slot * a.gu_stride;
+        return bf16f(f2bf16(silu_mul_value(gu[k], gu[a.K + k])));
+    } else {
+        return bf16_at(a.x + slot * a.x_stride + k);
+    }
+}
+
+template <bool kSilu>
 __global__ void gemv_in_out_k(GemvArgs a) {
     __shared__ float part[kRowGroups][kTileCols + 1];
     const int slot = int(blockIdx.y), cg = int(threadIdx.x % kColThreads),
@@ -118,13 +168,12 @@ __global__ void gemv_in_out_k(GemvArgs a) {
     const std::int64_t n0 = std::int64_t(blockIdx.x) * kTileCols + cg * 8;
     const std::int64_t e = a.expert ? a.expert[slot] : slot;
     const std::uint16_t* w = a.w + e * a.w_stride + n0;
-    const std::uint16_t* x = a.x + slot * a.x_stride;
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     if (a.vec) {
         if (n0 < a.N) {
 #pragma unroll 4
             for (std::int64_t k = rg; k < a.K; k += kRowGroups) {
-                const float xk = bf16_at(x + k);
+                const float xk = input_at<kSilu>(a, slot, k);
                 const Vec8 v = load8(w + k * a.ldw);
                 acc[0] += xk * bf16_lo(v.x);
                 acc[1] += xk * bf16_hi(v.x);
@@ -138,21 +187,36 @@ __global__ void gemv_in_out_k(GemvArgs a) {
         }
     } else {
         for (std::int64_t k = rg; k < a.K; k += kRowGroups) {
-            const float xk = bf16_at(x + k);
+            const float xk = input_at<kSilu>(a, slot, k);
             for (int i = 0; i < 8; ++i)
                 if (n0 + i < a.N) acc[i] += xk * bf16_at(w + k * a.ldw + i);
         }
     }
     for (int i = 0; i < 8; ++i) part[rg][cg * 8 + i] = acc[i];
     __syncthreads();
-    if (threadIdx.x < kTileCols) {
-        const std::int64_t n = std::int64_t(blockIdx.x) * kTileCols + threadIdx.x;
-        if (n < a.N) {
-            float sum = 0.0f;
-            for (int r = 0; r < kRowGroups; ++r) sum += part[r][threadIdx.x];
-            store(a, slot, n, sum);
-        }
+    const std::int64_t n = std::int64_t(blockIdx.x) * kTileCols + threadIdx.x;
+    if (threadIdx.x < kTileCols && n < a.N) {
+        float sum = 0.0f;
+        for (int r = 0; r < kRowGroups; ++r) sum += part[r][threadIdx.x];
+        store(a, slot, n, sum);
     }
+    if (!a.combine_x) return;
+    // The last of the tile's slot blocks to finish adds the slots' outputs into the residual, in
+    // slot order (moe_combine's sum). The fence makes this block's outputs visible to that block
+    // before the count says they are there; __ldcg reads them past this SM's L1.
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(&a.tile_done[blockIdx.x], 1u) == unsigned(gridDim.y) - 1;
+    __syncthreads();
+    if (!last) return;
+    if (threadIdx.x < kTileCols && n < a.N) {
+        float o = 0.0f;
+        for (int j = 0; j < int(gridDim.y); ++j)
+            o += a.combine_weight[j] * __ldcg(a.y + j * a.y_stride + n);
+        a.combine_x[n] += o;
+    }
+    if (threadIdx.x == 0) a.tile_done[blockIdx.x] = 0u;  // ready for the next launch
 }
 
 bool aligned16(const void* p) {
@@ -170,16 +234,76 @@ void gemv_bf16(const std::uint16_t* x, std::int64_t x_stride, std::int64_t K,
     // elements from aligned bases (in_out also reads 8 outputs at once, so N too).
     const bool vec = aligned16(w) && aligned16(x) && ldw % 8 == 0 && w_stride % 8 == 0 &&
                      x_stride % 8 == 0 && (out_in ? K % 8 == 0 : N % 8 == 0);
-    const GemvArgs a{x, x_stride, K, w, w_stride, expert, N, ldw, y, y_stride, accumulate, vec};
+    GemvArgs a{x, x_stride, K, w, w_stride, expert, N, ldw, y, y_stride, accumulate, vec};
     if (out_in) {
         const dim3 grid(blocks(N, kWarpsPerBlock), unsigned(slots));
-        gemv_out_in_k<<<grid, 32 * kWarpsPerBlock, 0, S(s)>>>(a);
+        auto* kernel = &gemv_out_in_k<false>;
+        kernel<<<grid, 32 * kWarpsPerBlock, 0, S(s)>>>(a);
         check_launch("gemv_bf16 (out_in)");
     } else {
         const dim3 grid(blocks(N, kTileCols), unsigned(slots));
-        gemv_in_out_k<<<grid, kColThreads * kRowGroups, 0, S(s)>>>(a);
+        auto* kernel = &gemv_in_out_k<false>;
+        kernel<<<grid, kColThreads * kRowGroups, 0, S(s)>>>(a);
         check_launch("gemv_bf16 (in_out)");
     }
+}
+
+namespace {
+
+// The SwiGLU-input in_out launch of gemv_silu_bf16 and gemv_silu_combine_bf16.
+void silu_in_out(GemvArgs a, int slots, void* s, const char* what) {
+    // The input is read element by element; 16-byte loads need only the weights aligned.
+    a.vec = aligned16(a.w) && a.ldw % 8 == 0 && a.w_stride % 8 == 0 && a.N % 8 == 0;
+    const dim3 grid(blocks(a.N, kTileCols), unsigned(slots));
+    auto* kernel = &gemv_in_out_k<true>;
+    kernel<<<grid, kColThreads * kRowGroups, 0, S(s)>>>(a);
+    check_launch(what);
+}
+
+}  // namespace
+
+void gemv_silu_bf16(const float* gu, std::int64_t gu_stride, std::int64_t F, const std::uint16_t* w,
+                    std::int64_t w_stride, const std::int32_t* expert, std::int64_t N,
+                    std::int64_t ldw, float* y, std::int64_t y_stride, int slots, bool accumulate,
+                    void* s) {
+    if (N == 0 || slots == 0) return;
+    GemvArgs a{nullptr, 0, F, w, w_stride, expert, N, ldw, y, y_stride, accumulate, false};
+    a.gu = gu;
+    a.gu_stride = gu_stride;
+    silu_in_out(a, slots, s, "gemv_silu_bf16");
+}
+
+void gemv_silu_combine_bf16(const float* gu, std::int64_t gu_stride, std::int64_t F,
+                            const std::uint16_t* w, std::int64_t w_stride,
+                            const std::int32_t* expert, std::int64_t N, std::int64_t ldw, float* y,
+                            int slots, const float* weight, float* x, unsigned* tile_done,
+                            void* s) {
+    if (N == 0 || slots == 0) return;
+    GemvArgs a{nullptr, 0, F, w, w_stride, expert, N, ldw, y, N, false, false};
+    a.gu = gu;
+    a.gu_stride = gu_stride;
+    a.combine_x = x;
+    a.combine_weight = weight;
+    a.tile_done = tile_done;
+    silu_in_out(a, slots, s, "gemv_silu_combine_bf16");
+}
+
+void gemv_route_bf16(const std::uint16_t* x, std::int64_t K, const std::uint16_t* w, std::int64_t E,
+                     std::int64_t ldw, float* logits, int k, bool normalise, std::int32_t* index,
+                     float* weight, unsigned* done, void* s) {
+    if (E < 1 || E > kRouteMaxExperts || k < 1 || k > E)
+        throw CudaError("gemv_route_bf16: " + std::to_string(E) + " experts, top " +
+                        std::to_string(k) + " (1..1024 experts, 1..experts chosen)");
+    const bool vec = aligned16(w) && aligned16(x) && ldw % 8 == 0 && K % 8 == 0;
+    GemvArgs a{x, 0, K, w, 0, nullptr, E, ldw, logits, 0, false, vec};
+    a.tile_done = done;
+    a.route_k = k;
+    a.route_norm = normalise;
+    a.route_index = index;
+    a.route_weight = weight;
+    auto* kernel = &gemv_out_in_k<true>;
+    kernel<<<blocks(E, kWarpsPerBlock), 32 * kWarpsPerBlock, 0, S(s)>>>(a);
+    check_launch("gemv_route_bf16");
 }
 
 void gemv_bf16_stacked(const std::uint16_t* x, std::int64_t K, const GemvPart* parts, int count,

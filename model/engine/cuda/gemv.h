@@ -23,11 +23,48 @@ void gemv_bf16(const std::uint16_t* x, std::int64_t x_stride, std::int64_t K,
                bool out_in, std::int64_t N, std::int64_t ldw, float* y, std::int64_t y_stride,
                int slots, bool accumulate, void* stream);
 
-// One out_in matrix of gemv_bf16_stacked: row-major [N, K] with leading dimension ldw, into y [N].
+// gemv_bf16 (in_out weights) whose input is SwiGLU's activation, computed as it is read: for slot
+// s, x_s[j] = bf16(silu(gu_s[j]) · gu_s[F + j]) with gu_s = gu + s · gu_stride (f32 [gate | up],
+// 2F values) and K = F. The MoE decode step's down projection without silu_mul_bf16's launch.
+// Only in_out: an out_in kernel would compute each activation once per output row. Twin:
+// silu_mul_bf16, then gemv_bf16 (the same bits).
+void gemv_silu_bf16(const float* gu, std::int64_t gu_stride, std::int64_t F, const std::uint16_t* w,
+                    std::int64_t w_stride, const std::int32_t* expert, std::int64_t N,
+                    std::int64_t ldw, float* y, std::int64_t y_stride, int slots, bool accumulate,
+                    void* stream);
+
+// The outputs one in_out block computes (gemv_silu_combine_bf16's counters are per tile).
+constexpr int kGemvTileCols = 32;
+
+// gemv_silu_bf16 over one token's slots (its chosen experts), combined into the residual in the
+// same launch: x[n] += Σ_s weight[s] · y_s[n] in slot order, y_s (written to y, [slots, N]) being
+// slot s's product. The last of a column tile's `slots` blocks to finish adds them: `tile_done`
+// holds one unsigned per kGemvTileCols outputs, zero before the launch, and is left zero (so a
+// model keeps one zeroed array for all its layers and steps). Twin: gemv_silu_bf16, then
+// moe_combine (the same bits in y and x).
+void gemv_silu_combine_bf16(const float* gu, std::int64_t gu_stride, std::int64_t F,
+                            const std::uint16_t* w, std::int64_t w_stride,
+                            const std::int32_t* expert, std::int64_t N, std::int64_t ldw, float* y,
+                            int slots, const float* weight, float* x, unsigned* tile_done,
+                            void* stream);
+
+// The MoE router of a decode step, which routes in the same launch: logits [E] = x · Wᵀ (out_in
+// [E, K], leading dimension ldw), then the last block to finish chooses the token's k experts as
+// route_top_k does (index, weight [k]; renormalised when `normalise`). `done` is one unsigned,
+// zero before the launch and left zero. E at most kGemvRouteMaxExperts and 1 <= k <= E, else
+// CudaError. Twin: gemv_bf16, then route_top_k (the same bits).
+constexpr int kGemvRouteMaxExperts = 1024;
+void gemv_route_bf16(const std::uint16_t* x, std::int64_t K, const std::uint16_t* w, std::int64_t E,
+                     std::int64_t ldw, float* logits, int k, bool normalise, std::int32_t* index,
+                     float* weight, unsigned* done, void* stream);
+
+// One out_in matrix of gemv_bf16_stacked: row-major [N, K] with leading dimension ldw, into y [N],
+// plus bias [N] where not null (Qwen2's q/k/v biases: the bits of add_bias_qkv after the product).
 struct GemvPart {
     const std::uint16_t* w;
     std::int64_t N, ldw;
     float* y;
+    const float* bias = nullptr;
 };
 constexpr int kMaxGemvParts = 3;
 

@@ -10,21 +10,12 @@
 #include "model/engine/cuda/buffer.h"
 #include "model/engine/cuda/kernels.h"
 #include "model/engine/cuda/launch_util.cuh"
+#include "model/engine/cuda/route_util.cuh"
 #include "model/engine/cuda/sample_twin.h"
 
 namespace deskpilot::model::cuda::k {
 
 namespace {
-
-__device__ __forceinline__ float bf16f(std::uint16_t v) {
-    return __uint_as_float(unsigned(v) << 16);
-}
-__device__ __forceinline__ std::uint16_t f2bf16(float f) {
-    unsigned u = __float_as_uint(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return std::uint16_t((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return std::uint16_t(u >> 16);
-}
 
 __global__ void to_bf16_k(const float* x, std::uint16_t* y, std::int64_t n) {
     const std::int64_t i = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
@@ -110,24 +101,32 @@ __global__ void rope_k(float* x, std::int64_t S, std::int64_t heads, std::int64_
     rotate(x + th * 2 * half, j, half, S, th / heads, pos, inv_freq, axis);
 }
 
-// One block per head row: the S·NH rows of q, then the S·KH rows of k. Each is RMS-normalised
-// with its weights (wq / wk; null: no q/k norm, Qwen2) and rotated, in place.
-__global__ void qk_norm_rope_k(float* q, float* k, std::int64_t S, std::int64_t NH, std::int64_t KH,
-                               std::int64_t half, const float* wq, const float* wk, float eps,
-                               const std::int32_t* pos, const float* inv_freq,
-                               const std::int32_t* axis) {
+// One head row x of token t, by the whole block: RMS-normalised with w (null: no q/k norm,
+// Qwen2), then rotated, in place (qk_norm_rope_k and qk_norm_rope_append_k).
+__device__ __forceinline__ void norm_rope_row(float* x, const float* w, std::int64_t half,
+                                              float eps, std::int64_t S, std::int64_t t,
+                                              const std::int32_t* pos, const float* inv_freq,
+                                              const std::int32_t* axis) {
     const std::int64_t d = 2 * half;
-    const bool is_q = std::int64_t(blockIdx.x) < S * NH;  // the same for the whole block
-    const std::int64_t row = is_q ? blockIdx.x : blockIdx.x - S * NH;
-    float* x = (is_q ? q : k) + row * d;
-    const float* w = is_q ? wq : wk;
     if (w) {
         const float inv = inv_rms(x, d, eps);
         for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) x[i] = w[i] * (x[i] * inv);
         __syncthreads();  // the rotation reads elements other threads normalised
     }
     for (std::int64_t j = threadIdx.x; j < half; j += blockDim.x)
-        rotate(x, j, half, S, row / (is_q ? NH : KH), pos, inv_freq, axis);
+        rotate(x, j, half, S, t, pos, inv_freq, axis);
+}
+
+// One block per head row: the S·NH rows of q, then the S·KH rows of k. Each is RMS-normalised
+// with its weights (wq / wk; null: no q/k norm, Qwen2) and rotated, in place.
+__global__ void qk_norm_rope_k(float* q, float* k, std::int64_t S, std::int64_t NH, std::int64_t KH,
+                               std::int64_t half, const float* wq, const float* wk, float eps,
+                               const std::int32_t* pos, const float* inv_freq,
+                               const std::int32_t* axis) {
+    const bool is_q = std::int64_t(blockIdx.x) < S * NH;  // the same for the whole block
+    const std::int64_t row = is_q ? blockIdx.x : blockIdx.x - S * NH;
+    norm_rope_row((is_q ? q : k) + row * 2 * half, is_q ? wq : wk, half, eps, S,
+                  row / (is_q ? NH : KH), pos, inv_freq, axis);
 }
 
 // KV cache elements: f32, or bf16 (raw bits, rounded to nearest even on the way in); read as f32.
@@ -156,6 +155,31 @@ __global__ void kv_append_k(const float* k, const float* v, std::int64_t S, std:
     const std::int64_t dst = (g * cap + past + i) * d + c;
     kv_store(kc + dst, k[idx]);
     kv_store(vc + dst, v[idx]);
+}
+
+// A decode step's q/k norm, rotary and KV append in one launch: blocks 0..NH-1 take q's rows and
+// NH..NH+KH-1 k's (normalised and rotated in place as qk_norm_rope_k does, k's then stored at
+// cache row *past_d), the last KH copy v's rows to the cache.
+template <typename T>
+__global__ void qk_norm_rope_append_k(float* q, float* k, const float* v, std::int64_t NH,
+                                      std::int64_t KH, std::int64_t half, const float* wq,
+                                      const float* wk, float eps, const std::int32_t* pos,
+                                      const float* inv_freq, const std::int32_t* axis, T* kc, T* vc,
+                                      std::int64_t cap, const std::int64_t* past_d) {
+    const std::int64_t d = 2 * half, b = blockIdx.x;  // b: the same for the whole block
+    if (b >= NH + KH) {
+        const std::int64_t g = b - NH - KH;
+        T* dst = vc + (g * cap + *past_d) * d;
+        for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) kv_store(dst + i, v[g * d + i]);
+        return;
+    }
+    const bool is_q = b < NH;
+    float* x = is_q ? q + b * d : k + (b - NH) * d;
+    norm_rope_row(x, is_q ? wq : wk, half, eps, 1, 0, pos, inv_freq, axis);
+    if (is_q) return;
+    __syncthreads();  // the store reads elements other threads rotated
+    T* dst = kc + ((b - NH) * cap + *past_d) * d;
+    for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) kv_store(dst + i, x[i]);
 }
 
 constexpr int kWarps = 4;
@@ -265,8 +289,7 @@ __global__ void silu_mul_k(const float* gu, std::int64_t rows, std::int64_t F, f
     const std::int64_t idx = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x;
     if (idx >= rows * F) return;
     const std::int64_t r = idx / F, j = idx % F;
-    const float g = gu[r * 2 * F + j];
-    const float y = g / (1.0f + expf(-g)) * gu[r * 2 * F + F + j];
+    const float y = silu_mul_value(gu[r * 2 * F + j], gu[r * 2 * F + F + j]);
     if (out) out[idx] = y;
     if (ob) ob[idx] = f2bf16(y);
 }
@@ -319,56 +342,14 @@ __global__ void route_k(const float* logits, std::int64_t S, std::int64_t E, int
         for (int j = 0; j < k; ++j) wt[j] = float(wt[j] / total);
 }
 
-// One warp per token (E <= kRouteMaxExperts): the same choice as route_k, with the softmax's max
-// and sum and each of the k rounds (largest p, then lowest index) as warp reductions. route_k's
-// single thread took tens of microseconds per decode layer at 128 experts, in series with the
-// experts it chooses. p sits in shared memory, each entry read and written by its own lane only
-// (e % 32), so no barrier is needed; a chosen expert's p becomes -1.
-constexpr int kRouteMaxExperts = 1024;
+// One warp per token (E <= kRouteMaxExperts): route_warp (route_util.cuh), the same choice as
+// route_k with warp reductions. route_k's single thread took tens of microseconds per decode
+// layer at 128 experts, in series with the experts it chooses.
 __global__ void route_warp_k(const float* logits, std::int64_t E, int k, bool norm,
                              std::int32_t* index, float* weight) {
     __shared__ float p[kRouteMaxExperts];
     const std::int64_t t = blockIdx.x;
-    const int lane = int(threadIdx.x);
-    const float* x = logits + t * E;
-    float mx = -FLT_MAX;
-    for (std::int64_t e = lane; e < E; e += 32) mx = fmaxf(mx, x[e]);
-    for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-    float part = 0.0f;
-    for (std::int64_t e = lane; e < E; e += 32) {
-        p[e] = expf(x[e] - mx);
-        part += p[e];
-    }
-    const float sum = warp_sum(part);
-    for (std::int64_t e = lane; e < E; e += 32) p[e] = p[e] / sum;
-    std::int32_t* idx = index + t * k;
-    float* wt = weight + t * k;
-    double total = 0.0;
-    for (int j = 0; j < k; ++j) {
-        float bp = -1.0f, be = float(E);  // indices travel as floats (exact below 2^24)
-        for (std::int64_t e = lane; e < E; e += 32)
-            if (p[e] > bp) {
-                bp = p[e];
-                be = float(e);
-            }
-        for (int o = 16; o > 0; o >>= 1) {
-            const float op = __shfl_xor_sync(0xffffffffu, bp, o),
-                        oe = __shfl_xor_sync(0xffffffffu, be, o);
-            if (op > bp || (op == bp && oe < be)) {
-                bp = op;
-                be = oe;
-            }
-        }
-        const int best = int(be);
-        if (best % 32 == lane) p[best] = -1.0f;
-        if (lane == 0) {
-            idx[j] = best;
-            wt[j] = bp;
-        }
-        total += bp;
-    }
-    if (norm && lane == 0)
-        for (int j = 0; j < k; ++j) wt[j] = float(wt[j] / total);
+    route_warp(logits + t * E, E, k, norm, index + t * k, weight + t * k, p, int(threadIdx.x));
 }
 
 __global__ void gather_rows_k(const float* x, const std::int32_t* src, std::int64_t H,
@@ -620,6 +601,34 @@ void kv_append(const float* kk, const float* v, std::int64_t Sq, std::int64_t KH
 void kv_append(const float* kk, const float* v, std::int64_t Sq, std::int64_t KH, std::int64_t d,
                std::uint16_t* kc, std::uint16_t* vc, std::int64_t cap, std::int64_t past, void* s) {
     kv_append_t<std::uint16_t, false>(kk, v, Sq, KH, d, kc, vc, cap, past, nullptr, s);
+}
+template <typename T>
+void qk_norm_rope_append_t(float* q, float* kk, const float* v, std::int64_t NH, std::int64_t KH,
+                           std::int64_t half, const float* q_norm, const float* k_norm, float eps,
+                           const std::int32_t* pos, const float* inv_freq, const std::int32_t* axis,
+                           T* kc, T* vc, std::int64_t cap, const std::int64_t* past_d, void* s) {
+    if (half == 0 || NH + KH == 0) return;
+    auto* kernel = &qk_norm_rope_append_k<T>;
+    kernel<<<unsigned(NH + 2 * KH), norm_threads(2 * half), 0, S(s)>>>(
+        q, kk, v, NH, KH, half, q_norm, k_norm, eps, pos, inv_freq, axis, kc, vc, cap, past_d);
+    check_launch("qk_norm_rope_append_decode");
+}
+void qk_norm_rope_append_decode(float* q, float* kk, const float* v, std::int64_t NH,
+                                std::int64_t KH, std::int64_t half, const float* q_norm,
+                                const float* k_norm, float eps, const std::int32_t* pos,
+                                const float* inv_freq, const std::int32_t* axis, float* kc,
+                                float* vc, std::int64_t cap, const std::int64_t* past_d, void* s) {
+    qk_norm_rope_append_t(q, kk, v, NH, KH, half, q_norm, k_norm, eps, pos, inv_freq, axis, kc, vc,
+                          cap, past_d, s);
+}
+void qk_norm_rope_append_decode(float* q, float* kk, const float* v, std::int64_t NH,
+                                std::int64_t KH, std::int64_t half, const float* q_norm,
+                                const float* k_norm, float eps, const std::int32_t* pos,
+                                const float* inv_freq, const std::int32_t* axis, std::uint16_t* kc,
+                                std::uint16_t* vc, std::int64_t cap, const std::int64_t* past_d,
+                                void* s) {
+    qk_norm_rope_append_t(q, kk, v, NH, KH, half, q_norm, k_norm, eps, pos, inv_freq, axis, kc, vc,
+                          cap, past_d, s);
 }
 void kv_append_decode(const float* kk, const float* v, std::int64_t KH, std::int64_t d, float* kc,
                       float* vc, std::int64_t cap, const std::int64_t* past_d, void* s) {

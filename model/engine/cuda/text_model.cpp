@@ -56,6 +56,7 @@ struct CudaTextModel::Impl : TextWeights {
     DeviceBuffer blas_workspace;  // before blas: it outlives the handle that points at it
     Blas blas{stream.get()};
     DeviceBuffer inv_freq, axis;
+    DeviceBuffer tile_done, route_done;
     std::vector<DeviceBuffer> kc, vc;
     std::int64_t cap = 0, len = 0;
     KvDtype kv = kv_dtype_from_env();
@@ -139,9 +140,15 @@ struct CudaTextModel::Impl : TextWeights {
         return b.as<T>();
     }
 
-    void init_blas_workspace() {
+    void init_workspaces() {
         blas_workspace = DeviceBuffer(kBlasWorkspace, "cuBLAS workspace");
         blas.set_workspace(blas_workspace.get(), blas_workspace.bytes());
+        // The fused MoE kernels' finished-block counters (gemv.h): zero, and left zero by them.
+        tile_done = DeviceBuffer(std::size_t(cfg.text.hidden_size / k::kGemvTileCols + 1) * 4,
+                                 "MoE combine counters");
+        tile_done.zero();
+        route_done = DeviceBuffer(4, "MoE router counter");
+        route_done.zero();
     }
     // A step the graph can hold: one text token, no image features, and no host round trip (the
     // MoE layers' grouped decode downloads the routing).
@@ -202,7 +209,7 @@ std::unique_ptr<CudaTextModel::Impl> upload_impl(const engine::ModelConfig& cfg,
     m->device = device;
     static_cast<TextWeights&>(*m) = upload_text_weights(cfg, ck, prefix, fused_experts);
     m->init_rope();
-    m->init_blas_workspace();
+    m->init_workspaces();
     return m;
 }
 
@@ -238,7 +245,7 @@ std::unique_ptr<CudaTextModel> CudaTextModel::synthetic(const engine::ModelConfi
     m.device = device;
     static_cast<TextWeights&>(m) = synthetic_text_weights(config, seed, m.stream);
     m.init_rope();
-    m.init_blas_workspace();
+    m.init_workspaces();
     m.stream.sync("synthetic weights");
     return model;
 }
@@ -365,9 +372,10 @@ std::size_t CudaTextModel::decode_bytes_per_token() const {
     return n;
 }
 
-// One token: its K experts' products as two launches that read each slot's expert from the
-// routing result on the device (the matrix-vector kernels, or batched cuBLAS calls whose weight
-// pointers a kernel picks), so the step never waits for the host.
+// One token: its K experts' products as launches that read each slot's expert from the routing
+// result on the device (the matrix-vector kernels, or batched cuBLAS calls whose weight pointers a
+// kernel picks), so the step never waits for the host. Fused with in_out experts (the Hub's
+// layout) that is two launches: gate/up, then down with SwiGLU and the combine folded in.
 void CudaTextModel::Impl::decode_moe(const LayerWeights& ly, float* x, const std::uint16_t* hb,
                                      const std::int32_t* idx_d, const float* wt_d) {
     const auto& c = cfg.text;
@@ -381,6 +389,13 @@ void CudaTextModel::Impl::decode_moe(const LayerWeights& ly, float* x, const std
         // Each slot's expert read on the device: K matrix-vector products per launch.
         k::gemv_bf16(hb, 0, H, ly.gate_up.as<std::uint16_t>(), 2 * F * H, idx_d, !in_out, 2 * F,
                      in_out ? 2 * F : H, gu, 2 * F, K, false, s());
+        if (fused && in_out) {
+            // The down kernel computes SwiGLU's activation as it reads it, and its last block per
+            // column tile adds the experts' outputs into the residual.
+            k::gemv_silu_combine_bf16(gu, 2 * F, F, ly.down.as<std::uint16_t>(), F * H, idx_d, H, H,
+                                      dn, K, wt_d, x, tile_done.as<unsigned>(), s());
+            return;
+        }
         silu_bf16(gu, K, F, ab);
         k::gemv_bf16(ab, F, F, ly.down.as<std::uint16_t>(), F * H, idx_d, !in_out, H,
                      in_out ? H : F, dn, H, K, false, s());
@@ -427,8 +442,14 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
     std::vector<std::int32_t> idx(std::size_t(S * K), 0);
     if (ly.moe) {
         float* rl = tmp<float>("router", S * E);
-        linear(hb, S, H, ly.router.as<std::uint16_t>(), Layout::out_in, E, H, rl);
-        k::route_top_k(rl, S, E, K, c.norm_topk_prob, idx_d, wt_d, s());
+        if (batched_decode && gemv && fused && E <= k::kGemvRouteMaxExperts) {
+            // The router GEMV's last block chooses the experts: one launch.
+            k::gemv_route_bf16(hb, H, ly.router.as<std::uint16_t>(), E, H, rl, K, c.norm_topk_prob,
+                               idx_d, wt_d, route_done.as<unsigned>(), s());
+        } else {
+            linear(hb, S, H, ly.router.as<std::uint16_t>(), Layout::out_in, E, H, rl);
+            k::route_top_k(rl, S, E, K, c.norm_topk_prob, idx_d, wt_d, s());
+        }
         if (batched_decode) {
             decode_moe(ly, x, hb, idx_d, wt_d);
             return;
@@ -584,27 +605,35 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
         const LayerWeights& ly = layers[std::size_t(l)];
         norm_bf16(x, ly.input_norm.as<float>(), S, H, nullptr, hb);
         if (gemv && S == 1) {  // decode: q, k and v in one launch
-            const k::GemvPart qkv[3] = {{ly.q.as<std::uint16_t>(), NH * D, H, q},
-                                        {ly.k.as<std::uint16_t>(), KH * D, H, kk},
-                                        {ly.v.as<std::uint16_t>(), KH * D, H, v}};
+            // Qwen2's biases as the kernel's epilogue when fused (add_bias_qkv's bits).
+            const bool bias = c.attention_bias && fused;
+            const k::GemvPart qkv[3] = {
+                {ly.q.as<std::uint16_t>(), NH * D, H, q, bias ? ly.q_bias.as<float>() : nullptr},
+                {ly.k.as<std::uint16_t>(), KH * D, H, kk, bias ? ly.k_bias.as<float>() : nullptr},
+                {ly.v.as<std::uint16_t>(), KH * D, H, v, bias ? ly.v_bias.as<float>() : nullptr}};
             k::gemv_bf16_stacked(hb, H, qkv, 3, s());
         } else {
             linear(hb, S, H, ly.q.as<std::uint16_t>(), Layout::out_in, NH * D, H, q);
             linear(hb, S, H, ly.k.as<std::uint16_t>(), Layout::out_in, KH * D, H, kk);
             linear(hb, S, H, ly.v.as<std::uint16_t>(), Layout::out_in, KH * D, H, v);
         }
-        if (c.attention_bias && fused)  // Qwen2
+        const bool biased = gemv && S == 1 && fused;  // the stacked kernel added them
+        if (c.attention_bias && fused && !biased) {   // Qwen2
             k::add_bias_qkv(q, ly.q_bias.as<float>(), NH * D, kk, ly.k_bias.as<float>(), v,
                             ly.v_bias.as<float>(), KH * D, S, s());
-        else if (c.attention_bias) {
+        } else if (c.attention_bias && !fused) {
             k::add_bias(q, ly.q_bias.as<float>(), S, NH * D, s());
             k::add_bias(kk, ly.k_bias.as<float>(), S, KH * D, s());
             k::add_bias(v, ly.v_bias.as<float>(), S, KH * D, s());
         }
+        const float* qn = c.qk_norm ? ly.q_norm.as<float>() : nullptr;
+        const float* kn = c.qk_norm ? ly.k_norm.as<float>() : nullptr;
+        // A captured decode step also appends k and v to the caches in that launch (attend).
+        const bool append_in_rope = fused && device_past;
         if (fused) {  // q/k norm (Qwen3) and the rotary of q and k: one launch
-            k::qk_norm_rope(q, kk, S, NH, KH, D / 2, c.qk_norm ? ly.q_norm.as<float>() : nullptr,
-                            c.qk_norm ? ly.k_norm.as<float>() : nullptr, eps, ids_d + S,
-                            inv_freq.as<float>(), axis.as<std::int32_t>(), s());
+            if (!append_in_rope)
+                k::qk_norm_rope(q, kk, S, NH, KH, D / 2, qn, kn, eps, ids_d + S,
+                                inv_freq.as<float>(), axis.as<std::int32_t>(), s());
         } else {
             if (c.qk_norm) {  // Qwen3
                 k::rms_norm(q, ly.q_norm.as<float>(), S * NH, D, eps, q, s());
@@ -617,7 +646,12 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
         auto attend = [&](auto* kcl, auto* vcl) {
             const float scale = 1.0f / std::sqrt(float(D));
             if (device_past) {  // a captured decode step (S == 1, never flash)
-                k::kv_append_decode(kk, v, KH, D, kcl, vcl, cap, past_d, s());
+                if (append_in_rope)
+                    k::qk_norm_rope_append_decode(q, kk, v, NH, KH, D / 2, qn, kn, eps, ids_d + S,
+                                                  inv_freq.as<float>(), axis.as<std::int32_t>(),
+                                                  kcl, vcl, cap, past_d, s());
+                else
+                    k::kv_append_decode(kk, v, KH, D, kcl, vcl, cap, past_d, s());
                 if (fused) {
                     k::attention_decode(q, past_d, NH, KH, D, kcl, vcl, cap, scale, k::kMaxSplits,
                                         sc, hb, s());

@@ -20,6 +20,7 @@
 #include "model/engine/arch/qwen2_5_vl.h"
 #include "model/engine/arch/qwen3_vl_moe.h"
 #include "model/engine/cuda/device.h"
+#include "model/engine/cuda/env_switch.h"
 #include "model/engine/cuda/graph.h"
 #include "model/engine/generator.h"
 
@@ -30,16 +31,6 @@ namespace deskpilot::model::cuda {
 // as they are appended and attention accumulates in f32. f32 keeps the CPU decoder's cache exactly
 // (parity debugging).
 enum class KvDtype { bf16, f32 };
-
-// A two-way switch read from environment variable `name`: true for `on` (also when unset or
-// empty), false for `off`; another value throws CudaError naming the variable and the value.
-inline bool env_switch(const char* name, std::string_view on, std::string_view off,
-                       std::string_view expected) {
-    const char* v = std::getenv(name);
-    if (!v || !*v || on == v) return true;
-    if (off == v) return false;
-    throw CudaError(std::string(name) + "='" + v + "' is not " + std::string(expected));
-}
 
 // The default for new models: DESKPILOT_CUDA_KV=bf16|f32, bf16 when unset or empty. Another value
 // throws CudaError naming the variable and the value.
