@@ -63,15 +63,8 @@ __global__ void __launch_bounds__(32 * kWarps) flash_k(Args a) {
         qs[r][c] = i < a.rows ? a.q[i * a.q_row + h * D + c] * a.scale_log2 : 0.0f;
     }
     __syncthreads();
-    // The block's keys: the union of its rows' ranges (rows outside every segment have none).
-    std::int64_t klo = 0, khi = 0;
-    bool any = false;
-    for (int r = 0; r < kQTile; ++r)
-        if (lo_s[r] < hi_s[r]) {
-            klo = any ? min(klo, lo_s[r]) : lo_s[r];
-            khi = any ? max(khi, hi_s[r]) : hi_s[r];
-            any = true;
-        }
+    std::int64_t klo, khi;
+    block_keys(lo_s, hi_s, kQTile, klo, khi);
     std::int64_t rlo[kRows], rhi[kRows];
     float m[kRows], l[kRows], acc[kRows][NR];
     for (int r = 0; r < kRows; ++r) {

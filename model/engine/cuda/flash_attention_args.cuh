@@ -58,6 +58,20 @@ __device__ inline void key_range(const detail::FlashArgs& a, std::int64_t i, std
     }
 }
 
+// The keys a block of `rows` query rows reads: the union [klo, khi) of the rows' ranges lo[r],
+// hi[r] (rows outside every segment have none; no row with keys: klo = khi = 0).
+__device__ inline void block_keys(const std::int64_t* lo, const std::int64_t* hi, int rows,
+                                  std::int64_t& klo, std::int64_t& khi) {
+    klo = khi = 0;
+    bool any = false;
+    for (int r = 0; r < rows; ++r)
+        if (lo[r] < hi[r]) {
+            klo = any ? min(klo, lo[r]) : lo[r];
+            khi = any ? max(khi, hi[r]) : hi[r];
+            any = true;
+        }
+}
+
 }  // namespace
 
 }  // namespace deskpilot::model::cuda::k

@@ -94,15 +94,8 @@ __global__ void __launch_bounds__(32 * kMmaWarps) flash_mma_k(FlashArgs a) {
         qa[s][3] = q_pair<D>(a, h, i0 + r1, c + 8);
     }
     __syncthreads();
-    // The block's keys: the union of its rows' ranges (rows outside every segment have none).
-    std::int64_t klo = 0, khi = 0;
-    bool any = false;
-    for (int r = 0; r < kMmaQTile; ++r)
-        if (lo_s[r] < hi_s[r]) {
-            klo = any ? min(klo, lo_s[r]) : lo_s[r];
-            khi = any ? max(khi, hi_s[r]) : hi_s[r];
-            any = true;
-        }
+    std::int64_t klo, khi;
+    block_keys(lo_s, hi_s, kMmaQTile, klo, khi);
     const std::int64_t lo0 = lo_s[r0], hi0 = hi_s[r0], lo1 = lo_s[r1], hi1 = hi_s[r1];
     float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;  // per lane: its keys' share
     float o[DT][4];
