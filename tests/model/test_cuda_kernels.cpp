@@ -282,7 +282,8 @@ class CudaKernelsTest : public QObject {
 
     // A decode step's q/k norm, rotary and KV append in one launch (qk_norm_rope_append_decode)
     // against qk_norm_rope then kv_append_decode: the same bits in q, k and both caches (f32 and
-    // bf16), with and without q/k norm weights, at a cache row read on the device.
+    // bf16), with and without q/k norm weights, at a cache row read on the device; and the
+    // host-row form (qk_norm_rope_append) the same bits again.
     void qkNormRopeAppendDecode() {
         NEED_GPU();
         const int D = 128, half = D / 2, NH = 4, KH = 2, cap = 9;
@@ -319,6 +320,16 @@ class CudaKernelsTest : public QObject {
             QCOMPARE(kc, host<T>(kc2, cache_noise.size()));
             QCOMPARE(host<T>(vc1, cache_noise.size()), host<T>(vc2, cache_noise.size()));
             QVERIFY(kc != cache_noise);  // the row was written
+            // The host-past form (an eager decode step): the same bits again.
+            auto q3 = dev(q), k3 = dev(k), kc3 = dev(cache_noise), vc3 = dev(cache_noise);
+            cuda::k::qk_norm_rope_append(q3.as<float>(), k3.as<float>(), vd.as<float>(), NH, KH,
+                                         half, nq, nk, 1e-6f, pd.as<std::int32_t>(), fd.as<float>(),
+                                         ad.as<std::int32_t>(), kc3.template as<T>(),
+                                         vc3.template as<T>(), cap, past, nullptr);
+            QCOMPARE(host<float>(q3, q.size()), host<float>(q1, q.size()));
+            QCOMPARE(host<float>(k3, k.size()), host<float>(k1, k.size()));
+            QCOMPARE(host<T>(kc3, cache_noise.size()), kc);
+            QCOMPARE(host<T>(vc3, cache_noise.size()), host<T>(vc1, cache_noise.size()));
         };
         for (bool norm : {true, false}) {
             check(noise, norm);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Host emulation of model/engine/cuda/flash_attention.cu and vision_kernels.cu (no GPU, no nvcc):
-# rewrites each kernel launch into prelude.h's emu_launch (one std::thread per CUDA thread, one
-# block at a time), compiles with g++ and checks every case: flash attention against a
-# double-precision reference, the vision kernels against their CPU twins (vision_blocks.cpp, cpu/ops.cpp and the pool,
+# Host emulation of model/engine/cuda/flash_attention.cu, flash_attention_mma.cu and
+# vision_kernels.cu (no GPU, no nvcc): rewrites each kernel launch into prelude.h's emu_launch (one
+# std::thread per CUDA thread, one block at a time; the tensor-core mma.sync emulated warp-wide in
+# the layout mma.cuh documents), compiles with g++ and checks every case: both flash attention
+# kernels against a double-precision reference, the vision kernels against their CPU twins (vision_blocks.cpp, cpu/ops.cpp and the pool,
 # linked with --gc-sections so only the twins' code is needed). A developer check for machines
 # without a GPU; the gpu-labelled tests remain the real parity tests.
 # Then, when BUILD (default: build/) holds a built libdeskpilot_model.a, the whole CUDA vision
@@ -11,6 +12,7 @@
 # over emulated kernels.cu and gemv.cu too, text_model_check.cpp) against the CPU decoders of Qwen2.5-VL
 # (tied and untied head) and Qwen3-VL-MoE, and the CUDA Qwen2.5-VL tower (vision_qwen2_5.cpp,
 # vision_qwen2_5_check.cpp) against the CPU one.
+# DESKPILOT_CUDA_FLASH=mma runs the towers and decoders on the tensor-core flash kernel.
 # ONLY=REGEX runs only the checks whose names match (grep -E): flash, vision_kernels, tower,
 # kv_cache (the KV cache kernels, f32 and bf16, and the decode step's device-KV-length forms
 # against the host-past ones: kv_cache_check.cpp), qwen25_tower, text_qwen25,

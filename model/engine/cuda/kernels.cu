@@ -159,17 +159,19 @@ __global__ void kv_append_k(const float* k, const float* v, std::int64_t S, std:
 
 // A decode step's q/k norm, rotary and KV append in one launch: blocks 0..NH-1 take q's rows and
 // NH..NH+KH-1 k's (normalised and rotated in place as qk_norm_rope_k does, k's then stored at
-// cache row *past_d), the last KH copy v's rows to the cache.
-template <typename T>
+// cache row `past`, or *past_d where kDevicePast), the last KH copy v's rows to the cache.
+template <typename T, bool kDevicePast>
 __global__ void qk_norm_rope_append_k(float* q, float* k, const float* v, std::int64_t NH,
                                       std::int64_t KH, std::int64_t half, const float* wq,
                                       const float* wk, float eps, const std::int32_t* pos,
                                       const float* inv_freq, const std::int32_t* axis, T* kc, T* vc,
-                                      std::int64_t cap, const std::int64_t* past_d) {
+                                      std::int64_t cap, std::int64_t past,
+                                      const std::int64_t* past_d) {
+    if constexpr (kDevicePast) past = *past_d;
     const std::int64_t d = 2 * half, b = blockIdx.x;  // b: the same for the whole block
     if (b >= NH + KH) {
         const std::int64_t g = b - NH - KH;
-        T* dst = vc + (g * cap + *past_d) * d;
+        T* dst = vc + (g * cap + past) * d;
         for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) kv_store(dst + i, v[g * d + i]);
         return;
     }
@@ -178,7 +180,7 @@ __global__ void qk_norm_rope_append_k(float* q, float* k, const float* v, std::i
     norm_rope_row(x, is_q ? wq : wk, half, eps, 1, 0, pos, inv_freq, axis);
     if (is_q) return;
     __syncthreads();  // the store reads elements other threads rotated
-    T* dst = kc + ((b - NH) * cap + *past_d) * d;
+    T* dst = kc + ((b - NH) * cap + past) * d;
     for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) kv_store(dst + i, x[i]);
 }
 
@@ -602,24 +604,41 @@ void kv_append(const float* kk, const float* v, std::int64_t Sq, std::int64_t KH
                std::uint16_t* kc, std::uint16_t* vc, std::int64_t cap, std::int64_t past, void* s) {
     kv_append_t<std::uint16_t, false>(kk, v, Sq, KH, d, kc, vc, cap, past, nullptr, s);
 }
-template <typename T>
+template <typename T, bool kDevicePast>
 void qk_norm_rope_append_t(float* q, float* kk, const float* v, std::int64_t NH, std::int64_t KH,
                            std::int64_t half, const float* q_norm, const float* k_norm, float eps,
                            const std::int32_t* pos, const float* inv_freq, const std::int32_t* axis,
-                           T* kc, T* vc, std::int64_t cap, const std::int64_t* past_d, void* s) {
+                           T* kc, T* vc, std::int64_t cap, std::int64_t past,
+                           const std::int64_t* past_d, void* s) {
     if (half == 0 || NH + KH == 0) return;
-    auto* kernel = &qk_norm_rope_append_k<T>;
+    auto* kernel = &qk_norm_rope_append_k<T, kDevicePast>;
     kernel<<<unsigned(NH + 2 * KH), norm_threads(2 * half), 0, S(s)>>>(
-        q, kk, v, NH, KH, half, q_norm, k_norm, eps, pos, inv_freq, axis, kc, vc, cap, past_d);
-    check_launch("qk_norm_rope_append_decode");
+        q, kk, v, NH, KH, half, q_norm, k_norm, eps, pos, inv_freq, axis, kc, vc, cap, past,
+        past_d);
+    check_launch(kDevicePast ? "qk_norm_rope_append_decode" : "qk_norm_rope_append");
+}
+void qk_norm_rope_append(float* q, float* kk, const float* v, std::int64_t NH, std::int64_t KH,
+                         std::int64_t half, const float* q_norm, const float* k_norm, float eps,
+                         const std::int32_t* pos, const float* inv_freq, const std::int32_t* axis,
+                         float* kc, float* vc, std::int64_t cap, std::int64_t past, void* s) {
+    qk_norm_rope_append_t<float, false>(q, kk, v, NH, KH, half, q_norm, k_norm, eps, pos, inv_freq,
+                                        axis, kc, vc, cap, past, nullptr, s);
+}
+void qk_norm_rope_append(float* q, float* kk, const float* v, std::int64_t NH, std::int64_t KH,
+                         std::int64_t half, const float* q_norm, const float* k_norm, float eps,
+                         const std::int32_t* pos, const float* inv_freq, const std::int32_t* axis,
+                         std::uint16_t* kc, std::uint16_t* vc, std::int64_t cap, std::int64_t past,
+                         void* s) {
+    qk_norm_rope_append_t<std::uint16_t, false>(q, kk, v, NH, KH, half, q_norm, k_norm, eps, pos,
+                                                inv_freq, axis, kc, vc, cap, past, nullptr, s);
 }
 void qk_norm_rope_append_decode(float* q, float* kk, const float* v, std::int64_t NH,
                                 std::int64_t KH, std::int64_t half, const float* q_norm,
                                 const float* k_norm, float eps, const std::int32_t* pos,
                                 const float* inv_freq, const std::int32_t* axis, float* kc,
                                 float* vc, std::int64_t cap, const std::int64_t* past_d, void* s) {
-    qk_norm_rope_append_t(q, kk, v, NH, KH, half, q_norm, k_norm, eps, pos, inv_freq, axis, kc, vc,
-                          cap, past_d, s);
+    qk_norm_rope_append_t<float, true>(q, kk, v, NH, KH, half, q_norm, k_norm, eps, pos, inv_freq,
+                                       axis, kc, vc, cap, 0, past_d, s);
 }
 void qk_norm_rope_append_decode(float* q, float* kk, const float* v, std::int64_t NH,
                                 std::int64_t KH, std::int64_t half, const float* q_norm,
@@ -627,8 +646,8 @@ void qk_norm_rope_append_decode(float* q, float* kk, const float* v, std::int64_
                                 const float* inv_freq, const std::int32_t* axis, std::uint16_t* kc,
                                 std::uint16_t* vc, std::int64_t cap, const std::int64_t* past_d,
                                 void* s) {
-    qk_norm_rope_append_t(q, kk, v, NH, KH, half, q_norm, k_norm, eps, pos, inv_freq, axis, kc, vc,
-                          cap, past_d, s);
+    qk_norm_rope_append_t<std::uint16_t, true>(q, kk, v, NH, KH, half, q_norm, k_norm, eps, pos,
+                                               inv_freq, axis, kc, vc, cap, 0, past_d, s);
 }
 void kv_append_decode(const float* kk, const float* v, std::int64_t KH, std::int64_t d, float* kc,
                       float* vc, std::int64_t cap, const std::int64_t* past_d, void* s) {

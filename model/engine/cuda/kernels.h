@@ -102,10 +102,22 @@ void kv_append_decode(const float* k, const float* v, std::int64_t kv_heads, std
 void kv_append_decode(const float* k, const float* v, std::int64_t kv_heads, std::int64_t d,
                       std::uint16_t* k_cache, std::uint16_t* v_cache, std::int64_t cap,
                       const std::int64_t* past_d, void* stream);
-// qk_norm_rope (S = 1) and kv_append_decode in one launch: q [NH, 2·half] and k [KH, 2·half]
-// normalised (q_norm / k_norm; null: none) and rotated in place, then the rotated k and v
-// [KH, 2·half] written at cache row *past_d. Twin: qk_norm_rope, then kv_append_decode (the same
+// A decode step's qk_norm_rope (S = 1) and KV append in one launch: q [NH, 2·half] and k
+// [KH, 2·half] normalised (q_norm / k_norm; null: none) and rotated in place, then the rotated k
+// and v [KH, 2·half] written at cache row `past`. Twin: qk_norm_rope, then kv_append (the same
 // bits in q, k and both caches).
+void qk_norm_rope_append(float* q, float* k, const float* v, std::int64_t NH, std::int64_t KH,
+                         std::int64_t half, const float* q_norm, const float* k_norm, float eps,
+                         const std::int32_t* pos, const float* inv_freq, const std::int32_t* axis,
+                         float* k_cache, float* v_cache, std::int64_t cap, std::int64_t past,
+                         void* stream);
+void qk_norm_rope_append(float* q, float* k, const float* v, std::int64_t NH, std::int64_t KH,
+                         std::int64_t half, const float* q_norm, const float* k_norm, float eps,
+                         const std::int32_t* pos, const float* inv_freq, const std::int32_t* axis,
+                         std::uint16_t* k_cache, std::uint16_t* v_cache, std::int64_t cap,
+                         std::int64_t past, void* stream);
+// The same at cache row *past_d, read on the device (a captured step; twin: qk_norm_rope, then
+// kv_append_decode).
 void qk_norm_rope_append_decode(float* q, float* k, const float* v, std::int64_t NH,
                                 std::int64_t KH, std::int64_t half, const float* q_norm,
                                 const float* k_norm, float eps, const std::int32_t* pos,

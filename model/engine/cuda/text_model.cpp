@@ -628,8 +628,8 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
         }
         const float* qn = c.qk_norm ? ly.q_norm.as<float>() : nullptr;
         const float* kn = c.qk_norm ? ly.k_norm.as<float>() : nullptr;
-        // A captured decode step also appends k and v to the caches in that launch (attend).
-        const bool append_in_rope = fused && device_past;
+        // A decode step also appends k and v to the caches in that launch (attend).
+        const bool append_in_rope = fused && S == 1;
         if (fused) {  // q/k norm (Qwen3) and the rotary of q and k: one launch
             if (!append_in_rope)
                 k::qk_norm_rope(q, kk, S, NH, KH, D / 2, qn, kn, eps, ids_d + S,
@@ -662,7 +662,12 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
                 }
                 return;
             }
-            k::kv_append(kk, v, S, KH, D, kcl, vcl, cap, past, s());
+            if (append_in_rope)
+                k::qk_norm_rope_append(q, kk, v, NH, KH, D / 2, qn, kn, eps, ids_d + S,
+                                       inv_freq.as<float>(), axis.as<std::int32_t>(), kcl, vcl, cap,
+                                       past, s());
+            else
+                k::kv_append(kk, v, S, KH, D, kcl, vcl, cap, past, s());
             if (flash) {
                 k::flash_attention_causal(q, S, past, NH, KH, D, kcl, vcl, cap, scale, att, s());
                 k::to_bf16(att, hb, S * NH * D, s());
