@@ -35,13 +35,6 @@ __device__ __forceinline__ float warp_max(float v) {
 
 using Args = detail::FlashArgs;
 
-__device__ __forceinline__ float kv_load(const float* p) {
-    return *p;
-}
-__device__ __forceinline__ float kv_load(const std::uint16_t* p) {  // bf16 bits
-    return __uint_as_float(unsigned(*p) << 16);
-}
-
 // grid (ceil(rows / kQTile), heads), block 32·kWarps. Shared: 16·D + 32·(D+1) + 32·D floats
 // (41 KB at D = 128, under the 48 KB static limit); K rows are padded to D+1 so the 32 lanes
 // reading one dim of 32 keys hit 32 banks (D even makes D+1 odd). K/V elements T: f32, or bf16
@@ -154,28 +147,8 @@ void dispatch(const Args& a, std::int64_t heads, std::int64_t d, const char* wha
         check_launch(what);
         return;
     }
-    switch (d) {
-        case 16:
-            launch<16, T>(a, heads, stream);
-            break;
-        case 32:
-            launch<32, T>(a, heads, stream);
-            break;
-        case 64:
-            launch<64, T>(a, heads, stream);
-            break;
-        case 72:
-            launch<72, T>(a, heads, stream);
-            break;
-        case 80:
-            launch<80, T>(a, heads, stream);
-            break;
-        case 128:
-            launch<128, T>(a, heads, stream);
-            break;
-        default:
-            require_head_dim(d, what);
-    }
+    if (!with_head_dim(d, [&](auto dim) { launch<decltype(dim)::value, T>(a, heads, stream); }))
+        require_head_dim(d, what);
     check_launch(what);
 }
 

@@ -1,9 +1,13 @@
 // What the two flash attention kernels share (flash_attention.cu: f32 on CUDA cores;
 // flash_attention_mma.cu: bf16 tensor cores): the launch arguments and which keys a query row
-// sees. Internal to those two files; include it after <cuda_runtime.h>.
+// sees, how a K/V element is read, the head dims they are compiled for. Internal to those two
+// files; include it after <cuda_runtime.h>.
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
+
+#include "model/engine/cuda/launch_util.cuh"
 
 namespace deskpilot::model::cuda::k {
 
@@ -55,6 +59,42 @@ __device__ inline void key_range(const detail::FlashArgs& a, std::int64_t i, std
     if (b < a.n_seg) {  // then seg[b] <= i < seg[b + 1]
         lo = a.seg[b];
         hi = a.seg[b + 1];
+    }
+}
+
+// K/V cache elements as f32: f32, or bf16 (raw bits).
+__device__ __forceinline__ float kv_load(const float* p) {
+    return *p;
+}
+__device__ __forceinline__ float kv_load(const std::uint16_t* p) {
+    return bf16f(*p);
+}
+
+// f(std::integral_constant<int, D>()) for head dim D = d, one of the dims the kernels are compiled
+// for (flash_attention_supports); false, calling nothing, for another.
+template <typename F>
+bool with_head_dim(std::int64_t d, F&& f) {
+    switch (d) {
+        case 16:
+            f(std::integral_constant<int, 16>());
+            return true;
+        case 32:
+            f(std::integral_constant<int, 32>());
+            return true;
+        case 64:
+            f(std::integral_constant<int, 64>());
+            return true;
+        case 72:
+            f(std::integral_constant<int, 72>());
+            return true;
+        case 80:
+            f(std::integral_constant<int, 80>());
+            return true;
+        case 128:
+            f(std::integral_constant<int, 128>());
+            return true;
+        default:
+            return false;
     }
 }
 

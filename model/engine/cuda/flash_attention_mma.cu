@@ -32,13 +32,6 @@ constexpr int kMmaWarps = 4;
 constexpr int kMmaQTile = 16 * kMmaWarps;  // query rows per block
 constexpr int kMmaKTile = 64;              // keys per tile
 
-__device__ __forceinline__ float kv_value(const float* p) {
-    return *p;
-}
-__device__ __forceinline__ float kv_value(const std::uint16_t* p) {
-    return bf16f(*p);
-}
-
 // Two bf16 values in one register, `lo` in the lower half (mma.cuh's packing).
 __device__ __forceinline__ unsigned pack2(float lo, float hi) {
     return unsigned(f2bf16(lo)) | (unsigned(f2bf16(hi)) << 16);
@@ -109,8 +102,8 @@ __global__ void __launch_bounds__(32 * kMmaWarps) flash_mma_k(FlashArgs a) {
             const int j = idx / DP, c = idx % DP;
             const std::int64_t t = k0 + j;
             const bool in = t < khi && c < D;
-            ks[j][c] = in ? f2bf16(kv_value(kb + t * a.kv_row + c)) : 0;
-            vt[c][j] = in ? f2bf16(kv_value(vb + t * a.kv_row + c)) : 0;
+            ks[j][c] = in ? f2bf16(kv_load(kb + t * a.kv_row + c)) : 0;
+            vt[c][j] = in ? f2bf16(kv_load(vb + t * a.kv_row + c)) : 0;
         }
         __syncthreads();
 
@@ -192,23 +185,9 @@ void launch_mma(const FlashArgs& a, std::int64_t heads, void* stream) {
 
 template <typename T>
 void dispatch_mma(const FlashArgs& a, std::int64_t heads, std::int64_t d, void* stream) {
-    switch (d) {
-        case 16:
-            return launch_mma<16, T>(a, heads, stream);
-        case 32:
-            return launch_mma<32, T>(a, heads, stream);
-        case 64:
-            return launch_mma<64, T>(a, heads, stream);
-        case 72:
-            return launch_mma<72, T>(a, heads, stream);
-        case 80:
-            return launch_mma<80, T>(a, heads, stream);
-        case 128:
-            return launch_mma<128, T>(a, heads, stream);
-        default:
-            throw CudaError("flash attention (mma): head_dim " + std::to_string(d) +
-                            " is not supported");
-    }
+    if (!with_head_dim(d, [&](auto dim) { launch_mma<decltype(dim)::value, T>(a, heads, stream); }))
+        throw CudaError("flash attention (mma): head_dim " + std::to_string(d) +
+                        " is not supported");
 }
 
 }  // namespace

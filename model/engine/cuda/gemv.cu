@@ -200,7 +200,7 @@ __global__ void gemv_in_out_k(GemvArgs a) {
         for (int r = 0; r < kRowGroups; ++r) sum += part[r][threadIdx.x];
         store(a, slot, n, sum);
     }
-    if (!a.combine_x) return;
+    if (!kSilu || !a.combine_x) return;  // only gemv_silu_combine_bf16 combines
     // The last of the tile's slot blocks to finish adds the slots' outputs into the residual, in
     // slot order (moe_combine's sum). The fence makes this block's outputs visible to that block
     // before the count says they are there; __ldcg reads them past this SM's L1.

@@ -604,7 +604,8 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
         if (S > 1) stop_point(stream, "prefill layer");
         const LayerWeights& ly = layers[std::size_t(l)];
         norm_bf16(x, ly.input_norm.as<float>(), S, H, nullptr, hb);
-        if (gemv && S == 1) {  // decode: q, k and v in one launch
+        const bool stacked = gemv && S == 1;  // decode: q, k and v in one launch
+        if (stacked) {
             // Qwen2's biases as the kernel's epilogue when fused (add_bias_qkv's bits).
             const bool bias = c.attention_bias && fused;
             const k::GemvPart qkv[3] = {
@@ -617,8 +618,7 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
             linear(hb, S, H, ly.k.as<std::uint16_t>(), Layout::out_in, KH * D, H, kk);
             linear(hb, S, H, ly.v.as<std::uint16_t>(), Layout::out_in, KH * D, H, v);
         }
-        const bool biased = gemv && S == 1 && fused;  // the stacked kernel added them
-        if (c.attention_bias && fused && !biased) {   // Qwen2
+        if (c.attention_bias && fused && !stacked) {  // Qwen2 (the stacked kernel adds them)
             k::add_bias_qkv(q, ly.q_bias.as<float>(), NH * D, kk, ly.k_bias.as<float>(), v,
                             ly.v_bias.as<float>(), KH * D, S, s());
         } else if (c.attention_bias && !fused) {
