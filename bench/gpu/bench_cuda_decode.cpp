@@ -5,7 +5,7 @@
 // in the same run and (b) the device's nominal peak.
 //   bench_cuda_decode [--model qwen3|qwen2_5] [--layers N] [--prompt-tokens N] [--decode-tokens N]
 //                     [--peak-gbs G] [--kv bf16|f32|both] [--fused 1|0|both]
-//                     [--graphs 1|0|both] [--gemv 1|0|both]
+//                     [--graphs 1|0|both] [--gemv 1|0|both] [--pdl 1|0|both]
 // --kv: the KV cache's type (default: DESKPILOT_CUDA_KV, else bf16); `both` measures f32 (the
 // baseline) and bf16 in the same run and prints bf16's decode and prefill speed as ratios to it,
 // which matters at long context (--prompt-tokens 16384), where the cache is a large part of the
@@ -21,7 +21,11 @@
 // --gemv: the batch-1 GEMMs (the MoE experts' too) through the engine's matrix-vector kernels
 // (default: DESKPILOT_CUDA_GEMV, else on) or cuBLAS; `both` measures cuBLAS (the baseline) and
 // the kernels in the same run and prints the decode speed as a ratio to it.
-// At most one of --kv, --fused, --graphs and --gemv is `both`.
+// --pdl: programmatic dependent launch of the decode step's kernels (model/engine/cuda/pdl.h;
+// default: DESKPILOT_CUDA_PDL, else off); `both` measures plain launches (the baseline) and PDL in
+// the same run and prints the decode speed as a ratio to it (on a GPU before Hopper both are
+// plain launches, and it says so).
+// At most one of --kv, --fused, --graphs, --gemv and --pdl is `both`.
 // Text only: "prefill" is the ~2.7k text tokens a
 // 1920x1080 screenshot becomes, not the vision encoder (bench_cuda_prefill times the tower, the
 // prefill with the image features injected and the answer's decode: an agent step's model time).
@@ -37,6 +41,7 @@
 #include <vector>
 
 #include "bench/gpu/real_shapes.h"
+#include "model/engine/cuda/pdl.h"
 #include "model/engine/cuda/text_model.h"
 
 using namespace deskpilot;
@@ -80,7 +85,7 @@ double nominal_peak_gbs(const std::string& name) {
 int main(int argc, char** argv) {
     int layers = 0, prompt_tokens = 2700, decode_tokens = 128;
     double peak = 0;
-    std::string arch = "qwen3", kv = "", fused = "", graphs = "", gemv = "";
+    std::string arch = "qwen3", kv = "", fused = "", graphs = "", gemv = "", pdl = "";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--model")
@@ -101,6 +106,8 @@ int main(int argc, char** argv) {
             graphs = argv[i + 1];
         else if (a == "--gemv")
             gemv = argv[i + 1];
+        else if (a == "--pdl")
+            pdl = argv[i + 1];
         else {
             std::fprintf(stderr, "unknown option %s\n", a.c_str());
             return 2;
@@ -126,10 +133,16 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "--gemv is 1, 0 or both, not %s\n", gemv.c_str());
         return 2;
     }
-    if ((kv == "both") + (fused == "both") + (graphs == "both") + (gemv == "both") > 1) {
+    if (!pdl.empty() && pdl != "1" && pdl != "0" && pdl != "both") {
+        std::fprintf(stderr, "--pdl is 1, 0 or both, not %s\n", pdl.c_str());
+        return 2;
+    }
+    if ((kv == "both") + (fused == "both") + (graphs == "both") + (gemv == "both") +
+            (pdl == "both") >
+        1) {
         std::fprintf(stderr,
-                     "--kv both, --fused both, --graphs both and --gemv both compare one thing "
-                     "each; pick one\n");
+                     "--kv both, --fused both, --graphs both, --gemv both and --pdl both compare "
+                     "one thing each; pick one\n");
         return 2;
     }
     const bool dense = arch == "qwen2_5";
@@ -168,12 +181,13 @@ int main(int argc, char** argv) {
         if (fused == "0" || fused == "1") model->set_fused(fused == "1");
         if (graphs == "0" || graphs == "1") model->set_graphs(graphs == "1");
         if (gemv == "0" || gemv == "1") model->set_gemv(gemv == "1");
+        if (pdl == "0" || pdl == "1") cuda::k::set_pdl(pdl == "1");
         auto measure = [&](cuda::KvDtype dtype) {
             model->set_kv_dtype(dtype);
-            const std::string label = std::string(dtype == cuda::KvDtype::bf16 ? "bf16" : "f32") +
-                                      (model->fused() ? " KV" : " KV, unfused") +
-                                      (model->graphs() ? ", graphs" : "") +
-                                      (model->gemv() ? "" : ", cuBLAS gemv");
+            const std::string label =
+                std::string(dtype == cuda::KvDtype::bf16 ? "bf16" : "f32") +
+                (model->fused() ? " KV" : " KV, unfused") + (model->graphs() ? ", graphs" : "") +
+                (model->gemv() ? "" : ", cuBLAS gemv") + (cuda::k::pdl_launches() ? ", PDL" : "");
             const char* name = label.c_str();
             std::vector<double> prefill;
             for (int rep = 0; rep < 3; ++rep) {
@@ -247,6 +261,13 @@ int main(int argc, char** argv) {
                 const Figures before = measure(dtype);
                 model->set_gemv(true);
                 compare("matrix-vector kernels vs cuBLAS", before, measure(dtype));
+            } else if (pdl == "both") {
+                cuda::k::set_pdl(false);
+                const Figures before = measure(dtype);
+                cuda::k::set_pdl(true);
+                if (!cuda::k::pdl_launches())
+                    std::printf("programmatic dependent launch: not on this GPU (before sm_90)\n");
+                compare("programmatic dependent launch vs plain launches", before, measure(dtype));
             } else {
                 measure(dtype);
             }

@@ -4,6 +4,7 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <random>
 #include <tuple>
@@ -26,6 +27,7 @@
 #include "model/engine/cuda/gemm.h"
 #include "model/engine/cuda/gemv.h"
 #include "model/engine/cuda/kernels.h"
+#include "model/engine/cuda/pdl.h"
 #include "model/engine/cuda/vision_kernels.h"
 #endif
 #include "model/engine/cuda/sample_twin.h"
@@ -655,6 +657,78 @@ class CudaKernelsTest : public QObject {
                                      nullptr, nullptr, done.as<unsigned>(), nullptr));
     }
 
+    // The GEMVs that normalise their own input (the norm prologue, gemv.h's GemvNorm) against
+    // rms_norm_bf16 then the plain kernels: the same bits for the dense gate/up with SwiGLU
+    // (gemv_norm_swiglu_bf16, against + gemv_bf16 + silu_mul_bf16), the stacked q/k/v and the
+    // router (whose row left in norm.out is rms_norm_bf16's), at Qwen3-VL-30B-A3B's and
+    // UI-TARS-1.5-7B's widths (rows summed by 512 threads, two per GEMV thread) and at 1000 (128
+    // threads, element loads); 4616 rows exceed the 512 blocks the norm forms are capped at, so
+    // some warps take two. A row over kGemvNormMaxK is an error.
+    void gemvNormPrologue() {
+        NEED_GPU();
+        for (const std::int64_t K : {2048, 3584, 1000}) {
+            const std::int64_t F = 2308, N = 2 * F, E = 128, nkv = 64;
+            auto xd = dev(randn(std::size_t(K), 71)), gd = dev(randn(std::size_t(K), 72));
+            auto wd = dev(to_bf16(randn(std::size_t(N * K), 73, 0.05f)));
+            auto hb = dev(std::vector<std::uint16_t>(std::size_t(K), 0));
+            auto out = dev(std::vector<std::uint16_t>(std::size_t(K), 0));
+            cuda::k::rms_norm_bf16(xd.as<float>(), gd.as<float>(), 1, K, 1e-6f, nullptr,
+                                   hb.as<std::uint16_t>(), nullptr);
+            const cuda::k::GemvNorm norm{xd.as<float>(), gd.as<float>(), 1e-6f};
+            const std::vector<float> zeros(static_cast<std::size_t>(N + 2 * nkv), 0.0f);
+            auto y1 = dev(zeros), y2 = dev(zeros);
+            const std::vector<std::uint16_t> no_act(static_cast<std::size_t>(F), 0);
+            auto a1 = dev(no_act), a2 = dev(no_act);
+            cuda::k::gemv_norm_swiglu_bf16(norm, K, wd.as<std::uint16_t>(), F, K,
+                                           a1.as<std::uint16_t>(), nullptr);
+            cuda::k::gemv_bf16(hb.as<std::uint16_t>(), 0, K, wd.as<std::uint16_t>(), 0, nullptr,
+                               true, N, K, y2.as<float>(), 0, 1, false, nullptr);
+            cuda::k::silu_mul_bf16(y2.as<float>(), 1, F, a2.as<std::uint16_t>(), nullptr);
+            const QString at = QString("K %1").arg(K);
+            QVERIFY2(
+                host<std::uint16_t>(a1, std::size_t(F)) == host<std::uint16_t>(a2, std::size_t(F)),
+                qPrintable(at + ": gemv_norm_swiglu_bf16"));
+            const std::uint16_t* w = wd.as<std::uint16_t>();
+            auto parts = [&](cuda::DeviceBuffer& y) {
+                float* o = y.as<float>();
+                const cuda::k::GemvPart q{w, N - 2 * nkv, K, o},
+                    k{w + (N - 2 * nkv) * K, nkv, K, o + N},
+                    v{w + (N - nkv) * K, nkv, K, o + N + nkv};
+                return std::array<cuda::k::GemvPart, 3>{q, k, v};
+            };
+            cuda::k::gemv_bf16_stacked(norm, K, parts(y1).data(), 3, nullptr);
+            cuda::k::gemv_bf16_stacked(hb.as<std::uint16_t>(), K, parts(y2).data(), 3, nullptr);
+            QVERIFY2(host<float>(y1, zeros.size()) == host<float>(y2, zeros.size()),
+                     qPrintable(at + ": stacked"));
+            auto done = dev(std::vector<unsigned>{0u});
+            auto i1 = dev(std::vector<std::int32_t>(8)), i2 = dev(std::vector<std::int32_t>(8));
+            auto w1 = dev(std::vector<float>(8)), w2 = dev(std::vector<float>(8));
+            for (int round = 0; round < 2; ++round) {
+                cuda::k::gemv_route_bf16(cuda::k::GemvNorm{xd.as<float>(), gd.as<float>(), 1e-6f,
+                                                           out.as<std::uint16_t>()},
+                                         K, wd.as<std::uint16_t>(), E, K, y1.as<float>(), 8, true,
+                                         i1.as<std::int32_t>(), w1.as<float>(), done.as<unsigned>(),
+                                         nullptr);
+                cuda::k::gemv_route_bf16(hb.as<std::uint16_t>(), K, wd.as<std::uint16_t>(), E, K,
+                                         y2.as<float>(), 8, true, i2.as<std::int32_t>(),
+                                         w2.as<float>(), done.as<unsigned>(), nullptr);
+                QVERIFY2(host<float>(y1, std::size_t(E)) == host<float>(y2, std::size_t(E)),
+                         qPrintable(at + ": router logits"));
+                QCOMPARE(host<std::int32_t>(i1, 8), host<std::int32_t>(i2, 8));
+                QCOMPARE(host<float>(w1, 8), host<float>(w2, 8));
+                QVERIFY2(host<std::uint16_t>(out, std::size_t(K)) ==
+                             host<std::uint16_t>(hb, std::size_t(K)),
+                         qPrintable(at + ": the router's row is not rms_norm_bf16's"));
+                QCOMPARE(host<unsigned>(done, 1)[0], 0u);
+            }
+        }
+        QVERIFY_THROWS_EXCEPTION(
+            cuda::CudaError,
+            cuda::k::gemv_norm_swiglu_bf16(cuda::k::GemvNorm{nullptr, nullptr, 1e-6f},
+                                           cuda::k::kGemvNormMaxK + 8, nullptr, 1,
+                                           cuda::k::kGemvNormMaxK + 8, nullptr, nullptr));
+    }
+
     // q, k and v of a decode step in one launch (gemv_bf16_stacked) against cpu::linear per
     // matrix: parts of different heights, 16-byte and element loads, with and without biases;
     // 0 or 4 parts are an error.
@@ -1144,6 +1218,29 @@ class CudaKernelsTest : public QObject {
                      qPrintable(at + ": not the host-past kernel's bits"));
             QVERIFY2(host<std::uint16_t>(bo, q.size()) == to_bf16(got),
                      qPrintable(at + ": bf16 output not the f32 output's bits"));
+            // Merged by each head's last split block in the same launch (head_done, the fused
+            // decode step's form): the same bits, f32 and bf16 outputs, eager and device past,
+            // each twice (the counters must be left at zero).
+            auto done = dev(std::vector<unsigned>(std::size_t(NH), 0u));
+            cuda::DeviceBuffer mo(q.size() * 4, "merged out"), mb(q.size() * 2, "merged bf16");
+            for (int round = 0; round < 2; ++round) {
+                cuda::k::attention(qd.as<float>(), 1, past, NH, KH, D, kh.as<T>(), vh.as<T>(), cap,
+                                   scale, used, es.as<float>(), mo.as<float>(), nullptr,
+                                   done.as<unsigned>());
+                QVERIFY2(host<float>(mo, q.size()) == got,
+                         qPrintable(at + ": eager, merged in its launch, not the merge's bits"));
+                cuda::k::attention_decode(qd.as<float>(), pd.as<const std::int64_t>(), NH, KH, D,
+                                          kd.as<T>(), vd.as<T>(), cap, scale, grid, sd.as<float>(),
+                                          mo.as<float>(), nullptr, done.as<unsigned>());
+                cuda::k::attention_decode(qd.as<float>(), pd.as<const std::int64_t>(), NH, KH, D,
+                                          kd.as<T>(), vd.as<T>(), cap, scale, grid, sd.as<float>(),
+                                          mb.as<std::uint16_t>(), nullptr, done.as<unsigned>());
+                QVERIFY2(host<float>(mo, q.size()) == got,
+                         qPrintable(at + ": merged in its launch, not the merge's bits"));
+                QVERIFY2(host<std::uint16_t>(mb, q.size()) == to_bf16(got),
+                         qPrintable(at + ": merged in its launch, bf16, not the merge's bits"));
+                for (unsigned c : host<unsigned>(done, std::size_t(NH))) QCOMPARE(c, 0u);
+            }
         };
         for (auto [past, grid] : {std::pair<std::int64_t, int>{0, cuda::k::kMaxSplits},
                                   {63, cuda::k::kMaxSplits},
@@ -1188,6 +1285,23 @@ class CudaKernelsTest : public QObject {
     // DESKPILOT_CUDA_FLASH=mma sends the flash attention calls to the tensor-core kernel (f32 by
     // default); a bad value is one clear error naming the variable and the value, and
     // set_flash_kernel overrides the environment for the process. Needs no GPU.
+    // DESKPILOT_CUDA_PDL: off when unset or 0, on with 1, another value one CudaError naming the
+    // variable and the value; set_pdl overrides it for the process. Needs no GPU.
+    void pdlFromTheEnvironment() {
+        qunsetenv("DESKPILOT_CUDA_PDL");
+        QVERIFY(!cuda::k::pdl_from_env());
+        qputenv("DESKPILOT_CUDA_PDL", "1");
+        QVERIFY(cuda::k::pdl_from_env());
+        qputenv("DESKPILOT_CUDA_PDL", "0");
+        QVERIFY(!cuda::k::pdl_from_env());
+        QVERIFY(rejectsEnv("DESKPILOT_CUDA_PDL", "on", [] { cuda::k::pdl_from_env(); }));
+        const bool before = cuda::k::pdl();
+        cuda::k::set_pdl(!before);
+        QCOMPARE(cuda::k::pdl(), !before);
+        cuda::k::set_pdl(before);
+        QCOMPARE(cuda::k::pdl(), before);
+    }
+
     void flashKernelFromTheEnvironment() {
         using cuda::k::FlashKernel;
         qunsetenv("DESKPILOT_CUDA_FLASH");
@@ -1280,6 +1394,9 @@ class CudaKernelsTest : public QObject {
     void flashKernelFromTheEnvironment() {
         QSKIP("built without CUDA");
     }
+    void pdlFromTheEnvironment() {
+        QSKIP("built without CUDA");
+    }
     void qkNormRopeAppendDecode() {
         QSKIP("built without CUDA");
     }
@@ -1287,6 +1404,9 @@ class CudaKernelsTest : public QObject {
         QSKIP("built without CUDA");
     }
     void gemvRoute() {
+        QSKIP("built without CUDA");
+    }
+    void gemvNormPrologue() {
         QSKIP("built without CUDA");
     }
 #endif
@@ -1470,6 +1590,68 @@ class CudaKernelsTest : public QObject {
         QCOMPARE(graphed->length(), len);
         QCOMPARE(graphed->graph_counts().launches, c.launches);
     }
+
+    void decodeWithPdlMatches_data() {
+        decodeGraphsMatchEager_data();
+    }
+#ifdef DESKPILOT_HAVE_CUDA
+    // Programmatic dependent launch (pdl.h, DESKPILOT_CUDA_PDL=1) against plain launches: the same
+    // logits bit for bit, eager and with the step graph, on both recipes' tiny checkpoints, past
+    // 64 cached tokens. Its kernels wait for the kernels before them before they touch anything
+    // those write, so only when they start may change. On a GPU before Hopper the launches stay
+    // plain (said in the output).
+    void decodeWithPdlMatches() {
+        NEED_GPU();
+        QFETCH(QString, dir);
+        const std::filesystem::path path =
+            std::filesystem::path(DESKPILOT_TEST_DATA_DIR) / dir.toStdString();
+        const auto ck = std::make_shared<engine::Checkpoint>(path);
+        const auto cpu = engine::make_text_decoder(engine::load_model_config(path), ck);
+        // {plain, PDL} × {eager, graph}; the switch is the process's, so it is set around each
+        // call.
+        std::unique_ptr<cuda::CudaTextModel> models[2][2];
+        for (int pdl = 0; pdl < 2; ++pdl)
+            for (int graph = 0; graph < 2; ++graph) {
+                models[pdl][graph] = cuda::CudaTextModel::upload(*cpu, *ck);
+                models[pdl][graph]->set_graphs(graph == 1);
+                models[pdl][graph]->reset(96);
+            }
+        const bool before = cuda::k::pdl();
+        auto run = [&](int pdl, int graph, std::span<const std::int32_t> ids,
+                       const engine::Positions& p) {
+            cuda::k::set_pdl(pdl == 1);
+            std::vector<float> out = models[pdl][graph]->forward(ids, p);
+            cuda::k::set_pdl(before);
+            return out;
+        };
+        cuda::k::set_pdl(true);
+        qInfo("programmatic dependent launch on this GPU: %s",
+              cuda::k::pdl_launches() ? "yes" : "no (before Hopper: plain launches)");
+        cuda::k::set_pdl(before);
+        std::vector<std::int32_t> ids;
+        for (int i = 0; i < 60; ++i) ids.push_back(std::int32_t((i * 37 + 11) % 900));
+        const auto pos = engine::Positions::text(0, std::int64_t(ids.size()));
+        std::vector<float> plain = run(0, 0, ids, pos);
+        for (int graph = 0; graph < 2; ++graph)
+            for (int pdl = 0; pdl < 2; ++pdl)
+                if (pdl + graph > 0) QVERIFY(run(pdl, graph, ids, pos) == plain);
+        const std::int64_t V = cpu->config().text.vocab_size;
+        for (int i = 0; i < 8; ++i) {  // 60 → 68 cached tokens: 1, then 2 splits
+            const std::int32_t next[1] = {std::int32_t(
+                (std::max_element(plain.begin(), plain.end()) - plain.begin() + 97 * (i + 1)) % V)};
+            const auto p = engine::Positions::text(std::int64_t(ids.size()) + i, 1);
+            plain = run(0, 0, next, p);
+            const std::vector<float> graphed = run(0, 1, next, p);
+            QVERIFY2(run(1, 0, next, p) == plain, qPrintable(QString("step %1, eager").arg(i)));
+            QVERIFY2(run(1, 1, next, p) == graphed, qPrintable(QString("step %1, graph").arg(i)));
+        }
+        QCOMPARE(models[1][1]->graph_counts().abandoned, std::int64_t(0));
+    }
+#else
+    void decodeWithPdlMatches() {
+        QSKIP("built without CUDA");
+    }
+#endif
 
     void decoderMatchesCpu_data() {
         QTest::addColumn<QByteArray>("moe");

@@ -11,15 +11,7 @@
 #include <map>
 #include <utility>
 
-#include "prelude.h"
-enum cudaError_t {
-    cudaSuccess = 0,
-    cudaErrorInvalidValue = 1,
-    cudaErrorStreamCaptureUnsupported = 900,
-    cudaErrorStreamCaptureInvalidated = 901,
-    cudaErrorIllegalState = 401,
-    cudaErrorGraphExecUpdateFailure = 910,
-};
+#include "prelude.h"  // also cudaError_t, which the .cu files' launches use
 enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 enum cudaStreamCaptureMode {
     cudaStreamCaptureModeGlobal,

@@ -3,8 +3,11 @@
 // k::silu_mul_bf16 and k::add_bias_qkv against a double reference and their unfused twins
 // (rms_norm / silu_mul then engine::f32_to_bf16, three add_bias): the bf16 outputs must be the
 // twins' bits exactly; k::qk_norm_rope_append(_decode), k::gemv_silu_bf16,
-// k::gemv_silu_combine_bf16, k::gemv_route_bf16 and k::gemv_bf16_stacked with biases the bits of
-// the launches each replaces.
+// k::gemv_silu_combine_bf16, k::gemv_route_bf16, k::gemv_bf16_stacked with biases and the GEMVs
+// with the norm prologue (k::gemv_norm_swiglu_bf16, and the stacked and router GEMVs given a
+// GemvNorm)
+// and the split-K attention merged in its own launch (head_done) the bits of the launches each
+// replaces.
 // `fused_check launches TINY_DIR OUT_DIR`: the whole CudaTextModel fused (the default) and unfused
 // (DESKPILOT_CUDA_FUSED=0) on the tiny checkpoint's bf16 copy: kernel launches (prelude.h's
 // g_launches) and cuBLAS calls (engine_standins.h's g_blas_calls) per greedy decode step, before
@@ -15,6 +18,8 @@
 // launches, kernels, cuBLAS calls and copies made on the stream, on a replayed step) are counted
 // beside the calls its one capture recorded (prelude.h's g_captured).
 #define EMU_WITH_ENGINE
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <random>
 
@@ -24,6 +29,7 @@
 #include "model/engine/cpu/ops.h"
 #include "model/engine/cuda/gemv.h"
 #include "model/engine/cuda/kernels.h"
+#include "model/engine/cuda/pdl.h"
 #include "model/engine/cuda/text_model.h"
 #include "model/engine/cuda/vision_kernels.h"
 #include "model/engine/dtype.h"
@@ -286,6 +292,63 @@ static int kernels() {
                     same ? "yes" : "NO");
         bad += !same;
     }
+    {  // The GEMVs that normalise their own input (the norm prologue): the bits of rms_norm_bf16
+       // then the plain GEMV, for rows summed by 128 threads (K < 1024: half the GEMV block) and
+       // by 512 (two passes of its 256), with 16-byte loads and without (K % 8 != 0); the router's
+       // row left in norm.out is rms_norm_bf16's; the dense gate/up with SwiGLU
+       // (gemv_norm_swiglu_bf16) the bits of rms_norm_bf16 + gemv_bf16 + silu_mul_bf16. A row over
+       // kGemvNormMaxK is a CudaError.
+        bool same = true;
+        for (const std::int64_t K : {64, 1000, 2048}) {
+            // At K 64 the SwiGLU and stacked grids reach the 512-block cap (over 4096 rows), so
+            // their warps also take a second row.
+            const std::int64_t F = K == 64 ? 4104 : 10, N = 2 * F, nkv = 6, E = 12;
+            const auto x = randn(std::size_t(K), 40), g = randn(std::size_t(K), 41);
+            const auto w = bits_of(randn(std::size_t(N * K), 42));
+            std::vector<std::uint16_t> hb(static_cast<std::size_t>(K)), out(hb.size());
+            k::rms_norm_bf16(x.data(), g.data(), 1, K, 1e-6f, nullptr, hb.data(), nullptr);
+            const k::GemvNorm norm{x.data(), g.data(), 1e-6f};
+            std::vector<float> gu(static_cast<std::size_t>(N));
+            std::vector<std::uint16_t> act1(static_cast<std::size_t>(F)), act2 = act1;
+            k::gemv_norm_swiglu_bf16(norm, K, w.data(), F, K, act1.data(), nullptr);
+            k::gemv_bf16(hb.data(), 0, K, w.data(), 0, nullptr, true, N, K, gu.data(), 0, 1, false,
+                         nullptr);
+            k::silu_mul_bf16(gu.data(), 1, F, act2.data(), nullptr);
+            same = same && act1 == act2;
+            std::vector<float> a1(static_cast<std::size_t>(N + 2 * nkv)), a2 = a1;
+            auto parts = [&](std::vector<float>& y) {
+                return std::array<k::GemvPart, 3>{
+                    k::GemvPart{w.data(), N, K, y.data()},
+                    k::GemvPart{w.data() + (N - nkv) * K, nkv, K, y.data() + N},
+                    k::GemvPart{w.data() + 2 * K, nkv, K, y.data() + N + nkv}};
+            };
+            k::gemv_bf16_stacked(norm, K, parts(a1).data(), 3, nullptr);
+            k::gemv_bf16_stacked(hb.data(), K, parts(a2).data(), 3, nullptr);
+            same = same && a1 == a2;
+            std::vector<float> l1(static_cast<std::size_t>(E)), l2 = l1, w1(3), w2(3);
+            std::vector<std::int32_t> i1(3), i2(3);
+            unsigned done = 0;
+            k::gemv_route_bf16(k::GemvNorm{x.data(), g.data(), 1e-6f, out.data()}, K, w.data(), E,
+                               K, l1.data(), 3, true, i1.data(), w1.data(), &done, nullptr);
+            k::gemv_route_bf16(hb.data(), K, w.data(), E, K, l2.data(), 3, true, i2.data(),
+                               w2.data(), &done, nullptr);
+            same = same && l1 == l2 && i1 == i2 && w1 == w2 && out == hb && done == 0;
+        }
+        bool refused = false;
+        try {
+            const std::vector<float> big(std::size_t(k::kGemvNormMaxK + 8), 1.0f);
+            const std::vector<std::uint16_t> w(big.size(), 0);
+            std::vector<std::uint16_t> act(1);
+            k::gemv_norm_swiglu_bf16(k::GemvNorm{big.data(), big.data(), 1e-6f},
+                                     std::int64_t(big.size()), w.data(), 1,
+                                     std::int64_t(big.size()), act.data(), nullptr);
+        } catch (const cuda::CudaError& e) {
+            refused = std::string(e.what()).find("at most 8192") != std::string::npos;
+        }
+        std::printf("%-34s the bits of rms_norm_bf16 + the GEMV: %s, a longer row refused: %s\n",
+                    "GEMVs with the norm prologue", same ? "yes" : "NO", refused ? "yes" : "NO");
+        bad += !same + !refused;
+    }
     {  // Split-K attention writing its output as bf16: the f32 output's bits, for both caches.
         const std::int64_t NH = 4, KH = 2, D = 64, past = 70, cap = 80;
         const auto q = randn(std::size_t(NH * D), 15), kv = randn(std::size_t(KH * cap * D), 16);
@@ -304,6 +367,40 @@ static int kernels() {
         std::printf("%-34s the f32 output's bf16 bits (f32 and bf16 KV): %s\n",
                     "attention, bf16 output", same ? "yes" : "NO");
         bad += !same;
+    }
+    {  // Split-K attention merged by each head's last split block (head_done) in the one launch:
+       // the bits of the two-launch merge, eager (host past) and device-past forms, f32 and bf16
+       // KV and outputs, the counters back at zero. Device past 70 takes 2 of the grid's 5 splits,
+       // so the merging block also skips empty partials.
+        const std::int64_t NH = 4, KH = 2, D = 64, past = 70, cap = 80;
+        const auto q = randn(std::size_t(NH * D), 17), kv = randn(std::size_t(KH * cap * D), 18);
+        const auto kvb = bits_of(kv);
+        const std::int64_t past_d[1] = {past};
+        std::vector<float> sc(std::size_t(k::attention_scratch_floats(1, NH, D, 5)));
+        std::vector<unsigned> done(std::size_t(NH), 0u);
+        bool same = true;
+        auto check = [&](const auto* cache, auto* out1, auto* out2) {
+            k::attention(q.data(), 1, past, NH, KH, D, cache, cache, cap, 0.125f, 3, sc.data(),
+                         out1, nullptr);
+            k::attention(q.data(), 1, past, NH, KH, D, cache, cache, cap, 0.125f, 3, sc.data(),
+                         out2, nullptr, done.data());
+            same = same && std::equal(out1, out1 + NH * D, out2);
+            k::attention_decode(q.data(), past_d, NH, KH, D, cache, cache, cap, 0.125f, 5,
+                                sc.data(), out1, nullptr);
+            k::attention_decode(q.data(), past_d, NH, KH, D, cache, cache, cap, 0.125f, 5,
+                                sc.data(), out2, nullptr, done.data());
+            same = same && std::equal(out1, out1 + NH * D, out2);
+        };
+        std::vector<float> f1(q.size()), f2(q.size());
+        std::vector<std::uint16_t> b1(q.size()), b2(q.size());
+        check(kv.data(), f1.data(), f2.data());
+        check(kvb.data(), f1.data(), f2.data());
+        check(kv.data(), b1.data(), b2.data());
+        check(kvb.data(), b1.data(), b2.data());
+        const bool zero = std::all_of(done.begin(), done.end(), [](unsigned c) { return c == 0; });
+        std::printf("%-34s the bits of the merge launch: %s, counters zero: %s\n",
+                    "attention merged in its launch", same ? "yes" : "NO", zero ? "yes" : "NO");
+        bad += !same + !zero;
     }
     std::printf("%s\n", bad ? "FAIL" : "ok");
     return bad;
@@ -419,6 +516,27 @@ static int launches(const std::filesystem::path& tiny, const std::filesystem::pa
     bad += !(graph_calls[0] == 1 && graph_calls[1] == 1 && graph_calls[2] == 0 &&
              graph_calls[3] == 1 && recorded + 2 == e && gc.captures == 1 &&
              gc.instantiations == 1 && gc.replays == 4);
+    {  // Programmatic dependent launch on (pdl.h): the next step's logits are the same bits, eager
+       // and on the graph (captured again: the step's launches changed), and the step's in-layer
+       // kernels ask for it (here a launch like any other: the emulator runs kernels in order).
+        const std::int32_t one[1] = {next};
+        const auto p1 = engine::Positions::text(fused->length(), 1);
+        const std::vector<float> off = fused->forward(one, p1);
+        fused->rewind(fused->length() - 1);
+        k::set_pdl(true);
+        const long p0 = g_pdl_launches, l0 = g_launches;
+        const std::vector<float> on = fused->forward(one, p1);
+        const long asked = g_pdl_launches - p0, launched = g_launches - l0;
+        const bool graph_same = graphed->forward(one, p1) == off;
+        k::set_pdl(false);
+        const bool recaptured = graphed->graph_counts().captures == 2;
+        std::printf(
+            "  with programmatic dependent launch: eager %s, graph %s (captured again: %s); "
+            "%ld of the step's %ld kernels launched with it\n",
+            on == off ? "bit for bit" : "DIFFER", graph_same ? "bit for bit" : "DIFFER",
+            recaptured ? "yes" : "NO", asked, launched);
+        bad += (on != off) + !graph_same + !recaptured + !(asked > 0 && asked < launched);
+    }
     std::printf("%s\n", bad ? "FAIL" : "ok");
     return bad;
 }

@@ -16,6 +16,14 @@ struct dim3 {
     unsigned x, y, z;
     dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
 };
+enum cudaError_t {
+    cudaSuccess = 0,
+    cudaErrorInvalidValue = 1,
+    cudaErrorStreamCaptureUnsupported = 900,
+    cudaErrorStreamCaptureInvalidated = 901,
+    cudaErrorIllegalState = 401,
+    cudaErrorGraphExecUpdateFailure = 910,
+};
 // inline: one definition however many emulated translation units (text_model_check links
 // kernels.cu, flash_attention.cu and vision_kernels.cu as separate objects).
 inline thread_local dim3 threadIdx{0, 0, 0};
@@ -136,6 +144,43 @@ inline void emu_launch(dim3 grid, unsigned threads, const std::function<void()>&
     if (emu_record('k', [grid, threads, body] { emu_run(grid, threads, body); })) return;
     ++g_launches;
     emu_run(grid, threads, body);
+}
+// Programmatic dependent launch (launch_util.cuh's launch_pdl): a launch like any other here (the
+// blocks of one kernel run before the next kernel's, so there is nothing to overlap), counted in
+// g_pdl_launches when it asks for it. The emulated device reports compute capability 9.0, so the
+// engine asks for it whenever pdl() is on.
+enum cudaLaunchAttributeID { cudaLaunchAttributeProgrammaticStreamSerialization = 3 };
+struct cudaLaunchAttribute {
+    cudaLaunchAttributeID id;
+    struct {
+        int programmaticStreamSerializationAllowed;
+    } val;
+};
+struct cudaLaunchConfig_t {
+    dim3 gridDim, blockDim;
+    std::size_t dynamicSmemBytes;
+    cudaStream_t stream;
+    cudaLaunchAttribute* attrs;
+    unsigned numAttrs;
+};
+inline long g_pdl_launches = 0;
+template <typename... P, typename... A>
+cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t* c, void (*kernel)(P...), A&&... args) {
+    for (unsigned i = 0; i < c->numAttrs; ++i)
+        g_pdl_launches += c->attrs[i].id == cudaLaunchAttributeProgrammaticStreamSerialization &&
+                          c->attrs[i].val.programmaticStreamSerializationAllowed;
+    // By value: a launch recorded into a capture keeps its arguments.
+    emu_launch(c->gridDim, c->blockDim.x, [=] { kernel(args...); });
+    return cudaSuccess;
+}
+enum cudaDeviceAttr { cudaDevAttrComputeCapabilityMajor = 75 };
+inline cudaError_t cudaGetDevice(int* d) {
+    *d = 0;
+    return cudaSuccess;
+}
+inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
+    *v = a == cudaDevAttrComputeCapabilityMajor ? 9 : 0;
+    return cudaSuccess;
 }
 inline void emu_run(dim3 grid, unsigned threads, const std::function<void()>& body) {
     blockDim = dim3(threads);

@@ -19,7 +19,8 @@
 # text_qwen25_bf16, text_qwen3, mem_limit and cancel (limits_check.cpp: DESKPILOT_CUDA_MEM_LIMIT
 # and a cancel between layers/blocks, both architectures), fused_kernels and launches
 # (fused_check.cpp: the fused epilogue kernels; launches per decode step fused vs unfused and with
-# the decode-step CUDA graph replayed, both architectures), graphs (graph_check.cpp: greedy decode
+# the decode-step CUDA graph replayed, and a step with programmatic dependent launch on, both
+# architectures), graphs (graph_check.cpp: greedy decode
 # with DESKPILOT_CUDA_GRAPHS on equal to off bit for bit, the step captured once and then
 # replayed (a graph launch re-reads the pinned staging: cuda_runtime.h's copy node reads host
 # memory when it runs), the errors of a replayed step, the captures/instantiations/updates/replays

@@ -1,5 +1,5 @@
 // The CUDA backend's two-way environment switches (DESKPILOT_CUDA_KV, _FUSED, _GRAPHS, _GEMV,
-// _FLASH): one parse, one error wording. Plain C++; CudaError comes from cuda/device.h.
+// _FLASH, _PDL): one parse, one error wording. Plain C++; CudaError comes from cuda/device.h.
 #pragma once
 
 #include <cstdlib>

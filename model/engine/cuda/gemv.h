@@ -58,6 +58,33 @@ void gemv_route_bf16(const std::uint16_t* x, std::int64_t K, const std::uint16_t
                      std::int64_t ldw, float* logits, int k, bool normalise, std::int32_t* index,
                      float* weight, unsigned* done, void* stream);
 
+// The RMSNorm a GEMV can compute as its prologue, instead of a launch of its own before it (a
+// decode step's input norm before q/k/v, the post-attention norm before the router or the dense
+// gate/up): the GEMV's bf16 input row is bf16(w ⊙ x · inv_rms(x)) of the f32 residual x [K], the
+// bits rms_norm_bf16 writes (the same summation order). Every block computes the row into its
+// shared memory (reading x twice and w once, from L2), so K is at most kGemvNormMaxK, else
+// CudaError. Where `out` is not null, block 0 also writes the row there, for a later launch that
+// reads the same input (the MoE experts' gate/up after the router).
+struct GemvNorm {
+    const float* x;
+    const float* w;
+    float eps;
+    std::uint16_t* out = nullptr;
+};
+constexpr std::int64_t kGemvNormMaxK = 8192;
+
+// The dense decode step's MLP input in one launch: act [F] = bf16(silu(g) · u), g = norm(x) · W[j]
+// and u = norm(x) · W[F + j] for the out_in [gate | up] matrix W [2F, K] (leading dimension ldw).
+// Twin: rms_norm_bf16, gemv_bf16 (2F rows), then silu_mul_bf16 (the same bits).
+void gemv_norm_swiglu_bf16(const GemvNorm& norm, std::int64_t K, const std::uint16_t* w,
+                           std::int64_t F, std::int64_t ldw, std::uint16_t* act, void* stream);
+
+// gemv_route_bf16 whose input is norm's row (twin: rms_norm_bf16, then gemv_route_bf16). The MoE
+// decode step's router; norm.out receives the row for the experts' gate/up.
+void gemv_route_bf16(const GemvNorm& norm, std::int64_t K, const std::uint16_t* w, std::int64_t E,
+                     std::int64_t ldw, float* logits, int k, bool normalise, std::int32_t* index,
+                     float* weight, unsigned* done, void* stream);
+
 // One out_in matrix of gemv_bf16_stacked: row-major [N, K] with leading dimension ldw, into y [N],
 // plus bias [N] where not null (Qwen2's q/k/v biases: the bits of add_bias_qkv after the product).
 struct GemvPart {
@@ -72,6 +99,10 @@ constexpr int kMaxGemvParts = 3;
 // launch: a decode step's q, k and v projections (the k and v ones are too small to fill the GPU
 // alone: about 5 us each on the H200, mostly launch and latency). Twin: gemv_bf16 per part.
 void gemv_bf16_stacked(const std::uint16_t* x, std::int64_t K, const GemvPart* parts, int count,
+                       void* stream);
+// gemv_bf16_stacked whose input is norm's row: a decode step's input norm and its q, k and v in
+// one launch (twin: rms_norm_bf16, then gemv_bf16_stacked).
+void gemv_bf16_stacked(const GemvNorm& norm, std::int64_t K, const GemvPart* parts, int count,
                        void* stream);
 
 }  // namespace deskpilot::model::cuda::k

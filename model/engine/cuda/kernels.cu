@@ -5,11 +5,14 @@
 // cache kernels take f32 or bf16 caches (CudaTextModel keeps bf16 by default).
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cfloat>
 
 #include "model/engine/cuda/buffer.h"
+#include "model/engine/cuda/env_switch.h"
 #include "model/engine/cuda/kernels.h"
 #include "model/engine/cuda/launch_util.cuh"
+#include "model/engine/cuda/norm_util.cuh"
 #include "model/engine/cuda/route_util.cuh"
 #include "model/engine/cuda/sample_twin.h"
 
@@ -45,27 +48,10 @@ __global__ void embed_k(const std::uint16_t* table, const std::int32_t* ids, std
     for (std::int64_t c = threadIdx.x; c < H; c += blockDim.x) out[row * H + c] = bf16f(src[c]);
 }
 
-// 1 / rms of the row xr[0, d) with every thread of the block taking part; the one reduction
-// rms_norm_k and qk_norm_rope_k share, so their results are the same bits.
+// 1 / rms of the row xr[0, d) in this block's own summation order: rms_norm_k and qk_norm_rope_k
+// share it, so their results are the same bits.
 __device__ float inv_rms(const float* xr, std::int64_t d, float eps) {
-    float ss = 0.0f;
-    for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) ss += xr[i] * xr[i];
-    __shared__ float part[32];
-    ss = warp_sum(ss);
-    if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-        float v = threadIdx.x < (blockDim.x >> 5) ? part[threadIdx.x] : 0.0f;
-        v = warp_sum(v);
-        if (threadIdx.x == 0) part[0] = v;
-    }
-    __syncthreads();
-    return 1.0f / sqrtf(part[0] / float(d) + eps);
-}
-
-// rms_norm_k's block size for rows of d.
-inline unsigned norm_threads(std::int64_t d) {
-    return d >= 1024 ? 512 : 128;
+    return inv_rms_ordered(xr, d, eps, int(blockDim.x));
 }
 
 // out (f32) and ob (bf16, the next GEMM's input) each written where not null: the fused form
@@ -76,7 +62,7 @@ __global__ void rms_norm_k(const float* x, const float* w, std::int64_t d, float
     const float inv = inv_rms(xr, d, eps);
     // Every thread reads its own elements before writing them: in place (out == x) is safe.
     for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) {
-        const float y = w[i] * (xr[i] * inv);
+        const float y = norm_value(xr[i], w[i], inv);
         if (out) out[blockIdx.x * d + i] = y;
         if (ob) ob[blockIdx.x * d + i] = f2bf16(y);
     }
@@ -110,7 +96,8 @@ __device__ __forceinline__ void norm_rope_row(float* x, const float* w, std::int
     const std::int64_t d = 2 * half;
     if (w) {
         const float inv = inv_rms(x, d, eps);
-        for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) x[i] = w[i] * (x[i] * inv);
+        for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x)
+            x[i] = norm_value(x[i], w[i], inv);
         __syncthreads();  // the rotation reads elements other threads normalised
     }
     for (std::int64_t j = threadIdx.x; j < half; j += blockDim.x)
@@ -167,6 +154,8 @@ __global__ void qk_norm_rope_append_k(float* q, float* k, const float* v, std::i
                                       const float* inv_freq, const std::int32_t* axis, T* kc, T* vc,
                                       std::int64_t cap, std::int64_t past,
                                       const std::int64_t* past_d) {
+    pdl_trigger();  // launched with PDL (pdl.h)
+    pdl_wait();
     if constexpr (kDevicePast) past = *past_d;
     const std::int64_t d = 2 * half, b = blockIdx.x;  // b: the same for the whole block
     if (b >= NH + KH) {
@@ -187,79 +176,121 @@ __global__ void qk_norm_rope_append_k(float* q, float* k, const float* v, std::i
 constexpr int kWarps = 4;
 constexpr int kMaxD = 256;
 
+// The merged, normalised output element c of one (query, head) from its `splits` partials p
+// ({m, l, o[d]} each; a split with l = 0 took no keys). Read past L1 (__ldcg): the fused form reads
+// partials other blocks of the same launch wrote. attention_merge_k and attention_partial_k's
+// merging block both compute it here, so they give the same bits.
+__device__ float merged_value(const float* p, int splits, std::int64_t d, std::int64_t c) {
+    float M = -FLT_MAX;
+    for (int s = 0; s < splits; ++s)
+        if (__ldcg(p + s * (d + 2) + 1) > 0.0f) M = fmaxf(M, __ldcg(p + s * (d + 2)));
+    float L = 0.0f, o = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+        const float* ps = p + s * (d + 2);
+        const float l = __ldcg(ps + 1);
+        if (l <= 0.0f) continue;
+        const float w = __expf(__ldcg(ps) - M);
+        L += l * w;
+        o += __ldcg(ps + 2 + c) * w;
+    }
+    return o / L;
+}
+
 // grid (q_len, heads, splits), block 32·kWarps. Partial result per split: {m, l, o[d]}. K/V
 // elements T (f32 or bf16) are read as f32; everything else is f32. kDevicePast (a decode step's
 // graph, attention_decode): past is *past_d and only the first decode_splits(past) of the grid's
 // splits take keys (as an eager step's grid of that many would); the others write an empty
 // partial, which the merge skips (the scratch keeps the grid's layout, so a longer step's
-// partials never linger there).
+// partials never linger there). Where `done` is not null, the last of a (query, head)'s split
+// blocks to finish merges them into out (f32) or ob (bf16), as attention_merge_k would: each block
+// makes its partial visible (__threadfence) before it counts itself on done[i·heads + h], and the
+// merging block sets that counter back to zero.
 template <typename T, bool kDevicePast>
 __global__ void attention_partial_k(const float* q, std::int64_t past, const std::int64_t* past_d,
                                     std::int64_t heads, std::int64_t KH, std::int64_t d,
                                     const T* kc, const T* vc, std::int64_t cap, float scale,
-                                    float* scratch) {
+                                    float* scratch, unsigned* done, float* merged,
+                                    std::uint16_t* merged_bf16) {
+    pdl_trigger();  // launched with PDL (pdl.h)
+    pdl_wait();
     const int split = blockIdx.z, grid_splits = gridDim.z, lane = threadIdx.x & 31,
               warp = threadIdx.x >> 5;
     const std::int64_t h = blockIdx.y, i = blockIdx.x, g = h / (heads / KH);
+    float* out = scratch + ((i * heads + h) * grid_splits + split) * (d + 2);
     int splits = grid_splits;
     if constexpr (kDevicePast) {
         past = *past_d;
         splits = min(decode_splits(past), grid_splits);
-        if (split >= splits) {  // uniform per block: no thread reaches the barrier below
-            float* out = scratch + ((i * heads + h) * grid_splits + split) * (d + 2);
-            for (std::int64_t c = threadIdx.x; c < d; c += blockDim.x) out[2 + c] = 0.0f;
-            if (threadIdx.x == 0) {
-                out[0] = -FLT_MAX;
-                out[1] = 0.0f;
-            }
-            return;
+    }
+    if (split >= splits) {  // uniform per block: no thread reaches the barrier below
+        for (std::int64_t c = threadIdx.x; c < d; c += blockDim.x) out[2 + c] = 0.0f;
+        if (threadIdx.x == 0) {
+            out[0] = -FLT_MAX;
+            out[1] = 0.0f;
+        }
+    } else {
+        const std::int64_t n = past + i + 1, chunk = (n + splits - 1) / splits;
+        const std::int64_t begin = split * chunk, end = min(n, begin + chunk);
+        const float* qv = q + (i * heads + h) * d;
+        const T* kb = kc + g * cap * d;
+        const T* vb = vc + g * cap * d;
+        const int per = int(d / 32);
+        float qr[kMaxD / 32], acc[kMaxD / 32];
+        for (int r = 0; r < per; ++r) {
+            qr[r] = qv[lane + 32 * r];
+            acc[r] = 0.0f;
+        }
+        float m = -FLT_MAX, l = 0.0f;
+        for (std::int64_t t = begin + warp; t < end; t += kWarps) {
+            float s = 0.0f;
+            for (int r = 0; r < per; ++r) s += qr[r] * kv_load(kb + t * d + lane + 32 * r);
+            s = warp_sum(s) * scale;
+            const float mn = fmaxf(m, s), corr = __expf(m - mn), p = __expf(s - mn);
+            l = l * corr + p;
+            for (int r = 0; r < per; ++r)
+                acc[r] = acc[r] * corr + p * kv_load(vb + t * d + lane + 32 * r);
+            m = mn;
+        }
+        __shared__ float sm[kWarps], sl[kWarps], so[kWarps][kMaxD];
+        if (lane == 0) {
+            sm[warp] = m;
+            sl[warp] = l;
+        }
+        for (int r = 0; r < per; ++r) so[warp][lane + 32 * r] = acc[r];
+        __syncthreads();
+        float M = -FLT_MAX;
+        for (int w = 0; w < kWarps; ++w) M = fmaxf(M, sm[w]);
+        for (std::int64_t c = threadIdx.x; c < d; c += blockDim.x) {
+            float o = 0.0f;
+            for (int w = 0; w < kWarps; ++w)
+                if (sl[w] > 0.0f) o += so[w][c] * __expf(sm[w] - M);
+            out[2 + c] = o;
+        }
+        if (threadIdx.x == 0) {
+            float L = 0.0f;
+            for (int w = 0; w < kWarps; ++w)
+                if (sl[w] > 0.0f) L += sl[w] * __expf(sm[w] - M);
+            out[0] = M;
+            out[1] = L;
         }
     }
-    const std::int64_t n = past + i + 1, chunk = (n + splits - 1) / splits;
-    const std::int64_t begin = split * chunk, end = min(n, begin + chunk);
-    const float* qv = q + (i * heads + h) * d;
-    const T* kb = kc + g * cap * d;
-    const T* vb = vc + g * cap * d;
-    const int per = int(d / 32);
-    float qr[kMaxD / 32], acc[kMaxD / 32];
-    for (int r = 0; r < per; ++r) {
-        qr[r] = qv[lane + 32 * r];
-        acc[r] = 0.0f;
-    }
-    float m = -FLT_MAX, l = 0.0f;
-    for (std::int64_t t = begin + warp; t < end; t += kWarps) {
-        float s = 0.0f;
-        for (int r = 0; r < per; ++r) s += qr[r] * kv_load(kb + t * d + lane + 32 * r);
-        s = warp_sum(s) * scale;
-        const float mn = fmaxf(m, s), corr = __expf(m - mn), p = __expf(s - mn);
-        l = l * corr + p;
-        for (int r = 0; r < per; ++r)
-            acc[r] = acc[r] * corr + p * kv_load(vb + t * d + lane + 32 * r);
-        m = mn;
-    }
-    __shared__ float sm[kWarps], sl[kWarps], so[kWarps][kMaxD];
-    if (lane == 0) {
-        sm[warp] = m;
-        sl[warp] = l;
-    }
-    for (int r = 0; r < per; ++r) so[warp][lane + 32 * r] = acc[r];
+    if (!done) return;  // attention_merge_k merges
+    __shared__ bool last;
+    __threadfence();
     __syncthreads();
-    float M = -FLT_MAX;
-    for (int w = 0; w < kWarps; ++w) M = fmaxf(M, sm[w]);
-    float* out = scratch + ((i * heads + h) * grid_splits + split) * (d + 2);
+    unsigned* count = done + i * heads + h;
+    if (threadIdx.x == 0) last = atomicAdd(count, 1u) == unsigned(grid_splits) - 1;
+    __syncthreads();
+    if (!last) return;
+    const float* p = scratch + (i * heads + h) * grid_splits * (d + 2);
     for (std::int64_t c = threadIdx.x; c < d; c += blockDim.x) {
-        float o = 0.0f;
-        for (int w = 0; w < kWarps; ++w)
-            if (sl[w] > 0.0f) o += so[w][c] * __expf(sm[w] - M);
-        out[2 + c] = o;
+        const float v = merged_value(p, grid_splits, d, c);
+        if (merged_bf16)
+            merged_bf16[(i * heads + h) * d + c] = f2bf16(v);
+        else
+            merged[(i * heads + h) * d + c] = v;
     }
-    if (threadIdx.x == 0) {
-        float L = 0.0f;
-        for (int w = 0; w < kWarps; ++w)
-            if (sl[w] > 0.0f) L += sl[w] * __expf(sm[w] - M);
-        out[0] = M;
-        out[1] = L;
-    }
+    if (threadIdx.x == 0) *count = 0u;  // ready for the next launch
 }
 
 // grid (q_len, heads), block d: merges the splits and normalises, into out (f32) or, where ob
@@ -267,22 +298,11 @@ __global__ void attention_partial_k(const float* q, std::int64_t past, const std
 __global__ void attention_merge_k(const float* scratch, std::int64_t heads, std::int64_t d,
                                   int splits, float* out, std::uint16_t* ob) {
     const std::int64_t i = blockIdx.x, h = blockIdx.y, c = threadIdx.x;
-    const float* p = scratch + (i * heads + h) * splits * (d + 2);
-    float M = -FLT_MAX;
-    for (int s = 0; s < splits; ++s)
-        if (p[s * (d + 2) + 1] > 0.0f) M = fmaxf(M, p[s * (d + 2)]);
-    float L = 0.0f, o = 0.0f;
-    for (int s = 0; s < splits; ++s) {
-        const float* ps = p + s * (d + 2);
-        if (ps[1] <= 0.0f) continue;
-        const float w = __expf(ps[0] - M);
-        L += ps[1] * w;
-        o += ps[2 + c] * w;
-    }
+    const float v = merged_value(scratch + (i * heads + h) * splits * (d + 2), splits, d, c);
     if (ob)
-        ob[(i * heads + h) * d + c] = f2bf16(o / L);
+        ob[(i * heads + h) * d + c] = f2bf16(v);
     else
-        out[(i * heads + h) * d + c] = o / L;
+        out[(i * heads + h) * d + c] = v;
 }
 
 // out (f32) or ob (bf16, the down GEMM's input), whichever is not null.
@@ -611,10 +631,9 @@ void qk_norm_rope_append_t(float* q, float* kk, const float* v, std::int64_t NH,
                            T* kc, T* vc, std::int64_t cap, std::int64_t past,
                            const std::int64_t* past_d, void* s) {
     if (half == 0 || NH + KH == 0) return;
-    auto* kernel = &qk_norm_rope_append_k<T, kDevicePast>;
-    kernel<<<unsigned(NH + 2 * KH), norm_threads(2 * half), 0, S(s)>>>(
-        q, kk, v, NH, KH, half, q_norm, k_norm, eps, pos, inv_freq, axis, kc, vc, cap, past,
-        past_d);
+    launch_pdl(&qk_norm_rope_append_k<T, kDevicePast>, unsigned(NH + 2 * KH),
+               norm_threads(2 * half), s, q, kk, v, NH, KH, half, q_norm, k_norm, eps, pos,
+               inv_freq, axis, kc, vc, cap, past, past_d);
     check_launch(kDevicePast ? "qk_norm_rope_append_decode" : "qk_norm_rope_append");
 }
 void qk_norm_rope_append(float* q, float* kk, const float* v, std::int64_t NH, std::int64_t KH,
@@ -667,7 +686,7 @@ template <typename T, bool kDevicePast = false>
 void attention_t(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                  std::int64_t KH, std::int64_t d, const T* kc, const T* vc, std::int64_t cap,
                  float scale, int splits, float* scratch, float* out, std::uint16_t* ob, void* s,
-                 const std::int64_t* past_d = nullptr) {
+                 unsigned* done, const std::int64_t* past_d = nullptr) {
     if (d % 32 != 0 || d > kMaxD)
         throw CudaError("CUDA attention: head_dim " + std::to_string(d) +
                         " is not a multiple of 32 up to 256");
@@ -675,62 +694,69 @@ void attention_t(const float* q, std::int64_t q_len, std::int64_t past, std::int
         throw CudaError("CUDA attention_decode: " + std::to_string(splits) + " splits, not 1.." +
                         std::to_string(kMaxSplits));
     if (splits < 1) splits = 1;
-    auto* partial = &attention_partial_k<T, kDevicePast>;
-    partial<<<dim3(unsigned(q_len), unsigned(heads), unsigned(splits)), 32 * kWarps, 0, S(s)>>>(
-        q, past, past_d, heads, KH, d, kc, vc, cap, scale, scratch);
+    launch_pdl(&attention_partial_k<T, kDevicePast>,
+               dim3(unsigned(q_len), unsigned(heads), unsigned(splits)), 32 * kWarps, s, q, past,
+               past_d, heads, KH, d, kc, vc, cap, scale, scratch, done, out, ob);
     check_launch(kDevicePast ? "attention_decode_partial" : "attention_partial");
+    if (done) return;  // the last split block of each head merged
     attention_merge_k<<<dim3(unsigned(q_len), unsigned(heads)), unsigned(d), 0, S(s)>>>(
         scratch, heads, d, splits, out, ob);
     check_launch("attention_merge");
 }
 void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                std::int64_t KH, std::int64_t d, const float* kc, const float* vc, std::int64_t cap,
-               float scale, int splits, float* scratch, float* out, void* s) {
-    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, out, nullptr, s);
+               float scale, int splits, float* scratch, float* out, void* s, unsigned* head_done) {
+    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, out, nullptr, s,
+                head_done);
 }
 void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                std::int64_t KH, std::int64_t d, const float* kc, const float* vc, std::int64_t cap,
-               float scale, int splits, float* scratch, std::uint16_t* out, void* s) {
-    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, nullptr, out, s);
+               float scale, int splits, float* scratch, std::uint16_t* out, void* s,
+               unsigned* head_done) {
+    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, nullptr, out, s,
+                head_done);
 }
 void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                std::int64_t KH, std::int64_t d, const std::uint16_t* kc, const std::uint16_t* vc,
-               std::int64_t cap, float scale, int splits, float* scratch, float* out, void* s) {
-    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, out, nullptr, s);
+               std::int64_t cap, float scale, int splits, float* scratch, float* out, void* s,
+               unsigned* head_done) {
+    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, out, nullptr, s,
+                head_done);
 }
 void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                std::int64_t KH, std::int64_t d, const std::uint16_t* kc, const std::uint16_t* vc,
                std::int64_t cap, float scale, int splits, float* scratch, std::uint16_t* out,
-               void* s) {
-    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, nullptr, out, s);
+               void* s, unsigned* head_done) {
+    attention_t(q, q_len, past, heads, KH, d, kc, vc, cap, scale, splits, scratch, nullptr, out, s,
+                head_done);
 }
 void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
                       std::int64_t KH, std::int64_t d, const float* kc, const float* vc,
                       std::int64_t cap, float scale, int max_splits, float* scratch, float* out,
-                      void* s) {
+                      void* s, unsigned* head_done) {
     attention_t<float, true>(q, 1, 0, heads, KH, d, kc, vc, cap, scale, max_splits, scratch, out,
-                             nullptr, s, past_d);
+                             nullptr, s, head_done, past_d);
 }
 void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
                       std::int64_t KH, std::int64_t d, const std::uint16_t* kc,
                       const std::uint16_t* vc, std::int64_t cap, float scale, int max_splits,
-                      float* scratch, float* out, void* s) {
+                      float* scratch, float* out, void* s, unsigned* head_done) {
     attention_t<std::uint16_t, true>(q, 1, 0, heads, KH, d, kc, vc, cap, scale, max_splits, scratch,
-                                     out, nullptr, s, past_d);
+                                     out, nullptr, s, head_done, past_d);
 }
 void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
                       std::int64_t KH, std::int64_t d, const float* kc, const float* vc,
                       std::int64_t cap, float scale, int max_splits, float* scratch,
-                      std::uint16_t* out, void* s) {
+                      std::uint16_t* out, void* s, unsigned* head_done) {
     attention_t<float, true>(q, 1, 0, heads, KH, d, kc, vc, cap, scale, max_splits, scratch,
-                             nullptr, out, s, past_d);
+                             nullptr, out, s, head_done, past_d);
 }
 void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
                       std::int64_t KH, std::int64_t d, const std::uint16_t* kc,
                       const std::uint16_t* vc, std::int64_t cap, float scale, int max_splits,
-                      float* scratch, std::uint16_t* out, void* s) {
+                      float* scratch, std::uint16_t* out, void* s, unsigned* head_done) {
     attention_t<std::uint16_t, true>(q, 1, 0, heads, KH, d, kc, vc, cap, scale, max_splits, scratch,
-                                     nullptr, out, s, past_d);
+                                     nullptr, out, s, head_done, past_d);
 }
 void silu_mul(const float* gu, std::int64_t rows, std::int64_t F, float* out, void* s) {
     if (rows * F == 0) return;
@@ -790,6 +816,44 @@ void add(float* x, const float* y, std::int64_t n, void* s) {
 void argmax(const float* x, std::int64_t rows, std::int64_t n, std::int32_t* out, void* s) {
     argmax_k<<<unsigned(rows), 1024, 0, S(s)>>>(x, n, out);
     check_launch("argmax");
+}
+
+bool pdl_from_env() {
+    return !env_switch("DESKPILOT_CUDA_PDL", "0", "1", "0 or 1");
+}
+
+namespace {
+std::atomic<int> g_pdl{-1};  // -1: not read from the environment yet
+}  // namespace
+
+bool pdl() {
+    int on = g_pdl.load();
+    if (on < 0) {
+        on = int(pdl_from_env());
+        int unread = -1;  // a set_pdl in between wins
+        if (!g_pdl.compare_exchange_strong(unread, on)) on = unread;
+    }
+    return on == 1;
+}
+
+void set_pdl(bool on) {
+    g_pdl.store(int(on));
+}
+
+bool pdl_launches() {
+    if (!pdl()) return false;
+    // The current device's compute capability, asked once per device (a launch may come from
+    // any thread, each with its own current device).
+    static std::atomic<int> major[64];
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
+    int m = major[dev].load();
+    if (m == 0) {
+        if (cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
+            return false;
+        major[dev].store(m);
+    }
+    return m >= 9;
 }
 
 }  // namespace deskpilot::model::cuda::k

@@ -57,27 +57,30 @@ void kv_append(const float* k, const float* v, std::int64_t S, std::int64_t kv_h
                std::int64_t past, void* stream);
 // Causal GQA attention (twin: cpu::attention). Each query's keys are split into `splits` chunks
 // processed by separate blocks (split-K, for decode; prefill takes flash_attention.h where it
-// supports the head dim) and merged by a second kernel; `scratch`
+// supports the head dim) and merged by a second kernel, or, where `head_done` is not null, by the
+// last of each (query, head)'s split blocks to finish, in the same launch (head_done: q_len·heads
+// counters, zero before the launch and left zero; the merged values are the same bits); `scratch`
 // holds q_len·heads·splits·(d+2) floats. d must be a multiple of 32, at most 256. With bf16
 // caches the K/V values are widened to f32 and everything accumulates in f32 (twin: cpu::attention
 // on the bf16-rounded K/V).
 void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                std::int64_t kv_heads, std::int64_t d, const float* k_cache, const float* v_cache,
-               std::int64_t cap, float scale, int splits, float* scratch, float* out, void* stream);
+               std::int64_t cap, float scale, int splits, float* scratch, float* out, void* stream,
+               unsigned* head_done = nullptr);
 void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                std::int64_t kv_heads, std::int64_t d, const std::uint16_t* k_cache,
                const std::uint16_t* v_cache, std::int64_t cap, float scale, int splits,
-               float* scratch, float* out, void* stream);
+               float* scratch, float* out, void* stream, unsigned* head_done = nullptr);
 // The same with the output written as bf16 (the o_proj GEMM's input; twin: attention, then
 // engine::f32_to_bf16): the decode step's split-K merge saves the conversion launch.
 void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                std::int64_t kv_heads, std::int64_t d, const float* k_cache, const float* v_cache,
                std::int64_t cap, float scale, int splits, float* scratch, std::uint16_t* out,
-               void* stream);
+               void* stream, unsigned* head_done = nullptr);
 void attention(const float* q, std::int64_t q_len, std::int64_t past, std::int64_t heads,
                std::int64_t kv_heads, std::int64_t d, const std::uint16_t* k_cache,
                const std::uint16_t* v_cache, std::int64_t cap, float scale, int splits,
-               float* scratch, std::uint16_t* out, void* stream);
+               float* scratch, std::uint16_t* out, void* stream, unsigned* head_done = nullptr);
 std::int64_t attention_scratch_floats(std::int64_t q_len, std::int64_t heads, std::int64_t d,
                                       int splits);
 
@@ -134,23 +137,26 @@ void qk_norm_rope_append_decode(float* q, float* k, const float* v, std::int64_t
 // first min(decode_splits(*past_d), max_splits) take the keys 0..*past_d in the same chunks as
 // attention(..., splits = decode_splits(past), ...) does, so the result is that call's bits; each
 // other split writes an empty partial (max -FLT_MAX, sum 0) that the merge skips. `scratch` holds
-// attention_scratch_floats(1, heads, d, max_splits) floats. f32 or bf16 (o_proj input) output.
+// attention_scratch_floats(1, heads, d, max_splits) floats. f32 or bf16 (o_proj input) output;
+// head_done (heads counters) merges in the same launch, as attention's does.
 void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
                       std::int64_t kv_heads, std::int64_t d, const float* k_cache,
                       const float* v_cache, std::int64_t cap, float scale, int max_splits,
-                      float* scratch, float* out, void* stream);
+                      float* scratch, float* out, void* stream, unsigned* head_done = nullptr);
 void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
                       std::int64_t kv_heads, std::int64_t d, const std::uint16_t* k_cache,
                       const std::uint16_t* v_cache, std::int64_t cap, float scale, int max_splits,
-                      float* scratch, float* out, void* stream);
+                      float* scratch, float* out, void* stream, unsigned* head_done = nullptr);
 void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
                       std::int64_t kv_heads, std::int64_t d, const float* k_cache,
                       const float* v_cache, std::int64_t cap, float scale, int max_splits,
-                      float* scratch, std::uint16_t* out, void* stream);
+                      float* scratch, std::uint16_t* out, void* stream,
+                      unsigned* head_done = nullptr);
 void attention_decode(const float* q, const std::int64_t* past_d, std::int64_t heads,
                       std::int64_t kv_heads, std::int64_t d, const std::uint16_t* k_cache,
                       const std::uint16_t* v_cache, std::int64_t cap, float scale, int max_splits,
-                      float* scratch, std::uint16_t* out, void* stream);
+                      float* scratch, std::uint16_t* out, void* stream,
+                      unsigned* head_done = nullptr);
 // out[r, j] = silu(gu[r, j]) · gu[r, F + j] for rows of [gate | up] (twin: the loop in
 // Qwen3MoeTextModel::moe_block).
 void silu_mul(const float* gu, std::int64_t rows, std::int64_t F, float* out, void* stream);

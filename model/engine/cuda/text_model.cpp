@@ -15,6 +15,7 @@
 #include "model/engine/cuda/gemv.h"
 #include "model/engine/cuda/graph.h"
 #include "model/engine/cuda/kernels.h"
+#include "model/engine/cuda/pdl.h"
 #include "model/engine/cuda/sample_twin.h"
 #include "model/engine/cuda/stop_point.h"
 #include "model/engine/cuda/text_weights.h"
@@ -56,7 +57,7 @@ struct CudaTextModel::Impl : TextWeights {
     DeviceBuffer blas_workspace;  // before blas: it outlives the handle that points at it
     Blas blas{stream.get()};
     DeviceBuffer inv_freq, axis;
-    DeviceBuffer tile_done, route_done;
+    DeviceBuffer tile_done, route_done, head_done;
     std::vector<DeviceBuffer> kc, vc;
     std::int64_t cap = 0, len = 0;
     KvDtype kv = kv_dtype_from_env();
@@ -72,8 +73,9 @@ struct CudaTextModel::Impl : TextWeights {
     bool decode_warm = false;
     StepGraph graph;
     PinnedHost staging;
-    // What a captured step holds besides its kernels' order: the kernel sequence (fused, KV type)
-    // and every device pointer it was captured with. `moved` counts the times a buffer a step may
+    // What a captured step holds besides its kernels' order: the kernel sequence (fused, KV type),
+    // how they were launched (programmatic dependent launch, pdl.h) and every device pointer it
+    // was captured with. `moved` counts the times a buffer a step may
     // use was reallocated (a scratch buffer grew, the KV cache was reallocated), so a replay never
     // touches a freed buffer.
     struct GraphKey {
@@ -81,12 +83,13 @@ struct CudaTextModel::Impl : TextWeights {
         bool gemv;
         KvDtype kv;
         std::uint64_t moved;
+        bool pdl;  // k::pdl_launches(): the launches' attributes
         bool operator==(const GraphKey&) const = default;
     };
     std::uint64_t moved = 0;
     GraphKey graph_key{};
     float* graph_logits = nullptr;
-    GraphKey key() const { return {fused, gemv, kv, moved}; }
+    GraphKey key() const { return {fused, gemv, kv, moved, k::pdl_launches()}; }
 
     // y = rms_norm(x) as the bf16 GEMM input, and f32 into `h` where not null: one kernel, or
     // the unfused pair (DESKPILOT_CUDA_FUSED=0; `h` then always written).
@@ -149,6 +152,9 @@ struct CudaTextModel::Impl : TextWeights {
         tile_done.zero();
         route_done = DeviceBuffer(4, "MoE router counter");
         route_done.zero();
+        // The decode attention's per-head counters (its last split block per head merges).
+        head_done = DeviceBuffer(std::size_t(cfg.text.num_heads) * 4, "attention merge counters");
+        head_done.zero();
     }
     // A step the graph can hold: one text token, no image features, and no host round trip (the
     // MoE layers' grouped decode downloads the routing).
@@ -416,12 +422,19 @@ void CudaTextModel::Impl::dense_mlp(const LayerWeights& ly, float* x, std::int64
     const auto& c = cfg.text;
     const std::int64_t H = c.hidden_size, F = ly.width;
     const bool in_out = ly.layout == Layout::in_out;
-    std::uint16_t* hb = tmp<std::uint16_t>("hb", S * H);
-    norm_bf16(x, ly.post_norm.as<float>(), S, H, nullptr, hb);
-    float* gu = tmp<float>("gu", S * 2 * F);
-    linear(hb, S, H, ly.gate_up.as<std::uint16_t>(), ly.layout, 2 * F, in_out ? 2 * F : H, gu);
     std::uint16_t* ab = tmp<std::uint16_t>("act bf16", S * F);
-    silu_bf16(gu, S, F, ab);
+    if (gemv && fused && S == 1 && !in_out && H <= k::kGemvNormMaxK) {
+        // A decode step's gate/up normalises its own input (the norm prologue) and writes SwiGLU's
+        // activation: one launch before the down GEMV.
+        const k::GemvNorm norm{x, ly.post_norm.as<float>(), float(c.rms_norm_eps)};
+        k::gemv_norm_swiglu_bf16(norm, H, ly.gate_up.as<std::uint16_t>(), F, H, ab, s());
+    } else {
+        std::uint16_t* hb = tmp<std::uint16_t>("hb", S * H);
+        norm_bf16(x, ly.post_norm.as<float>(), S, H, nullptr, hb);
+        float* gu = tmp<float>("gu", S * 2 * F);
+        linear(hb, S, H, ly.gate_up.as<std::uint16_t>(), ly.layout, 2 * F, in_out ? 2 * F : H, gu);
+        silu_bf16(gu, S, F, ab);
+    }
     linear_residual(ab, S, F, ly.down.as<std::uint16_t>(), ly.layout, H, in_out ? H : F, x);
 }
 
@@ -436,14 +449,21 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
     const bool batched_decode = ly.moe && S == 1 && !grouped_decode;
     float* h = batched_decode ? nullptr : tmp<float>("h", S * H);
     std::uint16_t* hb = tmp<std::uint16_t>("hb", S * H);
-    norm_bf16(x, ly.post_norm.as<float>(), S, H, h, hb);
+    // A decode step's router GEMV normalises its own input (and leaves the row in hb for the
+    // experts), and its last block chooses the experts: one launch.
+    const bool route_in_gemv = batched_decode && gemv && fused && E <= k::kGemvRouteMaxExperts;
+    const bool norm_in_router = route_in_gemv && H <= k::kGemvNormMaxK;
+    if (!norm_in_router) norm_bf16(x, ly.post_norm.as<float>(), S, H, h, hb);
     std::int32_t* idx_d = tmp<std::int32_t>("idx", S * K);
     float* wt_d = tmp<float>("wt", S * K);
     std::vector<std::int32_t> idx(std::size_t(S * K), 0);
     if (ly.moe) {
         float* rl = tmp<float>("router", S * E);
-        if (batched_decode && gemv && fused && E <= k::kGemvRouteMaxExperts) {
-            // The router GEMV's last block chooses the experts: one launch.
+        if (norm_in_router) {
+            const k::GemvNorm norm{x, ly.post_norm.as<float>(), float(c.rms_norm_eps), hb};
+            k::gemv_route_bf16(norm, H, ly.router.as<std::uint16_t>(), E, H, rl, K,
+                               c.norm_topk_prob, idx_d, wt_d, route_done.as<unsigned>(), s());
+        } else if (route_in_gemv) {
             k::gemv_route_bf16(hb, H, ly.router.as<std::uint16_t>(), E, H, rl, K, c.norm_topk_prob,
                                idx_d, wt_d, route_done.as<unsigned>(), s());
         } else {
@@ -603,8 +623,10 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
         // `len` advances only after the last layer, so rows a stopped pass appended don't count.
         if (S > 1) stop_point(stream, "prefill layer");
         const LayerWeights& ly = layers[std::size_t(l)];
-        norm_bf16(x, ly.input_norm.as<float>(), S, H, nullptr, hb);
         const bool stacked = gemv && S == 1;  // decode: q, k and v in one launch
+        // ... which normalises its own input when fused (the norm prologue).
+        const bool norm_in_qkv = stacked && fused && H <= k::kGemvNormMaxK;
+        if (!norm_in_qkv) norm_bf16(x, ly.input_norm.as<float>(), S, H, nullptr, hb);
         if (stacked) {
             // Qwen2's biases as the kernel's epilogue when fused (add_bias_qkv's bits).
             const bool bias = c.attention_bias && fused;
@@ -612,7 +634,11 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
                 {ly.q.as<std::uint16_t>(), NH * D, H, q, bias ? ly.q_bias.as<float>() : nullptr},
                 {ly.k.as<std::uint16_t>(), KH * D, H, kk, bias ? ly.k_bias.as<float>() : nullptr},
                 {ly.v.as<std::uint16_t>(), KH * D, H, v, bias ? ly.v_bias.as<float>() : nullptr}};
-            k::gemv_bf16_stacked(hb, H, qkv, 3, s());
+            if (norm_in_qkv)
+                k::gemv_bf16_stacked(k::GemvNorm{x, ly.input_norm.as<float>(), eps}, H, qkv, 3,
+                                     s());
+            else
+                k::gemv_bf16_stacked(hb, H, qkv, 3, s());
         } else {
             linear(hb, S, H, ly.q.as<std::uint16_t>(), Layout::out_in, NH * D, H, q);
             linear(hb, S, H, ly.k.as<std::uint16_t>(), Layout::out_in, KH * D, H, kk);
@@ -652,9 +678,9 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
                                                   kcl, vcl, cap, past_d, s());
                 else
                     k::kv_append_decode(kk, v, KH, D, kcl, vcl, cap, past_d, s());
-                if (fused) {
+                if (fused) {  // one launch: the last split block of each head merges
                     k::attention_decode(q, past_d, NH, KH, D, kcl, vcl, cap, scale, k::kMaxSplits,
-                                        sc, hb, s());
+                                        sc, hb, s(), head_done.as<unsigned>());
                 } else {
                     k::attention_decode(q, past_d, NH, KH, D, kcl, vcl, cap, scale, k::kMaxSplits,
                                         sc, att, s());
@@ -672,7 +698,9 @@ void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,
                 k::flash_attention_causal(q, S, past, NH, KH, D, kcl, vcl, cap, scale, att, s());
                 k::to_bf16(att, hb, S * NH * D, s());
             } else if (fused) {  // the split-K merge writes the o_proj input as bf16
-                k::attention(q, S, past, NH, KH, D, kcl, vcl, cap, scale, splits, sc, hb, s());
+                // A decode step's last split block of each head merges, in the same launch.
+                k::attention(q, S, past, NH, KH, D, kcl, vcl, cap, scale, splits, sc, hb, s(),
+                             S == 1 ? head_done.as<unsigned>() : nullptr);
             } else {
                 k::attention(q, S, past, NH, KH, D, kcl, vcl, cap, scale, splits, sc, att, s());
                 k::to_bf16(att, hb, S * NH * D, s());
