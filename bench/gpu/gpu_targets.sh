@@ -11,6 +11,10 @@ GPU_BUNDLE="$GPU_BUILD_DIR/device-bundle.tar.xz"
 # travels when the working tree (deskpilot-nano's checkpoint included) leaves no room for the
 # whole bundle within the device tool's 64 MiB.
 GPU_BENCH_BUNDLE="$GPU_BUILD_DIR/device-bench.tar.xz"
+# deskpilot-nano's GPU test alone (make_bundle.sh --nano), small enough to travel beside the whole
+# working tree with the committed checkpoint in it (the whole bundle does not: 37 + 48 MiB).
+GPU_NANO_BUNDLE="$GPU_BUILD_DIR/device-nano.tar.xz"
+GPU_NANO_TEST=test_engine_cuda_nano
 # Release, Hopper machine code only (the H200 is sm_90; one architecture halves nvcc's time).
 GPU_CMAKE_ARGS=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DDESKPILOT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90-real)
 GPU_TARGETS=(
@@ -29,10 +33,17 @@ GPU_TARGETS=(
   test_engine_cuda_long_prompts # long prompts on both devices
 )
 
-# The targets a bundle of KIND (all, or bench: the bench_* ones) holds, one per line.
+# The targets a bundle of KIND (all; bench: the bench_* ones; nano: GPU_NANO_TEST) holds, one
+# per line.
 gpu_targets_of() {
   local t
-  for t in "${GPU_TARGETS[@]}"; do [[ $1 == all || $t == bench_* ]] && echo "$t"; done
+  for t in "${GPU_TARGETS[@]}"; do
+    case $1 in
+      all) echo "$t" ;;
+      bench) [[ $t != bench_* ]] || echo "$t" ;;
+      nano) [[ $t != "$GPU_NANO_TEST" ]] || echo "$t" ;;
+    esac
+  done
 }
 
 # The CTest names among GPU_TARGETS as one anchored regex: ^(test_a|test_b)$

@@ -3,11 +3,14 @@
 # CMake and python3 but none of Debian's Qt 6, OpenCV, libcurl, X11, ... and can install nothing.
 # Two steps:
 #   1. here (Debian 12 with the project's dependencies and CUDA 13):
-#        bench/gpu/make_bundle.sh [--bench]    (JOBS=N build jobs, default 2)
+#        bench/gpu/make_bundle.sh [--bench | --nano]    (JOBS=N build jobs, default 2)
 #   2. on the device: the device tool's `run` with carry ["build-gpu/device-bundle.tar.xz"] and
 #      command "bash bench/gpu/run_h200.sh" (or "bash bench/gpu/run_h200.sh --quick").
 # --bench packs the benchmarks alone into build-gpu/device-bench.tar.xz (carry that instead):
 # no tests, no ctest, no Qt or OpenCV; for when the tree and the whole bundle pass 64 MiB.
+# --nano packs deskpilot-nano's GPU test alone (GPU_NANO_TEST, no ctest: run_h200.sh runs the
+# program itself) into build-gpu/device-nano.tar.xz, with ICU's data and LAPACK as stand-ins too,
+# so that it travels beside the whole tree, the committed checkpoint included.
 # It builds GPU_TARGETS (bench/gpu/gpu_targets.sh: Release, sm_90 only) in build-gpu/ and writes
 # build-gpu/device-bundle.tar.xz, which unpacks into the repository root:
 #   build-gpu/{bin,bench,tests/bin}/...   the programs, at their build paths
@@ -34,13 +37,18 @@ OUTF=$GPU_BUNDLE
 case "${1:-}" in
   "") ;;
   --bench) KIND=bench OUTF=$GPU_BENCH_BUNDLE ;;
-  *) echo "make_bundle: unknown argument '$1' (expected nothing or --bench)" >&2; exit 2 ;;
+  --nano) KIND=nano OUTF=$GPU_NANO_BUNDLE ;;
+  *) echo "make_bundle: unknown argument '$1' (expected nothing, --bench or --nano)" >&2; exit 2 ;;
 esac
 mapfile -t TARGETS < <(gpu_targets_of "$KIND")
 # Debian's libopencv_imgcodecs links the GDAL, DICOM (gdcm) and OpenEXR decoders; with what they
 # pull in that is ~80 MB of libraries that the GPU programs (PNG/JPEG only) never call, too much
 # for the 64 MiB the device tool carries. These travel as stand-ins (bench/gpu/bundle_libs.py).
 STUBS=(libgdal.so.32 libgdcmMSFF.so.3.0 libgdcmDSED.so.3.0 libOpenEXR-3_1.so.30)
+# The nano bundle's room is what the tree leaves (about 16 MiB), so two more travel as stand-ins:
+# ICU's data (31 MB; Qt Core links ICU, and the test calls nothing that opens its data) and LAPACK
+# (what OpenCV's core links for its solvers; the test reads and resizes images only).
+NANO_STUBS=(libicudata.so.72 liblapack.so.3)
 LIMIT_MIB=64  # what the device tool carries in all: the working tree plus the bundle
 
 for tool in cmake ctest python3 readelf ldd xz cc git; do
@@ -72,8 +80,9 @@ for t in "${TARGETS[@]}"; do
   programs+=("${found[0]}")
 done
 tools=() stub_args=()
+[[ $KIND != nano ]] || STUBS+=("${NANO_STUBS[@]}")
+[[ $KIND == bench ]] || stub_args=("${STUBS[@]/#/--stub=}")  # the benchmarks load no OpenCV
 if [[ $KIND == all ]]; then
-  stub_args=("${STUBS[@]/#/--stub=}")  # the benchmarks load no OpenCV
   while IFS= read -r f; do
     mkdir -p "$STAGE/$(dirname "$f")"
     cp "$f" "$STAGE/$f"

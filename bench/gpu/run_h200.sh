@@ -5,8 +5,10 @@
 # CUDA CLI), then the real-shape decode/prefill benchmarks.
 #   bench/gpu/run_h200.sh [--quick]        (--quick: 8 layers, shorter prompt; ~1 minute)
 # Where the programs come from:
-#  - build-gpu/device-bundle.tar.xz, or else build-gpu/device-bench.tar.xz (make_bundle.sh
-#    --bench: the benchmarks alone, no tests), when present (DESKPILOT_GPU_BUNDLE names another): the
+#  - build-gpu/device-bundle.tar.xz, or else build-gpu/device-nano.tar.xz (make_bundle.sh --nano:
+#    deskpilot-nano's GPU test alone, run twice, with each flash kernel; nothing else), or else
+#    build-gpu/device-bench.tar.xz (make_bundle.sh --bench: the benchmarks alone, no tests), when
+#    present (DESKPILOT_GPU_BUNDLE names another): the
 #    lent H200 runs a bare CUDA image (no Qt, OpenCV, curl, X11, ...; nothing installable), so
 #    the programs are built and packed on the dev machine and carried:
 #      1. here:   bench/gpu/make_bundle.sh
@@ -38,8 +40,11 @@ die() {
   echo "== cannot run: $*"
   exit 1
 }
-BUNDLE=${DESKPILOT_GPU_BUNDLE:-$GPU_BUNDLE}
-[[ -n ${DESKPILOT_GPU_BUNDLE:-} || -f $BUNDLE || ! -f $GPU_BENCH_BUNDLE ]] || BUNDLE=$GPU_BENCH_BUNDLE
+BUNDLE=${DESKPILOT_GPU_BUNDLE:-}
+if [[ -z $BUNDLE ]]; then
+  BUNDLE=$GPU_BUNDLE
+  for b in "$GPU_BUNDLE" "$GPU_NANO_BUNDLE" "$GPU_BENCH_BUNDLE"; do [[ -f $b ]] && BUNDLE=$b && break; done
+fi
 
 # --- Facts about the machine -------------------------------------------------------------------
 gpu_fact=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null |
@@ -223,6 +228,27 @@ if [[ $BUNDLE_KIND == all ]]; then
     echo "== gpu tests (mma): exit $? (124: stopped at the ${TEST_LIMIT_S} s limit)"
   DESKPILOT_CUDA_FLASH=mma with_libs limited 120 "$BUILD/tests/bin/test_engine_cuda_long_prompts" \
     longContextMatchesCpu 2>&1 | grep -E "positions|^FAIL|^Totals" || true
+  # Programmatic dependent launch (opt-in until this passes on a GPU): the tests that decode,
+  # again with it.
+  section "decoder gpu tests with DESKPILOT_CUDA_PDL=1 (programmatic dependent launch)"
+  DESKPILOT_CUDA_PDL=1 with_libs limited "$TEST_LIMIT_S" "$CTEST" --test-dir "$BUILD" \
+    -R '^(test_model_cuda_kernels|test_engine_cuda_cli|test_engine_cuda_vlm|test_engine_cuda_qwen2_5|test_engine_cuda_long_prompts)$' \
+    -j4 --no-tests=error --output-on-failure ||
+    echo "== gpu tests (PDL): exit $? (124: stopped at the ${TEST_LIMIT_S} s limit)"
+elif [[ $BUNDLE_KIND == nano ]]; then
+  # deskpilot-nano's checkpoint on the GPU against the CPU engine (its coordinate readout, the
+  # greedy answer, the click), with each flash kernel serving the tower's and the prefill's
+  # attention; nothing else is in this bundle.
+  nano=$BUILD/tests/bin/$GPU_NANO_TEST
+  [[ -f models/deskpilot-nano/model.safetensors ]] ||
+    echo "== models/deskpilot-nano/model.safetensors is not in this tree: the test will skip"
+  for flash in f32 mma; do
+    section "$GPU_NANO_TEST with DESKPILOT_CUDA_FLASH=$flash"
+    DESKPILOT_CUDA_FLASH=$flash with_libs limited "$TEST_LIMIT_S" "$nano" ||
+      echo "== $GPU_NANO_TEST ($flash): exit $? (124: stopped at the ${TEST_LIMIT_S} s limit)"
+  done
+  section "done $(date -u) (the nano bundle holds no benchmarks)"
+  exit 0
 else
   echo "== gpu tests: not in this bundle (benchmarks only; bench/gpu/make_bundle.sh without --bench packs them)"
 fi
@@ -243,6 +269,9 @@ section "benchmark"
 if [[ $QUICK == 1 ]]; then
   decode --layers 8 --prompt-tokens 1024 --decode-tokens 64 --fused both
   decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64 --fused both
+  section "programmatic dependent launch of the decode step's kernels vs plain launches"
+  decode --layers 8 --prompt-tokens 1024 --decode-tokens 64 --pdl both
+  decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64 --pdl both
   section "batch-1 GEMMs: the engine's matrix-vector kernels vs cuBLAS"
   decode --layers 8 --prompt-tokens 1024 --decode-tokens 64 --gemv both
   decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64 --gemv both
@@ -260,6 +289,9 @@ if [[ $QUICK == 1 ]]; then
 else
   decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --fused both
   decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128 --fused both
+  section "programmatic dependent launch of the decode step's kernels vs plain launches"
+  decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --pdl both
+  decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128 --pdl both
   section "batch-1 GEMMs: the engine's matrix-vector kernels vs cuBLAS"
   decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --gemv both
   decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128 --gemv both

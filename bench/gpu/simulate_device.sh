@@ -24,8 +24,9 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=bench/gpu/gpu_targets.sh
 source bench/gpu/gpu_targets.sh
 [[ $(id -u) == 0 ]] || { echo "simulate_device: needs root (unshare -m, mount)" >&2; exit 1; }
-# The bundle run_h200.sh would take: the whole one, or else the benchmarks alone.
-[[ -f $GPU_BUNDLE || ! -f $GPU_BENCH_BUNDLE ]] || GPU_BUNDLE=$GPU_BENCH_BUNDLE
+# The bundle run_h200.sh would take: the whole one, or else the nano test's, or else the
+# benchmarks alone.
+for b in "$GPU_BUNDLE" "$GPU_NANO_BUNDLE" "$GPU_BENCH_BUNDLE"; do [[ -f $b ]] && GPU_BUNDLE=$b && break; done
 [[ -f $GPU_BUNDLE ]] || { echo "simulate_device: no $GPU_BUNDLE; run bench/gpu/make_bundle.sh" >&2; exit 1; }
 SIM=${SIM:-/tmp/devsim}
 rm -rf "$SIM"
@@ -35,7 +36,7 @@ git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -x -C "$SIM
 cp "$GPU_BUNDLE" "$SIM/repo/$GPU_BUILD_DIR/"
 tar -xJOf "$GPU_BUNDLE" "$GPU_BUILD_DIR/device/BUNDLE_INFO" >"$SIM/BUNDLE_INFO"
 tar -xJOf "$GPU_BUNDLE" "$GPU_BUILD_DIR/device/MANIFEST.txt" >"$SIM/MANIFEST.txt"
-export SIM GPU_BUILD_DIR
+export SIM GPU_BUILD_DIR GPU_NANO_TEST
 cat >"$SIM/inner.sh" <<'EOF'
 set -euo pipefail
 # shellcheck disable=SC1091  # written by make_bundle.sh
@@ -77,8 +78,11 @@ for p in $BUNDLE_PROGRAMS; do
   [[ ${p##*/} == test_* ]] || continue
   echo "   ${p##*/}: $(LD_LIBRARY_PATH=$run_ld DISPLAY='' QT_QPA_PLATFORM=offscreen "$BUNDLE_SOURCE_DIR/$p" 2>&1 | grep '^Totals' || true)"
 done
-checked=("bin/deskpilot --version" "tests/bin/test_model_cuda_kernels")
-[[ ${BUNDLE_KIND:-all} == all ]] || checked=("bench/bench_cuda_prefill --repeats 1")
+case ${BUNDLE_KIND:-all} in
+  all) checked=("bin/deskpilot --version" "tests/bin/test_model_cuda_kernels") ;;
+  nano) checked=("tests/bin/$GPU_NANO_TEST") ;;
+  *) checked=("bench/bench_cuda_prefill --repeats 1") ;;
+esac
 for cmd in "${checked[@]}"; do
   # shellcheck disable=SC2086  # the command and its argument
   # Without a GPU a benchmark exits 1 after loading everything: its exit status is not the check.
