@@ -222,7 +222,7 @@ __global__ void attention_partial_k(const float* q, std::int64_t past, const std
         past = *past_d;
         splits = min(decode_splits(past), grid_splits);
     }
-    if (split >= splits) {  // uniform per block: no thread reaches the barrier below
+    if (split >= splits) {  // uniform per block: the whole block takes one branch
         for (std::int64_t c = threadIdx.x; c < d; c += blockDim.x) out[2 + c] = 0.0f;
         if (threadIdx.x == 0) {
             out[0] = -FLT_MAX;

@@ -75,9 +75,9 @@ struct CudaTextModel::Impl : TextWeights {
     PinnedHost staging;
     // What a captured step holds besides its kernels' order: the kernel sequence (fused, KV type),
     // how they were launched (programmatic dependent launch, pdl.h) and every device pointer it
-    // was captured with. `moved` counts the times a buffer a step may
-    // use was reallocated (a scratch buffer grew, the KV cache was reallocated), so a replay never
-    // touches a freed buffer.
+    // was captured with. `moved` counts the times a buffer a step may use was reallocated (a
+    // scratch buffer grew, the KV cache was reallocated), so a replay never touches a freed
+    // buffer.
     struct GraphKey {
         bool fused;
         bool gemv;
