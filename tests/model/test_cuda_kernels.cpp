@@ -55,6 +55,16 @@ std::vector<std::int64_t> patch_order(int gh, int gw, int window) {
     return v;
 }
 
+// A tiny checkpoint under tests/data (a _data row's `dir`) and its CPU decoder.
+std::pair<std::shared_ptr<engine::Checkpoint>, std::unique_ptr<engine::TextDecoder>> load_tiny(
+    const QString& dir) {
+    const std::filesystem::path path =
+        std::filesystem::path(DESKPILOT_TEST_DATA_DIR) / dir.toStdString();
+    auto ck = std::make_shared<engine::Checkpoint>(path);
+    auto cpu = engine::make_text_decoder(engine::load_model_config(path), ck);
+    return {std::move(ck), std::move(cpu)};
+}
+
 // max |a - b| / (1 + max |b|): one number per comparison, printed when it fails.
 float rel_err(const std::vector<float>& a, const std::vector<float>& b) {
     float worst = 0, mag = 0;
@@ -1531,10 +1541,7 @@ class CudaKernelsTest : public QObject {
     void decodeGraphsMatchEager() {
         NEED_GPU();
         QFETCH(QString, dir);
-        const std::filesystem::path path =
-            std::filesystem::path(DESKPILOT_TEST_DATA_DIR) / dir.toStdString();
-        const auto ck = std::make_shared<engine::Checkpoint>(path);
-        const auto cpu = engine::make_text_decoder(engine::load_model_config(path), ck);
+        const auto [ck, cpu] = load_tiny(dir);
         const auto eager = cuda::CudaTextModel::upload(*cpu, *ck);
         const auto graphed = cuda::CudaTextModel::upload(*cpu, *ck);
         eager->set_graphs(false);
@@ -1603,10 +1610,7 @@ class CudaKernelsTest : public QObject {
     void decodeWithPdlMatches() {
         NEED_GPU();
         QFETCH(QString, dir);
-        const std::filesystem::path path =
-            std::filesystem::path(DESKPILOT_TEST_DATA_DIR) / dir.toStdString();
-        const auto ck = std::make_shared<engine::Checkpoint>(path);
-        const auto cpu = engine::make_text_decoder(engine::load_model_config(path), ck);
+        const auto [ck, cpu] = load_tiny(dir);
         // {plain, PDL} × {eager, graph}; the switch is the process's, so it is set around each
         // call.
         std::unique_ptr<cuda::CudaTextModel> models[2][2];
