@@ -7,7 +7,6 @@
 // tensor-core kernel instead (flash_attention_mma.cu).
 #include <cuda_runtime.h>
 
-#include <atomic>
 #include <cmath>
 #include <string>
 #include <type_traits>
@@ -160,25 +159,19 @@ FlashKernel flash_kernel_from_env() {
 }
 
 namespace {
-std::atomic<int> g_flash_kernel{-1};  // -1: not read from the environment yet
+ProcessSetting g_flash_kernel{[] { return int(flash_kernel_from_env()); }};
 }  // namespace
 
 FlashKernel flash_kernel() {
-    int k = g_flash_kernel.load();
-    if (k < 0) {
-        k = int(flash_kernel_from_env());
-        int unread = -1;  // a set_flash_kernel in between wins
-        if (!g_flash_kernel.compare_exchange_strong(unread, k)) k = unread;
-    }
-    return FlashKernel(k);
+    return FlashKernel(g_flash_kernel.get());
 }
 
 void set_flash_kernel(FlashKernel kernel) {
-    g_flash_kernel.store(int(kernel));
+    g_flash_kernel.set(int(kernel));
 }
 
 bool flash_attention_supports(std::int64_t d) {
-    return d == 16 || d == 32 || d == 64 || d == 72 || d == 80 || d == 128;
+    return with_head_dim(d, [](auto) {});  // the dims the kernels are compiled for
 }
 
 template <typename T>

@@ -1,6 +1,7 @@
 // What the two flash attention kernels share (flash_attention.cu: f32 on CUDA cores;
 // flash_attention_mma.cu: bf16 tensor cores): the launch arguments and which keys a query row
-// sees, how a K/V element is read, the head dims they are compiled for. Internal to those two
+// sees, the head dims they are compiled for (a K/V element is read with launch_util.cuh's
+// kv_load). Internal to those two
 // files; include it after <cuda_runtime.h>.
 #pragma once
 
@@ -60,14 +61,6 @@ __device__ inline void key_range(const detail::FlashArgs& a, std::int64_t i, std
         lo = a.seg[b];
         hi = a.seg[b + 1];
     }
-}
-
-// K/V cache elements as f32: f32, or bf16 (raw bits).
-__device__ __forceinline__ float kv_load(const float* p) {
-    return *p;
-}
-__device__ __forceinline__ float kv_load(const std::uint16_t* p) {
-    return bf16f(*p);
 }
 
 // f(std::integral_constant<int, D>()) for head dim D = d, one of the dims the kernels are compiled

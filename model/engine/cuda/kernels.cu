@@ -116,13 +116,8 @@ __global__ void qk_norm_rope_k(float* q, float* k, std::int64_t S, std::int64_t 
                   row / (is_q ? NH : KH), pos, inv_freq, axis);
 }
 
-// KV cache elements: f32, or bf16 (raw bits, rounded to nearest even on the way in); read as f32.
-__device__ __forceinline__ float kv_load(const float* p) {
-    return *p;
-}
-__device__ __forceinline__ float kv_load(const std::uint16_t* p) {
-    return bf16f(*p);
-}
+// KV cache elements are written f32, or bf16 (raw bits, rounded to nearest even; read back with
+// launch_util.cuh's kv_load).
 __device__ __forceinline__ void kv_store(float* p, float x) {
     *p = x;
 }
@@ -823,21 +818,15 @@ bool pdl_from_env() {
 }
 
 namespace {
-std::atomic<int> g_pdl{-1};  // -1: not read from the environment yet
+ProcessSetting g_pdl{[] { return int(pdl_from_env()); }};
 }  // namespace
 
 bool pdl() {
-    int on = g_pdl.load();
-    if (on < 0) {
-        on = int(pdl_from_env());
-        int unread = -1;  // a set_pdl in between wins
-        if (!g_pdl.compare_exchange_strong(unread, on)) on = unread;
-    }
-    return on == 1;
+    return g_pdl.get() == 1;
 }
 
 void set_pdl(bool on) {
-    g_pdl.store(int(on));
+    g_pdl.set(int(on));
 }
 
 bool pdl_launches() {

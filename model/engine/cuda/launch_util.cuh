@@ -1,9 +1,9 @@
 // What every .cu file of the engine uses to launch and reduce: the stream cast, the grid size, the
-// warp sum, the bf16 conversions, SwiGLU's activation and programmatic dependent launch. Internal
-// to model/engine/cuda/*.cu; include it after <cuda_runtime.h> (the host emulator,
-// tools/cuda_host_emu, puts its own stand-in for that header in its place). Each .cu is its own
-// nvcc unit, so the unnamed namespace gives each its private copy, as before (inline: no
-// unused-function warning where a file needs only some of them).
+// warp sum, the bf16 conversions (and the K/V cache read, kv_load), SwiGLU's activation and
+// programmatic dependent launch. Internal to model/engine/cuda/*.cu; include it after
+// <cuda_runtime.h> (the host emulator, tools/cuda_host_emu, puts its own stand-in for that header
+// in its place). Each .cu is its own nvcc unit, so the unnamed namespace gives each its private
+// copy, as before (inline: no unused-function warning where a file needs only some of them).
 #pragma once
 
 #include <cstdint>
@@ -39,6 +39,15 @@ __device__ __forceinline__ std::uint16_t f2bf16(float f) {
     if ((u & 0x7fffffffu) > 0x7f800000u) return std::uint16_t((u >> 16) | 0x40);
     u += 0x7fffu + ((u >> 16) & 1u);
     return std::uint16_t(u >> 16);
+}
+
+// A K/V cache element as f32: f32, or bf16 (raw bits). The one read of the split-K attention
+// (kernels.cu) and both flash kernels, so they widen alike.
+__device__ __forceinline__ float kv_load(const float* p) {
+    return *p;
+}
+__device__ __forceinline__ float kv_load(const std::uint16_t* p) {
+    return bf16f(*p);
 }
 
 // SwiGLU's activation: silu(g) · u, one expression for every kernel that computes it (silu_mul_k,
