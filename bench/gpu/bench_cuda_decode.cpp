@@ -6,6 +6,7 @@
 //   bench_cuda_decode [--model qwen3|qwen2_5] [--layers N] [--prompt-tokens N] [--decode-tokens N]
 //                     [--peak-gbs G] [--kv bf16|f32|both] [--fused 1|0|both]
 //                     [--graphs 1|0|both] [--gemv 1|0|both] [--pdl 1|0|both]
+//                     [--moe-grouping device|host|both]
 // --kv: the KV cache's type (default: DESKPILOT_CUDA_KV, else bf16); `both` measures f32 (the
 // baseline) and bf16 in the same run and prints bf16's decode and prefill speed as ratios to it,
 // which matters at long context (--prompt-tokens 16384), where the cache is a large part of the
@@ -25,7 +26,12 @@
 // default: DESKPILOT_CUDA_PDL, else off); `both` measures plain launches (the baseline) and PDL in
 // the same run and prints the decode speed as a ratio to it (on a GPU before Hopper both are
 // plain launches, and it says so).
-// At most one of --kv, --fused, --graphs, --gemv and --pdl is `both`.
+// --moe-grouping: where the MoE layers of a prefill group their (token, expert) pairs (default:
+// DESKPILOT_CUDA_MOE_GROUPING, else device: model/engine/cuda/moe_grouped.h); `both` measures host
+// grouping (the baseline: a stream synchronisation and two cuBLAS GEMMs per chosen expert a layer)
+// and device grouping in the same run and prints the prefill speed as a ratio to it (decode steps
+// take the batched path either way: their ratio only shows the noise).
+// At most one of --kv, --fused, --graphs, --gemv, --pdl and --moe-grouping is `both`.
 // Text only: "prefill" is the ~2.7k text tokens a
 // 1920x1080 screenshot becomes, not the vision encoder (bench_cuda_prefill times the tower, the
 // prefill with the image features injected and the answer's decode: an agent step's model time).
@@ -85,7 +91,8 @@ double nominal_peak_gbs(const std::string& name) {
 int main(int argc, char** argv) {
     int layers = 0, prompt_tokens = 2700, decode_tokens = 128;
     double peak = 0;
-    std::string arch = "qwen3", kv = "", fused = "", graphs = "", gemv = "", pdl = "";
+    std::string arch = "qwen3", kv = "", fused = "", graphs = "", gemv = "", pdl = "",
+                grouping = "";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--model")
@@ -108,6 +115,8 @@ int main(int argc, char** argv) {
             gemv = argv[i + 1];
         else if (a == "--pdl")
             pdl = argv[i + 1];
+        else if (a == "--moe-grouping")
+            grouping = argv[i + 1];
         else {
             std::fprintf(stderr, "unknown option %s\n", a.c_str());
             return 2;
@@ -137,12 +146,16 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "--pdl is 1, 0 or both, not %s\n", pdl.c_str());
         return 2;
     }
+    if (!grouping.empty() && grouping != "device" && grouping != "host" && grouping != "both") {
+        std::fprintf(stderr, "--moe-grouping is device, host or both, not %s\n", grouping.c_str());
+        return 2;
+    }
     if ((kv == "both") + (fused == "both") + (graphs == "both") + (gemv == "both") +
-            (pdl == "both") >
+            (pdl == "both") + (grouping == "both") >
         1) {
         std::fprintf(stderr,
-                     "--kv both, --fused both, --graphs both, --gemv both and --pdl both compare "
-                     "one thing each; pick one\n");
+                     "--kv both, --fused both, --graphs both, --gemv both, --pdl both and "
+                     "--moe-grouping both compare one thing each; pick one\n");
         return 2;
     }
     const bool dense = arch == "qwen2_5";
@@ -182,12 +195,15 @@ int main(int argc, char** argv) {
         if (graphs == "0" || graphs == "1") model->set_graphs(graphs == "1");
         if (gemv == "0" || gemv == "1") model->set_gemv(gemv == "1");
         if (pdl == "0" || pdl == "1") cuda::k::set_pdl(pdl == "1");
+        if (grouping == "device" || grouping == "host")
+            model->set_moe_device_grouping(grouping == "device");
         auto measure = [&](cuda::KvDtype dtype) {
             model->set_kv_dtype(dtype);
             const std::string label =
                 std::string(dtype == cuda::KvDtype::bf16 ? "bf16" : "f32") +
                 (model->fused() ? " KV" : " KV, unfused") + (model->graphs() ? ", graphs" : "") +
-                (model->gemv() ? "" : ", cuBLAS gemv") + (cuda::k::pdl_launches() ? ", PDL" : "");
+                (model->gemv() ? "" : ", cuBLAS gemv") + (cuda::k::pdl_launches() ? ", PDL" : "") +
+                (model->moe_device_grouping() ? "" : ", MoE grouped on the host");
             const char* name = label.c_str();
             std::vector<double> prefill;
             for (int rep = 0; rep < 3; ++rep) {
@@ -268,6 +284,11 @@ int main(int argc, char** argv) {
                 if (!cuda::k::pdl_launches())
                     std::printf("programmatic dependent launch: not on this GPU (before sm_90)\n");
                 compare("programmatic dependent launch vs plain launches", before, measure(dtype));
+            } else if (grouping == "both") {
+                model->set_moe_device_grouping(false);
+                const Figures before = measure(dtype);
+                model->set_moe_device_grouping(true);
+                compare("MoE grouped on the device vs on the host", before, measure(dtype));
             } else {
                 measure(dtype);
             }

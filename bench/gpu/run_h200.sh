@@ -272,6 +272,8 @@ if [[ $QUICK == 1 ]]; then
   section "programmatic dependent launch of the decode step's kernels vs plain launches"
   decode --layers 8 --prompt-tokens 1024 --decode-tokens 64 --pdl both
   decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64 --pdl both
+  section "MoE prefill: grouped on the device vs on the host"
+  decode --layers 8 --prompt-tokens 1024 --decode-tokens 16 --moe-grouping both
   section "batch-1 GEMMs: the engine's matrix-vector kernels vs cuBLAS"
   decode --layers 8 --prompt-tokens 1024 --decode-tokens 64 --gemv both
   decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64 --gemv both
@@ -292,6 +294,9 @@ else
   section "programmatic dependent launch of the decode step's kernels vs plain launches"
   decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --pdl both
   decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128 --pdl both
+  section "MoE prefill: grouped on the device vs on the host"
+  decode --layers 48 --prompt-tokens 2700 --decode-tokens 16 --moe-grouping both
+  decode --layers 48 --prompt-tokens 16384 --decode-tokens 16 --moe-grouping both
   section "batch-1 GEMMs: the engine's matrix-vector kernels vs cuBLAS"
   decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --gemv both
   decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128 --gemv both

@@ -27,9 +27,11 @@
 #include "model/engine/cuda/gemm.h"
 #include "model/engine/cuda/gemv.h"
 #include "model/engine/cuda/kernels.h"
+#include "model/engine/cuda/moe_grouped.h"
 #include "model/engine/cuda/pdl.h"
 #include "model/engine/cuda/vision_kernels.h"
 #endif
+#include "model/engine/cuda/moe_grouping.h"
 #include "model/engine/cuda/sample_twin.h"
 
 using namespace deskpilot::model;
@@ -739,6 +741,149 @@ class CudaKernelsTest : public QObject {
                                            cuda::k::kGemvNormMaxK + 8, nullptr, nullptr));
     }
 
+    // An MoE layer grouped on the device (moe_grouped.h) at Qwen3-VL-30B-A3B's shapes (hidden
+    // 2048, experts of width 768, 128 experts, top 8) over 333 tokens with a skewed routing (the
+    // busiest experts span several 64-row tiles; expert 127 is chosen by no pair), in both weight
+    // layouts: the grouping is its twin's integers; the products are within f32 summation of a
+    // double reference on every 17th row; the SwiGLU epilogue gives the bits of the plain product
+    // + silu_mul_bf16.
+    void moeGroupedProducts() {
+        NEED_GPU();
+        const std::int64_t S = 333, H = 2048, F = 768;
+        const int E = 128, K = 8;
+        const std::int64_t n = S * K;
+        std::mt19937 g(91);
+        std::vector<std::int32_t> idx(static_cast<std::size_t>(n));
+        for (auto& e : idx) {
+            const double u = std::uniform_real_distribution<double>(0, 1)(g);
+            e = std::int32_t(double(E - 1) * u * u);
+        }
+        const auto twin = cuda::group_by_expert(idx, K, E, cuda::k::kMoeTileRows);
+        auto idx_d = dev(idx);
+        auto groups_d = dev(std::vector<std::int32_t>(std::size_t(2 * (E + 1)), -1));
+        auto map_d = dev(std::vector<std::int32_t>(std::size_t(2 * n), -1));
+        std::int32_t* gd = groups_d.as<std::int32_t>();
+        std::int32_t* md = map_d.as<std::int32_t>();
+        cuda::k::moe_group(idx_d.as<std::int32_t>(), n, K, E, gd, gd + E + 1, md, md + n, nullptr);
+        const auto groups = host<std::int32_t>(groups_d, std::size_t(2 * (E + 1)));
+        const auto map = host<std::int32_t>(map_d, std::size_t(2 * n));
+        const auto mid = [](const std::vector<std::int32_t>& v, std::size_t from,
+                            std::size_t count) {
+            return std::vector<std::int32_t>(v.begin() + std::ptrdiff_t(from),
+                                             v.begin() + std::ptrdiff_t(from + count));
+        };
+        QCOMPARE(mid(groups, 0, E + 1), twin.offsets);
+        QCOMPARE(mid(groups, E + 1, E + 1), twin.tiles);
+        QCOMPARE(mid(map, 0, std::size_t(n)), twin.src);
+        QCOMPARE(mid(map, std::size_t(n), std::size_t(n)), twin.row_of);
+        const cuda::k::MoeGroups mg{gd, gd + E + 1, E, cuda::k::moe_max_tiles(n, E)};
+
+        const auto x = to_bf16(randn(std::size_t(S * H), 92));
+        auto x_d = dev(x);
+        // 600 M weights: uniform from a xorshift (randn's normal draws would take seconds), the
+        // same values read in both layouts.
+        auto uniform_bf16 = [](std::size_t count, std::uint64_t state, float scale) {
+            std::vector<std::uint16_t> v(count);
+            for (auto& b : v) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                b = engine::f32_to_bf16(scale * (float(state >> 40) / float(1 << 24) - 0.5f));
+            }
+            return v;
+        };
+        const auto wgu = uniform_bf16(std::size_t(E) * 2 * F * H, 93, 0.06f);
+        const auto wdn = uniform_bf16(std::size_t(E) * F * H, 94, 0.06f);
+        auto wgu_d = dev(wgu), wdn_d = dev(wdn);
+        for (const bool out_in : {false, true}) {
+            const cuda::k::MoeWeights gate_up{wgu_d.as<std::uint16_t>(), 2 * F * H, out_in,
+                                              out_in ? H : 2 * F};
+            const cuda::k::MoeWeights down{wdn_d.as<std::uint16_t>(), F * H, out_in,
+                                           out_in ? F : H};
+            auto gu_d = dev(std::vector<float>(std::size_t(n * 2 * F), 0.0f));
+            auto act_d = dev(std::vector<std::uint16_t>(std::size_t(n * F), 0));
+            auto twin_d = dev(std::vector<std::uint16_t>(std::size_t(n * F), 1));
+            auto dn_d = dev(std::vector<float>(std::size_t(n * H), 0.0f));
+            cuda::k::moe_gemm_bf16(x_d.as<std::uint16_t>(), md, H, gate_up, 2 * F, mg,
+                                   gu_d.as<float>(), nullptr);
+            cuda::k::moe_gate_up_swiglu_bf16(x_d.as<std::uint16_t>(), md, H, gate_up, F, mg,
+                                             act_d.as<std::uint16_t>(), nullptr);
+            cuda::k::silu_mul_bf16(gu_d.as<float>(), n, F, twin_d.as<std::uint16_t>(), nullptr);
+            cuda::k::moe_gemm_bf16(act_d.as<std::uint16_t>(), nullptr, F, down, H, mg,
+                                   dn_d.as<float>(), nullptr);
+            const auto gu = host<float>(gu_d, std::size_t(n * 2 * F));
+            const auto act = host<std::uint16_t>(act_d, std::size_t(n * F));
+            const auto dn = host<float>(dn_d, std::size_t(n * H));
+            const QString layout = out_in ? "out_in" : "in_out";
+            QVERIFY2(act == host<std::uint16_t>(twin_d, act.size()),
+                     qPrintable(layout + ": SwiGLU epilogue vs product + silu_mul_bf16"));
+            // The expert of each grouped row, then every 17th row against double sums.
+            std::vector<int> expert_of(static_cast<std::size_t>(n));
+            for (int e = 0; e < E; ++e)
+                for (std::int32_t r = twin.offsets[std::size_t(e)];
+                     r < twin.offsets[std::size_t(e) + 1]; ++r)
+                    expert_of[std::size_t(r)] = e;
+            auto worst = [](const std::vector<float>& got, const std::vector<double>& ref) {
+                double w = 0, mag = 0;
+                for (std::size_t i = 0; i < ref.size(); ++i) {
+                    w = std::max(w, std::fabs(double(got[i]) - ref[i]));
+                    mag = std::max(mag, std::fabs(ref[i]));
+                }
+                return w / mag;
+            };
+            for (std::int64_t r = 0; r < n; r += 17) {
+                const int e = expert_of[std::size_t(r)];
+                const std::uint16_t* a = x.data() + std::int64_t(twin.src[std::size_t(r)]) * H;
+                const std::uint16_t* w = wgu.data() + std::int64_t(e) * 2 * F * H;
+                std::vector<double> ref(static_cast<std::size_t>(2 * F));
+                std::vector<float> got(gu.begin() + r * 2 * F, gu.begin() + (r + 1) * 2 * F);
+                for (std::int64_t c = 0; c < 2 * F; ++c)
+                    for (std::int64_t i = 0; i < H; ++i)
+                        ref[std::size_t(c)] +=
+                            double(engine::bf16_to_f32(a[i])) *
+                            engine::bf16_to_f32(out_in ? w[c * H + i] : w[i * 2 * F + c]);
+                QVERIFY2(worst(got, ref) <= 1e-4,
+                         qPrintable(layout +
+                                    QString(": gate/up row %1: %2").arg(r).arg(worst(got, ref))));
+                const std::uint16_t* ar = act.data() + r * F;
+                const std::uint16_t* wd = wdn.data() + std::int64_t(e) * F * H;
+                std::vector<double> ref2(static_cast<std::size_t>(H));
+                std::vector<float> got2(dn.begin() + r * H, dn.begin() + (r + 1) * H);
+                for (std::int64_t c = 0; c < H; ++c)
+                    for (std::int64_t i = 0; i < F; ++i)
+                        ref2[std::size_t(c)] +=
+                            double(engine::bf16_to_f32(ar[i])) *
+                            engine::bf16_to_f32(out_in ? wd[c * F + i] : wd[i * H + c]);
+                QVERIFY2(worst(got2, ref2) <= 1e-4,
+                         qPrintable(layout +
+                                    QString(": down row %1: %2").arg(r).arg(worst(got2, ref2))));
+            }
+        }
+    }
+
+    // The tiny Qwen3-VL-MoE decoder with its MoE layers grouped on the device (the default)
+    // against host grouping (DESKPILOT_CUDA_MOE_GROUPING=host's path) and the CPU decoder: a
+    // 40-token prefill; and fused against unfused device grouping, bit for bit.
+    void moeGroupingDeviceMatchesHost() {
+        NEED_GPU();
+        const auto [ck, cpu] = load_tiny("engine/qwen3_vl_moe_tiny/bf16");
+        const auto device = cuda::CudaTextModel::upload(*cpu, *ck);
+        const auto unfused = cuda::CudaTextModel::upload(*cpu, *ck);
+        const auto on_host = cuda::CudaTextModel::upload(*cpu, *ck);
+        unfused->set_fused(false);
+        on_host->set_moe_device_grouping(false);
+        QVERIFY(device->moe_device_grouping());
+        std::vector<std::int32_t> ids;
+        for (int i = 0; i < 40; ++i) ids.push_back(std::int32_t((i * 53 + 7) % 900));
+        const auto pos = engine::Positions::text(0, std::int64_t(ids.size()));
+        engine::KvCache kv = cpu->new_cache(64);
+        for (auto* m : {device.get(), unfused.get(), on_host.get()}) m->reset(64);
+        const auto d = device->forward(ids, pos, true);
+        QVERIFY(d == unfused->forward(ids, pos, true));
+        CLOSE(d, on_host->forward(ids, pos, true), 1e-2f);
+        CLOSE(d, cpu->forward(ids, pos, kv, true), 3e-2f);
+    }
+
     // q, k and v of a decode step in one launch (gemv_bf16_stacked) against cpu::linear per
     // matrix: parts of different heights, 16-byte and element loads, with and without biases;
     // 0 or 4 parts are an error.
@@ -1419,6 +1564,12 @@ class CudaKernelsTest : public QObject {
     void gemvNormPrologue() {
         QSKIP("built without CUDA");
     }
+    void moeGroupedProducts() {
+        QSKIP("built without CUDA");
+    }
+    void moeGroupingDeviceMatchesHost() {
+        QSKIP("built without CUDA");
+    }
 #endif
 
     // The vision twins' inputs agree (runs everywhere): the positions the CUDA rotary reads give
@@ -1504,6 +1655,33 @@ class CudaKernelsTest : public QObject {
         qputenv("DESKPILOT_CUDA_GEMV", "1");
         QVERIFY(cuda::gemv_from_env());
         QVERIFY(rejectsEnv("DESKPILOT_CUDA_GEMV", "cublas", [] { cuda::gemv_from_env(); }));
+    }
+
+    // DESKPILOT_CUDA_MOE_GROUPING=host groups an MoE layer's pairs on the host (on the device by
+    // default); a bad value is one clear error naming the variable and the value. Needs no GPU.
+    void moeGroupingFromTheEnvironment() {
+        qunsetenv("DESKPILOT_CUDA_MOE_GROUPING");
+        QVERIFY(cuda::moe_device_grouping_from_env());
+        qputenv("DESKPILOT_CUDA_MOE_GROUPING", "host");
+        QVERIFY(!cuda::moe_device_grouping_from_env());
+        qputenv("DESKPILOT_CUDA_MOE_GROUPING", "device");
+        QVERIFY(cuda::moe_device_grouping_from_env());
+        QVERIFY(rejectsEnv("DESKPILOT_CUDA_MOE_GROUPING", "gpu",
+                           [] { cuda::moe_device_grouping_from_env(); }));
+    }
+
+    // The host grouping (the twin of k::moe_group, and the host path's): stable within an
+    // expert, tiles per expert rounded up, an expert no pair chose empty. Needs no GPU.
+    void moeGroupingTwin() {
+        // Tokens 0..2, two choices each: experts (2, 0), (1, 2), (2, 0); tiles of 2 rows.
+        const std::vector<std::int32_t> idx{2, 0, 1, 2, 2, 0};
+        const auto g = cuda::group_by_expert(idx, 2, 4, 2);
+        QCOMPARE(g.offsets, (std::vector<std::int32_t>{0, 2, 3, 6, 6}));
+        QCOMPARE(g.tiles, (std::vector<std::int32_t>{0, 1, 2, 4, 4}));
+        QCOMPARE(g.src, (std::vector<std::int32_t>{0, 2, 1, 0, 1, 2}));
+        QCOMPARE(g.row_of, (std::vector<std::int32_t>{3, 0, 2, 4, 5, 1}));
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 cuda::group_by_expert(std::vector<std::int32_t>{0, 4}, 1, 4, 2));
     }
 
     // DESKPILOT_CUDA_GRAPHS=0 runs decode steps eagerly (as a CUDA graph by default); a bad value

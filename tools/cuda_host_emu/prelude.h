@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -54,6 +55,20 @@ inline float __shfl_xor_sync(unsigned, float v, int o) {
 }
 inline float __shfl_sync(unsigned, float v, int j) {
     return xchg(v, j);
+}
+// The warp's predicates as a mask (moe_grouped.cu's stable scatter), and a bit count.
+inline unsigned g_ballot[64][32];
+inline unsigned __ballot_sync(unsigned, int pred) {
+    const int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    g_warp[w]->arrive_and_wait();
+    g_ballot[w][l] = pred ? 1u : 0u;
+    g_warp[w]->arrive_and_wait();
+    unsigned m = 0;
+    for (int i = 0; i < 32; ++i) m |= g_ballot[w][i] << i;
+    return m;
+}
+inline int __popc(unsigned v) {
+    return std::popcount(v);
 }
 // mma.cuh's tensor-core multiply-add (PTX mma.m16n8k16, bf16 in, f32 accumulate): the warp's
 // lanes post their fragments, then each lane computes its four outputs from the matrices they

@@ -9,7 +9,7 @@
 # Then, when BUILD (default: build/) holds a built libdeskpilot_model.a, the whole CUDA vision
 # tower (cuda/vision_model.cpp's host code over the emulated kernels, vision_tower_check.cpp)
 # against the CPU tower on the tiny checkpoint, and the whole CUDA text decoder (text_model.cpp
-# over emulated kernels.cu and gemv.cu too, text_model_check.cpp) against the CPU decoders of Qwen2.5-VL
+# over emulated kernels.cu, gemv.cu and moe_grouped.cu too, text_model_check.cpp) against the CPU decoders of Qwen2.5-VL
 # (tied and untied head) and Qwen3-VL-MoE, and the CUDA Qwen2.5-VL tower (vision_qwen2_5.cpp,
 # vision_qwen2_5_check.cpp) against the CPU one.
 # DESKPILOT_CUDA_FLASH=mma runs the towers and decoders on the tensor-core flash kernel.
@@ -29,6 +29,9 @@
 # text prompt with bf16 and f32 KV, the capacity errors and two graph steps, captured then
 # replayed; five images of
 # different grids in one agent-conversation prefill through the towers and the decoder),
+# moe_kernels and moe_model (moe_grouped_check.cpp: the MoE grouping and grouped products on the
+# device against their twins, then the tiny Qwen3-VL-MoE decoder grouping on the device against
+# host grouping and the CPU decoder, its grouped decode steps captured as a graph),
 # synthetic (synthetic_tower_check.cpp: both towers with random weights at the tiny configs'
 # shapes, their shapes, finite values and seeds, then bench/gpu/agent_step.h's tower → prefill →
 # decode step with the synthetic decoder, as bench_cuda_prefill runs it; about 2 and 5.5 minutes).
@@ -91,15 +94,16 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
     perl -0pe "$launch" "$root/model/engine/cuda/kernels.cu" >"$out/k_eng.cpp"
     perl -0pe "$launch" "$root/model/engine/cuda/vision_kernels.cu" >"$out/vk_eng.cpp"
     perl -0pe "$launch" "$root/model/engine/cuda/gemv.cu" >"$out/gv_eng.cpp"
+    perl -0pe "$launch" "$root/model/engine/cuda/moe_grouped.cu" >"$out/mg_eng.cpp"
     sed 's|flash_k<D, T><<<grid, 32 \* kWarps, 0, static_cast<cudaStream_t>(stream)>>>(a);|(void)stream; emu_launch(grid, 32 * kWarps, [=] { flash_k<D, T>(a); });|' \
         "$root/model/engine/cuda/flash_attention.cu" >"$out/fa_eng.cpp"
     sed -e "$mma_launch" "$root/model/engine/cuda/flash_attention_mma.cu" >"$out/fam_eng.cpp"
     if grep -q '<<<' "$out/k_eng.cpp" "$out/vk_eng.cpp" "$out/fa_eng.cpp" "$out/gv_eng.cpp" \
-        "$out/fam_eng.cpp"; then
+        "$out/fam_eng.cpp" "$out/mg_eng.cpp"; then
         echo "run.sh: a kernel launch no longer matches the rewrite" >&2; exit 1
     fi
     objs=()
-    for src in k_eng vk_eng fa_eng fam_eng gv_eng; do
+    for src in k_eng vk_eng fa_eng fam_eng gv_eng mg_eng; do
         g++ -std=c++20 -O1 -pthread -DEMU_WITH_ENGINE -I"$out" -I"$root" -c "$out/$src.cpp" \
             -o "$out/$src.o"
         objs+=("$out/$src.o")
@@ -132,6 +136,15 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
     g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/fused_check.cpp" "${objs[@]}" \
         "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
         -o "$out/fused_check"
+    # The MoE layer grouped on the device: its kernels, then the decoder against host grouping.
+    g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/moe_grouped_check.cpp" "${objs[@]}" \
+        "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \
+        -o "$out/moe_grouped_check"
+    if want moe_kernels; then "$out/moe_grouped_check" kernels || status=1; fi
+    if want moe_model; then
+        "$out/moe_grouped_check" model "$root/tests/data/engine/qwen3_vl_moe_vision_tiny" "$out" \
+            || status=1
+    fi
     # The decode step as a CUDA graph (stream capture emulated: cuda_runtime.h) against eager steps.
     g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/graph_check.cpp" "${objs[@]}" \
         "$lib/libdeskpilot_model.a" "$lib/libdeskpilot_vision.a" -lpcre2-8 -lutf8proc \

@@ -15,6 +15,8 @@
 #include "model/engine/cuda/gemv.h"
 #include "model/engine/cuda/graph.h"
 #include "model/engine/cuda/kernels.h"
+#include "model/engine/cuda/moe_grouped.h"
+#include "model/engine/cuda/moe_grouping.h"
 #include "model/engine/cuda/pdl.h"
 #include "model/engine/cuda/sample_twin.h"
 #include "model/engine/cuda/stop_point.h"
@@ -65,6 +67,7 @@ struct CudaTextModel::Impl : TextWeights {
     std::unordered_map<std::string, DeviceBuffer> scratch;
     bool fused = fused_from_env();
     bool gemv = gemv_from_env();
+    bool moe_device = moe_device_grouping_from_env();
     // The decode-step graph (DESKPILOT_CUDA_GRAPHS): captured once an eager batch-1 step has
     // sized the scratch (`decode_warm`), then replayed for every step while `graph_key` matches
     // key(); `staging` is the pinned token id + positions + KV length it copies, `graph_logits`
@@ -83,13 +86,14 @@ struct CudaTextModel::Impl : TextWeights {
         bool gemv;
         KvDtype kv;
         std::uint64_t moved;
-        bool pdl;  // k::pdl_launches(): the launches' attributes
+        bool pdl;         // k::pdl_launches(): the launches' attributes
+        bool moe_device;  // DESKPILOT_CUDA_MOE=grouped steps: where the grouping runs
         bool operator==(const GraphKey&) const = default;
     };
     std::uint64_t moved = 0;
     GraphKey graph_key{};
     float* graph_logits = nullptr;
-    GraphKey key() const { return {fused, gemv, kv, moved, k::pdl_launches()}; }
+    GraphKey key() const { return {fused, gemv, kv, moved, k::pdl_launches(), moe_device}; }
 
     // y = rms_norm(x) as the bf16 GEMM input, and f32 into `h` where not null: one kernel, or
     // the unfused pair (DESKPILOT_CUDA_FUSED=0; `h` then always written).
@@ -157,12 +161,23 @@ struct CudaTextModel::Impl : TextWeights {
         head_done.zero();
     }
     // A step the graph can hold: one text token, no image features, and no host round trip (the
-    // MoE layers' grouped decode downloads the routing).
+    // MoE layers' grouped decode groups on the host where device grouping is off or cannot take
+    // the layer's shapes).
     bool capturable(std::span<const std::int32_t> ids,
                     const engine::VisualInjection* visual) const {
         if (ids.size() != 1 || (visual && visual->tokens > 0)) return false;
         if (!grouped_decode) return true;
-        return std::none_of(layers.begin(), layers.end(), [](const auto& l) { return l.moe; });
+        return std::all_of(layers.begin(), layers.end(),
+                           [this](const auto& l) { return !l.moe || device_grouping(l); });
+    }
+    // Whether an MoE layer's grouped pass (prefill, or DESKPILOT_CUDA_MOE=grouped decode) groups
+    // on the device (moe_grouped.h): when chosen and its kernels take the layer's shapes.
+    bool device_grouping(const LayerWeights& ly) const {
+        const std::int64_t H = cfg.text.hidden_size, F = ly.width;
+        const bool in_out = ly.layout == Layout::in_out;
+        return moe_device &&
+               k::moe_grouped_supports(H, 2 * F, in_out ? 2 * F : H, int(ly.experts)) &&
+               k::moe_grouped_supports(F, H, in_out ? H : F, int(ly.experts));
     }
 
     void init_rope() {
@@ -182,7 +197,10 @@ struct CudaTextModel::Impl : TextWeights {
     void dense_mlp(const LayerWeights& ly, float* x, std::int64_t S);
     void decode_moe(const LayerWeights& ly, float* x, const std::uint16_t* hb,
                     const std::int32_t* idx_d, const float* wt_d);
-    // DESKPILOT_CUDA_MOE=grouped: decode through the host-grouped path too (for comparison).
+    void moe_on_device(const LayerWeights& ly, float* x, std::int64_t S, const std::uint16_t* hb,
+                       const std::int32_t* idx_d, const float* wt_d);
+    // DESKPILOT_CUDA_MOE=grouped: decode through the grouped path too (for comparison), grouped
+    // where DESKPILOT_CUDA_MOE_GROUPING says.
     bool grouped_decode = [] {
         const char* v = std::getenv("DESKPILOT_CUDA_MOE");
         return v && std::string(v) == "grouped";
@@ -295,6 +313,12 @@ bool CudaTextModel::gemv() const {
 }
 void CudaTextModel::set_gemv(bool gemv) {
     impl_->gemv = gemv;
+}
+bool CudaTextModel::moe_device_grouping() const {
+    return impl_->moe_device;
+}
+void CudaTextModel::set_moe_device_grouping(bool device) {
+    impl_->moe_device = device;
 }
 GraphCounts CudaTextModel::graph_counts() const {
     return impl_->graph.counts();
@@ -443,11 +467,12 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
     const LayerWeights& ly = layers[std::size_t(l)];
     const std::int64_t H = c.hidden_size, E = ly.experts, F = ly.width;
     const int K = ly.moe ? c.num_experts_per_tok : 1;
-    // The f32 rows are read only by the host-grouped path's gather (prefill); a batched decode
-    // step needs just the router's bf16 input, so it neither writes nor sizes them (a captured
-    // step takes the same path as the eager one that sized its scratch: it never asks for "h").
+    // The f32 rows are read only by the host-grouped path's gather; a batched decode step needs
+    // just the router's bf16 input and the device grouping the bf16 rows, so neither writes nor
+    // sizes them (a captured step takes the same path as the eager one that sized its scratch: it
+    // never asks for "h").
     const bool batched_decode = ly.moe && S == 1 && !grouped_decode;
-    float* h = batched_decode ? nullptr : tmp<float>("h", S * H);
+    float* h = batched_decode || device_grouping(ly) ? nullptr : tmp<float>("h", S * H);
     std::uint16_t* hb = tmp<std::uint16_t>("hb", S * H);
     // A decode step's router GEMV normalises its own input (and leaves the row in hb for the
     // experts), and its last block chooses the experts: one launch.
@@ -474,6 +499,10 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
             decode_moe(ly, x, hb, idx_d, wt_d);
             return;
         }
+        if (device_grouping(ly)) {
+            moe_on_device(ly, x, S, hb, idx_d, wt_d);
+            return;
+        }
         // The grouping below needs the choices on the host: one small copy per layer.
         check(cudaMemcpyAsync(idx.data(), idx_d, idx.size() * 4, cudaMemcpyDeviceToHost,
                               static_cast<cudaStream_t>(s())),
@@ -482,24 +511,16 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
     } else {
         k::fill_f32(wt_d, S * K, 1.0f, s());
     }
-    // Sort the (token, choice) pairs by expert: each expert's rows are contiguous.
-    std::vector<std::int64_t> count(std::size_t(E) + 1, 0);
-    for (const auto e : idx) ++count[std::size_t(e) + 1];
-    for (std::size_t e = 1; e < count.size(); ++e) count[e] += count[e - 1];
-    std::vector<std::int32_t> src(idx.size()), row_of(idx.size());
-    std::vector<std::int64_t> fill(count.begin(), count.end() - 1);
-    for (std::size_t pr = 0; pr < idx.size(); ++pr) {
-        const std::int64_t r = fill[std::size_t(idx[pr])]++;
-        src[std::size_t(r)] = std::int32_t(pr / std::size_t(K));
-        row_of[pr] = std::int32_t(r);
-    }
+    // Each expert's rows contiguous, on the host (moe_grouping.h).
+    const ExpertGrouping grouping = group_by_expert(idx, K, int(E), k::kMoeTileRows);
+    const std::vector<std::int32_t>& count = grouping.offsets;
     std::int32_t* map_d = tmp<std::int32_t>("moe map", 2 * S * K);
     // The host vectors must outlive the asynchronous copy: wait for it.
-    check(cudaMemcpyAsync(map_d, src.data(), src.size() * 4, cudaMemcpyHostToDevice,
-                          static_cast<cudaStream_t>(s())),
+    check(cudaMemcpyAsync(map_d, grouping.src.data(), grouping.src.size() * 4,
+                          cudaMemcpyHostToDevice, static_cast<cudaStream_t>(s())),
           "upload expert rows");
-    check(cudaMemcpyAsync(map_d + S * K, row_of.data(), row_of.size() * 4, cudaMemcpyHostToDevice,
-                          static_cast<cudaStream_t>(s())),
+    check(cudaMemcpyAsync(map_d + S * K, grouping.row_of.data(), grouping.row_of.size() * 4,
+                          cudaMemcpyHostToDevice, static_cast<cudaStream_t>(s())),
           "upload expert rows");
     const std::int64_t n = S * K;
     std::uint16_t* xe = tmp<std::uint16_t>("xe", n * H);
@@ -522,7 +543,38 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
                in_out ? H : F, dn + off * H);
     }
     k::moe_combine(x, dn, map_d + S * K, wt_d, S, K, H, s());
-    stream.sync("MoE block");  // keeps src/row_of alive until their copies are done
+    stream.sync("MoE block");  // keeps the grouping's vectors alive until their copies are done
+}
+
+// The grouped MoE on the device (moe_grouped.h): grouping, gate/up (with SwiGLU as its epilogue
+// when fused), down and the combine, five launches and no host round trip. The gate/up product
+// reads each row's normalised token from hb through the grouping's src: no gather.
+void CudaTextModel::Impl::moe_on_device(const LayerWeights& ly, float* x, std::int64_t S,
+                                        const std::uint16_t* hb, const std::int32_t* idx_d,
+                                        const float* wt_d) {
+    const auto& c = cfg.text;
+    const std::int64_t H = c.hidden_size, F = ly.width, n = S * c.num_experts_per_tok;
+    const int E = int(ly.experts);
+    std::int32_t* map_d = tmp<std::int32_t>("moe map", 2 * n);              // src | row_of
+    std::int32_t* groups_d = tmp<std::int32_t>("moe groups", 2 * (E + 1));  // offsets | tiles
+    k::moe_group(idx_d, n, c.num_experts_per_tok, E, groups_d, groups_d + E + 1, map_d, map_d + n,
+                 s());
+    const k::MoeGroups groups{groups_d, groups_d + E + 1, E, k::moe_max_tiles(n, E)};
+    const bool in_out = ly.layout == Layout::in_out;
+    const k::MoeWeights gate_up{ly.gate_up.as<std::uint16_t>(), 2 * F * H, !in_out,
+                                in_out ? 2 * F : H};
+    const k::MoeWeights down{ly.down.as<std::uint16_t>(), F * H, !in_out, in_out ? H : F};
+    std::uint16_t* ab = tmp<std::uint16_t>("act bf16", n * F);
+    if (fused) {
+        k::moe_gate_up_swiglu_bf16(hb, map_d, H, gate_up, F, groups, ab, s());
+    } else {
+        float* gu = tmp<float>("gu", n * 2 * F);
+        k::moe_gemm_bf16(hb, map_d, H, gate_up, 2 * F, groups, gu, s());
+        silu_bf16(gu, n, F, ab);
+    }
+    float* dn = tmp<float>("down", n * H);
+    k::moe_gemm_bf16(ab, nullptr, F, down, H, groups, dn, s());
+    k::moe_combine(x, dn, map_d + n, wt_d, S, c.num_experts_per_tok, H, s());
 }
 
 void CudaTextModel::Impl::run_layers(std::span<const std::int32_t> ids,

@@ -66,6 +66,18 @@ inline bool gemv_from_env() {
     return env_switch("DESKPILOT_CUDA_GEMV", "1", "0", "1 or 0");
 }
 
+// DESKPILOT_CUDA_MOE_GROUPING=device|host (device when unset or empty): how an MoE layer's grouped
+// pass (every prefill; decode too with DESKPILOT_CUDA_MOE=grouped) groups its (token, expert)
+// pairs. device: cuda/moe_grouped.h's kernels, five launches and no host round trip. host: the
+// routing downloaded and grouped on the host (one stream synchronisation per layer), then two
+// cuBLAS GEMMs per chosen expert; the path before the device grouping, kept for comparison
+// (bench_cuda_prefill --moe-grouping both). A layer whose shapes the device kernels do not take
+// (moe_grouped_supports) groups on the host either way. Another value throws CudaError naming
+// the variable and the value.
+inline bool moe_device_grouping_from_env() {
+    return env_switch("DESKPILOT_CUDA_MOE_GROUPING", "device", "host", "device or host");
+}
+
 class CudaTextModel {
   public:
     // Uploads the weights of `model` (a CPU model, which validated the checkpoint's names and
@@ -116,6 +128,10 @@ class CudaTextModel {
     // or cuBLAS. Takes effect with the next pass.
     bool gemv() const;
     void set_gemv(bool gemv);
+    // Whether MoE layers group their pairs on the device (moe_device_grouping_from_env() at
+    // construction) or on the host. Takes effect with the next pass.
+    bool moe_device_grouping() const;
+    void set_moe_device_grouping(bool device);
     // What the decode-step graph has done so far (captures, instantiations, updates, launches,
     // replays).
     GraphCounts graph_counts() const;
