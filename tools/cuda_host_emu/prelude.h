@@ -102,6 +102,24 @@ inline void emu_mma_bf16(float c[4], const unsigned a[4], unsigned b0, unsigned 
     g_warp[w]->arrive_and_wait();  // every lane has read the fragments before any posts again
     for (int i = 0; i < 4; ++i) c[i] = d[i];
 }
+// mma.cuh's ldmatrix (x4): the lanes post their row addresses, then each reads its four
+// registers from the rows of the matrices they make (mma.cuh documents the layout).
+inline const void* g_ldm_row[64][32];
+inline void emu_ldmatrix_x4(unsigned r[4], const void* row, bool trans) {
+    const int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    g_warp[w]->arrive_and_wait();
+    g_ldm_row[w][l] = row;
+    g_warp[w]->arrive_and_wait();
+    for (int i = 0; i < 4; ++i) {
+        auto at = [&](int rr, int c) {
+            return unsigned(static_cast<const std::uint16_t*>(g_ldm_row[w][8 * i + rr])[c]);
+        };
+        const int g = l / 4, t = l % 4;
+        r[i] =
+            trans ? at(2 * t, g) | at(2 * t + 1, g) << 16 : at(g, 2 * t) | at(g, 2 * t + 1) << 16;
+    }
+    g_warp[w]->arrive_and_wait();  // every lane has read the rows before any posts again
+}
 // gemv.cu's last-block combine: blocks run one at a time here, so the fence has nothing to order
 // and the counter needs atomicity only against the block's own threads.
 inline unsigned atomicAdd(unsigned* p, unsigned v) {

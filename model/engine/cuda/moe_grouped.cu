@@ -4,11 +4,12 @@
 //   with a block-wide prefix of warp ballots, so the order within an expert is the pairs' order.
 // - Products: a grid of (row tile, column tile) blocks over all experts. Each block finds its
 //   expert by a binary search of the tile offsets, then runs a tensor-core GEMM tile (mma.cuh):
-//   64 rows × 128 weight columns, k steps of 32 staged through shared memory, the next step's
-//   16-byte global loads in registers while the current one multiplies. Four warps, each 32 rows ×
-//   64 columns (2 × 8 mma tiles). The A rows are read through `src`, so the gate/up product takes
-//   the normalised tokens where they are and needs no gather; its epilogue applies SwiGLU, the
-//   block's 128 columns being 64 gate columns and the 64 up columns that pair with them.
+//   64 rows × 128 weight columns, k steps of 32 copied to shared memory with cp.async two steps
+//   ahead, fragments read with ldmatrix (transposed for the in_out layout, whose tiles stay as
+//   the weights lie). Four warps, each 32 rows × 64 columns (2 × 8 mma tiles). The A rows are
+//   read through `src`, so the gate/up product takes the normalised tokens where they are and
+//   needs no gather; its epilogue applies SwiGLU, the block's 128 columns being 64 gate columns
+//   and the 64 up columns that pair with them.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -25,22 +26,20 @@ namespace deskpilot::model::cuda::k {
 namespace {
 
 constexpr int kBM = kMoeTileRows;
-constexpr int kBN = 128;  // weight columns a block multiplies
-constexpr int kBK = 32;   // inputs a k step stages
-// Shared rows padded by 8 bf16 (80 bytes = 20 words): the 8 rows × 4 words a fragment load reads
-// fall in 32 different banks.
-constexpr int kRowPad = 8;
+constexpr int kBN = 128;    // weight columns a block multiplies
+constexpr int kBK = 32;     // inputs a k step stages
+constexpr int kStages = 3;  // k steps in flight (cp.async)
+// Shared rows padded by 8 bf16, so the 8 rows of 16 bytes an ldmatrix matrix reads fall in 8
+// different 16-byte bank groups: k-major rows of kBK inputs (80 bytes) and n-major rows of kBN
+// columns (272 bytes).
+constexpr int kRowStride = kBK + 8, kColStride = kBN + 8;
+constexpr int kAElems = kBM * kRowStride;
+constexpr int kBElems = kBN * kRowStride;  // also holds an in_out tile: kBK * kColStride
+static_assert(kBK * kColStride <= kBElems, "an in_out B tile fits its stage");
+constexpr int kStageElems = kAElems + kBElems;  // 7 680 bf16: 3 stages are 45 KiB of shared memory
 constexpr int kGemmThreads = 128;
 constexpr int kCountThreads = kMoeMaxExperts;  // moe_count_k: one scan slot per thread
 constexpr int kScatterThreads = 256;
-
-#ifdef __CUDACC__
-using Vec8 = uint4;  // eight bf16 values, one 16-byte load
-#else
-struct alignas(16) Vec8 {
-    unsigned x, y, z, w;
-};
-#endif
 
 // Counts per expert, then their inclusive scans (rows and tiles) by Hillis-Steele steps.
 __global__ void moe_count_k(const std::int32_t* index, std::int64_t pairs, int E,
@@ -107,17 +106,12 @@ struct GemmArgs {
     std::uint16_t* act;
 };
 
-__device__ __forceinline__ Vec8 load8(const std::uint16_t* p) {
-    return *reinterpret_cast<const Vec8*>(p);
-}
-__device__ __forceinline__ unsigned lds32(const std::uint16_t* p) {
-    return *reinterpret_cast<const unsigned*>(p);
-}
-
 template <bool kSwiglu>
 __device__ __forceinline__ void moe_gemm_tile(const GemmArgs& a) {
-    alignas(16) __shared__ std::uint16_t As[kBM][kBK + kRowPad];
-    alignas(16) __shared__ std::uint16_t Bs[kBN][kBK + kRowPad];
+    // kStages k steps: A [kBM][kBK], and B out_in as [kBN][kBK] (each column's inputs contiguous,
+    // as the weights lie) or in_out as [kBK][kBN] (each input's columns contiguous, as the weights
+    // lie; ldmatrix transposes it into B fragments).
+    alignas(16) __shared__ std::uint16_t smem[kStages * kStageElems];
     const int tile_index = int(blockIdx.x);
     const int* tiles = a.g.tiles;
     if (tile_index >= tiles[a.g.E]) return;
@@ -146,7 +140,7 @@ __device__ __forceinline__ void moe_gemm_tile(const GemmArgs& a) {
     };
 
     const int tid = int(threadIdx.x);
-    // A step's A loads: 8 inputs of row i / 4 from input (i % 4) · 8, for i = tid + 128 j.
+    // A step's A copies: 8 inputs of row i / 4 from input (i % 4) · 8, for i = tid + 128 j.
     const std::uint16_t* a_row[2];
 #pragma unroll
     for (int j = 0; j < 2; ++j) {
@@ -154,46 +148,33 @@ __device__ __forceinline__ void moe_gemm_tile(const GemmArgs& a) {
         const std::int64_t r = r0 + row;
         a_row[j] = row < rows ? a.x + std::int64_t(a.src ? a.src[r] : r) * a.K : nullptr;
     }
-    Vec8 ra[2], rb[4];
-    const Vec8 zero{0u, 0u, 0u, 0u};
-    auto load_step = [&](std::int64_t k0) {
+    // Issues k step `step`'s copies into its stage, as one group.
+    auto issue = [&](std::int64_t step) {
+        std::uint16_t* As = smem + (step % kStages) * kStageElems;
+        std::uint16_t* Bs = As + kAElems;
+        const std::int64_t k0 = step * kBK;
 #pragma unroll
         for (int j = 0; j < 2; ++j) {
-            const std::int64_t kk = k0 + ((tid + kGemmThreads * j) % 4) * 8;
-            ra[j] = a_row[j] && kk < a.K ? load8(a_row[j] + kk) : zero;
+            const int i = tid + kGemmThreads * j, kq = (i % 4) * 8;
+            const bool ok = a_row[j] && k0 + kq < a.K;
+            cp_async16(As + (i / 4) * kRowStride + kq, ok ? a_row[j] + k0 + kq : a.x, ok);
         }
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
             const int i = tid + kGemmThreads * j;
-            if (a.w.out_in) {  // 128 weight rows × 4 loads of 8 inputs
-                const std::int64_t n = weight_col(i / 4), kk = k0 + (i % 4) * 8;
-                rb[j] = n >= 0 && kk < a.K ? load8(we + n * a.w.ldw + kk) : zero;
-            } else {  // 16 groups of 8 columns × 32 input rows, a warp down one group's rows
-                const std::int64_t n = weight_col((i / 32) * 8), kk = k0 + i % 32;
-                rb[j] = n >= 0 && kk < a.K ? load8(we + kk * a.w.ldw + n) : zero;
+            if (a.w.out_in) {  // 128 weight rows × 4 copies of 8 inputs
+                const int c = i / 4, kq = (i % 4) * 8;
+                const std::int64_t n = weight_col(c);
+                const bool ok = n >= 0 && k0 + kq < a.K;
+                cp_async16(Bs + c * kRowStride + kq, ok ? we + n * a.w.ldw + k0 + kq : we, ok);
+            } else {  // 32 input rows × 16 copies of 8 columns
+                const int kr = i / 16, c = (i % 16) * 8;
+                const std::int64_t n = weight_col(c);
+                const bool ok = n >= 0 && k0 + kr < a.K;
+                cp_async16(Bs + kr * kColStride + c, ok ? we + (k0 + kr) * a.w.ldw + n : we, ok);
             }
         }
-    };
-    auto store_step = [&] {
-#pragma unroll
-        for (int j = 0; j < 2; ++j) {
-            const int i = tid + kGemmThreads * j;
-            *reinterpret_cast<Vec8*>(&As[i / 4][(i % 4) * 8]) = ra[j];
-        }
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-            const int i = tid + kGemmThreads * j;
-            if (a.w.out_in) {
-                *reinterpret_cast<Vec8*>(&Bs[i / 4][(i % 4) * 8]) = rb[j];
-            } else {  // transposed, each column's inputs contiguous: lanes 2m and 2m + 1 write
-                      // halves of one word, and the 16 words fall in 16 banks
-                const int c = (i / 32) * 8, kr = i % 32;
-                const unsigned v[4] = {rb[j].x, rb[j].y, rb[j].z, rb[j].w};
-#pragma unroll
-                for (int q = 0; q < 8; ++q)
-                    Bs[c + q][kr] = std::uint16_t(q % 2 ? v[q / 2] >> 16 : v[q / 2] & 0xffffu);
-            }
-        }
+        cp_async_commit();
     };
 
     const int warp = tid / 32, lane = tid % 32, g = lane / 4, tq = lane % 4;
@@ -205,30 +186,52 @@ __device__ __forceinline__ void moe_gemm_tile(const GemmArgs& a) {
         return 64 * wn + 8 * ni;
     };
     float acc[2][8][4] = {};
-    load_step(0);
-    for (std::int64_t k0 = 0; k0 < a.K; k0 += kBK) {
-        __syncthreads();  // the last step's fragments are read
-        store_step();
+    const std::int64_t steps = (a.K + kBK - 1) / kBK;
+#pragma unroll
+    for (int s = 0; s < kStages - 1; ++s) {
+        if (s < steps)
+            issue(s);
+        else
+            cp_async_commit();  // an empty group: every step below counts one group
+    }
+    for (std::int64_t step = 0; step < steps; ++step) {
+        cp_async_wait<kStages - 2>();  // this thread's copies of `step` have landed
+        // Everyone's have, and every warp is done with the stage the next issue refills.
         __syncthreads();
-        if (k0 + kBK < a.K) load_step(k0 + kBK);  // in flight while this step multiplies
+        if (step + kStages - 1 < steps)
+            issue(step + kStages - 1);
+        else
+            cp_async_commit();
+        const std::uint16_t* As = smem + (step % kStages) * kStageElems;
+        const std::uint16_t* Bs = As + kAElems;
 #pragma unroll
         for (int ks = 0; ks < kBK; ks += 16) {
-            unsigned af[2][4];
+            // Lanes 8i..8i+7 address matrix i: for A, rows 0-7 / 8-15 at inputs ks / ks + 8 (the
+            // fragment's four registers); for B, tile 2p / 2p + 1 at inputs ks / ks + 8 (b0 and
+            // b1 of each tile).
+            unsigned af[2][4], bf[8][2];
 #pragma unroll
-            for (int mi = 0; mi < 2; ++mi) {
-                const int r = 32 * wm + 16 * mi + g;
-                af[mi][0] = lds32(&As[r][ks + 2 * tq]);
-                af[mi][1] = lds32(&As[r + 8][ks + 2 * tq]);
-                af[mi][2] = lds32(&As[r][ks + 2 * tq + 8]);
-                af[mi][3] = lds32(&As[r + 8][ks + 2 * tq + 8]);
+            for (int mi = 0; mi < 2; ++mi)
+                ldmatrix_x4(af[mi], As + (32 * wm + 16 * mi + lane % 16) * kRowStride + ks +
+                                        (lane / 16) * 8);
+#pragma unroll
+            for (int p = 0; p < 4; ++p) {
+                const int col = tile_col(2 * p + lane / 16), kq = ks + (lane / 8) % 2 * 8;
+                unsigned r[4];
+                if (a.w.out_in)
+                    ldmatrix_x4(r, Bs + (col + lane % 8) * kRowStride + kq);
+                else
+                    ldmatrix_x4_trans(r, Bs + (kq + lane % 8) * kColStride + col);
+                bf[2 * p][0] = r[0];
+                bf[2 * p][1] = r[1];
+                bf[2 * p + 1][0] = r[2];
+                bf[2 * p + 1][1] = r[3];
             }
 #pragma unroll
-            for (int ni = 0; ni < 8; ++ni) {
-                const int c = tile_col(ni) + g;
-                const unsigned b0 = lds32(&Bs[c][ks + 2 * tq]), b1 = lds32(&Bs[c][ks + 2 * tq + 8]);
+            for (int ni = 0; ni < 8; ++ni)
 #pragma unroll
-                for (int mi = 0; mi < 2; ++mi) mma_bf16_16816(acc[mi][ni], af[mi], b0, b1);
-            }
+                for (int mi = 0; mi < 2; ++mi)
+                    mma_bf16_16816(acc[mi][ni], af[mi], bf[ni][0], bf[ni][1]);
         }
     }
 
