@@ -22,6 +22,7 @@ GPU_TARGETS=(
   bench_cuda_decode             # decode/prefill at real Qwen3-VL and Qwen2.5-VL shapes
   bench_cuda_attention          # flash prefill attention vs the split-K kernel
   bench_cuda_prefill            # an agent step on the GPU: vision tower + prefill + decode, 1920x1080
+  bench_cuda_moe                # one MoE layer's experts: device grouping vs host grouping + cuBLAS
   test_model_cuda               # device probe
   test_model_cuda_kernels       # every kernel against its CPU twin, the decoder against the CPU one
   test_engine_cuda_cli          # `generate --device cuda` against `--device cpu`

@@ -273,6 +273,7 @@ if [[ $QUICK == 1 ]]; then
   decode --layers 8 --prompt-tokens 1024 --decode-tokens 64 --pdl both
   decode --model qwen2_5 --layers 8 --prompt-tokens 1024 --decode-tokens 64 --pdl both
   section "MoE prefill: grouped on the device vs on the host"
+  bench bench_cuda_moe --repeats 5
   decode --layers 8 --prompt-tokens 1024 --decode-tokens 16 --moe-grouping both
   section "batch-1 GEMMs: the engine's matrix-vector kernels vs cuBLAS"
   decode --layers 8 --prompt-tokens 1024 --decode-tokens 64 --gemv both
@@ -295,6 +296,9 @@ else
   decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --pdl both
   decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128 --pdl both
   section "MoE prefill: grouped on the device vs on the host"
+  bench bench_cuda_moe
+  bench bench_cuda_moe --layout out_in
+  bench bench_cuda_moe --tokens 16384
   decode --layers 48 --prompt-tokens 2700 --decode-tokens 16 --moe-grouping both
   decode --layers 48 --prompt-tokens 16384 --decode-tokens 16 --moe-grouping both
   section "batch-1 GEMMs: the engine's matrix-vector kernels vs cuBLAS"

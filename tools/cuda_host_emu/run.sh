@@ -29,6 +29,7 @@
 # text prompt with bf16 and f32 KV, the capacity errors and two graph steps, captured then
 # replayed; five images of
 # different grids in one agent-conversation prefill through the towers and the decoder),
+# bench_moe (bench/gpu/bench_cuda_moe.cpp at tiny shapes: its host and device grouping agree),
 # moe_kernels and moe_model (moe_grouped_check.cpp: the MoE grouping and grouped products on the
 # device against their twins, then the tiny Qwen3-VL-MoE decoder grouping on the device against
 # host grouping and the CPU decoder, its grouped decode steps captured as a graph),
@@ -144,6 +145,15 @@ if [[ -f $lib/libdeskpilot_model.a ]]; then
     if want moe_model; then
         "$out/moe_grouped_check" model "$root/tests/data/engine/qwen3_vl_moe_vision_tiny" "$out" \
             || status=1
+    fi
+    # bench_cuda_moe's two MoE layers at tiny shapes (its output comparison is its exit status).
+    g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/bench_moe_check.cpp" "$out/k_eng.o" \
+        "$out/mg_eng.o" "$lib/libdeskpilot_model.a" -o "$out/bench_moe_check"
+    if want bench_moe; then
+        for layout in in_out out_in; do
+            "$out/bench_moe_check" --tokens 70 --experts 6 --top 2 --hidden 64 --width 48 \
+                --repeats 1 --layout $layout || status=1
+        done
     fi
     # The decode step as a CUDA graph (stream capture emulated: cuda_runtime.h) against eager steps.
     g++ -std=c++20 -O1 -pthread -I"$out" -I"$root" "$here/graph_check.cpp" "${objs[@]}" \
