@@ -170,7 +170,11 @@ int main() {
             c.splits ? ("split-K x" + std::to_string(c.splits)).c_str() : "flash", long(c.ql),
             long(c.past), long(c.NH), long(c.KH), long(c.D), ef, eb, shift,
             bits ? "DIFFER" : "exact");
-        bad += !(ef < 1e-5f) + !(eb < 1e-5f) + (bits != 0);
+        // The flash case on the tensor-core kernel (DESKPILOT_CUDA_FLASH=mma) rounds Q, K, V and
+        // the weights to bf16: flash_attention_check.cpp's bound for it.
+        const bool mma = c.splits == 0 && k::flash_kernel() == k::FlashKernel::mma;
+        const float tol = mma ? 1e-2f : 1e-5f;
+        bad += !(ef < tol) + !(eb < tol) + (bits != 0);
     }
     std::printf("%s\n", bad ? "FAIL" : "ok");
     return bad;

@@ -1,6 +1,7 @@
 // Flash attention on tensor cores (flash_attention.h, FlashKernel::mma). A block takes 64 query
 // rows of one head, 16 per warp: one m16 tile of mma.cuh's bf16 multiply-add. Per tile of 64 keys
-// (K row-major and V transposed in shared memory, both bf16):
+// (K and V key-major in shared memory, both bf16, written 16 bytes at a time; the B fragments
+// read with ldmatrix, V's transposed):
 //   S = Q·Kᵀ         8 n-tiles of 8 keys, the Q fragments kept in registers for the whole walk;
 //   online softmax   base 2, each row's max over the 4 lanes that hold it, the running output
 //                    rescaled in registers (why the fragments are PTX's documented ones);
@@ -36,10 +37,6 @@ constexpr int kMmaKTile = 64;              // keys per tile
 __device__ __forceinline__ unsigned pack2(float lo, float hi) {
     return unsigned(f2bf16(lo)) | (unsigned(f2bf16(hi)) << 16);
 }
-// A 32-bit word of two adjacent bf16 values in shared memory (an even column: 4-byte aligned).
-__device__ __forceinline__ unsigned pair_at(const std::uint16_t* p) {
-    return *reinterpret_cast<const unsigned*>(p);
-}
 
 // Query row i, head dims c and c + 1 of head h as bf16 (zero past the rows or the head dim).
 template <int D>
@@ -60,9 +57,10 @@ __device__ __forceinline__ float quad_sum(float v) {
     return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
-// grid (ceil(rows / kMmaQTile), heads), block 32·kMmaWarps. Shared: K [64][DP+8] and Vᵀ
-// [DP][64+8] bf16 (36 KB at D = 128); the +8 columns put the 8 rows a fragment load reads in
-// different banks. Each lane holds rows g and g + 8 of its warp's 16 (see mma.cuh).
+// grid (ceil(rows / kMmaQTile), heads), block 32·kMmaWarps. Shared: K and V [64][DP+8] bf16
+// (34 KB at D = 128); the +8 columns make each row an odd number of 16-byte units, so the 8 rows
+// an ldmatrix matrix reads fall in different banks. Each lane holds rows g and g + 8 of its warp's
+// 16 (see mma.cuh).
 template <int D, typename T>
 __global__ void __launch_bounds__(32 * kMmaWarps) flash_mma_k(FlashArgs a) {
     constexpr int DP = (D + 15) / 16 * 16;  // head dims padded to whole k-steps
@@ -70,7 +68,7 @@ __global__ void __launch_bounds__(32 * kMmaWarps) flash_mma_k(FlashArgs a) {
     constexpr int NT = kMmaKTile / 8;       // n-tiles of a score tile
     constexpr int DT = DP / 8;              // n-tiles of the output
     alignas(16) __shared__ std::uint16_t ks[kMmaKTile][DP + 8];
-    alignas(16) __shared__ std::uint16_t vt[DP][kMmaKTile + 8];
+    alignas(16) __shared__ std::uint16_t vs[kMmaKTile][DP + 8];
     __shared__ std::int64_t lo_s[kMmaQTile], hi_s[kMmaQTile];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, tq = lane & 3;
     const std::int64_t h = blockIdx.y, kvh = h / a.group, i0 = std::int64_t(blockIdx.x) * kMmaQTile;
@@ -98,22 +96,38 @@ __global__ void __launch_bounds__(32 * kMmaWarps) flash_mma_k(FlashArgs a) {
 
     for (std::int64_t k0 = klo; k0 < khi; k0 += kMmaKTile) {
         __syncthreads();  // every warp is done with the previous tile
-        for (int idx = threadIdx.x; idx < kMmaKTile * DP; idx += blockDim.x) {
-            const int j = idx / DP, c = idx % DP;
+        // 8 head dims of one key a thread, converted and stored as one 16-byte word each for K
+        // and V (D is a multiple of 8: a chunk is all head dims or all padding).
+        for (int idx = threadIdx.x; idx < kMmaKTile * DP / 8; idx += blockDim.x) {
+            const int j = idx / (DP / 8), c = idx % (DP / 8) * 8;
             const std::int64_t t = k0 + j;
-            const bool in = t < khi && c < D;
-            ks[j][c] = in ? f2bf16(kv_load(kb + t * a.kv_row + c)) : 0;
-            vt[c][j] = in ? f2bf16(kv_load(vb + t * a.kv_row + c)) : 0;
+            unsigned kw[4] = {0u, 0u, 0u, 0u}, vw[4] = {0u, 0u, 0u, 0u};
+            if (t < khi && c < D) {
+                const T* kp = kb + t * a.kv_row + c;
+                const T* vp = vb + t * a.kv_row + c;
+                for (int e = 0; e < 4; ++e) {
+                    kw[e] = pack2(kv_load(kp + 2 * e), kv_load(kp + 2 * e + 1));
+                    vw[e] = pack2(kv_load(vp + 2 * e), kv_load(vp + 2 * e + 1));
+                }
+            }
+            for (int e = 0; e < 4; ++e) {
+                reinterpret_cast<unsigned*>(&ks[j][c])[e] = kw[e];
+                reinterpret_cast<unsigned*>(&vs[j][c])[e] = vw[e];
+            }
         }
         __syncthreads();
 
+        // S = Q·Kᵀ, the B fragments of two key tiles a load: lanes 8i..8i+7 address tile
+        // n + i / 2's keys at head dims kk·16 + (i % 2)·8.
         float s[NT][4];
-        for (int n = 0; n < NT; ++n) {
-            s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
-            for (int kk = 0; kk < KS; ++kk)
-                mma_bf16_16816(s[n], qa[kk], pair_at(&ks[n * 8 + g][kk * 16 + tq * 2]),
-                               pair_at(&ks[n * 8 + g][kk * 16 + 8 + tq * 2]));
-        }
+        for (int n = 0; n < NT; ++n) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+        for (int n = 0; n < NT; n += 2)
+            for (int kk = 0; kk < KS; ++kk) {
+                unsigned b[4];
+                ldmatrix_x4(b, &ks[(n + lane / 16) * 8 + lane % 8][kk * 16 + (lane / 8) % 2 * 8]);
+                mma_bf16_16816(s[n], qa[kk], b[0], b[1]);
+                mma_bf16_16816(s[n + 1], qa[kk], b[2], b[3]);
+            }
         // Scale to base 2 and mask: keys outside a row's range (causal, segment, tile end)
         // score -inf.
         float mx0 = -INFINITY, mx1 = -INFINITY;
@@ -154,9 +168,15 @@ __global__ void __launch_bounds__(32 * kMmaWarps) flash_mma_k(FlashArgs a) {
                                     pack2(s[2 * kc][2], s[2 * kc][3]),
                                     pack2(s[2 * kc + 1][0], s[2 * kc + 1][1]),
                                     pack2(s[2 * kc + 1][2], s[2 * kc + 1][3])};
-            for (int d = 0; d < DT; ++d)
-                mma_bf16_16816(o[d], pa, pair_at(&vt[d * 8 + g][kc * 16 + tq * 2]),
-                               pair_at(&vt[d * 8 + g][kc * 16 + 8 + tq * 2]));
+            // O += P·V, V's B fragments of two head-dim tiles a load, transposed from its
+            // key-major rows: lanes 8i..8i+7 address keys kc·16 + (i % 2)·8 of tile d + i / 2.
+            for (int d = 0; d < DT; d += 2) {
+                unsigned b[4];
+                ldmatrix_x4_trans(
+                    b, &vs[kc * 16 + (lane / 8) % 2 * 8 + lane % 8][(d + lane / 16) * 8]);
+                mma_bf16_16816(o[d], pa, b[0], b[1]);
+                mma_bf16_16816(o[d + 1], pa, b[2], b[3]);
+            }
         }
     }
 
