@@ -48,7 +48,10 @@ __global__ void moe_count_k(const std::int32_t* index, std::int64_t pairs, int E
     const int t = int(threadIdx.x);
     count[t] = 0;
     __syncthreads();
-    for (std::int64_t p = t; p < pairs; p += kCountThreads) atomicAdd(&count[index[p]], 1u);
+    // An id outside 0..E-1 (the routers write none) is not counted rather than written past the
+    // shared arrays.
+    for (std::int64_t p = t; p < pairs; p += kCountThreads)
+        if (unsigned(index[p]) < unsigned(E)) atomicAdd(&count[index[p]], 1u);
     __syncthreads();
     rows[t] = count[t];
     tile[t] = (count[t] + kBM - 1) / kBM;
