@@ -300,7 +300,6 @@ else
   bench bench_cuda_moe --layout out_in
   bench bench_cuda_moe --tokens 16384
   decode --layers 48 --prompt-tokens 2700 --decode-tokens 16 --moe-grouping both
-  decode --layers 48 --prompt-tokens 16384 --decode-tokens 16 --moe-grouping both
   section "batch-1 GEMMs: the engine's matrix-vector kernels vs cuBLAS"
   decode --layers 48 --prompt-tokens 2700 --decode-tokens 128 --gemv both
   decode --model qwen2_5 --prompt-tokens 2700 --decode-tokens 128 --gemv both
