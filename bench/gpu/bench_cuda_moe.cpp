@@ -19,7 +19,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <numeric>
 #include <random>
 #include <string>
@@ -31,6 +30,7 @@
 #include "model/engine/cuda/kernels.h"
 #include "model/engine/cuda/moe_grouped.h"
 #include "model/engine/cuda/moe_grouping.h"
+#include "model/engine/dtype.h"
 
 using namespace deskpilot::model;
 using Clock = std::chrono::steady_clock;
@@ -147,10 +147,7 @@ int main(int argc, char** argv) {
             stream.sync("random rows");
             hb.download(b.data(), b.size() * 2);
             std::vector<float> f(b.size());
-            for (std::size_t i = 0; i < b.size(); ++i) {
-                const unsigned u = unsigned(b[i]) << 16;
-                std::memcpy(&f[i], &u, 4);
-            }
+            for (std::size_t i = 0; i < b.size(); ++i) f[i] = engine::bf16_to_f32(b[i]);
             h.upload(f.data(), h.bytes());
         }
         cuda::DeviceBuffer x0(std::size_t(S * H) * 4, "residual");

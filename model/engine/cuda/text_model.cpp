@@ -481,7 +481,7 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
     if (!norm_in_router) norm_bf16(x, ly.post_norm.as<float>(), S, H, h, hb);
     std::int32_t* idx_d = tmp<std::int32_t>("idx", S * K);
     float* wt_d = tmp<float>("wt", S * K);
-    std::vector<std::int32_t> idx(std::size_t(S * K), 0);
+    std::vector<std::int32_t> idx;  // the choices on the host: sized only where the host groups
     if (ly.moe) {
         float* rl = tmp<float>("router", S * E);
         if (norm_in_router) {
@@ -504,11 +504,13 @@ void CudaTextModel::Impl::moe(int l, float* x, std::int64_t S) {
             return;
         }
         // The grouping below needs the choices on the host: one small copy per layer.
+        idx.resize(std::size_t(S * K));
         check(cudaMemcpyAsync(idx.data(), idx_d, idx.size() * 4, cudaMemcpyDeviceToHost,
                               static_cast<cudaStream_t>(s())),
               "download expert choices");
         stream.sync("routing");
     } else {
+        idx.assign(std::size_t(S * K), 0);
         k::fill_f32(wt_d, S * K, 1.0f, s());
     }
     // Each expert's rows contiguous, on the host (moe_grouping.h).
