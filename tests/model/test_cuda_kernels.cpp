@@ -861,6 +861,32 @@ class CudaKernelsTest : public QObject {
         }
     }
 
+    // The MoE grouping's and grouped products' size errors come before any launch: one CudaError
+    // naming the count or the size. Needs no GPU (only a CUDA build).
+    void moeGroupedRejectsBadSizes() {
+        auto message = [](auto&& f) -> std::string {
+            try {
+                f();
+            } catch (const cuda::CudaError& e) {
+                return e.what();
+            }
+            return "";
+        };
+        const std::string experts = message([] {
+            cuda::k::moe_group(nullptr, 0, 1, cuda::k::kMoeMaxExperts + 1, nullptr, nullptr,
+                               nullptr, nullptr, nullptr);
+        });
+        QVERIFY2(experts.find("513 experts") != std::string::npos, experts.c_str());
+        const std::string size = message([] {
+            const std::int32_t g[4] = {};
+            cuda::k::moe_gemm_bf16(nullptr, nullptr, 60, {nullptr, 0, true, 60}, 16, {g, g, 1, 1},
+                                   nullptr, nullptr);
+        });
+        QVERIFY2(size.find("K 60") != std::string::npos, size.c_str());
+        QVERIFY(!cuda::k::moe_grouped_supports(64, 20, 64, 8));  // N not a multiple of 8
+        QVERIFY(cuda::k::moe_grouped_supports(64, 48, 96, 8));
+    }
+
     // The tiny Qwen3-VL-MoE decoder with its MoE layers grouped on the device (the default)
     // against host grouping (DESKPILOT_CUDA_MOE_GROUPING=host's path) and the CPU decoder: a
     // 40-token prefill; and fused against unfused device grouping, bit for bit.
@@ -1568,6 +1594,9 @@ class CudaKernelsTest : public QObject {
         QSKIP("built without CUDA");
     }
     void moeGroupingDeviceMatchesHost() {
+        QSKIP("built without CUDA");
+    }
+    void moeGroupedRejectsBadSizes() {
         QSKIP("built without CUDA");
     }
 #endif
