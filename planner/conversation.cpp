@@ -1,5 +1,6 @@
 #include "planner/conversation.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace deskpilot::planner {
@@ -72,6 +73,14 @@ Request Conversation::build() const {
             request.messages.back().parts.push_back(std::move(part));
         else
             request.messages.push_back({entry.role, {std::move(part)}});
+    }
+    if (family_->screenshot_first) {
+        // The first user turn's screenshot (when it is still sent) before the prompt.
+        auto first_user = std::find_if(request.messages.begin(), request.messages.end(),
+                                       [](const Message& m) { return m.role == Role::user; });
+        std::stable_partition(
+            first_user->parts.begin(), first_user->parts.end(),
+            [](const ContentPart& p) { return p.kind == ContentPart::Kind::image; });
     }
     return request;
 }

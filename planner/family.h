@@ -48,6 +48,12 @@ struct ModelFamily {
     // tell (model::Vlm::family_as_seen). deskpilot-nano's checkpoints are ours, trained at a
     // size of our choosing; the other families name models whose processor is fixed.
     bool sized_by_checkpoint = false;
+    // The first user turn shows its screenshot before the prompt (Conversation::build): how a
+    // deskpilot-nano checkpoint trained with train.py --screenshot-first was asked, which its
+    // deskpilot.json says ("screenshot_first": true; Vlm::family_as_seen sets it). The grounding
+    // examples of one screen then share their start up to the instruction, which training
+    // computes once for all of them.
+    bool screenshot_first = false;
 };
 
 std::span<const ModelFamily> all_families();

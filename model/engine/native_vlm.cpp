@@ -103,6 +103,7 @@ struct NativeVlm::Impl {
     NativeVlm::Timings timings;
     std::string gpu;  // the decoder's GPU, or "" on the CPU
     std::optional<engine_ns::CoordinateReadout> readout;
+    bool screenshot_first = false;  // deskpilot.json's layout, for a family sized by its checkpoint
 
     // A family sized by its checkpoint takes the checkpoint's pixel bounds, when the checkpoint
     // gives them and the patch grids agree (a nano checkpoint trained at 960×576 says
@@ -114,6 +115,7 @@ struct NativeVlm::Impl {
             seen.resize.min_pixels = preprocess.resize.min_pixels;
             seen.resize.max_pixels = preprocess.resize.max_pixels;
         }
+        if (family.sized_by_checkpoint) seen.screenshot_first = screenshot_first;
         return seen;
     }
 };
@@ -168,6 +170,16 @@ int native_coordinate_window(const std::filesystem::path& model_dir) {
     return w.get<int>();
 }
 
+bool native_screenshot_first(const std::filesystem::path& model_dir) {
+    const nlohmann::json j = read_marker(model_dir);
+    if (j.is_null() || !j.contains("screenshot_first")) return false;
+    const nlohmann::json& v = j.at("screenshot_first");
+    if (!v.is_boolean())
+        throw ModelError("'" + (model_dir / "deskpilot.json").string() +
+                         "': screenshot_first must be true or false, not " + v.dump());
+    return v.get<bool>();
+}
+
 std::string native_pixel_cap_problem(const std::string& family, std::int64_t max_pixels) {
     const planner::ModelFamily* f = planner::find_family(family);
     if (max_pixels <= 0 || !f || max_pixels >= f->resize.min_pixels) return "";
@@ -213,6 +225,7 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
         } catch (const std::invalid_argument& e) {
             throw ModelError(where + ": " + e.what());
         }
+        impl_->screenshot_first = native_screenshot_first(dir);
         auto ck = std::make_shared<const engine_ns::Checkpoint>(dir);
         impl_->model = std::make_unique<engine_ns::VlModel>(mc, ck, *impl_->pool);
         // The CPU models validated the checkpoint; the GPU ones copy its weights.

@@ -46,6 +46,12 @@ std::string native_default_family(const std::filesystem::path& model_dir);
 // malformed, or gives a window that is not a whole number >= 0.
 int native_coordinate_window(const std::filesystem::path& model_dir);
 
+// Whether model_dir's deskpilot.json says the checkpoint was trained with its screenshot before
+// the prompt ("screenshot_first": true; planner::ModelFamily::screenshot_first), else false.
+// Throws ModelError naming deskpilot.json when it is there but unreadable, malformed, or gives a
+// value that is not true or false.
+bool native_screenshot_first(const std::filesystem::path& model_dir);
+
 // A pixel cap shows the model a smaller screenshot than `family`'s own resize bounds give; the
 // agent maps coordinates from that smaller image (planner::with_pixel_cap), but a cap below the
 // family's minimum image cannot be honoured. Returns that problem as a sentence, or "" when the

@@ -172,6 +172,39 @@ class PromptTest : public QObject {
         QVERIFY_THROWS_EXCEPTION(PromptError, Conversation(*find_family("doubao"), "x",
                                                            {.prompt = {.actions = {"fly"}}}));
     }
+
+    // A checkpoint trained with its screenshot first (deskpilot.json "screenshot_first") is asked
+    // the same way: the first user turn's screenshot before the prompt, the later turns as
+    // before; once that screenshot is dropped, the first turn is the prompt alone.
+    void screenshotFirstLeadsTheFirstUserTurn() {
+        ModelFamily family = *find_family("deskpilot-nano");
+        family.screenshot_first = true;
+        Conversation c(family, "Save the form", {.max_screenshots = 2});
+        c.add_screenshot(frame(1));
+        Request r = c.build();
+        QCOMPARE(r.messages.size(), std::size_t(2));
+        QCOMPARE(r.messages[1].parts.size(), std::size_t(2));
+        QCOMPARE(r.messages[1].parts[0].kind, ContentPart::Kind::image);
+        QCOMPARE(r.messages[1].parts[1].text, c.system_prompt());
+        c.add_user("That was not the Save button.");
+        c.add_assistant("Thought: t\nAction: wait()");
+        c.add_screenshot(frame(2));
+        r = c.build();
+        QCOMPARE(r.messages[1].parts[0].image->pixels->front(), std::uint8_t(1));
+        QCOMPARE(r.messages[1].parts[1].text, c.system_prompt());
+        QCOMPARE(r.messages[1].parts[2].text, std::string("That was not the Save button."));
+        QCOMPARE(r.messages.back().parts.back().kind, ContentPart::Kind::image);
+        c.add_assistant("Thought: u\nAction: wait()");
+        c.add_screenshot(frame(3));
+        r = c.build();  // screenshot 1 dropped
+        QCOMPARE(r.messages[1].parts.size(), std::size_t(2));
+        QCOMPARE(r.messages[1].parts[0].text, c.system_prompt());
+        QCOMPARE(r.messages[1].parts[1].text, std::string("That was not the Save button."));
+        // The family as listed keeps the prompt first.
+        Conversation plain(*find_family("deskpilot-nano"), "Save the form");
+        plain.add_screenshot(frame(1));
+        QCOMPARE(plain.build().messages[1].parts[0].text, plain.system_prompt());
+    }
 };
 
 QTEST_GUILESS_MAIN(PromptTest)

@@ -375,6 +375,41 @@ class TestNanoCheckpoint : public QObject {
                 e.what());
         }
     }
+
+    // A checkpoint trained with its screenshot before the prompt says so in deskpilot.json, and the
+    // engine tells the agent (family_as_seen), whose Conversation then asks it that way; only the
+    // family sized by its checkpoint takes it. A value that is not true or false is a load error
+    // naming the file. Here the committed weights with such a marker (the layout is what is
+    // tested).
+    void checkpointSaysItsScreenshotComesFirst() {
+        QTemporaryDir dir;
+        const fs::path folder = dir.path().toStdString();
+        for (const char* file :
+             {"config.json", "tokenizer.json", "model.safetensors", "preprocessor_config.json"})
+            fs::create_symlink(kModel / file, folder / file);
+        json marker = read_json(kModel / "deskpilot.json");
+        marker["screenshot_first"] = true;
+        std::ofstream(folder / "deskpilot.json") << marker.dump();
+        const planner::ModelFamily& ui_tars = *planner::find_family("ui-tars-1.5");
+        for (const auto& [where, first] : {std::pair{kModel, false}, std::pair{folder, true}}) {
+            QCOMPARE(model::native_screenshot_first(where), first);
+            model::NativeVlm vlm({.model_dir = where, .max_pixels = 0, .threads = 1});
+            QCOMPARE(vlm.family_as_seen(*family_).screenshot_first, first);
+            QVERIFY(!vlm.family_as_seen(ui_tars).screenshot_first);
+        }
+        marker["screenshot_first"] = "yes";
+        std::ofstream(folder / "deskpilot.json") << marker.dump();
+        try {
+            model::NativeVlm broken({.model_dir = folder, .max_pixels = 0, .threads = 1});
+            QFAIL("a screenshot_first of \"yes\" loaded");
+        } catch (const model::ModelError& e) {
+            const std::string what = e.what();
+            QVERIFY2(what.find((folder / "deskpilot.json").string()) != std::string::npos &&
+                         what.find(R"(screenshot_first must be true or false, not "yes")") !=
+                             std::string::npos,
+                     e.what());
+        }
+    }
 };
 
 QTEST_GUILESS_MAIN(TestNanoCheckpoint)
