@@ -84,6 +84,8 @@ def main():
         if not isinstance(state, dict) or "model" not in state:
             sys.exit(f"average_states.py: '{path}' is not a train.py state (no 'model' weights)")
         states.append(state)
+    if len({bool(s.get("screenshot_first", False)) for s in states}) > 1:
+        sys.exit("average_states.py: the states were trained in different prompt layouts (--screenshot-first)")
     torch.save(average(states, weights), a.out)
     print(f"wrote {a.out}: {len(states)} states, weights {', '.join(f'{w:.3f}' for w in weights)}")
 

@@ -26,7 +26,8 @@ def main():
     config = nano_model.build_config(Tokenizer.from_file(a.tokenizer))
     model = nano_model.build_model(config, 0)
     state = nano_model.load_state(model, a.state, "export_state.py")
-    nano_model.save_checkpoint(model, config, a.tokenizer, a.out, nano_model.DTYPES[a.dtype])
+    nano_model.save_checkpoint(model, config, a.tokenizer, a.out, nano_model.DTYPES[a.dtype],
+                               state.get("screenshot_first", False))
     nano_model.save_heads(a.out, {h: state[h] for h in nano_model.HEADS if state.get(h)})
     print(f"wrote {a.out} (step {state.get('step', 'unknown')})")
 

@@ -135,8 +135,10 @@ def load_heads(folder):
 
 def checkpoint_state(folder):
     """A checkpoint folder as a train.py state (weights and auxiliary heads, no optimiser or step):
-    what train.py --init and average_states.py take in place of a state.pt."""
-    return {"model": state_from_checkpoint(folder), **load_heads(folder)}
+    what train.py --init and average_states.py take in place of a state.pt, with the layout it was
+    trained in (deskpilot.json's "screenshot_first")."""
+    return {"model": state_from_checkpoint(folder), **load_heads(folder),
+            "screenshot_first": nc.trained_screenshot_first(folder)}
 
 
 def load_state(model, path, tool):
@@ -156,11 +158,12 @@ def load_state(model, path, tool):
 DTYPES = {"bf16": torch.bfloat16, "f32": torch.float32}
 
 
-def save_checkpoint(model, config, tokenizer_path, out_dir, dtype=torch.bfloat16):
+def save_checkpoint(model, config, tokenizer_path, out_dir, dtype=torch.bfloat16, screenshot_first=False):
     """models/deskpilot-nano/: model.safetensors, config.json, tokenizer.json,
     preprocessor_config.json (the layout `deskpilot generate/run --model-dir` loads), and
-    deskpilot.json, which names the planner family, so that `--model-dir` alone picks it, and, for
-    a tokenizer with one token per number, the coordinate readout's window (nano_common.COORDINATE_WINDOW)."""
+    deskpilot.json, which names the planner family, so that `--model-dir` alone picks it, for
+    a tokenizer with one token per number the coordinate readout's window (nano_common.COORDINATE_WINDOW),
+    and "screenshot_first" for weights trained so (train.py --screenshot-first)."""
     from safetensors.torch import save_file
     os.makedirs(out_dir, exist_ok=True)
     cfg = config.to_dict()
@@ -181,6 +184,8 @@ def save_checkpoint(model, config, tokenizer_path, out_dir, dtype=torch.bfloat16
     with open(tokenizer_path, encoding="utf-8") as f:
         if "10" in json.load(f)["model"]["vocab"]:
             marker["coordinate_window"] = nc.COORDINATE_WINDOW
+    if screenshot_first:
+        marker["screenshot_first"] = True
     with open(os.path.join(out_dir, "deskpilot.json"), "w") as f:
         json.dump(marker, f, indent=1)
         f.write("\n")

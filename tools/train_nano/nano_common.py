@@ -98,6 +98,15 @@ def zoom_to_screen(point, origin):
 COORDINATE_WINDOW = 16
 
 
+def trained_screenshot_first(model_dir):
+    """Whether a checkpoint folder's deskpilot.json says it was trained with its screenshot first."""
+    path = os.path.join(model_dir, "deskpilot.json")
+    if not os.path.exists(path):
+        return False
+    with open(path, encoding="utf-8") as f:
+        return bool(json.load(f).get("screenshot_first", False))
+
+
 def coordinate_window(model_dir):
     path = os.path.join(model_dir, "deskpilot.json")
     if not os.path.exists(path):
@@ -222,6 +231,21 @@ def task_messages(prompt, screenshots, answers, feedback=()):
         if i < len(feedback) and feedback[i] is not None:
             messages.append({"role": "user", "parts": [feedback[i]]})
     return messages, screenshots[first_kept:]
+
+
+def screenshot_first(messages):
+    """A conversation in the layout of a checkpoint trained with its screenshot before the prompt
+    (deskpilot.json "screenshot_first"; train.py --screenshot-first): in the first user turn the
+    images come before the text, each kind in its order (planner::Conversation does the same for
+    such a checkpoint). Why: the grounding examples of one screen then share everything up to the
+    instruction, which train.py --pack computes once for all of them."""
+    out = [dict(m) for m in messages]
+    for m in out:
+        if m["role"] == "user":
+            m["parts"] = [p for p in m["parts"] if not isinstance(p, str)] + [p for p in m["parts"]
+                                                                                if isinstance(p, str)]
+            break
+    return out
 
 
 INSTRUCTION_HEADER = "## User Instruction\n"

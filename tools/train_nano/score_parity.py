@@ -52,6 +52,9 @@ class Transformers:
         self.model = Qwen3VLMoeForConditionalGeneration.from_pretrained(
             model_dir, dtype=torch.float32, attn_implementation="eager").eval()
         self.proc = nc.image_processor()
+        # Asked as it was trained: a checkpoint of train.py --screenshot-first, screenshot first
+        # (the engine's Conversation does the same from the same deskpilot.json).
+        self.screenshot_first = nc.trained_screenshot_first(model_dir)
         self.stops = [self.tok.token_to_id("<|im_end|>"), self.tok.token_to_id("<|endoftext|>")]
         self.max_new_tokens = max_new_tokens
         # The engine's coordinate readout: the window the checkpoint names, unless told otherwise.
@@ -81,7 +84,8 @@ class Transformers:
         """Greedy answer (special tokens skipped, as NativeVlm streams it) and the prompt length."""
         inputs = [self.pixels(p) for p in screenshots]
         counts = [int(grid.prod()) // 4 for _, grid in inputs]
-        ids = torch.tensor([self.tok.encode(nc.render_chat(messages, counts)).ids])
+        chat = nc.render_chat(nc.screenshot_first(messages) if self.screenshot_first else messages, counts)
+        ids = torch.tensor([self.tok.encode(chat).ids])
         mm = (ids == self.model.config.image_token_id).int()
         self.model.model.rope_deltas = None
         with torch.no_grad():

@@ -36,6 +36,9 @@ class Nano:
         self.model = Qwen3VLMoeForConditionalGeneration.from_pretrained(
             model_dir, dtype=torch.float32, attn_implementation="eager").eval()
         self.proc = nc.image_processor()
+        # Asked as it was trained: a checkpoint of train.py --screenshot-first, screenshot first
+        # (the engine's Conversation does the same from the same deskpilot.json).
+        self.screenshot_first = nc.trained_screenshot_first(model_dir)
         self.stops = [self.tok.token_to_id("<|im_end|>"), self.tok.token_to_id("<|endoftext|>")]
         self.special = {self.tok.token_to_id(t) for t in nc.SPECIAL_TOKENS}
         self.max_new_tokens = max_new_tokens
@@ -49,7 +52,8 @@ class Nano:
         inputs = [self.proc(images=[Image.open(io.BytesIO(b)).convert("RGB")], return_tensors="pt")
                   for b in images]
         counts = [int(r["image_grid_thw"].prod()) // 4 for r in inputs]
-        ids = torch.tensor([self.tok.encode(nc.render_chat(messages, counts)).ids])
+        chat = nc.render_chat(nc.screenshot_first(messages) if self.screenshot_first else messages, counts)
+        ids = torch.tensor([self.tok.encode(chat).ids])
         kwargs = {}
         if inputs:
             kwargs = {"pixel_values": torch.cat([r["pixel_values"] for r in inputs]),

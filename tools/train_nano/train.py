@@ -23,9 +23,11 @@ import re
 import shlex
 import sys
 import time
+import types
 
 import numpy
 import torch
+from transformers.models.qwen3_vl_moe.modeling_qwen3_vl_moe import load_balancing_loss_func
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model as nano_model  # noqa: E402
@@ -408,6 +410,12 @@ class AttendLoss:
         self.weights = {}
         self.inputs = {}
         model.config.text_config._attn_implementation = "eager"
+        for index, decoder_layer in enumerate(model.model.language_model.layers):
+            if index not in layers:
+                # Only the hooked layers need their weights: the others keep SDPA (a config of
+                # their own, which the attention reads at every call; 3% of a grounding step).
+                decoder_layer.self_attn.config = copy.copy(decoder_layer.self_attn.config)
+                decoder_layer.self_attn.config._attn_implementation = "sdpa"
         for layer in layers:
             attn = model.model.language_model.layers[layer].self_attn
             attn.register_forward_hook(lambda _m, _i, out, layer=layer: self.weights.__setitem__(layer, out[1]))
@@ -422,34 +430,56 @@ class AttendLoss:
     def __call__(self, batch):
         """(loss, accuracy) over the number positions of the batch's grounding rows, or None."""
         labels, image = batch["labels"], batch["mm_token_type_ids"].bool()
-        losses, hits = [], []
+        picks = []  # per (row, head): the positions it fetches at, its target columns and shares, its idle positions
         for r, cell in enumerate(batch.get("cells", [])):
             if cell < 0:
                 continue
             column = image[r].nonzero()[cell, 0]
+            share = None
             if self.blend:  # attend to the tokens around the point, in blend_cells' proportions
                 blend = batch["blends"][r]
                 column = image[r].nonzero()[[i for i, _ in blend], 0]
                 share = torch.tensor([part for _, part in blend])
+            pool = self.blend and batch["pools"][r]
             # the hidden state at p writes token p+1
             writes_number = torch.isin(labels[r, 1:], self.numbers).nonzero()[:, 0]
-            for layer in self.layers:
-                for coordinate, head in enumerate(self.heads if self.split() else self.heads[:1]):
-                    at = writes_number[coordinate::2] if self.split() else writes_number
-                    w = self.weights[layer][r, head, at].float()  # [positions, keys]
-                    if self.blend and batch["pools"][r]:  # --pointer-own: anywhere in the pool
-                        losses.append(-torch.log(w[:, column].sum(-1) + 1e-6).mean())
-                    elif self.blend:
-                        losses.append(-(share * torch.log(w[:, column] + 1e-6)).sum(-1).mean())
-                    else:
-                        losses.append(-torch.log(w[:, column] + 1e-6).mean())
-                    hits.append((w[:, image[r]].argmax(1) == cell).float().mean())
-                    if self.split():
-                        idle = writes_number[1 - coordinate::2]
-                        losses.append(-torch.log(self.weights[layer][r, head, idle, 0].float() + 1e-6).mean())
-        if not losses:
+            for coordinate, head in enumerate(self.heads if self.split() else self.heads[:1]):
+                at = writes_number[coordinate::2] if self.split() else writes_number
+                idle = writes_number[1 - coordinate::2] if self.split() else None
+                picks.append((r, head, at, column, share, pool, cell, image[r], idle))
+        if not picks:
             return None
+        losses, hits = [], []
+        for layer in self.layers:
+            # One gather per layer: indexing the [rows, heads, queries, keys] weights once per (row,
+            # head) made each index's backward fill a zero tensor of the whole size, about a sixth of
+            # a grounding step's time.
+            fetch = gather_rows(self.weights[layer], [(r, head, at) for r, head, at, *_ in picks])
+            idles = gather_rows(self.weights[layer], [(r, head, idle) for r, head, _, _, _, _, _, _, idle in picks
+                                                      if idle is not None])
+            for n, (r, head, at, column, share, pool, cell, on_image, idle) in enumerate(picks):
+                w = fetch[n].float()  # [positions, keys]
+                if pool:  # --pointer-own: anywhere in the pool
+                    losses.append(-torch.log(w[:, column].sum(-1) + 1e-6).mean())
+                elif share is not None:
+                    losses.append(-(share * torch.log(w[:, column] + 1e-6)).sum(-1).mean())
+                else:
+                    losses.append(-torch.log(w[:, column] + 1e-6).mean())
+                hits.append((w[:, on_image].argmax(1) == cell).float().mean())
+                if idle is not None:
+                    losses.append(-torch.log(idles[n][:, 0].float() + 1e-6).mean())
         return torch.stack(losses).mean(), torch.stack(hits).mean().detach()
+
+
+def gather_rows(weights, picks):
+    """weights[r, head, positions] for each (r, head, positions) of `picks`, read with one index
+    (so that the backward fills one zero tensor of weights' size, not one per pick), split again."""
+    if not picks:
+        return []
+    rows = torch.cat([torch.full_like(at, r) for r, _, at in picks])
+    heads = torch.cat([torch.full_like(at, head) for _, head, at in picks])
+    positions = torch.cat([at for _, _, at in picks])
+    return weights[rows, heads, positions].split([len(at) for _, _, at in picks])
 
 
 class CopyLoss:
@@ -551,7 +581,7 @@ class TextCopyLoss:
         d = attn.head_dim
         kv = self.head // attn.num_key_value_groups
         rows = self.model.lm_head.weight.float() * text.norm.weight.float()
-        losses, attend_hits, copy_hits = [], [], []
+        rows_of = []  # per row with copyable answer tokens: (row, instruction positions, writes, match, source)
         for r, positions in enumerate(batch.get("instruction", [])):
             if len(positions) == 0:
                 continue
@@ -559,10 +589,13 @@ class TextCopyLoss:
             wanted = labels[r, writes + 1]
             source = ids[r, positions]
             match = wanted[:, None] == source[None, :]  # [answer positions, instruction tokens]
+            if match.any(1).any():
+                rows_of.append((r, positions, writes, match, source))
+        fetched = gather_rows(weights, [(r, self.head, writes[match.any(1)]) for r, _, writes, match, _ in rows_of])
+        losses, attend_hits, copy_hits = [], [], []
+        for (r, positions, writes, match, source), w in zip(rows_of, fetched):
             copyable = match.any(1)
-            if not copyable.any():
-                continue
-            w = weights[r, self.head, writes[copyable]].float()  # [copyable positions, keys]
+            w = w.float()  # [copyable positions, keys]
             on_source = (w[:, positions] * match[copyable]).sum(1)
             losses.append(-torch.log(on_source + 1e-6).mean())
             best = w.argmax(1)
@@ -760,6 +793,8 @@ class Examples:
         self.position_shared = "smallest"  # --position-shared (set by main())
         self.pointer_own = False  # --pointer-own (set by main())
         self.own_one_row = False  # --pointer-own-rows (set by main())
+        self.screenshot_first = False  # --screenshot-first (set by main())
+        self.pack = False  # --pack (set by main())
         self.cache = {}
         self.image_size = (w, h)
         self.targets = {}
@@ -910,7 +945,8 @@ class Examples:
         for rel in e["images"]:
             _, grid = self.pixels(rel)
             counts.append(int(grid.prod()) // 4)
-        prompt = nc.render_chat(e["messages"], counts)
+        prompt = nc.render_chat(nc.screenshot_first(e["messages"]) if self.screenshot_first else e["messages"],
+                                counts)
         encoded = self.tok.encode(prompt)
         instruction = torch.tensor(nc.instruction_positions(prompt, encoded.offsets), dtype=torch.long)
         return encoded.ids, self.tok.encode(e["target"]).ids + [self.im_end], instruction
@@ -981,7 +1017,29 @@ class Examples:
                 "cells": [point_cell(e, self.image_size) if e["kind"] == "grounding" else -1 for e in items],
                 "blends": [blend[0] for blend in blends], "pools": [blend[1] for blend in blends],
                 "own_targets": own,
-                "prompt_lengths": [len(p) for p, _, _ in rows], "instruction": [i for _, _, i in rows]}
+                "prompt_lengths": [len(p) for p, _, _ in rows], "instruction": [i for _, _, i in rows],
+                "packed": self.packing([p + a for p, a, _ in rows], min(len(p) for p, _, _ in rows), width)
+                if self.pack else None}
+
+    def packing(self, rows, shortest_prompt, width):
+        """--pack: the rows of one screen as one sequence, their shared start once and then each row's
+        own tokens ({"ids": [1, L], "segment": [L], -1 for the shared start,
+        else the row, "index": [rows, width], each row's tokens as places in the sequence, 0 for
+        padding}), or None where the rows share no screenshot before they differ (the
+        instruction-first layout). Within the prompts only, so that no answer token is shared."""
+        prefix = shortest_prompt
+        for row in rows[1:]:
+            prefix = next((k for k in range(prefix) if row[k] != rows[0][k]), prefix)
+        if any(self.image_pad in row[prefix:] for row in rows):
+            return None
+        ids, segment = list(rows[0][:prefix]), [-1] * prefix
+        index = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, row in enumerate(rows):
+            index[r, :prefix] = torch.arange(prefix)
+            index[r, prefix:len(row)] = torch.arange(len(ids), len(ids) + len(row) - prefix)
+            ids += row[prefix:]
+            segment += [r] * (len(row) - prefix)
+        return {"ids": torch.tensor([ids]), "segment": torch.tensor(segment), "index": index}
 
     def __getitem__(self, i):
         e = self.items[i]
@@ -1062,7 +1120,9 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
             extra = extra + contrast_coef * contrast_loss
             stats.update(contrast_loss=contrast_loss.item(), contrast_acc=matched.item())
         grid = batch["image_grid_thw"]
-        if batch.get("shared_image"):
+        if batch.get("packed") is not None:
+            pass  # one sequence, one image
+        elif batch.get("shared_image"):
             rows = ids.shape[0]
             enc.pooler_output = tuple(enc.pooler_output) * rows
             enc.deepstack_features = [tuple(f) * rows for f in enc.deepstack_features]
@@ -1071,8 +1131,11 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
     pointing = pointer_coef > 0 and batch.get("shared_image") and any(c >= 0 for c in batch["cells"])
     placing = position_coef > 0 and position_target is not None
     copying = copy_coef > 0 and position_target is not None
-    out = model(input_ids=ids, attention_mask=mask, mm_token_type_ids=batch["mm_token_type_ids"],
-                output_router_logits=aux_coef > 0, output_hidden_states=pointing or placing, **kwargs)
+    if batch.get("packed") is not None:
+        out = packed_forward(model, batch, aux_coef > 0, pointing or placing, kwargs, [attend, copier, text_copier])
+    else:
+        out = model(input_ids=ids, attention_mask=mask, mm_token_type_ids=batch["mm_token_type_ids"],
+                    output_router_logits=aux_coef > 0, output_hidden_states=pointing or placing, **kwargs)
     if placing:
         # Row 0's tokens of the placed screenshot: every row of a shared-image batch holds the same
         # image at the same place, and before the answer nothing differs that the image tokens can
@@ -1111,12 +1174,16 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
             extra = extra + text_copy_coef * copied[0]
             stats.update(text_copy_loss=copied[0].item(), text_attend_acc=copied[1].item(),
                          text_copy_acc=copied[2].item())
-    logits = out.logits[:, :-1].float()
     labels = batch["labels"][:, 1:]
     keep = labels != -100
-    per_token = torch.nn.functional.cross_entropy(logits[keep], labels[keep], reduction="none")
+    # The logits where an answer token is written, read once (each read of the whole [rows, width,
+    # vocabulary] tensor costs its backward a zero tensor of that size); a packed forward computes
+    # only these.
+    logits = out.answer_logits if hasattr(out, "answer_logits") else out.logits[:, :-1][keep]
+    logits = logits.float()
+    per_token = torch.nn.functional.cross_entropy(logits, labels[keep], reduction="none")
     lm = per_token.mean()
-    correct = (logits[keep].argmax(-1) == labels[keep]).float().mean()
+    correct = (logits.argmax(-1) == labels[keep]).float().mean()
     aux = out.aux_loss if aux_coef > 0 and getattr(out, "aux_loss", None) is not None else torch.zeros(())
     stats.update(loss=lm.item(), token_acc=correct.item(), feature_penalty=penalty.item())
     train_lm = lm
@@ -1124,14 +1191,71 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
         values = numbers.value_of[labels[keep]]
         at = values >= 0
         if at.any():
-            log_p = torch.log_softmax(logits[keep][at], -1)[:, numbers.ids]
+            log_p = torch.log_softmax(logits[at], -1)[:, numbers.ids]
             smooth = -(numbers.soft(values[at], number_sigma) * log_p).sum(-1)
             mixed = per_token.clone()
             mixed[at] = (1 - number_smooth) * per_token[at] + number_smooth * smooth
             train_lm = mixed.mean()
-            got = numbers.value_of[logits[keep][at].argmax(-1)]
+            got = numbers.value_of[logits[at].argmax(-1)]
             stats.update(number_within_2=((got >= 0) & ((got - values[at]).abs() <= 2)).float().mean().item())
     return train_lm + aux_coef * aux + feature_coef * penalty + extra, stats
+
+
+def packed_forward(model, batch, router_logits, hidden_states, kwargs, recorders):
+    """--pack: the model on the batch's packed sequence (Examples.packing): each row's tokens attend
+    to the shared start and to the row's own earlier tokens, at the positions (MRoPE) they have
+    in the row alone. Returns the logits where the rows write their answers ("answer_logits", in
+    forward_loss's order) and the hidden states as the rows' ([rows, width, hidden]), and makes
+    what the auxiliary losses' hooks recorded (attention weights and inputs, the final norm's
+    input) read as the rows', so that every loss sees the rows as if each had run alone: the same
+    loss and gradients (packed_parity.py), but the router's balancing loss, which counts the
+    shared start once."""
+    packed, rows = batch["packed"], batch["input_ids"]
+    positions, _ = model.model.get_rope_index(rows, batch["mm_token_type_ids"],
+                                              batch["image_grid_thw"].repeat(rows.shape[0], 1),
+                                              attention_mask=batch["attention_mask"])
+    index, ids, segment = packed["index"], packed["ids"], packed["segment"]
+    place = torch.zeros((3, 1, ids.shape[1]), dtype=positions.dtype)
+    real = batch["attention_mask"].bool()
+    place[:, 0, index[real]] = positions[:, real]
+    later = torch.arange(ids.shape[1])
+    allowed = (later[None, :] <= later[:, None]) & ((segment[None, :] < 0) | (segment[None, :] == segment[:, None]))
+    mask = torch.zeros(allowed.shape).masked_fill(~allowed, torch.finfo(torch.float32).min)[None, None]
+    # The decoder as the model's own forward runs it; the lm_head at the answers only; the balancing
+    # loss without the model's 2-D padding mask (here every token is real).
+    inner = model.model(input_ids=ids, attention_mask=mask, position_ids=place,
+                        mm_token_type_ids=(ids == model.config.image_token_id).int(),
+                        output_router_logits=router_logits, output_hidden_states=hidden_states, **kwargs)
+    text = model.config.text_config
+    writes = index[:, :-1][batch["labels"][:, 1:] != -100]
+    out = types.SimpleNamespace(
+        answer_logits=model.lm_head(inner.last_hidden_state[0, writes]),
+        hidden_states=None if inner.hidden_states is None else tuple(h[0][index] for h in inner.hidden_states),
+        aux_loss=load_balancing_loss_func(inner.router_logits, text.num_experts, text.num_experts_per_tok)
+        if router_logits else None)
+    for recorder in recorders:
+        if recorder is None:
+            continue
+        if getattr(recorder, "weights", None):
+            recorder.weights = {layer: PackedWeights(w, index) for layer, w in recorder.weights.items()}
+            recorder.inputs = {layer: x[0][index] for layer, x in recorder.inputs.items()}
+        if getattr(recorder, "final_input", None) is not None:
+            recorder.final_input = recorder.final_input[0][index]
+    return out
+
+
+class PackedWeights:
+    """A packed forward's attention weights ([1, heads, L, L]) read as the rows' ([rows, heads,
+    width, width]) the one way the losses read them (gather_rows: weights[rows, heads, positions],
+    each a query's weights over its row's keys; a row's padding reads the sequence's first key),
+    without building the rows' whole tensor."""
+
+    def __init__(self, weights, index):
+        self.weights, self.index = weights[0], index
+
+    def __getitem__(self, key):
+        rows, heads, positions = key
+        return self.weights[heads[:, None], self.index[rows, positions][:, None], self.index[rows]]
 
 
 def images_of(enc, picks):
@@ -1382,6 +1506,13 @@ def main():
                     help="a task's steps form one training unit whose screenshots go through the vision tower "
                          "once (a step shows up to 5, most of them its earlier steps'): the same loss and "
                          "gradient as the steps one by one, about half the tower passes of task units")
+    ap.add_argument("--screenshot-first", action="store_true",
+                    help="the screenshot before the prompt in the first user turn (nano_common.screenshot_first); "
+                         "the checkpoint's deskpilot.json then says so, for the engine to ask it the same way")
+    ap.add_argument("--pack", action="store_true",
+                    help="with --screenshot-first: the grounding examples of one screen as one sequence, what they "
+                         "share (the chat up to the instruction, the screenshot among it) computed once; the same "
+                         "loss and gradients (packed_parity.py) from about a fifth of the decoder tokens")
     ap.add_argument("--position-init", type=float, default=0.0, metavar="STD",
                     help="from scratch: start the vision position table and the number tokens' rows from "
                          "sinusoids of position and value (position_init), the table's at this std per "
@@ -1489,6 +1620,10 @@ def main():
         if not a.pointer_own:
             sys.exit("train.py: --pointer-own-rows needs --pointer-own")
         train.own_one_row = True
+    if a.pack and not a.screenshot_first:
+        sys.exit("train.py: --pack needs --screenshot-first (instruction first, the rows differ before the screenshot)")
+    train.screenshot_first = val.screenshot_first = a.screenshot_first
+    train.pack = a.pack
     if a.position_aux > 0 and attend is None:
         sys.exit("train.py: --position-aux reads the layers of --attend-aux; give both")
     copier = None
@@ -1547,9 +1682,12 @@ def main():
                 init = nano_model.checkpoint_state(a.init)
             except Exception as e:  # a missing or corrupt model.safetensors: one line
                 sys.exit(f"train.py: --init {a.init}: not a checkpoint folder ({e})")
-            print(f"auxiliary heads from {a.init}: {', '.join(k for k in init if k != 'model') or 'none (fresh)'}")
+            print(f"auxiliary heads from {a.init}: {', '.join(k for k in init if k in nano_model.HEADS) or 'none (fresh)'}")
         else:
             init = torch.load(a.init, weights_only=False)
+        if init.get("screenshot_first", False) != a.screenshot_first:
+            sys.exit(f"train.py: --init {a.init} was trained {'with' if init.get('screenshot_first') else 'without'} "
+                     "--screenshot-first; go on the same way (the prompts' layout)")
         if a.init_tokenizer:
             map_vocabulary(init, Tokenizer.from_file(a.init_tokenizer), tok, model)
         model.load_state_dict(init["model"])
@@ -1570,6 +1708,9 @@ def main():
             sys.exit(f"train.py: {state_path} was trained with --seed {state['seed']} --group "
                      f"{state.get('group', 1)}{' --episodes' if state.get('episodes') else ''}, not --seed "
                      f"{a.seed} --group {a.group}{' --episodes' if a.episodes else ''}")
+        if state.get("screenshot_first", False) != a.screenshot_first:
+            sys.exit(f"train.py: {state_path} was trained {'with' if state.get('screenshot_first') else 'without'} "
+                     "--screenshot-first; resume it the same way (the prompts' layout)")
         model.load_state_dict(state["model"])
         if "label_head" in state:
             label_head.load_state_dict(state["label_head"])
@@ -1598,7 +1739,7 @@ def main():
         torch.save({"model": model.state_dict(), **heads_state(),
                     "opt": opt.state_dict(),
                     "step": step, "seen": seen,
-                    "seed": a.seed, "group": a.group, "episodes": a.episodes,
+                    "seed": a.seed, "group": a.group, "episodes": a.episodes, "screenshot_first": a.screenshot_first,
                     "torch_rng": torch.get_rng_state()}, state_path + ".tmp")
         os.replace(state_path + ".tmp", state_path)
 
@@ -1655,7 +1796,8 @@ def main():
                                                     a.number_sigma, a.number_smooth, contrast_head, widgets,
                                                     a.contrast_aux, copier, a.copy_aux, text_copier,
                                                     a.text_copy_aux, enc=enc), size))
-                        tokens += batch["input_ids"].numel()
+                        packed = batch.get("packed")
+                        tokens += (packed["ids"] if packed is not None else batch["input_ids"]).numel()
             train.shift, train.shift_fill = (0, 0), None
             # Each unit weighs as many examples as it holds; an episode's steps go back together,
             # through their one tower pass.
@@ -1691,7 +1833,7 @@ def main():
         return
     save_state()
     model.eval()
-    nano_model.save_checkpoint(model, config, a.tokenizer, a.out, nano_model.DTYPES[a.dtype])
+    nano_model.save_checkpoint(model, config, a.tokenizer, a.out, nano_model.DTYPES[a.dtype], a.screenshot_first)
     nano_model.save_heads(a.out, heads_state())
     print(f"wrote {a.out}")
 
