@@ -98,21 +98,22 @@ def zoom_to_screen(point, origin):
 COORDINATE_WINDOW = 16
 
 
-def trained_screenshot_first(model_dir):
-    """Whether a checkpoint folder's deskpilot.json says it was trained with its screenshot first."""
+def checkpoint_marker(model_dir):
+    """A checkpoint folder's deskpilot.json ({} when it has none)."""
     path = os.path.join(model_dir, "deskpilot.json")
     if not os.path.exists(path):
-        return False
+        return {}
     with open(path, encoding="utf-8") as f:
-        return bool(json.load(f).get("screenshot_first", False))
+        return json.load(f)
+
+
+def trained_screenshot_first(model_dir):
+    """Whether a checkpoint folder's deskpilot.json says it was trained with its screenshot first."""
+    return bool(checkpoint_marker(model_dir).get("screenshot_first", False))
 
 
 def coordinate_window(model_dir):
-    path = os.path.join(model_dir, "deskpilot.json")
-    if not os.path.exists(path):
-        return 0
-    with open(path, encoding="utf-8") as f:
-        return int(json.load(f).get("coordinate_window", 0))
+    return int(checkpoint_marker(model_dir).get("coordinate_window", 0))
 
 
 def coordinate_readout(number_logits, mode, window):
@@ -233,12 +234,14 @@ def task_messages(prompt, screenshots, answers, feedback=()):
     return messages, screenshots[first_kept:]
 
 
-def screenshot_first(messages):
-    """A conversation in the layout of a checkpoint trained with its screenshot before the prompt
-    (deskpilot.json "screenshot_first"; train.py --screenshot-first): in the first user turn the
-    images come before the text, each kind in its order (planner::Conversation does the same for
-    such a checkpoint). Why: the grounding examples of one screen then share everything up to the
-    instruction, which train.py --pack computes once for all of them."""
+def in_layout(messages, screenshot_first):
+    """`messages` as a checkpoint trained with `screenshot_first` is asked (deskpilot.json
+    "screenshot_first"; train.py --screenshot-first): when true, in the first user turn the images
+    come before the text, each kind in its order (planner::Conversation does the same for such a
+    checkpoint); when false, unchanged. Why: the grounding examples of one screen then share
+    everything up to the instruction, which train.py --pack computes once for all of them."""
+    if not screenshot_first:
+        return messages
     out = [dict(m) for m in messages]
     for m in out:
         if m["role"] == "user":

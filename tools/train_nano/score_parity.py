@@ -84,7 +84,7 @@ class Transformers:
         """Greedy answer (special tokens skipped, as NativeVlm streams it) and the prompt length."""
         inputs = [self.pixels(p) for p in screenshots]
         counts = [int(grid.prod()) // 4 for _, grid in inputs]
-        chat = nc.render_chat(nc.screenshot_first(messages) if self.screenshot_first else messages, counts)
+        chat = nc.render_chat(nc.in_layout(messages, self.screenshot_first), counts)
         ids = torch.tensor([self.tok.encode(chat).ids])
         mm = (ids == self.model.config.image_token_id).int()
         self.model.model.rope_deltas = None

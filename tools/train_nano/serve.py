@@ -52,7 +52,7 @@ class Nano:
         inputs = [self.proc(images=[Image.open(io.BytesIO(b)).convert("RGB")], return_tensors="pt")
                   for b in images]
         counts = [int(r["image_grid_thw"].prod()) // 4 for r in inputs]
-        chat = nc.render_chat(nc.screenshot_first(messages) if self.screenshot_first else messages, counts)
+        chat = nc.render_chat(nc.in_layout(messages, self.screenshot_first), counts)
         ids = torch.tensor([self.tok.encode(chat).ids])
         kwargs = {}
         if inputs:

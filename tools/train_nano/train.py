@@ -945,8 +945,7 @@ class Examples:
         for rel in e["images"]:
             _, grid = self.pixels(rel)
             counts.append(int(grid.prod()) // 4)
-        prompt = nc.render_chat(nc.screenshot_first(e["messages"]) if self.screenshot_first else e["messages"],
-                                counts)
+        prompt = nc.render_chat(nc.in_layout(e["messages"], self.screenshot_first), counts)
         encoded = self.tok.encode(prompt)
         instruction = torch.tensor(nc.instruction_positions(prompt, encoded.offsets), dtype=torch.long)
         return encoded.ids, self.tok.encode(e["target"]).ids + [self.im_end], instruction
@@ -1507,7 +1506,7 @@ def main():
                          "once (a step shows up to 5, most of them its earlier steps'): the same loss and "
                          "gradient as the steps one by one, about half the tower passes of task units")
     ap.add_argument("--screenshot-first", action="store_true",
-                    help="the screenshot before the prompt in the first user turn (nano_common.screenshot_first); "
+                    help="the screenshot before the prompt in the first user turn (nano_common.in_layout); "
                          "the checkpoint's deskpilot.json then says so, for the engine to ask it the same way")
     ap.add_argument("--pack", action="store_true",
                     help="with --screenshot-first: the grounding examples of one screen as one sequence, what they "
