@@ -51,6 +51,7 @@ def main():
         sys.exit(f"attention_report.py: no validation grounding examples in {a.data}")
     model = nano_model.build_model(nano_model.build_config(tok), 0)
     state = nano_model.load_state(model, a.state, "attention_report.py")
+    data.screenshot_first = state.get("screenshot_first", False)  # asked as the state was trained
     layers = [int(x) for x in a.layers.split(",")]
     numbers = train.Numbers(tok)
     multi = numbers.multi_digit()

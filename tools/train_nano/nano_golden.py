@@ -126,11 +126,14 @@ def main():
     stops = [tok.token_to_id("<|im_end|>"), tok.token_to_id("<|endoftext|>")]
 
     window = nc.coordinate_window(a.model_dir)
+    screenshot_first = nc.trained_screenshot_first(a.model_dir)
 
     def ask(instruction, readout=False):
         # planner::Conversation for the grounding prompt: system turn, then prompt text + image.
         messages = [{"role": "system", "parts": [nc.SYSTEM_MESSAGE]},
                     {"role": "user", "parts": [nc.render_prompt("grounding", instruction), {"image": 0}]}]
+        # ... in the layout the checkpoint was trained on, as the engine reads it from deskpilot.json.
+        messages = nc.in_layout(messages, screenshot_first)
         ids = torch.tensor([tok.encode(nc.render_chat(messages, [int(grid.prod()) // 4])).ids])
         mm = (ids == model.config.image_token_id).int()
         model.model.rope_deltas = None

@@ -44,7 +44,7 @@ class Reader:
         """The logits after prompt + answer_ids, one row per answer token: [len(answer_ids), vocab]."""
         inputs = [self.tf.pixels(p) for p in screenshots]
         counts = [int(grid.prod()) // 4 for _, grid in inputs]
-        prompt = self.tf.tok.encode(nc.render_chat(messages, counts)).ids
+        prompt = self.tf.tok.encode(self.tf.chat(messages, counts)).ids
         ids = torch.tensor([prompt + answer_ids])
         mm = (ids == self.tf.model.config.image_token_id).int()
         self.tf.model.model.rope_deltas = None
@@ -83,7 +83,7 @@ def grounding(reader, reports, windows, tally):
                 # The most likely answer (the readout off) and the logits of each of its tokens.
                 shots = [reader.tf.pixels(shot)]
                 prompt = torch.tensor([reader.tf.tok.encode(
-                    nc.render_chat(messages, [int(shots[0][1].prod()) // 4])).ids])
+                    reader.tf.chat(messages, [int(shots[0][1].prod()) // 4])).ids])
                 mm = (prompt == reader.tf.model.config.image_token_id).int()
                 reader.tf.model.model.rope_deltas = None
                 with torch.no_grad():

@@ -80,12 +80,17 @@ class Transformers:
             self._pixels[path] = (r["pixel_values"], r["image_grid_thw"])
         return self._pixels[path]
 
+    def chat(self, messages, image_tokens):
+        """The chat text of `messages` in the layout this checkpoint was trained on (nc.in_layout):
+        every script that asks it goes through here, so none asks a screenshot-first checkpoint
+        prompt first."""
+        return nc.render_chat(nc.in_layout(messages, self.screenshot_first), image_tokens)
+
     def ask(self, messages, screenshots):
         """Greedy answer (special tokens skipped, as NativeVlm streams it) and the prompt length."""
         inputs = [self.pixels(p) for p in screenshots]
         counts = [int(grid.prod()) // 4 for _, grid in inputs]
-        chat = nc.render_chat(nc.in_layout(messages, self.screenshot_first), counts)
-        ids = torch.tensor([self.tok.encode(chat).ids])
+        ids = torch.tensor([self.tok.encode(self.chat(messages, counts)).ids])
         mm = (ids == self.model.config.image_token_id).int()
         self.model.model.rope_deltas = None
         with torch.no_grad():

@@ -50,7 +50,7 @@ def copy_report(tf, rows, a):
         done.add(e["task"])
         screenshots = [os.path.join(a.data, p) for p in e["images"]]
         inputs = [tf.pixels(p) for p in screenshots]
-        prompt = nc.render_chat(e["messages"], [int(grid.prod()) // 4 for _, grid in inputs])
+        prompt = tf.chat(e["messages"], [int(grid.prod()) // 4 for _, grid in inputs])
         encoded = tf.tok.encode(prompt)
         answer = tf.tok.encode(e["target"]).ids
         instruction = nc.instruction_positions(prompt, encoded.offsets)
@@ -112,7 +112,7 @@ def click_report(tf, rows, a):
         screenshots = [os.path.join(a.data, p) for p in e["images"]]
         inputs = [tf.pixels(p) for p in screenshots]
         per_image = [int(grid.prod()) // 4 for _, grid in inputs]
-        encoded = tf.tok.encode(nc.render_chat(e["messages"], per_image))
+        encoded = tf.tok.encode(tf.chat(e["messages"], per_image))
         answer = tf.tok.encode(e["target"]).ids
         numbers = [k for k, t in enumerate(answer) if is_number(tf.tok.id_to_token(t))]
         if len(numbers) != 2:

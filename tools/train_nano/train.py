@@ -1090,14 +1090,16 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
                  pointer_head=None, pointer_coef=0.0, attend=None, attend_coef=0.0, position_probe=None,
                  position_target=None, position_coef=0.0, numbers=None, number_sigma=0.0, number_smooth=0.0,
                  contrast_head=None, contrast_target=None, contrast_coef=0.0, copier=None, copy_coef=0.0,
-                 text_copier=None, text_copy_coef=0.0, enc=None):
+                 text_copier=None, text_copy_coef=0.0, enc=None, shared_pass=None):
     """(loss, stats) of one example or one shared-image batch; stats: the answer's cross-entropy
     ("loss") and token accuracy, the feature penalty, and the loss and accuracy of each auxiliary in use.
     number_sigma > 0: where the answer writes a number token, number_smooth of the cross-entropy
     is against Numbers.soft (a Gaussian of that sigma over the neighbouring numbers) instead of the
     one token: a click 3 px off still lands on the widget, and the lm_head's number rows should say
     so (the reported "loss" stays the plain cross-entropy). `enc`: the tower's output for the row's
-    images, computed by the caller (an --episodes unit shares one tower pass among its steps)."""
+    images, computed by the caller (an --episodes unit shares one tower pass among its steps).
+    `shared_pass`: the decoder's output for this batch, given it (--nest-episodes: one decoder pass
+    for several steps, nested_passes), instead of a pass of its own."""
     ids = batch["input_ids"]
     mask = batch.get("attention_mask", torch.ones_like(ids))
     kwargs, penalty, extra = {}, torch.zeros(()), torch.zeros(())
@@ -1130,7 +1132,9 @@ def forward_loss(model, batch, aux_coef, feature_coef=0.0, label_head=None, labe
     pointing = pointer_coef > 0 and batch.get("shared_image") and any(c >= 0 for c in batch["cells"])
     placing = position_coef > 0 and position_target is not None
     copying = copy_coef > 0 and position_target is not None
-    if batch.get("packed") is not None:
+    if shared_pass is not None:
+        out = shared_pass(batch)
+    elif batch.get("packed") is not None:
         out = packed_forward(model, batch, aux_coef > 0, pointing or placing, kwargs, [attend, copier, text_copier])
     else:
         out = model(input_ids=ids, attention_mask=mask, mm_token_type_ids=batch["mm_token_type_ids"],
@@ -1274,6 +1278,102 @@ def episode_rows(model, data, unit):
     shared = model.model.get_image_features(torch.cat([p for p, _ in pixels]), torch.cat([g for _, g in pixels]),
                                             return_dict=True)
     return [(data[i], images_of(shared, [screens.index(rel) for rel in data.items[i]["images"]])) for i in unit]
+
+
+def prompt_length(batch):
+    """How many tokens of a one-row example are its prompt (the labels are -100 there alone)."""
+    return int((batch["labels"][0] == -100).sum())
+
+
+def nested_chains(data, unit, rows):
+    """--nest-episodes: the steps of an episode (episode_rows' order) as runs in which every step's
+    prompt (the chat up to its answer, its screenshots among it) begins the run's last step's
+    prompt: [[k, ...], ...]. A step whose screenshots do not continue the run's (the last 5 are
+    shown) or whose chat differs otherwise starts a new run."""
+    chains = []
+    for k, (batch, _) in enumerate(rows):
+        ids, shots = batch["input_ids"][0], data.items[unit[k]]["images"]
+
+        def begins(j):
+            n = prompt_length(rows[j][0])
+            before = data.items[unit[j]]["images"]
+            return n <= len(ids) and torch.equal(ids[:n], rows[j][0]["input_ids"][0, :n]) \
+                and shots[:len(before)] == before
+        if chains and all(begins(j) for j in chains[-1]):
+            chains[-1].append(k)
+        else:
+            chains.append([k])
+    return chains
+
+
+def nested_passes(model, data, unit, rows, router_logits, hidden_states, recorders):
+    """--nest-episodes: for each step of episode_rows' `rows`, (forward_loss's shared_pass, decoder
+    tokens it adds). Why: a task's step k+1 asks step k's chat, step k's answer (as the agent
+    writes it back, without the box tokens the answer itself writes) and one more screenshot, so
+    the last step's row holds every earlier step's prompt at the same positions. One decoder pass
+    per nested_chains run: the last step's row, then each earlier step's answer, which attends to
+    its own prompt's part of that row and to itself at the positions (MRoPE) it has in its own row
+    (a 4-D mask, as packed_forward's). Each step's logits, hidden states, router logits and what
+    the auxiliary losses' hooks recorded are read back as its row's (PackedWeights), so the same
+    loss and gradients, the balancing loss included (episode_parity.py), from the decoder tokens
+    of the run's last step and the earlier answers."""
+    out = [None] * len(rows)
+    text = model.config.text_config
+    for chain in nested_chains(data, unit, rows):
+        last, enc = rows[chain[-1]]
+        trunk = last["input_ids"][0]
+        size, index = len(trunk), {}
+        # Per token: its segment (-1: the trunk, else the step whose answer it is) and how far into
+        # the trunk it may look (a step's answer: its own prompt).
+        ids, segment, limit = [trunk], [torch.full((size,), -1)], [torch.full((size,), size)]
+        for k in chain:
+            row = rows[k][0]["input_ids"][0]
+            if k == chain[-1]:
+                index[k] = torch.arange(len(row))
+                continue
+            n = prompt_length(rows[k][0])
+            index[k] = torch.cat([torch.arange(n), torch.arange(size, size + len(row) - n)])
+            ids.append(row[n:])
+            segment.append(torch.full((len(row) - n,), k))
+            limit.append(torch.full((len(row) - n,), n))
+            size += len(row) - n
+        ids, segment, limit = torch.cat(ids)[None], torch.cat(segment), torch.cat(limit)
+        place = torch.zeros((3, 1, size), dtype=torch.long)
+        for k in chain:
+            batch = rows[k][0]
+            positions, _ = model.model.get_rope_index(batch["input_ids"], batch["mm_token_type_ids"],
+                                                      batch["image_grid_thw"],
+                                                      attention_mask=torch.ones_like(batch["input_ids"]))
+            place[:, 0, index[k]] = positions[:, 0].to(place.dtype)
+        later = torch.arange(size)
+        trunk_key = (segment[None, :] < 0) & (later[None, :] < limit[:, None])
+        own_key = (segment[None, :] == segment[:, None]) & (segment[:, None] >= 0)
+        allowed = (later[None, :] <= later[:, None]) & (trunk_key | own_key)
+        mask = torch.zeros(allowed.shape).masked_fill(~allowed, torch.finfo(torch.float32).min)[None, None]
+        inner = model.model(input_ids=ids, attention_mask=mask, position_ids=place,
+                            mm_token_type_ids=(ids == model.config.image_token_id).int(),
+                            output_router_logits=router_logits, output_hidden_states=hidden_states,
+                            mm_encoder_outputs={"image": enc}, image_grid_thw=last["image_grid_thw"])
+        recorded = [(r, dict(getattr(r, "weights", {}) or {}), dict(getattr(r, "inputs", {}) or {}),
+                     getattr(r, "final_input", None)) for r in recorders if r is not None]
+
+        def shared_pass(batch, index, inner=inner, recorded=recorded):
+            for recorder, weights, inputs, final in recorded:
+                if weights:
+                    recorder.weights = {layer: PackedWeights(w, index[None]) for layer, w in weights.items()}
+                    recorder.inputs = {layer: x[0][index][None] for layer, x in inputs.items()}
+                if final is not None:
+                    recorder.final_input = final[0][index][None]
+            writes = (batch["labels"][0, 1:] != -100).nonzero()[:, 0]  # the hidden state at p writes p+1
+            return types.SimpleNamespace(
+                answer_logits=model.lm_head(inner.last_hidden_state[0, index[writes]]),
+                hidden_states=None if inner.hidden_states is None else tuple(h[0][index][None] for h in inner.hidden_states),
+                aux_loss=load_balancing_loss_func(tuple(r[index] for r in inner.router_logits), text.num_experts,
+                                                  text.num_experts_per_tok) if router_logits else None)
+
+        for k in chain:
+            out[k] = (functools.partial(shared_pass, index=index[k]), size if k == chain[-1] else 0)
+    return out
 
 
 def vision_loss(model, data, image, label_head, feature_coef, contrast_head=None, contrast_coef=0.0):
@@ -1505,6 +1605,10 @@ def main():
                     help="a task's steps form one training unit whose screenshots go through the vision tower "
                          "once (a step shows up to 5, most of them its earlier steps'): the same loss and "
                          "gradient as the steps one by one, about half the tower passes of task units")
+    ap.add_argument("--nest-episodes", action="store_true",
+                    help="with --episodes: one decoder pass for a task's steps, the last step's row holding every "
+                         "earlier step's prompt, each earlier answer added after it (nested_passes): the same loss and "
+                         "gradients (episode_parity.py) from about half the decoder tokens of task units")
     ap.add_argument("--screenshot-first", action="store_true",
                     help="the screenshot before the prompt in the first user turn (nano_common.in_layout); "
                          "the checkpoint's deskpilot.json then says so, for the engine to ask it the same way")
@@ -1619,6 +1723,8 @@ def main():
         if not a.pointer_own:
             sys.exit("train.py: --pointer-own-rows needs --pointer-own")
         train.own_one_row = True
+    if a.nest_episodes and not a.episodes:
+        sys.exit("train.py: --nest-episodes needs --episodes (a task's steps as one unit)")
     if a.pack and not a.screenshot_first:
         sys.exit("train.py: --pack needs --screenshot-first (instruction first, the rows differ before the screenshot)")
     train.screenshot_first = val.screenshot_first = a.screenshot_first
@@ -1779,10 +1885,15 @@ def main():
                                                a.contrast_aux), 1))
                 else:
                     if episode:
-                        rows = [(batch, enc, 1) for batch, enc in episode_rows(model, train, unit)]
+                        rows = [(batch, enc, 1, None) for batch, enc in episode_rows(model, train, unit)]
+                        if a.nest_episodes:
+                            passes = nested_passes(model, train, unit, [(b, e) for b, e, _, _ in rows],
+                                                   a.aux_coef > 0, a.position_aux > 0,
+                                                   [attend, copier, text_copier])
+                            rows = [(b, e, size, shared) for (b, e, size, _), shared in zip(rows, passes)]
                     else:
-                        rows = [(train.batch(unit) if len(unit) > 1 else train[unit[0]], None, len(unit))]
-                    for batch, enc, size in rows:
+                        rows = [(train.batch(unit) if len(unit) > 1 else train[unit[0]], None, len(unit), None)]
+                    for batch, enc, size, shared in rows:
                         target = train.label_target(batch["image"]) if a.label_aux > 0 and "image" in batch \
                             else None
                         placement = train.position_target(batch["placed_image"]) \
@@ -1794,9 +1905,11 @@ def main():
                                                     position_probe, placement, a.position_aux, numbers,
                                                     a.number_sigma, a.number_smooth, contrast_head, widgets,
                                                     a.contrast_aux, copier, a.copy_aux, text_copier,
-                                                    a.text_copy_aux, enc=enc), size))
+                                                    a.text_copy_aux, enc=enc,
+                                                    shared_pass=shared and shared[0]), size))
                         packed = batch.get("packed")
-                        tokens += (packed["ids"] if packed is not None else batch["input_ids"]).numel()
+                        tokens += shared[1] if shared else \
+                            (packed["ids"] if packed is not None else batch["input_ids"]).numel()
             train.shift, train.shift_fill = (0, 0), None
             # Each unit weighs as many examples as it holds; an episode's steps go back together,
             # through their one tower pass.
