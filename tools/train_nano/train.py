@@ -1223,7 +1223,7 @@ def packed_forward(model, batch, router_logits, hidden_states, kwargs, recorders
     place[:, 0, index[real]] = positions[:, real]
     later = torch.arange(ids.shape[1])
     allowed = (later[None, :] <= later[:, None]) & ((segment[None, :] < 0) | (segment[None, :] == segment[:, None]))
-    mask = torch.zeros(allowed.shape).masked_fill(~allowed, torch.finfo(torch.float32).min)[None, None]
+    mask = additive_mask(allowed)
     # The decoder as the model's own forward runs it; the lm_head at the answers only; the balancing
     # loss without the model's 2-D padding mask (here every token is real).
     inner = model.model(input_ids=ids, attention_mask=mask, position_ids=place,
@@ -1236,15 +1236,32 @@ def packed_forward(model, batch, router_logits, hidden_states, kwargs, recorders
         hidden_states=None if inner.hidden_states is None else tuple(h[0][index] for h in inner.hidden_states),
         aux_loss=load_balancing_loss_func(inner.router_logits, text.num_experts, text.num_experts_per_tok)
         if router_logits else None)
-    for recorder in recorders:
-        if recorder is None:
-            continue
-        if getattr(recorder, "weights", None):
-            recorder.weights = {layer: PackedWeights(w, index) for layer, w in recorder.weights.items()}
-            recorder.inputs = {layer: x[0][index] for layer, x in recorder.inputs.items()}
-        if getattr(recorder, "final_input", None) is not None:
-            recorder.final_input = recorder.final_input[0][index]
+    read_as_rows(recorded_by(recorders), index)
     return out
+
+
+def additive_mask(allowed):
+    """A [L, L] boolean of which keys each query may see as the additive [1, 1, L, L] mask the
+    attention takes."""
+    return torch.zeros(allowed.shape).masked_fill(~allowed, torch.finfo(torch.float32).min)[None, None]
+
+
+def recorded_by(recorders):
+    """What the auxiliary losses' hooks recorded in the last pass, kept: (recorder, attention weights,
+    attention inputs, final norm input) for each recorder."""
+    return [(r, dict(getattr(r, "weights", None) or {}), dict(getattr(r, "inputs", None) or {}),
+             getattr(r, "final_input", None)) for r in recorders if r is not None]
+
+
+def read_as_rows(recorded, index):
+    """Points the recorders at a packed pass's recordings read as rows (`index`: [rows, width] places
+    in the sequence), so that the losses read them as if each row had run alone."""
+    for recorder, weights, inputs, final in recorded:
+        if weights:
+            recorder.weights = {layer: PackedWeights(w, index) for layer, w in weights.items()}
+            recorder.inputs = {layer: x[0][index] for layer, x in inputs.items()}
+        if final is not None:
+            recorder.final_input = final[0][index]
 
 
 class PackedWeights:
@@ -1349,21 +1366,14 @@ def nested_passes(model, data, unit, rows, router_logits, hidden_states, recorde
         trunk_key = (segment[None, :] < 0) & (later[None, :] < limit[:, None])
         own_key = (segment[None, :] == segment[:, None]) & (segment[:, None] >= 0)
         allowed = (later[None, :] <= later[:, None]) & (trunk_key | own_key)
-        mask = torch.zeros(allowed.shape).masked_fill(~allowed, torch.finfo(torch.float32).min)[None, None]
-        inner = model.model(input_ids=ids, attention_mask=mask, position_ids=place,
+        inner = model.model(input_ids=ids, attention_mask=additive_mask(allowed), position_ids=place,
                             mm_token_type_ids=(ids == model.config.image_token_id).int(),
                             output_router_logits=router_logits, output_hidden_states=hidden_states,
                             mm_encoder_outputs={"image": enc}, image_grid_thw=last["image_grid_thw"])
-        recorded = [(r, dict(getattr(r, "weights", {}) or {}), dict(getattr(r, "inputs", {}) or {}),
-                     getattr(r, "final_input", None)) for r in recorders if r is not None]
+        recorded = recorded_by(recorders)
 
         def shared_pass(batch, index, inner=inner, recorded=recorded):
-            for recorder, weights, inputs, final in recorded:
-                if weights:
-                    recorder.weights = {layer: PackedWeights(w, index[None]) for layer, w in weights.items()}
-                    recorder.inputs = {layer: x[0][index][None] for layer, x in inputs.items()}
-                if final is not None:
-                    recorder.final_input = final[0][index][None]
+            read_as_rows(recorded, index[None])
             writes = (batch["labels"][0, 1:] != -100).nonzero()[:, 0]  # the hidden state at p writes p+1
             return types.SimpleNamespace(
                 answer_logits=model.lm_head(inner.last_hidden_state[0, index[writes]]),
