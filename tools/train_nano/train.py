@@ -32,6 +32,7 @@ from transformers.models.qwen3_vl_moe.modeling_qwen3_vl_moe import load_balancin
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model as nano_model  # noqa: E402
 import nano_common as nc  # noqa: E402
+import unit_draw  # noqa: E402
 
 
 READ_QUESTION = "Which element is at <|box_start|>({x},{y})<|box_end|>? Answer with the instruction that clicks it."
@@ -1486,12 +1487,6 @@ def lr_at(step, total, peak, warmup):
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
 
 
-def order(n, seed, epoch):
-    idx = list(range(n))
-    random.Random(seed * 1000003 + epoch).shuffle(idx)
-    return idx
-
-
 def evaluate(model, data, limit):
     model.eval()
     losses, accs = [], []
@@ -1619,6 +1614,10 @@ def main():
                     help="with --episodes: one decoder pass for a task's steps, the last step's row holding every "
                          "earlier step's prompt, each earlier answer added after it (nested_passes): the same loss and "
                          "gradients (episode_parity.py) from about half the decoder tokens of task units")
+    ap.add_argument("--task-share",
+                    help="the fraction of each step's units that are task units (e.g. 1/3), the rest grounding "
+                         "(and read, parse) units, each kind in its own seeded order (unit_draw.py); default: one "
+                         "order of all units, the mix the data has")
     ap.add_argument("--screenshot-first", action="store_true",
                     help="the screenshot before the prompt in the first user turn (nano_common.in_layout); "
                          "the checkpoint's deskpilot.json then says so, for the engine to ask it the same way")
@@ -1698,6 +1697,18 @@ def main():
     units = train.screens() if a.vision_only else train.units(a.group, a.episodes)
     if a.vision_only and not units:
         sys.exit(f"train.py: --vision-only: no screenshot in {a.data} has a layout (tools/train_nano/add_layouts.py)")
+    share = None
+    if a.task_share is not None:
+        if a.vision_only or set(kinds) != {"grounding", "task"}:
+            sys.exit(f"train.py: --task-share {a.task_share}: needs --kinds grounding,task (and no --vision-only)")
+        try:
+            share = unit_draw.parse_share(a.task_share)
+        except ValueError as e:
+            sys.exit(f"train.py: --task-share {e}")
+    try:
+        draw = unit_draw.UnitDraw(units, lambda u: train.items[u[0]]["kind"] == "task", a.seed, share)
+    except ValueError as e:
+        sys.exit(f"train.py: --task-share {a.task_share}: {e} in {a.data}")
     config = nano_model.build_config(tok)
     model = nano_model.build_model(config, a.seed)
     nano_model.patch_embed_as_linear(model)  # the Conv3d's CPU kernels were a third of a step
@@ -1841,10 +1852,16 @@ def main():
             sys.exit(f"train.py: {state_path} was trained with other --label-aux/--pointer-aux/--position-aux/--contrast-aux/"
                      "--vision-only settings (its optimiser holds other parameters); resume with the same ones")
         step, seen = state["step"], state["seen"]
+        try:
+            draw.load(state.get("draw"), seen)
+        except ValueError as e:
+            sys.exit(f"train.py: {state_path}: {e}; resume it the same way (the units' order)")
         torch.set_rng_state(state["torch_rng"])
         print(f"resumed at step {step} ({seen} units seen)")
     print(f"{total / 1e6:.2f} M parameters ({vision / 1e6:.2f} M vision), {len(train)} train / {len(val)} val "
           f"examples in {len(units)} units, {a.threads} thread(s)", flush=True)
+    if share is not None:
+        print(f"--task-share {share}: {draw.counts()['task']} task units, {draw.counts()['other']} others")
 
     def heads_state():
         return {"label_head": label_head.state_dict(), "pointer_head": pointer_head.state_dict(),
@@ -1853,7 +1870,7 @@ def main():
     def save_state():
         torch.save({"model": model.state_dict(), **heads_state(),
                     "opt": opt.state_dict(),
-                    "step": step, "seen": seen,
+                    "step": step, "seen": seen, "draw": draw.state(),
                     "seed": a.seed, "group": a.group, "episodes": a.episodes, "screenshot_first": a.screenshot_first,
                     "torch_rng": torch.get_rng_state()}, state_path + ".tmp")
         os.replace(state_path + ".tmp", state_path)
@@ -1872,11 +1889,9 @@ def main():
         opt.zero_grad(set_to_none=True)
         sums, weights = {}, {}
         tokens = examples = 0
-        picked = []
-        for _ in range(a.accumulate):
-            epoch, pos = divmod(seen, len(units))
-            picked.append((seen, units[order(len(units), a.seed, epoch)[pos]]))
-            seen += 1
+        # Each unit's index (its place in the run) seeds its --shift and --pointer-blend draws.
+        picked = [(seen + k, unit) for k, unit in enumerate(draw.draw(step, a.accumulate))]
+        seen += len(picked)
         total_examples = len(picked) if a.vision_only else sum(len(u) for _, u in picked)
         for index, unit in picked:
             train.shift, train.shift_fill = (0, 0), None
