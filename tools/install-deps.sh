@@ -25,6 +25,8 @@ packages=(
   libbenchmark-dev xdotool
   # the HTML report is checked in a real browser
   chromium
+  # the tests of tools/train_nano's standard-library parts (tests/tools)
+  python3
   # fuzzing (tools/fuzz/build-planner-fuzzer.sh: clang with libFuzzer, ASan, UBSan)
   clang
 )
