@@ -59,10 +59,10 @@ class Share(unittest.TestCase):
     def test_task_units_per_step_follow_the_share(self):
         third = unit_draw.UnitDraw(UNITS, IS_TASK, 1, fractions.Fraction(1, 3))
         self.assertEqual([sum(map(IS_TASK, s)) for s in steps(third, 0, 9)], [2] * 9)
-        quarter = unit_draw.UnitDraw(UNITS, IS_TASK, 1, fractions.Fraction(1, 4))
-        counts = [sum(map(IS_TASK, s)) for s in steps(quarter, 0, 10)]
+        quarter = steps(unit_draw.UnitDraw(UNITS, IS_TASK, 1, fractions.Fraction(1, 4)), 0, 10)
+        counts = [sum(map(IS_TASK, s)) for s in quarter]
         self.assertEqual(counts, [1, 2] * 5)  # 1.5 a step: floor((s + 1) * 1.5) - floor(s * 1.5)
-        for s in steps(unit_draw.UnitDraw(UNITS, IS_TASK, 1, fractions.Fraction(1, 4)), 0, 5):
+        for s in quarter:
             kinds = [IS_TASK(u) for u in s]
             self.assertEqual(kinds, sorted(kinds, reverse=True))  # task units first
 

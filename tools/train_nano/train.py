@@ -1705,8 +1705,12 @@ def main():
             share = unit_draw.parse_share(a.task_share)
         except ValueError as e:
             sys.exit(f"train.py: --task-share {e}")
+
+    def is_task_unit(unit):  # a unit's first example says its kind (an episode's steps are all "task")
+        return train.items[unit[0]]["kind"] == "task"
+
     try:
-        draw = unit_draw.UnitDraw(units, lambda u: train.items[u[0]]["kind"] == "task", a.seed, share)
+        draw = unit_draw.UnitDraw(units, is_task_unit, a.seed, share)
     except ValueError as e:
         sys.exit(f"train.py: --task-share {a.task_share}: {e} in {a.data}")
     config = nano_model.build_config(tok)
@@ -1895,7 +1899,7 @@ def main():
         total_examples = len(picked) if a.vision_only else sum(len(u) for _, u in picked)
         for index, unit in picked:
             train.shift, train.shift_fill = (0, 0), None
-            episode = a.episodes and not a.vision_only and train.items[unit[0]]["kind"] == "task"
+            episode = a.episodes and not a.vision_only and is_task_unit(unit)
             if a.shift and (a.vision_only or (len(unit) > 1 and not episode)):
                 # Seeded by the unit's place in the run, so that a resumed run draws the same shifts.
                 rng = random.Random(a.seed * 1_000_003 + index)
