@@ -140,8 +140,12 @@ def tasks(path):
     failed = [i for i in items if not i.get("success")]
     print(f"{path}: {len(items) - len(failed)} of {len(items)} tasks done")
     kinds = collections.Counter()
+    try:
+        out_dir = nc.eval_out_dir(path, data) if failed else ""
+    except ValueError as e:
+        sys.exit(f"miss_report.py: {e}")
     for item in failed:
-        steps_path = os.path.join(data.get("out_dir", ""), item["session"], "steps.jsonl")
+        steps_path = os.path.join(out_dir, item["session"], "steps.jsonl")
         try:
             with open(steps_path, encoding="utf-8") as f:
                 steps = [json.loads(line) for line in f if line.strip()]

@@ -307,6 +307,20 @@ def render_screen(sandbox, seed, png, do_steps=()):
             return json.load(f)
 
 
+def eval_out_dir(result_path, report):
+    """The folder of a `deskpilot eval -o RESULT.json` run's screenshots and sessions. The report
+    names it as eval was given it, so relative to the folder eval ran in; from anywhere else, the
+    folder beside the report under eval's default name (RESULT.json.d) is taken instead. Raises
+    ValueError naming both when neither is a folder."""
+    named = report.get("out_dir", "")
+    beside = result_path + ".d"
+    for folder in (named, beside):
+        if folder and os.path.isdir(folder):
+            return folder
+    raise ValueError(f"{result_path}: its out_dir '{named}' is not a folder from here, and neither is {beside} "
+                     "(run from where eval ran, or keep the report beside its folder)")
+
+
 def target_point(target):
     """(x, y) of the first point in an answer ('Action: click(start_box=...(x,y)...)')."""
     m = re.search(r"\((\d+),(\d+)\)", target)

@@ -76,8 +76,12 @@ def grounding(reader, reports, windows, tally):
     for path in reports:
         with open(path, encoding="utf-8") as f:
             report = json.load(f)
+        try:
+            out_dir = nc.eval_out_dir(path, report)
+        except ValueError as e:
+            sys.exit(f"readout_report: {e}")
         for item in report["items"]:
-            shot = os.path.join(report["out_dir"], item["screenshot"])
+            shot = os.path.join(out_dir, item["screenshot"])
             for t in item["targets"]:
                 messages = sp.grounding_messages(t["instruction"])
                 # The most likely answer (the readout off) and the logits of each of its tokens.

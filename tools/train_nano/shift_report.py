@@ -28,6 +28,7 @@ import tempfile
 import numpy
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nano_common as nc  # noqa: E402
 import score_parity as sp  # noqa: E402
 from train import shift_image  # noqa: E402
 
@@ -116,6 +117,10 @@ def main():
         repeat = report.get("repeat", 1)
     except (OSError, ValueError, KeyError, TypeError) as e:
         sys.exit(f"shift_report: --grounding {a.grounding}: not a readable `deskpilot eval grounding` report ({e})")
+    try:
+        report["out_dir"] = nc.eval_out_dir(a.grounding, report)
+    except ValueError as e:
+        sys.exit(f"shift_report: --grounding {e}")
     if repeat != 1:
         sys.exit(f"shift_report: --grounding {a.grounding}: {repeat} repeats; this reads one (eval --repeat 1)")
     answers = {}

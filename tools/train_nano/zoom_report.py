@@ -35,12 +35,16 @@ def main():
     if not os.path.exists(a.grounding):
         sys.exit(f"zoom_report: {a.grounding}: no such file")
     report = json.load(open(a.grounding, encoding="utf-8"))
+    try:
+        out_dir = nc.eval_out_dir(a.grounding, report)
+    except ValueError as e:
+        sys.exit(f"zoom_report: {e}")
     torch.set_num_threads(a.threads)
     tf = Transformers(a.model_dir, 32)
     rng = random.Random(a.seed)
     count = collections.Counter()
     for item in report["items"][:a.limit or None]:
-        screenshot = os.path.join(report["out_dir"], item["screenshot"])
+        screenshot = os.path.join(out_dir, item["screenshot"])
         for t in item["targets"]:
             x, y, w, h = t["rect"]
             centre = [c + max(-3 * a.spread, min(3 * a.spread, rng.gauss(0, a.spread)))
