@@ -39,6 +39,13 @@ class EvalOutDir(unittest.TestCase):
         os.chdir("/")
         self.assertEqual(nano_common.eval_out_dir(report, self.report), report + ".d")
 
+    def test_a_namesake_in_the_working_folder_is_not_taken(self):
+        # Another run's folder of the same name where this one is read from.
+        os.makedirs(os.path.join(self.tmp.name, "other", "runs", "k2.json.d"))
+        os.chdir(os.path.join(self.tmp.name, "other"))
+        report = os.path.join(self.tmp.name, "runs", "k2.json")
+        self.assertEqual(nano_common.eval_out_dir(report, self.report), report + ".d")
+
     def test_neither_is_one_error_naming_both(self):
         os.chdir(os.path.join(self.tmp.name, "runs"))  # where runs/k2.json.d is not
         for report in (self.report, {"items": []}):

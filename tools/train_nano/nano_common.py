@@ -308,13 +308,14 @@ def render_screen(sandbox, seed, png, do_steps=()):
 
 
 def eval_out_dir(result_path, report):
-    """The folder of a `deskpilot eval -o RESULT.json` run's screenshots and sessions. The report
-    names it as eval was given it, so relative to the folder eval ran in; from anywhere else, the
-    folder beside the report under eval's default name (RESULT.json.d) is taken instead. Raises
-    ValueError naming both when neither is a folder."""
+    """The folder of a `deskpilot eval -o RESULT.json` run's screenshots and sessions: eval writes
+    it beside the report (RESULT.json.d), and the report names it relative to the folder eval ran
+    in. Beside the report first, so that from another folder a namesake there (the default report
+    names are the same for every run) is not taken; the named one for a report copied away from its
+    folder. Raises ValueError naming both when neither is a folder."""
     named = report.get("out_dir", "")
     beside = result_path + ".d"
-    for folder in (named, beside):
+    for folder in (beside, named):
         if folder and os.path.isdir(folder):
             return folder
     raise ValueError(f"{result_path}: its out_dir '{named}' is not a folder from here, and neither is {beside} "
