@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # One child run of the committed line (the runs since the twenty-eighth, "jK's flags"): 200 steps
 # at peak lr 5e-5 from a state or checkpoint, on one data set, with every auxiliary loss the
-# committed checkpoint was trained with. The flags are spelled out here once because the README's
-# command lines had come to say "(the same flags)" through eight runs, and the machine that knew
-# them was lost.
+# committed checkpoint was trained with (line_flags.sh, shared with train_scratch.sh). The flags are
+# written down in files because the README's command lines had come to say "(the same flags)"
+# through eight runs, and the machine that knew them was lost.
 #
 #   tools/train_nano/train_child.sh DATA INIT WORK SEED [more train.py flags, e.g. --steps 100]
 #
@@ -25,9 +25,15 @@ jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 if [ -e "$jemalloc" ]; then
     export LD_PRELOAD=$jemalloc MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1,thp:always
 fi
-exec python3 "$here/train.py" --data "$data" --tokenizer "$here/../../models/deskpilot-nano/tokenizer.json" \
-    --init "$init" --work "$work" --out "$work/model" --kinds grounding,task --parse-aux \
-    --label-aux 0.3 --contrast-aux 1 --contrast-bank --attend-aux 2 --attend-split 0,2 --copy-aux 3 --copy-sigma 4 \
-    --position-aux 0.5 --number-sigma 2 --group 8 --accumulate 8 --attend-tasks --place-tasks --text-copy-aux 0.5 \
-    --pointer-blend --pointer-own --pointer-own-rows \
-    --lr 5e-5 --warmup 10 --steps 200 --seed "$seed" --threads 2 --no-autocast "$@"
+# shellcheck source=line_flags.sh
+source "$here/line_flags.sh"
+command=(python3 "$here/train.py" --data "$data" --tokenizer "$here/../../models/deskpilot-nano/tokenizer.json"
+    --init "$init" --work "$work" --out "$work/model" "${line_flags[@]}" --accumulate 8
+    --lr 5e-5 --warmup 10 --steps 200 --seed "$seed" "$@")
+# DESKPILOT_DRY_RUN=1: print the command instead of running it.
+if [ -n "${DESKPILOT_DRY_RUN:-}" ]; then
+    printf '%q ' "${command[@]}"
+    echo
+    exit 0
+fi
+exec "${command[@]}"

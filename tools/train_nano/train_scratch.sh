@@ -54,13 +54,12 @@ if [ -e "$jemalloc" ]; then
     export LD_PRELOAD=$jemalloc
 fi
 data_list=$(IFS=,; echo "${data[*]}")
+# shellcheck source=line_flags.sh
+source "$here/line_flags.sh"
 run python3 "$here/train.py" --data "$data_list" --tokenizer "$root/models/deskpilot-nano/tokenizer.json" \
-    --work "$work/run" --out "$work/run/model" --kinds grounding,task --parse-aux --label-aux 0.3 \
-    --contrast-aux 1 --contrast-bank --attend-aux 2 --attend-split 0,2 --copy-aux 3 --copy-sigma 4 \
-    --position-aux 0.5 --number-sigma 2 --group 8 --accumulate 6 --attend-tasks --place-tasks \
-    --text-copy-aux 0.5 --pointer-blend --pointer-own --pointer-own-rows --lr 1e-3 --warmup 20 --seed 49 \
-    --task-share 1/3 --threads 2 --no-autocast --screenshot-first --pack --episodes --nest-episodes \
-    --save-every 25 --steps 3000 "$@"
+    --work "$work/run" --out "$work/run/model" "${line_flags[@]}" --accumulate 6 --lr 1e-3 --warmup 20 \
+    --seed 49 --task-share 1/3 --screenshot-first --pack --episodes --nest-episodes --save-every 25 \
+    --steps 3000 "$@"
 cat <<EOF
 The checkpoint is in $work/run/model (written at the end and at a --max-seconds stop). Its scores:
   $root/build/bin/deskpilot eval grounding --model-dir $work/run/model --seeds 0..49 -o $work/eval-grounding.json
