@@ -12,6 +12,7 @@
 
 #include "agent/eval/runner.h"
 #include "agent/eval/task_set.h"
+#include "cli/action_grammar_option.h"
 #include "cli/command_registry.h"
 #include "cli/coordinate_window_option.h"
 #include "model/engine/native_vlm.h"
@@ -78,6 +79,7 @@ class EvalCommand : public Command {
                        "With --model-dir: pixel cap per screenshot (CPU runs)")
             ->check(CLI::Range(std::int64_t(65536), std::int64_t(1) << 40));
         coordinate_window_.add(app);
+        action_grammar_.add(app);
         app.add_option("--family", family_, "Model family: " + planner::family_names());
         app.add_option("--seeds", seeds_, "Grounding screens: seeds A..B (inclusive) or one seed");
         app.add_option("--tasks", tasks_file_,
@@ -104,6 +106,7 @@ class EvalCommand : public Command {
         const bool native = !model_dir_.empty();
         if (native && !endpoint_.empty())
             throw CommandError("give either --model-dir or --endpoint, not both", kExitUsage);
+        action_grammar_.require_native(native);
         if (family_.empty())
             family_ = native ? model::native_default_family(model_dir_) : "ui-tars-1.5";
         if (!native && (endpoint_.empty() || model_.empty()))
@@ -172,7 +175,8 @@ class EvalCommand : public Command {
             // folder before any display starts.
             const model::NativeVlmConfig engine{.model_dir = model_dir_,
                                                 .max_pixels = max_pixels_,
-                                                .coordinate_window = coordinate_window_.value()};
+                                                .coordinate_window = coordinate_window_.value(),
+                                                .action_grammar = action_grammar_.value()};
             options.max_pixels = max_pixels_;
             auto first = std::make_shared<std::unique_ptr<model::Vlm>>(
                 std::make_unique<model::NativeVlm>(engine));
@@ -259,6 +263,7 @@ class EvalCommand : public Command {
     // Seeds 0..999 are evaluation seeds: no training set draws from them (make_dataset.py).
     static constexpr unsigned kLastEvalSeed = 999;
     CoordinateWindowOption coordinate_window_;
+    ActionGrammarOption action_grammar_;
     std::vector<std::string> only_tasks_;
     int jobs_ = 1, repeat_ = 1;
     bool second_look_ = false;

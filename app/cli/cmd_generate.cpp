@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/action_grammar_option.h"
 #include "cli/command_registry.h"
 #include "cli/coordinate_window_option.h"
 #include "cli/gpu_option.h"
@@ -90,6 +91,7 @@ class GenerateCommand : public Command {
         app.add_option("--logits-out", logits_out_,
                        "Write the last prompt position's logits (.npy, float32)");
         coordinate_window_.add(app);
+        action_grammar_.add(app);
         app.add_option("--threads", threads_, "Worker threads (default: all)")
             ->check(CLI::Range(1, 1024));
         app.add_option("--device", device_, "Where the decoder runs: cpu or cuda")
@@ -117,7 +119,8 @@ class GenerateCommand : public Command {
                                   .threads = threads_,
                                   .device = device_,
                                   .gpu = gpu,
-                                  .coordinate_window = coordinate_window_.value()});
+                                  .coordinate_window = coordinate_window_.value(),
+                                  .action_grammar = action_grammar_.value()});
             planner::Request request;
             request.messages.push_back(
                 {planner::Role::user,
@@ -160,6 +163,11 @@ class GenerateCommand : public Command {
 
     int run() override {
         if (!image_.empty()) return run_vlm();
+        if (action_grammar_.value())
+            throw CommandError(
+                "--action-grammar applies to an answer about an --image (the agent's "
+                "request); a text prompt is generated as it comes",
+                kExitUsage);
         if (prompt_.empty() && ids_.empty())
             throw CommandError("give --prompt TEXT or --ids N,N,…", kExitUsage);
         if (top_p_ <= 0.0f) throw CommandError("--top-p must be above 0", kExitUsage);
@@ -261,6 +269,7 @@ class GenerateCommand : public Command {
     std::string device_ = "cpu";
     GpuOption gpu_;
     CoordinateWindowOption coordinate_window_;
+    ActionGrammarOption action_grammar_;
 };
 
 DESKPILOT_REGISTER_COMMAND(GenerateCommand);

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "agent/agent_loop.h"
+#include "cli/action_grammar_option.h"
 #include "cli/agent_setup.h"
 #include "cli/command_registry.h"
 #include "cli/console.h"
@@ -57,6 +58,7 @@ class RunCommand : public Command {
                      "Ask every click again on the quarter of the screen around it, shown at "
                      "twice the scale (for models trained on such views)");
         coordinate_window_.add(app);
+        action_grammar_.add(app);
         app.add_option("--threads", threads_, "Native engine: worker threads (default: all)")
             ->check(CLI::Range(1, 1024));
         app.add_option("--device", device_,
@@ -96,6 +98,7 @@ class RunCommand : public Command {
             throw CommandError(
                 "--model-dir (the native engine) and --endpoint/--model exclude each other",
                 kExitUsage);
+        action_grammar_.require_native(native);
         if (!native && device_ != "cpu")
             throw CommandError("--device applies to the native engine (--model-dir)", kExitUsage);
         if (!native && (endpoint_.empty() || model_.empty()))
@@ -126,7 +129,8 @@ class RunCommand : public Command {
                                            .threads = threads_,
                                            .device = device_,
                                            .gpu = gpu,
-                                           .coordinate_window = coordinate_window_.value()});
+                                           .coordinate_window = coordinate_window_.value(),
+                                           .action_grammar = action_grammar_.value()});
             } catch (const model::ModelError& e) {
                 throw CommandError(e.what());
             }
@@ -195,6 +199,7 @@ class RunCommand : public Command {
     std::string family_, approve_ = "auto", language_ = "en", device_ = "cpu";
     GpuOption gpu_;
     CoordinateWindowOption coordinate_window_;
+    ActionGrammarOption action_grammar_;
     std::vector<std::string> headers_, deny_regions_, risky_regions_;
     int max_steps_ = 50;
     int history_ = 5;

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/engine/action_grammar.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/chat_format.h"
 #include "model/engine/config.h"
@@ -103,6 +104,7 @@ struct NativeVlm::Impl {
     NativeVlm::Timings timings;
     std::string gpu;  // the decoder's GPU, or "" on the CPU
     std::optional<engine_ns::CoordinateReadout> readout;
+    std::optional<engine_ns::ActionGrammar> grammar;  // set: answers are kept well-formed
     bool screenshot_first = false;  // deskpilot.json's layout, for a family sized by its checkpoint
 
     // A family sized by its checkpoint takes the checkpoint's pixel bounds, when the checkpoint
@@ -170,14 +172,25 @@ int native_coordinate_window(const std::filesystem::path& model_dir) {
     return w.get<int>();
 }
 
-bool native_screenshot_first(const std::filesystem::path& model_dir) {
+namespace {
+// A true/false setting of deskpilot.json, false when it (or the file) is not there.
+bool marker_flag(const std::filesystem::path& model_dir, const char* name) {
     const nlohmann::json j = read_marker(model_dir);
-    if (j.is_null() || !j.contains("screenshot_first")) return false;
-    const nlohmann::json& v = j.at("screenshot_first");
+    if (j.is_null() || !j.contains(name)) return false;
+    const nlohmann::json& v = j.at(name);
     if (!v.is_boolean())
-        throw ModelError("'" + (model_dir / "deskpilot.json").string() +
-                         "': screenshot_first must be true or false, not " + v.dump());
+        throw ModelError("'" + (model_dir / "deskpilot.json").string() + "': " + name +
+                         " must be true or false, not " + v.dump());
     return v.get<bool>();
+}
+}  // namespace
+
+bool native_screenshot_first(const std::filesystem::path& model_dir) {
+    return marker_flag(model_dir, "screenshot_first");
+}
+
+bool native_action_grammar(const std::filesystem::path& model_dir) {
+    return marker_flag(model_dir, "action_grammar");
 }
 
 std::string native_pixel_cap_problem(const std::string& family, std::int64_t max_pixels) {
@@ -193,6 +206,7 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
     namespace fs = std::filesystem;
     const fs::path dir = config.model_dir;
     const std::string where = dir.string();
+    bool use_grammar = false;
     if (!fs::is_directory(dir)) throw ModelError(where + ": no such model folder");
     if (!fs::exists(dir / "config.json")) throw ModelError(where + ": config.json is missing");
     if (!fs::exists(dir / "tokenizer.json"))
@@ -226,6 +240,7 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
             throw ModelError(where + ": " + e.what());
         }
         impl_->screenshot_first = native_screenshot_first(dir);
+        use_grammar = config.action_grammar ? *config.action_grammar : native_action_grammar(dir);
         auto ck = std::make_shared<const engine_ns::Checkpoint>(dir);
         impl_->model = std::make_unique<engine_ns::VlModel>(mc, ck, *impl_->pool);
         // The CPU models validated the checkpoint; the GPU ones copy its weights.
@@ -248,6 +263,7 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
     }
     for (const char* s : {"<|im_end|>", "<|endoftext|>"})
         if (auto id = impl_->tokenizer->token_to_id(s)) impl_->stop_ids.push_back(*id);
+    if (use_grammar) impl_->grammar.emplace(*impl_->tokenizer, impl_->stop_ids);
     impl_->state = impl_->model->new_state();
     impl_->config = std::move(config);
 }
@@ -266,7 +282,7 @@ std::string NativeVlm::describe() const {
            (impl_->readout->window() > 0
                 ? ", coordinate window " + std::to_string(impl_->readout->window())
                 : "") +
-           ")";
+           (impl_->grammar ? ", action grammar" : "") + ")";
 }
 
 std::vector<float> NativeVlm::last_prompt_logits() const {
@@ -360,6 +376,11 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
         // The coordinate readout refines greedy answers only; a sampled one stays as drawn.
         engine_ns::CoordinateReadout* readout = options.temperature == 0.0 ? &*m.readout : nullptr;
         if (readout) readout->reset();
+        engine_ns::ActionGrammar* grammar = m.grammar ? &*m.grammar : nullptr;
+        if (grammar) {
+            grammar->reset();
+            grammar->mask(logits);
+        }
         std::mt19937_64 rng(options.seed.value_or(0));
         std::uniform_real_distribution<float> draw(0.0f, 1.0f);
         auto choice = [&] {
@@ -407,6 +428,7 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
             }
             ++r.completion_tokens;
             if (readout) readout->observe(id);
+            if (grammar) grammar->observe(id);
             if (std::find(m.stop_ids.begin(), m.stop_ids.end(), id) != m.stop_ids.end()) {
                 r.finish_reason = "stop";
                 break;
@@ -416,7 +438,14 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
                 break;
             }
             if (n + 1 == options.max_tokens) break;
-            if (readout && readout->wants_logits()) {  // a coordinate: its logits, on any device
+            if (grammar && grammar->active()) {
+                // The grammar needs the logits of every step, on any device; a sampled answer
+                // is drawn from the allowed tokens by the host sampler.
+                std::vector<float> logits = m.model->decode(id, m.state);
+                grammar->mask(logits);
+                next = sampler.sample(logits);
+                if (readout && readout->wants_logits()) next = readout->choose(logits, next);
+            } else if (readout && readout->wants_logits()) {  // a coordinate: its logits
                 const std::vector<float> logits = m.model->decode(id, m.state);
                 next = readout->choose(logits, sampler.sample(logits));
             } else {

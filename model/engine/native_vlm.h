@@ -31,6 +31,10 @@ struct NativeVlmConfig {
     // (engine/coordinate_readout.h); 0 writes the most likely number. Unset: the window the
     // checkpoint's deskpilot.json names ({"coordinate_window": 16}), else 0.
     std::optional<int> coordinate_window;
+    // Keep answers well-formed (engine/action_grammar.h): only tokens that continue a valid
+    // "[Thought: …\n]Action: call" may be chosen. Unset: deskpilot.json's "action_grammar", else
+    // off.
+    std::optional<bool> action_grammar;
 };
 
 // The planner family a model folder speaks unless told otherwise: the one its deskpilot.json
@@ -51,6 +55,11 @@ int native_coordinate_window(const std::filesystem::path& model_dir);
 // Throws ModelError naming deskpilot.json when it is there but unreadable, malformed, or gives a
 // value that is not true or false.
 bool native_screenshot_first(const std::filesystem::path& model_dir);
+
+// Whether model_dir's deskpilot.json turns constrained action decoding on ("action_grammar": true;
+// NativeVlmConfig::action_grammar), else false. Throws ModelError naming deskpilot.json when it is
+// there but unreadable, malformed, or gives a value that is not true or false.
+bool native_action_grammar(const std::filesystem::path& model_dir);
 
 // A pixel cap shows the model a smaller screenshot than `family`'s own resize bounds give; the
 // agent maps coordinates from that smaller image (planner::with_pixel_cap), but a cap below the

@@ -214,6 +214,14 @@ class EvalCliTest : public QObject {
         QTest::newRow("model dir and endpoint")
             << QStringList{"eval", "grounding", "--model-dir", "/nowhere", "--endpoint", url} << 2
             << "not both";
+        QTest::newRow("action grammar on an endpoint")
+            << QStringList{"eval",    "grounding", "--endpoint",       url,
+                           "--model", "m",         "--action-grammar", "on"}
+            << 2 << "--action-grammar needs --model-dir (the native engine)";
+        QTest::newRow("action grammar value")
+            << QStringList{"eval",    "grounding", "--endpoint",       url,
+                           "--model", "m",         "--action-grammar", "yes"}
+            << 2 << "--action-grammar";
         QTest::newRow("family") << QStringList{"eval",    "grounding", "--endpoint", url,
                                                "--model", "m",         "--family",   "gpt"}
                                 << 2 << "unknown --family 'gpt'";

@@ -217,6 +217,8 @@ class RunCliTest : public QObject {
         QTest::newRow("approve") << QStringList{"--approve", "sometimes"} << "sometimes";
         QTest::newRow("region") << QStringList{"--deny-region", "1,2,3"} << "1,2,3";
         QTest::newRow("model dir") << QStringList{"--model-dir", "/nonexistent"} << "native engine";
+        QTest::newRow("action grammar on an endpoint")
+            << QStringList{"--action-grammar", "on"} << "--action-grammar needs --model-dir";
     }
 
     void badArgumentsAreUsageErrors() {

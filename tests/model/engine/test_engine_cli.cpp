@@ -348,6 +348,15 @@ class EngineCliTest : public QObject {
         r = run({"generate", "--model-dir", tiny, "--ids", "1,5000"}, {});
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("5000"), qPrintable(r.err));
+        // The action grammar shapes an answer about an image; a text prompt is refused, and so is
+        // a value other than on or off.
+        r = run({"generate", "--model-dir", tiny, "--ids", "1", "--action-grammar", "on"}, {});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("--action-grammar applies to an answer about an --image"),
+                 qPrintable(r.err));
+        r = run({"generate", "--model-dir", tiny, "--ids", "1", "--action-grammar", "maybe"}, {});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("--action-grammar"), qPrintable(r.err));
         // A truncated checkpoint: the header promises more data than the file holds.
         const QString broken = dir_.filePath("broken");
         QDir().mkpath(broken);

@@ -326,6 +326,85 @@ class TestNanoCheckpoint : public QObject {
         verifyGrounds(response.text);
     }
 
+    // Constrained action decoding (engine/action_grammar.h): it leaves the checkpoint's greedy
+    // answer, already well-formed, exactly as it was, and an answer sampled hot enough to stray
+    // still parses as an action and ends on its own. deskpilot.json's "action_grammar" turns it
+    // on; a value that is not true or false is a load error naming the file.
+    void actionGrammarKeepsAnswersWellFormed() {
+        model::NativeVlm vlm({.model_dir = kModel,
+                              .max_pixels = 0,
+                              .threads = 2,
+                              .coordinate_window = 0,
+                              .action_grammar = true});
+        QVERIFY(QString::fromStdString(vlm.describe()).contains("action grammar"));
+        model::GenerateOptions greedy;
+        greedy.temperature = 0;
+        greedy.max_tokens = golden_.at("max_new_tokens").get<int>();
+        model::CancelToken cancel;
+        QCOMPARE(QString::fromStdString(vlm.generate(request(), greedy, {}, cancel).text),
+                 QString::fromStdString(golden_.at("answer").get<std::string>()));
+        // Sampled at temperature 3, the model's own answers mostly fail to parse; under the
+        // grammar each one is an action that ends on its own.
+        const planner::CoordinateMapper mapper(*family_, {1280, 800});
+        auto parses = [&](const std::string& text) {
+            try {
+                return !planner::parse_step(text, mapper).actions.empty();
+            } catch (const std::exception&) {
+                return false;
+            }
+        };
+        model::NativeVlm free({.model_dir = kModel,
+                               .max_pixels = 0,
+                               .threads = 2,
+                               .coordinate_window = 0,
+                               .action_grammar = false});
+        int free_parsed = 0;
+        for (unsigned long long seed = 1; seed <= 4; ++seed) {
+            model::GenerateOptions hot;
+            hot.temperature = 3.0;
+            hot.top_p = 1.0;
+            hot.seed = seed;
+            hot.max_tokens = 512;
+            const model::Response held = vlm.generate(request(), hot, {}, cancel);
+            QVERIFY2(held.finish_reason == "stop" && parses(held.text), held.text.c_str());
+            free_parsed += parses(free.generate(request(), hot, {}, cancel).text);
+        }
+        QVERIFY2(free_parsed < 4,
+                 "every hot answer parsed without the grammar: the test shows nothing");
+
+        QTemporaryDir dir;
+        const fs::path folder = dir.path().toStdString();
+        for (const char* file :
+             {"config.json", "tokenizer.json", "model.safetensors", "preprocessor_config.json"})
+            fs::create_symlink(kModel / file, folder / file);
+        json marker = read_json(kModel / "deskpilot.json");
+        marker["action_grammar"] = true;
+        std::ofstream(folder / "deskpilot.json") << marker.dump();
+        QVERIFY(model::native_action_grammar(folder));
+        QVERIFY(
+            QString::fromStdString(
+                model::NativeVlm({.model_dir = folder, .max_pixels = 0, .threads = 1}).describe())
+                .contains("action grammar"));
+        QVERIFY(
+            !QString::fromStdString(
+                 model::NativeVlm(
+                     {.model_dir = folder, .max_pixels = 0, .threads = 1, .action_grammar = false})
+                     .describe())
+                 .contains("action grammar"));
+        marker["action_grammar"] = "yes";
+        std::ofstream(folder / "deskpilot.json") << marker.dump();
+        try {
+            model::NativeVlm broken({.model_dir = folder, .max_pixels = 0, .threads = 1});
+            QFAIL("an action_grammar of \"yes\" loaded");
+        } catch (const model::ModelError& e) {
+            const std::string what = e.what();
+            QVERIFY2(what.find((folder / "deskpilot.json").string()) != std::string::npos &&
+                         what.find(R"(action_grammar must be true or false, not "yes")") !=
+                             std::string::npos,
+                     e.what());
+        }
+    }
+
     // A nano checkpoint trained at another size says so in its preprocessor_config.json: the
     // engine shows it screenshots at that size and tells the agent (family_as_seen), so the
     // coordinates map back from the image the model saw. Here the committed weights with a

@@ -1,0 +1,218 @@
+#include "model/engine/action_grammar.h"
+
+#include <algorithm>
+#include <limits>
+#include <string>
+#include <string_view>
+
+namespace deskpilot::model::engine {
+
+namespace {
+
+// The calls, in a small notation: {B} a box, {S} a Python string body. Each is admitted with and
+// without the thought line before "Action: " (grounding answers have none).
+constexpr std::string_view kCalls[] = {
+    "click(start_box='{B}')",
+    "left_double(start_box='{B}')",
+    "right_single(start_box='{B}')",
+    "drag(start_box='{B}', end_box='{B}')",
+    "scroll(start_box='{B}', direction='up')",
+    "scroll(start_box='{B}', direction='down')",
+    "scroll(start_box='{B}', direction='left')",
+    "scroll(start_box='{B}', direction='right')",
+    "type(content='{S}')",
+    "hotkey(key='{S}')",
+    "finished(content='{S}')",
+    "wait()",
+};
+
+}  // namespace
+
+ActionGrammar::ActionGrammar(const Tokenizer& tokenizer, std::span<const std::int32_t> stop_ids) {
+    const auto box_start = tokenizer.token_to_id("<|box_start|>");
+    const auto box_end = tokenizer.token_to_id("<|box_end|>");
+    auto literal = [](std::vector<Element>& form, std::string_view text) {
+        if (!form.empty() && form.back().kind == Kind::literal) {
+            for (char ch : text) form.back().symbols.push_back(static_cast<unsigned char>(ch));
+            return;
+        }
+        Element e;
+        for (char ch : text) e.symbols.push_back(static_cast<unsigned char>(ch));
+        form.push_back(std::move(e));
+    };
+    auto box = [&](std::vector<Element>& form) {
+        if (box_start) form.push_back({Kind::box_token, {kBoxStart}, true});
+        literal(form, "(");
+        form.push_back({Kind::digits, {}, false});
+        literal(form, ",");
+        form.push_back({Kind::digits, {}, false});
+        literal(form, ")");
+        if (box_end) form.push_back({Kind::box_token, {kBoxEnd}, true});
+    };
+    for (const bool thought : {true, false}) {
+        for (std::string_view call : kCalls) {
+            std::vector<Element> form;
+            if (thought) {
+                literal(form, "Thought: ");
+                form.push_back({Kind::line, {}, false});
+                literal(form, "\n");
+            }
+            literal(form, "Action: ");
+            while (!call.empty()) {
+                const std::size_t hole = call.find('{');
+                literal(form, call.substr(0, hole));
+                if (hole == std::string_view::npos) break;
+                if (call[hole + 1] == 'B')
+                    box(form);
+                else
+                    form.push_back({Kind::string_body, {}, false});
+                call.remove_prefix(hole + 3);
+            }
+            form.push_back({Kind::end, {}, false});
+            forms_.push_back(std::move(form));
+        }
+    }
+
+    const std::size_t vocab = tokenizer.vocab_size();
+    token_symbols_.resize(vocab);
+    stop_.assign(vocab, false);
+    for (std::int32_t id : stop_ids)
+        if (id >= 0 && std::size_t(id) < vocab) stop_[std::size_t(id)] = true;
+    for (std::size_t id = 0; id < vocab; ++id) {
+        const auto tid = std::int32_t(id);
+        if (stop_[id]) continue;
+        if (box_start && tid == *box_start) {
+            token_symbols_[id] = {kBoxStart};
+        } else if (box_end && tid == *box_end) {
+            token_symbols_[id] = {kBoxEnd};
+        } else if (!tokenizer.is_added(tid) && !tokenizer.is_special(tid)) {
+            std::string bytes;
+            try {
+                bytes = tokenizer.token_bytes(tid);
+            } catch (const std::exception&) {
+                continue;  // an id with no token (a gap in the vocabulary): never allowed
+            }
+            for (char ch : bytes) token_symbols_[id].push_back(static_cast<unsigned char>(ch));
+        }
+    }
+    for (std::size_t f = 0; f < forms_.size(); ++f) add(start_, {std::uint16_t(f), 0, 0});
+    reset();
+}
+
+void ActionGrammar::reset() {
+    state_ = start_;
+    active_ = true;
+}
+
+void ActionGrammar::add(State& state, Cursor c) const {
+    state.push_back(c);
+    const Element& e = forms_[c.form][c.element];
+    if (e.kind == Kind::box_token && e.optional)
+        add(state, {c.form, std::uint16_t(c.element + 1), 0});
+}
+
+void ActionGrammar::step(const Cursor& c, int symbol, State& out) const {
+    const Element& e = forms_[c.form][c.element];
+    const Cursor next{c.form, std::uint16_t(c.element + 1), 0};
+    const Cursor stay{c.form, c.element, std::uint16_t(c.offset + 1)};
+    // The symbol may belong to what follows an element that can end here (a number, a string,
+    // the thought line): it is offered to the next element, and to the one after an optional
+    // box token.
+    auto hand_on = [&] {
+        State following;
+        add(following, next);
+        for (const Cursor& n : following) step(n, symbol, out);
+    };
+    switch (e.kind) {
+        case Kind::literal:
+            if (symbol == e.symbols[c.offset]) {
+                if (std::size_t(c.offset) + 1 == e.symbols.size())
+                    add(out, next);
+                else
+                    out.push_back(stay);
+            }
+            break;
+        case Kind::box_token:
+            if (symbol == e.symbols[0]) add(out, next);
+            break;
+        case Kind::digits:
+            if (symbol >= '0' && symbol <= '9' && c.offset < 4) out.push_back(stay);
+            if (c.offset >= 1) hand_on();
+            break;
+        case Kind::string_body:
+            if (c.offset == 1) {  // after a backslash: any byte
+                if (symbol < 256) out.push_back({c.form, c.element, 0});
+            } else if (symbol == '\\') {
+                out.push_back({c.form, c.element, 1});
+            } else if (symbol == '\'') {
+                hand_on();
+            } else if (symbol < 256 && symbol != '\n') {
+                out.push_back(c);
+            }
+            break;
+        case Kind::line:  // offset 1 once it holds a byte: the thought is never empty
+            if (symbol == '\n') {
+                if (c.offset >= 1) hand_on();
+            } else if (symbol < 256) {
+                out.push_back({c.form, c.element, 1});
+            }
+            break;
+        case Kind::end:
+            break;
+    }
+}
+
+ActionGrammar::State ActionGrammar::advance(const State& state,
+                                            std::span<const int> symbols) const {
+    State now = state, next;
+    for (int symbol : symbols) {
+        next.clear();
+        for (const Cursor& c : now) step(c, symbol, next);
+        std::sort(next.begin(), next.end());
+        next.erase(std::unique(next.begin(), next.end()), next.end());
+        now.swap(next);
+        if (now.empty()) break;
+    }
+    return now;
+}
+
+bool ActionGrammar::at_end(const State& state) const {
+    return std::any_of(state.begin(), state.end(), [&](const Cursor& c) {
+        return forms_[c.form][c.element].kind == Kind::end;
+    });
+}
+
+bool ActionGrammar::allows(std::int32_t id) const {
+    if (id < 0 || std::size_t(id) >= token_symbols_.size()) return false;
+    if (!active_) return true;
+    if (stop_[std::size_t(id)]) return at_end(state_);
+    const std::vector<int>& symbols = token_symbols_[std::size_t(id)];
+    return !symbols.empty() && !advance(state_, symbols).empty();
+}
+
+void ActionGrammar::observe(std::int32_t id) {
+    if (!active_ || id < 0 || std::size_t(id) >= token_symbols_.size() || stop_[std::size_t(id)])
+        return;
+    const std::vector<int>& symbols = token_symbols_[std::size_t(id)];
+    State next = symbols.empty() ? State{} : advance(state_, symbols);
+    if (next.empty())
+        active_ = false;
+    else
+        state_ = std::move(next);
+}
+
+std::size_t ActionGrammar::mask(std::span<float> logits) const {
+    if (!active_) return logits.size();
+    std::vector<bool> allowed(logits.size(), false);
+    std::size_t count = 0;
+    for (std::size_t id = 0; id < logits.size(); ++id) {
+        allowed[id] = allows(std::int32_t(id));
+        count += allowed[id];
+    }
+    if (count == 0) return 0;
+    for (std::size_t id = 0; id < logits.size(); ++id)
+        if (!allowed[id]) logits[id] = -std::numeric_limits<float>::infinity();
+    return count;
+}
+
+}  // namespace deskpilot::model::engine

@@ -1,0 +1,88 @@
+// Constrained action decoding: while a model answers, only tokens that keep the answer a prefix
+// of a well-formed UI-TARS computer-use response may be chosen, and the answer may end only after
+// a complete call. A small model that knows where to click but loses the thread of its syntax
+// (deskpilot-nano trained for a few hours writes `click(start_box='( finished(...` in about one
+// step in eight of the task suite) then still writes an action the agent can carry out. Its place
+// is the engine, not the planner: the planner must refuse malformed text from any model, while
+// the engine, holding the logits, can keep the text well-formed at the cost of nothing but the
+// masking.
+//
+// The responses it admits are those tools/train_nano/make_dataset.py writes (deskpilot-nano's
+// format, a subset of what planner::parse_response accepts):
+//
+//   [Thought: <one line>\n]Action: <call>
+//
+//   call:  click(start_box='B')   left_double(start_box='B')   right_single(start_box='B')
+//          drag(start_box='B', end_box='B')   scroll(start_box='B', direction='up|down|left|right')
+//          type(content='S')   hotkey(key='S')   finished(content='S')   wait()
+//   B:     [<|box_start|>](x,y)[<|box_end|>], x and y of 1 to 4 digits
+//   S:     a Python string body: any bytes but a quote, a backslash or a newline, or a backslash
+//          and any byte
+//
+// It works on the tokens' bytes, so it needs nothing of the tokenizer beyond its vocabulary: a
+// token is allowed when each of its bytes (or its box token) can follow the answer so far. A
+// model whose habits differ (two-line thoughts, other calls) must not use it; it is turned on per
+// checkpoint (deskpilot.json's "action_grammar") or per run (--action-grammar).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "model/engine/tokenizer.h"
+
+namespace deskpilot::model::engine {
+
+class ActionGrammar {
+  public:
+    // `stop_ids` are the tokens that end an answer (allowed only after a complete call). Box
+    // tokens are used when the tokenizer has them; without them boxes are written bare.
+    ActionGrammar(const Tokenizer& tokenizer, std::span<const std::int32_t> stop_ids);
+
+    // Before a new answer.
+    void reset();
+    // Feed each token as it is emitted. A token the grammar does not allow (a dead end, which a
+    // byte-level vocabulary never reaches) turns the grammar off until reset(), so that an answer
+    // is never stalled by it.
+    void observe(std::int32_t id);
+    // Whether it still constrains this answer.
+    bool active() const { return active_; }
+    // Whether `id` may come next.
+    bool allows(std::int32_t id) const;
+    // Sets the logit of every token that may not come next to -infinity (greedy decoding and
+    // sampling then choose among the rest). Returns how many tokens remain; when none would,
+    // the logits are left as they are and 0 is returned.
+    std::size_t mask(std::span<float> logits) const;
+
+    // A position in one of the admitted responses (public for the implementation's helpers).
+    struct Cursor {
+        std::uint16_t form = 0;     // which response form
+        std::uint16_t element = 0;  // which element of it
+        std::uint16_t offset = 0;   // within the element: a literal's byte, a count, an escape
+        auto operator<=>(const Cursor&) const = default;
+    };
+    enum class Kind : std::uint8_t { literal, box_token, digits, string_body, line, end };
+    struct Element {
+        Kind kind = Kind::literal;
+        std::vector<int> symbols;  // a literal's bytes; a box token's symbol
+        bool optional = false;     // a box token may be left out
+    };
+
+  private:
+    // Every byte is a symbol 0..255; the box tokens are 256 and 257.
+    static constexpr int kBoxStart = 256, kBoxEnd = 257;
+    using State = std::vector<Cursor>;
+
+    void add(State& state, Cursor c) const;  // with the optional elements skipped
+    void step(const Cursor& c, int symbol, State& out) const;
+    State advance(const State& state, std::span<const int> symbols) const;
+    bool at_end(const State& state) const;
+
+    std::vector<std::vector<Element>> forms_;
+    std::vector<std::vector<int>> token_symbols_;  // per token id; empty: never allowed
+    std::vector<bool> stop_;                       // per token id
+    State start_, state_;
+    bool active_ = true;
+};
+
+}  // namespace deskpilot::model::engine

@@ -1,0 +1,160 @@
+// engine::ActionGrammar on the real deskpilot-nano tokenizer: every response form the nano data
+// generator writes is allowed token by token and may end only once its call is complete; the
+// malformed continuations the from-scratch checkpoints were seen to write (a word for a
+// coordinate, a call with no "Action:", a third coordinate, an answer that stops inside its
+// thought) are refused; mask() leaves the best allowed token on top; a dead end turns the grammar
+// off rather than stall an answer.
+#include <QtTest>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/engine/action_grammar.h"
+
+using namespace deskpilot::model::engine;
+namespace fs = std::filesystem;
+
+namespace {
+const fs::path kData = fs::path(DESKPILOT_TEST_DATA_DIR) / "engine";
+}  // namespace
+
+class ActionGrammarTest : public QObject {
+    Q_OBJECT
+    std::optional<Tokenizer> tok_;
+    std::vector<std::int32_t> stops_;
+
+    std::int32_t stop() const { return stops_.front(); }
+    std::vector<std::int32_t> ids(const std::string& text) const { return tok_->encode(text); }
+    // A grammar that has taken `prefix`, each of whose tokens it had to allow.
+    ActionGrammar after(const std::string& prefix) const {
+        ActionGrammar g(*tok_, stops_);
+        for (std::int32_t id : ids(prefix)) {
+            if (!g.allows(id))
+                qFatal("'%s' refused in the prefix '%s'", tok_->id_to_token(id).c_str(),
+                       prefix.c_str());
+            g.observe(id);
+        }
+        return g;
+    }
+    // Whether the first token of `text` may follow `prefix`.
+    bool allows(const std::string& prefix, const std::string& text) const {
+        return after(prefix).allows(ids(text).at(0));
+    }
+    // Whether the whole of `text` may follow `prefix`, token by token.
+    bool takes(const std::string& prefix, const std::string& text) const {
+        ActionGrammar g = after(prefix);
+        for (std::int32_t id : ids(text)) {
+            if (!g.allows(id)) return false;
+            g.observe(id);
+        }
+        return g.active();
+    }
+
+  private slots:
+    void initTestCase() {
+        tok_ = Tokenizer::from_file(kData / "nano_tokenizer/tokenizer.json");
+        for (const char* s : {"<|im_end|>", "<|endoftext|>"})
+            stops_.push_back(*tok_->token_to_id(s));
+    }
+
+    void everyFormOfTheDataIsAllowedAndEndsOnlyWhenComplete() {
+        const std::string box = "<|box_start|>(137,151)<|box_end|>";
+        const std::vector<std::string> answers = {
+            "Action: click(start_box='" + box + "')",  // grounding: no thought
+            "Thought: I need to click the 'OK' button.\nAction: click(start_box='" + box + "')",
+            "Thought: I'll double-click the 'Notes' item to open it.\nAction: left_double("
+            "start_box='" +
+                box + "')",
+            "Thought: I'll right-click the list.\nAction: right_single(start_box='" + box + "')",
+            "Thought: Drag it.\nAction: drag(start_box='" + box + "', end_box='" + box + "')",
+            "Thought: I'll scroll the list down.\nAction: scroll(start_box='" + box +
+                "', direction='down')",
+            "Thought: I'll type it.\nAction: type(content='It\\'s a \\\\ path\\n')",
+            "Thought: I'll press ctrl+s.\nAction: hotkey(key='ctrl s')",
+            "Thought: The task is complete.\nAction: finished(content='')",
+            "Thought: Wait for it.\nAction: wait()",
+            "Action: click(start_box='(5,1234)')",  // a bare box, four digits
+        };
+        for (const std::string& answer : answers) {
+            ActionGrammar g(*tok_, stops_);
+            const std::vector<std::int32_t> tokens = ids(answer);
+            for (std::size_t i = 0; i < tokens.size(); ++i) {
+                QVERIFY2(g.allows(tokens[i]), (answer + " at token " + std::to_string(i)).c_str());
+                QVERIFY2(!g.allows(stop()),
+                         (answer + ": may stop before token " + std::to_string(i)).c_str());
+                g.observe(tokens[i]);
+            }
+            QVERIFY2(g.active(), answer.c_str());
+            QVERIFY2(g.allows(stop()) && g.allows(stops_.back()), answer.c_str());
+        }
+    }
+
+    void malformedContinuationsAreRefused() {
+        const std::string in_box = "Thought: x.\nAction: click(start_box='<|box_start|>(";
+        QVERIFY(allows(in_box, "227"));
+        QVERIFY(!allows(in_box, " finished"));    // seen: click(start_box='( finished(...
+        QVERIFY(!allows(in_box + "227", " it"));  // seen: (227 it.
+        QVERIFY(!takes(in_box, "34,153,91)"));    // seen: a third coordinate
+        QVERIFY(!takes(in_box, "12345,1)"));      // five digits
+        QVERIFY(takes(in_box, "34,153)<|box_end|>')"));
+        QVERIFY(!allows("Thought: I need to click the 'File' menu.\nAction: ", "I"));
+        QVERIFY(!allows("Thought: I'll press ctrl+s.\nAction:", "323"));
+        QVERIFY(!takes("Thought: x.\nAction: ", "I(key='Click')"));
+        QVERIFY(!takes("Thought: x.\nAction: scroll(start_box='(1,2)', ", "direction='sideways')"));
+        QVERIFY(!allows("Thought: ", "\n"));  // an empty thought
+        // Inside a string any byte goes, an escaped quote too, but not a bare newline.
+        QVERIFY(takes("Action: type(content='", "click(start_box=\\'(1,2)\\')')"));
+        QVERIFY(!allows("Action: type(content='ab", "\n"));
+        // The thought may not stop the answer; nothing but a stop follows a complete call.
+        QVERIFY(!after("Thought: I need to click the 'Small' button").allows(stop()));
+        const ActionGrammar done = after("Action: wait()");
+        QVERIFY(done.allows(stop()));
+        QVERIFY(!done.allows(ids("\n").at(0)));
+        QVERIFY(!done.allows(ids("Action").at(0)));
+        // Special tokens other than the box tokens and the stops are never written.
+        QVERIFY(!after("Thought: x").allows(*tok_->token_to_id("<|im_start|>")));
+        QVERIFY(!after("Action: click(start_box='").allows(*tok_->token_to_id("<|box_end|>")));
+    }
+
+    void maskLeavesTheBestAllowedTokenOnTop() {
+        const ActionGrammar g = after("Action: click(start_box='<|box_start|>(");
+        std::vector<float> logits(tok_->vocab_size(), 0.0f);
+        logits[std::size_t(ids(" finished").at(0))] = 9.0f;  // the model's favourite: refused
+        logits[std::size_t(ids("227").at(0))] = 5.0f;
+        logits[std::size_t(ids("12").at(0))] = 4.0f;
+        const std::size_t left = g.mask(logits);
+        QVERIFY(left >= 1000 && left < tok_->vocab_size());  // the numbers 0..999 at least
+        const auto best = std::max_element(logits.begin(), logits.end()) - logits.begin();
+        QCOMPARE(std::int32_t(best), ids("227").at(0));
+        QVERIFY(std::isinf(logits[std::size_t(ids(" finished").at(0))]));
+        QCOMPARE(logits[std::size_t(ids("12").at(0))], 4.0f);
+        std::size_t finite = 0;
+        for (float l : logits) finite += std::isfinite(l);
+        QCOMPARE(finite, left);
+        // Logits beyond the tokenizer's vocabulary (a padded embedding) are never chosen.
+        std::vector<float> padded(tok_->vocab_size() + 64, 1.0f);
+        g.mask(padded);
+        QVERIFY(std::isinf(padded.back()));
+    }
+
+    void aDeadEndTurnsTheGrammarOffUntilReset() {
+        ActionGrammar g = after("Action: click(start_box='<|box_start|>(");
+        g.observe(ids(" finished").at(0));  // not allowed: chosen anyway (a model's own path)
+        QVERIFY(!g.active());
+        std::vector<float> logits(tok_->vocab_size(), 1.0f);
+        QCOMPARE(g.mask(logits), logits.size());
+        QVERIFY(std::all_of(logits.begin(), logits.end(), [](float l) { return l == 1.0f; }));
+        QVERIFY(g.allows(stop()));
+        g.reset();
+        QVERIFY(g.active());
+        QVERIFY(!g.allows(stop()));
+        QVERIFY(g.allows(ids("Thought").at(0)));
+    }
+};
+
+QTEST_GUILESS_MAIN(ActionGrammarTest)
+#include "test_action_grammar.moc"
