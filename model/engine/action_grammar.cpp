@@ -9,8 +9,8 @@ namespace deskpilot::model::engine {
 
 namespace {
 
-// The calls, in a small notation: {B} a box, {S} a Python string body. Each is admitted with and
-// without the thought line before "Action: " (grounding answers have none).
+// The calls, in a small notation: {B} a box, {S} a Python string body, {K} key names. Each is
+// admitted with and without the thought line before "Action: " (grounding answers have none).
 constexpr std::string_view kCalls[] = {
     "click(start_box='{B}')",
     "left_double(start_box='{B}')",
@@ -21,7 +21,7 @@ constexpr std::string_view kCalls[] = {
     "scroll(start_box='{B}', direction='left')",
     "scroll(start_box='{B}', direction='right')",
     "type(content='{S}')",
-    "hotkey(key='{S}')",
+    "hotkey(key='{K}')",
     "finished(content='{S}')",
     "wait()",
 };
@@ -64,6 +64,8 @@ ActionGrammar::ActionGrammar(const Tokenizer& tokenizer, std::span<const std::in
                 if (hole == std::string_view::npos) break;
                 if (call[hole + 1] == 'B')
                     box(form);
+                else if (call[hole + 1] == 'K')
+                    form.push_back({Kind::key_names, {}, false});
                 else
                     form.push_back({Kind::string_body, {}, false});
                 call.remove_prefix(hole + 3);
@@ -150,13 +152,36 @@ void ActionGrammar::step(const Cursor& c, int symbol, State& out) const {
                 out.push_back(c);
             }
             break;
-        case Kind::line:  // offset 1 once it holds a byte: the thought is never empty
+        case Kind::line: {
+            // offset 0: empty (a thought is never empty); else 1 + how much of "Action:" its
+            // end spells, which it may not spell whole: a second marker inside the thought makes
+            // the planner read a call there.
+            static constexpr std::string_view kMarker = "Action:";
             if (symbol == '\n') {
                 if (c.offset >= 1) hand_on();
             } else if (symbol < 256) {
-                out.push_back({c.form, c.element, 1});
+                const std::size_t matched = c.offset >= 1 ? std::size_t(c.offset - 1) : 0;
+                std::size_t now = symbol == kMarker[matched] ? matched + 1 : symbol == 'A' ? 1 : 0;
+                if (now < kMarker.size())
+                    out.push_back({c.form, c.element, std::uint16_t(1 + now)});
             }
             break;
+        }
+        case Kind::key_names: {
+            // Up to kMaxKeys names of letters, digits and '_' (at most kMaxKeyName each), one
+            // space between: offset = letters of the name so far + 32 * the names before it.
+            const int letters = c.offset % 32, names = c.offset / 32;
+            const bool name_char = (symbol >= 'a' && symbol <= 'z') ||
+                                   (symbol >= 'A' && symbol <= 'Z') ||
+                                   (symbol >= '0' && symbol <= '9') || symbol == '_';
+            if (name_char && letters < kMaxKeyName)
+                out.push_back({c.form, c.element, std::uint16_t(c.offset + 1)});
+            else if (symbol == ' ' && letters >= 1 && names + 1 < kMaxKeys)
+                out.push_back({c.form, c.element, std::uint16_t(32 * (names + 1))});
+            else if (symbol == '\'' && letters >= 1)
+                hand_on();
+            break;
+        }
         case Kind::end:
             break;
     }

@@ -14,10 +14,13 @@
 //
 //   call:  click(start_box='B')   left_double(start_box='B')   right_single(start_box='B')
 //          drag(start_box='B', end_box='B')   scroll(start_box='B', direction='up|down|left|right')
-//          type(content='S')   hotkey(key='S')   finished(content='S')   wait()
+//          type(content='S')   hotkey(key='K')   finished(content='S')   wait()
 //   B:     [<|box_start|>](x,y)[<|box_end|>], x and y of 1 to 4 digits
 //   S:     a Python string body: any bytes but a quote, a backslash or a newline, or a backslash
 //          and any byte
+//   K:     1 to 4 key names of 1 to 16 letters, digits or '_', one space between ('ctrl s')
+//   The thought line is not empty and does not contain "Action:" (the planner would read the
+//   call after such a second marker, and the answer would mean two things).
 //
 // It works on the tokens' bytes, so it needs nothing of the tokenizer beyond its vocabulary: a
 // token is allowed when each of its bytes (or its box token) can follow the answer so far. A
@@ -61,7 +64,15 @@ class ActionGrammar {
         std::uint16_t offset = 0;   // within the element: a literal's byte, a count, an escape
         auto operator<=>(const Cursor&) const = default;
     };
-    enum class Kind : std::uint8_t { literal, box_token, digits, string_body, line, end };
+    enum class Kind : std::uint8_t {
+        literal,
+        box_token,
+        digits,
+        string_body,
+        key_names,
+        line,
+        end
+    };
     struct Element {
         Kind kind = Kind::literal;
         std::vector<int> symbols;  // a literal's bytes; a box token's symbol
@@ -71,6 +82,7 @@ class ActionGrammar {
   private:
     // Every byte is a symbol 0..255; the box tokens are 256 and 257.
     static constexpr int kBoxStart = 256, kBoxEnd = 257;
+    static constexpr int kMaxKeys = 4, kMaxKeyName = 16;
     using State = std::vector<Cursor>;
 
     void add(State& state, Cursor c) const;  // with the optional elements skipped

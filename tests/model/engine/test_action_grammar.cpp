@@ -75,6 +75,7 @@ class ActionGrammarTest : public QObject {
                 "', direction='down')",
             "Thought: I'll type it.\nAction: type(content='It\\'s a \\\\ path\\n')",
             "Thought: I'll press ctrl+s.\nAction: hotkey(key='ctrl s')",
+            "Thought: I'll press enter.\nAction: hotkey(key='enter')",
             "Thought: The task is complete.\nAction: finished(content='')",
             "Thought: Wait for it.\nAction: wait()",
             "Action: click(start_box='(5,1234)')",  // a bare box, four digits
@@ -106,6 +107,20 @@ class ActionGrammarTest : public QObject {
         QVERIFY(!takes("Thought: x.\nAction: ", "I(key='Click')"));
         QVERIFY(!takes("Thought: x.\nAction: scroll(start_box='(1,2)', ", "direction='sideways')"));
         QVERIFY(!allows("Thought: ", "\n"));  // an empty thought
+        // A second "Action:" inside the thought (seen: the planner then read the call there).
+        QVERIFY(!takes("Thought: ", "I'll click. Action: click"));
+        QVERIFY(takes("Thought: ", "Actions, and an Action plan: AAction"));
+        QVERIFY(!takes("Thought: ", "AAction: x"));
+        // Key names: letters, digits and '_', one space between, at most four (seen: a key
+        // name that ran on into the thought, hotkey(key='ctrl\' in the option.')).
+        QVERIFY(takes("Action: hotkey(key='", "ctrl s')"));
+        QVERIFY(takes("Action: hotkey(key='", "ctrl shift Page_Down')"));
+        QVERIFY(!takes("Action: hotkey(key='", "ctrl\\' in the option.')"));
+        QVERIFY(!takes("Action: hotkey(key='", "ctrl  s')"));
+        QVERIFY(!takes("Action: hotkey(key='", "ctrl s ')"));
+        QVERIFY(!takes("Action: hotkey(key='", "a b c d e')"));
+        QVERIFY(!takes("Action: hotkey(key='", "')"));
+        QVERIFY(!takes("Action: hotkey(key='", "abcdefghijklmnopq')"));  // 17 letters
         // Inside a string any byte goes, an escaped quote too, but not a bare newline.
         QVERIFY(takes("Action: type(content='", "click(start_box=\\'(1,2)\\')')"));
         QVERIFY(!allows("Action: type(content='ab", "\n"));
