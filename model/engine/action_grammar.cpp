@@ -97,6 +97,27 @@ ActionGrammar::ActionGrammar(const Tokenizer& tokenizer, std::span<const std::in
             for (char ch : bytes) token_symbols_[id].push_back(static_cast<unsigned char>(ch));
         }
     }
+    trie_.emplace_back();
+    std::size_t longest = 0;
+    for (std::size_t id = 0; id < vocab; ++id) {
+        std::uint32_t node = 0;
+        for (int symbol : token_symbols_[id]) {
+            auto& children = trie_[node].children;
+            auto it = std::find_if(children.begin(), children.end(),
+                                   [&](const auto& child) { return child.first == symbol; });
+            if (it != children.end()) {
+                node = it->second;
+            } else {
+                const auto added = std::uint32_t(trie_.size());
+                children.emplace_back(symbol, added);
+                trie_.emplace_back();  // may move `children`: not used after this
+                node = added;
+            }
+        }
+        if (node != 0) trie_[node].tokens.push_back(std::int32_t(id));
+        longest = std::max(longest, token_symbols_[id].size());
+    }
+    scratch_.resize(longest + 1);
     for (std::size_t f = 0; f < forms_.size(); ++f) add(start_, {std::uint16_t(f), 0, 0});
     reset();
 }
@@ -226,17 +247,45 @@ void ActionGrammar::observe(std::int32_t id) {
         state_ = std::move(next);
 }
 
+void ActionGrammar::walk(std::uint32_t node, const State& state, std::size_t depth,
+                         std::vector<bool>& allowed) const {
+    for (const auto& [symbol, child] : trie_[node].children) {
+        State& next = scratch_[depth];
+        next.clear();
+        for (const Cursor& c : state) step(c, symbol, next);
+        if (next.empty()) continue;  // no token below starts this way
+        std::sort(next.begin(), next.end());
+        next.erase(std::unique(next.begin(), next.end()), next.end());
+        for (std::int32_t id : trie_[child].tokens) allowed[std::size_t(id)] = true;
+        walk(child, next, depth + 1, allowed);
+    }
+}
+
+const std::vector<bool>& ActionGrammar::allowed_now() const {
+    const auto found = allowed_cache_.find(state_);
+    if (found != allowed_cache_.end()) return found->second;
+    if (cached_bits_ + token_symbols_.size() > kCacheBits) {
+        allowed_cache_.clear();
+        cached_bits_ = 0;
+    }
+    std::vector<bool> allowed(token_symbols_.size(), false);
+    walk(0, state_, 0, allowed);
+    cached_bits_ += allowed.size();
+    return allowed_cache_.emplace(state_, std::move(allowed)).first->second;
+}
+
 std::size_t ActionGrammar::mask(std::span<float> logits) const {
     if (!active_) return logits.size();
-    std::vector<bool> allowed(logits.size(), false);
+    const std::vector<bool>& allowed = allowed_now();
+    const bool may_stop = at_end(state_);
+    auto ok = [&](std::size_t id) {
+        return id < allowed.size() && (stop_[id] ? may_stop : bool(allowed[id]));
+    };
     std::size_t count = 0;
-    for (std::size_t id = 0; id < logits.size(); ++id) {
-        allowed[id] = allows(std::int32_t(id));
-        count += allowed[id];
-    }
+    for (std::size_t id = 0; id < logits.size(); ++id) count += ok(id);
     if (count == 0) return 0;
     for (std::size_t id = 0; id < logits.size(); ++id)
-        if (!allowed[id]) logits[id] = -std::numeric_limits<float>::infinity();
+        if (!ok(id)) logits[id] = -std::numeric_limits<float>::infinity();
     return count;
 }
 

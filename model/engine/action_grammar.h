@@ -29,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <vector>
 
@@ -89,10 +90,28 @@ class ActionGrammar {
     void step(const Cursor& c, int symbol, State& out) const;
     State advance(const State& state, std::span<const int> symbols) const;
     bool at_end(const State& state) const;
+    // The tokens allowed in the current state (not the stops), computed once per state: the
+    // states of answers repeat (each literal's positions, the thought line, the numbers), so
+    // after the first answers a step costs a lookup. A state's set is found by walking the
+    // vocabulary's byte trie, leaving every subtree whose prefix is refused: tokens that share
+    // their first bytes are checked once for those bytes.
+    const std::vector<bool>& allowed_now() const;
+    void walk(std::uint32_t node, const State& state, std::size_t depth,
+              std::vector<bool>& allowed) const;
+
+    struct TrieNode {
+        std::vector<std::pair<int, std::uint32_t>> children;  // symbol, node
+        std::vector<std::int32_t> tokens;                     // the tokens spelled to here
+    };
 
     std::vector<std::vector<Element>> forms_;
     std::vector<std::vector<int>> token_symbols_;  // per token id; empty: never allowed
     std::vector<bool> stop_;                       // per token id
+    std::vector<TrieNode> trie_;                   // node 0: the root
+    mutable std::vector<State> scratch_;           // one state per trie depth
+    mutable std::map<State, std::vector<bool>> allowed_cache_;
+    mutable std::size_t cached_bits_ = 0;  // kept under kCacheBits (cleared when it would pass)
+    static constexpr std::size_t kCacheBits = std::size_t(512) << 20;  // 64 MB
     State start_, state_;
     bool active_ = true;
 };

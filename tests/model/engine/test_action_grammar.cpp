@@ -156,6 +156,39 @@ class ActionGrammarTest : public QObject {
         QVERIFY(std::isinf(padded.back()));
     }
 
+    // mask() finds each state's tokens by walking the vocabulary's byte trie and keeps them per
+    // state; allows() checks one token directly. One grammar through answers with states of
+    // every kind, twice (the second time from the cache): the two agree on every token.
+    void maskAgreesWithAllowsOnEveryToken() {
+        const std::vector<std::string> answers = {
+            "Thought: I'll drag it.\nAction: drag(start_box='<|box_start|>(12,345)<|box_end|>', "
+            "end_box='(6,7)')",
+            "Action: type(content='It\\'s')", "Thought: Keys.\nAction: hotkey(key='ctrl s')",
+            "Action: wait()"};
+        ActionGrammar g(*tok_, stops_);
+        for (int pass = 0; pass < 2; ++pass) {
+            for (const std::string& answer : answers) {
+                g.reset();
+                for (std::int32_t next : ids(answer)) {
+                    std::vector<float> logits(tok_->vocab_size(), 0.0f);
+                    const std::size_t left = g.mask(logits);
+                    std::size_t allowed = 0;
+                    for (std::size_t id = 0; id < logits.size(); ++id) {
+                        const bool kept = std::isfinite(logits[id]);
+                        QVERIFY2(kept == g.allows(std::int32_t(id)),
+                                 (answer + ": token '" + tok_->id_to_token(std::int32_t(id)) +
+                                  "' masked and allowed disagree")
+                                     .c_str());
+                        allowed += kept;
+                    }
+                    QCOMPARE(left, allowed);
+                    QVERIFY(std::isfinite(logits[std::size_t(next)]));
+                    g.observe(next);
+                }
+            }
+        }
+    }
+
     void aDeadEndTurnsTheGrammarOffUntilReset() {
         ActionGrammar g = after("Action: click(start_box='<|box_start|>(");
         g.observe(ids(" finished").at(0));  // not allowed: chosen anyway (a model's own path)
