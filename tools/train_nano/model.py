@@ -163,7 +163,9 @@ def save_checkpoint(model, config, tokenizer_path, out_dir, dtype=torch.bfloat16
     preprocessor_config.json (the layout `deskpilot generate/run --model-dir` loads), and
     deskpilot.json, which names the planner family, so that `--model-dir` alone picks it, for
     a tokenizer with one token per number the coordinate readout's window (nano_common.COORDINATE_WINDOW),
-    and "screenshot_first" for weights trained so (train.py --screenshot-first)."""
+    "screenshot_first" for weights trained so (train.py --screenshot-first), and "action_grammar":
+    the engine keeps each answer in the format make_dataset.py writes, the one these weights are
+    trained on (model/engine/action_grammar.h; action_grammar.py is its twin)."""
     from safetensors.torch import save_file
     os.makedirs(out_dir, exist_ok=True)
     cfg = config.to_dict()
@@ -186,6 +188,7 @@ def save_checkpoint(model, config, tokenizer_path, out_dir, dtype=torch.bfloat16
             marker["coordinate_window"] = nc.COORDINATE_WINDOW
     if screenshot_first:
         marker["screenshot_first"] = True
+    marker["action_grammar"] = True
     with open(os.path.join(out_dir, "deskpilot.json"), "w") as f:
         json.dump(marker, f, indent=1)
         f.write("\n")

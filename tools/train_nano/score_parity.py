@@ -6,7 +6,9 @@
 target's response, and each task's session (its screenshots and every step's raw response). This
 asks transformers' Qwen3VLMoeForConditionalGeneration (f32, eager attention, greedy, with the
 coordinate readout's twin, nano_common.CoordinateReadoutProcessor, at the checkpoint's window or
---coordinate-window's, as the engine reads coordinates) the same prompts on the same screenshots:
+--coordinate-window's, as the engine reads coordinates; with the action grammar's twin,
+action_grammar.ActionGrammarProcessor, when the eval's engine ran with it, as its report's
+"engine" says) the same prompts on the same screenshots:
 
 - grounding: every target's prompt; the answer is mapped to the screen as the family maps it
   (planner/family.h: round half to even of x·W/W') and hit-tested against the target's rect as
@@ -38,13 +40,14 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import action_grammar  # noqa: E402
 import nano_common as nc  # noqa: E402
 
 CLICK = re.compile(r"\((\d+),\s*(\d+)\)")
 
 
 class Transformers:
-    def __init__(self, model_dir, max_new_tokens, coordinate_window=None):
+    def __init__(self, model_dir, max_new_tokens, coordinate_window=None, grammar=False):
         from tokenizers import Tokenizer
         from transformers import Qwen3VLMoeForConditionalGeneration
 
@@ -60,6 +63,11 @@ class Transformers:
         # The engine's coordinate readout: the window the checkpoint names, unless told otherwise.
         window = nc.coordinate_window(model_dir) if coordinate_window is None else coordinate_window
         self.readout = nc.CoordinateReadoutProcessor(self.tok, window)
+        # The engine's action grammar (masks first; the readout then reads the masked logits).
+        self.grammar = None
+        if grammar:
+            self.grammar = action_grammar.ActionGrammar(
+                *action_grammar.token_table(os.path.join(model_dir, "tokenizer.json")))
         self._pixels = {}
 
     def pixels(self, path):
@@ -86,6 +94,10 @@ class Transformers:
         prompt first."""
         return nc.render_chat(nc.in_layout(messages, self.screenshot_first), image_tokens)
 
+    def processors(self, prompt_length):
+        held = [action_grammar.ActionGrammarProcessor(self.grammar, prompt_length)] if self.grammar else []
+        return held + [self.readout]
+
     def ask(self, messages, screenshots):
         """Greedy answer (special tokens skipped, as NativeVlm streams it) and the prompt length."""
         inputs = [self.pixels(p) for p in screenshots]
@@ -98,7 +110,7 @@ class Transformers:
                                     image_grid_thw=torch.cat([grid for _, grid in inputs]), mm_token_type_ids=mm,
                                     attention_mask=torch.ones_like(ids), max_new_tokens=self.max_new_tokens,
                                     do_sample=False, eos_token_id=self.stops, pad_token_id=self.stops[1],
-                                    logits_processor=[self.readout])
+                                    logits_processor=self.processors(int(ids.shape[1])))
         new = g[0, ids.shape[1]:].tolist()
         if new and new[-1] in self.stops:
             new = new[:-1]
@@ -116,6 +128,11 @@ def screen_point(response, screen=nc.SCREEN):
 def contains(rect, p):
     x, y, w, h = rect  # vision::Rect::contains: half-open
     return p is not None and x <= p[0] < x + w and y <= p[1] < y + h
+
+
+def load_report(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def grounding_messages(instruction):
@@ -189,13 +206,16 @@ def read_steps(session_dir):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def tasks(tf, report_path, limit):
+def tasks(tf, report_path, limit, only=()):
     with open(report_path, encoding="utf-8") as f:
         report = json.load(f)
     root = report["out_dir"]
     rows, differ, length_mismatch = [], [], []
     asked = 0
-    for item in report["items"][:limit or None]:
+    items = [item for item in report["items"] if not only or item["task"] in only]
+    if only and not items:
+        sys.exit(f"score_parity: {report_path} has no task {', '.join(only)}")
+    for item in items[:limit or None]:
         session = os.path.join(root, item["session"])
         steps = read_steps(session)
         prompt = nc.render_prompt("computer", item["text"])
@@ -242,6 +262,8 @@ def main():
                     help="as `deskpilot eval --coordinate-window` (default: the checkpoint's deskpilot.json)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="only the first N grounding seeds and tasks (0: all)")
+    ap.add_argument("--task", action="append", default=[], metavar="ID",
+                    help="only this task of --tasks (repeatable; default: all)")
     ap.add_argument("--allow", type=int, default=0, help="differing answers tolerated before exit 1")
     ap.add_argument("--out", help="write the full comparison here")
     a = ap.parse_args()
@@ -251,12 +273,17 @@ def main():
         if path and not os.path.exists(path):
             sys.exit(f"score_parity: {path}: no such file")
     torch.set_num_threads(a.threads)
-    tf = Transformers(a.model_dir, a.max_new_tokens, a.coordinate_window)
-    out = {"model_dir": a.model_dir}
+    # As the engine ran: its description in the report names the grammar when it was on.
+    used = {path: "action grammar" in load_report(path).get("engine", "") for path in (a.grounding, a.tasks) if path}
+    if len(set(used.values())) > 1:
+        sys.exit(f"score_parity: the reports' engines differ in the action grammar ({used}); compare one at a time")
+    grammar = any(used.values())
+    tf = Transformers(a.model_dir, a.max_new_tokens, a.coordinate_window, grammar)
+    out = {"model_dir": a.model_dir, "action_grammar": grammar}
     if a.grounding:
         out["grounding"] = grounding(tf, a.grounding, a.limit)
     if a.tasks:
-        out["tasks"] = tasks(tf, a.tasks, a.limit)
+        out["tasks"] = tasks(tf, a.tasks, a.limit, a.task)
     if a.out:
         with open(a.out, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=1, ensure_ascii=False)
