@@ -26,6 +26,9 @@
 // token is allowed when each of its bytes (or its box token) can follow the answer so far. A
 // model whose habits differ (two-line thoughts, other calls) must not use it; it is turned on per
 // checkpoint (deskpilot.json's "action_grammar") or per run (--action-grammar).
+//
+// Not thread-safe: mask() fills a cache from a const call. NativeVlm keeps one per engine and
+// uses it under the engine's lock.
 #pragma once
 
 #include <cstdint>

@@ -329,7 +329,8 @@ class TestNanoCheckpoint : public QObject {
     // Constrained action decoding (engine/action_grammar.h): it leaves the checkpoint's greedy
     // answer, already well-formed, exactly as it was, and an answer sampled hot enough to stray
     // still parses as an action and ends on its own. deskpilot.json's "action_grammar" turns it
-    // on; a value that is not true or false is a load error naming the file.
+    // on (the committed checkpoint's does); a value that is not true or false is a load error
+    // naming the file.
     void actionGrammarKeepsAnswersWellFormed() {
         model::NativeVlm vlm({.model_dir = kModel,
                               .max_pixels = 0,
@@ -377,20 +378,23 @@ class TestNanoCheckpoint : public QObject {
         for (const char* file :
              {"config.json", "tokenizer.json", "model.safetensors", "preprocessor_config.json"})
             fs::create_symlink(kModel / file, folder / file);
+        // The committed checkpoint turns it on; a folder whose deskpilot.json turns it off runs
+        // without it unless told.
+        QVERIFY(model::native_action_grammar(kModel));
         json marker = read_json(kModel / "deskpilot.json");
-        marker["action_grammar"] = true;
+        marker["action_grammar"] = false;
         std::ofstream(folder / "deskpilot.json") << marker.dump();
-        QVERIFY(model::native_action_grammar(folder));
-        QVERIFY(
-            QString::fromStdString(
-                model::NativeVlm({.model_dir = folder, .max_pixels = 0, .threads = 1}).describe())
-                .contains("action grammar"));
+        QVERIFY(!model::native_action_grammar(folder));
         QVERIFY(
             !QString::fromStdString(
-                 model::NativeVlm(
-                     {.model_dir = folder, .max_pixels = 0, .threads = 1, .action_grammar = false})
-                     .describe())
+                 model::NativeVlm({.model_dir = folder, .max_pixels = 0, .threads = 1}).describe())
                  .contains("action grammar"));
+        QVERIFY(
+            QString::fromStdString(
+                model::NativeVlm(
+                    {.model_dir = folder, .max_pixels = 0, .threads = 1, .action_grammar = true})
+                    .describe())
+                .contains("action grammar"));
         marker["action_grammar"] = "yes";
         std::ofstream(folder / "deskpilot.json") << marker.dump();
         try {
