@@ -8,8 +8,6 @@
 // 2. The grammar alone: mask() + observe() per token of that answer, with the model's tokenizer
 //    and, when given, the 151 669-token Qwen3 one (how it scales to a large vocabulary): on the
 //    first answer (each state's allowed set computed) and, the median, on later ones (looked up).
-#include <zlib.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "gz_file.h"
 #include "model/engine/action_grammar.h"
 #include "model/engine/native_vlm.h"
 #include "planner/conversation.h"
@@ -31,17 +30,6 @@ namespace {
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-std::string read_maybe_gz(const std::string& path) {
-    gzFile f = gzopen(path.c_str(), "rb");  // reads plain files too
-    if (!f) throw std::runtime_error(path + ": cannot open");
-    std::string out;
-    char buf[1 << 16];
-    int n;
-    while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, std::size_t(n));
-    gzclose(f);
-    return out;
 }
 
 struct GrammarCost {
@@ -132,8 +120,8 @@ int main(int argc, char** argv) {
             nano.vocab_size(), nano_cost.first_us, nano_cost.later_us,
             100.0 * nano_cost.first_us / per_token_us, 100.0 * nano_cost.later_us / per_token_us);
         if (argc > 4) {
-            const model::engine::Tokenizer qwen =
-                model::engine::Tokenizer::from_json(read_maybe_gz(argv[4]), argv[4]);
+            const model::engine::Tokenizer qwen = model::engine::Tokenizer::from_json(
+                deskpilot::bench::read_maybe_gz(argv[4]), argv[4]);
             const GrammarCost qwen_cost = grammar_cost(qwen, answer, repeats);
             std::printf(
                 "grammar alone, %zu-token vocabulary: %.1f us per token on the first "

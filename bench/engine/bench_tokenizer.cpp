@@ -2,8 +2,6 @@
 // thread, encode and decode. tools/bench/tokenizer_vs_tokenizers.sh runs this and the
 // `tokenizers` library on the same corpus in one go and prints the ratio.
 //   bench_engine_tokenizer TOKENIZER_JSON[.gz] CORPUS_JSON [repeats]
-#include <zlib.h>
-
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -11,20 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gz_file.h"
 #include "model/engine/tokenizer.h"
 
 using namespace deskpilot::model::engine;
-
-static std::string read_maybe_gz(const std::string& path) {
-    gzFile f = gzopen(path.c_str(), "rb");  // reads plain files too
-    if (!f) throw std::runtime_error(path + ": cannot open");
-    std::string out;
-    char buf[1 << 16];
-    int n;
-    while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, std::size_t(n));
-    gzclose(f);
-    return out;
-}
 
 int main(int argc, char** argv) {
     if (argc < 3) {
@@ -32,7 +20,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     const int repeats = argc > 3 ? std::atoi(argv[3]) : 20;
-    const Tokenizer tok = Tokenizer::from_json(read_maybe_gz(argv[1]), argv[1]);
+    const Tokenizer tok = Tokenizer::from_json(deskpilot::bench::read_maybe_gz(argv[1]), argv[1]);
     std::ifstream in(argv[2]);
     const auto doc = nlohmann::json::parse(in);
     std::vector<std::string> texts;

@@ -13,21 +13,25 @@ Standard library only (the tests in tests/tools run it without PyPI packages); t
 takes torch tensors from transformers' generate() but imports nothing itself.
 """
 import json
+import os
+import re
 
-CALLS = [
-    "click(start_box='{B}')",
-    "left_double(start_box='{B}')",
-    "right_single(start_box='{B}')",
-    "drag(start_box='{B}', end_box='{B}')",
-    "scroll(start_box='{B}', direction='up')",
-    "scroll(start_box='{B}', direction='down')",
-    "scroll(start_box='{B}', direction='left')",
-    "scroll(start_box='{B}', direction='right')",
-    "type(content='{S}')",
-    "hotkey(key='{K}')",
-    "finished(content='{S}')",
-    "wait()",
-]
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def _calls():
+    """The calls, read from the C++ grammar's kCalls (its notation: {B} a box, {S} a string body,
+    {K} key names), so that the twin cannot drift from it."""
+    path = os.path.join(ROOT, "model", "engine", "action_grammar.cpp")
+    with open(path, encoding="utf-8") as f:
+        block = re.search(r"kCalls\[\] = \{(.*?)\};", f.read(), re.S)
+    calls = re.findall(r'"([^"]*)"', block.group(1)) if block else []
+    if not calls:
+        raise RuntimeError(f"no kCalls in {path}")
+    return calls
+
+
+CALLS = _calls()
 BOX_START, BOX_END = 256, 257  # symbols: bytes are 0..255
 MAX_KEYS, MAX_KEY_NAME = 4, 16
 MARKER = b"Action:"

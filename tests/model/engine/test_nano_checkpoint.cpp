@@ -178,6 +178,34 @@ class TestNanoCheckpoint : public QObject {
                                          : " (goldens written with --allow-ungrounded)")));
     }
 
+    // The committed weights, config, tokenizer and preprocessor config, linked into `dir`, which
+    // a test then gives a deskpilot.json of its own.
+    static fs::path committed_weights_in(const QTemporaryDir& dir) {
+        const fs::path folder = dir.path().toStdString();
+        for (const char* file :
+             {"config.json", "tokenizer.json", "model.safetensors", "preprocessor_config.json"})
+            fs::create_symlink(kModel / file, folder / file);
+        return folder;
+    }
+
+    // A true/false setting of deskpilot.json given as "yes": loading is one error naming the file
+    // and the setting.
+    static void verifyNotABooleanIsALoadError(const fs::path& folder, json marker,
+                                              const std::string& name) {
+        marker[name] = "yes";
+        std::ofstream(folder / "deskpilot.json") << marker.dump();
+        try {
+            model::NativeVlm broken({.model_dir = folder, .max_pixels = 0, .threads = 1});
+            QFAIL(("a " + name + " of \"yes\" loaded").c_str());
+        } catch (const model::ModelError& e) {
+            const std::string what = e.what();
+            QVERIFY2(what.find((folder / "deskpilot.json").string()) != std::string::npos &&
+                         what.find(name + R"( must be true or false, not "yes")") !=
+                             std::string::npos,
+                     e.what());
+        }
+    }
+
   private slots:
     void initTestCase() {
         for (const char* file : {"config.json", "tokenizer.json", "model.safetensors"})
@@ -374,10 +402,7 @@ class TestNanoCheckpoint : public QObject {
                  "every hot answer parsed without the grammar: the test shows nothing");
 
         QTemporaryDir dir;
-        const fs::path folder = dir.path().toStdString();
-        for (const char* file :
-             {"config.json", "tokenizer.json", "model.safetensors", "preprocessor_config.json"})
-            fs::create_symlink(kModel / file, folder / file);
+        const fs::path folder = committed_weights_in(dir);
         // The committed checkpoint turns it on; a folder whose deskpilot.json turns it off runs
         // without it unless told.
         QVERIFY(model::native_action_grammar(kModel));
@@ -395,18 +420,7 @@ class TestNanoCheckpoint : public QObject {
                     {.model_dir = folder, .max_pixels = 0, .threads = 1, .action_grammar = true})
                     .describe())
                 .contains("action grammar"));
-        marker["action_grammar"] = "yes";
-        std::ofstream(folder / "deskpilot.json") << marker.dump();
-        try {
-            model::NativeVlm broken({.model_dir = folder, .max_pixels = 0, .threads = 1});
-            QFAIL("an action_grammar of \"yes\" loaded");
-        } catch (const model::ModelError& e) {
-            const std::string what = e.what();
-            QVERIFY2(what.find((folder / "deskpilot.json").string()) != std::string::npos &&
-                         what.find(R"(action_grammar must be true or false, not "yes")") !=
-                             std::string::npos,
-                     e.what());
-        }
+        verifyNotABooleanIsALoadError(folder, marker, "action_grammar");
     }
 
     // A nano checkpoint trained at another size says so in its preprocessor_config.json: the
@@ -466,10 +480,7 @@ class TestNanoCheckpoint : public QObject {
     // tested).
     void checkpointSaysItsScreenshotComesFirst() {
         QTemporaryDir dir;
-        const fs::path folder = dir.path().toStdString();
-        for (const char* file :
-             {"config.json", "tokenizer.json", "model.safetensors", "preprocessor_config.json"})
-            fs::create_symlink(kModel / file, folder / file);
+        const fs::path folder = committed_weights_in(dir);
         json marker = read_json(kModel / "deskpilot.json");
         marker["screenshot_first"] = true;
         std::ofstream(folder / "deskpilot.json") << marker.dump();
@@ -480,18 +491,7 @@ class TestNanoCheckpoint : public QObject {
             QCOMPARE(vlm.family_as_seen(*family_).screenshot_first, first);
             QVERIFY(!vlm.family_as_seen(ui_tars).screenshot_first);
         }
-        marker["screenshot_first"] = "yes";
-        std::ofstream(folder / "deskpilot.json") << marker.dump();
-        try {
-            model::NativeVlm broken({.model_dir = folder, .max_pixels = 0, .threads = 1});
-            QFAIL("a screenshot_first of \"yes\" loaded");
-        } catch (const model::ModelError& e) {
-            const std::string what = e.what();
-            QVERIFY2(what.find((folder / "deskpilot.json").string()) != std::string::npos &&
-                         what.find(R"(screenshot_first must be true or false, not "yes")") !=
-                             std::string::npos,
-                     e.what());
-        }
+        verifyNotABooleanIsALoadError(folder, marker, "screenshot_first");
     }
 };
 
