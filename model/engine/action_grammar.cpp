@@ -43,9 +43,9 @@ ActionGrammar::ActionGrammar(const Tokenizer& tokenizer, std::span<const std::in
     auto box = [&](std::vector<Element>& form) {
         if (box_start) form.push_back({Kind::box_token, {kBoxStart}, true});
         literal(form, "(");
-        form.push_back({Kind::digits, {}, false});
+        form.push_back({Kind::digits, {0}, false});
         literal(form, ",");
-        form.push_back({Kind::digits, {}, false});
+        form.push_back({Kind::digits, {1}, false});
         literal(form, ")");
         if (box_end) form.push_back({Kind::box_token, {kBoxEnd}, true});
     };
@@ -127,6 +127,16 @@ void ActionGrammar::reset() {
     active_ = true;
 }
 
+void ActionGrammar::limit_coordinates(int max_x, int max_y) {
+    max_x = std::max(max_x, -1);
+    max_y = std::max(max_y, -1);
+    if (max_x == limits_[0] && max_y == limits_[1]) return;
+    limits_[0] = max_x;
+    limits_[1] = max_y;
+    allowed_cache_.clear();  // the numbers' sets depend on the limits
+    cached_bits_ = 0;
+}
+
 void ActionGrammar::add(State& state, Cursor c) const {
     state.push_back(c);
     const Element& e = forms_[c.form][c.element];
@@ -158,10 +168,19 @@ void ActionGrammar::step(const Cursor& c, int symbol, State& out) const {
         case Kind::box_token:
             if (symbol == e.symbols[0]) add(out, next);
             break;
-        case Kind::digits:
-            if (symbol >= '0' && symbol <= '9' && c.offset < 4) out.push_back(stay);
-            if (c.offset >= 1) hand_on();
+        case Kind::digits: {
+            // offset = kDigitCount · digits so far + their value (at most 4 digits: 49 999).
+            const int digits = c.offset / kDigitCount, value = c.offset % kDigitCount;
+            if (symbol >= '0' && symbol <= '9' && digits < 4) {
+                const int now = value * 10 + (symbol - '0');
+                const int limit = limits_[e.symbols[0]];
+                if (limit < 0 || now <= limit)
+                    out.push_back(
+                        {c.form, c.element, std::uint16_t(kDigitCount * (digits + 1) + now)});
+            }
+            if (digits >= 1) hand_on();
             break;
+        }
         case Kind::string_body:
             if (c.offset == 1) {  // after a backslash: any byte
                 if (symbol < 256) out.push_back({c.form, c.element, 0});

@@ -15,7 +15,9 @@
 //   call:  click(start_box='B')   left_double(start_box='B')   right_single(start_box='B')
 //          drag(start_box='B', end_box='B')   scroll(start_box='B', direction='up|down|left|right')
 //          type(content='S')   hotkey(key='K')   finished(content='S')   wait()
-//   B:     [<|box_start|>](x,y)[<|box_end|>], x and y of 1 to 4 digits
+//   B:     [<|box_start|>](x,y)[<|box_end|>], x and y of 1 to 4 digits, at most the limits
+//          limit_coordinates() sets (the largest coordinates that map onto the screen, which
+//          NativeVlm sets from the family and the screenshot), so that every point is on it
 //   S:     a Python string body: any bytes but a quote, a backslash or a newline, or a backslash
 //          and any byte
 //   K:     1 to 4 key names of 1 to 16 letters, digits or '_', one space between ('ctrl s')
@@ -48,6 +50,10 @@ class ActionGrammar {
 
     // Before a new answer.
     void reset();
+    // The largest x and y a box may write (NativeVlm: the largest model coordinates that map
+    // onto the screenshot's screen for the request's family); negative: no limit, only the 4
+    // digits. Kept until changed.
+    void limit_coordinates(int max_x, int max_y);
     // Feed each token as it is emitted. A token the grammar does not allow (a dead end, which a
     // byte-level vocabulary never reaches) turns the grammar off until reset(), so that an answer
     // is never stalled by it.
@@ -79,7 +85,7 @@ class ActionGrammar {
     };
     struct Element {
         Kind kind = Kind::literal;
-        std::vector<int> symbols;  // a literal's bytes; a box token's symbol
+        std::vector<int> symbols;  // a literal's bytes; a box token's symbol; a number's axis
         bool optional = false;     // a box token may be left out
     };
 
@@ -87,6 +93,7 @@ class ActionGrammar {
     // Every byte is a symbol 0..255; the box tokens are 256 and 257.
     static constexpr int kBoxStart = 256, kBoxEnd = 257;
     static constexpr int kMaxKeys = 4, kMaxKeyName = 16;
+    static constexpr int kDigitCount = 10000;  // a number's offset: 10 000 · digits + value
     using State = std::vector<Cursor>;
 
     void add(State& state, Cursor c) const;  // with the optional elements skipped
@@ -117,6 +124,7 @@ class ActionGrammar {
     static constexpr std::size_t kCacheBits = std::size_t(512) << 20;  // 64 MB
     State start_, state_;
     bool active_ = true;
+    int limits_[2] = {-1, -1};  // the largest x and y; negative: none
 };
 
 }  // namespace deskpilot::model::engine

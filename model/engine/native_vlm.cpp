@@ -120,6 +120,25 @@ struct NativeVlm::Impl {
         if (family.sized_by_checkpoint) seen.screenshot_first = screenshot_first;
         return seen;
     }
+
+    // The largest coordinates an answer about `screen` may write (ActionGrammar's limits): the
+    // family's model extent less what maps off the screen, as the agent's mapper decides for the
+    // family as seen under this engine's pixel cap. No limit (-1) for an unknown family or a
+    // screen the mapper refuses: the grammar then keeps only the 4 digits.
+    std::pair<int, int> coordinate_limits(std::string_view family_name, vision::Size screen) const {
+        const planner::ModelFamily* family = planner::find_family(family_name);
+        if (!family) return {-1, -1};
+        try {
+            const planner::CoordinateMapper mapper(
+                planner::with_pixel_cap(family_as_seen(*family), config.max_pixels), screen);
+            int x = mapper.model_extent().width, y = mapper.model_extent().height;
+            while (x > 0 && mapper.map(x, 0).out_of_range) --x;
+            while (y > 0 && mapper.map(0, y).out_of_range) --y;
+            return {x, y};
+        } catch (const std::invalid_argument&) {
+            return {-1, -1};
+        }
+    }
 };
 
 namespace {
@@ -379,6 +398,11 @@ Response NativeVlm::generate(const planner::Request& request, const GenerateOpti
         engine_ns::ActionGrammar* grammar = m.grammar ? &*m.grammar : nullptr;
         if (grammar) {
             grammar->reset();
+            // The answer is about the last screenshot: its points must land on that screen.
+            const auto [max_x, max_y] =
+                frames.empty() ? std::pair{-1, -1}
+                               : m.coordinate_limits(request.family, frames.back()->size());
+            grammar->limit_coordinates(max_x, max_y);
             grammar->mask(logits);
         }
         std::mt19937_64 rng(options.seed.value_or(0));

@@ -12,6 +12,7 @@ import unittest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools", "train_nano"))
 import action_grammar as ag  # noqa: E402
+import nano_common as nc  # noqa: E402
 
 CASES = os.path.join(ROOT, "tests", "data", "engine", "action_grammar", "cases.json")
 NANO_TOKENIZER = os.path.join(ROOT, "tests", "data", "engine", "nano_tokenizer", "tokenizer.json")
@@ -72,6 +73,30 @@ class SharedCases(unittest.TestCase):
         self.assertGreaterEqual(len(self.cases["refused"]), 10)
         for prefix, text in self.cases["refused"]:
             self.assertFalse(takes(self.grammar, prefix, text), f"{prefix!r} | {text!r}")
+
+    def test_coordinate_limits_as_in_cpp(self):
+        limited = self.cases["limited"]
+        g = ag.ActionGrammar(BYTE_SYMBOLS, STOPS)
+        g.limit_coordinates(*limited["limits"])
+        self.assertGreaterEqual(len(limited["taken"]), 3)
+        self.assertGreaterEqual(len(limited["refused"]), 3)
+        for prefix, text in limited["taken"]:
+            self.assertTrue(takes(g, prefix, text), f"{prefix!r} | {text!r}")
+        for prefix, text in limited["refused"]:
+            self.assertFalse(takes(g, prefix, text), f"{prefix!r} | {text!r}")
+            self.assertTrue(takes(self.grammar, prefix, text), f"refused for its form: {prefix!r} | {text!r}")
+        # A change of the limits drops the sets cached under the old ones: after "(64", a "0"
+        # passes x's 639, and is allowed again without limits.
+        takes(g, "Action: click(start_box='(", "64")
+        self.assertNotIn(ord("0"), g.allowed())
+        self.assertIn(ord(","), g.allowed())
+        g.limit_coordinates(-1, -1)
+        self.assertIn(ord("0"), g.allowed())
+
+    def test_nanos_limits_on_the_sandbox_screen(self):
+        # 1280x800 reaches deskpilot-nano as 640x384: x 640 and y 384 map to the screen's edge,
+        # one past it (nano_common.coordinate_limits, the search NativeVlm makes).
+        self.assertEqual(nc.coordinate_limits((1280, 800)), (639, 383))
 
     def test_a_dead_end_turns_it_off_until_reset(self):
         g = self.grammar

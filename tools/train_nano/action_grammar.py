@@ -4,7 +4,8 @@ transformers (score_parity.py) as the coordinate readout is.
 
     [Thought: <one line without "Action:">\\n]Action: <call>
 
-with the calls, boxes ([<|box_start|>](x,y)[<|box_end|>], 1 to 4 digits each), Python string
+with the calls, boxes ([<|box_start|>](x,y)[<|box_end|>], 1 to 4 digits each, at most the limits
+limit_coordinates() sets: NativeVlm's are the largest that map onto the screen), Python string
 bodies and key names (1 to 4 names of 1 to 16 letters, digits or '_', one space between) of the
 C++ header. A token is allowed when each of its bytes (or its box token) can follow the answer so
 far; a stop token only after a complete call; other special tokens never.
@@ -34,6 +35,7 @@ def _calls():
 CALLS = _calls()
 BOX_START, BOX_END = 256, 257  # symbols: bytes are 0..255
 MAX_KEYS, MAX_KEY_NAME = 4, 16
+DIGIT_COUNT = 10000  # a number's offset: 10 000 * its digits + its value
 MARKER = b"Action:"
 NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -105,9 +107,9 @@ class ActionGrammar:
                         if has_start:
                             form.append(("box", BOX_START))
                         literal("(")
-                        form.append(("digits",))
+                        form.append(("digits", 0))
                         literal(",")
-                        form.append(("digits",))
+                        form.append(("digits", 1))
                         literal(")")
                         if has_end:
                             form.append(("box", BOX_END))
@@ -123,11 +125,19 @@ class ActionGrammar:
             self._add(start, (f, 0, 0))
         self.start = tuple(sorted(set(start)))
         self._allowed = {}
+        self.limits = (-1, -1)
         self.reset()
 
     def reset(self):
         self.state = self.start
         self.active = True
+
+    def limit_coordinates(self, max_x, max_y):
+        """The largest x and y a box may write; negative: no limit (only the 4 digits)."""
+        limits = (max(max_x, -1), max(max_y, -1))
+        if limits != self.limits:
+            self.limits = limits
+            self._allowed = {}  # the numbers' sets depend on the limits
 
     def _add(self, out, cursor):
         out.append(cursor)
@@ -157,9 +167,13 @@ class ActionGrammar:
             if s == element[1]:
                 self._add(out, (f, e + 1, 0))
         elif kind == "digits":
-            if 48 <= s <= 57 and off < 4:
-                out.append((f, e, off + 1))
-            if off >= 1:
+            digits, value = divmod(off, DIGIT_COUNT)
+            if 48 <= s <= 57 and digits < 4:
+                now = value * 10 + s - 48
+                limit = self.limits[element[1]]
+                if limit < 0 or now <= limit:
+                    out.append((f, e, DIGIT_COUNT * (digits + 1) + now))
+            if digits >= 1:
                 hand_on()
         elif kind == "string":
             if off == 1:

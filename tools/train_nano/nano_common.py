@@ -63,6 +63,18 @@ def to_screen_point(x, y, screen=SCREEN):
     return round(x * screen[0] / w), round(y * screen[1] / h)
 
 
+def coordinate_limits(screen=SCREEN):
+    """The largest x and y a deskpilot-nano answer about `screen` may write that still map onto
+    it: NativeVlm's limits for its action grammar (CoordinateMapper's test, the same search)."""
+    w, h = smart_resize(*screen)
+    x, y = w, h
+    while x > 0 and to_screen_point(x, 0, screen)[0] >= screen[0]:
+        x -= 1
+    while y > 0 and to_screen_point(0, y, screen)[1] >= screen[1]:
+        y -= 1
+    return x, y
+
+
 # The second look (agent/second_look.cpp, its twin): the quarter of the screen around a first
 # point (half its width and height), each pixel doubled, so the model sees it at twice the first
 # look's scale in an image of the screen's size.

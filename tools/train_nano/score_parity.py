@@ -69,6 +69,7 @@ class Transformers:
             self.grammar = action_grammar.ActionGrammar(
                 *action_grammar.token_table(os.path.join(model_dir, "tokenizer.json")))
         self._pixels = {}
+        self._sizes = {}  # each screenshot's size (the grammar's coordinate limits)
 
     def pixels(self, path):
         """The processor's input for one screenshot (kept: a grounding seed asks several targets).
@@ -86,6 +87,7 @@ class Transformers:
                 image = Image.fromarray(nc.zoom_image(np.asarray(image), path[1]))
             r = self.proc(images=[image], return_tensors="pt")
             self._pixels[path] = (r["pixel_values"], r["image_grid_thw"])
+            self._sizes[path] = image.size
         return self._pixels[path]
 
     def chat(self, messages, image_tokens):
@@ -102,6 +104,8 @@ class Transformers:
         """Greedy answer (special tokens skipped, as NativeVlm streams it) and the prompt length."""
         inputs = [self.pixels(p) for p in screenshots]
         counts = [int(grid.prod()) // 4 for _, grid in inputs]
+        if self.grammar:  # as NativeVlm: the answer's points must land on the last screenshot
+            self.grammar.limit_coordinates(*nc.coordinate_limits(self._sizes[screenshots[-1]]))
         ids = torch.tensor([self.tok.encode(self.chat(messages, counts)).ids])
         mm = (ids == self.model.config.image_token_id).int()
         self.model.model.rope_deltas = None

@@ -2,7 +2,8 @@
 // generator writes is allowed token by token and may end only once its call is complete; the
 // malformed continuations the from-scratch checkpoints were seen to write (a word for a
 // coordinate, a call with no "Action:", a third coordinate, an answer that stops inside its
-// thought) are refused; mask() leaves the best allowed token on top; a dead end turns the grammar
+// thought) are refused, and under coordinate limits so are numbers past them (a point below the
+// screen); mask() leaves the best allowed token on top; a dead end turns the grammar
 // off rather than stall an answer.
 #include <QtTest>
 
@@ -33,8 +34,9 @@ class ActionGrammarTest : public QObject {
     std::int32_t stop() const { return stops_.front(); }
     std::vector<std::int32_t> ids(const std::string& text) const { return tok_->encode(text); }
     // A grammar that has taken `prefix`, each of whose tokens it had to allow.
-    ActionGrammar after(const std::string& prefix) const {
+    ActionGrammar after(const std::string& prefix, int max_x = -1, int max_y = -1) const {
         ActionGrammar g(*tok_, stops_);
+        g.limit_coordinates(max_x, max_y);
         for (std::int32_t id : ids(prefix)) {
             if (!g.allows(id))
                 qFatal("'%s' refused in the prefix '%s'", tok_->id_to_token(id).c_str(),
@@ -48,8 +50,9 @@ class ActionGrammarTest : public QObject {
         return after(prefix).allows(ids(text).at(0));
     }
     // Whether the whole of `text` may follow `prefix`, token by token.
-    bool takes(const std::string& prefix, const std::string& text) const {
-        ActionGrammar g = after(prefix);
+    bool takes(const std::string& prefix, const std::string& text, int max_x = -1,
+               int max_y = -1) const {
+        ActionGrammar g = after(prefix, max_x, max_y);
         for (std::int32_t id : ids(text)) {
             if (!g.allows(id)) return false;
             g.observe(id);
@@ -91,6 +94,19 @@ class ActionGrammarTest : public QObject {
         for (const auto& c : cases.at("refused"))
             QVERIFY2(!takes(c.at(0), c.at(1)),
                      (c.at(0).get<std::string>() + " | " + c.at(1).get<std::string>()).c_str());
+        // Under limit_coordinates: numbers up to each axis's limit, and none past it.
+        const nlohmann::json& limited = cases.at("limited");
+        const int max_x = limited.at("limits").at(0), max_y = limited.at("limits").at(1);
+        QVERIFY(limited.at("taken").size() >= 3 && limited.at("refused").size() >= 3);
+        for (const auto& c : limited.at("taken"))
+            QVERIFY2(takes(c.at(0), c.at(1), max_x, max_y),
+                     (c.at(0).get<std::string>() + " | " + c.at(1).get<std::string>()).c_str());
+        for (const auto& c : limited.at("refused")) {
+            QVERIFY2(!takes(c.at(0), c.at(1), max_x, max_y),
+                     (c.at(0).get<std::string>() + " | " + c.at(1).get<std::string>()).c_str());
+            QVERIFY2(takes(c.at(0), c.at(1)),  // refused for the limits, not for its form
+                     (c.at(0).get<std::string>() + " | " + c.at(1).get<std::string>()).c_str());
+        }
     }
 
     // Token by token: the first token of a continuation, the stops, the special tokens.
@@ -136,7 +152,8 @@ class ActionGrammarTest : public QObject {
 
     // mask() finds each state's tokens by walking the vocabulary's byte trie and keeps them per
     // state; allows() checks one token directly. One grammar through answers with states of
-    // every kind, twice (the second time from the cache): the two agree on every token.
+    // every kind, twice (the second time from the cache), then twice under coordinate limits
+    // and once without them again: the two agree on every token.
     void maskAgreesWithAllowsOnEveryToken() {
         const std::vector<std::string> answers = {
             "Thought: I'll drag it.\nAction: drag(start_box='<|box_start|>(12,345)<|box_end|>', "
@@ -144,7 +161,10 @@ class ActionGrammarTest : public QObject {
             "Action: type(content='It\\'s')", "Thought: Keys.\nAction: hotkey(key='ctrl s')",
             "Action: wait()"};
         ActionGrammar g(*tok_, stops_);
-        for (int pass = 0; pass < 2; ++pass) {
+        // A change of the limits must drop the sets cached under the old ones.
+        for (int pass = 0; pass < 5; ++pass) {
+            if (pass == 2) g.limit_coordinates(639, 383);
+            if (pass == 4) g.limit_coordinates(-1, -1);
             for (const std::string& answer : answers) {
                 g.reset();
                 for (std::int32_t next : ids(answer)) {

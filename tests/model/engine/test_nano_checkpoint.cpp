@@ -199,10 +199,10 @@ class TestNanoCheckpoint : public QObject {
             QFAIL(("a " + name + " of \"yes\" loaded").c_str());
         } catch (const model::ModelError& e) {
             const std::string what = e.what();
-            QVERIFY2(what.find((folder / "deskpilot.json").string()) != std::string::npos &&
-                         what.find(name + R"( must be true or false, not "yes")") !=
-                             std::string::npos,
-                     e.what());
+            QVERIFY2(
+                what.find((folder / "deskpilot.json").string()) != std::string::npos &&
+                    what.find(name + R"( must be true or false, not "yes")") != std::string::npos,
+                e.what());
         }
     }
 
@@ -372,8 +372,10 @@ class TestNanoCheckpoint : public QObject {
         model::CancelToken cancel;
         QCOMPARE(QString::fromStdString(vlm.generate(request(), greedy, {}, cancel).text),
                  QString::fromStdString(golden_.at("answer").get<std::string>()));
-        // Sampled at temperature 3, the model's own answers mostly fail to parse; under the
-        // grammar each one is an action that ends on its own.
+        // Sampled at temperature 5, the model's own answers mostly fail to parse; under the
+        // grammar each one is an action that ends on its own, and whose points are on the
+        // screen (the grammar's coordinate limits, which NativeVlm sets from the family and the
+        // screenshot: without them, seeds 1, 3 and 4 write (403,8127), (153,568), (215,507)).
         const planner::CoordinateMapper mapper(*family_, {1280, 800});
         auto parses = [&](const std::string& text) {
             try {
@@ -381,6 +383,14 @@ class TestNanoCheckpoint : public QObject {
             } catch (const std::exception&) {
                 return false;
             }
+        };
+        auto on_screen = [&](const std::string& text) {
+            for (const planner::Action& action : planner::parse_step(text, mapper).actions)
+                for (const auto& point : {action.point, action.end})
+                    if (point &&
+                        !(point->x >= 0 && point->y >= 0 && point->x < 1280 && point->y < 800))
+                        return false;
+            return true;
         };
         model::NativeVlm free({.model_dir = kModel,
                                .max_pixels = 0,
@@ -390,12 +400,13 @@ class TestNanoCheckpoint : public QObject {
         int free_parsed = 0;
         for (unsigned long long seed = 1; seed <= 4; ++seed) {
             model::GenerateOptions hot;
-            hot.temperature = 3.0;
+            hot.temperature = 5.0;
             hot.top_p = 1.0;
             hot.seed = seed;
             hot.max_tokens = 512;
             const model::Response held = vlm.generate(request(), hot, {}, cancel);
             QVERIFY2(held.finish_reason == "stop" && parses(held.text), held.text.c_str());
+            QVERIFY2(on_screen(held.text), held.text.c_str());
             free_parsed += parses(free.generate(request(), hot, {}, cancel).text);
         }
         QVERIFY2(free_parsed < 4,
