@@ -3,8 +3,8 @@
 // malformed continuations the from-scratch checkpoints were seen to write (a word for a
 // coordinate, a call with no "Action:", a third coordinate, an answer that stops inside its
 // thought) are refused, and under coordinate limits so are numbers past them (a point below the
-// screen); mask() leaves the best allowed token on top; a dead end turns the grammar
-// off rather than stall an answer.
+// screen); mask() leaves the best allowed token on top; a dead end turns the grammar off rather
+// than stall an answer.
 #include <QtTest>
 
 #include <algorithm>
