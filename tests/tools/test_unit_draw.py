@@ -114,5 +114,45 @@ class Share(unittest.TestCase):
         self.assertEqual(unit_draw.UnitDraw(UNITS[7:], IS_TASK, 1).counts(), {"all": 11})  # no share: fine
 
 
+class Schedule(unittest.TestCase):
+    def test_parse(self):
+        third, sixth, half = fractions.Fraction(1, 3), fractions.Fraction(1, 6), fractions.Fraction(1, 2)
+        self.assertEqual(unit_draw.parse_schedule("1/3"), [(0, third)])
+        self.assertEqual(unit_draw.parse_schedule("1/6,1/2@1364,1/3@2000"), [(0, sixth), (1364, half), (2000, third)])
+        self.assertEqual(unit_draw.schedule_text(unit_draw.parse_schedule("0.5,1/3@7")), "1/2,1/3@7")
+        for text, said in [("1/6@5", "takes no @STEP"), ("1/6,1/2", "needs @STEP"), ("1/6,1/2@x", "'@x' is not a step"),
+                           ("1/6,1/2@9,1/3@9", "'@9' is not a step after 9"), ("1/6,2@9", "not between 0 and 1")]:
+            with self.subTest(text=text), self.assertRaises(ValueError) as caught:
+                unit_draw.parse_schedule(text)
+            self.assertIn(said, str(caught.exception))
+
+    def test_the_share_changes_at_its_step(self):
+        draw = unit_draw.UnitDraw(UNITS, IS_TASK, 2, unit_draw.parse_schedule("1/6,1/2@4"))
+        self.assertEqual([sum(map(IS_TASK, s)) for s in steps(draw, 0, 8)], [1, 1, 1, 1, 3, 3, 3, 3])
+
+    def test_a_run_continued_with_a_later_share_is_the_schedule_from_scratch(self):
+        schedule = unit_draw.parse_schedule("1/6,1/2@10")
+        whole = steps(unit_draw.UnitDraw(UNITS, IS_TASK, 5, schedule), 0, 30)
+        first = unit_draw.UnitDraw(UNITS, IS_TASK, 5, fractions.Fraction(1, 6))  # run with 1/6 and stopped
+        self.assertEqual(steps(first, 0, 10), whole[:10])
+        continued = unit_draw.UnitDraw(UNITS, IS_TASK, 5, schedule)
+        continued.load(first.state(), step=10)
+        self.assertEqual(steps(continued, 10, 20), whole[10:])
+        again = unit_draw.UnitDraw(UNITS, IS_TASK, 5, schedule)  # its own state resumes as before
+        again.load(continued.state(), step=30)
+        self.assertEqual(again.state(), {"share": "1/6,1/2@10", "seen": continued.state()["seen"]})
+
+    def test_a_schedule_that_changes_the_steps_taken_is_refused(self):
+        first = unit_draw.UnitDraw(UNITS, IS_TASK, 5, fractions.Fraction(1, 6))
+        steps(first, 0, 10)
+        for text in ["1/6,1/2@9", "1/3", "1/3,1/6@2"]:
+            with self.subTest(text=text), self.assertRaises(ValueError) as caught:
+                unit_draw.UnitDraw(UNITS, IS_TASK, 5, unit_draw.parse_schedule(text)).load(first.state(), step=10)
+            self.assertIn(f"--task-share 1/6, not {text} before step 10", str(caught.exception))
+        unit_draw.UnitDraw(UNITS, IS_TASK, 5, unit_draw.parse_schedule("1/6,1/2@10")).load(first.state(), step=10)
+        later = unit_draw.UnitDraw(UNITS, IS_TASK, 5, unit_draw.parse_schedule("1/6,1/3@12"))
+        later.load({"share": "1/6,1/2@11", "seen": first.state()["seen"]}, step=10)  # differ from step 11 on only
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1616,8 +1616,9 @@ def main():
                          "gradients (episode_parity.py) from about half the decoder tokens of task units")
     ap.add_argument("--task-share",
                     help="the fraction of each step's units that are task units (e.g. 1/3), the rest grounding "
-                         "(and read, parse) units, each kind in its own seeded order (unit_draw.py); default: one "
-                         "order of all units, the mix the data has")
+                         "(and read, parse) units, each kind in its own seeded order (unit_draw.py); or a schedule, "
+                         "'1/6,1/2@1364' (1/2 from step 1364 on), which a resumed run may change from its step on; "
+                         "default: one order of all units, the mix the data has")
     ap.add_argument("--screenshot-first", action="store_true",
                     help="the screenshot before the prompt in the first user turn (nano_common.in_layout); "
                          "the checkpoint's deskpilot.json then says so, for the engine to ask it the same way")
@@ -1702,7 +1703,7 @@ def main():
         if a.vision_only or set(kinds) != {"grounding", "task"}:
             sys.exit(f"train.py: --task-share {a.task_share}: needs --kinds grounding,task (and no --vision-only)")
         try:
-            share = unit_draw.parse_share(a.task_share)
+            share = unit_draw.parse_schedule(a.task_share)
         except ValueError as e:
             sys.exit(f"train.py: --task-share {e}")
 
@@ -1857,15 +1858,15 @@ def main():
                      "--vision-only settings (its optimiser holds other parameters); resume with the same ones")
         step, seen = state["step"], state["seen"]
         try:
-            draw.load(state.get("draw"), seen)
+            draw.load(state.get("draw"), seen, step)
         except ValueError as e:
-            sys.exit(f"train.py: {state_path}: {e}; resume it the same way (the units' order)")
+            sys.exit(f"train.py: {state_path}: {e}; resume it with the same --task-share up to its step (the units' order)")
         torch.set_rng_state(state["torch_rng"])
         print(f"resumed at step {step} ({seen} units seen)")
     print(f"{total / 1e6:.2f} M parameters ({vision / 1e6:.2f} M vision), {len(train)} train / {len(val)} val "
           f"examples in {len(units)} units, {a.threads} thread(s)", flush=True)
     if share is not None:
-        print(f"--task-share {share}: {draw.counts()['task']} task units, {draw.counts()['other']} others")
+        print(f"--task-share {unit_draw.schedule_text(share)}: {draw.counts()['task']} task units, {draw.counts()['other']} others")
 
     def heads_state():
         return {"label_head": label_head.state_dict(), "pointer_head": pointer_head.state_dict(),
