@@ -82,6 +82,14 @@ std::optional<KeySym> keysym_for_key_name(std::string_view name) {
     return keysym_for_codepoint(cp);
 }
 
+std::vector<std::string> key_name_list() {
+    std::vector<std::string> names;
+    names.reserve(named_keys().size());
+    for (const auto& entry : named_keys()) names.push_back(entry.first);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
 std::optional<KeySym> keysym_for_codepoint(char32_t cp) {
     if (cp == '\n') return XK_Return;
     if (cp == '\t') return XK_Tab;

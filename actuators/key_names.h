@@ -20,6 +20,11 @@ using KeySym = std::uint32_t;  // X11 keysym value (X11's KeySym is unsigned lon
 // ctrl+a). nullopt for anything else.
 std::optional<KeySym> keysym_for_key_name(std::string_view name);
 
+// The names keysym_for_key_name() knows besides single characters, lower case and sorted: for
+// the engine's action grammar (model::NativeVlmConfig::key_names), which keeps a model's hotkeys
+// to keys the agent can press.
+std::vector<std::string> key_name_list();
+
 // The keysym that produces `codepoint` when typed: Latin-1 keysyms for Latin-1, Unicode keysyms
 // (0x1000000 + code point) otherwise; '\n' is Return and '\t' Tab. nullopt for other control
 // characters, which cannot be typed.

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "actuators/key_names.h"
 #include "agent/eval/runner.h"
 #include "agent/eval/task_set.h"
 #include "cli/action_grammar_option.h"
@@ -176,7 +177,8 @@ class EvalCommand : public Command {
             const model::NativeVlmConfig engine{.model_dir = model_dir_,
                                                 .max_pixels = max_pixels_,
                                                 .coordinate_window = coordinate_window_.value(),
-                                                .action_grammar = action_grammar_.value()};
+                                                .action_grammar = action_grammar_.value(),
+                                                .key_names = actuators::key_name_list()};
             options.max_pixels = max_pixels_;
             auto first = std::make_shared<std::unique_ptr<model::Vlm>>(
                 std::make_unique<model::NativeVlm>(engine));

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "actuators/key_names.h"
 #include "cli/action_grammar_option.h"
 #include "cli/command_registry.h"
 #include "cli/coordinate_window_option.h"
@@ -120,7 +121,8 @@ class GenerateCommand : public Command {
                                   .device = device_,
                                   .gpu = gpu,
                                   .coordinate_window = coordinate_window_.value(),
-                                  .action_grammar = action_grammar_.value()});
+                                  .action_grammar = action_grammar_.value(),
+                                  .key_names = actuators::key_name_list()});
             planner::Request request;
             request.messages.push_back(
                 {planner::Role::user,

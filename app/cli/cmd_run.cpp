@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "actuators/key_names.h"
 #include "agent/agent_loop.h"
 #include "cli/action_grammar_option.h"
 #include "cli/agent_setup.h"
@@ -130,7 +131,8 @@ class RunCommand : public Command {
                                            .device = device_,
                                            .gpu = gpu,
                                            .coordinate_window = coordinate_window_.value(),
-                                           .action_grammar = action_grammar_.value()});
+                                           .action_grammar = action_grammar_.value(),
+                                           .key_names = actuators::key_name_list()});
             } catch (const model::ModelError& e) {
                 throw CommandError(e.what());
             }

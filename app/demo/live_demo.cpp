@@ -5,6 +5,7 @@
 #include <exception>
 #include <thread>
 
+#include "actuators/key_names.h"
 #include "actuators/x11_actuator.h"
 #include "agent/agent_loop.h"
 #include "agent/eval/task_set.h"
@@ -73,7 +74,9 @@ int run_live_demo(const LiveDemoOptions& o) {
     std::unique_ptr<model::NativeVlm> vlm;
     try {
         vlm = std::make_unique<model::NativeVlm>(
-            model::NativeVlmConfig{.model_dir = o.model_dir, .threads = o.threads});
+            model::NativeVlmConfig{.model_dir = o.model_dir,
+                                   .threads = o.threads,
+                                   .key_names = actuators::key_name_list()});
     } catch (const std::exception& e) {
         std::fprintf(stderr, "deskpilot demo: cannot load the model: %s\n", e.what());
         return 1;

@@ -21,6 +21,7 @@
 #include <QTableView>
 #include <QVBoxLayout>
 
+#include "actuators/key_names.h"
 #include "actuators/x11_actuator.h"
 #include "agent/replay.h"
 #include "agent/report.h"
@@ -81,8 +82,10 @@ Backend make_default_backend(const RunSettings& s) {
             throw std::runtime_error(problem);
         // Throws ModelError naming the folder: missing, no config.json / tokenizer.json /
         // weights, an architecture the engine does not run.
-        auto native = std::make_unique<model::NativeVlm>(model::NativeVlmConfig{
-            .model_dir = s.model_dir.toStdString(), .max_pixels = s.max_pixels});
+        auto native = std::make_unique<model::NativeVlm>(
+            model::NativeVlmConfig{.model_dir = s.model_dir.toStdString(),
+                                   .max_pixels = s.max_pixels,
+                                   .key_names = actuators::key_name_list()});
         b.model_name = native->describe();
         b.model = std::move(native);
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -137,6 +138,56 @@ void ActionGrammar::limit_coordinates(int max_x, int max_y) {
     cached_bits_ = 0;
 }
 
+void ActionGrammar::limit_key_names(std::span<const std::string> names) {
+    std::vector<KeyNode> trie;
+    if (!names.empty()) {
+        auto name_char = [](char ch) {
+            return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+        };
+        auto insert = [&](std::string_view name) {
+            int node = 0;
+            for (char ch : name) {
+                auto& children = trie[std::size_t(node)].children;
+                auto it = std::find_if(children.begin(), children.end(),
+                                       [&](const auto& child) { return child.first == ch; });
+                if (it != children.end()) {
+                    node = it->second;
+                    continue;
+                }
+                if (trie.size() == kKeyNodes)
+                    throw std::invalid_argument(
+                        "ActionGrammar::limit_key_names: the key names need more than " +
+                        std::to_string(kKeyNodes) + " trie nodes");
+                children.emplace_back(ch, std::uint16_t(trie.size()));
+                node = int(trie.size());
+                trie.emplace_back();  // may move `children`: not used after this
+            }
+            trie[std::size_t(node)].name_ends = true;
+        };
+        trie.emplace_back();
+        for (char ch = 'a'; ch <= 'z'; ++ch) insert(std::string(1, ch));
+        for (char ch = '0'; ch <= '9'; ++ch) insert(std::string(1, ch));
+        insert("_");
+        for (const std::string& name : names) {
+            std::string lower;
+            for (char ch : name) lower += char(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+            if (!lower.empty() && lower.size() <= std::size_t(kMaxKeyName) &&
+                std::all_of(lower.begin(), lower.end(), name_char))
+                insert(lower);
+        }
+    }
+    key_trie_ = std::move(trie);
+    allowed_cache_.clear();  // the key names' sets depend on the limit
+    cached_bits_ = 0;
+}
+
+int ActionGrammar::key_child(int node, int symbol) const {
+    if (symbol >= 'A' && symbol <= 'Z') symbol += 'a' - 'A';
+    for (const auto& [ch, child] : key_trie_[std::size_t(node)].children)
+        if (ch == symbol) return child;
+    return -1;
+}
+
 void ActionGrammar::add(State& state, Cursor c) const {
     state.push_back(c);
     const Element& e = forms_[c.form][c.element];
@@ -208,6 +259,17 @@ void ActionGrammar::step(const Cursor& c, int symbol, State& out) const {
             break;
         }
         case Kind::key_names: {
+            if (!key_trie_.empty()) {  // limited: each name a path of key_trie_ to a name's end
+                const int node = c.offset % kKeyNodes, names = c.offset / kKeyNodes;
+                const bool whole = node != 0 && key_trie_[std::size_t(node)].name_ends;
+                if (const int child = symbol < 256 ? key_child(node, symbol) : -1; child >= 0)
+                    out.push_back({c.form, c.element, std::uint16_t(names * kKeyNodes + child)});
+                else if (symbol == ' ' && whole && names + 1 < kMaxKeys)
+                    out.push_back({c.form, c.element, std::uint16_t((names + 1) * kKeyNodes)});
+                else if (symbol == '\'' && whole)
+                    hand_on();
+                break;
+            }
             // Up to kMaxKeys names of letters, digits and '_' (at most kMaxKeyName each), one
             // space between: offset = letters of the name so far + 32 * the names before it.
             const int letters = c.offset % 32, names = c.offset / 32;

@@ -20,7 +20,9 @@
 //          NativeVlm sets from the family and the screenshot), so that every point is on it
 //   S:     a Python string body: any bytes but a quote, a backslash or a newline, or a backslash
 //          and any byte
-//   K:     1 to 4 key names of 1 to 16 letters, digits or '_', one space between ('ctrl s')
+//   K:     1 to 4 key names of 1 to 16 letters, digits or '_', one space between ('ctrl s');
+//          each one of the names limit_key_names() sets or a single such character, when set
+//          (NativeVlm sets the actuators' names, which the app gives it)
 //   The thought line is not empty and does not contain "Action:" (the planner would read the
 //   call after such a second marker, and the answer would mean two things).
 //
@@ -36,6 +38,7 @@
 #include <cstdint>
 #include <map>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "model/engine/tokenizer.h"
@@ -54,6 +57,12 @@ class ActionGrammar {
     // onto the screenshot's screen for the request's family); negative: no limit, only the 4
     // digits. Kept until changed.
     void limit_coordinates(int max_x, int max_y);
+    // Holds each key name of a hotkey to one of `names` (without regard to case; names with
+    // other characters than letters, digits and '_', or longer than 16, cannot be written and
+    // are left out) or to a single letter, digit or '_'; empty: any 1 to 16 such characters.
+    // Why: a small model writes words for keys (hotkey(key='Save with All')), which the agent
+    // refuses; held to the names the actuators know, it writes a key instead. Kept until changed.
+    void limit_key_names(std::span<const std::string> names);
     // Feed each token as it is emitted. A token the grammar does not allow (a dead end, which a
     // byte-level vocabulary never reaches) turns the grammar off until reset(), so that an answer
     // is never stalled by it.
@@ -94,6 +103,8 @@ class ActionGrammar {
     static constexpr int kBoxStart = 256, kBoxEnd = 257;
     static constexpr int kMaxKeys = 4, kMaxKeyName = 16;
     static constexpr int kDigitCount = 10000;  // a number's offset: 10 000 · digits + value
+    // Key names under limit_key_names(): offset = node of key_trie_ + kKeyNodes · names before.
+    static constexpr int kKeyNodes = 1024;
     using State = std::vector<Cursor>;
 
     void add(State& state, Cursor c) const;  // with the optional elements skipped
@@ -118,7 +129,15 @@ class ActionGrammar {
     std::vector<std::vector<int>> token_symbols_;  // per token id; empty: never allowed
     std::vector<bool> stop_;                       // per token id
     std::vector<TrieNode> trie_;                   // node 0: the root
-    mutable std::vector<State> scratch_;           // one state per trie depth
+
+    // The key names limit_key_names() allows, lower case; empty: no limit. Node 0: the root.
+    struct KeyNode {
+        std::vector<std::pair<int, std::uint16_t>> children;  // lower-case byte, node
+        bool name_ends = false;                               // a whole name is spelled here
+    };
+    std::vector<KeyNode> key_trie_;
+    int key_child(int node, int symbol) const;  // -1: none (symbol folded to lower case)
+    mutable std::vector<State> scratch_;        // one state per trie depth
     mutable std::map<State, std::vector<bool>> allowed_cache_;
     mutable std::size_t cached_bits_ = 0;  // kept under kCacheBits (cleared when it would pass)
     static constexpr std::size_t kCacheBits = std::size_t(512) << 20;  // 64 MB

@@ -282,7 +282,10 @@ NativeVlm::NativeVlm(NativeVlmConfig config) : impl_(std::make_unique<Impl>()) {
     }
     for (const char* s : {"<|im_end|>", "<|endoftext|>"})
         if (auto id = impl_->tokenizer->token_to_id(s)) impl_->stop_ids.push_back(*id);
-    if (use_grammar) impl_->grammar.emplace(*impl_->tokenizer, impl_->stop_ids);
+    if (use_grammar) {
+        impl_->grammar.emplace(*impl_->tokenizer, impl_->stop_ids);
+        impl_->grammar->limit_key_names(config.key_names);
+    }
     impl_->state = impl_->model->new_state();
     impl_->config = std::move(config);
 }

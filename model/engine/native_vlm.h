@@ -35,6 +35,10 @@ struct NativeVlmConfig {
     // "[Thought: …\n]Action: call" may be chosen. Unset: deskpilot.json's "action_grammar", else
     // off.
     std::optional<bool> action_grammar;
+    // With the grammar: the key names a hotkey may use besides single letters and digits (the
+    // actuators', actuators::key_name_list(), which the app passes; the model library does not
+    // link the actuators). Empty: any word of letters, digits and '_'.
+    std::vector<std::string> key_names;
 };
 
 // The planner family a model folder speaks unless told otherwise: the one its deskpilot.json

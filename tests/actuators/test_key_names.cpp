@@ -3,6 +3,10 @@
 
 #include <X11/keysym.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "actuators/actuator.h"
 #include "actuators/key_names.h"
 
@@ -71,6 +75,24 @@ class KeyNamesTest : public QObject {
     void unknownNames() {
         for (const char* bad : {"", "f0", "f25", "ctrlx", "hyperdrive", "ab", "\n", "\xff"})
             QVERIFY2(!keysym_for_key_name(bad).has_value(), bad);
+    }
+
+    // The list the engine's action grammar holds hotkeys to: every name keysym_for_key_name
+    // knows besides single characters, and each one the grammar can spell (lower-case letters,
+    // digits and '_', at most 16), so that none is left out there.
+    void theListOfNames() {
+        const std::vector<std::string> names = key_name_list();
+        QCOMPARE(names.size(), std::size_t(33 + 24));  // the named keys and f1..f24
+        QVERIFY(std::is_sorted(names.begin(), names.end()));
+        for (const char* name : {"ctrl", "pagedown", "arrowleft", "f1", "f24", "printscreen"})
+            QVERIFY2(std::find(names.begin(), names.end(), name) != names.end(), name);
+        for (const std::string& name : names) {
+            QVERIFY2(keysym_for_key_name(name).has_value(), name.c_str());
+            QVERIFY2(name.size() >= 2 && name.size() <= 16, name.c_str());
+            for (char ch : name)
+                QVERIFY2((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_',
+                         name.c_str());
+        }
     }
 
     void codepoints() {

@@ -93,6 +93,37 @@ class SharedCases(unittest.TestCase):
         g.limit_coordinates(-1, -1)
         self.assertIn(ord("0"), g.allowed())
 
+    def test_key_names_as_in_cpp(self):
+        keys = self.cases["keys_limited"]
+        g = ag.ActionGrammar(BYTE_SYMBOLS, STOPS)
+        g.limit_key_names(keys["key_names"])
+        self.assertGreaterEqual(len(keys["taken"]), 3)
+        self.assertGreaterEqual(len(keys["refused"]), 3)
+        for prefix, text in keys["taken"]:
+            self.assertTrue(takes(g, prefix, text), f"{prefix!r} | {text!r}")
+        for prefix, text in keys["refused"]:
+            self.assertFalse(takes(g, prefix, text), f"{prefix!r} | {text!r}")
+            self.assertTrue(takes(self.grammar, prefix, text), f"refused for its form: {prefix!r} | {text!r}")
+        # A change of the names drops the sets cached under the old ones: "ent" is no key, and
+        # is one again without a limit.
+        takes(g, "Action: hotkey(key='", "ent")
+        self.assertNotIn(ord("'"), g.allowed())
+        self.assertIn(ord("e"), g.allowed())
+        g.limit_key_names([])
+        self.assertIn(ord("'"), g.allowed())
+
+    def test_the_actuators_key_names(self):
+        # What score_parity.py holds hotkeys to, read from actuators/key_names.cpp: the C++ test
+        # (tests/actuators/test_key_names.cpp) checks key_name_list() has these 57.
+        names = ag.actuator_key_names()
+        self.assertEqual(len(names), 33 + 24)
+        for name in ("ctrl", "pagedown", "arrowleft", "f1", "f24", "printscreen"):
+            self.assertIn(name, names)
+        g = ag.ActionGrammar(BYTE_SYMBOLS, STOPS)
+        g.limit_key_names(names)
+        self.assertTrue(takes(g, "Action: hotkey(key='", "Ctrl Shift F24')"))
+        self.assertFalse(takes(g, "Action: hotkey(key='", "Save with All')"))
+
     def test_nanos_limits_on_the_sandbox_screen(self):
         # 1280x800 reaches deskpilot-nano as 640x384: x 640 and y 384 map to the screen's edge,
         # one past it (nano_common.coordinate_limits, the search NativeVlm makes).

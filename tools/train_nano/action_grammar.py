@@ -6,7 +6,8 @@ transformers (score_parity.py) as the coordinate readout is.
 
 with the calls, boxes ([<|box_start|>](x,y)[<|box_end|>], 1 to 4 digits each, at most the limits
 limit_coordinates() sets: NativeVlm's are the largest that map onto the screen), Python string
-bodies and key names (1 to 4 names of 1 to 16 letters, digits or '_', one space between) of the
+bodies and key names (1 to 4 names of 1 to 16 letters, digits or '_', one space between; under
+limit_key_names() each a listed name, without regard to case, or a single such character) of the
 C++ header. A token is allowed when each of its bytes (or its box token) can follow the answer so
 far; a stop token only after a complete call; other special tokens never.
 
@@ -33,9 +34,24 @@ def _calls():
 
 
 CALLS = _calls()
+
+
+def actuator_key_names():
+    """The names actuators::key_name_list() gives the engine (the app passes them to NativeVlm),
+    read from actuators/key_names.cpp's table as _calls() reads kCalls: its {"name", XK_...}
+    entries and the f1..fN of its loop."""
+    path = os.path.join(ROOT, "actuators", "key_names.cpp")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    names = re.findall(r'\{"([a-z0-9_]+)", XK_\w+\}', text)
+    functions = re.search(r'for \(int i = 1; i <= (\d+); \+\+i\)\s*t\["f" \+', text)
+    if not names or not functions:
+        raise RuntimeError(f"no key name table in {path}")
+    return sorted(names + [f"f{i}" for i in range(1, int(functions.group(1)) + 1)])
 BOX_START, BOX_END = 256, 257  # symbols: bytes are 0..255
 MAX_KEYS, MAX_KEY_NAME = 4, 16
 DIGIT_COUNT = 10000  # a number's offset: 10 000 * its digits + its value
+KEY_NODES = 1024  # key names under limit_key_names: offset = trie node + KEY_NODES * names before
 MARKER = b"Action:"
 NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -126,6 +142,7 @@ class ActionGrammar:
         self.start = tuple(sorted(set(start)))
         self._allowed = {}
         self.limits = (-1, -1)
+        self.key_trie = []  # [(children {lower-case byte: node}, a name ends here)]; empty: no limit
         self.reset()
 
     def reset(self):
@@ -138,6 +155,33 @@ class ActionGrammar:
         if limits != self.limits:
             self.limits = limits
             self._allowed = {}  # the numbers' sets depend on the limits
+
+    def limit_key_names(self, names):
+        """Each key name one of `names` (without regard to case; names the grammar cannot spell
+        are left out) or a single letter, digit or '_'; empty: any 1 to 16 such characters."""
+        trie = []
+        if names:
+            trie.append(({}, False))
+
+            def insert(name):
+                node = 0
+                for b in name:
+                    if b not in trie[node][0]:
+                        if len(trie) == KEY_NODES:
+                            raise ValueError(f"the key names need more than {KEY_NODES} trie nodes")
+                        trie[node][0][b] = len(trie)
+                        trie.append(({}, False))
+                    node = trie[node][0][b]
+                trie[node] = (trie[node][0], True)
+
+            for b in b"abcdefghijklmnopqrstuvwxyz0123456789_":
+                insert(bytes([b]))
+            for name in names:
+                lower = name.encode().lower()
+                if 0 < len(lower) <= MAX_KEY_NAME and all(b in NAME_BYTES for b in lower):
+                    insert(lower)
+        self.key_trie = trie
+        self._allowed = {}  # the key names' sets depend on the limit
 
     def _add(self, out, cursor):
         out.append(cursor)
@@ -185,6 +229,16 @@ class ActionGrammar:
                 hand_on()
             elif s < 256 and s != 10:
                 out.append(cursor)
+        elif kind == "keys" and self.key_trie:
+            node, names = off % KEY_NODES, off // KEY_NODES
+            whole = node != 0 and self.key_trie[node][1]
+            child = self.key_trie[node][0].get(s + 32 if 65 <= s <= 90 else s) if s < 256 else None
+            if child is not None:
+                out.append((f, e, names * KEY_NODES + child))
+            elif s == 32 and whole and names + 1 < MAX_KEYS:
+                out.append((f, e, (names + 1) * KEY_NODES))
+            elif s == 39 and whole:
+                hand_on()
         elif kind == "keys":
             letters, names = off % 32, off // 32
             if s in NAME_BYTES and letters < MAX_KEY_NAME:

@@ -68,6 +68,8 @@ class Transformers:
         if grammar:
             self.grammar = action_grammar.ActionGrammar(
                 *action_grammar.token_table(os.path.join(model_dir, "tokenizer.json")))
+            # As deskpilot eval's engine: hotkeys held to the actuators' key names.
+            self.grammar.limit_key_names(action_grammar.actuator_key_names())
         self._pixels = {}
         self._sizes = {}  # each screenshot's size (the grammar's coordinate limits)
 

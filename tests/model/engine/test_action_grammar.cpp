@@ -3,8 +3,8 @@
 // malformed continuations the from-scratch checkpoints were seen to write (a word for a
 // coordinate, a call with no "Action:", a third coordinate, an answer that stops inside its
 // thought) are refused, and under coordinate limits so are numbers past them (a point below the
-// screen); mask() leaves the best allowed token on top; a dead end turns the grammar off rather
-// than stall an answer.
+// screen) and under key names held to a list so are words that are not keys; mask() leaves the best
+// allowed token on top; a dead end turns the grammar off rather than stall an answer.
 #include <QtTest>
 
 #include <algorithm>
@@ -34,9 +34,11 @@ class ActionGrammarTest : public QObject {
     std::int32_t stop() const { return stops_.front(); }
     std::vector<std::int32_t> ids(const std::string& text) const { return tok_->encode(text); }
     // A grammar that has taken `prefix`, each of whose tokens it had to allow.
-    ActionGrammar after(const std::string& prefix, int max_x = -1, int max_y = -1) const {
+    ActionGrammar after(const std::string& prefix, int max_x = -1, int max_y = -1,
+                        const std::vector<std::string>& key_names = {}) const {
         ActionGrammar g(*tok_, stops_);
         g.limit_coordinates(max_x, max_y);
+        g.limit_key_names(key_names);
         for (std::int32_t id : ids(prefix)) {
             if (!g.allows(id))
                 qFatal("'%s' refused in the prefix '%s'", tok_->id_to_token(id).c_str(),
@@ -50,9 +52,9 @@ class ActionGrammarTest : public QObject {
         return after(prefix).allows(ids(text).at(0));
     }
     // Whether the whole of `text` may follow `prefix`, token by token.
-    bool takes(const std::string& prefix, const std::string& text, int max_x = -1,
-               int max_y = -1) const {
-        ActionGrammar g = after(prefix, max_x, max_y);
+    bool takes(const std::string& prefix, const std::string& text, int max_x = -1, int max_y = -1,
+               const std::vector<std::string>& key_names = {}) const {
+        ActionGrammar g = after(prefix, max_x, max_y, key_names);
         for (std::int32_t id : ids(text)) {
             if (!g.allows(id)) return false;
             g.observe(id);
@@ -107,6 +109,36 @@ class ActionGrammarTest : public QObject {
             QVERIFY2(takes(c.at(0), c.at(1)),  // refused for the limits, not for its form
                      (c.at(0).get<std::string>() + " | " + c.at(1).get<std::string>()).c_str());
         }
+        // Under limit_key_names: each key a listed name (any case) or a single character.
+        const nlohmann::json& keys = cases.at("keys_limited");
+        const auto names = keys.at("key_names").get<std::vector<std::string>>();
+        QVERIFY(keys.at("taken").size() >= 3 && keys.at("refused").size() >= 3);
+        for (const auto& c : keys.at("taken"))
+            QVERIFY2(takes(c.at(0), c.at(1), -1, -1, names),
+                     (c.at(0).get<std::string>() + " | " + c.at(1).get<std::string>()).c_str());
+        for (const auto& c : keys.at("refused")) {
+            QVERIFY2(!takes(c.at(0), c.at(1), -1, -1, names),
+                     (c.at(0).get<std::string>() + " | " + c.at(1).get<std::string>()).c_str());
+            QVERIFY2(takes(c.at(0), c.at(1)),  // refused for the names, not for its form
+                     (c.at(0).get<std::string>() + " | " + c.at(1).get<std::string>()).c_str());
+        }
+    }
+
+    // A change of the key names drops the sets cached under the old ones, and an empty list
+    // lifts the limit; names the grammar cannot spell are left out, not an error.
+    void keyNamesChangeTheCachedSets() {
+        ActionGrammar g = after("Action: hotkey(key='ent", -1, -1, {"enter", "page-up", "Ctrl"});
+        std::vector<float> logits(tok_->vocab_size(), 0.0f);
+        const std::int32_t quote = ids("'").at(0), e = ids("e").at(0);
+        QVERIFY(g.mask(logits) > 0);
+        QVERIFY(std::isinf(logits[std::size_t(quote)]));  // "ent" is no key
+        QVERIFY(!std::isinf(logits[std::size_t(e)]));     // "ente" may become "enter"
+        g.limit_key_names(std::vector<std::string>{});
+        std::fill(logits.begin(), logits.end(), 0.0f);
+        g.mask(logits);
+        QVERIFY(!std::isinf(logits[std::size_t(quote)]));  // any word again
+        QVERIFY(!takes("Action: hotkey(key='", "page')", -1, -1, {"page-up"}));
+        QVERIFY(takes("Action: hotkey(key='", "CTRL s')", -1, -1, {"Ctrl"}));
     }
 
     // Token by token: the first token of a continuation, the stops, the special tokens.
@@ -162,9 +194,12 @@ class ActionGrammarTest : public QObject {
             "Action: wait()"};
         ActionGrammar g(*tok_, stops_);
         // A change of the limits must drop the sets cached under the old ones.
-        for (int pass = 0; pass < 5; ++pass) {
+        const std::vector<std::string> keys = {"ctrl", "enter"};
+        for (int pass = 0; pass < 6; ++pass) {
             if (pass == 2) g.limit_coordinates(639, 383);
+            if (pass == 3) g.limit_key_names(keys);
             if (pass == 4) g.limit_coordinates(-1, -1);
+            if (pass == 5) g.limit_key_names(std::vector<std::string>{});
             for (const std::string& answer : answers) {
                 g.reset();
                 for (std::int32_t next : ids(answer)) {

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actuators/key_names.h"
 #include "logit_drift.h"
 #include "model/engine/arch/vl_model.h"
 #include "model/engine/chat_format.h"
@@ -432,6 +433,56 @@ class TestNanoCheckpoint : public QObject {
                     .describe())
                 .contains("action grammar"));
         verifyNotABooleanIsALoadError(folder, marker, "action_grammar");
+    }
+
+    // Under the grammar with the actuators' key names (NativeVlmConfig::key_names, which the app
+    // passes), a hotkey's keys are keys the agent can press. Sampled at temperature 2 for
+    // "Press ctrl+s to save.", some answers are hotkeys; without the names, their keys include
+    // words (hotkey(key='ctrl553 button690 ...'), which the agent refuses.
+    void actionGrammarHoldsHotkeysToTheActuatorsKeys() {
+        model::NativeVlmConfig config{.model_dir = kModel,
+                                      .max_pixels = 0,
+                                      .threads = 2,
+                                      .coordinate_window = 0,
+                                      .action_grammar = true};
+        model::NativeVlm words(config);
+        config.key_names = actuators::key_name_list();
+        model::NativeVlm keys(config);
+        planner::Conversation conversation(*family_, "Press ctrl+s to save.", {});
+        conversation.add_screenshot(screen_);
+        const planner::Request request = conversation.build();
+        const planner::CoordinateMapper mapper(*family_, {1280, 800});
+        // The hotkeys' key names of an answer, which must parse.
+        auto hotkey_names = [&](const std::string& text) {
+            std::vector<std::string> names;
+            for (const planner::Action& action : planner::parse_step(text, mapper).actions)
+                names.insert(names.end(), action.keys.begin(), action.keys.end());
+            return names;
+        };
+        auto known = [](const std::vector<std::string>& names) {
+            return std::all_of(names.begin(), names.end(), [](const std::string& name) {
+                return actuators::keysym_for_key_name(name).has_value();
+            });
+        };
+        model::CancelToken cancel;
+        int hotkeys = 0, unknown = 0;
+        for (unsigned long long seed = 1; seed <= 8; ++seed) {
+            model::GenerateOptions warm;
+            warm.temperature = 2.0;
+            warm.top_p = 1.0;
+            warm.seed = seed;
+            warm.max_tokens = 160;
+            const std::string free = words.generate(request, warm, {}, cancel).text;
+            if (free.find("hotkey(") == std::string::npos) continue;
+            ++hotkeys;
+            unknown += !known(hotkey_names(free));
+            const model::Response held = keys.generate(request, warm, {}, cancel);
+            QVERIFY2(held.finish_reason == "stop", held.text.c_str());
+            QVERIFY2(known(hotkey_names(held.text)), held.text.c_str());
+        }
+        QVERIFY2(unknown >= 1, ("no hotkey with a word for a key among " + std::to_string(hotkeys) +
+                                ": the test shows nothing")
+                                   .c_str());
     }
 
     // A nano checkpoint trained at another size says so in its preprocessor_config.json: the
