@@ -129,6 +129,13 @@ class ActionGrammar {
     std::vector<std::vector<int>> token_symbols_;  // per token id; empty: never allowed
     std::vector<bool> stop_;                       // per token id
     std::vector<TrieNode> trie_;                   // node 0: the root
+    mutable std::vector<State> scratch_;           // one state per trie depth
+    mutable std::map<State, std::vector<bool>> allowed_cache_;
+    mutable std::size_t cached_bits_ = 0;  // kept under kCacheBits (cleared when it would pass)
+    static constexpr std::size_t kCacheBits = std::size_t(512) << 20;  // 64 MB
+    State start_, state_;
+    bool active_ = true;
+    int limits_[2] = {-1, -1};  // the largest x and y; negative: none
 
     // The key names limit_key_names() allows, lower case; empty: no limit. Node 0: the root.
     struct KeyNode {
@@ -137,13 +144,6 @@ class ActionGrammar {
     };
     std::vector<KeyNode> key_trie_;
     int key_child(int node, int symbol) const;  // -1: none (symbol folded to lower case)
-    mutable std::vector<State> scratch_;        // one state per trie depth
-    mutable std::map<State, std::vector<bool>> allowed_cache_;
-    mutable std::size_t cached_bits_ = 0;  // kept under kCacheBits (cleared when it would pass)
-    static constexpr std::size_t kCacheBits = std::size_t(512) << 20;  // 64 MB
-    State start_, state_;
-    bool active_ = true;
-    int limits_[2] = {-1, -1};  // the largest x and y; negative: none
 };
 
 }  // namespace deskpilot::model::engine
