@@ -74,17 +74,22 @@ class SharedCases(unittest.TestCase):
         for prefix, text in self.cases["refused"]:
             self.assertFalse(takes(self.grammar, prefix, text), f"{prefix!r} | {text!r}")
 
+    def check_limited(self, g, section):
+        """A section of limited cases: `g` (under its limits) takes and refuses them as the file
+        says, and each refusal is well-formed without the limits."""
+        self.assertGreaterEqual(len(section["taken"]), 3)
+        self.assertGreaterEqual(len(section["refused"]), 3)
+        for prefix, text in section["taken"]:
+            self.assertTrue(takes(g, prefix, text), f"{prefix!r} | {text!r}")
+        for prefix, text in section["refused"]:
+            self.assertFalse(takes(g, prefix, text), f"{prefix!r} | {text!r}")
+            self.assertTrue(takes(self.grammar, prefix, text), f"refused for its form: {prefix!r} | {text!r}")
+
     def test_coordinate_limits_as_in_cpp(self):
         limited = self.cases["limited"]
         g = ag.ActionGrammar(BYTE_SYMBOLS, STOPS)
         g.limit_coordinates(*limited["limits"])
-        self.assertGreaterEqual(len(limited["taken"]), 3)
-        self.assertGreaterEqual(len(limited["refused"]), 3)
-        for prefix, text in limited["taken"]:
-            self.assertTrue(takes(g, prefix, text), f"{prefix!r} | {text!r}")
-        for prefix, text in limited["refused"]:
-            self.assertFalse(takes(g, prefix, text), f"{prefix!r} | {text!r}")
-            self.assertTrue(takes(self.grammar, prefix, text), f"refused for its form: {prefix!r} | {text!r}")
+        self.check_limited(g, limited)
         # A change of the limits drops the sets cached under the old ones: after "(64", a "0"
         # passes x's 639, and is allowed again without limits.
         takes(g, "Action: click(start_box='(", "64")
@@ -97,13 +102,7 @@ class SharedCases(unittest.TestCase):
         keys = self.cases["keys_limited"]
         g = ag.ActionGrammar(BYTE_SYMBOLS, STOPS)
         g.limit_key_names(keys["key_names"])
-        self.assertGreaterEqual(len(keys["taken"]), 3)
-        self.assertGreaterEqual(len(keys["refused"]), 3)
-        for prefix, text in keys["taken"]:
-            self.assertTrue(takes(g, prefix, text), f"{prefix!r} | {text!r}")
-        for prefix, text in keys["refused"]:
-            self.assertFalse(takes(g, prefix, text), f"{prefix!r} | {text!r}")
-            self.assertTrue(takes(self.grammar, prefix, text), f"refused for its form: {prefix!r} | {text!r}")
+        self.check_limited(g, keys)
         # A change of the names drops the sets cached under the old ones: "ent" is no key, and
         # is one again without a limit.
         takes(g, "Action: hotkey(key='", "ent")

@@ -148,6 +148,17 @@ class TestNanoCheckpoint : public QObject {
             *family_, golden_.at("instruction").get<std::string>(), screen_);
     }
 
+    // Sampling over the whole vocabulary (top_p 1) at `temperature`, reproducible from `seed`.
+    static model::GenerateOptions sampled(double temperature, unsigned long long seed,
+                                          int max_tokens) {
+        model::GenerateOptions options;
+        options.temperature = temperature;
+        options.top_p = 1.0;
+        options.seed = seed;
+        options.max_tokens = max_tokens;
+        return options;
+    }
+
     // The click `answer` parses to (family deskpilot-nano, 1280x800) is inside the target.
     void verifyGrounds(const std::string& answer) const {
         const std::string target = golden_.at("target").at("widget");
@@ -400,11 +411,7 @@ class TestNanoCheckpoint : public QObject {
                                .action_grammar = false});
         int free_parsed = 0;
         for (unsigned long long seed = 1; seed <= 4; ++seed) {
-            model::GenerateOptions hot;
-            hot.temperature = 5.0;
-            hot.top_p = 1.0;
-            hot.seed = seed;
-            hot.max_tokens = 512;
+            const model::GenerateOptions hot = sampled(5.0, seed, 512);
             const model::Response held = vlm.generate(request(), hot, {}, cancel);
             QVERIFY2(held.finish_reason == "stop" && parses(held.text), held.text.c_str());
             QVERIFY2(on_screen(held.text), held.text.c_str());
@@ -467,11 +474,7 @@ class TestNanoCheckpoint : public QObject {
         model::CancelToken cancel;
         int hotkeys = 0, unknown = 0;
         for (unsigned long long seed = 1; seed <= 8; ++seed) {
-            model::GenerateOptions warm;
-            warm.temperature = 2.0;
-            warm.top_p = 1.0;
-            warm.seed = seed;
-            warm.max_tokens = 160;
+            const model::GenerateOptions warm = sampled(2.0, seed, 160);
             const std::string free = words.generate(request, warm, {}, cancel).text;
             if (free.find("hotkey(") == std::string::npos) continue;
             ++hotkeys;
