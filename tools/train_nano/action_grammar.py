@@ -34,6 +34,12 @@ def _calls():
 
 
 CALLS = _calls()
+BOX_START, BOX_END = 256, 257  # symbols: bytes are 0..255
+MAX_KEYS, MAX_KEY_NAME = 4, 16
+DIGIT_COUNT = 10000  # a number's offset: 10 000 * its digits + its value
+KEY_NODES = 1024  # key names under limit_key_names: offset = trie node + KEY_NODES * names before
+MARKER = b"Action:"
+NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
 def actuator_key_names():
@@ -48,12 +54,6 @@ def actuator_key_names():
     if not names or not functions:
         raise RuntimeError(f"no key name table in {path}")
     return sorted(names + [f"f{i}" for i in range(1, int(functions.group(1)) + 1)])
-BOX_START, BOX_END = 256, 257  # symbols: bytes are 0..255
-MAX_KEYS, MAX_KEY_NAME = 4, 16
-DIGIT_COUNT = 10000  # a number's offset: 10 000 * its digits + its value
-KEY_NODES = 1024  # key names under limit_key_names: offset = trie node + KEY_NODES * names before
-MARKER = b"Action:"
-NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
 def _byte_decoder():
