@@ -27,6 +27,12 @@ constexpr std::string_view kCalls[] = {
     "wait()",
 };
 
+// A byte a key name may hold: a letter, a digit or '_'.
+bool is_key_name_char(int ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_';
+}
+
 }  // namespace
 
 ActionGrammar::ActionGrammar(const Tokenizer& tokenizer, std::span<const std::int32_t> stop_ids) {
@@ -141,9 +147,6 @@ void ActionGrammar::limit_coordinates(int max_x, int max_y) {
 void ActionGrammar::limit_key_names(std::span<const std::string> names) {
     std::vector<KeyNode> trie;
     if (!names.empty()) {
-        auto name_char = [](char ch) {
-            return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
-        };
         auto insert = [&](std::string_view name) {
             int node = 0;
             for (char ch : name) {
@@ -165,14 +168,13 @@ void ActionGrammar::limit_key_names(std::span<const std::string> names) {
             trie[std::size_t(node)].name_ends = true;
         };
         trie.emplace_back();
-        for (char ch = 'a'; ch <= 'z'; ++ch) insert(std::string(1, ch));
-        for (char ch = '0'; ch <= '9'; ++ch) insert(std::string(1, ch));
-        insert("_");
+        for (char ch : std::string_view("abcdefghijklmnopqrstuvwxyz0123456789_"))
+            insert(std::string_view(&ch, 1));
         for (const std::string& name : names) {
             std::string lower;
             for (char ch : name) lower += char(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
             if (!lower.empty() && lower.size() <= std::size_t(kMaxKeyName) &&
-                std::all_of(lower.begin(), lower.end(), name_char))
+                std::all_of(lower.begin(), lower.end(), is_key_name_char))
                 insert(lower);
         }
     }
@@ -273,10 +275,7 @@ void ActionGrammar::step(const Cursor& c, int symbol, State& out) const {
             // Up to kMaxKeys names of letters, digits and '_' (at most kMaxKeyName each), one
             // space between: offset = letters of the name so far + 32 * the names before it.
             const int letters = c.offset % 32, names = c.offset / 32;
-            const bool name_char = (symbol >= 'a' && symbol <= 'z') ||
-                                   (symbol >= 'A' && symbol <= 'Z') ||
-                                   (symbol >= '0' && symbol <= '9') || symbol == '_';
-            if (name_char && letters < kMaxKeyName)
+            if (is_key_name_char(symbol) && letters < kMaxKeyName)
                 out.push_back({c.form, c.element, std::uint16_t(c.offset + 1)});
             else if (symbol == ' ' && letters >= 1 && names + 1 < kMaxKeys)
                 out.push_back({c.form, c.element, std::uint16_t(32 * (names + 1))});
