@@ -111,6 +111,16 @@ class SharedCases(unittest.TestCase):
         g.limit_key_names([])
         self.assertIn(ord("'"), g.allowed())
 
+    def test_too_many_key_names_are_refused(self):
+        g = ag.ActionGrammar(BYTE_SYMBOLS, STOPS)
+        g.limit_key_names(["enter"])
+        names = [a + b + "x" * 14 for a in "abcdefghij" for b in "abcdefghij"]
+        with self.assertRaises(ValueError) as caught:
+            g.limit_key_names(names)
+        self.assertIn("more than 1024 trie nodes", str(caught.exception))
+        takes(g, "Action: hotkey(key='", "ent")
+        self.assertNotIn(ord("'"), g.allowed())  # still held to "enter"
+
     def test_the_actuators_key_names(self):
         # What score_parity.py holds hotkeys to, read from actuators/key_names.cpp: the C++ test
         # (tests/actuators/test_key_names.cpp) checks key_name_list() has these 57.

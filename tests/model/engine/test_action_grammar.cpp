@@ -12,7 +12,9 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -139,6 +141,28 @@ class ActionGrammarTest : public QObject {
         QVERIFY(!std::isinf(logits[std::size_t(quote)]));  // any word again
         QVERIFY(!takes("Action: hotkey(key='", "page')", -1, -1, {"page-up"}));
         QVERIFY(takes("Action: hotkey(key='", "CTRL s')", -1, -1, {"Ctrl"}));
+    }
+
+    // Names that need more trie nodes than a cursor can hold are refused with the reason, and
+    // the names set before stay.
+    void tooManyKeyNamesAreRefused() {
+        ActionGrammar g(*tok_, stops_);
+        g.limit_key_names(std::vector<std::string>{"enter"});
+        std::vector<std::string> names;
+        for (char first : std::string_view("abcdefghij"))
+            for (char second : std::string_view("abcdefghij"))
+                names.push_back(std::string{first, second} + std::string(14, 'x'));
+        try {
+            g.limit_key_names(names);
+            QFAIL("100 names of 16 letters were taken");
+        } catch (const std::invalid_argument& e) {
+            QVERIFY2(QString(e.what()).contains("more than 1024 trie nodes"), e.what());
+        }
+        for (std::int32_t id : ids("Action: hotkey(key='ent")) g.observe(id);
+        QVERIFY(g.active());
+        std::vector<float> logits(tok_->vocab_size(), 0.0f);
+        g.mask(logits);
+        QVERIFY(std::isinf(logits[std::size_t(ids("'").at(0))]));  // still held to "enter"
     }
 
     // Token by token: the first token of a continuation, the stops, the special tokens.
