@@ -33,6 +33,12 @@ bool is_key_name_char(int ch) {
            ch == '_';
 }
 
+// A punctuation key the actuators press by its character (hotkey(key='ctrl /')): a name of its
+// own, one byte long. Not the quote, which ends the string, nor the backslash, which escapes.
+bool is_key_punctuation(int ch) {
+    return ch > ' ' && ch < 0x7f && !is_key_name_char(ch) && ch != '\'' && ch != '\\';
+}
+
 }  // namespace
 
 ActionGrammar::ActionGrammar(const Tokenizer& tokenizer, std::span<const std::int32_t> stop_ids) {
@@ -170,6 +176,8 @@ void ActionGrammar::limit_key_names(std::span<const std::string> names) {
         trie.emplace_back();
         for (char ch : std::string_view("abcdefghijklmnopqrstuvwxyz0123456789_"))
             insert(std::string_view(&ch, 1));
+        for (char ch = ' '; ch < 0x7f; ++ch)
+            if (is_key_punctuation(ch)) insert(std::string_view(&ch, 1));
         for (const std::string& name : names) {
             std::string lower;
             for (char ch : name) lower += char(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
@@ -272,11 +280,14 @@ void ActionGrammar::step(const Cursor& c, int symbol, State& out) const {
                     hand_on();
                 break;
             }
-            // Up to kMaxKeys names of letters, digits and '_' (at most kMaxKeyName each), one
-            // space between: offset = letters of the name so far + 32 * the names before it.
+            // Up to kMaxKeys names of letters, digits and '_' (at most kMaxKeyName each) or of one
+            // punctuation byte, one space between: offset = letters of the name so far (a
+            // punctuation name: kMaxKeyName + 1, which nothing may extend) + 32 * the names before.
             const int letters = c.offset % 32, names = c.offset / 32;
             if (is_key_name_char(symbol) && letters < kMaxKeyName)
                 out.push_back({c.form, c.element, std::uint16_t(c.offset + 1)});
+            else if (is_key_punctuation(symbol) && letters == 0)
+                out.push_back({c.form, c.element, std::uint16_t(c.offset + kMaxKeyName + 1)});
             else if (symbol == ' ' && letters >= 1 && names + 1 < kMaxKeys)
                 out.push_back({c.form, c.element, std::uint16_t(32 * (names + 1))});
             else if (symbol == '\'' && letters >= 1)

@@ -20,9 +20,10 @@
 //          NativeVlm sets from the family and the screenshot), so that every point is on it
 //   S:     a Python string body: any bytes but a quote, a backslash or a newline, or a backslash
 //          and any byte
-//   K:     1 to 4 key names of 1 to 16 letters, digits or '_', one space between ('ctrl s');
-//          each one of the names limit_key_names() sets or a single such character, when set
-//          (NativeVlm sets the actuators' names, which the app gives it)
+//   K:     1 to 4 key names of 1 to 16 letters, digits or '_', or of one punctuation byte (not
+//          the quote or the backslash), one space between ('ctrl s', 'ctrl /'); each one of the
+//          names limit_key_names() sets or a single such character, when set (NativeVlm sets the
+//          actuators' names, which the app gives it)
 //   The thought line is not empty and does not contain "Action:" (the planner would read the
 //   call after such a second marker, and the answer would mean two things).
 //
@@ -59,7 +60,8 @@ class ActionGrammar {
     void limit_coordinates(int max_x, int max_y);
     // Holds each key name of a hotkey to one of `names` (without regard to case; names with
     // other characters than letters, digits and '_', or longer than 16, cannot be written and
-    // are left out) or to a single letter, digit or '_'; empty: any 1 to 16 such characters.
+    // are left out) or to a single letter, digit, '_' or punctuation byte; empty: any 1 to 16
+    // letters, digits or '_', or one punctuation byte.
     // Why: a small model writes words for keys (hotkey(key='Save with All')), which the agent
     // refuses; held to the names the actuators know, it writes a key instead. Kept until changed.
     void limit_key_names(std::span<const std::string> names);

@@ -6,9 +6,9 @@ transformers (score_parity.py) as the coordinate readout is.
 
 with the calls, boxes ([<|box_start|>](x,y)[<|box_end|>], 1 to 4 digits each, at most the limits
 limit_coordinates() sets: NativeVlm's are the largest that map onto the screen), Python string
-bodies and key names (1 to 4 names of 1 to 16 letters, digits or '_', one space between; under
-limit_key_names() each a listed name, without regard to case, or a single such character) of the
-C++ header. A token is allowed when each of its bytes (or its box token) can follow the answer so
+bodies and key names (1 to 4 names of 1 to 16 letters, digits or '_', or of one punctuation
+byte, one space between; under limit_key_names() each a listed name, without regard to case, or a
+single such character) of the C++ header. A token is allowed when each of its bytes (or its box token) can follow the answer so
 far; a stop token only after a complete call; other special tokens never.
 
 Standard library only (the tests in tests/tools run it without PyPI packages); the processor
@@ -40,6 +40,8 @@ DIGIT_COUNT = 10000  # a number's offset: 10 000 * its digits + its value
 KEY_NODES = 1024  # key names under limit_key_names: offset = trie node + KEY_NODES * names before
 MARKER = b"Action:"
 NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+# A punctuation key, a name of its own (hotkey(key='ctrl /')); not the quote nor the backslash.
+PUNCTUATION_BYTES = frozenset(b for b in range(0x21, 0x7f) if b not in NAME_BYTES and b not in b"'\\")
 
 
 def actuator_key_names():
@@ -158,7 +160,8 @@ class ActionGrammar:
 
     def limit_key_names(self, names):
         """Each key name one of `names` (without regard to case; names the grammar cannot spell
-        are left out) or a single letter, digit or '_'; empty: any 1 to 16 such characters."""
+        are left out) or a single letter, digit, '_' or punctuation byte; empty: any 1 to 16 letters,
+        digits or '_', or one punctuation byte."""
         trie = []
         if names:
             trie.append(({}, False))
@@ -174,7 +177,7 @@ class ActionGrammar:
                     node = trie[node][0][b]
                 trie[node] = (trie[node][0], True)
 
-            for b in b"abcdefghijklmnopqrstuvwxyz0123456789_":
+            for b in b"abcdefghijklmnopqrstuvwxyz0123456789_" + bytes(sorted(PUNCTUATION_BYTES)):
                 insert(bytes([b]))
             for name in names:
                 lower = name.encode().lower()
@@ -243,6 +246,8 @@ class ActionGrammar:
             letters, names = off % 32, off // 32
             if s in NAME_BYTES and letters < MAX_KEY_NAME:
                 out.append((f, e, off + 1))
+            elif s in PUNCTUATION_BYTES and letters == 0:  # a whole name: nothing extends it
+                out.append((f, e, off + MAX_KEY_NAME + 1))
             elif s == 32 and letters >= 1 and names + 1 < MAX_KEYS:
                 out.append((f, e, 32 * (names + 1)))
             elif s == 39 and letters >= 1:
