@@ -118,15 +118,8 @@ def collage_layout(plan):
 
 def collage_examples(index, image, layout):
     """One grounding example per widget of a collage, as make_dataset.py writes them."""
-    examples = []
-    for w in layout["widgets"]:
-        instruction = nc.grounding_instruction(w["role"], w["label"])
-        messages = [{"role": "system", "parts": [nc.SYSTEM_MESSAGE]},
-                    {"role": "user", "parts": [nc.render_prompt("grounding", instruction), {"image": 0}]}]
-        examples.append({"kind": "grounding", "seed": index, "widget": w["name"], "images": [image],
-                         "messages": messages, "collage": True,
-                         "target": f"Action: click(start_box='{make_dataset.box(make_dataset.centre(w))}')"})
-    return examples
+    return [dict(make_dataset.grounding_example(index, w["name"], w, image), collage=True)
+            for w in layout["widgets"]]
 
 
 def paint_collage(plan, base, png):

@@ -111,12 +111,18 @@ def grounding_examples(sandbox, seed, rng):
             continue
         if not w["label"]:
             continue
-        instruction = nc.grounding_instruction(role, w["label"])
-        messages = [{"role": "system", "parts": [nc.SYSTEM_MESSAGE]},
-                    {"role": "user", "parts": [nc.render_prompt("grounding", instruction), {"image": 0}]}]
-        out.append({"kind": "grounding", "seed": seed, "widget": name, "images": [image], "messages": messages,
-                    "target": f"Action: click(start_box='{box(centre(w))}')"})
+        out.append(grounding_example(seed, name, w, image))
     return out
+
+
+def grounding_example(seed, name, widget, image):
+    """The grounding example for one widget of a screenshot: the agent's grounding prompt asking
+    for it by role and label, answered with a click at its centre."""
+    instruction = nc.grounding_instruction(widget["role"], widget["label"])
+    messages = [{"role": "system", "parts": [nc.SYSTEM_MESSAGE]},
+                {"role": "user", "parts": [nc.render_prompt("grounding", instruction), {"image": 0}]}]
+    return {"kind": "grounding", "seed": seed, "widget": name, "images": [image], "messages": messages,
+            "target": f"Action: click(start_box='{box(centre(widget))}')"}
 
 
 # ---- tasks ----------------------------------------------------------------------------------
