@@ -8,8 +8,9 @@ with the calls, boxes ([<|box_start|>](x,y)[<|box_end|>], 1 to 4 digits each, at
 limit_coordinates() sets: NativeVlm's are the largest that map onto the screen), Python string
 bodies and key names (1 to 4 names of 1 to 16 letters, digits or '_', or of one punctuation
 byte, one space between; under limit_key_names() each a listed name, without regard to case, or a
-single such character) of the C++ header. A token is allowed when each of its bytes (or its box token) can follow the answer so
-far; a stop token only after a complete call; other special tokens never.
+single such character) of the C++ header. A token is allowed when each of its bytes (or its box
+token) can follow the answer so far; a stop token only after a complete call; other special
+tokens never.
 
 Standard library only (the tests in tests/tools run it without PyPI packages); the processor
 takes torch tensors from transformers' generate() but imports nothing itself.
