@@ -128,12 +128,18 @@ def paint_collage(plan, base, png):
     """The collage's pixels: each widget cut from its screen, pasted at its rect, on base's
     background colour (needs Pillow, as the rest of tools/train_nano)."""
     from PIL import Image
-    with Image.open(os.path.join(*base)) as screen:
-        canvas = Image.new("RGB", nc.SCREEN, background(screen.convert("RGB")))
+    screens = {}  # each source screen decoded once (base is one of the plan's)
+
+    def screen(source):
+        if source not in screens:
+            with Image.open(os.path.join(*source)) as image:
+                screens[source] = image.convert("RGB")
+        return screens[source]
+
+    canvas = Image.new("RGB", nc.SCREEN, background(screen(base)))
     for data_dir, rel, w, rect in plan:
         x, y, ww, wh = w["rect"]
-        with Image.open(os.path.join(data_dir, rel)) as screen:
-            canvas.paste(screen.convert("RGB").crop((x, y, x + ww, y + wh)), tuple(rect[:2]))
+        canvas.paste(screen((data_dir, rel)).crop((x, y, x + ww, y + wh)), tuple(rect[:2]))
     canvas.save(png)
 
 
@@ -152,9 +158,9 @@ def main():
                  f"need 1 <= min <= max <= {GRID[0] * GRID[1]}")
     roles = set(args.roles.split(","))
     pool = source_widgets(args.data.split(","), roles)
-    if len({(w["role"], w["label"]) for _, _, w in pool}) < 2:
-        sys.exit(f"make_collage.py: --data {args.data}: fewer than two distinct labels of --roles {args.roles}")
     by_key = by_label(pool)
+    if len(by_key) < 2:
+        sys.exit(f"make_collage.py: --data {args.data}: fewer than two distinct labels of --roles {args.roles}")
     os.makedirs(os.path.join(args.out, "screens"), exist_ok=True)
     rng = random.Random(args.seed)
     n = 0
