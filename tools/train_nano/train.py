@@ -32,6 +32,7 @@ from transformers.models.qwen3_vl_moe.modeling_qwen3_vl_moe import load_balancin
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model as nano_model  # noqa: E402
 import nano_common as nc  # noqa: E402
+import muon  # noqa: E402
 import unit_draw  # noqa: E402
 
 
@@ -1521,6 +1522,9 @@ def main():
     ap.add_argument("--group", type=int, default=8,
                     help="grounding examples of one screen per unit (vision runs once for them); 1: none")
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--optimizer", choices=["adamw", "muon"], default="adamw",
+                    help="adamw (the committed line's) or muon: Muon for the hidden matrices, AdamW for the "
+                         "rest, on the same lr schedule (muon.py; the fiftieth run)")
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--heads-first", type=int, default=0,
                     help="the first N steps train the auxiliary heads alone, at the peak --lr (the model's "
@@ -1797,7 +1801,7 @@ def main():
     heads += list(pointer_head.parameters()) if a.pointer_aux > 0 else []
     heads += list(position_probe.parameters()) if a.position_aux > 0 else []
     heads += list(contrast_head.parameters()) if a.contrast_aux > 0 else []
-    opt = torch.optim.AdamW(list(model.parameters()) + heads, lr=a.lr, betas=(0.9, 0.95), weight_decay=0.05)
+    opt = muon.make_optimizer(a.optimizer, model, heads, a.lr)
     os.makedirs(a.work, exist_ok=True)
     # Every start appends its exact command: a run folder tells how it was made even when the
     # README's command lines say "(the same flags)".
@@ -1842,6 +1846,9 @@ def main():
         if state.get("screenshot_first", False) != a.screenshot_first:
             sys.exit(f"train.py: {state_path} was trained {'with' if state.get('screenshot_first') else 'without'} "
                      "--screenshot-first; resume it the same way (the prompts' layout)")
+        if state.get("optimizer", "adamw") != a.optimizer:
+            sys.exit(f"train.py: {state_path} was trained with --optimizer {state.get('optimizer', 'adamw')}; "
+                     "resume it with the same one (its moments are that optimiser's)")
         model.load_state_dict(state["model"])
         if "label_head" in state:
             label_head.load_state_dict(state["label_head"])
@@ -1877,6 +1884,7 @@ def main():
                     "opt": opt.state_dict(),
                     "step": step, "seen": seen, "draw": draw.state(),
                     "seed": a.seed, "group": a.group, "episodes": a.episodes, "screenshot_first": a.screenshot_first,
+                    "optimizer": a.optimizer,
                     "torch_rng": torch.get_rng_state()}, state_path + ".tmp")
         os.replace(state_path + ".tmp", state_path)
 
