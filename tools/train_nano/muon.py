@@ -57,7 +57,10 @@ def matrix_view(name, p):
 
 
 class Muon(torch.optim.Optimizer):
-    """Nesterov momentum, orthogonalised per matrix of its view, with decoupled weight decay."""
+    """Nesterov momentum, orthogonalised per matrix of its view, with decoupled weight decay.
+
+    Not torch.optim.Muon (PyTorch 2.9+): it takes 2-D parameters only, so it can neither hold the
+    experts' 3-D stacks nor orthogonalise a fused qkv or gate_up by its parts."""
 
     def __init__(self, params, views, lr, momentum=0.95, weight_decay=0.05, ns_steps=5):
         super().__init__([{"params": list(params), "views": list(views)}],
