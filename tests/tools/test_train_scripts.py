@@ -79,7 +79,8 @@ class TrainScratch(unittest.TestCase):
         self.assertEqual(flag_value(train, "--work"), f"{self.work}/run")
         self.assertEqual(flag_value(train, "--task-share"), "1/3")
         self.assertEqual(flag_value(train, "--seed"), "49")
-        self.assertEqual(flag_value(train, "--steps"), "3000")
+        self.assertEqual(flag_value(train, "--optimizer"), "muon")
+        self.assertEqual(flag_value(train, "--steps"), "1200")
         self.assertIn(f"{self.work}/run/model", result.stdout.split("train.py", 1)[1])
 
     def test_a_made_data_set_is_kept_and_a_half_written_one_made_again(self):
