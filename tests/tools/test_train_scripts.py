@@ -1,6 +1,7 @@
-"""tools/train_nano/train_scratch.sh (the from-scratch recipe as one command) and train_child.sh (one
-child run of the committed line), run with DESKPILOT_DRY_RUN=1 so that they print what they would
-run (no data is rendered, nothing trained). Both take the line's losses from line_flags.sh.
+"""tools/train_nano/train_scratch.sh (the from-scratch recipe as one command: a parent, then three
+children averaged) and train_child.sh (one child run of the committed line), run with
+DESKPILOT_DRY_RUN=1 so that they print what they would run (no data is rendered, nothing trained).
+Both take the line's losses from line_flags.sh.
 
 Standard library only (unittest); train.py needs torch and is not run here. Its flags are read from
 its source, so that a flag renamed there and not in the script fails here, not four hours into a run.
@@ -65,23 +66,111 @@ class TrainScratch(unittest.TestCase):
         self.assertEqual(result.returncode, 2)
         self.assertIn("usage:", result.stderr)
 
-    def test_a_fresh_folder_gets_three_data_sets_then_one_run(self):
+    def test_a_fresh_folder_gets_three_data_sets_then_the_parent(self):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         made = commands(result.stdout, "make_dataset.py")
         self.assertEqual([(flag_value(c, "--out"), flag_value(c, "--train-seeds"), flag_value(c, "--seed"))
-                          for c in made],
+                          for c in made[:3]],
                          [(f"{self.work}/data-s.part", "20300..20599", "41"),
                           (f"{self.work}/data-t.part", "20600..20899", "42"),
                           (f"{self.work}/data-u.part", "20900..21199", "46")])
-        [train] = commands(result.stdout, "train.py")
-        self.assertEqual(flag_value(train, "--data"), ",".join(f"{self.work}/data-{n}" for n in "stu"))
-        self.assertEqual(flag_value(train, "--work"), f"{self.work}/run")
-        self.assertEqual(flag_value(train, "--task-share"), "1/3")
-        self.assertEqual(flag_value(train, "--seed"), "49")
-        self.assertEqual(flag_value(train, "--optimizer"), "muon")
-        self.assertEqual(flag_value(train, "--steps"), "1200")
-        self.assertIn(f"{self.work}/run/model", result.stdout.split("train.py", 1)[1])
+        parent = commands(result.stdout, "train.py")[0]
+        self.assertEqual(flag_value(parent, "--data"), ",".join(f"{self.work}/data-{n}" for n in "stu"))
+        self.assertEqual(flag_value(parent, "--work"), f"{self.work}/run")
+        self.assertEqual(flag_value(parent, "--out"), f"{self.work}/run/model")
+        self.assertEqual(flag_value(parent, "--task-share"), "1/3")
+        self.assertEqual(flag_value(parent, "--seed"), "49")
+        self.assertEqual(flag_value(parent, "--optimizer"), "muon")
+        self.assertEqual(flag_value(parent, "--steps"), "1200")
+        self.assertEqual(flag_value(parent, "--lr"), "1e-3")
+        self.assertIsNone(flag_value(parent, "--init"))
+
+    def test_then_three_children_of_the_parent_on_fresh_seeds_side_by_side_averaged(self):
+        result = dry_run(self.work)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        made = commands(result.stdout, "make_dataset.py")
+        self.assertEqual([(flag_value(c, "--out"), flag_value(c, "--train-seeds"), flag_value(c, "--seed"))
+                          for c in made[3:]],
+                         [(f"{self.work}/data-v.part", "21200..21499", "51"),
+                          (f"{self.work}/data-w.part", "21500..21799", "52"),
+                          (f"{self.work}/data-x.part", "21800..22099", "53")])
+        parent, *children = commands(result.stdout, "train.py")
+        self.assertEqual(len(children), 3)
+        self.assertEqual([(flag_value(c, "--data"), flag_value(c, "--work"), flag_value(c, "--seed")) for c in children],
+                         [(f"{self.work}/data-{n}", f"{self.work}/child-{n}", seed)
+                          for n, seed in (("v", "54"), ("w", "56"), ("x", "58"))])
+        for child in children:
+            self.assertEqual(flag_value(child, "--init"), f"{self.work}/run/state.pt")
+            self.assertEqual(flag_value(child, "--lr"), "2e-4")
+            self.assertEqual(flag_value(child, "--steps"), "250")
+            self.assertEqual(flag_value(child, "--threads"), "1")  # three side by side on two cores
+            self.assertEqual(flag_value(child, "--optimizer"), "muon")
+            # The parent's recipe otherwise: the same flags with the same values.
+            same = {flag: value for flag, value in flag_pairs(parent)
+                    if flag not in ("--data", "--work", "--out", "--lr", "--warmup", "--seed", "--steps", "--threads")}
+            self.assertEqual({flag: flag_value(child, flag) if value is not None else flag in child
+                              for flag, value in same.items()},
+                             {flag: value if value is not None else True for flag, value in same.items()})
+        [average] = commands(result.stdout, "average_states.py")
+        self.assertEqual(average[2:], [f"{self.work}/child-{n}/state.pt" for n in "vwx"] +
+                         ["-o", f"{self.work}/children.pt"])
+        [export] = commands(result.stdout, "export_state.py")
+        self.assertEqual(export[2:4], [f"{self.work}/children.pt", f"{self.work}/model"])
+        self.assertIn(f"--model-dir {self.work}/model ", result.stdout)
+
+    def write_parent_log(self, last_step):
+        os.makedirs(f"{self.work}/run")
+        with open(f"{self.work}/run/log.jsonl", "w") as f:
+            for step in range(last_step - 1, last_step + 1):
+                f.write(f'{{"step": {step}, "loss": 0.3, "lr": 0.0001}}\n')
+
+    def test_the_children_wait_for_the_parents_last_step(self):
+        self.write_parent_log(600)  # stopped by --max-seconds
+        result = dry_run(self.work)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(len(commands(result.stdout, "train.py")), 1)
+        self.assertEqual(commands(result.stdout, "average_states.py"), [])
+        self.assertIn("stopped at step 600 of 1200; run the same command again", result.stdout)
+
+    def test_a_finished_parent_gets_its_children(self):
+        self.write_parent_log(1200)
+        result = dry_run(self.work)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(len(commands(result.stdout, "train.py")), 4)
+
+    def test_the_parents_last_step_is_the_last_steps_flag_given(self):
+        self.write_parent_log(1200)
+        for flags, children in ((["--steps", "1800"], 0), (["--steps=1800"], 0),
+                                (["--steps", "1800", "--steps", "1200"], 3)):
+            result = dry_run(self.work, *flags)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertEqual(len(commands(result.stdout, "train.py")) - 1, children, flags)
+
+    def test_a_child_that_fails_fails_the_command(self):
+        # A stand-in for python3 (train.py needs torch, which the suite does not have): it records
+        # each command and fails the train.py run of child-w, as a killed or refused run would.
+        self.write_parent_log(1200)
+        for name in "stuvwx":
+            os.makedirs(f"{self.work}/data-{name}")
+            open(f"{self.work}/data-{name}/examples.jsonl", "w").close()
+        bin_dir = os.path.join(self.work, "bin")
+        os.makedirs(bin_dir)
+        with open(os.path.join(bin_dir, "python3"), "w") as f:
+            f.write('#!/bin/sh\necho "$@" >> "$(dirname "$0")/calls"\n'
+                    'case "$*" in *child-w*) echo "train.py: refused" >&2; exit 1 ;; esac\n')
+        os.chmod(os.path.join(bin_dir, "python3"), 0o755)
+        env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ["PATH"])
+        env.pop("DESKPILOT_DRY_RUN", None)
+        result = subprocess.run(["bash", SCRIPT, self.work], env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn("a child run failed", result.stderr)
+        with open(os.path.join(bin_dir, "calls")) as f:
+            calls = f.read()
+        self.assertEqual(calls.count("train.py"), 4)  # the parent (resumed, done) and all three children
+        self.assertNotIn("average_states.py", calls)  # nothing averaged over a missing child
+        with open(f"{self.work}/child-w.out") as f:
+            self.assertIn("train.py: refused", f.read())
 
     def test_a_made_data_set_is_kept_and_a_half_written_one_made_again(self):
         os.makedirs(f"{self.work}/data-s")
@@ -90,26 +179,31 @@ class TrainScratch(unittest.TestCase):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         outs = [flag_value(c, "--out") for c in commands(result.stdout, "make_dataset.py")]
-        self.assertEqual(outs, [f"{self.work}/data-t.part", f"{self.work}/data-u.part"])
+        self.assertEqual(outs, [f"{self.work}/data-{n}.part" for n in "tuvwx"])
         lines = result.stdout.splitlines()
         # Into .part first, moved into place only after make_dataset.py succeeded.
         self.assertIn(f"rm -rf {self.work}/data-t.part", lines[0])
         self.assertIn(f"mv {self.work}/data-t.part {self.work}/data-t", lines[2])
 
-    def test_more_flags_come_last_so_they_win(self):
+    def test_more_flags_come_last_in_the_parents_command_so_they_win(self):
         result = dry_run(self.work, "--max-seconds", "7200", "--steps", "1800")
         self.assertEqual(result.returncode, 0, result.stderr)
-        [train] = commands(result.stdout, "train.py")
-        self.assertEqual(train[-4:], ["--max-seconds", "7200", "--steps", "1800"])
-        self.assertEqual(flag_value(train, "--steps"), "1800")
+        parent, *children = commands(result.stdout, "train.py")
+        self.assertEqual(parent[-4:], ["--max-seconds", "7200", "--steps", "1800"])
+        self.assertEqual(flag_value(parent, "--steps"), "1800")
+        for child in children:  # the flags are the parent's alone
+            self.assertEqual(flag_value(child, "--steps"), "250")
+            self.assertNotIn("--max-seconds", child)
 
     def test_every_flag_it_gives_train_py_exists_there(self):
         known = train_py_flags()
         self.assertIn("--task-share", known)  # the pattern reads train.py's flags at all
-        [train] = commands(dry_run(self.work).stdout, "train.py")
-        given = [arg for arg in train if arg.startswith("--")]
-        self.assertGreater(len(given), 30)
-        self.assertEqual([flag for flag in given if flag not in known], [])
+        runs = commands(dry_run(self.work).stdout, "train.py")
+        self.assertEqual(len(runs), 4)
+        for run in runs:
+            given = [arg for arg in run if arg.startswith("--")]
+            self.assertGreater(len(given), 30)
+            self.assertEqual([flag for flag in given if flag not in known], [])
 
 
 class TrainChild(unittest.TestCase):
@@ -142,7 +236,8 @@ class LineFlags(unittest.TestCase):
         self.assertIn(("--contrast-aux", "1"), shared)
         self.assertGreater(len(shared), 15)
         with tempfile.TemporaryDirectory() as work:
-            [scratch] = commands(dry_run(work).stdout, "train.py")
+            # The parent's; the children's are the parent's but for their own few (tested above).
+            scratch = commands(dry_run(work).stdout, "train.py")[0]
         [child] = commands(dry_run("d", "i", "w", "1", script=CHILD).stdout, "train.py")
         for name, argv in (("train_scratch.sh", scratch), ("train_child.sh", child)):
             # The value that counts is the last one given, as with argparse.
