@@ -165,6 +165,7 @@ class TrainScratch(unittest.TestCase):
         result = subprocess.run(["bash", SCRIPT, self.work], env=env, capture_output=True, text=True, timeout=30)
         self.assertEqual(result.returncode, 1, result.stdout)
         self.assertIn("a child run failed", result.stderr)
+        self.assertIn(f"see {self.work}/child-w.out (", result.stderr)  # that one alone
         with open(os.path.join(bin_dir, "calls")) as f:
             calls = f.read()
         self.assertEqual(calls.count("train.py"), 4)  # the parent (resumed, done) and all three children

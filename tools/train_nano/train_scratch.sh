@@ -96,6 +96,7 @@ fi
 children=("v 21200..21499 5014..5017 51 54" "w 21500..21799 5018..5021 52 56" "x 21800..22099 5022..5025 53 58")
 make_data_sets "${children[@]}"
 pids=()
+names=()
 states=()
 for c in "${children[@]}"; do
     read -r name _ _ _ seed <<<"$c"
@@ -110,14 +111,15 @@ for c in "${children[@]}"; do
         echo "child $name: $work/child-$name.out"
         "${child[@]}" >>"$work/child-$name.out" 2>&1 &
         pids+=($!)
+        names+=("$name")
     fi
 done
-failed=0
-for pid in "${pids[@]}"; do
-    wait "$pid" || failed=1
+failed=()
+for i in "${!pids[@]}"; do
+    wait "${pids[i]}" || failed+=("$work/child-${names[i]}.out")
 done
-if [ "$failed" = 1 ]; then
-    echo "$0: a child run failed; its log is $work/child-X.out (run the same command again to go on)" >&2
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "$0: a child run failed, nothing averaged; see ${failed[*]} (the same command again goes on)" >&2
     exit 1
 fi
 run python3 "$here/average_states.py" "${states[@]}" -o "$work/children.pt"
