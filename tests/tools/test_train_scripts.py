@@ -53,6 +53,16 @@ def flag_value(argv, flag):
     return values[-1] if values else None
 
 
+def settings(argv):
+    # Each flag with the value train.py reads (the last given), or True for a flag without one.
+    return {flag: flag_value(argv, flag) if value is not None else True for flag, value in flag_pairs(argv)}
+
+
+def data_sets_made(stdout):
+    return [(flag_value(c, "--out"), flag_value(c, "--train-seeds"), flag_value(c, "--seed"))
+            for c in commands(stdout, "make_dataset.py")]
+
+
 class TrainScratch(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -69,9 +79,7 @@ class TrainScratch(unittest.TestCase):
     def test_a_fresh_folder_gets_three_data_sets_then_the_parent(self):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
-        made = commands(result.stdout, "make_dataset.py")
-        self.assertEqual([(flag_value(c, "--out"), flag_value(c, "--train-seeds"), flag_value(c, "--seed"))
-                          for c in made[:3]],
+        self.assertEqual(data_sets_made(result.stdout)[:3],
                          [(f"{self.work}/data-s.part", "20300..20599", "41"),
                           (f"{self.work}/data-t.part", "20600..20899", "42"),
                           (f"{self.work}/data-u.part", "20900..21199", "46")])
@@ -89,9 +97,7 @@ class TrainScratch(unittest.TestCase):
     def test_then_three_children_of_the_parent_on_fresh_seeds_side_by_side_averaged(self):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
-        made = commands(result.stdout, "make_dataset.py")
-        self.assertEqual([(flag_value(c, "--out"), flag_value(c, "--train-seeds"), flag_value(c, "--seed"))
-                          for c in made[3:]],
+        self.assertEqual(data_sets_made(result.stdout)[3:],
                          [(f"{self.work}/data-v.part", "21200..21499", "51"),
                           (f"{self.work}/data-w.part", "21500..21799", "52"),
                           (f"{self.work}/data-x.part", "21800..22099", "53")])
@@ -107,11 +113,10 @@ class TrainScratch(unittest.TestCase):
             self.assertEqual(flag_value(child, "--threads"), "1")  # three side by side on two cores
             self.assertEqual(flag_value(child, "--optimizer"), "muon")
             # The parent's recipe otherwise: the same flags with the same values.
-            same = {flag: value for flag, value in flag_pairs(parent)
+            same = {flag: value for flag, value in settings(parent).items()
                     if flag not in ("--data", "--work", "--out", "--lr", "--warmup", "--seed", "--steps", "--threads")}
-            self.assertEqual({flag: flag_value(child, flag) if value is not None else flag in child
-                              for flag, value in same.items()},
-                             {flag: value if value is not None else True for flag, value in same.items()})
+            child_settings = settings(child)
+            self.assertEqual({flag: child_settings.get(flag) for flag in same}, same)
         [average] = commands(result.stdout, "average_states.py")
         self.assertEqual(average[2:], [f"{self.work}/child-{n}/state.pt" for n in "vwx"] +
                          ["-o", f"{self.work}/children.pt"])

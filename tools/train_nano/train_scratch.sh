@@ -66,7 +66,8 @@ if [ -e "$jemalloc" ]; then
 fi
 # shellcheck source=line_flags.sh
 source "$here/line_flags.sh"
-recipe=(--tokenizer "$root/models/deskpilot-nano/tokenizer.json" "${line_flags[@]}" --accumulate 6
+tokenizer=$root/models/deskpilot-nano/tokenizer.json
+recipe=(--tokenizer "$tokenizer" "${line_flags[@]}" --accumulate 6
     --task-share 1/3 --screenshot-first --pack --episodes --nest-episodes --save-every 25 --optimizer muon)
 
 # Stage 1, the parent. name, training seeds, validation seeds, make_dataset.py's --seed
@@ -82,21 +83,20 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-last=
-if [ -f "$work/run/log.jsonl" ]; then
+if [ -f "$work/run/log.jsonl" ]; then  # none in a dry run of a fresh folder
     last=$(tail -n 1 "$work/run/log.jsonl" | sed -n 's/^{"step": \([0-9]*\),.*/\1/p')
-fi
-if [ -f "$work/run/log.jsonl" ] && [ "$last" != "$steps" ]; then
-    echo "The parent stopped at step ${last:-0} of $steps; run the same command again to go on." \
-        "Its checkpoint so far is in $work/run/model."
-    exit 0
+    if [ "$last" != "$steps" ]; then
+        echo "The parent stopped at step ${last:-0} of $steps; run the same command again to go on." \
+            "Its checkpoint so far is in $work/run/model."
+        exit 0
+    fi
 fi
 
 # Stage 2, the children: name, training seeds, validation seeds, make_dataset.py's --seed, train.py's --seed
 children=("v 21200..21499 5014..5017 51 54" "w 21500..21799 5018..5021 52 56" "x 21800..22099 5022..5025 53 58")
 make_data_sets "${children[@]}"
 pids=()
-names=()
+logs=()
 states=()
 for c in "${children[@]}"; do
     read -r name _ _ _ seed <<<"$c"
@@ -107,23 +107,23 @@ for c in "${children[@]}"; do
         run "${child[@]}"
     else
         # Side by side, each writing its own log: their step lines would interleave on one screen.
-        mkdir -p "$work/child-$name"
-        echo "child $name: $work/child-$name.out"
-        "${child[@]}" >>"$work/child-$name.out" 2>&1 &
+        log=$work/child-$name.out
+        echo "child $name: $log"
+        "${child[@]}" >>"$log" 2>&1 &
         pids+=($!)
-        names+=("$name")
+        logs+=("$log")
     fi
 done
 failed=()
 for i in "${!pids[@]}"; do
-    wait "${pids[i]}" || failed+=("$work/child-${names[i]}.out")
+    wait "${pids[i]}" || failed+=("${logs[i]}")
 done
 if [ ${#failed[@]} -gt 0 ]; then
     echo "$0: a child run failed, nothing averaged; see ${failed[*]} (the same command again goes on)" >&2
     exit 1
 fi
 run python3 "$here/average_states.py" "${states[@]}" -o "$work/children.pt"
-run python3 "$here/export_state.py" "$work/children.pt" "$work/model" --tokenizer "$root/models/deskpilot-nano/tokenizer.json"
+run python3 "$here/export_state.py" "$work/children.pt" "$work/model" --tokenizer "$tokenizer"
 cat <<EOF
 The checkpoint is in $work/model (the parent's alone: $work/run/model). Its scores:
   $root/build/bin/deskpilot eval grounding --model-dir $work/model --seeds 0..49 -o $work/eval-grounding.json
