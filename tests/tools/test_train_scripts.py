@@ -152,6 +152,12 @@ class TrainScratch(unittest.TestCase):
             self.assertEqual(result.returncode, 0, result.stderr)
             self.assertEqual(len(commands(result.stdout, "train.py")) - 1, children, flags)
 
+    def test_train_py_takes_no_abbreviated_flag_that_the_gate_would_not_see(self):
+        # The gate reads --steps in bash; argparse by default also takes "--ste 1800" as --steps.
+        with open(TRAIN_PY, encoding="utf-8") as f:
+            parser = re.search(r"argparse\.ArgumentParser\(([^)]*)\)", f.read()).group(1)
+        self.assertIn("allow_abbrev=False", parser)
+
     def test_a_child_that_fails_fails_the_command(self):
         # A stand-in for python3 (train.py needs torch, which the suite does not have): it records
         # each command and fails the train.py run of child-w, as a killed or refused run would.

@@ -1512,7 +1512,10 @@ def cpu_has_bf16():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # No abbreviations: train_scratch.sh reads the parent's --steps from its own arguments, and would
+    # not see an abbreviated "--ste 1800" that argparse took for --steps.
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--data", required=True, help="make_dataset.py's --out (several: comma-separated)")
     ap.add_argument("--tokenizer", default=os.path.join(nc.ROOT, "tests/data/engine/nano_tokenizer/tokenizer.json"))
     ap.add_argument("--work", required=True, help="state.pt and log.jsonl (resumable)")
