@@ -1,7 +1,7 @@
-"""tools/train_nano/train_scratch.sh (the from-scratch recipe as one command: a parent, then three
-children averaged) and train_child.sh (one child run of the committed line), run with
-DESKPILOT_DRY_RUN=1 so that they print what they would run (no data is rendered, nothing trained).
-Both take the line's losses from line_flags.sh.
+"""tools/train_nano/train_scratch.sh (the from-scratch recipe as one command: a parent, three children
+of it averaged, then three children of that average averaged) and train_child.sh (one child run of
+the committed line), run with DESKPILOT_DRY_RUN=1 so that they print what they would run (no data is
+rendered, nothing trained). Both take the line's losses from line_flags.sh.
 
 Standard library only (unittest); train.py needs torch and is not run here. Its flags are read from
 its source, so that a flag renamed there and not in the script fails here, not four hours into a run.
@@ -94,34 +94,67 @@ class TrainScratch(unittest.TestCase):
         self.assertEqual(flag_value(parent, "--lr"), "1e-3")
         self.assertIsNone(flag_value(parent, "--init"))
 
-    def test_then_three_children_of_the_parent_on_fresh_seeds_side_by_side_averaged(self):
-        result = dry_run(self.work)
-        self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(data_sets_made(result.stdout)[3:],
-                         [(f"{self.work}/data-v.part", "21200..21499", "51"),
-                          (f"{self.work}/data-w.part", "21500..21799", "52"),
-                          (f"{self.work}/data-x.part", "21800..22099", "53")])
-        parent, *children = commands(result.stdout, "train.py")
-        self.assertEqual(len(children), 3)
-        self.assertEqual([(flag_value(c, "--data"), flag_value(c, "--work"), flag_value(c, "--seed")) for c in children],
-                         [(f"{self.work}/data-{n}", f"{self.work}/child-{n}", seed)
-                          for n, seed in (("v", "54"), ("w", "56"), ("x", "58"))])
-        for child in children:
-            self.assertEqual(flag_value(child, "--init"), f"{self.work}/run/state.pt")
-            self.assertEqual(flag_value(child, "--lr"), "2e-4")
-            self.assertEqual(flag_value(child, "--steps"), "250")
-            self.assertEqual(flag_value(child, "--threads"), "1")  # three side by side on two cores
-            self.assertEqual(flag_value(child, "--optimizer"), "muon")
+    def check_generation(self, stdout, runs, init, names_and_seeds):
+        # Three runs of the parent's recipe from init, side by side, each on its own fresh data set.
+        parent = commands(stdout, "train.py")[0]
+        self.assertEqual(len(runs), 3)
+        self.assertEqual([(flag_value(r, "--data"), flag_value(r, "--seed")) for r in runs],
+                         [(f"{self.work}/data-{n}", seed) for n, seed in names_and_seeds])
+        for run in runs:
+            self.assertEqual(flag_value(run, "--init"), init)
+            self.assertEqual(flag_value(run, "--lr"), "2e-4")
+            self.assertEqual(flag_value(run, "--steps"), "250")
+            self.assertEqual(flag_value(run, "--threads"), "1")  # three side by side on two cores
+            self.assertEqual(flag_value(run, "--optimizer"), "muon")
             # The parent's recipe otherwise: the same flags with the same values.
             same = {flag: value for flag, value in settings(parent).items()
                     if flag not in ("--data", "--work", "--out", "--lr", "--warmup", "--seed", "--steps", "--threads")}
-            child_settings = settings(child)
-            self.assertEqual({flag: child_settings.get(flag) for flag in same}, same)
-        [average] = commands(result.stdout, "average_states.py")
+            run_settings = settings(run)
+            self.assertEqual({flag: run_settings.get(flag) for flag in same}, same)
+
+    def test_then_three_children_of_the_parent_on_fresh_seeds_side_by_side_averaged(self):
+        result = dry_run(self.work)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(data_sets_made(result.stdout)[3:6],
+                         [(f"{self.work}/data-v.part", "21200..21499", "51"),
+                          (f"{self.work}/data-w.part", "21500..21799", "52"),
+                          (f"{self.work}/data-x.part", "21800..22099", "53")])
+        children = commands(result.stdout, "train.py")[1:4]
+        self.check_generation(result.stdout, children, f"{self.work}/run/state.pt",
+                              (("v", "54"), ("w", "56"), ("x", "58")))
+        self.assertEqual([(flag_value(c, "--work"), flag_value(c, "--out")) for c in children],
+                         [(f"{self.work}/child-{n}", f"{self.work}/child-{n}/model") for n in "vwx"])
+        average = commands(result.stdout, "average_states.py")[0]
         self.assertEqual(average[2:], [f"{self.work}/child-{n}/state.pt" for n in "vwx"] +
                          ["-o", f"{self.work}/children.pt"])
+
+    def test_then_three_grandchildren_of_the_childrens_average_on_more_fresh_seeds_averaged(self):
+        result = dry_run(self.work)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        made = data_sets_made(result.stdout)
+        self.assertEqual(made[6:],
+                         [(f"{self.work}/data-y.part", "22100..22399", "61"),
+                          (f"{self.work}/data-z.part", "22400..22699", "62"),
+                          (f"{self.work}/data-a.part", "22700..22999", "63")])
+        seeds = [seed for _, train, _ in made for seed in range(*map(int, train.split("..")))]
+        self.assertEqual(len(seeds), len(set(seeds)))  # every set's seeds are its own
+        runs = commands(result.stdout, "train.py")
+        self.assertEqual(len(runs), 7)
+        grandchildren = runs[4:]
+        self.check_generation(result.stdout, grandchildren, f"{self.work}/children.pt",
+                              (("y", "64"), ("z", "66"), ("a", "68")))
+        self.assertEqual([flag_value(g, "--work") for g in grandchildren],
+                         [f"{self.work}/grandchild-{n}" for n in "yza"])
+        lines = result.stdout.splitlines()
+        children_averaged = next(i for i, line in enumerate(lines) if f"-o {self.work}/children.pt" in line)
+        first_grandchild = next(i for i, line in enumerate(lines) if "grandchild-y" in line)
+        self.assertLess(children_averaged, first_grandchild)  # their init is written before they start
+        averages = commands(result.stdout, "average_states.py")
+        self.assertEqual(len(averages), 2)
+        self.assertEqual(averages[1][2:], [f"{self.work}/grandchild-{n}/state.pt" for n in "yza"] +
+                         ["-o", f"{self.work}/grandchildren.pt"])
         [export] = commands(result.stdout, "export_state.py")
-        self.assertEqual(export[2:4], [f"{self.work}/children.pt", f"{self.work}/model"])
+        self.assertEqual(export[2:4], [f"{self.work}/grandchildren.pt", f"{self.work}/model"])
         self.assertIn(f"--model-dir {self.work}/model ", result.stdout)
 
     def write_parent_log(self, last_step):
@@ -142,15 +175,37 @@ class TrainScratch(unittest.TestCase):
         self.write_parent_log(1200)
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(len(commands(result.stdout, "train.py")), 4)
+        self.assertEqual(len(commands(result.stdout, "train.py")), 7)
 
     def test_the_parents_last_step_is_the_last_steps_flag_given(self):
         self.write_parent_log(1200)
-        for flags, children in ((["--steps", "1800"], 0), (["--steps=1800"], 0),
-                                (["--steps", "1800", "--steps", "1200"], 3)):
+        for flags, descendants in ((["--steps", "1800"], 0), (["--steps=1800"], 0),
+                                   (["--steps", "1800", "--steps", "1200"], 6)):
             result = dry_run(self.work, *flags)
             self.assertEqual(result.returncode, 0, result.stderr)
-            self.assertEqual(len(commands(result.stdout, "train.py")) - 1, children, flags)
+            self.assertEqual(len(commands(result.stdout, "train.py")) - 1, descendants, flags)
+
+    def run_with_a_failing(self, failing):
+        # A stand-in for python3 (train.py needs torch, which the suite does not have): it records
+        # each command and fails the train.py run whose folder is named, as a killed or refused run would.
+        self.write_parent_log(1200)
+        for name in "stuvwxyza":
+            os.makedirs(f"{self.work}/data-{name}")
+            open(f"{self.work}/data-{name}/examples.jsonl", "w").close()
+        bin_dir = os.path.join(self.work, "bin")
+        os.makedirs(bin_dir)
+        with open(os.path.join(bin_dir, "python3"), "w") as f:
+            f.write('#!/bin/sh\necho "$@" >> "$(dirname "$0")/calls"\n'
+                    f'case "$*" in *train.py*{failing}/*) echo "train.py: refused" >&2; exit 1 ;; esac\n')
+        os.chmod(os.path.join(bin_dir, "python3"), 0o755)
+        env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ["PATH"])
+        env.pop("DESKPILOT_DRY_RUN", None)
+        result = subprocess.run(["bash", SCRIPT, self.work], env=env, capture_output=True, text=True, timeout=30)
+        with open(os.path.join(bin_dir, "calls")) as f:
+            calls = f.read().splitlines()
+        with open(f"{self.work}/{failing}.out") as f:
+            self.assertIn("train.py: refused", f.read())
+        return result, calls
 
     def test_train_py_takes_no_abbreviated_flag_that_the_gate_would_not_see(self):
         # The gate reads --steps in bash; argparse by default also takes "--ste 1800" as --steps.
@@ -159,30 +214,22 @@ class TrainScratch(unittest.TestCase):
         self.assertIn("allow_abbrev=False", parser)
 
     def test_a_child_that_fails_fails_the_command(self):
-        # A stand-in for python3 (train.py needs torch, which the suite does not have): it records
-        # each command and fails the train.py run of child-w, as a killed or refused run would.
-        self.write_parent_log(1200)
-        for name in "stuvwx":
-            os.makedirs(f"{self.work}/data-{name}")
-            open(f"{self.work}/data-{name}/examples.jsonl", "w").close()
-        bin_dir = os.path.join(self.work, "bin")
-        os.makedirs(bin_dir)
-        with open(os.path.join(bin_dir, "python3"), "w") as f:
-            f.write('#!/bin/sh\necho "$@" >> "$(dirname "$0")/calls"\n'
-                    'case "$*" in *child-w*) echo "train.py: refused" >&2; exit 1 ;; esac\n')
-        os.chmod(os.path.join(bin_dir, "python3"), 0o755)
-        env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ["PATH"])
-        env.pop("DESKPILOT_DRY_RUN", None)
-        result = subprocess.run(["bash", SCRIPT, self.work], env=env, capture_output=True, text=True, timeout=30)
+        result, calls = self.run_with_a_failing("child-w")
         self.assertEqual(result.returncode, 1, result.stdout)
         self.assertIn("a child run failed", result.stderr)
         self.assertIn(f"see {self.work}/child-w.out (", result.stderr)  # that one alone
-        with open(os.path.join(bin_dir, "calls")) as f:
-            calls = f.read()
-        self.assertEqual(calls.count("train.py"), 4)  # the parent (resumed, done) and all three children
-        self.assertNotIn("average_states.py", calls)  # nothing averaged over a missing child
-        with open(f"{self.work}/child-w.out") as f:
-            self.assertIn("train.py: refused", f.read())
+        # The parent (resumed, done) and all three children; nothing averaged over a missing child.
+        self.assertEqual([c.split()[0].rsplit("/", 1)[-1] for c in calls], ["train.py"] * 4)
+
+    def test_a_grandchild_that_fails_fails_the_command_before_the_export(self):
+        result, calls = self.run_with_a_failing("grandchild-z")
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn("a grandchild run failed", result.stderr)
+        self.assertIn(f"see {self.work}/grandchild-z.out (", result.stderr)
+        # The children are averaged (the grandchildren's init); the grandchildren are not.
+        self.assertEqual([c.split()[0].rsplit("/", 1)[-1] for c in calls],
+                         ["train.py"] * 4 + ["average_states.py"] + ["train.py"] * 3)
+        self.assertTrue(calls[4].endswith(f"-o {self.work}/children.pt"))
 
     def test_a_made_data_set_is_kept_and_a_half_written_one_made_again(self):
         os.makedirs(f"{self.work}/data-s")
@@ -191,7 +238,7 @@ class TrainScratch(unittest.TestCase):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         outs = [flag_value(c, "--out") for c in commands(result.stdout, "make_dataset.py")]
-        self.assertEqual(outs, [f"{self.work}/data-{n}.part" for n in "tuvwx"])
+        self.assertEqual(outs, [f"{self.work}/data-{n}.part" for n in "tuvwxyza"])
         lines = result.stdout.splitlines()
         # Into .part first, moved into place only after make_dataset.py succeeded.
         self.assertIn(f"rm -rf {self.work}/data-t.part", lines[0])
@@ -211,7 +258,7 @@ class TrainScratch(unittest.TestCase):
         known = train_py_flags()
         self.assertIn("--task-share", known)  # the pattern reads train.py's flags at all
         runs = commands(dry_run(self.work).stdout, "train.py")
-        self.assertEqual(len(runs), 4)
+        self.assertEqual(len(runs), 7)
         for run in runs:
             given = [arg for arg in run if arg.startswith("--")]
             self.assertGreater(len(given), 30)

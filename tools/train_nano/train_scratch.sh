@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deskpilot-nano from scratch on the 2-core machine, as one command, in two stages.
+# deskpilot-nano from scratch on the 2-core machine, as one command, in three stages.
 #
 # 1. The parent: the three data sets of the thirty-eighth to fortieth runs (900 seeds, about 15
 #    minutes with 2 jobs), then one run with every auxiliary loss of the committed line, packed and
@@ -9,18 +9,20 @@
 #    4.5 hours (the forty-sixth run).
 # 2. Its children: three more data sets of fresh seeds, and on each a 250-step child of the parent's
 #    last state at peak lr 2e-4 (the same flags, one thread each, the three side by side: 1.3 times
-#    the steps a second of one two-thread run), then their weights averaged into WORK/model (the
+#    the steps a second of one two-thread run), their weights averaged into WORK/children.pt (the
 #    fifty-second run). About 1.3 hours.
+# 3. The grandchildren: the same again from the children's average, on a second round of fresh
+#    seeds, averaged into WORK/model (the fifty-third run). About 1.2 hours.
 #
 # The flags are those of k1 and k2 (the forty-third and forty-fourth runs), written down once here.
 #
 #   tools/train_nano/train_scratch.sh WORK [more train.py flags for the parent, e.g. --max-seconds 3600]
 #
 # Running the same command again continues where it stopped: the parent from WORK/run/state.pt (the
-# same order of units, the same cosine), each child from WORK/child-X/state.pt, so the hours can be
-# split over sittings with --max-seconds. The children start only once the parent's log reaches its
-# last step. A data set is made only when WORK/data-X/examples.jsonl is missing; it is written to
-# WORK/data-X.part first, so an interrupted one is made again, not used half written. A
+# same order of units, the same cosine), each child or grandchild from its own state.pt, so the hours
+# can be split over sittings with --max-seconds. The children start only once the parent's log
+# reaches its last step. A data set is made only when WORK/data-X/examples.jsonl is missing; it is
+# written to WORK/data-X.part first, so an interrupted one is made again, not used half written. A
 # WORK/run/state.pt of the AdamW recipe (before the fifty-first run) is refused by train.py; add
 # --optimizer adamw --steps 3000 to finish it. Needs build/bin/deskpilot-sandbox (make build) and
 # tools/train_nano/requirements.txt; uses Debian's libjemalloc2 when installed (glibc's allocator
@@ -75,7 +77,7 @@ make_data_sets "s 20300..20599 5002..5005 41" "t 20600..20899 5006..5009 42" "u 
 steps=1200
 run python3 "$here/train.py" --data "$work/data-s,$work/data-t,$work/data-u" --work "$work/run" \
     --out "$work/run/model" "${recipe[@]}" --lr 1e-3 --warmup 20 --seed 49 --steps "$steps" "$@"
-# The parent's --steps as train.py reads them (the last one given wins).
+# The parent's --steps as train.py reads them: the last one given wins, and none is abbreviated.
 while [ $# -gt 0 ]; do
     case $1 in
         --steps) steps=${2:-$steps}; shift ;;
@@ -92,40 +94,52 @@ if [ -f "$work/run/log.jsonl" ]; then  # none in a dry run of a fresh folder
     fi
 fi
 
-# Stage 2, the children: name, training seeds, validation seeds, make_dataset.py's --seed, train.py's --seed
-children=("v 21200..21499 5014..5017 51 54" "w 21500..21799 5018..5021 52 56" "x 21800..22099 5022..5025 53 58")
-make_data_sets "${children[@]}"
-pids=()
-logs=()
-states=()
-for c in "${children[@]}"; do
-    read -r name _ _ _ seed <<<"$c"
-    child=(python3 "$here/train.py" --data "$work/data-$name" --init "$work/run/state.pt" --work "$work/child-$name"
-        --out "$work/child-$name/model" "${recipe[@]}" --lr 2e-4 --warmup 10 --seed "$seed" --steps 250 --threads 1)
-    states+=("$work/child-$name/state.pt")
-    if [ -n "${DESKPILOT_DRY_RUN:-}" ]; then
-        run "${child[@]}"
-    else
-        # Side by side, each writing its own log: their step lines would interleave on one screen.
-        log=$work/child-$name.out
-        echo "child $name: $log"
-        "${child[@]}" >>"$log" 2>&1 &
-        pids+=($!)
-        logs+=("$log")
+# generation KIND INIT OUT "NAME TRAIN-SEEDS VALIDATION-SEEDS MAKE_DATASET-SEED TRAIN-SEED" ...: a data
+# set of fresh seeds for each, then on each a 250-step run from INIT's weights (WORK/KIND-NAME, the
+# parent's recipe at a peak lr of 2e-4, one thread each, side by side), their states averaged into OUT.
+generation() {
+    local kind=$1 init=$2 out=$3 name seed run_dir log i
+    shift 3
+    make_data_sets "$@"
+    local pids=() logs=() states=() failed=()
+    for c in "$@"; do
+        read -r name _ _ _ seed <<<"$c"
+        run_dir=$work/$kind-$name
+        local train=(python3 "$here/train.py" --data "$work/data-$name" --init "$init" --work "$run_dir"
+            --out "$run_dir/model" "${recipe[@]}" --lr 2e-4 --warmup 10 --seed "$seed" --steps 250 --threads 1)
+        states+=("$run_dir/state.pt")
+        if [ -n "${DESKPILOT_DRY_RUN:-}" ]; then
+            run "${train[@]}"
+        else
+            # Side by side, each writing its own log: their step lines would interleave on one screen.
+            log=$run_dir.out
+            echo "$kind $name: $log"
+            "${train[@]}" >>"$log" 2>&1 &
+            pids+=($!)
+            logs+=("$log")
+        fi
+    done
+    for i in "${!pids[@]}"; do
+        wait "${pids[i]}" || failed+=("${logs[i]}")
+    done
+    if [ ${#failed[@]} -gt 0 ]; then
+        echo "$0: a $kind run failed, nothing averaged; see ${failed[*]} (the same command again goes on)" >&2
+        exit 1
     fi
-done
-failed=()
-for i in "${!pids[@]}"; do
-    wait "${pids[i]}" || failed+=("${logs[i]}")
-done
-if [ ${#failed[@]} -gt 0 ]; then
-    echo "$0: a child run failed, nothing averaged; see ${failed[*]} (the same command again goes on)" >&2
-    exit 1
-fi
-run python3 "$here/average_states.py" "${states[@]}" -o "$work/children.pt"
-run python3 "$here/export_state.py" "$work/children.pt" "$work/model" --tokenizer "$tokenizer"
+    run python3 "$here/average_states.py" "${states[@]}" -o "$out"
+}
+
+# Stage 2, the children of the parent's last state: name, training seeds, validation seeds,
+# make_dataset.py's --seed, train.py's --seed
+generation child "$work/run/state.pt" "$work/children.pt" \
+    "v 21200..21499 5014..5017 51 54" "w 21500..21799 5018..5021 52 56" "x 21800..22099 5022..5025 53 58"
+# Stage 3, the grandchildren: children of the children's average, on a second round of fresh seeds.
+generation grandchild "$work/children.pt" "$work/grandchildren.pt" \
+    "y 22100..22399 5026..5029 61 64" "z 22400..22699 5030..5033 62 66" "a 22700..22999 5034..5037 63 68"
+run python3 "$here/export_state.py" "$work/grandchildren.pt" "$work/model" --tokenizer "$tokenizer"
 cat <<EOF
-The checkpoint is in $work/model (the parent's alone: $work/run/model). Its scores:
+The checkpoint is in $work/model, the grandchildren's average (the children's: $work/children.pt;
+the parent's alone: $work/run/model). Its scores:
   $root/build/bin/deskpilot eval grounding --model-dir $work/model --seeds 0..49 -o $work/eval-grounding.json
   $root/build/bin/deskpilot eval tasks --model-dir $work/model -o $work/eval-tasks.json
 EOF
