@@ -187,7 +187,8 @@ class TrainScratch(unittest.TestCase):
 
     def run_with_a_failing(self, failing):
         # A stand-in for python3 (train.py needs torch, which the suite does not have): it records
-        # each command and fails the train.py run whose folder is named, as a killed or refused run would.
+        # each command and fails the train.py run whose --work folder is named (that folder alone: not
+        # grandchild-w for child-w), as a killed or refused run would. Returns the programs run, in order.
         self.write_parent_log(1200)
         for name in "stuvwxyza":
             os.makedirs(f"{self.work}/data-{name}")
@@ -196,7 +197,7 @@ class TrainScratch(unittest.TestCase):
         os.makedirs(bin_dir)
         with open(os.path.join(bin_dir, "python3"), "w") as f:
             f.write('#!/bin/sh\necho "$@" >> "$(dirname "$0")/calls"\n'
-                    f'case "$*" in *train.py*{failing}/*) echo "train.py: refused" >&2; exit 1 ;; esac\n')
+                    f'case "$*" in *train.py*"--work "*"/{failing} "*) echo "train.py: refused" >&2; exit 1 ;; esac\n')
         os.chmod(os.path.join(bin_dir, "python3"), 0o755)
         env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ["PATH"])
         env.pop("DESKPILOT_DRY_RUN", None)
@@ -205,7 +206,7 @@ class TrainScratch(unittest.TestCase):
             calls = f.read().splitlines()
         with open(f"{self.work}/{failing}.out") as f:
             self.assertIn("train.py: refused", f.read())
-        return result, calls
+        return result, [call.split()[0].rsplit("/", 1)[-1] for call in calls], calls
 
     def test_train_py_takes_no_abbreviated_flag_that_the_gate_would_not_see(self):
         # The gate reads --steps in bash; argparse by default also takes "--ste 1800" as --steps.
@@ -214,21 +215,20 @@ class TrainScratch(unittest.TestCase):
         self.assertIn("allow_abbrev=False", parser)
 
     def test_a_child_that_fails_fails_the_command(self):
-        result, calls = self.run_with_a_failing("child-w")
+        result, programs, _ = self.run_with_a_failing("child-w")
         self.assertEqual(result.returncode, 1, result.stdout)
         self.assertIn("a child run failed", result.stderr)
         self.assertIn(f"see {self.work}/child-w.out (", result.stderr)  # that one alone
         # The parent (resumed, done) and all three children; nothing averaged over a missing child.
-        self.assertEqual([c.split()[0].rsplit("/", 1)[-1] for c in calls], ["train.py"] * 4)
+        self.assertEqual(programs, ["train.py"] * 4)
 
     def test_a_grandchild_that_fails_fails_the_command_before_the_export(self):
-        result, calls = self.run_with_a_failing("grandchild-z")
+        result, programs, calls = self.run_with_a_failing("grandchild-z")
         self.assertEqual(result.returncode, 1, result.stdout)
         self.assertIn("a grandchild run failed", result.stderr)
         self.assertIn(f"see {self.work}/grandchild-z.out (", result.stderr)
         # The children are averaged (the grandchildren's init); the grandchildren are not.
-        self.assertEqual([c.split()[0].rsplit("/", 1)[-1] for c in calls],
-                         ["train.py"] * 4 + ["average_states.py"] + ["train.py"] * 3)
+        self.assertEqual(programs, ["train.py"] * 4 + ["average_states.py"] + ["train.py"] * 3)
         self.assertTrue(calls[4].endswith(f"-o {self.work}/children.pt"))
 
     def test_a_made_data_set_is_kept_and_a_half_written_one_made_again(self):
