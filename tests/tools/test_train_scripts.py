@@ -132,15 +132,13 @@ class TrainScratch(unittest.TestCase):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         made = data_sets_made(result.stdout)
-        self.assertEqual(made[6:],
+        self.assertEqual(made[6:9],
                          [(f"{self.work}/data-y.part", "22100..22399", "61"),
                           (f"{self.work}/data-z.part", "22400..22699", "62"),
                           (f"{self.work}/data-a.part", "22700..22999", "63")])
-        seeds = [seed for _, train, _ in made for seed in range(*map(int, train.split("..")))]
-        self.assertEqual(len(seeds), len(set(seeds)))  # every set's seeds are its own
         runs = commands(result.stdout, "train.py")
-        self.assertEqual(len(runs), 7)
-        grandchildren = runs[4:]
+        self.assertEqual(len(runs), 10)
+        grandchildren = runs[4:7]
         self.check_generation(result.stdout, grandchildren, f"{self.work}/children.pt",
                               (("y", "64"), ("z", "66"), ("a", "68")))
         self.assertEqual([flag_value(g, "--work") for g in grandchildren],
@@ -150,11 +148,38 @@ class TrainScratch(unittest.TestCase):
         first_grandchild = next(i for i, line in enumerate(lines) if "grandchild-y" in line)
         self.assertLess(children_averaged, first_grandchild)  # their init is written before they start
         averages = commands(result.stdout, "average_states.py")
-        self.assertEqual(len(averages), 2)
         self.assertEqual(averages[1][2:], [f"{self.work}/grandchild-{n}/state.pt" for n in "yza"] +
                          ["-o", f"{self.work}/grandchildren.pt"])
+
+    def test_then_three_great_grandchildren_of_the_grandchildrens_average_on_a_third_round_exported(self):
+        result = dry_run(self.work)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        made = data_sets_made(result.stdout)
+        self.assertEqual(made[9:],
+                         [(f"{self.work}/data-b.part", "23000..23299", "71"),
+                          (f"{self.work}/data-c.part", "23300..23599", "72"),
+                          (f"{self.work}/data-d.part", "23600..23899", "73")])
+        seeds = [seed for _, train, _ in made for seed in range(*map(int, train.split("..")))]
+        self.assertEqual(len(seeds), len(set(seeds)))  # every set's seeds are its own
+        runs = commands(result.stdout, "train.py")
+        self.assertEqual(len(runs), 10)
+        great_grandchildren = runs[7:]
+        self.check_generation(result.stdout, great_grandchildren, f"{self.work}/grandchildren.pt",
+                              (("b", "74"), ("c", "76"), ("d", "78")))
+        self.assertEqual([flag_value(g, "--work") for g in great_grandchildren],
+                         [f"{self.work}/great-grandchild-{n}" for n in "bcd"])
+        train_seeds = [flag_value(r, "--seed") for r in runs]
+        self.assertEqual(len(train_seeds), len(set(train_seeds)))  # no run repeats another's order
+        lines = result.stdout.splitlines()
+        grandchildren_averaged = next(i for i, line in enumerate(lines) if f"-o {self.work}/grandchildren.pt" in line)
+        first_great_grandchild = next(i for i, line in enumerate(lines) if "great-grandchild-b" in line)
+        self.assertLess(grandchildren_averaged, first_great_grandchild)
+        averages = commands(result.stdout, "average_states.py")
+        self.assertEqual(len(averages), 3)
+        self.assertEqual(averages[2][2:], [f"{self.work}/great-grandchild-{n}/state.pt" for n in "bcd"] +
+                         ["-o", f"{self.work}/great-grandchildren.pt"])
         [export] = commands(result.stdout, "export_state.py")
-        self.assertEqual(export[2:4], [f"{self.work}/grandchildren.pt", f"{self.work}/model"])
+        self.assertEqual(export[2:4], [f"{self.work}/great-grandchildren.pt", f"{self.work}/model"])
         self.assertIn(f"--model-dir {self.work}/model ", result.stdout)
 
     def write_parent_log(self, last_step):
@@ -175,12 +200,12 @@ class TrainScratch(unittest.TestCase):
         self.write_parent_log(1200)
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(len(commands(result.stdout, "train.py")), 7)
+        self.assertEqual(len(commands(result.stdout, "train.py")), 10)
 
     def test_the_parents_last_step_is_the_last_steps_flag_given(self):
         self.write_parent_log(1200)
         for flags, descendants in ((["--steps", "1800"], 0), (["--steps=1800"], 0),
-                                   (["--steps", "1800", "--steps", "1200"], 6)):
+                                   (["--steps", "1800", "--steps", "1200"], 9)):
             result = dry_run(self.work, *flags)
             self.assertEqual(result.returncode, 0, result.stderr)
             self.assertEqual(len(commands(result.stdout, "train.py")) - 1, descendants, flags)
@@ -190,7 +215,7 @@ class TrainScratch(unittest.TestCase):
         # each command and fails the train.py run whose --work folder is named (that folder alone: not
         # grandchild-w for child-w), as a killed or refused run would. Returns the programs run, in order.
         self.write_parent_log(1200)
-        for name in "stuvwxyza":
+        for name in "stuvwxyzabcd":
             os.makedirs(f"{self.work}/data-{name}")
             open(f"{self.work}/data-{name}/examples.jsonl", "w").close()
         bin_dir = os.path.join(self.work, "bin")
@@ -231,6 +256,16 @@ class TrainScratch(unittest.TestCase):
         self.assertEqual(programs, ["train.py"] * 4 + ["average_states.py"] + ["train.py"] * 3)
         self.assertTrue(calls[4].endswith(f"-o {self.work}/children.pt"))
 
+    def test_a_great_grandchild_that_fails_fails_the_command_before_the_export(self):
+        result, programs, calls = self.run_with_a_failing("great-grandchild-c")
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn("a great-grandchild run failed", result.stderr)
+        self.assertIn(f"see {self.work}/great-grandchild-c.out (", result.stderr)
+        # The grandchildren are averaged (the great-grandchildren's init); nothing is exported.
+        self.assertEqual(programs, ["train.py"] * 4 + ["average_states.py"] + ["train.py"] * 3 +
+                         ["average_states.py"] + ["train.py"] * 3)
+        self.assertTrue(calls[8].endswith(f"-o {self.work}/grandchildren.pt"))
+
     def test_a_made_data_set_is_kept_and_a_half_written_one_made_again(self):
         os.makedirs(f"{self.work}/data-s")
         open(f"{self.work}/data-s/examples.jsonl", "w").close()
@@ -238,7 +273,7 @@ class TrainScratch(unittest.TestCase):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         outs = [flag_value(c, "--out") for c in commands(result.stdout, "make_dataset.py")]
-        self.assertEqual(outs, [f"{self.work}/data-{n}.part" for n in "tuvwxyza"])
+        self.assertEqual(outs, [f"{self.work}/data-{n}.part" for n in "tuvwxyzabcd"])
         lines = result.stdout.splitlines()
         # Into .part first, moved into place only after make_dataset.py succeeded.
         self.assertIn(f"rm -rf {self.work}/data-t.part", lines[0])
@@ -258,7 +293,7 @@ class TrainScratch(unittest.TestCase):
         known = train_py_flags()
         self.assertIn("--task-share", known)  # the pattern reads train.py's flags at all
         runs = commands(dry_run(self.work).stdout, "train.py")
-        self.assertEqual(len(runs), 7)
+        self.assertEqual(len(runs), 10)
         for run in runs:
             given = [arg for arg in run if arg.startswith("--")]
             self.assertGreater(len(given), 30)
