@@ -1,7 +1,7 @@
 """tools/train_nano/train_scratch.sh (the from-scratch recipe as one command: a parent, three children
-of it averaged, then three children of that average averaged) and train_child.sh (one child run of
-the committed line), run with DESKPILOT_DRY_RUN=1 so that they print what they would run (no data is
-rendered, nothing trained). Both take the line's losses from line_flags.sh.
+of it averaged, then twice more three children of the last average averaged) and train_child.sh (one
+child run of the committed line), run with DESKPILOT_DRY_RUN=1 so that they print what they would run
+(no data is rendered, nothing trained). Both take the line's losses from line_flags.sh.
 
 Standard library only (unittest); train.py needs torch and is not run here. Its flags are read from
 its source, so that a flag renamed there and not in the script fails here, not four hours into a run.
@@ -94,12 +94,15 @@ class TrainScratch(unittest.TestCase):
         self.assertEqual(flag_value(parent, "--lr"), "1e-3")
         self.assertIsNone(flag_value(parent, "--init"))
 
-    def check_generation(self, stdout, runs, init, names_and_seeds):
-        # Three runs of the parent's recipe from init, side by side, each on its own fresh data set.
+    def check_generation(self, stdout, runs, init, kind, names_and_seeds):
+        # Three runs of the parent's recipe from init, side by side, each on its own fresh data set
+        # and in its own folder WORK/KIND-NAME.
         parent = commands(stdout, "train.py")[0]
         self.assertEqual(len(runs), 3)
         self.assertEqual([(flag_value(r, "--data"), flag_value(r, "--seed")) for r in runs],
                          [(f"{self.work}/data-{n}", seed) for n, seed in names_and_seeds])
+        self.assertEqual([flag_value(r, "--work") for r in runs],
+                         [f"{self.work}/{kind}-{n}" for n, _ in names_and_seeds])
         for run in runs:
             self.assertEqual(flag_value(run, "--init"), init)
             self.assertEqual(flag_value(run, "--lr"), "2e-4")
@@ -120,10 +123,9 @@ class TrainScratch(unittest.TestCase):
                           (f"{self.work}/data-w.part", "21500..21799", "52"),
                           (f"{self.work}/data-x.part", "21800..22099", "53")])
         children = commands(result.stdout, "train.py")[1:4]
-        self.check_generation(result.stdout, children, f"{self.work}/run/state.pt",
+        self.check_generation(result.stdout, children, f"{self.work}/run/state.pt", "child",
                               (("v", "54"), ("w", "56"), ("x", "58")))
-        self.assertEqual([(flag_value(c, "--work"), flag_value(c, "--out")) for c in children],
-                         [(f"{self.work}/child-{n}", f"{self.work}/child-{n}/model") for n in "vwx"])
+        self.assertEqual([flag_value(c, "--out") for c in children], [f"{self.work}/child-{n}/model" for n in "vwx"])
         average = commands(result.stdout, "average_states.py")[0]
         self.assertEqual(average[2:], [f"{self.work}/child-{n}/state.pt" for n in "vwx"] +
                          ["-o", f"{self.work}/children.pt"])
@@ -139,10 +141,8 @@ class TrainScratch(unittest.TestCase):
         runs = commands(result.stdout, "train.py")
         self.assertEqual(len(runs), 10)
         grandchildren = runs[4:7]
-        self.check_generation(result.stdout, grandchildren, f"{self.work}/children.pt",
+        self.check_generation(result.stdout, grandchildren, f"{self.work}/children.pt", "grandchild",
                               (("y", "64"), ("z", "66"), ("a", "68")))
-        self.assertEqual([flag_value(g, "--work") for g in grandchildren],
-                         [f"{self.work}/grandchild-{n}" for n in "yza"])
         lines = result.stdout.splitlines()
         children_averaged = next(i for i, line in enumerate(lines) if f"-o {self.work}/children.pt" in line)
         first_grandchild = next(i for i, line in enumerate(lines) if "grandchild-y" in line)
@@ -165,9 +165,7 @@ class TrainScratch(unittest.TestCase):
         self.assertEqual(len(runs), 10)
         great_grandchildren = runs[7:]
         self.check_generation(result.stdout, great_grandchildren, f"{self.work}/grandchildren.pt",
-                              (("b", "74"), ("c", "76"), ("d", "78")))
-        self.assertEqual([flag_value(g, "--work") for g in great_grandchildren],
-                         [f"{self.work}/great-grandchild-{n}" for n in "bcd"])
+                              "great-grandchild", (("b", "74"), ("c", "76"), ("d", "78")))
         train_seeds = [flag_value(r, "--seed") for r in runs]
         self.assertEqual(len(train_seeds), len(set(train_seeds)))  # no run repeats another's order
         lines = result.stdout.splitlines()
