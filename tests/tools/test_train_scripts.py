@@ -200,6 +200,25 @@ class TrainScratch(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(len(commands(result.stdout, "train.py")), 10)
 
+    def test_a_stage_whose_average_is_there_is_done_and_not_run_again(self):
+        self.write_parent_log(1200)
+        stages = [("child", "run/state.pt", "children.pt"), ("grandchild", "children.pt", "grandchildren.pt"),
+                  ("great-grandchild", "grandchildren.pt", "great-grandchildren.pt")]
+        for done in range(1, 4):
+            open(f"{self.work}/{stages[done - 1][2]}", "w").close()
+            result = dry_run(self.work)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            descendants = commands(result.stdout, "train.py")[1:]
+            # The stages after the done ones, each from the average before it.
+            self.assertEqual([(flag_value(r, "--work").rsplit("/", 1)[-1].rsplit("-", 1)[0], flag_value(r, "--init"))
+                              for r in descendants],
+                             [(kind, f"{self.work}/{init}") for kind, init, _ in stages[done:] for _ in range(3)])
+            self.assertEqual([c[-1] for c in commands(result.stdout, "average_states.py")],
+                             [f"{self.work}/{out}" for _, _, out in stages[done:]])
+            self.assertIn(f"{stages[done - 1][0]}: {self.work}/{stages[done - 1][2]} is there, the stage is done",
+                          result.stdout)
+            self.assertEqual(len(commands(result.stdout, "export_state.py")), 1)
+
     def test_the_parents_last_step_is_the_last_steps_flag_given(self):
         self.write_parent_log(1200)
         for flags, descendants in ((["--steps", "1800"], 0), (["--steps=1800"], 0),

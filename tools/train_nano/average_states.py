@@ -86,7 +86,11 @@ def main():
         states.append(state)
     if len({bool(s.get("screenshot_first", False)) for s in states}) > 1:
         sys.exit("average_states.py: the states were trained in different prompt layouts (--screenshot-first)")
-    torch.save(average(states, weights), a.out)
+    # Into OUT.part first, then renamed: train_scratch.sh takes an existing OUT as a finished stage,
+    # so an interrupted write must not leave one behind.
+    part = a.out + ".part"
+    torch.save(average(states, weights), part)
+    os.replace(part, a.out)
     print(f"wrote {a.out}: {len(states)} states, weights {', '.join(f'{w:.3f}' for w in weights)}")
 
 

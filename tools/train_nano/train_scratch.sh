@@ -23,7 +23,8 @@
 #
 # Running the same command again continues where it stopped: the parent from WORK/run/state.pt (the
 # same order of units, the same cosine), each descendant from its own state.pt, so the hours
-# can be split over sittings with --max-seconds. The children start only once the parent's log
+# can be split over sittings with --max-seconds. A stage whose average (WORK/children.pt, ...) is
+# there is done and skipped; delete the average to train that stage again. The children start only once the parent's log
 # reaches its last step. A data set is made only when WORK/data-X/examples.jsonl is missing; it is
 # written to WORK/data-X.part first, so an interrupted one is made again, not used half written. A
 # WORK/run/state.pt of the AdamW recipe (before the fifty-first run) is refused by train.py; add
@@ -103,6 +104,12 @@ fi
 generation() {
     local kind=$1 init=$2 out=$3 name seed run_dir log i
     shift 3
+    if [ -f "$out" ]; then
+        # Written only once every run reached its last step (average_states.py renames it into
+        # place), so the stage is done: its runs are not started again just to load and stop.
+        echo "$kind: $out is there, the stage is done (delete it to train the stage again)"
+        return
+    fi
     make_data_sets "$@"
     local pids=() logs=() states=() failed=()
     for c in "$@"; do
