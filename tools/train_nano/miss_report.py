@@ -2,7 +2,8 @@
 """Where a model's grounding misses land, from `deskpilot eval grounding -o RESULT.json`: inside the
 target (hit), near it (within one widget size both ways), in the target's row but another column,
 in its column but another row, elsewhere, or no point at all; and for buttons missed in their row,
-whether the click landed on another button (picked the wrong one) or between them (imprecise).
+whether the click landed on another button (picked the wrong one) or between them (imprecise),
+and by label how often each button's label was missed and which button was clicked instead.
 By role: how many misses landed on another of the screen's targets (the wrong widget), and for
 list items (one row per screen) how many rows off the click was; and how many misses fell inside
 one of the target's own image tokens (32x32 cells of the resized image that the widget overlaps,
@@ -87,6 +88,26 @@ def token_distance(target, item):
     return distance
 
 
+def button_labels(items):
+    """Buttons by label, worst first: (label, missed, targets, the labels of the buttons its misses
+    clicked, counted). Each screen has a row of buttons whose labels come from one short list, so a
+    label that is missed far more than the others is one the model misreads (not a place it misses)."""
+    targets, missed, instead = collections.Counter(), collections.Counter(), collections.defaultdict(collections.Counter)
+    for item in items:
+        buttons = [t for t in item["targets"] if t["role"] == "button"]
+        for t in buttons:
+            targets[t["label"]] += 1
+            if t["hit"]:
+                continue
+            missed[t["label"]] += 1
+            if "point" in t:
+                clicked = [o["label"] for o in buttons if o is not t and inside(o["rect"], *t["point"])]
+                if clicked:
+                    instead[t["label"]][clicked[0]] += 1
+    return sorted(((label, missed[label], targets[label], instead[label]) for label in targets),
+                  key=lambda row: (-row[1] / row[2], row[0]))
+
+
 def load(path, what):
     try:
         with open(path, encoding="utf-8") as f:
@@ -125,6 +146,11 @@ def grounding(path):
     print("  buttons missed in their row: " + ", ".join(f"{k} {v}" for k, v in buttons.most_common()))
     for role in sorted(roles):
         print(f"  {role}: {missed[role]} of {roles[role]} missed, {wrong_widget[role]} on another target")
+    labels = [row for row in button_labels(items) if row[1]]
+    if labels:
+        print("  buttons by label, missed of targets (the button clicked instead most often): " +
+              ", ".join(f"{label} {m}/{n}" + (f" ({instead.most_common(1)[0][0]} {instead.most_common(1)[0][1]})"
+                                              if instead else "") for label, m, n, instead in labels))
     if rows:
         print("  list items, rows off (negative: above): " +
               ", ".join(f"{k:+d}: {v}" for k, v in sorted(rows.items())))
