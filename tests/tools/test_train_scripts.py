@@ -1,5 +1,5 @@
 """tools/train_nano/train_scratch.sh (the from-scratch recipe as one command: a parent, three children
-of it averaged, then twice more three children of the last average averaged) and train_child.sh (one
+of it averaged, then three more times three children of the last average averaged) and train_child.sh (one
 child run of the committed line), run with DESKPILOT_DRY_RUN=1 so that they print what they would run
 (no data is rendered, nothing trained). Both take the line's losses from line_flags.sh.
 
@@ -139,7 +139,7 @@ class TrainScratch(unittest.TestCase):
                           (f"{self.work}/data-z.part", "22400..22699", "62"),
                           (f"{self.work}/data-a.part", "22700..22999", "63")])
         runs = commands(result.stdout, "train.py")
-        self.assertEqual(len(runs), 10)
+        self.assertEqual(len(runs), 13)
         grandchildren = runs[4:7]
         self.check_generation(result.stdout, grandchildren, f"{self.work}/children.pt", "grandchild",
                               (("y", "64"), ("z", "66"), ("a", "68")))
@@ -151,33 +151,54 @@ class TrainScratch(unittest.TestCase):
         self.assertEqual(averages[1][2:], [f"{self.work}/grandchild-{n}/state.pt" for n in "yza"] +
                          ["-o", f"{self.work}/grandchildren.pt"])
 
-    def test_then_three_great_grandchildren_of_the_grandchildrens_average_on_a_third_round_exported(self):
+    def test_then_three_great_grandchildren_of_the_grandchildrens_average_on_a_third_round_averaged(self):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         made = data_sets_made(result.stdout)
-        self.assertEqual(made[9:],
+        self.assertEqual(made[9:12],
                          [(f"{self.work}/data-b.part", "23000..23299", "71"),
                           (f"{self.work}/data-c.part", "23300..23599", "72"),
                           (f"{self.work}/data-d.part", "23600..23899", "73")])
-        seeds = [seed for _, train, _ in made for seed in range(*map(int, train.split("..")))]
-        self.assertEqual(len(seeds), len(set(seeds)))  # every set's seeds are its own
         runs = commands(result.stdout, "train.py")
-        self.assertEqual(len(runs), 10)
-        great_grandchildren = runs[7:]
+        self.assertEqual(len(runs), 13)
+        great_grandchildren = runs[7:10]
         self.check_generation(result.stdout, great_grandchildren, f"{self.work}/grandchildren.pt",
                               "great-grandchild", (("b", "74"), ("c", "76"), ("d", "78")))
-        train_seeds = [flag_value(r, "--seed") for r in runs]
-        self.assertEqual(len(train_seeds), len(set(train_seeds)))  # no run repeats another's order
         lines = result.stdout.splitlines()
         grandchildren_averaged = next(i for i, line in enumerate(lines) if f"-o {self.work}/grandchildren.pt" in line)
         first_great_grandchild = next(i for i, line in enumerate(lines) if "great-grandchild-b" in line)
         self.assertLess(grandchildren_averaged, first_great_grandchild)
         averages = commands(result.stdout, "average_states.py")
-        self.assertEqual(len(averages), 3)
         self.assertEqual(averages[2][2:], [f"{self.work}/great-grandchild-{n}/state.pt" for n in "bcd"] +
                          ["-o", f"{self.work}/great-grandchildren.pt"])
+
+    def test_then_three_great_great_grandchildren_of_that_average_on_a_fourth_round_exported(self):
+        result = dry_run(self.work)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        made = data_sets_made(result.stdout)
+        self.assertEqual(made[12:],
+                         [(f"{self.work}/data-e.part", "23900..24199", "81"),
+                          (f"{self.work}/data-f.part", "24200..24499", "82"),
+                          (f"{self.work}/data-g.part", "24500..24799", "83")])
+        seeds = [seed for _, train, _ in made for seed in range(*map(int, train.split("..")))]
+        self.assertEqual(len(seeds), len(set(seeds)))  # every set's seeds are its own
+        runs = commands(result.stdout, "train.py")
+        self.assertEqual(len(runs), 13)
+        self.check_generation(result.stdout, runs[10:], f"{self.work}/great-grandchildren.pt",
+                              "great-great-grandchild", (("e", "84"), ("f", "86"), ("g", "88")))
+        train_seeds = [flag_value(r, "--seed") for r in runs]
+        self.assertEqual(len(train_seeds), len(set(train_seeds)))  # no run repeats another's order
+        lines = result.stdout.splitlines()
+        great_grandchildren_averaged = next(i for i, line in enumerate(lines)
+                                            if f"-o {self.work}/great-grandchildren.pt" in line)
+        first = next(i for i, line in enumerate(lines) if "great-great-grandchild-e" in line)
+        self.assertLess(great_grandchildren_averaged, first)
+        averages = commands(result.stdout, "average_states.py")
+        self.assertEqual(len(averages), 4)
+        self.assertEqual(averages[3][2:], [f"{self.work}/great-great-grandchild-{n}/state.pt" for n in "efg"] +
+                         ["-o", f"{self.work}/great-great-grandchildren.pt"])
         [export] = commands(result.stdout, "export_state.py")
-        self.assertEqual(export[2:4], [f"{self.work}/great-grandchildren.pt", f"{self.work}/model"])
+        self.assertEqual(export[2:4], [f"{self.work}/great-great-grandchildren.pt", f"{self.work}/model"])
         self.assertIn(f"--model-dir {self.work}/model ", result.stdout)
 
     def write_parent_log(self, last_step):
@@ -198,13 +219,14 @@ class TrainScratch(unittest.TestCase):
         self.write_parent_log(1200)
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(len(commands(result.stdout, "train.py")), 10)
+        self.assertEqual(len(commands(result.stdout, "train.py")), 13)
 
     def test_a_stage_whose_average_is_there_is_done_and_not_run_again(self):
         self.write_parent_log(1200)
         stages = [("child", "run/state.pt", "children.pt"), ("grandchild", "children.pt", "grandchildren.pt"),
-                  ("great-grandchild", "grandchildren.pt", "great-grandchildren.pt")]
-        for done in range(1, 4):
+                  ("great-grandchild", "grandchildren.pt", "great-grandchildren.pt"),
+                  ("great-great-grandchild", "great-grandchildren.pt", "great-great-grandchildren.pt")]
+        for done in range(1, 5):
             open(f"{self.work}/{stages[done - 1][2]}", "w").close()
             result = dry_run(self.work)
             self.assertEqual(result.returncode, 0, result.stderr)
@@ -222,7 +244,7 @@ class TrainScratch(unittest.TestCase):
     def test_the_parents_last_step_is_the_last_steps_flag_given(self):
         self.write_parent_log(1200)
         for flags, descendants in ((["--steps", "1800"], 0), (["--steps=1800"], 0),
-                                   (["--steps", "1800", "--steps", "1200"], 9)):
+                                   (["--steps", "1800", "--steps", "1200"], 12)):
             result = dry_run(self.work, *flags)
             self.assertEqual(result.returncode, 0, result.stderr)
             self.assertEqual(len(commands(result.stdout, "train.py")) - 1, descendants, flags)
@@ -232,7 +254,7 @@ class TrainScratch(unittest.TestCase):
         # each command and fails the train.py run whose --work folder is named (that folder alone: not
         # grandchild-w for child-w), as a killed or refused run would. Returns the programs run, in order.
         self.write_parent_log(1200)
-        for name in "stuvwxyzabcd":
+        for name in "stuvwxyzabcdefg":
             os.makedirs(f"{self.work}/data-{name}")
             open(f"{self.work}/data-{name}/examples.jsonl", "w").close()
         bin_dir = os.path.join(self.work, "bin")
@@ -283,6 +305,15 @@ class TrainScratch(unittest.TestCase):
                          ["average_states.py"] + ["train.py"] * 3)
         self.assertTrue(calls[8].endswith(f"-o {self.work}/grandchildren.pt"))
 
+    def test_a_great_great_grandchild_that_fails_fails_the_command_before_the_export(self):
+        result, programs, calls = self.run_with_a_failing("great-great-grandchild-f")
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn("a great-great-grandchild run failed", result.stderr)
+        self.assertIn(f"see {self.work}/great-great-grandchild-f.out (", result.stderr)
+        # The great-grandchildren are averaged (the next stage's init); nothing is exported.
+        self.assertEqual(programs, ["train.py"] * 4 + (["average_states.py"] + ["train.py"] * 3) * 3)
+        self.assertTrue(calls[12].endswith(f"-o {self.work}/great-grandchildren.pt"))
+
     def test_a_made_data_set_is_kept_and_a_half_written_one_made_again(self):
         os.makedirs(f"{self.work}/data-s")
         open(f"{self.work}/data-s/examples.jsonl", "w").close()
@@ -290,7 +321,7 @@ class TrainScratch(unittest.TestCase):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         outs = [flag_value(c, "--out") for c in commands(result.stdout, "make_dataset.py")]
-        self.assertEqual(outs, [f"{self.work}/data-{n}.part" for n in "tuvwxyzabcd"])
+        self.assertEqual(outs, [f"{self.work}/data-{n}.part" for n in "tuvwxyzabcdefg"])
         lines = result.stdout.splitlines()
         # Into .part first, moved into place only after make_dataset.py succeeded.
         self.assertIn(f"rm -rf {self.work}/data-t.part", lines[0])
@@ -310,7 +341,7 @@ class TrainScratch(unittest.TestCase):
         known = train_py_flags()
         self.assertIn("--task-share", known)  # the pattern reads train.py's flags at all
         runs = commands(dry_run(self.work).stdout, "train.py")
-        self.assertEqual(len(runs), 10)
+        self.assertEqual(len(runs), 13)
         for run in runs:
             given = [arg for arg in run if arg.startswith("--")]
             self.assertGreater(len(given), 30)
