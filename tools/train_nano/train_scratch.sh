@@ -24,15 +24,15 @@
 #   tools/train_nano/train_scratch.sh WORK [more train.py flags for the parent, e.g. --max-seconds 3600]
 #
 # Running the same command again continues where it stopped: the parent from WORK/run/state.pt (the
-# same order of units, the same cosine), each descendant from its own state.pt, so the hours
-# can be split over sittings with --max-seconds. A stage whose average (WORK/children.pt, ...) is
-# there is done and skipped; delete the average to train that stage again. The children start only once the parent's log
-# reaches its last step. A data set is made only when WORK/data-X/examples.jsonl is missing; it is
-# written to WORK/data-X.part first, so an interrupted one is made again, not used half written. A
-# WORK/run/state.pt of the AdamW recipe (before the fifty-first run) is refused by train.py; add
-# --optimizer adamw --steps 3000 to finish it. Needs build/bin/deskpilot-sandbox (make build) and
-# tools/train_nano/requirements.txt; uses Debian's libjemalloc2 when installed (glibc's allocator
-# grows the trainer by gigabytes over a run, the sixteenth run).
+# same order of units, the same cosine), each descendant from its own state.pt, so the hours can be
+# split over sittings with --max-seconds. A stage whose average (WORK/children.pt, ...) is there is
+# done and skipped; delete the average to train that stage again. The children start only once the
+# parent's log reaches its last step. A data set is made only when WORK/data-X/examples.jsonl is
+# missing; it is written to WORK/data-X.part first, so an interrupted one is made again, not used
+# half written. A WORK/run/state.pt of the AdamW recipe (before the fifty-first run) is refused by
+# train.py; add --optimizer adamw --steps 3000 to finish it. Needs build/bin/deskpilot-sandbox (make
+# build) and tools/train_nano/requirements.txt; uses Debian's libjemalloc2 when installed (glibc's
+# allocator grows the trainer by gigabytes over a run, the sixteenth run).
 set -euo pipefail
 if [ $# -lt 1 ]; then
     echo "usage: $0 WORK [train.py flags]" >&2
@@ -151,7 +151,8 @@ generation grandchild "$work/children.pt" "$work/grandchildren.pt" \
 # Stage 4, the great-grandchildren: children of the grandchildren's average, on a third round.
 generation great-grandchild "$work/grandchildren.pt" "$work/great-grandchildren.pt" \
     "b 23000..23299 5038..5041 71 74" "c 23300..23599 5042..5045 72 76" "d 23600..23899 5046..5049 73 78"
-# Stage 5, the great-great-grandchildren: children of the great-grandchildren's average, on a fourth round.
+# Stage 5, the great-great-grandchildren: children of the great-grandchildren's average, on a
+# fourth round.
 generation great-great-grandchild "$work/great-grandchildren.pt" "$work/great-great-grandchildren.pt" \
     "e 23900..24199 5050..5053 81 84" "f 24200..24499 5054..5057 82 86" "g 24500..24799 5058..5061 83 88"
 run python3 "$here/export_state.py" "$work/great-great-grandchildren.pt" "$work/model" --tokenizer "$tokenizer"
