@@ -1,7 +1,8 @@
 """tools/train_nano/train_scratch.sh (the from-scratch recipe as one command: a parent, three children
-of it averaged, then three more times three children of the last average averaged) and train_child.sh (one
-child run of the committed line), run with DESKPILOT_DRY_RUN=1 so that they print what they would run
-(no data is rendered, nothing trained). Both take the line's losses from line_flags.sh.
+of it averaged, then three more times three children of the last average averaged) and
+train_child.sh (one child run of the committed line), run with DESKPILOT_DRY_RUN=1 so that they
+print what they would run (no data is rendered, nothing trained). Both take the line's losses from
+line_flags.sh.
 
 Standard library only (unittest); train.py needs torch and is not run here. Its flags are read from
 its source, so that a flag renamed there and not in the script fails here, not four hours into a run.
