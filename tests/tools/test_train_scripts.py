@@ -116,6 +116,16 @@ class TrainScratch(unittest.TestCase):
             run_settings = settings(run)
             self.assertEqual({flag: run_settings.get(flag) for flag in same}, same)
 
+    def check_averaged_from(self, stdout, init, kind, names, index, out):
+        # The stage's init (the previous average) is written before its first run starts, and the
+        # stage's runs are averaged (the index-th average) into out.
+        lines = stdout.splitlines()
+        init_written = next(i for i, line in enumerate(lines) if f"-o {init}" in line)
+        first_run = next(i for i, line in enumerate(lines) if f"{kind}-{names[0]}" in line)
+        self.assertLess(init_written, first_run)
+        averages = commands(stdout, "average_states.py")
+        self.assertEqual(averages[index][2:], [f"{self.work}/{kind}-{n}/state.pt" for n in names] + ["-o", out])
+
     def test_then_three_children_of_the_parent_on_fresh_seeds_side_by_side_averaged(self):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
@@ -144,13 +154,8 @@ class TrainScratch(unittest.TestCase):
         grandchildren = runs[4:7]
         self.check_generation(result.stdout, grandchildren, f"{self.work}/children.pt", "grandchild",
                               (("y", "64"), ("z", "66"), ("a", "68")))
-        lines = result.stdout.splitlines()
-        children_averaged = next(i for i, line in enumerate(lines) if f"-o {self.work}/children.pt" in line)
-        first_grandchild = next(i for i, line in enumerate(lines) if "grandchild-y" in line)
-        self.assertLess(children_averaged, first_grandchild)  # their init is written before they start
-        averages = commands(result.stdout, "average_states.py")
-        self.assertEqual(averages[1][2:], [f"{self.work}/grandchild-{n}/state.pt" for n in "yza"] +
-                         ["-o", f"{self.work}/grandchildren.pt"])
+        self.check_averaged_from(result.stdout, f"{self.work}/children.pt", "grandchild", "yza", 1,
+                                 f"{self.work}/grandchildren.pt")
 
     def test_then_three_great_grandchildren_of_the_grandchildrens_average_on_a_third_round_averaged(self):
         result = dry_run(self.work)
@@ -165,13 +170,8 @@ class TrainScratch(unittest.TestCase):
         great_grandchildren = runs[7:10]
         self.check_generation(result.stdout, great_grandchildren, f"{self.work}/grandchildren.pt",
                               "great-grandchild", (("b", "74"), ("c", "76"), ("d", "78")))
-        lines = result.stdout.splitlines()
-        grandchildren_averaged = next(i for i, line in enumerate(lines) if f"-o {self.work}/grandchildren.pt" in line)
-        first_great_grandchild = next(i for i, line in enumerate(lines) if "great-grandchild-b" in line)
-        self.assertLess(grandchildren_averaged, first_great_grandchild)
-        averages = commands(result.stdout, "average_states.py")
-        self.assertEqual(averages[2][2:], [f"{self.work}/great-grandchild-{n}/state.pt" for n in "bcd"] +
-                         ["-o", f"{self.work}/great-grandchildren.pt"])
+        self.check_averaged_from(result.stdout, f"{self.work}/grandchildren.pt", "great-grandchild", "bcd", 2,
+                                 f"{self.work}/great-grandchildren.pt")
 
     def test_then_three_great_great_grandchildren_of_that_average_on_a_fourth_round_exported(self):
         result = dry_run(self.work)
@@ -189,15 +189,9 @@ class TrainScratch(unittest.TestCase):
                               "great-great-grandchild", (("e", "84"), ("f", "86"), ("g", "88")))
         train_seeds = [flag_value(r, "--seed") for r in runs]
         self.assertEqual(len(train_seeds), len(set(train_seeds)))  # no run repeats another's order
-        lines = result.stdout.splitlines()
-        great_grandchildren_averaged = next(i for i, line in enumerate(lines)
-                                            if f"-o {self.work}/great-grandchildren.pt" in line)
-        first = next(i for i, line in enumerate(lines) if "great-great-grandchild-e" in line)
-        self.assertLess(great_grandchildren_averaged, first)
-        averages = commands(result.stdout, "average_states.py")
-        self.assertEqual(len(averages), 4)
-        self.assertEqual(averages[3][2:], [f"{self.work}/great-great-grandchild-{n}/state.pt" for n in "efg"] +
-                         ["-o", f"{self.work}/great-great-grandchildren.pt"])
+        self.check_averaged_from(result.stdout, f"{self.work}/great-grandchildren.pt", "great-great-grandchild",
+                                 "efg", 3, f"{self.work}/great-great-grandchildren.pt")
+        self.assertEqual(len(commands(result.stdout, "average_states.py")), 4)
         [export] = commands(result.stdout, "export_state.py")
         self.assertEqual(export[2:4], [f"{self.work}/great-great-grandchildren.pt", f"{self.work}/model"])
         self.assertIn(f"--model-dir {self.work}/model ", result.stdout)
