@@ -1,5 +1,5 @@
 """tools/train_nano/train_scratch.sh (the from-scratch recipe as one command: a parent, three children
-of it averaged, then three more times three children of the last average averaged) and
+of it averaged, then four more times three children of the last average averaged) and
 train_child.sh (one child run of the committed line), run with DESKPILOT_DRY_RUN=1 so that they
 print what they would run (no data is rendered, nothing trained). Both take the line's losses from
 line_flags.sh.
@@ -150,7 +150,7 @@ class TrainScratch(unittest.TestCase):
                           (f"{self.work}/data-z.part", "22400..22699", "62"),
                           (f"{self.work}/data-a.part", "22700..22999", "63")])
         runs = commands(result.stdout, "train.py")
-        self.assertEqual(len(runs), 13)
+        self.assertEqual(len(runs), 16)
         grandchildren = runs[4:7]
         self.check_generation(result.stdout, grandchildren, f"{self.work}/children.pt", "grandchild",
                               (("y", "64"), ("z", "66"), ("a", "68")))
@@ -166,34 +166,50 @@ class TrainScratch(unittest.TestCase):
                           (f"{self.work}/data-c.part", "23300..23599", "72"),
                           (f"{self.work}/data-d.part", "23600..23899", "73")])
         runs = commands(result.stdout, "train.py")
-        self.assertEqual(len(runs), 13)
+        self.assertEqual(len(runs), 16)
         great_grandchildren = runs[7:10]
         self.check_generation(result.stdout, great_grandchildren, f"{self.work}/grandchildren.pt",
                               "great-grandchild", (("b", "74"), ("c", "76"), ("d", "78")))
         self.check_averaged_from(result.stdout, f"{self.work}/grandchildren.pt", "great-grandchild", "bcd", 2,
                                  f"{self.work}/great-grandchildren.pt")
 
-    def test_then_three_great_great_grandchildren_of_that_average_on_a_fourth_round_exported(self):
+    def test_then_three_great_great_grandchildren_of_that_average_on_a_fourth_round_averaged(self):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         made = data_sets_made(result.stdout)
-        self.assertEqual(made[12:],
+        self.assertEqual(made[12:15],
                          [(f"{self.work}/data-e.part", "23900..24199", "81"),
                           (f"{self.work}/data-f.part", "24200..24499", "82"),
                           (f"{self.work}/data-g.part", "24500..24799", "83")])
+        runs = commands(result.stdout, "train.py")
+        self.assertEqual(len(runs), 16)
+        self.check_generation(result.stdout, runs[10:13], f"{self.work}/great-grandchildren.pt",
+                              "great-great-grandchild", (("e", "84"), ("f", "86"), ("g", "88")))
+        self.check_averaged_from(result.stdout, f"{self.work}/great-grandchildren.pt", "great-great-grandchild",
+                                 "efg", 3, f"{self.work}/great-great-grandchildren.pt")
+
+    def test_then_three_great_great_great_grandchildren_of_that_average_on_a_fifth_round_exported(self):
+        result = dry_run(self.work)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        made = data_sets_made(result.stdout)
+        self.assertEqual(made[15:],
+                         [(f"{self.work}/data-h.part", "24800..25099", "91"),
+                          (f"{self.work}/data-i.part", "25100..25399", "92"),
+                          (f"{self.work}/data-j.part", "25400..25699", "93")])
         seeds = [seed for _, train, _ in made for seed in range(*map(int, train.split("..")))]
         self.assertEqual(len(seeds), len(set(seeds)))  # every set's seeds are its own
         runs = commands(result.stdout, "train.py")
-        self.assertEqual(len(runs), 13)
-        self.check_generation(result.stdout, runs[10:], f"{self.work}/great-grandchildren.pt",
-                              "great-great-grandchild", (("e", "84"), ("f", "86"), ("g", "88")))
+        self.assertEqual(len(runs), 16)
+        self.check_generation(result.stdout, runs[13:], f"{self.work}/great-great-grandchildren.pt",
+                              "great-great-great-grandchild", (("h", "94"), ("i", "96"), ("j", "98")))
         train_seeds = [flag_value(r, "--seed") for r in runs]
         self.assertEqual(len(train_seeds), len(set(train_seeds)))  # no run repeats another's order
-        self.check_averaged_from(result.stdout, f"{self.work}/great-grandchildren.pt", "great-great-grandchild",
-                                 "efg", 3, f"{self.work}/great-great-grandchildren.pt")
-        self.assertEqual(len(commands(result.stdout, "average_states.py")), 4)
+        self.check_averaged_from(result.stdout, f"{self.work}/great-great-grandchildren.pt",
+                                 "great-great-great-grandchild", "hij", 4,
+                                 f"{self.work}/great-great-great-grandchildren.pt")
+        self.assertEqual(len(commands(result.stdout, "average_states.py")), 5)
         [export] = commands(result.stdout, "export_state.py")
-        self.assertEqual(export[2:4], [f"{self.work}/great-great-grandchildren.pt", f"{self.work}/model"])
+        self.assertEqual(export[2:4], [f"{self.work}/great-great-great-grandchildren.pt", f"{self.work}/model"])
         self.assertIn(f"--model-dir {self.work}/model ", result.stdout)
 
     def write_parent_log(self, last_step):
@@ -214,14 +230,16 @@ class TrainScratch(unittest.TestCase):
         self.write_parent_log(1200)
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(len(commands(result.stdout, "train.py")), 13)
+        self.assertEqual(len(commands(result.stdout, "train.py")), 16)
 
     def test_a_stage_whose_average_is_there_is_done_and_not_run_again(self):
         self.write_parent_log(1200)
         stages = [("child", "run/state.pt", "children.pt"), ("grandchild", "children.pt", "grandchildren.pt"),
                   ("great-grandchild", "grandchildren.pt", "great-grandchildren.pt"),
-                  ("great-great-grandchild", "great-grandchildren.pt", "great-great-grandchildren.pt")]
-        for done in range(1, 5):
+                  ("great-great-grandchild", "great-grandchildren.pt", "great-great-grandchildren.pt"),
+                  ("great-great-great-grandchild", "great-great-grandchildren.pt",
+                   "great-great-great-grandchildren.pt")]
+        for done in range(1, 6):
             open(f"{self.work}/{stages[done - 1][2]}", "w").close()
             result = dry_run(self.work)
             self.assertEqual(result.returncode, 0, result.stderr)
@@ -239,7 +257,7 @@ class TrainScratch(unittest.TestCase):
     def test_the_parents_last_step_is_the_last_steps_flag_given(self):
         self.write_parent_log(1200)
         for flags, descendants in ((["--steps", "1800"], 0), (["--steps=1800"], 0),
-                                   (["--steps", "1800", "--steps", "1200"], 12)):
+                                   (["--steps", "1800", "--steps", "1200"], 15)):
             result = dry_run(self.work, *flags)
             self.assertEqual(result.returncode, 0, result.stderr)
             self.assertEqual(len(commands(result.stdout, "train.py")) - 1, descendants, flags)
@@ -249,7 +267,7 @@ class TrainScratch(unittest.TestCase):
         # each command and fails the train.py run whose --work folder is named (that folder alone: not
         # grandchild-w for child-w), as a killed or refused run would. Returns the programs run, in order.
         self.write_parent_log(1200)
-        for name in "stuvwxyzabcdefg":
+        for name in "stuvwxyzabcdefghij":
             os.makedirs(f"{self.work}/data-{name}")
             open(f"{self.work}/data-{name}/examples.jsonl", "w").close()
         bin_dir = os.path.join(self.work, "bin")
@@ -309,6 +327,15 @@ class TrainScratch(unittest.TestCase):
         self.assertEqual(programs, ["train.py"] * 4 + (["average_states.py"] + ["train.py"] * 3) * 3)
         self.assertTrue(calls[12].endswith(f"-o {self.work}/great-grandchildren.pt"))
 
+    def test_a_great_great_great_grandchild_that_fails_fails_the_command_before_the_export(self):
+        result, programs, calls = self.run_with_a_failing("great-great-great-grandchild-j")
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn("a great-great-great-grandchild run failed", result.stderr)
+        self.assertIn(f"see {self.work}/great-great-great-grandchild-j.out (", result.stderr)
+        # The great-great-grandchildren are averaged (the last stage's init); nothing is exported.
+        self.assertEqual(programs, ["train.py"] * 4 + (["average_states.py"] + ["train.py"] * 3) * 4)
+        self.assertTrue(calls[16].endswith(f"-o {self.work}/great-great-grandchildren.pt"))
+
     def test_a_made_data_set_is_kept_and_a_half_written_one_made_again(self):
         os.makedirs(f"{self.work}/data-s")
         open(f"{self.work}/data-s/examples.jsonl", "w").close()
@@ -316,7 +343,7 @@ class TrainScratch(unittest.TestCase):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         outs = [flag_value(c, "--out") for c in commands(result.stdout, "make_dataset.py")]
-        self.assertEqual(outs, [f"{self.work}/data-{n}.part" for n in "tuvwxyzabcdefg"])
+        self.assertEqual(outs, [f"{self.work}/data-{n}.part" for n in "tuvwxyzabcdefghij"])
         lines = result.stdout.splitlines()
         # Into .part first, moved into place only after make_dataset.py succeeded.
         self.assertIn(f"rm -rf {self.work}/data-t.part", lines[0])
@@ -336,7 +363,7 @@ class TrainScratch(unittest.TestCase):
         known = train_py_flags()
         self.assertIn("--task-share", known)  # the pattern reads train.py's flags at all
         runs = commands(dry_run(self.work).stdout, "train.py")
-        self.assertEqual(len(runs), 13)
+        self.assertEqual(len(runs), 16)
         for run in runs:
             given = [arg for arg in run if arg.startswith("--")]
             self.assertGreater(len(given), 30)
