@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -34,7 +35,7 @@ class TestCudaNano : public QObject {
     Q_OBJECT
 
     nlohmann::json golden_;
-    const planner::ModelFamily* family_ = nullptr;
+    std::optional<planner::ModelFamily> family_;  // as the engine sees the checkpoint
     std::shared_ptr<const vision::Frame> screen_;
 
     planner::Request request() const {
@@ -80,8 +81,7 @@ class TestCudaNano : public QObject {
         std::ifstream in(kGolden / "golden.json");
         golden_ = nlohmann::json::parse(in);
         screen_ = std::make_shared<const vision::Frame>(vision::read_image(kGolden / "screen.png"));
-        family_ = planner::find_family("deskpilot-nano");
-        QVERIFY(family_);
+        family_ = testing::nano_family_as_seen(kModel);
         QVERIFY(model::native_coordinate_window(kModel) > 0);
     }
 

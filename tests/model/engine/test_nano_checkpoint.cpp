@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
@@ -141,7 +142,7 @@ class TestNanoCheckpoint : public QObject {
     std::vector<float> logits_;  // [rows, vocab]
     std::int64_t rows_ = 0, vocab_ = 0;
     std::shared_ptr<const vision::Frame> screen_;
-    const planner::ModelFamily* family_ = nullptr;
+    std::optional<planner::ModelFamily> family_;  // as the engine sees the checkpoint
 
     planner::Request request() const {
         return testing::nano_grounding_request(
@@ -235,8 +236,7 @@ class TestNanoCheckpoint : public QObject {
         screen_ = std::make_shared<const vision::Frame>(vision::read_image(kGolden / "screen.png"));
         QCOMPARE(screen_->width, 1280);
         QCOMPARE(screen_->height, 800);
-        family_ = planner::find_family("deskpilot-nano");
-        QVERIFY(family_);
+        family_ = testing::nano_family_as_seen(kModel);
 
         // Goldens belong to one checkpoint: another one needs them made again.
         QFile weights(QString::fromStdString((kModel / "model.safetensors").string()));
@@ -443,9 +443,10 @@ class TestNanoCheckpoint : public QObject {
     }
 
     // Under the grammar with the actuators' key names (NativeVlmConfig::key_names, which the app
-    // passes), a hotkey's keys are keys the agent can press. Sampled at temperature 2 for
-    // "Press ctrl+s to save.", some answers are hotkeys; without the names, their keys include
-    // words (hotkey(key='ctrl553 button690 ...'), which the agent refuses.
+    // passes), a hotkey's keys are keys the agent can press. Sampled at temperature 2 for the
+    // task suite's shortcut-save ("Save with the keyboard shortcut Ctrl+S."), the answers are
+    // hotkeys; without the names, some of their keys are words (hotkey(key='ocus863591
+    // leftctrl s')), which the agent refuses.
     void actionGrammarHoldsHotkeysToTheActuatorsKeys() {
         model::NativeVlmConfig config{.model_dir = kModel,
                                       .max_pixels = 0,
@@ -455,7 +456,7 @@ class TestNanoCheckpoint : public QObject {
         model::NativeVlm words(config);
         config.key_names = actuators::key_name_list();
         model::NativeVlm keys(config);
-        planner::Conversation conversation(*family_, "Press ctrl+s to save.", {});
+        planner::Conversation conversation(*family_, "Save with the keyboard shortcut Ctrl+S.", {});
         conversation.add_screenshot(screen_);
         const planner::Request request = conversation.build();
         const planner::CoordinateMapper mapper(*family_, {1280, 800});
@@ -541,19 +542,21 @@ class TestNanoCheckpoint : public QObject {
     // A checkpoint trained with its screenshot before the prompt says so in deskpilot.json, and the
     // engine tells the agent (family_as_seen), whose Conversation then asks it that way; only the
     // family sized by its checkpoint takes it. A value that is not true or false is a load error
-    // naming the file. Here the committed weights with such a marker (the layout is what is
-    // tested).
+    // naming the file. The committed checkpoint is one (train_scratch.sh trains with
+    // --screenshot-first); here its weights with the marker turned false as well, so that both
+    // layouts are seen (the layout is what is tested).
     void checkpointSaysItsScreenshotComesFirst() {
         QTemporaryDir dir;
         const fs::path folder = committed_weights_in(dir);
         json marker = read_json(kModel / "deskpilot.json");
-        marker["screenshot_first"] = true;
+        marker["screenshot_first"] = false;
         std::ofstream(folder / "deskpilot.json") << marker.dump();
+        const planner::ModelFamily& nano = *planner::find_family("deskpilot-nano");
         const planner::ModelFamily& ui_tars = *planner::find_family("ui-tars-1.5");
-        for (const auto& [where, first] : {std::pair{kModel, false}, std::pair{folder, true}}) {
+        for (const auto& [where, first] : {std::pair{kModel, true}, std::pair{folder, false}}) {
             QCOMPARE(model::native_screenshot_first(where), first);
             model::NativeVlm vlm({.model_dir = where, .max_pixels = 0, .threads = 1});
-            QCOMPARE(vlm.family_as_seen(*family_).screenshot_first, first);
+            QCOMPARE(vlm.family_as_seen(nano).screenshot_first, first);
             QVERIFY(!vlm.family_as_seen(ui_tars).screenshot_first);
         }
         verifyNotABooleanIsALoadError(folder, marker, "screenshot_first");
