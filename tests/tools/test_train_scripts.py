@@ -299,42 +299,28 @@ class TrainScratch(unittest.TestCase):
         # The parent (resumed, done) and all three children; nothing averaged over a missing child.
         self.assertEqual(programs, ["train.py"] * 4)
 
-    def test_a_grandchild_that_fails_fails_the_command_before_the_export(self):
-        result, programs, calls = self.run_with_a_failing("grandchild-z")
+    def check_a_failing_run(self, kind, name, averaged, init):
+        # A run of the stage after `averaged` averages fails: the command exits 1 naming that run's
+        # log alone; the stages before it are averaged (the last into init, its stage's start),
+        # its own runs are not, and nothing is exported.
+        result, programs, calls = self.run_with_a_failing(f"{kind}-{name}")
         self.assertEqual(result.returncode, 1, result.stdout)
-        self.assertIn("a grandchild run failed", result.stderr)
-        self.assertIn(f"see {self.work}/grandchild-z.out (", result.stderr)
-        # The children are averaged (the grandchildren's init); the grandchildren are not.
-        self.assertEqual(programs, ["train.py"] * 4 + ["average_states.py"] + ["train.py"] * 3)
-        self.assertTrue(calls[4].endswith(f"-o {self.work}/children.pt"))
+        self.assertIn(f"a {kind} run failed", result.stderr)
+        self.assertIn(f"see {self.work}/{kind}-{name}.out (", result.stderr)
+        self.assertEqual(programs, ["train.py"] * 4 + (["average_states.py"] + ["train.py"] * 3) * averaged)
+        self.assertTrue(calls[4 * averaged].endswith(f"-o {self.work}/{init}"))
+
+    def test_a_grandchild_that_fails_fails_the_command_before_the_export(self):
+        self.check_a_failing_run("grandchild", "z", 1, "children.pt")
 
     def test_a_great_grandchild_that_fails_fails_the_command_before_the_export(self):
-        result, programs, calls = self.run_with_a_failing("great-grandchild-c")
-        self.assertEqual(result.returncode, 1, result.stdout)
-        self.assertIn("a great-grandchild run failed", result.stderr)
-        self.assertIn(f"see {self.work}/great-grandchild-c.out (", result.stderr)
-        # The grandchildren are averaged (the great-grandchildren's init); nothing is exported.
-        self.assertEqual(programs, ["train.py"] * 4 + ["average_states.py"] + ["train.py"] * 3 +
-                         ["average_states.py"] + ["train.py"] * 3)
-        self.assertTrue(calls[8].endswith(f"-o {self.work}/grandchildren.pt"))
+        self.check_a_failing_run("great-grandchild", "c", 2, "grandchildren.pt")
 
     def test_a_great_great_grandchild_that_fails_fails_the_command_before_the_export(self):
-        result, programs, calls = self.run_with_a_failing("great-great-grandchild-f")
-        self.assertEqual(result.returncode, 1, result.stdout)
-        self.assertIn("a great-great-grandchild run failed", result.stderr)
-        self.assertIn(f"see {self.work}/great-great-grandchild-f.out (", result.stderr)
-        # The great-grandchildren are averaged (the next stage's init); nothing is exported.
-        self.assertEqual(programs, ["train.py"] * 4 + (["average_states.py"] + ["train.py"] * 3) * 3)
-        self.assertTrue(calls[12].endswith(f"-o {self.work}/great-grandchildren.pt"))
+        self.check_a_failing_run("great-great-grandchild", "f", 3, "great-grandchildren.pt")
 
     def test_a_great_great_great_grandchild_that_fails_fails_the_command_before_the_export(self):
-        result, programs, calls = self.run_with_a_failing("great-great-great-grandchild-j")
-        self.assertEqual(result.returncode, 1, result.stdout)
-        self.assertIn("a great-great-great-grandchild run failed", result.stderr)
-        self.assertIn(f"see {self.work}/great-great-great-grandchild-j.out (", result.stderr)
-        # The great-great-grandchildren are averaged (the last stage's init); nothing is exported.
-        self.assertEqual(programs, ["train.py"] * 4 + (["average_states.py"] + ["train.py"] * 3) * 4)
-        self.assertTrue(calls[16].endswith(f"-o {self.work}/great-great-grandchildren.pt"))
+        self.check_a_failing_run("great-great-great-grandchild", "j", 4, "great-great-grandchildren.pt")
 
     def test_a_made_data_set_is_kept_and_a_half_written_one_made_again(self):
         os.makedirs(f"{self.work}/data-s")
