@@ -19,6 +19,9 @@ SCRIPT = os.path.join(ROOT, "tools", "train_nano", "train_scratch.sh")
 CHILD = os.path.join(ROOT, "tools", "train_nano", "train_child.sh")
 LINE_FLAGS = os.path.join(ROOT, "tools", "train_nano", "line_flags.sh")
 TRAIN_PY = os.path.join(ROOT, "tools", "train_nano", "train.py")
+# The script's train.py runs: the parent, then three in each of its five descendant stages.
+DESCENDANT_STAGES = 5
+ALL_RUNS = 1 + 3 * DESCENDANT_STAGES
 
 
 def dry_run(*args, script=SCRIPT):
@@ -150,7 +153,7 @@ class TrainScratch(unittest.TestCase):
                           (f"{self.work}/data-z.part", "22400..22699", "62"),
                           (f"{self.work}/data-a.part", "22700..22999", "63")])
         runs = commands(result.stdout, "train.py")
-        self.assertEqual(len(runs), 16)
+        self.assertEqual(len(runs), ALL_RUNS)
         grandchildren = runs[4:7]
         self.check_generation(result.stdout, grandchildren, f"{self.work}/children.pt", "grandchild",
                               (("y", "64"), ("z", "66"), ("a", "68")))
@@ -166,7 +169,7 @@ class TrainScratch(unittest.TestCase):
                           (f"{self.work}/data-c.part", "23300..23599", "72"),
                           (f"{self.work}/data-d.part", "23600..23899", "73")])
         runs = commands(result.stdout, "train.py")
-        self.assertEqual(len(runs), 16)
+        self.assertEqual(len(runs), ALL_RUNS)
         great_grandchildren = runs[7:10]
         self.check_generation(result.stdout, great_grandchildren, f"{self.work}/grandchildren.pt",
                               "great-grandchild", (("b", "74"), ("c", "76"), ("d", "78")))
@@ -182,7 +185,7 @@ class TrainScratch(unittest.TestCase):
                           (f"{self.work}/data-f.part", "24200..24499", "82"),
                           (f"{self.work}/data-g.part", "24500..24799", "83")])
         runs = commands(result.stdout, "train.py")
-        self.assertEqual(len(runs), 16)
+        self.assertEqual(len(runs), ALL_RUNS)
         self.check_generation(result.stdout, runs[10:13], f"{self.work}/great-grandchildren.pt",
                               "great-great-grandchild", (("e", "84"), ("f", "86"), ("g", "88")))
         self.check_averaged_from(result.stdout, f"{self.work}/great-grandchildren.pt", "great-great-grandchild",
@@ -199,7 +202,7 @@ class TrainScratch(unittest.TestCase):
         seeds = [seed for _, train, _ in made for seed in range(*map(int, train.split("..")))]
         self.assertEqual(len(seeds), len(set(seeds)))  # every set's seeds are its own
         runs = commands(result.stdout, "train.py")
-        self.assertEqual(len(runs), 16)
+        self.assertEqual(len(runs), ALL_RUNS)
         self.check_generation(result.stdout, runs[13:], f"{self.work}/great-great-grandchildren.pt",
                               "great-great-great-grandchild", (("h", "94"), ("i", "96"), ("j", "98")))
         train_seeds = [flag_value(r, "--seed") for r in runs]
@@ -230,7 +233,7 @@ class TrainScratch(unittest.TestCase):
         self.write_parent_log(1200)
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(len(commands(result.stdout, "train.py")), 16)
+        self.assertEqual(len(commands(result.stdout, "train.py")), ALL_RUNS)
 
     def test_a_stage_whose_average_is_there_is_done_and_not_run_again(self):
         self.write_parent_log(1200)
@@ -239,7 +242,7 @@ class TrainScratch(unittest.TestCase):
                   ("great-great-grandchild", "great-grandchildren.pt", "great-great-grandchildren.pt"),
                   ("great-great-great-grandchild", "great-great-grandchildren.pt",
                    "great-great-great-grandchildren.pt")]
-        for done in range(1, 6):
+        for done in range(1, DESCENDANT_STAGES + 1):
             open(f"{self.work}/{stages[done - 1][2]}", "w").close()
             result = dry_run(self.work)
             self.assertEqual(result.returncode, 0, result.stderr)
@@ -257,7 +260,7 @@ class TrainScratch(unittest.TestCase):
     def test_the_parents_last_step_is_the_last_steps_flag_given(self):
         self.write_parent_log(1200)
         for flags, descendants in ((["--steps", "1800"], 0), (["--steps=1800"], 0),
-                                   (["--steps", "1800", "--steps", "1200"], 15)):
+                                   (["--steps", "1800", "--steps", "1200"], ALL_RUNS - 1)):
             result = dry_run(self.work, *flags)
             self.assertEqual(result.returncode, 0, result.stderr)
             self.assertEqual(len(commands(result.stdout, "train.py")) - 1, descendants, flags)
@@ -349,7 +352,7 @@ class TrainScratch(unittest.TestCase):
         known = train_py_flags()
         self.assertIn("--task-share", known)  # the pattern reads train.py's flags at all
         runs = commands(dry_run(self.work).stdout, "train.py")
-        self.assertEqual(len(runs), 16)
+        self.assertEqual(len(runs), ALL_RUNS)
         for run in runs:
             given = [arg for arg in run if arg.startswith("--")]
             self.assertGreater(len(given), 30)
