@@ -338,6 +338,16 @@ class TrainScratch(unittest.TestCase):
         self.assertIn(f"rm -rf {self.work}/data-t.part", lines[0])
         self.assertIn(f"mv {self.work}/data-t.part {self.work}/data-t", lines[2])
 
+    def test_every_data_set_renders_four_sandboxes_a_core(self):
+        # A render mostly waits on the sandbox's timers, so the sets are made with more jobs than
+        # cores; make_dataset.py's output does not depend on --jobs.
+        result = dry_run(self.work)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        cores = int(subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout)
+        made = commands(result.stdout, "make_dataset.py")
+        self.assertEqual(len(made), 3 + 3 * DESCENDANT_STAGES)
+        self.assertEqual({flag_value(c, "--jobs") for c in made}, {str(4 * cores)})
+
     def test_more_flags_come_last_in_the_parents_command_so_they_win(self):
         result = dry_run(self.work, "--max-seconds", "7200", "--steps", "1800")
         self.assertEqual(result.returncode, 0, result.stderr)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # deskpilot-nano from scratch on the 2-core machine, as one command, in six stages.
 #
-# 1. The parent: the three data sets of the thirty-eighth to fortieth runs (900 seeds, about 15
-#    minutes with 2 jobs), then one run with every auxiliary loss of the committed line, packed and
+# 1. The parent: the three data sets of the thirty-eighth to fortieth runs (900 seeds, about 5
+#    minutes), then one run with every auxiliary loss of the committed line, packed and
 #    nested, a third of each step's units tasks (--task-share 1/3), with Muon for the hidden matrices
 #    (--optimizer muon, the fiftieth run in README.md), on one 1 200-step cosine: about 2 hours at
 #    5.8 s a step (the fifty-first run). With AdamW the same run on a 3 000-step cosine did less in
@@ -10,17 +10,18 @@
 # 2. Its children: three more data sets of fresh seeds, and on each a 250-step child of the parent's
 #    last state at peak lr 2e-4 (the same flags, one thread each, the three side by side: 1.3 times
 #    the steps a second of one two-thread run), their weights averaged into WORK/children.pt (the
-#    fifty-second run). About 1.3 hours.
+#    fifty-second run). About 1.1 hours (the data sets 4.5 minutes of it; 16 before the fifty-seventh
+#    run rendered four sandboxes a core).
 # 3. The grandchildren: the same again from the children's average, on a second round of fresh
-#    seeds, averaged into WORK/grandchildren.pt (the fifty-third run). About 1.2 hours.
+#    seeds, averaged into WORK/grandchildren.pt (the fifty-third run). About 1.0 hours.
 # 4. The great-grandchildren: the same again from the grandchildren's average, on a third round of
-#    fresh seeds, averaged into WORK/great-grandchildren.pt (the fifty-fourth run). About 1.3 hours.
+#    fresh seeds, averaged into WORK/great-grandchildren.pt (the fifty-fourth run). About 1.1 hours.
 # 5. The great-great-grandchildren: the same again from the great-grandchildren's average, on a
 #    fourth round of fresh seeds, averaged into WORK/great-great-grandchildren.pt (the fifty-fifth
-#    run). About 1.2 hours.
+#    run). About 1.0 hours.
 # 6. The great-great-great-grandchildren: the same again from that average, on a fifth round of
-#    fresh seeds, averaged into WORK/model (the fifty-sixth run). About 1.2 hours; the whole command
-#    about 8.4 hours from scratch.
+#    fresh seeds, averaged into WORK/model (the fifty-sixth run). About 1.0 hours; the whole command
+#    about 7.2 hours from scratch (8.4 before the fifty-seventh run).
 #
 # The flags are those of k1 and k2 (the forty-third and forty-fourth runs), written down once here.
 #
@@ -55,6 +56,11 @@ run() {
     fi
 }
 
+# Sandboxes rendering at once: four a core. A render mostly waits (100 ms for the window, 120 ms a
+# replayed step, its CPU about a quarter of its time), so two jobs on two cores left them idle: a set of
+# 300 seeds took 302 s with --jobs 2 and 87 s with --jobs 8, the same bytes (the fifty-seventh run).
+data_jobs=$((4 * $(nproc)))
+
 # make_data_sets "NAME TRAIN-SEEDS VALIDATION-SEEDS MAKE_DATASET-SEED" ...: WORK/data-NAME for each
 make_data_sets() {
     local d name train val seed dir
@@ -64,7 +70,7 @@ make_data_sets() {
         [ -f "$dir/examples.jsonl" ] && continue
         run rm -rf "$dir.part"
         run python3 "$here/make_dataset.py" --out "$dir.part" --train-seeds "$train" --val-seeds "$val" \
-            --jobs 2 --seed "$seed"
+            --jobs "$data_jobs" --seed "$seed"
         run mv "$dir.part" "$dir"
     done
 }
