@@ -31,17 +31,23 @@ NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 ADAMW_NAMES = ("embed_tokens", "lm_head", "pos_embed", "patch_embed", "mlp.gate.weight")
 
 
-def orthogonalize(g, steps=5):
-    """The Newton-Schulz approximation of U V^T for g = U S V^T, per matrix of a (batch, rows, cols) stack."""
+def orthogonalize(g, steps=5, dtype=torch.float32):
+    """The Newton-Schulz approximation of U V^T for g = U S V^T, per matrix of a (batch, rows, cols) stack,
+    iterated in `dtype` (normalised in float32 first) and returned in float32.
+
+    bfloat16 is what Keller Jordan's Muon iterates in: the iteration only has to land the singular
+    values in a band, not on a point, and on this machine's AVX512_BF16 cores it halves the optimiser's
+    time (1.53 s against 0.75 s a step for this model's matrices; the fifty-seventh run)."""
     a, b, c = NS_COEFFICIENTS
     x = g.float()
     wide = x.size(-2) <= x.size(-1)
     if not wide:
         x = x.mT  # iterate on the smaller Gram matrix
-    x = x / (x.norm(dim=(-2, -1), keepdim=True) + 1e-7)
+    x = (x / (x.norm(dim=(-2, -1), keepdim=True) + 1e-7)).to(dtype)
     for _ in range(steps):
         gram = x @ x.mT
         x = a * x + (b * gram + c * gram @ gram) @ x
+    x = x.float()
     return x if wide else x.mT
 
 
@@ -62,9 +68,12 @@ class Muon(torch.optim.Optimizer):
     Not torch.optim.Muon (PyTorch 2.9+): it takes 2-D parameters only, so it can neither hold the
     experts' 3-D stacks nor orthogonalise a fused qkv or gate_up by its parts."""
 
-    def __init__(self, params, views, lr, momentum=0.95, weight_decay=0.05, ns_steps=5):
+    def __init__(self, params, views, lr, momentum=0.95, weight_decay=0.05, ns_steps=5, ns_dtype=torch.float32):
         super().__init__([{"params": list(params), "views": list(views)}],
                          dict(lr=lr, momentum=momentum, weight_decay=weight_decay, ns_steps=ns_steps))
+        # Not a group setting: a state_dict round trip keeps the groups' values, and the dtype is the
+        # run's choice (--muon-dtype), not the checkpoint's.
+        self.ns_dtype = ns_dtype
 
     @torch.no_grad()
     def step(self):
@@ -78,7 +87,8 @@ class Muon(torch.optim.Optimizer):
                     state["momentum_buffer"] = torch.zeros_like(p)
                 buf = state["momentum_buffer"]
                 buf.mul_(momentum).add_(p.grad)
-                update = orthogonalize(p.grad.add(buf, alpha=momentum).reshape(view), group["ns_steps"])
+                update = orthogonalize(p.grad.add(buf, alpha=momentum).reshape(view), group["ns_steps"],
+                                        self.ns_dtype)
                 p.mul_(1 - lr * group["weight_decay"])
                 p.add_(update.reshape(p.shape), alpha=-lr * 0.2 * math.sqrt(max(view[1], view[2])))
 
@@ -86,7 +96,7 @@ class Muon(torch.optim.Optimizer):
 class MuonAdamW:
     """Muon for the matrices matrix_view picks, AdamW for the rest: one optimiser to train.py."""
 
-    def __init__(self, named_params, extra_params, lr, betas, weight_decay):
+    def __init__(self, named_params, extra_params, lr, betas, weight_decay, ns_dtype=torch.float32):
         matrices, views, rest = [], [], []
         for name, p in named_params:
             view = matrix_view(name, p)
@@ -95,7 +105,7 @@ class MuonAdamW:
             else:
                 matrices.append(p)
                 views.append(view)
-        self.muon = Muon(matrices, views, lr, weight_decay=weight_decay)
+        self.muon = Muon(matrices, views, lr, weight_decay=weight_decay, ns_dtype=ns_dtype)
         self.adamw = torch.optim.AdamW(rest + list(extra_params), lr=lr, betas=betas, weight_decay=weight_decay)
 
     @property
@@ -120,14 +130,14 @@ class MuonAdamW:
         self.adamw.load_state_dict(state["adamw"])
 
 
-def make_optimizer(kind, model, heads, lr):
-    """train.py's optimiser: AdamW (the committed line's) or Muon + AdamW."""
+def make_optimizer(kind, model, heads, lr, ns_dtype=torch.float32):
+    """train.py's optimiser: AdamW (the committed line's) or Muon + AdamW (Newton-Schulz in ns_dtype)."""
     betas, weight_decay = (0.9, 0.95), 0.05
     if kind == "adamw":
         return torch.optim.AdamW(list(model.parameters()) + list(heads), lr=lr, betas=betas,
                                  weight_decay=weight_decay)
     if kind == "muon":
-        return MuonAdamW(model.named_parameters(), heads, lr, betas, weight_decay)
+        return MuonAdamW(model.named_parameters(), heads, lr, betas, weight_decay, ns_dtype)
     raise ValueError(f"unknown optimizer {kind!r}")
 
 
@@ -136,11 +146,16 @@ def check():
     torch.manual_seed(0)
     failures = []
     for shape in [(1, 64, 192), (3, 192, 64), (16, 384, 256)]:
-        g = torch.randn(*shape)
-        g[..., 0, :] *= 100  # ill-conditioned: one row far larger than the rest
-        s = torch.linalg.svdvals(orthogonalize(g))
-        if not (s.min() > 0.5 and s.max() < 1.3):
-            failures.append(f"orthogonalize {shape}: singular values in [{s.min():.3f}, {s.max():.3f}]")
+        for dtype in (torch.float32, torch.bfloat16):
+            g = torch.randn(*shape)
+            g[..., 0, :] *= 100  # ill-conditioned: one row far larger than the rest
+            x = orthogonalize(g, dtype=dtype)
+            s = torch.linalg.svdvals(x.float())
+            if x.dtype != torch.float32 or not (s.min() > 0.5 and s.max() < 1.3):
+                failures.append(f"orthogonalize {shape} in {dtype}: {x.dtype}, singular values in "
+                                f"[{s.min():.3f}, {s.max():.3f}]")
+            if dtype != torch.float32 and torch.equal(x, orthogonalize(g)):
+                failures.append(f"orthogonalize {shape}: the same in {dtype} as in float32 (dtype ignored?)")
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, here)
     import model as nano_model  # this folder's model.py
