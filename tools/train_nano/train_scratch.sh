@@ -57,8 +57,9 @@ run() {
 }
 
 # Sandboxes rendering at once: four a core. A render mostly waits (100 ms for the window, 120 ms a
-# replayed step, its CPU about a quarter of its time), so two jobs on two cores left them idle: a set of
-# 300 seeds took 302 s with --jobs 2 and 87 s with --jobs 8, the same bytes (the fifty-seventh run).
+# replayed step, its CPU about a quarter of its time), so two jobs on two cores left them idle: a
+# set of 300 seeds took 302 s with --jobs 2 and 87 s with --jobs 8, the same bytes (the
+# fifty-seventh run).
 data_jobs=$((4 * $(nproc)))
 
 # make_data_sets "NAME TRAIN-SEEDS VALIDATION-SEEDS MAKE_DATASET-SEED" ...: WORK/data-NAME for each
