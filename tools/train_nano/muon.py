@@ -134,6 +134,9 @@ def make_optimizer(kind, model, heads, lr, ns_dtype=torch.float32):
     """train.py's optimiser: AdamW (the committed line's) or Muon + AdamW (Newton-Schulz in ns_dtype)."""
     betas, weight_decay = (0.9, 0.95), 0.05
     if kind == "adamw":
+        if ns_dtype != torch.float32:
+            raise ValueError(f"--muon-dtype {str(ns_dtype).removeprefix('torch.')} needs --optimizer muon "
+                             "(AdamW has no Newton-Schulz step)")
         return torch.optim.AdamW(list(model.parameters()) + list(heads), lr=lr, betas=betas,
                                  weight_decay=weight_decay)
     if kind == "muon":
@@ -189,6 +192,11 @@ def check():
         want = torch.cat([orthogonalize(part[None])[0] for part in first.chunk(parts, dim=0)])
         if not torch.allclose(got[0] if p.ndim == 3 else got, want, atol=1e-5):
             failures.append(f"{fused} must be orthogonalised as {parts} parts")
+    try:
+        make_optimizer("adamw", model, [], 1e-3, torch.bfloat16)
+        failures.append("AdamW must refuse a Newton-Schulz dtype")
+    except ValueError:
+        pass
     n_muon = sum(p.numel() for p in opt.muon.param_groups[0]["params"])
     n_all = sum(p.numel() for p in model.parameters())
     print(f"Muon takes {len(muon_ids)} tensors ({n_muon / 1e6:.2f} M of {n_all / 1e6:.2f} M parameters)")

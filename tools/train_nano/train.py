@@ -1761,8 +1761,6 @@ def main():
         train.own_one_row = True
     if a.nest_episodes and not a.episodes:
         sys.exit("train.py: --nest-episodes needs --episodes (a task's steps as one unit)")
-    if a.muon_dtype != "float32" and a.optimizer != "muon":
-        sys.exit(f"train.py: --muon-dtype {a.muon_dtype} needs --optimizer muon (AdamW has no Newton-Schulz step)")
     if a.pack and not a.screenshot_first:
         sys.exit("train.py: --pack needs --screenshot-first (instruction first, the rows differ before the screenshot)")
     train.screenshot_first = val.screenshot_first = a.screenshot_first
@@ -1809,7 +1807,10 @@ def main():
     heads += list(pointer_head.parameters()) if a.pointer_aux > 0 else []
     heads += list(position_probe.parameters()) if a.position_aux > 0 else []
     heads += list(contrast_head.parameters()) if a.contrast_aux > 0 else []
-    opt = muon.make_optimizer(a.optimizer, model, heads, a.lr, getattr(torch, a.muon_dtype))
+    try:
+        opt = muon.make_optimizer(a.optimizer, model, heads, a.lr, getattr(torch, a.muon_dtype))
+    except ValueError as e:
+        sys.exit(f"train.py: {e}")
     os.makedirs(a.work, exist_ok=True)
     # Every start appends its exact command: a run folder tells how it was made even when the
     # README's command lines say "(the same flags)".
