@@ -1,5 +1,5 @@
-"""tools/train_nano/train_scratch.sh (the from-scratch recipe as one command: a parent, three children
-of it averaged, then four more times three children of the last average averaged) and
+"""tools/train_nano/train_scratch.sh (the from-scratch recipe as one command: a parent, two children
+of it averaged, then four more times two children of the last average averaged) and
 train_child.sh (one child run of the committed line), run with DESKPILOT_DRY_RUN=1 so that they
 print what they would run (no data is rendered, nothing trained). Both take the line's losses from
 line_flags.sh.
@@ -19,9 +19,10 @@ SCRIPT = os.path.join(ROOT, "tools", "train_nano", "train_scratch.sh")
 CHILD = os.path.join(ROOT, "tools", "train_nano", "train_child.sh")
 LINE_FLAGS = os.path.join(ROOT, "tools", "train_nano", "line_flags.sh")
 TRAIN_PY = os.path.join(ROOT, "tools", "train_nano", "train.py")
-# The script's train.py runs: the parent, then three in each of its five descendant stages.
+# The script's train.py runs: the parent, then two in each of its five descendant stages.
 DESCENDANT_STAGES = 5
-ALL_RUNS = 1 + 3 * DESCENDANT_STAGES
+RUNS_A_STAGE = 2
+ALL_RUNS = 1 + RUNS_A_STAGE * DESCENDANT_STAGES
 
 
 def dry_run(*args, script=SCRIPT):
@@ -97,12 +98,13 @@ class TrainScratch(unittest.TestCase):
         self.assertEqual(flag_value(parent, "--steps"), "1200")
         self.assertEqual(flag_value(parent, "--lr"), "1e-3")
         self.assertIsNone(flag_value(parent, "--init"))
+        self.assertEqual(flag_value(parent, "--muon-dtype"), "bfloat16")
 
     def check_generation(self, stdout, runs, init, kind, names_and_seeds):
-        # Three runs of the parent's recipe from init, side by side, each on its own fresh data set
+        # Two runs of the parent's recipe from init, side by side, each on its own fresh data set
         # and in its own folder WORK/KIND-NAME.
         parent = commands(stdout, "train.py")[0]
-        self.assertEqual(len(runs), 3)
+        self.assertEqual(len(runs), RUNS_A_STAGE)
         self.assertEqual([(flag_value(r, "--data"), flag_value(r, "--seed")) for r in runs],
                          [(f"{self.work}/data-{n}", seed) for n, seed in names_and_seeds])
         self.assertEqual([flag_value(r, "--work") for r in runs],
@@ -111,8 +113,9 @@ class TrainScratch(unittest.TestCase):
             self.assertEqual(flag_value(run, "--init"), init)
             self.assertEqual(flag_value(run, "--lr"), "2e-4")
             self.assertEqual(flag_value(run, "--steps"), "250")
-            self.assertEqual(flag_value(run, "--threads"), "1")  # three side by side on two cores
+            self.assertEqual(flag_value(run, "--threads"), "1")  # two side by side, one a core
             self.assertEqual(flag_value(run, "--optimizer"), "muon")
+            self.assertEqual(flag_value(run, "--muon-dtype"), "bfloat16")
             # The parent's recipe otherwise: the same flags with the same values.
             same = {flag: value for flag, value in settings(parent).items()
                     if flag not in ("--data", "--work", "--out", "--lr", "--warmup", "--seed", "--steps", "--threads")}
@@ -129,86 +132,81 @@ class TrainScratch(unittest.TestCase):
         averages = commands(stdout, "average_states.py")
         self.assertEqual(averages[index][2:], [f"{self.work}/{kind}-{n}/state.pt" for n in names] + ["-o", out])
 
-    def test_then_three_children_of_the_parent_on_fresh_seeds_side_by_side_averaged(self):
+    def test_then_two_children_of_the_parent_on_fresh_seeds_side_by_side_averaged(self):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(data_sets_made(result.stdout)[3:6],
+        self.assertEqual(data_sets_made(result.stdout)[3:5],
                          [(f"{self.work}/data-v.part", "21200..21499", "51"),
-                          (f"{self.work}/data-w.part", "21500..21799", "52"),
-                          (f"{self.work}/data-x.part", "21800..22099", "53")])
-        children = commands(result.stdout, "train.py")[1:4]
+                          (f"{self.work}/data-w.part", "21500..21799", "52")])
+        children = commands(result.stdout, "train.py")[1:3]
         self.check_generation(result.stdout, children, f"{self.work}/run/state.pt", "child",
-                              (("v", "54"), ("w", "56"), ("x", "58")))
-        self.assertEqual([flag_value(c, "--out") for c in children], [f"{self.work}/child-{n}/model" for n in "vwx"])
+                              (("v", "54"), ("w", "56")))
+        self.assertEqual([flag_value(c, "--out") for c in children], [f"{self.work}/child-{n}/model" for n in "vw"])
         average = commands(result.stdout, "average_states.py")[0]
-        self.assertEqual(average[2:], [f"{self.work}/child-{n}/state.pt" for n in "vwx"] +
+        self.assertEqual(average[2:], [f"{self.work}/child-{n}/state.pt" for n in "vw"] +
                          ["-o", f"{self.work}/children.pt"])
 
-    def test_then_three_grandchildren_of_the_childrens_average_on_more_fresh_seeds_averaged(self):
+    def test_then_two_grandchildren_of_the_childrens_average_on_more_fresh_seeds_averaged(self):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         made = data_sets_made(result.stdout)
-        self.assertEqual(made[6:9],
+        self.assertEqual(made[5:7],
                          [(f"{self.work}/data-y.part", "22100..22399", "61"),
-                          (f"{self.work}/data-z.part", "22400..22699", "62"),
-                          (f"{self.work}/data-a.part", "22700..22999", "63")])
+                          (f"{self.work}/data-z.part", "22400..22699", "62")])
         runs = commands(result.stdout, "train.py")
         self.assertEqual(len(runs), ALL_RUNS)
-        grandchildren = runs[4:7]
+        grandchildren = runs[3:5]
         self.check_generation(result.stdout, grandchildren, f"{self.work}/children.pt", "grandchild",
-                              (("y", "64"), ("z", "66"), ("a", "68")))
-        self.check_averaged_from(result.stdout, f"{self.work}/children.pt", "grandchild", "yza", 1,
+                              (("y", "64"), ("z", "66")))
+        self.check_averaged_from(result.stdout, f"{self.work}/children.pt", "grandchild", "yz", 1,
                                  f"{self.work}/grandchildren.pt")
 
-    def test_then_three_great_grandchildren_of_the_grandchildrens_average_on_a_third_round_averaged(self):
+    def test_then_two_great_grandchildren_of_the_grandchildrens_average_on_a_third_round_averaged(self):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         made = data_sets_made(result.stdout)
-        self.assertEqual(made[9:12],
+        self.assertEqual(made[7:9],
                          [(f"{self.work}/data-b.part", "23000..23299", "71"),
-                          (f"{self.work}/data-c.part", "23300..23599", "72"),
-                          (f"{self.work}/data-d.part", "23600..23899", "73")])
+                          (f"{self.work}/data-c.part", "23300..23599", "72")])
         runs = commands(result.stdout, "train.py")
         self.assertEqual(len(runs), ALL_RUNS)
-        great_grandchildren = runs[7:10]
+        great_grandchildren = runs[5:7]
         self.check_generation(result.stdout, great_grandchildren, f"{self.work}/grandchildren.pt",
-                              "great-grandchild", (("b", "74"), ("c", "76"), ("d", "78")))
-        self.check_averaged_from(result.stdout, f"{self.work}/grandchildren.pt", "great-grandchild", "bcd", 2,
+                              "great-grandchild", (("b", "74"), ("c", "76")))
+        self.check_averaged_from(result.stdout, f"{self.work}/grandchildren.pt", "great-grandchild", "bc", 2,
                                  f"{self.work}/great-grandchildren.pt")
 
-    def test_then_three_great_great_grandchildren_of_that_average_on_a_fourth_round_averaged(self):
+    def test_then_two_great_great_grandchildren_of_that_average_on_a_fourth_round_averaged(self):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         made = data_sets_made(result.stdout)
-        self.assertEqual(made[12:15],
+        self.assertEqual(made[9:11],
                          [(f"{self.work}/data-e.part", "23900..24199", "81"),
-                          (f"{self.work}/data-f.part", "24200..24499", "82"),
-                          (f"{self.work}/data-g.part", "24500..24799", "83")])
+                          (f"{self.work}/data-f.part", "24200..24499", "82")])
         runs = commands(result.stdout, "train.py")
         self.assertEqual(len(runs), ALL_RUNS)
-        self.check_generation(result.stdout, runs[10:13], f"{self.work}/great-grandchildren.pt",
-                              "great-great-grandchild", (("e", "84"), ("f", "86"), ("g", "88")))
+        self.check_generation(result.stdout, runs[7:9], f"{self.work}/great-grandchildren.pt",
+                              "great-great-grandchild", (("e", "84"), ("f", "86")))
         self.check_averaged_from(result.stdout, f"{self.work}/great-grandchildren.pt", "great-great-grandchild",
-                                 "efg", 3, f"{self.work}/great-great-grandchildren.pt")
+                                 "ef", 3, f"{self.work}/great-great-grandchildren.pt")
 
-    def test_then_three_great_great_great_grandchildren_of_that_average_on_a_fifth_round_exported(self):
+    def test_then_two_great_great_great_grandchildren_of_that_average_on_a_fifth_round_exported(self):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         made = data_sets_made(result.stdout)
-        self.assertEqual(made[15:],
+        self.assertEqual(made[11:],
                          [(f"{self.work}/data-h.part", "24800..25099", "91"),
-                          (f"{self.work}/data-i.part", "25100..25399", "92"),
-                          (f"{self.work}/data-j.part", "25400..25699", "93")])
+                          (f"{self.work}/data-i.part", "25100..25399", "92")])
         seeds = [seed for _, train, _ in made for seed in range(*map(int, train.split("..")))]
         self.assertEqual(len(seeds), len(set(seeds)))  # every set's seeds are its own
         runs = commands(result.stdout, "train.py")
         self.assertEqual(len(runs), ALL_RUNS)
-        self.check_generation(result.stdout, runs[13:], f"{self.work}/great-great-grandchildren.pt",
-                              "great-great-great-grandchild", (("h", "94"), ("i", "96"), ("j", "98")))
+        self.check_generation(result.stdout, runs[9:], f"{self.work}/great-great-grandchildren.pt",
+                              "great-great-great-grandchild", (("h", "94"), ("i", "96")))
         train_seeds = [flag_value(r, "--seed") for r in runs]
         self.assertEqual(len(train_seeds), len(set(train_seeds)))  # no run repeats another's order
         self.check_averaged_from(result.stdout, f"{self.work}/great-great-grandchildren.pt",
-                                 "great-great-great-grandchild", "hij", 4,
+                                 "great-great-great-grandchild", "hi", 4,
                                  f"{self.work}/great-great-great-grandchildren.pt")
         self.assertEqual(len(commands(result.stdout, "average_states.py")), 5)
         [export] = commands(result.stdout, "export_state.py")
@@ -250,7 +248,8 @@ class TrainScratch(unittest.TestCase):
             # The stages after the done ones, each from the average before it.
             self.assertEqual([(flag_value(r, "--work").rsplit("/", 1)[-1].rsplit("-", 1)[0], flag_value(r, "--init"))
                               for r in descendants],
-                             [(kind, f"{self.work}/{init}") for kind, init, _ in stages[done:] for _ in range(3)])
+                             [(kind, f"{self.work}/{init}") for kind, init, _ in stages[done:]
+                              for _ in range(RUNS_A_STAGE)])
             self.assertEqual([c[-1] for c in commands(result.stdout, "average_states.py")],
                              [f"{self.work}/{out}" for _, _, out in stages[done:]])
             self.assertIn(f"{stages[done - 1][0]}: {self.work}/{stages[done - 1][2]} is there, the stage is done",
@@ -270,7 +269,7 @@ class TrainScratch(unittest.TestCase):
         # each command and fails the train.py run whose --work folder is named (that folder alone: not
         # grandchild-w for child-w), as a killed or refused run would. Returns the programs run, in order.
         self.write_parent_log(1200)
-        for name in "stuvwxyzabcdefghij":
+        for name in "stuvwyzbcefhi":
             os.makedirs(f"{self.work}/data-{name}")
             open(f"{self.work}/data-{name}/examples.jsonl", "w").close()
         bin_dir = os.path.join(self.work, "bin")
@@ -299,8 +298,8 @@ class TrainScratch(unittest.TestCase):
         self.assertEqual(result.returncode, 1, result.stdout)
         self.assertIn("a child run failed", result.stderr)
         self.assertIn(f"see {self.work}/child-w.out (", result.stderr)  # that one alone
-        # The parent (resumed, done) and all three children; nothing averaged over a missing child.
-        self.assertEqual(programs, ["train.py"] * 4)
+        # The parent (resumed, done) and both children; nothing averaged over a missing child.
+        self.assertEqual(programs, ["train.py"] * (1 + RUNS_A_STAGE))
 
     def check_a_failing_run(self, kind, name, averaged, init):
         # A run of the stage after `averaged` averages fails: the command exits 1 naming that run's
@@ -310,8 +309,10 @@ class TrainScratch(unittest.TestCase):
         self.assertEqual(result.returncode, 1, result.stdout)
         self.assertIn(f"a {kind} run failed", result.stderr)
         self.assertIn(f"see {self.work}/{kind}-{name}.out (", result.stderr)
-        self.assertEqual(programs, ["train.py"] * 4 + (["average_states.py"] + ["train.py"] * 3) * averaged)
-        self.assertTrue(calls[4 * averaged].endswith(f"-o {self.work}/{init}"))
+        runs = 1 + RUNS_A_STAGE
+        stage = ["average_states.py"] + ["train.py"] * RUNS_A_STAGE
+        self.assertEqual(programs, ["train.py"] * runs + stage * averaged)
+        self.assertTrue(calls[runs * averaged].endswith(f"-o {self.work}/{init}"))
 
     def test_a_grandchild_that_fails_fails_the_command_before_the_export(self):
         self.check_a_failing_run("grandchild", "z", 1, "children.pt")
@@ -323,7 +324,7 @@ class TrainScratch(unittest.TestCase):
         self.check_a_failing_run("great-great-grandchild", "f", 3, "great-grandchildren.pt")
 
     def test_a_great_great_great_grandchild_that_fails_fails_the_command_before_the_export(self):
-        self.check_a_failing_run("great-great-great-grandchild", "j", 4, "great-great-grandchildren.pt")
+        self.check_a_failing_run("great-great-great-grandchild", "i", 4, "great-great-grandchildren.pt")
 
     def test_a_made_data_set_is_kept_and_a_half_written_one_made_again(self):
         os.makedirs(f"{self.work}/data-s")
@@ -332,7 +333,7 @@ class TrainScratch(unittest.TestCase):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         outs = [flag_value(c, "--out") for c in commands(result.stdout, "make_dataset.py")]
-        self.assertEqual(outs, [f"{self.work}/data-{n}.part" for n in "tuvwxyzabcdefghij"])
+        self.assertEqual(outs, [f"{self.work}/data-{n}.part" for n in "tuvwyzbcefhi"])
         lines = result.stdout.splitlines()
         # Into .part first, moved into place only after make_dataset.py succeeded.
         self.assertIn(f"rm -rf {self.work}/data-t.part", lines[0])
@@ -345,7 +346,7 @@ class TrainScratch(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         cores = int(subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout)
         made = commands(result.stdout, "make_dataset.py")
-        self.assertEqual(len(made), 3 + 3 * DESCENDANT_STAGES)
+        self.assertEqual(len(made), 3 + RUNS_A_STAGE * DESCENDANT_STAGES)
         self.assertEqual({flag_value(c, "--jobs") for c in made}, {str(4 * cores)})
 
     def test_more_flags_come_last_in_the_parents_command_so_they_win(self):
