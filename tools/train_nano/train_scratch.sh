@@ -12,7 +12,7 @@
 # 2. Its children: two more data sets of fresh seeds, and on each a 250-step child of the parent's
 #    last state at peak lr 2e-4 (the same flags, one thread each, the two side by side, one a
 #    core), their weights averaged half and half into WORK/children.pt (the fifty-second and
-#    sixtieth runs). About 36 minutes (the data sets 3 minutes of it).
+#    sixtieth runs). About 34 to 39 minutes (the data sets 3 minutes of it).
 # 3. The grandchildren: the same again from the children's average, on a second round of fresh
 #    seeds, averaged into WORK/grandchildren.pt (the fifty-third and fifty-eighth runs).
 # 4. The great-grandchildren: the same again from the grandchildren's average, on a third round of
@@ -21,8 +21,8 @@
 #    fourth round of fresh seeds, averaged into WORK/great-great-grandchildren.pt (the fifty-fifth
 #    run).
 # 6. The great-great-great-grandchildren: the same again from that average, on a fifth round of
-#    fresh seeds, averaged into WORK/model (the fifty-sixth run). Each stage about 36 minutes; the
-#    whole command about 4.9 hours from scratch (7.2 with three float32 runs a stage).
+#    fresh seeds, averaged into WORK/model (the fifty-sixth and sixtieth runs). Each stage 34 to 39
+#    minutes; the whole command about 4.9 hours from scratch (7.2 with three float32 runs a stage).
 #
 # The flags are those of k1 and k2 (the forty-third and forty-fourth runs), written down once here.
 #
