@@ -23,6 +23,21 @@ TRAIN_PY = os.path.join(ROOT, "tools", "train_nano", "train.py")
 DESCENDANT_STAGES = 5
 RUNS_A_STAGE = 2
 ALL_RUNS = 1 + RUNS_A_STAGE * DESCENDANT_STAGES
+# The data sets it makes, in order: the parent's three, then one for each descendant run.
+PARENT_DATA_SETS = 3
+DATA_SET_NAMES = "stuvwyzbcefhi"
+
+
+def stage_data_sets(stage):
+    """The made data sets of descendant stage `stage` (1: the children), as a slice."""
+    start = PARENT_DATA_SETS + RUNS_A_STAGE * (stage - 1)
+    return slice(start, start + RUNS_A_STAGE)
+
+
+def stage_runs(stage):
+    """The train.py runs of descendant stage `stage` (1: the children; run 0 is the parent), as a slice."""
+    start = 1 + RUNS_A_STAGE * (stage - 1)
+    return slice(start, start + RUNS_A_STAGE)
 
 
 def dry_run(*args, script=SCRIPT):
@@ -84,7 +99,7 @@ class TrainScratch(unittest.TestCase):
     def test_a_fresh_folder_gets_three_data_sets_then_the_parent(self):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(data_sets_made(result.stdout)[:3],
+        self.assertEqual(data_sets_made(result.stdout)[:PARENT_DATA_SETS],
                          [(f"{self.work}/data-s.part", "20300..20599", "41"),
                           (f"{self.work}/data-t.part", "20600..20899", "42"),
                           (f"{self.work}/data-u.part", "20900..21199", "46")])
@@ -135,10 +150,10 @@ class TrainScratch(unittest.TestCase):
     def test_then_two_children_of_the_parent_on_fresh_seeds_side_by_side_averaged(self):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(data_sets_made(result.stdout)[3:5],
+        self.assertEqual(data_sets_made(result.stdout)[stage_data_sets(1)],
                          [(f"{self.work}/data-v.part", "21200..21499", "51"),
                           (f"{self.work}/data-w.part", "21500..21799", "52")])
-        children = commands(result.stdout, "train.py")[1:3]
+        children = commands(result.stdout, "train.py")[stage_runs(1)]
         self.check_generation(result.stdout, children, f"{self.work}/run/state.pt", "child",
                               (("v", "54"), ("w", "56")))
         self.assertEqual([flag_value(c, "--out") for c in children], [f"{self.work}/child-{n}/model" for n in "vw"])
@@ -150,12 +165,12 @@ class TrainScratch(unittest.TestCase):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         made = data_sets_made(result.stdout)
-        self.assertEqual(made[5:7],
+        self.assertEqual(made[stage_data_sets(2)],
                          [(f"{self.work}/data-y.part", "22100..22399", "61"),
                           (f"{self.work}/data-z.part", "22400..22699", "62")])
         runs = commands(result.stdout, "train.py")
         self.assertEqual(len(runs), ALL_RUNS)
-        grandchildren = runs[3:5]
+        grandchildren = runs[stage_runs(2)]
         self.check_generation(result.stdout, grandchildren, f"{self.work}/children.pt", "grandchild",
                               (("y", "64"), ("z", "66")))
         self.check_averaged_from(result.stdout, f"{self.work}/children.pt", "grandchild", "yz", 1,
@@ -165,12 +180,12 @@ class TrainScratch(unittest.TestCase):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         made = data_sets_made(result.stdout)
-        self.assertEqual(made[7:9],
+        self.assertEqual(made[stage_data_sets(3)],
                          [(f"{self.work}/data-b.part", "23000..23299", "71"),
                           (f"{self.work}/data-c.part", "23300..23599", "72")])
         runs = commands(result.stdout, "train.py")
         self.assertEqual(len(runs), ALL_RUNS)
-        great_grandchildren = runs[5:7]
+        great_grandchildren = runs[stage_runs(3)]
         self.check_generation(result.stdout, great_grandchildren, f"{self.work}/grandchildren.pt",
                               "great-grandchild", (("b", "74"), ("c", "76")))
         self.check_averaged_from(result.stdout, f"{self.work}/grandchildren.pt", "great-grandchild", "bc", 2,
@@ -180,12 +195,12 @@ class TrainScratch(unittest.TestCase):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         made = data_sets_made(result.stdout)
-        self.assertEqual(made[9:11],
+        self.assertEqual(made[stage_data_sets(4)],
                          [(f"{self.work}/data-e.part", "23900..24199", "81"),
                           (f"{self.work}/data-f.part", "24200..24499", "82")])
         runs = commands(result.stdout, "train.py")
         self.assertEqual(len(runs), ALL_RUNS)
-        self.check_generation(result.stdout, runs[7:9], f"{self.work}/great-grandchildren.pt",
+        self.check_generation(result.stdout, runs[stage_runs(4)], f"{self.work}/great-grandchildren.pt",
                               "great-great-grandchild", (("e", "84"), ("f", "86")))
         self.check_averaged_from(result.stdout, f"{self.work}/great-grandchildren.pt", "great-great-grandchild",
                                  "ef", 3, f"{self.work}/great-great-grandchildren.pt")
@@ -194,14 +209,14 @@ class TrainScratch(unittest.TestCase):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         made = data_sets_made(result.stdout)
-        self.assertEqual(made[11:],
+        self.assertEqual(made[stage_data_sets(5)],
                          [(f"{self.work}/data-h.part", "24800..25099", "91"),
                           (f"{self.work}/data-i.part", "25100..25399", "92")])
         seeds = [seed for _, train, _ in made for seed in range(*map(int, train.split("..")))]
         self.assertEqual(len(seeds), len(set(seeds)))  # every set's seeds are its own
         runs = commands(result.stdout, "train.py")
         self.assertEqual(len(runs), ALL_RUNS)
-        self.check_generation(result.stdout, runs[9:], f"{self.work}/great-great-grandchildren.pt",
+        self.check_generation(result.stdout, runs[stage_runs(5)], f"{self.work}/great-great-grandchildren.pt",
                               "great-great-great-grandchild", (("h", "94"), ("i", "96")))
         train_seeds = [flag_value(r, "--seed") for r in runs]
         self.assertEqual(len(train_seeds), len(set(train_seeds)))  # no run repeats another's order
@@ -269,7 +284,7 @@ class TrainScratch(unittest.TestCase):
         # each command and fails the train.py run whose --work folder is named (that folder alone: not
         # grandchild-w for child-w), as a killed or refused run would. Returns the programs run, in order.
         self.write_parent_log(1200)
-        for name in "stuvwyzbcefhi":
+        for name in DATA_SET_NAMES:
             os.makedirs(f"{self.work}/data-{name}")
             open(f"{self.work}/data-{name}/examples.jsonl", "w").close()
         bin_dir = os.path.join(self.work, "bin")
@@ -333,7 +348,7 @@ class TrainScratch(unittest.TestCase):
         result = dry_run(self.work)
         self.assertEqual(result.returncode, 0, result.stderr)
         outs = [flag_value(c, "--out") for c in commands(result.stdout, "make_dataset.py")]
-        self.assertEqual(outs, [f"{self.work}/data-{n}.part" for n in "tuvwyzbcefhi"])
+        self.assertEqual(outs, [f"{self.work}/data-{n}.part" for n in DATA_SET_NAMES[1:]])
         lines = result.stdout.splitlines()
         # Into .part first, moved into place only after make_dataset.py succeeded.
         self.assertIn(f"rm -rf {self.work}/data-t.part", lines[0])
@@ -346,7 +361,7 @@ class TrainScratch(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         cores = int(subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout)
         made = commands(result.stdout, "make_dataset.py")
-        self.assertEqual(len(made), 3 + RUNS_A_STAGE * DESCENDANT_STAGES)
+        self.assertEqual(len(made), PARENT_DATA_SETS + RUNS_A_STAGE * DESCENDANT_STAGES)
         self.assertEqual({flag_value(c, "--jobs") for c in made}, {str(4 * cores)})
 
     def test_more_flags_come_last_in_the_parents_command_so_they_win(self):
