@@ -40,8 +40,11 @@ def stage_runs(stage):
     return slice(start, start + RUNS_A_STAGE)
 
 
-def dry_run(*args, script=SCRIPT):
+def dry_run(*args, script=SCRIPT, every_run=None):
     env = dict(os.environ, DESKPILOT_DRY_RUN="1")
+    env.pop("DESKPILOT_EVERY_RUN", None)
+    if every_run is not None:
+        env["DESKPILOT_EVERY_RUN"] = every_run
     return subprocess.run(["bash", script, *args], env=env, capture_output=True, text=True, timeout=30)
 
 
@@ -373,6 +376,24 @@ class TrainScratch(unittest.TestCase):
         for child in children:  # the flags are the parent's alone
             self.assertEqual(flag_value(child, "--steps"), "250")
             self.assertNotIn("--max-seconds", child)
+
+    def test_every_run_flags_reach_every_run_after_the_recipe_and_before_the_parents_own(self):
+        result = dry_run(self.work, "--steps", "1800", every_run="--autocast --eval-every 100")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        runs = commands(result.stdout, "train.py")
+        self.assertEqual(len(runs), ALL_RUNS)
+        for run in runs:
+            # After the line's --no-autocast, so that argparse's last one wins.
+            self.assertGreater(run.index("--autocast"), run.index("--no-autocast"))
+            self.assertEqual(flag_value(run, "--eval-every"), "100")
+        self.assertEqual(runs[0][-2:], ["--steps", "1800"])
+        self.assertNotIn("--autocast", commands(dry_run(self.work).stdout, "train.py")[0])
+
+    def test_train_py_can_switch_autocast_back_on_after_the_lines_no_autocast(self):
+        with open(TRAIN_PY, encoding="utf-8") as f:
+            source = f.read()
+        for flag, action in (("--no-autocast", "store_false"), ("--autocast", "store_true")):
+            self.assertRegex(source, rf'"{flag}", dest="autocast", action="{action}"')
 
     def test_every_flag_it_gives_train_py_exists_there(self):
         known = train_py_flags()

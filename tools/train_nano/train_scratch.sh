@@ -38,6 +38,10 @@
 # train.py; add --optimizer adamw --steps 3000 to finish it. Needs build/bin/deskpilot-sandbox (make
 # build) and tools/train_nano/requirements.txt; uses Debian's libjemalloc2 when installed (glibc's
 # allocator grows the trainer by gigabytes over a run, the sixteenth run).
+#
+# DESKPILOT_EVERY_RUN="flags": train.py flags for every run of the command, the parent and each
+# descendant, after the recipe's (so they win), e.g. "--autocast" for a line in bf16 autocast (the
+# sixty-third run). The flags after WORK go to the parent only. Give the same value at every sitting.
 set -euo pipefail
 if [ $# -lt 1 ]; then
     echo "usage: $0 WORK [train.py flags]" >&2
@@ -89,6 +93,9 @@ tokenizer=$root/models/deskpilot-nano/tokenizer.json
 recipe=(--tokenizer "$tokenizer" "${line_flags[@]}" --accumulate 6
     --task-share 1/3 --screenshot-first --pack --episodes --nest-episodes --save-every 25 --optimizer muon
     --muon-dtype bfloat16)
+# Word-split on purpose: a list of flags in one variable.
+# shellcheck disable=SC2206
+recipe+=(${DESKPILOT_EVERY_RUN:-})
 
 # Stage 1, the parent. name, training seeds, validation seeds, make_dataset.py's --seed
 make_data_sets "s 20300..20599 5002..5005 41" "t 20600..20899 5006..5009 42" "u 20900..21199 5010..5013 46"
